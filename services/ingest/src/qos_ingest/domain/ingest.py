@@ -1,0 +1,238 @@
+"""The ingest domain function: one request in, accepted records and per-event rejections out."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from qos_ingest.domain.enrichment import (
+    VIEWER_HEADER_NAMES,
+    user_agent_fields,
+    viewer_fields,
+)
+from qos_shared.envelope import ItemError, parse_body
+from qos_shared.events import CLIENT_EVENT_ADAPTER, ENRICHMENT_FIELDS, EventBase, SourceFormat
+from qos_shared.limits import (
+    MAX_EXTRA_FIELDS,
+    MAX_EXTRA_KEY_CHARS,
+    MAX_STRING_CHARS,
+    RequestLimits,
+)
+
+_DAY_MS = 86_400_000
+
+
+class BodyTooLarge(ValueError):
+    """The request body is over the configured size limit."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"request body is {size} bytes; the limit is {limit}")
+        self.size = size
+        self.limit = limit
+
+
+@dataclass(frozen=True, slots=True)
+class IngestRequest:
+    """What ingest needs of a request; `headers` keys are lower-case.
+
+    `source_ip` is taken so that callers need not strip it, and deliberately never read: ingest
+    does not store client addresses.
+    """
+
+    body: bytes
+    headers: Mapping[str, str]
+    received_at_ms: int
+    source_ip: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IngestConfig:
+    limits: RequestLimits = field(default_factory=RequestLimits)
+    pseudonymise: Callable[[str], str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptedEvent:
+    index: int
+    event_id: str
+    partition_key: str
+    data: bytes  # the stored record: flat JSON of the event and its enrichment
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    index: int
+    reason: str
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"index": self.index, "reason": self.reason}
+        if self.errors:
+            body["errors"] = self.errors
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    source_format: SourceFormat
+    accepted: list[AcceptedEvent]
+    rejected: list[Rejection]
+
+
+def ingest(request: IngestRequest, config: IngestConfig) -> IngestResult:
+    """Validate and enrich every event of a request.
+
+    Raises BodyTooLarge, or qos_shared.envelope.BodyError (TooManyEvents for too many events), when
+    the body as a whole is unusable; otherwise judges each event on its own.
+    """
+    limits = config.limits
+    if len(request.body) > limits.max_body_bytes:
+        raise BodyTooLarge(len(request.body), limits.max_body_bytes)
+    parsed = parse_body(request.body, max_events=limits.max_events)
+
+    request_fields = _request_enrichment(request, parsed.format, config)
+    accepted: list[AcceptedEvent] = []
+    rejected: list[Rejection] = []
+    for index, item in enumerate(parsed.items):
+        if isinstance(item, ItemError):
+            rejected.append(Rejection(index, item.reason))
+            continue
+        outcome = _one_event(index, item, request, request_fields, config)
+        if isinstance(outcome, AcceptedEvent):
+            accepted.append(outcome)
+        else:
+            rejected.append(outcome)
+    return IngestResult(parsed.format, accepted, rejected)
+
+
+class _RequestEnrichment(dict[str, Any]):
+    """Enrichment shared by every event of one request, with its JSON pre-rendered per
+    event_time_source (the only per-event part when an event has no unknown fields)."""
+
+    fragments: dict[str, bytes]
+
+
+def _request_enrichment(
+    request: IngestRequest, source_format: SourceFormat, config: IngestConfig
+) -> _RequestEnrichment:
+    fields = _RequestEnrichment(received_at=request.received_at_ms, source_format=source_format)
+    fields.update(viewer_fields(request.headers))
+    fields.update(user_agent_fields(request.headers.get("user-agent", "")))
+    if config.pseudonymise is not None:
+        fields["user_id_pseudonymised"] = True
+    fields.fragments = {
+        source: orjson.dumps({**fields, "event_time_source": source})[1:]
+        for source in ("client", "server", "clamped")
+    }
+    return fields
+
+
+def _one_event(
+    index: int,
+    item: dict[str, Any],
+    request: IngestRequest,
+    request_fields: _RequestEnrichment,
+    config: IngestConfig,
+) -> AcceptedEvent | Rejection:
+    try:
+        event: EventBase = CLIENT_EVENT_ADAPTER.validate_python(item)
+    except ValidationError as exc:
+        return _rejection(index, exc)
+
+    received_at = request.received_at_ms
+    limits = config.limits
+    if event.event_time is None:
+        event.event_time = received_at
+        time_source = "server"
+    elif event.event_time > received_at + limits.max_future_skew_ms:
+        event.event_time = received_at
+        time_source = "clamped"
+    elif event.event_time < received_at - limits.max_event_age_ms:
+        days = (received_at - event.event_time) / _DAY_MS
+        return Rejection(
+            index,
+            f"event_time is {days:.1f} days before the server clock; the limit is "
+            f"{limits.max_event_age_ms / _DAY_MS:g} days",
+            [{"loc": ["event_time"], "msg": "too old", "type": "event_too_old"}],
+        )
+    else:
+        time_source = "client"
+
+    if event.event_id is None:
+        # Derived from what the client sent plus the (possibly server-stamped) event_time, so the
+        # same record re-sent downstream keeps its id and consumers can drop the copy.
+        event.event_id = _derived_event_id(item, event.event_time)
+
+    extras = event.__pydantic_extra__
+    if extras:
+        enrichment = {**request_fields, "event_time_source": time_source}
+        _move_extras(extras, enrichment, request)
+        fragment = orjson.dumps(enrichment)[1:]
+    else:
+        fragment = request_fields.fragments[time_source]
+    if config.pseudonymise is not None and event.user_id is not None:
+        event.user_id = config.pseudonymise(event.user_id)
+
+    event_json = event.__pydantic_serializer__.to_json(event, exclude_none=True)
+    # Splice the enrichment into the event's JSON object rather than re-serialising a merged dict.
+    return AcceptedEvent(index, event.event_id, event.session_id, event_json[:-1] + b"," + fragment)
+
+
+def _derived_event_id(item: dict[str, Any], event_time: int) -> str:
+    """A 128-bit content hash (BLAKE2b) in UUID layout; not a random UUID, and not claimed as one."""
+    canonical = orjson.dumps(item, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    h = hashlib.blake2b(canonical, digest_size=16, person=b"qos-event-id")
+    h.update(event_time.to_bytes(8, "big"))
+    x = h.hexdigest()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
+
+
+def _move_extras(
+    extras: dict[str, Any], enrichment: dict[str, Any], request: IngestRequest
+) -> None:
+    """Take unknown client fields out of the event: legacy viewer fields fill the enrichment when
+    no header did, server-owned names are dropped (a client cannot set them), the rest is kept
+    in `extra_fields`, bounded."""
+    legacy_viewer: dict[str, str] = {}
+    kept: dict[str, Any] = {}
+    for key, value in extras.items():
+        lowered = key.lower()
+        if lowered in VIEWER_HEADER_NAMES:
+            if lowered not in request.headers:
+                legacy_viewer[lowered] = str(value)
+        elif key in ENRICHMENT_FIELDS:
+            continue
+        elif len(kept) < MAX_EXTRA_FIELDS:
+            kept[key[:MAX_EXTRA_KEY_CHARS]] = _bounded_scalar(value)
+    extras.clear()
+    if legacy_viewer:
+        for name, value in viewer_fields(legacy_viewer).items():
+            enrichment.setdefault(name, value)
+    if kept:
+        enrichment["extra_fields"] = kept
+
+
+def _bounded_scalar(value: Any) -> str | int | float | bool | None:
+    if value is None or isinstance(value, bool | int | float):
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**63:
+            return str(value)[:MAX_STRING_CHARS]
+        return value
+    if isinstance(value, str):
+        return value[:MAX_STRING_CHARS]
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()[:MAX_STRING_CHARS]
+
+
+def _rejection(index: int, exc: ValidationError) -> Rejection:
+    errors = [
+        {"loc": [str(part) for part in err["loc"]], "msg": err["msg"], "type": err["type"]}
+        for err in exc.errors(include_url=False, include_input=False)
+    ]
+    first = errors[0]
+    where = ".".join(first["loc"]) or "event"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return Rejection(index, f"{where}: {first['msg']}{more}", errors)

@@ -1,0 +1,1 @@
+"""Thin entrypoints: the Lambda handler and the local HTTP server."""

@@ -1,0 +1,198 @@
+"""The local ingest server: the same service as the Lambda, over a small threaded HTTP server.
+
+Routes: `POST /v1/events` (project body), `POST /streams` (the original sample's envelope; both
+routes accept both bodies), `GET /healthz`, and CORS preflight. It is a development and
+single-machine server (stdlib `http.server`): on AWS, API Gateway and Lambda take its place.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+import time
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import FrameType
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+
+from qos_ingest.bootstrap import build_service
+from qos_ingest.domain import IngestRequest
+from qos_ingest.service import IngestService
+from qos_ingest.settings import IngestSettings
+
+log = logging.getLogger("qos_ingest.server")
+
+INGEST_PATHS = frozenset(("/v1/events", "/streams"))
+
+
+class IngestHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    # Many SDK tabs keep connections open; the default backlog of 5 drops bursts.
+    request_queue_size = 256
+
+    def __init__(
+        self, address: tuple[str, int], service: IngestService, cors_origins: list[str]
+    ) -> None:
+        super().__init__(address, IngestRequestHandler)
+        self.service = service
+        self.cors_origins = cors_origins
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+
+class IngestRequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: IngestHTTPServer
+    timeout = 30  # a client that stops sending mid-body does not hold a thread forever
+    server_version = "qos-ingest"
+
+    def do_POST(self) -> None:
+        path = urlsplit(self.path).path
+        if path not in INGEST_PATHS:
+            # The body is left unread, so the connection cannot carry another request.
+            self._reply(HTTPStatus.NOT_FOUND, {"error": f"no route POST {path}"}, close=True)
+            return
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            self._reply(
+                HTTPStatus.LENGTH_REQUIRED, {"error": "send a Content-Length body"}, close=True
+            )
+            return
+        try:
+            length = int(self.headers.get("Content-Length", ""))
+            if length < 0:
+                raise ValueError
+        except ValueError:
+            self._reply(
+                HTTPStatus.LENGTH_REQUIRED,
+                {"error": "a valid Content-Length is required"},
+                close=True,
+            )
+            return
+        limit = self.server.service.config.limits.max_body_bytes
+        if length > limit:
+            # Not reading an oversize body means the connection cannot be reused: close it.
+            self._reply(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                {"error": f"request body is {length} bytes; the limit is {limit}"},
+                close=True,
+            )
+            return
+        body = self.rfile.read(length)
+        if len(body) < length:
+            self._reply(
+                HTTPStatus.BAD_REQUEST, {"error": "body shorter than Content-Length"}, close=True
+            )
+            return
+        request = IngestRequest(
+            body=body,
+            headers={k.lower(): v for k, v in self.headers.items()},
+            received_at_ms=time.time_ns() // 1_000_000,
+            source_ip=self.client_address[0],
+        )
+        try:
+            reply = self.server.service.handle(request)
+        except Exception:
+            log.exception("ingest failed on %s", path)
+            self._reply(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": "internal error"})
+            return
+        self._reply(reply.status, reply.body, extra_headers=reply.headers)
+
+    def do_GET(self) -> None:
+        path = urlsplit(self.path).path
+        if path == "/healthz":
+            self._reply(HTTPStatus.OK, {"status": "ok", "sink": self.server.service.sink.name})
+        else:
+            self._reply(HTTPStatus.NOT_FOUND, {"error": f"no route GET {path}"})
+
+    def do_OPTIONS(self) -> None:
+        self.send_response(HTTPStatus.NO_CONTENT)
+        self._cors_headers()
+        self.send_header("Access-Control-Allow-Methods", "POST, GET, OPTIONS")
+        self.send_header("Access-Control-Allow-Headers", "Content-Type")
+        self.send_header("Access-Control-Max-Age", "600")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _cors_headers(self) -> None:
+        origins = self.server.cors_origins
+        origin = self.headers.get("Origin")
+        if "*" in origins:
+            self.send_header("Access-Control-Allow-Origin", "*")
+        elif origin and origin in origins:
+            self.send_header("Access-Control-Allow-Origin", origin)
+            self.send_header("Vary", "Origin")
+
+    def _reply(
+        self,
+        status: int,
+        body: dict[str, Any],
+        *,
+        close: bool = False,
+        extra_headers: dict[str, str] | None = None,
+    ) -> None:
+        payload = orjson.dumps(body)
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self._cors_headers()
+        for name, value in (extra_headers or {}).items():
+            self.send_header(name, value)
+        if close:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s %s", self.address_string(), format % args)
+
+
+def serve(settings: IngestSettings, service: IngestService | None = None) -> IngestHTTPServer:
+    """Bind the server (port 0 picks a free port); the caller runs `serve_forever`."""
+    return IngestHTTPServer(
+        (settings.host, settings.port), service or build_service(settings), settings.cors_origins
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="qos-ingest", description="Run the local ingest server.")
+    parser.add_argument("--host", help="bind address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (default 8780; 0 picks a free one)")
+    parser.add_argument("--log-path", type=Path, help="local event log file")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    overrides = {k: v for k, v in vars(args).items() if v is not None}
+    try:
+        settings = IngestSettings(**overrides)
+        server = serve(settings)
+    except (ValueError, OSError) as exc:
+        print(f"qos-ingest: cannot start: {exc}", file=sys.stderr)
+        return 2
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    where = f" (event log {settings.log_path})" if settings.sink == "local" else ""
+    print(f"qos-ingest listening on {server.url}{where}", flush=True)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        server.server_close()
+    print("qos-ingest stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,90 @@
+"""Ingest's service layer: run the domain, hand accepted records to the sink, shape the reply.
+
+Both entrypoints (the Lambda handler and the local HTTP server) call `IngestService.handle`, so
+status codes and response bodies are the same everywhere:
+
+- 200: every event stored. Body `{"accepted": n, "rejected": [], "failed": []}`.
+- 207: some events stored, some rejected (bad input) or failed (sink). `rejected` items are
+  `{"index", "reason", "errors"}` and must not be re-sent; `failed` items are `{"index", "reason"}`
+  and may be re-sent (same event_id, deduplicated downstream).
+- 400: the body is unreadable or no event in it is valid. 413: the body or event count is over
+  the limit. 503 with Retry-After: nothing could be stored because the sink is down.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from qos_ingest.domain import BodyTooLarge, IngestConfig, IngestRequest, ingest
+from qos_ingest.sinks import EventSink, SinkRecord
+from qos_shared.envelope import BodyError, TooManyEvents
+
+RETRY_AFTER_SECONDS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class IngestStats:
+    accepted: int = 0
+    rejected: int = 0
+    failed: int = 0
+    duplicates: int = 0
+    sink_retries: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResponse:
+    status: int
+    body: dict[str, Any]
+    stats: IngestStats = field(default_factory=IngestStats)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(RETRY_AFTER_SECONDS)} if self.status == 503 else {}
+
+
+class IngestService:
+    def __init__(self, config: IngestConfig, sink: EventSink) -> None:
+        self.config = config
+        self.sink = sink
+
+    def handle(self, request: IngestRequest) -> IngestResponse:
+        try:
+            result = ingest(request, self.config)
+        except (BodyTooLarge, TooManyEvents) as exc:
+            return IngestResponse(413, {"error": str(exc)})
+        except BodyError as exc:
+            return IngestResponse(400, {"error": str(exc)})
+
+        rejected = [r.as_dict() for r in result.rejected]
+        if not result.accepted:
+            return IngestResponse(
+                400,
+                {
+                    "error": "no valid events in the request",
+                    "accepted": 0,
+                    "rejected": rejected,
+                    "failed": [],
+                },
+                IngestStats(rejected=len(rejected)),
+            )
+
+        outcome = self.sink.put(
+            [SinkRecord(a.event_id, a.partition_key, a.data) for a in result.accepted]
+        )
+        failed = [
+            {"index": result.accepted[f.index].index, "reason": f.reason} for f in outcome.failures
+        ]
+        stored = len(result.accepted) - len(failed)
+        stats = IngestStats(
+            accepted=stored,
+            rejected=len(rejected),
+            failed=len(failed),
+            duplicates=outcome.duplicates,
+            sink_retries=outcome.retried_records,
+        )
+        body = {"accepted": stored, "rejected": rejected, "failed": failed}
+        if stored == 0:
+            body["error"] = f"the {self.sink.name} sink is unavailable; retry later"
+            return IngestResponse(503, body, stats)
+        return IngestResponse(200 if not rejected and not failed else 207, body, stats)

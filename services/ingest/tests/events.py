@@ -1,0 +1,58 @@
+"""Event builders for ingest's tests (valid by construction unless a test breaks them)."""
+
+from __future__ import annotations
+
+import itertools
+import time
+import uuid
+from typing import Any
+
+import orjson
+
+ORIGINAL_SAMPLE_DATA: dict[str, Any] = {
+    "metric_type": "PLAYBACK_SUMMARY",
+    "client_platform": "web",
+    "is_live": True,
+    "channel_watched": "xhP3ExfcX8ON",
+    "error_count": 0,
+    "playing_time_ms": 60015,
+    "buffering_time_ms": 0,
+    "buffering_count": 0,
+    "rendition_name": "720p",
+    "rendition_height": 720,
+    "live_latency_ms": 2000,
+    "session_id": "7853d92ca5a94bb7b470cf615e75c322",
+    "user_id": "26d648a4bc334862a6d0bd001f231d0e",
+}
+ORIGINAL_SAMPLE_BODY = orjson.dumps({"Records": [{"Data": ORIGINAL_SAMPLE_DATA}]})
+
+# Real time, so that events are fresh both for the domain (given NOW_MS) and a live server.
+NOW_MS = time.time_ns() // 1_000_000
+_counter = itertools.count()
+
+
+def summary(**overrides: Any) -> dict[str, Any]:
+    n = next(_counter)
+    event: dict[str, Any] = {
+        "metric_type": "PLAYBACK_SUMMARY",
+        "event_id": str(uuid.uuid4()),
+        "session_id": f"session-{n % 7}",
+        "user_id": f"user-{n % 5}",
+        "client_platform": "web",
+        "is_live": True,
+        "channel_watched": "channel-a",
+        "event_time": NOW_MS - 1000,
+        "playing_time_ms": 58_000,
+        "buffering_time_ms": 2_000,
+        "buffering_count": 1,
+        "error_count": 0,
+        "rendition_name": "720p",
+        "rendition_height": 720,
+        "live_latency_ms": 3_100,
+    }
+    event.update(overrides)
+    return event
+
+
+def batch(*events: dict[str, Any]) -> bytes:
+    return orjson.dumps({"events": list(events)})

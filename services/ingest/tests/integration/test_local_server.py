@@ -1,0 +1,100 @@
+"""The local HTTP server end to end: routes, status codes, CORS, and what lands in the log."""
+
+from __future__ import annotations
+
+import http.client
+import socket
+
+import orjson
+
+from ..events import ORIGINAL_SAMPLE_BODY, ORIGINAL_SAMPLE_DATA, batch, summary
+from .conftest import RunningServer
+
+
+def test_original_payload_on_streams_lands_in_the_log(running_server: RunningServer) -> None:
+    status, body, _ = running_server.post("/streams", ORIGINAL_SAMPLE_BODY)
+    assert (status, body) == (200, {"accepted": 1, "rejected": [], "failed": []})
+    (record,) = running_server.stored()
+    assert record["live_latency_ms"] == 2000
+    assert isinstance(record["received_at"], int) and record["event_time"] == record["received_at"]
+    assert record["session_id"] == ORIGINAL_SAMPLE_DATA["session_id"]
+
+
+def test_old_player_latency_in_seconds_is_normalised(running_server: RunningServer) -> None:
+    data = {k: v for k, v in ORIGINAL_SAMPLE_DATA.items() if k != "live_latency_ms"}
+    data["live_latency_sec"] = "3"
+    status, _, _ = running_server.post("/streams", orjson.dumps({"Records": [{"Data": data}]}))
+    assert status == 200
+    (record,) = running_server.stored()
+    assert record["live_latency_ms"] == 3000 and "live_latency_sec" not in record
+
+
+def test_mixed_batch_stores_three_and_names_two(running_server: RunningServer) -> None:
+    events = [summary(), summary(is_live="sometimes"), summary(), summary(), {"metric_type": "X"}]
+    status, body, _ = running_server.post("/v1/events", batch(*events))
+    assert status == 207
+    assert body["accepted"] == 3
+    assert [(r["index"], bool(r["reason"])) for r in body["rejected"]] == [(1, True), (4, True)]
+    stored_ids = {r["event_id"] for r in running_server.stored()}
+    assert stored_ids == {events[i]["event_id"] for i in (0, 2, 3)}
+
+
+def test_a_retried_batch_is_stored_once(running_server: RunningServer) -> None:
+    body = batch(summary(), summary())
+    for _ in range(3):
+        assert running_server.post("/v1/events", body)[0] == 200
+    assert len(running_server.stored()) == 2
+
+
+def test_bad_bodies_get_4xx_and_store_nothing(running_server: RunningServer) -> None:
+    assert running_server.post("/v1/events", b"{nope")[0] == 400
+    assert running_server.post("/v1/events", b'{"events": []}')[0] == 400
+    too_many = batch(*[summary() for _ in range(501)])
+    status, body, _ = running_server.post("/v1/events", too_many)
+    assert status == 413 and "501 events" in body["error"]
+    assert running_server.stored() == []
+
+
+def test_oversize_body_is_413_without_reading_it(running_server: RunningServer) -> None:
+    with socket.create_connection(("127.0.0.1", running_server.port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Length: 5000000\r\n\r\n" + b"{" * 1000
+        )
+        reply = sock.recv(65536).decode()
+    assert reply.startswith("HTTP/1.1 413") and "Connection: close" in reply
+
+
+def test_missing_content_length_is_411(running_server: RunningServer) -> None:
+    with socket.create_connection(("127.0.0.1", running_server.port), timeout=10) as sock:
+        sock.sendall(b"POST /v1/events HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        assert sock.recv(65536).startswith(b"HTTP/1.1 411")
+
+
+def test_healthz_unknown_routes_and_cors(running_server: RunningServer) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", running_server.port, timeout=10)
+    conn.request("GET", "/healthz")
+    response = conn.getresponse()
+    assert (response.status, orjson.loads(response.read())) == (200, {"status": "ok", "sink": "local"})
+    conn.request("POST", "/v2/nothing", body=b"{}")
+    response = conn.getresponse()
+    response.read()
+    assert response.status == 404
+    conn.close()  # the server closes after an unread body; the client reconnects
+    conn.request("OPTIONS", "/v1/events", headers={"Origin": "https://app.example"})
+    response = conn.getresponse()
+    response.read()
+    assert response.status == 204
+    assert response.getheader("Access-Control-Allow-Origin") == "https://app.example"
+    assert "POST" in (response.getheader("Access-Control-Allow-Methods") or "")
+    conn.request("OPTIONS", "/v1/events", headers={"Origin": "https://evil.example"})
+    response = conn.getresponse()
+    response.read()
+    assert response.getheader("Access-Control-Allow-Origin") is None
+    conn.close()
+
+
+def test_sendbeacon_style_text_plain_body_is_accepted(running_server: RunningServer) -> None:
+    status, _, _ = running_server.post(
+        "/v1/events", batch(summary()), {"Content-Type": "text/plain;charset=UTF-8"}
+    )
+    assert status == 200

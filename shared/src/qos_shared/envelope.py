@@ -1,0 +1,151 @@
+"""Request bodies: the project's batch and the original sample's `Records` envelope.
+
+Both shapes become one list of raw items (one per event) before any event is validated, so a bad
+item is rejected on its own and never takes the good items beside it down.
+
+- project body (v1): `{"events": [{...}, ...]}`; a bare JSON array or a single event object is
+  accepted too, for curl and small scripts.
+- legacy envelope: `{"Records": [{"Data": {...}}, ...]}`, where `Data` may also be the event as a
+  JSON string (what a Kinesis-style client sends); a base64-encoded JSON string is decoded as well.
+  The old player's quirks are translated here, at the edge, so the event models stay strict:
+  `live_latency_sec` (seconds, a number or a string, -1 for on-demand) becomes `live_latency_ms`,
+  and a `live_latency_ms` of -1 means "not live" (absent).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from qos_shared.events import SourceFormat
+
+
+class BodyError(ValueError):
+    """The body as a whole cannot be read: nothing in it can be accepted."""
+
+
+class TooManyEvents(BodyError):
+    """More events in one request than the limit allows."""
+
+    def __init__(self, count: int, limit: int) -> None:
+        super().__init__(f"{count} events in one request; the limit is {limit}")
+        self.count = count
+        self.limit = limit
+
+
+@dataclass(frozen=True, slots=True)
+class ItemError:
+    """An item of the envelope that is not an event object."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedBody:
+    format: SourceFormat
+    items: list[dict[str, Any] | ItemError]
+
+
+def parse_body(body: bytes, *, max_events: int) -> ParsedBody:
+    """Read a request body into raw event items; raise BodyError when nothing in it is usable."""
+    if not body.strip():
+        raise BodyError("empty body: expected a JSON object with 'events' or 'Records'")
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BodyError(f"body is not valid JSON: {exc}") from None
+
+    if isinstance(document, dict) and "Records" in document:
+        records = document["Records"]
+        if not isinstance(records, list):
+            raise BodyError("'Records' must be a list")
+        _check_count(len(records), max_events)
+        return ParsedBody("legacy", [_legacy_item(r) for r in records])
+
+    if isinstance(document, dict) and "events" in document:
+        events = document["events"]
+        if not isinstance(events, list):
+            raise BodyError("'events' must be a list")
+    elif isinstance(document, list):
+        events = document
+    elif isinstance(document, dict) and "metric_type" in document:
+        events = [document]
+    else:
+        raise BodyError("expected a JSON object with 'events' (a list) or 'Records' (a list)")
+    _check_count(len(events), max_events)
+    return ParsedBody(
+        "v1",
+        [e if isinstance(e, dict) else ItemError("event must be a JSON object") for e in events],
+    )
+
+
+def _check_count(count: int, limit: int) -> None:
+    if count == 0:
+        raise BodyError("no events in the body")
+    if count > limit:
+        raise TooManyEvents(count, limit)
+
+
+def _legacy_item(record: Any) -> dict[str, Any] | ItemError:
+    if not isinstance(record, dict) or "Data" not in record:
+        return ItemError("each record must be an object with 'Data'")
+    data = record["Data"]
+    if isinstance(data, str):
+        data = _decode_string_data(data)
+    if isinstance(data, dict):
+        return legacy_quirks(data)
+    if isinstance(data, ItemError):
+        return data
+    return ItemError("'Data' must be an event object or a JSON string")
+
+
+def legacy_quirks(data: dict[str, Any]) -> dict[str, Any]:
+    """Translate the old player's field quirks into the contract's fields."""
+    if "live_latency_sec" in data and data.get("live_latency_ms") is None:
+        data = dict(data)
+        converted = _seconds_to_ms(data.pop("live_latency_sec"))
+        if converted is not None:
+            data["live_latency_ms"] = converted
+        else:
+            data.pop("live_latency_ms", None)
+    elif data.get("live_latency_ms") == -1:
+        data = dict(data)
+        del data["live_latency_ms"]
+    return data
+
+
+def _seconds_to_ms(value: Any) -> Any:
+    """Seconds (number or numeric string) to milliseconds; negative means not live (None).
+
+    Anything else is passed through for the model to reject with a clear message.
+    """
+    number = value
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return value
+    if isinstance(number, bool) or not isinstance(number, int | float):
+        return value
+    if number != number or number in (float("inf"), float("-inf")):  # NaN or infinite
+        return value
+    return None if number < 0 else round(number * 1000)
+
+
+def _decode_string_data(data: str) -> dict[str, Any] | ItemError:
+    candidates = [data.encode()]
+    with contextlib.suppress(binascii.Error, ValueError):
+        candidates.append(base64.b64decode(data, validate=True))
+    for candidate in candidates:
+        try:
+            value = orjson.loads(candidate)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(value, dict):
+            return value
+    return ItemError("'Data' is a string that holds no JSON event object")

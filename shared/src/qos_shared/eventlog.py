@@ -1,0 +1,203 @@
+"""The local event log: the laptop's stand-in for the Kinesis stream.
+
+An append-only SQLite table in WAL mode. Every record gets a position that only grows and is never
+reused; consumers (lake writer, realtime engine, search indexer) each keep their own checkpoint in
+the same file and read forward from it. A commit with `synchronous=FULL` is on disk before `append`
+returns, so an event ingest acknowledged survives `kill -9` of any process and a power cut.
+Records are unique by `event_id`: appending one again (a client retry) is a no-op.
+
+It lives in `shared/` because it is a contract between services, exactly as the stream is on AWS:
+ingest writes it, the other services read it, and none of them imports another.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+FORMAT_VERSION = "1"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    position      INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id      TEXT    NOT NULL UNIQUE,
+    partition_key TEXT    NOT NULL,
+    data          BLOB    NOT NULL,
+    appended_at   INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    consumer   TEXT    PRIMARY KEY,
+    position   INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+
+class EventLogError(RuntimeError):
+    """The log file cannot be opened or has an unexpected format."""
+
+
+@dataclass(frozen=True, slots=True)
+class LogRecord:
+    """A record to append."""
+
+    event_id: str
+    partition_key: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """A record read back, with its position."""
+
+    position: int
+    event_id: str
+    partition_key: str
+    data: bytes
+    appended_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    appended: int
+    duplicates: int
+
+
+class EventLog:
+    """One process's handle on the log file; safe to share between threads of that process."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        synchronous: Literal["FULL", "NORMAL"] = "FULL",
+        busy_timeout_ms: int = 30_000,
+    ) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        try:
+            self._db = sqlite3.connect(
+                self.path,
+                check_same_thread=False,
+                isolation_level=None,
+                timeout=busy_timeout_ms / 1000,
+            )
+            self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                raise EventLogError(f"{self.path}: cannot switch to WAL mode (got {mode})")
+            self._db.execute(f"PRAGMA synchronous={synchronous}")
+            with self._transaction():
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                self._db.execute(
+                    "INSERT OR IGNORE INTO meta(key, value) VALUES ('format_version', ?)",
+                    (FORMAT_VERSION,),
+                )
+            found = self._db.execute(
+                "SELECT value FROM meta WHERE key = 'format_version'"
+            ).fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise EventLogError(f"{self.path}: not a usable event log ({exc})") from exc
+        if found != FORMAT_VERSION:
+            raise EventLogError(
+                f"{self.path}: event log format {found}, this code reads {FORMAT_VERSION}"
+            )
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+    def append(self, records: Sequence[LogRecord]) -> AppendResult:
+        """Append records in one durable transaction; records whose event_id exists are skipped."""
+        if not records:
+            return AppendResult(0, 0)
+        now = int(time.time() * 1000)
+        rows = [(r.event_id, r.partition_key, r.data, now) for r in records]
+        with self._lock, self._transaction():
+            before = self._db.total_changes
+            self._db.executemany(
+                "INSERT OR IGNORE INTO events(event_id, partition_key, data, appended_at)"
+                " VALUES (?, ?, ?, ?)",
+                rows,
+            )
+            appended = self._db.total_changes - before
+        return AppendResult(appended=appended, duplicates=len(records) - appended)
+
+    def read(self, after: int = 0, limit: int = 1000) -> list[LogEntry]:
+        """Records with position > after, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT position, event_id, partition_key, data, appended_at FROM events"
+                " WHERE position > ? ORDER BY position LIMIT ?",
+                (after, limit),
+            ).fetchall()
+        return [LogEntry(r[0], r[1], r[2], bytes(r[3]), r[4]) for r in rows]
+
+    def last_position(self) -> int:
+        with self._lock:
+            row = self._db.execute("SELECT MAX(position) FROM events").fetchone()
+        return int(row[0] or 0)
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+
+    def checkpoint(self, consumer: str) -> int:
+        """The last position `consumer` committed (0 when it has not started)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT position FROM checkpoints WHERE consumer = ?", (consumer,)
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def commit(self, consumer: str, position: int) -> None:
+        """Record that `consumer` has durably processed everything up to `position`."""
+        if position < 0:
+            raise ValueError("position must be >= 0")
+        now = int(time.time() * 1000)
+        with self._lock, self._transaction():
+            self._db.execute(
+                "INSERT INTO checkpoints(consumer, position, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT(consumer) DO UPDATE SET position = excluded.position,"
+                " updated_at = excluded.updated_at",
+                (consumer, position, now),
+            )
+
+    def consumers(self) -> dict[str, int]:
+        with self._lock:
+            rows = self._db.execute("SELECT consumer, position FROM checkpoints").fetchall()
+        return {r[0]: int(r[1]) for r in rows}
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> EventLog:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE … COMMIT, rolled back on error (the connection runs in autocommit mode)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self._db.execute("ROLLBACK" if exc_type else "COMMIT")

@@ -1,0 +1,30 @@
+"""The contract's limits (EVENTS.md §4), in one place for the models, ingest and the docs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MAX_STRING_CHARS = 256
+MAX_CHANNEL_CHARS = 128
+MAX_ID_CHARS = 128
+MAX_VERSION_CHARS = 64
+MAX_DURATION_MS = 24 * 60 * 60 * 1000
+MAX_STARTUP_MS = 10 * 60 * 1000
+MAX_EXTRA_FIELDS = 32
+MAX_EXTRA_KEY_CHARS = 64
+
+
+@dataclass(frozen=True, slots=True)
+class RequestLimits:
+    """Per-request limits ingest enforces before looking at single events.
+
+    Field-level limits (string lengths, duration ranges) are part of the event contract and live in
+    the models; these request-level ones are deployment settings and can be changed per environment.
+    """
+
+    max_body_bytes: int = 1024 * 1024
+    max_events: int = 500
+    # A client clock further ahead of the server than this is not trusted: event_time is clamped.
+    max_future_skew_ms: int = 5 * 60 * 1000
+    # Older events are rejected: they fit no realtime window and usually mean a broken clock.
+    max_event_age_ms: int = 7 * 24 * 60 * 60 * 1000
