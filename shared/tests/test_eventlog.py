@@ -14,7 +14,9 @@ from qos_shared.eventlog import EventLog, EventLogError, LogRecord
 
 
 def records(*ids: str) -> list[LogRecord]:
-    return [LogRecord(event_id=i, partition_key=f"pk-{i}", data=f'{{"id":"{i}"}}'.encode()) for i in ids]
+    return [
+        LogRecord(event_id=i, partition_key=f"pk-{i}", data=f'{{"id":"{i}"}}'.encode()) for i in ids
+    ]
 
 
 def test_append_assigns_growing_positions_and_reads_forward(tmp_path: Path) -> None:

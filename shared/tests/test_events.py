@@ -120,9 +120,25 @@ def test_client_platform_spellings(given: str, stored: str) -> None:
 
 
 def test_quality_change_direction_is_derived_from_bitrates_when_absent() -> None:
-    up = parse(common(metric_type="QUALITY_CHANGED", to_rendition_name="1080p", from_bitrate=2_000_000, to_bitrate=6_000_000))
-    down = parse(common(metric_type="QUALITY_CHANGED", to_rendition_name="360p", from_bitrate=2_000_000, to_bitrate=600_000))
-    given = parse(common(metric_type="QUALITY_CHANGED", to_rendition_name="360p", step_direction="UP"))
+    up = parse(
+        common(
+            metric_type="QUALITY_CHANGED",
+            to_rendition_name="1080p",
+            from_bitrate=2_000_000,
+            to_bitrate=6_000_000,
+        )
+    )
+    down = parse(
+        common(
+            metric_type="QUALITY_CHANGED",
+            to_rendition_name="360p",
+            from_bitrate=2_000_000,
+            to_bitrate=600_000,
+        )
+    )
+    given = parse(
+        common(metric_type="QUALITY_CHANGED", to_rendition_name="360p", step_direction="UP")
+    )
     assert (up.step_direction, down.step_direction, given.step_direction) == ("UP", "DOWN", "UP")
 
 

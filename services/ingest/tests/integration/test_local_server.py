@@ -74,7 +74,10 @@ def test_healthz_unknown_routes_and_cors(running_server: RunningServer) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", running_server.port, timeout=10)
     conn.request("GET", "/healthz")
     response = conn.getresponse()
-    assert (response.status, orjson.loads(response.read())) == (200, {"status": "ok", "sink": "local"})
+    assert (response.status, orjson.loads(response.read())) == (
+        200,
+        {"status": "ok", "sink": "local"},
+    )
     conn.request("POST", "/v2/nothing", body=b"{}")
     response = conn.getresponse()
     response.read()

@@ -184,7 +184,7 @@ def _one_event(
 
 
 def _derived_event_id(item: dict[str, Any], event_time: int) -> str:
-    """A 128-bit content hash (BLAKE2b) in UUID layout; not a random UUID, and not claimed as one."""
+    """A 128-bit content hash (BLAKE2b) in UUID layout: not a random UUID, nor claimed to be."""
     canonical = orjson.dumps(item, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
     h = hashlib.blake2b(canonical, digest_size=16, person=b"qos-event-id")
     h.update(event_time.to_bytes(8, "big"))

@@ -44,7 +44,7 @@ def create_app(service: IngestService, cors_origins: list[str]) -> APIGatewayRes
     def handle(request: IngestRequest) -> IngestResponse:
         return service.handle(request)
 
-    def ingest_route() -> Response[bytes]:
+    def ingest_route() -> Response[str]:
         event = app.current_event
         raw = event.body or ""
         if event.is_base64_encoded:
@@ -65,7 +65,7 @@ def create_app(service: IngestService, cors_origins: list[str]) -> APIGatewayRes
         return Response(
             status_code=reply.status,
             content_type="application/json",
-            body=orjson.dumps(reply.body),
+            body=orjson.dumps(reply.body).decode(),
             headers=reply.headers,
         )
 
