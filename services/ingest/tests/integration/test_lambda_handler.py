@@ -99,7 +99,7 @@ def emf_metrics(stdout: str) -> dict[str, float]:
 
 
 def invoke(event: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
-    response = lambda_handler.handler(event, FakeContext())  # type: ignore[arg-type]
+    response = lambda_handler.handler(event, FakeContext())
     headers = {k: v[-1] for k, v in (response.get("multiValueHeaders") or {}).items()}
     headers.update(response.get("headers") or {})
     return response["statusCode"], orjson.loads(response["body"]), headers

@@ -86,7 +86,10 @@ def test_sink_down_is_503_with_retry_after() -> None:
 def test_limits_are_413_and_bad_json_is_400() -> None:
     small = RequestLimits(max_body_bytes=100, max_events=2)
     assert handle(b"x" * 101, FakeSink(), small)[0] == 413
-    assert handle(batch(summary(), summary(), summary()), FakeSink(), RequestLimits(max_events=2))[0] == 413
+    assert (
+        handle(batch(summary(), summary(), summary()), FakeSink(), RequestLimits(max_events=2))[0]
+        == 413
+    )
     status, body = handle(b"not json", FakeSink())
     assert status == 400 and "not valid JSON" in body["error"]
     assert orjson.dumps(body)  # always serialisable
