@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from qos_shared.eventlog import EventLog, EventLogError, LogRecord
+from qos_shared.eventlog import EventLog, EventLogError, LogEntry, LogRecord, consume_batch
 
 
 def records(*ids: str) -> list[LogRecord]:
@@ -109,3 +109,62 @@ def test_a_second_process_reads_what_the_first_appended(tmp_path: Path) -> None:
         assert [e.event_id for e in reader.read()] == ["a"]
         writer.append(records("b"))
         assert [e.event_id for e in reader.read(after=reader.read()[0].position)] == ["b"]
+
+
+def test_consume_batch_moves_the_checkpoint_only_after_the_handler(tmp_path: Path) -> None:
+    seen: list[str] = []
+
+    def handle(entries: list[LogEntry]) -> None:
+        seen.extend(e.event_id for e in entries)
+
+    def fail(entries: list[LogEntry]) -> None:
+        raise RuntimeError("downstream is down")
+
+    with EventLog(tmp_path / "log.sqlite") as log:
+        log.append(records("a", "b", "c"))
+        assert consume_batch(log, "lake", handle, limit=2) == 2
+        with pytest.raises(RuntimeError, match="downstream is down"):
+            consume_batch(log, "lake", fail)
+        assert consume_batch(log, "lake", handle) == 1
+        assert consume_batch(log, "lake", handle) == 0
+        assert seen == ["a", "b", "c"]
+        assert consume_batch(log, "search", handle) == 3  # an independent checkpoint
+        assert log.checkpoint("lake") == log.last_position()
+
+
+def test_concurrent_appends_are_all_committed_with_their_own_counts(tmp_path: Path) -> None:
+    """Group commit: 8 threads x 25 appends; every caller gets its own appended/duplicate counts."""
+    import threading
+
+    results: dict[int, list[tuple[int, int]]] = {}
+    with EventLog(tmp_path / "log.sqlite") as log:
+
+        def writer(n: int) -> None:
+            mine = []
+            for i in range(25):
+                # every third append repeats the previous one: all its records are duplicates
+                j = i - 1 if i % 3 == 2 else i
+                result = log.append(records(*(f"t{n}-{j}-{k}" for k in range(4))))
+                mine.append((result.appended, result.duplicates))
+            results[n] = mine
+
+        threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        expected = [(0, 4) if i % 3 == 2 else (4, 0) for i in range(25)]
+        assert all(results[n] == expected for n in range(8))
+        unique = {
+            f"t{n}-{i}-{k}" for n in range(8) for i in range(25) if i % 3 != 2 for k in range(4)
+        }
+        assert {e.event_id for e in log.read(limit=10_000)} == unique
+
+
+def test_a_failed_group_commit_raises_for_its_callers_and_stores_nothing(tmp_path: Path) -> None:
+    with EventLog(tmp_path / "log.sqlite") as log:
+        bad = [LogRecord(event_id="x", partition_key="p", data=None)]  # type: ignore[arg-type]
+        with pytest.raises(sqlite3.IntegrityError):
+            log.append(bad)
+        assert log.count() == 0
+        assert log.append(records("ok")).appended == 1

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -72,6 +72,16 @@ class AppendResult:
     duplicates: int
 
 
+@dataclass(slots=True)
+class _Ticket:
+    """One caller's records waiting for a group commit, and what became of them."""
+
+    records: Sequence[LogRecord]
+    done: bool = False
+    result: AppendResult | None = None
+    error: BaseException | None = None
+
+
 class EventLog:
     """One process's handle on the log file; safe to share between threads of that process."""
 
@@ -84,7 +94,10 @@ class EventLog:
     ) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the connection
+        self._commit_lock = threading.Lock()  # one group commit at a time
+        self._queue_lock = threading.Lock()
+        self._queue: list[_Ticket] = []
         try:
             self._db = sqlite3.connect(
                 self.path,
@@ -119,20 +132,53 @@ class EventLog:
         return _Transaction(self._db)
 
     def append(self, records: Sequence[LogRecord]) -> AppendResult:
-        """Append records in one durable transaction; records whose event_id exists are skipped."""
+        """Append records durably; records whose event_id is already in the log are skipped.
+
+        Group commit: appends from threads that arrive while a commit is on disk wait and go
+        together into the next transaction, so concurrent requests share one fsync. Each caller
+        returns only once its own records are committed (or raises if that commit failed).
+        """
         if not records:
             return AppendResult(0, 0)
+        ticket = _Ticket(records)
+        with self._queue_lock:
+            self._queue.append(ticket)
+        with self._commit_lock:
+            if not ticket.done:
+                with self._queue_lock:
+                    group, self._queue = self._queue, []
+                self._commit_group(group)
+        if ticket.error is not None:
+            raise ticket.error
+        assert ticket.result is not None
+        return ticket.result
+
+    def _commit_group(self, group: list[_Ticket]) -> None:
         now = int(time.time() * 1000)
-        rows = [(r.event_id, r.partition_key, r.data, now) for r in records]
-        with self._lock, self._transaction():
-            before = self._db.total_changes
-            self._db.executemany(
-                "INSERT OR IGNORE INTO events(event_id, partition_key, data, appended_at)"
-                " VALUES (?, ?, ?, ?)",
-                rows,
-            )
-            appended = self._db.total_changes - before
-        return AppendResult(appended=appended, duplicates=len(records) - appended)
+        results: list[AppendResult] = []
+        try:
+            with self._lock, self._transaction():
+                for ticket in group:
+                    before = self._db.total_changes
+                    self._db.executemany(
+                        # ON CONFLICT, not INSERT OR IGNORE: only a repeated event_id is skipped;
+                        # any other constraint failure raises instead of passing as a duplicate.
+                        "INSERT INTO events(event_id, partition_key, data, appended_at)"
+                        " VALUES (?, ?, ?, ?) ON CONFLICT(event_id) DO NOTHING",
+                        [(r.event_id, r.partition_key, r.data, now) for r in ticket.records],
+                    )
+                    appended = self._db.total_changes - before
+                    results.append(AppendResult(appended, len(ticket.records) - appended))
+        except BaseException as exc:
+            for ticket in group:
+                ticket.error = exc
+                ticket.done = True
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for ticket, result in zip(group, results, strict=True):
+            ticket.result = result
+            ticket.done = True
 
     def read(self, after: int = 0, limit: int = 1000) -> list[LogEntry]:
         """Records with position > after, oldest first."""
@@ -188,6 +234,26 @@ class EventLog:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+
+def consume_batch(
+    log: EventLog,
+    consumer: str,
+    handle: Callable[[list[LogEntry]], None],
+    *,
+    limit: int = 1000,
+) -> int:
+    """Give `handle` the next records after `consumer`'s checkpoint, then move the checkpoint.
+
+    Delivery is at least once: if the process dies after `handle` returned but before the commit,
+    the same records come again, so `handle` must be idempotent (every record has its event_id).
+    If `handle` raises, the checkpoint stays and the error propagates. Returns the record count.
+    """
+    entries = log.read(after=log.checkpoint(consumer), limit=limit)
+    if entries:
+        handle(entries)
+        log.commit(consumer, entries[-1].position)
+    return len(entries)
 
 
 class _Transaction:

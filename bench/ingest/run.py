@@ -1,0 +1,186 @@
+"""Ingest throughput: the domain function in-process, and the local HTTP server end to end.
+
+    nox -s bench -- [--seconds 5] [--clients 2] [--batch 100]
+
+In-process: `ingest()` on a 100-event batch, repeated on one core. Two payload kinds: SDK events
+(client event_id and event_time) and old-player events (no id or time: the server derives both).
+HTTP: the real local server in its own process with the durable SQLite log (synchronous=FULL),
+loaded by client processes over keep-alive connections; only 2xx-acknowledged events count.
+On a 2-core machine the clients compete with the server for the same cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from qos_ingest.domain import IngestConfig, IngestRequest, ingest
+
+RESULTS = Path(__file__).parent / "results"
+USER_AGENT = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
+
+
+def make_events(n: int, *, legacy: bool) -> list[dict[str, Any]]:
+    now = time.time_ns() // 1_000_000
+    events = []
+    for i in range(n):
+        event: dict[str, Any] = {
+            "metric_type": "PLAYBACK_SUMMARY",
+            "session_id": uuid.uuid4().hex,
+            "user_id": uuid.uuid4().hex,
+            "client_platform": "web",
+            "is_live": True,
+            "channel_watched": f"channel-{i % 10}",
+            "playing_time_ms": 59_000 + i,
+            "buffering_time_ms": 1_000,
+            "buffering_count": 1,
+            "error_count": 0,
+            "rendition_name": "720p",
+            "rendition_height": 720,
+            "live_latency_ms": 3_000,
+        }
+        if not legacy:
+            event |= {"event_id": str(uuid.uuid4()), "event_time": now - 1_000}
+        events.append(event)
+    return events
+
+
+def bench_domain(seconds: float, batch: int, *, legacy: bool) -> dict[str, float]:
+    events = make_events(batch, legacy=legacy)
+    body = orjson.dumps(
+        {"Records": [{"Data": e} for e in events]} if legacy else {"events": events}
+    )
+    config = IngestConfig()
+    headers = {"user-agent": USER_AGENT}
+    ingest(IngestRequest(body, headers, time.time_ns() // 1_000_000), config)  # warm caches
+    done = 0
+    start = time.perf_counter()
+    deadline = start + seconds
+    while time.perf_counter() < deadline:
+        result = ingest(IngestRequest(body, headers, time.time_ns() // 1_000_000), config)
+        assert len(result.accepted) == batch
+        done += batch
+    elapsed = time.perf_counter() - start
+    return {"events": done, "seconds": elapsed, "events_per_s": done / elapsed}
+
+
+def _client(port: int, seconds: float, batch: int, queue: Any) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    bodies = [orjson.dumps({"events": make_events(batch, legacy=False)}) for _ in range(50)]
+    acknowledged = requests = 0
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        conn.request(
+            "POST",
+            "/v1/events",
+            body=bodies[requests % len(bodies)],
+            headers={"User-Agent": USER_AGENT},
+        )
+        response = conn.getresponse()
+        reply = orjson.loads(response.read())
+        if response.status in (200, 207):
+            acknowledged += reply["accepted"]
+        requests += 1
+        if requests % len(bodies) == 0:  # fresh ids, or the log would only count duplicates
+            bodies = [orjson.dumps({"events": make_events(batch, legacy=False)}) for _ in bodies]
+    queue.put((acknowledged, requests))
+
+
+def bench_http(seconds: float, batch: int, clients: int, synchronous: str) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "qos_ingest.entrypoints.local_server",
+                "--port",
+                "0",
+                "--log-path",
+                str(Path(tmp) / "events.sqlite"),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "QOS_INGEST_LOG_SYNCHRONOUS": synchronous},
+        )
+        try:
+            assert server.stdout is not None
+            line = server.stdout.readline()
+            port = int(line.split("http://", 1)[1].split()[0].rsplit(":", 1)[1])
+            queue: Any = multiprocessing.Queue()
+            workers = [
+                multiprocessing.Process(target=_client, args=(port, seconds, batch, queue))
+                for _ in range(clients)
+            ]
+            start = time.perf_counter()
+            for worker in workers:
+                worker.start()
+            results = [queue.get(timeout=seconds + 60) for _ in workers]
+            for worker in workers:
+                worker.join()
+            elapsed = time.perf_counter() - start
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    events = sum(r[0] for r in results)
+    requests = sum(r[1] for r in results)
+    return {
+        "events": events,
+        "requests": requests,
+        "seconds": elapsed,
+        "events_per_s": events / elapsed,
+        "requests_per_s": requests / elapsed,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--clients", type=int, default=2)
+    args = parser.parse_args()
+
+    figures: dict[str, Any] = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "batch": args.batch,
+    }
+    print(f"ingest benchmark: batches of {args.batch}, {args.seconds:g} s per figure", flush=True)
+    for label, legacy in (("domain_sdk_events", False), ("domain_old_player_events", True)):
+        figures[label] = bench_domain(args.seconds, args.batch, legacy=legacy)
+        print(
+            f"  {label:<28} {figures[label]['events_per_s']:>10,.0f} events/s (one core)",
+            flush=True,
+        )
+    for synchronous in ("FULL", "NORMAL"):
+        label = f"http_{synchronous.lower()}"
+        figures[label] = bench_http(args.seconds, args.batch, args.clients, synchronous)
+        print(
+            f"  {label:<28} {figures[label]['events_per_s']:>10,.0f} events/s "
+            f"({figures[label]['requests_per_s']:,.0f} requests/s, {args.clients} clients, "
+            f"log synchronous={synchronous})",
+            flush=True,
+        )
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"ingest-{time.strftime('%Y%m%dT%H%M%S')}.json"
+    out.write_text(json.dumps(figures, indent=2))
+    print(f"  written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,86 @@
+"""`qos`: the command line of the local platform (start the stack, inspect the event log)."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+
+from qos_infra.local import LocalStack, StackError, StackOptions, components
+from qos_shared.eventlog import EventLog, EventLogError
+
+DEFAULT_DATA_DIR = Path(".qos-data")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="qos", description="The QoS platform on this machine.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    up = commands.add_parser("up", help="start the local stack; Ctrl-C stops it")
+    up.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DEFAULT_DATA_DIR,
+        help="where the event log and other local data live (default .qos-data)",
+    )
+    up.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    up.add_argument(
+        "--port", type=int, default=8780, help="ingest port (default 8780; 0: any free)"
+    )
+
+    status = commands.add_parser("status", help="event log size and consumer checkpoints")
+    status.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+
+    args = parser.parse_args(argv)
+    if args.command == "up":
+        return _up(StackOptions(data_dir=args.data_dir, host=args.host, ingest_port=args.port))
+    return _status(args.data_dir)
+
+
+def _up(options: StackOptions) -> int:
+    stack = LocalStack(options, out=lambda line: print(line, flush=True))
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        stack.request_stop()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    print(f"qos: starting the local stack (data in {options.data_dir.resolve()})", flush=True)
+    try:
+        urls = stack.start()
+    except StackError as exc:
+        print(f"qos: {exc}", file=sys.stderr, flush=True)
+        return 1
+    described = {c.name: c.description for c in components(options)}
+    print("qos: ready", flush=True)
+    for name, url in urls.items():
+        print(f"  {name:<10} {url or '(no URL)'}  {described.get(name, '')}", flush=True)
+    print("qos: press Ctrl-C to stop", flush=True)
+    code = stack.wait()
+    print("qos: stopping", flush=True)
+    stack.stop()
+    print("qos: stopped", flush=True)
+    return code
+
+
+def _status(data_dir: Path) -> int:
+    path = data_dir / "events.sqlite"
+    if not path.exists():
+        print(f"qos: no event log at {path}; start the stack with `qos up`", file=sys.stderr)
+        return 1
+    try:
+        with EventLog(path) as log:
+            last = log.last_position()
+            print(f"event log {path}: {log.count()} events, last position {last}")
+            for consumer, position in sorted(log.consumers().items()):
+                print(f"  {consumer:<16} at {position} ({last - position} behind)")
+    except EventLogError as exc:
+        print(f"qos: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,162 @@
+"""The local stack: every component as a child process over one data directory.
+
+Each component is an ordinary command (the same one a developer can run alone); the supervisor
+starts them in order, waits until each says it is ready, relays their output with a name prefix,
+and on Ctrl-C or SIGTERM stops them all. A component that dies stops the stack with its exit code,
+so a broken stack never looks healthy. Data lives under one directory and survives restarts.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+URL_PATTERN = re.compile(r"https?://[\w.\-]+:\d+")
+
+
+class StackError(RuntimeError):
+    """The stack could not start; the message says which component and why."""
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    argv: list[str]
+    ready_pattern: re.Pattern[str] | None = None  # a line matching it means ready; None: at once
+    description: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StackOptions:
+    data_dir: Path
+    host: str = "127.0.0.1"
+    ingest_port: int = 8780
+    ready_timeout_s: float = 60.0
+
+
+def components(options: StackOptions) -> list[Component]:
+    """What `qos up` runs, in start order. Later services add their consumers here."""
+    python = sys.executable
+    return [
+        Component(
+            name="ingest",
+            argv=[
+                python,
+                "-m",
+                "qos_ingest.entrypoints.local_server",
+                "--host",
+                options.host,
+                "--port",
+                str(options.ingest_port),
+                "--log-path",
+                str(options.data_dir / "events.sqlite"),
+            ],
+            ready_pattern=re.compile(r"listening on (?P<url>https?://\S+)"),
+            description="POST /v1/events, POST /streams (original sample's envelope), GET /healthz",
+            env={"QOS_INGEST_SINK": "local"},
+        ),
+    ]
+
+
+@dataclass
+class _Running:
+    component: Component
+    process: subprocess.Popen[str]
+    ready: threading.Event = field(default_factory=threading.Event)
+    url: str | None = None
+
+
+class LocalStack:
+    def __init__(self, options: StackOptions, *, out: Callable[[str], None] = print) -> None:
+        self.options = options
+        self.out = out
+        self.running: list[_Running] = []
+        self._stopping = threading.Event()
+
+    def start(self) -> dict[str, str | None]:
+        """Start every component; return name -> URL (None for components without one)."""
+        self.options.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            for component in components(self.options):
+                self._start(component)
+        except BaseException:
+            self.stop()
+            raise
+        return {r.component.name: r.url for r in self.running}
+
+    def _start(self, component: Component) -> None:
+        process = subprocess.Popen(  # noqa: S603 - argv built by components(), no shell
+            component.argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            bufsize=1,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **component.env},
+            start_new_session=True,  # Ctrl-C reaches the supervisor, which stops children in order
+        )
+        running = _Running(component, process)
+        self.running.append(running)
+        assert process.stdout is not None
+        threading.Thread(target=self._relay, args=(running, process.stdout), daemon=True).start()
+        if component.ready_pattern is None:
+            running.ready.set()
+        deadline = time.monotonic() + self.options.ready_timeout_s
+        while not running.ready.wait(0.05):
+            if process.poll() is not None:
+                raise StackError(
+                    f"{component.name} exited with code {process.returncode} while starting"
+                )
+            if time.monotonic() > deadline:
+                raise StackError(
+                    f"{component.name} not ready after {self.options.ready_timeout_s:g} s"
+                )
+
+    def _relay(self, running: _Running, stream: IO[str]) -> None:
+        pattern = running.component.ready_pattern
+        for line in stream:
+            line = line.rstrip("\n")
+            if pattern is not None and not running.ready.is_set() and (m := pattern.search(line)):
+                found = URL_PATTERN.search(m.group(0))
+                running.url = found.group(0) if found else None
+                running.ready.set()
+            self.out(f"[{running.component.name}] {line}")
+
+    def wait(self) -> int:
+        """Block until a stop is requested (0) or a component dies (its exit code, or 1)."""
+        while not self._stopping.wait(0.2):
+            for running in self.running:
+                code = running.process.poll()
+                if code is not None:
+                    self.out(
+                        f"{running.component.name} exited with code {code}; stopping the stack"
+                    )
+                    return code or 1
+        return 0
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        """SIGTERM every component in reverse start order, then SIGKILL what does not exit."""
+        for running in reversed(self.running):
+            if running.process.poll() is None:
+                running.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        for running in reversed(self.running):
+            try:
+                running.process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self.out(f"{running.component.name} did not stop in time; killing it")
+                running.process.kill()
+                running.process.wait()

@@ -1,0 +1,142 @@
+"""Every task of the repository: one session per service, plus lint, schema, synth, up and bench.
+
+`nox` alone runs the full test suite (the sessions in `nox.options.sessions`); `nox -l` lists all.
+Virtualenvs are made by uv, so a warm run installs in seconds.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+nox.options.default_venv_backend = "uv"
+nox.options.error_on_missing_interpreters = True
+nox.options.reuse_existing_virtualenvs = not os.environ.get("CI")
+
+# service folder -> the extras its test session installs
+SERVICES: dict[str, list[str]] = {
+    "ingest": ["test", "infra"],
+    "realtime": ["test"],
+    "search-indexer": ["test"],
+    "lake": ["test"],
+}
+# Sessions whose success CI requires (.ci/run checks nox's report; a skip there is a failure).
+REQUIRED = ["lint", "schema_check", "shared", "ingest", "infra"]
+nox.options.sessions = REQUIRED
+
+
+def _editable(*paths: str) -> list[str]:
+    args: list[str] = []
+    for path in paths:
+        args += ["-e", path]
+    return args
+
+
+def _has_tests(folder: Path) -> bool:
+    return any(folder.rglob("test_*.py"))
+
+
+def _pytest(session: nox.Session, folder: str) -> None:
+    # pytest exits 5 when it collects nothing; nox treats any non-zero as a failure, as it should.
+    session.run("pytest", folder, *session.posargs)
+
+
+@nox.session
+def shared(session: nox.Session) -> None:
+    """The event contract and the local event log."""
+    session.install(*_editable("shared[test]"))
+    _pytest(session, "shared/tests")
+
+
+def _service_session(name: str, extras: list[str]) -> None:
+    @nox.session(name=name)
+    def run(session: nox.Session) -> None:
+        folder = ROOT / "services" / name
+        if not _has_tests(folder / "tests"):
+            session.skip(f"services/{name} has no tests yet")
+        session.install(*_editable("shared", f"services/{name}[{','.join(extras)}]"))
+        _pytest(session, f"services/{name}/tests")
+
+    run.__doc__ = f"Tests of services/{name} (unit, integration, and infra where it has a stack)."
+
+
+for _name, _extras in SERVICES.items():
+    _service_session(_name, _extras)
+
+
+@nox.session
+def infra(session: nox.Session) -> None:
+    """The local composition (`qos up`) and the AWS app of all stacks."""
+    session.install(*_editable("shared", "services/ingest[infra]", "infra[test]"))
+    _pytest(session, "infra/tests")
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff (lint and format) and mypy (strict) over every package."""
+    session.install(
+        "ruff",
+        "mypy",
+        *_editable(
+            "shared[test]",
+            *(f"services/{name}[{','.join(extras)}]" for name, extras in SERVICES.items()),
+            "infra[test]",
+        ),
+        "nox",
+    )
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run(
+        "mypy",
+        "shared/src",
+        "shared/tests",
+        "services/ingest/src",
+        "services/ingest/infra",
+        "services/ingest/tests",
+        "infra/src",
+        "infra/tests",
+        "infra/aws",
+        "bench",
+        "noxfile.py",
+        *(f"services/{name}/src" for name in SERVICES if name != "ingest"),
+    )
+
+
+@nox.session
+def schema(session: nox.Session) -> None:
+    """Regenerate shared/schemas/events.schema.json from the models."""
+    session.install(*_editable("shared"))
+    session.run("qos-schema")
+
+
+@nox.session
+def schema_check(session: nox.Session) -> None:
+    """Fail if the committed JSON Schema is not what the models generate."""
+    session.install(*_editable("shared"))
+    session.run("qos-schema", "--check")
+
+
+@nox.session
+def synth(session: nox.Session) -> None:
+    """Synthesize the AWS app (all stacks) into cdk.out and cfn-lint every template."""
+    session.install(*_editable("shared", "services/ingest[infra]", "infra"))
+    session.run("python", "infra/aws/app.py", "--out", "cdk.out", *session.posargs)
+    templates = sorted(str(p) for p in (ROOT / "cdk.out").glob("*.template.json"))
+    session.run("cfn-lint", *templates)
+
+
+@nox.session
+def up(session: nox.Session) -> None:
+    """Start the whole pipeline locally (`qos up`); extra arguments go to it, e.g. -- --port 9000."""
+    session.install(*_editable("shared", "services/ingest", "infra"))
+    session.run("qos", "up", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Ingest throughput: the domain function in-process and the local HTTP server."""
+    session.install(*_editable("shared", "services/ingest"))
+    session.run("python", "bench/ingest/run.py", *session.posargs)
