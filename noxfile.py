@@ -130,7 +130,7 @@ def synth(session: nox.Session) -> None:
 
 @nox.session
 def up(session: nox.Session) -> None:
-    """Start the whole pipeline locally (`qos up`); extra arguments go to it, e.g. -- --port 9000."""
+    """Start the whole pipeline locally (`qos up`); arguments after -- go to it."""
     session.install(*_editable("shared", "services/ingest", "infra"))
     session.run("qos", "up", *session.posargs)
 

@@ -1,3 +1,3 @@
-"""QoS lake: Parquet lake of every event (S3 + Glue + Athena on AWS, the same layout and queries on DuckDB locally)."""
+"""QoS lake: every event as Parquet (S3, Glue, Athena on AWS; DuckDB locally)."""
 
 __version__ = "0.1.0"

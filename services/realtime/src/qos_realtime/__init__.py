@@ -1,3 +1,3 @@
-"""QoS realtime: 60-second event-time windows over the event stream, KPIs from the shared metric catalogue, the Managed Service for Apache Flink job and the CloudWatch publisher."""
+"""QoS realtime: event-time window KPIs (local engine, Flink job, CloudWatch publisher)."""
 
 __version__ = "0.1.0"

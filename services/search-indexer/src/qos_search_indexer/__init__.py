@@ -1,3 +1,3 @@
-"""QoS search-indexer: events into OpenSearch daily indices, with OpenSearch Dashboards saved objects generated from the metric catalogue."""
+"""QoS search-indexer: events into OpenSearch, and Dashboards saved objects as code."""
 
 __version__ = "0.1.0"
