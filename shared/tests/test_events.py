@@ -12,6 +12,7 @@ from qos_shared.events import (
     Attempt,
     Enrichment,
     Error,
+    EventBase,
     Play,
     PlaybackSummary,
     QualityChanged,
@@ -46,7 +47,9 @@ def parse(data: dict[str, Any]) -> Any:
         ({"metric_type": "ERROR", "error_code": "NETWORK", "fatal": True}, Error),
     ],
 )
-def test_each_metric_type_parses_to_its_model(extra: dict[str, Any], model: type) -> None:
+def test_each_metric_type_parses_to_its_model(
+    extra: dict[str, Any], model: type[EventBase]
+) -> None:
     event = parse(common(**extra))
     assert type(event) is model
     assert event.session_id == "s-1"

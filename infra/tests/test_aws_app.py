@@ -1,0 +1,70 @@
+"""The platform CDK app (infra/aws/app.py): run as the CDK CLI runs it, with every stack."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("aws_cdk", reason="needs the ingest service's `infra` extra")
+
+from qos_ingest_infra.packaging import INGEST_ROOT, REPO_ROOT, build_lambda_asset
+from qos_ingest_infra.stack import HANDLER
+
+
+@pytest.fixture(scope="module")
+def lambda_asset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_lambda_asset(tmp_path_factory.mktemp("asset") / "lambda", progress=None)
+
+
+def test_both_cdk_json_files_run_the_apps_with_the_same_feature_flags() -> None:
+    ingest = json.loads((INGEST_ROOT / "cdk.json").read_text(encoding="utf-8"))
+    platform = json.loads((REPO_ROOT / "infra" / "cdk.json").read_text(encoding="utf-8"))
+    assert ingest["app"] == "python -m qos_ingest_infra.app"
+    assert platform["app"] == "python aws/app.py"
+    assert (REPO_ROOT / "infra" / "aws" / "app.py").is_file()
+
+    def flags(doc: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in doc["context"].items() if k.startswith("@aws-cdk/")}
+
+    assert flags(ingest)
+    assert flags(ingest) == flags(platform)
+
+
+def test_platform_app_synthesizes_the_ingest_stack(lambda_asset: Path, tmp_path: Path) -> None:
+    out = tmp_path / "cdk.out"
+    context = json.loads((REPO_ROOT / "infra" / "cdk.json").read_text(encoding="utf-8"))
+    # What the CDK CLI does: run cdk.json's app with its context and an output dir in the env.
+    env = {
+        **os.environ,
+        "CDK_OUTDIR": str(out),
+        "CDK_CONTEXT_JSON": json.dumps(
+            {**context["context"], "qos:env": "ci", "qos:ingest:lambdaAssetDir": str(lambda_asset)}
+        ),
+    }
+    result = subprocess.run(
+        [sys.executable, "aws/app.py"],
+        cwd=REPO_ROOT / "infra",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-5000:]
+
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["artifacts"]["qos-ci-ingest"]["type"] == "aws:cloudformation:stack"
+    template = json.loads((out / "qos-ci-ingest.template.json").read_text(encoding="utf-8"))
+    resources = template["Resources"].values()
+    (function,) = [r for r in resources if r["Type"] == "AWS::Lambda::Function"]
+    assert function["Properties"]["Handler"] == HANDLER
+    # The bundle was staged for real: the directory CDK will zip holds the runtime code.
+    staged = [p for p in out.glob("asset.*") if (p / "qos_ingest").is_dir()]
+    assert len(staged) == 1
+    assert not (staged[0] / "qos_ingest_infra").exists()

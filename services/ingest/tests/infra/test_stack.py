@@ -1,0 +1,489 @@
+"""Tests of the ingest CDK code: the Lambda bundle, the synthesized stack, cfn-lint, both apps.
+
+jsii makes every synthesis cost seconds, so the bundle is built once per session and the stack
+synthesized once per module; assertions then read the one template.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import App
+from aws_cdk.assertions import Match, Template
+
+from qos_ingest_infra.app import add_ingest_stack
+from qos_ingest_infra.packaging import (
+    INGEST_ROOT,
+    MARKER_FILE,
+    AssetBuildError,
+    build_lambda_asset,
+)
+from qos_ingest_infra.stack import HANDLER, IngestStack
+
+pytestmark = pytest.mark.infra
+
+ENV_NAME = "test"
+ORIGINS = ["https://player.example.com", "https://staging.player.example.com"]
+RATE_LIMIT, BURST_LIMIT, RETENTION_HOURS = 123, 456, 48
+ROUTES = {("POST", "/v1/events"), ("POST", "/streams"), ("GET", "/healthz")}
+
+# cfn-lint findings accepted on purpose, each with why; anything else fails the test.
+ACCEPTED_CFN_LINT = {
+    # CDK makes the function DependsOn its role and the role's policy so the policy exists
+    # before the first invoke; the role half is redundant with the GetAtt, and harmless.
+    "W3005": "redundant DependsOn that CDK adds to every Lambda function with a role",
+}
+
+
+def _cdk_context(**extra: Any) -> dict[str, Any]:
+    # The feature flags the CLI would pass from cdk.json, so tests synthesize what deploys.
+    context = json.loads((INGEST_ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]
+    return {**context, **extra}
+
+
+def _fast_app(**context: Any) -> App:
+    # Staging copies the ~40 MB bundle into cdk.out (seconds through jsii) and changes nothing
+    # in the template; the platform-app test below stages it for real.
+    return App(context=_cdk_context(**{"aws:cdk:disable-asset-staging": True, **context}))
+
+
+# --- the Lambda bundle ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def lambda_asset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_lambda_asset(tmp_path_factory.mktemp("asset") / "lambda", progress=None)
+
+
+def _files(root: Path) -> set[str]:
+    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+
+
+def test_bundle_has_the_runtime_code_and_nothing_of_the_build(lambda_asset: Path) -> None:
+    assert (lambda_asset / "qos_ingest" / "__init__.py").is_file()
+    assert (lambda_asset / "qos_shared" / "__init__.py").is_file()
+    handler_module = HANDLER.rsplit(".", 1)[0].replace(".", "/") + ".py"
+    assert (lambda_asset / handler_module).is_file()
+    assert (lambda_asset / "pydantic_settings").is_dir()
+    assert (lambda_asset / "aws_lambda_powertools").is_dir()
+
+    assert not (lambda_asset / "qos_ingest_infra").exists()
+    assert not (lambda_asset / "bin").exists()
+    assert not (lambda_asset / ".lock").exists()
+    assert not list(lambda_asset.rglob("__pycache__"))
+    assert not list(lambda_asset.rglob("*.pyc"))
+    assert not list(lambda_asset.glob("*.dist-info/direct_url.json"))
+
+
+def test_bundle_native_code_is_built_for_lambda_x86_64(lambda_asset: Path) -> None:
+    extensions = list((lambda_asset / "pydantic_core").glob("*.so"))
+    assert [so.name for so in extensions] == ["_pydantic_core.cpython-312-x86_64-linux-gnu.so"]
+    header = extensions[0].read_bytes()[:20]
+    assert header[:4] == b"\x7fELF"
+    assert header[4] == 2, "not a 64-bit ELF"
+    assert int.from_bytes(header[18:20], "little") == 0x3E, "e_machine is not x86-64"
+
+    (wheel_meta,) = lambda_asset.glob("pydantic_core-*.dist-info/WHEEL")
+    tags = [line for line in wheel_meta.read_text().splitlines() if line.startswith("Tag:")]
+    assert tags
+    assert all("cp312" in tag and "manylinux" in tag and "x86_64" in tag for tag in tags)
+
+
+def test_rebuild_replaces_a_previous_bundle(lambda_asset: Path, tmp_path: Path) -> None:
+    out = tmp_path / "lambda"
+    out.mkdir()
+    (out / MARKER_FILE).write_text("")
+    (out / "stale.py").write_text("left over from an older build")
+
+    assert build_lambda_asset(out, progress=None) == out.resolve()
+
+    assert not (out / "stale.py").exists()
+    assert _files(out) == _files(lambda_asset)
+    assert [p.name for p in tmp_path.iterdir()] == ["lambda"], "staging dir left behind"
+
+
+def test_refuses_to_wipe_a_directory_it_did_not_build(tmp_path: Path) -> None:
+    (tmp_path / "precious.txt").write_text("keep me")
+    with pytest.raises(AssetBuildError, match="refusing to delete"):
+        build_lambda_asset(tmp_path, progress=None)
+    assert (tmp_path / "precious.txt").read_text() == "keep me"
+
+
+def test_failed_install_is_reported_and_keeps_the_previous_bundle(tmp_path: Path) -> None:
+    out = tmp_path / "lambda"
+    out.mkdir()
+    (out / MARKER_FILE).write_text("")
+    (out / "previous.py").write_text("")
+
+    # Both packages require Python >= 3.11, so no resolution exists for 3.10.
+    with pytest.raises(AssetBuildError, match=r"installing .* failed \(exit \d+\)") as raised:
+        build_lambda_asset(out, python_version="3.10", progress=None)
+
+    assert "command:" in str(raised.value)
+    assert (out / "previous.py").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["lambda"], "staging dir left behind"
+
+
+# --- the synthesized stack ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def template(lambda_asset: Path) -> Template:
+    stack = IngestStack(
+        _fast_app(),
+        f"qos-{ENV_NAME}-ingest",
+        env_name=ENV_NAME,
+        asset_dir=lambda_asset,
+        cors_allow_origins=ORIGINS,
+        throttle_rate_limit=RATE_LIMIT,
+        throttle_burst_limit=BURST_LIMIT,
+        stream_retention_hours=RETENTION_HOURS,
+    )
+    return Template.from_stack(stack)
+
+
+@pytest.fixture(scope="module")
+def resources(template: Template) -> dict[str, dict[str, Any]]:
+    resources: dict[str, dict[str, Any]] = template.to_json()["Resources"]
+    return resources
+
+
+def _only(resources: dict[str, dict[str, Any]], type_: str) -> tuple[str, dict[str, Any]]:
+    found = [(rid, r) for rid, r in resources.items() if r["Type"] == type_]
+    assert len(found) == 1, f"expected one {type_}, found {[rid for rid, _ in found]}"
+    return found[0]
+
+
+def _stream_id(resources: dict[str, dict[str, Any]]) -> str:
+    return _only(resources, "AWS::Kinesis::Stream")[0]
+
+
+def _function(resources: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    return _only(resources, "AWS::Lambda::Function")[1]
+
+
+def test_stream_is_on_demand_and_encrypted_with_the_aws_managed_key(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::Kinesis::Stream",
+        {
+            "StreamModeDetails": {"StreamMode": "ON_DEMAND"},
+            "StreamEncryption": {"EncryptionType": "KMS", "KeyId": "alias/aws/kinesis"},
+            "RetentionPeriodHours": RETENTION_HOURS,
+            "ShardCount": Match.absent(),
+        },
+    )
+
+
+def test_function_runtime_handler_tracing_and_size(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Runtime": "python3.12",
+            "Architectures": ["x86_64"],
+            "Handler": "qos_ingest.entrypoints.lambda_handler.handler",
+            "TracingConfig": {"Mode": "Active"},
+            "MemorySize": 512,
+            "Timeout": 15,
+        },
+    )
+
+
+def test_function_environment(resources: dict[str, dict[str, Any]]) -> None:
+    variables = _function(resources)["Properties"]["Environment"]["Variables"]
+    assert variables == {
+        "QOS_INGEST_SINK": "kinesis",
+        "QOS_INGEST_STREAM_NAME": {"Ref": _stream_id(resources)},
+        "QOS_INGEST_CORS_ALLOW_ORIGINS": ",".join(ORIGINS),
+        "POWERTOOLS_SERVICE_NAME": "qos-ingest",
+        "POWERTOOLS_METRICS_NAMESPACE": "QoS/Ingest",
+    }
+
+
+def test_logs_have_a_retention(resources: dict[str, dict[str, Any]]) -> None:
+    log_groups = {rid: r for rid, r in resources.items() if r["Type"] == "AWS::Logs::LogGroup"}
+    assert len(log_groups) == 2, "the function's and the API's access log"
+    assert all(r["Properties"]["RetentionInDays"] == 30 for r in log_groups.values())
+    function_log = _function(resources)["Properties"]["LoggingConfig"]["LogGroup"]
+    assert function_log["Ref"] in log_groups
+    # No LogRetention custom resource (a helper Lambda with account-wide log permissions).
+    assert not [r for r in resources.values() if r["Type"] == "Custom::LogRetention"]
+
+
+def _route_paths(resources: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Logical id of each API Gateway resource (and of the root, as `root`) -> its path."""
+    parts = {
+        rid: (r["Properties"]["ParentId"], r["Properties"]["PathPart"])
+        for rid, r in resources.items()
+        if r["Type"] == "AWS::ApiGateway::Resource"
+    }
+
+    def path(rid: str) -> str:
+        parent, part = parts[rid]
+        prefix = path(parent["Ref"]) if "Ref" in parent else ""
+        return f"{prefix}/{part}"
+
+    return {rid: path(rid) for rid in parts}
+
+
+def _methods(resources: dict[str, dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    paths = _route_paths(resources)
+    methods = {}
+    for r in resources.values():
+        if r["Type"] != "AWS::ApiGateway::Method":
+            continue
+        ref = r["Properties"]["ResourceId"]
+        path = paths[ref["Ref"]] if "Ref" in ref else "/"
+        methods[(r["Properties"]["HttpMethod"], path)] = r["Properties"]
+    return methods
+
+
+def test_api_routes_proxy_to_the_function(resources: dict[str, dict[str, Any]]) -> None:
+    methods = _methods(resources)
+    routes = {key for key in methods if key[0] != "OPTIONS"}
+    assert routes == ROUTES
+    function_id = _only(resources, "AWS::Lambda::Function")[0]
+    for key in ROUTES:
+        integration = methods[key]["Integration"]
+        assert integration["Type"] == "AWS_PROXY", key
+        assert function_id in json.dumps(integration["Uri"]), key
+    # One invoke permission per route, none for the console's test-invoke.
+    permissions = [r for r in resources.values() if r["Type"] == "AWS::Lambda::Permission"]
+    assert len(permissions) == len(ROUTES)
+    assert all("test-invoke-stage" not in json.dumps(p) for p in permissions)
+
+
+def test_cors_preflight_answers_the_configured_origins(
+    resources: dict[str, dict[str, Any]],
+) -> None:
+    methods = _methods(resources)
+    for _, path in ROUTES:
+        preflight = methods[("OPTIONS", path)]
+        assert preflight["Integration"]["Type"] == "MOCK"
+        (response,) = preflight["Integration"]["IntegrationResponses"]
+        headers = response["ResponseParameters"]
+        assert headers["method.response.header.Access-Control-Allow-Headers"] == "'Content-Type'"
+        assert headers["method.response.header.Access-Control-Allow-Methods"] == (
+            "'GET,OPTIONS,POST'"
+        )
+        # With several origins API Gateway can't send a list: CDK answers with the first and a
+        # mapping template echoes the request's Origin when it is one of the others.
+        assert headers["method.response.header.Access-Control-Allow-Origin"] == f"'{ORIGINS[0]}'"
+        template = response["ResponseTemplates"]["application/json"]
+        assert all(origin in template for origin in ORIGINS[1:])
+    assert ("OPTIONS", "/") in methods
+
+
+def test_stage_throttling_tracing_and_access_logs(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {
+            "StageName": ENV_NAME,
+            "TracingEnabled": True,
+            "MethodSettings": [
+                Match.object_like(
+                    {
+                        "HttpMethod": "*",
+                        "ResourcePath": "/*",
+                        "ThrottlingRateLimit": RATE_LIMIT,
+                        "ThrottlingBurstLimit": BURST_LIMIT,
+                    }
+                )
+            ],
+            "AccessLogSetting": {
+                "DestinationArn": Match.any_value(),
+                "Format": Match.string_like_regexp(r"\$context\.xrayTraceId"),
+            },
+        },
+    )
+    template.has_resource_properties(
+        "AWS::ApiGateway::RestApi", {"EndpointConfiguration": {"Types": ["REGIONAL"]}}
+    )
+
+
+def _statements(resources: dict[str, dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Every identity-policy statement in the template (inline role policies included)."""
+    for r in resources.values():
+        documents = []
+        if r["Type"] == "AWS::IAM::Policy":
+            documents.append(r["Properties"]["PolicyDocument"])
+        if r["Type"] == "AWS::IAM::Role":
+            documents.extend(p["PolicyDocument"] for p in r["Properties"].get("Policies", []))
+        for document in documents:
+            yield from document["Statement"]
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else list(action)
+
+
+def test_handler_role_is_least_privilege(resources: dict[str, dict[str, Any]]) -> None:
+    role_id = _function(resources)["Properties"]["Role"]["Fn::GetAtt"][0]
+    role = resources[role_id]["Properties"]
+    assert "ManagedPolicyArns" not in role, "no AWSLambdaBasicExecutionRole (logs on *)"
+    policies = [
+        r["Properties"]["PolicyDocument"]["Statement"]
+        for r in resources.values()
+        if r["Type"] == "AWS::IAM::Policy" and {"Ref": role_id} in r["Properties"]["Roles"]
+    ]
+    log_group_id = _function(resources)["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+    assert policies == [
+        [
+            {
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Effect": "Allow",
+                "Resource": {"Fn::GetAtt": [log_group_id, "Arn"]},
+            },
+            {
+                "Action": "kinesis:PutRecords",
+                "Effect": "Allow",
+                "Resource": {"Fn::GetAtt": [_stream_id(resources), "Arn"]},
+                "Sid": "PutEventsOnIngestStream",
+            },
+            {
+                # X-Ray has no resource-level permissions: `*` is the only possible resource.
+                "Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
+                "Effect": "Allow",
+                "Resource": "*",
+            },
+        ]
+    ]
+
+
+def test_no_wildcard_actions_and_kinesis_only_put_records(
+    resources: dict[str, dict[str, Any]],
+) -> None:
+    statements = list(_statements(resources))
+    actions = [action for s in statements for action in _actions(s)]
+    assert actions
+    assert not [a for a in actions if "*" in a]
+    assert {a for a in actions if a.startswith("kinesis:")} == {"kinesis:PutRecords"}
+    assert not [a for a in actions if a.startswith("kms:")]
+    for statement in statements:
+        assert statement["Effect"] == "Allow"
+        if statement["Resource"] == "*":
+            assert all(a.startswith("xray:") for a in _actions(statement)), statement
+
+
+def test_ssm_parameters_publish_the_stream_and_the_api(
+    resources: dict[str, dict[str, Any]],
+) -> None:
+    parameters = {
+        r["Properties"]["Name"]: r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::SSM::Parameter"
+    }
+    stream_id = _stream_id(resources)
+    assert set(parameters) == {
+        f"/qos/{ENV_NAME}/ingest/stream-name",
+        f"/qos/{ENV_NAME}/ingest/stream-arn",
+        f"/qos/{ENV_NAME}/ingest/api-url",
+    }
+    assert all(p["Type"] == "String" for p in parameters.values())
+    assert parameters[f"/qos/{ENV_NAME}/ingest/stream-name"]["Value"] == {"Ref": stream_id}
+    assert parameters[f"/qos/{ENV_NAME}/ingest/stream-arn"]["Value"] == {
+        "Fn::GetAtt": [stream_id, "Arn"]
+    }
+    api_url = json.dumps(parameters[f"/qos/{ENV_NAME}/ingest/api-url"]["Value"])
+    assert ".execute-api." in api_url
+
+
+def test_outputs_and_no_cross_stack_exports(template: Template) -> None:
+    outputs = template.to_json()["Outputs"]
+    assert "execute-api" in json.dumps(outputs["ApiUrl"]["Value"])
+    assert json.dumps(outputs["EventsUrl"]["Value"]).endswith('/v1/events"]]}')
+    assert not [name for name, o in outputs.items() if "Export" in o]
+    assert "Fn::ImportValue" not in json.dumps(template.to_json())
+
+
+def test_template_passes_cfn_lint(template: Template, tmp_path: Path) -> None:
+    from cfnlint.api import ManualArgs, lint_file  # type: ignore[import-untyped]
+
+    path = tmp_path / "ingest.template.json"
+    path.write_text(json.dumps(template.to_json(), indent=1), encoding="utf-8")
+    findings = lint_file(path, config=ManualArgs(regions=["us-east-1", "eu-west-1"]))
+
+    unexpected = [
+        f"{m.rule.id} {m.message} (line {m.linenumber})"
+        for m in findings
+        if m.rule.id not in ACCEPTED_CFN_LINT
+    ]
+    assert not unexpected, "\n".join(unexpected)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"env_name": "Prod"}, "env_name"),
+        ({"env_name": "dev_1"}, "env_name"),
+        ({"cors_allow_origins": []}, "empty"),
+        ({"cors_allow_origins": ["*", "https://a.example"]}, "alone"),
+        ({"cors_allow_origins": ["https://a.example/"]}, "not origins"),
+        ({"cors_allow_origins": ["a.example"]}, "not origins"),
+        ({"throttle_rate_limit": 0}, "positive"),
+        ({"stream_retention_hours": 12}, "between 24 and 8760"),
+        ({"stream_retention_hours": 10_000}, "between 24 and 8760"),
+    ],
+)
+def test_bad_settings_are_refused_before_synthesis(
+    lambda_asset: Path, overrides: dict[str, Any], message: str
+) -> None:
+    settings: dict[str, Any] = {
+        "env_name": "dev",
+        "asset_dir": lambda_asset,
+        "cors_allow_origins": ["*"],
+        **overrides,
+    }
+    with pytest.raises(ValueError, match=message):
+        IngestStack(_fast_app(), "Bad", **settings)
+
+
+def test_missing_bundle_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"qos_ingest_infra\.packaging"):
+        IngestStack(_fast_app(), "S", env_name="dev", asset_dir=tmp_path, cors_allow_origins=["*"])
+
+
+# --- the apps ----------------------------------------------------------------------------------
+
+
+def test_ingest_app_reads_its_settings_from_cli_style_context(lambda_asset: Path) -> None:
+    # `-c key=value` gives strings; cdk.json gives JSON values. Both must work.
+    app = _fast_app(
+        **{
+            "qos:env": "qa",
+            "qos:ingest:lambdaAssetDir": str(lambda_asset),
+            "qos:ingest:corsAllowOrigins": "https://a.example, https://b.example",
+            "qos:ingest:throttleRateLimit": "50",
+            "qos:ingest:throttleBurstLimit": "60",
+            "qos:ingest:streamRetentionHours": "72",
+            "qos:ingest:manageApiGatewayAccountRole": "false",
+        }
+    )
+    stack = add_ingest_stack(app, env_name="qa", env=None)
+    assert stack.stack_name == "qos-qa-ingest"
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::ApiGateway::Account", 0)
+    template.has_resource_properties("AWS::Kinesis::Stream", {"RetentionPeriodHours": 72})
+    template.has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {
+            "StageName": "qa",
+            "MethodSettings": [
+                Match.object_like({"ThrottlingRateLimit": 50, "ThrottlingBurstLimit": 60})
+            ],
+        },
+    )
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Environment": {
+                "Variables": Match.object_like(
+                    {"QOS_INGEST_CORS_ALLOW_ORIGINS": "https://a.example,https://b.example"}
+                )
+            }
+        },
+    )
