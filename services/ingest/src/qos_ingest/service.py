@@ -73,7 +73,8 @@ class IngestService:
             [SinkRecord(a.event_id, a.partition_key, a.data) for a in result.accepted]
         )
         failed = [
-            {"index": result.accepted[f.index].index, "reason": f.reason} for f in outcome.failures
+            {"index": result.accepted[f.index].request_index, "reason": f.reason}
+            for f in outcome.failures
         ]
         stored = len(result.accepted) - len(failed)
         stats = IngestStats(

@@ -56,7 +56,7 @@ def test_mixed_batch_keeps_the_good_and_names_the_bad() -> None:
         summary(),
     ]
     result = ingest(request(batch(*events)), IngestConfig())
-    assert [a.index for a in result.accepted] == [0, 2, 4]
+    assert [a.request_index for a in result.accepted] == [0, 2, 4]
     assert [r.index for r in result.rejected] == [1, 3]
     assert "playing_time_ms" in result.rejected[0].reason
     assert "NOT_A_TYPE" in result.rejected[1].reason

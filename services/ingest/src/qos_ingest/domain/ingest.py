@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from pydantic import ValidationError
@@ -25,6 +25,8 @@ from qos_shared.limits import (
 )
 
 _DAY_MS = 86_400_000
+# pydantic-core's validator itself: the TypeAdapter wrapper adds a Python call per event.
+_validate = CLIENT_EVENT_ADAPTER.validator.validate_python
 
 
 class BodyTooLarge(ValueError):
@@ -56,9 +58,9 @@ class IngestConfig:
     pseudonymise: Callable[[str], str] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class AcceptedEvent:
-    index: int
+class AcceptedEvent(NamedTuple):
+    # A NamedTuple: made once per event on the hot path, and cheapest to build.
+    request_index: int  # position in the request (`index` is tuple's own method)
     event_id: str
     partition_key: str
     data: bytes  # the stored record: flat JSON of the event and its enrichment
@@ -95,69 +97,72 @@ def ingest(request: IngestRequest, config: IngestConfig) -> IngestResult:
         raise BodyTooLarge(len(request.body), limits.max_body_bytes)
     parsed = parse_body(request.body, max_events=limits.max_events)
 
-    request_fields = _request_enrichment(request, parsed.format, config)
+    context = _RequestContext(request, parsed.format, config)
     accepted: list[AcceptedEvent] = []
     rejected: list[Rejection] = []
     for index, item in enumerate(parsed.items):
         if isinstance(item, ItemError):
             rejected.append(Rejection(index, item.reason))
             continue
-        outcome = _one_event(index, item, request, request_fields, config)
-        if isinstance(outcome, AcceptedEvent):
-            accepted.append(outcome)
-        else:
+        outcome = _one_event(index, item, context)
+        if isinstance(outcome, Rejection):
             rejected.append(outcome)
+        else:
+            accepted.append(outcome)
     return IngestResult(parsed.format, accepted, rejected)
 
 
-class _RequestEnrichment(dict[str, Any]):
-    """Enrichment shared by every event of one request, with its JSON pre-rendered per
-    event_time_source (the only per-event part when an event has no unknown fields)."""
+class _RequestContext:
+    """What every event of one request shares, computed once: the enrichment (also pre-rendered
+    as JSON per event_time_source, the only per-event part when an event has no unknown fields)
+    and the event_time bounds."""
 
-    fragments: dict[str, bytes]
+    __slots__ = ("fields", "fragments", "latest", "limits", "oldest", "pseudonymise", "request")
 
-
-def _request_enrichment(
-    request: IngestRequest, source_format: SourceFormat, config: IngestConfig
-) -> _RequestEnrichment:
-    fields = _RequestEnrichment(received_at=request.received_at_ms, source_format=source_format)
-    fields.update(viewer_fields(request.headers))
-    fields.update(user_agent_fields(request.headers.get("user-agent", "")))
-    if config.pseudonymise is not None:
-        fields["user_id_pseudonymised"] = True
-    fields.fragments = {
-        source: orjson.dumps({**fields, "event_time_source": source})[1:]
-        for source in ("client", "server", "clamped")
-    }
-    return fields
+    def __init__(
+        self, request: IngestRequest, source_format: SourceFormat, config: IngestConfig
+    ) -> None:
+        fields: dict[str, Any] = {
+            "received_at": request.received_at_ms,
+            "source_format": source_format,
+        }
+        fields.update(viewer_fields(request.headers))
+        fields.update(user_agent_fields(request.headers.get("user-agent", "")))
+        if config.pseudonymise is not None:
+            fields["user_id_pseudonymised"] = True
+        self.fields = fields
+        self.fragments = {
+            source: orjson.dumps({**fields, "event_time_source": source})[1:]
+            for source in ("client", "server", "clamped")
+        }
+        self.request = request
+        self.limits = config.limits
+        self.latest = request.received_at_ms + config.limits.max_future_skew_ms
+        self.oldest = request.received_at_ms - config.limits.max_event_age_ms
+        self.pseudonymise = config.pseudonymise
 
 
 def _one_event(
-    index: int,
-    item: dict[str, Any],
-    request: IngestRequest,
-    request_fields: _RequestEnrichment,
-    config: IngestConfig,
+    index: int, item: dict[str, Any], context: _RequestContext
 ) -> AcceptedEvent | Rejection:
     try:
-        event: EventBase = CLIENT_EVENT_ADAPTER.validate_python(item)
+        event: EventBase = _validate(item)
     except ValidationError as exc:
         return _rejection(index, exc)
 
-    received_at = request.received_at_ms
-    limits = config.limits
-    if event.event_time is None:
-        event.event_time = received_at
+    event_time = event.event_time
+    if event_time is None:
+        event.event_time = event_time = context.request.received_at_ms
         time_source = "server"
-    elif event.event_time > received_at + limits.max_future_skew_ms:
-        event.event_time = received_at
+    elif event_time > context.latest:
+        event.event_time = event_time = context.request.received_at_ms
         time_source = "clamped"
-    elif event.event_time < received_at - limits.max_event_age_ms:
-        days = (received_at - event.event_time) / _DAY_MS
+    elif event_time < context.oldest:
+        days = (context.request.received_at_ms - event_time) / _DAY_MS
         return Rejection(
             index,
             f"event_time is {days:.1f} days before the server clock; the limit is "
-            f"{limits.max_event_age_ms / _DAY_MS:g} days",
+            f"{context.limits.max_event_age_ms / _DAY_MS:g} days",
             [{"loc": ["event_time"], "msg": "too old", "type": "event_too_old"}],
         )
     else:
@@ -166,17 +171,17 @@ def _one_event(
     if event.event_id is None:
         # Derived from what the client sent plus the (possibly server-stamped) event_time, so the
         # same record re-sent downstream keeps its id and consumers can drop the copy.
-        event.event_id = _derived_event_id(item, event.event_time)
+        event.event_id = _derived_event_id(item, event_time)
 
     extras = event.__pydantic_extra__
     if extras:
-        enrichment = {**request_fields, "event_time_source": time_source}
-        _move_extras(extras, enrichment, request)
+        enrichment = {**context.fields, "event_time_source": time_source}
+        _move_extras(extras, enrichment, context.request)
         fragment = orjson.dumps(enrichment)[1:]
     else:
-        fragment = request_fields.fragments[time_source]
-    if config.pseudonymise is not None and event.user_id is not None:
-        event.user_id = config.pseudonymise(event.user_id)
+        fragment = context.fragments[time_source]
+    if context.pseudonymise is not None and event.user_id is not None:
+        event.user_id = context.pseudonymise(event.user_id)
 
     event_json = event.__pydantic_serializer__.to_json(event, exclude_none=True)
     # Splice the enrichment into the event's JSON object rather than re-serialising a merged dict.
