@@ -15,28 +15,7 @@ import pytest
 
 from qos_infra.cli import main
 from qos_shared.eventlog import EventLog
-
-ORIGINAL_PAYLOAD = {
-    "Records": [
-        {
-            "Data": {
-                "metric_type": "PLAYBACK_SUMMARY",
-                "client_platform": "web",
-                "is_live": True,
-                "channel_watched": "xhP3ExfcX8ON",
-                "error_count": 0,
-                "playing_time_ms": 60015,
-                "buffering_time_ms": 0,
-                "buffering_count": 0,
-                "rendition_name": "720p",
-                "rendition_height": 720,
-                "live_latency_ms": 2000,
-                "session_id": "7853d92ca5a94bb7b470cf615e75c322",
-                "user_id": "26d648a4bc334862a6d0bd001f231d0e",
-            }
-        }
-    ]
-}
+from qos_shared.examples import original_sample_envelope
 
 
 def read_until(process: subprocess.Popen[str], pattern: str, timeout: float = 60) -> list[str]:
@@ -67,7 +46,7 @@ def test_up_serves_ingest_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         url = re.search(r"http://127\.0\.0\.1:(\d+)", ingest_line)
         assert url, ingest_line
         conn = http.client.HTTPConnection("127.0.0.1", int(url.group(1)), timeout=10)
-        conn.request("POST", "/streams", body=orjson.dumps(ORIGINAL_PAYLOAD))
+        conn.request("POST", "/streams", body=orjson.dumps(original_sample_envelope()))
         response = conn.getresponse()
         assert response.status == 200, response.read()
         conn.close()

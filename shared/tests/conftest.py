@@ -1,4 +1,4 @@
-"""Fixtures for the contract's tests: the original sample's payload, verbatim from EVENTS.md §1."""
+"""Fixtures for the contract's tests."""
 
 from __future__ import annotations
 
@@ -6,21 +6,7 @@ from typing import Any
 
 import pytest
 
-ORIGINAL_SAMPLE_DATA: dict[str, Any] = {
-    "metric_type": "PLAYBACK_SUMMARY",
-    "client_platform": "web",
-    "is_live": True,
-    "channel_watched": "xhP3ExfcX8ON",
-    "error_count": 0,
-    "playing_time_ms": 60015,
-    "buffering_time_ms": 0,
-    "buffering_count": 0,
-    "rendition_name": "720p",
-    "rendition_height": 720,
-    "live_latency_ms": 2000,
-    "session_id": "7853d92ca5a94bb7b470cf615e75c322",
-    "user_id": "26d648a4bc334862a6d0bd001f231d0e",
-}
+from qos_shared.examples import ORIGINAL_SAMPLE_DATA
 
 
 @pytest.fixture

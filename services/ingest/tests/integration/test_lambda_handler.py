@@ -12,8 +12,9 @@ import orjson
 import pytest
 
 from qos_ingest.entrypoints import lambda_handler
+from qos_shared.examples import ORIGINAL_SAMPLE_DATA
 
-from ..events import ORIGINAL_SAMPLE_BODY, ORIGINAL_SAMPLE_DATA, batch, summary
+from ..events import ORIGINAL_SAMPLE_BODY, batch, summary
 
 STREAM = "qos-events-test"
 

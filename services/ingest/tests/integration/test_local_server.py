@@ -7,7 +7,9 @@ import socket
 
 import orjson
 
-from ..events import ORIGINAL_SAMPLE_BODY, ORIGINAL_SAMPLE_DATA, batch, summary
+from qos_shared.examples import ORIGINAL_SAMPLE_DATA
+
+from ..events import ORIGINAL_SAMPLE_BODY, batch, summary
 from .conftest import RunningServer
 
 

@@ -13,9 +13,10 @@ from qos_ingest.domain import BodyTooLarge, IngestConfig, IngestRequest, ingest
 from qos_ingest.domain.enrichment import Pseudonymiser
 from qos_shared.envelope import BodyError, TooManyEvents
 from qos_shared.events import PlaybackSummary, StoredEvent
+from qos_shared.examples import ORIGINAL_SAMPLE_DATA
 from qos_shared.limits import RequestLimits
 
-from ..events import NOW_MS, ORIGINAL_SAMPLE_BODY, ORIGINAL_SAMPLE_DATA, batch, summary
+from ..events import NOW_MS, ORIGINAL_SAMPLE_BODY, batch, summary
 
 CHROME_WINDOWS = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
