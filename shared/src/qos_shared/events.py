@@ -168,6 +168,10 @@ class Stop(EventBase):
 
     metric_type: Literal["STOP"]
     end_playback_position_sec: PositionSec | None = None
+    exit_before_start: bool | None = Field(
+        default=None,
+        description="The session ended with no first frame and no fatal error (EBVS).",
+    )
 
 
 class Error(EventBase):
@@ -179,6 +183,11 @@ class Error(EventBase):
     ]
     error_type: Text | None = None
     fatal: bool
+    phase: Literal["startup", "playback"] | None = Field(
+        default=None,
+        description="startup: before the first frame (a fatal one is a video start failure); "
+        "playback: after it (a fatal one is a playback failure).",
+    )
     error_message: Annotated[str, _truncate(MAX_STRING_CHARS)] | None = Field(
         default=None, description="Truncated to 256 characters."
     )
