@@ -20,12 +20,12 @@ nox.options.reuse_existing_virtualenvs = not os.environ.get("CI")
 # service folder -> the extras its test session installs
 SERVICES: dict[str, list[str]] = {
     "ingest": ["test", "infra"],
-    "realtime": ["test"],
+    "realtime": ["local", "test"],
     "search-indexer": ["test"],
     "lake": ["test"],
 }
 # Sessions whose success CI requires (.ci/run checks nox's report; a skip there is a failure).
-REQUIRED = ["lint", "schema_check", "shared", "ingest", "infra"]
+REQUIRED = ["lint", "schema_check", "shared", "ingest", "realtime", "infra"]
 # jsii warns at length on every start under Node.js 20, the machines' version; the CDK still works.
 JSII_ENV = {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
 nox.options.sessions = REQUIRED
@@ -73,7 +73,9 @@ for _name, _extras in SERVICES.items():
 @nox.session
 def infra(session: nox.Session) -> None:
     """The local composition (`qos up`) and the AWS app of all stacks."""
-    session.install(*_editable("shared", "services/ingest[infra]", "infra[test]"))
+    session.install(
+        *_editable("shared", "services/ingest[infra]", "services/realtime[local]", "infra[test]")
+    )
     _pytest(session, "infra/tests", env=JSII_ENV)
 
 
@@ -100,6 +102,7 @@ def lint(session: nox.Session) -> None:
         "services/ingest/src",
         "services/ingest/infra",
         "services/ingest/tests",
+        "services/realtime/tests",
         "infra/src",
         "infra/tests",
         "infra/aws",
@@ -148,12 +151,13 @@ def synth(session: nox.Session) -> None:
 @nox.session
 def up(session: nox.Session) -> None:
     """Start the whole pipeline locally (`qos up`); arguments after -- go to it."""
-    session.install(*_editable("shared", "services/ingest", "infra"))
+    session.install(*_editable("shared", "services/ingest", "services/realtime[local]", "infra"))
     session.run("qos", "up", *session.posargs)
 
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Ingest throughput: the domain function in-process and the local HTTP server."""
-    session.install(*_editable("shared", "services/ingest"))
+    """Throughput: ingest (in-process and over HTTP) and the realtime window engine."""
+    session.install(*_editable("shared", "services/ingest", "services/realtime[local]"))
     session.run("python", "bench/ingest/run.py", *session.posargs)
+    session.run("python", "bench/realtime/run.py", *session.posargs)

@@ -14,6 +14,7 @@ import orjson
 import pytest
 
 from qos_infra.cli import main
+from qos_realtime.store import MetricStore
 from qos_shared.eventlog import EventLog
 from qos_shared.examples import original_sample_envelope
 
@@ -30,6 +31,24 @@ def read_until(process: subprocess.Popen[str], pattern: str, timeout: float = 60
         if re.search(pattern, line):
             return lines
     raise AssertionError(f"no line matching {pattern!r}; got:\n" + "\n".join(lines))
+
+
+def wait_for_rows(path: Path, *, deadline: float) -> dict[str, float | None]:
+    while time.monotonic() < deadline:
+        if path.exists():
+            store = MetricStore(path)
+            try:
+                windows = store.windows()
+                if windows:
+                    return {
+                        r.metric: r.value
+                        for r in store.window(windows[-1])
+                        if r.dimension == "all" and not r.split
+                    }
+            finally:
+                store.close()
+        time.sleep(0.2)
+    raise AssertionError("the metric store showed no window in time")
 
 
 def test_up_serves_ingest_and_stops_on_ctrl_c(tmp_path: Path) -> None:
@@ -49,7 +68,14 @@ def test_up_serves_ingest_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         conn.request("POST", "/streams", body=orjson.dumps(original_sample_envelope()))
         response = conn.getresponse()
         assert response.status == 200, response.read()
+        posted = time.monotonic()
         conn.close()
+        # The realtime engine shows the open window's values (provisional) well before it
+        # closes; the issue asks for no more than window length + 2 s.
+        rows = wait_for_rows(data_dir / "metrics.sqlite", deadline=posted + 60 + 2)
+        assert rows["concurrency"] == 1
+        assert rows["live_latency"] == pytest.approx(2.0)
+        assert rows["rebuffering_ratio"] == 0
     finally:
         process.send_signal(signal.SIGINT)
         out, _ = process.communicate(timeout=30)

@@ -29,13 +29,28 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument(
         "--port", type=int, default=8780, help="ingest port (default 8780; 0: any free)"
     )
+    up.add_argument(
+        "--window-s",
+        type=int,
+        default=60,
+        help="realtime window length in seconds (default 60; down to 5 for demos)",
+    )
 
     status = commands.add_parser("status", help="event log size and consumer checkpoints")
     status.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
 
     args = parser.parse_args(argv)
     if args.command == "up":
-        return _up(StackOptions(data_dir=args.data_dir, host=args.host, ingest_port=args.port))
+        if not 5 <= args.window_s <= 3600:
+            parser.error("--window-s must be between 5 and 3600")
+        return _up(
+            StackOptions(
+                data_dir=args.data_dir,
+                host=args.host,
+                ingest_port=args.port,
+                window_s=args.window_s,
+            )
+        )
     return _status(args.data_dir)
 
 

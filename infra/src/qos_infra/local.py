@@ -41,6 +41,7 @@ class StackOptions:
     data_dir: Path
     host: str = "127.0.0.1"
     ingest_port: int = 8780
+    window_s: int = 60
     ready_timeout_s: float = 60.0
 
 
@@ -64,6 +65,22 @@ def components(options: StackOptions) -> list[Component]:
             ready_pattern=re.compile(r"listening on (?P<url>https?://\S+)"),
             description="POST /v1/events, POST /streams (original sample's envelope), GET /healthz",
             env={"QOS_INGEST_SINK": "local"},
+        ),
+        Component(
+            name="realtime",
+            argv=[
+                python,
+                "-m",
+                "qos_realtime.entrypoints.local_engine",
+                "--log-path",
+                str(options.data_dir / "events.sqlite"),
+                "--store-path",
+                str(options.data_dir / "metrics.sqlite"),
+                "--window-s",
+                str(options.window_s),
+            ],
+            ready_pattern=re.compile(r"qos-realtime consuming"),
+            description=f"{options.window_s} s windows into {options.data_dir / 'metrics.sqlite'}",
         ),
     ]
 

@@ -19,7 +19,8 @@ A metric is a final formula over one or two aggregates of stored event records:
 - then `scale` multiplies the result (100 for percentages, 1/1000 for milliseconds to seconds).
 
 SQL semantics everywhere: a null value is skipped by sum, mean, distinct and values; a ratio with
-a zero or empty denominator is null (no data), never zero.
+a zero or empty denominator is null (no data), never zero; a count or sum metric over no records
+is 0.
 """
 
 from __future__ import annotations

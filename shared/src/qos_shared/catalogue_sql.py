@@ -115,7 +115,8 @@ def metric_sql(metric: Metric, dialect: Dialect) -> str:
     if metric.kind == "percentile":
         value = aggregate_sql(metric.numerator, dialect, quantile=metric.quantile)
     elif metric.denominator is None:
-        value = f"CAST({aggregate_sql(metric.numerator, dialect)} AS DOUBLE)"
+        # A count or sum over no records is 0, not "no data": SUM of nothing is NULL in SQL.
+        value = f"CAST(COALESCE({aggregate_sql(metric.numerator, dialect)}, 0) AS DOUBLE)"
     else:
         numerator = aggregate_sql(metric.numerator, dialect)
         denominator = aggregate_sql(metric.denominator, dialect)

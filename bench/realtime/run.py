@@ -1,0 +1,236 @@
+"""Realtime throughput and latency: the local window engine, and ingest -> metric store.
+
+    nox -s bench -- [--seconds 10]   (both benchmarks)
+    python bench/realtime/run.py --events 1000000 --latency-samples 20
+
+Engine: stored-record JSON (as the event log holds it) in batches of 50,000, through the engine
+on one core (DuckDB with one thread): JSON load, window assignment, late checks, and every
+catalogue metric computed when windows close (60 s windows, ~2,000 events/s of event time).
+Latency: the real ingest server and realtime engine as processes over one data directory; a
+summary posted with a fresh channel name, timed until that channel's row is in the store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from qos_realtime.engine import WindowConfig, WindowEngine
+from qos_realtime.engine.windows import spill_dir_default
+from qos_realtime.store import MetricStore
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def records(n: int, *, rate_per_s: int = 2_000, seed: int = 1) -> list[bytes]:
+    rng = random.Random(seed)
+    start = 1_795_000_020_000
+    out = []
+    kinds = ["PLAYBACK_SUMMARY"] * 8 + ["PLAY", "ATTEMPT", "QUALITY_CHANGED", "STOP", "ERROR"]
+    for i in range(n):
+        kind = rng.choice(kinds)
+        record: dict[str, Any] = {
+            "metric_type": kind,
+            "session_id": f"s{rng.randrange(20_000)}",
+            "event_id": f"e{i}",
+            "user_id": "u",
+            "client_platform": rng.choice(["web", "ios", "android"]),
+            "channel_watched": f"ch{rng.randrange(40)}",
+            "is_live": True,
+            "event_time": start + i * 1000 // rate_per_s,
+            "schema_version": "1",
+            "received_at": start,
+            "source_format": "v1",
+            "event_time_source": "client",
+        }
+        if kind == "PLAYBACK_SUMMARY":
+            buffering = rng.choice([0, 0, 0, rng.randrange(100, 3000)])
+            record |= {
+                "playing_time_ms": 60_000 - buffering,
+                "buffering_time_ms": buffering,
+                "buffering_count": int(buffering > 0),
+                "error_count": 0,
+                "rendition_name": rng.choice(["1080p", "720p"]),
+                "bitrate_bps": 3_000_000,
+                "live_latency_ms": rng.randrange(1500, 8000),
+            }
+        elif kind == "PLAY":
+            record["startup_latency_ms"] = rng.randrange(300, 5000)
+        elif kind == "QUALITY_CHANGED":
+            record |= {"to_rendition_name": "720p", "step_direction": rng.choice(["UP", "DOWN"])}
+        elif kind == "STOP":
+            record["exit_before_start"] = rng.random() < 0.05
+        elif kind == "ERROR":
+            record |= {
+                "error_code": "E",
+                "fatal": rng.random() < 0.5,
+                "phase": rng.choice(["startup", "playback"]),
+            }
+        out.append(orjson.dumps(record))
+    return out
+
+
+def bench_engine(n: int, batch: int) -> dict[str, float]:
+    data = records(n)
+    engine = WindowEngine(
+        WindowConfig(window_s=60, allowed_lateness_s=5), spill_dir=spill_dir_default()
+    )
+    closed = rows = 0
+    start = time.perf_counter()
+    for offset in range(0, n, batch):
+        chunk = data[offset : offset + batch]
+        engine.add(chunk, range(offset + 1, offset + len(chunk) + 1))
+        due = engine.due_windows(engine.watermark())
+        if due:
+            rows += len(engine.rows(due, final=True))
+            engine.close(due)
+            closed += len(due)
+    rest = engine.open_windows()
+    rows += len(engine.rows(rest, final=True))
+    engine.close(rest)
+    elapsed = time.perf_counter() - start
+    return {
+        "events": n,
+        "seconds": elapsed,
+        "events_per_s": n / elapsed,
+        "windows": closed + len(rest),
+        "rows": rows,
+    }
+
+
+def _start(argv: list[str], marker: str, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, **env}
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if marker not in line:
+        process.kill()
+        raise RuntimeError(f"{argv[2]} did not start: {line}")
+    return process, line
+
+
+def bench_latency(samples: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp)
+        ingest, line = _start(
+            [
+                sys.executable,
+                "-m",
+                "qos_ingest.entrypoints.local_server",
+                "--port",
+                "0",
+                "--log-path",
+                str(data / "events.sqlite"),
+            ],
+            "listening on",
+            {},
+        )
+        port = int(line.split("http://", 1)[1].split()[0].rsplit(":", 1)[1])
+        realtime, _ = _start(
+            [
+                sys.executable,
+                "-m",
+                "qos_realtime.entrypoints.local_engine",
+                "--log-path",
+                str(data / "events.sqlite"),
+                "--store-path",
+                str(data / "metrics.sqlite"),
+            ],
+            "qos-realtime consuming",
+            {},
+        )
+        latencies = []
+        try:
+            store = MetricStore(data / "metrics.sqlite")
+            for _ in range(samples):
+                channel = uuid.uuid4().hex[:12]
+                event = {
+                    "metric_type": "PLAYBACK_SUMMARY",
+                    "session_id": uuid.uuid4().hex,
+                    "client_platform": "web",
+                    "is_live": True,
+                    "channel_watched": channel,
+                    "playing_time_ms": 60_000,
+                    "buffering_time_ms": 0,
+                    "buffering_count": 0,
+                    "event_id": str(uuid.uuid4()),
+                }
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                sent = time.perf_counter()
+                conn.request("POST", "/v1/events", body=orjson.dumps({"events": [event]}))
+                assert conn.getresponse().status == 200
+                conn.close()
+                while not store.series(
+                    "watch_time", dimension="channel_watched", dimension_value=channel
+                ):
+                    if time.perf_counter() - sent > 30:
+                        raise RuntimeError("no row after 30 s")
+                    time.sleep(0.01)
+                latencies.append(time.perf_counter() - sent)
+                time.sleep(0.3)
+            store.close()
+        finally:
+            for process in (realtime, ingest):
+                process.terminate()
+                process.wait(timeout=30)
+    latencies.sort()
+    return {
+        "samples": samples,
+        "p50_s": statistics.median(latencies),
+        "p95_s": latencies[max(0, round(0.95 * len(latencies)) - 1)],
+        "max_s": latencies[-1],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--batch", type=int, default=50_000)
+    parser.add_argument("--latency-samples", type=int, default=20)
+    parser.add_argument("--seconds", type=float, help="ignored (shared with the ingest bench)")
+    args = parser.parse_args()
+    figures: dict[str, Any] = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}
+    }
+    print(
+        f"realtime benchmark: {args.events:,} events through the engine, batches of {args.batch:,}",
+        flush=True,
+    )
+    figures["engine"] = bench_engine(args.events, args.batch)
+    e = figures["engine"]
+    print(
+        f"  engine  {e['events_per_s']:>12,.0f} events/s (one core; {e['windows']} windows, "
+        f"{e['rows']:,} rows)",
+        flush=True,
+    )
+    figures["latency"] = bench_latency(args.latency_samples)
+    lat = figures["latency"]
+    print(
+        f"  ingest -> metric store  p50 {lat['p50_s']:.2f} s, p95 {lat['p95_s']:.2f} s, "
+        f"max {lat['max_s']:.2f} s ({lat['samples']} samples)",
+        flush=True,
+    )
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"realtime-{time.strftime('%Y%m%dT%H%M%S')}.json"
+    out.write_text(json.dumps(figures, indent=2))
+    print(f"  written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

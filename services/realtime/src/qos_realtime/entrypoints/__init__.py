@@ -1,0 +1,1 @@
+"""Entrypoints: the local engine's command line."""

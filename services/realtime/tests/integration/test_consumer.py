@@ -1,0 +1,184 @@
+"""The engine over a real event log and metric store: lateness, watermarks, restarts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from qos_realtime.consumer import CONSUMER, ConsumerTiming, RealtimeConsumer
+from qos_realtime.engine import WindowConfig, compute_rows
+from qos_realtime.store import MetricStore, UnknownMetric
+from qos_shared.eventlog import EventLog, LogRecord
+
+from ..golden import BASE_MS, generate
+from ..unit.test_golden import close
+
+W = 10  # seconds
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = BASE_MS / 1000
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def play(n: int, at_s: float, **extra: Any) -> dict[str, Any]:
+    return {
+        "metric_type": "PLAY",
+        "session_id": f"s{n}",
+        "event_id": f"e{n}",
+        "client_platform": "web",
+        "channel_watched": "ch",
+        "is_live": True,
+        "source_format": "v1",
+        "event_time": BASE_MS + int(at_s * 1000),
+        "startup_latency_ms": 1000 + n,
+        **extra,
+    }
+
+
+def append(log: EventLog, *records: dict[str, Any]) -> None:
+    log.append([LogRecord(r["event_id"], r["session_id"], orjson.dumps(r)) for r in records])
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> EventLog:
+    return EventLog(tmp_path / "events.sqlite")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> MetricStore:
+    return MetricStore(tmp_path / "metrics.sqlite")
+
+
+def consumer(log: EventLog, store: MetricStore, clock: Clock, **timing: Any) -> RealtimeConsumer:
+    return RealtimeConsumer(
+        log,
+        store,
+        WindowConfig(window_s=W, allowed_lateness_s=5),
+        ConsumerTiming(**{"flush_interval_s": 0.0, "idle_after_s": 30.0, **timing}),
+        clock=clock,
+    )
+
+
+def value(store: MetricStore, metric: str, window: int, *, final_only: bool = True) -> float | None:
+    rows = store.series(
+        metric,
+        start_ms=BASE_MS + window * W * 1000,
+        end_ms=BASE_MS + (window + 1) * W * 1000,
+        final_only=final_only,
+    )
+    assert len(rows) <= 1
+    return rows[0].value if rows else None
+
+
+def test_out_of_order_within_lateness_lands_in_its_window_and_later_is_late(
+    log: EventLog, store: MetricStore
+) -> None:
+    clock = Clock()
+    c = consumer(log, store, clock)
+    append(log, play(1, 1), play(2, 9.5), play(3, 12))
+    c.poll()  # watermark 12 - 5 = 7 s: window 0 (0-10 s) still open
+    assert value(store, "plays", 0) is None
+    assert value(store, "plays", 0, final_only=False) == 2  # provisional
+    append(log, play(4, 8))  # out of order, within the lateness
+    c.poll()
+    append(log, play(5, 16))  # watermark 11 s: window 0 closes
+    c.poll()
+    assert value(store, "plays", 0) == 3
+    append(log, play(6, 9))  # window 0 is closed: late
+    c.poll()
+    assert value(store, "plays", 0) == 3
+    assert value(store, "late_events", 0) == 1
+    assert value(store, "plays", 1) is None  # window 1 (10-20 s) open: watermark is 11 s
+
+
+def test_windows_close_on_the_watermark_and_on_idleness_not_on_wall_time(
+    log: EventLog, store: MetricStore
+) -> None:
+    clock = Clock()
+    c = consumer(log, store, clock, idle_after_s=30.0)
+    append(log, play(1, 1))
+    c.poll()
+    for i in range(2, 6):  # traffic keeps coming, event time stays in window 0
+        clock.now += 100  # wall time runs far ahead of the windows
+        append(log, play(i, 2))
+        c.poll()
+    assert value(store, "plays", 0) is None, "wall time alone must not close a busy window"
+    clock.now += 10
+    c.poll()  # no record for 10 s < idle_after_s
+    assert value(store, "plays", 0) is None
+    clock.now += 25
+    c.poll()  # idle for 35 s: the wall clock moves the watermark
+    assert value(store, "plays", 0) == 5
+
+
+def test_restart_rebuilds_open_windows_and_does_not_count_twice(
+    log: EventLog, store: MetricStore, tmp_path: Path
+) -> None:
+    records = generate(seed=3, sessions=80, span_s=60)
+    # arrival out of event-time order, but never by more than the allowed lateness (5 s)
+    records.sort(key=lambda r: (r["event_time"] // 4000, r["event_id"]))
+    late = [dict(records[0], event_id="late-1", session_id="late", event_time=BASE_MS + 1)]
+    append(log, *records)
+    clock = Clock()
+    first = consumer(log, store, clock, batch_size=97)
+    for _ in range(5):
+        first.poll()  # part of the log, some windows closed, some open; then it "dies"
+    assert 0 < log.checkpoint(CONSUMER) < log.last_position()
+    second = consumer(log, store, clock, batch_size=97)
+    while second.poll():
+        pass
+    append(log, *late)
+    while second.poll():
+        pass
+    clock.now += 1000
+    second.poll()  # idle for long enough: the wall clock closes the rest
+    third = consumer(log, store, clock, batch_size=97)  # a restart after everything was read
+    while third.poll():
+        pass
+    clock.now += 1000
+    third.poll()
+
+    expected = {r.key(): r.value for r in compute_rows(records, window_s=W, top_n=10)}
+    got = {}
+    for window in store.windows(final_only=True):
+        for row in store.window(window):
+            if row.metric != "late_events":
+                got[row.key()] = row.value
+    assert set(got) == set(expected)
+    assert all(close(got[k], expected[k]) for k in expected)
+    (late_row,) = store.series("late_events")
+    assert late_row.value == 1
+    assert log.checkpoint(CONSUMER) == log.last_position()
+
+
+def test_store_queries_explain_bad_arguments(store: MetricStore) -> None:
+    with pytest.raises(UnknownMetric, match="unknown metric 'startup'; known: attempts"):
+        store.series("startup")
+    with pytest.raises(ValueError, match="is after end"):
+        store.series("plays", start_ms=2, end_ms=1)
+
+
+def test_a_crash_between_store_write_and_checkpoint_replays_without_double_counting(
+    log: EventLog, store: MetricStore
+) -> None:
+    clock = Clock()
+    a = consumer(log, store, clock)
+    append(log, play(1, 1), play(2, 2), play(3, 16))
+    a.poll()  # window 0 closed by the watermark (11 s)
+    append(log, play(4, 3))  # late for window 0
+    a.poll()
+    assert (value(store, "plays", 0), value(store, "late_events", 0)) == (2, 1)
+    log.commit(CONSUMER, 0)  # as if the process died before any checkpoint reached the log
+    b = consumer(log, store, clock)
+    b.poll()
+    clock.now += 100
+    b.poll()
+    assert (value(store, "plays", 0), value(store, "late_events", 0)) == (2, 1)
+    assert value(store, "plays", 1) == 1  # window 1 (play 3) rebuilt from the replay and closed
