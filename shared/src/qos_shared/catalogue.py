@@ -468,19 +468,20 @@ def fields_read() -> frozenset[str]:
         for clause in aggregate.filter.clauses:
             names.update(c.field for c in clause.conditions)
         if aggregate.value is not None:
-            names.update(_expr_fields(aggregate.value))
+            names.update(expr_fields(aggregate.value))
     for m in CATALOGUE:
         if m.split_by:
             names.add(m.split_by)
     return frozenset(names)
 
 
-def _expr_fields(expr: Expr) -> Iterator[str]:
+def expr_fields(expr: Expr) -> Iterator[str]:
+    """The record fields an expression reads."""
     if isinstance(expr, Field):
         yield expr.name
     else:
-        yield from _expr_fields(expr.left)
-        yield from _expr_fields(expr.right)
+        yield from expr_fields(expr.left)
+        yield from expr_fields(expr.right)
 
 
 __all__ = [
@@ -498,6 +499,7 @@ __all__ = [
     "Mul",
     "NotNull",
     "aggregates",
+    "expr_fields",
     "fields_read",
     "metric",
 ]

@@ -11,6 +11,7 @@ SUM / COUNT and Flink's streaming planner does not take FILTER on every function
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 from qos_shared.catalogue import (
@@ -76,9 +77,16 @@ def expr_sql(expr: Expr, dialect: Dialect) -> str:
     return f"({expr_sql(expr.left, dialect)} {op} {expr_sql(expr.right, dialect)})"
 
 
-def aggregate_sql(aggregate: Aggregate, dialect: Dialect, *, quantile: float | None = None) -> str:
-    """The aggregate as one SQL aggregate call (a percentile needs its quantile)."""
-    where = filter_sql(aggregate.filter, dialect)
+def aggregate_sql(
+    aggregate: Aggregate,
+    dialect: Dialect,
+    *,
+    quantile: float | None = None,
+    where: str | None = None,
+) -> str:
+    """The aggregate as one SQL aggregate call (a percentile needs its quantile). `where`
+    replaces the rendered filter, e.g. with a boolean column computed once per record."""
+    where = where or filter_sql(aggregate.filter, dialect)
     if aggregate.kind == "count":
         return f"SUM(CASE WHEN {where} THEN 1 ELSE 0 END)"
     assert aggregate.value is not None
@@ -104,27 +112,39 @@ def _field(expr: Expr) -> str:
     return expr.name
 
 
-def metric_sql(metric: Metric, dialect: Dialect) -> str:
-    """The metric's value for one group of rows, as a DOUBLE (null when there is no data).
+AggregateRef = Callable[[Aggregate, float | None], str]
 
-    `share` metrics are not a per-group expression (their numerator is split by `split_by`); see
+
+def metric_formula(metric: Metric, ref: AggregateRef) -> str:
+    """The metric's final formula as a DOUBLE (null when there is no data), over its aggregates
+    as `ref(aggregate, quantile)` spells them: inline aggregate calls, or the columns of a table
+    aggregated beforehand.
+
+    `share` metrics are not a per-group formula (their numerator is split by `split_by`); see
     `share_numerator_sql`.
     """
     if metric.kind == "share":
         raise ValueError(f"{metric.name} is a share: render it with share_numerator_sql")
     if metric.kind == "percentile":
-        value = aggregate_sql(metric.numerator, dialect, quantile=metric.quantile)
+        value = ref(metric.numerator, metric.quantile)
     elif metric.denominator is None:
         # A count or sum over no records is 0, not "no data": SUM of nothing is NULL in SQL.
-        value = f"CAST(COALESCE({aggregate_sql(metric.numerator, dialect)}, 0) AS DOUBLE)"
+        value = f"CAST(COALESCE({ref(metric.numerator, None)}, 0) AS DOUBLE)"
     else:
-        numerator = aggregate_sql(metric.numerator, dialect)
-        denominator = aggregate_sql(metric.denominator, dialect)
+        numerator = ref(metric.numerator, None)
+        denominator = ref(metric.denominator, None)
         value = (
             f"CAST({numerator} AS DOUBLE) / "
             f"CAST(CASE WHEN {denominator} = 0 THEN NULL ELSE {denominator} END AS DOUBLE)"
         )
     return value if metric.scale == 1.0 else f"({value}) * {metric.scale!r}"
+
+
+def metric_sql(metric: Metric, dialect: Dialect) -> str:
+    """The metric's value for one group of rows, with its aggregate calls inline."""
+    return metric_formula(
+        metric, lambda aggregate, q: aggregate_sql(aggregate, dialect, quantile=q)
+    )
 
 
 def share_numerator_sql(metric: Metric, dialect: Dialect) -> str:

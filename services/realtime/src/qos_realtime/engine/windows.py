@@ -25,7 +25,9 @@ from qos_realtime.domain.rows import MetricRow
 from qos_realtime.engine.sql import (
     GROUP_METRICS,
     SHARE_METRICS,
+    flag_columns,
     group_metrics_query,
+    grouped_table_query,
     record_columns,
     share_query,
 )
@@ -67,15 +69,24 @@ class WindowEngine:
         self._db = duckdb.connect(":memory:")
         self._db.execute("SET threads = 1")
         self._columns = record_columns()
+        self._flags = flag_columns()
         column_defs = ", ".join(f'"{name}" {kind}' for name, kind in self._columns.items())
+        flag_defs = "".join(f", {name} BOOLEAN" for name in self._flags)
         self._db.execute(
-            f"CREATE TABLE pending ({column_defs}, {POSITION} BIGINT, window_start BIGINT)"
+            f"CREATE TABLE pending ({column_defs}, {POSITION} BIGINT, window_start BIGINT"
+            f"{flag_defs}, _batch BIGINT)"
         )
         self._json_columns = (
             "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in self._columns.items()) + "}"
         )
-        self._column_list = ", ".join(f'"{c}"' for c in self._columns)
+        # Each catalogue filter is evaluated once per record, here, into its boolean column.
+        self._insert_list = ", ".join(
+            [f'"{c}"' for c in self._columns]
+            + [POSITION, "window_start"]
+            + [f"coalesce({sql}, FALSE)" for sql in self._flags.values()]
+        )
         self._spill_dir = spill_dir
+        self._batch = 0  # load counter: each load's rows carry it, to be found again cheaply
         self.max_event_time: int | None = None
         # Every window that ends at or before this is closed (restored from the store on restart).
         self.closed_until: int = 0
@@ -111,40 +122,49 @@ class WindowEngine:
         self, records: Sequence[bytes], first_position: int, *, replay: bool, result: BatchResult
     ) -> None:
         window_ms = self.config.window_ms
+        self._batch += 1
         with tempfile.NamedTemporaryFile(suffix=".ndjson", dir=self._spill_dir) as batch_file:
             batch_file.write(b"\n".join(records))
             batch_file.flush()
-            # Every row keeps the first log position of its batch: a lower bound of its own,
-            # which is all the checkpoint needs (it may only ever be too early, never too late).
+            # One pass: parse, assign windows, evaluate the catalogue's filters, append. Every
+            # row keeps the first log position of its batch, a lower bound of its own, which is
+            # all the checkpoint needs (it may only ever be too early, never too late).
             self._db.execute(
-                f"""CREATE OR REPLACE TEMP TABLE batch AS
-                SELECT *, {int(first_position)} AS {POSITION},
-                       (event_time // {window_ms}) * {window_ms} AS window_start
-                FROM read_json(?, format = 'newline_delimited',
-                               columns = {self._json_columns}, maximum_object_size = 16777216)
-                WHERE event_time IS NOT NULL""",
+                f"""INSERT INTO pending SELECT {self._insert_list}, {self._batch} FROM (
+                    SELECT *, {int(first_position)} AS {POSITION},
+                           (event_time // {window_ms}) * {window_ms} AS window_start
+                    FROM read_json(?, format = 'newline_delimited', columns = {self._json_columns},
+                                   maximum_object_size = 16777216)
+                    WHERE event_time IS NOT NULL
+                )""",
                 [batch_file.name],
             )
+        # The batch's rows are the newest row groups: `_batch = n` reads only those.
         closed = self.closed_until
-        for window_start, count in self._db.execute(
-            f"SELECT window_start, count(*) FROM batch WHERE window_start + {window_ms} <= ?"
-            " GROUP BY window_start",
-            [closed],
-        ).fetchall():
-            if replay:
-                result.skipped += int(count)
+        stats = self._db.execute(
+            f"""SELECT window_start + {window_ms} <= ? AS is_late, window_start, count(*),
+                       max(event_time)
+                FROM pending WHERE _batch = ? GROUP BY ALL""",
+            [closed, self._batch],
+        ).fetchall()
+        late_rows = 0
+        for is_late, window_start, count, newest in stats:
+            if is_late:
+                late_rows += int(count)
+                if replay:
+                    result.skipped += int(count)
+                else:
+                    result.late[int(window_start)] = result.late.get(int(window_start), 0) + int(
+                        count
+                    )
             else:
-                result.late[int(window_start)] = result.late.get(int(window_start), 0) + int(count)
-        inserted = self._db.execute(
-            f"""INSERT INTO pending SELECT {self._column_list}, {POSITION}, window_start
-            FROM batch WHERE window_start + {window_ms} > ?""",
-            [closed],
-        ).fetchone()
-        newest = self._db.execute("SELECT max(event_time) FROM batch").fetchone()
-        self._db.execute("DROP TABLE batch")
-        result.added += int(inserted[0]) if inserted else 0
-        if newest and newest[0] is not None:
-            self.max_event_time = max(self.max_event_time or newest[0], newest[0])
+                result.added += int(count)
+            self.max_event_time = max(self.max_event_time or newest, newest)
+        if late_rows:
+            self._db.execute(
+                f"DELETE FROM pending WHERE _batch = ? AND window_start + {window_ms} <= ?",
+                [self._batch, closed],
+            )
 
     # -- time ------------------------------------------------------------------------------------
 
@@ -178,9 +198,12 @@ class WindowEngine:
             return []
         window_set = ", ".join(str(int(w)) for w in window_list)
         window_ms = self.config.window_ms
-        top_n = self.config.top_n_channels
+        self._db.execute(
+            "CREATE OR REPLACE TEMP TABLE g AS "
+            + grouped_table_query(window_set, self.config.top_n_channels)
+        )
         out: list[MetricRow] = []
-        result = self._db.execute(group_metrics_query(window_set, top_n)).fetchall()
+        result = self._db.execute(group_metrics_query()).fetchall()
         for row in result:
             window_start, dimension, dimension_value, *values = row
             for metric, value in zip(GROUP_METRICS, values, strict=True):
@@ -197,7 +220,7 @@ class WindowEngine:
                 )
         for metric in SHARE_METRICS:
             for window_start, dimension, dimension_value, split, value in self._db.execute(
-                share_query(metric, window_set, top_n)
+                share_query(metric)
             ).fetchall():
                 out.append(
                     MetricRow(
@@ -211,6 +234,7 @@ class WindowEngine:
                         final=final,
                     )
                 )
+        self._db.execute("DROP TABLE g")
         return out
 
     def close(self, windows: Iterable[int]) -> None:
