@@ -114,16 +114,18 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def schema(session: nox.Session) -> None:
-    """Regenerate shared/schemas/events.schema.json from the models."""
+    """Regenerate the JSON Schema and docs/metrics.md from the models and the catalogue."""
     session.install(*_editable("shared"))
     session.run("qos-schema")
+    session.run("python", "-m", "qos_shared.catalogue_doc")
 
 
 @nox.session
 def schema_check(session: nox.Session) -> None:
-    """Fail if the committed JSON Schema is not what the models generate."""
+    """Fail if the committed JSON Schema or metrics page is not what the code generates."""
     session.install(*_editable("shared"))
     session.run("qos-schema", "--check")
+    session.run("python", "-m", "qos_shared.catalogue_doc", "--check")
 
 
 @nox.session

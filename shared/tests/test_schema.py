@@ -56,3 +56,9 @@ def test_schema_rejects_what_the_models_reject(
 ) -> None:
     with pytest.raises(jsonschema.ValidationError):
         validator.validate({"events": [event]})
+
+
+def test_committed_metrics_page_is_what_the_catalogue_generates() -> None:
+    from qos_shared import catalogue_doc
+
+    assert catalogue_doc.DEFAULT_PATH.read_text() == catalogue_doc.render(), "run `nox -s schema`"

@@ -1,0 +1,116 @@
+"""The metric catalogue as a Markdown page (docs/metrics.md), generated and checked like the schema.
+
+`python -m qos_shared.catalogue_doc` writes it; `--check` fails when the committed page is stale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from qos_shared.catalogue import (
+    CATALOGUE,
+    LATE_EVENTS,
+    Add,
+    Aggregate,
+    Clause,
+    Eq,
+    Expr,
+    Field,
+    Filter,
+    Gt,
+    Metric,
+)
+
+DEFAULT_PATH = Path(__file__).resolve().parents[3] / "docs" / "metrics.md"
+
+
+def _clause(clause: Clause) -> str:
+    text = "/".join(clause.metric_types)
+    for c in clause.conditions:
+        if isinstance(c, Eq):
+            text += f", {c.field} = {c.value!r}"
+        elif isinstance(c, Gt):
+            text += f", {c.field} > {c.value!r}"
+        else:
+            text += f", {c.field} present"
+    return text
+
+
+def _filter(f: Filter) -> str:
+    if len(f.clauses) == 1:
+        return _clause(f.clauses[0])
+    return " or ".join(f"({_clause(c)})" for c in f.clauses)
+
+
+def _expr(expr: Expr) -> str:
+    if isinstance(expr, Field):
+        return expr.name
+    op = "+" if isinstance(expr, Add) else "*"
+    return f"({_expr(expr.left)} {op} {_expr(expr.right)})"
+
+
+def _aggregate(a: Aggregate) -> str:
+    value = "" if a.value is None else _expr(a.value)
+    label = {
+        "count": "count",
+        "sum": f"sum {value}",
+        "distinct": f"distinct {value}",
+        "values": f"values of {value}",
+    }[a.kind]
+    return f"{label} over {_filter(a.filter)}"
+
+
+def _formula(m: Metric) -> str:
+    scale = "" if m.scale == 1.0 else f" * {m.scale:g}"
+    if m.kind == "percentile":
+        return f"p{round((m.quantile or 0) * 100)} of {_aggregate(m.numerator)}{scale}"
+    if m.denominator is None:
+        return f"{_aggregate(m.numerator)}{scale}"
+    split = f", split by {m.split_by}" if m.split_by else ""
+    return f"{_aggregate(m.numerator)} / {_aggregate(m.denominator)}{split}{scale}"
+
+
+def render() -> str:
+    lines = [
+        "# Metric catalogue",
+        "",
+        "Generated from `shared/src/qos_shared/catalogue.py` by `nox -s schema`; do not edit.",
+        "Every engine (local window engine, Flink job, lake, dashboards) renders these",
+        "definitions; each is computed per window and group: all, `client_platform`,",
+        "`channel_watched`.",
+        "",
+        "| metric | unit | definition | original name |",
+        "|---|---|---|---|",
+    ]
+    for m in CATALOGUE:
+        legacy = m.legacy_name or ""
+        lines.append(f"| `{m.name}` | {m.unit} | {m.description} <br>`{_formula(m)}` | {legacy} |")
+    lines += [
+        f"| `{LATE_EVENTS}` | count | Records that arrived after their window had closed "
+        "(counted by each engine, never aggregated). | |",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", type=Path, default=DEFAULT_PATH)
+    parser.add_argument("--check", action="store_true")
+    args = parser.parse_args(argv)
+    text = render()
+    if args.check:
+        if not args.output.exists() or args.output.read_text() != text:
+            print(f"{args.output} is out of date; run `nox -s schema`", file=sys.stderr)
+            return 1
+        print(f"{args.output} is current")
+        return 0
+    args.output.write_text(text)
+    print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
