@@ -25,7 +25,7 @@ SERVICES: dict[str, list[str]] = {
     "lake": ["test"],
 }
 # Sessions whose success CI requires (.ci/run checks nox's report; a skip there is a failure).
-REQUIRED = ["lint", "schema_check", "shared", "ingest", "realtime", "infra"]
+REQUIRED = ["lint", "schema_check", "shared", "ingest", "realtime", "realtime_flink", "infra"]
 # jsii warns at length on every start under Node.js 20, the machines' version; the CDK still works.
 JSII_ENV = {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
 nox.options.sessions = REQUIRED
@@ -68,6 +68,15 @@ def _service_session(name: str, extras: list[str]) -> None:
 
 for _name, _extras in SERVICES.items():
     _service_session(_name, _extras)
+
+
+@nox.session
+def realtime_flink(session: nox.Session) -> None:
+    """The PyFlink job on the local mini-cluster (Java 17): parity with the local engine on the
+    golden data, and the application zip. A virtualenv of its own: apache-flink pins pyarrow<17,
+    numpy<2.2, pandas<2.3 and protobuf<6, which the other sessions need not share."""
+    session.install(*_editable("shared", "services/realtime[local,test,flink]"))
+    _pytest(session, "services/realtime/tests/flink", env={"QOS_REQUIRE_FLINK": "1"})
 
 
 @nox.session

@@ -1,0 +1,198 @@
+"""Runs the window job: the Managed Service for Apache Flink entrypoint, and a local runner.
+
+On Managed Service for Apache Flink this file is the application zip's `main.py` (see
+`package`): it reads the runtime properties MSF writes to
+`/etc/flink/application_properties.json`, group `qos.realtime`:
+
+| key | meaning | default |
+| --- | --- | --- |
+| `input.stream.arn` | the events stream (stored-record JSON) | required |
+| `output.stream.arn` | the metrics stream (MetricRow JSON) the publisher reads | required |
+| `aws.region` | the streams' region | required |
+| `window.seconds` | window length | 60 |
+| `allowed.lateness.seconds` | watermark delay behind the newest event time | 5 |
+| `source.init.position` | where a fresh job starts reading: LATEST, TRIM_HORIZON | LATEST |
+| `source.idle.seconds` | a shard without records this long stops holding the watermark | 60 |
+
+plus MSF's own group `kinesis.analytics.flink.run.options`: `python` = `main.py`, `jarfile` =
+`lib/<the shaded connector jar>`.
+
+Locally, `python -m qos_realtime.flink.main --events DIR_OR_FILE --out DIR` runs the same SQL
+over newline-delimited stored records (a bounded source: every window closes at the end) and
+writes MetricRow JSON part files to DIR; `--properties FILE [--jar JAR]` runs against Kinesis
+with a properties file of MSF's shape. Flink's own logs go to pyflink's `log/` folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as the zip's top-level main.py: the packages sit beside it
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from qos_realtime.flink import sql, tables
+
+MSF_PROPERTIES = Path("/etc/flink/application_properties.json")
+PROPERTY_GROUP = "qos.realtime"
+SOURCE_TABLE = "qos_events_source"
+SINK_TABLE = "qos_metric_sink"
+
+
+@dataclass(frozen=True, slots=True)
+class JobConfig:
+    input_stream_arn: str
+    output_stream_arn: str
+    region: str
+    window_s: int = 60
+    allowed_lateness_s: float = 5.0
+    init_position: str = "LATEST"
+    idle_timeout_s: int = 60
+
+    @classmethod
+    def from_properties(cls, groups: Mapping[str, Mapping[str, str]]) -> JobConfig:
+        props = groups.get(PROPERTY_GROUP)
+        if props is None:
+            raise KeyError(f"runtime properties have no group {PROPERTY_GROUP!r}")
+        missing = [
+            k for k in ("input.stream.arn", "output.stream.arn", "aws.region") if not props.get(k)
+        ]
+        if missing:
+            raise KeyError(f"property group {PROPERTY_GROUP!r} lacks {', '.join(missing)}")
+        return cls(
+            input_stream_arn=props["input.stream.arn"],
+            output_stream_arn=props["output.stream.arn"],
+            region=props["aws.region"],
+            window_s=int(props.get("window.seconds", "60")),
+            allowed_lateness_s=float(props.get("allowed.lateness.seconds", "5")),
+            init_position=props.get("source.init.position", "LATEST"),
+            idle_timeout_s=int(props.get("source.idle.seconds", "60")),
+        )
+
+    def table_config(self) -> dict[str, str]:
+        """Flink settings of the Kinesis job: an idle shard must not stall every window."""
+        return {"table.exec.source.idle-timeout": f"{self.idle_timeout_s} s"}
+
+
+def read_properties(path: Path) -> dict[str, dict[str, str]]:
+    """MSF's runtime properties file: a list of {PropertyGroupId, PropertyMap}."""
+    groups: list[dict[str, Any]] = json.loads(path.read_text())
+    return {
+        g["PropertyGroupId"]: {str(k): str(v) for k, v in g.get("PropertyMap", {}).items()}
+        for g in groups
+    }
+
+
+def job_statements(source_ddl: str, sink_ddl: str, *, window_s: int) -> list[str]:
+    """Every statement of a job, DDL first; the last is the INSERT."""
+    return [
+        source_ddl,
+        sink_ddl,
+        *sql.statements(SOURCE_TABLE, window_s=window_s),
+        sql.insert_sql(SINK_TABLE),
+    ]
+
+
+def kinesis_statements(config: JobConfig) -> list[str]:
+    return job_statements(
+        tables.kinesis_source_ddl(
+            SOURCE_TABLE,
+            stream_arn=config.input_stream_arn,
+            region=config.region,
+            allowed_lateness_s=config.allowed_lateness_s,
+            init_position=config.init_position,
+        ),
+        tables.kinesis_sink_ddl(
+            SINK_TABLE, stream_arn=config.output_stream_arn, region=config.region
+        ),
+        window_s=config.window_s,
+    )
+
+
+def file_statements(
+    events: str, out: str, *, window_s: int = 60, allowed_lateness_s: float = 5.0
+) -> list[str]:
+    return job_statements(
+        tables.filesystem_source_ddl(
+            SOURCE_TABLE, path=events, allowed_lateness_s=allowed_lateness_s
+        ),
+        tables.filesystem_sink_ddl(SINK_TABLE, path=out),
+        window_s=window_s,
+    )
+
+
+def table_environment(
+    *,
+    parallelism: int | None = None,
+    jars: Sequence[Path] = (),
+    config: Mapping[str, str] | None = None,
+) -> Any:
+    """A streaming TableEnvironment in UTC (pyflink has no type information: Any)."""
+    from pyflink.table import (  # type: ignore[import-not-found, import-untyped, unused-ignore]
+        EnvironmentSettings,
+        TableEnvironment,
+    )
+
+    env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
+    settings = env.get_config()
+    settings.set("table.local-time-zone", "UTC")
+    settings.set("pipeline.name", "qos-realtime-windows")
+    if parallelism is not None:
+        settings.set("parallelism.default", str(parallelism))
+    if jars:
+        settings.set("pipeline.jars", ";".join(p.resolve().as_uri() for p in jars))
+    for key, value in (config or {}).items():
+        settings.set(key, value)
+    return env
+
+
+def submit(env: Any, statements: Sequence[str]) -> Any:
+    """Create the tables and views, then start the INSERT; returns its TableResult."""
+    *ddl, insert = statements
+    for statement in ddl:
+        env.execute_sql(statement)
+    return env.execute_sql(insert)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--events", help="run locally over this file or folder of records")
+    parser.add_argument("--out", help="with --events: the folder for MetricRow JSON files")
+    parser.add_argument("--window-s", type=int, default=60)
+    parser.add_argument("--lateness-s", type=float, default=5.0)
+    parser.add_argument("--properties", type=Path, default=MSF_PROPERTIES)
+    parser.add_argument("--parallelism", type=int, help="default: the cluster's")
+    parser.add_argument("--jar", type=Path, action="append", default=[], help="extra jars")
+    parser.add_argument("--print-sql", action="store_true", help="print the statements, run none")
+    args = parser.parse_args(argv)
+
+    flink_config: dict[str, str] = {}
+    if args.events:
+        if not args.out:
+            parser.error("--events needs --out")
+        statements = file_statements(
+            str(Path(args.events).resolve()),
+            str(Path(args.out).resolve()),
+            window_s=args.window_s,
+            allowed_lateness_s=args.lateness_s,
+        )
+    else:
+        config = JobConfig.from_properties(read_properties(args.properties))
+        statements = kinesis_statements(config)
+        flink_config = config.table_config()
+    if args.print_sql:
+        print("".join(f"{s};\n\n" for s in statements))
+        return
+    env = table_environment(parallelism=args.parallelism, jars=args.jar, config=flink_config)
+    result = submit(env, statements)
+    if args.events:  # bounded: wait for the end; on MSF the job runs on after main returns
+        result.wait()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,191 @@
+"""Builds the Managed Service for Apache Flink application zip of the window job.
+
+    python -m qos_realtime.flink.package [--jar JAR] [--out ZIP]
+
+Layout of the zip (MSF runs `main.py`; the packages beside it are importable from it):
+
+    main.py                           qos_realtime/flink/main.py
+    qos_realtime/__init__.py          a bare package marker
+    qos_realtime/flink/*.py           the job's modules (sql, tables, main)
+    qos_shared/__init__.py            a bare package marker (the real one imports pydantic)
+    qos_shared/catalogue.py           the metric catalogue and its SQL renderer, which import
+    qos_shared/catalogue_sql.py       only the standard library
+    lib/qos-realtime-flink-connectors.jar   the shaded Kinesis connector (services/realtime/flink)
+
+No third-party Python package is shipped: the job's Python only renders SQL, and the check at the
+end runs the zip's main.py with `python -I -S` (no site-packages) to prove it. The application's
+runtime properties (`property_groups`) carry, besides the job's own group, MSF's
+`kinesis.analytics.flink.run.options`: `python` = `main.py`, `jarfile` = `lib/<jar>`.
+
+Without --jar, the jar is built with Maven from services/realtime/flink/pom.xml (Java 11+ and
+Maven on PATH, Maven Central reachable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import qos_shared.catalogue
+from qos_realtime.flink import main as job
+
+HERE = Path(__file__).resolve().parent
+SERVICE = HERE.parents[2]  # services/realtime, in a source checkout
+POM = SERVICE / "flink" / "pom.xml"
+JAR_NAME = "qos-realtime-flink-connectors.jar"
+JAR_PATH = f"lib/{JAR_NAME}"
+DEFAULT_ZIP = SERVICE / "build" / "qos-realtime-flink.zip"
+JOB_MODULES = ("__init__.py", "sql.py", "tables.py", "main.py")
+SHARED_MODULES = ("catalogue.py", "catalogue_sql.py")
+RUN_OPTIONS_GROUP = "kinesis.analytics.flink.run.options"
+_EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed timestamps: the same sources give the same zip
+
+
+def property_groups(
+    *,
+    input_stream_arn: str,
+    output_stream_arn: str,
+    region: str,
+    window_s: int = 60,
+    allowed_lateness_s: float = 5.0,
+    init_position: str = "LATEST",
+    idle_timeout_s: int = 60,
+) -> list[dict[str, object]]:
+    """The application's runtime properties, in the shape of MSF's PropertyGroups."""
+    return [
+        {
+            "PropertyGroupId": RUN_OPTIONS_GROUP,
+            "PropertyMap": {"python": "main.py", "jarfile": JAR_PATH},
+        },
+        {
+            "PropertyGroupId": job.PROPERTY_GROUP,
+            "PropertyMap": {
+                "input.stream.arn": input_stream_arn,
+                "output.stream.arn": output_stream_arn,
+                "aws.region": region,
+                "window.seconds": str(window_s),
+                "allowed.lateness.seconds": str(allowed_lateness_s),
+                "source.init.position": init_position,
+                "source.idle.seconds": str(idle_timeout_s),
+            },
+        },
+    ]
+
+
+def build_jar(pom: Path = POM) -> Path:
+    """`mvn package` of the connector module; returns the shaded jar."""
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise SystemExit("mvn not found: install Maven, or pass --jar")
+    if not pom.is_file():
+        raise SystemExit(f"{pom} not found (not a source checkout?): pass --jar")
+    print(f"building {JAR_NAME} with Maven ({pom})", flush=True)
+    subprocess.run([mvn, "-B", "-q", "-f", str(pom), "package"], check=True)  # noqa: S603
+    jar = pom.parent / "target" / JAR_NAME
+    if not jar.is_file():
+        raise SystemExit(f"Maven finished but {jar} is missing")
+    return jar
+
+
+def _bare_package(doc: str) -> bytes:
+    return f'"""{doc}"""\n'.encode()
+
+
+def entries(jar: Path) -> Iterator[tuple[str, bytes]]:
+    """(path in the zip, content) of every file of the application."""
+    yield "main.py", (HERE / "main.py").read_bytes()
+    yield (
+        "qos_realtime/__init__.py",
+        _bare_package("QoS realtime: only the Flink job's modules (application zip)."),
+    )
+    for name in JOB_MODULES:
+        yield f"qos_realtime/flink/{name}", (HERE / name).read_bytes()
+    shared = Path(qos_shared.catalogue.__file__).resolve().parent
+    yield (
+        "qos_shared/__init__.py",
+        _bare_package("The metric catalogue of the QoS platform's shared package (vendored)."),
+    )
+    for name in SHARED_MODULES:
+        yield f"qos_shared/{name}", (shared / name).read_bytes()
+    yield JAR_PATH, jar.read_bytes()
+
+
+def write_zip(target: Path, jar: Path) -> list[str]:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    names: list[str] = []
+    with zipfile.ZipFile(target, "w") as archive:
+        for name, data in entries(jar):
+            info = zipfile.ZipInfo(name, date_time=_EPOCH)
+            info.external_attr = 0o644 << 16
+            # The jar is compressed already.
+            info.compress_type = (
+                zipfile.ZIP_STORED if name.endswith(".jar") else zipfile.ZIP_DEFLATED
+            )
+            archive.writestr(info, data)
+            names.append(name)
+    return names
+
+
+def check_zip(target: Path) -> str:
+    """Unpack the zip and render the job's SQL with its own main.py in a Python without
+    site-packages; returns the SQL (proof that the zip's Python needs only the stdlib)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        with zipfile.ZipFile(target) as archive:
+            archive.extractall(root)
+        properties = root / "application_properties.json"
+        arn = "arn:aws:kinesis:us-east-1:000000000000:stream/"
+        properties.write_text(
+            json.dumps(
+                property_groups(
+                    input_stream_arn=arn + "events", output_stream_arn=arn + "metrics", region="x"
+                )
+            )
+        )
+        done = subprocess.run(  # noqa: S603 - this interpreter, the zip's own main.py
+            [
+                sys.executable,
+                "-I",
+                "-S",
+                str(root / "main.py"),
+                "--print-sql",
+                "--properties",
+                str(properties),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=root,
+        )
+        if done.returncode != 0:
+            raise SystemExit(f"the zip's main.py failed without site-packages:\n{done.stderr}")
+        return done.stdout
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--jar", type=Path, help="a shaded connector jar built already")
+    parser.add_argument("--pom", type=Path, default=POM)
+    parser.add_argument("--out", type=Path, default=DEFAULT_ZIP)
+    args = parser.parse_args(argv)
+
+    jar = args.jar if args.jar else build_jar(args.pom)
+    print(f"connector jar: {jar} ({jar.stat().st_size / 1e6:.1f} MB)", flush=True)
+    names = write_zip(args.out, jar)
+    print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB):", flush=True)
+    for name in names:
+        print(f"  {name}")
+    sql = check_zip(args.out)
+    print(f"checked: the zip's main.py renders {sql.count(';')} statements with no site-packages")
+    print(f"runtime properties: {RUN_OPTIONS_GROUP} python=main.py jarfile={JAR_PATH}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+"""Renders the Flink DDL of the job's sources and sinks: Kinesis on AWS, JSON files in tests.
+
+A source has one column per field the catalogue reads (stored records are flat JSON objects; the
+JSON format ignores every other field), a `rowtime` computed from `event_time` (epoch ms) and a
+watermark that trails it by the allowed lateness: a window closes once a record `lateness` past
+its end has been read, and later records for it are dropped (Flink's operator metric
+`numLateRecordsDropped` counts them). A sink has MetricRow's columns (`sql.ROW_COLUMNS`) and
+writes one JSON object per row, which `MetricRow.from_json` reads back.
+
+Connector options are those of `flink-connector-aws-kinesis-streams` 5.x and later (the `kinesis`
+identifier: the FLIP-27 source and the async sink), and of Flink's filesystem connector.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from qos_realtime.flink.sql import ROW_COLUMNS, ident
+from qos_shared.catalogue import fields_read
+
+# Flink types of the stored-record fields the catalogue reads. A unit test checks this against
+# `qos_shared.record_schema` (which needs pydantic, absent from the Flink runtime).
+FIELD_TYPES: dict[str, str] = {
+    "metric_type": "STRING",
+    "session_id": "STRING",
+    "client_platform": "STRING",
+    "channel_watched": "STRING",
+    "event_time": "BIGINT",
+    "is_live": "BOOLEAN",
+    "source_format": "STRING",
+    "startup_latency_ms": "BIGINT",
+    "playing_time_ms": "BIGINT",
+    "buffering_time_ms": "BIGINT",
+    "buffering_count": "BIGINT",
+    "error_count": "BIGINT",
+    "live_latency_ms": "BIGINT",
+    "bitrate_bps": "BIGINT",
+    "rendition_name": "STRING",
+    "step_direction": "STRING",
+    "exit_before_start": "BOOLEAN",
+    "fatal": "BOOLEAN",
+    "phase": "STRING",
+}
+
+JSON_SOURCE_OPTIONS: dict[str, str] = {
+    "format": "json",
+    # A record that is not JSON is skipped, not a reason to fail the job (ingest validated it).
+    "json.ignore-parse-errors": "true",
+}
+JSON_SINK_OPTIONS: dict[str, str] = {"format": "json"}
+
+
+def _interval_seconds(seconds: float) -> str:
+    if seconds < 0:
+        raise ValueError("the allowed lateness cannot be negative")
+    return f"INTERVAL '{seconds:.3f}' SECOND"
+
+
+def _with(options: Mapping[str, str]) -> str:
+    def quoted(text: str) -> str:
+        return "'" + text.replace("'", "''") + "'"
+
+    return ",\n    ".join(f"{quoted(k)} = {quoted(v)}" for k, v in options.items())
+
+
+def source_columns() -> list[tuple[str, str]]:
+    """(column, Flink type) of every field the catalogue reads, sorted by name."""
+    missing = fields_read() - FIELD_TYPES.keys()
+    if missing:
+        raise KeyError(f"no Flink type for the catalogue's fields: {sorted(missing)}")
+    return [(name, FIELD_TYPES[name]) for name in sorted(fields_read())]
+
+
+def source_ddl(name: str, options: Mapping[str, str], *, allowed_lateness_s: float) -> str:
+    """A source table of stored records with an event-time attribute `rowtime`."""
+    columns = [f"{ident(c)} {t}" for c, t in source_columns()]
+    columns.append(f"{ident('rowtime')} AS TO_TIMESTAMP_LTZ({ident('event_time')}, 3)")
+    columns.append(
+        f"WATERMARK FOR {ident('rowtime')} AS {ident('rowtime')} - "
+        f"{_interval_seconds(allowed_lateness_s)}"
+    )
+    body = ",\n    ".join(columns)
+    return f"CREATE TABLE {ident(name)} (\n    {body}\n) WITH (\n    {_with(options)}\n)"
+
+
+def sink_ddl(name: str, options: Mapping[str, str]) -> str:
+    """A sink table of MetricRows."""
+    body = ",\n    ".join(f"{ident(c)} {t}" for c, t in ROW_COLUMNS)
+    return f"CREATE TABLE {ident(name)} (\n    {body}\n) WITH (\n    {_with(options)}\n)"
+
+
+def kinesis_source_ddl(
+    name: str,
+    *,
+    stream_arn: str,
+    region: str,
+    allowed_lateness_s: float,
+    init_position: str = "LATEST",
+    extra: Mapping[str, str] | None = None,
+) -> str:
+    """The event stream ingest writes to (records: the stored-record JSON)."""
+    options = {
+        "connector": "kinesis",
+        "stream.arn": stream_arn,
+        "aws.region": region,
+        "source.init.position": init_position,
+        **JSON_SOURCE_OPTIONS,
+        **(extra or {}),
+    }
+    return source_ddl(name, options, allowed_lateness_s=allowed_lateness_s)
+
+
+def kinesis_sink_ddl(
+    name: str, *, stream_arn: str, region: str, extra: Mapping[str, str] | None = None
+) -> str:
+    """The metric stream the CloudWatch publisher reads: one MetricRow JSON per record."""
+    options = {
+        "connector": "kinesis",
+        "stream.arn": stream_arn,
+        "aws.region": region,
+        **JSON_SINK_OPTIONS,
+        **(extra or {}),
+    }
+    return sink_ddl(name, options)
+
+
+def filesystem_source_ddl(name: str, *, path: str, allowed_lateness_s: float) -> str:
+    """Newline-delimited stored records in a file or folder: a bounded source, so every window
+    closes when the input ends (the watermark jumps to the end of time)."""
+    options = {"connector": "filesystem", "path": path, **JSON_SOURCE_OPTIONS}
+    return source_ddl(name, options, allowed_lateness_s=allowed_lateness_s)
+
+
+def filesystem_sink_ddl(name: str, *, path: str) -> str:
+    """MetricRows as newline-delimited JSON part files in the folder `path` (committed when a
+    bounded job ends, or on checkpoints)."""
+    return sink_ddl(name, {"connector": "filesystem", "path": path, **JSON_SINK_OPTIONS})

@@ -1,0 +1,95 @@
+"""The application zip: its layout, and a main.py that runs on the standard library alone.
+
+Needs no pyflink and no Maven: a stand-in file takes the shaded jar's place.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from qos_realtime.flink import main as job
+from qos_realtime.flink import package
+
+
+@pytest.fixture(scope="module")
+def app_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    work = tmp_path_factory.mktemp("package")
+    jar = work / "connectors.jar"
+    jar.write_bytes(b"PK stand-in")
+    target = work / "app.zip"
+    package.main(["--jar", str(jar), "--out", str(target)])
+    return target
+
+
+def test_the_zip_has_the_msf_layout(app_zip: Path) -> None:
+    with zipfile.ZipFile(app_zip) as archive:
+        names = set(archive.namelist())
+        assert archive.read("main.py") == Path(job.__file__).read_bytes()
+        assert archive.read(package.JAR_PATH) == b"PK stand-in"
+    assert names == {
+        "main.py",
+        "qos_realtime/__init__.py",
+        *(f"qos_realtime/flink/{m}" for m in package.JOB_MODULES),
+        "qos_shared/__init__.py",
+        "qos_shared/catalogue.py",
+        "qos_shared/catalogue_sql.py",
+        package.JAR_PATH,
+    }
+
+
+def test_the_zip_is_reproducible(app_zip: Path, tmp_path: Path) -> None:
+    again = tmp_path / "again.zip"
+    jar = tmp_path / "connectors.jar"
+    jar.write_bytes(b"PK stand-in")
+    package.write_zip(again, jar)
+    assert again.read_bytes() == app_zip.read_bytes()
+
+
+def test_the_zips_main_renders_the_kinesis_job_without_site_packages(app_zip: Path) -> None:
+    rendered = package.check_zip(app_zip)
+    assert "'connector' = 'kinesis'" in rendered
+    assert "'stream.arn' = 'arn:aws:kinesis:us-east-1:000000000000:stream/events'" in rendered
+    assert "WATERMARK FOR `rowtime` AS `rowtime` - INTERVAL '5.000' SECOND" in rendered
+    assert "INSERT INTO `qos_metric_sink`" in rendered
+
+
+def test_property_groups_round_trip_through_the_job_config(tmp_path: Path) -> None:
+    groups = package.property_groups(
+        input_stream_arn="arn:in",
+        output_stream_arn="arn:out",
+        region="eu-west-1",
+        window_s=10,
+        allowed_lateness_s=2.5,
+        idle_timeout_s=30,
+    )
+    path = tmp_path / "application_properties.json"
+    path.write_text(json.dumps(groups))
+    properties = job.read_properties(path)
+    assert properties[package.RUN_OPTIONS_GROUP] == {
+        "python": "main.py",
+        "jarfile": "lib/qos-realtime-flink-connectors.jar",
+    }
+    assert job.JobConfig.from_properties(properties) == job.JobConfig(
+        input_stream_arn="arn:in",
+        output_stream_arn="arn:out",
+        region="eu-west-1",
+        window_s=10,
+        allowed_lateness_s=2.5,
+        idle_timeout_s=30,
+    )
+    assert job.JobConfig.from_properties(properties).table_config() == {
+        "table.exec.source.idle-timeout": "30 s"
+    }
+
+
+def test_missing_properties_are_named() -> None:
+    with pytest.raises(KeyError, match=r"qos\.realtime"):
+        job.JobConfig.from_properties({})
+    with pytest.raises(KeyError, match=r"output\.stream\.arn"):
+        job.JobConfig.from_properties(
+            {"qos.realtime": {"input.stream.arn": "a", "aws.region": "r"}}
+        )
