@@ -20,7 +20,7 @@ nox.options.reuse_existing_virtualenvs = not os.environ.get("CI")
 # service folder -> the extras its test session installs
 SERVICES: dict[str, list[str]] = {
     "ingest": ["test", "infra"],
-    "realtime": ["local", "test"],
+    "realtime": ["local", "test", "infra"],
     "search-indexer": ["test"],
     "lake": ["test"],
 }
@@ -83,7 +83,9 @@ def realtime_flink(session: nox.Session) -> None:
 def infra(session: nox.Session) -> None:
     """The local composition (`qos up`) and the AWS app of all stacks."""
     session.install(
-        *_editable("shared", "services/ingest[infra]", "services/realtime[local]", "infra[test]")
+        *_editable(
+            "shared", "services/ingest[infra]", "services/realtime[local,infra]", "infra[test]"
+        )
     )
     _pytest(session, "infra/tests", env=JSII_ENV)
 
@@ -111,6 +113,7 @@ def lint(session: nox.Session) -> None:
         "services/ingest/src",
         "services/ingest/infra",
         "services/ingest/tests",
+        "services/realtime/infra",
         "services/realtime/tests",
         "infra/src",
         "infra/tests",
@@ -144,7 +147,9 @@ def synth(session: nox.Session) -> None:
     Runs infra/aws/app.py the way the CDK CLI does (cdk.json's context and the output folder in the
     environment), so no CLI is needed; `-- qos:env=prod` style arguments add context.
     """
-    session.install(*_editable("shared", "services/ingest[infra]", "infra"))
+    session.install(
+        *_editable("shared", "services/ingest[infra]", "services/realtime[infra]", "infra")
+    )
     out = ROOT / "cdk.out"
     context = json.loads((ROOT / "infra" / "cdk.json").read_text())["context"]
     context |= dict(arg.split("=", 1) for arg in session.posargs)

@@ -18,7 +18,7 @@ REQUIRED = os.environ.get("QOS_REQUIRE_FLINK") == "1"
 
 def _missing() -> str | None:
     if importlib.util.find_spec("pyflink") is None:
-        return "apache-flink is not installed (`nox -s flink` installs it)"
+        return "apache-flink is not installed (`nox -s realtime_flink` installs it)"
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         return "no Java runtime for the Flink mini-cluster"
     return None

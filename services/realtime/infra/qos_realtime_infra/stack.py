@@ -1,0 +1,506 @@
+"""The realtime service's CloudFormation stack: Flink windows -> metric-row stream -> CloudWatch.
+
+- the Managed Service for Apache Flink application (the PyFlink job's zip as an S3 asset), reading
+  the ingest stream whose ARN the ingest stack publishes in SSM (`/qos/<env>/ingest/stream-arn`,
+  resolved at deploy time: no CloudFormation export, so either stack deploys alone);
+- the on-demand Kinesis stream of metric rows it writes;
+- the publisher Lambda on that stream (partial batch responses, bisect on error, an SQS queue for
+  what is given up on) with `cloudwatch:PutMetricData` limited to its namespaces;
+- the dashboard and alarms generated from the metric catalogue (see `dashboard`), and an SNS topic
+  for the alarms;
+- SSM parameters `/qos/<env>/realtime/<resource>` for what other stacks or people need.
+
+CloudFormation creates the Flink application but does not start it: run
+`aws kinesisanalyticsv2 start-application --application-name <flink-application-name>` once.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import zipfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from aws_cdk import ArnFormat, CfnOutput, Duration, Environment, Stack, Tags
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_kinesisanalyticsv2 as flink
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from qos_realtime.publisher.datums import PublisherConfig
+from qos_realtime.publisher.naming import DEFAULT_NAMESPACE
+from qos_realtime_infra.dashboard import (
+    DEFAULT_ALARM_THRESHOLDS,
+    alarm_metric,
+    check_alarm_thresholds,
+    comparison,
+    dashboard_widgets,
+)
+
+SERVICE = "realtime"
+HANDLER = "qos_realtime.publisher_lambda.handler.handler"
+POWERTOOLS_SERVICE_NAME = "qos-realtime-publisher"
+POWERTOOLS_METRICS_NAMESPACE = "QoS/Realtime"
+DEFAULT_FLINK_RUNTIME = "FLINK-2_2"  # what flink/pom.xml builds the connector jar for
+# Read by the job's main.py (qos_realtime.flink.main); MSF's own group names its entrypoint.
+FLINK_PROPERTY_GROUP = "qos.realtime"
+FLINK_RUN_OPTIONS_GROUP = "kinesis.analytics.flink.run.options"
+
+# Kinesis -> publisher: up to 500 rows (about 1,000 metric data, one or two PutMetricData calls)
+# or 5 s, whichever comes first; records still failing after 10 retries or 6 h go to the queue.
+PUBLISHER_BATCH_SIZE = 500
+PUBLISHER_BATCHING_WINDOW = Duration.seconds(5)
+PUBLISHER_RETRY_ATTEMPTS = 10
+PUBLISHER_MAX_RECORD_AGE = Duration.hours(6)
+
+_ENV_NAME = re.compile(r"^[a-z](?:[a-z0-9-]{0,18}[a-z0-9])?$")
+_FLINK_RUNTIME = re.compile(r"^FLINK-\d+_\d+$")
+
+
+def ssm_parameter_name(env_name: str, resource: str, *, service: str = SERVICE) -> str:
+    """The platform's SSM naming scheme for cross-service wiring."""
+    return f"/qos/{env_name}/{service}/{resource}"
+
+
+class RealtimeStack(Stack):
+    """The Flink job, its output stream, the CloudWatch publisher, dashboard and alarms."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        env_name: str,
+        lambda_asset_dir: Path,
+        flink_application_zip: Path,
+        flink_runtime: str = DEFAULT_FLINK_RUNTIME,
+        flink_parallelism: int = 1,
+        flink_parallelism_per_kpu: int = 1,
+        window_seconds: int = 60,
+        allowed_lateness_seconds: float = 5.0,
+        namespace: str = DEFAULT_NAMESPACE,
+        legacy_namespace: str | None = None,
+        legacy_metrics: bool = True,
+        channels: Sequence[str] = (),
+        alarm_thresholds: Mapping[str, float] | None = None,
+        alarm_evaluation_periods: int = 5,
+        alarm_datapoints_to_alarm: int = 3,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        env: Environment | None = None,
+        stack_name: str | None = None,
+        description: str | None = None,
+    ) -> None:
+        """Args beyond the obvious:
+
+        flink_application_zip: the PyFlink job's application zip (`main.py` at its root and one
+            connector jar, found and named in the run options).
+        flink_runtime: MSF's runtime environment; must match the connector jar's Flink version.
+        window_seconds / allowed_lateness_seconds: the job's tumbling window and watermark delay.
+        legacy_namespace / legacy_metrics: where the original five metric names go (default: the
+            same namespace), or False to publish them nowhere.
+        channels: channel_watched values published with a `Channel` dimension (others are not).
+        alarm_thresholds: catalogue metric -> threshold in its CloudWatch unit; replaces the
+            defaults (`DEFAULT_ALARM_THRESHOLDS`) wholesale.
+        """
+        _check(_ENV_NAME.fullmatch(env_name) is not None, f"env_name {env_name!r}: 1-20 of a-z0-9-")
+        _check(_FLINK_RUNTIME.fullmatch(flink_runtime) is not None, "flink_runtime: FLINK-x_y")
+        _check(5 <= window_seconds <= 3600, "window_seconds must be between 5 and 3600")
+        _check(
+            0 <= allowed_lateness_seconds <= 3600 and math.isfinite(allowed_lateness_seconds),
+            "allowed_lateness_seconds must be between 0 and 3600",
+        )
+        _check(flink_parallelism >= 1 and flink_parallelism_per_kpu >= 1, "parallelism >= 1")
+        _check(
+            1 <= alarm_datapoints_to_alarm <= alarm_evaluation_periods,
+            "alarm_datapoints_to_alarm must be between 1 and alarm_evaluation_periods",
+        )
+        thresholds = check_alarm_thresholds(
+            DEFAULT_ALARM_THRESHOLDS if alarm_thresholds is None else alarm_thresholds
+        )
+        jarfile = _checked_flink_zip(flink_application_zip)
+        lambda_asset_dir = _checked_lambda_asset(lambda_asset_dir)
+        config = PublisherConfig(
+            namespace=namespace,
+            legacy_namespace=legacy_namespace,
+            legacy_metrics=legacy_metrics,
+            channels=frozenset(channels),
+        )
+        super().__init__(
+            scope,
+            construct_id,
+            env=env,
+            stack_name=stack_name,
+            description=description
+            or f"QoS realtime ({env_name}): Flink windows, metric-row stream, CloudWatch publisher",
+        )
+        Tags.of(self).add("qos:env", env_name)
+        Tags.of(self).add("qos:service", SERVICE)
+        self.env_name = env_name
+
+        input_stream_arn = ssm.StringParameter.value_for_string_parameter(
+            self, ssm_parameter_name(env_name, "stream-arn", service="ingest")
+        )
+        # On-demand and AWS-managed encryption, like the ingest stream: no shards to size, no key
+        # policy, no kms:* grants for the producer or the consumer.
+        self.metric_stream = kinesis.Stream(
+            self,
+            "MetricRowStream",
+            stream_mode=kinesis.StreamMode.ON_DEMAND,
+            encryption=kinesis.StreamEncryption.MANAGED,
+            retention_period=Duration.hours(24),
+        )
+        self.application = self._flink_application(
+            env_name,
+            flink_application_zip,
+            jarfile,
+            input_stream_arn=input_stream_arn,
+            runtime=flink_runtime,
+            parallelism=flink_parallelism,
+            parallelism_per_kpu=flink_parallelism_per_kpu,
+            window_seconds=window_seconds,
+            allowed_lateness_seconds=allowed_lateness_seconds,
+            log_retention=log_retention,
+        )
+        self.publisher = self._publisher(env_name, lambda_asset_dir, config, log_retention)
+        self.dashboard = cw.Dashboard(
+            self,
+            "Dashboard",
+            dashboard_name=f"qos-{env_name}-realtime",
+            widgets=dashboard_widgets(namespace),
+        )
+        self.alarm_topic = sns.Topic(
+            self, "AlarmTopic", display_name=f"QoS realtime ({env_name}) alarms"
+        )
+        self.alarms = {
+            metric: self._alarm(
+                env_name,
+                namespace,
+                metric,
+                threshold,
+                alarm_evaluation_periods,
+                alarm_datapoints_to_alarm,
+            )
+            for metric, threshold in thresholds.items()
+        }
+        self._publish(env_name, namespace)
+
+    # --- Flink --------------------------------------------------------------------------------
+
+    def _flink_application(
+        self,
+        env_name: str,
+        zip_path: Path,
+        jarfile: str,
+        *,
+        input_stream_arn: str,
+        runtime: str,
+        parallelism: int,
+        parallelism_per_kpu: int,
+        window_seconds: int,
+        allowed_lateness_seconds: float,
+        log_retention: logs.RetentionDays,
+    ) -> flink.CfnApplication:
+        code = s3_assets.Asset(self, "FlinkApplicationCode", path=str(zip_path))
+        log_group = logs.LogGroup(self, "FlinkLogs", retention=log_retention)
+        log_stream = logs.LogStream(self, "FlinkLogStream", log_group=log_group)
+        log_stream_arn = self.format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name=f"{log_group.log_group_name}:log-stream:{log_stream.log_stream_name}",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+
+        role = iam.Role(
+            self,
+            "FlinkRole",
+            assumed_by=iam.ServicePrincipal(
+                "kinesisanalytics.amazonaws.com",
+                # Only on behalf of this account's applications (confused deputy).
+                conditions={"StringEquals": {"aws:SourceAccount": self.account}},
+            ),
+            description=f"QoS realtime ({env_name}) Flink application",
+        )
+        statements = [
+            iam.PolicyStatement(
+                sid="ReadIngestStream",
+                actions=[
+                    "kinesis:DescribeStream",
+                    "kinesis:DescribeStreamSummary",
+                    "kinesis:GetRecords",
+                    "kinesis:GetShardIterator",
+                    "kinesis:ListShards",
+                ],
+                resources=[input_stream_arn],
+            ),
+            iam.PolicyStatement(
+                sid="WriteMetricRowStream",
+                actions=[
+                    "kinesis:DescribeStream",
+                    "kinesis:DescribeStreamSummary",
+                    "kinesis:ListShards",
+                    "kinesis:PutRecord",
+                    "kinesis:PutRecords",
+                ],
+                resources=[self.metric_stream.stream_arn],
+            ),
+            iam.PolicyStatement(
+                sid="ReadApplicationCode",
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                resources=[code.bucket.arn_for_objects(code.s3_object_key)],
+            ),
+            iam.PolicyStatement(
+                sid="ListLogGroups",
+                actions=["logs:DescribeLogGroups"],
+                resources=[
+                    self.format_arn(
+                        service="logs",
+                        resource="log-group",
+                        resource_name="*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
+            ),
+            iam.PolicyStatement(
+                sid="ListLogStreams",
+                actions=["logs:DescribeLogStreams"],
+                resources=[log_group.log_group_arn],
+            ),
+            iam.PolicyStatement(
+                sid="WriteLogs", actions=["logs:PutLogEvents"], resources=[log_stream_arn]
+            ),
+        ]
+        policy = iam.Policy(self, "FlinkPolicy", statements=statements, roles=[role])
+
+        properties = {
+            "input.stream.arn": input_stream_arn,
+            "output.stream.arn": self.metric_stream.stream_arn,
+            "aws.region": self.region,
+            "window.seconds": str(window_seconds),
+            "allowed.lateness.seconds": f"{allowed_lateness_seconds:g}",
+        }
+        application = flink.CfnApplication(
+            self,
+            "FlinkApplication",
+            application_name=f"qos-{env_name}-realtime",
+            application_description=f"QoS realtime ({env_name}): event-time window KPIs",
+            runtime_environment=runtime,
+            service_execution_role=role.role_arn,
+            application_configuration=flink.CfnApplication.ApplicationConfigurationProperty(
+                application_code_configuration=flink.CfnApplication.ApplicationCodeConfigurationProperty(
+                    code_content_type="ZIPFILE",
+                    code_content=flink.CfnApplication.CodeContentProperty(
+                        s3_content_location=flink.CfnApplication.S3ContentLocationProperty(
+                            bucket_arn=code.bucket.bucket_arn, file_key=code.s3_object_key
+                        )
+                    ),
+                ),
+                environment_properties=flink.CfnApplication.EnvironmentPropertiesProperty(
+                    property_groups=[
+                        flink.CfnApplication.PropertyGroupProperty(
+                            property_group_id=FLINK_RUN_OPTIONS_GROUP,
+                            property_map={"python": "main.py", "jarfile": jarfile},
+                        ),
+                        flink.CfnApplication.PropertyGroupProperty(
+                            property_group_id=FLINK_PROPERTY_GROUP, property_map=properties
+                        ),
+                    ]
+                ),
+                flink_application_configuration=flink.CfnApplication.FlinkApplicationConfigurationProperty(
+                    checkpoint_configuration=flink.CfnApplication.CheckpointConfigurationProperty(
+                        configuration_type="DEFAULT"
+                    ),
+                    monitoring_configuration=flink.CfnApplication.MonitoringConfigurationProperty(
+                        configuration_type="CUSTOM", log_level="INFO", metrics_level="APPLICATION"
+                    ),
+                    parallelism_configuration=flink.CfnApplication.ParallelismConfigurationProperty(
+                        configuration_type="CUSTOM",
+                        parallelism=parallelism,
+                        parallelism_per_kpu=parallelism_per_kpu,
+                        auto_scaling_enabled=True,
+                    ),
+                ),
+                application_snapshot_configuration=flink.CfnApplication.ApplicationSnapshotConfigurationProperty(
+                    snapshots_enabled=True
+                ),
+            ),
+        )
+        # The role must be able to read the code and the streams before MSF validates the app.
+        application.node.add_dependency(policy)
+        flink.CfnApplicationCloudWatchLoggingOption(
+            self,
+            "FlinkLogging",
+            application_name=application.ref,
+            cloud_watch_logging_option=flink.CfnApplicationCloudWatchLoggingOption.CloudWatchLoggingOptionProperty(
+                log_stream_arn=log_stream_arn
+            ),
+        )
+        return application
+
+    # --- the publisher ------------------------------------------------------------------------
+
+    def _publisher(
+        self,
+        env_name: str,
+        asset_dir: Path,
+        config: PublisherConfig,
+        log_retention: logs.RetentionDays,
+    ) -> lambda_.Function:
+        log_group = logs.LogGroup(self, "PublisherLogs", retention=log_retention)
+        # An explicit role instead of CDK's default (AWSLambdaBasicExecutionRole writes to every
+        # log group of the account): this one writes only to its own.
+        role = iam.Role(
+            self,
+            "PublisherRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"QoS realtime ({env_name}) CloudWatch publisher",
+        )
+        log_group.grant_write(role)
+        # PutMetricData takes no resource ARN; the namespace condition is what limits it.
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="PutQoSMetrics",
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": list(config.namespaces)}},
+            )
+        )
+        environment = {
+            "QOS_REALTIME_PUBLISHER_NAMESPACE": config.namespace,
+            "QOS_REALTIME_PUBLISHER_LEGACY_METRICS": str(config.legacy_metrics).lower(),
+            "QOS_REALTIME_PUBLISHER_CHANNELS": ",".join(sorted(config.channels)),
+            "POWERTOOLS_SERVICE_NAME": POWERTOOLS_SERVICE_NAME,
+            "POWERTOOLS_METRICS_NAMESPACE": POWERTOOLS_METRICS_NAMESPACE,
+        }
+        if config.legacy_namespace:
+            environment["QOS_REALTIME_PUBLISHER_LEGACY_NAMESPACE"] = config.legacy_namespace
+        function = lambda_.Function(
+            self,
+            "Publisher",
+            description=f"QoS realtime ({env_name}): metric rows -> CloudWatch metrics",
+            runtime=lambda_.Runtime.PYTHON_3_12,
+            architecture=lambda_.Architecture.X86_64,
+            handler=HANDLER,
+            code=lambda_.Code.from_asset(str(asset_dir)),
+            role=role,
+            log_group=log_group,
+            tracing=lambda_.Tracing.ACTIVE,
+            memory_size=256,
+            # Room for the sink's retries (5 attempts, backoff capped at 5 s) on a few calls.
+            timeout=Duration.seconds(60),
+            environment=environment,
+        )
+        self.failed_batches = sqs.Queue(
+            self,
+            "PublisherFailures",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        function.add_event_source(
+            sources.KinesisEventSource(
+                self.metric_stream,
+                starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+                batch_size=PUBLISHER_BATCH_SIZE,
+                max_batching_window=PUBLISHER_BATCHING_WINDOW,
+                bisect_batch_on_error=True,
+                report_batch_item_failures=True,
+                retry_attempts=PUBLISHER_RETRY_ATTEMPTS,
+                max_record_age=PUBLISHER_MAX_RECORD_AGE,
+                on_failure=sources.SqsDlq(self.failed_batches),
+            )
+        )
+        return function
+
+    # --- alarms and what others read ----------------------------------------------------------
+
+    def _alarm(
+        self,
+        env_name: str,
+        namespace: str,
+        metric: str,
+        threshold: float,
+        evaluation_periods: int,
+        datapoints_to_alarm: int,
+    ) -> cw.Alarm:
+        construct_id = "".join(part.capitalize() for part in metric.split("_")) + "Alarm"
+        alarm = cw.Alarm(
+            self,
+            construct_id,
+            alarm_name=f"qos-{env_name}-realtime-{metric.replace('_', '-')}",
+            alarm_description=f"QoS realtime ({env_name}): {metric} crossed {threshold:g}",
+            metric=alarm_metric(namespace, metric),
+            threshold=threshold,
+            comparison_operator=comparison(metric),
+            evaluation_periods=evaluation_periods,
+            datapoints_to_alarm=datapoints_to_alarm,
+            # No viewers, no data: nothing is wrong with playback then.
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(cw_actions.SnsAction(self.alarm_topic))
+        alarm.add_ok_action(cw_actions.SnsAction(self.alarm_topic))
+        return alarm
+
+    def _publish(self, env_name: str, namespace: str) -> None:
+        published = {
+            "metric-stream-arn": ("MetricStreamArnParameter", self.metric_stream.stream_arn),
+            "metric-stream-name": ("MetricStreamNameParameter", self.metric_stream.stream_name),
+            "flink-application-name": ("FlinkApplicationNameParameter", self.application.ref),
+            "cloudwatch-namespace": ("NamespaceParameter", namespace),
+            "dashboard-name": ("DashboardNameParameter", self.dashboard.dashboard_name),
+            "alarm-topic-arn": ("AlarmTopicArnParameter", self.alarm_topic.topic_arn),
+        }
+        for resource, (construct_id, value) in published.items():
+            ssm.StringParameter(
+                self,
+                construct_id,
+                parameter_name=ssm_parameter_name(env_name, resource),
+                string_value=value,
+                description=f"QoS realtime ({env_name}): {resource}",
+            )
+        CfnOutput(self, "FlinkApplicationName", value=self.application.ref)
+        CfnOutput(self, "DashboardName", value=self.dashboard.dashboard_name)
+        CfnOutput(self, "MetricStreamName", value=self.metric_stream.stream_name)
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ValueError(message)
+
+
+def _checked_flink_zip(path: Path) -> str:
+    """The zip's connector jar (its path inside the zip); the zip must also have main.py."""
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no Flink application zip at {path}: build it first (the realtime Flink packaging)"
+        )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except zipfile.BadZipFile as exc:
+        raise ValueError(f"{path} is not a zip file: {exc}") from None
+    if "main.py" not in names:
+        raise ValueError(f"{path} has no main.py at its root: not a PyFlink application zip")
+    jars = sorted(name for name in names if name.endswith(".jar"))
+    if len(jars) != 1:
+        raise ValueError(f"{path} must hold exactly one connector jar, found {jars}")
+    return jars[0]
+
+
+def _checked_lambda_asset(asset_dir: Path) -> Path:
+    asset_dir = asset_dir.resolve()
+    if not (asset_dir / "qos_realtime" / "publisher_lambda").is_dir():
+        raise FileNotFoundError(
+            f"{asset_dir} holds no publisher bundle; build it first with "
+            "`python -m qos_realtime_infra.packaging --out <dir>`"
+        )
+    return asset_dir

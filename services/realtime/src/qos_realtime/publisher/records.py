@@ -1,0 +1,107 @@
+"""Reads one record of the metric-row stream: a `MetricRow` or a `DistributionRow`, as JSON.
+
+Both row types share the stream (one JSON object per record). A distribution row is recognised by
+its `source` key, a metric row by its `metric` key. Field types are checked here, at the edge, so
+that a bad record is reported as malformed with a reason instead of failing later; keys beyond
+the row's fields are ignored, so a producer may add fields before the publisher knows them.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, cast
+
+import orjson
+
+from qos_realtime.domain.distributions import DistributionRow
+from qos_realtime.domain.rows import GROUP_DIMENSIONS, GroupDimension, MetricRow
+
+
+class MalformedRow(ValueError):
+    """A record that is not a row this publisher can read; the message says why."""
+
+
+def parse_row(data: bytes | str) -> MetricRow | DistributionRow:
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedRow(f"not JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise MalformedRow(f"expected a JSON object, got {type(obj).__name__}")
+    if "source" in obj:
+        return _distribution_row(obj)
+    if "metric" in obj:
+        return _metric_row(obj)
+    raise MalformedRow("neither a metric row (no `metric`) nor a distribution row (no `source`)")
+
+
+def _metric_row(obj: dict[str, Any]) -> MetricRow:
+    value = obj.get("value")
+    if value is not None and not _is_number(value):
+        raise MalformedRow(f"value: expected a number or null, got {value!r}")
+    return MetricRow(
+        window_start=_epoch_ms(obj, "window_start"),
+        window_end=_epoch_ms(obj, "window_end"),
+        metric=_string(obj, "metric"),
+        dimension=_dimension(obj),
+        dimension_value=_string(obj, "dimension_value"),
+        value=None if value is None else float(value),
+        split=_string(obj, "split", default=""),
+        final=_flag(obj, "final"),
+    )
+
+
+def _distribution_row(obj: dict[str, Any]) -> DistributionRow:
+    values, counts = obj.get("values"), obj.get("counts")
+    if not isinstance(values, list) or not all(_is_number(v) for v in values):
+        raise MalformedRow("values: expected a list of numbers")
+    if not isinstance(counts, list) or not all(_is_count(c) for c in counts):
+        raise MalformedRow("counts: expected a list of positive integers")
+    if len(values) != len(counts):
+        raise MalformedRow(f"{len(values)} values but {len(counts)} counts")
+    return DistributionRow(
+        window_start=_epoch_ms(obj, "window_start"),
+        window_end=_epoch_ms(obj, "window_end"),
+        source=_string(obj, "source"),
+        dimension=_dimension(obj),
+        dimension_value=_string(obj, "dimension_value"),
+        values=[float(v) for v in values],
+        counts=[int(c) for c in counts],
+        final=_flag(obj, "final"),
+    )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _epoch_ms(obj: dict[str, Any], key: str) -> int:
+    value = obj.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise MalformedRow(f"{key}: expected epoch milliseconds, got {value!r}")
+    return value
+
+
+def _string(obj: dict[str, Any], key: str, default: str | None = None) -> str:
+    value = obj.get(key, default)
+    if not isinstance(value, str):
+        raise MalformedRow(f"{key}: expected a string, got {value!r}")
+    return value
+
+
+def _flag(obj: dict[str, Any], key: str) -> bool:
+    value = obj.get(key, True)
+    if not isinstance(value, bool):
+        raise MalformedRow(f"{key}: expected true or false, got {value!r}")
+    return value
+
+
+def _dimension(obj: dict[str, Any]) -> GroupDimension:
+    value = obj.get("dimension")
+    if value not in GROUP_DIMENSIONS:
+        raise MalformedRow(f"dimension: expected one of {GROUP_DIMENSIONS}, got {value!r}")
+    return cast(GroupDimension, value)

@@ -1,0 +1,1 @@
+"""The CloudWatch publisher Lambda: its settings, its wiring and its handler."""

@@ -1,0 +1,1 @@
+"""Adapters that deliver the realtime service's output to AWS (CloudWatch metrics)."""
