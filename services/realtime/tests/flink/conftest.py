@@ -3,15 +3,23 @@
 Without them those tests skip, with the reason in pytest's summary. QOS_REQUIRE_FLINK=1 (set by
 the `flink` nox session) turns a missing pyflink or Java into an error: CI must run the parity
 test, not skip it.
+
+The job is slow to start, so it runs once per session (`job_output`), over the golden records
+(`records`), and every module reads its output.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
+import subprocess
+import sys
 
 import pytest
+
+from .events import LATENESS_S, WINDOW_S, Record, generate
 
 REQUIRED = os.environ.get("QOS_REQUIRE_FLINK") == "1"
 
@@ -37,3 +45,41 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         raise pytest.UsageError(f"QOS_REQUIRE_FLINK=1 but {reason}")
     for item in flink_items:
         item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(scope="session")
+def records() -> list[Record]:
+    return generate()
+
+
+@pytest.fixture(scope="session")
+def job_output(records: list[Record], tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """The JSON lines the job writes for the golden records: the records (out of order within
+    the allowed lateness) go to a filesystem JSON source, `python -m qos_realtime.flink.main` runs
+    the production SQL over them (a bounded source, so every window closes), and the part files
+    it writes are read back."""
+    work = tmp_path_factory.mktemp("flink")
+    events, out = work / "events.ndjson", work / "rows"
+    events.write_text("".join(json.dumps(r) + "\n" for r in records))
+    command = [
+        sys.executable,
+        "-m",
+        "qos_realtime.flink.main",
+        "--events",
+        str(events),
+        "--out",
+        str(out),
+        "--window-s",
+        str(WINDOW_S),
+        "--lateness-s",
+        str(LATENESS_S),
+        "--parallelism",
+        "1",
+    ]
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=300, env={**os.environ}, check=False
+    )
+    assert done.returncode == 0, f"the Flink job failed:\n{done.stdout}\n{done.stderr[-6000:]}"
+    parts = [p for p in out.rglob("*") if p.is_file() and not p.name.startswith(".")]
+    assert parts, "the job wrote no part file"
+    return [line for p in sorted(parts) for line in p.read_text().splitlines()]

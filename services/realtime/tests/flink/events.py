@@ -6,21 +6,29 @@ players, none), PLAY, PLAYBACK_SUMMARY with rendition, bitrate (not always) and 
 sessions only), QUALITY_CHANGED, recoverable and fatal ERRORs in both phases, STOP with and
 without exit_before_start. Records come out of event-time order, but never by more than
 `max_disorder_ms`, which a test keeps below the allowed lateness so that no record is late.
+Startup times repeat (`other` platforms report whole seconds), and a few exceed 20 s (one
+distribution row's span of values, so some groups' values take two rows).
 
-The oracle is written from METRICS.md, not from the catalogue, for a handful of metrics.
+The oracle is written from METRICS.md, not from the catalogue, for a handful of metrics and for
+the values behind the percentiles (the distribution rows).
 """
 
 from __future__ import annotations
 
 import math
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from typing import Any
 
 Record = dict[str, Any]
 Key = tuple[int, str, str, str, str]  # MetricRow.key(): window, metric, dimension, value, split
+# DistributionRow.key(): window, source, dimension, dimension value
+DistributionKey = tuple[int, str, str, str]
 BASE_MS = 1_796_000_000_000  # a multiple of 60 s: windows start on round epoch seconds
+# The job's settings for the golden data: the disorder stays below the lateness.
+WINDOW_S = 30
+LATENESS_S = 5.0
 PLATFORMS = ("web", "ios", "android", "other")
 CHANNELS = ("news", "sports", "music", "kids", "movies")
 RENDITIONS = (("1080p60", 7_800_000), ("720p", 3_000_000), ("480p", 1_400_000), ("160p", 230_000))
@@ -77,6 +85,10 @@ def generate(
             emit("STOP", clock + rng.randrange(500, 9_000), exit_before_start=True)
             continue
         startup = rng.randrange(250, 9_000)
+        if platform == "other":  # these players report whole seconds: values repeat
+            startup = max(1_000, startup - startup % 1_000)
+        if n % 15 == 7:  # a slow start, past one distribution row's 20 s of values
+            startup += 20_000
         clock += startup
         emit("PLAY", clock, startup_latency_ms=startup, start_playback_position_sec=0.0)
         rendition, bitrate = rng.choice(RENDITIONS)
@@ -227,3 +239,36 @@ def oracle_rows(records: list[Record], *, window_s: int) -> dict[Key, float | No
             share = None if total == 0 else 100 * ms / total
             out[(start, "rendition_share", dimension, value, rendition)] = share
     return out
+
+
+def _groups(record: Record) -> list[tuple[str, str]]:
+    return [
+        ("all", ""),
+        ("client_platform", record["client_platform"]),
+        ("channel_watched", record["channel_watched"]),
+    ]
+
+
+def oracle_distributions(
+    records: list[Record], *, window_s: int
+) -> dict[DistributionKey, Counter[int]]:
+    """The values behind the percentiles, per window, group and source field, from METRICS.md:
+    the startup time of PLAY events, the live latency of live PLAYBACK_SUMMARY events that
+    report one. Only groups with a value have an entry."""
+    window_ms = window_s * 1000
+    out: dict[DistributionKey, Counter[int]] = defaultdict(Counter)
+    for r in records:
+        start = r["event_time"] - r["event_time"] % window_ms
+        found: list[tuple[str, int]] = []
+        if r["metric_type"] == "PLAY" and r.get("startup_latency_ms") is not None:
+            found.append(("startup_latency_ms", r["startup_latency_ms"]))
+        if (
+            r["metric_type"] == "PLAYBACK_SUMMARY"
+            and r["is_live"]
+            and r.get("live_latency_ms") is not None
+        ):
+            found.append(("live_latency_ms", r["live_latency_ms"]))
+        for source, value in found:
+            for dimension, dimension_value in _groups(r):
+                out[(start, source, dimension, dimension_value)][value] += 1
+    return dict(out)

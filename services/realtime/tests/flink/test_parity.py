@@ -1,32 +1,26 @@
-"""The Flink job on the local mini-cluster against the local engine and a plain-Python oracle.
+"""The Flink job's metric rows on the local mini-cluster against the local engine and a
+plain-Python oracle.
 
-One job run for the module: golden records (out of order within the allowed lateness) go to a
-filesystem JSON source, `python -m qos_realtime.flink.main` runs the production SQL over them (a
-bounded source, so every window closes), and the MetricRow JSON it writes is read back.
+The job runs once for the session (`conftest.job_output`) over the golden records; here its
+MetricRows, read back with the publisher's parser (the job's distribution rows are checked in
+`test_distribution_rows`).
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import subprocess
-import sys
 from collections import Counter
 
 import pytest
 
 from qos_realtime.domain.rows import MetricRow
 from qos_realtime.flink import sql
+from qos_realtime.publisher.records import parse_row
 from qos_shared.catalogue import CATALOGUE
 
-from .events import CHANNELS, ORACLE, Record, generate, oracle_rows
+from .events import CHANNELS, LATENESS_S, ORACLE, WINDOW_S, Key, Record, oracle_rows
 
 pytestmark = pytest.mark.flink
-
-WINDOW_S = 30
-LATENESS_S = 5.0
-Key = tuple[int, str, str, str, str]
 
 
 def close(a: float | None, b: float | None) -> bool:
@@ -36,37 +30,10 @@ def close(a: float | None, b: float | None) -> bool:
 
 
 @pytest.fixture(scope="module")
-def records() -> list[Record]:
-    return generate()
-
-
-@pytest.fixture(scope="module")
-def flink_rows(records: list[Record], tmp_path_factory: pytest.TempPathFactory) -> list[MetricRow]:
-    work = tmp_path_factory.mktemp("flink")
-    events, out = work / "events.ndjson", work / "rows"
-    events.write_text("".join(json.dumps(r) + "\n" for r in records))
-    command = [
-        sys.executable,
-        "-m",
-        "qos_realtime.flink.main",
-        "--events",
-        str(events),
-        "--out",
-        str(out),
-        "--window-s",
-        str(WINDOW_S),
-        "--lateness-s",
-        str(LATENESS_S),
-        "--parallelism",
-        "1",
-    ]
-    done = subprocess.run(
-        command, capture_output=True, text=True, timeout=300, env={**os.environ}, check=False
-    )
-    assert done.returncode == 0, f"the Flink job failed:\n{done.stdout}\n{done.stderr[-6000:]}"
-    parts = [p for p in out.rglob("*") if p.is_file() and not p.name.startswith(".")]
-    assert parts, "the job wrote no part file"
-    return [MetricRow.from_json(line) for p in parts for line in p.read_text().splitlines()]
+def flink_rows(job_output: list[str]) -> list[MetricRow]:
+    rows = [row for row in map(parse_row, job_output) if isinstance(row, MetricRow)]
+    assert rows, "the job wrote no metric row"
+    return rows
 
 
 def by_key(rows: list[MetricRow]) -> dict[Key, MetricRow]:

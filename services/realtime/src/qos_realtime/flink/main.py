@@ -7,7 +7,7 @@ On Managed Service for Apache Flink this file is the application zip's `main.py`
 | key | meaning | default |
 | --- | --- | --- |
 | `input.stream.arn` | the events stream (stored-record JSON) | required |
-| `output.stream.arn` | the metrics stream (MetricRow JSON) the publisher reads | required |
+| `output.stream.arn` | the rows stream the publisher reads (row JSON, see `sql`) | required |
 | `aws.region` | the streams' region | required |
 | `window.seconds` | window length | 60 |
 | `allowed.lateness.seconds` | watermark delay behind the newest event time | 5 |
@@ -19,8 +19,9 @@ plus MSF's own group `kinesis.analytics.flink.run.options`: `python` = `main.py`
 
 Locally, `python -m qos_realtime.flink.main --events DIR_OR_FILE --out DIR` runs the same SQL
 over newline-delimited stored records (a bounded source: every window closes at the end) and
-writes MetricRow JSON part files to DIR; `--properties FILE [--jar JAR]` runs against Kinesis
-with a properties file of MSF's shape. Flink's own logs go to pyflink's `log/` folder.
+writes the rows (MetricRow and DistributionRow JSON, see `sql`) as part files to DIR;
+`--properties FILE [--jar JAR]` runs against Kinesis with a properties file of MSF's shape.
+Flink's own logs go to pyflink's `log/` folder.
 """
 
 from __future__ import annotations
@@ -162,7 +163,7 @@ def submit(env: Any, statements: Sequence[str]) -> Any:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--events", help="run locally over this file or folder of records")
-    parser.add_argument("--out", help="with --events: the folder for MetricRow JSON files")
+    parser.add_argument("--out", help="with --events: the folder for the rows' JSON files")
     parser.add_argument("--window-s", type=int, default=60)
     parser.add_argument("--lateness-s", type=float, default=5.0)
     parser.add_argument("--properties", type=Path, default=MSF_PROPERTIES)

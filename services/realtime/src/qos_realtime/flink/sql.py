@@ -2,8 +2,9 @@
 
 The job is a chain of temporary views over a source table (any table with the catalogue's
 columns and a `rowtime` attribute with a watermark; see `tables`), ending in `qos_metric_rows`,
-whose columns are those of `MetricRow` (window bounds in epoch ms). `insert_sql` writes it to a
-sink. Semantics, shared with the local engine (`qos_realtime.engine`):
+whose columns are those of `MetricRow` (window bounds in epoch ms), and `qos_distribution_rows`,
+whose columns are those of `DistributionRow`. `insert_sql` writes both to one sink. Semantics,
+shared with the local engine (`qos_realtime.engine`):
 
 - event-time tumbling windows of W seconds, aligned to the epoch (`table.local-time-zone` UTC);
 - groups: all records, per `client_platform`, per `channel_watched` (GROUPING SETS, which Flink's
@@ -16,6 +17,46 @@ sink. Semantics, shared with the local engine (`qos_realtime.engine`):
 - share metrics: a window aggregation sums the numerator per (group, split value); a second,
   cascaded window aggregation over its `window_time` totals each group and collects its parts
   (`ARRAY_AGG`), which are unnested and divided by the total. No join, so no unbounded state.
+- distribution rows (`DistributionRow`, `qos_distribution_rows`): see below.
+
+The sink takes both row types, one JSON object per row: its columns are MetricRow's followed by
+DistributionRow's others (`SINK_COLUMNS`, every one nullable), and the one INSERT writes the
+distribution rows with null `metric`, `value`, `split` and the metric rows with null `source`,
+`values`, `counts` (the publisher tells them apart by a non-null `source`). One sink and one
+INSERT rather than a second sink table on the same stream: one Kinesis producer, and one job
+whose statements are DDL, views, INSERT.
+
+Distribution rows carry the values behind the percentiles, so that CloudWatch computes real
+percentiles across viewers: per window, group (all, each `client_platform`, each
+`channel_watched`: every channel, like the metric rows) and source (each field a percentile metric
+reads, over that metric's records, `DISTRIBUTION_SOURCES`), the exact multiset of the source's
+values in the window, as `values` (distinct, ascending, in the field's own unit) and `counts`.
+
+- `qos_distribution_values`: the records of each source's filter that have a value, one row per
+  (record, source), fanned out to the record's three groups with `CROSS JOIN UNNEST(MAP[...])`
+  (what GROUPING SETS would expand to; here the group columns are plain columns from the start).
+- `qos_distribution_counts`: a window aggregation counts each distinct value per (window, source,
+  group); its state is the distinct values of the open windows, freed when a window closes.
+- `qos_distribution_chunks`: a cascaded window aggregation over that one's `window_time` collects
+  the (value, count) pairs of each (window, source, group, chunk) with `ARRAY_AGG`. Its input is
+  one row per distinct value, so its state is bounded the same way. No join, no unbounded state.
+- Order. `ARRAY_AGG` collects in arrival order (Flink has no ordered ARRAY_AGG), and Flink 2.2's
+  `ARRAY_SORT` sorts no ROWs, nor could one sort keep a separate counts array aligned, so each
+  pair is encoded as one sortable DECIMAL(38, 18): the value (an integer) as the integral part,
+  the count as the 18 fractional digits (`1200` seen 3 times: `1200.000000000000000003`). Values
+  are distinct within a group, so sorting the keys sorts by value (negative ones too: the count
+  only moves a key within its integer's unit interval, away from zero). `qos_distribution_rows`
+  then reads the values back by casting the keys to BIGINT (which truncates the fraction) and
+  the counts from the keys' text (the digits after the point). Hence sources must be integer
+  fields (BIGINT: the millisecond fields), which a test checks.
+- Size. A Kinesis record holds 1 MiB, and a group's distinct values are not bounded by the window
+  (every millisecond of startup time may occur). So a group's values are split into chunks of
+  `DISTRIBUTION_CHUNK` consecutive integers (`FLOOR(value / DISTRIBUTION_CHUNK)`), one row each:
+  at most 20,000 pairs of at most 43 JSON characters (a DOUBLE, a BIGINT, two commas), 860 KB.
+  Splitting is harmless: the publisher sends each row as datums of the same name, dimensions and
+  timestamp, which CloudWatch adds up. A group whose values all lie below 20 s (the usual case)
+  is one row. Splitting, not snapping values to a bounded grid in SQL: the rows stay exact, and
+  chunks of consecutive integers need no knowledge of the group's other values.
 
 Every statement is plain text; `statements()` lists them in order.
 """
@@ -23,13 +64,13 @@ Every statement is plain text; `statements()` lists them in order.
 # ruff: noqa: S608 - SQL text rendered from the catalogue, integers and fixed names; no input.
 from __future__ import annotations
 
-from qos_shared.catalogue import CATALOGUE, Metric
+from qos_shared.catalogue import CATALOGUE, Aggregate, Field, Metric
 from qos_shared.catalogue_sql import filter_sql, metric_sql, share_numerator_sql
 
 GROUP_METRICS: tuple[Metric, ...] = tuple(m for m in CATALOGUE if m.kind != "share")
 SHARE_METRICS: tuple[Metric, ...] = tuple(m for m in CATALOGUE if m.kind == "share")
 
-# The view every sink reads, and its columns (MetricRow's fields, in order).
+# The view of the job's MetricRows, and its columns (MetricRow's fields, in order).
 ROWS_VIEW = "qos_metric_rows"
 ROW_COLUMNS: tuple[tuple[str, str], ...] = (
     ("window_start", "BIGINT"),
@@ -41,6 +82,26 @@ ROW_COLUMNS: tuple[tuple[str, str], ...] = (
     ("split", "STRING"),
     ("final", "BOOLEAN"),
 )
+# DistributionRow's fields, in order, and the view of the job's distribution rows.
+DISTRIBUTIONS_VIEW = "qos_distribution_rows"
+DISTRIBUTION_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("window_start", "BIGINT"),
+    ("window_end", "BIGINT"),
+    ("source", "STRING"),
+    ("dimension", "STRING"),
+    ("dimension_value", "STRING"),
+    ("values", "ARRAY<DOUBLE>"),
+    ("counts", "ARRAY<BIGINT>"),
+    ("final", "BOOLEAN"),
+)
+# The sink's columns: MetricRow's, then DistributionRow's others. A row fills those of its type.
+SINK_COLUMNS: tuple[tuple[str, str], ...] = ROW_COLUMNS + tuple(
+    c for c in DISTRIBUTION_COLUMNS if c[0] not in dict(ROW_COLUMNS)
+)
+# Consecutive integer values per distribution row (see the module docstring: a row < 1 MiB).
+DISTRIBUTION_CHUNK = 20_000
+# The count's digits in a distribution key DECIMAL(38, 18); a BIGINT value fits the other 20.
+_COUNT_DIGITS = 18
 # MetricRow's group dimensions; the grouped columns of the window aggregation are the last two.
 GROUP_DIMENSIONS: tuple[str, ...] = ("all", "client_platform", "channel_watched")
 
@@ -159,6 +220,82 @@ CROSS JOIN UNNEST(s.parts) AS p ({ident("split")}, part)""",
     ]
 
 
+def _distribution_sources() -> dict[str, Aggregate]:
+    sources: dict[str, Aggregate] = {}
+    for m in CATALOGUE:
+        if m.kind != "percentile":
+            continue
+        if not isinstance(m.numerator.value, Field):
+            raise ValueError(f"{m.name}: a distribution source is a field")
+        known = sources.setdefault(m.numerator.value.name, m.numerator)
+        if known != m.numerator:
+            raise ValueError(f"{m.name}: percentiles of one field disagree on their records")
+    return sources
+
+
+# Source field -> the `values` aggregate whose records it is read from (the same as
+# `qos_realtime.domain.distributions.distribution_sources()`, which the job can't import).
+DISTRIBUTION_SOURCES: dict[str, Aggregate] = _distribution_sources()
+
+
+def distribution_views(window_s: int) -> list[str]:
+    """The views from the events to `qos_distribution_rows` (see the module docstring)."""
+    branches = "\nUNION ALL\n".join(
+        f"""SELECT rowtime, {_PLATFORM}, {_CHANNEL}, {string(name)} AS source,
+       {ident(name)} AS {ident("value")}
+FROM {EVENTS_VIEW}
+WHERE {filter_sql(aggregate.filter, "flink")} AND {ident(name)} IS NOT NULL"""
+        for name, aggregate in DISTRIBUTION_SOURCES.items()
+    )
+    groups = ",\n    ".join(
+        [
+            f"{string('all')}, {string('')}",
+            *(f"{string(d)}, COALESCE(v.{ident(d)}, '')" for d in GROUP_DIMENSIONS[1:]),
+        ]
+    )
+    value = ident("value")
+    key = (
+        f"CAST(CONCAT(CAST({value} AS STRING), '.', "
+        f"LPAD(CAST(COUNT(*) AS STRING), {_COUNT_DIGITS}, '0')) "
+        f"AS DECIMAL({20 + _COUNT_DIGITS}, {_COUNT_DIGITS}))"
+    )
+    chunk = f"CAST(FLOOR(CAST({value} AS DOUBLE) / {DISTRIBUTION_CHUNK}) AS BIGINT)"
+    # The counts: each key's digits after the point, e.g. '1200.000000000000000003' -> 3.
+    counts = (
+        "CAST(SPLIT(REGEXP_REPLACE(ARRAY_JOIN(CAST(c.pairs AS ARRAY<STRING>), ','), "
+        "'[^,.]*[.]', ''), ',') AS ARRAY<BIGINT>)"
+    )
+    return [
+        f"""CREATE TEMPORARY VIEW qos_distribution_values AS
+SELECT v.rowtime, v.source, g.dimension, g.dimension_value, v.{value}
+FROM (
+{branches}
+) AS v
+CROSS JOIN UNNEST(MAP[
+    {groups}
+]) AS g (dimension, dimension_value)""",
+        f"""CREATE TEMPORARY VIEW qos_distribution_counts AS
+SELECT window_time AS value_time, source, dimension, dimension_value,
+       {chunk} AS chunk,
+       {key} AS pair
+FROM {_tumble("qos_distribution_values", "rowtime", window_s)}
+GROUP BY window_start, window_end, window_time, source, dimension, dimension_value, {value}""",
+        f"""CREATE TEMPORARY VIEW qos_distribution_chunks AS
+SELECT window_start, window_end, source, dimension, dimension_value,
+       ARRAY_SORT(ARRAY_AGG(pair)) AS pairs
+FROM {_tumble("qos_distribution_counts", "value_time", window_s)}
+GROUP BY window_start, window_end, source, dimension, dimension_value, chunk""",
+        f"""CREATE TEMPORARY VIEW {DISTRIBUTIONS_VIEW} AS
+SELECT {_epoch_ms("c.window_start")} AS window_start,
+       {_epoch_ms("c.window_end")} AS window_end,
+       c.source, c.dimension, c.dimension_value,
+       CAST(CAST(c.pairs AS ARRAY<BIGINT>) AS ARRAY<DOUBLE>) AS {ident("values")},
+       {counts} AS {ident("counts")},
+       TRUE AS {ident("final")}
+FROM qos_distribution_chunks AS c""",
+    ]
+
+
 def rows_view() -> str:
     """Every MetricRow of the job: the group rows and each share metric's rows."""
     columns = ", ".join(ident(c) for c, _ in ROW_COLUMNS)
@@ -175,13 +312,27 @@ def statements(source: str, *, window_s: int = 60) -> list[str]:
     views = [events_view(source), group_metrics_view(window_s), group_rows_view()]
     for metric in SHARE_METRICS:
         views += share_views(metric, window_s)
-    return [*views, rows_view()]
+    return [*views, rows_view(), *distribution_views(window_s)]
+
+
+def _select_as_sink_row(view: str, columns: tuple[tuple[str, str], ...]) -> str:
+    """The view's rows with every sink column: the view's own, and typed nulls for the rest."""
+    own = {c for c, _ in columns}
+    select = ", ".join(
+        ident(c) if c in own else f"CAST(NULL AS {t}) AS {ident(c)}" for c, t in SINK_COLUMNS
+    )
+    return f"SELECT {select}\nFROM {view}"
 
 
 def insert_sql(sink: str) -> str:
-    """The job's one INSERT: every MetricRow into `sink` (a table with ROW_COLUMNS)."""
-    columns = ", ".join(ident(c) for c, _ in ROW_COLUMNS)
-    return f"INSERT INTO {ident(sink)} ({columns})\nSELECT {columns} FROM {ROWS_VIEW}"
+    """The job's one INSERT: every DistributionRow and MetricRow into `sink` (SINK_COLUMNS)."""
+    columns = ", ".join(ident(c) for c, _ in SINK_COLUMNS)
+    return (
+        f"INSERT INTO {ident(sink)} ({columns})\n"
+        f"{_select_as_sink_row(DISTRIBUTIONS_VIEW, DISTRIBUTION_COLUMNS)}\n"
+        f"UNION ALL\n"
+        f"{_select_as_sink_row(ROWS_VIEW, ROW_COLUMNS)}"
+    )
 
 
 def script(source: str, sink: str, *, window_s: int = 60) -> str:

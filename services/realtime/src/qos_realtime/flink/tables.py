@@ -4,8 +4,9 @@ A source has one column per field the catalogue reads (stored records are flat J
 JSON format ignores every other field), a `rowtime` computed from `event_time` (epoch ms) and a
 watermark that trails it by the allowed lateness: a window closes once a record `lateness` past
 its end has been read, and later records for it are dropped (Flink's operator metric
-`numLateRecordsDropped` counts them). A sink has MetricRow's columns (`sql.ROW_COLUMNS`) and
-writes one JSON object per row, which `MetricRow.from_json` reads back.
+`numLateRecordsDropped` counts them). A sink takes both row types of the job (`sql.SINK_COLUMNS`:
+MetricRow's columns, then DistributionRow's others) and writes one JSON object per row, with
+nulls in the other type's columns; the publisher's `parse_row` reads either back.
 
 Connector options are those of `flink-connector-aws-kinesis-streams` 5.x and later (the `kinesis`
 identifier: the FLIP-27 source and the async sink), and of Flink's filesystem connector.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from qos_realtime.flink.sql import ROW_COLUMNS, ident
+from qos_realtime.flink.sql import SINK_COLUMNS, ident
 from qos_shared.catalogue import fields_read
 
 # Flink types of the stored-record fields the catalogue reads. A unit test checks this against
@@ -84,8 +85,8 @@ def source_ddl(name: str, options: Mapping[str, str], *, allowed_lateness_s: flo
 
 
 def sink_ddl(name: str, options: Mapping[str, str]) -> str:
-    """A sink table of MetricRows."""
-    body = ",\n    ".join(f"{ident(c)} {t}" for c, t in ROW_COLUMNS)
+    """A sink table of the job's MetricRows and DistributionRows (every column nullable)."""
+    body = ",\n    ".join(f"{ident(c)} {t}" for c, t in SINK_COLUMNS)
     return f"CREATE TABLE {ident(name)} (\n    {body}\n) WITH (\n    {_with(options)}\n)"
 
 
@@ -113,7 +114,7 @@ def kinesis_source_ddl(
 def kinesis_sink_ddl(
     name: str, *, stream_arn: str, region: str, extra: Mapping[str, str] | None = None
 ) -> str:
-    """The metric stream the CloudWatch publisher reads: one MetricRow JSON per record."""
+    """The metric stream the CloudWatch publisher reads: one row's JSON per record."""
     options = {
         "connector": "kinesis",
         "stream.arn": stream_arn,
@@ -132,6 +133,6 @@ def filesystem_source_ddl(name: str, *, path: str, allowed_lateness_s: float) ->
 
 
 def filesystem_sink_ddl(name: str, *, path: str) -> str:
-    """MetricRows as newline-delimited JSON part files in the folder `path` (committed when a
+    """The rows as newline-delimited JSON part files in the folder `path` (committed when a
     bounded job ends, or on checkpoints)."""
     return sink_ddl(name, {"connector": "filesystem", "path": path, **JSON_SINK_OPTIONS})

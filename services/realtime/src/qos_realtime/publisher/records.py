@@ -1,8 +1,9 @@
 """Reads one record of the metric-row stream: a `MetricRow` or a `DistributionRow`, as JSON.
 
 Both row types share the stream (one JSON object per record). A distribution row is recognised by
-its `source` key, a metric row by its `metric` key. Field types are checked here, at the edge, so
-that a bad record is reported as malformed with a reason instead of failing later; keys beyond
+a non-null `source`, a metric row by its `metric` key (the Flink job's rows have both keys, the
+other type's null: its sink has the columns of both). Field types are checked here, at the edge,
+so that a bad record is reported as malformed with a reason instead of failing later; keys beyond
 the row's fields are ignored, so a producer may add fields before the publisher knows them.
 """
 
@@ -28,7 +29,7 @@ def parse_row(data: bytes | str) -> MetricRow | DistributionRow:
         raise MalformedRow(f"not JSON: {exc}") from None
     if not isinstance(obj, dict):
         raise MalformedRow(f"expected a JSON object, got {type(obj).__name__}")
-    if "source" in obj:
+    if obj.get("source") is not None:
         return _distribution_row(obj)
     if "metric" in obj:
         return _metric_row(obj)
