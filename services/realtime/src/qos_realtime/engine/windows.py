@@ -21,7 +21,7 @@ from pathlib import Path
 
 import duckdb
 
-from qos_realtime.domain.rows import MetricRow
+from qos_realtime.domain.rows import GroupDimension, MetricRow
 from qos_realtime.engine.sql import (
     GROUP_METRICS,
     SHARE_METRICS,
@@ -197,43 +197,46 @@ class WindowEngine:
         if not window_list:
             return []
         window_set = ", ".join(str(int(w)) for w in window_list)
-        window_ms = self.config.window_ms
         self._db.execute(
             "CREATE OR REPLACE TEMP TABLE g AS "
             + grouped_table_query(window_set, self.config.top_n_channels)
         )
+        window_ms = self.config.window_ms
+
+        def row(
+            start: int,
+            metric: str,
+            dimension: GroupDimension,
+            value_of: str,
+            value: float | None,
+            split: str = "",
+        ) -> MetricRow:
+            return MetricRow(
+                window_start=int(start),
+                window_end=int(start) + window_ms,
+                metric=metric,
+                dimension=dimension,
+                dimension_value=value_of,
+                split=split,
+                value=None if value is None else float(value),
+                final=final,
+            )
+
         out: list[MetricRow] = []
-        result = self._db.execute(group_metrics_query()).fetchall()
-        for row in result:
-            window_start, dimension, dimension_value, *values = row
-            for metric, value in zip(GROUP_METRICS, values, strict=True):
-                out.append(
-                    MetricRow(
-                        window_start=int(window_start),
-                        window_end=int(window_start) + window_ms,
-                        metric=metric.name,
-                        dimension=dimension,
-                        dimension_value=dimension_value,
-                        value=None if value is None else float(value),
-                        final=final,
-                    )
-                )
+        for start, dimension, value_of, *values in self._db.execute(
+            group_metrics_query()
+        ).fetchall():
+            out += [
+                row(start, m.name, dimension, value_of, v)
+                for m, v in zip(GROUP_METRICS, values, strict=True)
+            ]
         for metric in SHARE_METRICS:
-            for window_start, dimension, dimension_value, split, value in self._db.execute(
-                share_query(metric)
-            ).fetchall():
-                out.append(
-                    MetricRow(
-                        window_start=int(window_start),
-                        window_end=int(window_start) + window_ms,
-                        metric=metric.name,
-                        dimension=dimension,
-                        dimension_value=dimension_value,
-                        split=split,
-                        value=None if value is None else float(value),
-                        final=final,
-                    )
-                )
+            out += [
+                row(start, metric.name, dimension, value_of, value, split)
+                for start, dimension, value_of, split, value in self._db.execute(
+                    share_query(metric)
+                ).fetchall()
+            ]
         self._db.execute("DROP TABLE g")
         return out
 
