@@ -3,7 +3,8 @@
 runs every test. Needs only Python 3.11+; the tools (nox, uv) go into `.tools/`, a virtualenv
 of their own, on first use.
 
-`test` also checks the system tools that some suites need (Node.js for the CDK synth tests). On a
+`test` also checks the system tools that some suites need (Node.js for the CDK synth tests, Java
+17 for the Flink tests). On a
 Debian-like machine where it runs as root it installs what is missing with apt-get; elsewhere it
 names exactly what to install and stops.
 """
@@ -23,6 +24,7 @@ TOOL_REQUIREMENTS = ["nox==2026.10.20", "uv==0.13.9"]
 # command -> (Debian package, why it is needed)
 SYSTEM_NEEDS: dict[str, tuple[str, str]] = {
     "node": ("nodejs", "the AWS CDK (jsii) runs on Node.js in the infra tests"),
+    "java": ("openjdk-17-jre-headless", "the PyFlink tests run Flink's mini-cluster on Java"),
 }
 
 
