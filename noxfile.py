@@ -25,7 +25,16 @@ SERVICES: dict[str, list[str]] = {
     "lake": ["test"],
 }
 # Sessions whose success CI requires (.ci/run checks nox's report; a skip there is a failure).
-REQUIRED = ["lint", "schema_check", "shared", "ingest", "realtime", "realtime_flink", "infra"]
+REQUIRED = [
+    "lint",
+    "schema_check",
+    "shared",
+    "ingest",
+    "realtime",
+    "realtime_flink",
+    "lake",
+    "infra",
+]
 # jsii warns at length on every start under Node.js 20, the machines' version; the CDK still works.
 JSII_ENV = {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
 nox.options.sessions = REQUIRED
@@ -84,7 +93,11 @@ def infra(session: nox.Session) -> None:
     """The local composition (`qos up`) and the AWS app of all stacks."""
     session.install(
         *_editable(
-            "shared", "services/ingest[infra]", "services/realtime[local,infra]", "infra[test]"
+            "shared",
+            "services/ingest[infra]",
+            "services/realtime[local,infra]",
+            "services/lake",
+            "infra[test]",
         )
     )
     _pytest(session, "infra/tests", env=JSII_ENV)
@@ -115,6 +128,7 @@ def lint(session: nox.Session) -> None:
         "services/ingest/tests",
         "services/realtime/infra",
         "services/realtime/tests",
+        "services/lake/tests",
         "infra/src",
         "infra/tests",
         "infra/aws",
@@ -167,7 +181,11 @@ def synth(session: nox.Session) -> None:
 @nox.session
 def up(session: nox.Session) -> None:
     """Start the whole pipeline locally (`qos up`); arguments after -- go to it."""
-    session.install(*_editable("shared", "services/ingest", "services/realtime[local]", "infra"))
+    session.install(
+        *_editable(
+            "shared", "services/ingest", "services/realtime[local]", "services/lake", "infra"
+        )
+    )
     session.run("qos", "up", *session.posargs)
 
 

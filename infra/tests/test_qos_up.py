@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import os
 import re
 import signal
 import subprocess
@@ -11,12 +12,14 @@ import time
 from pathlib import Path
 
 import orjson
+import pyarrow.parquet as pq
 import pytest
 
 from qos_infra.cli import main
+from qos_lake.layout import live_dataset_files
 from qos_realtime.store import MetricStore
 from qos_shared.eventlog import EventLog
-from qos_shared.examples import original_sample_envelope
+from qos_shared.examples import ORIGINAL_SAMPLE_DATA, original_sample_envelope
 
 
 def read_until(process: subprocess.Popen[str], pattern: str, timeout: float = 60) -> list[str]:
@@ -51,10 +54,20 @@ def wait_for_rows(path: Path, *, deadline: float) -> dict[str, float | None]:
     raise AssertionError("the metric store showed no window in time")
 
 
+def wait_for_lake_files(root: Path, *, deadline: float) -> list[Path]:
+    while time.monotonic() < deadline:
+        files = live_dataset_files(root) if root.exists() else []
+        if files:
+            return files
+        time.sleep(0.2)
+    raise AssertionError("the lake writer wrote no file in time")
+
+
 def test_up_serves_ingest_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     process = subprocess.Popen(
         [sys.executable, "-m", "qos_infra.cli", "up", "--data-dir", str(data_dir), "--port", "0"],
+        env={**os.environ, "QOS_LAKE_FLUSH_SECONDS": "1"},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -76,6 +89,11 @@ def test_up_serves_ingest_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         assert rows["concurrency"] == 1
         assert rows["live_latency"] == pytest.approx(2.0)
         assert rows["rebuffering_ratio"] == 0
+        # The lake writer flushes within its interval (1 s here) into the dt=/hour= layout.
+        files = wait_for_lake_files(data_dir / "lake", deadline=time.monotonic() + 30)
+        table = pq.read_table(files)
+        assert table.column("session_id").to_pylist() == [ORIGINAL_SAMPLE_DATA["session_id"]]
+        assert table.column("live_latency_ms").to_pylist() == [2000]
     finally:
         process.send_signal(signal.SIGINT)
         out, _ = process.communicate(timeout=30)

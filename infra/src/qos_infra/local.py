@@ -82,6 +82,20 @@ def components(options: StackOptions) -> list[Component]:
             ready_pattern=re.compile(r"qos-realtime consuming"),
             description=f"{options.window_s} s windows into {options.data_dir / 'metrics.sqlite'}",
         ),
+        Component(
+            name="lake",
+            argv=[
+                python,
+                "-m",
+                "qos_lake.entrypoints.local_writer",
+                "--log-path",
+                str(options.data_dir / "events.sqlite"),
+                "--lake-root",
+                str(options.data_dir / "lake"),
+            ],
+            ready_pattern=re.compile(r"qos-lake-writer consuming"),
+            description=f"Parquet under {options.data_dir / 'lake'} (dt=/hour= partitions)",
+        ),
     ]
 
 

@@ -1,0 +1,94 @@
+"""Merges each partition's committed files into one, so queries open few files.
+
+A partition's live files (`layout.live_files`) become `part-<min first>-<max last>.parquet`:
+
+1. the merged rows are written to a hidden `.tmp-compact-…` file, fsynced, renamed into place and
+   the directory fsynced;
+2. only then the originals are deleted.
+
+A crash before the rename leaves the originals (the hidden file is ignored, and removed by the next
+compaction); after it, the originals lie inside the merged file's range, so readers skip them and
+the next compaction deletes them. Either way every row counts once. Only committed files are
+merged (up to the newest commit marker), so a running writer's flush in progress is never touched,
+and the merged range stays clear of every later flush's positions.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from qos_lake.layout import (
+    committed_through,
+    fsync_dir,
+    part_files,
+    part_name,
+    partitions,
+    split_leftovers,
+)
+from qos_lake.writer import COMPRESSION
+
+TMP_COMPACT = ".tmp-compact-"
+LOCK_FILE = "_compact.lock"
+
+
+class CompactBusy(RuntimeError):
+    """Another compaction is running on the same lake root."""
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionCompaction:
+    partition: Path
+    merged: Path | None  # None: nothing to merge (zero or one live file)
+    inputs: int
+    rows: int
+    removed: int  # originals and leftovers deleted
+
+
+def compact_partition(partition: Path, committed: int) -> PartitionCompaction:
+    """Merge a partition's live files at or before `committed`; remove leftovers first."""
+    for stale in partition.glob(f"{TMP_COMPACT}*"):
+        stale.unlink()
+    files = [f for f in part_files(partition) if f.last <= committed]
+    live, leftovers = split_leftovers(files)
+    for leftover in leftovers:
+        leftover.path.unlink()
+    if len(live) <= 1:
+        if leftovers:
+            fsync_dir(partition)
+        return PartitionCompaction(partition, None, len(live), 0, len(leftovers))
+    # Files written before a field was added lack its column: promotion fills it with nulls.
+    tables = [pq.ParquetFile(f.path).read() for f in live]
+    table = pa.concat_tables(tables, promote_options="default")
+    target = partition / part_name(min(f.first for f in live), max(f.last for f in live))
+    tmp = partition / (TMP_COMPACT + target.name)
+    with tmp.open("wb") as out:
+        pq.write_table(table, out, compression=COMPRESSION)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, target)
+    fsync_dir(partition)  # the merged file is in place before any original goes
+    for original in live:
+        original.path.unlink()
+    fsync_dir(partition)
+    removed = len(live) + len(leftovers)
+    return PartitionCompaction(partition, target, len(live), table.num_rows, removed)
+
+
+def compact(root: Path, dt: str | None = None) -> list[PartitionCompaction]:
+    """Compact every partition of the lake at `root` (only those of day `dt` when given)."""
+    fd = os.open(root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CompactBusy(f"another compaction holds {root / LOCK_FILE}") from None
+        committed = committed_through(root)
+        return [compact_partition(p, committed) for p in partitions(root, dt)]
+    finally:
+        os.close(fd)

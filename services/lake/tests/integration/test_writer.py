@@ -1,0 +1,250 @@
+"""The writer over a real event log and real Parquet files, read back by DuckDB."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+import pytest
+
+from qos_lake.layout import COMMITS_DIR, live_dataset_files, part_name
+from qos_lake.writer import CONSUMER, LakeBusy, LakeWriter, WriterConfig
+from qos_shared.eventlog import EventLog
+
+from ..lake import BASE_MS, HOUR_MS, append, event_ids, read_lake, summary
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> EventLog:
+    return EventLog(tmp_path / "events.sqlite", synchronous="NORMAL")
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return tmp_path / "lake"
+
+
+def writer(log: EventLog, root: Path, clock: Clock | None = None, **config: Any) -> LakeWriter:
+    return LakeWriter(
+        log,
+        root,
+        WriterConfig(**{"flush_records": 1_000, "flush_seconds": 10.0, **config}),
+        clock=clock or Clock(),
+    )
+
+
+def drain(w: LakeWriter) -> None:
+    while w.poll()[0]:
+        pass
+    w.flush()
+
+
+def files_under(root: Path) -> list[str]:
+    return sorted(p.relative_to(root).as_posix() for p in root.glob("events/*/*/*.parquet"))
+
+
+def test_records_land_in_their_utc_partitions_with_typed_values(log: EventLog, root: Path) -> None:
+    extra = {"ab_test": "variant-b", "cdn": {"pop": "CDG", "hits": [1, 2]}}
+    events = [
+        summary(BASE_MS + 5, extra_fields=extra, unknown_key="dropped"),
+        summary(BASE_MS + 2 * HOUR_MS - 1),  # 23:59:59.999 on 2026-11-01
+        summary(BASE_MS + 2 * HOUR_MS),  # midnight: the next day
+        {
+            "metric_type": "ERROR",
+            "event_id": "err-1",
+            "session_id": "s-err",
+            "event_time": BASE_MS + 2 * HOUR_MS + 10,
+            "error_code": "E42",
+            "fatal": True,
+        },
+    ]
+    append(log, events)
+    w = writer(log, root)
+    drain(w)
+    assert files_under(root) == [
+        f"events/dt=2026-11-01/hour=22/{part_name(1, 4)}",
+        f"events/dt=2026-11-01/hour=23/{part_name(1, 4)}",
+        f"events/dt=2026-11-02/hour=00/{part_name(1, 4)}",
+    ]
+    rows = {row["event_id"]: row for row in read_lake(root)}
+    assert set(rows) == {e["event_id"] for e in events}
+    where = {e: (r["dt"], r["hour"]) for e, r in rows.items()}
+    assert where == {
+        events[0]["event_id"]: ("2026-11-01", "22"),
+        events[1]["event_id"]: ("2026-11-01", "23"),
+        events[2]["event_id"]: ("2026-11-02", "00"),
+        "err-1": ("2026-11-02", "00"),
+    }
+    columns = set(next(iter(rows.values()))) - {"dt", "hour"}
+    assert "unknown_key" not in columns
+    for event in events:
+        row = rows[event["event_id"]]
+        for column in columns - {"extra_fields"}:
+            assert row[column] == event.get(column), column  # absent fields are null
+        stored = row["extra_fields"]
+        if "extra_fields" in event:
+            assert orjson.loads(stored) == extra
+        else:
+            assert stored is None
+    assert rows["err-1"]["fatal"] is True and rows["err-1"]["playing_time_ms"] is None
+    types = dict(
+        duckdb.execute(
+            "SELECT column_name, column_type FROM"
+            " (DESCRIBE SELECT * FROM read_parquet($f, hive_partitioning = false))",
+            {"f": str(live_dataset_files(root)[0])},
+        ).fetchall()
+    )
+    assert types["event_time"] == "BIGINT" and types["is_live"] == "BOOLEAN"
+    assert types["viewer_latitude"] == "DOUBLE" and types["extra_fields"] == "VARCHAR"
+    assert "dt" not in types and "hour" not in types
+    meta = duckdb.execute(
+        "SELECT DISTINCT compression FROM parquet_metadata($f)",
+        {"f": str(live_dataset_files(root)[0])},
+    ).fetchall()
+    assert meta == [("ZSTD",)]
+    assert log.checkpoint(CONSUMER) == 4
+
+
+def test_small_appends_are_buffered_into_one_file_per_partition_per_flush(
+    log: EventLog, root: Path
+) -> None:
+    clock = Clock()
+    w = writer(log, root, clock, flush_records=10_000, flush_seconds=10.0)
+    sent: list[str] = []
+    for i in range(40):  # 40 appends of 5, across two hours
+        batch = [summary(BASE_MS + (i % 2) * HOUR_MS + j) for j in range(5)]
+        append(log, batch)
+        sent.extend(e["event_id"] for e in batch)
+        clock.now += 0.1
+        assert w.poll()[1] is None  # neither bound reached
+    assert files_under(root) == [] and w.buffered == 200
+    clock.now += 10
+    _, result = w.poll()
+    assert result is not None and result.records == 200 and len(result.files) == 2
+    assert len(files_under(root)) == 2
+    assert sorted(event_ids(root)) == sorted(sent)
+
+
+def test_the_size_bound_flushes_before_the_time_bound(log: EventLog, root: Path) -> None:
+    clock = Clock()
+    w = writer(log, root, clock, flush_records=100, flush_seconds=3600, read_batch=30)
+    events = [summary(BASE_MS + i) for i in range(250)]
+    append(log, events)
+    flushes = [r for _ in range(20) if (r := w.poll()[1]) is not None]
+    assert [f.records for f in flushes] == [100, 100]  # reads stop at the bound, never past it
+    assert w.buffered == 50
+    w.flush()
+    assert len(files_under(root)) == 3
+    assert sorted(event_ids(root)) == sorted(e["event_id"] for e in events)
+
+
+def test_misfit_values_are_null_and_counted_not_fatal(log: EventLog, root: Path) -> None:
+    append(log, [summary(buffering_count="three"), summary()])
+    w = writer(log, root)
+    w.poll()
+    result = w.flush()
+    assert result is not None and result.invalid_values == 1 and result.records == 2
+    assert sorted(r["buffering_count"] for r in read_lake(root) if r["buffering_count"]) == [1]
+
+
+def test_a_second_writer_on_the_same_root_is_refused(log: EventLog, root: Path) -> None:
+    first = writer(log, root)
+    with pytest.raises(LakeBusy):
+        writer(log, root)
+    first.close()
+    writer(log, root).close()
+
+
+class Crash(Exception):
+    """Stands for the process dying at this point (nothing after it runs)."""
+
+
+def crash_on_call(original: Any, call: int) -> Any:
+    calls = {"n": 0}
+
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == call:
+            raise Crash
+        return original(*args, **kwargs)
+
+    return wrapped
+
+
+@pytest.mark.parametrize(
+    ("step", "call"),
+    [
+        ("_write_file", 3),  # two partition files renamed into place, the third not written
+        ("_write_marker", 1),  # every partition file in place, no marker
+        ("_commit_log", 1),  # marker written, log checkpoint not moved
+    ],
+)
+def test_a_crash_at_any_step_of_a_flush_gives_each_event_exactly_once(
+    log: EventLog, root: Path, monkeypatch: pytest.MonkeyPatch, step: str, call: int
+) -> None:
+    committed = [summary(BASE_MS + i * 1000) for i in range(10)]
+    append(log, committed)
+    w = writer(log, root)
+    drain(w)  # one clean flush first, so recovery has something to keep
+    in_flight = [summary(BASE_MS + h * HOUR_MS + i) for h in range(3) for i in range(4)]
+    append(log, in_flight)
+    w.poll()
+    monkeypatch.setattr(w, step, crash_on_call(getattr(w, step), call))
+    with pytest.raises(Crash):
+        w.flush()
+    w.close()
+    ids_before = event_ids(root)
+    if step == "_commit_log":
+        assert sorted(ids_before) == sorted(e["event_id"] for e in committed + in_flight)
+    else:  # readers do not see a flush without its marker
+        assert sorted(ids_before) == sorted(e["event_id"] for e in committed)
+
+    later = [summary(BASE_MS + 5 * 1000 + i) for i in range(6)]
+    append(log, later)
+    restarted = writer(log, root)
+    if step == "_commit_log":
+        assert restarted.recovery.removed == ()
+        assert log.checkpoint(CONSUMER) == len(committed) + len(in_flight)
+    else:
+        assert len(restarted.recovery.removed) == (2 if step == "_write_file" else 3)
+    drain(restarted)
+    counts = Counter(event_ids(root))
+    assert set(counts) == {e["event_id"] for e in committed + in_flight + later}
+    assert max(counts.values()) == 1
+    assert log.checkpoint(CONSUMER) == log.last_position()
+    assert not list(root.rglob(".tmp-*"))
+
+
+def test_a_lost_commits_directory_falls_back_on_the_log_checkpoint(
+    log: EventLog, root: Path
+) -> None:
+    events = [summary(BASE_MS + i) for i in range(5)]
+    append(log, events)
+    w = writer(log, root)
+    drain(w)
+    w.close()
+    for marker in (root / COMMITS_DIR).iterdir():
+        marker.unlink()
+    restarted = writer(log, root)
+    assert restarted.recovery.removed == () and restarted.position == 5
+    assert sorted(event_ids(root)) == sorted(e["event_id"] for e in events)
+
+
+def test_old_markers_are_pruned(log: EventLog, root: Path) -> None:
+    w = writer(log, root, flush_records=1, keep_markers=3)
+    append(log, [summary(BASE_MS + i) for i in range(8)])
+    drain(w)
+    markers = sorted(p.name for p in (root / COMMITS_DIR).iterdir())
+    assert len(markers) == 3 and markers[-1].endswith("00000000000000000008.json")
+    assert len(event_ids(root)) == 8

@@ -1,0 +1,67 @@
+"""Event builders and an independent read-back of a lake (DuckDB over the live files)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+
+from qos_lake.layout import live_dataset_files
+from qos_shared.eventlog import EventLog, LogRecord
+
+# 2026-11-01T22:00:00Z: two hours before midnight, so a few hours of events cross a dt= boundary.
+BASE_MS = int(datetime(2026, 11, 1, 22, tzinfo=UTC).timestamp() * 1000)
+HOUR_MS = 3_600_000
+_counter = itertools.count()
+
+
+def summary(at_ms: int = BASE_MS, **overrides: Any) -> dict[str, Any]:
+    n = next(_counter)
+    event: dict[str, Any] = {
+        "metric_type": "PLAYBACK_SUMMARY",
+        "event_id": f"ev-{n:08d}",
+        "session_id": f"session-{n % 7}",
+        "user_id": f"user-{n % 5}",
+        "client_platform": "web",
+        "is_live": n % 2 == 0,
+        "channel_watched": "channel-a",
+        "event_time": at_ms,
+        "playing_time_ms": 58_000 + n,
+        "buffering_time_ms": 2_000,
+        "buffering_count": 1,
+        "error_count": 0,
+        "rendition_name": "720p",
+        "rendition_height": 720,
+        "live_latency_ms": 3_100,
+        "received_at": at_ms + 150,
+        "viewer_country": "FR",
+        "viewer_latitude": 48.85 + n / 1000,
+    }
+    event.update(overrides)
+    return event
+
+
+def append(log: EventLog, events: list[dict[str, Any]]) -> None:
+    log.append([LogRecord(e["event_id"], e["session_id"], orjson.dumps(e)) for e in events])
+
+
+def read_lake(root: Path) -> list[dict[str, Any]]:
+    """Every row readers count, with `dt` and `hour` from the Hive path, ordered by event_id."""
+    files = [str(p) for p in live_dataset_files(root)]
+    if not files:
+        return []
+    relation = duckdb.execute(
+        "SELECT * FROM read_parquet($files, hive_partitioning = true,"
+        " hive_types = {'dt': VARCHAR, 'hour': VARCHAR}) ORDER BY event_id",
+        {"files": files},
+    )
+    names = [d[0] for d in relation.description]
+    return [dict(zip(names, row, strict=True)) for row in relation.fetchall()]
+
+
+def event_ids(root: Path) -> list[str]:
+    return [str(row["event_id"]) for row in read_lake(root)]
