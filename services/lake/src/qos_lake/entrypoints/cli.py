@@ -1,14 +1,22 @@
-"""`qos-lake`: maintenance commands on a local lake (for now `compact`)."""
+"""`qos-lake`: the named queries and maintenance commands on a local lake."""
 
 from __future__ import annotations
 
 import argparse
+import csv
+import json
 import re
 import sys
 from datetime import date
 from pathlib import Path
+from typing import Any
+
+import duckdb
 
 from qos_lake.compact import CompactBusy, compact
+from qos_lake.queries import PARAMETERS, QUERIES, QueryParams, UnknownQuery, named_query
+from qos_lake.queries.local import LakeQueryError, QueryResult, run
+from qos_lake.settings import LakeSettings
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -22,14 +30,94 @@ class _Parser(argparse.ArgumentParser):
         raise _Usage(message)
 
 
-def _day(text: str) -> str:
+def _day(text: str, flag: str = "--dt") -> str:
     try:
         if not _DATE.match(text):
             raise ValueError
         date.fromisoformat(text)
     except ValueError:
-        raise _Usage(f"--dt: not a date (YYYY-MM-DD): {text!r}") from None
+        raise _Usage(f"{flag}: not a date (YYYY-MM-DD): {text!r}") from None
     return text
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else f"{value:.6g}"
+    return str(value)
+
+
+def _table(result: QueryResult) -> str:
+    cells = [[_cell(v) for v in row] for row in result.rows]
+    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(result.columns)]
+    numeric = [
+        all(isinstance(row[i], int | float) or row[i] is None for row in result.rows)
+        for i in range(len(result.columns))
+    ]
+
+    def line(values: list[str]) -> str:
+        return "  ".join(
+            v.rjust(w) if num else v.ljust(w)
+            for v, w, num in zip(values, widths, numeric, strict=True)
+        ).rstrip()
+
+    out = [line(list(result.columns)), line(["-" * w for w in widths])]
+    out += [line(row) for row in cells]
+    return "\n".join(out) + "\n"
+
+
+def _print_result(result: QueryResult, fmt: str) -> None:
+    if fmt == "json":
+        print(json.dumps(result.records(), indent=2, allow_nan=False))
+    elif fmt == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(result.columns)
+        writer.writerows(["" if v is None else v for v in row] for row in result.rows)
+    else:
+        sys.stdout.write(_table(result))
+    sys.stdout.flush()
+
+
+def _list_queries() -> int:
+    width = max(len(name) for name in QUERIES)
+    for name, query in QUERIES.items():
+        print(f"{name.ljust(width)}  {query.description}")
+    params = ", ".join(
+        f"--{p.name} ({p.type}{'' if p.required else ', optional'}): {p.description}"
+        for p in PARAMETERS
+    )
+    print(f"\nparameters of every query: {params}")
+    return 0
+
+
+def _query(args: argparse.Namespace) -> int:
+    try:
+        query = named_query(args.name)
+        params = QueryParams(
+            date.fromisoformat(_day(args.from_day, "--from")),
+            date.fromisoformat(_day(args.to_day, "--to")),
+            platform=args.platform,
+            channel=args.channel,
+            country=args.country,
+        )
+        root: Path = args.lake_root or LakeSettings().lake_root
+        if not root.is_dir():
+            raise _Usage(f"lake root {str(root)!r} does not exist")
+    except (_Usage, UnknownQuery, ValueError) as exc:
+        # A ValueError is QueryParams' reversed range (or a bad QOS_LAKE_* setting).
+        print(f"qos-lake: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+    try:
+        result = run(root, query, params)
+    except LakeQueryError as exc:
+        print(f"qos-lake: {exc}", file=sys.stderr)
+        return 1
+    except (duckdb.Error, OSError) as exc:
+        print(f"qos-lake: query {query.name} failed: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
+    _print_result(result, args.format)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,8 +126,24 @@ def main(argv: list[str] | None = None) -> int:
     compact_cmd = commands.add_parser("compact", help="merge each partition's files into one")
     compact_cmd.add_argument("--lake-root", type=Path, required=True, help="the lake root")
     compact_cmd.add_argument("--dt", help="only this day's partitions (YYYY-MM-DD)")
+    commands.add_parser("queries", help="list the named queries")
+    query_cmd = commands.add_parser("query", help="run a named query on the local lake")
+    query_cmd.add_argument("name", help="the query (see `qos-lake queries`)")
+    query_cmd.add_argument("--from", dest="from_day", required=True, help="first day (YYYY-MM-DD)")
+    query_cmd.add_argument("--to", dest="to_day", required=True, help="last day (YYYY-MM-DD)")
+    query_cmd.add_argument("--platform", help="only this client_platform")
+    query_cmd.add_argument("--channel", help="only this channel_watched")
+    query_cmd.add_argument("--country", help="only this viewer_country")
+    query_cmd.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    query_cmd.add_argument(
+        "--lake-root", type=Path, help="the lake root (default: QOS_LAKE_LAKE_ROOT)"
+    )
     try:
         args = parser.parse_args(argv)
+        if args.command == "queries":
+            return _list_queries()
+        if args.command == "query":
+            return _query(args)
         dt = None if args.dt is None else _day(args.dt)
         root: Path = args.lake_root
         if not root.is_dir():

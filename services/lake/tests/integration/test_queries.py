@@ -1,0 +1,126 @@
+"""Every named query on DuckDB over a real lake of golden data, against the hand-written oracle."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from qos_lake.queries import QUERIES, NamedQuery, QueryParams, named_query
+from qos_lake.queries.local import QueryResult, run
+from qos_shared.catalogue import CATALOGUE
+
+from ..golden import (
+    CHANNELS,
+    FIRST_DAY,
+    LAST_DAY,
+    ORACLE,
+    SHARE_METRICS,
+    Record,
+    Row,
+    day_of,
+    expected_metric_rows,
+    expected_share_rows,
+    generate,
+    in_scope,
+    same,
+    write_lake,
+)
+
+RECORDS = generate()
+
+PARAMS = {
+    "all days": QueryParams(FIRST_DAY, LAST_DAY),
+    "one day": QueryParams(date(2026, 11, 2), date(2026, 11, 2)),
+    "last two days, ios": QueryParams(date(2026, 11, 2), LAST_DAY, platform="ios"),
+    "a quoted channel": QueryParams(FIRST_DAY, LAST_DAY, channel="O'Neil TV"),
+    "country and channel": QueryParams(FIRST_DAY, LAST_DAY, channel="ch-news", country="FR"),
+}
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("golden")
+    write_lake(RECORDS, base / "lake", base / "events.sqlite")
+    return base / "lake"
+
+
+def expected(query: NamedQuery, records: list[Record]) -> list[Row]:
+    metrics = {name for _, name in query.metric_columns}
+    if metrics <= SHARE_METRICS:
+        return expected_share_rows(records, query.group_columns[:-1])
+    return expected_metric_rows(records, query.group_columns, query.metric_columns, query.rank_by)
+
+
+def test_the_golden_data_is_spread_over_days_and_values() -> None:
+    days = {r["event_time"] // 86_400_000 for r in RECORDS}
+    assert len(days) == 3 and len(RECORDS) > 5_000
+    assert {r["channel_watched"] for r in RECORDS} == set(CHANNELS)
+    assert any("viewer_country" not in r for r in RECORDS)
+
+
+@pytest.mark.parametrize("label", PARAMS)
+@pytest.mark.parametrize("name", QUERIES)
+def test_every_query_gives_the_oracles_rows(lake: Path, name: str, label: str) -> None:
+    query, params = QUERIES[name], PARAMS[label]
+    result = run(lake, query, params)
+    assert result.columns == (*query.group_columns, *(c for c, _ in query.metric_columns))
+    want = expected(query, in_scope(RECORDS, params))
+    assert want, "the oracle expects rows: the case checks something"
+    assert same(result.rows, want), (result.rows[:5], want[:5])
+
+
+@pytest.mark.parametrize("name", ["kpis-by-country", "rendition-share-by-platform"])
+def test_a_range_wider_than_the_data_gives_all_of_it(lake: Path, name: str) -> None:
+    params = QueryParams(date(2026, 10, 1), date(2026, 12, 31))
+    query = named_query(name)
+    assert same(run(lake, query, params).rows, expected(query, RECORDS))
+
+
+def test_every_catalogue_metric_has_a_lake_query_that_agrees_with_the_oracle(lake: Path) -> None:
+    assert set(ORACLE) | SHARE_METRICS == {m.name for m in CATALOGUE}
+    covered = {metric for q in QUERIES.values() for _, metric in q.metric_columns}
+    assert covered == {m.name for m in CATALOGUE}
+    params = PARAMS["all days"]
+    by_day = run(lake, named_query("kpis"), params).records()
+    days = sorted({str(row["day"]) for row in by_day})
+    assert days == ["2026-11-01", "2026-11-02", "2026-11-03"]
+    scoped = in_scope(RECORDS, params)
+    for row in by_day:
+        of_day = [r for r in scoped if day_of(r) == row["day"]]
+        for metric, oracle in ORACLE.items():
+            assert same([(row[metric],)], [(oracle(of_day),)]), (row["day"], metric)
+    shares = run(lake, named_query("rendition-share"), params).records()
+    assert {row["rendition_name"] for row in shares} == {"1080p", "720p", "480p"}
+    for day in days:
+        total = sum(row["rendition_share"] for row in shares if row["day"] == day)
+        assert abs(total - 100.0) < 1e-9
+
+
+def test_the_dashboard_queries_are_there_with_their_columns(lake: Path) -> None:
+    params = PARAMS["all days"]
+    dashboard = ["popular-channels", "popular-platforms", "average-buffer-time"]
+    dashboard += ["startup-latency", "live-latency"]
+    columns = {name: run(lake, named_query(name), params).columns for name in dashboard}
+    assert columns["popular-channels"] == ("channel_watched", "sessions", "viewer_minutes")
+    assert columns["popular-platforms"] == ("client_platform", "sessions", "viewer_minutes")
+    assert columns["average-buffer-time"] == ("day", "rebuffering_ratio")
+    assert columns["startup-latency"] == (
+        "day",
+        "startup_time_p50",
+        "startup_time_p95",
+        "startup_time",
+    )
+    assert columns["live-latency"] == ("day", "live_latency_p50", "live_latency_p95")
+
+
+@pytest.mark.parametrize(
+    "channel", ["x'; DROP TABLE events; --", "O'Neil TV' OR '1'='1", "' OR 1=1 --", "%"]
+)
+def test_a_filter_value_is_bound_never_spliced_into_the_text(lake: Path, channel: str) -> None:
+    params = QueryParams(FIRST_DAY, LAST_DAY, channel=channel)
+    result: QueryResult = run(lake, named_query("popular-channels"), params)
+    assert result.rows == []
+    # The lake is untouched: the same query without the filter still answers.
+    assert run(lake, named_query("popular-channels"), PARAMS["all days"]).rows

@@ -1,0 +1,45 @@
+"""The named queries' text: Trino that parses, fixed placeholders, exact percentiles locally."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+import sqlglot
+from sqlglot import exp
+
+from qos_lake.queries import PLACEHOLDERS, QUERIES, QueryParams, UnknownQuery, named_query
+from qos_lake.queries.local import duckdb_sql
+
+
+@pytest.mark.parametrize("name", QUERIES)
+def test_each_query_is_one_trino_statement_with_the_shared_placeholders(name: str) -> None:
+    query = QUERIES[name]
+    tree = sqlglot.parse_one(query.sql, read="trino")
+    assert len(list(tree.find_all(exp.Placeholder))) == len(PLACEHOLDERS)
+    assert query.description and query.metric_columns
+
+
+@pytest.mark.parametrize("name", QUERIES)
+def test_percentiles_are_approximate_on_athena_and_exact_locally(name: str) -> None:
+    trino, local = QUERIES[name].sql, duckdb_sql(QUERIES[name].sql).lower()
+    assert local.count("quantile_cont(") == trino.count("approx_percentile(")
+    assert "approx" not in local
+    assert local.count("?") == len(PLACEHOLDERS)
+
+
+def test_values_follow_the_placeholders() -> None:
+    params = QueryParams(date(2026, 11, 1), date(2026, 11, 3), channel="c")
+    values = params.values()
+    assert values[:4] == ["2026-11-01", "2026-11-03", "2026-11-01", "2026-11-03"]
+    assert values[4:] == [None, None, "c", "c", None, None]
+
+
+def test_a_reversed_range_is_refused() -> None:
+    with pytest.raises(ValueError, match="reversed"):
+        QueryParams(date(2026, 11, 3), date(2026, 11, 1))
+
+
+def test_an_unknown_name_suggests_close_ones() -> None:
+    with pytest.raises(UnknownQuery, match="did you mean popular-channels"):
+        named_query("popular-channel")
