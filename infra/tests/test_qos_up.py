@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -94,6 +95,33 @@ def test_up_serves_ingest_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         table = pq.read_table(files)
         assert table.column("session_id").to_pylist() == [ORIGINAL_SAMPLE_DATA["session_id"]]
         assert table.column("live_latency_ms").to_pylist() == [2000]
+        # ... and `qos-lake query` answers from it.
+        (event_time,) = table.column("event_time").to_pylist()
+        today = datetime.fromtimestamp(event_time / 1000, UTC).date().isoformat()
+        answer = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "qos_lake.entrypoints.cli",
+                "query",
+                "kpis",
+                "--from",
+                today,
+                "--to",
+                today,
+                "--lake-root",
+                str(data_dir / "lake"),
+                "--format",
+                "json",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        (day,) = orjson.loads(answer.stdout)
+        assert day["concurrency"] == 1
+        assert day["live_latency"] == pytest.approx(2.0)
     finally:
         process.send_signal(signal.SIGINT)
         out, _ = process.communicate(timeout=30)
