@@ -170,3 +170,27 @@ def test_status_reads_the_log_and_explains_an_empty_dir(
         log.commit("lake", 0)
     assert main(["status", "--data-dir", str(tmp_path)]) == 0
     assert "0 events" in capsys.readouterr().out
+
+
+def test_qos_lake_is_the_lake_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["lake", "queries"]) == 0
+    assert "popular-channels" in capsys.readouterr().out
+    assert (
+        main(
+            [
+                "lake",
+                "query",
+                "popular-channels",
+                "--from",
+                "2026-11-02",
+                "--to",
+                "2026-11-01",
+                "--lake-root",
+                str(tmp_path),
+            ]
+        )
+        != 0
+    )
+    assert "the range is reversed" in capsys.readouterr().err

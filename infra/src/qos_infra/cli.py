@@ -15,6 +15,12 @@ DEFAULT_DATA_DIR = Path(".qos-data")
 
 
 def main(argv: list[str] | None = None) -> int:
+    args_list = sys.argv[1:] if argv is None else argv
+    if args_list[:1] == ["lake"]:
+        # `qos lake …` is the lake service's own command line (queries, compaction).
+        from qos_lake.entrypoints.cli import main as lake_main
+
+        return lake_main(args_list[1:])
     parser = argparse.ArgumentParser(prog="qos", description="The QoS platform on this machine.")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -36,10 +42,13 @@ def main(argv: list[str] | None = None) -> int:
         help="realtime window length in seconds (default 60; down to 5 for demos)",
     )
 
+    commands.add_parser(
+        "lake", help="the lake's named queries: `qos lake queries`, `qos lake query …`"
+    )
     status = commands.add_parser("status", help="event log size and consumer checkpoints")
     status.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
 
-    args = parser.parse_args(argv)
+    args = parser.parse_args(args_list)
     if args.command == "up":
         if not 5 <= args.window_s <= 3600:
             parser.error("--window-s must be between 5 and 3600")
