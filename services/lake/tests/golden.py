@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import random
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -20,11 +20,13 @@ from typing import Any
 from qos_lake.queries import QueryParams
 from qos_lake.writer import LakeWriter, WriterConfig
 from qos_shared.eventlog import EventLog
+from qos_shared.testing.oracle import ORACLE, SHARE_METRICS, Record, rendition_shares
 
 from .lake import append
 
-Record = dict[str, Any]
 Row = tuple[Any, ...]
+
+__all__ = ["ORACLE", "SHARE_METRICS", "Record", "Row"]
 
 # 2026-11-01T20:00:00Z: sessions start over 48 hours, so the data covers 2026-11-01..03.
 BASE_MS = int(datetime(2026, 11, 1, 20, tzinfo=UTC).timestamp() * 1000)
@@ -119,109 +121,6 @@ def write_lake(records: list[Record], root: Path, log_path: Path) -> None:
         writer.close()
 
 
-# --- the oracle: each KPI by hand ---------------------------------------------------------------
-
-
-def _of(rs: Iterable[Record], *types: str) -> list[Record]:
-    return [r for r in rs if r["metric_type"] in types]
-
-
-def _ratio(numerator: float, denominator: float, scale: float = 1.0) -> float | None:
-    return None if denominator == 0 else numerator / denominator * scale
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    """Linear interpolation between the closest ranks."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    h = (len(ordered) - 1) * q
-    lo, hi = math.floor(h), math.ceil(h)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (h - lo)
-
-
-def _attempts(rs: list[Record]) -> int:
-    legacy_plays = sum(1 for r in _of(rs, "PLAY") if r["source_format"] == "legacy")
-    return len(_of(rs, "ATTEMPT")) + legacy_plays
-
-
-def _watch_ms(rs: list[Record]) -> int:
-    return sum(r["playing_time_ms"] + r["buffering_time_ms"] for r in _of(rs, "PLAYBACK_SUMMARY"))
-
-
-def _live_ms(rs: list[Record]) -> list[float]:
-    return [
-        r["live_latency_ms"]
-        for r in _of(rs, "PLAYBACK_SUMMARY")
-        if r["is_live"] and r.get("live_latency_ms") is not None
-    ]
-
-
-def _startups_ms(rs: list[Record]) -> list[float]:
-    return [r["startup_latency_ms"] for r in _of(rs, "PLAY")]
-
-
-def _fatal(rs: list[Record], phase: str) -> int:
-    return sum(1 for r in _of(rs, "ERROR") if r.get("fatal") is True and r.get("phase") == phase)
-
-
-def _mean_s(values: list[float]) -> float | None:
-    return sum(values) / len(values) / 1000 if values else None
-
-
-def _pct_s(values: list[float], q: float) -> float | None:
-    p = percentile(values, q)
-    return None if p is None else p / 1000
-
-
-def _bitrate(rs: list[Record]) -> float | None:
-    rated = [r for r in _of(rs, "PLAYBACK_SUMMARY") if r.get("bitrate_bps") is not None]
-    return _ratio(
-        sum(r["bitrate_bps"] * r["playing_time_ms"] for r in rated),
-        sum(r["playing_time_ms"] for r in rated),
-    )
-
-
-def _switches(rs: list[Record], direction: str) -> float:
-    return float(sum(1 for r in _of(rs, "QUALITY_CHANGED") if r["step_direction"] == direction))
-
-
-ORACLE: dict[str, Callable[[list[Record]], float | None]] = {
-    "startup_time": lambda rs: _mean_s(_startups_ms(rs)),
-    "errors": lambda rs: float(sum(r["error_count"] for r in _of(rs, "PLAYBACK_SUMMARY"))),
-    "rebuffering_ratio": lambda rs: _ratio(
-        sum(r["buffering_time_ms"] for r in _of(rs, "PLAYBACK_SUMMARY")), _watch_ms(rs), 100
-    ),
-    "live_latency": lambda rs: _mean_s(_live_ms(rs)),
-    "concurrency": lambda rs: float(len({r["session_id"] for r in _of(rs, "PLAYBACK_SUMMARY")})),
-    "attempts": lambda rs: float(_attempts(rs)),
-    "plays": lambda rs: float(len(_of(rs, "PLAY"))),
-    "video_start_failure": lambda rs: _ratio(_fatal(rs, "startup"), _attempts(rs), 100),
-    "exits_before_video_start": lambda rs: _ratio(
-        sum(1 for r in _of(rs, "STOP") if r.get("exit_before_start") is True), _attempts(rs), 100
-    ),
-    "startup_time_p50": lambda rs: _pct_s(_startups_ms(rs), 0.5),
-    "startup_time_p90": lambda rs: _pct_s(_startups_ms(rs), 0.9),
-    "startup_time_p95": lambda rs: _pct_s(_startups_ms(rs), 0.95),
-    "rebuffer_frequency": lambda rs: _ratio(
-        sum(r["buffering_count"] for r in _of(rs, "PLAYBACK_SUMMARY")), _watch_ms(rs), 60_000
-    ),
-    "playback_failure": lambda rs: _ratio(_fatal(rs, "playback"), len(_of(rs, "PLAY")), 100),
-    "average_bitrate": _bitrate,
-    "quality_switches_up": lambda rs: _switches(rs, "UP"),
-    "quality_switches_down": lambda rs: _switches(rs, "DOWN"),
-    "live_latency_p50": lambda rs: _pct_s(_live_ms(rs), 0.5),
-    "live_latency_p95": lambda rs: _pct_s(_live_ms(rs), 0.95),
-    "concurrent_viewers": lambda rs: float(
-        len({r["session_id"] for r in _of(rs, "PLAYBACK_SUMMARY") if r["playing_time_ms"] > 0})
-    ),
-    "watch_time": lambda rs: (
-        sum(r["playing_time_ms"] for r in _of(rs, "PLAYBACK_SUMMARY")) / 60_000
-    ),
-}
-SHARE_METRICS = frozenset({"rendition_share"})
-
-
 def day_of(record: Record) -> str:
     return datetime.fromtimestamp(record["event_time"] / 1000, UTC).date().isoformat()
 
@@ -284,12 +183,7 @@ def expected_share_rows(records: list[Record], group: tuple[str, ...]) -> list[R
     """Rendition share: each rendition's playing time over its group's, in percent."""
     rows: list[Row] = []
     for key, rs in grouped(records, group).items():
-        named = [r for r in _of(rs, "PLAYBACK_SUMMARY") if r.get("rendition_name") is not None]
-        total = sum(r["playing_time_ms"] for r in named)
-        per_rendition: dict[str, int] = defaultdict(int)
-        for r in named:
-            per_rendition[r["rendition_name"]] += r["playing_time_ms"]
-        rows += [(*key, name, _ratio(ms, total, 100)) for name, ms in per_rendition.items()]
+        rows += [(*key, name, share) for name, share in rendition_shares(rs).items()]
     return sorted(rows, key=lambda row: tuple(_nulls_last(v) for v in row[:-1]))
 
 

@@ -1,20 +1,21 @@
 """Golden data for the realtime tests: generated sessions, and an oracle written by hand.
 
 The generator makes stored records the way ingest would (flat event + enrichment fields) for
-viewers across platforms and channels, with every event type. The oracle computes each KPI of
-METRICS.md directly in plain Python, metric by metric, without reading the catalogue's
-definitions: it is the independent computation the engines are checked against.
+viewers across platforms and channels, with every event type. The expected rows come from the
+hand-written oracle in `qos_shared.testing.oracle` (written from METRICS.md, not from the
+catalogue's definitions): the independent computation the engines are checked against.
 """
 
 from __future__ import annotations
 
-import math
 import random
 from collections import defaultdict
-from collections.abc import Callable, Iterable
 from typing import Any
 
-Record = dict[str, Any]
+from qos_shared.testing.oracle import ORACLE, Record, rendition_shares
+
+__all__ = ["BASE_MS", "ORACLE", "expected_rows", "generate"]
+
 BASE_MS = 1_795_000_020_000  # a window boundary for 5, 10, 30 and 60 s windows
 
 
@@ -109,120 +110,6 @@ def generate(
             emit("STOP", t + 20, exit_before_start=False)
     records.sort(key=lambda r: r["event_time"])
     return records
-
-
-# --- the oracle -------------------------------------------------------------------------------
-
-
-def _of(records: Iterable[Record], metric_type: str) -> list[Record]:
-    return [r for r in records if r["metric_type"] == metric_type]
-
-
-def _ratio(numerator: float, denominator: float, scale: float = 1.0) -> float | None:
-    return None if denominator == 0 else numerator / denominator * scale
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    """Linear interpolation between closest ranks (numpy's default)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    h = (len(ordered) - 1) * q
-    lo, hi = math.floor(h), math.ceil(h)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (h - lo)
-
-
-def _attempts(rs: list[Record]) -> int:
-    return len(_of(rs, "ATTEMPT")) + sum(
-        1 for r in _of(rs, "PLAY") if r["source_format"] == "legacy"
-    )
-
-
-def _summaries(rs: list[Record]) -> list[Record]:
-    return _of(rs, "PLAYBACK_SUMMARY")
-
-
-def _watch(rs: list[Record]) -> int:
-    return sum(r["playing_time_ms"] + r["buffering_time_ms"] for r in _summaries(rs))
-
-
-def _live(rs: list[Record]) -> list[float]:
-    return [
-        r["live_latency_ms"]
-        for r in _summaries(rs)
-        if r["is_live"] and r.get("live_latency_ms") is not None
-    ]
-
-
-def _startups(rs: list[Record]) -> list[float]:
-    return [r["startup_latency_ms"] for r in _of(rs, "PLAY")]
-
-
-def _fatal(rs: list[Record], phase: str) -> int:
-    return sum(1 for r in _of(rs, "ERROR") if r.get("fatal") and r.get("phase") == phase)
-
-
-def _mean_s(values: list[float]) -> float | None:
-    return sum(values) / len(values) / 1000 if values else None
-
-
-def _pct_s(values: list[float], q: float) -> float | None:
-    p = percentile(values, q)
-    return None if p is None else p / 1000
-
-
-def _bitrate(rs: list[Record]) -> float | None:
-    with_rate = [r for r in _summaries(rs) if r.get("bitrate_bps") is not None]
-    return _ratio(
-        sum(r["bitrate_bps"] * r["playing_time_ms"] for r in with_rate),
-        sum(r["playing_time_ms"] for r in with_rate),
-    )
-
-
-ORACLE: dict[str, Callable[[list[Record]], float | None]] = {
-    "startup_time": lambda rs: _mean_s(_startups(rs)),
-    "errors": lambda rs: float(sum(r["error_count"] for r in _summaries(rs))),
-    "rebuffering_ratio": lambda rs: _ratio(
-        sum(r["buffering_time_ms"] for r in _summaries(rs)), _watch(rs), 100
-    ),
-    "live_latency": lambda rs: _mean_s(_live(rs)),
-    "concurrency": lambda rs: float(len({r["session_id"] for r in _summaries(rs)})),
-    "attempts": lambda rs: float(_attempts(rs)),
-    "plays": lambda rs: float(len(_of(rs, "PLAY"))),
-    "video_start_failure": lambda rs: _ratio(_fatal(rs, "startup"), _attempts(rs), 100),
-    "exits_before_video_start": lambda rs: _ratio(
-        sum(1 for r in _of(rs, "STOP") if r.get("exit_before_start") is True), _attempts(rs), 100
-    ),
-    "startup_time_p50": lambda rs: _pct_s(_startups(rs), 0.5),
-    "startup_time_p90": lambda rs: _pct_s(_startups(rs), 0.9),
-    "startup_time_p95": lambda rs: _pct_s(_startups(rs), 0.95),
-    "rebuffer_frequency": lambda rs: _ratio(
-        sum(r["buffering_count"] for r in _summaries(rs)), _watch(rs), 60_000
-    ),
-    "playback_failure": lambda rs: _ratio(_fatal(rs, "playback"), len(_of(rs, "PLAY")), 100),
-    "average_bitrate": _bitrate,
-    "quality_switches_up": lambda rs: float(
-        sum(1 for r in _of(rs, "QUALITY_CHANGED") if r["step_direction"] == "UP")
-    ),
-    "quality_switches_down": lambda rs: float(
-        sum(1 for r in _of(rs, "QUALITY_CHANGED") if r["step_direction"] == "DOWN")
-    ),
-    "live_latency_p50": lambda rs: _pct_s(_live(rs), 0.5),
-    "live_latency_p95": lambda rs: _pct_s(_live(rs), 0.95),
-    "concurrent_viewers": lambda rs: float(
-        len({r["session_id"] for r in _summaries(rs) if r["playing_time_ms"] > 0})
-    ),
-    "watch_time": lambda rs: sum(r["playing_time_ms"] for r in _summaries(rs)) / 60_000,
-}
-
-
-def rendition_shares(rs: list[Record]) -> dict[str, float | None]:
-    with_rendition = [r for r in _summaries(rs) if r.get("rendition_name") is not None]
-    total = sum(r["playing_time_ms"] for r in with_rendition)
-    by: dict[str, int] = defaultdict(int)
-    for r in with_rendition:
-        by[r["rendition_name"]] += r["playing_time_ms"]
-    return {name: _ratio(part, total, 100) for name, part in by.items()}
 
 
 Key = tuple[int, str, str, str, str]  # window_start, metric, dimension, dimension_value, split

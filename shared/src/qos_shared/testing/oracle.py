@@ -1,0 +1,130 @@
+"""Every KPI of METRICS.md computed by hand, in plain Python, over stored records.
+
+This is the independent computation each engine's tests check against (the local window engine,
+the Flink job, the lake's queries, and later the search index): written metric by metric from
+METRICS.md, without reading the catalogue's data structures or its SQL, so a mistake in a
+definition or a rendering shows up as a disagreement.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+Record = dict[str, Any]
+
+
+def of(records: Iterable[Record], *metric_types: str) -> list[Record]:
+    return [r for r in records if r["metric_type"] in metric_types]
+
+
+def ratio(numerator: float, denominator: float, scale: float = 1.0) -> float | None:
+    return None if denominator == 0 else numerator / denominator * scale
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Linear interpolation between the closest ranks (numpy's default, Flink's PERCENTILE)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    h = (len(ordered) - 1) * q
+    lo, hi = math.floor(h), math.ceil(h)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (h - lo)
+
+
+def _summaries(rs: list[Record]) -> list[Record]:
+    return of(rs, "PLAYBACK_SUMMARY")
+
+
+def _attempts(rs: list[Record]) -> int:
+    # Old players send no ATTEMPT: their PLAY (legacy envelope) is the attempt.
+    legacy_plays = sum(1 for r in of(rs, "PLAY") if r.get("source_format") == "legacy")
+    return len(of(rs, "ATTEMPT")) + legacy_plays
+
+
+def _watch_ms(rs: list[Record]) -> int:
+    return sum(r["playing_time_ms"] + r["buffering_time_ms"] for r in _summaries(rs))
+
+
+def _live_ms(rs: list[Record]) -> list[float]:
+    return [
+        r["live_latency_ms"]
+        for r in _summaries(rs)
+        if r["is_live"] and r.get("live_latency_ms") is not None
+    ]
+
+
+def _startups_ms(rs: list[Record]) -> list[float]:
+    return [r["startup_latency_ms"] for r in of(rs, "PLAY")]
+
+
+def _fatal(rs: list[Record], phase: str) -> int:
+    return sum(1 for r in of(rs, "ERROR") if r.get("fatal") is True and r.get("phase") == phase)
+
+
+def _mean_s(values: list[float]) -> float | None:
+    return sum(values) / len(values) / 1000 if values else None
+
+
+def _pct_s(values: list[float], q: float) -> float | None:
+    p = percentile(values, q)
+    return None if p is None else p / 1000
+
+
+def _bitrate(rs: list[Record]) -> float | None:
+    rated = [r for r in _summaries(rs) if r.get("bitrate_bps") is not None]
+    return ratio(
+        sum(r["bitrate_bps"] * r["playing_time_ms"] for r in rated),
+        sum(r["playing_time_ms"] for r in rated),
+    )
+
+
+def _switches(rs: list[Record], direction: str) -> float:
+    return float(sum(1 for r in of(rs, "QUALITY_CHANGED") if r.get("step_direction") == direction))
+
+
+ORACLE: dict[str, Callable[[list[Record]], float | None]] = {
+    "startup_time": lambda rs: _mean_s(_startups_ms(rs)),
+    "errors": lambda rs: float(sum(r["error_count"] for r in _summaries(rs))),
+    "rebuffering_ratio": lambda rs: ratio(
+        sum(r["buffering_time_ms"] for r in _summaries(rs)), _watch_ms(rs), 100
+    ),
+    "live_latency": lambda rs: _mean_s(_live_ms(rs)),
+    "concurrency": lambda rs: float(len({r["session_id"] for r in _summaries(rs)})),
+    "attempts": lambda rs: float(_attempts(rs)),
+    "plays": lambda rs: float(len(of(rs, "PLAY"))),
+    "video_start_failure": lambda rs: ratio(_fatal(rs, "startup"), _attempts(rs), 100),
+    "exits_before_video_start": lambda rs: ratio(
+        sum(1 for r in of(rs, "STOP") if r.get("exit_before_start") is True), _attempts(rs), 100
+    ),
+    "startup_time_p50": lambda rs: _pct_s(_startups_ms(rs), 0.5),
+    "startup_time_p90": lambda rs: _pct_s(_startups_ms(rs), 0.9),
+    "startup_time_p95": lambda rs: _pct_s(_startups_ms(rs), 0.95),
+    "rebuffer_frequency": lambda rs: ratio(
+        sum(r["buffering_count"] for r in _summaries(rs)), _watch_ms(rs), 60_000
+    ),
+    "playback_failure": lambda rs: ratio(_fatal(rs, "playback"), len(of(rs, "PLAY")), 100),
+    "average_bitrate": _bitrate,
+    "quality_switches_up": lambda rs: _switches(rs, "UP"),
+    "quality_switches_down": lambda rs: _switches(rs, "DOWN"),
+    "live_latency_p50": lambda rs: _pct_s(_live_ms(rs), 0.5),
+    "live_latency_p95": lambda rs: _pct_s(_live_ms(rs), 0.95),
+    "concurrent_viewers": lambda rs: float(
+        len({r["session_id"] for r in _summaries(rs) if r["playing_time_ms"] > 0})
+    ),
+    "watch_time": lambda rs: sum(r["playing_time_ms"] for r in _summaries(rs)) / 60_000,
+}
+# Metrics split by a field: computed by `rendition_shares`, not by ORACLE.
+SHARE_METRICS = frozenset({"rendition_share"})
+
+
+def rendition_shares(rs: list[Record]) -> dict[str, float | None]:
+    """Each rendition's share of the playing time of summaries that name one, in percent."""
+    named = [r for r in _summaries(rs) if r.get("rendition_name") is not None]
+    total = sum(r["playing_time_ms"] for r in named)
+    parts: dict[str, int] = defaultdict(int)
+    for r in named:
+        parts[r["rendition_name"]] += r["playing_time_ms"]
+    return {name: ratio(part, total, 100) for name, part in parts.items()}
