@@ -15,13 +15,13 @@ the values behind the percentiles (the distribution rows).
 
 from __future__ import annotations
 
-import math
 import random
 from collections import Counter, defaultdict
-from collections.abc import Callable
 from typing import Any
 
-Record = dict[str, Any]
+from qos_shared.testing.oracle import ORACLE, Record, rendition_shares
+
+__all__ = ["ORACLE", "Record"]
 Key = tuple[int, str, str, str, str]  # MetricRow.key(): window, metric, dimension, value, split
 # DistributionRow.key(): window, source, dimension, dimension value
 DistributionKey = tuple[int, str, str, str]
@@ -135,91 +135,11 @@ def generate(
     return [records[i] for i in order]
 
 
-# --- the oracle: a few metrics, straight from METRICS.md ----------------------------------------
-
-
-def _summaries(rs: list[Record]) -> list[Record]:
-    return [r for r in rs if r["metric_type"] == "PLAYBACK_SUMMARY"]
-
-
-def _attempts(rs: list[Record]) -> int:
-    return sum(
-        1
-        for r in rs
-        if r["metric_type"] == "ATTEMPT"
-        or (r["metric_type"] == "PLAY" and r["source_format"] == "legacy")
-    )
-
-
-def _linear_percentile(values: list[int], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = q * (len(ordered) - 1)
-    below = math.floor(rank)
-    above = min(below + 1, len(ordered) - 1)
-    return ordered[below] + (ordered[above] - ordered[below]) * (rank - below)
-
-
-def _plays(rs: list[Record]) -> float:
-    return float(sum(1 for r in rs if r["metric_type"] == "PLAY"))
-
-
-def _concurrency(rs: list[Record]) -> float:
-    return float(len({r["session_id"] for r in _summaries(rs)}))
-
-
-def _buffer_ratio(rs: list[Record]) -> float | None:
-    stalled = sum(r["buffering_time_ms"] for r in _summaries(rs))
-    watched = sum(r["playing_time_ms"] + r["buffering_time_ms"] for r in _summaries(rs))
-    return None if watched == 0 else 100 * stalled / watched
-
-
-def _startup_p95(rs: list[Record]) -> float | None:
-    p = _linear_percentile(
-        [r["startup_latency_ms"] for r in rs if r["metric_type"] == "PLAY"], 0.95
-    )
-    return None if p is None else p / 1000
-
-
-def _live_latency_p50(rs: list[Record]) -> float | None:
-    values = [
-        r["live_latency_ms"] for r in _summaries(rs) if r["is_live"] and "live_latency_ms" in r
-    ]
-    p = _linear_percentile(values, 0.5)
-    return None if p is None else p / 1000
-
-
-def _start_failures(rs: list[Record]) -> float | None:
-    failed = sum(
-        1
-        for r in rs
-        if r["metric_type"] == "ERROR" and r["fatal"] is True and r["phase"] == "startup"
-    )
-    attempts = _attempts(rs)
-    return None if attempts == 0 else 100 * failed / attempts
-
-
-def _average_bitrate(rs: list[Record]) -> float | None:
-    rated = [r for r in _summaries(rs) if "bitrate_bps" in r]
-    time = sum(r["playing_time_ms"] for r in rated)
-    return None if time == 0 else sum(r["bitrate_bps"] * r["playing_time_ms"] for r in rated) / time
-
-
-ORACLE: dict[str, Callable[[list[Record]], float | None]] = {
-    "plays": _plays,
-    "attempts": lambda rs: float(_attempts(rs)),
-    "concurrency": _concurrency,
-    "rebuffering_ratio": _buffer_ratio,
-    "startup_time_p95": _startup_p95,
-    "live_latency_p50": _live_latency_p50,
-    "video_start_failure": _start_failures,
-    "average_bitrate": _average_bitrate,
-}
+# --- the oracle: every metric, from the hand-written module shared by the engines' tests ------
 
 
 def oracle_rows(records: list[Record], *, window_s: int) -> dict[Key, float | None]:
-    """The oracle's metrics, and rendition shares, of every window and group of the records."""
+    """Every metric of the oracle, and the rendition shares, of every window and group."""
     window_ms = window_s * 1000
     groups: dict[tuple[int, str, str], list[Record]] = defaultdict(list)
     for r in records:
@@ -231,12 +151,7 @@ def oracle_rows(records: list[Record], *, window_s: int) -> dict[Key, float | No
     for (start, dimension, value), rs in groups.items():
         for name, compute in ORACLE.items():
             out[(start, name, dimension, value, "")] = compute(rs)
-        played: dict[str, int] = defaultdict(int)
-        for r in _summaries(rs):
-            played[r["rendition_name"]] += r["playing_time_ms"]
-        total = sum(played.values())
-        for rendition, ms in played.items():
-            share = None if total == 0 else 100 * ms / total
+        for rendition, share in rendition_shares(rs).items():
             out[(start, "rendition_share", dimension, value, rendition)] = share
     return out
 
