@@ -22,7 +22,7 @@ SERVICES: dict[str, list[str]] = {
     "ingest": ["test", "infra"],
     "realtime": ["local", "test", "infra"],
     "search-indexer": ["test"],
-    "lake": ["test"],
+    "lake": ["test", "infra"],
 }
 # Sessions whose success CI requires (.ci/run checks nox's report; a skip there is a failure).
 REQUIRED = [
@@ -96,7 +96,7 @@ def infra(session: nox.Session) -> None:
             "shared",
             "services/ingest[infra]",
             "services/realtime[local,infra]",
-            "services/lake",
+            "services/lake[infra]",
             "infra[test]",
         )
     )
@@ -128,6 +128,7 @@ def lint(session: nox.Session) -> None:
         "services/ingest/tests",
         "services/realtime/infra",
         "services/realtime/tests",
+        "services/lake/infra",
         "services/lake/tests",
         "infra/src",
         "infra/tests",
@@ -162,7 +163,13 @@ def synth(session: nox.Session) -> None:
     environment), so no CLI is needed; `-- qos:env=prod` style arguments add context.
     """
     session.install(
-        *_editable("shared", "services/ingest[infra]", "services/realtime[infra]", "infra")
+        *_editable(
+            "shared",
+            "services/ingest[infra]",
+            "services/realtime[infra]",
+            "services/lake[infra]",
+            "infra",
+        )
     )
     out = ROOT / "cdk.out"
     context = json.loads((ROOT / "infra" / "cdk.json").read_text())["context"]

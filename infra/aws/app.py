@@ -13,6 +13,7 @@ from typing import Protocol
 from aws_cdk import App, Environment, Stack
 
 from qos_ingest_infra.app import add_ingest_stack, default_environment, env_name_from_context
+from qos_lake_infra.app import add_lake_stack
 from qos_realtime_infra.app import add_realtime_stack
 
 
@@ -24,7 +25,7 @@ class AddStack(Protocol):
 SERVICES: tuple[AddStack, ...] = (
     add_ingest_stack,
     add_realtime_stack,
-    # qos_lake_infra.app.add_lake_stack,
+    add_lake_stack,
     # qos_search_indexer_infra.app.add_search_indexer_stack,
 )
 

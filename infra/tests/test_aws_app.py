@@ -94,3 +94,7 @@ def test_platform_app_synthesizes_every_stack(
     realtime = json.loads((out / "qos-ci-realtime.template.json").read_text(encoding="utf-8"))
     types = {r["Type"] for r in realtime["Resources"].values()}
     assert {"AWS::KinesisAnalyticsV2::Application", "AWS::CloudWatch::Dashboard"} <= types
+    assert manifest["artifacts"]["qos-ci-lake"]["type"] == "aws:cloudformation:stack"
+    lake = json.loads((out / "qos-ci-lake.template.json").read_text(encoding="utf-8"))
+    lake_types = {r["Type"] for r in lake["Resources"].values()}
+    assert {"AWS::Glue::Table", "AWS::KinesisFirehose::DeliveryStream"} <= lake_types

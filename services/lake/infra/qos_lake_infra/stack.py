@@ -1,0 +1,395 @@
+"""The lake service's CloudFormation stack: ingest stream -> Firehose -> Parquet on S3 -> Athena.
+
+- an S3 bucket (SSE-S3, public access blocked, TLS only) holding the lake under `events/`,
+  Firehose's failures under `errors/` and Athena's results under `athena-results/`;
+- the Glue database and table `events` (`catalog`: the lake schema's columns, `dt`/`hour`
+  partitions found by partition projection, so nothing ever registers a partition);
+- a Firehose delivery stream reading the ingest stream (its ARN from SSM,
+  `/qos/<env>/ingest/stream-arn`, resolved at deploy time) and writing Parquet with the Glue
+  table's schema under `events/dt=YYYY-MM-DD/hour=HH/`;
+- an Athena workgroup (enforced settings, encrypted results, a bytes-scanned cutoff) and one
+  named query per `qos_lake.queries.QUERIES`, with the very text the local engine runs;
+- SSM parameters `/qos/<env>/lake/<resource>` for other stacks and people.
+
+Firehose files a record under the hour it *received* it, where the local writer uses the
+record's `event_time`: late events land in a later partition on AWS. The named queries filter on
+both `dt` and `event_time`, so a late event is only missed when it lands after the range's last day.
+"""
+
+from __future__ import annotations
+
+import re
+
+from aws_cdk import Duration, Environment, RemovalPolicy, Stack, Tags
+from aws_cdk import aws_athena as athena
+from aws_cdk import aws_glue as glue
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesisfirehose as firehose
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from qos_lake.queries import QUERIES
+from qos_lake_infra import catalog
+
+SERVICE = "lake"
+GIB = 1024**3
+
+_ENV_NAME = re.compile(r"^[a-z](?:[a-z0-9-]{0,18}[a-z0-9])?$")
+
+
+def ssm_parameter_name(env_name: str, resource: str, *, service: str = SERVICE) -> str:
+    """The platform's SSM naming scheme for cross-service wiring."""
+    return f"/qos/{env_name}/{service}/{resource}"
+
+
+def database_name(env_name: str) -> str:
+    """Glue/Athena names take no hyphens: `qos_<env>_lake`."""
+    return f"qos_{env_name.replace('-', '_')}_lake"
+
+
+class LakeStack(Stack):
+    """The lake bucket, Glue table, Firehose delivery stream, Athena workgroup and queries."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        env_name: str,
+        env: Environment | None = None,
+        stack_name: str | None = None,
+        description: str | None = None,
+        buffer_size_mib: int = 128,
+        buffer_interval_seconds: int = 300,
+        transition_to_ia_days: int | None = 30,
+        expire_data_days: int | None = None,
+        expire_errors_days: int = 90,
+        expire_results_days: int = 30,
+        projection_start: str = catalog.DEFAULT_PROJECTION_START,
+        bytes_scanned_cutoff_gib: float = 10.0,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+    ) -> None:
+        """
+        Args:
+            buffer_size_mib / buffer_interval_seconds: Firehose writes a file per this many MiB
+                or seconds, whichever comes first (64-128 MiB with Parquet conversion, 0-900 s).
+            transition_to_ia_days: lake data moves to S3 Standard-IA after this many days (None:
+                never; at least 30).
+            expire_data_days: lake data is deleted after this many days (None: kept).
+            expire_errors_days / expire_results_days: lifetime of `errors/`, `athena-results/`.
+            projection_start: oldest day Athena sees (`NOW-3YEARS`, or a date `2025-01-01`).
+            bytes_scanned_cutoff_gib: Athena cancels a query of the workgroup past this much.
+        """
+        _check(_ENV_NAME.fullmatch(env_name) is not None, f"env_name {env_name!r}: 1-20 of a-z0-9-")
+        _check(64 <= buffer_size_mib <= 128, "buffer_size_mib must be between 64 and 128")
+        _check(0 <= buffer_interval_seconds <= 900, "buffer_interval_seconds: 0-900")
+        _check(
+            transition_to_ia_days is None or transition_to_ia_days >= 30,
+            "transition_to_ia_days must be at least 30",
+        )
+        _check(
+            expire_data_days is None
+            or (expire_data_days > (transition_to_ia_days or 0) and expire_data_days >= 1),
+            "expire_data_days must be at least 1 and after transition_to_ia_days",
+        )
+        _check(min(expire_errors_days, expire_results_days) >= 1, "expiry days must be >= 1")
+        # Athena's minimum cutoff is 10 MB.
+        _check(bytes_scanned_cutoff_gib * GIB >= 10_000_000, "bytes_scanned_cutoff_gib too small")
+        super().__init__(
+            scope,
+            construct_id,
+            env=env,
+            stack_name=stack_name,
+            description=description
+            or f"QoS lake ({env_name}): Firehose to Parquet on S3, Glue, Athena",
+        )
+        Tags.of(self).add("qos:env", env_name)
+        Tags.of(self).add("qos:service", SERVICE)
+        self.env_name = env_name
+
+        self.bucket = self._bucket(
+            transition_to_ia_days, expire_data_days, expire_errors_days, expire_results_days
+        )
+        self.database, self.table = self._catalog(env_name, projection_start)
+        stream_arn = ssm.StringParameter.value_for_string_parameter(
+            self, ssm_parameter_name(env_name, "stream-arn", service="ingest")
+        )
+        self.delivery_stream = self._firehose(
+            env_name, stream_arn, buffer_size_mib, buffer_interval_seconds, log_retention
+        )
+        self.workgroup = self._athena(env_name, bytes_scanned_cutoff_gib)
+        self._publish(env_name)
+
+    def _bucket(
+        self,
+        transition_to_ia_days: int | None,
+        expire_data_days: int | None,
+        expire_errors_days: int,
+        expire_results_days: int,
+    ) -> s3.Bucket:
+        data_rule = s3.LifecycleRule(
+            id="LakeData",
+            prefix=catalog.DATA_PREFIX,
+            transitions=[]
+            if transition_to_ia_days is None
+            else [
+                s3.Transition(
+                    storage_class=s3.StorageClass.INFREQUENT_ACCESS,
+                    transition_after=Duration.days(transition_to_ia_days),
+                )
+            ],
+            expiration=None if expire_data_days is None else Duration.days(expire_data_days),
+        )
+        rules = [
+            s3.LifecycleRule(
+                id="AbortIncompleteUploads",
+                abort_incomplete_multipart_upload_after=Duration.days(7),
+            ),
+            s3.LifecycleRule(
+                id="Errors",
+                prefix=catalog.ERROR_PREFIX,
+                expiration=Duration.days(expire_errors_days),
+            ),
+            s3.LifecycleRule(
+                id="AthenaResults",
+                prefix=catalog.ATHENA_RESULTS_PREFIX,
+                expiration=Duration.days(expire_results_days),
+            ),
+        ]
+        if data_rule.transitions or data_rule.expiration:
+            rules.insert(1, data_rule)
+        return s3.Bucket(
+            self,
+            "LakeBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=rules,
+            # The lake is the long-term record: deleting the stack leaves it.
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
+    def _catalog(
+        self, env_name: str, projection_start: str
+    ) -> tuple[glue.CfnDatabase, glue.CfnTable]:
+        database = glue.CfnDatabase(
+            self,
+            "Database",
+            catalog_id=self.account,
+            database_input=glue.CfnDatabase.DatabaseInputProperty(
+                name=database_name(env_name),
+                description=f"QoS lake ({env_name})",
+            ),
+        )
+        bucket_name = self.bucket.bucket_name
+        table = glue.CfnTable(
+            self,
+            "EventsTable",
+            catalog_id=self.account,
+            database_name=database_name(env_name),
+            table_input=glue.CfnTable.TableInputProperty(
+                name=catalog.TABLE_NAME,
+                description="Every QoS event, Parquet, partitioned by dt/hour (UTC)",
+                table_type="EXTERNAL_TABLE",
+                parameters=catalog.table_parameters(bucket_name, projection_start=projection_start),
+                partition_keys=[_column(c) for c in catalog.partition_keys()],
+                storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
+                    columns=[_column(c) for c in catalog.glue_columns()],
+                    location=catalog.table_location(bucket_name),
+                    input_format=catalog.PARQUET_INPUT_FORMAT,
+                    output_format=catalog.PARQUET_OUTPUT_FORMAT,
+                    serde_info=glue.CfnTable.SerdeInfoProperty(
+                        serialization_library=catalog.PARQUET_SERDE
+                    ),
+                ),
+            ),
+        )
+        table.node.add_dependency(database)
+        return database, table
+
+    def _table_arns(self) -> list[str]:
+        db = database_name(self.env_name)
+        return [
+            self.format_arn(service="glue", resource="catalog"),
+            self.format_arn(service="glue", resource="database", resource_name=db),
+            self.format_arn(
+                service="glue", resource="table", resource_name=f"{db}/{catalog.TABLE_NAME}"
+            ),
+        ]
+
+    def _firehose(
+        self,
+        env_name: str,
+        stream_arn: str,
+        buffer_size_mib: int,
+        buffer_interval_seconds: int,
+        log_retention: logs.RetentionDays,
+    ) -> firehose.CfnDeliveryStream:
+        log_group = logs.LogGroup(self, "FirehoseLogs", retention=log_retention)
+        log_stream = logs.LogStream(
+            self, "FirehoseLogStream", log_group=log_group, log_stream_name="S3Delivery"
+        )
+        role = iam.Role(
+            self,
+            "FirehoseRole",
+            assumed_by=iam.ServicePrincipal(
+                "firehose.amazonaws.com",
+                conditions={"StringEquals": {"sts:ExternalId": self.account}},
+            ),
+            description=f"QoS lake ({env_name}) Firehose delivery stream",
+        )
+        statements = [
+            iam.PolicyStatement(
+                sid="ReadIngestStream",
+                actions=[
+                    "kinesis:DescribeStream",
+                    "kinesis:DescribeStreamSummary",
+                    "kinesis:GetRecords",
+                    "kinesis:GetShardIterator",
+                    "kinesis:ListShards",
+                ],
+                resources=[stream_arn],
+            ),
+            iam.PolicyStatement(
+                sid="ReadTableSchema",
+                actions=["glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"],
+                resources=self._table_arns(),
+            ),
+            iam.PolicyStatement(
+                sid="LocateBucket",
+                actions=["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
+                resources=[self.bucket.bucket_arn],
+            ),
+            iam.PolicyStatement(
+                sid="WriteLakeObjects",
+                actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+                resources=[
+                    self.bucket.arn_for_objects(f"{catalog.DATA_PREFIX}*"),
+                    self.bucket.arn_for_objects(f"{catalog.ERROR_PREFIX}*"),
+                ],
+            ),
+            iam.PolicyStatement(
+                sid="WriteLogs", actions=["logs:PutLogEvents"], resources=[log_group.log_group_arn]
+            ),
+        ]
+        policy = iam.Policy(self, "FirehosePolicy", statements=statements, roles=[role])
+
+        f = firehose.CfnDeliveryStream
+        stream = f(
+            self,
+            "DeliveryStream",
+            delivery_stream_name=f"qos-{env_name}-lake",
+            delivery_stream_type="KinesisStreamAsSource",
+            kinesis_stream_source_configuration=f.KinesisStreamSourceConfigurationProperty(
+                kinesis_stream_arn=stream_arn, role_arn=role.role_arn
+            ),
+            extended_s3_destination_configuration=f.ExtendedS3DestinationConfigurationProperty(
+                bucket_arn=self.bucket.bucket_arn,
+                role_arn=role.role_arn,
+                prefix=catalog.FIREHOSE_PREFIX,
+                error_output_prefix=catalog.FIREHOSE_ERROR_PREFIX,
+                buffering_hints=f.BufferingHintsProperty(
+                    size_in_m_bs=buffer_size_mib, interval_in_seconds=buffer_interval_seconds
+                ),
+                # Parquet compresses its pages itself; the file must not be compressed again.
+                compression_format="UNCOMPRESSED",
+                data_format_conversion_configuration=f.DataFormatConversionConfigurationProperty(
+                    enabled=True,
+                    input_format_configuration=f.InputFormatConfigurationProperty(
+                        deserializer=f.DeserializerProperty(
+                            # A JSON object (`extra_fields`) in a string column is kept as its
+                            # JSON text, as the local writer stores it.
+                            open_x_json_ser_de=f.OpenXJsonSerDeProperty()
+                        )
+                    ),
+                    output_format_configuration=f.OutputFormatConfigurationProperty(
+                        serializer=f.SerializerProperty(
+                            parquet_ser_de=f.ParquetSerDeProperty(compression="SNAPPY")
+                        )
+                    ),
+                    schema_configuration=f.SchemaConfigurationProperty(
+                        catalog_id=self.account,
+                        database_name=database_name(env_name),
+                        table_name=catalog.TABLE_NAME,
+                        region=self.region,
+                        role_arn=role.role_arn,
+                        version_id="LATEST",
+                    ),
+                ),
+                cloud_watch_logging_options=f.CloudWatchLoggingOptionsProperty(
+                    enabled=True,
+                    log_group_name=log_group.log_group_name,
+                    log_stream_name=log_stream.log_stream_name,
+                ),
+            ),
+        )
+        # Firehose checks the role's access (and reads the table) when it creates the stream.
+        stream.node.add_dependency(policy)
+        stream.node.add_dependency(self.table)
+        return stream
+
+    def _athena(self, env_name: str, bytes_scanned_cutoff_gib: float) -> athena.CfnWorkGroup:
+        workgroup = athena.CfnWorkGroup(
+            self,
+            "WorkGroup",
+            name=f"qos-{env_name}-lake",
+            description=f"QoS lake ({env_name}) queries",
+            recursive_delete_option=True,
+            work_group_configuration=athena.CfnWorkGroup.WorkGroupConfigurationProperty(
+                enforce_work_group_configuration=True,
+                publish_cloud_watch_metrics_enabled=True,
+                bytes_scanned_cutoff_per_query=int(bytes_scanned_cutoff_gib * GIB),
+                engine_version=athena.CfnWorkGroup.EngineVersionProperty(
+                    selected_engine_version="Athena engine version 3"
+                ),
+                result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
+                    output_location=self.bucket.s3_url_for_object(catalog.ATHENA_RESULTS_PREFIX),
+                    encryption_configuration=athena.CfnWorkGroup.EncryptionConfigurationProperty(
+                        encryption_option="SSE_S3"
+                    ),
+                ),
+            ),
+        )
+        for query in QUERIES.values():
+            # Logical ID from the name: adding or removing a query leaves the others alone.
+            logical = "".join(part.capitalize() for part in re.split(r"[^a-zA-Z0-9]+", query.name))
+            named = athena.CfnNamedQuery(
+                self,
+                f"NamedQuery{logical}",
+                name=query.name,
+                description=query.description[:1024],
+                database=database_name(env_name),
+                query_string=query.sql,
+                work_group=workgroup.ref,
+            )
+            named.node.add_dependency(self.table)
+        return workgroup
+
+    def _publish(self, env_name: str) -> None:
+        published = {
+            "bucket-name": ("BucketNameParameter", self.bucket.bucket_name),
+            "database": ("DatabaseParameter", database_name(env_name)),
+            "table": ("TableParameter", catalog.TABLE_NAME),
+            "workgroup": ("WorkGroupParameter", self.workgroup.ref),
+            "delivery-stream-name": ("DeliveryStreamNameParameter", self.delivery_stream.ref),
+        }
+        for resource, (construct_id, value) in published.items():
+            ssm.StringParameter(
+                self,
+                construct_id,
+                parameter_name=ssm_parameter_name(env_name, resource),
+                string_value=value,
+                description=f"QoS lake ({env_name}): {resource}",
+            )
+
+
+def _column(column: dict[str, str]) -> glue.CfnTable.ColumnProperty:
+    return glue.CfnTable.ColumnProperty(name=column["Name"], type=column["Type"])
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ValueError(message)
