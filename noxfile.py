@@ -202,3 +202,11 @@ def bench(session: nox.Session) -> None:
     session.install(*_editable("shared", "services/ingest", "services/realtime[local]"))
     session.run("python", "bench/ingest/run.py", *session.posargs)
     session.run("python", "bench/realtime/run.py", *session.posargs)
+
+
+@nox.session
+def bench_lake(session: nox.Session) -> None:
+    """The lake: write rate, every named query's time and bytes read, over one day of 10 M
+    events by default (about 10 minutes; `-- --events 1000000` for a quick run)."""
+    session.install(*_editable("shared", "services/lake"))
+    session.run("python", "bench/lake/run.py", *session.posargs)

@@ -1,0 +1,645 @@
+"""Lake write rate, named-query times and bytes read, over one day of a ~7,000-viewer channel set.
+
+    python bench/lake/run.py                       (10,000,000 events: the acceptance run)
+    python bench/lake/run.py --events 1000000      (a quick run)
+
+Data: N stored records (event fields and ingest's enrichment, as the event log holds them) for one
+UTC day, generated (pure Python, seeded) from simulated sessions: a diurnal arrival curve,
+log-normal session lengths (median ~20 min), ATTEMPT (none from legacy players), PLAY, a
+PLAYBACK_SUMMARY every 60 s and a final one, QUALITY_CHANGED, recoverable and fatal ERRORs, exits
+before start, STOP; 4 platforms, 8 channels, 12 countries, browsers/OS/devices. The day is first
+indexed as one sorted int per record (time, kind, session, sequence), then built in chunks: each
+session's common fields are serialised once, each record's JSON is that fragment plus its own
+fields, so no more than a chunk of records exists at a time. Summaries dominate (one per
+viewer-minute), so N records are about N / 1,440 viewers on average: ~7,000 for 10 M. Sessions are
+added until the day holds N records; the excess is trimmed to exactly N by dropping random
+non-final summaries. Generation is timed apart and is not in any figure.
+
+Write, two figures (neither includes generation):
+- core: the real `LakeWriter` (default `WriterConfig`: flush every 200,000 records, zstd, fsync,
+  commit markers) fed `LogEntry` batches of `read_batch` records directly (its `_add`, then
+  `flush` when due, exactly as `poll` does), i.e. JSON parsing, Arrow conversion, hour
+  partitioning, the Parquet files and the commit protocol, without the SQLite log read;
+- end to end: the first `--log-events` records appended to a real `EventLog` (not timed), then a
+  fresh `LakeWriter` on its own lake root polling that log until it has committed all of them
+  (log reads, conversion, files, markers, log checkpoints).
+
+JSON lines: the same record bytes, newline-delimited, one file per UTC hour of event_time (the
+original's Firehose layout, which Athena scans whole), to measure its total bytes.
+
+Queries: every named query (`qos_lake.queries.QUERIES`) through `qos_lake.queries.local.run` over
+the day (from = to = the day, no filter), `--repeats` times each (best and median wall time; each
+run opens DuckDB, lists the live files and reads them, as the CLI does). Bytes read per query are
+computed from the Parquet metadata, not measured: the columns the query's (DuckDB-dialect) text
+names, intersected with the lake schema, and for each the sum of its column chunks' compressed
+sizes in the day's live files (what projection pushdown reads; footers and row-group statistics
+pruning are ignored, so this is an upper bound for the data pages). The ratio is that over the
+day's JSON-lines bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import os
+import platform
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow.parquet as pq
+import sqlglot
+from sqlglot import exp
+
+from qos_lake.layout import live_dataset_files
+from qos_lake.queries import QUERIES, QueryParams
+from qos_lake.queries.local import duckdb_sql, run
+from qos_lake.schema import lake_schema
+from qos_lake.writer import LakeWriter, WriterConfig
+from qos_shared.eventlog import EventLog, LogEntry, LogRecord
+
+RESULTS = Path(__file__).parent / "results"
+DAY = date(2026, 11, 1)
+DAY_MS = 86_400_000
+TARGET_WRITE_EPS = 200_000
+TARGET_QUERY_S = 1.0
+TARGET_BYTES_RATIO = 0.1
+
+# Event kinds (sorted after time so a session's records stay in a sensible order on ties).
+ATTEMPT, PLAY, QUALITY, SUMMARY, ERROR, STOP = range(6)
+
+PLATFORMS = ("web", "ios", "android", "other")
+PLATFORM_P = [0.45, 0.25, 0.25, 0.05]
+CHANNELS = (
+    "ch-news", "ch-sport", "ch-movies", "ch-kids", "ch-music", "ch-docs", "ch-series", "ch-local",
+)  # fmt: skip
+CHANNEL_P = [0.25, 0.22, 0.15, 0.1, 0.08, 0.08, 0.07, 0.05]
+COUNTRIES = [
+    ("FR", "France", "Ile-de-France", "Paris", 48.86, 2.35),
+    ("DE", "Germany", "Berlin", "Berlin", 52.52, 13.40),
+    ("GB", "United Kingdom", "England", "London", 51.51, -0.13),
+    ("ES", "Spain", "Madrid", "Madrid", 40.42, -3.70),
+    ("IT", "Italy", "Lazio", "Rome", 41.90, 12.50),
+    ("US", "United States", "New York", "New York", 40.71, -74.01),
+    ("BE", "Belgium", "Brussels", "Brussels", 50.85, 4.35),
+    ("CH", "Switzerland", "Zurich", "Zurich", 47.37, 8.54),
+    ("NL", "Netherlands", "North Holland", "Amsterdam", 52.37, 4.90),
+    ("CA", "Canada", "Quebec", "Montreal", 45.50, -73.57),
+    ("PT", "Portugal", "Lisbon", "Lisbon", 38.72, -9.14),
+    ("MA", "Morocco", "Casablanca-Settat", "Casablanca", 33.57, -7.59),
+]
+COUNTRY_P = [0.35, 0.12, 0.1, 0.08, 0.07, 0.06, 0.06, 0.04, 0.04, 0.03, 0.03, 0.02]
+# platform -> (device_class, browser_family, browser_version, os_family, os_version, device_family)
+DEVICES = {
+    "web": [
+        ("desktop", "Chrome", "131.0", "Windows", "10", "Other"),
+        ("desktop", "Firefox", "133.0", "Windows", "10", "Other"),
+        ("desktop", "Safari", "18.1", "Mac OS X", "10.15", "Mac"),
+        ("desktop", "Edge", "131.0", "Windows", "10", "Other"),
+    ],
+    "ios": [
+        ("mobile", "Mobile Safari", "18.1", "iOS", "18.1", "iPhone"),
+        ("tablet", "Mobile Safari", "17.6", "iOS", "17.6", "iPad"),
+    ],
+    "android": [
+        ("mobile", "Chrome Mobile", "131.0", "Android", "14", "Samsung SM-S918B"),
+        ("mobile", "Chrome Mobile", "130.0", "Android", "13", "Pixel 7"),
+        ("tablet", "Chrome Mobile", "131.0", "Android", "14", "Samsung SM-X710"),
+    ],
+    "other": [("smarttv", "Other", "", "Tizen", "7.0", "Samsung SmartTV")],
+}
+LADDER = [("240p", 240, 400_000), ("480p", 480, 1_200_000), ("720p", 720, 3_000_000),
+          ("1080p", 1080, 6_000_000)]  # fmt: skip
+
+
+# -- generation -------------------------------------------------------------------------------
+
+
+class Day:
+    """One day of sessions and the time-sorted index of their N records (packed ints)."""
+
+    def __init__(self, n: int, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.day_ms = int(datetime(DAY.year, DAY.month, DAY.day, tzinfo=UTC).timestamp() * 1000)
+        sessions = max(50, int(n / 27.0))
+        while True:
+            self._sessions(sessions)
+            keys, droppable = self._events()
+            if len(keys) >= n:
+                break
+            sessions = int(sessions * n / len(keys) * 1.03) + 10
+        excess = len(keys) - n
+        if excess:
+            drop = set(self.rng.sample(droppable, excess))
+            keys = [k for i, k in enumerate(keys) if i not in drop]
+        keys.sort()
+        self.keys = keys
+        self.n = n
+
+    # A record's index entry: (((time << 3 | kind) << SESSION_BITS | session) << 16 | seq) << 1
+    # | final, so sorting the ints sorts by time, then kind.
+    def _key(self, t: int, kind: int, sess: int, seq: int = 0, final: int = 0) -> int:
+        return ((((t << 3 | kind) << self.sbits | sess) << 16 | seq) << 1) | final
+
+    def _sessions(self, s: int) -> None:
+        rng = self.rng
+        self.s = s
+        self.sbits = s.bit_length()
+        # Arrivals: a diurnal curve (quiet at 04:00 UTC, peak at 20:00 UTC).
+        weight = [0.35 + 0.65 * (1 + math.cos((h - 20) / 24 * 2 * math.pi)) / 2 for h in range(24)]
+        hours = rng.choices(range(24), weights=weight, k=s)
+        self.start = [h * 3_600_000 + rng.randrange(3_600_000) for h in hours]
+        self.duration = [
+            int(min(6 * 3_600_000, max(5_000, rng.lognormvariate(math.log(20 * 60_000), 1.0))))
+            for _ in range(s)
+        ]
+        self.legacy = [rng.random() < 0.1 for _ in range(s)]
+        self.ebvs = [rng.random() < 0.04 for _ in range(s)]  # exit before video start
+        self.start_fail = [not e and rng.random() < 0.015 for e in self.ebvs]
+        self.playback_fail = [rng.random() < 0.01 for _ in range(s)]
+        self.startup = [
+            int(min(60_000, max(80, rng.lognormvariate(math.log(1200), 0.6)))) for _ in range(s)
+        ]
+        self.platform = rng.choices(range(len(PLATFORMS)), weights=PLATFORM_P, k=s)
+        self.channel = rng.choices(range(len(CHANNELS)), weights=CHANNEL_P, k=s)
+        self.country = rng.choices(range(len(COUNTRIES)), weights=COUNTRY_P, k=s)
+        self.device = [rng.randrange(1_000) for _ in range(s)]
+        self.live = [rng.random() < 0.85 for _ in range(s)]
+        self.rendition = rng.choices(range(len(LADDER)), weights=[0.05, 0.2, 0.4, 0.35], k=s)
+        self.latency_base = [rng.randrange(3_000, 12_000) for _ in range(s)]
+        self._base: list[bytes | None] = [None] * s
+
+    def _events(self) -> tuple[list[int], list[int]]:
+        """Every record's key inside the day, and the positions of the non-final summaries."""
+        rng = self.rng
+        key = self._key
+        keys: list[int] = []
+        droppable: list[int] = []
+        for i in range(self.s):
+            start, duration = self.start[i], self.duration[i]
+            played = not (self.ebvs[i] or self.start_fail[i])
+            play_at = start + self.startup[i]
+            end = play_at + duration if played else start + self.startup[i] // 2
+            if not self.legacy[i]:
+                keys.append(key(start, ATTEMPT, i))
+            if played:
+                keys.append(key(play_at, PLAY, i))
+                count = duration // 60_000
+                for k in range(count):
+                    t = play_at + (k + 1) * 60_000
+                    if t < DAY_MS:
+                        droppable.append(len(keys))
+                        keys.append(key(t, SUMMARY, i, k))
+                keys.append(key(end, SUMMARY, i, count, 1))
+                for q in range(_poisson(rng, duration / 600_000)):
+                    keys.append(key(play_at + int(rng.random() * duration), QUALITY, i, q))
+                for _ in range(_poisson(rng, duration / 3_600_000)):
+                    keys.append(key(play_at + int(rng.random() * duration), ERROR, i, 0))
+                if self.playback_fail[i]:
+                    keys.append(key(end - 1, ERROR, i, 2))
+            elif self.start_fail[i]:
+                keys.append(key(end, ERROR, i, 1))
+            keys.append(key(end + 1, STOP, i))
+        limit = DAY_MS << (3 + self.sbits + 17)
+        if any(k >= limit for k in keys):
+            kept = [k < limit for k in keys]
+            renumber = list(itertools.accumulate(kept))  # new index + 1 of each kept key
+            droppable = [renumber[d] - 1 for d in droppable if kept[d]]
+            keys = [k for k in keys if k < limit]
+        return keys, droppable
+
+    def _session_fragment(self, i: int) -> bytes:
+        """The fields every record of session i shares, serialised once (no braces)."""
+        platform_name = PLATFORMS[self.platform[i]]
+        devices = DEVICES[platform_name]
+        device = devices[self.device[i] % len(devices)]
+        code, cname, region, city, lat, lon = COUNTRIES[self.country[i]]
+        legacy = self.legacy[i]
+        common: dict[str, Any] = {
+            "session_id": f"s-{i:08d}-{self.device[i]:03d}",
+            "user_id": f"u-{(i * 7919) % 250_000:06d}",
+            "client_platform": platform_name,
+            "is_live": self.live[i],
+            "channel_watched": CHANNELS[self.channel[i]],
+            "schema_version": "1",
+            "sdk_version": None if legacy else "2.3.1",
+            "player_version": "hls.js-1.5.17" if platform_name == "web" else "native-4.2",
+            "event_time_source": "client",
+            "source_format": "legacy" if legacy else "v1",
+            "user_id_pseudonymised": True,
+            "viewer_country": code,
+            "viewer_country_name": cname,
+            "viewer_region": region,
+            "viewer_city": city,
+            "viewer_latitude": lat,
+            "viewer_longitude": lon,
+            "device_class": device[0],
+            "browser_family": device[1],
+            "browser_version": device[2],
+            "os_family": device[3],
+            "os_version": device[4],
+            "device_family": device[5],
+        }
+        return orjson.dumps({k: v for k, v in common.items() if v is not None})[1:-1]
+
+    def chunks(self, size: int) -> Iterator[tuple[list[bytes], list[int]]]:
+        """(record JSON bytes, event_time ms) for consecutive slices of the day, in time order."""
+        rng = self.rng
+        base = self._base
+        sbits = self.sbits
+        smask = (1 << sbits) - 1
+        day_ms = self.day_ms
+        for lo in range(0, self.n, size):
+            out: list[bytes] = []
+            times: list[int] = []
+            for j, packed in enumerate(self.keys[lo : lo + size]):
+                final = packed & 1
+                seq = (packed >> 1) & 0xFFFF
+                rest = packed >> 17
+                i = rest & smask
+                rest >>= sbits
+                k = rest & 7
+                et = (rest >> 3) + day_ms
+                fragment = base[i]
+                if fragment is None:
+                    fragment = base[i] = self._session_fragment(i)
+                rec: dict[str, Any] = {
+                    "event_time": et,
+                    "received_at": et + rng.randrange(40, 2500),
+                }
+                if k == SUMMARY:
+                    b = rng.randrange(100, 8_000) if rng.random() < 0.08 else 0
+                    name, height, bitrate = LADDER[self.rendition[i]]
+                    rec["metric_type"] = "PLAYBACK_SUMMARY"
+                    rec["event_id"] = f"{i:08d}-s{seq}"
+                    rec["playing_time_ms"] = rng.randrange(0, 60_000 - b) if final else 60_000 - b
+                    rec["buffering_time_ms"] = b
+                    rec["buffering_count"] = 1 + b // 3_000 if b else 0
+                    rec["error_count"] = 0
+                    rec["rendition_name"] = name
+                    rec["rendition_height"] = height
+                    rec["bitrate_bps"] = bitrate
+                    rec["dropped_frames"] = rng.randrange(30)
+                    if self.live[i]:
+                        rec["live_latency_ms"] = self.latency_base[i] + rng.randrange(-1500, 1500)
+                    if final:
+                        rec["is_final"] = True
+                elif k == ATTEMPT:
+                    rec["metric_type"] = "ATTEMPT"
+                    rec["event_id"] = f"{i:08d}-a"
+                    rec["visibility_state"] = "visible"
+                    rec["autoplay"] = bool(i & 1)
+                elif k == PLAY:
+                    rec["metric_type"] = "PLAY"
+                    rec["event_id"] = f"{i:08d}-p"
+                    rec["startup_latency_ms"] = self.startup[i]
+                    rec["start_playback_position_sec"] = 0.0
+                    rec["visibility_state"] = "visible"
+                elif k == QUALITY:
+                    old = self.rendition[i]
+                    up = rng.random() < 0.5
+                    new = min(len(LADDER) - 1, old + 1) if up else max(0, old - 1)
+                    rec["metric_type"] = "QUALITY_CHANGED"
+                    rec["event_id"] = f"{i:08d}-q{seq}"
+                    rec["from_rendition_name"] = LADDER[old][0]
+                    rec["to_rendition_name"] = LADDER[new][0]
+                    rec["from_bitrate"] = LADDER[old][2]
+                    rec["to_bitrate"] = LADDER[new][2]
+                    if new != old:
+                        rec["step_direction"] = "UP" if new > old else "DOWN"
+                elif k == ERROR:
+                    which = seq  # 0 recoverable, 1 fatal at startup, 2 fatal in playback
+                    rec["metric_type"] = "ERROR"
+                    rec["event_id"] = f"{i:08d}-e{lo + j}"
+                    rec["error_code"] = ("3", "4", "2")[which]
+                    rec["error_type"] = ("networkError", "mediaError", "networkError")[which]
+                    rec["fatal"] = which != 0
+                    rec["phase"] = "startup" if which == 1 else "playback"
+                    rec["error_message"] = "manifestLoadError" if which == 1 else "fragLoadError"
+                else:
+                    rec["metric_type"] = "STOP"
+                    rec["event_id"] = f"{i:08d}-x"
+                    rec["end_playback_position_sec"] = round(self.duration[i] / 1000, 3)
+                    if self.ebvs[i]:
+                        rec["exit_before_start"] = True
+                out.append(b"{" + orjson.dumps(rec)[1:-1] + b"," + fragment + b"}")
+                times.append(et)
+            yield out, times
+
+
+def _poisson(rng: random.Random, mean: float) -> int:
+    """A Poisson draw (Knuth's method; the means here are small)."""
+    limit = math.exp(-mean)
+    k, p = 0, rng.random()
+    while p > limit:
+        k += 1
+        p *= rng.random()
+    return k
+
+
+# -- writing ----------------------------------------------------------------------------------
+
+
+class JsonLines:
+    """The original layout: newline-delimited JSON, one file per UTC hour of event_time."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.files: dict[int, Any] = {}
+        self.seconds = 0.0
+
+    def write(self, data: list[bytes], times: list[int]) -> None:
+        started = time.perf_counter()
+        lo = 0
+        for hour, group in itertools.groupby(times, key=lambda t: t // 3_600_000):
+            hi = lo + sum(1 for _ in group)
+            f = self.files.get(hour)
+            if f is None:
+                at = datetime.fromtimestamp(hour * 3600, UTC)
+                path = self.root / f"{at:%Y/%m/%d/%H}" / f"events-{at:%Y-%m-%d-%H}.jsonl"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                f = self.files[hour] = path.open("wb")
+            f.write(b"\n".join(data[lo:hi]) + b"\n")
+            lo = hi
+        self.seconds += time.perf_counter() - started
+
+    def close(self) -> int:
+        for f in self.files.values():
+            f.close()
+        return sum(p.stat().st_size for p in self.root.rglob("*.jsonl"))
+
+
+def write_core(day: Day, work: Path, config: WriterConfig, chunk: int) -> dict[str, Any]:
+    """The writer's conversion and commit protocol fed directly; JSON lines written alongside."""
+    root = work / "lake"
+    json_lines = JsonLines(work / "json")
+    gen_seconds = 0.0
+    write_seconds = 0.0
+    files = 0
+    flushes = 0
+    with EventLog(work / "core-log.sqlite", synchronous="NORMAL") as event_log:
+        writer = LakeWriter(event_log, root, config)
+        position = 0
+        started = time.perf_counter()
+        for data, times in day.chunks(chunk):
+            gen_seconds += time.perf_counter() - started
+            json_lines.write(data, times)
+            # What `EventLog.read` would return (built outside the timed region).
+            entries = [
+                LogEntry(position + 1 + j, "", "", d, int(times[j])) for j, d in enumerate(data)
+            ]
+            position += len(entries)
+            lo = 0
+            while lo < len(entries):
+                room = config.flush_records - writer.buffered
+                batch = entries[lo : lo + min(config.read_batch, room)]
+                lo += len(batch)
+                t0 = time.perf_counter()
+                writer._add(batch)  # the body of `poll` after its log read
+                result = writer.flush() if writer.buffered >= config.flush_records else None
+                write_seconds += time.perf_counter() - t0
+                if result is not None:
+                    files += len(result.files)
+                    flushes += 1
+            started = time.perf_counter()
+        t0 = time.perf_counter()
+        result = writer.flush()
+        write_seconds += time.perf_counter() - t0
+        if result is not None:
+            files += len(result.files)
+            flushes += 1
+        writer.close()
+    json_bytes = json_lines.close()
+    parquet_bytes = sum(p.stat().st_size for p in (root / "events").rglob("*.parquet"))
+    return {
+        "events": day.n,
+        "generation_s": gen_seconds,
+        "write_s": write_seconds,
+        "events_per_s": day.n / write_seconds,
+        "flushes": flushes,
+        "files": files,
+        "parquet_bytes": parquet_bytes,
+        "json_lines_bytes": json_bytes,
+        "json_lines_write_s": json_lines.seconds,
+        "lake_root": root,
+    }
+
+
+def write_from_log(
+    day: Day, work: Path, config: WriterConfig, limit: int, chunk: int
+) -> dict[str, Any]:
+    """The first `limit` records through a real event log and a polling LakeWriter."""
+    log_path = work / "events.sqlite"
+    root = work / "lake-from-log"
+    appended = 0
+    t0 = time.perf_counter()
+    with EventLog(log_path, synchronous="NORMAL") as event_log:
+        for data, _ in day.chunks(chunk):
+            take = data[: limit - appended]
+            for lo in range(0, len(take), 10_000):
+                event_log.append(
+                    [LogRecord(f"e{appended + lo + j}", "p", d)
+                     for j, d in enumerate(take[lo : lo + 10_000])]
+                )  # fmt: skip
+            appended += len(take)
+            if appended >= limit:
+                break
+    setup_s = time.perf_counter() - t0
+    with EventLog(log_path) as event_log:
+        last = event_log.last_position()
+        t0 = time.perf_counter()
+        writer = LakeWriter(event_log, root, config)
+        while writer.position < last:
+            writer.poll()
+        writer.flush()
+        seconds = time.perf_counter() - t0
+        committed = event_log.checkpoint("lake")
+        writer.close()
+    assert committed == last, (committed, last)
+    return {
+        "events": appended,
+        "log_append_s": setup_s,
+        "write_s": seconds,
+        "events_per_s": appended / seconds,
+    }
+
+
+# -- queries ----------------------------------------------------------------------------------
+
+
+def query_columns(sql: str, names: set[str]) -> set[str]:
+    """The lake columns a query's text names (what DuckDB projects from the files)."""
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    return {c.name for c in tree.find_all(exp.Column) if c.name in names}
+
+
+def column_bytes(files: list[Path]) -> dict[str, int]:
+    """Compressed bytes of each column over the files (sum of column chunk sizes)."""
+    sizes: dict[str, int] = {}
+    for path in files:
+        meta = pq.ParquetFile(path).metadata
+        for g in range(meta.num_row_groups):
+            group = meta.row_group(g)
+            for c in range(group.num_columns):
+                chunk = group.column(c)
+                name = chunk.path_in_schema
+                sizes[name] = sizes.get(name, 0) + chunk.total_compressed_size
+    return sizes
+
+
+def bench_queries(root: Path, json_bytes: int, repeats: int) -> dict[str, Any]:
+    params = QueryParams(DAY, DAY)
+    files = [f for f in live_dataset_files(root) if f.parent.parent.name == f"dt={DAY}"]
+    sizes = column_bytes(files)
+    names = set(lake_schema().names)
+    out: dict[str, Any] = {}
+    for name, query in QUERIES.items():
+        times = []
+        rows = 0
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            result = run(root, query, params)
+            times.append(time.perf_counter() - t0)
+            rows = len(result.rows)
+        columns = sorted(query_columns(duckdb_sql(query.sql), names))
+        read = sum(sizes.get(c, 0) for c in columns)
+        out[name] = {
+            "best_s": min(times),
+            "median_s": statistics.median(times),
+            "rows": rows,
+            "columns": columns,
+            "parquet_bytes_read": read,
+            "bytes_ratio": read / json_bytes,
+        }
+        q = out[name]
+        print(
+            f"  {name:<34} best {q['best_s']:6.3f} s  median {q['median_s']:6.3f} s  "
+            f"{len(columns):>2} cols {read / 1e6:9.1f} MB  ratio 1/{1 / q['bytes_ratio']:.0f}"
+            f"  ({rows} rows)",
+            flush=True,
+        )
+    return out
+
+
+# -- main -------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument(
+        "--log-events",
+        type=int,
+        default=2_000_000,
+        help="records for the end-to-end write from an event log (0: all; default 2,000,000)",
+    )
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--chunk", type=int, default=200_000, help="records generated at a time")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--work-dir", type=Path, help="where the lake and JSON go (default: /tmp)")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = parser.parse_args()
+    config = WriterConfig()
+    figures: dict[str, Any] = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "events": args.events,
+        "day": DAY.isoformat(),
+        "writer_config": {"flush_records": config.flush_records, "read_batch": config.read_batch},
+        "targets": {
+            "write_events_per_s": TARGET_WRITE_EPS,
+            "query_s": TARGET_QUERY_S,
+            "bytes_ratio": TARGET_BYTES_RATIO,
+        },
+    }
+    work = Path(tempfile.mkdtemp(prefix="bench-lake-", dir=args.work_dir))
+    print(f"lake benchmark: {args.events:,} events of {DAY} in {work}", flush=True)
+    try:
+        t0 = time.perf_counter()
+        day = Day(args.events, args.seed)
+        index_s = time.perf_counter() - t0
+        print(f"  sessions  {day.s:,} simulated, {args.events:,} records indexed in "
+              f"{index_s:.1f} s", flush=True)  # fmt: skip
+
+        core = write_core(day, work, config, args.chunk)
+        core["generation_s"] += index_s
+        root = core.pop("lake_root")
+        print(
+            f"  write (core)  {core['events_per_s']:>10,.0f} events/s  ({core['write_s']:.1f} s; "
+            f"{core['flushes']} flushes, {core['files']} files; generation "
+            f"{core['generation_s']:.1f} s, not counted)",
+            flush=True,
+        )
+        print(
+            f"  sizes   Parquet {core['parquet_bytes'] / 1e6:,.1f} MB, JSON lines "
+            f"{core['json_lines_bytes'] / 1e6:,.1f} MB "
+            f"(1/{core['json_lines_bytes'] / core['parquet_bytes']:.1f})",
+            flush=True,
+        )
+        figures["write_core"] = core
+
+        limit = args.events if args.log_events <= 0 else min(args.log_events, args.events)
+        day_again = Day(args.events, args.seed)  # the same records, regenerated
+        from_log = write_from_log(day_again, work, config, limit, args.chunk)
+        del day_again
+        print(
+            f"  write (from event log)  {from_log['events_per_s']:>10,.0f} events/s  "
+            f"({from_log['events']:,} events in {from_log['write_s']:.1f} s; log append "
+            f"{from_log['log_append_s']:.1f} s, not counted)",
+            flush=True,
+        )
+        figures["write_from_log"] = from_log
+        shutil.rmtree(work / "lake-from-log", ignore_errors=True)
+        (work / "events.sqlite").unlink(missing_ok=True)
+
+        print(f"  queries over {DAY} ({args.repeats} runs each):", flush=True)
+        queries = bench_queries(root, core["json_lines_bytes"], args.repeats)
+        figures["queries"] = queries
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+    worst_q = max(q["best_s"] for q in queries.values())
+    worst_med = max(q["median_s"] for q in queries.values())
+    worst_ratio = max(q["bytes_ratio"] for q in queries.values())
+    met = {
+        "write_core": core["events_per_s"] >= TARGET_WRITE_EPS,
+        "write_from_log": from_log["events_per_s"] >= TARGET_WRITE_EPS,
+        "query_time_best": worst_q <= TARGET_QUERY_S,
+        "query_time_median": worst_med <= TARGET_QUERY_S,
+        "bytes_ratio": worst_ratio <= TARGET_BYTES_RATIO,
+    }
+    figures["targets_met"] = met
+    print("\n  target                                   measured        target   met")
+    rows = [
+        ("write, core (events/s)", f"{core['events_per_s']:,.0f}", f">= {TARGET_WRITE_EPS:,}",
+         met["write_core"]),
+        ("write, from event log (events/s)", f"{from_log['events_per_s']:,.0f}",
+         f">= {TARGET_WRITE_EPS:,}", met["write_from_log"]),
+        ("slowest query, best (s)", f"{worst_q:.3f}", f"<= {TARGET_QUERY_S}",
+         met["query_time_best"]),
+        ("slowest query, median (s)", f"{worst_med:.3f}", f"<= {TARGET_QUERY_S}",
+         met["query_time_median"]),
+        ("largest Parquet/JSON bytes ratio", f"1/{1 / worst_ratio:.1f}",
+         f"<= 1/{1 / TARGET_BYTES_RATIO:.0f}", met["bytes_ratio"]),
+    ]  # fmt: skip
+    for label, value, target, ok in rows:
+        print(f"  {label:<38} {value:>12}  {target:>12}   {'yes' if ok else 'NO'}")
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"lake-{time.strftime('%Y%m%dT%H%M%S')}.json"
+    out.write_text(json.dumps(figures, indent=2))
+    print(f"  written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
