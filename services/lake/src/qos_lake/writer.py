@@ -42,6 +42,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from qos_lake.fast_json import FastJson
 from qos_lake.layout import (
     COMMITS_DIR,
     EVENTS_DIR,
@@ -126,6 +127,7 @@ class LakeWriter:
         self.config = config
         self.clock = clock
         self.schema = lake_schema()
+        self._fast = FastJson(self.schema)
         root.mkdir(parents=True, exist_ok=True)
         self._lock_fd: int | None = _lock(root / LOCK_FILE)
         self._buffer = _Buffer()
@@ -188,6 +190,16 @@ class LakeWriter:
 
     def _add(self, entries: list[LogEntry]) -> None:
         buffer = self._buffer
+        fast = self._fast.table([e.data for e in entries])
+        if fast is not None:
+            event_time = fast.column(TIME_COLUMN)
+            usable = pc.all(
+                pc.and_(pc.greater_equal(event_time, 0), pc.less(event_time, _MAX_EVENT_MS))
+            ).as_py()
+            if usable and event_time.null_count == 0:
+                buffer.tables.append(fast.append_column(_BUCKET, pc.divide(event_time, _HOUR_MS)))
+                self._buffered(entries)
+                return
         records: list[dict[str, Any]] = []
         appended_at: list[int] = []
         for entry in entries:
@@ -206,6 +218,10 @@ class LakeWriter:
         )
         buffer.tables.append(table)
         buffer.invalid_values += conversion.invalid_values
+        self._buffered(entries)
+
+    def _buffered(self, entries: list[LogEntry]) -> None:
+        buffer = self._buffer
         buffer.records += len(entries)
         if buffer.first is None:
             buffer.first = entries[0].position
@@ -309,6 +325,7 @@ class LakeWriter:
 
     def close(self) -> None:
         """Release the lake root without flushing (what a crash does; `run` flushes on stop)."""
+        self._fast.close()
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None

@@ -1,0 +1,40 @@
+"""The writer's DuckDB fast path gives the table the Python path gives, or steps aside."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from qos_lake.fast_json import FastJson
+from qos_lake.schema import lake_schema, to_table
+
+from ..lake import BASE_MS, summary
+
+
+def records() -> list[dict[str, Any]]:
+    return [
+        summary(BASE_MS + 1, extra_fields={"ab": "b", "n": [1, 2]}, viewer_latitude=53.3),
+        summary(BASE_MS + 2, bitrate_bps=3_000_000, is_final=True),
+        {**summary(BASE_MS + 3), "metric_type": "PLAY", "startup_latency_ms": 900},
+        {**summary(BASE_MS + 4), "surprise": {"not": "a column"}},
+    ]
+
+
+def test_fast_path_equals_the_python_path() -> None:
+    given = records()
+    fast = FastJson(lake_schema())
+    table = fast.table([orjson.dumps(r) for r in given])
+    assert table is not None
+    assert table.to_pylist() == to_table(given).table.to_pylist()
+    fast.close()
+
+
+def test_a_misfit_value_or_a_non_object_leaves_the_batch_to_the_python_path() -> None:
+    fast = FastJson(lake_schema())
+    misfit = [orjson.dumps(r) for r in records()]
+    misfit[1] = orjson.dumps({**records()[1], "playing_time_ms": "a lot"})
+    assert fast.table(misfit) is None
+    assert fast.table([orjson.dumps(records()[0]), b"[1, 2]"]) is None
+    assert fast.table([b"{not json"]) is None
+    fast.close()
