@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -65,3 +66,17 @@ def read_lake(root: Path) -> list[dict[str, Any]]:
 
 def event_ids(root: Path) -> list[str]:
     return [str(row["event_id"]) for row in read_lake(root)]
+
+
+def writer_argv(log_path: Path, root: Path, *options: str) -> list[str]:
+    """The command line of a lake writer process over `log_path` into `root`."""
+    return [
+        sys.executable,
+        "-m",
+        "qos_lake.entrypoints.local_writer",
+        "--log-path",
+        str(log_path),
+        "--lake-root",
+        str(root),
+        *options,
+    ]

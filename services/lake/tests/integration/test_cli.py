@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 from qos_lake.entrypoints import cli, local_writer
 from qos_shared.eventlog import EventLog
 
-from ..lake import append, event_ids, summary
+from ..lake import append, event_ids, summary, writer_argv
 
 
 def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
@@ -65,17 +64,7 @@ def test_sigterm_flushes_what_is_buffered(tmp_path: Path) -> None:
         events = [summary() for _ in range(25)]
         append(log, events)
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "qos_lake.entrypoints.local_writer",
-            "--log-path",
-            str(log_path),
-            "--lake-root",
-            str(root),
-            "--flush-seconds",
-            "3600",
-        ],
+        writer_argv(log_path, root, "--flush-seconds", "3600"),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

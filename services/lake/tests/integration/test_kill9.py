@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -13,26 +12,14 @@ from pathlib import Path
 from qos_lake.writer import CONSUMER
 from qos_shared.eventlog import EventLog
 
-from ..lake import BASE_MS, HOUR_MS, append, event_ids, summary
+from ..lake import BASE_MS, HOUR_MS, append, event_ids, summary, writer_argv
 
 
 def start_writer(log_path: Path, root: Path, output: Path) -> subprocess.Popen[bytes]:
     """Start a writer whose output goes to a file (a pipe nobody reads could fill and block it)."""
     with output.open("wb") as sink:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "qos_lake.entrypoints.local_writer",
-                "--log-path",
-                str(log_path),
-                "--lake-root",
-                str(root),
-                "--flush-records",
-                "120",
-                "--flush-seconds",
-                "0.05",
-            ],
+            writer_argv(log_path, root, "--flush-records", "120", "--flush-seconds", "0.05"),
             stdout=sink,
             stderr=subprocess.STDOUT,
             # Small reads and quick polls: many flushes, so a kill lands inside one now and then.

@@ -7,14 +7,12 @@ here from the raw rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from qos_realtime.domain.distributions import DistributionRow
 from qos_realtime.domain.rows import MetricRow
@@ -29,17 +27,6 @@ LEGACY_NAMESPACE = "qos-old-QoS/PlayerSummary"
 # A whole minute a few minutes back: inside CloudWatch's accepted range, and one period exactly.
 WINDOW_START = (epoch_ms() // 60_000 - 5) * 60_000
 WINDOW_END = WINDOW_START + 60_000
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """moto for every AWS API, with fake credentials so nothing can reach a real account."""
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SECURITY_TOKEN"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        yield
 
 
 @pytest.fixture
