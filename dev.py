@@ -24,7 +24,9 @@ TOOL_REQUIREMENTS = ["nox==2026.10.20", "uv==0.13.9"]
 # command -> (Debian package, why it is needed)
 SYSTEM_NEEDS: dict[str, tuple[str, str]] = {
     "node": ("nodejs", "the AWS CDK (jsii) runs on Node.js in the infra tests"),
-    "java": ("openjdk-17-jre-headless", "the PyFlink tests run Flink's mini-cluster on Java"),
+    "java": ("openjdk-17-jdk-headless", "the PyFlink tests run Flink's mini-cluster on Java"),
+    "javac": ("openjdk-17-jdk-headless", "the local OpenSearch node's launcher is compiled"),
+    "mvn": ("maven", "the local OpenSearch node is assembled from Maven Central by Maven"),
 }
 
 

@@ -32,6 +32,7 @@ REQUIRED = [
     "ingest",
     "realtime",
     "realtime_flink",
+    "search-indexer",
     "lake",
     "infra",
 ]
@@ -130,6 +131,7 @@ def lint(session: nox.Session) -> None:
         "services/realtime/tests",
         "services/lake/infra",
         "services/lake/tests",
+        "services/search-indexer/tests",
         "infra/src",
         "infra/tests",
         "infra/aws",

@@ -1,0 +1,90 @@
+"""The dead-letter store: records OpenSearch rejected (or that could not be read), with why.
+
+A SQLite table beside the event log. A record parked here is never retried automatically (its
+rejection is permanent: a mapping conflict, a malformed document), but it is never lost either:
+`qos-search-indexer dead-letters` lists them, and the whole record is kept to re-send after a fix.
+Keyed by log position, so a batch replayed after a crash parks the same record once.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS dead_letters (
+    position  INTEGER PRIMARY KEY,
+    event_id  TEXT    NOT NULL,
+    index_name TEXT,
+    status    INTEGER,
+    reason    TEXT    NOT NULL,
+    document  BLOB    NOT NULL,
+    parked_at INTEGER NOT NULL
+)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    position: int
+    event_id: str
+    index_name: str | None  # None: the record never got as far as an index
+    status: int | None  # OpenSearch's item status; None for an unreadable record
+    reason: str
+    document: bytes
+
+
+class DeadLetterStore:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute(_SCHEMA)
+
+    def park(self, letters: Iterable[DeadLetter]) -> int:
+        rows = [
+            (d.position, d.event_id, d.index_name, d.status, d.reason, d.document) for d in letters
+        ]
+        if not rows:
+            return 0
+        now = int(time.time() * 1000)
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "INSERT INTO dead_letters"
+                    "(position, event_id, index_name, status, reason, document, parked_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT(position) DO UPDATE SET reason = excluded.reason,"
+                    " status = excluded.status, parked_at = excluded.parked_at",
+                    [(*row, now) for row in rows],
+                )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        return len(rows)
+
+    def list(self, limit: int = 100) -> list[DeadLetter]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT position, event_id, index_name, status, reason, document"
+                " FROM dead_letters ORDER BY position LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [DeadLetter(*row) for row in rows]
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM dead_letters").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

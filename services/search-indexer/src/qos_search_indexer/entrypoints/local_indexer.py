@@ -1,0 +1,159 @@
+"""`qos-search-indexer`: the search indexer as a process, and its setup and dead-letter commands.
+
+qos-search-indexer run            index the event log until stopped (applies the template first)
+qos-search-indexer setup          apply the ingest pipeline and index template, then exit
+qos-search-indexer dead-letters   list the records OpenSearch rejected, with why
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+
+from opensearchpy.exceptions import OpenSearchException
+from pydantic import ValidationError
+
+from qos_search_indexer import setup
+from qos_search_indexer.deadletter import DeadLetterStore
+from qos_search_indexer.indexer import BatchResult, IndexerConfig, SearchIndexer
+from qos_search_indexer.settings import SearchSettings
+from qos_shared.eventlog import EventLog, EventLogError
+
+PROG = "qos-search-indexer"
+
+
+def _progress(result: BatchResult) -> None:
+    line = (
+        f"indexed {result.indexed} of {result.read} records ({result.first}-{result.last})"
+        f" in {result.seconds:.2f} s"
+    )
+    if result.dead_lettered:
+        line += f"; {result.dead_lettered} dead-lettered"
+    if result.retries:
+        line += f"; {result.retries} retries"
+    print(line, flush=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="index the event log until stopped")
+    run.add_argument("--log-path", type=Path, help="the local event log to read")
+    run.add_argument("--dead-letter-path", type=Path, help="where rejected records are parked")
+    run.add_argument("--url", help="the OpenSearch endpoint, e.g. http://127.0.0.1:9200")
+    run.add_argument("--batch-size", type=int, help="records per _bulk request")
+    up = commands.add_parser("setup", help="apply the ingest pipeline and the index template")
+    up.add_argument("--url", help="the OpenSearch endpoint")
+    dead = commands.add_parser("dead-letters", help="list the parked records and their reasons")
+    dead.add_argument("--dead-letter-path", type=Path)
+    dead.add_argument("--limit", type=int, default=50)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    options = {
+        k: v for k, v in vars(args).items() if v is not None and k not in ("command", "limit")
+    }
+    try:
+        settings = SearchSettings(**options)
+    except ValidationError as exc:
+        return _fail(f"bad settings: {exc}")
+    if args.command == "dead-letters":
+        return _dead_letters(settings, args.limit)
+    if args.command == "setup":
+        try:
+            setup.apply(settings.client())
+        except OpenSearchException as exc:
+            return _fail(f"cannot apply the index design at {settings.url}: {exc}")
+        print(f"applied the ingest pipeline and index template at {settings.url}")
+        return 0
+    return _run(settings)
+
+
+def _run(settings: SearchSettings) -> int:
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        log = EventLog(settings.log_path)
+    except (EventLogError, OSError) as exc:
+        return _fail(f"cannot start: {exc}")
+    client = settings.client()
+    # The node may still be starting (qos up starts both at once): wait for it, politely.
+    delay = 0.5
+    while not stop.is_set():
+        try:
+            setup.apply(client)
+            break
+        except OpenSearchException as exc:
+            print(
+                f"{PROG}: waiting for OpenSearch at {settings.url} ({_one_line(exc)})", flush=True
+            )
+            stop.wait(delay)
+            delay = min(delay * 2, 10.0)
+    dead_letters = DeadLetterStore(settings.dead_letter_path)
+    indexer = SearchIndexer(
+        log,
+        client,
+        dead_letters,
+        IndexerConfig(batch_size=settings.batch_size, poll_interval_s=settings.poll_interval_s),
+        stop=stop,
+    )
+    print(f"{PROG} indexing {settings.log_path} into {settings.url}", flush=True)
+    started = time.monotonic()
+    try:
+        indexer.run(on_batch=_progress)
+    finally:
+        backlog = indexer.backlog()
+        dead_letters.close()
+        log.close()
+        client.close()
+    print(
+        f"{PROG} stopped after {time.monotonic() - started:.0f} s;"
+        f" {backlog} record(s) left to index at the next start",
+        flush=True,
+    )
+    return 0
+
+
+def _dead_letters(settings: SearchSettings, limit: int) -> int:
+    if not settings.dead_letter_path.exists():
+        print(f"no dead letters ({settings.dead_letter_path} does not exist)")
+        return 0
+    store = DeadLetterStore(settings.dead_letter_path)
+    try:
+        total = store.count()
+        for letter in store.list(limit):
+            where = letter.index_name or "-"
+            print(
+                f"{letter.position}\t{letter.event_id}\t{where}\t{letter.status}\t{letter.reason}"
+            )
+        print(f"{total} dead letter(s) in {settings.dead_letter_path}", file=sys.stderr)
+    finally:
+        store.close()
+    return 0
+
+
+def _fail(message: str) -> int:
+    print(f"{PROG}: {_one_line(message)}", file=sys.stderr)
+    return 2
+
+
+def _one_line(exc: BaseException | str) -> str:
+    return " ".join(str(exc).split())
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

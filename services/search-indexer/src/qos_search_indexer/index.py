@@ -1,0 +1,155 @@
+"""The index design: daily indices of stored records, their template and ingest pipeline.
+
+Everything here is derived from the `shared/` models (`record_schema.column_types()`), so a field
+added to an event gets its mapping with no edit here. The same three objects are applied locally
+(by `setup.apply`) and on OpenSearch Service (by the stack's setup function), and Firehose's
+documents are the same flat records the local log holds, so one template serves both paths:
+
+- locally the indexer names the index by the record's event time, `qos-events-2026.11.28`;
+- Firehose, rotating daily, names it by arrival, `qos-events-2026-11-28`.
+
+Both match `qos-events-*`, the template's pattern and the Dashboards index pattern.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from qos_shared.record_schema import ColumnType, column_types
+
+INDEX_PREFIX = "qos-events"
+INDEX_PATTERN = f"{INDEX_PREFIX}-*"
+TEMPLATE_NAME = "qos-events"
+PIPELINE_NAME = "qos-events"
+TIME_FIELD = "event_time"
+LOCATION_FIELD = "viewer_location"  # geo_point made by the pipeline from latitude/longitude
+
+# Fields that hold times as epoch milliseconds: mapped as dates so Dashboards can use them.
+DATE_FIELDS = frozenset({"event_time", "received_at"})
+# Free text, searched by words; every other string is a keyword (exact, aggregatable).
+TEXT_FIELDS = frozenset({"error_message"})
+
+_BY_COLUMN_TYPE: dict[ColumnType, dict[str, Any]] = {
+    "string": {"type": "keyword", "ignore_above": 256},
+    "int": {"type": "long"},
+    "float": {"type": "double"},
+    "bool": {"type": "boolean"},
+    # Unknown client fields: kept in _source for people to read, not indexed (their keys are
+    # the client's choice, so indexing them would grow the mapping without bound).
+    "json": {"type": "object", "enabled": False},
+}
+
+
+def field_mapping(name: str, kind: ColumnType) -> dict[str, Any]:
+    if name in DATE_FIELDS:
+        return {"type": "date", "format": "epoch_millis"}
+    if name in TEXT_FIELDS:
+        return {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 256}}}
+    return dict(_BY_COLUMN_TYPE[kind])
+
+
+def mappings() -> dict[str, Any]:
+    properties = {name: field_mapping(name, kind) for name, kind in column_types().items()}
+    properties[LOCATION_FIELD] = {"type": "geo_point"}
+    return {
+        # A record's fields are known; anything else is kept in _source but not mapped, so an
+        # older index never rejects a newer client's extra field.
+        "dynamic": False,
+        "properties": properties,
+    }
+
+
+def field_types() -> dict[str, str]:
+    """Field name -> mapped type, for checks that panels only name fields that exist."""
+    types: dict[str, str] = {}
+    for name, spec in mappings()["properties"].items():
+        types[name] = spec["type"]
+        for sub, sub_spec in spec.get("fields", {}).items():
+            types[f"{name}.{sub}"] = sub_spec["type"]
+    return types
+
+
+def index_template(*, shards: int = 1, replicas: int = 0) -> dict[str, Any]:
+    """The composable index template (`PUT _index_template/qos-events`).
+
+    One primary shard: a day of a busy channel is a few GB, well under the 10 to 50 GB a shard
+    handles well, and fewer shards make aggregations cheaper. Replicas: 0 on a single local
+    node (a replica could never be allocated, leaving the cluster yellow), 1 or more on a
+    multi-AZ OpenSearch Service domain (the stack passes its own value).
+    """
+    return {
+        "index_patterns": [INDEX_PATTERN],
+        "priority": 100,
+        "template": {
+            "settings": {
+                "index": {
+                    "number_of_shards": shards,
+                    "number_of_replicas": replicas,
+                    "refresh_interval": "5s",
+                    "default_pipeline": PIPELINE_NAME,
+                }
+            },
+            "mappings": mappings(),
+        },
+        "_meta": {"description": "QoS event records, one index per UTC day"},
+    }
+
+
+def ingest_pipeline() -> dict[str, Any]:
+    """`PUT _ingest/pipeline/qos-events`: a geo_point from the viewer's latitude and longitude.
+
+    A pipeline rather than indexer code, so documents Firehose delivers get the point too.
+    """
+    return {
+        "description": "QoS events: viewer_location from viewer_latitude / viewer_longitude",
+        "processors": [
+            {
+                "script": {
+                    "lang": "painless",
+                    "if": (
+                        "ctx.viewer_latitude instanceof Number"
+                        " && ctx.viewer_longitude instanceof Number"
+                    ),
+                    "source": (
+                        f"ctx.{LOCATION_FIELD} = "
+                        "['lat': ctx.viewer_latitude, 'lon': ctx.viewer_longitude]"
+                    ),
+                }
+            }
+        ],
+    }
+
+
+def ism_policy(*, delete_after_days: int = 30) -> dict[str, Any]:
+    """An Index State Management policy for OpenSearch Service: delete a daily index after N days.
+
+    ISM is a plugin of OpenSearch Service (not of the local node, whose bare core has no ISM);
+    the stack applies it there. Locally `qos reset` clears the data directory instead.
+    """
+    return {
+        "policy": {
+            "description": f"Delete QoS event indices {delete_after_days} days after creation",
+            "default_state": "hot",
+            "states": [
+                {
+                    "name": "hot",
+                    "actions": [],
+                    "transitions": [
+                        {
+                            "state_name": "delete",
+                            "conditions": {"min_index_age": f"{delete_after_days}d"},
+                        }
+                    ],
+                },
+                {"name": "delete", "actions": [{"delete": {}}], "transitions": []},
+            ],
+            "ism_template": [{"index_patterns": [INDEX_PATTERN], "priority": 100}],
+        }
+    }
+
+
+def index_for(event_time_ms: int) -> str:
+    """The daily index of a record, by its event time (UTC)."""
+    day = dt.datetime.fromtimestamp(event_time_ms / 1000, tz=dt.UTC)
+    return f"{INDEX_PREFIX}-{day:%Y.%m.%d}"

@@ -1,0 +1,49 @@
+"""The index design follows the shared models: every stored field mapped, with the right type."""
+
+from __future__ import annotations
+
+from qos_search_indexer import index
+from qos_shared.record_schema import column_types
+
+
+def test_every_stored_field_is_mapped_by_its_column_type() -> None:
+    properties = index.mappings()["properties"]
+    expected = {"string": "keyword", "int": "long", "float": "double", "bool": "boolean"}
+    for name, kind in column_types().items():
+        mapped = properties[name]["type"]
+        if name in ("event_time", "received_at"):
+            assert (mapped, properties[name]["format"]) == ("date", "epoch_millis")
+        elif name == "error_message":
+            assert mapped == "text" and properties[name]["fields"]["keyword"]["type"] == "keyword"
+        elif kind == "json":
+            assert properties[name] == {"type": "object", "enabled": False}
+        else:
+            assert mapped == expected[kind], name
+    assert properties["viewer_location"] == {"type": "geo_point"}
+    assert set(properties) == set(column_types()) | {"viewer_location"}
+
+
+def test_the_template_covers_both_daily_index_names() -> None:
+    template = index.index_template(replicas=1)
+    assert template["index_patterns"] == ["qos-events-*"]
+    settings = template["template"]["settings"]["index"]
+    assert settings["default_pipeline"] == index.PIPELINE_NAME
+    assert settings["number_of_replicas"] == 1
+    # Locally by event time; on AWS, Firehose's daily rotation by arrival: both match.
+    assert index.index_for(1_795_000_000_000) == "qos-events-2026.11.18"
+    assert "qos-events-2026-11-18".startswith(index.INDEX_PATTERN.rstrip("*"))
+
+
+def test_field_types_include_subfields() -> None:
+    types = index.field_types()
+    assert types["error_message.keyword"] == "keyword"
+    assert types["viewer_location"] == "geo_point"
+    assert types["client_platform"] == "keyword"
+
+
+def test_the_retention_policy_targets_the_daily_indices() -> None:
+    policy = index.ism_policy(delete_after_days=7)["policy"]
+    assert policy["ism_template"][0]["index_patterns"] == ["qos-events-*"]
+    [hot, delete] = policy["states"]
+    assert hot["transitions"][0]["conditions"] == {"min_index_age": "7d"}
+    assert delete["actions"] == [{"delete": {}}]

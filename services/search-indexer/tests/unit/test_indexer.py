@@ -1,0 +1,221 @@
+"""The indexer's settle-then-commit rules, against a scripted stand-in for the _bulk API.
+
+The real node's behaviour (mapping conflicts, a node stopped mid-stream) is tested in
+tests/integration; here each failure mode is forced exactly, including the ones a real node
+produces only under load (429 items, 5xx on the whole request).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opensearchpy.exceptions import ConnectionError as TransportConnectionError
+from opensearchpy.exceptions import TransportError
+
+from qos_search_indexer.deadletter import DeadLetterStore
+from qos_search_indexer.indexer import CONSUMER, IndexerConfig, SearchIndexer, Stopped
+from qos_shared.eventlog import EventLog, LogRecord
+
+DAY_MS = 1_795_000_000_000  # 2026-11-18 UTC
+
+
+def record(i: int, **extra: Any) -> LogRecord:
+    body = {"event_id": f"e{i}", "event_time": DAY_MS + i, "metric_type": "PLAY", **extra}
+    return LogRecord(f"e{i}", f"s{i}", json.dumps(body).encode())
+
+
+Answer = Callable[[list[dict[str, Any]]], dict[str, Any]]
+
+
+class FakeBulk:
+    """Answers each _bulk call with the next scripted answer (an exception or a function of
+    the request's actions); remembers what was sent."""
+
+    def __init__(self, *answers: Answer | Exception) -> None:
+        self.answers = list(answers)
+        self.requests: list[list[dict[str, Any]]] = []
+
+    def bulk(self, body: bytes, **_: Any) -> dict[str, Any]:
+        lines = body.decode().splitlines()
+        actions = [
+            {"meta": json.loads(a)["index"], "doc": json.loads(d)}
+            for a, d in zip(lines[::2], lines[1::2], strict=True)
+        ]
+        self.requests.append(actions)
+        answer = self.answers.pop(0) if self.answers else ok
+        if isinstance(answer, Exception):
+            raise answer
+        return answer(actions)
+
+
+def ok(actions: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"errors": False, "items": [{"index": {"status": 201}} for _ in actions]}
+
+
+def statuses(*codes: int) -> Answer:
+    def answer(actions: list[dict[str, Any]]) -> dict[str, Any]:
+        items = []
+        for action, code in zip(actions, codes, strict=True):
+            item: dict[str, Any] = {"status": code}
+            if code >= 300:
+                item["error"] = {"type": f"e{code}", "reason": f"refused {action['meta']['_id']}"}
+            items.append({"index": item})
+        return {"errors": True, "items": items}
+
+    return answer
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> EventLog:
+    return EventLog(tmp_path / "events.sqlite", synchronous="NORMAL")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> DeadLetterStore:
+    return DeadLetterStore(tmp_path / "dead.sqlite")
+
+
+def indexer(log: EventLog, store: DeadLetterStore, fake: FakeBulk, **config: Any) -> SearchIndexer:
+    settings = IndexerConfig(backoff_initial_s=0.001, backoff_max_s=0.004, **config)
+    return SearchIndexer(log, fake, store, settings)  # type: ignore[arg-type]
+
+
+def test_a_batch_becomes_one_bulk_request_with_event_ids_and_daily_indices(
+    log: EventLog, store: DeadLetterStore
+) -> None:
+    log.append([record(i) for i in range(3)])
+    fake = FakeBulk()
+    result = indexer(log, store, fake).poll()
+    assert (result.read, result.indexed, result.dead_lettered) == (3, 3, 0)
+    [sent] = fake.requests
+    assert [a["meta"]["_id"] for a in sent] == ["e0", "e1", "e2"]
+    assert {a["meta"]["_index"] for a in sent} == {"qos-events-2026.11.18"}
+    assert sent[1]["doc"]["event_time"] == DAY_MS + 1
+    assert log.checkpoint(CONSUMER) == 3
+
+
+def test_items_refused_with_429_or_5xx_are_resent_alone_until_indexed(
+    log: EventLog, store: DeadLetterStore
+) -> None:
+    log.append([record(i) for i in range(4)])
+    fake = FakeBulk(statuses(201, 429, 503, 201), statuses(201, 429), ok)
+    result = indexer(log, store, fake).poll()
+    assert [[a["meta"]["_id"] for a in r] for r in fake.requests] == [
+        ["e0", "e1", "e2", "e3"],
+        ["e1", "e2"],
+        ["e2"],
+    ]
+    assert (result.indexed, result.dead_lettered, result.retries) == (4, 0, 2)
+    assert log.checkpoint(CONSUMER) == 4
+
+
+def test_items_refused_for_good_are_parked_with_the_reason_and_the_rest_goes_on(
+    log: EventLog, store: DeadLetterStore
+) -> None:
+    log.append([record(i) for i in range(3)])
+    fake = FakeBulk(statuses(201, 400, 201))
+    result = indexer(log, store, fake).poll()
+    assert (result.indexed, result.dead_lettered) == (2, 1)
+    [letter] = store.list()
+    assert (letter.position, letter.event_id, letter.status) == (2, "e1", 400)
+    assert letter.reason == "e400: refused e1"
+    assert letter.index_name == "qos-events-2026.11.18"
+    assert json.loads(letter.document)["event_id"] == "e1"
+    assert log.checkpoint(CONSUMER) == 3
+
+
+def test_unreadable_records_are_parked_without_being_sent(
+    log: EventLog, store: DeadLetterStore
+) -> None:
+    log.append(
+        [
+            record(0),
+            LogRecord("bad-json", "p", b"{not json"),
+            LogRecord("no-time", "p", b'{"event_id": "no-time"}'),
+            LogRecord("array", "p", b"[1, 2]"),
+            record(4),
+        ]
+    )
+    fake = FakeBulk()
+    result = indexer(log, store, fake).poll()
+    assert [a["meta"]["_id"] for a in fake.requests[0]] == ["e0", "e4"]
+    assert result.dead_lettered == 3
+    reasons = {d.event_id: d.reason for d in store.list()}
+    assert reasons["bad-json"].startswith("not JSON")
+    assert reasons["no-time"] == "event_time missing or not an integer"
+    assert reasons["array"] == "not a JSON object"
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        TransportConnectionError("N/A", "connection refused", None),
+        TransportError(503, "unavailable", {}),
+        TransportError(429, "too many requests", {}),
+    ],
+    ids=["unreachable", "503", "429"],
+)
+def test_a_failed_request_is_retried_and_the_checkpoint_waits(
+    log: EventLog, store: DeadLetterStore, failure: Exception
+) -> None:
+    log.append([record(i) for i in range(2)])
+    fake = FakeBulk(failure, failure, failure, ok)
+    result = indexer(log, store, fake).poll()
+    assert len(fake.requests) == 4
+    assert (result.indexed, result.retries) == (2, 3)
+    assert log.checkpoint(CONSUMER) == 2
+
+
+def test_a_stop_while_retrying_leaves_the_batch_for_the_next_start(
+    log: EventLog, store: DeadLetterStore
+) -> None:
+    log.append([record(i) for i in range(2)])
+    down = TransportConnectionError("N/A", "connection refused", None)
+    fake = FakeBulk(*[down] * 1000)
+    stop = threading.Event()
+    config = IndexerConfig(backoff_initial_s=0.01, backoff_max_s=0.02)
+    worker = SearchIndexer(log, fake, store, config, stop=stop)  # type: ignore[arg-type]
+    timer = threading.Timer(0.1, stop.set)
+    timer.start()
+    with pytest.raises(Stopped):
+        worker.poll()
+    assert log.checkpoint(CONSUMER) == 0
+    assert worker.backlog() == 2
+    # The next start sends the same records, under the same ids.
+    fresh = FakeBulk()
+    assert indexer(log, store, fresh).poll().indexed == 2
+    assert [a["meta"]["_id"] for a in fresh.requests[0]] == ["e0", "e1"]
+
+
+def test_a_request_refused_as_a_whole_parks_every_record(
+    log: EventLog, store: DeadLetterStore
+) -> None:
+    log.append([record(i) for i in range(2)])
+    fake = FakeBulk(TransportError(403, "forbidden", {}))
+    result = indexer(log, store, fake).poll()
+    assert result.dead_lettered == 2
+    assert all(d.reason.startswith("bulk request refused: 403") for d in store.list())
+    assert log.checkpoint(CONSUMER) == 2
+
+
+def test_a_replayed_batch_parks_each_record_once(log: EventLog, store: DeadLetterStore) -> None:
+    log.append([record(0)])
+    indexer(log, store, FakeBulk(statuses(400))).poll()
+    log.commit(CONSUMER, 0)  # as if the process died between parking and the commit
+    indexer(log, store, FakeBulk(statuses(400))).poll()
+    assert store.count() == 1
+
+
+def test_documents_with_newlines_are_sent_as_one_line(
+    log: EventLog, store: DeadLetterStore
+) -> None:
+    pretty = json.dumps({"event_id": "p", "event_time": DAY_MS}, indent=2).encode()
+    log.append([LogRecord("p", "p", pretty)])
+    fake = FakeBulk()
+    assert indexer(log, store, fake).poll().indexed == 1
+    assert fake.requests[0][0]["doc"] == {"event_id": "p", "event_time": DAY_MS}
