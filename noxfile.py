@@ -98,6 +98,7 @@ def infra(session: nox.Session) -> None:
             "services/ingest[infra]",
             "services/realtime[local,infra]",
             "services/lake[infra]",
+            "services/search-indexer[infra]",
             "infra[test]",
         )
     )
@@ -170,6 +171,7 @@ def synth(session: nox.Session) -> None:
             "services/ingest[infra]",
             "services/realtime[infra]",
             "services/lake[infra]",
+            "services/search-indexer[infra]",
             "infra",
         )
     )
@@ -192,7 +194,12 @@ def up(session: nox.Session) -> None:
     """Start the whole pipeline locally (`qos up`); arguments after -- go to it."""
     session.install(
         *_editable(
-            "shared", "services/ingest", "services/realtime[local]", "services/lake", "infra"
+            "shared",
+            "services/ingest",
+            "services/realtime[local]",
+            "services/lake",
+            "services/search-indexer",
+            "infra",
         )
     )
     session.run("qos", "up", *session.posargs)

@@ -64,17 +64,35 @@ def wait_for_lake_files(root: Path, *, deadline: float) -> list[Path]:
     raise AssertionError("the lake writer wrote no file in time")
 
 
+def search_count(lines: list[str], *, deadline: float) -> int:
+    """Documents in the local node's qos-events-* indices, once there are any."""
+    (node_line,) = [line for line in lines if line.strip().startswith("opensearch ")]
+    url = re.search(r"http://127\.0\.0\.1:(\d+)", node_line)
+    assert url, node_line
+    while time.monotonic() < deadline:
+        conn = http.client.HTTPConnection("127.0.0.1", int(url.group(1)), timeout=10)
+        conn.request("GET", "/qos-events-*/_count")
+        response = conn.getresponse()
+        body = orjson.loads(response.read())
+        conn.close()
+        if response.status == 200 and body["count"]:
+            return int(body["count"])
+        time.sleep(0.5)
+    raise AssertionError("the search indexer indexed nothing in time")
+
+
 def test_up_serves_ingest_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
+    argv = ["up", "--data-dir", str(data_dir), "--port", "0", "--search-port", "0"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "qos_infra.cli", "up", "--data-dir", str(data_dir), "--port", "0"],
+        [sys.executable, "-m", "qos_infra.cli", *argv],
         env={**os.environ, "QOS_LAKE_FLUSH_SECONDS": "1"},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
     try:
-        lines = read_until(process, r"Ctrl-C to stop")
+        lines = read_until(process, r"Ctrl-C to stop", timeout=180)
         (ingest_line,) = [line for line in lines if line.strip().startswith("ingest ")]
         url = re.search(r"http://127\.0\.0\.1:(\d+)", ingest_line)
         assert url, ingest_line
@@ -122,6 +140,8 @@ def test_up_serves_ingest_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         (day,) = orjson.loads(answer.stdout)
         assert day["concurrency"] == 1
         assert day["live_latency"] == pytest.approx(2.0)
+        # The search indexer put it into the local OpenSearch node.
+        assert search_count(lines, deadline=time.monotonic() + 30) == 1
     finally:
         process.send_signal(signal.SIGINT)
         out, _ = process.communicate(timeout=30)
@@ -151,6 +171,7 @@ def test_up_reports_a_port_in_use(tmp_path: Path, capsys: pytest.CaptureFixture[
                 str(tmp_path),
                 "--port",
                 str(port),
+                "--no-search",
             ],
             capture_output=True,
             text=True,

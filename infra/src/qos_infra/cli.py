@@ -9,6 +9,7 @@ from pathlib import Path
 from types import FrameType
 
 from qos_infra.local import LocalStack, StackError, StackOptions, components
+from qos_search_indexer import node as search_node
 from qos_shared.eventlog import EventLog, EventLogError
 
 DEFAULT_DATA_DIR = Path(".qos-data")
@@ -41,6 +42,17 @@ def main(argv: list[str] | None = None) -> int:
         default=60,
         help="realtime window length in seconds (default 60; down to 5 for demos)",
     )
+    up.add_argument(
+        "--search-port",
+        type=int,
+        default=9200,
+        help="the local OpenSearch node's port (default 9200; 0: any free)",
+    )
+    up.add_argument(
+        "--no-search",
+        action="store_true",
+        help="run without OpenSearch (it needs Java 17 and Maven)",
+    )
 
     commands.add_parser(
         "lake", help="the lake's named queries: `qos lake queries`, `qos lake query …`"
@@ -58,9 +70,22 @@ def main(argv: list[str] | None = None) -> int:
                 host=args.host,
                 ingest_port=args.port,
                 window_s=args.window_s,
+                search_port=_search_port(args.search_port, wanted=not args.no_search),
             )
         )
     return _status(args.data_dir)
+
+
+def _search_port(port: int, *, wanted: bool) -> int | None:
+    """The node's port, or None (with the reason printed) when search cannot or should not run."""
+    if not wanted:
+        print("qos: running without search (--no-search)", flush=True)
+        return None
+    reason = search_node.available()
+    if reason is not None:
+        print(f"qos: running without search: {reason}", flush=True)
+        return None
+    return port or search_node.free_port()
 
 
 def _up(options: StackOptions) -> int:

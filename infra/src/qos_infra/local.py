@@ -34,6 +34,7 @@ class Component:
     ready_pattern: re.Pattern[str] | None = None  # a line matching it means ready; None: at once
     description: str = ""
     env: dict[str, str] = field(default_factory=dict)
+    ready_timeout_s: float | None = None  # None: the stack's default
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class StackOptions:
     ingest_port: int = 8780
     window_s: int = 60
     ready_timeout_s: float = 60.0
+    search_port: int | None = None  # None: run without search (no Java or Maven, or asked)
 
 
 def components(options: StackOptions) -> list[Component]:
@@ -96,6 +98,51 @@ def components(options: StackOptions) -> list[Component]:
             ready_pattern=re.compile(r"qos-lake-writer consuming"),
             description=f"Parquet under {options.data_dir / 'lake'} (dt=/hour= partitions)",
         ),
+        *_search_components(options),
+    ]
+
+
+def _search_components(options: StackOptions) -> list[Component]:
+    """A local OpenSearch node and the indexer feeding it, when search is on."""
+    if options.search_port is None:
+        return []
+    python = sys.executable
+    url = f"http://127.0.0.1:{options.search_port}"
+    return [
+        Component(
+            name="opensearch",
+            argv=[
+                python,
+                "-m",
+                "qos_search_indexer.node",
+                "run",
+                "--data-dir",
+                str(options.data_dir / "opensearch"),
+                "--port",
+                str(options.search_port),
+            ],
+            ready_pattern=re.compile(r"OpenSearch (?P<url>https?://\S+) ready"),
+            description="a local OpenSearch 2.19 node (index qos-events-*)",
+            # The first start builds the launcher and fetches its jars with Maven.
+            ready_timeout_s=900.0,
+        ),
+        Component(
+            name="search",
+            argv=[
+                python,
+                "-m",
+                "qos_search_indexer.entrypoints.local_indexer",
+                "run",
+                "--url",
+                url,
+                "--log-path",
+                str(options.data_dir / "events.sqlite"),
+                "--dead-letter-path",
+                str(options.data_dir / "search-dead-letters.sqlite"),
+            ],
+            ready_pattern=re.compile(r"qos-search-indexer indexing"),
+            description=f"the event log into {url}/qos-events-*",
+        ),
     ]
 
 
@@ -142,16 +189,15 @@ class LocalStack:
         threading.Thread(target=self._relay, args=(running, process.stdout), daemon=True).start()
         if component.ready_pattern is None:
             running.ready.set()
-        deadline = time.monotonic() + self.options.ready_timeout_s
+        timeout = component.ready_timeout_s or self.options.ready_timeout_s
+        deadline = time.monotonic() + timeout
         while not running.ready.wait(0.05):
             if process.poll() is not None:
                 raise StackError(
                     f"{component.name} exited with code {process.returncode} while starting"
                 )
             if time.monotonic() > deadline:
-                raise StackError(
-                    f"{component.name} not ready after {self.options.ready_timeout_s:g} s"
-                )
+                raise StackError(f"{component.name} not ready after {timeout:g} s")
 
     def _relay(self, running: _Running, stream: IO[str]) -> None:
         pattern = running.component.ready_pattern
