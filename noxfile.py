@@ -34,6 +34,7 @@ REQUIRED = [
     "realtime_flink",
     "search-indexer",
     "lake",
+    "player",
     "infra",
 ]
 # jsii warns at length on every start under Node.js 20, the machines' version; the CDK still works.
@@ -103,6 +104,17 @@ def infra(session: nox.Session) -> None:
         )
     )
     _pytest(session, "infra/tests", env=JSII_ENV)
+
+
+@nox.session
+def player(session: nox.Session) -> None:
+    """The browser SDK: type check (tsc over the JSDoc types) and unit tests (node's test runner).
+
+    npm installs exactly the lockfile; Node.js 20 and npm come from the machine.
+    """
+    with session.chdir(ROOT / "player"):
+        session.run("npm", "ci", "--no-audit", "--no-fund", "--loglevel=error", external=True)
+        session.run("npm", "test", external=True)
 
 
 @nox.session

@@ -1,0 +1,537 @@
+/**
+ * `createQosMonitor`: one object with explicit state that turns a player's signals into the QoS
+ * events of the contract (EVENTS.md §2) and hands them to the transport.
+ */
+
+import { attachIvs, isIvsPlayer } from './adapters/ivs.js';
+import { attachVideo, isVideoElement } from './adapters/video.js';
+import { toLegacyData } from './envelope.js';
+import { resolveEnvironment } from './environment.js';
+import { PlaybackSession } from './session.js';
+import { createTransport } from './transport.js';
+import { SCHEMA_VERSION, SDK_VERSION } from './version.js';
+
+/** @typedef {import('./types.js').Environment} Environment */
+/** @typedef {import('./types.js').QosEvent} QosEvent */
+/** @typedef {import('./types.js').MetricType} MetricType */
+/** @typedef {import('./types.js').Quality} Quality */
+/** @typedef {import('./types.js').PlayerErrorInfo} PlayerErrorInfo */
+/** @typedef {import('./types.js').Adapter} Adapter */
+/** @typedef {import('./types.js').Phase} Phase */
+/** @typedef {import('./types.js').IvsPlayerLike} IvsPlayerLike */
+/** @typedef {import('./session.js').Counters} Counters */
+/** @typedef {import('./transport.js').DeliveryStats} DeliveryStats */
+
+/**
+ * @typedef {object} QosMonitorOptions
+ * @property {string | null} endpoint Ingest URL (`…/v1/events`, or `…/streams` with
+ *   `legacyEnvelope`); null sends nothing (events still reach `onEvent`).
+ * @property {string | (() => string)} [channel] `channel_watched`; a function is read at each
+ *   session start. Default: the IVS channel id of the playback URL, else the URL without query.
+ * @property {'web' | 'ios' | 'android' | 'other'} [platform] `client_platform`, default 'web'.
+ * @property {boolean} [isLive] Force `is_live`; default: detected from the duration.
+ * @property {string} [userId] Default: a random id kept in localStorage (`qos_user_id`).
+ * @property {string} [playerVersion] Default: the IVS player's `getVersion()`.
+ * @property {number} [summaryIntervalMs] PLAYBACK_SUMMARY period, default 60000.
+ * @property {boolean} [legacyEnvelope] Send the original sample's Records envelope to a /streams endpoint.
+ * @property {string} [contentType] Default 'text/plain;charset=UTF-8' (no CORS preflight);
+ *   'application/json' with `legacyEnvelope` (what the original API Gateway maps).
+ * @property {(event: QosEvent) => void} [onEvent] Called with every event as it is emitted.
+ * @property {number} [batchSize] Send once this many events wait, default 20 (max 500).
+ * @property {number} [batchIntervalMs] Or send this long after the first waiting one, default 5000.
+ * @property {number} [maxQueueSize] Default 1000; on overflow the oldest event is dropped.
+ * @property {number} [maxRetries] Per event, default 5.
+ * @property {number} [retryBaseMs] First backoff, default 1000 (doubling, with jitter).
+ * @property {number} [retryMaxMs] Backoff cap, default 30000.
+ * @property {boolean} [useBeacon] Use sendBeacon at page exit, default true.
+ * @property {number} [beaconMaxBytes] Split exit bodies at this size, default 65536.
+ * @property {boolean} [instrumentPlayer] Wrap the IVS player's load/play/seekTo, default true.
+ * @property {boolean} [trackPageLifecycle] Listen to pagehide/visibilitychange, default true.
+ * @property {Environment} [env] Clock, timers, fetch, sendBeacon, document, window, randomUUID…
+ */
+
+/**
+ * @typedef {object} MonitorState
+ * @property {boolean} attached
+ * @property {'ivs' | 'video' | null} adapter
+ * @property {string | null} sessionId The current (or last) session.
+ * @property {Phase} phase
+ * @property {number} sessionCount Sessions opened since the monitor was created.
+ * @property {number | null} startupTimeMs Of the current session, once its first frame rendered.
+ * @property {Counters} counters The current session's totals so far.
+ * @property {number} eventsEmitted
+ * @property {DeliveryStats} delivery
+ */
+
+/**
+ * @typedef {object} QosMonitor
+ * @property {(player: HTMLVideoElement | IvsPlayerLike) => void} attach
+ * @property {() => void} detach Ends the open session (final summary and STOP) and stops listening.
+ * @property {() => Promise<void>} flush Send what is queued now.
+ * @property {(error: PlayerErrorInfo) => void} reportError An error the adapter cannot see
+ *   (hls.js `Hls.Events.ERROR`).
+ * @property {(quality: Quality) => void} setQuality The rendition now playing (hls.js
+ *   `LEVEL_SWITCHED`); replaces the video adapter's videoHeight guess.
+ * @property {(reason?: string) => void} endSession New content on the same element (hls.js
+ *   `loadSource`): ends the open session; the next play intent opens a new one.
+ * @property {Readonly<MonitorState>} state
+ */
+
+const MAX_STRING = 256;
+const MAX_CHANNEL = 128;
+const MAX_ID = 128;
+const MAX_VERSION = 64;
+const MAX_DURATION_MS = 24 * 60 * 60 * 1000;
+const MAX_STARTUP_MS = 10 * 60 * 1000;
+const USER_ID_KEY = 'qos_user_id';
+const PLATFORMS = new Set(['web', 'ios', 'android', 'other']);
+
+/**
+ * @param {QosMonitorOptions} options
+ * @returns {QosMonitor}
+ */
+export function createQosMonitor(options) {
+  if (!options || (options.endpoint !== null && typeof options.endpoint !== 'string')) {
+    throw new TypeError('createQosMonitor: `endpoint` must be a URL string (or null to send nothing)');
+  }
+  const env = resolveEnvironment(options.env);
+  const legacy = !!options.legacyEnvelope;
+  const summaryIntervalMs = positive(options.summaryIntervalMs, 60_000);
+  const platform = PLATFORMS.has(String(options.platform ?? 'web').toLowerCase())
+    ? String(options.platform ?? 'web').toLowerCase()
+    : 'other';
+  const instrument = options.instrumentPlayer !== false;
+  const trackPage = options.trackPageLifecycle !== false;
+  const userId = clip(options.userId ?? persistentUserId(env), MAX_ID);
+
+  const transport = options.endpoint
+    ? createTransport({
+        endpoint: options.endpoint,
+        env,
+        legacy,
+        contentType: options.contentType ?? (legacy ? 'application/json' : 'text/plain;charset=UTF-8'),
+        batchSize: Math.min(positive(options.batchSize, 20), 500),
+        batchIntervalMs: positive(options.batchIntervalMs, 5000),
+        maxQueueSize: positive(options.maxQueueSize, 1000),
+        maxRetries: nonNegative(options.maxRetries, 5),
+        retryBaseMs: positive(options.retryBaseMs, 1000),
+        retryMaxMs: positive(options.retryMaxMs, 30_000),
+        useBeacon: options.useBeacon !== false,
+        beaconMaxBytes: positive(options.beaconMaxBytes, 64 * 1024),
+      })
+    : null;
+
+  /** @type {Adapter | null} */
+  let adapter = null;
+  /** @type {object | null} */
+  let attachedTo = null;
+  /** @type {PlaybackSession | null} */
+  let session = null;
+  let sessionCount = 0;
+  let eventsEmitted = 0;
+  /** Session-scoped facts fixed when the session opens. */
+  let channel = 'unknown';
+  let liveGuess = false;
+  /** @type {Quality | undefined} */
+  let lastQuality;
+  let externalQuality = false;
+  /** @type {number | undefined} */
+  let droppedBase;
+  /** @type {unknown} */
+  let summaryTimer = null;
+  /** @type {(() => void)[]} */
+  let pageCleanup = [];
+
+  const open = () => (session && session.open ? session : null);
+
+  // ---- event building -------------------------------------------------------------------
+
+  /** @returns {boolean} */
+  function isLive() {
+    if (typeof options.isLive === 'boolean') return options.isLive;
+    const detected = adapter?.probe.isLive?.();
+    if (typeof detected === 'boolean') liveGuess = detected;
+    return liveGuess;
+  }
+
+  /**
+   * @param {MetricType} type
+   * @param {Record<string, unknown>} fields
+   */
+  function emit(type, fields) {
+    if (!session) return;
+    const version = options.playerVersion ?? adapter?.probe.playerVersion?.();
+    /** @type {QosEvent} */
+    const event = {
+      metric_type: type,
+      session_id: session.id,
+      user_id: userId,
+      client_platform: platform,
+      is_live: isLive(),
+      channel_watched: channel,
+      event_time: Math.round(env.wallNow()),
+      event_id: env.randomUUID(),
+      schema_version: SCHEMA_VERSION,
+      sdk_version: SDK_VERSION,
+    };
+    if (version) event.player_version = clip(version, MAX_VERSION);
+    for (const [key, value] of Object.entries(fields)) {
+      if (value !== undefined && value !== null) event[key] = value;
+    }
+    eventsEmitted += 1;
+    if (options.onEvent) {
+      try {
+        options.onEvent(event);
+      } catch {
+        // The page's callback must not break measurement.
+      }
+    }
+    if (transport) {
+      const wire = legacy ? toLegacyData(event) : event;
+      if (wire) transport.enqueue(wire);
+    }
+  }
+
+  /** @param {{autoplay?: boolean, joined?: boolean}} how */
+  function openSession({ autoplay, joined = false }) {
+    stopSummaryTimer();
+    const hidden = env.document?.visibilityState === 'hidden';
+    session = new PlaybackSession({ id: env.randomUUID(), now: env.now(), joined, hiddenAtIntent: hidden });
+    sessionCount += 1;
+    channel = resolveChannel();
+    liveGuess = false;
+    droppedBase = adapter?.probe.droppedFrames?.();
+    if (joined) {
+      // Attached mid-playback: startup is unknown, so neither ATTEMPT nor PLAY; summaries flow.
+      lastQuality = lastQuality ?? adapter?.probe.quality?.();
+      startSummaryTimer();
+      return;
+    }
+    emit('ATTEMPT', {
+      visibility_state: env.document ? (hidden ? 'hidden' : 'visible') : undefined,
+      autoplay: typeof autoplay === 'boolean' ? autoplay : undefined,
+    });
+  }
+
+  function resolveChannel() {
+    const configured = typeof options.channel === 'function' ? safeCall(options.channel) : options.channel;
+    const name = configured || channelFromUrl(adapter?.probe.source?.()) || 'unknown';
+    return clip(String(name), MAX_CHANNEL);
+  }
+
+  /** @param {boolean} final */
+  function emitSummary(final) {
+    const s = session;
+    if (!s) return;
+    const counters = s.takeInterval(env.now());
+    const quality = lastQuality ?? adapter?.probe.quality?.();
+    const live = isLive();
+    const latency = live ? adapter?.probe.liveLatencyMs?.() : undefined;
+    const dropped = adapter?.probe.droppedFrames?.();
+    let droppedFrames;
+    if (typeof dropped === 'number' && Number.isFinite(dropped)) {
+      // The element's counter is cumulative and restarts with a new source.
+      droppedFrames = droppedBase !== undefined && dropped >= droppedBase ? dropped - droppedBase : dropped;
+      droppedBase = dropped;
+    }
+    const buffer = adapter?.probe.bufferDurationMs?.();
+    emit('PLAYBACK_SUMMARY', {
+      playing_time_ms: duration(counters.playingTimeMs),
+      buffering_time_ms: duration(counters.bufferingTimeMs),
+      buffering_count: counters.bufferingCount,
+      error_count: counters.errorCount,
+      rendition_name: quality?.name ? clip(quality.name, MAX_STRING) : undefined,
+      rendition_height: wholeOrUndefined(quality?.height),
+      bitrate_bps: wholeOrUndefined(quality?.bitrate),
+      live_latency_ms: latency !== undefined ? duration(latency) : undefined,
+      dropped_frames: droppedFrames,
+      buffer_duration_ms: buffer !== undefined ? duration(buffer) : undefined,
+      is_final: final,
+    });
+  }
+
+  function startSummaryTimer() {
+    stopSummaryTimer();
+    summaryTimer = env.setTimeout(() => {
+      summaryTimer = null;
+      const s = open();
+      if (!s) return;
+      const i = s.interval;
+      // An interval spent paused says nothing (and must not count the viewer as concurrent).
+      const running = s.phase === 'playing' || s.phase === 'stalled';
+      if (running || i.playingTimeMs > 0 || i.bufferingTimeMs > 0 || i.errorCount > 0) emitSummary(false);
+      startSummaryTimer();
+    }, summaryIntervalMs);
+  }
+
+  function stopSummaryTimer() {
+    if (summaryTimer !== null) env.clearTimeout(summaryTimer);
+    summaryTimer = null;
+  }
+
+  /** @param {string} reason */
+  function endSession(reason) {
+    const s = open();
+    if (!s) return;
+    const fatal = reason === 'error';
+    stopSummaryTimer();
+    if (s.started) emitSummary(true);
+    s.close(env.now(), { fatal });
+    emit('STOP', {
+      end_playback_position_sec: position(),
+      exit_before_start: !s.started && !s.fatalError,
+    });
+  }
+
+  function position() {
+    const p = adapter?.probe.position?.();
+    return typeof p === 'number' && Number.isFinite(p) && p >= 0 ? Math.min(p, 1e9) : undefined;
+  }
+
+  // ---- signals from adapters ------------------------------------------------------------
+
+  /** @type {import('./types.js').MonitorSignals} */
+  const signals = {
+    intent({ autoplay } = {}) {
+      const s = open();
+      if (s) s.resume();
+      else openSession({ autoplay });
+    },
+    firstFrameOrPlaying() {
+      const s = open();
+      if (!s) return;
+      const { firstFrame } = s.playing(env.now());
+      if (!firstFrame) return;
+      const startup = Math.round(s.startupMs ?? 0);
+      lastQuality = lastQuality ?? adapter?.probe.quality?.();
+      emit('PLAY', {
+        startup_latency_ms: Math.min(startup, MAX_STARTUP_MS),
+        start_playback_position_sec: position(),
+        visibility_state: env.document ? (s.hiddenDuringStartup ? 'hidden' : 'visible') : undefined,
+        player_session_id: adapter?.probe.playerSessionId?.(),
+      });
+      startSummaryTimer();
+    },
+    waiting() {
+      open()?.waiting(env.now());
+    },
+    pause() {
+      open()?.pause(env.now());
+    },
+    seeking() {
+      open()?.seeking(env.now());
+    },
+    seeked() {
+      open()?.seeked(env.now());
+    },
+    ended() {
+      endSession('ended');
+    },
+    error(info) {
+      const s = open();
+      if (!s) return; // not attributable to a play attempt
+      s.countError();
+      emit('ERROR', {
+        error_code: clip(String(info.code ?? 'unknown'), MAX_VERSION),
+        error_type: info.type ? clip(String(info.type), MAX_STRING) : undefined,
+        fatal: !!info.fatal,
+        phase: s.started ? 'playback' : 'startup',
+        error_message: info.message ? clip(String(info.message), MAX_STRING) : undefined,
+      });
+      if (info.fatal) endSession('error');
+    },
+    quality(quality) {
+      const before = lastQuality;
+      lastQuality = quality;
+      if (!before || !open() || !quality.name) return;
+      if (before.name === quality.name && before.bitrate === quality.bitrate) return;
+      const from = wholeOrUndefined(before.bitrate);
+      const to = wholeOrUndefined(quality.bitrate);
+      const fromRank = before.bitrate ?? before.height;
+      const toRank = quality.bitrate ?? quality.height;
+      emit('QUALITY_CHANGED', {
+        from_rendition_name: before.name ? clip(before.name, MAX_STRING) : undefined,
+        to_rendition_name: clip(quality.name, MAX_STRING),
+        from_bitrate: from,
+        to_bitrate: to,
+        step_direction:
+          fromRank !== undefined && toRank !== undefined && fromRank !== toRank
+            ? toRank > fromRank
+              ? 'UP'
+              : 'DOWN'
+            : undefined,
+      });
+    },
+    newContent(reason) {
+      endSession(reason);
+      lastQuality = undefined;
+      droppedBase = undefined;
+    },
+    joinPlaying() {
+      if (!open()) openSession({ joined: true });
+    },
+    hasOpenSession: () => open() !== null,
+    openSessionId: () => open()?.id ?? null,
+  };
+
+  // ---- page lifecycle -------------------------------------------------------------------
+
+  function listenToPage() {
+    const { document, window } = env;
+    if (document) {
+      const onVisibility = () => {
+        if (document.visibilityState !== 'hidden') return;
+        open()?.markHidden(env.now());
+        // Mobile browsers may kill a hidden page without pagehide: hand the queue over now.
+        transport?.flushOnExit();
+      };
+      document.addEventListener('visibilitychange', onVisibility);
+      pageCleanup.push(() => document.removeEventListener('visibilitychange', onVisibility));
+    }
+    if (window) {
+      const onPageHide = () => {
+        endSession('pagehide');
+        transport?.flushOnExit({ includeInFlight: true });
+      };
+      window.addEventListener('pagehide', onPageHide);
+      pageCleanup.push(() => window.removeEventListener('pagehide', onPageHide));
+    }
+  }
+
+  // ---- the public object ----------------------------------------------------------------
+
+  /** @type {QosMonitor} */
+  const monitor = {
+    attach(player) {
+      if (player === attachedTo) return;
+      if (attachedTo) monitor.detach();
+      let made;
+      if (isIvsPlayer(player)) made = attachIvs(player, signals, { instrument });
+      else if (isVideoElement(player)) made = attachVideo(player, signals, { externalQuality: () => externalQuality });
+      else throw new TypeError('attach: expected an Amazon IVS player or an HTMLVideoElement');
+      adapter = made;
+      attachedTo = player;
+      if (trackPage && !pageCleanup.length) listenToPage();
+      made.syncInitialState();
+    },
+    detach() {
+      if (!attachedTo) return;
+      endSession('detach');
+      adapter?.detach();
+      for (const cleanup of pageCleanup.splice(0)) cleanup();
+      stopSummaryTimer();
+      adapter = null;
+      attachedTo = null;
+      externalQuality = false;
+      lastQuality = undefined;
+      transport?.close();
+      void transport?.flush();
+    },
+    flush() {
+      return transport ? transport.flush() : Promise.resolve();
+    },
+    reportError(info) {
+      signals.error(info);
+    },
+    setQuality(quality) {
+      externalQuality = true;
+      if (quality && quality.name) signals.quality(quality);
+    },
+    endSession(reason = 'new-content') {
+      signals.newContent(reason);
+    },
+    get state() {
+      const now = env.now();
+      const s = session;
+      /** @type {MonitorState} */
+      const snapshot = {
+        attached: attachedTo !== null,
+        adapter: adapter?.kind ?? null,
+        sessionId: s?.id ?? null,
+        phase: s?.phase ?? 'idle',
+        sessionCount,
+        startupTimeMs: s?.startupMs ?? null,
+        counters: s ? s.totalsAt(now) : { playingTimeMs: 0, bufferingTimeMs: 0, bufferingCount: 0, errorCount: 0 },
+        eventsEmitted,
+        delivery: transport
+          ? transport.stats()
+          : { queued: 0, inFlight: 0, sent: 0, beaconed: 0, dropped: 0, rejected: 0, failed: 0, retries: 0, requests: 0 },
+      };
+      return Object.freeze(snapshot);
+    },
+  };
+  return monitor;
+}
+
+/**
+ * `channel_watched` from a playback URL: the IVS channel id of `…/channel.<id>.m3u8` (what the
+ * original sample reported), else the URL without its query; nothing for blob:/data: URLs.
+ * @param {string | undefined} url
+ * @returns {string | undefined}
+ */
+export function channelFromUrl(url) {
+  if (!url || /^(blob|data|mediasource):/i.test(url)) return undefined;
+  const ivs = /channel\.([A-Za-z0-9]+)\.m3u8/.exec(url);
+  if (ivs) return ivs[1];
+  return url.split(/[?#]/)[0] || undefined;
+}
+
+/** @param {ResolvedEnv} env */
+function persistentUserId(env) {
+  try {
+    const stored = env.storage?.getItem(USER_ID_KEY);
+    if (stored) return stored;
+    const id = env.randomUUID();
+    env.storage?.setItem(USER_ID_KEY, id);
+    return id;
+  } catch {
+    return env.randomUUID(); // storage blocked or full: an id for this page only
+  }
+}
+/** @typedef {import('./types.js').ResolvedEnvironment} ResolvedEnv */
+
+/**
+ * @template T
+ * @param {() => T} fn
+ */
+function safeCall(fn) {
+  try {
+    return fn();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * @param {string} value
+ * @param {number} max
+ */
+function clip(value, max) {
+  return value.length > max ? value.slice(0, max) : value;
+}
+
+/** Milliseconds as the contract's duration: a whole number in 0..24 h. @param {number} ms */
+function duration(ms) {
+  return Math.min(MAX_DURATION_MS, Math.max(0, Math.round(ms)));
+}
+
+/** @param {number | undefined} value */
+function wholeOrUndefined(value) {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? Math.round(value) : undefined;
+}
+
+/**
+ * @param {number | undefined} value
+ * @param {number} fallback
+ */
+function positive(value, fallback) {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : fallback;
+}
+
+/**
+ * @param {number | undefined} value
+ * @param {number} fallback
+ */
+function nonNegative(value, fallback) {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : fallback;
+}

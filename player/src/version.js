@@ -1,0 +1,4 @@
+/** The SDK's version and the event contract version it emits (shared/src/qos_shared/events.py). */
+
+export const SDK_VERSION = '0.1.0';
+export const SCHEMA_VERSION = '1';

@@ -1,0 +1,326 @@
+/**
+ * Fakes for the unit tests: a controllable clock with timers, an EventTarget-based video element,
+ * an IVS-like player, scripted fetch and sendBeacon, and page event targets. Not a test file.
+ */
+
+import { createQosMonitor } from '../../src/index.js';
+
+export const EPOCH = Date.UTC(2025, 0, 15, 12, 0, 0);
+
+/** Let pending promise callbacks (fetch replies, awaits) run. */
+export async function settle() {
+  for (let i = 0; i < 5; i += 1) await new Promise((resolve) => setImmediate(resolve));
+}
+
+export class FakeClock {
+  constructor(start = 1000) {
+    this.t = start;
+    this.seq = 0;
+    /** @type {Map<number, {at: number, fn: () => void, seq: number}>} */
+    this.timers = new Map();
+    this.now = () => this.t;
+    this.wallNow = () => EPOCH + this.t;
+    this.setTimeout = (fn, ms) => {
+      const id = ++this.seq;
+      this.timers.set(id, { at: this.t + Math.max(0, ms), fn, seq: id });
+      return id;
+    };
+    this.clearTimeout = (id) => {
+      this.timers.delete(id);
+    };
+  }
+
+  /** The delays of pending timers, from now. */
+  pending() {
+    return [...this.timers.values()].map((t) => t.at - this.t).sort((a, b) => a - b);
+  }
+
+  /** Move time forward, running due timers in order (synchronously). */
+  advance(ms) {
+    const end = this.t + ms;
+    for (;;) {
+      const next = [...this.timers.entries()]
+        .filter(([, t]) => t.at <= end)
+        .sort((a, b) => a[1].at - b[1].at || a[1].seq - b[1].seq)[0];
+      if (!next) break;
+      this.timers.delete(next[0]);
+      this.t = Math.max(this.t, next[1].at);
+      next[1].fn();
+    }
+    this.t = end;
+  }
+
+  /** Like advance, letting promises settle after each timer (for the transport's async sends). */
+  async advanceAsync(ms) {
+    const end = this.t + ms;
+    await settle();
+    for (;;) {
+      const next = [...this.timers.entries()]
+        .filter(([, t]) => t.at <= end)
+        .sort((a, b) => a[1].at - b[1].at || a[1].seq - b[1].seq)[0];
+      if (!next) break;
+      this.timers.delete(next[0]);
+      this.t = Math.max(this.t, next[1].at);
+      next[1].fn();
+      await settle();
+    }
+    this.t = end;
+    await settle();
+  }
+}
+
+/** A response as fetch resolves it. */
+export function reply(status, body = {}, headers = {}) {
+  const lower = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
+  return {
+    status,
+    headers: { get: (name) => lower[name.toLowerCase()] ?? null },
+    text: async () => JSON.stringify(body),
+  };
+}
+
+/**
+ * fetch that records requests and answers from a script: each entry a response, an Error (a
+ * network failure) or a function of the request. With the script empty it answers 200.
+ */
+export function fakeFetch(script = []) {
+  const requests = [];
+  const fetch = async (url, init) => {
+    const request = { url, init, body: JSON.parse(init.body) };
+    requests.push(request);
+    const next = script.length ? script.shift() : reply(200, { accepted: 1, rejected: [], failed: [] });
+    const answer = typeof next === 'function' ? next(request) : next;
+    if (answer instanceof Error) throw answer;
+    return answer;
+  };
+  return { fetch, requests, script };
+}
+
+export function fakeBeacon(accept = () => true) {
+  const calls = [];
+  const sendBeacon = (url, data) => {
+    calls.push({ url, data, type: typeof data });
+    return accept(url, data, calls.length);
+  };
+  return { sendBeacon, calls };
+}
+
+export class FakeDocument extends EventTarget {
+  constructor() {
+    super();
+    this.visibilityState = 'visible';
+  }
+
+  hide() {
+    this.visibilityState = 'hidden';
+    this.dispatchEvent(new Event('visibilitychange'));
+  }
+
+  show() {
+    this.visibilityState = 'visible';
+    this.dispatchEvent(new Event('visibilitychange'));
+  }
+}
+
+export class FakeWindow extends EventTarget {
+  pagehide(persisted = false) {
+    const event = new Event('pagehide');
+    Object.defineProperty(event, 'persisted', { value: persisted });
+    this.dispatchEvent(event);
+  }
+}
+
+/** An HTMLVideoElement stand-in: the properties the adapter reads, events fired by the test. */
+export class FakeVideo extends EventTarget {
+  constructor(props = {}) {
+    super();
+    this.paused = true;
+    this.ended = false;
+    this.autoplay = false;
+    this.currentTime = 0;
+    this.duration = NaN;
+    this.readyState = 0;
+    this.videoHeight = 0;
+    this.src = '';
+    this.currentSrc = '';
+    this.error = null;
+    this.droppedVideoFrames = 0;
+    this.seekableEnd = null;
+    Object.assign(this, props);
+  }
+
+  get seekable() {
+    const end = this.seekableEnd;
+    return end === null ? { length: 0, end: () => 0 } : { length: 1, end: () => end };
+  }
+
+  getVideoPlaybackQuality() {
+    return { droppedVideoFrames: this.droppedVideoFrames, totalVideoFrames: 0 };
+  }
+
+  fire(type) {
+    this.dispatchEvent(new Event(type));
+  }
+
+  /** Shorthands for what a real element does on user actions. */
+  userPlay() {
+    this.paused = false;
+    this.fire('play');
+  }
+
+  userPause() {
+    this.paused = true;
+    this.fire('pause');
+  }
+
+  setSource(url) {
+    this.src = url;
+    this.currentSrc = url;
+    this.fire('loadstart');
+  }
+}
+
+/** An Amazon IVS player stand-in with the getters the adapter reads; the test fires its events. */
+export class FakeIvsPlayer {
+  constructor(props = {}) {
+    this.listeners = new Map();
+    this.state = 'Idle';
+    this.autoplay = false;
+    this.paused = true;
+    this.position = 0;
+    this.duration = Infinity;
+    this.liveLatency = 2.5;
+    this.bufferDuration = 1.5;
+    this.sessionId = 'ivs-session-1';
+    this.version = '1.56.1';
+    this.quality = { name: '720p60', bitrate: 3_000_000, height: 720, width: 1280, codecs: 'avc1' };
+    this.calls = [];
+    this.video = null;
+    Object.assign(this, props);
+  }
+
+  addEventListener(name, fn) {
+    if (!this.listeners.has(name)) this.listeners.set(name, new Set());
+    this.listeners.get(name).add(fn);
+  }
+
+  removeEventListener(name, fn) {
+    this.listeners.get(name)?.delete(fn);
+  }
+
+  listenerCount() {
+    let n = 0;
+    for (const set of this.listeners.values()) n += set.size;
+    return n;
+  }
+
+  emit(name, payload) {
+    if (['Idle', 'Ready', 'Buffering', 'Playing', 'Ended'].includes(name)) this.state = name;
+    for (const fn of [...(this.listeners.get(name) ?? [])]) fn(payload);
+  }
+
+  getQuality() {
+    return this.quality;
+  }
+  getLiveLatency() {
+    return this.liveLatency;
+  }
+  getSessionId() {
+    return this.sessionId;
+  }
+  getPosition() {
+    return this.position;
+  }
+  getBufferDuration() {
+    return this.bufferDuration;
+  }
+  getVersion() {
+    return this.version;
+  }
+  getState() {
+    return this.state;
+  }
+  getDuration() {
+    return this.duration;
+  }
+  isPaused() {
+    return this.paused;
+  }
+  isAutoplay() {
+    return this.autoplay;
+  }
+  setAutoplay(value) {
+    this.autoplay = value;
+  }
+  getHTMLVideoElement() {
+    return this.video;
+  }
+  load(path) {
+    this.calls.push(['load', path]);
+  }
+  play() {
+    this.calls.push(['play']);
+    this.paused = false;
+  }
+  pause() {
+    this.calls.push(['pause']);
+    this.paused = true;
+  }
+  seekTo(time) {
+    this.calls.push(['seekTo', time]);
+  }
+}
+
+/**
+ * A monitor wired to fakes. Returns the monitor, the events it emitted, and every fake.
+ * @param {object} [options] createQosMonitor options (env is merged)
+ */
+export function setup(options = {}) {
+  const clock = new FakeClock();
+  const net = fakeFetch(options.script ?? []);
+  const beacon = fakeBeacon(options.beaconAccept);
+  const document = new FakeDocument();
+  const window = new FakeWindow();
+  let uuid = 0;
+  const randomUUID = () => `00000000-0000-4000-8000-${String(++uuid).padStart(12, '0')}`;
+  const storage = new Map();
+  const events = [];
+  const { script: _script, beaconAccept: _accept, env: extraEnv, ...rest } = options;
+  const monitor = createQosMonitor({
+    endpoint: 'https://ingest.example/v1/events',
+    channel: 'demo-channel',
+    onEvent: (event) => events.push(event),
+    ...rest,
+    env: {
+      now: clock.now,
+      wallNow: clock.wallNow,
+      setTimeout: clock.setTimeout,
+      clearTimeout: clock.clearTimeout,
+      fetch: net.fetch,
+      sendBeacon: beacon.sendBeacon,
+      document,
+      window,
+      randomUUID,
+      random: () => 0.5,
+      storage: { getItem: (k) => storage.get(k) ?? null, setItem: (k, v) => storage.set(k, v) },
+      ...extraEnv,
+    },
+  });
+  const types = () => events.map((e) => e.metric_type);
+  const last = (type) => events.filter((e) => e.metric_type === type).at(-1);
+  const all = (type) => events.filter((e) => e.metric_type === type);
+  return { monitor, events, types, last, all, clock, net, beacon, document, window, storage };
+}
+
+/** A video that starts playing: play intent at t0, first frame `startupMs` later. */
+export function startVideo(ctx, video, { startupMs = 800, src = 'https://cdn.example/live/stream.m3u8' } = {}) {
+  video.src = src;
+  video.currentSrc = src;
+  video.fire('loadstart');
+  video.userPlay();
+  video.fire('waiting');
+  ctx.clock.advance(startupMs);
+  video.readyState = 4;
+  video.videoHeight = 720;
+  video.fire('playing');
+}

@@ -1,0 +1,277 @@
+/** Delivery rules: batching, retries with backoff, 4xx and 207 handling, the bounded queue, beacons. */
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+
+import { createTransport } from '../../src/transport.js';
+import { FakeClock, FakeVideo, fakeBeacon, fakeFetch, reply, settle, setup, startVideo } from './helpers.js';
+
+const ENDPOINT = 'https://ingest.example/v1/events';
+
+function transportWith({ script = [], random = () => 0.5, beaconAccept, ...overrides } = {}) {
+  const clock = new FakeClock();
+  const net = fakeFetch(script);
+  const beacon = fakeBeacon(beaconAccept);
+  const env = {
+    now: clock.now,
+    wallNow: clock.wallNow,
+    setTimeout: clock.setTimeout,
+    clearTimeout: clock.clearTimeout,
+    fetch: net.fetch,
+    sendBeacon: beacon.sendBeacon,
+    document: null,
+    window: null,
+    randomUUID: () => 'x',
+    random,
+    storage: null,
+  };
+  const transport = createTransport({
+    endpoint: ENDPOINT,
+    env,
+    legacy: false,
+    contentType: 'text/plain;charset=UTF-8',
+    batchSize: 3,
+    batchIntervalMs: 5_000,
+    maxQueueSize: 10,
+    maxRetries: 3,
+    retryBaseMs: 1_000,
+    retryMaxMs: 8_000,
+    useBeacon: true,
+    beaconMaxBytes: 64 * 1024,
+    ...overrides,
+  });
+  return { transport, clock, net, beacon };
+}
+
+const ev = (n, extra = {}) => ({ metric_type: 'STOP', event_id: `e${n}`, n, ...extra });
+const sentIds = (net) => net.requests.flatMap((r) => r.body.events.map((e) => e.event_id));
+
+describe('batching', () => {
+  test('a full batch goes at once; a partial one after batchIntervalMs', async () => {
+    const { transport, clock, net } = transportWith();
+    transport.enqueue(ev(1));
+    transport.enqueue(ev(2));
+    await settle();
+    assert.equal(net.requests.length, 0);
+    transport.enqueue(ev(3));
+    await settle();
+    assert.equal(net.requests.length, 1);
+    assert.deepEqual(sentIds(net), ['e1', 'e2', 'e3']);
+    transport.enqueue(ev(4));
+    await clock.advanceAsync(4_999);
+    assert.equal(net.requests.length, 1);
+    await clock.advanceAsync(1);
+    assert.equal(net.requests.length, 2);
+    assert.deepEqual(net.requests[1].body, { events: [ev(4)] });
+    assert.equal(transport.stats().sent, 4);
+  });
+
+  test('requests are POSTs of {"events": [...]} as text/plain, without credentials', async () => {
+    const { transport, net } = transportWith();
+    for (let i = 1; i <= 3; i += 1) transport.enqueue(ev(i));
+    await settle();
+    const [{ url, init }] = net.requests;
+    assert.equal(url, ENDPOINT);
+    assert.equal(init.method, 'POST');
+    assert.equal(init.headers['Content-Type'], 'text/plain;charset=UTF-8');
+    assert.equal(init.credentials, 'omit');
+    assert.equal(init.keepalive, false);
+  });
+
+  test('flush() sends what waits now and resolves when it is delivered', async () => {
+    const { transport, net } = transportWith({ batchSize: 2 });
+    for (let i = 1; i <= 5; i += 1) transport.enqueue(ev(i));
+    await transport.flush();
+    assert.deepEqual(sentIds(net), ['e1', 'e2', 'e3', 'e4', 'e5']);
+    assert.equal(transport.stats().queued, 0);
+  });
+});
+
+describe('retries', () => {
+  test('5xx is retried with exponential backoff and jitter, in order, until accepted', async () => {
+    const { transport, clock, net } = transportWith({
+      script: [reply(500), reply(503), reply(502), reply(200)],
+      random: () => 1, // the top of the jitter range: the full delay
+    });
+    for (let i = 1; i <= 3; i += 1) transport.enqueue(ev(i));
+    await settle();
+    assert.equal(net.requests.length, 1);
+    assert.deepEqual(clock.pending(), [1_000]);
+    await clock.advanceAsync(1_000);
+    assert.equal(net.requests.length, 2);
+    assert.deepEqual(clock.pending(), [2_000]);
+    await clock.advanceAsync(2_000);
+    assert.deepEqual(clock.pending(), [4_000]);
+    await clock.advanceAsync(4_000);
+    assert.equal(net.requests.length, 4);
+    assert.deepEqual(net.requests.map((r) => r.body.events.map((e) => e.n)), Array(4).fill([1, 2, 3]));
+    assert.deepEqual(
+      { sent: transport.stats().sent, retries: transport.stats().retries, failed: transport.stats().failed },
+      { sent: 3, retries: 3, failed: 0 },
+    );
+  });
+
+  test('jitter: the delay lies between half and all of the exponential step', async () => {
+    const low = transportWith({ script: [reply(500)], random: () => 0 });
+    for (let i = 1; i <= 3; i += 1) low.transport.enqueue(ev(i));
+    await settle();
+    assert.deepEqual(low.clock.pending(), [500]);
+    const mid = transportWith({ script: [reply(500)], random: () => 0.5 });
+    for (let i = 1; i <= 3; i += 1) mid.transport.enqueue(ev(i));
+    await settle();
+    assert.deepEqual(mid.clock.pending(), [750]);
+  });
+
+  test('a network error is retried; Retry-After is honoured', async () => {
+    const { transport, clock, net } = transportWith({
+      script: [new TypeError('Failed to fetch'), reply(503, {}, { 'Retry-After': '5' })],
+    });
+    for (let i = 1; i <= 3; i += 1) transport.enqueue(ev(i));
+    await settle();
+    await clock.advanceAsync(clock.pending()[0]);
+    assert.equal(net.requests.length, 2);
+    assert.deepEqual(clock.pending(), [5_000]);
+    await clock.advanceAsync(5_000);
+    assert.equal(transport.stats().sent, 3);
+  });
+
+  test('a 4xx is not retried: the events are counted as rejected and dropped', async () => {
+    const { transport, clock, net } = transportWith({ script: [reply(400, { error: 'bad' })] });
+    for (let i = 1; i <= 3; i += 1) transport.enqueue(ev(i));
+    await settle();
+    await clock.advanceAsync(120_000);
+    assert.equal(net.requests.length, 1);
+    assert.equal(transport.stats().rejected, 3);
+    assert.equal(transport.stats().queued, 0);
+  });
+
+  test('429 is retried like a 5xx', async () => {
+    const { transport, clock, net } = transportWith({ script: [reply(429)] });
+    for (let i = 1; i <= 3; i += 1) transport.enqueue(ev(i));
+    await settle();
+    await clock.advanceAsync(10_000);
+    assert.equal(net.requests.length, 2);
+    assert.equal(transport.stats().sent, 3);
+  });
+
+  test('after maxRetries an event is given up and counted as failed', async () => {
+    const { transport, clock, net } = transportWith({ script: Array(10).fill(reply(500)), maxRetries: 2 });
+    for (let i = 1; i <= 3; i += 1) transport.enqueue(ev(i));
+    await settle();
+    await clock.advanceAsync(600_000);
+    assert.equal(net.requests.length, 3);
+    assert.equal(transport.stats().failed, 3);
+    assert.equal(transport.stats().queued, 0);
+  });
+
+  test('207: rejected events are not re-sent; failed ones are, with the same event_id', async () => {
+    const { transport, clock, net } = transportWith({
+      script: [
+        reply(207, {
+          accepted: 1,
+          rejected: [{ index: 1, reason: 'playing_time_ms: too large' }],
+          failed: [{ index: 2, reason: 'sink throttled' }],
+        }),
+      ],
+    });
+    for (let i = 1; i <= 3; i += 1) transport.enqueue(ev(i));
+    await settle();
+    await clock.advanceAsync(clock.pending()[0]);
+    assert.equal(net.requests.length, 2);
+    assert.deepEqual(net.requests[1].body.events.map((e) => e.event_id), ['e3']);
+    assert.deepEqual(
+      { sent: transport.stats().sent, rejected: transport.stats().rejected },
+      { sent: 2, rejected: 1 },
+    );
+  });
+});
+
+describe('bounded queue', () => {
+  test('over maxQueueSize the oldest events are dropped and counted', async () => {
+    const { transport, net } = transportWith({ script: [new TypeError('offline')], maxQueueSize: 5, batchSize: 3 });
+    for (let i = 1; i <= 3; i += 1) transport.enqueue(ev(i)); // in flight, then back in the queue
+    await settle();
+    for (let i = 4; i <= 9; i += 1) transport.enqueue(ev(i));
+    const stats = transport.stats();
+    assert.equal(stats.queued, 5);
+    assert.equal(stats.dropped, 4);
+    await transport.flush();
+    assert.deepEqual(net.requests.slice(1).flatMap((r) => r.body.events.map((e) => e.n)), [5, 6, 7, 8, 9]);
+  });
+});
+
+describe('page exit', () => {
+  test('pagehide: final summary and STOP go by sendBeacon as a text/plain string body', async () => {
+    const ctx = setup();
+    const video = new FakeVideo();
+    ctx.monitor.attach(video);
+    startVideo(ctx, video);
+    ctx.clock.advance(4_000);
+    ctx.window.pagehide();
+    await settle();
+    assert.deepEqual(ctx.types(), ['ATTEMPT', 'PLAY', 'PLAYBACK_SUMMARY', 'STOP']);
+    assert.equal(ctx.net.requests.length, 0);
+    assert.equal(ctx.beacon.calls.length, 1);
+    const [call] = ctx.beacon.calls;
+    assert.equal(call.url, 'https://ingest.example/v1/events');
+    assert.equal(call.type, 'string', 'a string body is sent as text/plain;charset=UTF-8: no preflight');
+    assert.deepEqual(JSON.parse(call.data).events.map((e) => e.metric_type), ctx.types());
+    assert.equal(ctx.monitor.state.delivery.beaconed, 4);
+  });
+
+  test('visibilitychange to hidden flushes by beacon but keeps the session open', async () => {
+    const ctx = setup();
+    const video = new FakeVideo();
+    ctx.monitor.attach(video);
+    startVideo(ctx, video);
+    ctx.document.hide();
+    assert.equal(ctx.beacon.calls.length, 1);
+    assert.equal(ctx.monitor.state.phase, 'playing');
+    assert.deepEqual(ctx.types(), ['ATTEMPT', 'PLAY']);
+  });
+
+  test('when sendBeacon refuses, fetch with keepalive carries the body', async () => {
+    const ctx = setup({ beaconAccept: () => false });
+    const video = new FakeVideo();
+    ctx.monitor.attach(video);
+    startVideo(ctx, video);
+    ctx.window.pagehide();
+    await settle();
+    assert.equal(ctx.beacon.calls.length, 1);
+    assert.equal(ctx.net.requests.length, 1);
+    assert.equal(ctx.net.requests[0].init.keepalive, true);
+    assert.deepEqual(ctx.net.requests[0].body.events.map((e) => e.metric_type), ['ATTEMPT', 'PLAY', 'PLAYBACK_SUMMARY', 'STOP']);
+  });
+
+  test('without sendBeacon at all, fetch keepalive is used', async () => {
+    const ctx = setup({ env: { sendBeacon: null } });
+    const video = new FakeVideo();
+    ctx.monitor.attach(video);
+    video.userPlay();
+    ctx.window.pagehide();
+    await settle();
+    assert.equal(ctx.net.requests.length, 1);
+    assert.equal(ctx.net.requests[0].init.keepalive, true);
+  });
+
+  test('exit bodies are split to stay under the 64 KiB beacon limit', () => {
+    const { transport, beacon, net } = transportWith({ batchSize: 1000, maxQueueSize: 1000 });
+    const pad = 'p'.repeat(200);
+    for (let i = 0; i < 600; i += 1) transport.enqueue(ev(i, { pad }));
+    assert.equal(net.requests.length, 0);
+    transport.flushOnExit();
+    assert.ok(beacon.calls.length >= 2);
+    for (const call of beacon.calls) assert.ok(Buffer.byteLength(call.data) <= 64 * 1024, `${Buffer.byteLength(call.data)} bytes`);
+    const ids = beacon.calls.flatMap((c) => JSON.parse(c.data).events.map((e) => e.n));
+    assert.deepEqual(ids, [...Array(600).keys()]);
+  });
+
+  test('a batch on the wire at pagehide is re-sent by beacon (same event ids, deduplicated downstream)', async () => {
+    const { transport, beacon, net } = transportWith({ script: [() => new Promise(() => {})] });
+    for (let i = 1; i <= 3; i += 1) transport.enqueue(ev(i));
+    transport.enqueue(ev(4));
+    assert.equal(net.requests.length, 1);
+    transport.flushOnExit({ includeInFlight: true });
+    assert.deepEqual(JSON.parse(beacon.calls[0].data).events.map((e) => e.n), [1, 2, 3, 4]);
+  });
+});

@@ -1,0 +1,528 @@
+/** Session semantics through the HTMLVideoElement adapter, on a fake element and a fake clock. */
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+
+import { EPOCH, FakeVideo, setup, startVideo } from './helpers.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+describe('attempt and first frame', () => {
+  test('ATTEMPT at play intent carries the common fields and the page visibility', () => {
+    const ctx = setup({ platform: 'web', playerVersion: 'hls.js 1.5.0' });
+    const video = new FakeVideo();
+    ctx.monitor.attach(video);
+    ctx.clock.advance(250);
+    video.userPlay();
+    assert.deepEqual(ctx.types(), ['ATTEMPT']);
+    const attempt = ctx.events[0];
+    assert.equal(attempt.metric_type, 'ATTEMPT');
+    assert.equal(attempt.client_platform, 'web');
+    assert.equal(attempt.channel_watched, 'demo-channel');
+    assert.equal(attempt.is_live, false);
+    assert.equal(attempt.visibility_state, 'visible');
+    assert.equal(attempt.autoplay, false);
+    assert.equal(attempt.event_time, EPOCH + 1250);
+    assert.match(attempt.event_id, UUID);
+    assert.match(attempt.session_id, UUID);
+    assert.notEqual(attempt.session_id, attempt.event_id);
+    assert.equal(attempt.schema_version, '1');
+    assert.equal(attempt.sdk_version, '0.1.0');
+    assert.equal(attempt.player_version, 'hls.js 1.5.0');
+    assert.equal(typeof attempt.user_id, 'string');
+    assert.equal(ctx.monitor.state.phase, 'starting');
+  });
+
+  test('the user id is kept in storage and reused by the next monitor', () => {
+    const first = setup();
+    const video = new FakeVideo();
+    first.monitor.attach(video);
+    video.userPlay();
+    const stored = first.storage.get('qos_user_id');
+    assert.equal(first.events[0].user_id, stored);
+    const explicit = setup({ userId: 'viewer-42' });
+    const other = new FakeVideo();
+    explicit.monitor.attach(other);
+    other.userPlay();
+    assert.equal(explicit.events[0].user_id, 'viewer-42');
+  });
+
+  test('PLAY: startup runs from play intent to the first frame, including manifest and first segment', () => {
+    const ctx = setup();
+    const video = new FakeVideo();
+    ctx.monitor.attach(video);
+    video.src = video.currentSrc = 'https://cdn.example/vod/movie.m3u8';
+    video.fire('loadstart');
+    video.userPlay(); // intent at t=1000
+    ctx.clock.advance(300);
+    video.fire('loadedmetadata'); // the old sample started its stopwatch about here (READY)
+    video.fire('waiting');
+    ctx.clock.advance(900); // waiting during startup
+    video.readyState = 4;
+    video.currentTime = 0;
+    video.fire('playing');
+    const play = ctx.last('PLAY');
+    assert.equal(play.startup_latency_ms, 1200);
+    assert.equal(play.start_playback_position_sec, 0);
+    assert.equal(play.visibility_state, 'visible');
+    assert.equal(play.session_id, ctx.events[0].session_id);
+    assert.equal(play.event_time, EPOCH + 2200);
+    assert.equal(ctx.monitor.state.startupTimeMs, 1200);
+    assert.equal(ctx.monitor.state.phase, 'playing');
+  });
+
+  test('autoplay: the intent is the load, not the later play event', () => {
+    const ctx = setup();
+    const video = new FakeVideo({ autoplay: true });
+    ctx.monitor.attach(video);
+    video.setSource('https://cdn.example/live/a.m3u8'); // intent at 1000
+    ctx.clock.advance(1500);
+    video.paused = false;
+    video.fire('play'); // the element fires play once it has data
+    ctx.clock.advance(100);
+    video.fire('playing');
+    assert.deepEqual(ctx.types(), ['ATTEMPT', 'PLAY']);
+    assert.equal(ctx.events[0].autoplay, true);
+    assert.equal(ctx.last('PLAY').startup_latency_ms, 1600);
+  });
+
+  test('a tab hidden during startup is marked hidden on PLAY; ATTEMPT keeps the visibility at intent', () => {
+    const ctx = setup();
+    const video = new FakeVideo();
+    ctx.monitor.attach(video);
+    video.userPlay();
+    ctx.clock.advance(100);
+    ctx.document.hide();
+    ctx.clock.advance(5000);
+    ctx.document.show();
+    video.fire('playing');
+    assert.equal(ctx.events[0].visibility_state, 'visible');
+    assert.equal(ctx.last('PLAY').visibility_state, 'hidden');
+  });
+
+  test('a page hidden at intent reports hidden on ATTEMPT', () => {
+    const ctx = setup();
+    ctx.document.visibilityState = 'hidden';
+    const video = new FakeVideo();
+    ctx.monitor.attach(video);
+    video.userPlay();
+    assert.equal(ctx.events[0].visibility_state, 'hidden');
+  });
+});
+
+describe('stalls, seeks and pauses', () => {
+  test('a wait during playback is a stall: counted once, timed until playing resumes', () => {
+    const ctx = setup();
+    const video = new FakeVideo();
+    ctx.monitor.attach(video);
+    startVideo(ctx, video);
+    ctx.clock.advance(10_000);
+    video.fire('waiting');
+    assert.equal(ctx.monitor.state.phase, 'stalled');
+    ctx.clock.advance(2_000);
+    video.fire('waiting'); // repeated waiting inside one stall
+    ctx.clock.advance(1_000);
+    video.fire('playing');
+    ctx.clock.advance(7_000);
+    const { counters } = ctx.monitor.state;
+    assert.equal(counters.bufferingCount, 1);
+    assert.equal(counters.bufferingTimeMs, 3_000);
+    assert.equal(counters.playingTimeMs, 17_000);
+  });
+
+  test('waiting during startup is not a stall', () => {
+    const ctx = setup();
+    const video = new FakeVideo();
+    ctx.monitor.attach(video);
+    video.userPlay();
+    video.fire('waiting');
+    ctx.clock.advance(4_000);
+    video.fire('playing');
+    ctx.clock.advance(1_000);
+    ctx.monitor.detach();
+    const summary = ctx.last('PLAYBACK_SUMMARY');
+    assert.equal(summary.buffering_count, 0);
+    assert.equal(summary.buffering_time_ms, 0);
+    assert.equal(summary.playing_time_ms, 1_000);
+    assert.equal(ctx.last('PLAY').startup_latency_ms, 4_000);
+  });
+
+  test("a seek's waiting is not a stall, and seek time is neither watch nor stall time", () => {
+    const ctx = setup();
+    const video = new FakeVideo({ duration: 600 });
+    ctx.monitor.attach(video);
+    startVideo(ctx, video);
+    ctx.clock.advance(5_000);
+    video.fire('seeking');
+    assert.equal(ctx.monitor.state.phase, 'seeking');
+    video.fire('waiting');
+    ctx.clock.advance(1_500);
+    video.fire('seeked');
+    video.fire('playing');
+    ctx.clock.advance(5_000);
+    const { counters } = ctx.monitor.state;
+    assert.equal(counters.bufferingCount, 0);
+    assert.equal(counters.bufferingTimeMs, 0);
+    assert.equal(counters.playingTimeMs, 10_000);
+  });
+
+  test('a seek while paused returns to paused', () => {
+    const ctx = setup();
+    const video = new FakeVideo({ duration: 600 });
+    ctx.monitor.attach(video);
+    startVideo(ctx, video);
+    ctx.clock.advance(1_000);
+    video.userPause();
+    video.fire('seeking');
+    video.fire('waiting');
+    ctx.clock.advance(500);
+    video.fire('seeked');
+    assert.equal(ctx.monitor.state.phase, 'paused');
+    ctx.clock.advance(10_000);
+    assert.equal(ctx.monitor.state.counters.playingTimeMs, 1_000);
+  });
+
+  test('paused time is not watch time, and buffering on resume is not a stall', () => {
+    const ctx = setup();
+    const video = new FakeVideo();
+    ctx.monitor.attach(video);
+    startVideo(ctx, video);
+    ctx.clock.advance(4_000);
+    video.userPause();
+    assert.equal(ctx.monitor.state.phase, 'paused');
+    ctx.clock.advance(30_000);
+    video.userPlay();
+    video.fire('waiting'); // refilling after the pause
+    ctx.clock.advance(700);
+    video.fire('playing');
+    ctx.clock.advance(6_000);
+    assert.equal(ctx.all('ATTEMPT').length, 1, 'a resume is not a new session');
+    const { counters } = ctx.monitor.state;
+    assert.equal(counters.playingTimeMs, 10_000);
+    assert.equal(counters.bufferingCount, 0);
+    assert.equal(counters.bufferingTimeMs, 0);
+  });
+
+  test('a pause during a stall ends the stall', () => {
+    const ctx = setup();
+    const video = new FakeVideo();
+    ctx.monitor.attach(video);
+    startVideo(ctx, video);
+    ctx.clock.advance(1_000);
+    video.fire('waiting');
+    ctx.clock.advance(2_000);
+    video.userPause();
+    ctx.clock.advance(20_000);
+    assert.deepEqual(
+      { ...ctx.monitor.state.counters },
+      { playingTimeMs: 1_000, bufferingTimeMs: 2_000, bufferingCount: 1, errorCount: 0 },
+    );
+  });
+});
+
+describe('summaries', () => {
+  test('every 60 s from the first frame, per-interval counters, then a final one at the end', () => {
+    const ctx = setup({ isLive: true });
+    const video = new FakeVideo({ duration: Infinity, seekableEnd: 0 });
+    ctx.monitor.attach(video);
+    startVideo(ctx, video);
+    video.currentTime = 100;
+    video.seekableEnd = 103;
+    ctx.clock.advance(20_000);
+    video.fire('waiting');
+    ctx.clock.advance(5_000);
+    video.fire('playing');
+    ctx.clock.advance(35_000); // t = first frame + 60 s
+    let summaries = ctx.all('PLAYBACK_SUMMARY');
+    assert.equal(summaries.length, 1);
+    assert.deepEqual(
+      [summaries[0].playing_time_ms, summaries[0].buffering_time_ms, summaries[0].buffering_count],
+      [55_000, 5_000, 1],
+    );
+    assert.equal(summaries[0].is_final, false);
+    assert.equal(summaries[0].rendition_name, '720p');
+    assert.equal(summaries[0].rendition_height, 720);
+    assert.equal(summaries[0].live_latency_ms, 3_000);
+    assert.equal(summaries[0].error_count, 0);
+
+    ctx.clock.advance(60_000);
+    summaries = ctx.all('PLAYBACK_SUMMARY');
+    assert.equal(summaries.length, 2);
+    assert.deepEqual([summaries[1].playing_time_ms, summaries[1].buffering_count], [60_000, 0]);
+
+    ctx.clock.advance(12_345);
+    ctx.monitor.detach();
+    const final = ctx.last('PLAYBACK_SUMMARY');
+    assert.equal(final.is_final, true);
+    assert.equal(final.playing_time_ms, 12_345);
+    assert.deepEqual(ctx.types().slice(-2), ['PLAYBACK_SUMMARY', 'STOP']);
+    // The sum of the intervals is the session's watch time.
+    const total = ctx.all('PLAYBACK_SUMMARY').reduce((sum, s) => sum + s.playing_time_ms, 0);
+    assert.equal(total, 55_000 + 60_000 + 12_345);
+  });
+
+  test('summaryIntervalMs is configurable', () => {
+    const ctx = setup({ summaryIntervalMs: 10_000 });
+    const video = new FakeVideo();
+    ctx.monitor.attach(video);
+    startVideo(ctx, video);
+    ctx.clock.advance(35_000);
+    assert.equal(ctx.all('PLAYBACK_SUMMARY').length, 3);
+    assert.ok(ctx.all('PLAYBACK_SUMMARY').every((s) => s.playing_time_ms === 10_000));
+  });
+
+  test('an interval spent paused sends no summary (the viewer is not watching)', () => {
+    const ctx = setup();
+    const video = new FakeVideo();
+    ctx.monitor.attach(video);
+    startVideo(ctx, video);
+    ctx.clock.advance(1_000);
+    video.userPause();
+    ctx.clock.advance(59_000); // first interval: 1 s played
+    ctx.clock.advance(120_000); // two intervals all paused
+    assert.equal(ctx.all('PLAYBACK_SUMMARY').length, 1);
+  });
+
+  test('dropped frames are reported per interval from getVideoPlaybackQuality', () => {
+    const ctx = setup();
+    const video = new FakeVideo({ droppedVideoFrames: 3 });
+    ctx.monitor.attach(video);
+    startVideo(ctx, video);
+    video.droppedVideoFrames = 10;
+    ctx.clock.advance(60_000);
+    video.droppedVideoFrames = 12;
+    ctx.clock.advance(60_000);
+    assert.deepEqual(ctx.all('PLAYBACK_SUMMARY').map((s) => s.dropped_frames), [7, 2]);
+  });
+
+  test('on-demand summaries carry no live latency', () => {
+    const ctx = setup();
+    const video = new FakeVideo({ duration: 120, seekableEnd: 120 });
+    ctx.monitor.attach(video);
+    startVideo(ctx, video);
+    ctx.clock.advance(60_000);
+    const summary = ctx.last('PLAYBACK_SUMMARY');
+    assert.equal(summary.is_live, false);
+    assert.equal('live_latency_ms' in summary, false);
+  });
+});
+
+describe('quality and errors', () => {
+  test('QUALITY_CHANGED from resize (videoHeight) and from setQuality (hls.js levels)', () => {
+    const ctx = setup();
+    const video = new FakeVideo();
+    ctx.monitor.attach(video);
+    startVideo(ctx, video);
+    video.videoHeight = 1080;
+    video.fire('resize');
+    const change = ctx.last('QUALITY_CHANGED');
+    assert.equal(change.from_rendition_name, '720p');
+    assert.equal(change.to_rendition_name, '1080p');
+    assert.equal(change.step_direction, 'UP');
+
+    ctx.monitor.setQuality({ name: '1080p', bitrate: 6_000_000, height: 1080 });
+    ctx.monitor.setQuality({ name: '480p', bitrate: 1_200_000, height: 480 });
+    const down = ctx.last('QUALITY_CHANGED');
+    assert.deepEqual(
+      [down.from_rendition_name, down.to_rendition_name, down.from_bitrate, down.to_bitrate, down.step_direction],
+      ['1080p', '480p', 6_000_000, 1_200_000, 'DOWN'],
+    );
+    video.videoHeight = 360;
+    video.fire('resize'); // ignored once the app reports levels
+    assert.equal(ctx.last('QUALITY_CHANGED'), down);
+    ctx.clock.advance(60_000);
+    assert.equal(ctx.last('PLAYBACK_SUMMARY').bitrate_bps, 1_200_000);
+  });
+
+  test('a media error before the first frame: ERROR fatal in startup, then STOP (a start failure)', () => {
+    const ctx = setup();
+    const video = new FakeVideo();
+    ctx.monitor.attach(video);
+    video.userPlay();
+    ctx.clock.advance(2_000);
+    video.error = { code: 4, message: 'MEDIA_ELEMENT_ERROR: Format error' };
+    video.fire('error');
+    assert.deepEqual(ctx.types(), ['ATTEMPT', 'ERROR', 'STOP']);
+    const error = ctx.last('ERROR');
+    assert.equal(error.error_code, '4');
+    assert.equal(error.error_type, 'MEDIA_ERR_SRC_NOT_SUPPORTED');
+    assert.equal(error.fatal, true);
+    assert.equal(error.phase, 'startup');
+    assert.equal(error.error_message, 'MEDIA_ELEMENT_ERROR: Format error');
+    assert.equal(ctx.last('STOP').exit_before_start, false);
+    assert.equal(ctx.monitor.state.phase, 'failed');
+  });
+
+  test('reportError: recoverable errors are counted in the summary; a fatal one after start ends it', () => {
+    const ctx = setup();
+    const video = new FakeVideo();
+    ctx.monitor.attach(video);
+    startVideo(ctx, video);
+    ctx.monitor.reportError({ code: 'fragLoadError', type: 'networkError', message: 'x'.repeat(400), fatal: false });
+    assert.equal(ctx.last('ERROR').error_message.length, 256);
+    assert.equal(ctx.last('ERROR').phase, 'playback');
+    ctx.clock.advance(3_000);
+    ctx.monitor.reportError({ code: 'bufferStalledError', type: 'mediaError', fatal: true });
+    assert.deepEqual(ctx.types().slice(-3), ['ERROR', 'PLAYBACK_SUMMARY', 'STOP']);
+    assert.equal(ctx.last('PLAYBACK_SUMMARY').error_count, 2);
+    assert.equal(ctx.last('PLAYBACK_SUMMARY').is_final, true);
+    assert.equal(ctx.last('STOP').exit_before_start, false);
+  });
+});
+
+describe('session boundaries', () => {
+  test('STOP with exit_before_start when the page goes before the first frame', () => {
+    const ctx = setup();
+    const video = new FakeVideo();
+    ctx.monitor.attach(video);
+    video.userPlay();
+    ctx.clock.advance(3_000);
+    ctx.window.pagehide();
+    assert.deepEqual(ctx.types(), ['ATTEMPT', 'STOP']);
+    assert.equal(ctx.last('STOP').exit_before_start, true);
+  });
+
+  test('ended: final summary and STOP with the end position', () => {
+    const ctx = setup();
+    const video = new FakeVideo({ duration: 30 });
+    ctx.monitor.attach(video);
+    startVideo(ctx, video);
+    ctx.clock.advance(30_000);
+    video.currentTime = 30;
+    video.ended = true;
+    video.paused = true;
+    video.fire('pause');
+    video.fire('ended');
+    assert.deepEqual(ctx.types(), ['ATTEMPT', 'PLAY', 'PLAYBACK_SUMMARY', 'STOP']);
+    assert.equal(ctx.last('PLAYBACK_SUMMARY').playing_time_ms, 30_000);
+    assert.equal(ctx.last('STOP').end_playback_position_sec, 30);
+    assert.equal(ctx.last('STOP').exit_before_start, false);
+    assert.equal(ctx.monitor.state.phase, 'ended');
+  });
+
+  test('one session per playback: a second loadstart (hls.js re-attaching its MediaSource) keeps it', () => {
+    const ctx = setup();
+    const video = new FakeVideo();
+    ctx.monitor.attach(video);
+    video.setSource('blob:https://app.example/1111');
+    video.userPlay();
+    ctx.clock.advance(500);
+    video.fire('playing');
+    ctx.clock.advance(10_000);
+    video.setSource('blob:https://app.example/2222'); // recoverMediaError()
+    video.fire('waiting');
+    ctx.clock.advance(300);
+    video.fire('playing');
+    assert.equal(ctx.all('ATTEMPT').length, 1);
+    assert.equal(ctx.all('STOP').length, 0);
+    assert.equal(ctx.monitor.state.sessionCount, 1);
+  });
+
+  test('one session per playback: native HLS reloading the same URL keeps it', () => {
+    const ctx = setup();
+    const video = new FakeVideo();
+    ctx.monitor.attach(video);
+    startVideo(ctx, video, { src: 'https://cdn.example/live/stream.m3u8' });
+    ctx.clock.advance(5_000);
+    video.fire('loadstart');
+    video.fire('waiting');
+    ctx.clock.advance(200);
+    video.fire('playing');
+    assert.equal(ctx.all('ATTEMPT').length, 1);
+    assert.equal(ctx.all('STOP').length, 0);
+  });
+
+  test('a new source after ended starts a new session', () => {
+    const ctx = setup();
+    const video = new FakeVideo({ autoplay: true });
+    ctx.monitor.attach(video);
+    video.setSource('https://cdn.example/vod/one.m3u8');
+    ctx.clock.advance(400);
+    video.fire('playing');
+    ctx.clock.advance(5_000);
+    video.ended = true;
+    video.fire('ended');
+    const first = ctx.events[0].session_id;
+    video.ended = false;
+    video.setSource('https://cdn.example/vod/two.m3u8');
+    ctx.clock.advance(600);
+    video.fire('playing');
+    const attempts = ctx.all('ATTEMPT');
+    assert.equal(attempts.length, 2);
+    assert.notEqual(attempts[1].session_id, first);
+    assert.equal(ctx.last('PLAY').session_id, attempts[1].session_id);
+    assert.equal(ctx.last('PLAY').startup_latency_ms, 600);
+    assert.equal(ctx.monitor.state.sessionCount, 2);
+  });
+
+  test('a different real URL while playing ends the session (new content)', () => {
+    const ctx = setup({ channel: undefined });
+    const video = new FakeVideo();
+    ctx.monitor.attach(video);
+    startVideo(ctx, video, { src: 'https://abc.us-west-2.playback.live-video.net/api/video/v1/us-west-2.123.channel.xhP3ExfcX8ON.m3u8' });
+    assert.equal(ctx.events[0].channel_watched, 'xhP3ExfcX8ON');
+    ctx.clock.advance(1_000);
+    video.paused = true;
+    video.setSource('https://cdn.example/vod/other.m3u8?token=1');
+    assert.deepEqual(ctx.types().slice(-2), ['PLAYBACK_SUMMARY', 'STOP']);
+    video.userPlay();
+    assert.equal(ctx.last('ATTEMPT').channel_watched, 'https://cdn.example/vod/other.m3u8');
+  });
+
+  test('endSession() then a play intent opens a new session (hls.js loadSource)', () => {
+    let channel = 'first';
+    const ctx = setup({ channel: () => channel });
+    const video = new FakeVideo();
+    ctx.monitor.attach(video);
+    startVideo(ctx, video);
+    channel = 'second';
+    ctx.monitor.endSession();
+    video.userPlay();
+    assert.deepEqual(ctx.all('ATTEMPT').map((e) => e.channel_watched), ['first', 'second']);
+  });
+
+  test('attach to an element already playing joins without ATTEMPT or PLAY', () => {
+    const ctx = setup();
+    const video = new FakeVideo({ paused: false, readyState: 4, currentTime: 42, videoHeight: 480 });
+    ctx.monitor.attach(video);
+    assert.equal(ctx.monitor.state.phase, 'playing');
+    assert.equal(ctx.events.length, 0);
+    ctx.clock.advance(60_000);
+    assert.equal(ctx.last('PLAYBACK_SUMMARY').playing_time_ms, 60_000);
+    assert.equal(ctx.last('PLAYBACK_SUMMARY').rendition_name, '480p');
+  });
+
+  test('detach removes every listener: later media events emit nothing', () => {
+    const ctx = setup();
+    const video = new FakeVideo();
+    ctx.monitor.attach(video);
+    startVideo(ctx, video);
+    ctx.monitor.detach();
+    const count = ctx.events.length;
+    video.userPause();
+    video.userPlay();
+    video.fire('playing');
+    ctx.window.pagehide();
+    ctx.clock.advance(120_000);
+    assert.equal(ctx.events.length, count);
+    assert.equal(ctx.monitor.state.attached, false);
+  });
+
+  test('state is a read-only snapshot', () => {
+    const ctx = setup();
+    const video = new FakeVideo();
+    ctx.monitor.attach(video);
+    const before = ctx.monitor.state;
+    assert.equal(before.phase, 'idle');
+    assert.equal(before.sessionId, null);
+    assert.ok(Object.isFrozen(before));
+    assert.throws(() => {
+      'use strict';
+      before.phase = 'playing';
+    });
+    video.userPlay();
+    assert.equal(before.phase, 'idle');
+    assert.equal(ctx.monitor.state.phase, 'starting');
+    assert.equal(ctx.monitor.state.adapter, 'video');
+  });
+});
