@@ -21,7 +21,7 @@ nox.options.reuse_existing_virtualenvs = not os.environ.get("CI")
 SERVICES: dict[str, list[str]] = {
     "ingest": ["test", "infra"],
     "realtime": ["local", "test", "infra"],
-    "search-indexer": ["test"],
+    "search-indexer": ["test", "infra"],
     "lake": ["test", "infra"],
 }
 # Sessions whose success CI requires (.ci/run checks nox's report; a skip there is a failure).
@@ -144,6 +144,7 @@ def lint(session: nox.Session) -> None:
         "services/realtime/tests",
         "services/lake/infra",
         "services/lake/tests",
+        "services/search-indexer/infra",
         "services/search-indexer/tests",
         "infra/src",
         "infra/tests",

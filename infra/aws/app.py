@@ -15,6 +15,7 @@ from aws_cdk import App, Environment, Stack
 from qos_ingest_infra.app import add_ingest_stack, default_environment, env_name_from_context
 from qos_lake_infra.app import add_lake_stack
 from qos_realtime_infra.app import add_realtime_stack
+from qos_search_indexer_infra.app import add_search_indexer_stack
 
 
 class AddStack(Protocol):
@@ -26,7 +27,7 @@ SERVICES: tuple[AddStack, ...] = (
     add_ingest_stack,
     add_realtime_stack,
     add_lake_stack,
-    # qos_search_indexer_infra.app.add_search_indexer_stack,
+    add_search_indexer_stack,
 )
 
 

@@ -24,6 +24,23 @@ def lambda_asset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def search_asset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The setup function's real bundle, around the committed saved objects (or, while the
+    dashboards generator has not written them yet, a one-object stand-in)."""
+    from qos_search_indexer_infra.packaging import DEFAULT_SAVED_OBJECTS
+    from qos_search_indexer_infra.packaging import build_lambda_asset as build_search_asset
+
+    folder = tmp_path_factory.mktemp("search")
+    saved_objects = DEFAULT_SAVED_OBJECTS
+    if not saved_objects.is_file():
+        saved_objects = folder / "stand-in.ndjson"
+        saved_objects.write_text(
+            '{"type":"index-pattern","id":"qos-events","attributes":{"title":"qos-events-*"}}\n'
+        )
+    return build_search_asset(folder / "lambda", saved_objects=saved_objects, quiet=True)
+
+
+@pytest.fixture(scope="module")
 def flink_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The real application zip, around a stand-in for the connector jar: the Kinesis connector
     for Flink 2.x is not served by this machine's Maven mirror, and the stack only needs a zip."""
@@ -52,7 +69,7 @@ def test_both_cdk_json_files_run_the_apps_with_the_same_feature_flags() -> None:
 
 
 def test_platform_app_synthesizes_every_stack(
-    lambda_asset: Path, flink_zip: Path, tmp_path: Path
+    lambda_asset: Path, flink_zip: Path, search_asset: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "cdk.out"
     context = json.loads((REPO_ROOT / "infra" / "cdk.json").read_text(encoding="utf-8"))
@@ -66,6 +83,7 @@ def test_platform_app_synthesizes_every_stack(
                 "qos:env": "ci",
                 "qos:ingest:lambdaAssetDir": str(lambda_asset),
                 "qos:realtime:flinkApplicationZip": str(flink_zip),
+                "qos:search-indexer:lambdaAssetDir": str(search_asset),
             }
         ),
     }
@@ -98,3 +116,16 @@ def test_platform_app_synthesizes_every_stack(
     lake = json.loads((out / "qos-ci-lake.template.json").read_text(encoding="utf-8"))
     lake_types = {r["Type"] for r in lake["Resources"].values()}
     assert {"AWS::Glue::Table", "AWS::KinesisFirehose::DeliveryStream"} <= lake_types
+    assert manifest["artifacts"]["qos-ci-search-indexer"]["type"] == "aws:cloudformation:stack"
+    search = json.loads((out / "qos-ci-search-indexer.template.json").read_text(encoding="utf-8"))
+    search_types = {r["Type"] for r in search["Resources"].values()}
+    assert {
+        "AWS::OpenSearchService::Domain",
+        "AWS::KinesisFirehose::DeliveryStream",
+        "Custom::QosSearchSetup",
+    } <= search_types
+    (domain,) = [
+        r for r in search["Resources"].values() if r["Type"] == "AWS::OpenSearchService::Domain"
+    ]
+    # Not prod: the domain goes with the stack.
+    assert domain["DeletionPolicy"] == "Delete"

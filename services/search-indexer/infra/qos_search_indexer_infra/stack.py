@@ -1,0 +1,611 @@
+"""The search service's CloudFormation stack: ingest stream -> Firehose -> OpenSearch Service.
+
+- an OpenSearch Service domain (`qos-<env>-search`): encrypted at rest and node to node, HTTPS
+  only (TLS 1.2 minimum), fine-grained access control whose master user is the setup function's
+  IAM role (no internal users, no passwords), and an access policy that names the two roles that
+  may call it (the setup function and Firehose), never `*`;
+- a Firehose delivery stream reading the ingest stream (its ARN from SSM,
+  `/qos/<env>/ingest/stream-arn`, resolved at deploy time) into daily indices
+  `qos-events-YYYY-MM-DD` (index `qos-events`, rotated daily), documents it could not index
+  backed up to an S3 bucket (SSE-S3, public access blocked, TLS only, expiring);
+- the setup custom resource (a Python Lambda behind the CDK `Provider`): the Firehose role's
+  security role and role mapping, the ingest pipeline and index template, the ISM retention
+  policy and the Dashboards saved objects, applied with SigV4-signed requests on every deploy
+  whose inputs changed (`qos_search_indexer.setup_lambda`);
+- SSM parameters `/qos/<env>/search-indexer/<resource>` and outputs (the Dashboards URL).
+
+The delivery stream is created after the setup, so the first daily index is made from the template
+and Firehose's role is mapped before its first request.
+
+The domain is an L1 `CfnDomain` with an explicit name: its access policy then names the domain's
+own ARN directly. The L2 `Domain` applies an access policy through an extra Node.js custom
+resource (and leaves the domain without one until it runs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import CfnOutput, CustomResource, Duration, Environment, RemovalPolicy, Stack, Tags
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesisfirehose as firehose
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_opensearchservice as opensearch
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_ssm as ssm
+from aws_cdk import custom_resources as cr
+from constructs import Construct
+
+from qos_search_indexer.index import INDEX_PATTERN, INDEX_PREFIX
+from qos_search_indexer.setup_lambda.domain_setup import SAVED_OBJECTS_FILENAME, design_sha256
+
+SERVICE = "search-indexer"
+HANDLER = "qos_search_indexer.setup_lambda.handler.handler"
+POWERTOOLS_SERVICE_NAME = "qos-search-setup"
+SETUP_RESOURCE_TYPE = "Custom::QosSearchSetup"
+# The local node's version (ADR 0007): the index design is tested on it.
+DEFAULT_ENGINE_VERSION = "OpenSearch_2.19"
+TLS_POLICY = "Policy-Min-TLS-1-2-PFS-2023-10"
+INDEX_ROTATION = "OneDay"  # Firehose appends -YYYY-MM-DD: qos-events-2026-11-28
+# Firehose files the documents OpenSearch refused under FAILED_PREFIX (in a folder of its own)
+# and its own failures to write there under ERROR_PREFIX.
+FAILED_PREFIX = "failed/"
+ERROR_PREFIX = "errors/!{firehose:error-output-type}/dt=!{timestamp:yyyy-MM-dd}/"
+# What Firehose reads to learn the cluster's state before it writes (the AWS documentation's list).
+FIREHOSE_READ_PATHS = (
+    "_all/_settings",
+    "_cluster/stats",
+    f"{INDEX_PREFIX}*/_mapping",
+    f"{INDEX_PREFIX}*/_mapping/*",
+    "_nodes",
+    "_nodes/stats",
+    "_nodes/*/stats",
+    "_stats",
+    f"{INDEX_PREFIX}*/_stats",
+    "",
+)
+
+_ENV_NAME = re.compile(r"^[a-z](?:[a-z0-9-]{0,18}[a-z0-9])?$")
+_DOMAIN_NAME = re.compile(r"^[a-z][a-z0-9-]{2,27}$")
+_ENGINE_VERSION = re.compile(r"^OpenSearch_\d+\.\d+$")
+
+
+def ssm_parameter_name(env_name: str, resource: str, *, service: str = SERVICE) -> str:
+    """The platform's SSM naming scheme for cross-service wiring."""
+    return f"/qos/{env_name}/{service}/{resource}"
+
+
+def default_domain_name(env_name: str) -> str:
+    return f"qos-{env_name}-search"
+
+
+class SearchIndexerStack(Stack):
+    """The OpenSearch domain, the Firehose delivery stream into it, and its setup."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        env_name: str,
+        lambda_asset_dir: Path,
+        domain_name: str | None = None,
+        engine_version: str = DEFAULT_ENGINE_VERSION,
+        instance_type: str = "t3.small.search",
+        instance_count: int = 1,
+        availability_zone_count: int | None = None,
+        volume_size_gib: int = 10,
+        shards: int = 1,
+        replicas: int | None = None,
+        delete_after_days: int = 30,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        domain_logs: bool = False,
+        buffer_size_mib: int = 5,
+        buffer_interval_seconds: int = 60,
+        retry_seconds: int = 300,
+        expire_failed_days: int = 90,
+        setup_run_id: str | None = None,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        env: Environment | None = None,
+        stack_name: str | None = None,
+        description: str | None = None,
+    ) -> None:
+        """
+        Args:
+            lambda_asset_dir: the setup function's bundle (`qos_search_indexer_infra.packaging`),
+                with the saved objects NDJSON at its root.
+            domain_name: default `qos-<env>-search` (3-28 characters).
+            instance_type / instance_count / volume_size_gib: data nodes and their gp3 volume.
+            availability_zone_count: zone awareness across 2 or 3 zones, used when
+                instance_count >= 2 (which must then be a multiple of it); default 2 for an
+                even count, else 3.
+            shards / replicas: per daily index; replicas default to 0 on one node, else 1.
+            delete_after_days: the ISM policy deletes a daily index this long after creation.
+            removal_policy: the domain's (the failed-documents bucket is always kept).
+            domain_logs: publish the domain's application and slow logs to CloudWatch Logs.
+            buffer_size_mib / buffer_interval_seconds: Firehose sends a bulk request per this
+                many MiB or seconds (1-100, 0-900); retry_seconds: how long it retries one.
+            expire_failed_days: lifetime of the backed-up failed documents.
+            setup_run_id: any new value re-runs the setup on the next deploy.
+        """
+        domain_name = domain_name or default_domain_name(env_name)
+        replicas = (0 if instance_count == 1 else 1) if replicas is None else replicas
+        if availability_zone_count is None:
+            availability_zone_count = 2 if instance_count % 2 == 0 else 3
+        _check(_ENV_NAME.fullmatch(env_name) is not None, f"env_name {env_name!r}: 1-20 of a-z0-9-")
+        _check(
+            _DOMAIN_NAME.fullmatch(domain_name) is not None,
+            f"domain name {domain_name!r}: 3-28 of a-z0-9-, starting with a letter "
+            "(a long env_name needs an explicit domain_name)",
+        )
+        _check(
+            _ENGINE_VERSION.fullmatch(engine_version) is not None,
+            f"engine_version {engine_version!r}: OpenSearch_X.Y",
+        )
+        _check(instance_type.endswith(".search"), "instance_type must end with .search")
+        _check(instance_count >= 1, "instance_count must be at least 1")
+        _check(availability_zone_count in (2, 3), "availability_zone_count must be 2 or 3")
+        _check(
+            instance_count == 1 or instance_count % availability_zone_count == 0,
+            "instance_count must be a multiple of availability_zone_count",
+        )
+        _check(10 <= volume_size_gib <= 16384, "volume_size_gib: 10-16384")
+        _check(shards >= 1, "shards must be at least 1")
+        _check(
+            0 <= replicas < instance_count,
+            "replicas must be below instance_count (a replica never shares its primary's node)",
+        )
+        _check(delete_after_days >= 1, "delete_after_days must be at least 1")
+        _check(1 <= buffer_size_mib <= 100, "buffer_size_mib: 1-100")
+        _check(0 <= buffer_interval_seconds <= 900, "buffer_interval_seconds: 0-900")
+        _check(0 <= retry_seconds <= 7200, "retry_seconds: 0-7200")
+        _check(expire_failed_days >= 1, "expire_failed_days must be at least 1")
+        saved_objects = _checked_lambda_asset(lambda_asset_dir)
+        super().__init__(
+            scope,
+            construct_id,
+            env=env,
+            stack_name=stack_name,
+            description=description
+            or f"QoS search ({env_name}): OpenSearch Service, Firehose from the ingest stream",
+        )
+        Tags.of(self).add("qos:env", env_name)
+        Tags.of(self).add("qos:service", SERVICE)
+        self.env_name = env_name
+        self.domain_name = domain_name
+        self.domain_arn = self.format_arn(
+            service="es", resource="domain", resource_name=domain_name
+        )
+        stream_arn = ssm.StringParameter.value_for_string_parameter(
+            self, ssm_parameter_name(env_name, "stream-arn", service="ingest")
+        )
+
+        self.backup_bucket = self._backup_bucket(expire_failed_days)
+        self.firehose_role = iam.Role(
+            self,
+            "FirehoseRole",
+            assumed_by=iam.ServicePrincipal(
+                "firehose.amazonaws.com",
+                conditions={"StringEquals": {"sts:ExternalId": self.account}},
+            ),
+            description=f"QoS search ({env_name}) Firehose delivery stream",
+        )
+        self.setup_role = iam.Role(
+            self,
+            "SetupRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"QoS search ({env_name}) setup function; the domain's master user",
+        )
+        self.domain = self._domain(
+            engine_version,
+            instance_type,
+            instance_count,
+            availability_zone_count,
+            volume_size_gib,
+            removal_policy,
+            domain_logs,
+            log_retention,
+        )
+        self.setup = self._setup(
+            lambda_asset_dir,
+            saved_objects,
+            shards=shards,
+            replicas=replicas,
+            delete_after_days=delete_after_days,
+            setup_run_id=setup_run_id,
+            log_retention=log_retention,
+        )
+        self.delivery_stream = self._firehose(
+            stream_arn, buffer_size_mib, buffer_interval_seconds, retry_seconds, log_retention
+        )
+        self._publish()
+
+    # --- storage for what could not be indexed -----------------------------------------------
+
+    def _backup_bucket(self, expire_failed_days: int) -> s3.Bucket:
+        return s3.Bucket(
+            self,
+            "FailedDocumentsBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="AbortIncompleteUploads",
+                    abort_incomplete_multipart_upload_after=Duration.days(7),
+                ),
+                # The bucket holds nothing but failures: one rule covers both prefixes.
+                s3.LifecycleRule(id="ExpireFailures", expiration=Duration.days(expire_failed_days)),
+            ],
+            # Failed documents are the evidence of what the index misses: deleting the stack
+            # leaves them (an emptied bucket can be deleted by hand).
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
+    # --- the domain ---------------------------------------------------------------------------
+
+    def _domain(
+        self,
+        engine_version: str,
+        instance_type: str,
+        instance_count: int,
+        availability_zone_count: int,
+        volume_size_gib: int,
+        removal_policy: RemovalPolicy,
+        domain_logs: bool,
+        log_retention: logs.RetentionDays,
+    ) -> opensearch.CfnDomain:
+        d = opensearch.CfnDomain
+        zone_aware = instance_count >= 2
+        # Only the two roles, only HTTP verbs they use; fine-grained access control then limits
+        # Firehose to its security role, and the setup role is the master user.
+        access_policy = iam.PolicyDocument(
+            statements=[
+                iam.PolicyStatement(
+                    sid="SetupFunction",
+                    principals=[iam.ArnPrincipal(self.setup_role.role_arn)],
+                    actions=["es:ESHttpGet", "es:ESHttpPost", "es:ESHttpPut"],
+                    resources=[f"{self.domain_arn}/*"],
+                ),
+                iam.PolicyStatement(
+                    sid="FirehoseDelivery",
+                    principals=[iam.ArnPrincipal(self.firehose_role.role_arn)],
+                    actions=["es:ESHttpGet", "es:ESHttpPost", "es:ESHttpPut"],
+                    resources=[f"{self.domain_arn}/*"],
+                ),
+            ]
+        )
+        log_publishing, logs_policy = (
+            self._domain_logs(log_retention) if domain_logs else ({}, None)
+        )
+        domain = d(
+            self,
+            "Domain",
+            domain_name=self.domain_name,
+            engine_version=engine_version,
+            cluster_config=d.ClusterConfigProperty(
+                instance_type=instance_type,
+                instance_count=instance_count,
+                dedicated_master_enabled=False,
+                # Standby needs three zones and no T3; zone awareness is the small-domain choice.
+                multi_az_with_standby_enabled=False,
+                zone_awareness_enabled=zone_aware,
+                zone_awareness_config=d.ZoneAwarenessConfigProperty(
+                    availability_zone_count=availability_zone_count
+                )
+                if zone_aware
+                else None,
+            ),
+            ebs_options=d.EBSOptionsProperty(
+                ebs_enabled=True, volume_type="gp3", volume_size=volume_size_gib
+            ),
+            encryption_at_rest_options=d.EncryptionAtRestOptionsProperty(enabled=True),
+            node_to_node_encryption_options=d.NodeToNodeEncryptionOptionsProperty(enabled=True),
+            domain_endpoint_options=d.DomainEndpointOptionsProperty(
+                enforce_https=True, tls_security_policy=TLS_POLICY
+            ),
+            advanced_security_options=d.AdvancedSecurityOptionsInputProperty(
+                enabled=True,
+                internal_user_database_enabled=False,
+                anonymous_auth_enabled=False,
+                master_user_options=d.MasterUserOptionsProperty(
+                    master_user_arn=self.setup_role.role_arn
+                ),
+            ),
+            access_policies=access_policy,
+            log_publishing_options=log_publishing or None,
+        )
+        domain.apply_removal_policy(removal_policy)
+        if logs_policy is not None:
+            # OpenSearch Service checks that it may write to the groups when it turns logs on.
+            domain.node.add_dependency(logs_policy)
+        return domain
+
+    def _domain_logs(
+        self, log_retention: logs.RetentionDays
+    ) -> tuple[dict[str, opensearch.CfnDomain.LogPublishingOptionProperty], logs.CfnResourcePolicy]:
+        kinds = {
+            "ES_APPLICATION_LOGS": "DomainApplicationLogs",
+            "SEARCH_SLOW_LOGS": "DomainSearchSlowLogs",
+            "INDEX_SLOW_LOGS": "DomainIndexSlowLogs",
+        }
+        groups = {
+            kind: logs.LogGroup(self, construct_id, retention=log_retention)
+            for kind, construct_id in kinds.items()
+        }
+        # OpenSearch Service writes through a CloudWatch Logs resource policy (there is no role),
+        # limited to these groups and to this domain.
+        policy = logs.CfnResourcePolicy(
+            self,
+            "DomainLogsResourcePolicy",
+            policy_name=f"qos-{self.env_name}-search-domain-logs",
+            policy_document=Stack.of(self).to_json_string(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "es.amazonaws.com"},
+                            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                            "Resource": [g.log_group_arn for g in groups.values()],
+                            "Condition": {
+                                "StringEquals": {"aws:SourceAccount": self.account},
+                                "ArnLike": {"aws:SourceArn": self.domain_arn},
+                            },
+                        }
+                    ],
+                }
+            ),
+        )
+        options = {
+            kind: opensearch.CfnDomain.LogPublishingOptionProperty(
+                cloud_watch_logs_log_group_arn=group.log_group_arn, enabled=True
+            )
+            for kind, group in groups.items()
+        }
+        return options, policy
+
+    # --- the setup custom resource ------------------------------------------------------------
+
+    def _setup(
+        self,
+        asset_dir: Path,
+        saved_objects: Path,
+        *,
+        shards: int,
+        replicas: int,
+        delete_after_days: int,
+        setup_run_id: str | None,
+        log_retention: logs.RetentionDays,
+    ) -> CustomResource:
+        log_group = logs.LogGroup(self, "SetupLogs", retention=log_retention)
+        # The role's one policy (CDK's default policy, which the function depends on): its own
+        # log group, and the HTTP verbs the setup uses on the domain.
+        log_group.grant_write(self.setup_role)
+        self.setup_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="SetUpDomain",
+                actions=["es:ESHttpGet", "es:ESHttpPost", "es:ESHttpPut"],
+                resources=[f"{self.domain_arn}/*"],
+            )
+        )
+        function = lambda_.Function(
+            self,
+            "SetupFunction",
+            description=(
+                f"QoS search ({self.env_name}): Firehose role mapping, index template, ISM, "
+                "Dashboards saved objects"
+            ),
+            runtime=lambda_.Runtime.PYTHON_3_12,
+            architecture=lambda_.Architecture.X86_64,
+            handler=HANDLER,
+            code=lambda_.Code.from_asset(str(asset_dir)),
+            role=self.setup_role,
+            log_group=log_group,
+            memory_size=256,
+            # Room for the HTTP layer's retries while a fresh domain's security plugin starts.
+            timeout=Duration.minutes(5),
+            environment={"POWERTOOLS_SERVICE_NAME": POWERTOOLS_SERVICE_NAME},
+        )
+        provider = cr.Provider(
+            self,
+            "SetupProvider",
+            on_event_handler=function,
+            log_group=logs.LogGroup(self, "SetupProviderLogs", retention=log_retention),
+        )
+        properties: dict[str, Any] = {
+            "DomainEndpoint": self.domain.attr_domain_endpoint,
+            "FirehoseRoleArn": self.firehose_role.role_arn,
+            "Shards": shards,
+            "Replicas": replicas,
+            "DeleteAfterDays": delete_after_days,
+            # Digests of what the function applies: a changed template or dashboard re-runs it.
+            "DesignSha256": design_sha256(
+                shards=shards, replicas=replicas, delete_after_days=delete_after_days
+            ),
+            "SavedObjectsSha256": hashlib.sha256(saved_objects.read_bytes()).hexdigest(),
+        }
+        if setup_run_id:
+            properties["RunId"] = setup_run_id
+        resource = CustomResource(
+            self,
+            "Setup",
+            service_token=provider.service_token,
+            resource_type=SETUP_RESOURCE_TYPE,
+            properties=properties,
+        )
+        self.setup_function = function
+        return resource
+
+    # --- Firehose -----------------------------------------------------------------------------
+
+    def _firehose(
+        self,
+        stream_arn: str,
+        buffer_size_mib: int,
+        buffer_interval_seconds: int,
+        retry_seconds: int,
+        log_retention: logs.RetentionDays,
+    ) -> firehose.CfnDeliveryStream:
+        log_group = logs.LogGroup(self, "FirehoseLogs", retention=log_retention)
+        delivery_log = logs.LogStream(
+            self, "FirehoseDeliveryLogStream", log_group=log_group, log_stream_name="Delivery"
+        )
+        backup_log = logs.LogStream(
+            self, "FirehoseBackupLogStream", log_group=log_group, log_stream_name="S3Backup"
+        )
+        bucket = self.backup_bucket
+        statements = [
+            iam.PolicyStatement(
+                sid="ReadIngestStream",
+                actions=[
+                    "kinesis:DescribeStream",
+                    "kinesis:DescribeStreamSummary",
+                    "kinesis:GetRecords",
+                    "kinesis:GetShardIterator",
+                    "kinesis:ListShards",
+                ],
+                resources=[stream_arn],
+            ),
+            iam.PolicyStatement(
+                sid="DescribeDomain",
+                actions=["es:DescribeDomain", "es:DescribeDomains", "es:DescribeDomainConfig"],
+                resources=[self.domain_arn, f"{self.domain_arn}/*"],
+            ),
+            iam.PolicyStatement(
+                sid="WriteDocuments",
+                actions=["es:ESHttpPost", "es:ESHttpPut"],
+                resources=[self.domain_arn, f"{self.domain_arn}/*"],
+            ),
+            iam.PolicyStatement(
+                sid="ReadClusterState",
+                actions=["es:ESHttpGet"],
+                resources=[f"{self.domain_arn}/{path}" for path in FIREHOSE_READ_PATHS],
+            ),
+            iam.PolicyStatement(
+                sid="LocateBucket",
+                actions=["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
+                resources=[bucket.bucket_arn],
+            ),
+            iam.PolicyStatement(
+                sid="WriteFailedDocuments",
+                actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+                resources=[
+                    bucket.arn_for_objects(f"{FAILED_PREFIX}*"),
+                    bucket.arn_for_objects(f"{ERROR_PREFIX.split('!', 1)[0]}*"),
+                ],
+            ),
+            iam.PolicyStatement(
+                sid="WriteLogs", actions=["logs:PutLogEvents"], resources=[log_group.log_group_arn]
+            ),
+        ]
+        policy = iam.Policy(
+            self, "FirehosePolicy", statements=statements, roles=[self.firehose_role]
+        )
+
+        f = firehose.CfnDeliveryStream
+        role_arn = self.firehose_role.role_arn
+        stream = f(
+            self,
+            "DeliveryStream",
+            delivery_stream_name=f"qos-{self.env_name}-search",
+            delivery_stream_type="KinesisStreamAsSource",
+            kinesis_stream_source_configuration=f.KinesisStreamSourceConfigurationProperty(
+                kinesis_stream_arn=stream_arn, role_arn=role_arn
+            ),
+            amazonopensearchservice_destination_configuration=f.AmazonopensearchserviceDestinationConfigurationProperty(
+                domain_arn=self.domain.attr_arn,
+                index_name=INDEX_PREFIX,
+                index_rotation_period=INDEX_ROTATION,
+                role_arn=role_arn,
+                buffering_hints=f.AmazonopensearchserviceBufferingHintsProperty(
+                    size_in_m_bs=buffer_size_mib, interval_in_seconds=buffer_interval_seconds
+                ),
+                retry_options=f.AmazonopensearchserviceRetryOptionsProperty(
+                    duration_in_seconds=retry_seconds
+                ),
+                s3_backup_mode="FailedDocumentsOnly",
+                s3_configuration=f.S3DestinationConfigurationProperty(
+                    bucket_arn=bucket.bucket_arn,
+                    role_arn=role_arn,
+                    prefix=FAILED_PREFIX,
+                    error_output_prefix=ERROR_PREFIX,
+                    compression_format="GZIP",
+                    buffering_hints=f.BufferingHintsProperty(
+                        size_in_m_bs=5, interval_in_seconds=300
+                    ),
+                    cloud_watch_logging_options=f.CloudWatchLoggingOptionsProperty(
+                        enabled=True,
+                        log_group_name=log_group.log_group_name,
+                        log_stream_name=backup_log.log_stream_name,
+                    ),
+                ),
+                cloud_watch_logging_options=f.CloudWatchLoggingOptionsProperty(
+                    enabled=True,
+                    log_group_name=log_group.log_group_name,
+                    log_stream_name=delivery_log.log_stream_name,
+                ),
+            ),
+        )
+        # Firehose checks the role's access when it creates the stream; its first document must
+        # find the template (or the day's index gets dynamic mappings) and its role mapped.
+        stream.node.add_dependency(policy)
+        stream.node.add_dependency(self.setup)
+        return stream
+
+    # --- what others read ---------------------------------------------------------------------
+
+    def _publish(self) -> None:
+        endpoint = self.domain.attr_domain_endpoint
+        dashboards_url = f"https://{endpoint}/_dashboards/"
+        published = {
+            "domain-endpoint": ("DomainEndpointParameter", endpoint),
+            "domain-arn": ("DomainArnParameter", self.domain.attr_arn),
+            "dashboards-url": ("DashboardsUrlParameter", dashboards_url),
+            "index-pattern": ("IndexPatternParameter", INDEX_PATTERN),
+            "delivery-stream-name": ("DeliveryStreamNameParameter", self.delivery_stream.ref),
+            "failed-documents-bucket": (
+                "FailedDocumentsBucketParameter",
+                self.backup_bucket.bucket_name,
+            ),
+        }
+        for resource, (construct_id, value) in published.items():
+            ssm.StringParameter(
+                self,
+                construct_id,
+                parameter_name=ssm_parameter_name(self.env_name, resource),
+                string_value=value,
+                description=f"QoS search ({self.env_name}): {resource}",
+            )
+        CfnOutput(self, "DashboardsUrl", value=dashboards_url)
+        CfnOutput(self, "DomainEndpoint", value=endpoint)
+        CfnOutput(self, "DeliveryStreamName", value=self.delivery_stream.ref)
+        CfnOutput(self, "SetupFunctionName", value=self.setup_function.function_name)
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ValueError(message)
+
+
+def _checked_lambda_asset(asset_dir: Path) -> Path:
+    """The bundle's saved objects file; the bundle must also hold the handler."""
+    asset_dir = asset_dir.resolve()
+    handler_module = asset_dir / (HANDLER.rsplit(".", 1)[0].replace(".", "/") + ".py")
+    if not handler_module.is_file():
+        raise FileNotFoundError(
+            f"{asset_dir} holds no setup function bundle; build it first with "
+            "`python -m qos_search_indexer_infra.packaging --out <dir>`"
+        )
+    saved_objects = asset_dir / SAVED_OBJECTS_FILENAME
+    if not saved_objects.is_file():
+        raise FileNotFoundError(
+            f"{asset_dir} has no {SAVED_OBJECTS_FILENAME}: the bundle must carry the Dashboards "
+            "saved objects (the packaging copies them from services/search-indexer/dashboards/)"
+        )
+    return saved_objects

@@ -1,0 +1,540 @@
+"""The dashboard's panels as data, and the search each one sends.
+
+Two sources:
+
+- **the catalogue**: one panel per KPI, made from its definition (so a KPI added to
+  `qos_shared.catalogue` gets its panel with no edit here). A KPI a standard visualization can
+  compute exactly (a count, a sum or mean of a field, a distinct count, a percentile; its scale
+  shown by the index pattern's field format) is a line chart of that aggregation over time;
+  a share is a pie; a ratio, whose two aggregations a standard visualization cannot divide,
+  is a Vega chart (`vega.py`) whose search body and formula are written from the definition;
+- **the original sample's Kibana dashboard** (METRICS.md §3), for the panels our events feed
+  and the catalogue does not already draw: concurrent viewers by platform, viewers starting and
+  stopping, total watch time with unique sessions, playing time on a map, median buffer count,
+  median buffer time, median playback errors. The channel panels (Concurrent Channels,
+  Channels Started / Stopped, Median Channel Duration) came from IVS stream-state events, which
+  this platform does not ingest: they are out of scope.
+
+`search_body(panel, ...)` renders the query and aggregations a standard panel asks OpenSearch
+for (as Dashboards builds them from the visState: agg ids as aggregation names, the panel's
+filter in the bool filter beside the time range); `read_rows` reads its response back.
+Vega panels carry their body in their spec (see `vega.resolve_context`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+from qos_search_indexer.dashboards import vega
+from qos_search_indexer.dashboards.aggregations import (
+    PRECISION_THRESHOLD,
+    NotExpressible,
+    always_present,
+    percent,
+)
+from qos_search_indexer.dashboards.filters import filter_query
+from qos_search_indexer.index import LOCATION_FIELD, TIME_FIELD
+from qos_shared.catalogue import (
+    BY_NAME,
+    CATALOGUE,
+    MS_TO_MIN,
+    MS_TO_S,
+    SUMMARIES,
+    Field,
+    Filter,
+    Metric,
+)
+
+MetricType = Literal["count", "sum", "avg", "cardinality", "percentiles"]
+BucketType = Literal["date_histogram", "terms", "geohash_grid"]
+VisKind = Literal["line", "metric", "pie", "tile_map", "vega"]
+
+AUTO = "auto"
+#: Dashboards' one-minute interval: distinct counts per minute, like the realtime windows.
+MINUTE = "m"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldFormat:
+    """How the index pattern shows a field: the value shown is the raw value times `scale`."""
+
+    id: str
+    params: dict[str, Any]
+    scale: float
+
+
+def _duration(output: str, precision: int, scale: float) -> FieldFormat:
+    params = {"inputFormat": "milliseconds", "outputFormat": output, "outputPrecision": precision}
+    return FieldFormat("duration", params, scale)
+
+
+#: Milliseconds shown in the catalogue's units, so a standard panel shows the KPI as defined
+#: (startup time in seconds, watch time in minutes) while aggregating the raw field exactly.
+FIELD_FORMATS: dict[str, FieldFormat] = {
+    "startup_latency_ms": _duration("asSeconds", 3, MS_TO_S),
+    "live_latency_ms": _duration("asSeconds", 3, MS_TO_S),
+    "buffering_time_ms": _duration("asSeconds", 3, MS_TO_S),
+    "playing_time_ms": _duration("asMinutes", 1, MS_TO_MIN),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class MetricAgg:
+    """One metric aggregation of a standard visualization."""
+
+    type: MetricType
+    label: str
+    field: str | None = None
+    percents: tuple[float, ...] = ()
+
+    @property
+    def scale(self) -> float:
+        """The factor the field's format applies to this aggregation's value on screen."""
+        if self.type in ("count", "cardinality") or self.field is None:
+            return 1.0
+        fmt = FIELD_FORMATS.get(self.field)
+        return 1.0 if fmt is None else fmt.scale
+
+
+@dataclass(frozen=True, slots=True)
+class BucketAgg:
+    """One bucket aggregation: the x axis (segment) or a split into series (group)."""
+
+    type: BucketType
+    field: str
+    schema: Literal["segment", "group"] = "segment"
+    interval: str = AUTO  # date_histogram: Dashboards' interval name
+    size: int = 10  # terms
+    other_bucket: bool = False  # terms
+    precision: int = 3  # geohash_grid (the map picks it from the zoom: autoPrecision)
+
+
+@dataclass(frozen=True, slots=True)
+class Panel:
+    id: str
+    title: str
+    section: str
+    kind: VisKind
+    description: str
+    filter: Filter | None = None
+    metrics: tuple[MetricAgg, ...] = ()
+    buckets: tuple[BucketAgg, ...] = ()
+    #: The catalogue metric the panel draws, if any.
+    metric: str | None = None
+    #: The original Kibana panel (METRICS.md §3) it stands for, if any.
+    original: str | None = None
+
+    def metric_ids(self) -> list[str]:
+        return [str(i + 1) for i in range(len(self.metrics))]
+
+    def bucket_ids(self) -> list[str]:
+        return [str(len(self.metrics) + i + 1) for i in range(len(self.buckets))]
+
+
+# ---------------------------------------------------------------------------------------------
+# Sections and the catalogue's panels
+
+SECTIONS: tuple[tuple[str, str], ...] = (
+    ("Audience", "Who is watching: concurrent viewers, starts and stops, watch time, where."),
+    ("Startup", "From play intent to first frame: attempts, plays, failures, exits, startup time."),
+    (
+        "Playback quality",
+        "Once playing: stalls, errors, failures, bitrate, renditions, quality switches.",
+    ),
+    ("Live", "Live latency of live streams."),
+    ("More KPIs", "Catalogue KPIs without a section of their own yet."),
+)
+
+SECTION_OF: dict[str, str] = {
+    "concurrency": "Audience",
+    "concurrent_viewers": "Audience",
+    "watch_time": "Audience",
+    "attempts": "Startup",
+    "plays": "Startup",
+    "video_start_failure": "Startup",
+    "exits_before_video_start": "Startup",
+    "startup_time": "Startup",
+    "startup_time_p50": "Startup",
+    "startup_time_p90": "Startup",
+    "startup_time_p95": "Startup",
+    "rebuffering_ratio": "Playback quality",
+    "rebuffer_frequency": "Playback quality",
+    "errors": "Playback quality",
+    "playback_failure": "Playback quality",
+    "average_bitrate": "Playback quality",
+    "rendition_share": "Playback quality",
+    "quality_switches_up": "Playback quality",
+    "quality_switches_down": "Playback quality",
+    "live_latency": "Live",
+    "live_latency_p50": "Live",
+    "live_latency_p95": "Live",
+}
+
+#: Catalogue KPIs that are also panels of the original Kibana dashboard (METRICS.md §3).
+ORIGINAL_OF: dict[str, str] = {
+    "concurrency": "Concurrent Viewers",
+    "watch_time": "Total Watch Time",
+    "rebuffering_ratio": "Percent of Buffer Time",
+    "rendition_share": "Percent Renditions",
+    "startup_time_p50": "Median Startup Latency",
+    "live_latency_p50": "Median Live Latency",
+}
+
+#: Catalogue KPIs left off the dashboard, with the reason (README "Dashboards" lists them).
+#: Empty today: every KPI has a faithful panel. A KPI that cannot be drawn faithfully must be
+#: added here with its reason, or `catalogue_panels` fails.
+EXCLUDED: dict[str, str] = {}
+
+# Terms sizes: every platform, every rendition ladder we know, with an "Other" bucket beyond.
+RENDITIONS_SHOWN = 20
+
+
+def panel_id(name: str) -> str:
+    return "qos-" + name.replace("_", "-")
+
+
+def _standard_metric(metric: Metric) -> MetricAgg | None:
+    """The one standard aggregation that computes the metric exactly, shown in its unit by the
+    field format, or None."""
+    agg = metric.numerator
+    label = f"{metric.title} ({metric.unit})"
+    value = agg.value
+    if metric.kind == "count":
+        candidate = MetricAgg("count", label)
+    elif metric.kind == "distinct" and isinstance(value, Field):
+        candidate = MetricAgg("cardinality", label, value.name)
+    elif metric.kind == "sum" and isinstance(value, Field):
+        candidate = MetricAgg("sum", label, value.name)
+    elif (
+        metric.kind == "mean"
+        and isinstance(value, Field)
+        # avg divides by the records that have the field: the metric's count is of every
+        # record of the filter, so the two agree only when each record has it.
+        and always_present(value.name, agg.filter)
+    ):
+        candidate = MetricAgg("avg", label, value.name)
+    elif metric.kind == "percentile" and isinstance(value, Field):
+        assert metric.quantile is not None
+        candidate = MetricAgg("percentiles", label, value.name, (percent(metric.quantile),))
+    else:
+        return None
+    return candidate if candidate.scale == metric.scale else None
+
+
+def _description(metric: Metric, how: str) -> str:
+    original = ORIGINAL_OF.get(metric.name)
+    was = f' The original dashboard\'s "{original}".' if original else ""
+    return f"{metric.description}{was} {how}"
+
+
+def catalogue_panel(metric: Metric) -> Panel:
+    """The panel of one catalogue KPI (raises NotExpressible when there is none)."""
+    section = SECTION_OF.get(metric.name, "More KPIs")
+    common = Panel(
+        id=panel_id(metric.name),
+        title=f"{metric.title} ({metric.unit})",
+        section=section,
+        kind="line",
+        description="",
+        metric=metric.name,
+        original=ORIGINAL_OF.get(metric.name),
+    )
+    if metric.kind == "share":
+        assert metric.split_by is not None and isinstance(metric.numerator.value, Field)
+        if metric.numerator != metric.denominator or metric.scale != 100.0:
+            raise NotExpressible(f"{metric.name}: a pie shows shares of its own total only")
+        return replace(
+            common,
+            kind="pie",
+            description=_description(metric, "A pie of the summed value per split value."),
+            filter=metric.numerator.filter,
+            metrics=(MetricAgg("sum", metric.title, metric.numerator.value.name),),
+            buckets=(
+                BucketAgg("terms", metric.split_by, size=RENDITIONS_SHOWN, other_bucket=True),
+            ),
+        )
+    standard = _standard_metric(metric)
+    if standard is not None:
+        interval = MINUTE if metric.kind == "distinct" else AUTO
+        return replace(
+            common,
+            description=_description(metric, "Over time."),
+            filter=metric.numerator.filter,
+            metrics=(standard,),
+            buckets=(BucketAgg("date_histogram", TIME_FIELD, interval=interval),),
+        )
+    vega.body(metric)  # raises NotExpressible for what Vega cannot draw either
+    return replace(
+        common,
+        kind="vega",
+        description=_description(
+            metric, "A Vega chart: the formula over two filtered aggregations per time bucket."
+        ),
+    )
+
+
+def catalogue_panels() -> list[Panel]:
+    panels = []
+    for metric in CATALOGUE:
+        if metric.name in EXCLUDED:
+            continue
+        try:
+            panels.append(catalogue_panel(metric))
+        except NotExpressible as error:
+            raise NotExpressible(
+                f"{metric.name} has no faithful panel ({error}); add it to EXCLUDED with why"
+            ) from error
+    return panels
+
+
+# ---------------------------------------------------------------------------------------------
+# The original Kibana panels our events feed that the catalogue does not draw
+
+PLAYS_AND_STOPS = Filter.of("PLAY", "STOP")
+
+
+def original_panels() -> list[Panel]:
+    sessions = MetricAgg("cardinality", "Viewers (distinct sessions)", "session_id")
+    over_time = BucketAgg("date_histogram", TIME_FIELD)
+    per_minute = BucketAgg("date_histogram", TIME_FIELD, interval=MINUTE)
+
+    def median(field_name: str, label: str) -> MetricAgg:
+        return MetricAgg("percentiles", label, field_name, (50.0,))
+
+    return [
+        Panel(
+            id=panel_id("concurrent_viewers_by_platform"),
+            title="Concurrent viewers by platform",
+            section="Audience",
+            kind="line",
+            description="Distinct sessions with a PLAYBACK_SUMMARY per minute, per platform.",
+            filter=SUMMARIES,
+            metrics=(sessions,),
+            buckets=(per_minute, BucketAgg("terms", "client_platform", "group", size=5)),
+            original="Concurrent Viewers By Platform",
+        ),
+        Panel(
+            id=panel_id("viewers_start_stop"),
+            title="Viewers start / stop watching",
+            section="Audience",
+            kind="line",
+            description="PLAY events (first frames) and STOP events (session ends) over time.",
+            filter=PLAYS_AND_STOPS,
+            metrics=(MetricAgg("count", "Events"),),
+            buckets=(over_time, BucketAgg("terms", "metric_type", "group", size=2)),
+            original="Number of Viewers Start / Stop Watching",
+        ),
+        Panel(
+            id=panel_id("watch_time_and_sessions"),
+            title="Total watch time (min) and unique sessions",
+            section="Audience",
+            kind="metric",
+            description="Playing time summed over PLAYBACK_SUMMARY events, in minutes, and the "
+            "distinct sessions that sent them, over the selected time range.",
+            filter=SUMMARIES,
+            metrics=(
+                MetricAgg("sum", "Watch time (min)", "playing_time_ms"),
+                MetricAgg("cardinality", "Unique sessions", "session_id"),
+            ),
+            original="Total Watch Time + Unique Sessions",
+        ),
+        Panel(
+            id=panel_id("playing_time_map"),
+            title="Playing time by viewer location (min)",
+            section="Audience",
+            kind="tile_map",
+            description="Playing time summed per geohash cell of the viewer's location.",
+            filter=SUMMARIES,
+            metrics=(MetricAgg("sum", "Playing time (min)", "playing_time_ms"),),
+            buckets=(BucketAgg("geohash_grid", LOCATION_FIELD),),
+            original="Playing Time (geo tile map)",
+        ),
+        Panel(
+            id=panel_id("median_buffer_count"),
+            title="Median buffer count",
+            section="Playback quality",
+            kind="line",
+            description="Median buffering_count of PLAYBACK_SUMMARY events (stalls per report).",
+            filter=SUMMARIES,
+            metrics=(median("buffering_count", "Median buffer count"),),
+            buckets=(over_time,),
+            original="Median Buffer Count / Median Starvation Count",
+        ),
+        Panel(
+            id=panel_id("median_buffer_time"),
+            title="Median buffer time (s)",
+            section="Playback quality",
+            kind="line",
+            description="Median buffering_time_ms of PLAYBACK_SUMMARY events, in seconds.",
+            filter=SUMMARIES,
+            metrics=(median("buffering_time_ms", "Median buffer time (s)"),),
+            buckets=(over_time,),
+            original="Median Starvation Time",
+        ),
+        Panel(
+            id=panel_id("median_playback_errors"),
+            title="Median playback errors",
+            section="Playback quality",
+            kind="line",
+            description="Median error_count of PLAYBACK_SUMMARY events.",
+            filter=SUMMARIES,
+            metrics=(median("error_count", "Median playback errors"),),
+            buckets=(over_time,),
+            original="Median Playback Errors",
+        ),
+    ]
+
+
+#: The original Kibana panels not drawn, and why (README "Dashboards" repeats this).
+OUT_OF_SCOPE: dict[str, str] = {
+    "Concurrent Channels": "IVS stream-state events (EventBridge), which are not ingested",
+    "Channels Started / Stopped": "IVS stream-state events (EventBridge), which are not ingested",
+    "Median Channel Duration": "IVS stream-state events (EventBridge), which are not ingested",
+}
+
+
+def all_panels() -> list[Panel]:
+    """Every data panel, in dashboard order: by section, catalogue KPIs first."""
+    panels = catalogue_panels() + original_panels()
+    order = {name: i for i, (name, _) in enumerate(SECTIONS)}
+    return sorted(panels, key=lambda p: order[p.section])  # stable within a section
+
+
+# ---------------------------------------------------------------------------------------------
+# The search a standard panel sends, and its response read back
+
+
+def metric_dsl(agg: MetricAgg) -> dict[str, Any] | None:
+    """The aggregation Dashboards sends for a metric (None for count: it reads doc_count)."""
+    if agg.type == "count":
+        return None
+    assert agg.field is not None
+    if agg.type == "cardinality":
+        # The visualization's "JSON input" adds precision_threshold to the aggregation.
+        return {"cardinality": {"field": agg.field, "precision_threshold": PRECISION_THRESHOLD}}
+    if agg.type == "percentiles":
+        return {"percentiles": {"field": agg.field, "percents": list(agg.percents)}}
+    return {agg.type: {"field": agg.field}}
+
+
+def bucket_dsl(
+    panel: Panel, bucket: BucketAgg, *, start_ms: int, end_ms: int, interval: str
+) -> dict[str, Any]:
+    if bucket.type == "date_histogram":
+        return {
+            "date_histogram": {
+                "field": bucket.field,
+                "fixed_interval": interval,
+                "time_zone": "UTC",
+                "min_doc_count": 1,
+                "extended_bounds": {"min": start_ms, "max": end_ms},
+            }
+        }
+    if bucket.type == "terms":
+        first = panel.metrics[0]
+        order = {"1": "desc"} if first.type in ("sum", "avg", "cardinality") else {"_count": "desc"}
+        return {"terms": {"field": bucket.field, "size": bucket.size, "order": order}}
+    return {"geohash_grid": {"field": bucket.field, "precision": bucket.precision}}
+
+
+def search_body(
+    panel: Panel,
+    *,
+    start_ms: int,
+    end_ms: int,
+    interval: str = "1m",
+    dashboard_filters: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The search a panel sends for a time range and the dashboard's filters. `interval` stands
+    for the one Dashboards derives from the range for `auto` (and for a minute scaled up on
+    long ranges). A Vega panel's body is its spec's, resolved as Dashboards resolves it."""
+    if panel.kind == "vega":
+        assert panel.metric is not None
+        return vega.resolve_context(
+            vega.spec(BY_NAME[panel.metric])["data"]["url"],
+            start_ms=start_ms,
+            end_ms=end_ms,
+            interval=interval,
+            dashboard_filters=dashboard_filters,
+        )
+    time_range = {
+        "range": {
+            TIME_FIELD: {"gte": start_ms, "lte": end_ms, "format": "epoch_millis"},
+        }
+    }
+    filters: list[dict[str, Any]] = []
+    if panel.filter is not None:
+        filters.append(filter_query(panel.filter))
+    filters += list(dashboard_filters or [])
+    filters.append(time_range)
+    aggs: dict[str, Any] = {}
+    for metric_id, agg in zip(panel.metric_ids(), panel.metrics, strict=True):
+        dsl = metric_dsl(agg)
+        if dsl is not None:
+            aggs[metric_id] = dsl
+    for bucket_id, bucket in reversed(list(zip(panel.bucket_ids(), panel.buckets, strict=True))):
+        node = bucket_dsl(panel, bucket, start_ms=start_ms, end_ms=end_ms, interval=interval)
+        if aggs:
+            node["aggs"] = aggs
+        aggs = {bucket_id: node}
+    return {
+        "size": 0,
+        "track_total_hits": True,
+        "query": {"bool": {"must": [], "filter": filters, "should": [], "must_not": []}},
+        "aggs": aggs,
+    }
+
+
+Row = tuple[tuple[Any, ...], tuple[float | None, ...]]
+
+
+def _metric_value(agg: MetricAgg, metric_id: str, node: dict[str, Any]) -> float | None:
+    if agg.type == "count":
+        return float(node["doc_count"])
+    result = node[metric_id]
+    if agg.type == "percentiles":
+        values = result["values"]
+        found = list(values.values()) if isinstance(values, dict) else [values[0]["value"]]
+        value = found[0]
+    else:
+        value = result["value"]
+    return None if value is None else float(value)
+
+
+def read_rows(panel: Panel, response: dict[str, Any]) -> list[Row]:
+    """The response as rows: (bucket keys outermost first, metric values as shown on screen,
+    i.e. times each metric's field-format scale; for Vega, the formula's value per bucket)."""
+    if panel.kind == "vega":
+        assert panel.metric is not None
+        metric = BY_NAME[panel.metric]
+        buckets = response["aggregations"][vega.BUCKETS]["buckets"]
+        return [((b["key"],), (vega.evaluate(metric, b),)) for b in buckets]
+    rows: list[Row] = []
+
+    def walk(node: dict[str, Any], depth: int, keys: tuple[Any, ...]) -> None:
+        if depth == len(panel.buckets):
+            values = tuple(
+                None if (v := _metric_value(agg, mid, node)) is None else v * agg.scale
+                for mid, agg in zip(panel.metric_ids(), panel.metrics, strict=True)
+            )
+            rows.append((keys, values))
+            return
+        bucket_id = panel.bucket_ids()[depth]
+        for bucket in node[bucket_id]["buckets"]:
+            walk(bucket, depth + 1, (*keys, bucket["key"]))
+
+    root = dict(response["aggregations"])
+    root.setdefault("doc_count", response["hits"]["total"]["value"])
+    walk(root, 0, ())
+    return rows
+
+
+def fields_of(panel: Panel) -> Iterator[str]:
+    """Every field a standard panel's aggregations name."""
+    for agg in panel.metrics:
+        if agg.field is not None:
+            yield agg.field
+    for bucket in panel.buckets:
+        yield bucket.field

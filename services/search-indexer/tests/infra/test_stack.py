@@ -1,0 +1,594 @@
+"""Tests of the search CDK code: the setup bundle, the synthesized stack, cfn-lint, the app.
+
+jsii makes every synthesis cost seconds, so the bundle is built once per session (around a
+stand-in saved objects file, so these tests don't wait for the dashboards generator) and the
+stack synthesized once per module; assertions then read the one template. Expected names and
+values are written out here, or derived from `index.py`, not read from the stack's code.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import App
+from aws_cdk.assertions import Template
+
+from qos_search_indexer.index import index_template
+from qos_search_indexer.setup_lambda.domain_setup import design_sha256
+from qos_search_indexer_infra.app import add_search_indexer_stack
+from qos_search_indexer_infra.packaging import (
+    DEFAULT_SAVED_OBJECTS,
+    MARKER_FILE,
+    SEARCH_ROOT,
+    AssetBuildError,
+    build_lambda_asset,
+)
+from qos_search_indexer_infra.stack import SearchIndexerStack
+
+pytestmark = pytest.mark.infra
+
+ENV_NAME = "test-1"
+DOMAIN_NAME = "qos-test-1-search"
+HANDLER = "qos_search_indexer.setup_lambda.handler.handler"
+STAND_IN = b'{"type":"index-pattern","id":"qos-events","attributes":{"title":"qos-events-*"}}\n'
+
+# cfn-lint findings accepted on purpose, each with why; anything else fails the test.
+ACCEPTED_CFN_LINT = {
+    "W3005": "redundant DependsOn that CDK adds to every Lambda function with a role",
+}
+
+Resources = dict[str, dict[str, Any]]
+
+
+def _cdk_context(**extra: Any) -> dict[str, Any]:
+    cdk = json.loads((SEARCH_ROOT / "cdk.json").read_text(encoding="utf-8"))
+    return {**cdk["context"], **extra}
+
+
+def _fast_app(**context: Any) -> App:
+    # Staging copies the bundle into cdk.out and changes nothing in the template.
+    return App(context=_cdk_context(**{"aws:cdk:disable-asset-staging": True, **context}))
+
+
+@pytest.fixture(scope="session")
+def saved_objects(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("dashboards") / "stand-in.ndjson"
+    path.write_bytes(STAND_IN)
+    return path
+
+
+@pytest.fixture(scope="session")
+def lambda_asset(tmp_path_factory: pytest.TempPathFactory, saved_objects: Path) -> Path:
+    out = tmp_path_factory.mktemp("asset") / "lambda"
+    return build_lambda_asset(out, saved_objects=saved_objects, quiet=True)
+
+
+@pytest.fixture(scope="module")
+def template(lambda_asset: Path) -> Template:
+    stack = SearchIndexerStack(
+        _fast_app(),
+        f"qos-{ENV_NAME}-search-indexer",
+        env_name=ENV_NAME,
+        lambda_asset_dir=lambda_asset,
+        instance_count=2,
+        volume_size_gib=20,
+        delete_after_days=14,
+        buffer_size_mib=10,
+        buffer_interval_seconds=120,
+        retry_seconds=600,
+        expire_failed_days=30,
+    )
+    return Template.from_stack(stack)
+
+
+@pytest.fixture(scope="module")
+def resources(template: Template) -> Resources:
+    found: Resources = template.to_json()["Resources"]
+    return found
+
+
+def _only(resources: Resources, type_: str) -> tuple[str, dict[str, Any]]:
+    found = [(rid, r) for rid, r in resources.items() if r["Type"] == type_]
+    assert len(found) == 1, f"expected one {type_}, found {[rid for rid, _ in found]}"
+    return found[0]
+
+
+def _domain_arn(suffix: str = "") -> dict[str, Any]:
+    return {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":es:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                f":domain/{DOMAIN_NAME}{suffix}",
+            ],
+        ]
+    }
+
+
+def _role_ids(resources: Resources) -> tuple[str, str]:
+    """(setup role, Firehose role), found by what assumes them."""
+    by_service: dict[str, str] = {}
+    for rid, r in resources.items():
+        if r["Type"] != "AWS::IAM::Role":
+            continue
+        (statement,) = r["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        service = statement["Principal"]["Service"]
+        if service == "lambda.amazonaws.com" and "framework" in rid:
+            continue  # the Provider framework's own function
+        by_service[service] = rid
+    return by_service["lambda.amazonaws.com"], by_service["firehose.amazonaws.com"]
+
+
+def _setup_function(resources: Resources) -> tuple[str, dict[str, Any]]:
+    (found,) = [
+        (rid, r)
+        for rid, r in resources.items()
+        if r["Type"] == "AWS::Lambda::Function" and r["Properties"].get("Handler") == HANDLER
+    ]
+    return found
+
+
+def _statements(resources: Resources, role_id: str) -> dict[str, dict[str, Any]]:
+    statements: dict[str, dict[str, Any]] = {}
+    for r in resources.values():
+        if r["Type"] == "AWS::IAM::Policy" and {"Ref": role_id} in r["Properties"]["Roles"]:
+            for s in r["Properties"]["PolicyDocument"]["Statement"]:
+                statements[s.get("Sid") or json.dumps(s["Action"])] = s
+    return statements
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else list(action)
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+# --- the setup function's bundle ---------------------------------------------------------------
+
+
+def test_bundle_has_the_handler_its_dependencies_and_the_saved_objects(
+    lambda_asset: Path, saved_objects: Path
+) -> None:
+    assert (lambda_asset / "qos_search_indexer" / "setup_lambda" / "handler.py").is_file()
+    assert (lambda_asset / "qos_search_indexer" / "index.py").is_file()
+    assert (lambda_asset / "qos_shared" / "__init__.py").is_file()
+    for dependency in ("aws_lambda_powertools", "botocore", "opensearchpy", "pydantic_core"):
+        assert (lambda_asset / dependency).is_dir(), dependency
+    assert (lambda_asset / "qos-dashboards.ndjson").read_bytes() == saved_objects.read_bytes()
+    assert (lambda_asset / MARKER_FILE).is_file()
+    assert not (lambda_asset / "qos_search_indexer_infra").exists()
+    assert not (lambda_asset / "bin").exists()
+    assert not list(lambda_asset.rglob("__pycache__"))
+    assert not list(lambda_asset.glob("*.dist-info/direct_url.json"))
+    (wheel_meta,) = lambda_asset.glob("pydantic_core-*.dist-info/WHEEL")
+    tags = [ln for ln in wheel_meta.read_text().splitlines() if ln.startswith("Tag:")]
+    assert any("cp312" in t and "manylinux" in t and "x86_64" in t for t in tags), tags
+
+
+def test_bundle_build_refuses_missing_saved_objects_and_foreign_directories(
+    tmp_path: Path, saved_objects: Path
+) -> None:
+    with pytest.raises(AssetBuildError, match=r"no Dashboards saved objects at .*absent\.ndjson"):
+        build_lambda_asset(tmp_path / "out", saved_objects=tmp_path / "absent.ndjson", quiet=True)
+    (tmp_path / "mine.txt").write_text("not a bundle")
+    with pytest.raises(AssetBuildError, match="refusing to delete"):
+        build_lambda_asset(tmp_path, saved_objects=saved_objects, quiet=True)
+    assert (tmp_path / "mine.txt").is_file()
+
+
+def test_bundle_defaults_to_the_committed_dashboards_file() -> None:
+    assert DEFAULT_SAVED_OBJECTS == SEARCH_ROOT / "dashboards" / "qos-dashboards.ndjson"
+
+
+# --- the domain -------------------------------------------------------------------------------
+
+
+def test_domain_is_encrypted_https_only_with_iam_fine_grained_access_control(
+    resources: Resources,
+) -> None:
+    _, domain = _only(resources, "AWS::OpenSearchService::Domain")
+    props = domain["Properties"]
+    assert props["DomainName"] == DOMAIN_NAME
+    assert props["EngineVersion"] == "OpenSearch_2.19"
+    assert props["EncryptionAtRestOptions"] == {"Enabled": True}
+    assert props["NodeToNodeEncryptionOptions"] == {"Enabled": True}
+    endpoint = props["DomainEndpointOptions"]
+    assert endpoint["EnforceHTTPS"] is True
+    assert endpoint["TLSSecurityPolicy"].startswith("Policy-Min-TLS-1-2")
+    security = props["AdvancedSecurityOptions"]
+    assert security["Enabled"] is True
+    assert security["InternalUserDatabaseEnabled"] is False
+    assert security.get("AnonymousAuthEnabled", False) is False
+    setup_role, _ = _role_ids(resources)
+    assert security["MasterUserOptions"] == {"MasterUserARN": {"Fn::GetAtt": [setup_role, "Arn"]}}
+    # The master user is the role the setup function runs as.
+    _, function = _setup_function(resources)
+    assert function["Properties"]["Role"] == {"Fn::GetAtt": [setup_role, "Arn"]}
+
+    cluster = props["ClusterConfig"]
+    assert (cluster["InstanceType"], cluster["InstanceCount"]) == ("t3.small.search", 2)
+    assert cluster["ZoneAwarenessEnabled"] is True
+    assert cluster["ZoneAwarenessConfig"] == {"AvailabilityZoneCount": 2}
+    assert cluster["MultiAZWithStandbyEnabled"] is False
+    assert props["EBSOptions"] == {"EBSEnabled": True, "VolumeType": "gp3", "VolumeSize": 20}
+    assert "LogPublishingOptions" not in props
+    assert domain["DeletionPolicy"] == "Retain"  # the stack's default; the app picks per env
+
+
+def test_domain_access_policy_names_only_the_two_roles(resources: Resources) -> None:
+    _, domain = _only(resources, "AWS::OpenSearchService::Domain")
+    policy = domain["Properties"]["AccessPolicies"]
+    text = json.dumps(policy)
+    assert '"Principal": "*"' not in text
+    assert '{"AWS": "*"}' not in text
+    assert '"AWS": ["*"]' not in text
+    setup_role, firehose_role = _role_ids(resources)
+    principals = []
+    for statement in policy["Statement"]:
+        assert statement["Effect"] == "Allow"
+        assert "Condition" not in statement
+        assert statement["Resource"] == _domain_arn("/*")
+        assert all(a.startswith("es:ESHttp") for a in _actions(statement))
+        principals += _listed(statement["Principal"]["AWS"])
+    assert sorted(map(json.dumps, principals)) == sorted(
+        json.dumps({"Fn::GetAtt": [role, "Arn"]}) for role in (setup_role, firehose_role)
+    )
+
+
+# --- Firehose ---------------------------------------------------------------------------------
+
+
+def _ingest_arn_parameter(template: Template) -> str:
+    parameters = template.to_json()["Parameters"]
+    (name,) = [
+        pid
+        for pid, p in parameters.items()
+        if p.get("Default") == f"/qos/{ENV_NAME}/ingest/stream-arn"
+    ]
+    assert parameters[name]["Type"] == "AWS::SSM::Parameter::Value<String>"
+    return str(name)
+
+
+def test_firehose_reads_the_ingest_stream_into_daily_indices(
+    template: Template, resources: Resources
+) -> None:
+    _, stream = _only(resources, "AWS::KinesisFirehose::DeliveryStream")
+    props = stream["Properties"]
+    assert props["DeliveryStreamName"] == "qos-test-1-search"
+    assert props["DeliveryStreamType"] == "KinesisStreamAsSource"
+    source = props["KinesisStreamSourceConfiguration"]
+    assert source["KinesisStreamARN"] == {"Ref": _ingest_arn_parameter(template)}
+    dest = props["AmazonopensearchserviceDestinationConfiguration"]
+    domain_id, _ = _only(resources, "AWS::OpenSearchService::Domain")
+    assert dest["DomainARN"] == {"Fn::GetAtt": [domain_id, "Arn"]}
+    assert dest["IndexName"] == "qos-events"
+    assert dest["IndexRotationPeriod"] == "OneDay"
+    # Firehose names a day's index <IndexName>-YYYY-MM-DD: the template must match it.
+    (pattern,) = index_template()["index_patterns"]
+    assert fnmatch.fnmatchcase(f"{dest['IndexName']}-2026-11-28", pattern)
+    assert dest["BufferingHints"] == {"SizeInMBs": 10, "IntervalInSeconds": 120}
+    assert dest["RetryOptions"] == {"DurationInSeconds": 600}
+    assert dest["S3BackupMode"] == "FailedDocumentsOnly"
+    backup = dest["S3Configuration"]
+    bucket_id, _ = _only(resources, "AWS::S3::Bucket")
+    assert backup["BucketARN"] == {"Fn::GetAtt": [bucket_id, "Arn"]}
+    assert backup["Prefix"] == "failed/"
+    assert backup["ErrorOutputPrefix"] == (
+        "errors/!{firehose:error-output-type}/dt=!{timestamp:yyyy-MM-dd}/"
+    )
+    assert backup["CompressionFormat"] == "GZIP"
+    assert dest["CloudWatchLoggingOptions"]["Enabled"] is True
+    assert backup["CloudWatchLoggingOptions"]["Enabled"] is True
+    _, firehose_role = _role_ids(resources)
+    role_arn = {"Fn::GetAtt": [firehose_role, "Arn"]}
+    assert source["RoleARN"] == dest["RoleARN"] == backup["RoleARN"] == role_arn
+    # Created after its policy (Firehose validates access) and after the setup (template and
+    # role mapping in place before the first document).
+    setup_id, _ = _only(resources, "Custom::QosSearchSetup")
+    assert setup_id in stream["DependsOn"]
+    assert any(
+        resources[d]["Type"] == "AWS::IAM::Policy"
+        and {"Ref": firehose_role} in resources[d]["Properties"]["Roles"]
+        for d in stream["DependsOn"]
+    )
+
+
+def test_failed_documents_bucket_is_private_encrypted_and_expires(resources: Resources) -> None:
+    bucket_id, bucket = _only(resources, "AWS::S3::Bucket")
+    props = bucket["Properties"]
+    assert bucket["DeletionPolicy"] == "Retain"
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"] == [
+        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+    ]
+    assert props["PublicAccessBlockConfiguration"] == dict.fromkeys(
+        ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"),
+        True,
+    )
+    rules = {r["Id"]: r for r in props["LifecycleConfiguration"]["Rules"]}
+    assert rules["ExpireFailures"]["ExpirationInDays"] == 30
+    assert "Prefix" not in rules["ExpireFailures"]  # the bucket holds failures only
+    assert rules["AbortIncompleteUploads"]["AbortIncompleteMultipartUpload"] == {
+        "DaysAfterInitiation": 7
+    }
+    _, policy = _only(resources, "AWS::S3::BucketPolicy")
+    (deny,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert deny["Effect"] == "Deny"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert policy["Properties"]["Bucket"] == {"Ref": bucket_id}
+
+
+def test_firehose_role_has_least_privilege(template: Template, resources: Resources) -> None:
+    _, firehose_role = _role_ids(resources)
+    trust = resources[firehose_role]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert [s["Principal"] for s in trust] == [{"Service": "firehose.amazonaws.com"}]
+    assert trust[0]["Condition"] == {"StringEquals": {"sts:ExternalId": {"Ref": "AWS::AccountId"}}}
+    statements = _statements(resources, firehose_role)
+    assert set(statements) == {
+        "ReadIngestStream",
+        "DescribeDomain",
+        "WriteDocuments",
+        "ReadClusterState",
+        "LocateBucket",
+        "WriteFailedDocuments",
+        "WriteLogs",
+    }
+    assert all(s["Effect"] == "Allow" for s in statements.values())
+    read = statements["ReadIngestStream"]
+    assert read["Resource"] == {"Ref": _ingest_arn_parameter(template)}
+    assert all(a.startswith("kinesis:") and "Put" not in a for a in _actions(read))
+    assert sorted(_actions(statements["DescribeDomain"])) == [
+        "es:DescribeDomain",
+        "es:DescribeDomainConfig",
+        "es:DescribeDomains",
+    ]
+    assert sorted(_actions(statements["WriteDocuments"])) == ["es:ESHttpPost", "es:ESHttpPut"]
+    assert statements["WriteDocuments"]["Resource"] == [_domain_arn(), _domain_arn("/*")]
+    # GET only on the paths Firehose reads, never the whole domain.
+    get = statements["ReadClusterState"]
+    assert _actions(get) == ["es:ESHttpGet"]
+    assert _domain_arn("/*") not in get["Resource"]
+    assert _domain_arn("/_cluster/stats") in get["Resource"]
+    assert _domain_arn("/qos-events*/_stats") in get["Resource"]
+    bucket_id, _ = _only(resources, "AWS::S3::Bucket")
+    bucket_arn = {"Fn::GetAtt": [bucket_id, "Arn"]}
+    write = statements["WriteFailedDocuments"]
+    assert sorted(_actions(write)) == ["s3:AbortMultipartUpload", "s3:PutObject"]
+    assert sorted(map(json.dumps, write["Resource"])) == sorted(
+        json.dumps({"Fn::Join": ["", [bucket_arn, suffix]]})
+        for suffix in ("/failed/*", "/errors/*")
+    )
+    assert statements["LocateBucket"]["Resource"] == bucket_arn
+    assert _actions(statements["WriteLogs"]) == ["logs:PutLogEvents"]
+
+
+def test_setup_role_may_only_set_up_the_domain_and_log(resources: Resources) -> None:
+    setup_role, _ = _role_ids(resources)
+    trust = resources[setup_role]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert [s["Principal"] for s in trust] == [{"Service": "lambda.amazonaws.com"}]
+    statements = list(_statements(resources, setup_role).values())
+    by_service: dict[str, dict[str, Any]] = {}
+    for s in statements:
+        by_service[_actions(s)[0].split(":")[0]] = s
+    assert set(by_service) == {"es", "logs"}
+    assert sorted(_actions(by_service["es"])) == ["es:ESHttpGet", "es:ESHttpPost", "es:ESHttpPut"]
+    assert by_service["es"]["Resource"] == _domain_arn("/*")
+    assert sorted(_actions(by_service["logs"])) == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    _, function = _setup_function(resources)
+    log_group = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+    assert by_service["logs"]["Resource"] == {"Fn::GetAtt": [log_group, "Arn"]}
+    # No managed policies (AWSLambdaBasicExecutionRole writes to every log group).
+    assert "ManagedPolicyArns" not in resources[setup_role]["Properties"]
+
+
+def test_no_policy_in_the_stack_grants_a_wildcard_action(resources: Resources) -> None:
+    for rid, r in resources.items():
+        if r["Type"] != "AWS::IAM::Policy":
+            continue
+        for statement in r["Properties"]["PolicyDocument"]["Statement"]:
+            for action in _actions(statement):
+                assert "*" not in action, f"{rid}: {action}"
+
+
+# --- the setup custom resource ----------------------------------------------------------------
+
+
+def test_setup_custom_resource_runs_the_bundled_handler_with_the_settings(
+    resources: Resources, saved_objects: Path
+) -> None:
+    setup_id, setup = _only(resources, "Custom::QosSearchSetup")
+    props = setup["Properties"]
+    domain_id, _ = _only(resources, "AWS::OpenSearchService::Domain")
+    _, firehose_role = _role_ids(resources)
+    assert props["DomainEndpoint"] == {"Fn::GetAtt": [domain_id, "DomainEndpoint"]}
+    assert props["FirehoseRoleArn"] == {"Fn::GetAtt": [firehose_role, "Arn"]}
+    # Two nodes: one replica by default, so a node's loss loses no data.
+    assert (props["Shards"], props["Replicas"], props["DeleteAfterDays"]) == (1, 1, 14)
+    assert props["SavedObjectsSha256"] == hashlib.sha256(saved_objects.read_bytes()).hexdigest()
+    assert props["DesignSha256"] == design_sha256(shards=1, replicas=1, delete_after_days=14)
+    assert "RunId" not in props
+
+    function_id, function = _setup_function(resources)
+    fp = function["Properties"]
+    assert (fp["Runtime"], fp["Architectures"]) == ("python3.12", ["x86_64"])
+    assert fp["Timeout"] >= 120
+    assert fp["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] == "qos-search-setup"
+    # The Provider framework's function invokes ours, and is the resource's service token.
+    (framework_id,) = [
+        rid
+        for rid, r in resources.items()
+        if r["Type"] == "AWS::Lambda::Function"
+        and r["Properties"]
+        .get("Environment", {})
+        .get("Variables", {})
+        .get("USER_ON_EVENT_FUNCTION_ARN")
+        == {"Fn::GetAtt": [function_id, "Arn"]}
+    ]
+    assert props["ServiceToken"] == {"Fn::GetAtt": [framework_id, "Arn"]}
+    assert setup["DeletionPolicy"] == "Delete"
+    assert setup_id == "Setup"
+
+
+def test_ssm_parameters_and_outputs_publish_the_domain(resources: Resources) -> None:
+    names = {
+        r["Properties"]["Name"]: r["Properties"]["Value"]
+        for r in resources.values()
+        if r["Type"] == "AWS::SSM::Parameter"
+    }
+    prefix = f"/qos/{ENV_NAME}/search-indexer/"
+    assert {n.removeprefix(prefix) for n in names} == {
+        "domain-endpoint",
+        "domain-arn",
+        "dashboards-url",
+        "index-pattern",
+        "delivery-stream-name",
+        "failed-documents-bucket",
+    }
+    domain_id, _ = _only(resources, "AWS::OpenSearchService::Domain")
+    endpoint = {"Fn::GetAtt": [domain_id, "DomainEndpoint"]}
+    assert names[prefix + "domain-endpoint"] == endpoint
+    dashboards = {"Fn::Join": ["", ["https://", endpoint, "/_dashboards/"]]}
+    assert names[prefix + "dashboards-url"] == dashboards
+    assert names[prefix + "index-pattern"] == "qos-events-*"
+
+
+def test_outputs_give_the_dashboards_url(template: Template) -> None:
+    outputs = template.to_json()["Outputs"]
+    domain_id = "Domain"
+    assert outputs["DashboardsUrl"]["Value"] == {
+        "Fn::Join": [
+            "",
+            ["https://", {"Fn::GetAtt": [domain_id, "DomainEndpoint"]}, "/_dashboards/"],
+        ]
+    }
+    assert {"DomainEndpoint", "DeliveryStreamName", "SetupFunctionName"} <= set(outputs)
+
+
+def test_template_passes_cfn_lint(template: Template, tmp_path: Path) -> None:
+    _lint(template, tmp_path)
+
+
+def _lint(template: Template, tmp_path: Path) -> None:
+    from cfnlint.api import ManualArgs, lint_file  # type: ignore[import-untyped]
+
+    path = tmp_path / "search.template.json"
+    path.write_text(json.dumps(template.to_json(), indent=1), encoding="utf-8")
+    findings = lint_file(path, config=ManualArgs(regions=["us-east-1", "eu-west-1"]))
+    unexpected = [
+        f"{m.rule.id} {m.message} (line {m.linenumber})"
+        for m in findings
+        if m.rule.id not in ACCEPTED_CFN_LINT
+    ]
+    assert not unexpected, "\n".join(unexpected)
+
+
+# --- the app and its context ------------------------------------------------------------------
+
+
+def test_app_reads_its_settings_from_context(lambda_asset: Path, tmp_path: Path) -> None:
+    app = _fast_app(
+        **{
+            "qos:search-indexer:lambdaAssetDir": str(lambda_asset),
+            "qos:search-indexer:instanceCount": "3",
+            "qos:search-indexer:replicas": "2",
+            "qos:search-indexer:domainLogs": "true",
+            "qos:search-indexer:bufferIntervalSeconds": 30,
+            "qos:search-indexer:setupRunId": "2026-11-28",
+            "qos:search-indexer:engineVersion": "OpenSearch_3.7",
+        }
+    )
+    template = Template.from_stack(add_search_indexer_stack(app, env_name="prod", env=None))
+    resources: Resources = template.to_json()["Resources"]
+    _, domain = _only(resources, "AWS::OpenSearchService::Domain")
+    props = domain["Properties"]
+    assert props["DomainName"] == "qos-prod-search"
+    assert props["EngineVersion"] == "OpenSearch_3.7"
+    assert props["ClusterConfig"]["InstanceCount"] == 3
+    assert props["ClusterConfig"]["ZoneAwarenessConfig"] == {"AvailabilityZoneCount": 3}
+    assert domain["DeletionPolicy"] == "Retain"  # prod
+    assert set(props["LogPublishingOptions"]) == {
+        "ES_APPLICATION_LOGS",
+        "SEARCH_SLOW_LOGS",
+        "INDEX_SLOW_LOGS",
+    }
+    (logs_policy_id, logs_policy) = _only(resources, "AWS::Logs::ResourcePolicy")
+    assert logs_policy_id in domain["DependsOn"]
+    policy_text = json.dumps(logs_policy["Properties"]["PolicyDocument"])
+    assert "es.amazonaws.com" in policy_text and "aws:SourceArn" in policy_text
+    _, setup = _only(resources, "Custom::QosSearchSetup")
+    assert (setup["Properties"]["Replicas"], setup["Properties"]["RunId"]) == (2, "2026-11-28")
+    _, stream = _only(resources, "AWS::KinesisFirehose::DeliveryStream")
+    hints = stream["Properties"]["AmazonopensearchserviceDestinationConfiguration"][
+        "BufferingHints"
+    ]
+    assert hints == {"SizeInMBs": 5, "IntervalInSeconds": 30}
+    _lint(template, tmp_path)
+
+
+def test_app_defaults_for_a_development_environment(lambda_asset: Path) -> None:
+    app = _fast_app(**{"qos:search-indexer:lambdaAssetDir": str(lambda_asset)})
+    stack = add_search_indexer_stack(app, env_name="dev", env=None)
+    assert stack.stack_name == "qos-dev-search-indexer"
+    resources: Resources = Template.from_stack(stack).to_json()["Resources"]
+    _, domain = _only(resources, "AWS::OpenSearchService::Domain")
+    cluster = domain["Properties"]["ClusterConfig"]
+    assert (cluster["InstanceType"], cluster["InstanceCount"]) == ("t3.small.search", 1)
+    assert cluster["ZoneAwarenessEnabled"] is False
+    assert "ZoneAwarenessConfig" not in cluster
+    assert domain["DeletionPolicy"] == "Delete"  # not prod: goes with the stack
+    _, setup = _only(resources, "Custom::QosSearchSetup")
+    assert setup["Properties"]["Replicas"] == 0  # one node: a replica could never be placed
+
+
+def test_app_fails_clearly_without_the_saved_objects(tmp_path: Path) -> None:
+    app = _fast_app(**{"qos:search-indexer:savedObjects": str(tmp_path / "none.ndjson")})
+    with pytest.raises(AssetBuildError, match="no Dashboards saved objects at"):
+        add_search_indexer_stack(app, env_name="dev", env=None)
+
+
+def test_stack_refuses_a_bundle_without_handler_or_saved_objects(
+    lambda_asset: Path, tmp_path: Path
+) -> None:
+    with pytest.raises(FileNotFoundError, match="holds no setup function bundle"):
+        SearchIndexerStack(_fast_app(), "S", env_name="dev", lambda_asset_dir=tmp_path)
+    handler = tmp_path / "qos_search_indexer" / "setup_lambda" / "handler.py"
+    handler.parent.mkdir(parents=True)
+    handler.write_text("")
+    with pytest.raises(FileNotFoundError, match=r"has no qos-dashboards\.ndjson"):
+        SearchIndexerStack(_fast_app(), "S", env_name="dev", lambda_asset_dir=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"env_name": "Prod"}, "env_name"),
+        ({"env_name": "a-very-long-env-name"}, "domain name"),
+        ({"engine_version": "2.19"}, "OpenSearch_X.Y"),
+        ({"instance_type": "t3.small"}, ".search"),
+        ({"instance_count": 4, "availability_zone_count": 3}, "multiple"),
+        ({"replicas": 1}, "below instance_count"),
+        ({"volume_size_gib": 5}, "volume_size_gib"),
+        ({"buffer_size_mib": 101}, "1-100"),
+        ({"buffer_interval_seconds": 901}, "0-900"),
+        ({"retry_seconds": 7201}, "0-7200"),
+        ({"delete_after_days": 0}, "delete_after_days"),
+    ],
+)
+def test_bad_settings_are_refused_before_synthesis(
+    lambda_asset: Path, overrides: dict[str, Any], message: str
+) -> None:
+    settings: dict[str, Any] = {"env_name": "test", "lambda_asset_dir": lambda_asset, **overrides}
+    with pytest.raises(ValueError, match=message):
+        SearchIndexerStack(App(), "qos-test-search-indexer", **settings)
