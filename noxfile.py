@@ -232,3 +232,12 @@ def bench_lake(session: nox.Session) -> None:
     events by default (about 10 minutes; `-- --events 1000000` for a quick run)."""
     session.install(*_editable("shared", "services/lake"))
     session.run("python", "bench/lake/run.py", *session.posargs)
+
+
+@nox.session
+def bench_search(session: nox.Session) -> None:
+    """Search: bulk indexing into a local OpenSearch node and every dashboard panel's latency
+    over the lake benchmark's generated day (1 M events by default; needs Java 17 and Maven)."""
+    # services/lake: the day's generator lives in bench/lake/run.py, which imports it.
+    session.install(*_editable("shared", "services/search-indexer", "services/lake"))
+    session.run("python", "bench/search/run.py", *session.posargs)
