@@ -27,6 +27,8 @@ SYSTEM_NEEDS: dict[str, tuple[str, str]] = {
     "java": ("openjdk-17-jdk-headless", "the PyFlink tests run Flink's mini-cluster on Java"),
     "javac": ("openjdk-17-jdk-headless", "the local OpenSearch node's launcher is compiled"),
     "mvn": ("maven", "the local OpenSearch node is assembled from Maven Central by Maven"),
+    "chromium": ("chromium", "the dashboard and player browser tests run headless Chromium"),
+    "ffmpeg": ("ffmpeg", "the player's browser tests play an HLS stream made with ffmpeg"),
 }
 
 

@@ -1,0 +1,112 @@
+"""The README's dashboard picture, made again: sample data, the server, headless Chromium.
+
+`python -m qos_infra.dashboard.screenshot --out docs/images/dashboard.png` seeds a temporary data
+directory with `sample` (30 minutes of 240 sessions in 60 s windows, and six earlier days for the
+lake's trends), serves it, opens the page in Debian's chromium through playwright (infra's `test`
+extra; it never downloads a browser), clicks a session and saves a full-page PNG. When `pngquant`
+is installed the PNG is quantised (a UI picture keeps its look at a third of the size).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from qos_infra.dashboard import sample
+from qos_infra.dashboard.server import serve
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def capture(data_dir: Path, out: Path, *, chromium: str, width: int = 1440) -> None:
+    from playwright.sync_api import sync_playwright
+
+    server = serve(data_dir, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": width, "height": 1000})
+                page.goto(server.url + "/")
+                page.wait_for_selector('[data-testid="tiles"][data-state="ready"]')
+                page.wait_for_function("Number(document.body.dataset.refreshed) >= 1")
+                page.locator('[data-testid="auto-refresh"]').uncheck()
+                rows = page.locator('[data-testid="session-row"]')
+                events = rows.evaluate_all("rs => rs.map(r => Number(r.children[4].textContent))")
+                # A session with a fair number of events, among the first rows.
+                pick = max(range(min(12, len(events))), key=lambda i: events[i] * (events[i] < 40))
+                rows.nth(pick).click()
+                page.wait_for_selector('[data-testid="timeline"][data-state="ready"]')
+                page.evaluate("window.scrollTo(0, 0)")
+                page.wait_for_timeout(300)
+                out.parent.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(out), full_page=True)
+            finally:
+                browser.close()
+    finally:
+        server.shutdown()
+        thread.join(10)
+        server.server_close()
+        server.dashboard.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="qos-dashboard-screenshot", description=__doc__)
+    parser.add_argument("--out", type=Path, default=Path("docs/images/dashboard.png"))
+    parser.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
+    args = parser.parse_args(argv)
+    if not Path(args.chromium).is_file():
+        print("chromium is missing: apt-get install -y chromium", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="qos-dashboard-") as tmp:
+        data_dir = Path(tmp) / "data"
+        sample.main(
+            [
+                "--data-dir",
+                str(data_dir),
+                "--sessions",
+                "240",
+                "--minutes",
+                "30",
+                "--window-s",
+                "60",
+                "--history-days",
+                "6",
+            ]
+        )
+        capture(data_dir, args.out, chromium=args.chromium)
+    pngquant = shutil.which("pngquant")
+    if pngquant is not None:
+        subprocess.run(  # noqa: S603 - a fixed command on our own file
+            [
+                pngquant,
+                "--quality=70-90",
+                "--speed=1",
+                "--force",
+                "--output",
+                str(args.out),
+                str(args.out),
+            ],
+            check=True,
+        )
+    print(f"saved {args.out} ({args.out.stat().st_size // 1024} KiB)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,316 @@
+"""The dashboard page in headless Chromium (Debian's), driven by playwright: tiles show the oracle's
+values, charts one point per window, a session click shows its timeline, bad filter combinations
+a clear message; a screenshot is saved under the test's directory (and in `QOS_SCREENSHOT_OUT`).
+
+playwright only drives the browser: it never downloads one (`executable_path` is Debian's
+chromium). A missing chromium fails the test with the command that installs it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from qos_infra.dashboard.app import TILES
+from qos_infra.dashboard.sample import Seeded, generate, seed
+from qos_infra.dashboard.server import DashboardHTTPServer, serve
+from qos_realtime.consumer import RealtimeConsumer
+from qos_realtime.engine import WindowConfig
+from qos_realtime.store import MetricStore
+from qos_shared.eventlog import EventLog, LogRecord
+from qos_shared.testing.oracle import ORACLE, Record
+
+WINDOW_S = 10
+LATENESS_S = 2.0
+WINDOW_MS = WINDOW_S * 1000
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 30_000
+
+
+def chromium_path() -> str:
+    candidates = [os.environ.get("QOS_CHROMIUM", ""), "/usr/bin/chromium"]
+    found = next((c for c in candidates if c and Path(c).is_file()), None) or shutil.which(
+        "chromium"
+    )
+    if found is None:
+        pytest.fail(
+            "Chromium is missing: the dashboard's browser test needs Debian's chromium "
+            "(`apt-get install -y chromium`, as root) or QOS_CHROMIUM=/path/to/chromium",
+            pytrace=False,
+        )
+    return found
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Seeded]:
+    data_dir = tmp_path_factory.mktemp("dashboard-browser-data")
+    now_ms = int(time.time() * 1000)
+    records = generate(now_ms, seed=3, sessions=60, span_s=300, summary_every_s=10)
+    return data_dir, seed(
+        data_dir, records, window_s=WINDOW_S, allowed_lateness_s=LATENESS_S, lake_share=0.85
+    )
+
+
+@pytest.fixture(scope="module")
+def server(seeded: tuple[Path, Seeded]) -> Iterator[DashboardHTTPServer]:
+    server = serve(seeded[0], "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        thread.join(10)
+        server.server_close()
+        server.dashboard.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    executable = chromium_path()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail(
+            "playwright is missing: install infra's test extra (pip install -e 'infra[test]')",
+            pytrace=False,
+        )
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+# -- expected values ---------------------------------------------------------------------------
+
+
+def by_window(records: list[Record], **where: str) -> dict[int, list[Record]]:
+    grouped: dict[int, list[Record]] = defaultdict(list)
+    for r in records:
+        if all(r.get(k) == v for k, v in where.items()):
+            grouped[int(r["event_time"]) // WINDOW_MS * WINDOW_MS].append(r)
+    return dict(sorted(grouped.items()))
+
+
+def newest_final_window(records: list[Record]) -> int:
+    watermark = max(int(r["event_time"]) for r in records) - int(LATENESS_S * 1000)
+    return max(w for w in by_window(records) if w + WINDOW_MS <= watermark)
+
+
+def assert_tiles(page: Any, records: list[Record]) -> None:
+    for name in TILES:
+        tile = page.locator(f'[data-testid="tile-{name}"]')
+        raw = tile.get_attribute("data-value")
+        expected = ORACLE[name](records)
+        if expected is None:
+            assert raw == "", name
+            assert tile.locator(".number").inner_text() == "—"
+        else:
+            assert raw is not None and float(raw) == pytest.approx(expected, rel=1e-12), name
+        assert tile.get_attribute("data-final") == "true", name
+
+
+def wait_ready(page: Any, filter_key: str = "") -> None:
+    selector = f'[data-testid="tiles"][data-filter="{filter_key}"]'
+    page.wait_for_selector(f'{selector}[data-state="ready"]', timeout=TIMEOUT_MS)
+    for name in TILES:
+        page.wait_for_selector(
+            f'[data-testid="panel-{name}"][data-filter="{filter_key}"][data-state="ready"]',
+            timeout=TIMEOUT_MS,
+        )
+
+
+def test_dashboard_in_chromium(
+    server: DashboardHTTPServer, seeded: tuple[Path, Seeded], browser: Any, tmp_path: Path
+) -> None:
+    data = seeded[1]
+    records = data.records
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    problems: list[str] = []
+    foreign: list[str] = []
+    # The browser logs each 400 answer; the test asks for some on purpose (both filters).
+    page.on(
+        "console",
+        lambda m: (
+            problems.append(m.text) if m.type == "error" and "status of 400" not in m.text else None
+        ),
+    )
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on("request", lambda r: None if r.url.startswith(server.url) else foreign.append(r.url))
+    try:
+        started = time.monotonic()
+        page.goto(server.url + "/", timeout=TIMEOUT_MS)
+        wait_ready(page)
+        for query in ("popular-channels", "popular-platforms", "startup-latency", "kpis"):
+            page.wait_for_selector(
+                f'[data-testid="lake-{query}"][data-state="ready"]', timeout=TIMEOUT_MS
+            )
+        page.wait_for_selector(
+            '[data-testid="sessions-table"][data-state="ready"]', timeout=TIMEOUT_MS
+        )
+        assert time.monotonic() - started < WINDOW_S + 5, "panels must show within window + 5 s"
+
+        # Tiles: the newest final window, exactly the oracle's numbers.
+        window = newest_final_window(records)
+        assert_tiles(page, by_window(records)[window])
+        titles = page.locator('[data-testid="tile-startup_time_p95"] .title').inner_text()
+        assert titles == "Video startup time p95"  # the catalogue's title
+
+        # Charts: one point per window in the last hour, the open window included.
+        windows = by_window(records)
+        chart = page.locator('[data-testid="chart-concurrent_viewers"]')
+        assert chart.get_attribute("data-points") == str(len(windows))
+        plotted = chart.evaluate("el => el.data.map(t => t.y.length)")
+        assert plotted == [len(windows)]
+        ys = chart.evaluate("el => el.data[0].y")
+        assert ys == [ORACLE["concurrent_viewers"](rs) for rs in windows.values()]
+
+        # Lake: the popular-channels bars, one per channel in the lake.
+        lake_channels = {r["channel_watched"] for r in data.lake_records}
+        lake_panel = page.locator('[data-testid="lake-popular-channels"]')
+        assert lake_panel.get_attribute("data-rows") == str(len(lake_channels))
+
+        # Auto-refresh off from here, so the page changes only when the test acts.
+        page.locator('[data-testid="auto-refresh"]').uncheck()
+
+        # A platform filter: tiles of that platform's group.
+        counts: dict[str, int] = defaultdict(int)
+        for r in by_window(records)[window]:
+            counts[r["client_platform"]] += 1
+        platform = max(counts, key=lambda k: counts[k])
+        page.select_option('[data-testid="filter-platform"]', platform)
+        wait_ready(page, f"platform={platform}")
+        assert_tiles(page, by_window(records, client_platform=platform)[window])
+
+        # Platform and channel together: realtime panels say why they cannot, no crash.
+        channel = records[-1]["channel_watched"]
+        page.select_option('[data-testid="filter-channel"]', channel)
+        key = f"platform={platform}&channel={channel}"
+        page.wait_for_selector(
+            f'[data-testid="tiles"][data-filter="{key}"][data-state="error"]', timeout=TIMEOUT_MS
+        )
+        error = page.locator('[data-testid="error"]')
+        error.wait_for(state="visible", timeout=TIMEOUT_MS)
+        assert "not both" in error.inner_text()
+        stale = page.locator('[data-testid="tile-concurrent_viewers"]').get_attribute("data-value")
+        assert stale == "", "a refused request must not leave the previous numbers on the tiles"
+        panel = page.locator(
+            f'[data-testid="panel-errors"][data-filter="{key}"][data-state="error"]'
+        )
+        panel.wait_for(timeout=TIMEOUT_MS)
+        assert "not both" in panel.inner_text()
+        page.select_option('[data-testid="filter-platform"]', "")
+        page.select_option('[data-testid="filter-channel"]', "")
+        wait_ready(page)
+        assert error.is_hidden()
+
+        # Session drill-down: a session whose events are partly in the lake, partly in the log.
+        in_lake = {r["event_id"] for r in data.lake_records}
+        sessions: dict[str, list[Record]] = defaultdict(list)
+        for r in records:
+            sessions[r["session_id"]].append(r)
+        listed = page.locator('[data-testid="session-row"]').evaluate_all(
+            "rows => rows.map(r => r.dataset.sessionId)"
+        )
+        split = [
+            s for s in listed if {r["event_id"] in in_lake for r in sessions[s]} == {True, False}
+        ]
+        session_id = split[0] if split else listed[0]
+        page.locator(f'[data-testid="session-row"][data-session-id="{session_id}"]').click()
+        timeline = page.locator(
+            f'[data-testid="timeline"][data-session-id="{session_id}"][data-state="ready"]'
+        )
+        timeline.wait_for(timeout=TIMEOUT_MS)
+        assert timeline.get_attribute("data-events") == str(len(sessions[session_id]))
+        shown = page.locator('[data-testid="timeline-event"]').evaluate_all(
+            "rows => rows.map(r => r.dataset.eventId)"
+        )
+        expected = sorted(sessions[session_id], key=lambda r: (r["event_time"], r["event_id"]))
+        assert shown == [r["event_id"] for r in expected]
+
+        page.evaluate("window.scrollTo(0, 0)")
+        page.wait_for_timeout(300)
+        shot = tmp_path / "dashboard.png"
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 10_000
+        out = os.environ.get("QOS_SCREENSHOT_OUT")
+        if out:
+            target = Path(out)
+            if target.suffix != ".png":
+                target.mkdir(parents=True, exist_ok=True)
+                target = target / "dashboard.png"
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(shot, target)
+        assert problems == [], problems
+        assert foreign == [], f"the page loaded something from elsewhere: {foreign}"
+    finally:
+        page.close()
+
+
+def test_realtime_panels_show_within_window_plus_5_s(browser: Any, tmp_path: Path) -> None:
+    """From an empty stack: the page shows its empty state, then events arrive and the real
+    engine runs; the tiles and charts show data within the window length + 5 s."""
+    window_s = 10
+    data_dir = tmp_path / "live"
+    data_dir.mkdir()
+    server = serve(data_dir, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    stop = threading.Event()
+    engine: threading.Thread | None = None
+    try:
+        page.goto(server.url + "/", timeout=TIMEOUT_MS)
+        page.wait_for_selector('[data-testid="tiles"][data-state="empty"]', timeout=TIMEOUT_MS)
+        assert "no window yet" in page.locator('[data-testid="tiles-window"]').inner_text()
+
+        log = EventLog(data_dir / "events.sqlite")
+        store = MetricStore(data_dir / "metrics.sqlite")
+        consumer = RealtimeConsumer(
+            log, store, WindowConfig(window_s=window_s, allowed_lateness_s=1.0)
+        )
+        engine = threading.Thread(target=consumer.run, args=(stop,))
+        engine.start()
+        records = generate(int(time.time() * 1000), seed=9, sessions=12, span_s=30)
+        started = time.monotonic()
+        log.append([LogRecord(r["event_id"], r["session_id"], orjson.dumps(r)) for r in records])
+        page.wait_for_selector(
+            '[data-testid="tiles"][data-state="ready"]', timeout=(window_s + 5) * 1000
+        )
+        page.wait_for_selector(
+            '[data-testid="panel-concurrent_viewers"][data-state="ready"]',
+            timeout=(window_s + 5) * 1000,
+        )
+        elapsed = time.monotonic() - started
+        assert elapsed <= window_s + 5, f"panels showed data after {elapsed:.1f} s"
+        value = page.locator('[data-testid="tile-concurrent_viewers"]').get_attribute("data-value")
+        assert value and float(value) > 0
+    finally:
+        stop.set()
+        if engine is not None:
+            engine.join(10)
+        page.close()
+        server.shutdown()
+        thread.join(10)
+        server.server_close()
+        server.dashboard.close()
