@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -84,6 +85,7 @@ def search_count(lines: list[str], *, deadline: float) -> int:
 def test_up_serves_ingest_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     argv = ["up", "--data-dir", str(data_dir), "--port", "0", "--search-port", "0"]
+    argv += ["--dashboard-port", "0"]
     process = subprocess.Popen(
         [sys.executable, "-m", "qos_infra.cli", *argv],
         env={**os.environ, "QOS_LAKE_FLUSH_SECONDS": "1"},
@@ -172,6 +174,8 @@ def test_up_reports_a_port_in_use(tmp_path: Path, capsys: pytest.CaptureFixture[
                 "--port",
                 str(port),
                 "--no-search",
+                "--dashboard-port",
+                "0",
             ],
             capture_output=True,
             text=True,
@@ -215,3 +219,78 @@ def test_qos_lake_is_the_lake_command_line(
         != 0
     )
     assert "the range is reversed" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="the player component needs node")
+def test_up_serves_the_player_demo_pointed_at_ingest(tmp_path: Path) -> None:
+    argv = ["up", "--data-dir", str(tmp_path / "data"), "--port", "0", "--no-search"]
+    argv += ["--dashboard-port", "0"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "qos_infra.cli", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        lines = read_until(process, r"Ctrl-C to stop", timeout=120)
+        (ingest_line,) = [line for line in lines if line.strip().startswith("ingest ")]
+        (player_line,) = [line for line in lines if line.strip().startswith("player ")]
+        ingest = re.search(r"http://127\.0\.0\.1:\d+", ingest_line)
+        player = re.search(r"http://127\.0\.0\.1:(\d+)", player_line)
+        assert ingest and player, lines
+        conn = http.client.HTTPConnection("127.0.0.1", int(player.group(1)), timeout=10)
+        conn.request("GET", "/demo/")
+        response = conn.getresponse()
+        assert response.status == 200
+        assert "QoS player SDK demo" in response.read().decode()
+        # The page's default endpoint is this stack's ingest, whatever port it got.
+        conn.request("GET", "/demo/config.json")
+        response = conn.getresponse()
+        assert response.status == 200
+        assert orjson.loads(response.read())["endpoint"] == f"{ingest.group(0)}/v1/events"
+        conn.close()
+        # ... and ingest lets the demo's origin post to it (CORS preflight).
+        port = int(ingest.group(0).rsplit(":", 1)[1])
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("OPTIONS", "/v1/events", headers={"Origin": player.group(0)})
+        response = conn.getresponse()
+        response.read()
+        assert response.getheader("Access-Control-Allow-Origin") in ("*", player.group(0))
+        conn.close()
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, out
+
+
+def test_reset_asks_and_refuses_what_is_not_a_data_dir(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "data"
+    assert main(["reset", "--data-dir", str(data)]) == 0
+    assert "nothing to reset" in capsys.readouterr().out
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    assert main(["reset", "--data-dir", str(other), "--yes"]) == 1
+    assert "not a QoS data directory" in capsys.readouterr().err
+    assert (other / "notes.txt").exists()
+    with EventLog(data / "events.sqlite"):
+        pass
+    # No terminal to ask on: refuse without --yes.
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    assert main(["reset", "--data-dir", str(data)]) == 1
+    assert "pass --yes" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda prompt: "n")
+    assert main(["reset", "--data-dir", str(data)]) == 1
+    assert data.exists()
+    monkeypatch.setattr("builtins.input", lambda prompt: "y")
+    assert main(["reset", "--data-dir", str(data)]) == 0
+    assert not data.exists()
+
+
+def test_simulate_is_the_simulator_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", "--viewers", "-3"]) == 2
+    err = capsys.readouterr().err
+    assert "viewers" in err and "Traceback" not in err

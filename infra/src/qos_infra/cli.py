@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import signal
 import sys
 from pathlib import Path
@@ -22,6 +23,10 @@ def main(argv: list[str] | None = None) -> int:
         from qos_lake.entrypoints.cli import main as lake_main
 
         return lake_main(args_list[1:])
+    if args_list[:1] == ["simulate"]:
+        from qos_infra.simulator import main as simulate_main
+
+        return simulate_main(args_list[1:])
     parser = argparse.ArgumentParser(prog="qos", description="The QoS platform on this machine.")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -49,6 +54,20 @@ def main(argv: list[str] | None = None) -> int:
         help="the local OpenSearch node's port (default 9200; 0: any free)",
     )
     up.add_argument(
+        "--dashboard-port",
+        type=int,
+        default=8800,
+        help="the local dashboard's port (default 8800; 0: any free)",
+    )
+    up.add_argument(
+        "--demo",
+        nargs="?",
+        const=150,
+        type=int,
+        metavar="VIEWERS",
+        help="also simulate viewers (default 150) so the dashboard fills at once",
+    )
+    up.add_argument(
         "--no-search",
         action="store_true",
         help="run without OpenSearch (it needs Java 17 and Maven)",
@@ -57,13 +76,21 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser(
         "lake", help="the lake's named queries: `qos lake queries`, `qos lake query …`"
     )
+    commands.add_parser("simulate", help="send simulated viewers to ingest: `qos simulate --help`")
+    reset = commands.add_parser("reset", help="delete the local data directory (asks first)")
+    reset.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    reset.add_argument("--yes", action="store_true", help="do not ask")
     status = commands.add_parser("status", help="event log size and consumer checkpoints")
     status.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
 
     args = parser.parse_args(args_list)
+    if args.command == "reset":
+        return _reset(args.data_dir, assume_yes=args.yes)
     if args.command == "up":
         if not 5 <= args.window_s <= 3600:
             parser.error("--window-s must be between 5 and 3600")
+        if args.demo is not None and not 1 <= args.demo <= 100_000:
+            parser.error("--demo takes a number of viewers between 1 and 100000")
         return _up(
             StackOptions(
                 data_dir=args.data_dir,
@@ -71,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
                 ingest_port=args.port,
                 window_s=args.window_s,
                 search_port=_search_port(args.search_port, wanted=not args.no_search),
+                dashboard_port=args.dashboard_port,
+                demo_viewers=args.demo or 0,
             )
         )
     return _status(args.data_dir)
@@ -112,6 +141,28 @@ def _up(options: StackOptions) -> int:
     stack.stop()
     print("qos: stopped", flush=True)
     return code
+
+
+def _reset(data_dir: Path, *, assume_yes: bool) -> int:
+    """Delete the local data (event log, metric store, lake, OpenSearch data) after asking."""
+    if not data_dir.exists():
+        print(f"qos: nothing to reset ({data_dir} does not exist)")
+        return 0
+    if not (data_dir / "events.sqlite").exists() and any(data_dir.iterdir()):
+        # Refuse to empty a directory that is not a QoS data directory (a typo in --data-dir).
+        print(f"qos: {data_dir} holds no event log; not a QoS data directory", file=sys.stderr)
+        return 1
+    if not assume_yes:
+        if not sys.stdin.isatty():
+            print("qos: reset needs a confirmation; pass --yes", file=sys.stderr)
+            return 1
+        answer = input(f"Delete everything under {data_dir.resolve()}? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("qos: nothing deleted")
+            return 1
+    shutil.rmtree(data_dir)
+    print(f"qos: deleted {data_dir}")
+    return 0
 
 
 def _status(data_dir: Path) -> int:

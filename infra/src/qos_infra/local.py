@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,6 +22,9 @@ from pathlib import Path
 from typing import IO
 
 URL_PATTERN = re.compile(r"https?://[\w.\-]+:\d+")
+# An argv item may name the URL of a component started before it: `{url:ingest}`.
+URL_REFERENCE = re.compile(r"\{url:([\w-]+)\}")
+PLAYER_DIR = Path(__file__).resolve().parents[3] / "player"
 
 
 class StackError(RuntimeError):
@@ -45,6 +49,9 @@ class StackOptions:
     window_s: int = 60
     ready_timeout_s: float = 60.0
     search_port: int | None = None  # None: run without search (no Java or Maven, or asked)
+    player_port: int = 8790  # the demo page; a free port instead when this one is taken
+    dashboard_port: int = 8800
+    demo_viewers: int = 0  # > 0: a simulator sends this many viewers' traffic (`qos up --demo`)
 
 
 def components(options: StackOptions) -> list[Component]:
@@ -66,7 +73,14 @@ def components(options: StackOptions) -> list[Component]:
             ],
             ready_pattern=re.compile(r"listening on (?P<url>https?://\S+)"),
             description="POST /v1/events, POST /streams (original sample's envelope), GET /healthz",
-            env={"QOS_INGEST_SINK": "local"},
+            env={
+                "QOS_INGEST_SINK": "local",
+                # The demo page (the player component) posts from its own origin, whose port may
+                # fall back to any free one: allow any origin unless the developer chose otherwise.
+                "QOS_INGEST_CORS_ALLOW_ORIGINS": os.environ.get(
+                    "QOS_INGEST_CORS_ALLOW_ORIGINS", "*"
+                ),
+            },
         ),
         Component(
             name="realtime",
@@ -99,6 +113,82 @@ def components(options: StackOptions) -> list[Component]:
             description=f"Parquet under {options.data_dir / 'lake'} (dt=/hour= partitions)",
         ),
         *_search_components(options),
+        Component(
+            name="dashboard",
+            argv=[
+                python,
+                "-m",
+                "qos_infra.dashboard",
+                "--data-dir",
+                str(options.data_dir),
+                "--host",
+                options.host,
+                "--port",
+                str(options.dashboard_port),
+            ],
+            ready_pattern=re.compile(r"listening on (?P<url>https?://\S+)"),
+            description="the local QoS dashboard (realtime windows, lake panels, sessions)",
+        ),
+        *_player_components(options),
+        *_demo_components(options),
+    ]
+
+
+def _demo_components(options: StackOptions) -> list[Component]:
+    """`qos up --demo`: simulated viewers, with half an hour of history sent at once (for the
+    lake's panels; the realtime engine counts those as late) and live traffic after it."""
+    if options.demo_viewers <= 0:
+        return []
+    return [
+        Component(
+            name="simulator",
+            argv=[
+                sys.executable,
+                "-m",
+                "qos_infra.simulator",
+                "--endpoint",
+                "{url:ingest}",
+                "--viewers",
+                str(options.demo_viewers),
+                "--minutes",
+                "720",
+                "--prefill",
+                "30m",
+                "--data-dir",
+                str(options.data_dir),
+                "--window-s",
+                str(options.window_s),
+            ],
+            description=f"{options.demo_viewers} simulated viewers (docs/simulator.md)",
+        )
+    ]
+
+
+def _player_components(options: StackOptions) -> list[Component]:
+    """The demo page with the SDK, hls.js and the HLS test stream, when node is present."""
+    node = shutil.which("node")
+    server = PLAYER_DIR / "tools" / "segment-server.mjs"
+    if node is None or not server.exists():
+        return []
+    return [
+        Component(
+            name="player",
+            argv=[
+                node,
+                str(server),
+                "--host",
+                options.host,
+                "--port",
+                str(options.player_port),
+                "--port-fallback",
+                # Made with ffmpeg in the background on the first start (cached afterwards).
+                "--make-stream",
+                "--ingest-url",
+                "{url:ingest}",
+            ],
+            ready_pattern=re.compile(r"listening on (?P<url>https?://\S+)"),
+            description="the demo page at /demo/ (SDK, hls.js, the HLS test stream)",
+        ),
     ]
 
 
@@ -172,9 +262,22 @@ class LocalStack:
             raise
         return {r.component.name: r.url for r in self.running}
 
+    def _argv(self, component: Component) -> list[str]:
+        """The component's argv with `{url:NAME}` replaced by the URL NAME announced."""
+        urls = {r.component.name: r.url for r in self.running}
+
+        def url_of(match: re.Match[str]) -> str:
+            url = urls.get(match.group(1))
+            if url is None:
+                raise StackError(f"{component.name} needs the URL of {match.group(1)}; none known")
+            return url
+
+        return [URL_REFERENCE.sub(url_of, arg) for arg in component.argv]
+
     def _start(self, component: Component) -> None:
+        argv = self._argv(component)
         process = subprocess.Popen(  # noqa: S603 - argv built by components(), no shell
-            component.argv,
+            argv,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -1,0 +1,274 @@
+"""The simulator's delivery rules against a scripted HTTP server (stdlib, in a thread): what is
+retried (network errors, 5xx, 408, 429, a 207's failed items; Retry-After honoured), what is not
+(other 4xx, a 207's rejected items), and the pacing of a live run on a fake clock."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import orjson
+import pytest
+
+from qos_infra.simulator import (
+    Batch,
+    HttpSender,
+    Reply,
+    SimulationConfig,
+    generate,
+    simulate,
+)
+from qos_infra.simulator.delivery import CONTENT_TYPE, Delivery, SystemClock
+
+START = 1_699_999_980_000
+
+
+@dataclass
+class Seen:
+    at: float
+    headers: dict[str, str]
+    events: list[dict[str, Any]]
+
+
+# A step answers one request: (status, JSON body or None, extra headers), or "drop" to close the
+# connection without a reply (a network error for the client).
+Step = tuple[int, dict[str, Any] | None, dict[str, str]] | str
+
+
+@dataclass
+class Script:
+    steps: list[Step]
+    seen: list[Seen] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def next(self) -> Step:
+        with self.lock:
+            return self.steps.pop(0) if self.steps else (200, {"accepted": 0}, {})
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        script = self.server.script
+        with script.lock:
+            script.seen.append(
+                Seen(time.monotonic(), dict(self.headers.items()), orjson.loads(body)["events"])
+            )
+        step = script.next()
+        if step == "drop":
+            self.close_connection = True
+            self.connection.close()
+            return
+        assert not isinstance(step, str)
+        status, payload, headers = step
+        data = orjson.dumps(payload or {})
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    script: Script
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[str, Script]]:
+    httpd = _Server(("127.0.0.1", 0), _Handler)
+    httpd.script = Script([])
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", httpd.script
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def _delivery(url: str, **overrides: Any) -> tuple[Delivery, Batch]:
+    config = SimulationConfig(
+        start_ms=START,
+        viewers=3,
+        minutes=2,
+        seed=1,
+        retry_base_ms=20,
+        retry_max_ms=2000,
+        max_retries=3,
+        concurrency=1,
+        **overrides,
+    )
+    simulation = generate(config)
+    viewer = simulation.viewers[0]
+    batch = Batch(START, viewer, viewer.events[:3])
+    return Delivery(simulation, HttpSender(url), SystemClock()), batch
+
+
+def test_a_503_is_retried_after_its_retry_after(server: tuple[str, Script]) -> None:
+    url, script = server
+    script.steps += [
+        (503, {"error": "sink down"}, {"Retry-After": "1"}),
+        (200, {"accepted": 3}, {}),
+    ]
+    delivery, batch = _delivery(url)
+    delivery.deliver(batch)
+    assert len(script.seen) == 2
+    assert script.seen[1].at - script.seen[0].at >= 0.95  # Retry-After, not the 20 ms backoff
+    assert script.seen[1].events == script.seen[0].events == batch.events
+    s = delivery.stats
+    assert (s.accepted, s.rejected, s.failed, s.requests, s.retries) == (3, 0, 0, 2, 1)
+
+
+@pytest.mark.parametrize("status", [500, 502, 408, 429])
+def test_retryable_statuses_are_retried_until_the_limit(
+    server: tuple[str, Script], status: int
+) -> None:
+    url, script = server
+    script.steps += [(status, {"error": "no"}, {})] * 10
+    delivery, batch = _delivery(url)
+    delivery.deliver(batch)
+    assert len(script.seen) == 1 + 3  # max_retries = 3
+    assert (delivery.stats.failed, delivery.stats.accepted) == (3, 0)
+
+
+@pytest.mark.parametrize("status", [400, 404, 413])
+def test_other_4xx_are_final(server: tuple[str, Script], status: int) -> None:
+    url, script = server
+    script.steps += [(status, {"error": "bad body", "rejected": []}, {})]
+    delivery, batch = _delivery(url)
+    delivery.deliver(batch)
+    assert len(script.seen) == 1
+    assert (delivery.stats.rejected, delivery.stats.failed) == (3, 0)
+    assert delivery.stats.reasons == [f"HTTP {status}: bad body"]
+
+
+def test_a_207_resends_failed_items_only(server: tuple[str, Script]) -> None:
+    url, script = server
+    reply = {
+        "accepted": 1,
+        "rejected": [{"index": 0, "reason": "event_time: too old"}],
+        "failed": [{"index": 2, "reason": "sink"}],
+    }
+    script.steps += [(207, reply, {}), (200, {"accepted": 1}, {})]
+    delivery, batch = _delivery(url)
+    delivery.deliver(batch)
+    assert len(script.seen) == 2
+    assert script.seen[1].events == [batch.events[2]]  # same event, same event_id
+    s = delivery.stats
+    assert (s.accepted, s.rejected, s.failed) == (2, 1, 0)
+    assert s.reasons == ["event_time: too old"]
+
+
+def test_a_network_error_is_retried(server: tuple[str, Script]) -> None:
+    url, script = server
+    script.steps += ["drop", (200, {"accepted": 3}, {})]
+    delivery, batch = _delivery(url)
+    delivery.deliver(batch)
+    assert len(script.seen) == 2
+    assert delivery.stats.accepted == 3
+
+
+def test_requests_carry_the_viewer_headers_and_the_sdk_content_type(
+    server: tuple[str, Script],
+) -> None:
+    url, script = server
+    delivery, batch = _delivery(url)
+    delivery.deliver(batch)
+    (seen,) = script.seen
+    assert seen.headers["Content-Type"] == CONTENT_TYPE
+    for name, value in batch.viewer.headers().items():
+        assert seen.headers[name] == value
+
+
+def test_a_backfill_sends_every_event_once_in_event_time_waves(server: tuple[str, Script]) -> None:
+    url, script = server
+    config = SimulationConfig(
+        start_ms=int(time.time() * 1000) - 180_000, viewers=20, minutes=3, seed=2
+    )
+    result = simulate(config, url)
+    assert result.delivery is not None and result.complete
+    sent = [e for s in script.seen for e in s.events]
+    assert sorted(e["event_id"] for e in sent) == sorted(
+        e["event_id"] for e in result.simulation.events()
+    )
+    newest = 0
+    for seen in script.seen:  # no request holds an event a whole slice older than one sent before
+        assert min(e["event_time"] for e in seen.events) > newest - config.catch_up_slice_ms
+        newest = max(newest, *(e["event_time"] for e in seen.events))
+
+
+class FakeClock:
+    """Time moves only when someone sleeps."""
+
+    def __init__(self, now_s: float) -> None:
+        self.now = now_s
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += max(seconds, 0.0)
+
+
+@dataclass
+class RecordingSender:
+    clock: FakeClock
+    sent: list[tuple[float, list[dict[str, Any]]]] = field(default_factory=list)
+    answer: Callable[[], Reply] = lambda: Reply(200, {}, b'{"accepted": 1}')
+
+    def send(self, body: bytes, headers: Mapping[str, str]) -> Reply:
+        self.sent.append((self.clock.time(), orjson.loads(body)["events"]))
+        return self.answer()
+
+
+def test_a_live_run_sends_each_batch_when_the_sdk_would() -> None:
+    clock = FakeClock(START / 1000)
+    sender = RecordingSender(clock)
+    config = SimulationConfig(start_ms=START, viewers=30, minutes=3, seed=4, concurrency=1, speed=2)
+    progress: list[Any] = []
+    result = simulate(config, clock=clock, sender=sender, on_progress=progress.append)
+    assert result.complete
+    assert sum(len(events) for _, events in sender.sent) == result.simulation.event_count
+    for at, events in sender.sent:
+        newest = max(e["event_time"] for e in events)
+        assert newest <= at * 1000 < newest + config.batch_interval_ms + 600
+    assert clock.now * 1000 <= config.end_ms + 1000  # 3 simulated minutes in 90 s at speed 2
+    assert progress and progress[-1].accepted == result.simulation.event_count
+    assert max(p.viewers_active for p in progress) > 20
+
+
+def test_stop_ends_a_run_and_counts_what_was_not_sent() -> None:
+    clock = FakeClock(START / 1000)
+    stop = threading.Event()
+    sender = RecordingSender(clock)
+
+    def answer() -> Reply:
+        if len(sender.sent) >= 5:
+            stop.set()
+        return Reply(200, {}, b"{}")
+
+    sender.answer = answer
+    config = SimulationConfig(start_ms=START, viewers=30, minutes=3, seed=4, concurrency=1)
+    result = simulate(config, clock=clock, sender=sender, stop=stop)
+    assert result.delivery is not None
+    d = result.delivery
+    assert len(sender.sent) == 5
+    assert d.accepted + d.unsent == result.simulation.event_count
+    assert d.unsent > 0 and not result.complete

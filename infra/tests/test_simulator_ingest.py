@@ -1,0 +1,151 @@
+"""The simulator against the real local ingest: a backfill lands in the event log exactly once,
+and the KPIs of the stored records (oracle.py) are the truth file's."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from qos_infra.simulator import (
+    SimulationConfig,
+    compute_truth,
+    main,
+    parse_incident,
+    read_events,
+    simulate,
+)
+from qos_shared.eventlog import EventLog
+
+
+@pytest.fixture
+def ingest(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    log_path = tmp_path / "events.sqlite"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "qos_ingest.entrypoints.local_server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--log-path",
+            str(log_path),
+        ],
+        env={**os.environ, "QOS_INGEST_SINK": "local"},
+        stdout=subprocess.PIPE,  # only the ready line is read: its logs go to a file
+        stderr=(tmp_path / "ingest.log").open("w"),
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        url = re.search(r"http://127\.0\.0\.1:\d+", line)
+        assert url, line
+        yield url.group(0), log_path
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def log_records(path: Path) -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = []
+    with EventLog(path) as log:
+        position = 0
+        while batch := log.read(after=position, limit=5000):
+            records += [orjson.loads(entry.data) for entry in batch]
+            position = batch[-1].position
+    return records
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equal, floats to rounding (sums may add up in another order)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float | int) and isinstance(b, float | int) and not isinstance(a, bool):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+    return bool(a == b)
+
+
+def test_a_backfill_is_stored_once_and_its_kpis_are_the_truth(
+    ingest: tuple[str, Path], tmp_path: Path
+) -> None:
+    url, log_path = ingest
+    now_ms = int(time.time() * 1000)
+    config = SimulationConfig(
+        start_ms=now_ms - 4 * 60_000,
+        viewers=80,
+        minutes=4,
+        seed=21,
+        incidents=(parse_incident("country=BR,start=1m,duration=2m,rebuffer=+8%"),),
+    )
+    truth_path = tmp_path / "run.truth.json"
+    result = simulate(config, url, truth_path=truth_path)
+    assert result.delivery is not None
+    assert (result.delivery.rejected, result.delivery.failed) == (0, 0)
+    assert result.complete
+
+    truth = orjson.loads(truth_path.read_bytes())
+    assert truth["delivery"]["accepted"] == truth["event_count"]
+    sent = read_events(tmp_path / truth["events_file"])
+    records = log_records(log_path)
+    ids = [r["event_id"] for r in records]
+    assert len(ids) == len(set(ids)) == truth["event_count"]  # each exactly once
+    assert set(ids) == {e["event_id"] for e in sent}
+
+    # Ingest derived the viewer's country, device and browser from the simulated headers.
+    viewers = {v["user_id"]: v for v in truth["viewers"]}
+    for record in records:
+        viewer = viewers[record["user_id"]]
+        assert record["viewer_country"] == viewer["country"]
+        assert record["device_class"] == viewer["device_class"]
+        assert record["browser_family"]
+        assert record["event_time_source"] == "client"
+
+    computed = compute_truth(
+        records, window_s=truth["window_s"], top_n_channels=truth["top_n_channels"]
+    )
+    assert same(computed["run"], truth["kpis"])
+    assert same(computed["windows"], truth["windows"])
+
+
+def test_the_command_line_backfills_and_a_rerun_adds_no_duplicate(
+    ingest: tuple[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, log_path = ingest
+    start = str(int(time.time() * 1000) - 3 * 60_000)
+    argv = ["--endpoint", url, "--viewers", "30", "--minutes", "2", "--seed", "8", "--start", start]
+    argv += ["--truth", str(tmp_path / "t.truth.json"), "--no-progress"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"accepted [\d,]+, rejected 0, failed 0, unsent 0", out)
+    count = len(log_records(log_path))
+    truth = orjson.loads((tmp_path / "t.truth.json").read_bytes())
+    assert count == truth["event_count"]
+    # The same seed and start again: the same event ids, which the log already holds.
+    assert main(argv) == 0
+    assert len(log_records(log_path)) == count
+
+
+def test_a_fast_live_run_reaches_ingest(ingest: tuple[str, Path], tmp_path: Path) -> None:
+    url, log_path = ingest
+    config = SimulationConfig(
+        start_ms=int(time.time() * 1000), viewers=20, minutes=1, seed=3, speed=30
+    )
+    started = time.monotonic()
+    result = simulate(config, url)
+    assert result.complete
+    assert 1.5 <= time.monotonic() - started < 30  # 60 simulated seconds in about 2 s
+    assert len(log_records(log_path)) == result.simulation.event_count
