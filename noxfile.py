@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import nox
@@ -108,13 +109,19 @@ def infra(session: nox.Session) -> None:
 
 @nox.session
 def player(session: nox.Session) -> None:
-    """The browser SDK: type check (tsc over the JSDoc types) and unit tests (node's test runner).
+    """The browser SDK: type check (tsc over the JSDoc types), unit tests (node's test runner),
+    and browser tests in Debian's headless Chromium against the real local ingest, playing an
+    HLS stream made with ffmpeg through a segment server the tests script.
 
-    npm installs exactly the lockfile; Node.js 20 and npm come from the machine.
+    npm installs exactly the lockfile (no browser download: playwright-core drives the system
+    Chromium); Node.js 20, npm, chromium and ffmpeg come from the machine (dev.py installs them).
     """
+    session.install(*_editable("shared", "services/ingest"))
+    python = str(Path(session.bin) / "python")  # the browser tests start the local ingest
     with session.chdir(ROOT / "player"):
         session.run("npm", "ci", "--no-audit", "--no-fund", "--loglevel=error", external=True)
         session.run("npm", "test", external=True)
+        session.run("npm", "run", "test:browser", external=True, env={"QOS_PYTHON": python})
 
 
 @nox.session
@@ -215,6 +222,13 @@ def up(session: nox.Session) -> None:
             "infra",
         )
     )
+    if shutil.which("npm"):
+        # The demo page serves hls.js from player/node_modules (no CDN).
+        with session.chdir(ROOT / "player"):
+            if not (ROOT / "player" / "node_modules" / "hls.js").exists():
+                session.run(
+                    "npm", "ci", "--no-audit", "--no-fund", "--loglevel=error", external=True
+                )
     session.run("qos", "up", *session.posargs)
 
 
