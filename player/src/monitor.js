@@ -45,7 +45,8 @@ import { SCHEMA_VERSION, SDK_VERSION } from './version.js';
  * @property {number} [retryMaxMs] Backoff cap, default 30000.
  * @property {boolean} [useBeacon] Use sendBeacon at page exit, default true.
  * @property {number} [beaconMaxBytes] Split exit bodies at this size, default 65536.
- * @property {boolean} [instrumentPlayer] Wrap the IVS player's load/play/seekTo, default true.
+ * @property {boolean} [instrumentPlayer] Wrap the IVS player's load/play/seekTo and the media
+ *   element's play(), to see play intent as it is asked for; default true.
  * @property {boolean} [trackPageLifecycle] Listen to pagehide/visibilitychange, default true.
  * @property {Environment} [env] Clock, timers, fetch, sendBeacon, document, window, randomUUID…
  */
@@ -342,24 +343,19 @@ export function createQosMonitor(options) {
     },
     quality(quality) {
       const before = lastQuality;
-      lastQuality = quality;
-      if (!before || !open() || !quality.name) return;
-      if (before.name === quality.name && before.bitrate === quality.bitrate) return;
-      const from = wholeOrUndefined(before.bitrate);
-      const to = wholeOrUndefined(quality.bitrate);
-      const fromRank = before.bitrate ?? before.height;
-      const toRank = quality.bitrate ?? quality.height;
+      const same = before !== undefined && sameRendition(before, quality);
+      // The same rendition described better (hls.js's level after the element's videoHeight
+      // guess): keep what is now known, silently.
+      lastQuality = same && before ? mergeQuality(before, quality) : quality;
+      if (!before || same || !open() || !quality.name) return;
+      const direction = stepDirection(before, quality);
+      if (direction === 'SAME') return; // like-for-like ranks are equal: not a switch
       emit('QUALITY_CHANGED', {
         from_rendition_name: before.name ? clip(before.name, MAX_STRING) : undefined,
         to_rendition_name: clip(quality.name, MAX_STRING),
-        from_bitrate: from,
-        to_bitrate: to,
-        step_direction:
-          fromRank !== undefined && toRank !== undefined && fromRank !== toRank
-            ? toRank > fromRank
-              ? 'UP'
-              : 'DOWN'
-            : undefined,
+        from_bitrate: wholeOrUndefined(before.bitrate),
+        to_bitrate: wholeOrUndefined(quality.bitrate),
+        step_direction: direction,
       });
     },
     newContent(reason) {
@@ -407,7 +403,7 @@ export function createQosMonitor(options) {
       if (attachedTo) monitor.detach();
       let made;
       if (isIvsPlayer(player)) made = attachIvs(player, signals, { instrument });
-      else if (isVideoElement(player)) made = attachVideo(player, signals, { externalQuality: () => externalQuality });
+      else if (isVideoElement(player)) made = attachVideo(player, signals, { externalQuality: () => externalQuality, instrument });
       else throw new TypeError('attach: expected an Amazon IVS player or an HTMLVideoElement');
       adapter = made;
       attachedTo = player;
@@ -500,6 +496,59 @@ function safeCall(fn) {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A bitrate or height the rendition really has (players report 0 or NaN when unknown).
+ * @param {number | undefined} value
+ * @returns {value is number}
+ */
+function known(value) {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0;
+}
+
+/**
+ * Whether two reports describe the same rendition. With both bitrates known they must match (two
+ * levels may share a name or a height); without one, the heights decide (a videoHeight guess has
+ * no bitrate and names itself after the height), else the names.
+ * @param {Quality} a
+ * @param {Quality} b
+ */
+function sameRendition(a, b) {
+  if (known(a.bitrate) && known(b.bitrate)) return a.bitrate === b.bitrate && a.name === b.name;
+  if (known(a.height) && known(b.height)) return a.height === b.height;
+  return a.name === b.name;
+}
+
+/**
+ * The rendition as now reported, completed with what the earlier report of it knew.
+ * @param {Quality} before
+ * @param {Quality} now
+ * @returns {Quality}
+ */
+function mergeQuality(before, now) {
+  return {
+    name: now.name || before.name,
+    bitrate: known(now.bitrate) ? now.bitrate : before.bitrate,
+    height: known(now.height) ? now.height : before.height,
+  };
+}
+
+/**
+ * The switch's direction, like for like: bitrates when both are known, else heights. 'SAME' when
+ * those are equal; undefined when nothing comparable is known.
+ * @param {Quality} from
+ * @param {Quality} to
+ * @returns {'UP' | 'DOWN' | 'SAME' | undefined}
+ */
+function stepDirection(from, to) {
+  /** @type {[number, number] | undefined} */
+  let ranks;
+  if (known(from.bitrate) && known(to.bitrate)) ranks = [from.bitrate, to.bitrate];
+  else if (known(from.height) && known(to.height)) ranks = [from.height, to.height];
+  if (!ranks) return undefined;
+  if (ranks[0] === ranks[1]) return 'SAME';
+  return ranks[1] > ranks[0] ? 'UP' : 'DOWN';
 }
 
 /**

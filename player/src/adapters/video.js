@@ -1,7 +1,13 @@
 /**
  * Adapter for a plain HTMLVideoElement: native HLS (Safari), hls.js, or any MSE player that renders
- * into a <video>. It listens to media events only; hls.js specifics (level switches, its own errors)
+ * into a <video>. It listens to media events; hls.js specifics (level switches, its own errors)
  * reach the monitor through `monitor.setQuality` and `monitor.reportError`.
+ *
+ * Play intent: the element's `play` event is queued by `play()` and fires a task later (5–60 ms,
+ * more under load), so the adapter also wraps the instance's `play()` to take the intent at the
+ * call; `detach()` restores it. The `play` event stays the fallback for plays that do not go
+ * through the wrapper (native controls, the autoplay attribute, a play() saved before attach),
+ * and the only one with `instrumentPlayer: false`.
  */
 
 /** @typedef {import('../types.js').MonitorSignals} MonitorSignals */
@@ -42,26 +48,53 @@ function isMediaSourceUrl(src) {
 /**
  * @param {HTMLVideoElement} video
  * @param {MonitorSignals} signals
- * @param {{externalQuality: () => boolean}} hooks
+ * @param {{externalQuality: () => boolean, instrument: boolean}} hooks
  * @returns {Adapter}
  */
 export function attachVideo(video, signals, hooks) {
   let lastSrc = video.currentSrc || video.src || '';
+  /** The session the last intent opened, and the source it was asked for. */
+  /** @type {{session: string, src: string} | null} */
+  let openedFor = null;
+  /** The source of the last play intent since the last loadstart. */
+  /** @type {string | null} */
+  let intentSrc = null;
+
+  /**
+   * A play intent (the play() call, the play event or an autoplay load). Once the session is
+   * open, a further intent of the same playback (the play event after the call) only resumes it.
+   * @param {boolean} autoplay
+   */
+  function intent(autoplay) {
+    const src = requestedSource(video);
+    const before = signals.openSessionId();
+    signals.intent({ autoplay });
+    const after = signals.openSessionId();
+    if (after && after !== before) openedFor = { session: after, src };
+    intentSrc = src;
+  }
 
   /** @type {Record<string, (event: Event) => void>} */
   const handlers = {
     loadstart() {
       const src = video.currentSrc || video.src || '';
       // One session per playback: a second loadstart (hls.js recovery, a re-attached MediaSource)
-      // is not new content; a different real URL is.
-      if (signals.hasOpenSession() && lastSrc && src && src !== lastSrc && !isMediaSourceUrl(src)) {
+      // is not new content; a different real URL is, unless the open session was opened by an
+      // intent for that URL (`video.src = next; video.play()` runs play() before this event).
+      const open = signals.openSessionId();
+      const forThisSource = !!open && openedFor?.session === open && openedFor.src === src;
+      if (open && !forThisSource && lastSrc && src && src !== lastSrc && !isMediaSourceUrl(src)) {
         signals.newContent('source-changed');
+        // A play() for the new URL came before this event and only resumed the old session: the
+        // new one opens here (its startup misses the few ms since that call).
+        if (intentSrc === src && !video.paused && !video.autoplay) intent(false);
       }
       if (src) lastSrc = src;
-      if (video.autoplay) signals.intent({ autoplay: true });
+      intentSrc = null;
+      if (video.autoplay) intent(true);
     },
     play() {
-      signals.intent({ autoplay: video.autoplay });
+      intent(video.autoplay);
     },
     playing() {
       signals.firstFrameOrPlaying();
@@ -99,6 +132,7 @@ export function attachVideo(video, signals, hooks) {
     },
   };
   for (const [type, handler] of Object.entries(handlers)) video.addEventListener(type, handler);
+  const restorePlay = hooks.instrument ? wrapPlay(video, () => intent(video.autoplay)) : () => {};
 
   return {
     kind: 'video',
@@ -133,8 +167,51 @@ export function attachVideo(video, signals, hooks) {
     },
     detach() {
       for (const [type, handler] of Object.entries(handlers)) video.removeEventListener(type, handler);
+      restorePlay();
     },
   };
+}
+
+/**
+ * Replace the instance's `play()` by one that calls the original and then `onPlay()` when the call
+ * started a playback: the element was paused and no longer is, which is exactly when it queues
+ * its `play` event (a play() refused by the autoplay policy, or on a playing element, does not).
+ * Returns the function that puts the original back.
+ * @param {HTMLVideoElement} video
+ * @param {() => void} onPlay
+ * @returns {() => void}
+ */
+function wrapPlay(video, onPlay) {
+  const target = /** @type {any} */ (video);
+  const original = target.play;
+  if (typeof original !== 'function') return () => {};
+  const hadOwn = Object.prototype.hasOwnProperty.call(target, 'play');
+  /** @this {unknown} @param {...unknown} args */
+  const wrapper = function (...args) {
+    const wasPaused = video.paused;
+    const result = original.apply(this, args);
+    try {
+      if (wasPaused && !video.paused) onPlay();
+    } catch {
+      // Measuring must never break the page's player.
+    }
+    return result;
+  };
+  target.play = wrapper;
+  return () => {
+    if (target.play !== wrapper) return; // someone wrapped it after us: leave theirs alone
+    if (hadOwn) target.play = original;
+    else delete target.play;
+  };
+}
+
+/**
+ * The source a play intent is for: the `src` attribute as just set (currentSrc changes only when
+ * the element starts loading it), else the current one.
+ * @param {HTMLVideoElement} video
+ */
+function requestedSource(video) {
+  return video.src || video.currentSrc || '';
 }
 
 /**

@@ -92,7 +92,7 @@ describe('the QoS SDK in headless Chromium', { timeout: 600_000 }, () => {
       assert.ok(events.indexOf(attempt) < events.indexOf(play), 'ATTEMPT before PLAY');
       const pageStartup = report.firstMove.at - report.playCalls[0].at;
       logMeasurement('startup', play.startup_latency_ms, pageStartup);
-      // Where a difference comes from: the SDK starts at the element's `play` event and stops at
+      // Where a difference comes from: the SDK starts at the play() call (wrapped) and stops at
       // `playing`; the probe starts at the play() call and stops when the playhead moves.
       const playEvent = report.mediaEvents.find((e) => e.type === 'play');
       const playingEvent = report.mediaEvents.find((e) => e.type === 'playing');
@@ -318,16 +318,12 @@ describe('the QoS SDK in headless Chromium', { timeout: 600_000 }, () => {
     }
   });
 
-  // SDK bug (found here; src/monitor.js is not this test's to change): with hls.js wired as the
-  // README says (setQuality on LEVEL_SWITCHED), the element's `resize` fires first, so the video
-  // adapter's height guess {name: '240p', height: 240} becomes the known rendition; then
-  // setQuality({name: '240p', bitrate: 510400, height: 240}) differs only by bitrate and is sent
-  // as QUALITY_CHANGED 240p -> 240p with step_direction UP (from_bitrate missing: the rank
-  // compares the old height, 240, with the new bitrate, 510400). Expected: no event when only
-  // the bitrate becomes known for the same rendition, and UP/DOWN from like-for-like ranks.
+  // With hls.js wired as the README says (setQuality on LEVEL_SWITCHED), the element's `resize`
+  // fires first, so the video adapter's height guess {name: '240p', height: 240} is the known
+  // rendition when setQuality({name: '240p', bitrate: 510400, height: 240}) arrives: that only
+  // completes the same rendition and must not be sent as a switch (a bug this test found once).
   test('QUALITY_CHANGED is sent only for a real switch, with a consistent direction', {
     timeout: TEST_TIMEOUT_MS,
-    todo: 'SDK bug: a spurious 240p -> 240p UP after the first frame (see the comment above)',
   }, async () => {
     await stack.control('reset', {});
     const { context, page } = await openPage(stack);

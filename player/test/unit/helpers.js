@@ -162,6 +162,18 @@ export class FakeVideo extends EventTarget {
     this.dispatchEvent(new Event(type));
   }
 
+  /**
+   * Like HTMLMediaElement.play(): a paused element unpauses and queues its `play` event, which
+   * the test fires later (`fire('play')`), as the browser does a task later. `refusePlay` models the
+   * autoplay policy: nothing changes. Records the calls.
+   */
+  play() {
+    this.playCalls = (this.playCalls ?? 0) + 1;
+    if (this.refusePlay) return Promise.reject(new Error('NotAllowedError'));
+    this.paused = false;
+    return Promise.resolve();
+  }
+
   /** Shorthands for what a real element does on user actions. */
   userPlay() {
     this.paused = false;

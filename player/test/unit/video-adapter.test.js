@@ -110,6 +110,171 @@ describe('attempt and first frame', () => {
   });
 });
 
+describe('play intent from play()', () => {
+  test('play() is the intent: startup from the call; the play event a task later adds nothing', () => {
+    const ctx = setup();
+    const video = new FakeVideo();
+    ctx.monitor.attach(video);
+    video.setSource('https://cdn.example/vod/movie.m3u8');
+    const returned = video.play(); // t = 1000
+    assert.ok(returned instanceof Promise, "play() returns the element's promise");
+    assert.equal(video.playCalls, 1);
+    assert.deepEqual(ctx.types(), ['ATTEMPT']);
+    assert.equal(ctx.events[0].event_time, EPOCH + 1000);
+    assert.equal(ctx.events[0].autoplay, false);
+    ctx.clock.advance(40);
+    video.fire('play');
+    video.fire('waiting');
+    ctx.clock.advance(760);
+    video.fire('playing');
+    assert.deepEqual(ctx.types(), ['ATTEMPT', 'PLAY']);
+    assert.equal(ctx.last('PLAY').startup_latency_ms, 800);
+    assert.equal(ctx.monitor.state.sessionCount, 1);
+  });
+
+  test('a play that does not go through the wrapper: the play event is the intent', () => {
+    const ctx = setup();
+    const video = new FakeVideo();
+    ctx.monitor.attach(video);
+    // Native controls, or a play() the page kept from before attach.
+    FakeVideo.prototype.play.call(video);
+    assert.deepEqual(ctx.types(), []);
+    ctx.clock.advance(40);
+    video.fire('play'); // t = 1040
+    ctx.clock.advance(500);
+    video.fire('playing');
+    assert.deepEqual(ctx.types(), ['ATTEMPT', 'PLAY']);
+    assert.equal(ctx.events[0].event_time, EPOCH + 1040);
+    assert.equal(ctx.last('PLAY').startup_latency_ms, 500);
+  });
+
+  test('a play() refused by the autoplay policy, or on a playing element, is no intent', async () => {
+    const ctx = setup();
+    const video = new FakeVideo({ refusePlay: true });
+    ctx.monitor.attach(video);
+    await assert.rejects(video.play());
+    assert.deepEqual(ctx.types(), []);
+    video.refusePlay = false;
+    video.play();
+    video.fire('play');
+    video.fire('playing');
+    video.play(); // already playing: the element fires nothing
+    assert.deepEqual(ctx.types(), ['ATTEMPT', 'PLAY']);
+  });
+
+  test('instrumentPlayer: false leaves play() alone: the play event is the intent', () => {
+    const ctx = setup({ instrumentPlayer: false });
+    const video = new FakeVideo();
+    ctx.monitor.attach(video);
+    assert.equal(Object.hasOwn(video, 'play'), false);
+    video.play();
+    assert.deepEqual(ctx.types(), []);
+    ctx.clock.advance(30);
+    video.fire('play');
+    assert.deepEqual(ctx.types(), ['ATTEMPT']);
+  });
+
+  test('play() after a pause resumes the session: no second ATTEMPT', () => {
+    const ctx = setup();
+    const video = new FakeVideo();
+    ctx.monitor.attach(video);
+    startVideo(ctx, video);
+    ctx.clock.advance(1_000);
+    video.userPause();
+    ctx.clock.advance(5_000);
+    video.play();
+    video.fire('play');
+    ctx.clock.advance(100);
+    video.fire('playing');
+    ctx.clock.advance(1_000);
+    assert.equal(ctx.all('ATTEMPT').length, 1);
+    assert.equal(ctx.monitor.state.counters.playingTimeMs, 2_000);
+  });
+
+  test('detach restores play(): the prototype method, or an own one the page had set', () => {
+    const ctx = setup();
+    const video = new FakeVideo();
+    ctx.monitor.attach(video);
+    assert.ok(Object.hasOwn(video, 'play'), 'wrapped on the instance');
+    assert.notEqual(video.play, FakeVideo.prototype.play);
+    ctx.monitor.detach();
+    assert.equal(Object.hasOwn(video, 'play'), false);
+    assert.equal(video.play, FakeVideo.prototype.play);
+    video.play();
+    video.fire('play');
+    assert.deepEqual(ctx.types(), []);
+
+    const other = new FakeVideo();
+    const own = function play() {
+      return FakeVideo.prototype.play.call(this);
+    };
+    other.play = own;
+    ctx.monitor.attach(other);
+    other.play();
+    assert.deepEqual(ctx.types(), ['ATTEMPT']);
+    ctx.monitor.detach();
+    assert.equal(other.play, own);
+
+    // Wrapped again by someone after us: theirs stays.
+    const third = new FakeVideo();
+    ctx.monitor.attach(third);
+    const ours = third.play;
+    const theirs = function play() {
+      return ours.call(this);
+    };
+    third.play = theirs;
+    ctx.monitor.detach();
+    assert.equal(third.play, theirs);
+  });
+
+  test('`video.src = next; video.play()` after ended: play() opens the session and the loadstart after it keeps it', () => {
+    const ctx = setup();
+    const video = new FakeVideo({ duration: 30 });
+    ctx.monitor.attach(video);
+    startVideo(ctx, video, { src: 'https://cdn.example/vod/one.m3u8' });
+    ctx.clock.advance(30_000);
+    video.ended = true;
+    video.paused = true;
+    video.fire('ended');
+    video.ended = false;
+    video.src = 'https://cdn.example/vod/two.m3u8';
+    video.play(); // t = 31800: before the element loads the new URL
+    video.fire('play');
+    ctx.clock.advance(20);
+    video.currentSrc = video.src;
+    video.fire('loadstart');
+    ctx.clock.advance(580);
+    video.fire('playing');
+    assert.deepEqual(ctx.types(), ['ATTEMPT', 'PLAY', 'PLAYBACK_SUMMARY', 'STOP', 'ATTEMPT', 'PLAY']);
+    assert.equal(ctx.last('PLAY').session_id, ctx.last('ATTEMPT').session_id);
+    assert.equal(ctx.last('PLAY').startup_latency_ms, 600);
+  });
+
+  test('`video.src = next; video.play()` while a session is open: it ends, and the new one opens at loadstart', () => {
+    const ctx = setup();
+    const video = new FakeVideo();
+    ctx.monitor.attach(video);
+    startVideo(ctx, video, { src: 'https://cdn.example/live/one.m3u8' });
+    ctx.clock.advance(10_000);
+    video.paused = true; // the load algorithm pauses the element, without a pause event
+    video.src = 'https://cdn.example/live/two.m3u8';
+    video.play(); // resumes the open session: the element still shows the first URL
+    video.fire('play');
+    assert.equal(ctx.all('ATTEMPT').length, 1);
+    ctx.clock.advance(10);
+    video.currentSrc = video.src;
+    video.fire('loadstart');
+    assert.deepEqual(ctx.types(), ['ATTEMPT', 'PLAY', 'PLAYBACK_SUMMARY', 'STOP', 'ATTEMPT']);
+    ctx.clock.advance(500);
+    video.fire('playing');
+    assert.equal(ctx.last('PLAY').session_id, ctx.last('ATTEMPT').session_id);
+    assert.equal(ctx.last('PLAY').startup_latency_ms, 500);
+    ctx.clock.advance(1_000);
+    video.fire('loadstart'); // the same URL again: the same session
+    assert.equal(ctx.all('ATTEMPT').length, 2);
+  });
+});
+
 describe('stalls, seeks and pauses', () => {
   test('a wait during playback is a stall: counted once, timed until playing resumes', () => {
     const ctx = setup();
@@ -320,8 +485,10 @@ describe('quality and errors', () => {
     assert.equal(change.to_rendition_name, '1080p');
     assert.equal(change.step_direction, 'UP');
 
-    ctx.monitor.setQuality({ name: '1080p', bitrate: 6_000_000, height: 1080 });
+    ctx.monitor.setQuality({ name: '1080p', bitrate: 6_000_000, height: 1080 }); // the same rendition
+    assert.equal(ctx.all('QUALITY_CHANGED').length, 1);
     ctx.monitor.setQuality({ name: '480p', bitrate: 1_200_000, height: 480 });
+    assert.equal(ctx.all('QUALITY_CHANGED').length, 2);
     const down = ctx.last('QUALITY_CHANGED');
     assert.deepEqual(
       [down.from_rendition_name, down.to_rendition_name, down.from_bitrate, down.to_bitrate, down.step_direction],
@@ -332,6 +499,75 @@ describe('quality and errors', () => {
     assert.equal(ctx.last('QUALITY_CHANGED'), down);
     ctx.clock.advance(60_000);
     assert.equal(ctx.last('PLAYBACK_SUMMARY').bitrate_bps, 1_200_000);
+  });
+
+  test('hls.js after resize: its level for the rendition guessed from videoHeight is no switch', () => {
+    // What Chromium and hls.js do: the element's resize (videoHeight 240) comes first, then
+    // LEVEL_SWITCHED for that same rendition, now with its bitrate.
+    const ctx = setup();
+    const video = new FakeVideo();
+    ctx.monitor.attach(video);
+    video.setSource('blob:https://app.example/1111');
+    video.play();
+    video.fire('play');
+    ctx.clock.advance(700);
+    video.videoHeight = 240;
+    video.fire('resize');
+    video.readyState = 4;
+    video.fire('playing');
+    ctx.monitor.setQuality({ name: '240p', bitrate: 510_400, height: 240 });
+    assert.deepEqual(ctx.types(), ['ATTEMPT', 'PLAY'], 'no 240p -> 240p');
+
+    ctx.clock.advance(3_000);
+    ctx.monitor.setQuality({ name: '360p', bitrate: 900_000, height: 360 });
+    assert.equal(ctx.all('QUALITY_CHANGED').length, 1);
+    const up = ctx.last('QUALITY_CHANGED');
+    assert.deepEqual(
+      [up.from_rendition_name, up.to_rendition_name, up.from_bitrate, up.to_bitrate, up.step_direction],
+      ['240p', '360p', 510_400, 900_000, 'UP'],
+    );
+    ctx.monitor.setQuality({ name: '360p', bitrate: 900_000, height: 360 }); // LEVEL_SWITCHED again
+    assert.equal(ctx.all('QUALITY_CHANGED').length, 1);
+    ctx.clock.advance(57_000);
+    const summary = ctx.last('PLAYBACK_SUMMARY');
+    assert.deepEqual([summary.rendition_name, summary.bitrate_bps], ['360p', 900_000]);
+  });
+
+  test('the level after a guess that came with the first frame, and a level named otherwise', () => {
+    const ctx = setup();
+    const video = new FakeVideo();
+    ctx.monitor.attach(video);
+    startVideo(ctx, video); // videoHeight 720 at the first frame: the known rendition is 720p
+    ctx.monitor.setQuality({ name: 'hd', bitrate: 3_000_000, height: 720 });
+    assert.equal(ctx.all('QUALITY_CHANGED').length, 0, 'the same height: the guess was this level');
+    ctx.clock.advance(60_000);
+    const summary = ctx.last('PLAYBACK_SUMMARY');
+    assert.deepEqual([summary.rendition_name, summary.rendition_height, summary.bitrate_bps], ['hd', 720, 3_000_000]);
+  });
+
+  test('step_direction compares like with like; equal ranks are no switch', () => {
+    const ctx = setup();
+    const video = new FakeVideo();
+    ctx.monitor.attach(video);
+    startVideo(ctx, video);
+    ctx.monitor.setQuality({ name: '720p', bitrate: 3_000_000, height: 720 });
+    // Two levels of one height: the bitrate decides.
+    ctx.monitor.setQuality({ name: '720p', bitrate: 4_500_000, height: 720 });
+    let change = ctx.last('QUALITY_CHANGED');
+    assert.deepEqual([change.from_bitrate, change.to_bitrate, change.step_direction], [3_000_000, 4_500_000, 'UP']);
+    // A bitrate on one side only: heights, not a height against a bitrate.
+    ctx.monitor.setQuality({ name: 'small', height: 360 });
+    change = ctx.last('QUALITY_CHANGED');
+    assert.deepEqual(
+      [change.from_rendition_name, change.to_rendition_name, change.from_bitrate, change.to_bitrate, change.step_direction],
+      ['720p', 'small', 4_500_000, undefined, 'DOWN'],
+    );
+    const count = ctx.all('QUALITY_CHANGED').length;
+    // Another name for the same bitrate: nothing to report.
+    ctx.monitor.setQuality({ name: 'a', bitrate: 1_000_000, height: 480 });
+    ctx.monitor.setQuality({ name: 'b', bitrate: 1_000_000, height: 480 });
+    assert.equal(ctx.all('QUALITY_CHANGED').length, count + 1);
+    assert.equal(ctx.last('QUALITY_CHANGED').to_rendition_name, 'a');
   });
 
   test('a media error before the first frame: ERROR fatal in startup, then STOP (a start failure)', () => {
