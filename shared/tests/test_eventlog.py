@@ -168,3 +168,30 @@ def test_a_failed_group_commit_raises_for_its_callers_and_stores_nothing(tmp_pat
             log.append(bad)
         assert log.count() == 0
         assert log.append(records("ok")).appended == 1
+
+
+def test_read_joined_is_read_as_one_bytes_object(tmp_path: Path) -> None:
+    with EventLog(tmp_path / "log.sqlite") as log:
+        assert log.read_joined() == (0, 0, 0, b"")
+        log.append(records(*(f"r{i}" for i in range(10))))
+        odd = [
+            LogRecord("empty", "pk", b""),
+            LogRecord("binary", "pk", b"\xff\x00 not utf-8 \x00"),
+            LogRecord("last", "pk", b'{"id":"last"}'),
+        ]
+        log.append(odd)
+        for after, limit in [(0, 1000), (0, 3), (4, 5), (10, 2), (12, 5), (13, 1), (99, 5)]:
+            entries = log.read(after=after, limit=limit)
+            joined = log.read_joined(after=after, limit=limit)
+            assert joined.data == b"\n".join(e.data for e in entries)
+            assert joined.record_count == len(entries)
+            if entries:
+                assert (joined.first_position, joined.last_position) == (
+                    entries[0].position,
+                    entries[-1].position,
+                )
+            else:
+                assert joined == (0, 0, 0, b"")
+        assert log.read_joined(after=10, separator=b"|").data == b"|\xff\x00 not utf-8 \x00|" + (
+            b'{"id":"last"}'
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import orjson
 import pytest
 
@@ -182,3 +183,23 @@ def test_a_crash_between_store_write_and_checkpoint_replays_without_double_count
     b.poll()
     assert (value(store, "plays", 0), value(store, "late_events", 0)) == (2, 1)
     assert value(store, "plays", 1) == 1  # window 1 (play 3) rebuilt from the replay and closed
+
+
+def test_a_record_the_engine_cannot_read_stops_the_consumer_where_it_was(
+    log: EventLog, store: MetricStore
+) -> None:
+    clock = Clock()
+    c = consumer(log, store, clock)
+    append(log, play(1, 1), play(2, 16))
+    c.poll()  # window 0 closed by the watermark (11 s); window 1 open
+    position, checkpoint = c.position, log.checkpoint(CONSUMER)
+    log.append([LogRecord("bad", "pk", b"not json")])
+    append(log, play(3, 17))
+    with pytest.raises(duckdb.InvalidInputException):
+        c.poll()
+    assert (c.position, log.checkpoint(CONSUMER)) == (position, checkpoint)
+    assert value(store, "plays", 0) == 1
+    restarted = consumer(log, store, clock)  # a restart replays up to it, and stops there too
+    with pytest.raises(duckdb.InvalidInputException):
+        restarted.poll()
+    assert log.checkpoint(CONSUMER) == checkpoint

@@ -1,13 +1,24 @@
 """DuckDB SQL of the local window engine, rendered from the metric catalogue.
 
 How the work is split, for speed without giving up exactness:
-- each distinct filter of the catalogue becomes a boolean column computed once per record when it
-  is loaded (`flag_columns`), so aggregates test a boolean instead of re-evaluating the filter;
-- counts and sums are decomposable: they are aggregated once per (window, platform, channel
-  group) and the three groupings (all, platform, channel group) are rolled up from those few
-  rows; distinct counts and percentiles are not decomposable, so they alone are computed with
-  GROUPING SETS over the records;
-- channels beyond the top N of a window (by distinct sessions, then name) are grouped as "other".
+- a record is kept as one narrow row of `pending`: the fields the aggregates read (values,
+  dimensions, split fields, session_id), its event_time, and one boolean column per distinct
+  filter of the catalogue (`flag_columns`), evaluated once when the record is loaded, so
+  aggregates test a boolean instead of re-evaluating the filter; the fields only filters read
+  are not kept;
+- channels beyond the top N of a window (by distinct sessions, then name) are grouped as "other":
+  a small table `cg` maps each (window, channel) to its group;
+- counts and sums (and the share metrics' numerators) are decomposable: they are aggregated once
+  per (window, platform, channel, split values) into the few rows of table `parts`, and the three
+  groupings (all, platform, channel group) are rolled up from those;
+- distinct counts and percentiles are not decomposable: they are computed with GROUPING SETS over
+  the records (joined to `cg` for their channel group), one pass for all the distinct counts of a
+  field (the distinct (group, value) pairs first, then a count per group) and one for all the
+  percentiles (each set of values one list-valued quantile aggregate).
+
+Semantics are those of one GROUP BY over the window's records joined to their channel group:
+a record without a channel is in no group (the join drops it), though it takes part in the
+ranking; a null platform is the platform group "".
 """
 
 from __future__ import annotations
@@ -18,13 +29,20 @@ from qos_realtime.domain.rows import OTHER
 from qos_shared.catalogue import (
     CATALOGUE,
     Aggregate,
+    Field,
     Filter,
     Metric,
     aggregates,
     expr_fields,
     fields_read,
 )
-from qos_shared.catalogue_sql import aggregate_sql, filter_sql, metric_formula, quote
+from qos_shared.catalogue_sql import (
+    aggregate_sql,
+    expr_sql,
+    filter_sql,
+    metric_formula,
+    quote,
+)
 from qos_shared.record_schema import column_types
 
 _DUCKDB_TYPES = {"string": "VARCHAR", "int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN"}
@@ -34,7 +52,7 @@ SHARE_METRICS: tuple[Metric, ...] = tuple(m for m in CATALOGUE if m.kind == "sha
 
 
 def record_columns() -> dict[str, str]:
-    """The columns the engine keeps of each record (what the catalogue reads), as DuckDB types."""
+    """The fields the engine reads of each record (what the catalogue reads), as DuckDB types."""
     types = column_types()
     return {name: _DUCKDB_TYPES[types[name]] for name in sorted(fields_read())}
 
@@ -66,20 +84,16 @@ def _plan() -> _Plan:
 PLAN = _plan()
 
 
-def _g_columns() -> str:
-    """What the metric queries read of each record once its filters are flags: the values
-    aggregated, the dimensions, the split fields, the flags."""
-    names = {"window_start", "client_platform", "session_id"}
+def stored_columns() -> dict[str, str]:
+    """The fields kept in `pending` (besides event_time and the flags): what the aggregates read
+    once the filters are flags: the values, the dimensions, the split fields, session_id."""
+    names = {"client_platform", "channel_watched", "session_id"}
     for aggregate in aggregates():
         if aggregate.value is not None:
             names.update(expr_fields(aggregate.value))
     names.update(m.split_by for m in CATALOGUE if m.split_by)
-    return ", ".join(
-        [f"w.{quote(n)}" for n in sorted(names)] + [f"w.{f}" for f in PLAN.flags.values()]
-    )
-
-
-_G_COLUMNS = _g_columns()
+    columns = record_columns()
+    return {name: columns[name] for name in sorted(names)}
 
 
 def flag_columns() -> dict[str, str]:
@@ -87,25 +101,21 @@ def flag_columns() -> dict[str, str]:
     return {column: filter_sql(f, "duckdb") for f, column in PLAN.flags.items()}
 
 
-def grouped_table_query(window_set: str, top_n: int) -> str:
-    """The rows of the given windows with their channel group: the table `g` that the metric
-    queries read (built once per computation, shared by all of them)."""
+def window_start_sql(window_ms: int) -> str:
+    return f"(event_time // {int(window_ms)}) * {int(window_ms)}"
+
+
+def channel_groups_query(windows: str, top_n: int) -> str:
+    """Table `cg`: (window_start, channel_watched) -> channel_group, over the given windows
+    (`windows`: a predicate on `window_start`)."""
     return f"""
-WITH w AS (
-    SELECT * FROM pending WHERE window_start IN ({window_set})
-),
-ranked AS (
-    SELECT window_start, channel_watched,
-           row_number() OVER (
-               PARTITION BY window_start
-               ORDER BY count(DISTINCT session_id) DESC, channel_watched
-           ) AS channel_rank
-    FROM w GROUP BY window_start, channel_watched
-)
-SELECT {_G_COLUMNS},
-       CASE WHEN ranked.channel_rank <= {int(top_n)} THEN w.channel_watched
-            ELSE '{OTHER}' END AS channel_group
-FROM w JOIN ranked USING (window_start, channel_watched)"""
+SELECT window_start, channel_watched,
+       CASE WHEN row_number() OVER (
+                PARTITION BY window_start
+                ORDER BY count(DISTINCT session_id) DESC, channel_watched
+            ) <= {int(top_n)} THEN channel_watched ELSE '{OTHER}' END AS channel_group
+FROM pending WHERE {windows}
+GROUP BY window_start, channel_watched"""
 
 
 _DIMENSION = """
@@ -122,69 +132,156 @@ def _aggregate_on_flags(aggregate: Aggregate, quantile: float | None = None) -> 
     return aggregate_sql(aggregate, "duckdb", quantile=quantile, where=PLAN.flags[aggregate.filter])
 
 
-def group_metrics_query() -> str:
-    """One row per (window, group) of table `g`, with a column per metric named after it."""
-    parts = ",\n        ".join(
-        f"{_aggregate_on_flags(a)} AS {column}" for a, column in PLAN.decomposable.items()
+@dataclass(frozen=True)
+class _Exact:
+    """Where the non-decomposable aggregates are computed."""
+
+    # counted field -> its distinct aggregates -> their column (in table d<i>, i its index)
+    distinct: dict[str, dict[Aggregate, str]]
+    # values aggregate -> every quantile the catalogue reads of it, and its column (in table q)
+    values: dict[Aggregate, tuple[tuple[float, ...], str]]
+
+
+def _exact() -> _Exact:
+    distinct: dict[str, dict[Aggregate, str]] = {}
+    quantiles: dict[Aggregate, list[float]] = {}
+    for aggregate, quantile in PLAN.exact:
+        if aggregate.kind == "distinct":
+            assert isinstance(aggregate.value, Field)
+            distinct.setdefault(aggregate.value.name, {})[aggregate] = PLAN.exact[(aggregate, None)]
+        else:
+            assert quantile is not None
+            quantiles.setdefault(aggregate, []).append(quantile)
+    values = {a: (tuple(qs), PLAN.exact[(a, qs[0])]) for a, qs in quantiles.items()}
+    return _Exact(distinct, values)
+
+
+EXACT = _exact()
+
+
+def _distinct_ctes(windows: str) -> str:
+    """Distinct counts: the (group, value) pairs first, with whether any record of the pair
+    passes each aggregate's filter, then a count of pairs per group. One pass per counted field
+    for all of its aggregates (COUNT(DISTINCT ...) with GROUPING SETS costs a pass each)."""
+    ctes = []
+    for i, (name, columns) in enumerate(EXACT.distinct.items()):
+        field = quote(name)
+        flags = {column: PLAN.flags[a.filter] for a, column in columns.items()}
+        seen = ", ".join(f"bool_or({flag}) AS {column}" for column, flag in flags.items())
+        counted = ", ".join(f"count_if({column}) AS {column}" for column in flags)
+        any_flag = " OR ".join(sorted(set(flags.values())))
+        ctes.append(f"""
+d{i}_pairs AS (
+    SELECT window_start,{_DIMENSION}, {seen}
+    FROM pending JOIN cg USING (window_start, channel_watched)
+    WHERE {windows} AND {field} IS NOT NULL AND ({any_flag})
+    GROUP BY GROUPING SETS (
+        (window_start, {field}),
+        (window_start, client_platform, {field}),
+        (window_start, channel_group, {field})
     )
+),
+d{i} AS (
+    SELECT window_start, dimension, dimension_value, {counted}
+    FROM d{i}_pairs GROUP BY window_start, dimension, dimension_value
+)""")
+    return ",".join(ctes)
+
+
+def _quantiles_cte(windows: str) -> str:
+    """Percentiles: every quantile of one set of values is one list-valued aggregate (one
+    sort), read back by index; all the value sets in one pass over the records they read."""
+    columns = []
+    for aggregate, (quantiles, column) in EXACT.values.items():
+        assert aggregate.value is not None
+        flag, expr = PLAN.flags[aggregate.filter], expr_sql(aggregate.value, "duckdb")
+        value = f"CASE WHEN {flag} THEN {expr} END"
+        listed = ", ".join(repr(q) for q in quantiles)
+        columns.append(f"quantile_cont({value}, [{listed}]) AS {column}")
+    any_flag = " OR ".join(sorted({PLAN.flags[a.filter] for a in EXACT.values}))
+    return f"""
+q AS (
+    SELECT window_start,{_DIMENSION},
+        {", ".join(columns)}
+    FROM pending JOIN cg USING (window_start, channel_watched)
+    WHERE {windows} AND ({any_flag})
+    GROUP BY {_GROUPING_SETS}
+)"""
+
+
+_SPLIT_FIELDS: tuple[str, ...] = tuple(
+    dict.fromkeys(m.split_by for m in SHARE_METRICS if m.split_by)
+)
+
+
+def parts_query(windows: str) -> str:
+    """Table `parts`: the decomposable aggregates (columns a<i>) and the share metrics'
+    numerators (s<i>, with n<i> the records that pass their filter) per (window, platform,
+    channel, split values) of the given windows: the few rows every count, sum and share is
+    rolled up from (`windows`: a predicate on `window_start`)."""
+    splits = "".join(f", {quote(name)}" for name in _SPLIT_FIELDS)
+    columns = [f"{_aggregate_on_flags(a)} AS {column}" for a, column in PLAN.decomposable.items()]
+    for i, metric in enumerate(SHARE_METRICS):
+        columns.append(f"{_aggregate_on_flags(metric.numerator)} AS s{i}")
+        columns.append(f"count_if({PLAN.flags[metric.numerator.filter]}) AS n{i}")
+    listed = ",\n    ".join(columns)
+    return f"""
+SELECT window_start, client_platform, channel_watched{splits},
+    {listed}
+FROM pending WHERE {windows}
+GROUP BY window_start, client_platform, channel_watched{splits}"""
+
+
+def group_metrics_query(windows: str) -> str:
+    """One row per (window, group) of the given windows, with a column per metric named after
+    it; reads `parts`, `pending` and `cg`."""
     rolled = ",\n        ".join(
         f"SUM({column}) AS {column}" for column in PLAN.decomposable.values()
     )
-    # Distinct counts and percentiles, one query per filter over just the rows it selects.
-    by_filter: dict[Filter, list[str]] = {}
-    for (aggregate, quantile), column in PLAN.exact.items():
-        by_filter.setdefault(aggregate.filter, []).append(
-            f"{aggregate_sql(aggregate, 'duckdb', quantile=quantile, where='TRUE')} AS {column}"
-        )
-    exact_ctes = "".join(
-        f""",
-e{i} AS (
-    SELECT window_start,{_DIMENSION},
-        {", ".join(columns)}
-    FROM g WHERE {PLAN.flags[f]} GROUP BY {_GROUPING_SETS}
-)"""
-        for i, (f, columns) in enumerate(by_filter.items())
-    )
-    exact_table = {f: f"e{i}" for i, f in enumerate(by_filter)}
+    distinct_table = {
+        a: f"d{i}" for i, columns in enumerate(EXACT.distinct.values()) for a in columns
+    }
+    exact_ctes = [_distinct_ctes(windows)] if EXACT.distinct else []
+    if EXACT.values:
+        exact_ctes.append(_quantiles_cte(windows))
+    tables = [f"d{i}" for i in range(len(EXACT.distinct))] + (["q"] if EXACT.values else [])
     joins = "".join(
-        f"\nLEFT JOIN {table} USING (window_start, dimension, dimension_value)"
-        for table in exact_table.values()
+        f"\nLEFT JOIN {table} USING (window_start, dimension, dimension_value)" for table in tables
     )
 
     def ref(aggregate: Aggregate, quantile: float | None) -> str:
         if aggregate in PLAN.decomposable:
             return f"rolled.{PLAN.decomposable[aggregate]}"
-        return f"{exact_table[aggregate.filter]}.{PLAN.exact[(aggregate, quantile)]}"
+        if aggregate in distinct_table:
+            return f"{distinct_table[aggregate]}.{PLAN.exact[(aggregate, None)]}"
+        quantiles, column = EXACT.values[aggregate]
+        assert quantile is not None
+        return f"q.{column}[{quantiles.index(quantile) + 1}]"
 
     metrics = ",\n    ".join(f"{metric_formula(m, ref)} AS {quote(m.name)}" for m in GROUP_METRICS)
     return f"""
-WITH parts AS (
-    SELECT window_start, client_platform, channel_group,
-        {parts}
-    FROM g GROUP BY window_start, client_platform, channel_group
-),
-rolled AS (
+WITH rolled AS (
     SELECT window_start,{_DIMENSION},
         {rolled}
-    FROM parts GROUP BY {_GROUPING_SETS}
-){exact_ctes}
+    FROM parts JOIN cg USING (window_start, channel_watched)
+    GROUP BY {_GROUPING_SETS}
+){"".join("," + c for c in exact_ctes)}
 SELECT rolled.window_start, rolled.dimension, rolled.dimension_value,
     {metrics}
 FROM rolled{joins}"""
 
 
 def share_query(metric: Metric) -> str:
-    """One row per (window, group of table `g`, split value): the split's share of the group."""
+    """One row per (window, group, split value): the split's share of the group; reads `parts`
+    and `cg`. A group has a row per split value of a record that passes the filter."""
     assert metric.split_by is not None
+    i = SHARE_METRICS.index(metric)
     split = quote(metric.split_by)
-    flag = PLAN.flags[metric.numerator.filter]
     return f"""
-WITH parts AS (
-    SELECT window_start,{_DIMENSION},
-        {split} AS split,
-        CAST({_aggregate_on_flags(metric.numerator)} AS DOUBLE) AS part
-    FROM g
-    WHERE {flag}
+WITH groups AS (
+    SELECT window_start,{_DIMENSION}, {split} AS split, CAST(SUM(s{i}) AS DOUBLE) AS part
+    FROM parts JOIN cg USING (window_start, channel_watched)
+    WHERE n{i} > 0
     GROUP BY GROUPING SETS (
         (window_start, {split}),
         (window_start, client_platform, {split}),
@@ -194,5 +291,5 @@ WITH parts AS (
 SELECT window_start, dimension, dimension_value, split,
        part / CASE WHEN sum(part) OVER whole = 0 THEN NULL ELSE sum(part) OVER whole END
            * {metric.scale!r} AS value
-FROM parts
+FROM groups
 WINDOW whole AS (PARTITION BY window_start, dimension, dimension_value)"""

@@ -1,9 +1,12 @@
 """The local window engine: event-time tumbling windows over stored records, in DuckDB.
 
-Records of open windows are kept as rows in an in-memory DuckDB table (only the columns the
-catalogue reads); a window's metrics are computed by SQL rendered from the catalogue when it
-closes (final rows) or on demand while it is open (provisional rows). Exact by construction:
-distinct counts and percentiles see every value of the window.
+A batch of records reaches DuckDB as one newline-delimited JSON text (the event log's records
+joined, `add_joined`; `add` joins a list), read by DuckDB's JSON reader with no Python object per
+record. Records of open windows are kept as rows in in-memory DuckDB tables, one per load (only
+the fields the aggregates read, and each catalogue filter evaluated once into a boolean column);
+a window's metrics are computed by SQL rendered from the catalogue when it closes (final rows)
+or on demand while it is open (provisional rows). Exact by construction: distinct counts and
+percentiles see every value of the window.
 
 Time: the watermark is the largest event_time seen minus the allowed lateness, as in Flink's
 `WATERMARK FOR rowtime AS rowtime - INTERVAL …`. A window [start, end) closes once the watermark
@@ -13,9 +16,11 @@ batch records are not judged against each other, only against windows closed bef
 
 from __future__ import annotations
 
+import bisect
+import contextlib
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,14 +30,15 @@ from qos_realtime.domain.rows import GroupDimension, MetricRow
 from qos_realtime.engine.sql import (
     GROUP_METRICS,
     SHARE_METRICS,
+    channel_groups_query,
     flag_columns,
     group_metrics_query,
-    grouped_table_query,
+    parts_query,
     record_columns,
     share_query,
+    stored_columns,
+    window_start_sql,
 )
-
-POSITION = "_position"  # a lower bound of the record's log position (its batch's first)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,28 +74,49 @@ class WindowEngine:
         self.config = config
         self._db = duckdb.connect(":memory:")
         self._db.execute("SET threads = 1")
-        self._columns = record_columns()
-        self._flags = flag_columns()
-        column_defs = ", ".join(f'"{name}" {kind}' for name, kind in self._columns.items())
-        flag_defs = "".join(f", {name} BOOLEAN" for name in self._flags)
-        self._db.execute(
-            f"CREATE TABLE pending ({column_defs}, {POSITION} BIGINT, window_start BIGINT"
-            f"{flag_defs}, _batch BIGINT)"
+        with contextlib.suppress(duckdb.Error):  # the setting is newer than some DuckDB 1.x
+            # The batch file is rewritten in place: never serve a cached copy of the last one.
+            self._db.execute("SET enable_external_file_cache = false")
+        columns = record_columns()
+        flags = flag_columns()
+        json_columns = (
+            "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in columns.items()) + "}"
         )
-        self._json_columns = (
-            "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in self._columns.items()) + "}"
+        # One pass: parse, assign windows, evaluate each catalogue filter into its boolean
+        # column, store. Only the fields the aggregates read are kept, not those only filters
+        # read. The JSON reader reads every field the catalogue reads, with its type: what it
+        # refuses (malformed JSON, a value it cannot convert) fails the whole batch.
+        select = ", ".join(
+            [f'"{c}"' for c in stored_columns()]
+            + ["event_time", f"{window_start_sql(config.window_ms)} AS window_start"]
+            + [f"coalesce({sql}, FALSE) AS {name}" for name, sql in flags.items()]
         )
-        # Each catalogue filter is evaluated once per record, here, into its boolean column.
-        self._insert_list = ", ".join(
-            [f'"{c}"' for c in self._columns]
-            + [POSITION, "window_start"]
-            + [f"coalesce({sql}, FALSE)" for sql in self._flags.values()]
+        self._load_sql = (
+            f"SELECT {select}"
+            f" FROM read_json($file, format = 'newline_delimited', columns = {json_columns},"
+            " maximum_object_size = 16777216)"
+            " WHERE event_time IS NOT NULL"
         )
-        self._spill_dir = spill_dir
-        self._batch = 0  # load counter: each load's rows carry it, to be found again cheaply
+        self._file = _BatchFile(spill_dir)
+        # Records of open windows: one table per load (CREATE TABLE AS is cheaper than INSERT),
+        # small ones merged, all read through the view `pending` (`_empty` when there is none).
+        try:
+            self._create_empty()
+        except duckdb.IOException:  # DuckDB cannot open the memfd here: temporary files, then
+            self._file.close()
+            self._create_empty()
+        self._tables: dict[str, set[int]] = {}  # table -> the windows it has records of
+        self._table_rows: dict[str, int] = {}
+        self._loads: list[tuple[int, set[int]]] = []  # (first log position, its open windows)
+        self._batch = 0  # load counter, names the tables
+        self._update_view()
         self.max_event_time: int | None = None
         # Every window that ends at or before this is closed (restored from the store on restart).
         self.closed_until: int = 0
+
+    def _create_empty(self) -> None:
+        with self._file.holding(b"") as path:
+            self._db.execute(f"CREATE TABLE _empty AS {self._load_sql}", {"file": path})
 
     # -- input -----------------------------------------------------------------------------------
 
@@ -110,47 +137,39 @@ class WindowEngine:
             return BatchResult()
         positions = positions if positions is not None else range(1, len(records) + 1)
         # Replayed records (only after a restart) go in their own batch, judged differently.
-        replayed = sum(1 for p in positions if p <= accounted_through)
+        replayed = bisect.bisect_right(positions, accounted_through)
         result = BatchResult()
         if replayed:
-            self._load(records[:replayed], positions[0], replay=True, result=result)
+            self._load(b"\n".join(records[:replayed]), positions[0], replay=True, result=result)
         if replayed < len(records):
-            self._load(records[replayed:], positions[replayed], replay=False, result=result)
+            self._load(
+                b"\n".join(records[replayed:]), positions[replayed], replay=False, result=result
+            )
         return result
 
-    def _load(
-        self, records: Sequence[bytes], first_position: int, *, replay: bool, result: BatchResult
-    ) -> None:
+    def add_joined(self, data: bytes, first_position: int) -> BatchResult:
+        """Load records given as one newline-delimited text (their stored JSON joined by "\\n",
+        as `EventLog.read_joined` returns them), the first at log position `first_position`,
+        none replayed: the same as `add` of the records, without a Python object each."""
+        result = BatchResult()
+        if data:
+            self._load(data, first_position, replay=False, result=result)
+        return result
+
+    def _load(self, data: bytes, first_position: int, *, replay: bool, result: BatchResult) -> None:
         window_ms = self.config.window_ms
         self._batch += 1
-        with tempfile.NamedTemporaryFile(suffix=".ndjson", dir=self._spill_dir) as batch_file:
-            batch_file.write(b"\n".join(records))
-            batch_file.flush()
-            # One pass: parse, assign windows, evaluate the catalogue's filters, append. Every
-            # row keeps the first log position of its batch, a lower bound of its own, which is
-            # all the checkpoint needs (it may only ever be too early, never too late).
-            self._db.execute(
-                f"""INSERT INTO pending SELECT {self._insert_list}, {self._batch} FROM (
-                    SELECT *, {int(first_position)} AS {POSITION},
-                           (event_time // {window_ms}) * {window_ms} AS window_start
-                    FROM read_json(?, format = 'newline_delimited', columns = {self._json_columns},
-                                   maximum_object_size = 16777216)
-                    WHERE event_time IS NOT NULL
-                )""",
-                [batch_file.name],
-            )
-        # The batch's rows are the newest row groups: `_batch = n` reads only those.
+        table = f"b{self._batch}"
+        with self._file.holding(data) as path:
+            self._db.execute(f"CREATE TABLE {table} AS {self._load_sql}", {"file": path})
         closed = self.closed_until
         stats = self._db.execute(
-            f"""SELECT window_start + {window_ms} <= ? AS is_late, window_start, count(*),
-                       max(event_time)
-                FROM pending WHERE _batch = ? GROUP BY ALL""",
-            [closed, self._batch],
+            f"SELECT window_start, count(*), max(event_time) FROM {table} GROUP BY window_start"
         ).fetchall()
-        late_rows = 0
-        for is_late, window_start, count, newest in stats:
-            if is_late:
-                late_rows += int(count)
+        kept: set[int] = set()
+        rows = 0
+        for window_start, count, newest in stats:
+            if window_start + window_ms <= closed:  # late
                 if replay:
                     result.skipped += int(count)
                 else:
@@ -158,13 +177,51 @@ class WindowEngine:
                         count
                     )
             else:
-                result.added += int(count)
+                kept.add(int(window_start))
+                rows += int(count)
             self.max_event_time = max(self.max_event_time or newest, newest)
-        if late_rows:
-            self._db.execute(
-                f"DELETE FROM pending WHERE _batch = ? AND window_start + {window_ms} <= ?",
-                [self._batch, closed],
-            )
+        result.added += rows
+        if not kept:
+            self._db.execute(f"DROP TABLE {table}")
+            return
+        if rows < sum(int(count) for _, count, _ in stats):
+            self._db.execute(f"DELETE FROM {table} WHERE window_start + {window_ms} <= {closed}")
+        # Every record keeps the first log position of its load, a lower bound of its own,
+        # which is all the checkpoint needs (it may only ever be too early, never too late).
+        self._loads.append((int(first_position), set(kept)))
+        self._tables[table] = kept
+        self._table_rows[table] = rows
+        self._merge_small_tables()
+        self._update_view()
+
+    def _merge_small_tables(self) -> None:
+        """Many small loads (a quiet log, polled often) become one table, so that the view does
+        not grow to hundreds of tables."""
+        small = [t for t, n in self._table_rows.items() if n < _SMALL_TABLE_ROWS]
+        if len(self._tables) <= _MAX_TABLES or len(small) < 2:
+            return
+        self._batch += 1
+        merged = f"b{self._batch}"
+        self._db.execute(
+            f"CREATE TABLE {merged} AS " + " UNION ALL ".join(f"SELECT * FROM {t}" for t in small)
+        )
+        windows: set[int] = set()
+        for t in small:
+            windows |= self._tables.pop(t)
+            del self._table_rows[t]
+            self._db.execute(f"DROP TABLE {t}")
+        self._tables[merged] = windows
+        row = self._db.execute(f"SELECT count(*) FROM {merged}").fetchone()
+        self._table_rows[merged] = int(row[0]) if row else 0
+
+    def _update_view(self) -> None:
+        # `_empty` only when there is no other table: in a UNION ALL, an empty table's column
+        # statistics would keep DuckDB from packing short strings into integers for hashing.
+        tables = list(self._tables) or ["_empty"]
+        self._db.execute(
+            "CREATE OR REPLACE TEMP VIEW pending AS "
+            + " UNION ALL ".join(f"SELECT * FROM {t}" for t in tables)
+        )
 
     # -- time ------------------------------------------------------------------------------------
 
@@ -176,8 +233,8 @@ class WindowEngine:
         return max(candidates) if candidates else None
 
     def open_windows(self) -> list[int]:
-        rows = self._db.execute("SELECT DISTINCT window_start FROM pending ORDER BY 1").fetchall()
-        return [int(r[0]) for r in rows]
+        """Windows with records (kept as the loads' window sets: no query)."""
+        return sorted(set().union(*self._tables.values()))
 
     def due_windows(self, watermark: int | None) -> list[int]:
         """Open windows whose end the watermark has reached."""
@@ -186,8 +243,8 @@ class WindowEngine:
         return [w for w in self.open_windows() if w + self.config.window_ms <= watermark]
 
     def min_open_position(self) -> int | None:
-        row = self._db.execute(f"SELECT min({POSITION}) FROM pending").fetchone()
-        return None if row is None or row[0] is None else int(row[0])
+        """The first log position of the oldest load with a record in an open window."""
+        return min((first for first, _ in self._loads), default=None)
 
     # -- output ----------------------------------------------------------------------------------
 
@@ -196,11 +253,12 @@ class WindowEngine:
         window_list = sorted(set(windows))
         if not window_list:
             return []
-        window_set = ", ".join(str(int(w)) for w in window_list)
+        in_windows = "window_start IN (" + ", ".join(str(int(w)) for w in window_list) + ")"
         self._db.execute(
-            "CREATE OR REPLACE TEMP TABLE g AS "
-            + grouped_table_query(window_set, self.config.top_n_channels)
+            "CREATE OR REPLACE TEMP TABLE cg AS "
+            + channel_groups_query(in_windows, self.config.top_n_channels)
         )
+        self._db.execute("CREATE OR REPLACE TEMP TABLE parts AS " + parts_query(in_windows))
         window_ms = self.config.window_ms
 
         def row(
@@ -224,7 +282,7 @@ class WindowEngine:
 
         out: list[MetricRow] = []
         for start, dimension, value_of, *values in self._db.execute(
-            group_metrics_query()
+            group_metrics_query(in_windows)
         ).fetchall():
             out += [
                 row(start, m.name, dimension, value_of, v)
@@ -237,24 +295,83 @@ class WindowEngine:
                     share_query(metric)
                 ).fetchall()
             ]
-        self._db.execute("DROP TABLE g")
+        self._db.execute("DROP TABLE cg")
+        self._db.execute("DROP TABLE parts")
         return out
 
     def close(self, windows: Iterable[int]) -> None:
         """Forget closed windows' records; later records for them are late."""
-        window_list = sorted(set(windows))
-        if not window_list:
+        closing = {int(w) for w in windows}
+        if not closing:
             return
-        window_set = ", ".join(str(int(w)) for w in window_list)
-        self._db.execute(f"DELETE FROM pending WHERE window_start IN ({window_set})")
-        self.closed_until = max(self.closed_until, window_list[-1] + self.config.window_ms)
+        window_set = ", ".join(str(w) for w in sorted(closing))
+        for table, held in list(self._tables.items()):
+            if held <= closing:
+                self._db.execute(f"DROP TABLE {table}")
+                del self._tables[table], self._table_rows[table]
+            elif held & closing:
+                self._db.execute(f"DELETE FROM {table} WHERE window_start IN ({window_set})")
+                held -= closing
+        for _, held in self._loads:
+            held -= closing
+        self._loads = [load for load in self._loads if load[1]]
+        self._update_view()
+        self.closed_until = max(self.closed_until, max(closing) + self.config.window_ms)
 
     def pending_count(self) -> int:
         row = self._db.execute("SELECT count(*) FROM pending").fetchone()
         return int(row[0]) if row else 0
 
 
+_MAX_TABLES = 8  # more tables than this: the small ones are merged
+_SMALL_TABLE_ROWS = 100_000
+
+
+class _BatchFile:
+    """How a batch reaches DuckDB's JSON reader: as a file. On Linux one anonymous in-memory
+    file (memfd) per engine, rewritten in place for every batch, so its pages are allocated
+    once, not per batch (it keeps the last batch's bytes until the next); elsewhere a temporary
+    file per batch in `spill_dir`."""
+
+    def __init__(self, spill_dir: Path | None) -> None:
+        self._spill_dir = spill_dir
+        self._fd: int | None = None
+        self._size = 0
+        if hasattr(os, "memfd_create") and os.path.isdir("/proc/self/fd"):
+            with contextlib.suppress(OSError):
+                self._fd = os.memfd_create("qos-realtime-batch", os.MFD_CLOEXEC)
+
+    @contextlib.contextmanager
+    def holding(self, data: bytes) -> Iterator[str]:
+        """A path whose content is `data` while the context lasts."""
+        if self._fd is None:
+            with tempfile.NamedTemporaryFile(suffix=".ndjson", dir=self._spill_dir) as batch:
+                batch.write(data)
+                batch.flush()
+                yield batch.name
+            return
+        view = memoryview(data)
+        written = 0
+        while written < len(view):
+            written += os.pwrite(self._fd, view[written:], written)
+        if self._size != len(data):
+            os.ftruncate(self._fd, len(data))
+            self._size = len(data)
+        yield f"/proc/self/fd/{self._fd}"
+
+    def close(self) -> None:
+        """Release the memfd; later batches go through temporary files."""
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
+
+    def __del__(self) -> None:
+        self.close()
+
+
 def spill_dir_default() -> Path | None:
-    """Batches are handed to DuckDB's JSON reader through a file; /dev/shm keeps it in memory."""
+    """Where batches are written for DuckDB's JSON reader when there is no memfd (not Linux):
+    /dev/shm keeps them in memory."""
     shm = Path("/dev/shm")  # noqa: S108 - a private temporary file per batch, removed at once
     return shm if shm.is_dir() and os.access(shm, os.W_OK) else None
