@@ -121,6 +121,21 @@ def ingest_pipeline() -> dict[str, Any]:
     }
 
 
+def geo_point(record: dict[str, Any]) -> dict[str, float] | None:
+    """What the pipeline makes of a record: its viewer's point, when both coordinates are
+    numbers (the local indexer applies the same rule itself; a test holds the two equal)."""
+    lat, lon = _number(record.get("viewer_latitude")), _number(record.get("viewer_longitude"))
+    if lat is None or lon is None:
+        return None
+    return {"lat": lat, "lon": lon}
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    return None
+
+
 def ism_policy(*, delete_after_days: int = 30) -> dict[str, Any]:
     """An Index State Management policy for OpenSearch Service: delete a daily index after N days.
 

@@ -23,6 +23,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +32,7 @@ from opensearchpy.exceptions import ConnectionError as TransportConnectionError
 from opensearchpy.exceptions import TransportError
 
 from qos_search_indexer.deadletter import DeadLetter, DeadLetterStore
-from qos_search_indexer.index import TIME_FIELD, index_for
+from qos_search_indexer.index import LOCATION_FIELD, TIME_FIELD, geo_point, index_for
 from qos_shared.eventlog import EventLog, LogEntry
 
 CONSUMER = "search-indexer"
@@ -42,6 +43,9 @@ _jitter = random.random  # backoff jitter, not cryptography
 @dataclass(frozen=True, slots=True)
 class IndexerConfig:
     batch_size: int = 5_000
+    # A batch goes out as this many concurrent _bulk requests: the node indexes each on its own
+    # write thread, so on a multi-core node two requests keep two cores busy.
+    concurrent_requests: int = 2
     poll_interval_s: float = 0.5
     backoff_initial_s: float = 0.25
     backoff_max_s: float = 15.0
@@ -110,8 +114,8 @@ class SearchIndexer:
         parked = list(unreadable)
         delay = self.config.backoff_initial_s
         while docs:
-            outcome = self._send(docs)
-            if outcome is None:  # the request as a whole failed
+            outcome = self._send_all(docs)
+            if outcome is None:  # every request as a whole failed
                 result.retries += 1
                 delay = self._wait(delay)
                 continue
@@ -137,6 +141,28 @@ class SearchIndexer:
         result.seconds = time.monotonic() - started
         return result
 
+    def _send_all(self, docs: list[_Doc]) -> _Outcome | None:
+        """Send the documents as `concurrent_requests` requests at once; a request that failed
+        as a whole puts its documents back to retry (None when every request failed)."""
+        n = max(1, min(self.config.concurrent_requests, len(docs)))
+        if n == 1:
+            return self._send(docs)
+        size = -(-len(docs) // n)
+        parts = [docs[i : i + size] for i in range(0, len(docs), size)]
+        with ThreadPoolExecutor(len(parts), thread_name_prefix="bulk") as pool:
+            outcomes = list(pool.map(self._send, parts))
+        if all(outcome is None for outcome in outcomes):
+            return None
+        merged = _Outcome()
+        for part, outcome in zip(parts, outcomes, strict=True):
+            if outcome is None:
+                merged.retry += part
+                continue
+            merged.indexed += outcome.indexed
+            merged.retry += outcome.retry
+            merged.parked += outcome.parked
+        return merged
+
     def _send(self, docs: list[_Doc]) -> _Outcome | None:
         body = bytearray()
         for doc in docs:
@@ -151,6 +177,10 @@ class SearchIndexer:
                 body=bytes(body),
                 refresh="true" if self.config.refresh else "false",
                 filter_path="errors,items.*.status,items.*.error",
+                # The indexer sets viewer_location itself (below); skipping the index's default
+                # pipeline, which does the same for Firehose's documents, roughly halves the
+                # node's work per document (an ingest pipeline re-parses every source).
+                pipeline="_none",
             )
         except TransportConnectionError as exc:
             logger.warning("OpenSearch unreachable (%s); will retry", _short(exc))
@@ -228,10 +258,20 @@ def _documents(entries: list[LogEntry]) -> tuple[list[_Doc], list[DeadLetter]]:
         except (OverflowError, OSError, ValueError):
             unreadable.append(_unreadable(entry, f"{TIME_FIELD} out of range: {event_time}"))
             continue
-        # The stored JSON is the document; one line of it (the bulk format is line-delimited).
-        source = entry.data if b"\n" not in entry.data else json.dumps(record).encode()
-        docs.append(_Doc(entry, index, source))
+        docs.append(_Doc(entry, index, _source(entry.data, record)))
     return docs, unreadable
+
+
+def _source(data: bytes, record: dict[str, Any]) -> bytes:
+    """The document: the stored JSON as is (one line: the bulk format is line-delimited), plus
+    `viewer_location` when the record has a latitude and longitude, as the index's ingest
+    pipeline would add it (`index.ingest_pipeline`, which this indexer bypasses)."""
+    location = geo_point(record)
+    if location is None and b"\n" not in data:
+        return data
+    if location is not None:
+        record = {**record, LOCATION_FIELD: location}
+    return json.dumps(record, separators=(",", ":")).encode()
 
 
 def _letter(doc: _Doc, status: int, reason: str) -> DeadLetter:

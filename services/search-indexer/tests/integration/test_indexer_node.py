@@ -16,7 +16,7 @@ from opensearchpy import OpenSearch
 from qos_search_indexer import node as search_node
 from qos_search_indexer import setup
 from qos_search_indexer.deadletter import DeadLetterStore
-from qos_search_indexer.index import INDEX_PATTERN
+from qos_search_indexer.index import INDEX_PATTERN, geo_point
 from qos_search_indexer.indexer import CONSUMER, IndexerConfig, SearchIndexer
 from qos_search_indexer.settings import client_for
 from qos_shared.eventlog import EventLog, LogRecord
@@ -162,3 +162,25 @@ def test_stopping_the_node_while_events_flow_loses_and_doubles_nothing(tmp_path:
         assert store.count() == 0
     finally:
         node.stop()
+
+
+@pytest.mark.parametrize(
+    "coordinates",
+    [
+        {"viewer_latitude": 48.86, "viewer_longitude": 2.35},
+        {"viewer_latitude": -33, "viewer_longitude": 151},
+        {"viewer_latitude": 48.86},
+        {"viewer_latitude": "48.86", "viewer_longitude": 2.35},
+        {},
+    ],
+    ids=["floats", "ints", "latitude-only", "a-string", "none"],
+)
+def test_the_pipeline_and_the_indexer_make_the_same_point(
+    client: OpenSearch, coordinates: dict[str, Any]
+) -> None:
+    """Firehose's documents get viewer_location from the index's default pipeline; the local
+    indexer sets it itself and skips the pipeline. Both must give the same document."""
+    record = summary(1, **coordinates)
+    client.index(index="qos-events-2026.11.18", id="via-pipeline", body=record, refresh=True)
+    piped = client.get(index="qos-events-2026.11.18", id="via-pipeline")["_source"]
+    assert piped.get("viewer_location") == geo_point(record)

@@ -39,8 +39,10 @@ class FakeBulk:
     def __init__(self, *answers: Answer | Exception) -> None:
         self.answers = list(answers)
         self.requests: list[list[dict[str, Any]]] = []
+        self.kwargs: list[dict[str, Any]] = []
 
-    def bulk(self, body: bytes, **_: Any) -> dict[str, Any]:
+    def bulk(self, body: bytes, **kwargs: Any) -> dict[str, Any]:
+        self.kwargs.append(kwargs)
         lines = body.decode().splitlines()
         actions = [
             {"meta": json.loads(a)["index"], "doc": json.loads(d)}
@@ -81,6 +83,7 @@ def store(tmp_path: Path) -> DeadLetterStore:
 
 
 def indexer(log: EventLog, store: DeadLetterStore, fake: FakeBulk, **config: Any) -> SearchIndexer:
+    config.setdefault("concurrent_requests", 1)  # scripted answers come in request order
     settings = IndexerConfig(backoff_initial_s=0.001, backoff_max_s=0.004, **config)
     return SearchIndexer(log, fake, store, settings)  # type: ignore[arg-type]
 
@@ -178,7 +181,7 @@ def test_a_stop_while_retrying_leaves_the_batch_for_the_next_start(
     down = TransportConnectionError("N/A", "connection refused", None)
     fake = FakeBulk(*[down] * 1000)
     stop = threading.Event()
-    config = IndexerConfig(backoff_initial_s=0.01, backoff_max_s=0.02)
+    config = IndexerConfig(backoff_initial_s=0.01, backoff_max_s=0.02, concurrent_requests=1)
     worker = SearchIndexer(log, fake, store, config, stop=stop)  # type: ignore[arg-type]
     timer = threading.Timer(0.1, stop.set)
     timer.start()
@@ -219,3 +222,42 @@ def test_documents_with_newlines_are_sent_as_one_line(
     fake = FakeBulk()
     assert indexer(log, store, fake).poll().indexed == 1
     assert fake.requests[0][0]["doc"] == {"event_id": "p", "event_time": DAY_MS}
+
+
+def test_the_indexer_adds_the_viewer_location_and_skips_the_pipeline(
+    log: EventLog, store: DeadLetterStore
+) -> None:
+    log.append([record(0, viewer_latitude=48.86, viewer_longitude=2.35), record(1)])
+    fake = FakeBulk()
+    indexer(log, store, fake).poll()
+    first, second = fake.requests[0]
+    assert first["doc"]["viewer_location"] == {"lat": 48.86, "lon": 2.35}
+    assert first["doc"]["viewer_latitude"] == 48.86
+    assert "viewer_location" not in second["doc"]
+    assert fake.kwargs[0]["pipeline"] == "_none"
+
+
+def test_a_batch_goes_out_as_concurrent_requests_and_a_failed_one_is_resent(
+    log: EventLog, store: DeadLetterStore
+) -> None:
+    log.append([record(i) for i in range(10)])
+    lock = threading.Lock()
+    calls: list[list[str]] = []
+
+    class HalfDown(FakeBulk):
+        def bulk(self, body: bytes, **kwargs: Any) -> dict[str, Any]:
+            ids = [json.loads(line)["index"]["_id"] for line in body.decode().splitlines()[::2]]
+            with lock:
+                calls.append(ids)
+                first_call_with_e0 = "e0" in ids and sum("e0" in c for c in calls) == 1
+            if first_call_with_e0:
+                raise TransportConnectionError("N/A", "reset", None)
+            return ok([{}] * len(ids))
+
+    result = indexer(log, store, HalfDown(), concurrent_requests=2).poll()
+    assert result.indexed == 10 and result.retries == 1
+    first_round = sorted(calls[:2])
+    assert first_round == [["e0", "e1", "e2", "e3", "e4"], ["e5", "e6", "e7", "e8", "e9"]]
+    # Only the failed request's documents go again (split again across the requests).
+    assert sorted(i for c in calls[2:] for i in c) == ["e0", "e1", "e2", "e3", "e4"]
+    assert log.checkpoint(CONSUMER) == 10
