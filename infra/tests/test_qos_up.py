@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 
+from qos_infra import local
 from qos_infra.cli import main
 from qos_lake.layout import live_dataset_files
 from qos_realtime.store import MetricStore
@@ -294,3 +296,42 @@ def test_simulate_is_the_simulator_command_line(capsys: pytest.CaptureFixture[st
     assert main(["simulate", "--viewers", "-3"]) == 2
     err = capsys.readouterr().err
     assert "viewers" in err and "Traceback" not in err
+
+
+def _wait_into(stack: local.LocalStack, codes: list[int]) -> None:
+    codes.append(stack.wait())
+
+
+def test_a_finite_component_may_end_but_any_other_exit_stops_the_stack(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo's simulator ends after its run (exit 0): the stack goes on serving; any other
+    component that exits, or a finite one that fails, stops the stack with its code."""
+    python = sys.executable
+    serving = local.Component("server", [python, "-c", "import time; time.sleep(120)"])
+    done = local.Component("viewers", [python, "-c", "print('sent')"], finite=True)
+    failed = local.Component("broken", [python, "-c", "raise SystemExit(3)"], finite=True)
+    for ending, expected in ((done, None), (failed, 3)):
+        monkeypatch.setattr(local, "components", lambda _options, c=ending: [serving, c])
+        lines: list[str] = []
+        stack = local.LocalStack(local.StackOptions(data_dir=tmp_path), out=lines.append)
+        stack.start()
+        codes: list[int] = []
+        waiter = threading.Thread(target=_wait_into, args=(stack, codes))
+        waiter.start()
+        try:
+            waiter.join(3)
+            if expected is None:
+                assert waiter.is_alive(), lines
+                assert "viewers finished; the stack goes on" in lines
+                stack.request_stop()
+                waiter.join(10)
+                assert codes == [0]
+            else:
+                assert codes == [expected], lines
+                assert "broken exited with code 3; stopping the stack" in lines
+        finally:
+            stack.request_stop()
+            stack.stop()
+            waiter.join(10)
+        assert all(r.process.poll() is not None for r in stack.running)

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -272,3 +273,61 @@ def test_stop_ends_a_run_and_counts_what_was_not_sent() -> None:
     assert len(sender.sent) == 5
     assert d.accepted + d.unsent == result.simulation.event_count
     assert d.unsent > 0 and not result.complete
+
+
+def test_the_truth_is_written_while_the_live_run_is_still_sending(tmp_path: Path) -> None:
+    """The events already due go first (a prefill), then the truth is computed and written
+    beside the live sending: a long live run (`qos up --demo`) has its truth file within
+    seconds, not at its end, and the first events are not held back by computing it."""
+    clock = FakeClock(START / 1000)
+    truth_path = tmp_path / "run.truth.json"
+    config = SimulationConfig(
+        start_ms=START - 60_000, viewers=30, minutes=4, seed=6, concurrency=1, speed=2
+    )
+    seen_truth: list[tuple[int, bool]] = []
+    sender = RecordingSender(clock)
+
+    def answer() -> Reply:
+        # The first live request (event times after the clock's start) waits for the file.
+        newest = max(e["event_time"] for e in sender.sent[-1][1])
+        if newest >= START and not seen_truth:
+            deadline = time.monotonic() + 60
+            while not truth_path.exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            seen_truth.append((len(sender.sent), truth_path.exists()))
+        return Reply(200, {}, b"{}")
+
+    sender.answer = answer
+    result = simulate(config, clock=clock, sender=sender, truth_path=truth_path)
+    assert result.complete
+    (requests_before, written) = seen_truth[0]
+    assert written, "no truth file while the live part was being sent"
+    assert requests_before < len(sender.sent), "the truth was written only at the end"
+    truth = orjson.loads(truth_path.read_bytes())
+    assert truth["delivery"]["accepted"] == truth["event_count"] == result.simulation.event_count
+    assert truth["windows"] == result.truth["windows"]
+    assert (tmp_path / truth["events_file"]).is_file()
+
+
+def test_a_truth_that_cannot_be_written_stops_the_sending(tmp_path: Path) -> None:
+    clock = FakeClock(START / 1000)
+    sender = RecordingSender(clock)
+    stop = threading.Event()
+
+    def answer() -> Reply:
+        stop.wait(60)  # the truth's failure stops the run
+        return Reply(200, {}, b"{}")
+
+    sender.answer = answer
+    (tmp_path / "a-file").write_text("not a directory")
+    config = SimulationConfig(start_ms=START, viewers=30, minutes=30, seed=4, concurrency=1)
+    with pytest.raises((FileExistsError, NotADirectoryError)):
+        simulate(
+            config,
+            clock=clock,
+            sender=sender,
+            stop=stop,
+            truth_path=tmp_path / "a-file" / "t.truth.json",
+        )
+    assert stop.is_set()
+    assert sum(len(events) for _, events in sender.sent) < generate(config).event_count

@@ -3,7 +3,8 @@
 Each component is an ordinary command (the same one a developer can run alone); the supervisor
 starts them in order, waits until each says it is ready, relays their output with a name prefix,
 and on Ctrl-C or SIGTERM stops them all. A component that dies stops the stack with its exit code,
-so a broken stack never looks healthy. Data lives under one directory and survives restarts.
+so a broken stack never looks healthy (only a finite one, the demo's simulator, may end its work
+with exit code 0 while the stack goes on). Data lives under one directory and survives restarts.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class Component:
     description: str = ""
     env: dict[str, str] = field(default_factory=dict)
     ready_timeout_s: float | None = None  # None: the stack's default
+    finite: bool = False  # its work may end (exit 0) while the stack goes on: the demo's viewers
 
 
 @dataclass(frozen=True)
@@ -151,15 +153,19 @@ def _demo_components(options: StackOptions) -> list[Component]:
                 "--viewers",
                 str(options.demo_viewers),
                 "--minutes",
-                "720",
+                "120",
                 "--prefill",
                 "30m",
                 "--data-dir",
                 str(options.data_dir),
+                # One truth file, replaced at each start, so demo runs don't pile up files.
+                "--truth",
+                str(options.data_dir / "simulator" / "demo.truth.json"),
                 "--window-s",
                 str(options.window_s),
             ],
             description=f"{options.demo_viewers} simulated viewers (docs/simulator.md)",
+            finite=True,  # after its two hours, the stack keeps serving what it sent
         )
     ]
 
@@ -313,15 +319,21 @@ class LocalStack:
             self.out(f"[{running.component.name}] {line}")
 
     def wait(self) -> int:
-        """Block until a stop is requested (0) or a component dies (its exit code, or 1)."""
+        """Block until a stop is requested (0) or a component dies (its exit code, or 1). A
+        finite component that ends with exit code 0 has done its work: the stack goes on."""
+        finished: set[str] = set()
         while not self._stopping.wait(0.2):
             for running in self.running:
+                name = running.component.name
                 code = running.process.poll()
-                if code is not None:
-                    self.out(
-                        f"{running.component.name} exited with code {code}; stopping the stack"
-                    )
-                    return code or 1
+                if code is None or name in finished:
+                    continue
+                if code == 0 and running.component.finite:
+                    finished.add(name)
+                    self.out(f"{name} finished; the stack goes on")
+                    continue
+                self.out(f"{name} exited with code {code}; stopping the stack")
+                return code or 1
         return 0
 
     def request_stop(self) -> None:

@@ -260,6 +260,7 @@ class Delivery:
         stop: threading.Event | None = None,
         on_progress: Callable[[Progress], None] | None = None,
         progress_every_s: float = 0.5,
+        on_caught_up: Callable[[], None] | None = None,
     ) -> None:
         self.simulation = simulation
         self.config = simulation.config
@@ -268,6 +269,8 @@ class Delivery:
         self.stop = stop or threading.Event()
         self.on_progress = on_progress
         self.progress_every_s = progress_every_s
+        # Called once the events already due at the start are sent (before the timed ones).
+        self.on_caught_up = on_caught_up
         self.stats = DeliveryStats()
         self._lock = threading.Lock()
         self._jitter = random.Random(f"qos-sim-jitter:{self.config.seed}")  # noqa: S311
@@ -289,6 +292,8 @@ class Delivery:
         )
         try:
             self._catch_up(catch_up, pool)
+            if self.on_caught_up is not None:
+                self.on_caught_up()
             self._in_time(timed, pool)
         finally:
             if pool is not None:

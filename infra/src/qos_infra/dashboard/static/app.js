@@ -4,6 +4,7 @@
 // in `data-value`, so a browser test can compare exact values.
 
 const REFRESH_MS = 5000;
+const WAITING_MS = 1000;  // while the metric store has no window yet: look again every second
 const RANGES = { "15m": 15 * 60e3, "1h": 60 * 60e3, "6h": 6 * 60 * 60e3, "24h": 24 * 60 * 60e3 };
 const LAKE_PANELS = [
   { query: "popular-channels", kind: "bar", x: "channel_watched", y: "viewer_minutes", text: "sessions", by: "channel" },
@@ -547,9 +548,20 @@ async function refresh() {
   }
 }
 
+// Auto-refresh: every 5 s, or every second while the tiles wait for the first window (a stack
+// that just started), so the first numbers show as soon as the engine writes them.
 function schedule() {
-  clearInterval(state.timer);
-  state.timer = state.auto ? setInterval(refresh, REFRESH_MS) : null;
+  clearTimeout(state.timer);
+  state.timer = null;
+  if (!state.auto) return;
+  const waiting = ["loading", "empty"].includes($("tiles").dataset.state);
+  state.timer = setTimeout(async () => {
+    try {
+      await refresh();
+    } finally {
+      schedule();
+    }
+  }, waiting ? WAITING_MS : REFRESH_MS);
 }
 
 // -- controls -----------------------------------------------------------------------------------

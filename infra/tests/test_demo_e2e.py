@@ -1,0 +1,536 @@
+"""End to end: simulator → ingest → event log → realtime + lake (+ search) → dashboard JSON APIs,
+every number checked against the simulator's ground truth.
+
+`qos up` runs as a subprocess over a fresh data directory (free ports, 5 s windows; search on
+when `qos_search_indexer.node.available()` says a node can run here, which CI must satisfy).
+The simulator runs as a library (`simulate`) against the stack's ingest with a fixed seed.
+
+Why the truth is exact for the realtime engine: the run is a *backfill placed just ahead of the
+wall clock*. Its event times start `LEAD_S` after now and are compressed `SPEED` times (5
+simulated minutes of 80 viewers in 50 s of event time: ten 5 s windows, a few hundred events),
+and the simulator's clock is set past the run's end, so every event is sent at once in
+event-time waves of 1 s (docs/simulator.md, Time). Then:
+
+- no event is late by event time: a wave is sent only after the one before it is answered, so
+  nothing reaches ingest more than a wave (1 s) behind a later event, well within the engine's
+  allowed lateness (5 s);
+- no event is late by wall time either: the engine's idle watermark (now - 5 s, used when no
+  record came for 5 s) stays behind the run's first window until the run is all sent, so a
+  pause in the sending (a loaded machine) cannot close a window early, as it could for a
+  backfill of the past;
+- ingest keeps the event times (it clamps only those more than 5 minutes ahead).
+
+The windows then close on the engine's idle watermark, about 10 s after the run's end; the test
+waits until every consumer of the event log has caught up and the store has no open window, and
+checks that no record was counted late.
+
+Tolerances: the realtime engine and the lake compute the catalogue's SQL exactly, percentiles by
+linear interpolation (docs/adr/0005-realtime-windows.md: "Exact distinct counts and percentiles
+… no sketch and no error bound"), as the oracle behind the truth does (docs/simulator.md,
+Ground truth): every value, percentiles included, must equal the truth to float rounding
+(relative 1e-9). OpenSearch's percentiles are t-digest estimates: as in the search indexer's
+panel tests (services/search-indexer/README.md), an estimate must fall within one rank either
+side of the two ranks the exact value interpolates between; its counts, sums, distinct counts
+(exact below `precision_threshold`) and ratios must match to float rounding.
+"""
+
+from __future__ import annotations
+
+import http.client
+import math
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import orjson
+import pytest
+
+from qos_infra.dashboard.app import LAKE_PANELS, TILES
+from qos_infra.simulator import SimulationConfig, SimulationResult, simulate
+from qos_infra.simulator.truth import stored_records
+from qos_search_indexer import node as search_node
+from qos_search_indexer.dashboards import panels
+from qos_search_indexer.index import INDEX_PATTERN
+from qos_shared.catalogue import BY_NAME, CATALOGUE, LATE_EVENTS
+from qos_shared.eventlog import EventLog
+from qos_shared.testing.oracle import ORACLE, Record, percentile
+
+WINDOW_S = 5
+WINDOW_MS = WINDOW_S * 1000
+VIEWERS = 80
+MINUTES = 5.0
+SPEED = 6.0  # 5 simulated minutes in 50 s of event time
+SEED = 20261128
+LEAD_S = 10  # the run starts this far ahead of the wall clock
+REL = 1e-9
+SPLITS = {"all": "all", "platform": "client_platform", "channel": "channel_watched"}
+# The lake queries compared: the dashboard's panels, and the KPI table by platform and channel.
+LAKE_QUERIES = (*LAKE_PANELS, "kpis-by-platform", "kpis-by-channel")
+# The values each percentile KPI ranks (to bound OpenSearch's t-digest estimate).
+PERCENTILE_VALUES: dict[str, Callable[[list[Record]], list[float]]] = {
+    "startup_time": lambda rs: [r["startup_latency_ms"] for r in rs if r["metric_type"] == "PLAY"],
+    "live_latency": lambda rs: [
+        r["live_latency_ms"]
+        for r in rs
+        if r["metric_type"] == "PLAYBACK_SUMMARY"
+        and r["is_live"]
+        and r.get("live_latency_ms") is not None
+    ],
+}
+
+
+def close(got: Any, expected: Any) -> bool:
+    if got is None or expected is None:
+        return got is None and expected is None
+    return math.isclose(got, expected, rel_tol=REL, abs_tol=REL)
+
+
+# -- the stack ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Stack:
+    """`qos up` as a subprocess; its output is read all along (so it never blocks on a full
+    pipe) and kept."""
+
+    process: subprocess.Popen[str]
+    lines: list[str] = field(default_factory=list)
+    changed: threading.Condition = field(default_factory=threading.Condition)
+
+    def __post_init__(self) -> None:
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            with self.changed:
+                self.lines.append(line.rstrip("\n"))
+                self.changed.notify_all()
+        with self.changed:
+            self.changed.notify_all()
+
+    def wait_for(self, pattern: str, timeout_s: float) -> str:
+        deadline = time.monotonic() + timeout_s
+        seen = 0
+        with self.changed:
+            while True:
+                for line in self.lines[seen:]:
+                    if re.search(pattern, line):
+                        return line
+                seen = len(self.lines)
+                left = deadline - time.monotonic()
+                if left <= 0 or self.process.poll() is not None:
+                    raise AssertionError(
+                        f"`qos up` printed no line matching {pattern!r}"
+                        f" (exit code {self.process.poll()}); its output:\n" + self.output()
+                    )
+                self.changed.wait(min(left, 0.5))
+
+    def url(self, component: str) -> str:
+        line = self.wait_for(rf"^\s+{component}\s+http://", 5)
+        found = re.search(r"http://127\.0\.0\.1:\d+", line)
+        assert found, line
+        return found.group(0)
+
+    def output(self) -> str:
+        with self.changed:
+            return "\n".join(self.lines[-200:])
+
+    def stop(self) -> None:
+        """Ctrl-C, as a developer stops it; every component must be gone after."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise AssertionError("`qos up` did not stop within 60 s of Ctrl-C") from None
+
+
+def processes_using(path: Path) -> list[str]:
+    """Command lines of the processes that name `path` (the stack's components all do)."""
+    found: list[str] = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if str(path) in cmdline:
+            found.append(f"{proc.name}: {cmdline}")
+    return found
+
+
+def search_wanted() -> bool:
+    reason = search_node.available()
+    if os.environ.get("CI"):
+        assert reason is None, f"CI must run the end-to-end test with search: {reason}"
+    return reason is None
+
+
+class AheadClock:
+    """The system clock moved `offset_s` ahead: the simulator takes every event as already
+    due and sends the run at once, in event-time waves."""
+
+    def __init__(self, offset_s: float) -> None:
+        self.offset_s = offset_s
+
+    def time(self) -> float:
+        return time.time() + self.offset_s
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+def get_json(base: str, path: str, **params: Any) -> Any:
+    parts = urlsplit(base)
+    query = urlencode({k: v for k, v in params.items() if v is not None})
+    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=60)
+    try:
+        conn.request("GET", path + (f"?{query}" if query else ""))
+        response = conn.getresponse()
+        body = response.read()
+    finally:
+        conn.close()
+    assert response.status == 200, (path, params, response.status, body[:500])
+    return orjson.loads(body)
+
+
+def post_json(base: str, path: str, body: dict[str, Any]) -> Any:
+    parts = urlsplit(base)
+    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=60)
+    try:
+        conn.request(
+            "POST", path, body=orjson.dumps(body), headers={"Content-Type": "application/json"}
+        )
+        response = conn.getresponse()
+        data = response.read()
+    finally:
+        conn.close()
+    assert response.status == 200, (path, response.status, data[:500])
+    return orjson.loads(data)
+
+
+# -- the run -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    data_dir: Path
+    dashboard: str
+    search: str | None
+    result: SimulationResult
+    truth: dict[str, Any]
+    records: list[Record]  # the stored records the truth was computed from
+
+    def window_records(self) -> dict[int, list[Record]]:
+        grouped: dict[int, list[Record]] = defaultdict(list)
+        for r in self.records:
+            grouped[r["event_time"] // WINDOW_MS * WINDOW_MS].append(r)
+        return grouped
+
+
+def wait_caught_up(data_dir: Path, events: int, consumers: list[str], deadline: float) -> None:
+    """Until the log holds `events` records and every consumer's checkpoint is at its end (the
+    realtime engine's checkpoint never passes a record of a window still open)."""
+    state: tuple[int, dict[str, int]] = (0, {})
+    with EventLog(data_dir / "events.sqlite") as log:
+        while time.monotonic() < deadline:
+            state = (log.last_position(), log.consumers())
+            last, positions = state
+            if last == events and all(positions.get(c) == last for c in consumers):
+                return
+            time.sleep(0.5)
+    raise AssertionError(f"the log's consumers did not catch up: {state}, expected {events}")
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    data_dir = tmp_path_factory.mktemp("demo-e2e") / "data"
+    with_search = search_wanted()
+    argv = ["up", "--data-dir", str(data_dir), "--port", "0", "--dashboard-port", "0"]
+    argv += ["--window-s", str(WINDOW_S)]
+    argv += ["--search-port", "0"] if with_search else ["--no-search"]
+    stack = Stack(
+        subprocess.Popen(
+            [sys.executable, "-m", "qos_infra.cli", *argv],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+    )
+    try:
+        # The first start of the search node builds its launcher with Maven: be patient.
+        stack.wait_for(r"qos: press Ctrl-C to stop", 900 if with_search else 120)
+        ingest = stack.url("ingest")
+        dashboard = stack.url("dashboard")
+        search = stack.url("opensearch") if with_search else None
+
+        now_ms = int(time.time() * 1000)
+        config = SimulationConfig(
+            start_ms=now_ms + LEAD_S * 1000,
+            viewers=VIEWERS,
+            minutes=MINUTES,
+            seed=SEED,
+            speed=SPEED,
+            window_s=WINDOW_S,
+        )
+        ahead_s = (config.end_ms - now_ms) / 1000 + 1
+        result = simulate(
+            config,
+            ingest,
+            clock=AheadClock(ahead_s),
+            truth_path=data_dir / "simulator" / "e2e.truth.json",
+        )
+        assert result.delivery is not None and result.complete, result.delivery
+        assert max(e["event_time"] for e in result.simulation.events()) < now_ms + 5 * 60_000
+        truth = orjson.loads((data_dir / "simulator" / "e2e.truth.json").read_bytes())
+
+        consumers = ["realtime", "lake", *(["search-indexer"] if with_search else [])]
+        # Windows close on the idle watermark once the wall clock is past the run's end.
+        deadline = time.monotonic() + (config.end_ms - now_ms) / 1000 + 180
+        wait_caught_up(data_dir, result.simulation.event_count, consumers, deadline)
+        while get_json(dashboard, "/api/health")["lake"]["committed_through"] < (
+            result.simulation.event_count
+        ):
+            assert time.monotonic() < deadline, "the lake committed too little"
+            time.sleep(0.5)
+        if search is not None:
+            post_json(search, f"/{INDEX_PATTERN}/_refresh", {})
+            count = get_json(search, f"/{INDEX_PATTERN}/_count")["count"]
+            assert count == result.simulation.event_count
+        yield Run(data_dir, dashboard, search, result, truth, stored_records(result.simulation))
+    finally:
+        stack.stop()
+    assert stack.process.returncode == 0, stack.output()
+    assert "qos: stopped" in stack.output()
+    assert processes_using(data_dir) == [], "a component of the stack is still running"
+
+
+# -- the checks --------------------------------------------------------------------------------
+
+
+def test_the_log_holds_each_event_once_and_no_window_counted_one_late(run: Run) -> None:
+    truth = run.truth
+    assert truth["event_count"] == run.result.simulation.event_count == len(run.records)
+    assert truth["delivery"]["accepted"] == truth["event_count"]
+    with EventLog(run.data_dir / "events.sqlite") as log:
+        assert log.count() == truth["event_count"]
+    store = sqlite3.connect(f"file:{run.data_dir / 'metrics.sqlite'}?mode=ro", uri=True)
+    try:
+        late = store.execute(
+            "SELECT count(*) FROM metric_rows WHERE metric = ?", (LATE_EVENTS,)
+        ).fetchone()
+        still_open = store.execute("SELECT count(*) FROM metric_rows WHERE final = 0").fetchone()
+    finally:
+        store.close()
+    assert late == (0,), "the run was meant to reach the engine with no late record"
+    assert still_open == (0,)
+    assert len(truth["windows"]) >= 10
+
+
+def test_every_realtime_window_of_every_group_is_the_truth(run: Run) -> None:
+    """/api/realtime, every catalogue KPI (the tiles' and the rest), every window, as the
+    aggregate and split by platform and by channel: the truth's per-window KPIs exactly."""
+    windows = run.truth["windows"]
+    first, end = windows[0]["window_start"], windows[-1]["window_end"]
+    compared = 0
+    for metric in CATALOGUE:
+        for by, dimension in SPLITS.items():
+            expected: dict[tuple[str, str], dict[int, Any]] = defaultdict(dict)
+            for window in windows:
+                for value, kpis in window["groups"][dimension].items():
+                    if metric.kind == "share":
+                        for split, share in kpis[metric.name].items():
+                            expected[(value, split)][window["window_start"]] = share
+                    else:
+                        expected[(value, "")][window["window_start"]] = kpis[metric.name]
+            reply = get_json(
+                run.dashboard, "/api/realtime", metric=metric.name, by=by, **{"from": first}, to=end
+            )
+            assert reply["window_ms"] == WINDOW_MS
+            got = {
+                (s["value"], s["split"]): {p["window_start"]: p["value"] for p in s["points"]}
+                for s in reply["series"]
+                if s["points"]
+            }
+            assert all(p["final"] for s in reply["series"] for p in s["points"])
+            assert got.keys() == expected.keys(), (metric.name, by)
+            for key, points in expected.items():
+                assert got[key].keys() == points.keys(), (metric.name, by, key)
+                for start, value in points.items():
+                    assert close(got[key][start], value), (metric.name, key, start, value)
+                    compared += 1
+    assert compared > 2000
+
+
+def test_the_tiles_summary_is_the_last_window_of_the_truth(run: Run) -> None:
+    """/api/realtime/summary (what the tiles show): the newest closed window, for everyone and
+    for each platform and channel, every KPI."""
+    last = run.truth["windows"][-1]
+    filters = [("", None, None)]
+    filters += [("platform", p, None) for p in sorted(run.truth["kpis"]["client_platform"])]
+    filters += [("channel", None, c) for c in sorted(run.truth["kpis"]["channel_watched"])]
+    for kind, platform, channel in filters:
+        summary = get_json(
+            run.dashboard, "/api/realtime/summary", platform=platform, channel=channel
+        )
+        assert summary["window"] == {
+            "start": last["window_start"],
+            "end": last["window_end"],
+            "final": True,
+        }
+        dimension = SPLITS[kind] if kind else "all"
+        value = platform or channel or ""
+        kpis = last["groups"][dimension].get(value)
+        if kpis is None:  # no record of this group in the last window
+            assert summary["empty"] and summary["values"] == {}
+            continue
+        assert set(TILES) <= summary["values"].keys() == BY_NAME.keys()
+        for name, got in summary["values"].items():
+            if BY_NAME[name].kind == "share":
+                assert got.keys() == kpis[name].keys(), name
+                assert all(close(got[k], kpis[name][k]) for k in got), name
+            else:
+                assert close(got, kpis[name]), (value, name, got, kpis[name])
+
+
+def _day(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).date().isoformat()
+
+
+def test_the_lake_panels_are_the_truth(run: Run) -> None:
+    """/api/lake/<query> of the dashboard's lake panels (and the KPI table by platform and by
+    channel), over the run's UTC days: each row's metric columns are the oracle's over the
+    truth's records of that group, rows in the query's order."""
+    days = sorted({_day(r["event_time"]) for r in run.records})
+    for query in LAKE_QUERIES:
+        reply = get_json(run.dashboard, f"/api/lake/{query}", **{"from": days[0]}, to=days[-1])
+        groups = reply["group_columns"]
+        expected: dict[tuple[Any, ...], list[Record]] = defaultdict(list)
+        for r in run.records:
+            key = tuple(_day(r["event_time"]) if g == "day" else r.get(g) for g in groups)
+            expected[key].append(r)
+        rows = {
+            tuple(str(row[g])[:10] if g == "day" else row[g] for g in groups): row
+            for row in reply["rows"]
+        }
+        assert len(rows) == len(reply["rows"]) and rows.keys() == expected.keys(), query
+        for key, row in rows.items():
+            for column, metric in reply["metric_columns"].items():
+                value = ORACLE[metric](expected[key])
+                assert close(row[column], value), (query, key, column, row[column], value)
+        if query in ("popular-channels", "popular-platforms"):
+            ranked = [(-(r["viewer_minutes"] or 0), -(r["sessions"] or 0)) for r in reply["rows"]]
+            assert ranked == sorted(ranked), f"{query}: most watched first"
+    # The run in one day (nearly always): the day's KPIs are the truth file's own whole-run ones.
+    if len(days) == 1:
+        (row,) = get_json(run.dashboard, "/api/lake/kpis", **{"from": days[0]}, to=days[0])["rows"]
+        whole = run.truth["kpis"]["all"][""]
+        for column, metric in BY_NAME.items():
+            if metric.kind != "share":
+                assert close(row[column], whole[column]), column
+
+
+def test_the_sessions_are_the_truth(run: Run) -> None:
+    """/api/sessions over the run, and one session's timeline."""
+    truth_sessions = {s["session_id"]: s for s in run.truth["sessions"]}
+    by_session: dict[str, list[Record]] = defaultdict(list)
+    for r in run.records:
+        by_session[r["session_id"]].append(r)
+    windows = run.truth["windows"]
+    reply = get_json(
+        run.dashboard,
+        "/api/sessions",
+        **{"from": windows[0]["window_start"]},
+        to=windows[-1]["window_end"],
+        limit=1000,
+    )
+    assert reply["total"] == len(truth_sessions) == len(reply["sessions"])
+    for session in reply["sessions"]:
+        records = by_session[session["session_id"]]
+        kinds = [r["metric_type"] for r in records]
+        assert session["events"] == len(records)
+        assert session["played"] == ("PLAY" in kinds)
+        assert session["ended"] == ("STOP" in kinds)
+        assert session["errors"] == kinds.count("ERROR")
+        assert session["fatal_error"] == any(r.get("fatal") is True for r in records)
+        generated = truth_sessions[session["session_id"]]
+        for name in ("user_id", "client_platform", "channel_watched"):
+            assert session[name] == generated[name], name
+    busiest = max(by_session, key=lambda s: len(by_session[s]))
+    timeline = get_json(run.dashboard, f"/api/sessions/{busiest}")
+    expected = sorted(by_session[busiest], key=lambda r: (r["event_time"], r["event_id"]))
+    assert [e["event_id"] for e in timeline["events"]] == [r["event_id"] for r in expected]
+
+
+def test_the_search_panels_are_the_truth(run: Run) -> None:
+    """Every catalogue KPI's OpenSearch panel (standard and Vega; the rendition pie aside) over
+    the run in 5 s buckets, for everyone and filtered to one platform: the truth's windows."""
+    if run.search is None:
+        pytest.skip(f"no search node here: {search_node.available()}")
+    windows = run.truth["windows"]
+    start, end = windows[0]["window_start"], windows[-1]["window_end"] - 1
+    by_window = run.window_records()
+    checked: dict[str, int] = defaultdict(int)  # buckets with a value, by kind of panel
+    for platform in (None, "android"):
+        dimension, value = ("all", "") if platform is None else ("client_platform", platform)
+        dashboard_filters = (
+            [] if platform is None else [{"match_phrase": {"client_platform": platform}}]
+        )
+        for panel in panels.catalogue_panels():
+            if panel.kind == "pie":
+                continue
+            assert panel.metric is not None
+            metric = BY_NAME[panel.metric]
+            body = panels.search_body(
+                panel,
+                start_ms=start,
+                end_ms=end,
+                interval=f"{WINDOW_S}s",
+                dashboard_filters=dashboard_filters,
+            )
+            response = post_json(run.search, f"/{INDEX_PATTERN}/_search", body)
+            rows = {key[0]: values[0] for key, values in panels.read_rows(panel, response)}
+            for window in windows:
+                ws = window["window_start"]
+                expected = window["groups"][dimension].get(value, {}).get(metric.name)
+                got = rows.get(ws)
+                if ws not in rows or expected is None:
+                    # No bucket (no record of the panel's filter) or no value: the metric is
+                    # empty there: 0 for counts and sums, no data for the rest.
+                    assert got in (None, 0) and expected in (None, 0), (panel.id, ws, got)
+                    continue
+                if metric.kind == "percentile":
+                    assert metric.quantile is not None
+                    family = metric.name.rsplit("_p", 1)[0]
+                    scope = [
+                        r
+                        for r in by_window[ws]
+                        if platform is None or r["client_platform"] == platform
+                    ]
+                    ordered = sorted(PERCENTILE_VALUES[family](scope))
+                    assert percentile(ordered, metric.quantile) == pytest.approx(
+                        expected / metric.scale
+                    )
+                    h = (len(ordered) - 1) * metric.quantile
+                    low = ordered[max(math.floor(h) - 1, 0)] * metric.scale
+                    high = ordered[min(math.ceil(h) + 1, len(ordered) - 1)] * metric.scale
+                    assert got is not None and low - 1e-9 <= got <= high + 1e-9, (panel.id, ws, got)
+                else:
+                    assert close(got, expected), (panel.id, platform, ws, got, expected)
+                checked["percentile" if metric.kind == "percentile" else panel.kind] += 1
+    assert min(checked.values()) >= 20 and checked.keys() == {"line", "vega", "percentile"}, checked
