@@ -267,11 +267,16 @@ def _source(data: bytes, record: dict[str, Any]) -> bytes:
     `viewer_location` when the record has a latitude and longitude, as the index's ingest
     pipeline would add it (`index.ingest_pipeline`, which this indexer bypasses)."""
     location = geo_point(record)
-    if location is None and b"\n" not in data:
+    if b"\n" in data or LOCATION_FIELD in record:
+        if location is not None:
+            record = {**record, LOCATION_FIELD: location}
+        return json.dumps(record, separators=(",", ":")).encode()
+    if location is None:
         return data
-    if location is not None:
-        record = {**record, LOCATION_FIELD: location}
-    return json.dumps(record, separators=(",", ":")).encode()
+    # The record is a non-empty JSON object (it has an event_time): add the field before its
+    # closing brace rather than serialising the whole record again.
+    point = json.dumps(location, separators=(",", ":")).encode()
+    return b'%s,"%s":%s}' % (data.rstrip()[:-1], LOCATION_FIELD.encode(), point)
 
 
 def _letter(doc: _Doc, status: int, reason: str) -> DeadLetter:

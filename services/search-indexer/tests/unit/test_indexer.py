@@ -261,3 +261,17 @@ def test_a_batch_goes_out_as_concurrent_requests_and_a_failed_one_is_resent(
     # Only the failed request's documents go again (split again across the requests).
     assert sorted(i for c in calls[2:] for i in c) == ["e0", "e1", "e2", "e3", "e4"]
     assert log.checkpoint(CONSUMER) == 10
+
+
+def test_the_location_is_added_to_pretty_and_compact_records_alike(
+    log: EventLog, store: DeadLetterStore
+) -> None:
+    fields = {"event_time": DAY_MS, "viewer_latitude": 1.5, "viewer_longitude": -2}
+    pretty = json.dumps({"event_id": "p", **fields}, indent=2).encode()
+    compact = json.dumps({"event_id": "c", **fields}, separators=(",", ":")).encode() + b"  "
+    log.append([LogRecord("p", "p", pretty), LogRecord("c", "c", compact)])
+    fake = FakeBulk()
+    assert indexer(log, store, fake).poll().indexed == 2
+    for sent in fake.requests[0]:
+        assert sent["doc"]["viewer_location"] == {"lat": 1.5, "lon": -2}
+        assert sent["doc"]["viewer_longitude"] == -2
