@@ -15,11 +15,17 @@ viewer-minute), so N records are about N / 1,440 viewers on average: ~7,000 for 
 added until the day holds N records; the excess is trimmed to exactly N by dropping random
 non-final summaries. Generation is timed apart and is not in any figure.
 
+The machine is shared: each figure comes with the process CPU time it took (all threads), and the
+load average is recorded before and after, so a figure slowed by another job shows as wall time
+well above CPU time (or a high load).
+
 Write, two figures (neither includes generation):
 - core: the real `LakeWriter` (default `WriterConfig`: flush every 200,000 records, zstd, fsync,
   commit markers) fed `LogEntry` batches of `read_batch` records directly (its `_add`, then
   `flush` when due, exactly as `poll` does), i.e. JSON parsing, Arrow conversion, hour
-  partitioning, the Parquet files and the commit protocol, without the SQLite log read;
+  partitioning, the Parquet files and the commit protocol, without the SQLite log read. The clock
+  runs from each `_add` to its return (and through each flush): the writer leaves no work running
+  in its threads when it returns, so none of it escapes into the untimed generation between;
 - end to end: the first `--log-events` records appended to a real `EventLog` (not timed), then a
   fresh `LakeWriter` on its own lake root polling that log until it has committed all of them
   (log reads, conversion, files, markers, log checkpoints).
@@ -46,6 +52,7 @@ import math
 import os
 import platform
 import random
+import resource
 import shutil
 import statistics
 import sys
@@ -350,6 +357,12 @@ def _poisson(rng: random.Random, mean: float) -> int:
 # -- writing ----------------------------------------------------------------------------------
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process so far, every thread's, user and system."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 class JsonLines:
     """The original layout: newline-delimited JSON, one file per UTC hour of event_time."""
 
@@ -385,6 +398,7 @@ def write_core(day: Day, work: Path, config: WriterConfig, chunk: int) -> dict[s
     json_lines = JsonLines(work / "json")
     gen_seconds = 0.0
     write_seconds = 0.0
+    write_cpu = 0.0
     files = 0
     flushes = 0
     with EventLog(work / "core-log.sqlite", synchronous="NORMAL") as event_log:
@@ -404,17 +418,19 @@ def write_core(day: Day, work: Path, config: WriterConfig, chunk: int) -> dict[s
                 room = config.flush_records - writer.buffered
                 batch = entries[lo : lo + min(config.read_batch, room)]
                 lo += len(batch)
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), cpu_seconds()
                 writer._add(batch)  # the body of `poll` after its log read
                 result = writer.flush() if writer.buffered >= config.flush_records else None
                 write_seconds += time.perf_counter() - t0
+                write_cpu += cpu_seconds() - c0
                 if result is not None:
                     files += len(result.files)
                     flushes += 1
             started = time.perf_counter()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu_seconds()
         result = writer.flush()
         write_seconds += time.perf_counter() - t0
+        write_cpu += cpu_seconds() - c0
         if result is not None:
             files += len(result.files)
             flushes += 1
@@ -425,6 +441,7 @@ def write_core(day: Day, work: Path, config: WriterConfig, chunk: int) -> dict[s
         "events": day.n,
         "generation_s": gen_seconds,
         "write_s": write_seconds,
+        "write_cpu_s": write_cpu,
         "events_per_s": day.n / write_seconds,
         "flushes": flushes,
         "files": files,
@@ -457,12 +474,13 @@ def write_from_log(
     setup_s = time.perf_counter() - t0
     with EventLog(log_path) as event_log:
         last = event_log.last_position()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu_seconds()
         writer = LakeWriter(event_log, root, config)
         while writer.position < last:
             writer.poll()
         writer.flush()
         seconds = time.perf_counter() - t0
+        cpu = cpu_seconds() - c0
         committed = event_log.checkpoint("lake")
         writer.close()
     assert committed == last, (committed, last)
@@ -470,6 +488,7 @@ def write_from_log(
         "events": appended,
         "log_append_s": setup_s,
         "write_s": seconds,
+        "write_cpu_s": cpu,
         "events_per_s": appended / seconds,
     }
 
@@ -505,17 +524,20 @@ def bench_queries(root: Path, json_bytes: int, repeats: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, query in QUERIES.items():
         times = []
+        cpus = []
         rows = 0
         for _ in range(repeats):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), cpu_seconds()
             result = run(root, query, params)
             times.append(time.perf_counter() - t0)
+            cpus.append(cpu_seconds() - c0)
             rows = len(result.rows)
         columns = sorted(query_columns(duckdb_sql(query.sql), names))
         read = sum(sizes.get(c, 0) for c in columns)
         out[name] = {
             "best_s": min(times),
             "median_s": statistics.median(times),
+            "cpu_best_s": min(cpus),
             "rows": rows,
             "columns": columns,
             "parquet_bytes_read": read,
@@ -524,6 +546,7 @@ def bench_queries(root: Path, json_bytes: int, repeats: int) -> dict[str, Any]:
         q = out[name]
         print(
             f"  {name:<34} best {q['best_s']:6.3f} s  median {q['median_s']:6.3f} s  "
+            f"cpu {q['cpu_best_s']:6.3f} s  "
             f"{len(columns):>2} cols {read / 1e6:9.1f} MB  ratio 1/{1 / q['bytes_ratio']:.0f}"
             f"  ({rows} rows)",
             flush=True,
@@ -562,7 +585,12 @@ def main() -> int:
         },
     }
     work = Path(tempfile.mkdtemp(prefix="bench-lake-", dir=args.work_dir))
-    print(f"lake benchmark: {args.events:,} events of {DAY} in {work}", flush=True)
+    figures["machine"]["loadavg_start"] = os.getloadavg()
+    print(
+        f"lake benchmark: {args.events:,} events of {DAY} in {work} (load average "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())})",
+        flush=True,
+    )
     try:
         t0 = time.perf_counter()
         day = Day(args.events, args.seed)
@@ -574,7 +602,8 @@ def main() -> int:
         core["generation_s"] += index_s
         root = core.pop("lake_root")
         print(
-            f"  write (core)  {core['events_per_s']:>10,.0f} events/s  ({core['write_s']:.1f} s; "
+            f"  write (core)  {core['events_per_s']:>10,.0f} events/s  ({core['write_s']:.1f} s, "
+            f"cpu {core['write_cpu_s']:.1f} s; "
             f"{core['flushes']} flushes, {core['files']} files; generation "
             f"{core['generation_s']:.1f} s, not counted)",
             flush=True,
@@ -593,7 +622,8 @@ def main() -> int:
         del day_again
         print(
             f"  write (from event log)  {from_log['events_per_s']:>10,.0f} events/s  "
-            f"({from_log['events']:,} events in {from_log['write_s']:.1f} s; log append "
+            f"({from_log['events']:,} events in {from_log['write_s']:.1f} s, cpu "
+            f"{from_log['write_cpu_s']:.1f} s; log append "
             f"{from_log['log_append_s']:.1f} s, not counted)",
             flush=True,
         )
@@ -608,6 +638,7 @@ def main() -> int:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
 
+    figures["machine"]["loadavg_end"] = os.getloadavg()
     worst_q = max(q["best_s"] for q in queries.values())
     worst_med = max(q["median_s"] for q in queries.values())
     worst_ratio = max(q["bytes_ratio"] for q in queries.values())

@@ -106,6 +106,22 @@ def aggregate_sql(
     return f"approx_percentile({value}, {quantile!r})"
 
 
+def percentiles_sql(
+    aggregate: Aggregate, quantiles: tuple[float, ...], *, where: str | None = None
+) -> str:
+    """Trino (the lake) only: a values aggregate at several quantiles as one array, element i
+    for quantiles[i] (one approx_percentile sketch for all of them rather than one each).
+    `where` replaces the rendered filter, as in `aggregate_sql`."""
+    if aggregate.kind != "values":
+        raise ValueError("percentiles read a values aggregate")
+    if not quantiles:
+        raise ValueError("no quantile")
+    assert aggregate.value is not None
+    where = where or filter_sql(aggregate.filter, "trino")
+    value = f"CASE WHEN {where} THEN {expr_sql(aggregate.value, 'trino')} END"
+    return f"approx_percentile({value}, ARRAY[{', '.join(repr(q) for q in quantiles)}])"
+
+
 def _field(expr: Expr) -> str:
     if not isinstance(expr, Field):
         raise ValueError("distinct counts a field")

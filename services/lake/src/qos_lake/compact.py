@@ -1,6 +1,7 @@
 """Merges each partition's committed files into one, so queries open few files.
 
-A partition's live files (`layout.live_files`) become `part-<min first>-<max last>.parquet`:
+A partition's live files (`layout.live_files`) become `part-<min first>-<max last>.parquet`, its
+rows grouped by `schema.SORT_COLUMNS` and written with `schema.parquet_options`, as the writer's:
 
 1. the merged rows are written to a hidden `.tmp-compact-…` file, fsynced, renamed into place and
    the directory fsynced;
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from qos_lake.layout import (
@@ -31,7 +33,7 @@ from qos_lake.layout import (
     partitions,
     split_leftovers,
 )
-from qos_lake.writer import COMPRESSION
+from qos_lake.schema import SORT_COLUMNS, parquet_options
 
 TMP_COMPACT = ".tmp-compact-"
 LOCK_FILE = "_compact.lock"
@@ -65,10 +67,14 @@ def compact_partition(partition: Path, committed: int) -> PartitionCompaction:
     # Files written before a field was added lack its column: promotion fills it with nulls.
     tables = [pq.ParquetFile(f.path).read() for f in live]
     table = pa.concat_tables(tables, promote_options="default")
+    # The writer's row order and encodings (`schema.SORT_COLUMNS`, `schema.parquet_options`).
+    keys = [(name, "ascending") for name in SORT_COLUMNS if name in table.schema.names]
+    if keys:
+        table = table.take(pc.sort_indices(table, sort_keys=keys))
     target = partition / part_name(min(f.first for f in live), max(f.last for f in live))
     tmp = partition / (TMP_COMPACT + target.name)
     with tmp.open("wb") as out:
-        pq.write_table(table, out, compression=COMPRESSION)
+        pq.write_table(table, out, **parquet_options(table.schema))
         out.flush()
         os.fsync(out.fileno())
     os.replace(tmp, target)

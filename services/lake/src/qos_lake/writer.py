@@ -1,10 +1,19 @@
 """Writes the local event log into the Parquet lake, exactly once across crashes.
 
-A consumer of the event log (consumer name `lake`, its own checkpoint). It buffers records as Arrow
-tables until `flush_records` records or `flush_seconds` since the oldest buffered one, then writes
-one zstd Parquet file per `dt=/hour=` partition the batch touches, all named after the batch's log
+A consumer of the event log (consumer name `lake`, its own checkpoint). It buffers records until
+`flush_records` records or `flush_seconds` since the oldest buffered one, then writes one zstd
+Parquet file per `dt=/hour=` partition the batch touches, all named after the batch's log
 position range: `events/dt=YYYY-MM-DD/hour=HH/part-<first>-<last>.parquet` (UTC hour of
 `event_time`; a record without a usable `event_time` goes by the time the log stored it).
+
+Where the time goes, and how it is spread over `WORKERS` threads (DuckDB and pyarrow release the
+GIL): buffered records are converted to Arrow (`fast_json`, most of the work) a read batch per
+task, when `_CONVERT_RECORDS` are waiting or at the flush; a flush then sorts the rows once into
+partition and file order, gathers the columns (shared between the threads) and writes its
+partition files side by side. Within a file, rows are grouped by metric type, then session
+(`schema.SORT_COLUMNS`; a stable sort, so a session's records of a type stay in log order), so a
+session's shared columns become long runs, and are written with `schema.parquet_options`. No work
+is left running in the threads when a call returns.
 
 Commit protocol of a flush (positions `first`..`last`):
 
@@ -30,8 +39,10 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import queue
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from threading import Event
@@ -54,17 +65,25 @@ from qos_lake.layout import (
     partitions,
     range_name,
 )
-from qos_lake.schema import TIME_COLUMN, lake_schema, to_table
+from qos_lake.schema import (
+    SORT_COLUMNS,
+    TIME_COLUMN,
+    lake_schema,
+    parquet_options,
+    to_table,
+)
 from qos_shared.eventlog import EventLog, LogEntry
 
 CONSUMER = "lake"
 TMP_WRITE = ".tmp-write-"
 LOCK_FILE = "_writer.lock"
-COMPRESSION = "zstd"
 
 _HOUR_MS = 3_600_000
 _MAX_EVENT_MS = 253_402_300_800_000  # year 10000: beyond it there is no dt= to write
 _BUCKET = "__hour_bucket"  # the partition of each buffered row; dropped before writing
+_CONVERT_RECORDS = 200_000  # buffered records converted at once (or fewer, at a flush)
+# Threads converting batches and writing partition files: the cores, up to 4 (2 here).
+WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 log = logging.getLogger(__name__)
 
@@ -101,9 +120,17 @@ class Recovery:
     removed: tuple[Path, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class _Converted:
+    table: pa.Table  # the lake columns and _BUCKET
+    invalid_values: int
+    unreadable: int
+
+
 @dataclass(slots=True)
 class _Buffer:
     tables: list[pa.Table] = field(default_factory=list)
+    unparsed: list[LogEntry] = field(default_factory=list)  # read, not yet converted
     records: int = 0
     first: int | None = None
     since: float = 0.0
@@ -127,7 +154,14 @@ class LakeWriter:
         self.config = config
         self.clock = clock
         self.schema = lake_schema()
-        self._fast = FastJson(self.schema)
+        self._options = parquet_options(self.schema)
+        # DuckDB's JSON reading and pyarrow's Parquet encoding release the GIL: batches are
+        # converted, and a flush's partition files written, side by side on the cores.
+        self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="lake-writer")
+        self._parser_list = [FastJson(self.schema) for _ in range(WORKERS)]
+        self._parsers: queue.SimpleQueue[FastJson] = queue.SimpleQueue()
+        for parser in self._parser_list:
+            self._parsers.put(parser)
         root.mkdir(parents=True, exist_ok=True)
         self._lock_fd: int | None = _lock(root / LOCK_FILE)
         self._buffer = _Buffer()
@@ -189,26 +223,52 @@ class LakeWriter:
         return self._buffer.records
 
     def _add(self, entries: list[LogEntry]) -> None:
+        """Buffer records read from the log; they are converted `_CONVERT_RECORDS` at a time, or
+        at the flush, in read batches spread over the workers."""
+        self._buffer.unparsed.extend(entries)
+        self._buffered(entries)
+        if len(self._buffer.unparsed) >= _CONVERT_RECORDS:
+            self._convert()
+
+    def _convert(self) -> None:
+        """The unparsed records as Arrow (with their hour buckets), into the buffer's tables."""
         buffer = self._buffer
-        fast = self._fast.table([e.data for e in entries])
+        step = self.config.read_batch
+        entries = buffer.unparsed
+        batches = [entries[lo : lo + step] for lo in range(0, len(entries), step)]
+        # All or nothing: if a batch fails, the buffer is as it was and the flush can be retried.
+        done = list(self._pool.map(self._convert_batch, batches))  # in log order
+        buffer.unparsed = []
+        for converted in done:
+            buffer.tables.append(converted.table)
+            buffer.invalid_values += converted.invalid_values
+            buffer.unreadable += converted.unreadable
+
+    def _convert_batch(self, entries: list[LogEntry]) -> _Converted:
+        """One batch by DuckDB, or by the Python path if DuckDB steps aside (on a worker)."""
+        parser = self._parsers.get()
+        try:
+            fast = parser.table([e.data for e in entries])
+        finally:
+            self._parsers.put(parser)
         if fast is not None:
             event_time = fast.column(TIME_COLUMN)
             usable = pc.all(
                 pc.and_(pc.greater_equal(event_time, 0), pc.less(event_time, _MAX_EVENT_MS))
             ).as_py()
             if usable and event_time.null_count == 0:
-                buffer.tables.append(fast.append_column(_BUCKET, pc.divide(event_time, _HOUR_MS)))
-                self._buffered(entries)
-                return
+                table = fast.append_column(_BUCKET, pc.divide(event_time, _HOUR_MS))
+                return _Converted(table, 0, 0)
         records: list[dict[str, Any]] = []
         appended_at: list[int] = []
+        unreadable = 0
         for entry in entries:
             try:
                 record = orjson.loads(entry.data)
             except orjson.JSONDecodeError:
                 record = None
             if not isinstance(record, dict):
-                buffer.unreadable += 1  # ingest stores only objects; say so, do not stall
+                unreadable += 1  # ingest stores only objects; say so, do not stall
                 continue
             records.append(record)
             appended_at.append(entry.appended_at)
@@ -216,9 +276,7 @@ class LakeWriter:
         table = conversion.table.append_column(
             _BUCKET, _hour_buckets(conversion.table, appended_at)
         )
-        buffer.tables.append(table)
-        buffer.invalid_values += conversion.invalid_values
-        self._buffered(entries)
+        return _Converted(table, conversion.invalid_values, unreadable)
 
     def _buffered(self, entries: list[LogEntry]) -> None:
         buffer = self._buffer
@@ -237,6 +295,7 @@ class LakeWriter:
             return None
         started = time.perf_counter()
         first, last = buffer.first, self.position
+        self._convert()
         table = pa.concat_tables(buffer.tables)
         files = self._write_files(table, first, last)
         self._write_marker(first, last, files, table.num_rows)
@@ -254,14 +313,19 @@ class LakeWriter:
         )
 
     def _write_files(self, table: pa.Table, first: int, last: int) -> list[Path]:
-        buckets = table.column(_BUCKET)
-        data = table.drop_columns([_BUCKET])
-        written: list[Path] = []
-        for bucket in sorted(pc.unique(buckets).to_pylist()):
-            rows = data.filter(pc.equal(buckets, bucket))
+        # One stable sort puts the rows in partition order and each partition's rows in file
+        # order (module doc); each partition is then a slice.
+        order = _file_order(table)
+        runs = pc.run_end_encode(table.column(_BUCKET).take(order).combine_chunks())
+        data = self._take(table.drop_columns([_BUCKET]), order)
+        jobs: list[tuple[pa.Table, Path]] = []
+        start = 0
+        for bucket, end in zip(runs.values.to_pylist(), runs.run_ends.to_pylist(), strict=True):
             directory = partition_dir(self.root, bucket)
             directory.mkdir(parents=True, exist_ok=True)
-            written.append(self._write_file(rows, directory / part_name(first, last)))
+            jobs.append((data.slice(start, end - start), directory / part_name(first, last)))
+            start = end
+        written = self._write_partitions(jobs)
         # The renames (and any new dt=/hour= directory) must be on disk before the marker is.
         synced: set[Path] = set()
         for path in written:
@@ -271,10 +335,34 @@ class LakeWriter:
                     synced.add(directory)
         return written
 
+    def _take(self, table: pa.Table, order: pa.Array) -> pa.Table:
+        """`table.take(order)`, the columns shared between the workers."""
+        names = table.column_names
+        shares = [names[i::WORKERS] for i in range(WORKERS)]
+
+        def take(share: list[str]) -> list[pa.ChunkedArray]:
+            return [table.column(name).take(order) for name in share]
+
+        taken = dict(
+            zip(
+                [n for share in shares for n in share],
+                [c for columns in self._pool.map(take, shares) for c in columns],
+                strict=True,
+            )
+        )
+        return pa.table([taken[n] for n in names], schema=table.schema)
+
+    def _write_partitions(self, jobs: list[tuple[pa.Table, Path]]) -> list[Path]:
+        if len(jobs) == 1:
+            return [self._write_file(*jobs[0])]
+        futures = [self._pool.submit(self._write_file, rows, path) for rows, path in jobs]
+        wait(futures)  # every write ends (or fails) before the first failure is raised
+        return [future.result() for future in futures]
+
     def _write_file(self, table: pa.Table, path: Path) -> Path:
         tmp = path.with_name(TMP_WRITE + path.name)
         with tmp.open("wb") as f:
-            pq.write_table(table, f, compression=COMPRESSION)
+            pq.write_table(table, f, **self._options)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -325,7 +413,10 @@ class LakeWriter:
 
     def close(self) -> None:
         """Release the lake root without flushing (what a crash does; `run` flushes on stop)."""
-        self._fast.close()
+        self._pool.shutdown()
+        for parser in self._parser_list:
+            parser.close()
+        self._parser_list = []
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
@@ -339,6 +430,22 @@ def _lock(path: Path) -> int:
         os.close(fd)
         raise LakeBusy(f"another writer holds {path}") from None
     return fd
+
+
+def _file_order(table: pa.Table) -> pa.Array:
+    """Row indices putting the rows in partition order and each partition's rows in file order
+    (module doc): a stable sort on the hour bucket, then on one integer key that numbers the
+    `SORT_COLUMNS` values in order of first appearance (grouping them is what counts, not their
+    alphabetical order; nulls last)."""
+    key: pa.Array | None = None
+    for name in SORT_COLUMNS:
+        codes = pc.dictionary_encode(table.column(name).combine_chunks())
+        size = len(codes.dictionary) + 1
+        index = pc.fill_null(pc.cast(codes.indices, pa.int64()), size - 1)
+        key = index if key is None else pc.add_checked(pc.multiply_checked(key, size), index)
+    # Mixed radix: at most (records + 1) ** len(SORT_COLUMNS), far within int64 for a flush.
+    order = pa.table({"bucket": table.column(_BUCKET), "key": key})
+    return pc.sort_indices(order, sort_keys=[("bucket", "ascending"), ("key", "ascending")])
 
 
 def _hour_buckets(table: pa.Table, appended_at: list[int]) -> pa.ChunkedArray:

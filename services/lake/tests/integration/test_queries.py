@@ -27,6 +27,7 @@ from ..golden import (
     same,
     write_lake,
 )
+from ..lake import BASE_MS
 
 RECORDS = generate()
 
@@ -124,3 +125,39 @@ def test_a_filter_value_is_bound_never_spliced_into_the_text(lake: Path, channel
     assert result.rows == []
     # The lake is untouched: the same query without the filter still answers.
     assert run(lake, named_query("popular-channels"), PARAMS["all days"]).rows
+
+
+def test_groups_of_one_kind_of_record_or_of_none_the_catalogue_knows_are_all_there(
+    tmp_path: Path,
+) -> None:
+    """The KPI queries aggregate PLAYBACK_SUMMARY records and the others in separate passes:
+    a group with only one kind (or only records no metric counts) still has its row."""
+    base = {"channel_watched": "ch-news", "is_live": True, "source_format": "v1"}
+    at = BASE_MS + 3_600_000
+    records: list[Record] = [
+        # web: summaries only
+        {**base, "session_id": "w1", "client_platform": "web", "metric_type": "PLAYBACK_SUMMARY",
+         "event_time": at, "event_id": "w1-1", "playing_time_ms": 60_000, "buffering_time_ms": 0,
+         "buffering_count": 0, "error_count": 0, "live_latency_ms": 4_000},
+        {**base, "session_id": "w1", "client_platform": "web", "metric_type": "PLAYBACK_SUMMARY",
+         "event_time": at + 60_000, "event_id": "w1-2", "playing_time_ms": 0,
+         "buffering_time_ms": 2_000, "buffering_count": 1, "error_count": 1,
+         "live_latency_ms": 5_000, "bitrate_bps": 3_000_000},
+        # ios: a start that failed, no summary
+        {**base, "session_id": "i1", "client_platform": "ios", "metric_type": "ATTEMPT",
+         "event_time": at, "event_id": "i1-1"},
+        {**base, "session_id": "i1", "client_platform": "ios", "metric_type": "ERROR",
+         "event_time": at + 900, "event_id": "i1-2", "fatal": True, "phase": "startup"},
+        # tv: a type no metric reads
+        {**base, "session_id": "t1", "client_platform": "tv", "metric_type": "HEARTBEAT",
+         "event_time": at, "event_id": "t1-1"},
+    ]  # fmt: skip
+    write_lake(records, tmp_path / "lake", tmp_path / "events.sqlite")
+    params = QueryParams(FIRST_DAY, FIRST_DAY)
+    for name in ["kpis-by-platform", "popular-platforms", "average-buffer-time", "live-latency"]:
+        query = named_query(name)
+        result = run(tmp_path / "lake", query, params)
+        want = expected(query, in_scope(records, params))
+        assert same(result.rows, want), (name, result.rows, want)
+    rows = run(tmp_path / "lake", named_query("kpis-by-platform"), params).records()
+    assert {r["client_platform"] for r in rows} == {"web", "ios", "tv"}

@@ -8,6 +8,7 @@ from typing import Any
 
 import duckdb
 import orjson
+import pyarrow.parquet as pq
 import pytest
 
 from qos_lake.layout import COMMITS_DIR, live_dataset_files, part_name
@@ -248,3 +249,80 @@ def test_old_markers_are_pruned(log: EventLog, root: Path) -> None:
     markers = sorted(p.name for p in (root / COMMITS_DIR).iterdir())
     assert len(markers) == 3 and markers[-1].endswith("00000000000000000008.json")
     assert len(event_ids(root)) == 8
+
+
+def test_a_file_holds_its_rows_by_metric_type_then_session_in_log_order(
+    log: EventLog, root: Path
+) -> None:
+    kinds = ["PLAYBACK_SUMMARY", "PLAY", "PLAYBACK_SUMMARY", "STOP"]
+    events = [
+        summary(BASE_MS + i * 1000, metric_type=kinds[i % 4], session_id=f"s-{(i * 7) % 5}")
+        for i in range(40)
+    ]
+    append(log, events)
+    w = writer(log, root)
+    drain(w)
+    (path,) = live_dataset_files(root)
+    file = pq.ParquetFile(path)
+    rows = file.read(columns=["metric_type", "session_id", "event_id"]).to_pylist()
+    assert sorted(r["event_id"] for r in rows) == sorted(e["event_id"] for e in events)
+    keys = [(r["metric_type"], r["session_id"]) for r in rows]
+    runs = [k for i, k in enumerate(keys) if i == 0 or k != keys[i - 1]]
+    assert len(runs) == len(set(runs))  # each (type, session) in one run
+    type_runs = [t for i, (t, _) in enumerate(runs) if i == 0 or t != runs[i - 1][0]]
+    assert len(type_runs) == len(set(type_runs)) == 3  # each type in one run
+    log_order = {e["event_id"]: n for n, e in enumerate(events)}
+    for key in set(keys):
+        ids = [r["event_id"] for r in rows if (r["metric_type"], r["session_id"]) == key]
+        assert ids == sorted(ids, key=log_order.__getitem__)
+    # The per-record columns: no dictionary, the times delta-encoded; the rest dictionary pages.
+    meta = file.metadata.row_group(0)
+    encodings = {
+        meta.column(i).path_in_schema: set(meta.column(i).encodings)
+        for i in range(meta.num_columns)
+    }
+    assert "DELTA_BINARY_PACKED" in encodings["event_time"]
+    assert "RLE_DICTIONARY" not in encodings["event_id"] | encodings["event_time"]
+    assert "RLE_DICTIONARY" in encodings["session_id"]
+    statistics = {
+        meta.column(i).path_in_schema: meta.column(i).is_stats_set for i in range(meta.num_columns)
+    }
+    assert statistics["event_time"] and statistics["metric_type"] and statistics["is_live"]
+    assert not statistics["event_id"]
+
+
+def test_a_misfit_in_one_read_batch_of_a_flush_is_nulled_and_the_rest_kept(
+    log: EventLog, root: Path
+) -> None:
+    events = [summary(BASE_MS + i) for i in range(9)]
+    events[4] = {**events[4], "buffering_count": "three"}
+    append(log, events)
+    w = writer(log, root, read_batch=3)  # three batches, converted together at the flush
+    while w.poll()[0]:
+        pass
+    result = w.flush()
+    assert result is not None and result.records == 9 and result.invalid_values == 1
+    rows = read_lake(root)
+    assert sorted(r["event_id"] for r in rows) == sorted(e["event_id"] for e in events)
+    assert [r["buffering_count"] for r in rows if r["event_id"] == events[4]["event_id"]] == [None]
+    assert all(r["buffering_count"] == 1 for r in rows if r["event_id"] != events[4]["event_id"])
+
+
+def test_a_conversion_that_fails_leaves_the_buffer_whole_for_the_next_flush(
+    log: EventLog, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = [summary(BASE_MS + i) for i in range(7)]
+    append(log, events)
+    w = writer(log, root, read_batch=2)
+    while w.poll()[0]:
+        pass
+    with monkeypatch.context() as patch:
+        patch.setattr(w, "_convert_batch", crash_on_call(w._convert_batch, 3))
+        with pytest.raises(Crash):
+            w.flush()
+    assert files_under(root) == [] and w.buffered == 7
+    result = w.flush()
+    assert result is not None and result.records == 7
+    assert sorted(event_ids(root)) == sorted(e["event_id"] for e in events)
+    w.close()
+    w.close()  # a second close is harmless

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -37,4 +38,16 @@ def test_a_misfit_value_or_a_non_object_leaves_the_batch_to_the_python_path() ->
     assert fast.table(misfit) is None
     assert fast.table([orjson.dumps(records()[0]), b"[1, 2]"]) is None
     assert fast.table([b"{not json"]) is None
+    fast.close()
+
+
+def test_the_spill_file_is_rewritten_whole_for_each_batch_and_leaves_no_name() -> None:
+    fast = FastJson(lake_schema())
+    big = [orjson.dumps(summary(BASE_MS + i)) for i in range(2_000)]
+    small = big[:3]
+    assert (table := fast.table(big)) is not None and table.num_rows == 2_000
+    assert (table := fast.table(small)) is not None
+    assert table.column("event_id").to_pylist() == [orjson.loads(r)["event_id"] for r in small]
+    if Path("/proc/self/fd").is_dir():  # read through its descriptor: unlinked from the start
+        assert fast._spill.path.startswith("/proc/self/fd/")
     fast.close()

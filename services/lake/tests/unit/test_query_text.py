@@ -9,6 +9,7 @@ import sqlglot
 from sqlglot import exp
 
 from qos_lake.queries import PLACEHOLDERS, QUERIES, QueryParams, UnknownQuery, named_query
+from qos_lake.queries.definitions import SCOPE, SCOPE_NAME
 from qos_lake.queries.local import duckdb_sql
 
 
@@ -43,3 +44,24 @@ def test_a_reversed_range_is_refused() -> None:
 def test_an_unknown_name_suggests_close_ones() -> None:
     with pytest.raises(UnknownQuery, match="did you mean popular-channels"):
         named_query("popular-channel")
+
+
+@pytest.mark.parametrize("name", QUERIES)
+def test_the_scope_is_inlined_locally_and_read_in_passes(name: str) -> None:
+    trino = QUERIES[name].sql
+    assert SCOPE.startswith(f"{SCOPE_NAME} AS (") and trino.startswith(f"WITH {SCOPE}")
+    assert f"{SCOPE_NAME} AS NOT MATERIALIZED (" in duckdb_sql(trino)
+    assert "NOT MATERIALIZED" not in trino  # a local planner hint only
+    assert "COUNT(DISTINCT" not in trino.upper()  # distinct counts are per-session passes
+
+
+@pytest.mark.parametrize("name", [n for n in QUERIES if n.startswith("kpis")])
+def test_a_kpi_query_reads_summaries_and_the_other_records_in_passes_of_their_own(
+    name: str,
+) -> None:
+    trino = QUERIES[name].sql
+    assert "WHERE \"metric_type\" = 'PLAYBACK_SUMMARY'" in trino
+    assert "WHERE \"metric_type\" IS DISTINCT FROM 'PLAYBACK_SUMMARY'" in trino
+    # One percentile sketch per values aggregate, at all its quantiles.
+    assert trino.count("approx_percentile(") == 2
+    assert "ARRAY[0.5, 0.9, 0.95]" in trino and "ARRAY[0.5, 0.95]" in trino

@@ -2,25 +2,54 @@
 
 Nothing from a caller reaches this text: the only inputs are the catalogue (data in `shared/`)
 and the constants below. Values are bound to the `?` of SCOPE at run time.
+
+How a query of catalogue metrics reads the scope (`metrics_query`), for speed without giving up
+exactness (the same numbers as one GROUP BY with every aggregate inline):
+- each aggregate the metrics need is computed once, as a column, and the metrics' formulas
+  (`catalogue_sql.metric_formula`) read those columns, as the realtime engine does; a values
+  aggregate read at several quantiles is one percentile call over an array of them;
+- PLAYBACK_SUMMARY records, one per viewer-minute and most of the rows, are aggregated in a pass
+  of their own (`WHERE metric_type = 'PLAYBACK_SUMMARY'`, which the engines push into the scan),
+  with each filter reduced to its conditions; the other records, a small minority, in a second
+  pass with the full filters. The two passes see every scoped row once, so every group is there;
+- distinct counts (sessions) are counted as the groups of a per-(group, session) pass, with a
+  flag per filter, rather than one hashed DISTINCT per metric;
+- the passes' rows (one per group each) are put together by UNION ALL and summed per group, and
+  the formulas applied to the sums. A count or distinct count is 0 where no row of its pass is in
+  the group, a sum or percentile null, as over the group's rows in one pass.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 from qos_lake.queries.model import NamedQuery
-from qos_shared.catalogue import CATALOGUE, Metric, metric
-from qos_shared.catalogue_sql import aggregate_sql, metric_sql, quote, share_numerator_sql
+from qos_shared.catalogue import CATALOGUE, Aggregate, Field, Filter, Metric, metric
+from qos_shared.catalogue_sql import (
+    aggregate_sql,
+    condition_sql,
+    filter_sql,
+    metric_formula,
+    percentiles_sql,
+    quote,
+    share_numerator_sql,
+)
+
+# The name of SCOPE's CTE (`local.duckdb_sql` inlines it wherever it is used).
+SCOPE_NAME = "scoped"
 
 # The rows every query reads. `dt` prunes partitions; `event_time` (ms since the epoch, UTC) is
 # the exact bound. Athena's session time zone is UTC, DuckDB's EPOCH of a DATE is UTC midnight.
+# The bounds are BIGINT like the column, so that the comparison stays a plain range on it (which
+# Parquet statistics and DuckDB's scan filters handle) rather than a cast of every value.
 SCOPE = """\
 scoped AS (
     SELECT *
     FROM events
     WHERE dt BETWEEN ? AND ?
-      AND event_time >= to_unixtime(CAST(? AS DATE)) * 1000
-      AND event_time < to_unixtime(date_add('day', 1, CAST(? AS DATE))) * 1000
+      AND event_time >= CAST(to_unixtime(CAST(? AS DATE)) * 1000 AS BIGINT)
+      AND event_time < CAST(to_unixtime(date_add('day', 1, CAST(? AS DATE))) * 1000 AS BIGINT)
       AND (CAST(? AS VARCHAR) IS NULL OR client_platform = CAST(? AS VARCHAR))
       AND (CAST(? AS VARCHAR) IS NULL OR channel_watched = CAST(? AS VARCHAR))
       AND (CAST(? AS VARCHAR) IS NULL OR viewer_country = CAST(? AS VARCHAR))
@@ -42,6 +71,10 @@ _GROUPINGS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("-by-country", "by day and viewer_country", ("day", "viewer_country")),
 )
 
+# The metric type read in a pass of its own (one record per viewer-minute: most of the rows).
+BULK_TYPE = "PLAYBACK_SUMMARY"
+_METRIC_TYPE = quote("metric_type")
+
 
 def _select_list(columns: list[tuple[str, str]]) -> str:
     return ",\n    ".join(f"{expr} AS {quote(alias)}" for alias, expr in columns)
@@ -53,6 +86,49 @@ def _order(columns: tuple[str, ...], descending: tuple[str, ...] = ()) -> str:
     return ", ".join(keys)
 
 
+def _string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _only_of(filter_: Filter, metric_type: str) -> bool:
+    """Whether every clause of the filter selects records of just `metric_type`."""
+    return all(clause.metric_types == (metric_type,) for clause in filter_.clauses)
+
+
+def _residual(filter_: Filter, metric_type: str) -> str:
+    """The filter over records already known to be of `metric_type` (see `_only_of`)."""
+    parts = [
+        " AND ".join(condition_sql(c, "trino") for c in clause.conditions) or "TRUE"
+        for clause in filter_.clauses
+    ]
+    return parts[0] if len(parts) == 1 else "(" + " OR ".join(f"({p})" for p in parts) + ")"
+
+
+@dataclass
+class _Pass:
+    """A GROUP BY over the scoped rows that `where` selects (all of them when None)."""
+
+    where: str | None
+    columns: dict[str, str] = field(default_factory=dict)  # aggregate column -> its SQL
+
+
+@dataclass
+class _SessionPass:
+    """Distinct counts of one column over records of some metric types: the groups of a
+    per-(group, value) GROUP BY, with one flag per count's filter."""
+
+    column: str
+    metric_types: tuple[str, ...]
+    flags: dict[str, str] = field(default_factory=dict)  # aggregate column -> its condition
+
+
+def _within(filter_: Filter, metric_types: tuple[str, ...]) -> str:
+    """The filter over records of `metric_types`: just its conditions when it selects one type."""
+    if len(metric_types) == 1 and _only_of(filter_, metric_types[0]):
+        return _residual(filter_, metric_types[0])
+    return filter_sql(filter_, "trino")
+
+
 def metrics_query(
     name: str,
     description: str,
@@ -61,15 +137,110 @@ def metrics_query(
     *,
     rank_by: tuple[str, ...] = (),
 ) -> NamedQuery:
-    """Catalogue metrics (none a share) as columns, one row per group, from SCOPE."""
-    columns = [(g, _GROUP_EXPR[g]) for g in group]
-    columns += [(alias, metric_sql(m, "trino")) for alias, m in metrics]
-    group_by = ", ".join(_GROUP_EXPR[g] for g in group)
+    """Catalogue metrics (none a share) as columns, one row per group, from SCOPE (see the
+    module doc for the passes)."""
+    if any(m.kind == "share" for _, m in metrics):
+        raise ValueError("shares have their own queries (share_query)")
+    # Every aggregate once, in first use order; a values aggregate with all its quantiles.
+    columns: dict[Aggregate, str] = {}
+    quantiles: dict[Aggregate, list[float]] = {}
+    for _, m in metrics:
+        for aggregate in (m.numerator, m.denominator):
+            if aggregate is not None:
+                columns.setdefault(aggregate, f"a{len(columns)}")
+        if m.quantile is not None and m.quantile not in quantiles.setdefault(m.numerator, []):
+            quantiles[m.numerator].append(m.quantile)
+
+    # The passes over the scope: PLAYBACK_SUMMARY apart when some aggregates read only those
+    # records and some read others (together, the passes' WHERE clauses cover every row).
+    def bulk(aggregate: Aggregate) -> bool:
+        return _only_of(aggregate.filter, BULK_TYPE)
+
+    per_row = [a for a in columns if a.kind != "distinct"]
+    split = any(map(bulk, per_row)) and not all(map(bulk, per_row))
+    if split:
+        bulk_pass = _Pass(f"{_METRIC_TYPE} = {_string(BULK_TYPE)}")
+        rest_pass = _Pass(f"{_METRIC_TYPE} IS DISTINCT FROM {_string(BULK_TYPE)}")
+        passes = [bulk_pass, rest_pass]
+    else:
+        bulk_pass = rest_pass = _Pass(None)
+        passes = [rest_pass]
+    sessions: dict[tuple[str, tuple[str, ...]], _SessionPass] = {}
+    for aggregate, column in columns.items():
+        if aggregate.kind == "distinct":
+            assert isinstance(aggregate.value, Field)
+            types = tuple(sorted(aggregate.filter.metric_types))
+            key = (aggregate.value.name, types)
+            session_pass = sessions.setdefault(key, _SessionPass(*key))
+            session_pass.flags[column] = _within(aggregate.filter, types)
+            continue
+        in_bulk = split and bulk(aggregate)
+        where = _residual(aggregate.filter, BULK_TYPE) if in_bulk else None
+        if aggregate.kind == "values":
+            sql = percentiles_sql(aggregate, tuple(quantiles[aggregate]), where=where)
+        else:
+            sql = aggregate_sql(aggregate, "trino", where=where)
+        (bulk_pass if in_bulk else rest_pass).columns[column] = sql
+
+    group_exprs = ", ".join(_GROUP_EXPR[g] for g in group)
+    group_aliases = ", ".join(quote(g) for g in group)
+    ctes = [SCOPE]
+    parts: list[str] = []
+
+    def part(own: dict[str, str], source: str, where: str | None = None) -> str:
+        """One pass's row per group: its own aggregate columns, null in the others."""
+        if source == SCOPE_NAME:
+            select, by = [(g, _GROUP_EXPR[g]) for g in group], group_exprs
+        else:
+            select, by = [(g, quote(g)) for g in group], group_aliases
+        select += [(c, own.get(c, "NULL")) for c in columns.values()]
+        condition = f"\n    WHERE {where}" if where else ""
+        return (
+            f"    SELECT\n    {_select_list(select)}\n"
+            f"    FROM {source}{condition}\n    GROUP BY {by}"
+        )
+
+    for p in passes:
+        parts.append(part(p.columns, SCOPE_NAME, p.where))
+    for i, s in enumerate(sessions.values()):
+        cte = f"sessions_{i}"
+        flags = [(g, _GROUP_EXPR[g]) for g in group]
+        flags += [(f"f_{c}", f"bool_or({condition})") for c, condition in s.flags.items()]
+        type_list = ", ".join(_string(t) for t in s.metric_types)
+        ctes.append(
+            f"{cte} AS (\n    SELECT\n    {_select_list(flags)}\n    FROM {SCOPE_NAME}\n"
+            f"    WHERE {_METRIC_TYPE} IN ({type_list}) AND {quote(s.column)} IS NOT NULL\n"
+            f"    GROUP BY {group_exprs}, {quote(s.column)}\n)"
+        )
+        parts.append(part({c: f"count_if({quote('f_' + c)})" for c in s.flags}, cte))
+    ctes.append("parts AS (\n" + "\n    UNION ALL\n".join(parts) + "\n)")
+
+    def total(aggregate: Aggregate, column: str) -> str:
+        if aggregate.kind == "values":
+            return f"arbitrary({quote(column)})"  # from one pass: the only non-null value
+        if aggregate.kind in ("count", "distinct"):
+            return f"COALESCE(SUM({quote(column)}), 0)"
+        return f"SUM({quote(column)})"
+
+    totals = [(g, quote(g)) for g in group] + [(c, total(a, c)) for a, c in columns.items()]
+    ctes.append(
+        f"totals AS (\n    SELECT\n    {_select_list(totals)}\n    FROM parts\n"
+        f"    GROUP BY {group_aliases}\n)"
+    )
+
+    def ref(aggregate: Aggregate, quantile: float | None) -> str:
+        column = quote(columns[aggregate])
+        if aggregate.kind == "values":
+            assert quantile is not None
+            return f"{column}[{quantiles[aggregate].index(quantile) + 1}]"  # 1-based
+        return column
+
+    outputs = [(g, quote(g)) for g in group]
+    outputs += [(alias, metric_formula(m, ref)) for alias, m in metrics]
     sql = (
-        f"WITH {SCOPE}\n"
-        f"SELECT\n    {_select_list(columns)}\n"
-        "FROM scoped\n"
-        f"GROUP BY {group_by}\n"
+        "WITH " + ",\n".join(ctes) + "\n"
+        f"SELECT\n    {_select_list(outputs)}\n"
+        "FROM totals\n"
         f"ORDER BY {_order(group, rank_by)}"
     )
     return NamedQuery(

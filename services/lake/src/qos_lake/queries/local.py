@@ -2,10 +2,15 @@
 
 The lake's live files (`layout.live_dataset_files`: committed, no compaction leftovers) of the
 days in range become a view `events`, with `dt` and `hour` from the Hive path as text (as in the
-Glue table). The query text is the Trino text run through sqlglot, with one change: Athena's
-`approx_percentile` (a sketch with a small rank error) becomes DuckDB's exact `quantile_cont`
-(linear interpolation between closest ranks, the catalogue's definition) rather than sqlglot's
-default `approx_quantile`, so local answers are exact and Athena's percentiles are close to them.
+Glue table). The query text is the Trino text run through sqlglot, with two changes:
+- Athena's `approx_percentile` (a sketch with a small rank error) becomes DuckDB's exact
+  `quantile_cont` (linear interpolation between closest ranks, the catalogue's definition) rather
+  than sqlglot's default `approx_quantile`, so local answers are exact and Athena's percentiles
+  are close to them;
+- the scope CTE (`definitions.SCOPE_NAME`) is marked NOT MATERIALIZED: DuckDB would otherwise
+  copy every scoped row of every column once for a query that reads the scope in several passes,
+  where inlined each pass reads just its own columns with its filters pushed into the scan. A
+  planner hint only: the rows are the same.
 Parameter values are bound to the `?` placeholders, never put into the text.
 """
 
@@ -23,6 +28,7 @@ from sqlglot import exp
 
 from qos_lake.layout import live_dataset_files
 from qos_lake.queries import NamedQuery, QueryParams
+from qos_lake.queries.definitions import SCOPE_NAME
 
 
 class LakeQueryError(Exception):
@@ -55,13 +61,21 @@ def _exact_percentile(node: exp.Expression) -> exp.Expression:
     return node
 
 
+def _inline_scope(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.CTE) and node.alias == SCOPE_NAME:
+        node.set("materialized", False)
+    return node
+
+
 @functools.cache
 def duckdb_sql(trino_sql: str) -> str:
-    """The Trino text in DuckDB's dialect, with exact percentiles (see the module doc)."""
+    """The Trino text in DuckDB's dialect, with exact percentiles and the scope inlined (see the
+    module doc)."""
     statements = sqlglot.parse(trino_sql, read="trino")
     if len(statements) != 1 or statements[0] is None:
         raise ValueError("a named query is one statement")
-    return statements[0].transform(_exact_percentile).sql(dialect="duckdb")
+    tree = statements[0].transform(_exact_percentile).transform(_inline_scope)
+    return tree.sql(dialect="duckdb")
 
 
 def _days(params: QueryParams) -> set[str]:
