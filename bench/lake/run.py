@@ -26,12 +26,16 @@ Write, two figures (neither includes generation):
   partitioning, the Parquet files and the commit protocol, without the SQLite log read. The clock
   runs from each `_add` to its return (and through each flush): the writer leaves no work running
   in its threads when it returns, so none of it escapes into the untimed generation between;
-- end to end: the first `--log-events` records appended to a real `EventLog` (not timed), then a
-  fresh `LakeWriter` on its own lake root polling that log until it has committed all of them
-  (log reads, conversion, files, markers, log checkpoints).
+- end to end: the first `--log-events` records appended to a real `EventLog` (not timed, in the
+  same pass as the JSON lines), then a fresh `LakeWriter` on its own lake root polling that log
+  until it has committed all of them (log reads, conversion, files, markers, log checkpoints).
 
 JSON lines: the same record bytes, newline-delimited, one file per UTC hour of event_time (the
-original's Firehose layout, which Athena scans whole), to measure its total bytes.
+original's Firehose layout, which Athena scans whole), to measure its total bytes. They are written
+after the core write, from the regenerated day (the pass that fills the event log), and fsynced
+before anything is timed again: written alongside the core write, their 8.5 GB of writeback ran
+on the second core (and behind the writer's fsyncs) during its timed calls, which cost the 10 M
+core figure about a third.
 
 Queries: every named query (`qos_lake.queries.QUERIES`) through `qos_lake.queries.local.run` over
 the day (from = to = the day, no filter), `--repeats` times each (best and median wall time; each
@@ -387,15 +391,20 @@ class JsonLines:
         self.seconds += time.perf_counter() - started
 
     def close(self) -> int:
+        """Close the files, on disk (fsynced): their writeback must not run into a timed phase."""
+        started = time.perf_counter()
         for f in self.files.values():
+            f.flush()
+            os.fsync(f.fileno())
             f.close()
+        self.seconds += time.perf_counter() - started
         return sum(p.stat().st_size for p in self.root.rglob("*.jsonl"))
 
 
 def write_core(day: Day, work: Path, config: WriterConfig, chunk: int) -> dict[str, Any]:
-    """The writer's conversion and commit protocol fed directly; JSON lines written alongside."""
+    """The writer's conversion and commit protocol fed directly (nothing else written meanwhile:
+    the JSON lines come later, in `prepare_log`, so their writeback cannot slow this phase)."""
     root = work / "lake"
-    json_lines = JsonLines(work / "json")
     gen_seconds = 0.0
     write_seconds = 0.0
     write_cpu = 0.0
@@ -407,7 +416,6 @@ def write_core(day: Day, work: Path, config: WriterConfig, chunk: int) -> dict[s
         started = time.perf_counter()
         for data, times in day.chunks(chunk):
             gen_seconds += time.perf_counter() - started
-            json_lines.write(data, times)
             # What `EventLog.read` would return (built outside the timed region).
             entries = [
                 LogEntry(position + 1 + j, "", "", d, int(times[j])) for j, d in enumerate(data)
@@ -435,7 +443,6 @@ def write_core(day: Day, work: Path, config: WriterConfig, chunk: int) -> dict[s
             files += len(result.files)
             flushes += 1
         writer.close()
-    json_bytes = json_lines.close()
     parquet_bytes = sum(p.stat().st_size for p in (root / "events").rglob("*.parquet"))
     return {
         "events": day.n,
@@ -446,32 +453,42 @@ def write_core(day: Day, work: Path, config: WriterConfig, chunk: int) -> dict[s
         "flushes": flushes,
         "files": files,
         "parquet_bytes": parquet_bytes,
-        "json_lines_bytes": json_bytes,
-        "json_lines_write_s": json_lines.seconds,
         "lake_root": root,
     }
 
 
-def write_from_log(
-    day: Day, work: Path, config: WriterConfig, limit: int, chunk: int
-) -> dict[str, Any]:
-    """The first `limit` records through a real event log and a polling LakeWriter."""
-    log_path = work / "events.sqlite"
-    root = work / "lake-from-log"
+def prepare_log(day: Day, work: Path, limit: int, chunk: int) -> dict[str, Any]:
+    """Untimed: the day as JSON lines (all of it, made durable) and its first `limit` records
+    appended to a real event log (for `write_from_log`)."""
+    json_lines = JsonLines(work / "json")
     appended = 0
-    t0 = time.perf_counter()
-    with EventLog(log_path, synchronous="NORMAL") as event_log:
-        for data, _ in day.chunks(chunk):
+    append_seconds = 0.0
+    with EventLog(work / "events.sqlite", synchronous="NORMAL") as event_log:
+        for data, times in day.chunks(chunk):
+            json_lines.write(data, times)
             take = data[: limit - appended]
+            t0 = time.perf_counter()
             for lo in range(0, len(take), 10_000):
                 event_log.append(
                     [LogRecord(f"e{appended + lo + j}", "p", d)
                      for j, d in enumerate(take[lo : lo + 10_000])]
                 )  # fmt: skip
+            append_seconds += time.perf_counter() - t0
             appended += len(take)
-            if appended >= limit:
-                break
-    setup_s = time.perf_counter() - t0
+    json_bytes = json_lines.close()
+    return {
+        "log_events": appended,
+        "log_append_s": append_seconds,
+        "json_lines_bytes": json_bytes,
+        "json_lines_write_s": json_lines.seconds,
+    }
+
+
+def write_from_log(work: Path, config: WriterConfig, log: dict[str, Any]) -> dict[str, Any]:
+    """The records `prepare_log` appended, through a polling LakeWriter."""
+    log_path = work / "events.sqlite"
+    root = work / "lake-from-log"
+    appended = log["log_events"]
     with EventLog(log_path) as event_log:
         last = event_log.last_position()
         t0, c0 = time.perf_counter(), cpu_seconds()
@@ -486,7 +503,7 @@ def write_from_log(
     assert committed == last, (committed, last)
     return {
         "events": appended,
-        "log_append_s": setup_s,
+        "log_append_s": log["log_append_s"],
         "write_s": seconds,
         "write_cpu_s": cpu,
         "events_per_s": appended / seconds,
@@ -608,18 +625,22 @@ def main() -> int:
             f"{core['generation_s']:.1f} s, not counted)",
             flush=True,
         )
-        print(
-            f"  sizes   Parquet {core['parquet_bytes'] / 1e6:,.1f} MB, JSON lines "
-            f"{core['json_lines_bytes'] / 1e6:,.1f} MB "
-            f"(1/{core['json_lines_bytes'] / core['parquet_bytes']:.1f})",
-            flush=True,
-        )
         figures["write_core"] = core
 
         limit = args.events if args.log_events <= 0 else min(args.log_events, args.events)
-        day_again = Day(args.events, args.seed)  # the same records, regenerated
-        from_log = write_from_log(day_again, work, config, limit, args.chunk)
-        del day_again
+        del day
+        day = Day(args.events, args.seed)  # the same records, regenerated
+        prepared = prepare_log(day, work, limit, args.chunk)
+        del day
+        json_bytes = prepared["json_lines_bytes"]
+        core["json_lines_bytes"] = json_bytes
+        core["json_lines_write_s"] = prepared["json_lines_write_s"]
+        print(
+            f"  sizes   Parquet {core['parquet_bytes'] / 1e6:,.1f} MB, JSON lines "
+            f"{json_bytes / 1e6:,.1f} MB (1/{json_bytes / core['parquet_bytes']:.1f})",
+            flush=True,
+        )
+        from_log = write_from_log(work, config, prepared)
         print(
             f"  write (from event log)  {from_log['events_per_s']:>10,.0f} events/s  "
             f"({from_log['events']:,} events in {from_log['write_s']:.1f} s, cpu "
@@ -632,7 +653,7 @@ def main() -> int:
         (work / "events.sqlite").unlink(missing_ok=True)
 
         print(f"  queries over {DAY} ({args.repeats} runs each):", flush=True)
-        queries = bench_queries(root, core["json_lines_bytes"], args.repeats)
+        queries = bench_queries(root, json_bytes, args.repeats)
         figures["queries"] = queries
     finally:
         if not args.keep:
