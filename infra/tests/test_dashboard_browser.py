@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 import pytest
+from qos_up_support import chromium
 
 from qos_infra.dashboard.app import TILES
 from qos_infra.dashboard.sample import Seeded, generate, seed
@@ -32,30 +33,7 @@ from qos_shared.testing.oracle import ORACLE, Record
 WINDOW_S = 10
 LATENESS_S = 2.0
 WINDOW_MS = WINDOW_S * 1000
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TIMEOUT_MS = 30_000
-
-
-def chromium_path() -> str:
-    candidates = [os.environ.get("QOS_CHROMIUM", ""), "/usr/bin/chromium"]
-    found = next((c for c in candidates if c and Path(c).is_file()), None) or shutil.which(
-        "chromium"
-    )
-    if found is None:
-        pytest.fail(
-            "Chromium is missing: the dashboard's browser test needs Debian's chromium "
-            "(`apt-get install -y chromium`, as root) or QOS_CHROMIUM=/path/to/chromium",
-            pytrace=False,
-        )
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -84,20 +62,8 @@ def server(seeded: tuple[Path, Seeded]) -> Iterator[DashboardHTTPServer]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    executable = chromium_path()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail(
-            "playwright is missing: install infra's test extra (pip install -e 'infra[test]')",
-            pytrace=False,
-        )
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium("the dashboard's browser test") as launched:
+        yield launched
 
 
 # -- expected values ---------------------------------------------------------------------------

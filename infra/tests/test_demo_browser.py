@@ -26,25 +26,21 @@ A missing Chromium fails the test, with the command that installs it.
 
 from __future__ import annotations
 
-import http.client
 import math
 import os
-import re
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
 
 import orjson
 import pytest
+from qos_up_support import Stack, chromium, get_json, processes_using
 
 from qos_infra.dashboard.app import TILES
 from qos_shared.catalogue import LATE_EVENTS
@@ -54,138 +50,16 @@ WINDOW_MS = WINDOW_S * 1000
 VIEWERS = 60
 BUDGET_S = WINDOW_S + 5  # the acceptance: non-empty realtime panels within window + 5 s
 REL = 1e-9
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SLOW_MS = 120_000  # waits that only a broken stack should reach, on a loaded 2-core machine
-
-
-def chromium_path() -> str:
-    candidates = [os.environ.get("QOS_CHROMIUM", ""), "/usr/bin/chromium"]
-    found = next((c for c in candidates if c and Path(c).is_file()), None) or shutil.which(
-        "chromium"
-    )
-    if found is None:
-        pytest.fail(
-            "Chromium is missing: the demo's browser test needs Debian's chromium "
-            "(`apt-get install -y chromium`, as root) or QOS_CHROMIUM=/path/to/chromium",
-            pytrace=False,
-        )
-    return found
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    executable = chromium_path()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail(
-            "playwright is missing: install infra's test extra (pip install -e 'infra[test]')",
-            pytrace=False,
-        )
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium("the demo's browser test") as launched:
+        yield launched
 
 
 # -- the stack ---------------------------------------------------------------------------------
-
-
-@dataclass
-class Stack:
-    """`qos up` as a subprocess; every output line is read as it comes (so the stack never
-    blocks on a full pipe) and kept with the monotonic time it was read."""
-
-    process: subprocess.Popen[str]
-    lines: list[tuple[float, str]] = field(default_factory=list)
-    changed: threading.Condition = field(default_factory=threading.Condition)
-
-    def __post_init__(self) -> None:
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            with self.changed:
-                self.lines.append((time.monotonic(), line.rstrip("\n")))
-                self.changed.notify_all()
-        with self.changed:
-            self.changed.notify_all()
-
-    def wait_for(self, pattern: str, timeout_s: float) -> tuple[float, str]:
-        deadline = time.monotonic() + timeout_s
-        seen = 0
-        with self.changed:
-            while True:
-                for at, line in self.lines[seen:]:
-                    if re.search(pattern, line):
-                        return at, line
-                seen = len(self.lines)
-                left = deadline - time.monotonic()
-                if left <= 0 or self.process.poll() is not None:
-                    raise AssertionError(
-                        f"`qos up` printed no line matching {pattern!r}"
-                        f" (exit code {self.process.poll()}); its output:\n" + self.output()
-                    )
-                self.changed.wait(min(left, 0.5))
-
-    def url(self, component: str) -> str:
-        _, line = self.wait_for(rf"^\s+{component}\s+http://", 10)
-        found = re.search(r"http://127\.0\.0\.1:\d+", line)
-        assert found, line
-        return found.group(0)
-
-    def output(self) -> str:
-        with self.changed:
-            return "\n".join(line for _, line in self.lines[-200:])
-
-    def stop(self) -> None:
-        """Ctrl-C, as a developer stops it."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-        try:
-            self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-            raise AssertionError("`qos up` did not stop within 60 s of Ctrl-C") from None
-
-
-def processes_using(path: Path) -> list[str]:
-    """Command lines of the processes that name `path` (the stack's components all do)."""
-    found: list[str] = []
-    for proc in Path("/proc").glob("[0-9]*"):
-        try:
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if str(path) in cmdline:
-            found.append(f"{proc.name}: {cmdline}")
-    return found
-
-
-def get_json(base: str, path: str, **params: Any) -> Any:
-    parts = urlsplit(base)
-    query = urlencode({k: v for k, v in params.items() if v is not None})
-    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
-    try:
-        conn.request("GET", path + (f"?{query}" if query else ""))
-        response = conn.getresponse()
-        body = response.read()
-    finally:
-        conn.close()
-    assert response.status == 200, (path, response.status, body[:300])
-    return orjson.loads(body)
 
 
 class FirstNonEmpty(threading.Thread):

@@ -39,23 +39,21 @@ from __future__ import annotations
 import http.client
 import math
 import os
-import re
-import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import orjson
 import pytest
+from qos_up_support import Stack, get_json, processes_using
 
 from qos_infra.dashboard.app import LAKE_PANELS, TILES
 from qos_infra.simulator import SimulationConfig, SimulationResult, simulate
@@ -100,79 +98,6 @@ def close(got: Any, expected: Any) -> bool:
 # -- the stack ---------------------------------------------------------------------------------
 
 
-@dataclass
-class Stack:
-    """`qos up` as a subprocess; its output is read all along (so it never blocks on a full
-    pipe) and kept."""
-
-    process: subprocess.Popen[str]
-    lines: list[str] = field(default_factory=list)
-    changed: threading.Condition = field(default_factory=threading.Condition)
-
-    def __post_init__(self) -> None:
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            with self.changed:
-                self.lines.append(line.rstrip("\n"))
-                self.changed.notify_all()
-        with self.changed:
-            self.changed.notify_all()
-
-    def wait_for(self, pattern: str, timeout_s: float) -> str:
-        deadline = time.monotonic() + timeout_s
-        seen = 0
-        with self.changed:
-            while True:
-                for line in self.lines[seen:]:
-                    if re.search(pattern, line):
-                        return line
-                seen = len(self.lines)
-                left = deadline - time.monotonic()
-                if left <= 0 or self.process.poll() is not None:
-                    raise AssertionError(
-                        f"`qos up` printed no line matching {pattern!r}"
-                        f" (exit code {self.process.poll()}); its output:\n" + self.output()
-                    )
-                self.changed.wait(min(left, 0.5))
-
-    def url(self, component: str) -> str:
-        line = self.wait_for(rf"^\s+{component}\s+http://", 5)
-        found = re.search(r"http://127\.0\.0\.1:\d+", line)
-        assert found, line
-        return found.group(0)
-
-    def output(self) -> str:
-        with self.changed:
-            return "\n".join(self.lines[-200:])
-
-    def stop(self) -> None:
-        """Ctrl-C, as a developer stops it; every component must be gone after."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-        try:
-            self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-            raise AssertionError("`qos up` did not stop within 60 s of Ctrl-C") from None
-
-
-def processes_using(path: Path) -> list[str]:
-    """Command lines of the processes that name `path` (the stack's components all do)."""
-    found: list[str] = []
-    for proc in Path("/proc").glob("[0-9]*"):
-        try:
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if str(path) in cmdline:
-            found.append(f"{proc.name}: {cmdline}")
-    return found
-
-
 def search_wanted() -> bool:
     reason = search_node.available()
     if os.environ.get("CI"):
@@ -192,20 +117,6 @@ class AheadClock:
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
-
-
-def get_json(base: str, path: str, **params: Any) -> Any:
-    parts = urlsplit(base)
-    query = urlencode({k: v for k, v in params.items() if v is not None})
-    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=60)
-    try:
-        conn.request("GET", path + (f"?{query}" if query else ""))
-        response = conn.getresponse()
-        body = response.read()
-    finally:
-        conn.close()
-    assert response.status == 200, (path, params, response.status, body[:500])
-    return orjson.loads(body)
 
 
 def post_json(base: str, path: str, body: dict[str, Any]) -> Any:

@@ -1,0 +1,154 @@
+"""What the stack's end-to-end and browser tests share: `qos up` as a subprocess, Debian's
+Chromium under playwright, and a JSON GET."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import orjson
+import pytest
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def chromium_path(needed_by: str) -> str:
+    candidates = [os.environ.get("QOS_CHROMIUM", ""), "/usr/bin/chromium"]
+    found = next((c for c in candidates if c and Path(c).is_file()), None) or shutil.which(
+        "chromium"
+    )
+    if found is None:
+        pytest.fail(
+            f"Chromium is missing: {needed_by} needs Debian's chromium "
+            "(`apt-get install -y chromium`, as root) or QOS_CHROMIUM=/path/to/chromium",
+            pytrace=False,
+        )
+    return found
+
+
+@contextmanager
+def chromium(needed_by: str) -> Iterator[Any]:
+    """Headless Debian Chromium driven by playwright (`executable_path`: no browser download)."""
+    executable = chromium_path(needed_by)
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail(
+            "playwright is missing: install infra's test extra (pip install -e 'infra[test]')",
+            pytrace=False,
+        )
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@dataclass
+class Stack:
+    """`qos up` as a subprocess; every output line is read as it comes (so the stack never
+    blocks on a full pipe) and kept with the monotonic time it was read."""
+
+    process: subprocess.Popen[str]
+    lines: list[tuple[float, str]] = field(default_factory=list)
+    changed: threading.Condition = field(default_factory=threading.Condition)
+
+    def __post_init__(self) -> None:
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            with self.changed:
+                self.lines.append((time.monotonic(), line.rstrip("\n")))
+                self.changed.notify_all()
+        with self.changed:
+            self.changed.notify_all()
+
+    def wait_for(self, pattern: str, timeout_s: float) -> tuple[float, str]:
+        """The first line matching `pattern` and when it was read."""
+        deadline = time.monotonic() + timeout_s
+        seen = 0
+        with self.changed:
+            while True:
+                for at, line in self.lines[seen:]:
+                    if re.search(pattern, line):
+                        return at, line
+                seen = len(self.lines)
+                left = deadline - time.monotonic()
+                if left <= 0 or self.process.poll() is not None:
+                    raise AssertionError(
+                        f"`qos up` printed no line matching {pattern!r}"
+                        f" (exit code {self.process.poll()}); its output:\n" + self.output()
+                    )
+                self.changed.wait(min(left, 0.5))
+
+    def url(self, component: str) -> str:
+        _, line = self.wait_for(rf"^\s+{component}\s+http://", 10)
+        found = re.search(r"http://127\.0\.0\.1:\d+", line)
+        assert found, line
+        return found.group(0)
+
+    def output(self) -> str:
+        with self.changed:
+            return "\n".join(line for _, line in self.lines[-200:])
+
+    def stop(self) -> None:
+        """Ctrl-C, as a developer stops it."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise AssertionError("`qos up` did not stop within 60 s of Ctrl-C") from None
+
+
+def processes_using(path: Path) -> list[str]:
+    """Command lines of the processes that name `path` (the stack's components all do)."""
+    found: list[str] = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if str(path) in cmdline:
+            found.append(f"{proc.name}: {cmdline}")
+    return found
+
+
+def get_json(base: str, path: str, **params: Any) -> Any:
+    """GET base+path?params (None values left out); asserts a 200 and returns the JSON."""
+    parts = urlsplit(base)
+    query = urlencode({k: v for k, v in params.items() if v is not None})
+    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=60)
+    try:
+        conn.request("GET", path + (f"?{query}" if query else ""))
+        response = conn.getresponse()
+        body = response.read()
+    finally:
+        conn.close()
+    assert response.status == 200, (path, params, response.status, body[:500])
+    return orjson.loads(body)
