@@ -96,6 +96,7 @@ def index_all(log: EventLog, url: str, work: Path, batch: int) -> dict[str, Any]
         print(f"  indexed {done:,} / {total:,} ({rate:,.0f} events/s)", end="\r", flush=True)
     seconds = time.monotonic() - started
     print()
+    indexer.close()
     assert log.checkpoint(CONSUMER) == total
     client.indices.refresh(index=INDEX_PATTERN, request_timeout=300)
     count = client.count(index=INDEX_PATTERN)["count"]

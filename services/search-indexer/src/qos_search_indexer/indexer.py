@@ -17,16 +17,16 @@ the dead-letter store with OpenSearch's reason. Until then:
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import ConnectionError as TransportConnectionError
 from opensearchpy.exceptions import TransportError
@@ -77,6 +77,9 @@ class _Outcome:
     indexed: int = 0
 
 
+_Prepared = tuple[list[LogEntry], list[_Doc], list[DeadLetter]]
+
+
 class Stopped(Exception):
     """The indexer was asked to stop while a batch was still unsettled (it is read again later)."""
 
@@ -96,6 +99,10 @@ class SearchIndexer:
         self.dead_letters = dead_letters
         self.config = config
         self.stop = stop or threading.Event()
+        # The next batch, read and turned into documents on a worker thread while the current
+        # one is with OpenSearch (the preparation is Python work, the indexing the node's).
+        self._reader = ThreadPoolExecutor(1, thread_name_prefix="prepare")
+        self._next: tuple[int, Future[_Prepared]] | None = None  # (read after, the batch)
 
     # -- one batch ---------------------------------------------------------------------------
 
@@ -104,13 +111,15 @@ class SearchIndexer:
 
         Raises `Stopped` if asked to stop before the batch is settled; the checkpoint then stays.
         """
-        entries = self.log.read(after=self.log.checkpoint(CONSUMER), limit=self.config.batch_size)
+        entries, docs, unreadable = self._batch_after(self.log.checkpoint(CONSUMER))
         result = BatchResult(read=len(entries))
         if not entries:
             return result
         started = time.monotonic()
         result.first, result.last = entries[0].position, entries[-1].position
-        docs, unreadable = _documents(entries)
+        if len(entries) == self.config.batch_size:  # more is likely waiting: prepare it now
+            after = entries[-1].position
+            self._next = (after, self._reader.submit(self._prepare, after))
         parked = list(unreadable)
         delay = self.config.backoff_initial_s
         while docs:
@@ -141,6 +150,30 @@ class SearchIndexer:
         result.seconds = time.monotonic() - started
         return result
 
+    def _prepare(self, after: int) -> _Prepared:
+        entries = self.log.read(after=after, limit=self.config.batch_size)
+        return (entries, *_documents(entries))
+
+    def _batch_after(self, after: int) -> _Prepared:
+        """The batch after a position: the one prepared ahead if it starts there and holds
+        records (a batch prepared ahead of a batch that was not settled is dropped; an empty one
+        is read again, records may have arrived since), else read now."""
+        ahead, self._next = self._next, None
+        if ahead is not None and ahead[0] == after:
+            try:
+                prepared = ahead[1].result()
+            except Exception:  # read again below, where the error is raised
+                logger.debug("batch prepared ahead failed; reading it again", exc_info=True)
+            else:
+                if prepared[0]:
+                    return prepared
+        return self._prepare(after)
+
+    def close(self) -> None:
+        """Stop the worker that prepares batches ahead (the indexer is not used afterwards)."""
+        self._next = None
+        self._reader.shutdown(wait=True, cancel_futures=True)
+
     def _send_all(self, docs: list[_Doc]) -> _Outcome | None:
         """Send the documents as `concurrent_requests` requests at once; a request that failed
         as a whole puts its documents back to retry (None when every request failed)."""
@@ -168,7 +201,7 @@ class SearchIndexer:
         for doc in docs:
             body += b'{"index":{"_index":"%s","_id":%s}}\n' % (
                 doc.index.encode(),
-                json.dumps(doc.entry.event_id).encode(),
+                orjson.dumps(doc.entry.event_id),
             )
             body += doc.source
             body += b"\n"
@@ -240,10 +273,11 @@ class SearchIndexer:
 def _documents(entries: list[LogEntry]) -> tuple[list[_Doc], list[DeadLetter]]:
     docs: list[_Doc] = []
     unreadable: list[DeadLetter] = []
+    indices = _DailyIndex()
     for entry in entries:
         try:
-            record = json.loads(entry.data)
-        except (ValueError, UnicodeDecodeError) as exc:
+            record = orjson.loads(entry.data)
+        except orjson.JSONDecodeError as exc:
             unreadable.append(_unreadable(entry, f"not JSON: {exc}"))
             continue
         if not isinstance(record, dict):
@@ -254,12 +288,31 @@ def _documents(entries: list[LogEntry]) -> tuple[list[_Doc], list[DeadLetter]]:
             unreadable.append(_unreadable(entry, f"{TIME_FIELD} missing or not an integer"))
             continue
         try:
-            index = index_for(event_time)
+            index = indices.name(event_time)
         except (OverflowError, OSError, ValueError):
             unreadable.append(_unreadable(entry, f"{TIME_FIELD} out of range: {event_time}"))
             continue
         docs.append(_Doc(entry, index, _source(entry.data, record)))
     return docs, unreadable
+
+
+class _DailyIndex:
+    """`index_for`, computed once per UTC day of a batch rather than once per record."""
+
+    __slots__ = ("_names",)
+
+    def __init__(self) -> None:
+        self._names: dict[int, str] = {}
+
+    def name(self, event_time_ms: int) -> str:
+        day = event_time_ms // _DAY_MS
+        found = self._names.get(day)
+        if found is None:
+            found = self._names[day] = index_for(event_time_ms)
+        return found
+
+
+_DAY_MS = 86_400_000
 
 
 def _source(data: bytes, record: dict[str, Any]) -> bytes:
@@ -270,13 +323,12 @@ def _source(data: bytes, record: dict[str, Any]) -> bytes:
     if b"\n" in data or LOCATION_FIELD in record:
         if location is not None:
             record = {**record, LOCATION_FIELD: location}
-        return json.dumps(record, separators=(",", ":")).encode()
+        return orjson.dumps(record)
     if location is None:
         return data
     # The record is a non-empty JSON object (it has an event_time): add the field before its
     # closing brace rather than serialising the whole record again.
-    point = json.dumps(location, separators=(",", ":")).encode()
-    return b'%s,"%s":%s}' % (data.rstrip()[:-1], LOCATION_FIELD.encode(), point)
+    return b'%s,"%s":%s}' % (data.rstrip()[:-1], LOCATION_FIELD.encode(), orjson.dumps(location))
 
 
 def _letter(doc: _Doc, status: int, reason: str) -> DeadLetter:

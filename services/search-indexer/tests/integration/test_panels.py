@@ -13,7 +13,9 @@ Tolerances, and why:
 - percentiles: OpenSearch estimates them with a t-digest (documented as approximate; with fewer
   values than its compression, 100, each value is its own centroid) and interpolates between
   centroid midpoints rather than numpy's closest ranks, so the estimate must lie within one rank
-  either side of the two ranks the exact value interpolates between.
+  either side of the two ranks the exact value interpolates between; an HDR percentile
+  (`MetricAgg.hdr_digits` d) is a value at a rank, recorded within a relative 10^-d, so the
+  same bounds widened by that.
 """
 
 from __future__ import annotations
@@ -115,6 +117,9 @@ def check_percentile(
     q = panel.metrics[0].percents[0] / 100
     assert got is not None and values, (panel.id, key)
     low, high = rank_bounds(values, q)
+    digits = panel.metrics[0].hdr_digits
+    slack = 0.0 if digits is None else 10.0**-digits
+    low, high = low * (1 - slack), high * (1 + slack)
     assert low * scale - 1e-9 <= got <= high * scale + 1e-9, (panel.id, key, got, low, high)
 
 

@@ -434,6 +434,36 @@ def test_standard_search_bodies_nest_buckets_around_metrics() -> None:
     assert body["query"]["bool"]["filter"][0] == filter_query(SUMMARIES)
 
 
+def test_json_input_is_what_the_search_body_adds(objects: list[dict[str, Any]]) -> None:
+    """The saved visualization's "JSON input" (merged into the aggregation by Dashboards) holds
+    exactly the keys `search_body` adds beyond the field and percents, for every metric."""
+    states = {
+        obj["id"]: json.loads(obj["attributes"]["visState"])
+        for obj in objects
+        if obj["type"] == "visualization"
+    }
+    hdr = set()
+    for panel in panels.all_panels():
+        if panel.kind == "vega":
+            continue
+        aggs = {a["id"]: a for a in states[panel.id]["aggs"]}
+        for metric_id, agg in zip(panel.metric_ids(), panel.metrics, strict=True):
+            sent = panels.metric_dsl(agg)
+            saved = aggs[metric_id]["params"].get("json")
+            if sent is None:
+                assert saved is None
+                continue
+            extra = {k: v for k, v in sent[agg.type].items() if k not in ("field", "percents")}
+            assert (json.loads(saved) if saved else {}) == extra, panel.id
+            if "hdr" in extra:
+                hdr.add(panel.id)
+    assert hdr == {
+        "qos-median-buffer-count",
+        "qos-median-buffer-time",
+        "qos-median-playback-errors",
+    }
+
+
 # --- the command line ---------------------------------------------------------------------------
 
 

@@ -275,3 +275,63 @@ def test_the_location_is_added_to_pretty_and_compact_records_alike(
     for sent in fake.requests[0]:
         assert sent["doc"]["viewer_location"] == {"lat": 1.5, "lon": -2}
         assert sent["doc"]["viewer_longitude"] == -2
+
+
+def test_full_batches_are_read_ahead_and_every_record_is_sent_once_in_order(
+    log: EventLog, store: DeadLetterStore
+) -> None:
+    log.append([record(i) for i in range(10)])
+    fake = FakeBulk()
+    worker = indexer(log, store, fake, batch_size=4)
+    reads = []
+    read = log.read
+
+    def counted(**kwargs: Any) -> list[Any]:
+        reads.append(kwargs["after"])
+        return read(**kwargs)
+
+    log.read = counted  # type: ignore[method-assign, assignment]
+    assert [worker.poll().read for _ in range(4)] == [4, 4, 2, 0]
+    worker.close()
+    sent = [a["meta"]["_id"] for request in fake.requests for a in request]
+    assert sent == [f"e{i}" for i in range(10)]
+    # After a full batch the next one is read ahead (once each); the short one is not.
+    assert reads == [0, 4, 8, 10]
+    assert log.checkpoint(CONSUMER) == 10
+
+
+def test_records_appended_after_a_short_read_ahead_are_not_missed(
+    log: EventLog, store: DeadLetterStore
+) -> None:
+    log.append([record(i) for i in range(4)])
+    fake = FakeBulk()
+    worker = indexer(log, store, fake, batch_size=2)
+    assert worker.poll().read == 2
+    assert worker.poll().read == 2  # the batch read ahead while the first was sent
+    log.append([record(i) for i in range(4, 6)])  # after the read-ahead of an empty batch
+    assert worker.poll().read == 2
+    assert [a["meta"]["_id"] for a in fake.requests[-1]] == ["e4", "e5"]
+    worker.close()
+
+
+def test_a_batch_read_ahead_of_an_unsettled_batch_is_dropped(
+    log: EventLog, store: DeadLetterStore
+) -> None:
+    log.append([record(i) for i in range(4)])
+    down = TransportConnectionError("N/A", "connection refused", None)
+    stop = threading.Event()
+    config = IndexerConfig(
+        batch_size=2, backoff_initial_s=0.01, backoff_max_s=0.02, concurrent_requests=1
+    )
+    worker = SearchIndexer(log, FakeBulk(*[down] * 1000), store, config, stop=stop)  # type: ignore[arg-type]
+    threading.Timer(0.1, stop.set).start()
+    with pytest.raises(Stopped):
+        worker.poll()  # e0, e1 unsettled; e2, e3 were read ahead meanwhile
+    assert log.checkpoint(CONSUMER) == 0
+    stop.clear()
+    worker.client = fresh = FakeBulk()  # type: ignore[assignment]
+    assert worker.poll().read == 2
+    assert [a["meta"]["_id"] for a in fresh.requests[0]] == ["e0", "e1"]
+    assert worker.poll().read == 2
+    assert [a["meta"]["_id"] for a in fresh.requests[1]] == ["e2", "e3"]
+    worker.close()

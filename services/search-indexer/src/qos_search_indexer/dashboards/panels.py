@@ -52,6 +52,8 @@ BucketType = Literal["date_histogram", "terms", "geohash_grid"]
 VisKind = Literal["line", "metric", "pie", "tile_map", "vega"]
 
 AUTO = "auto"
+#: Significant digits of the HDR percentiles (`MetricAgg.hdr_digits`): exact below 1,000.
+HDR_DIGITS = 3
 #: Dashboards' one-minute interval: distinct counts per minute, like the realtime windows.
 MINUTE = "m"
 
@@ -88,6 +90,11 @@ class MetricAgg:
     label: str
     field: str | None = None
     percents: tuple[float, ...] = ()
+    # percentiles: OpenSearch's t-digest (its default), or an HDR histogram with this many
+    # significant digits: exact up to 10^digits, within 10^-digits relative above. HDR is for
+    # non-negative integers dominated by one value (counts per report, mostly 0), where the
+    # t-digest takes seconds a day (2.4-2.8 s against 0.06-0.11 s at 1 M records).
+    hdr_digits: int | None = None
 
     @property
     def scale(self) -> float:
@@ -301,7 +308,7 @@ def original_panels() -> list[Panel]:
     per_minute = BucketAgg("date_histogram", TIME_FIELD, interval=MINUTE)
 
     def median(field_name: str, label: str) -> MetricAgg:
-        return MetricAgg("percentiles", label, field_name, (50.0,))
+        return MetricAgg("percentiles", label, field_name, (50.0,), hdr_digits=HDR_DIGITS)
 
     return [
         Panel(
@@ -406,17 +413,25 @@ def all_panels() -> list[Panel]:
 # The search a standard panel sends, and its response read back
 
 
+def json_input(agg: MetricAgg) -> dict[str, Any] | None:
+    """The visualization's "JSON input" for a metric: merged by Dashboards into the
+    aggregation it sends (None: no JSON input)."""
+    if agg.type == "cardinality":
+        return {"precision_threshold": PRECISION_THRESHOLD}
+    if agg.type == "percentiles" and agg.hdr_digits is not None:
+        return {"hdr": {"number_of_significant_value_digits": agg.hdr_digits}}
+    return None
+
+
 def metric_dsl(agg: MetricAgg) -> dict[str, Any] | None:
     """The aggregation Dashboards sends for a metric (None for count: it reads doc_count)."""
     if agg.type == "count":
         return None
     assert agg.field is not None
-    if agg.type == "cardinality":
-        # The visualization's "JSON input" adds precision_threshold to the aggregation.
-        return {"cardinality": {"field": agg.field, "precision_threshold": PRECISION_THRESHOLD}}
+    body: dict[str, Any] = {"field": agg.field}
     if agg.type == "percentiles":
-        return {"percentiles": {"field": agg.field, "percents": list(agg.percents)}}
-    return {agg.type: {"field": agg.field}}
+        body["percents"] = list(agg.percents)
+    return {agg.type: body | (json_input(agg) or {})}
 
 
 def bucket_dsl(

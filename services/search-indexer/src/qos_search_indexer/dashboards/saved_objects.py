@@ -24,7 +24,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from qos_search_indexer.dashboards import vega
-from qos_search_indexer.dashboards.aggregations import PRECISION_THRESHOLD
 from qos_search_indexer.dashboards.filters import filter_dql, filter_query
 from qos_search_indexer.dashboards.panels import (
     FIELD_FORMATS,
@@ -33,6 +32,7 @@ from qos_search_indexer.dashboards.panels import (
     MetricAgg,
     Panel,
     all_panels,
+    json_input,
     panel_id,
 )
 from qos_search_indexer.index import INDEX_PATTERN, TIME_FIELD, field_types
@@ -187,9 +187,10 @@ def _metric_agg_state(agg_id: str, agg: MetricAgg) -> dict[str, Any]:
     params: dict[str, Any] = {"customLabel": agg.label}
     if agg.field is not None:
         params["field"] = agg.field
-    if agg.type == "cardinality":
+    extra = json_input(agg)
+    if extra is not None:
         # "JSON input": merged into the aggregation Dashboards sends.
-        params["json"] = dumps({"precision_threshold": PRECISION_THRESHOLD})
+        params["json"] = dumps(extra)
     if agg.type == "percentiles":
         params["percents"] = list(agg.percents)
     return {"enabled": True, "id": agg_id, "params": params, "schema": "metric", "type": agg.type}

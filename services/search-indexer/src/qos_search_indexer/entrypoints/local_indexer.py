@@ -116,6 +116,7 @@ def _run(settings: SearchSettings) -> int:
     try:
         indexer.run(on_batch=_progress)
     finally:
+        indexer.close()  # before the log: its worker may be reading the next batch
         backlog = indexer.backlog()
         dead_letters.close()
         log.close()
