@@ -21,11 +21,12 @@ well above CPU time (or a high load).
 
 Write, two figures (neither includes generation):
 - core: the real `LakeWriter` (default `WriterConfig`: flush every 200,000 records, zstd, fsync,
-  commit markers) fed `LogEntry` batches of `read_batch` records directly (its `_add`, then
-  `flush` when due, exactly as `poll` does), i.e. JSON parsing, Arrow conversion, hour
-  partitioning, the Parquet files and the commit protocol, without the SQLite log read. The clock
-  runs from each `_add` to its return (and through each flush): the writer leaves no work running
-  in its threads when it returns, so none of it escapes into the untimed generation between;
+  commit markers) fed batches of `read_batch` records as `EventLog.read_joined` returns them
+  (its `_add`, then `flush` when due, exactly as `poll` does), i.e. JSON parsing, Arrow
+  conversion, hour partitioning, the Parquet files and the commit protocol, without the SQLite
+  log read. The clock runs from each `_add` to its return (and through each flush): the writer
+  leaves no work running in its threads when it returns, so none of it escapes into the untimed
+  generation between;
 - end to end: the first `--log-events` records appended to a real `EventLog` (not timed, in the
   same pass as the JSON lines), then a fresh `LakeWriter` on its own lake root polling that log
   until it has committed all of them (log reads, conversion, files, markers, log checkpoints).
@@ -77,7 +78,7 @@ from qos_lake.queries import QUERIES, QueryParams
 from qos_lake.queries.local import duckdb_sql, run
 from qos_lake.schema import lake_schema
 from qos_lake.writer import LakeWriter, WriterConfig
-from qos_shared.eventlog import EventLog, LogEntry, LogRecord
+from qos_shared.eventlog import EventLog, JoinedRecords, LogRecord
 
 RESULTS = Path(__file__).parent / "results"
 DAY = date(2026, 11, 1)
@@ -414,18 +415,19 @@ def write_core(day: Day, work: Path, config: WriterConfig, chunk: int) -> dict[s
         writer = LakeWriter(event_log, root, config)
         position = 0
         started = time.perf_counter()
-        for data, times in day.chunks(chunk):
+        for data, _times in day.chunks(chunk):
             gen_seconds += time.perf_counter() - started
-            # What `EventLog.read` would return (built outside the timed region).
-            entries = [
-                LogEntry(position + 1 + j, "", "", d, int(times[j])) for j, d in enumerate(data)
-            ]
-            position += len(entries)
+            # What `EventLog.read_joined` would return (built outside the timed region).
+            base = position
+            position += len(data)
             lo = 0
-            while lo < len(entries):
+            while lo < len(data):
                 room = config.flush_records - writer.buffered
-                batch = entries[lo : lo + min(config.read_batch, room)]
-                lo += len(batch)
+                part = data[lo : lo + min(config.read_batch, room)]
+                batch = JoinedRecords(
+                    base + lo + 1, base + lo + len(part), len(part), b"\n".join(part)
+                )
+                lo += len(part)
                 t0, c0 = time.perf_counter(), cpu_seconds()
                 writer._add(batch)  # the body of `poll` after its log read
                 result = writer.flush() if writer.buffered >= config.flush_records else None

@@ -6,11 +6,12 @@ cannot read as an object of the lake's column types, or a row count that differs
 the writer then takes the Python path, which nulls and counts just the misfits.
 
 The records go to DuckDB through one spill file per instance, in memory (`/dev/shm`) where there
-is one: written with `os.writev` straight from the records' bytes (no joined copy) over the
-previous batch (its pages are reused: the file holds one batch, a read batch of the writer), and
-read by path. The file is unlinked as soon as it is created and read through `/proc/self/fd`, so
-a killed writer leaves nothing behind. One instance is used by one thread at a time (the writer
-keeps one per worker thread, and DuckDB releases the GIL while it reads).
+is one, rewritten for each batch (its pages are reused: the file holds one batch, a read batch of
+the writer): the text `EventLog.read_joined` returns (the writer's way), or a list of records
+written with `os.writev` straight from their bytes (no joined copy). It is read by path. The
+file is unlinked as soon as it is created and read through `/proc/self/fd`, so a killed writer
+leaves nothing behind. One instance is used by one thread at a time (the writer keeps one per
+worker thread, and DuckDB releases the GIL while it reads).
 """
 
 from __future__ import annotations
@@ -76,6 +77,16 @@ class _SpillFile:
             written += expected
         os.ftruncate(fd, written)
 
+    def write_joined(self, data: bytes) -> None:
+        """Records already joined by newlines (`EventLog.read_joined`) as the file's content."""
+        fd = self._fd
+        view = memoryview(data)
+        written = 0
+        while written < len(view):
+            written += os.pwrite(fd, view[written:], written)
+        written += os.pwrite(fd, _NEWLINE, written)
+        os.ftruncate(fd, written)
+
     def close(self) -> None:
         if self._named is not None:
             self._named.close()
@@ -106,11 +117,20 @@ class FastJson:
     def table(self, records: Sequence[bytes]) -> pa.Table | None:
         """The records as a table of the lake schema, or None when the Python path must decide."""
         self._spill.write(records)
+        return self._read(len(records))
+
+    def table_joined(self, data: bytes, count: int) -> pa.Table | None:
+        """`table` of `count` records given joined by newlines, as `EventLog.read_joined` returns
+        them (a record spread over several lines makes the row count differ: None)."""
+        self._spill.write_joined(data)
+        return self._read(count)
+
+    def _read(self, count: int) -> pa.Table | None:
         try:
             table: pa.Table = self._db.sql(self._sql, params=[self._spill.path]).to_arrow_table()
         except duckdb.Error:
             return None
-        if table.num_rows != len(records):
+        if table.num_rows != count:
             return None
         try:
             return table.cast(self.schema)

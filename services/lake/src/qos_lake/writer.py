@@ -72,7 +72,7 @@ from qos_lake.schema import (
     parquet_options,
     to_table,
 )
-from qos_shared.eventlog import EventLog, LogEntry
+from qos_shared.eventlog import EventLog, JoinedRecords
 
 CONSUMER = "lake"
 TMP_WRITE = ".tmp-write-"
@@ -130,7 +130,8 @@ class _Converted:
 @dataclass(slots=True)
 class _Buffer:
     tables: list[pa.Table] = field(default_factory=list)
-    unparsed: list[LogEntry] = field(default_factory=list)  # read, not yet converted
+    unparsed: list[JoinedRecords] = field(default_factory=list)  # read, not yet converted
+    unparsed_records: int = 0
     records: int = 0
     first: int | None = None
     since: float = 0.0
@@ -204,10 +205,10 @@ class LakeWriter:
     def poll(self) -> tuple[int, FlushResult | None]:
         """Read one batch into the buffer and flush if it is due: (records read, flush)."""
         room = self.config.flush_records - self._buffer.records
-        entries = self.log.read(after=self.position, limit=min(self.config.read_batch, room))
-        if entries:
-            self._add(entries)
-        return len(entries), self.flush() if self.due() else None
+        batch = self.log.read_joined(after=self.position, limit=min(self.config.read_batch, room))
+        if batch.record_count:
+            self._add(batch)
+        return batch.record_count, self.flush() if self.due() else None
 
     def due(self) -> bool:
         buffer = self._buffer
@@ -222,33 +223,39 @@ class LakeWriter:
     def buffered(self) -> int:
         return self._buffer.records
 
-    def _add(self, entries: list[LogEntry]) -> None:
-        """Buffer records read from the log; they are converted `_CONVERT_RECORDS` at a time, or
-        at the flush, in read batches spread over the workers."""
-        self._buffer.unparsed.extend(entries)
-        self._buffered(entries)
-        if len(self._buffer.unparsed) >= _CONVERT_RECORDS:
+    def _add(self, batch: JoinedRecords) -> None:
+        """Buffer a batch read from the log (as one text: no Python object per record); batches
+        are converted when `_CONVERT_RECORDS` records wait, or at the flush, spread over the
+        workers."""
+        buffer = self._buffer
+        buffer.unparsed.append(batch)
+        buffer.unparsed_records += batch.record_count
+        buffer.records += batch.record_count
+        if buffer.first is None:
+            buffer.first = batch.first_position
+            buffer.since = self.clock()
+        self.position = batch.last_position
+        if buffer.unparsed_records >= _CONVERT_RECORDS:
             self._convert()
 
     def _convert(self) -> None:
         """The unparsed records as Arrow (with their hour buckets), into the buffer's tables."""
         buffer = self._buffer
-        step = self.config.read_batch
-        entries = buffer.unparsed
-        batches = [entries[lo : lo + step] for lo in range(0, len(entries), step)]
         # All or nothing: if a batch fails, the buffer is as it was and the flush can be retried.
-        done = list(self._pool.map(self._convert_batch, batches))  # in log order
+        done = list(self._pool.map(self._convert_batch, buffer.unparsed))  # in log order
         buffer.unparsed = []
+        buffer.unparsed_records = 0
         for converted in done:
             buffer.tables.append(converted.table)
             buffer.invalid_values += converted.invalid_values
             buffer.unreadable += converted.unreadable
 
-    def _convert_batch(self, entries: list[LogEntry]) -> _Converted:
-        """One batch by DuckDB, or by the Python path if DuckDB steps aside (on a worker)."""
+    def _convert_batch(self, batch: JoinedRecords) -> _Converted:
+        """One batch by DuckDB, or by the Python path if DuckDB steps aside (on a worker): that
+        path reads the batch's records again, one by one, for their log times."""
         parser = self._parsers.get()
         try:
-            fast = parser.table([e.data for e in entries])
+            fast = parser.table_joined(batch.data, batch.record_count)
         finally:
             self._parsers.put(parser)
         if fast is not None:
@@ -259,6 +266,10 @@ class LakeWriter:
             if usable and event_time.null_count == 0:
                 table = fast.append_column(_BUCKET, pc.divide(event_time, _HOUR_MS))
                 return _Converted(table, 0, 0)
+        entries = self.log.read(after=batch.first_position - 1, limit=batch.record_count)
+        found = (entries[0].position, entries[-1].position, len(entries)) if entries else None
+        if found != (batch.first_position, batch.last_position, batch.record_count):
+            raise RuntimeError(f"log records {batch.first_position}..{batch.last_position} changed")
         records: list[dict[str, Any]] = []
         appended_at: list[int] = []
         unreadable = 0
@@ -277,14 +288,6 @@ class LakeWriter:
             _BUCKET, _hour_buckets(conversion.table, appended_at)
         )
         return _Converted(table, conversion.invalid_values, unreadable)
-
-    def _buffered(self, entries: list[LogEntry]) -> None:
-        buffer = self._buffer
-        buffer.records += len(entries)
-        if buffer.first is None:
-            buffer.first = entries[0].position
-            buffer.since = self.clock()
-        self.position = entries[-1].position
 
     # -- flushing -----------------------------------------------------------------------------
 

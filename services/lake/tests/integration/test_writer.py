@@ -13,7 +13,7 @@ import pytest
 
 from qos_lake.layout import COMMITS_DIR, live_dataset_files, part_name
 from qos_lake.writer import CONSUMER, LakeBusy, LakeWriter, WriterConfig
-from qos_shared.eventlog import EventLog
+from qos_shared.eventlog import EventLog, LogRecord
 
 from ..lake import BASE_MS, HOUR_MS, append, event_ids, read_lake, summary
 
@@ -326,3 +326,23 @@ def test_a_conversion_that_fails_leaves_the_buffer_whole_for_the_next_flush(
     assert sorted(event_ids(root)) == sorted(e["event_id"] for e in events)
     w.close()
     w.close()  # a second close is harmless
+
+
+def test_a_record_stored_over_several_lines_is_read_again_alone_and_written_once(
+    log: EventLog, root: Path
+) -> None:
+    """Batches reach DuckDB as the log's records joined by newlines; a record stored over
+    several lines (not what ingest stores, but a log may hold it) makes DuckDB step aside, and
+    the Python path reads that batch's records again from the log, one by one."""
+    events = [summary(BASE_MS + i) for i in range(6)]
+    append(log, events[:2])
+    pretty = orjson.dumps(events[2], option=orjson.OPT_INDENT_2)
+    assert b"\n" in pretty
+    log.append([LogRecord(events[2]["event_id"], events[2]["session_id"], pretty)])
+    append(log, events[3:])
+    w = writer(log, root, read_batch=2)
+    drain(w)
+    rows = read_lake(root)
+    assert sorted(r["event_id"] for r in rows) == sorted(e["event_id"] for e in events)
+    assert [r["playing_time_ms"] for r in rows] == [e["playing_time_ms"] for e in events]
+    w.close()

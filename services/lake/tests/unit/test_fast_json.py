@@ -51,3 +51,20 @@ def test_the_spill_file_is_rewritten_whole_for_each_batch_and_leaves_no_name() -
     if Path("/proc/self/fd").is_dir():  # read through its descriptor: unlinked from the start
         assert fast._spill.path.startswith("/proc/self/fd/")
     fast.close()
+
+
+def test_joined_text_gives_the_table_of_the_list_or_steps_aside() -> None:
+    fast = FastJson(lake_schema())
+    given = records()
+    lines = [orjson.dumps(r) for r in given]
+    joined = fast.table_joined(b"\n".join(lines), len(lines))
+    assert joined is not None
+    assert joined.to_pylist() == to_table(given).table.to_pylist()
+    # A record spread over two lines, or an empty one, changes the row count: the Python path.
+    pretty = orjson.dumps(given[0], option=orjson.OPT_INDENT_2)
+    assert fast.table_joined(b"\n".join([pretty, lines[1]]), 2) is None
+    assert fast.table_joined(b"\n".join([lines[0], b"", lines[1]]), 3) is None
+    # A shorter batch after a longer one: nothing of the longer one is read again.
+    assert (short := fast.table_joined(lines[2], 1)) is not None
+    assert short.column("event_id").to_pylist() == [given[2]["event_id"]]
+    fast.close()
