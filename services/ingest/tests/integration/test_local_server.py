@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import http.client
+import logging
 import socket
+import struct
+import time
 
 import orjson
+import pytest
 
 from qos_shared.examples import ORIGINAL_SAMPLE_DATA
 
@@ -103,3 +107,31 @@ def test_sendbeacon_style_text_plain_body_is_accepted(running_server: RunningSer
         "/v1/events", batch(summary()), {"Content-Type": "text/plain;charset=UTF-8"}
     )
     assert status == 200
+
+
+def test_a_client_gone_mid_request_is_one_quiet_line_and_nothing_stored(
+    running_server: RunningServer,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A tab closed (or a simulator stopped) while its request was on the wire: the body was
+    never acknowledged, so nothing is lost; the server says so in one debug line instead of
+    printing a traceback, and goes on serving."""
+    caplog.set_level(logging.DEBUG, logger="qos_ingest.server")
+    body = batch(summary())
+    with socket.create_connection(("127.0.0.1", running_server.port)) as sock:
+        sock.sendall(
+            b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body[:10]
+        )
+        time.sleep(0.2)  # the handler is reading the body
+        # Close with a reset (SO_LINGER 0), as a killed client's kernel does.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    deadline = time.monotonic() + 5
+    while "went away" not in caplog.text and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "went away" in caplog.text
+    assert "Traceback" not in capfd.readouterr().err
+    assert running_server.stored() == []
+    assert running_server.post("/v1/events", body)[0] == 200

@@ -49,6 +49,16 @@ class IngestHTTPServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         return f"http://{host!s}:{port}"
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client gone mid-request (a tab closed, a process killed) is routine: its request
+        was not answered, so nothing it sent counts as accepted. One debug line, not the
+        traceback `socketserver` prints; anything else is still printed in full."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError):  # reset, aborted, broken pipe
+            log.debug("client %s went away: %s", client_address[0], error)
+            return
+        super().handle_error(request, client_address)
+
 
 class IngestRequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
