@@ -1,8 +1,10 @@
 """The local indexer: a consumer of the event log that keeps OpenSearch's daily indices current.
 
-Each batch after the `search-indexer` checkpoint becomes one `_bulk` request, with the record's
-`event_id` as document id: sending a record twice (a retry, a replay after a crash) overwrites the
-same document, so every event is indexed exactly once however often it is delivered.
+Each batch after the `search-indexer` checkpoint goes out as `_bulk` requests (two at once by
+default), with the record's `event_id` as document id: sending a record twice (a retry, a replay
+after a crash) overwrites the same document, so every event is indexed exactly once however often
+it is delivered. While a full batch is with OpenSearch, the next one is read and turned into
+documents on a worker thread; it is used only if the current batch settles (else read again).
 
 The checkpoint moves only when every record of the batch is settled, either indexed or parked in
 the dead-letter store with OpenSearch's reason. Until then:
