@@ -6,9 +6,8 @@ cannot read as an object of the lake's column types, or a row count that differs
 the writer then takes the Python path, which nulls and counts just the misfits.
 
 The records go to DuckDB through one spill file per instance, in memory (`/dev/shm`) where there
-is one, rewritten for each batch (its pages are reused: the file holds one batch, a read batch of
-the writer): the text `EventLog.read_joined` returns (the writer's way), or a list of records
-written with `os.writev` straight from their bytes (no joined copy). It is read by path. The
+is one, rewritten for each batch with the text `EventLog.read_joined` returns (its pages are
+reused: the file holds one batch, a read batch of the writer), and read by path. The
 file is unlinked as soon as it is created and read through `/proc/self/fd`, so a killed writer
 leaves nothing behind. One instance is used by one thread at a time (the writer keeps one per
 worker thread, and DuckDB releases the GIL while it reads).
@@ -18,7 +17,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
@@ -34,7 +32,6 @@ _DUCKDB_TYPES: dict[ColumnType, str] = {
     "json": "JSON",
 }
 
-_IOV = 512  # records (and as many newlines) per writev call, under the usual IOV_MAX of 1024
 _NEWLINE = b"\n"
 
 
@@ -58,27 +55,8 @@ class _SpillFile:
             self._fd = self._named.fileno()
             self.path = self._named.name
 
-    def write(self, records: Sequence[bytes]) -> None:
-        """The records, newline-delimited, as the whole content of the file."""
-        fd = self._fd
-        os.lseek(fd, 0, os.SEEK_SET)
-        written = 0
-        for lo in range(0, len(records), _IOV):
-            chunk: list[bytes] = []
-            for record in records[lo : lo + _IOV]:
-                chunk.append(record)
-                chunk.append(_NEWLINE)
-            expected = sum(map(len, chunk))
-            done = os.writev(fd, chunk)
-            if done < expected:  # a short write: the rest in one piece
-                rest = b"".join(chunk)[done:]
-                while rest:
-                    rest = rest[os.write(fd, rest) :]
-            written += expected
-        os.ftruncate(fd, written)
-
-    def write_joined(self, data: bytes) -> None:
-        """Records already joined by newlines (`EventLog.read_joined`) as the file's content."""
+    def write(self, data: bytes) -> None:
+        """Records joined by newlines (`EventLog.read_joined`) as the whole content of the file."""
         fd = self._fd
         view = memoryview(data)
         written = 0
@@ -114,18 +92,11 @@ class FastJson:
         self._db.execute("SET threads = 1")
         self._spill = _SpillFile()
 
-    def table(self, records: Sequence[bytes]) -> pa.Table | None:
-        """The records as a table of the lake schema, or None when the Python path must decide."""
-        self._spill.write(records)
-        return self._read(len(records))
-
-    def table_joined(self, data: bytes, count: int) -> pa.Table | None:
-        """`table` of `count` records given joined by newlines, as `EventLog.read_joined` returns
-        them (a record spread over several lines makes the row count differ: None)."""
-        self._spill.write_joined(data)
-        return self._read(count)
-
-    def _read(self, count: int) -> pa.Table | None:
+    def table(self, data: bytes, count: int) -> pa.Table | None:
+        """`count` records joined by newlines, as `EventLog.read_joined` returns them, as a table
+        of the lake schema; None when the Python path must decide (a record spread over several
+        lines makes the row count differ)."""
+        self._spill.write(data)
         try:
             table: pa.Table = self._db.sql(self._sql, params=[self._spill.path]).to_arrow_table()
         except duckdb.Error:

@@ -131,7 +131,6 @@ class _Converted:
 class _Buffer:
     tables: list[pa.Table] = field(default_factory=list)
     unparsed: list[JoinedRecords] = field(default_factory=list)  # read, not yet converted
-    unparsed_records: int = 0
     records: int = 0
     first: int | None = None
     since: float = 0.0
@@ -229,13 +228,12 @@ class LakeWriter:
         workers."""
         buffer = self._buffer
         buffer.unparsed.append(batch)
-        buffer.unparsed_records += batch.record_count
         buffer.records += batch.record_count
         if buffer.first is None:
             buffer.first = batch.first_position
             buffer.since = self.clock()
         self.position = batch.last_position
-        if buffer.unparsed_records >= _CONVERT_RECORDS:
+        if sum(b.record_count for b in buffer.unparsed) >= _CONVERT_RECORDS:
             self._convert()
 
     def _convert(self) -> None:
@@ -244,7 +242,6 @@ class LakeWriter:
         # All or nothing: if a batch fails, the buffer is as it was and the flush can be retried.
         done = list(self._pool.map(self._convert_batch, buffer.unparsed))  # in log order
         buffer.unparsed = []
-        buffer.unparsed_records = 0
         for converted in done:
             buffer.tables.append(converted.table)
             buffer.invalid_values += converted.invalid_values
@@ -255,7 +252,7 @@ class LakeWriter:
         path reads the batch's records again, one by one, for their log times."""
         parser = self._parsers.get()
         try:
-            fast = parser.table_joined(batch.data, batch.record_count)
+            fast = parser.table(batch.data, batch.record_count)
         finally:
             self._parsers.put(parser)
         if fast is not None:
