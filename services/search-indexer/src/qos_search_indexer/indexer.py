@@ -19,6 +19,7 @@ the dead-letter store with OpenSearch's reason. Until then:
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import threading
@@ -275,7 +276,6 @@ class SearchIndexer:
 def _documents(entries: list[LogEntry]) -> tuple[list[_Doc], list[DeadLetter]]:
     docs: list[_Doc] = []
     unreadable: list[DeadLetter] = []
-    indices = _DailyIndex()
     for entry in entries:
         try:
             record = orjson.loads(entry.data)
@@ -290,7 +290,7 @@ def _documents(entries: list[LogEntry]) -> tuple[list[_Doc], list[DeadLetter]]:
             unreadable.append(_unreadable(entry, f"{TIME_FIELD} missing or not an integer"))
             continue
         try:
-            index = indices.name(event_time)
+            index = _daily_index(event_time // _DAY_MS)
         except (OverflowError, OSError, ValueError):
             unreadable.append(_unreadable(entry, f"{TIME_FIELD} out of range: {event_time}"))
             continue
@@ -298,20 +298,10 @@ def _documents(entries: list[LogEntry]) -> tuple[list[_Doc], list[DeadLetter]]:
     return docs, unreadable
 
 
-class _DailyIndex:
-    """`index_for`, computed once per UTC day of a batch rather than once per record."""
-
-    __slots__ = ("_names",)
-
-    def __init__(self) -> None:
-        self._names: dict[int, str] = {}
-
-    def name(self, event_time_ms: int) -> str:
-        day = event_time_ms // _DAY_MS
-        found = self._names.get(day)
-        if found is None:
-            found = self._names[day] = index_for(event_time_ms)
-        return found
+@functools.lru_cache(maxsize=64)
+def _daily_index(day: int) -> str:
+    """`index_for` of a UTC day (days since the epoch): computed once per day, not per record."""
+    return index_for(day * _DAY_MS)
 
 
 _DAY_MS = 86_400_000
