@@ -281,21 +281,37 @@ def test_full_batches_are_read_ahead_and_every_record_is_sent_once_in_order(
     log: EventLog, store: DeadLetterStore
 ) -> None:
     log.append([record(i) for i in range(10)])
-    fake = FakeBulk()
-    worker = indexer(log, store, fake, batch_size=4)
-    reads = []
+    reads: list[int] = []
+    read_ahead = {4: threading.Event(), 8: threading.Event()}
     read = log.read
 
     def counted(**kwargs: Any) -> list[Any]:
         reads.append(kwargs["after"])
+        if kwargs["after"] in read_ahead:
+            read_ahead[kwargs["after"]].set()
         return read(**kwargs)
 
+    overlapped: list[bool] = []
+
+    def waiting_for(after: int) -> Answer:
+        """Answers only once the next batch has been read (or 5 s have gone by): the read
+        happens while the request is with OpenSearch, not after it."""
+
+        def answer(actions: list[dict[str, Any]]) -> dict[str, Any]:
+            overlapped.append(read_ahead[after].wait(5))
+            return ok(actions)
+
+        return answer
+
+    fake = FakeBulk(waiting_for(4), waiting_for(8))
+    worker = indexer(log, store, fake, batch_size=4)
     log.read = counted  # type: ignore[method-assign, assignment]
     assert [worker.poll().read for _ in range(4)] == [4, 4, 2, 0]
     worker.close()
+    assert overlapped == [True, True]
     sent = [a["meta"]["_id"] for request in fake.requests for a in request]
     assert sent == [f"e{i}" for i in range(10)]
-    # After a full batch the next one is read ahead (once each); the short one is not.
+    # Each batch is read once; after the short one nothing is read ahead.
     assert reads == [0, 4, 8, 10]
     assert log.checkpoint(CONSUMER) == 10
 
