@@ -21,15 +21,7 @@ from urllib.parse import urlencode, urlsplit
 import orjson
 import pytest
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from qos_infra.dashboard.screenshot import CHROMIUM_ARGS
 
 
 def chromium_path(needed_by: str) -> str:
@@ -63,6 +55,25 @@ def chromium(needed_by: str) -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+def keep_screenshot(page: Any, tmp_path: Path, name: str) -> Path:
+    """A full-page screenshot under the test's directory, also copied to `QOS_SCREENSHOT_OUT`
+    (a directory, or a .png path) when that is set."""
+    page.evaluate("window.scrollTo(0, 0)")
+    page.wait_for_timeout(300)
+    shot = tmp_path / name
+    page.screenshot(path=str(shot), full_page=True)
+    out = os.environ.get("QOS_SCREENSHOT_OUT")
+    if out:
+        target = Path(out)
+        if target.suffix != ".png":
+            target.mkdir(parents=True, exist_ok=True)
+            target = target / name
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, target)
+    return shot
 
 
 @dataclass

@@ -14,7 +14,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -27,7 +26,7 @@ import pytest
 
 from qos_infra.dashboard.app import TILES
 from qos_infra.dashboard.sample import Seeded, generate, seed
-from qos_infra.dashboard.server import DashboardHTTPServer, serve
+from qos_infra.dashboard.server import DashboardHTTPServer, serving
 from qos_shared.catalogue import CATALOGUE
 from qos_shared.testing.oracle import ORACLE, Record, rendition_shares
 
@@ -50,22 +49,10 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Seeded]:
     )
 
 
-def _serve(data_dir: Path) -> Iterator[DashboardHTTPServer]:
-    server = serve(data_dir, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        thread.join(10)
-        server.server_close()
-        server.dashboard.close()
-
-
 @pytest.fixture(scope="module")
 def server(seeded: tuple[Path, Seeded]) -> Iterator[DashboardHTTPServer]:
-    yield from _serve(seeded[0])
+    with serving(seeded[0]) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +62,8 @@ def empty_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def empty_server(empty_dir: Path) -> Iterator[DashboardHTTPServer]:
-    yield from _serve(empty_dir)
+    with serving(empty_dir) as running:
+        yield running
 
 
 def request(

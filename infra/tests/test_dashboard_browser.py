@@ -8,8 +8,6 @@ chromium). A missing chromium fails the test with the command that installs it.
 
 from __future__ import annotations
 
-import os
-import shutil
 import threading
 import time
 from collections import defaultdict
@@ -19,11 +17,11 @@ from typing import Any
 
 import orjson
 import pytest
-from qos_up_support import chromium
+from qos_up_support import chromium, keep_screenshot
 
 from qos_infra.dashboard.app import TILES
 from qos_infra.dashboard.sample import Seeded, generate, seed
-from qos_infra.dashboard.server import DashboardHTTPServer, serve
+from qos_infra.dashboard.server import DashboardHTTPServer, serving
 from qos_realtime.consumer import RealtimeConsumer
 from qos_realtime.engine import WindowConfig
 from qos_realtime.store import MetricStore
@@ -48,16 +46,8 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Seeded]:
 
 @pytest.fixture(scope="module")
 def server(seeded: tuple[Path, Seeded]) -> Iterator[DashboardHTTPServer]:
-    server = serve(seeded[0], "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        thread.join(10)
-        server.server_close()
-        server.dashboard.close()
+    with serving(seeded[0]) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -213,20 +203,8 @@ def test_dashboard_in_chromium(
         expected = sorted(sessions[session_id], key=lambda r: (r["event_time"], r["event_id"]))
         assert shown == [r["event_id"] for r in expected]
 
-        page.evaluate("window.scrollTo(0, 0)")
-        page.wait_for_timeout(300)
-        shot = tmp_path / "dashboard.png"
-        page.screenshot(path=str(shot), full_page=True)
+        shot = keep_screenshot(page, tmp_path, "dashboard.png")
         assert shot.stat().st_size > 10_000
-        out = os.environ.get("QOS_SCREENSHOT_OUT")
-        if out:
-            target = Path(out)
-            if target.suffix != ".png":
-                target.mkdir(parents=True, exist_ok=True)
-                target = target / "dashboard.png"
-            else:
-                target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(shot, target)
         assert problems == [], problems
         assert foreign == [], f"the page loaded something from elsewhere: {foreign}"
     finally:
@@ -239,44 +217,41 @@ def test_realtime_panels_show_within_window_plus_5_s(browser: Any, tmp_path: Pat
     window_s = 10
     data_dir = tmp_path / "live"
     data_dir.mkdir()
-    server = serve(data_dir, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    stop = threading.Event()
-    engine: threading.Thread | None = None
-    try:
-        page.goto(server.url + "/", timeout=TIMEOUT_MS)
-        page.wait_for_selector('[data-testid="tiles"][data-state="empty"]', timeout=TIMEOUT_MS)
-        assert "no window yet" in page.locator('[data-testid="tiles-window"]').inner_text()
+    with serving(data_dir) as server:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        stop = threading.Event()
+        engine: threading.Thread | None = None
+        try:
+            page.goto(server.url + "/", timeout=TIMEOUT_MS)
+            page.wait_for_selector('[data-testid="tiles"][data-state="empty"]', timeout=TIMEOUT_MS)
+            assert "no window yet" in page.locator('[data-testid="tiles-window"]').inner_text()
 
-        log = EventLog(data_dir / "events.sqlite")
-        store = MetricStore(data_dir / "metrics.sqlite")
-        consumer = RealtimeConsumer(
-            log, store, WindowConfig(window_s=window_s, allowed_lateness_s=1.0)
-        )
-        engine = threading.Thread(target=consumer.run, args=(stop,))
-        engine.start()
-        records = generate(int(time.time() * 1000), seed=9, sessions=12, span_s=30)
-        started = time.monotonic()
-        log.append([LogRecord(r["event_id"], r["session_id"], orjson.dumps(r)) for r in records])
-        page.wait_for_selector(
-            '[data-testid="tiles"][data-state="ready"]', timeout=(window_s + 5) * 1000
-        )
-        page.wait_for_selector(
-            '[data-testid="panel-concurrent_viewers"][data-state="ready"]',
-            timeout=(window_s + 5) * 1000,
-        )
-        elapsed = time.monotonic() - started
-        assert elapsed <= window_s + 5, f"panels showed data after {elapsed:.1f} s"
-        value = page.locator('[data-testid="tile-concurrent_viewers"]').get_attribute("data-value")
-        assert value and float(value) > 0
-    finally:
-        stop.set()
-        if engine is not None:
-            engine.join(10)
-        page.close()
-        server.shutdown()
-        thread.join(10)
-        server.server_close()
-        server.dashboard.close()
+            log = EventLog(data_dir / "events.sqlite")
+            store = MetricStore(data_dir / "metrics.sqlite")
+            consumer = RealtimeConsumer(
+                log, store, WindowConfig(window_s=window_s, allowed_lateness_s=1.0)
+            )
+            engine = threading.Thread(target=consumer.run, args=(stop,))
+            engine.start()
+            records = generate(int(time.time() * 1000), seed=9, sessions=12, span_s=30)
+            started = time.monotonic()
+            log.append(
+                [LogRecord(r["event_id"], r["session_id"], orjson.dumps(r)) for r in records]
+            )
+            page.wait_for_selector(
+                '[data-testid="tiles"][data-state="ready"]', timeout=(window_s + 5) * 1000
+            )
+            page.wait_for_selector(
+                '[data-testid="panel-concurrent_viewers"][data-state="ready"]',
+                timeout=(window_s + 5) * 1000,
+            )
+            elapsed = time.monotonic() - started
+            assert elapsed <= window_s + 5, f"panels showed data after {elapsed:.1f} s"
+            tile = page.locator('[data-testid="tile-concurrent_viewers"]')
+            value = tile.get_attribute("data-value")
+            assert value and float(value) > 0
+        finally:
+            stop.set()
+            if engine is not None:
+                engine.join(10)
+            page.close()

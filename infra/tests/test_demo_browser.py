@@ -27,8 +27,6 @@ A missing Chromium fails the test, with the command that installs it.
 from __future__ import annotations
 
 import math
-import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -40,7 +38,7 @@ from typing import Any
 
 import orjson
 import pytest
-from qos_up_support import Stack, chromium, get_json, processes_using
+from qos_up_support import Stack, chromium, get_json, keep_screenshot, processes_using
 
 from qos_infra.dashboard.app import TILES
 from qos_shared.catalogue import LATE_EVENTS
@@ -231,20 +229,8 @@ def test_the_demo_fills_the_dashboard_in_time_with_the_simulators_truth(
                 assert all(close(got_split[p], want[p]) for p in want), (start, name, got_split)
             compared.append(start)
 
-        page.evaluate("window.scrollTo(0, 0)")
-        page.wait_for_timeout(300)
-        shot = tmp_path / "demo-dashboard.png"
-        page.screenshot(path=str(shot), full_page=True)
+        shot = keep_screenshot(page, tmp_path, "demo-dashboard.png")
         assert shot.stat().st_size > 10_000
-        out = os.environ.get("QOS_SCREENSHOT_OUT")
-        if out:
-            target = Path(out)
-            if target.suffix != ".png":
-                target.mkdir(parents=True, exist_ok=True)
-                target = target / "demo-dashboard.png"
-            else:
-                target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(shot, target)
         assert problems == [], problems
     finally:
         if poller is not None:

@@ -14,11 +14,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 from qos_infra.dashboard import sample
-from qos_infra.dashboard.server import serve
+from qos_infra.dashboard.server import serving
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -34,35 +33,26 @@ CHROMIUM_ARGS = [
 def capture(data_dir: Path, out: Path, *, chromium: str, width: int = 1440) -> None:
     from playwright.sync_api import sync_playwright
 
-    server = serve(data_dir, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_page(viewport={"width": width, "height": 1000})
-                page.goto(server.url + "/")
-                page.wait_for_selector('[data-testid="tiles"][data-state="ready"]')
-                page.wait_for_function("Number(document.body.dataset.refreshed) >= 1")
-                page.locator('[data-testid="auto-refresh"]').uncheck()
-                rows = page.locator('[data-testid="session-row"]')
-                events = rows.evaluate_all("rs => rs.map(r => Number(r.children[4].textContent))")
-                # A session with a fair number of events, among the first rows.
-                pick = max(range(min(12, len(events))), key=lambda i: events[i] * (events[i] < 40))
-                rows.nth(pick).click()
-                page.wait_for_selector('[data-testid="timeline"][data-state="ready"]')
-                page.evaluate("window.scrollTo(0, 0)")
-                page.wait_for_timeout(300)
-                out.parent.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(out), full_page=True)
-            finally:
-                browser.close()
-    finally:
-        server.shutdown()
-        thread.join(10)
-        server.server_close()
-        server.dashboard.close()
+    with serving(data_dir) as server, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": 1000})
+            page.goto(server.url + "/")
+            page.wait_for_selector('[data-testid="tiles"][data-state="ready"]')
+            page.wait_for_function("Number(document.body.dataset.refreshed) >= 1")
+            page.locator('[data-testid="auto-refresh"]').uncheck()
+            rows = page.locator('[data-testid="session-row"]')
+            events = rows.evaluate_all("rs => rs.map(r => Number(r.children[4].textContent))")
+            # A session with a fair number of events, among the first rows.
+            pick = max(range(min(12, len(events))), key=lambda i: events[i] * (events[i] < 40))
+            rows.nth(pick).click()
+            page.wait_for_selector('[data-testid="timeline"][data-state="ready"]')
+            page.evaluate("window.scrollTo(0, 0)")
+            page.wait_for_timeout(300)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(out), full_page=True)
+        finally:
+            browser.close()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,6 +17,8 @@ import re
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -193,6 +195,24 @@ def serve(data_dir: Path, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> 
     """Bind the server (port 0 picks a free one); the caller runs `serve_forever` and, after,
     `server_close()` and `server.dashboard.close()`."""
     return DashboardHTTPServer((host, port), Dashboard(data_dir))
+
+
+@contextmanager
+def serving(
+    data_dir: Path, host: str = "127.0.0.1", port: int = 0
+) -> Iterator[DashboardHTTPServer]:
+    """The server running on a thread of this process while the block lasts (port 0: a free
+    one), then stopped and closed: for the screenshot tool and tests."""
+    server = serve(data_dir, host, port)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        thread.join(10)
+        server.server_close()
+        server.dashboard.close()
 
 
 def main(argv: list[str] | None = None) -> int:
