@@ -7,6 +7,11 @@
 starting with `.` or `_` are hidden from Hive, Athena and `pyarrow.dataset`, so temporary files
 (`.tmp-…`) and the commit markers are never read as data.
 
+A row is in the partition of its `event_time`'s UTC hour when that time is usable (an integer
+in `[0, MAX_EVENT_MS)`), else in that of the time the event log stored it. So a file whose
+`event_time` statistics show no null and every value in that interval holds only rows of its
+partition's day (`queries.local` reads such files without the scope's time bounds).
+
 A part file counts (`live_files`) when its flush is committed (its last position is at or before
 the newest commit marker's) and no other file of its partition covers its range: a file inside
 another's range is an original that a compaction merged but had not yet deleted when it stopped.
@@ -24,6 +29,7 @@ EVENTS_DIR = "events"
 COMMITS_DIR = "_commits"
 WIDTH = 20
 TMP_PREFIX = ".tmp-"
+MAX_EVENT_MS = 253_402_300_800_000  # year 10000: beyond it there is no dt= to write
 
 _PART = re.compile(r"^part-(\d{20})-(\d{20})\.parquet$")
 _MARKER = re.compile(r"^(\d{20})-(\d{20})\.json$")

@@ -57,6 +57,7 @@ from qos_lake.fast_json import FastJson
 from qos_lake.layout import (
     COMMITS_DIR,
     EVENTS_DIR,
+    MAX_EVENT_MS,
     committed_through,
     fsync_dir,
     parse_part,
@@ -79,7 +80,6 @@ TMP_WRITE = ".tmp-write-"
 LOCK_FILE = "_writer.lock"
 
 _HOUR_MS = 3_600_000
-_MAX_EVENT_MS = 253_402_300_800_000  # year 10000: beyond it there is no dt= to write
 _BUCKET = "__hour_bucket"  # the partition of each buffered row; dropped before writing
 _CONVERT_RECORDS = 200_000  # buffered records converted at once (or fewer, at a flush)
 # Threads converting batches and writing partition files: the cores, up to 4 (2 here).
@@ -258,7 +258,7 @@ class LakeWriter:
         if fast is not None:
             event_time = fast.column(TIME_COLUMN)
             usable = pc.all(
-                pc.and_(pc.greater_equal(event_time, 0), pc.less(event_time, _MAX_EVENT_MS))
+                pc.and_(pc.greater_equal(event_time, 0), pc.less(event_time, MAX_EVENT_MS))
             ).as_py()
             if usable and event_time.null_count == 0:
                 table = fast.append_column(_BUCKET, pc.divide(event_time, _HOUR_MS))
@@ -452,7 +452,7 @@ def _hour_buckets(table: pa.Table, appended_at: list[int]) -> pa.ChunkedArray:
     """Hours since the epoch (UTC) of each row's event_time, or of its log time if unusable."""
     event_time = table.column(TIME_COLUMN)
     usable = pc.fill_null(
-        pc.and_(pc.greater_equal(event_time, 0), pc.less(event_time, _MAX_EVENT_MS)), False
+        pc.and_(pc.greater_equal(event_time, 0), pc.less(event_time, MAX_EVENT_MS)), False
     )
     when = pc.if_else(usable, event_time, pa.chunked_array([pa.array(appended_at, pa.int64())]))
     return pc.divide(when, _HOUR_MS)

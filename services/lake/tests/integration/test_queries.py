@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+import duckdb
 import pytest
 
+from qos_lake.layout import live_dataset_files
 from qos_lake.queries import QUERIES, NamedQuery, QueryParams, named_query
-from qos_lake.queries.local import QueryResult, run
+from qos_lake.queries.local import QueryResult, needs_time_bounds, run
 from qos_shared.catalogue import CATALOGUE
 
 from ..golden import (
@@ -27,7 +31,7 @@ from ..golden import (
     same,
     write_lake,
 )
-from ..lake import BASE_MS
+from ..lake import BASE_MS, read_lake, summary
 
 RECORDS = generate()
 
@@ -161,3 +165,69 @@ def test_groups_of_one_kind_of_record_or_of_none_the_catalogue_knows_are_all_the
         assert same(result.rows, want), (name, result.rows, want)
     rows = run(tmp_path / "lake", named_query("kpis-by-platform"), params).records()
     assert {r["client_platform"] for r in rows} == {"web", "ios", "tv"}
+
+
+def _now_clear_of_an_hour_boundary() -> int:
+    """Now in ms, at least a minute before the next UTC hour (the test's records and their log
+    times must fall in one hour's partition)."""
+    now = time.time()
+    if now % 3600 > 3540:
+        time.sleep(3600 - now % 3600 + 1)
+    return int(time.time() * 1000)
+
+
+@pytest.mark.parametrize("name", ["kpis-by-platform", "popular-channels", "rendition-share"])
+def test_rows_without_a_usable_time_are_out_of_scope_beside_good_rows_of_their_file(
+    tmp_path: Path, name: str
+) -> None:
+    """A row without a usable event_time goes in the partition of its log time (now), in the
+    same file as good rows of this hour. Locally such a file is read through the scope's time
+    bounds, where other files are read without them (`queries.local`): the answers are those of
+    the bounds on every row, over today and over a range that starts before 1970."""
+    now = _now_clear_of_an_hour_boundary()
+    good = [summary(now - 1_000 * n, client_platform=p) for n, p in enumerate(["web", "ios"] * 3)]
+    bad = [
+        summary(now, client_platform="tv"),  # event_time then removed
+        summary(-5, client_platform="tv"),  # before 1970
+        summary(10**17, client_platform="tv"),  # beyond the year 9999
+        summary(now, client_platform="tv", event_time="soon"),  # not a number
+    ]
+    del bad[0]["event_time"]
+    old = [summary(BASE_MS, client_platform="web")]  # a good file of another day
+    write_lake([*old, *good, *bad], tmp_path / "lake", tmp_path / "events.sqlite")
+    today = datetime.fromtimestamp(now / 1000, UTC).date()
+    hour = datetime.fromtimestamp(now / 1000, UTC).strftime("%H")
+    rows = read_lake(tmp_path / "lake")
+    shared = [r for r in rows if r["dt"] == today.isoformat() and r["hour"] == hour]
+    assert {r["client_platform"] for r in shared} == {"web", "ios", "tv"}, "one file holds both"
+    files = live_dataset_files(tmp_path / "lake")
+    with duckdb.connect() as con:
+        bounded = needs_time_bounds(con, files)
+    assert {Path(f).parent.parent.name for f in bounded} == {f"dt={today}"}
+    assert len(bounded) < len(files), "the other day's file is read without bounds"
+    # The oracle's scope is the Trino text's: the time bounds on every row.
+    timed = [r for r in [*old, *good, *bad] if isinstance(r.get("event_time"), int)]
+    timed = [r for r in timed if r["event_time"] < 10**17]
+    query, params = named_query(name), QueryParams(today, today)
+    result = run(tmp_path / "lake", query, params)
+    assert same(result.rows, expected(query, in_scope(timed, params))), result.rows
+    # From 1960 the -5 row is in range by its time (its dt is its log time's: the oracle's days
+    # are event days, so this is checked on a query without days).
+    query, params = named_query("popular-platforms"), QueryParams(date(1960, 1, 1), today)
+    result = run(tmp_path / "lake", query, params)
+    assert same(result.rows, expected(query, in_scope(timed, params))), result.rows
+    assert "tv" in {r["client_platform"] for r in result.records()}
+
+
+def test_queries_on_several_threads_at_once_each_read_their_own_range(lake: Path) -> None:
+    """Queries share the process's DuckDB database, each on a connection with its own view of
+    its own files: run side by side, every one still gives its sequential answer."""
+    jobs = [(name, label) for name in ("kpis-by-platform", "popular-channels") for label in PARAMS]
+    alone = {job: run(lake, QUERIES[job[0]], PARAMS[job[1]]).rows for job in jobs}
+    assert len({repr(rows) for rows in alone.values()}) == len(jobs), "the answers differ"
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = [
+            (job, pool.submit(run, lake, QUERIES[job[0]], PARAMS[job[1]])) for job in jobs * 3
+        ]
+        for job, future in futures:
+            assert same(future.result().rows, alone[job]), job

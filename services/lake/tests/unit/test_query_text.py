@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
@@ -26,7 +27,19 @@ def test_percentiles_are_approximate_on_athena_and_exact_locally(name: str) -> N
     trino, local = QUERIES[name].sql, duckdb_sql(QUERIES[name].sql).lower()
     assert local.count("quantile_cont(") == trino.count("approx_percentile(")
     assert "approx" not in local
-    assert local.count("?") == len(PLACEHOLDERS)
+
+
+@pytest.mark.parametrize("name", QUERIES)
+def test_locally_the_placeholders_are_named_and_the_time_bounds_left_to_the_files(
+    name: str,
+) -> None:
+    local = duckdb_sql(QUERIES[name].sql)
+    assert "?" not in local
+    # Every parameter but the dropped event_time bounds' (`from`/`to` still bound `dt`).
+    assert set(re.findall(r"\$(\w+)", local)) == set(PLACEHOLDERS)
+    assert local.count("$from") == local.count("$to") == 1
+    assert "event_time" not in local
+    assert "event_time" in QUERIES[name].sql  # Athena keeps them: there dt is the arrival day
 
 
 def test_values_follow_the_placeholders() -> None:
