@@ -231,3 +231,13 @@ def test_queries_on_several_threads_at_once_each_read_their_own_range(lake: Path
         ]
         for job, future in futures:
             assert same(future.result().rows, alone[job]), job
+
+
+def test_a_file_gone_since_the_listing_is_duckdbs_io_error(tmp_path: Path) -> None:
+    """A compaction may delete a file between the listing and the read: the caller sees
+    DuckDB's IOException, which the dashboards retry once, whichever step meets it first."""
+    write_lake(RECORDS[:500], tmp_path / "lake", tmp_path / "events.sqlite")
+    files = live_dataset_files(tmp_path / "lake")
+    files[0].unlink()
+    with duckdb.connect() as con, pytest.raises(duckdb.IOException):
+        needs_time_bounds(con, files)

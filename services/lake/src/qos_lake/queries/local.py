@@ -126,7 +126,10 @@ _CACHED_FILES = 100_000
 
 
 def _identity(path: Path) -> tuple[str, int, int]:
-    stat = path.stat()
+    try:
+        stat = path.stat()
+    except FileNotFoundError:  # gone since the listing (a compaction): DuckDB will say so
+        return (str(path), -1, -1)
     return (str(path), stat.st_size, stat.st_mtime_ns)
 
 
