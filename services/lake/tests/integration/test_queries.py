@@ -168,11 +168,11 @@ def test_groups_of_one_kind_of_record_or_of_none_the_catalogue_knows_are_all_the
 
 
 def _now_clear_of_an_hour_boundary() -> int:
-    """Now in ms, at least a minute before the next UTC hour (the test's records and their log
-    times must fall in one hour's partition)."""
-    now = time.time()
-    if now % 3600 > 3540:
-        time.sleep(3600 - now % 3600 + 1)
+    """Now in ms, at least 10 s into a UTC hour and a minute before the next (the test's records,
+    up to 5 s old, and their log times must fall in one hour's partition)."""
+    into = time.time() % 3600
+    if into > 3540 or into < 10:
+        time.sleep((3610 - into) % 3600)
     return int(time.time() * 1000)
 
 
