@@ -257,10 +257,7 @@ class LakeWriter:
             self._parsers.put(parser)
         if fast is not None:
             event_time = fast.column(TIME_COLUMN)
-            usable = pc.all(
-                pc.and_(pc.greater_equal(event_time, 0), pc.less(event_time, MAX_EVENT_MS))
-            ).as_py()
-            if usable and event_time.null_count == 0:
+            if event_time.null_count == 0 and pc.all(_usable(event_time)).as_py():
                 table = fast.append_column(_BUCKET, pc.divide(event_time, _HOUR_MS))
                 return _Converted(table, 0, 0)
         entries = self.log.read(after=batch.first_position - 1, limit=batch.record_count)
@@ -448,11 +445,14 @@ def _file_order(table: pa.Table) -> pa.Array:
     return pc.sort_indices(order, sort_keys=[("bucket", "ascending"), ("key", "ascending")])
 
 
+def _usable(event_time: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Whether each event_time is one a row is partitioned by (`layout`); null where it is null."""
+    return pc.and_(pc.greater_equal(event_time, 0), pc.less(event_time, MAX_EVENT_MS))
+
+
 def _hour_buckets(table: pa.Table, appended_at: list[int]) -> pa.ChunkedArray:
     """Hours since the epoch (UTC) of each row's event_time, or of its log time if unusable."""
     event_time = table.column(TIME_COLUMN)
-    usable = pc.fill_null(
-        pc.and_(pc.greater_equal(event_time, 0), pc.less(event_time, MAX_EVENT_MS)), False
-    )
+    usable = pc.fill_null(_usable(event_time), False)
     when = pc.if_else(usable, event_time, pa.chunked_array([pa.array(appended_at, pa.int64())]))
     return pc.divide(when, _HOUR_MS)
