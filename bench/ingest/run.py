@@ -17,8 +17,6 @@ import json
 import multiprocessing
 import os
 import platform
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -27,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from qos_ingest.domain import IngestConfig, IngestRequest, ingest
+from qos_ingest.api import IngestConfig, IngestRequest, ingest, start_local_server
 
 RESULTS = Path(__file__).parent / "results"
 USER_AGENT = (
@@ -103,24 +101,11 @@ def _client(port: int, seconds: float, batch: int, queue: Any) -> None:
 
 def bench_http(seconds: float, batch: int, clients: int, synchronous: str) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "qos_ingest.entrypoints.local_server",
-                "--port",
-                "0",
-                "--log-path",
-                str(Path(tmp) / "events.sqlite"),
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "QOS_INGEST_LOG_SYNCHRONOUS": synchronous},
+        server, url = start_local_server(
+            Path(tmp) / "events.sqlite", env={"QOS_INGEST_LOG_SYNCHRONOUS": synchronous}
         )
         try:
-            assert server.stdout is not None
-            line = server.stdout.readline()
-            port = int(line.split("http://", 1)[1].split()[0].rsplit(":", 1)[1])
+            port = int(url.rsplit(":", 1)[1])
             queue: Any = multiprocessing.Queue()
             workers = [
                 multiprocessing.Process(target=_client, args=(port, seconds, batch, queue))

@@ -34,6 +34,7 @@ from typing import Any
 
 import orjson
 
+from qos_ingest.api import start_local_server
 from qos_realtime.consumer import CONSUMER, ConsumerTiming, RealtimeConsumer
 from qos_realtime.engine import WindowConfig, WindowEngine
 from qos_realtime.engine.windows import spill_dir_default
@@ -187,20 +188,8 @@ def _start(argv: list[str], marker: str, env: dict[str, str]) -> tuple[subproces
 def bench_latency(samples: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
-        ingest, line = _start(
-            [
-                sys.executable,
-                "-m",
-                "qos_ingest.entrypoints.local_server",
-                "--port",
-                "0",
-                "--log-path",
-                str(data / "events.sqlite"),
-            ],
-            "listening on",
-            {},
-        )
-        port = int(line.split("http://", 1)[1].split()[0].rsplit(":", 1)[1])
+        ingest, url = start_local_server(data / "events.sqlite", stderr=subprocess.STDOUT)
+        port = int(url.rsplit(":", 1)[1])
         realtime, _ = _start(
             [
                 sys.executable,

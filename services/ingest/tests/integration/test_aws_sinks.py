@@ -19,10 +19,10 @@ from botocore.exceptions import (
     EndpointConnectionError,
 )
 
-from qos_ingest.sinks import EventSink, SinkRecord
-from qos_ingest.sinks.firehose import FirehoseSink
-from qos_ingest.sinks.kinesis import KinesisSink
-from qos_ingest.sinks.retry import RetryPolicy
+from qos_ingest.adapters import EventSink, SinkRecord
+from qos_ingest.adapters.firehose import FirehoseSink
+from qos_ingest.adapters.kinesis import KinesisSink
+from qos_ingest.adapters.retry import RetryPolicy
 
 REGION = "us-east-1"
 STREAM = "qos-events"
