@@ -16,25 +16,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from qos_ingest.domain import (
-    AcceptedEvent,
-    BodyTooLarge,
-    IngestConfig,
-    IngestRequest,
-    IngestResult,
-    Rejection,
-    ingest,
-)
+from qos_ingest.domain import IngestConfig, IngestRequest, IngestResult, ingest
 
 __all__ = [
     "LOCAL_SERVER_MODULE",
     "READY_PATTERN",
-    "AcceptedEvent",
-    "BodyTooLarge",
     "IngestConfig",
     "IngestRequest",
     "IngestResult",
-    "Rejection",
     "ingest",
     "local_server_argv",
     "ready_url",

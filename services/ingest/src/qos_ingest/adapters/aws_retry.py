@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from botocore import exceptions as boto_errors
 
@@ -42,8 +42,9 @@ PERMANENT_ERROR_CODES: frozenset[str] = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class AwsError:
+class AwsError(NamedTuple):
+    """What the service said went wrong, and whether sending the same records again may help."""
+
     code: str
     message: str
     retryable: bool
