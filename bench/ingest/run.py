@@ -13,11 +13,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import multiprocessing
-import os
-import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,7 +23,10 @@ from typing import Any
 
 import orjson
 
-from qos_ingest.domain import IngestConfig, IngestRequest, ingest
+from qos_ingest.api import IngestConfig, IngestRequest, ingest, start_local_server
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root: bench.common
+from bench.common import machine, print_rate, rates, write_results
 
 RESULTS = Path(__file__).parent / "results"
 USER_AGENT = (
@@ -77,7 +76,7 @@ def bench_domain(seconds: float, batch: int, *, legacy: bool) -> dict[str, float
         assert len(result.accepted) == batch
         done += batch
     elapsed = time.perf_counter() - start
-    return {"events": done, "seconds": elapsed, "events_per_s": done / elapsed}
+    return rates(done, elapsed)
 
 
 def _client(port: int, seconds: float, batch: int, queue: Any) -> None:
@@ -103,24 +102,11 @@ def _client(port: int, seconds: float, batch: int, queue: Any) -> None:
 
 def bench_http(seconds: float, batch: int, clients: int, synchronous: str) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "qos_ingest.entrypoints.local_server",
-                "--port",
-                "0",
-                "--log-path",
-                str(Path(tmp) / "events.sqlite"),
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "QOS_INGEST_LOG_SYNCHRONOUS": synchronous},
+        server, url = start_local_server(
+            Path(tmp) / "events.sqlite", env={"QOS_INGEST_LOG_SYNCHRONOUS": synchronous}
         )
         try:
-            assert server.stdout is not None
-            line = server.stdout.readline()
-            port = int(line.split("http://", 1)[1].split()[0].rsplit(":", 1)[1])
+            port = int(url.rsplit(":", 1)[1])
             queue: Any = multiprocessing.Queue()
             workers = [
                 multiprocessing.Process(target=_client, args=(port, seconds, batch, queue))
@@ -136,15 +122,9 @@ def bench_http(seconds: float, batch: int, clients: int, synchronous: str) -> di
         finally:
             server.terminate()
             server.wait(timeout=30)
-    events = sum(r[0] for r in results)
     requests = sum(r[1] for r in results)
-    return {
-        "events": events,
-        "requests": requests,
-        "seconds": elapsed,
-        "events_per_s": events / elapsed,
-        "requests_per_s": requests / elapsed,
-    }
+    figures = rates(sum(r[0] for r in results), elapsed)
+    return {**figures, "requests": requests, "requests_per_s": requests / elapsed}
 
 
 def main() -> int:
@@ -154,30 +134,17 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=2)
     args = parser.parse_args()
 
-    figures: dict[str, Any] = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "batch": args.batch,
-    }
+    figures: dict[str, Any] = {"machine": machine(), "batch": args.batch}
     print(f"ingest benchmark: batches of {args.batch}, {args.seconds:g} s per figure", flush=True)
     for label, legacy in (("domain_sdk_events", False), ("domain_old_player_events", True)):
         figures[label] = bench_domain(args.seconds, args.batch, legacy=legacy)
-        print(
-            f"  {label:<28} {figures[label]['events_per_s']:>10,.0f} events/s (one core)",
-            flush=True,
-        )
+        print_rate(label, figures[label]["events_per_s"], "one core", width=28)
     for synchronous in ("FULL", "NORMAL"):
         label = f"http_{synchronous.lower()}"
-        figures[label] = bench_http(args.seconds, args.batch, args.clients, synchronous)
-        print(
-            f"  {label:<28} {figures[label]['events_per_s']:>10,.0f} events/s "
-            f"({figures[label]['requests_per_s']:,.0f} requests/s, {args.clients} clients, "
-            f"log synchronous={synchronous})",
-            flush=True,
-        )
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"ingest-{time.strftime('%Y%m%dT%H%M%S')}.json"
-    out.write_text(json.dumps(figures, indent=2))
-    print(f"  written to {out}")
+        figures[label] = http = bench_http(args.seconds, args.batch, args.clients, synchronous)
+        detail = f"{http['requests_per_s']:,.0f} requests/s, {args.clients} clients, "
+        print_rate(label, http["events_per_s"], f"{detail}log synchronous={synchronous}", width=28)
+    write_results(RESULTS, "ingest", figures)
     return 0
 
 

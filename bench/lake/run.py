@@ -52,10 +52,8 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import math
 import os
-import platform
 import random
 import resource
 import shutil
@@ -79,6 +77,9 @@ from qos_lake.queries.local import duckdb_sql, run
 from qos_lake.schema import lake_schema
 from qos_lake.writer import LakeWriter, WriterConfig
 from qos_shared.eventlog import EventLog, JoinedRecords, LogRecord
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root: bench.common
+from bench.common import machine, write_results
 
 RESULTS = Path(__file__).parent / "results"
 DAY = date(2026, 11, 1)
@@ -593,7 +594,7 @@ def main() -> int:
     args = parser.parse_args()
     config = WriterConfig()
     figures: dict[str, Any] = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": machine(),
         "events": args.events,
         "day": DAY.isoformat(),
         "writer_config": {"flush_records": config.flush_records, "read_batch": config.read_batch},
@@ -688,10 +689,7 @@ def main() -> int:
     ]  # fmt: skip
     for label, value, target, ok in rows:
         print(f"  {label:<38} {value:>12}  {target:>12}   {'yes' if ok else 'NO'}")
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"lake-{time.strftime('%Y%m%dT%H%M%S')}.json"
-    out.write_text(json.dumps(figures, indent=2))
-    print(f"  written to {out}")
+    write_results(RESULTS, "lake", figures)
     return 0
 
 

@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import os
-import platform
 import random
 import statistics
 import subprocess
@@ -34,11 +32,15 @@ from typing import Any
 
 import orjson
 
+from qos_ingest.api import start_local_server
 from qos_realtime.consumer import CONSUMER, ConsumerTiming, RealtimeConsumer
 from qos_realtime.engine import WindowConfig, WindowEngine
 from qos_realtime.engine.windows import spill_dir_default
 from qos_realtime.store import MetricStore
 from qos_shared.eventlog import EventLog, LogRecord
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root: bench.common
+from bench.common import machine, per_cpu_second, print_rate, rates, write_results
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -117,15 +119,7 @@ def bench_engine(n: int, batch: int) -> dict[str, float]:
     engine.close(rest)
     elapsed = time.perf_counter() - start
     cpu = time.process_time() - cpu
-    return {
-        "events": n,
-        "seconds": elapsed,
-        "events_per_s": n / elapsed,
-        "cpu_seconds": cpu,
-        "events_per_cpu_s": n / cpu,
-        "windows": closed + len(rest),
-        "rows": rows,
-    }
+    return {**rates(n, elapsed, cpu), "windows": closed + len(rest), "rows": rows}
 
 
 def bench_consumer(n: int, batch: int) -> dict[str, float]:
@@ -162,14 +156,7 @@ def bench_consumer(n: int, batch: int) -> dict[str, float]:
         windows = len(store.windows(final_only=True))
         store.close()
         log.close()
-    return {
-        "events": n,
-        "seconds": elapsed,
-        "events_per_s": n / elapsed,
-        "cpu_seconds": cpu,
-        "events_per_cpu_s": n / cpu,
-        "windows": windows,
-    }
+    return {**rates(n, elapsed, cpu), "windows": windows}
 
 
 def _start(argv: list[str], marker: str, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
@@ -187,20 +174,8 @@ def _start(argv: list[str], marker: str, env: dict[str, str]) -> tuple[subproces
 def bench_latency(samples: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
-        ingest, line = _start(
-            [
-                sys.executable,
-                "-m",
-                "qos_ingest.entrypoints.local_server",
-                "--port",
-                "0",
-                "--log-path",
-                str(data / "events.sqlite"),
-            ],
-            "listening on",
-            {},
-        )
-        port = int(line.split("http://", 1)[1].split()[0].rsplit(":", 1)[1])
+        ingest, url = start_local_server(data / "events.sqlite", stderr=subprocess.STDOUT)
+        port = int(url.rsplit(":", 1)[1])
         realtime, _ = _start(
             [
                 sys.executable,
@@ -268,27 +243,19 @@ def main() -> int:
     )
     parser.add_argument("--seconds", type=float, help="ignored (shared with the ingest bench)")
     args = parser.parse_args()
-    figures: dict[str, Any] = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}
-    }
+    figures: dict[str, Any] = {"machine": machine()}
     print(
         f"realtime benchmark: {args.events:,} events through the engine, batches of {args.batch:,}",
         flush=True,
     )
     if args.only in (None, "engine"):
         figures["engine"] = e = bench_engine(args.events, args.batch)
-        print(
-            f"  engine    {e['events_per_s']:>10,.0f} events/s ({e['events_per_cpu_s']:,.0f} per"
-            f" CPU second; DuckDB threads=1; {e['windows']} windows, {e['rows']:,} rows)",
-            flush=True,
-        )
+        detail = f"DuckDB threads=1; {e['windows']} windows, {e['rows']:,} rows"
+        print_rate("engine", e["events_per_s"], f"{per_cpu_second(e)}; {detail}", width=9)
     if args.only in (None, "consumer"):
         figures["consumer"] = c = bench_consumer(args.events, args.batch)
-        print(
-            f"  consumer  {c['events_per_s']:>10,.0f} events/s ({c['events_per_cpu_s']:,.0f} per"
-            f" CPU second; event log -> engine -> metric store, {c['windows']} windows)",
-            flush=True,
-        )
+        detail = f"event log -> engine -> metric store, {c['windows']} windows"
+        print_rate("consumer", c["events_per_s"], f"{per_cpu_second(c)}; {detail}", width=9)
     if args.only in (None, "latency"):
         figures["latency"] = lat = bench_latency(args.latency_samples)
         print(
@@ -296,10 +263,7 @@ def main() -> int:
             f"max {lat['max_s']:.2f} s ({lat['samples']} samples)",
             flush=True,
         )
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"realtime-{time.strftime('%Y%m%dT%H%M%S')}.json"
-    out.write_text(json.dumps(figures, indent=2))
-    print(f"  written to {out}")
+    write_results(RESULTS, "realtime", figures)
     return 0
 
 

@@ -9,6 +9,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -163,3 +164,16 @@ def get_json(base: str, path: str, **params: Any) -> Any:
         conn.close()
     assert response.status == 200, (path, params, response.status, body[:500])
     return orjson.loads(body)
+
+
+def start_qos(argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """`qos <argv>` as a subprocess: stdout and stderr in one text pipe, no stdin; `env` is added
+    to this process's environment."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "qos_infra.cli", *argv],
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )

@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import math
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -38,7 +36,14 @@ from typing import Any
 
 import orjson
 import pytest
-from qos_up_support import Stack, chromium, get_json, keep_screenshot, processes_using
+from qos_up_support import (
+    Stack,
+    chromium,
+    get_json,
+    keep_screenshot,
+    processes_using,
+    start_qos,
+)
 
 from qos_infra.dashboard.app import TILES
 from qos_shared.catalogue import LATE_EVENTS
@@ -144,15 +149,7 @@ def test_the_demo_fills_the_dashboard_in_time_with_the_simulators_truth(
     problems: list[str] = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(str(e)))
-    stack = Stack(
-        subprocess.Popen(
-            [sys.executable, "-m", "qos_infra.cli", *argv],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            text=True,
-        )
-    )
+    stack = Stack(start_qos(argv))
     poller: FirstNonEmpty | None = None
     try:
         ready_at, _ = stack.wait_for(r"^qos: ready", 180)

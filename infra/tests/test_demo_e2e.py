@@ -40,8 +40,6 @@ import http.client
 import math
 import os
 import sqlite3
-import subprocess
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -53,7 +51,7 @@ from urllib.parse import urlsplit
 
 import orjson
 import pytest
-from qos_up_support import Stack, get_json, processes_using
+from qos_up_support import Stack, get_json, processes_using, start_qos
 
 from qos_infra.dashboard.app import LAKE_PANELS, TILES
 from qos_infra.simulator import SimulationConfig, SimulationResult, simulate
@@ -174,15 +172,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     argv = ["up", "--data-dir", str(data_dir), "--port", "0", "--dashboard-port", "0"]
     argv += ["--window-s", str(WINDOW_S)]
     argv += ["--search-port", "0"] if with_search else ["--no-search"]
-    stack = Stack(
-        subprocess.Popen(
-            [sys.executable, "-m", "qos_infra.cli", *argv],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            text=True,
-        )
-    )
+    stack = Stack(start_qos(argv))
     try:
         # The first start of the search node builds its launcher with Maven: be patient.
         stack.wait_for(r"qos: press Ctrl-C to stop", 900 if with_search else 120)

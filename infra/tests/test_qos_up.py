@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.client
-import os
 import re
 import shutil
 import signal
@@ -17,6 +16,7 @@ from pathlib import Path
 import orjson
 import pyarrow.parquet as pq
 import pytest
+from qos_up_support import start_qos
 
 from qos_infra import local
 from qos_infra.cli import main
@@ -88,13 +88,7 @@ def test_up_serves_ingest_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     argv = ["up", "--data-dir", str(data_dir), "--port", "0", "--search-port", "0"]
     argv += ["--dashboard-port", "0"]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "qos_infra.cli", *argv],
-        env={**os.environ, "QOS_LAKE_FLUSH_SECONDS": "1"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = start_qos(argv, env={"QOS_LAKE_FLUSH_SECONDS": "1"})
     try:
         lines = read_until(process, r"Ctrl-C to stop", timeout=180)
         (ingest_line,) = [line for line in lines if line.strip().startswith("ingest ")]
@@ -227,12 +221,7 @@ def test_qos_lake_is_the_lake_command_line(
 def test_up_serves_the_player_demo_pointed_at_ingest(tmp_path: Path) -> None:
     argv = ["up", "--data-dir", str(tmp_path / "data"), "--port", "0", "--no-search"]
     argv += ["--dashboard-port", "0"]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "qos_infra.cli", *argv],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = start_qos(argv)
     try:
         lines = read_until(process, r"Ctrl-C to stop", timeout=120)
         (ingest_line,) = [line for line in lines if line.strip().startswith("ingest ")]

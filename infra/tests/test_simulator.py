@@ -30,7 +30,7 @@ from qos_infra.simulator import (
 from qos_infra.simulator.audience import SDK_VERSION
 from qos_infra.simulator.model import DEFAULT_MODEL
 from qos_infra.simulator.truth import kpis
-from qos_ingest.domain import IngestConfig, IngestRequest, ingest
+from qos_ingest.api import IngestConfig, IngestRequest, ingest
 from qos_shared.events import CLIENT_EVENT_ADAPTER, StoredEvent
 
 REPO = Path(__file__).resolve().parents[2]

@@ -4,10 +4,7 @@ and the KPIs of the stored records (oracle.py) are the truth file's."""
 from __future__ import annotations
 
 import math
-import os
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,35 +21,22 @@ from qos_infra.simulator import (
     read_events,
     simulate,
 )
+from qos_ingest.api import start_local_server
 from qos_shared.eventlog import EventLog
 
 
 @pytest.fixture
 def ingest(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     log_path = tmp_path / "events.sqlite"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "qos_ingest.entrypoints.local_server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--log-path",
-            str(log_path),
-        ],
-        env={**os.environ, "QOS_INGEST_SINK": "local"},
-        stdout=subprocess.PIPE,  # only the ready line is read: its logs go to a file
-        stderr=(tmp_path / "ingest.log").open("w"),
-        text=True,
+    process, url = start_local_server(
+        log_path,
+        host="127.0.0.1",
+        env={"QOS_INGEST_SINK": "local"},
+        stderr=(tmp_path / "ingest.log").open("w"),  # only the ready line is read from stdout
     )
     try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        url = re.search(r"http://127\.0\.0\.1:\d+", line)
-        assert url, line
-        yield url.group(0), log_path
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+", url), url
+        yield url, log_path
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -14,6 +14,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { parseArgs } from './args.mjs';
+
 const PLAYER_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 // Under node_modules/ so it is ignored by git and removed with the rest of the install.
 export const DEFAULT_CACHE_DIR = path.join(PLAYER_DIR, 'node_modules', '.cache', 'qos-test-stream');
@@ -210,31 +212,24 @@ function describe(dir, params, ffmpegVersion) {
   };
 }
 
-function parseArgs(argv) {
-  const options = {};
-  for (let i = 0; i < argv.length; i += 1) {
-    const arg = argv[i];
-    const value = () => argv[++i];
-    if (arg === '--duration') options.durationS = Number(value());
-    else if (arg === '--segment') options.segmentS = Number(value());
-    else if (arg === '--fps') options.fps = Number(value());
-    else if (arg === '--cache') options.cacheDir = path.resolve(value());
-    else if (arg === '--force') options.force = true;
-    else if (arg === '--verbose') options.log = (line) => console.error(line);
-    else if (arg === '--help' || arg === '-h') {
-      console.log('usage: make-stream.mjs [--duration S] [--segment S] [--fps N] [--cache DIR] [--force] [--verbose]');
-      process.exit(0);
-    } else {
-      console.error(`make-stream: unknown argument ${arg}`);
-      process.exit(2);
-    }
-  }
-  return options;
+function parseStreamArgs(argv) {
+  return parseArgs(argv, {
+    prog: 'make-stream.mjs',
+    usage: '[--duration S] [--segment S] [--fps N] [--cache DIR] [--force] [--verbose]',
+    table: {
+      '--duration': ['durationS', Number],
+      '--segment': ['segmentS', Number],
+      '--fps': ['fps', Number],
+      '--cache': ['cacheDir', (dir) => path.resolve(dir)],
+      '--force': ['force', () => true, false],
+      '--verbose': ['log', () => (line) => console.error(line), false],
+    },
+  });
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const started = Date.now();
-  ensureStream(parseArgs(process.argv.slice(2))).then(
+  ensureStream(parseStreamArgs(process.argv.slice(2))).then(
     (stream) => {
       const how = stream.cached ? 'cached' : `made in ${((Date.now() - started) / 1000).toFixed(1)} s`;
       console.error(`make-stream: ${stream.renditions.length} renditions x ${stream.segmentCount} segments (${how})`);

@@ -33,6 +33,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { parseArgs } from './args.mjs';
 import { bundleCommonJs } from './cjs-bundle.mjs';
 import { abortStreamMaking, ensureStream, findFfmpeg } from './make-stream.mjs';
 
@@ -508,31 +509,25 @@ function sendJson(res, status, body) {
   sendText(res, status, JSON.stringify(body), 'application/json');
 }
 
-function parseArgs(argv) {
-  const options = { port: 8790 };
-  for (let i = 0; i < argv.length; i += 1) {
-    const arg = argv[i];
-    const value = () => argv[++i];
-    if (arg === '--host') options.host = value();
-    else if (arg === '--port') options.port = Number(value());
-    else if (arg === '--port-fallback') options.portFallback = true;
-    else if (arg === '--stream-dir') options.streamDir = value();
-    else if (arg === '--make-stream') options.makeStream = true;
-    else if (arg === '--ingest-url') options.ingestUrl = value();
-    else if (arg === '--channel') options.channel = value();
-    else if (arg === '--help' || arg === '-h') {
-      console.log('usage: segment-server.mjs [--host H] [--port P] [--port-fallback] [--stream-dir DIR | --make-stream] [--ingest-url URL] [--channel NAME]');
-      process.exit(0);
-    } else {
-      console.error(`segment-server: unknown argument ${arg}`);
-      process.exit(2);
-    }
-  }
-  return options;
+function parseServerArgs(argv) {
+  return parseArgs(argv, {
+    prog: 'segment-server.mjs',
+    usage: '[--host H] [--port P] [--port-fallback] [--stream-dir DIR | --make-stream] [--ingest-url URL] [--channel NAME]',
+    table: {
+      '--host': ['host'],
+      '--port': ['port', Number],
+      '--port-fallback': ['portFallback', () => true, false],
+      '--stream-dir': ['streamDir'],
+      '--make-stream': ['makeStream', () => true, false],
+      '--ingest-url': ['ingestUrl'],
+      '--channel': ['channel'],
+    },
+    options: { port: 8790 },
+  });
 }
 
 async function main() {
-  const options = parseArgs(process.argv.slice(2));
+  const options = parseServerArgs(process.argv.slice(2));
   const served = await startSegmentServer({ ...options, log: (line) => console.error(line) });
   const demo = `${served.url}/demo/`;
   console.log(`segment-server listening on ${served.url} (demo ${demo})`);

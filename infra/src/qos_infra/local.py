@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from qos_ingest import api as ingest_api
+
 URL_PATTERN = re.compile(r"https?://[\w.\-]+:\d+")
 # An argv item may name the URL of a component started before it: `{url:ingest}`.
 URL_REFERENCE = re.compile(r"\{url:([\w-]+)\}")
@@ -62,18 +64,13 @@ def components(options: StackOptions) -> list[Component]:
     return [
         Component(
             name="ingest",
-            argv=[
-                python,
-                "-m",
-                "qos_ingest.entrypoints.local_server",
-                "--host",
-                options.host,
-                "--port",
-                str(options.ingest_port),
-                "--log-path",
-                str(options.data_dir / "events.sqlite"),
-            ],
-            ready_pattern=re.compile(r"listening on (?P<url>https?://\S+)"),
+            argv=ingest_api.local_server_argv(
+                options.data_dir / "events.sqlite",
+                port=options.ingest_port,
+                host=options.host,
+                python=python,
+            ),
+            ready_pattern=ingest_api.READY_PATTERN,
             description="POST /v1/events, POST /streams (original sample's envelope), GET /healthz",
             env={
                 "QOS_INGEST_SINK": "local",

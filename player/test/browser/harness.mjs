@@ -203,6 +203,22 @@ export async function openPage(stack) {
   return { context, page, ingestAnswers, pageErrors };
 }
 
+/** Runs `use` with a new page (what `openPage` returns), closing its browser context afterwards. */
+export async function withPage(stack, use) {
+  const opened = await openPage(stack);
+  try {
+    return await use(opened);
+  } finally {
+    await opened.context.close();
+  }
+}
+
+/** The segment server as new (no rule, pin or forced rendition, an empty log); then `pin` pinned if given. */
+export async function resetStack(stack, { pin } = {}) {
+  await stack.control('reset', {});
+  if (pin) await stack.control('pin', { rendition: pin });
+}
+
 /** Poll `fn` until it returns a truthy value; resolves to that value. */
 export async function waitFor(fn, { timeoutMs = 30_000, intervalMs = 200, what = 'condition' } = {}) {
   const deadline = Date.now() + timeoutMs;

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { openPage, pageEvents, probe, startStack, waitFor } from './harness.mjs';
+import { pageEvents, probe, resetStack, startStack, waitFor, withPage } from './harness.mjs';
 
 const TOLERANCE_MS = 150;
 const SUMMARY_MS = 5000;
@@ -46,6 +46,14 @@ function waitForIngest(sessionId, predicate, what, timeoutMs = 30_000) {
   }, { what, timeoutMs, intervalMs: 300 });
 }
 
+/** The page's events, once they include a PLAYBACK_SUMMARY. */
+function eventsWithSummary(page) {
+  return waitFor(async () => {
+    const all = await pageEvents(page);
+    return ofType(all, 'PLAYBACK_SUMMARY').length ? all : null;
+  }, { what: 'a PLAYBACK_SUMMARY', timeoutMs: SUMMARY_MS * 4 });
+}
+
 function sessionOf(events) {
   const ids = [...new Set(events.map((e) => e.session_id))];
   assert.equal(ids.length, 1, `one session expected, got ${ids.join(', ')}`);
@@ -67,11 +75,10 @@ function logMeasurement(label, sdkMs, pageMs) {
 
 describe('the QoS SDK in headless Chromium', { timeout: 600_000 }, () => {
   test('the demo plays the test stream; startup matches the page; ingest accepts every event', { timeout: TEST_TIMEOUT_MS }, async () => {
-    await stack.control('reset', {});
+    await resetStack(stack);
     // A slower first segment makes startup long enough that the comparison means something.
     await stack.control('delay', { segment: 0, ms: 600 });
-    const { context, page, ingestAnswers, pageErrors } = await openPage(stack);
-    try {
+    await withPage(stack, async ({ page, ingestAnswers, pageErrors }) => {
       await page.goto(stack.demoUrl({ summaryMs: String(SUMMARY_MS) }));
       // Play intent -> first frame, measured by the probe; then the first periodic summary.
       const report = await waitForProbe(
@@ -79,10 +86,7 @@ describe('the QoS SDK in headless Chromium', { timeout: 600_000 }, () => {
         (r) => r.firstMove && r.playCalls.length && r.mediaEvents.some((e) => e.type === 'playing'),
         'the playhead to move',
       );
-      const events = await waitFor(async () => {
-        const all = await pageEvents(page);
-        return ofType(all, 'PLAYBACK_SUMMARY').length ? all : null;
-      }, { what: 'a PLAYBACK_SUMMARY', timeoutMs: SUMMARY_MS * 4 });
+      const events = await eventsWithSummary(page);
       const sessionId = sessionOf(events);
 
       const [attempt] = ofType(events, 'ATTEMPT');
@@ -132,19 +136,15 @@ describe('the QoS SDK in headless Chromium', { timeout: 600_000 }, () => {
       }
       assert.equal(byId.get(play.event_id).startup_latency_ms, play.startup_latency_ms);
       assert.deepEqual(pageErrors, []);
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   test('a delayed segment is one stall, as long as the stall the page had', { timeout: TEST_TIMEOUT_MS }, async () => {
-    await stack.control('reset', {});
     // One rendition (no ABR switch can add a second stall), the delay applied once.
-    await stack.control('pin', { rendition: '240p' });
+    await resetStack(stack, { pin: '240p' });
     const delayed = 8;
     const rule = await stack.control('delay', { segment: delayed, ms: 3000 });
-    const { context, page, pageErrors } = await openPage(stack);
-    try {
+    await withPage(stack, async ({ page, pageErrors }) => {
       // A 2 s forward buffer, so the delayed segment really starves playback.
       await page.goto(stack.demoUrl({ summaryMs: String(SUMMARY_MS), maxBuffer: '2' }));
       const report = await waitForProbe(page, (r) => r.stalls.length >= 1 && !r.openFreeze, 'a stall to end', 90_000);
@@ -183,19 +183,15 @@ describe('the QoS SDK in headless Chromium', { timeout: 600_000 }, () => {
       assert.equal(hit[0].rendition, '240p');
       assert.ok(hit[0].doneAt - hit[0].at >= 3000);
       assert.deepEqual(pageErrors, []);
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   test('a seek is not a stall', { timeout: TEST_TIMEOUT_MS }, async () => {
-    await stack.control('reset', {});
-    await stack.control('pin', { rendition: '240p' });
+    await resetStack(stack, { pin: '240p' });
     // The segment at the seek target arrives late, so the seek waits visibly for data.
     const target = 20;
     await stack.control('delay', { segment: target, ms: 800 });
-    const { context, page } = await openPage(stack);
-    try {
+    await withPage(stack, async ({ page }) => {
       await page.goto(stack.demoUrl({ summaryMs: String(SUMMARY_MS), maxBuffer: '2' }));
       await waitForProbe(page, (r) => r.firstMove && r.mediaEvents.some((e) => e.type === 'playing'), 'playback');
       await page.waitForTimeout(2000);
@@ -221,15 +217,12 @@ describe('the QoS SDK in headless Chromium', { timeout: 600_000 }, () => {
       assert.equal(state.counters.bufferingCount, 0, 'the SDK counted no stall');
       assert.equal(state.counters.bufferingTimeMs, 0);
       assert.equal(state.phase, 'playing');
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   test('closing the tab delivers the final summary and STOP', { timeout: TEST_TIMEOUT_MS }, async () => {
-    await stack.control('reset', {});
-    const { context, page } = await openPage(stack);
-    try {
+    await resetStack(stack);
+    await withPage(stack, async ({ page }) => {
       // A long summary interval and batch: only the exit path can deliver the last events.
       await page.goto(stack.demoUrl({ summaryMs: '600000' }));
       await waitForProbe(page, (r) => r.firstMove, 'playback');
@@ -252,17 +245,13 @@ describe('the QoS SDK in headless Chromium', { timeout: 600_000 }, () => {
       for (const type of ['ATTEMPT', 'PLAY']) {
         assert.equal(stored.filter((r) => r.metric_type === type).length, 1, `one ${type}`);
       }
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   test('a segment that fails once is a non-fatal ERROR, and playback goes on', { timeout: TEST_TIMEOUT_MS }, async () => {
-    await stack.control('reset', {});
-    await stack.control('pin', { rendition: '360p' });
+    await resetStack(stack, { pin: '360p' });
     await stack.control('fail', { segment: 4, status: 500 });
-    const { context, page } = await openPage(stack);
-    try {
+    await withPage(stack, async ({ page }) => {
       await page.goto(stack.demoUrl({ summaryMs: String(SUMMARY_MS), maxBuffer: '4' }));
       await waitForProbe(page, (r) => r.firstMove, 'playback');
       const events = await waitFor(async () => {
@@ -280,24 +269,18 @@ describe('the QoS SDK in headless Chromium', { timeout: 600_000 }, () => {
       const { requests } = await stack.control('log');
       assert.ok(requests.some((r) => r.segment === 4 && r.status === 500));
       assert.ok(requests.some((r) => r.segment === 4 && r.status === 200), 'the retry succeeded');
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   test('the Amazon IVS web player path: the demo plays the stream with ?ivs= and ingest accepts the events', { timeout: TEST_TIMEOUT_MS }, async () => {
-    await stack.control('reset', {});
-    const { context, page, ingestAnswers, pageErrors } = await openPage(stack);
-    try {
+    await resetStack(stack);
+    await withPage(stack, async ({ page, ingestAnswers, pageErrors }) => {
       // The IVS player (npm package, served locally) plays any HLS URL; it also tries to reach
       // its own telemetry host, which fails harmlessly without network.
       const started = Date.now();
       await page.goto(stack.demoUrl({ summaryMs: String(SUMMARY_MS), ivs: `${stack.server.url}/stream/master.m3u8` }));
       const report = await waitForProbe(page, (r) => r.firstMove, 'the IVS player to play');
-      const events = await waitFor(async () => {
-        const all = await pageEvents(page);
-        return ofType(all, 'PLAYBACK_SUMMARY').length ? all : null;
-      }, { what: 'a PLAYBACK_SUMMARY', timeoutMs: SUMMARY_MS * 4 });
+      const events = await eventsWithSummary(page);
       const sessionId = sessionOf(events);
       const [play] = ofType(events, 'PLAY');
       assert.ok(play, 'PLAY sent');
@@ -313,9 +296,7 @@ describe('the QoS SDK in headless Chromium', { timeout: 600_000 }, () => {
       for (const answer of ingestAnswers) assert.equal(answer.status, 200);
       assert.deepEqual(pageErrors, []);
       assert.ok(Date.now() - started < TEST_TIMEOUT_MS);
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   // With hls.js wired as the README says (setQuality on LEVEL_SWITCHED), the element's `resize`
@@ -325,9 +306,8 @@ describe('the QoS SDK in headless Chromium', { timeout: 600_000 }, () => {
   test('QUALITY_CHANGED is sent only for a real switch, with a consistent direction', {
     timeout: TEST_TIMEOUT_MS,
   }, async () => {
-    await stack.control('reset', {});
-    const { context, page } = await openPage(stack);
-    try {
+    await resetStack(stack);
+    await withPage(stack, async ({ page }) => {
       await page.goto(stack.demoUrl({ summaryMs: String(SUMMARY_MS) }));
       await waitForProbe(page, (r) => r.firstMove, 'playback');
       await page.waitForTimeout(4000);
@@ -338,8 +318,6 @@ describe('the QoS SDK in headless Chromium', { timeout: 600_000 }, () => {
         const up = bitrates[change.to_rendition_name] > bitrates[change.from_rendition_name];
         assert.equal(change.step_direction, up ? 'UP' : 'DOWN', JSON.stringify(change));
       }
-    } finally {
-      await context.close();
-    }
+    });
   });
 });

@@ -3,6 +3,8 @@
  * an IVS-like player, scripted fetch and sendBeacon, and page event targets. Not a test file.
  */
 
+import assert from 'node:assert/strict';
+
 import { createQosMonitor } from '../../src/index.js';
 
 export const EPOCH = Date.UTC(2025, 0, 15, 12, 0, 0);
@@ -38,15 +40,7 @@ export class FakeClock {
   /** Move time forward, running due timers in order (synchronously). */
   advance(ms) {
     const end = this.t + ms;
-    for (;;) {
-      const next = [...this.timers.entries()]
-        .filter(([, t]) => t.at <= end)
-        .sort((a, b) => a[1].at - b[1].at || a[1].seq - b[1].seq)[0];
-      if (!next) break;
-      this.timers.delete(next[0]);
-      this.t = Math.max(this.t, next[1].at);
-      next[1].fn();
-    }
+    while (this.#runNext(end));
     this.t = end;
   }
 
@@ -54,18 +48,21 @@ export class FakeClock {
   async advanceAsync(ms) {
     const end = this.t + ms;
     await settle();
-    for (;;) {
-      const next = [...this.timers.entries()]
-        .filter(([, t]) => t.at <= end)
-        .sort((a, b) => a[1].at - b[1].at || a[1].seq - b[1].seq)[0];
-      if (!next) break;
-      this.timers.delete(next[0]);
-      this.t = Math.max(this.t, next[1].at);
-      next[1].fn();
-      await settle();
-    }
+    while (this.#runNext(end)) await settle();
     this.t = end;
     await settle();
+  }
+
+  /** Runs the first timer due by `end` (earliest, then first set), the clock at its time; false if none. */
+  #runNext(end) {
+    const next = [...this.timers.entries()]
+      .filter(([, t]) => t.at <= end)
+      .sort((a, b) => a[1].at - b[1].at || a[1].seq - b[1].seq)[0];
+    if (!next) return false;
+    this.timers.delete(next[0]);
+    this.t = Math.max(this.t, next[1].at);
+    next[1].fn();
+    return true;
   }
 }
 
@@ -192,23 +189,22 @@ export class FakeVideo extends EventTarget {
   }
 }
 
+/** The SDK's time and network from the fakes: the clock's now and timers, fetch, sendBeacon. */
+export function fakeIo(clock, net, beacon) {
+  const { now, wallNow, setTimeout, clearTimeout } = clock;
+  return { now, wallNow, setTimeout, clearTimeout, fetch: net.fetch, sendBeacon: beacon.sendBeacon };
+}
+
 /** An Amazon IVS player stand-in with the getters the adapter reads; the test fires its events. */
 export class FakeIvsPlayer {
   constructor(props = {}) {
     this.listeners = new Map();
-    this.state = 'Idle';
-    this.autoplay = false;
-    this.paused = true;
-    this.position = 0;
-    this.duration = Infinity;
-    this.liveLatency = 2.5;
-    this.bufferDuration = 1.5;
-    this.sessionId = 'ivs-session-1';
-    this.version = '1.56.1';
-    this.quality = { name: '720p60', bitrate: 3_000_000, height: 720, width: 1280, codecs: 'avc1' };
     this.calls = [];
-    this.video = null;
-    Object.assign(this, props);
+    // An idle, paused live player until the test says otherwise (`props` overrides any of it).
+    const defaults = { state: 'Idle', autoplay: false, paused: true, position: 0, duration: Infinity };
+    const live = { liveLatency: 2.5, bufferDuration: 1.5, sessionId: 'ivs-session-1', version: '1.56.1' };
+    const quality = { name: '720p60', bitrate: 3_000_000, height: 720, width: 1280, codecs: 'avc1' };
+    Object.assign(this, defaults, live, { quality, video: null }, props);
   }
 
   addEventListener(name, fn) {
@@ -231,41 +227,8 @@ export class FakeIvsPlayer {
     for (const fn of [...(this.listeners.get(name) ?? [])]) fn(payload);
   }
 
-  getQuality() {
-    return this.quality;
-  }
-  getLiveLatency() {
-    return this.liveLatency;
-  }
-  getSessionId() {
-    return this.sessionId;
-  }
-  getPosition() {
-    return this.position;
-  }
-  getBufferDuration() {
-    return this.bufferDuration;
-  }
-  getVersion() {
-    return this.version;
-  }
-  getState() {
-    return this.state;
-  }
-  getDuration() {
-    return this.duration;
-  }
-  isPaused() {
-    return this.paused;
-  }
-  isAutoplay() {
-    return this.autoplay;
-  }
   setAutoplay(value) {
     this.autoplay = value;
-  }
-  getHTMLVideoElement() {
-    return this.video;
   }
   load(path) {
     this.calls.push(['load', path]);
@@ -281,6 +244,31 @@ export class FakeIvsPlayer {
   seekTo(time) {
     this.calls.push(['seekTo', time]);
   }
+}
+
+// The getters the adapter reads, each returning the field the test sets: method -> field. Defined
+// like class methods (on the prototype, not enumerable).
+const IVS_GETTERS = {
+  getQuality: 'quality',
+  getLiveLatency: 'liveLatency',
+  getSessionId: 'sessionId',
+  getPosition: 'position',
+  getBufferDuration: 'bufferDuration',
+  getVersion: 'version',
+  getState: 'state',
+  getDuration: 'duration',
+  isPaused: 'paused',
+  isAutoplay: 'autoplay',
+  getHTMLVideoElement: 'video',
+};
+for (const [method, field] of Object.entries(IVS_GETTERS)) {
+  Object.defineProperty(FakeIvsPlayer.prototype, method, {
+    value() {
+      return this[field];
+    },
+    writable: true,
+    configurable: true,
+  });
 }
 
 /**
@@ -304,12 +292,7 @@ export function setup(options = {}) {
     onEvent: (event) => events.push(event),
     ...rest,
     env: {
-      now: clock.now,
-      wallNow: clock.wallNow,
-      setTimeout: clock.setTimeout,
-      clearTimeout: clock.clearTimeout,
-      fetch: net.fetch,
-      sendBeacon: beacon.sendBeacon,
+      ...fakeIo(clock, net, beacon),
       document,
       window,
       randomUUID,
@@ -322,6 +305,30 @@ export function setup(options = {}) {
   const last = (type) => events.filter((e) => e.metric_type === type).at(-1);
   const all = (type) => events.filter((e) => e.metric_type === type);
   return { monitor, events, types, last, all, clock, net, beacon, document, window, storage };
+}
+
+/**
+ * A monitor made by `setup(options)` attached to a new FakeVideo made with `options.video`.
+ * @param {object} [options] setup's options, and `video`: FakeVideo's
+ */
+export function attachedVideo({ video: videoOptions, ...options } = {}) {
+  const ctx = setup(options);
+  const video = new FakeVideo(videoOptions);
+  ctx.monitor.attach(video);
+  return { ctx, video };
+}
+
+/** The same, the video already playing (`startVideo`). */
+export function playingVideo(options = {}) {
+  const { ctx, video } = attachedVideo(options);
+  startVideo(ctx, video);
+  return { ctx, video };
+}
+
+/** The monitor's running counters named in `expected` have those values: one check each. */
+export function assertCounters(ctx, expected) {
+  const { counters } = ctx.monitor.state;
+  for (const [name, value] of Object.entries(expected)) assert.equal(counters[name], value, name);
 }
 
 /** A video that starts playing: play intent at t0, first frame `startupMs` later. */

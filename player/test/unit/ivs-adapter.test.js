@@ -23,11 +23,27 @@ function startIvs(ctx, player, { startupMs = 1_200 } = {}) {
   player.emit(PlayerState.PLAYING);
 }
 
+/**
+ * A monitor made by `setup(options)` attached to a new FakeIvsPlayer with `options.player`'s
+ * properties.
+ */
+function attachedIvs({ player: props, ...options } = {}) {
+  const ctx = setup(options);
+  const player = new FakeIvsPlayer(props);
+  ctx.monitor.attach(player);
+  return { ctx, player };
+}
+
+/** The same, the player already playing (`startIvs`). */
+function playingIvs(options = {}) {
+  const { ctx, player } = attachedIvs(options);
+  startIvs(ctx, player);
+  return { ctx, player };
+}
+
 describe('IVS player', () => {
   test('attach detects the IVS player and listens with the package event names', () => {
-    const ctx = setup({ channel: undefined });
-    const player = new FakeIvsPlayer();
-    ctx.monitor.attach(player);
+    const { ctx, player } = attachedIvs({ channel: undefined });
     assert.equal(ctx.monitor.state.adapter, 'ivs');
     const names = [...player.listeners.keys()];
     for (const name of [PlayerState.READY, PlayerState.PLAYING, PlayerState.BUFFERING, PlayerState.IDLE,
@@ -37,9 +53,7 @@ describe('IVS player', () => {
   });
 
   test('startup runs from load() (the intent), not from READY', () => {
-    const ctx = setup({ channel: undefined });
-    const player = new FakeIvsPlayer();
-    ctx.monitor.attach(player);
+    const { ctx, player } = attachedIvs({ channel: undefined });
     startIvs(ctx, player, { startupMs: 1_200 });
     assert.deepEqual(ctx.types(), ['ATTEMPT', 'PLAY']);
     const [attempt, play] = ctx.events;
@@ -53,9 +67,7 @@ describe('IVS player', () => {
   });
 
   test('without autoplay, play() is the intent', () => {
-    const ctx = setup();
-    const player = new FakeIvsPlayer();
-    ctx.monitor.attach(player);
+    const { ctx, player } = attachedIvs();
     player.load(URL);
     player.emit(PlayerState.READY);
     assert.equal(ctx.events.length, 0, 'loading is not an intent to play');
@@ -69,9 +81,7 @@ describe('IVS player', () => {
   });
 
   test('instrumentPlayer: false falls back to READY as the intent (documented underestimate)', () => {
-    const ctx = setup({ instrumentPlayer: false });
-    const player = new FakeIvsPlayer({ autoplay: true });
-    ctx.monitor.attach(player);
+    const { ctx, player } = attachedIvs({ instrumentPlayer: false, player: { autoplay: true } });
     player.load(URL);
     assert.equal(ctx.events.length, 0);
     ctx.clock.advance(500);
@@ -83,10 +93,7 @@ describe('IVS player', () => {
   });
 
   test('rebuffering is a stall; a seekTo() buffering is not', () => {
-    const ctx = setup();
-    const player = new FakeIvsPlayer();
-    ctx.monitor.attach(player);
-    startIvs(ctx, player);
+    const { ctx, player } = playingIvs();
     ctx.clock.advance(10_000);
     player.emit(PlayerEventType.REBUFFERING);
     player.emit(PlayerState.BUFFERING);
@@ -106,10 +113,7 @@ describe('IVS player', () => {
   });
 
   test('IDLE while playing is a pause; play() resumes the same session', () => {
-    const ctx = setup();
-    const player = new FakeIvsPlayer();
-    ctx.monitor.attach(player);
-    startIvs(ctx, player);
+    const { ctx, player } = playingIvs();
     ctx.clock.advance(3_000);
     player.pause();
     player.emit(PlayerState.IDLE);
@@ -144,10 +148,7 @@ describe('IVS player', () => {
   });
 
   test('QUALITY_CHANGED from the player event, with the step direction', () => {
-    const ctx = setup();
-    const player = new FakeIvsPlayer();
-    ctx.monitor.attach(player);
-    startIvs(ctx, player);
+    const { ctx, player } = playingIvs();
     const lower = { name: '480p30', bitrate: 1_000_000, height: 480, width: 852, codecs: 'avc1' };
     player.quality = lower;
     player.emit(PlayerEventType.QUALITY_CHANGED, lower);
@@ -161,9 +162,7 @@ describe('IVS player', () => {
   });
 
   test('a fatal PlayerError before the first frame is a start failure: ERROR(startup) then STOP', () => {
-    const ctx = setup();
-    const player = new FakeIvsPlayer({ autoplay: true });
-    ctx.monitor.attach(player);
+    const { ctx, player } = attachedIvs({ player: { autoplay: true } });
     player.load(URL);
     ctx.clock.advance(900);
     player.emit(PlayerEventType.ERROR, {
@@ -183,10 +182,7 @@ describe('IVS player', () => {
   });
 
   test('a recoverable error is reported and counted but playback goes on', () => {
-    const ctx = setup();
-    const player = new FakeIvsPlayer();
-    ctx.monitor.attach(player);
-    startIvs(ctx, player);
+    const { ctx, player } = playingIvs();
     player.emit(PlayerEventType.RECOVERABLE_ERROR, { type: ErrorType.NETWORK, code: 503, source: 'Segment', message: 'x' });
     assert.equal(ctx.last('ERROR').fatal, false);
     assert.equal(ctx.last('ERROR').phase, 'playback');
@@ -196,10 +192,7 @@ describe('IVS player', () => {
   });
 
   test('a second load() is new content: STOP the old session, ATTEMPT a new one', () => {
-    const ctx = setup({ channel: undefined });
-    const player = new FakeIvsPlayer();
-    ctx.monitor.attach(player);
-    startIvs(ctx, player);
+    const { ctx, player } = playingIvs({ channel: undefined });
     ctx.clock.advance(5_000);
     player.load(URL.replace('DmumNckWFTqz', 'OtherChannel1'));
     assert.deepEqual(ctx.types(), ['ATTEMPT', 'PLAY', 'PLAYBACK_SUMMARY', 'STOP', 'ATTEMPT']);
@@ -208,10 +201,7 @@ describe('IVS player', () => {
   });
 
   test('ENDED closes the session; play() again is a new session', () => {
-    const ctx = setup();
-    const player = new FakeIvsPlayer({ duration: 20 });
-    ctx.monitor.attach(player);
-    startIvs(ctx, player);
+    const { ctx, player } = playingIvs({ player: { duration: 20 } });
     ctx.clock.advance(20_000);
     player.position = 20;
     player.emit(PlayerState.ENDED);
@@ -222,17 +212,13 @@ describe('IVS player', () => {
   });
 
   test('attach to a player already playing joins the playback', () => {
-    const ctx = setup();
-    const player = new FakeIvsPlayer({ state: PlayerState.PLAYING, paused: false });
-    ctx.monitor.attach(player);
+    const { ctx, player } = attachedIvs({ player: { state: PlayerState.PLAYING, paused: false } });
     assert.equal(ctx.monitor.state.phase, 'playing');
     assert.equal(ctx.events.length, 0);
   });
 
   test('detach restores the wrapped methods and removes the listeners', () => {
-    const ctx = setup();
-    const player = new FakeIvsPlayer();
-    ctx.monitor.attach(player);
+    const { ctx, player } = attachedIvs();
     assert.equal(Object.hasOwn(player, 'load'), true);
     ctx.monitor.detach();
     assert.equal(Object.hasOwn(player, 'load'), false);

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { packBodies, toLegacyData } from '../../src/envelope.js';
-import { FakeIvsPlayer, FakeVideo, setup, startVideo } from './helpers.js';
+import { FakeIvsPlayer, FakeVideo, playingVideo, setup, startVideo } from './helpers.js';
 import { everyEventType } from './scenarios.js';
 
 const STREAMS = 'https://ingest.example/streams';
@@ -103,10 +103,7 @@ test('ATTEMPT and ERROR, which the original never had, are not sent in legacy mo
 });
 
 test('legacy mode at page exit uses fetch keepalive with application/json (the beacon would send text/plain)', async () => {
-  const ctx = setup({ legacyEnvelope: true, endpoint: STREAMS });
-  const video = new FakeVideo();
-  ctx.monitor.attach(video);
-  startVideo(ctx, video);
+  const { ctx, video } = playingVideo({ legacyEnvelope: true, endpoint: STREAMS });
   ctx.window.pagehide();
   assert.equal(ctx.beacon.calls.length, 0);
   assert.equal(ctx.net.requests.length, 1);

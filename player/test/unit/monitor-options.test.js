@@ -5,7 +5,7 @@ import { test } from 'node:test';
 
 import * as sdk from '../../src/index.js';
 import { channelFromUrl, createQosMonitor } from '../../src/index.js';
-import { FakeVideo, setup, startVideo } from './helpers.js';
+import { attachedVideo, FakeVideo, playingVideo, setup, startVideo } from './helpers.js';
 
 test('the entry point exports the contract others rely on', () => {
   assert.equal(typeof sdk.createQosMonitor, 'function');
@@ -20,10 +20,7 @@ test('the entry point exports the contract others rely on', () => {
 test('endpoint must be a string, or null to send nothing', () => {
   assert.throws(() => createQosMonitor({}), TypeError);
   assert.throws(() => createQosMonitor(), TypeError);
-  const ctx = setup({ endpoint: null });
-  const video = new FakeVideo();
-  ctx.monitor.attach(video);
-  startVideo(ctx, video);
+  const { ctx, video } = playingVideo({ endpoint: null });
   ctx.window.pagehide();
   assert.deepEqual(ctx.types(), ['ATTEMPT', 'PLAY', 'PLAYBACK_SUMMARY', 'STOP']);
   assert.equal(ctx.net.requests.length + ctx.beacon.calls.length, 0);
@@ -48,9 +45,7 @@ test('a throwing onEvent callback does not stop measurement or delivery', async 
 });
 
 test('platform names are normalised like ingest does', () => {
-  const ctx = setup({ platform: 'Smart-TV' });
-  const video = new FakeVideo();
-  ctx.monitor.attach(video);
+  const { ctx, video } = attachedVideo({ platform: 'Smart-TV' });
   video.userPlay();
   assert.equal(ctx.events[0].client_platform, 'other');
 });

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import { createTransport } from '../../src/transport.js';
-import { FakeClock, FakeVideo, fakeBeacon, fakeFetch, reply, settle, setup, startVideo } from './helpers.js';
+import { attachedVideo, fakeBeacon, FakeClock, fakeFetch, fakeIo, FakeVideo, playingVideo, reply, settle, setup, startVideo } from './helpers.js';
 
 const ENDPOINT = 'https://ingest.example/v1/events';
 
@@ -13,12 +13,7 @@ function transportWith({ script = [], random = () => 0.5, beaconAccept, ...overr
   const net = fakeFetch(script);
   const beacon = fakeBeacon(beaconAccept);
   const env = {
-    now: clock.now,
-    wallNow: clock.wallNow,
-    setTimeout: clock.setTimeout,
-    clearTimeout: clock.clearTimeout,
-    fetch: net.fetch,
-    sendBeacon: beacon.sendBeacon,
+    ...fakeIo(clock, net, beacon),
     document: null,
     window: null,
     randomUUID: () => 'x',
@@ -41,6 +36,14 @@ function transportWith({ script = [], random = () => 0.5, beaconAccept, ...overr
     ...overrides,
   });
   return { transport, clock, net, beacon };
+}
+
+/** A transport made with `options` that has been given a full batch (e1, e2, e3) and sent it. */
+async function oneBatchSent(options) {
+  const sent = transportWith(options);
+  for (let i = 1; i <= 3; i += 1) sent.transport.enqueue(ev(i));
+  await settle();
+  return sent;
 }
 
 const ev = (n, extra = {}) => ({ metric_type: 'STOP', event_id: `e${n}`, n, ...extra });
@@ -67,9 +70,7 @@ describe('batching', () => {
   });
 
   test('requests are POSTs of {"events": [...]} as text/plain, without credentials', async () => {
-    const { transport, net } = transportWith();
-    for (let i = 1; i <= 3; i += 1) transport.enqueue(ev(i));
-    await settle();
+    const { transport, net } = await oneBatchSent();
     const [{ url, init }] = net.requests;
     assert.equal(url, ENDPOINT);
     assert.equal(init.method, 'POST');
@@ -89,12 +90,10 @@ describe('batching', () => {
 
 describe('retries', () => {
   test('5xx is retried with exponential backoff and jitter, in order, until accepted', async () => {
-    const { transport, clock, net } = transportWith({
+    const { transport, clock, net } = await oneBatchSent({
       script: [reply(500), reply(503), reply(502), reply(200)],
       random: () => 1, // the top of the jitter range: the full delay
     });
-    for (let i = 1; i <= 3; i += 1) transport.enqueue(ev(i));
-    await settle();
     assert.equal(net.requests.length, 1);
     assert.deepEqual(clock.pending(), [1_000]);
     await clock.advanceAsync(1_000);
@@ -123,11 +122,9 @@ describe('retries', () => {
   });
 
   test('a network error is retried; Retry-After is honoured', async () => {
-    const { transport, clock, net } = transportWith({
+    const { transport, clock, net } = await oneBatchSent({
       script: [new TypeError('Failed to fetch'), reply(503, {}, { 'Retry-After': '5' })],
     });
-    for (let i = 1; i <= 3; i += 1) transport.enqueue(ev(i));
-    await settle();
     await clock.advanceAsync(clock.pending()[0]);
     assert.equal(net.requests.length, 2);
     assert.deepEqual(clock.pending(), [5_000]);
@@ -136,9 +133,7 @@ describe('retries', () => {
   });
 
   test('a 4xx is not retried: the events are counted as rejected and dropped', async () => {
-    const { transport, clock, net } = transportWith({ script: [reply(400, { error: 'bad' })] });
-    for (let i = 1; i <= 3; i += 1) transport.enqueue(ev(i));
-    await settle();
+    const { transport, clock, net } = await oneBatchSent({ script: [reply(400, { error: 'bad' })] });
     await clock.advanceAsync(120_000);
     assert.equal(net.requests.length, 1);
     assert.equal(transport.stats().rejected, 3);
@@ -146,18 +141,14 @@ describe('retries', () => {
   });
 
   test('429 is retried like a 5xx', async () => {
-    const { transport, clock, net } = transportWith({ script: [reply(429)] });
-    for (let i = 1; i <= 3; i += 1) transport.enqueue(ev(i));
-    await settle();
+    const { transport, clock, net } = await oneBatchSent({ script: [reply(429)] });
     await clock.advanceAsync(10_000);
     assert.equal(net.requests.length, 2);
     assert.equal(transport.stats().sent, 3);
   });
 
   test('after maxRetries an event is given up and counted as failed', async () => {
-    const { transport, clock, net } = transportWith({ script: Array(10).fill(reply(500)), maxRetries: 2 });
-    for (let i = 1; i <= 3; i += 1) transport.enqueue(ev(i));
-    await settle();
+    const { transport, clock, net } = await oneBatchSent({ script: Array(10).fill(reply(500)), maxRetries: 2 });
     await clock.advanceAsync(600_000);
     assert.equal(net.requests.length, 3);
     assert.equal(transport.stats().failed, 3);
@@ -165,7 +156,7 @@ describe('retries', () => {
   });
 
   test('207: rejected events are not re-sent; failed ones are, with the same event_id', async () => {
-    const { transport, clock, net } = transportWith({
+    const { transport, clock, net } = await oneBatchSent({
       script: [
         reply(207, {
           accepted: 1,
@@ -174,8 +165,6 @@ describe('retries', () => {
         }),
       ],
     });
-    for (let i = 1; i <= 3; i += 1) transport.enqueue(ev(i));
-    await settle();
     await clock.advanceAsync(clock.pending()[0]);
     assert.equal(net.requests.length, 2);
     assert.deepEqual(net.requests[1].body.events.map((e) => e.event_id), ['e3']);
@@ -202,10 +191,7 @@ describe('bounded queue', () => {
 
 describe('page exit', () => {
   test('pagehide: final summary and STOP go by sendBeacon as a text/plain string body', async () => {
-    const ctx = setup();
-    const video = new FakeVideo();
-    ctx.monitor.attach(video);
-    startVideo(ctx, video);
+    const { ctx, video } = playingVideo();
     ctx.clock.advance(4_000);
     ctx.window.pagehide();
     await settle();
@@ -220,10 +206,7 @@ describe('page exit', () => {
   });
 
   test('visibilitychange to hidden flushes by beacon but keeps the session open', async () => {
-    const ctx = setup();
-    const video = new FakeVideo();
-    ctx.monitor.attach(video);
-    startVideo(ctx, video);
+    const { ctx, video } = playingVideo();
     ctx.document.hide();
     assert.equal(ctx.beacon.calls.length, 1);
     assert.equal(ctx.monitor.state.phase, 'playing');
@@ -231,10 +214,7 @@ describe('page exit', () => {
   });
 
   test('when sendBeacon refuses, fetch with keepalive carries the body', async () => {
-    const ctx = setup({ beaconAccept: () => false });
-    const video = new FakeVideo();
-    ctx.monitor.attach(video);
-    startVideo(ctx, video);
+    const { ctx, video } = playingVideo({ beaconAccept: () => false });
     ctx.window.pagehide();
     await settle();
     assert.equal(ctx.beacon.calls.length, 1);
@@ -244,9 +224,7 @@ describe('page exit', () => {
   });
 
   test('without sendBeacon at all, fetch keepalive is used', async () => {
-    const ctx = setup({ env: { sendBeacon: null } });
-    const video = new FakeVideo();
-    ctx.monitor.attach(video);
+    const { ctx, video } = attachedVideo({ env: { sendBeacon: null } });
     video.userPlay();
     ctx.window.pagehide();
     await settle();

@@ -3,15 +3,22 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { EPOCH, FakeVideo, setup, startVideo } from './helpers.js';
+import { assertCounters, attachedVideo, EPOCH, FakeVideo, playingVideo, setup, startVideo } from './helpers.js';
+
+/** A QUALITY_CHANGED event's from/to rendition and bitrate and its direction, in that order. */
+const qualityStep = (change) => [
+  change.from_rendition_name,
+  change.to_rendition_name,
+  change.from_bitrate,
+  change.to_bitrate,
+  change.step_direction,
+];
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 describe('attempt and first frame', () => {
   test('ATTEMPT at play intent carries the common fields and the page visibility', () => {
-    const ctx = setup({ platform: 'web', playerVersion: 'hls.js 1.5.0' });
-    const video = new FakeVideo();
-    ctx.monitor.attach(video);
+    const { ctx, video } = attachedVideo({ platform: 'web', playerVersion: 'hls.js 1.5.0' });
     ctx.clock.advance(250);
     video.userPlay();
     assert.deepEqual(ctx.types(), ['ATTEMPT']);
@@ -48,9 +55,7 @@ describe('attempt and first frame', () => {
   });
 
   test('PLAY: startup runs from play intent to the first frame, including manifest and first segment', () => {
-    const ctx = setup();
-    const video = new FakeVideo();
-    ctx.monitor.attach(video);
+    const { ctx, video } = attachedVideo();
     video.src = video.currentSrc = 'https://cdn.example/vod/movie.m3u8';
     video.fire('loadstart');
     video.userPlay(); // intent at t=1000
@@ -72,9 +77,7 @@ describe('attempt and first frame', () => {
   });
 
   test('autoplay: the intent is the load, not the later play event', () => {
-    const ctx = setup();
-    const video = new FakeVideo({ autoplay: true });
-    ctx.monitor.attach(video);
+    const { ctx, video } = attachedVideo({ video: { autoplay: true } });
     video.setSource('https://cdn.example/live/a.m3u8'); // intent at 1000
     ctx.clock.advance(1500);
     video.paused = false;
@@ -87,9 +90,7 @@ describe('attempt and first frame', () => {
   });
 
   test('a tab hidden during startup is marked hidden on PLAY; ATTEMPT keeps the visibility at intent', () => {
-    const ctx = setup();
-    const video = new FakeVideo();
-    ctx.monitor.attach(video);
+    const { ctx, video } = attachedVideo();
     video.userPlay();
     ctx.clock.advance(100);
     ctx.document.hide();
@@ -112,9 +113,7 @@ describe('attempt and first frame', () => {
 
 describe('play intent from play()', () => {
   test('play() is the intent: startup from the call; the play event a task later adds nothing', () => {
-    const ctx = setup();
-    const video = new FakeVideo();
-    ctx.monitor.attach(video);
+    const { ctx, video } = attachedVideo();
     video.setSource('https://cdn.example/vod/movie.m3u8');
     const returned = video.play(); // t = 1000
     assert.ok(returned instanceof Promise, "play() returns the element's promise");
@@ -133,9 +132,7 @@ describe('play intent from play()', () => {
   });
 
   test('a play that does not go through the wrapper: the play event is the intent', () => {
-    const ctx = setup();
-    const video = new FakeVideo();
-    ctx.monitor.attach(video);
+    const { ctx, video } = attachedVideo();
     // Native controls, or a play() the page kept from before attach.
     FakeVideo.prototype.play.call(video);
     assert.deepEqual(ctx.types(), []);
@@ -149,9 +146,7 @@ describe('play intent from play()', () => {
   });
 
   test('a play() refused by the autoplay policy, or on a playing element, is no intent', async () => {
-    const ctx = setup();
-    const video = new FakeVideo({ refusePlay: true });
-    ctx.monitor.attach(video);
+    const { ctx, video } = attachedVideo({ video: { refusePlay: true } });
     await assert.rejects(video.play());
     assert.deepEqual(ctx.types(), []);
     video.refusePlay = false;
@@ -163,9 +158,7 @@ describe('play intent from play()', () => {
   });
 
   test('instrumentPlayer: false leaves play() alone: the play event is the intent', () => {
-    const ctx = setup({ instrumentPlayer: false });
-    const video = new FakeVideo();
-    ctx.monitor.attach(video);
+    const { ctx, video } = attachedVideo({ instrumentPlayer: false });
     assert.equal(Object.hasOwn(video, 'play'), false);
     video.play();
     assert.deepEqual(ctx.types(), []);
@@ -175,10 +168,7 @@ describe('play intent from play()', () => {
   });
 
   test('play() after a pause resumes the session: no second ATTEMPT', () => {
-    const ctx = setup();
-    const video = new FakeVideo();
-    ctx.monitor.attach(video);
-    startVideo(ctx, video);
+    const { ctx, video } = playingVideo();
     ctx.clock.advance(1_000);
     video.userPause();
     ctx.clock.advance(5_000);
@@ -192,9 +182,7 @@ describe('play intent from play()', () => {
   });
 
   test('detach restores play(): the prototype method, or an own one the page had set', () => {
-    const ctx = setup();
-    const video = new FakeVideo();
-    ctx.monitor.attach(video);
+    const { ctx, video } = attachedVideo();
     assert.ok(Object.hasOwn(video, 'play'), 'wrapped on the instance');
     assert.notEqual(video.play, FakeVideo.prototype.play);
     ctx.monitor.detach();
@@ -228,9 +216,7 @@ describe('play intent from play()', () => {
   });
 
   test('`video.src = next; video.play()` after ended: play() opens the session and the loadstart after it keeps it', () => {
-    const ctx = setup();
-    const video = new FakeVideo({ duration: 30 });
-    ctx.monitor.attach(video);
+    const { ctx, video } = attachedVideo({ video: { duration: 30 } });
     startVideo(ctx, video, { src: 'https://cdn.example/vod/one.m3u8' });
     ctx.clock.advance(30_000);
     video.ended = true;
@@ -251,9 +237,7 @@ describe('play intent from play()', () => {
   });
 
   test('`video.src = next; video.play()` while a session is open: it ends, and the new one opens at loadstart', () => {
-    const ctx = setup();
-    const video = new FakeVideo();
-    ctx.monitor.attach(video);
+    const { ctx, video } = attachedVideo();
     startVideo(ctx, video, { src: 'https://cdn.example/live/one.m3u8' });
     ctx.clock.advance(10_000);
     video.paused = true; // the load algorithm pauses the element, without a pause event
@@ -277,10 +261,7 @@ describe('play intent from play()', () => {
 
 describe('stalls, seeks and pauses', () => {
   test('a wait during playback is a stall: counted once, timed until playing resumes', () => {
-    const ctx = setup();
-    const video = new FakeVideo();
-    ctx.monitor.attach(video);
-    startVideo(ctx, video);
+    const { ctx, video } = playingVideo();
     ctx.clock.advance(10_000);
     video.fire('waiting');
     assert.equal(ctx.monitor.state.phase, 'stalled');
@@ -289,16 +270,11 @@ describe('stalls, seeks and pauses', () => {
     ctx.clock.advance(1_000);
     video.fire('playing');
     ctx.clock.advance(7_000);
-    const { counters } = ctx.monitor.state;
-    assert.equal(counters.bufferingCount, 1);
-    assert.equal(counters.bufferingTimeMs, 3_000);
-    assert.equal(counters.playingTimeMs, 17_000);
+    assertCounters(ctx, { bufferingCount: 1, bufferingTimeMs: 3_000, playingTimeMs: 17_000 });
   });
 
   test('waiting during startup is not a stall', () => {
-    const ctx = setup();
-    const video = new FakeVideo();
-    ctx.monitor.attach(video);
+    const { ctx, video } = attachedVideo();
     video.userPlay();
     video.fire('waiting');
     ctx.clock.advance(4_000);
@@ -313,10 +289,7 @@ describe('stalls, seeks and pauses', () => {
   });
 
   test("a seek's waiting is not a stall, and seek time is neither watch nor stall time", () => {
-    const ctx = setup();
-    const video = new FakeVideo({ duration: 600 });
-    ctx.monitor.attach(video);
-    startVideo(ctx, video);
+    const { ctx, video } = playingVideo({ video: { duration: 600 } });
     ctx.clock.advance(5_000);
     video.fire('seeking');
     assert.equal(ctx.monitor.state.phase, 'seeking');
@@ -325,17 +298,11 @@ describe('stalls, seeks and pauses', () => {
     video.fire('seeked');
     video.fire('playing');
     ctx.clock.advance(5_000);
-    const { counters } = ctx.monitor.state;
-    assert.equal(counters.bufferingCount, 0);
-    assert.equal(counters.bufferingTimeMs, 0);
-    assert.equal(counters.playingTimeMs, 10_000);
+    assertCounters(ctx, { bufferingCount: 0, bufferingTimeMs: 0, playingTimeMs: 10_000 });
   });
 
   test('a seek while paused returns to paused', () => {
-    const ctx = setup();
-    const video = new FakeVideo({ duration: 600 });
-    ctx.monitor.attach(video);
-    startVideo(ctx, video);
+    const { ctx, video } = playingVideo({ video: { duration: 600 } });
     ctx.clock.advance(1_000);
     video.userPause();
     video.fire('seeking');
@@ -348,10 +315,7 @@ describe('stalls, seeks and pauses', () => {
   });
 
   test('paused time is not watch time, and buffering on resume is not a stall', () => {
-    const ctx = setup();
-    const video = new FakeVideo();
-    ctx.monitor.attach(video);
-    startVideo(ctx, video);
+    const { ctx, video } = playingVideo();
     ctx.clock.advance(4_000);
     video.userPause();
     assert.equal(ctx.monitor.state.phase, 'paused');
@@ -362,17 +326,11 @@ describe('stalls, seeks and pauses', () => {
     video.fire('playing');
     ctx.clock.advance(6_000);
     assert.equal(ctx.all('ATTEMPT').length, 1, 'a resume is not a new session');
-    const { counters } = ctx.monitor.state;
-    assert.equal(counters.playingTimeMs, 10_000);
-    assert.equal(counters.bufferingCount, 0);
-    assert.equal(counters.bufferingTimeMs, 0);
+    assertCounters(ctx, { playingTimeMs: 10_000, bufferingCount: 0, bufferingTimeMs: 0 });
   });
 
   test('a pause during a stall ends the stall', () => {
-    const ctx = setup();
-    const video = new FakeVideo();
-    ctx.monitor.attach(video);
-    startVideo(ctx, video);
+    const { ctx, video } = playingVideo();
     ctx.clock.advance(1_000);
     video.fire('waiting');
     ctx.clock.advance(2_000);
@@ -387,10 +345,7 @@ describe('stalls, seeks and pauses', () => {
 
 describe('summaries', () => {
   test('every 60 s from the first frame, per-interval counters, then a final one at the end', () => {
-    const ctx = setup({ isLive: true });
-    const video = new FakeVideo({ duration: Infinity, seekableEnd: 0 });
-    ctx.monitor.attach(video);
-    startVideo(ctx, video);
+    const { ctx, video } = playingVideo({ isLive: true, video: { duration: Infinity, seekableEnd: 0 } });
     video.currentTime = 100;
     video.seekableEnd = 103;
     ctx.clock.advance(20_000);
@@ -427,20 +382,14 @@ describe('summaries', () => {
   });
 
   test('summaryIntervalMs is configurable', () => {
-    const ctx = setup({ summaryIntervalMs: 10_000 });
-    const video = new FakeVideo();
-    ctx.monitor.attach(video);
-    startVideo(ctx, video);
+    const { ctx, video } = playingVideo({ summaryIntervalMs: 10_000 });
     ctx.clock.advance(35_000);
     assert.equal(ctx.all('PLAYBACK_SUMMARY').length, 3);
     assert.ok(ctx.all('PLAYBACK_SUMMARY').every((s) => s.playing_time_ms === 10_000));
   });
 
   test('an interval spent paused sends no summary (the viewer is not watching)', () => {
-    const ctx = setup();
-    const video = new FakeVideo();
-    ctx.monitor.attach(video);
-    startVideo(ctx, video);
+    const { ctx, video } = playingVideo();
     ctx.clock.advance(1_000);
     video.userPause();
     ctx.clock.advance(59_000); // first interval: 1 s played
@@ -449,10 +398,7 @@ describe('summaries', () => {
   });
 
   test('dropped frames are reported per interval from getVideoPlaybackQuality', () => {
-    const ctx = setup();
-    const video = new FakeVideo({ droppedVideoFrames: 3 });
-    ctx.monitor.attach(video);
-    startVideo(ctx, video);
+    const { ctx, video } = playingVideo({ video: { droppedVideoFrames: 3 } });
     video.droppedVideoFrames = 10;
     ctx.clock.advance(60_000);
     video.droppedVideoFrames = 12;
@@ -461,10 +407,7 @@ describe('summaries', () => {
   });
 
   test('on-demand summaries carry no live latency', () => {
-    const ctx = setup();
-    const video = new FakeVideo({ duration: 120, seekableEnd: 120 });
-    ctx.monitor.attach(video);
-    startVideo(ctx, video);
+    const { ctx, video } = playingVideo({ video: { duration: 120, seekableEnd: 120 } });
     ctx.clock.advance(60_000);
     const summary = ctx.last('PLAYBACK_SUMMARY');
     assert.equal(summary.is_live, false);
@@ -474,10 +417,7 @@ describe('summaries', () => {
 
 describe('quality and errors', () => {
   test('QUALITY_CHANGED from resize (videoHeight) and from setQuality (hls.js levels)', () => {
-    const ctx = setup();
-    const video = new FakeVideo();
-    ctx.monitor.attach(video);
-    startVideo(ctx, video);
+    const { ctx, video } = playingVideo();
     video.videoHeight = 1080;
     video.fire('resize');
     const change = ctx.last('QUALITY_CHANGED');
@@ -490,10 +430,7 @@ describe('quality and errors', () => {
     ctx.monitor.setQuality({ name: '480p', bitrate: 1_200_000, height: 480 });
     assert.equal(ctx.all('QUALITY_CHANGED').length, 2);
     const down = ctx.last('QUALITY_CHANGED');
-    assert.deepEqual(
-      [down.from_rendition_name, down.to_rendition_name, down.from_bitrate, down.to_bitrate, down.step_direction],
-      ['1080p', '480p', 6_000_000, 1_200_000, 'DOWN'],
-    );
+    assert.deepEqual(qualityStep(down), ['1080p', '480p', 6_000_000, 1_200_000, 'DOWN']);
     video.videoHeight = 360;
     video.fire('resize'); // ignored once the app reports levels
     assert.equal(ctx.last('QUALITY_CHANGED'), down);
@@ -504,9 +441,7 @@ describe('quality and errors', () => {
   test('hls.js after resize: its level for the rendition guessed from videoHeight is no switch', () => {
     // What Chromium and hls.js do: the element's resize (videoHeight 240) comes first, then
     // LEVEL_SWITCHED for that same rendition, now with its bitrate.
-    const ctx = setup();
-    const video = new FakeVideo();
-    ctx.monitor.attach(video);
+    const { ctx, video } = attachedVideo();
     video.setSource('blob:https://app.example/1111');
     video.play();
     video.fire('play');
@@ -522,10 +457,7 @@ describe('quality and errors', () => {
     ctx.monitor.setQuality({ name: '360p', bitrate: 900_000, height: 360 });
     assert.equal(ctx.all('QUALITY_CHANGED').length, 1);
     const up = ctx.last('QUALITY_CHANGED');
-    assert.deepEqual(
-      [up.from_rendition_name, up.to_rendition_name, up.from_bitrate, up.to_bitrate, up.step_direction],
-      ['240p', '360p', 510_400, 900_000, 'UP'],
-    );
+    assert.deepEqual(qualityStep(up), ['240p', '360p', 510_400, 900_000, 'UP']);
     ctx.monitor.setQuality({ name: '360p', bitrate: 900_000, height: 360 }); // LEVEL_SWITCHED again
     assert.equal(ctx.all('QUALITY_CHANGED').length, 1);
     ctx.clock.advance(57_000);
@@ -534,9 +466,7 @@ describe('quality and errors', () => {
   });
 
   test('the level after a guess that came with the first frame, and a level named otherwise', () => {
-    const ctx = setup();
-    const video = new FakeVideo();
-    ctx.monitor.attach(video);
+    const { ctx, video } = attachedVideo();
     startVideo(ctx, video); // videoHeight 720 at the first frame: the known rendition is 720p
     ctx.monitor.setQuality({ name: 'hd', bitrate: 3_000_000, height: 720 });
     assert.equal(ctx.all('QUALITY_CHANGED').length, 0, 'the same height: the guess was this level');
@@ -546,10 +476,7 @@ describe('quality and errors', () => {
   });
 
   test('step_direction compares like with like; equal ranks are no switch', () => {
-    const ctx = setup();
-    const video = new FakeVideo();
-    ctx.monitor.attach(video);
-    startVideo(ctx, video);
+    const { ctx, video } = playingVideo();
     ctx.monitor.setQuality({ name: '720p', bitrate: 3_000_000, height: 720 });
     // Two levels of one height: the bitrate decides.
     ctx.monitor.setQuality({ name: '720p', bitrate: 4_500_000, height: 720 });
@@ -558,10 +485,7 @@ describe('quality and errors', () => {
     // A bitrate on one side only: heights, not a height against a bitrate.
     ctx.monitor.setQuality({ name: 'small', height: 360 });
     change = ctx.last('QUALITY_CHANGED');
-    assert.deepEqual(
-      [change.from_rendition_name, change.to_rendition_name, change.from_bitrate, change.to_bitrate, change.step_direction],
-      ['720p', 'small', 4_500_000, undefined, 'DOWN'],
-    );
+    assert.deepEqual(qualityStep(change), ['720p', 'small', 4_500_000, undefined, 'DOWN']);
     const count = ctx.all('QUALITY_CHANGED').length;
     // Another name for the same bitrate: nothing to report.
     ctx.monitor.setQuality({ name: 'a', bitrate: 1_000_000, height: 480 });
@@ -571,9 +495,7 @@ describe('quality and errors', () => {
   });
 
   test('a media error before the first frame: ERROR fatal in startup, then STOP (a start failure)', () => {
-    const ctx = setup();
-    const video = new FakeVideo();
-    ctx.monitor.attach(video);
+    const { ctx, video } = attachedVideo();
     video.userPlay();
     ctx.clock.advance(2_000);
     video.error = { code: 4, message: 'MEDIA_ELEMENT_ERROR: Format error' };
@@ -590,10 +512,7 @@ describe('quality and errors', () => {
   });
 
   test('reportError: recoverable errors are counted in the summary; a fatal one after start ends it', () => {
-    const ctx = setup();
-    const video = new FakeVideo();
-    ctx.monitor.attach(video);
-    startVideo(ctx, video);
+    const { ctx, video } = playingVideo();
     ctx.monitor.reportError({ code: 'fragLoadError', type: 'networkError', message: 'x'.repeat(400), fatal: false });
     assert.equal(ctx.last('ERROR').error_message.length, 256);
     assert.equal(ctx.last('ERROR').phase, 'playback');
@@ -608,9 +527,7 @@ describe('quality and errors', () => {
 
 describe('session boundaries', () => {
   test('STOP with exit_before_start when the page goes before the first frame', () => {
-    const ctx = setup();
-    const video = new FakeVideo();
-    ctx.monitor.attach(video);
+    const { ctx, video } = attachedVideo();
     video.userPlay();
     ctx.clock.advance(3_000);
     ctx.window.pagehide();
@@ -619,10 +536,7 @@ describe('session boundaries', () => {
   });
 
   test('ended: final summary and STOP with the end position', () => {
-    const ctx = setup();
-    const video = new FakeVideo({ duration: 30 });
-    ctx.monitor.attach(video);
-    startVideo(ctx, video);
+    const { ctx, video } = playingVideo({ video: { duration: 30 } });
     ctx.clock.advance(30_000);
     video.currentTime = 30;
     video.ended = true;
@@ -637,9 +551,7 @@ describe('session boundaries', () => {
   });
 
   test('one session per playback: a second loadstart (hls.js re-attaching its MediaSource) keeps it', () => {
-    const ctx = setup();
-    const video = new FakeVideo();
-    ctx.monitor.attach(video);
+    const { ctx, video } = attachedVideo();
     video.setSource('blob:https://app.example/1111');
     video.userPlay();
     ctx.clock.advance(500);
@@ -655,9 +567,7 @@ describe('session boundaries', () => {
   });
 
   test('one session per playback: native HLS reloading the same URL keeps it', () => {
-    const ctx = setup();
-    const video = new FakeVideo();
-    ctx.monitor.attach(video);
+    const { ctx, video } = attachedVideo();
     startVideo(ctx, video, { src: 'https://cdn.example/live/stream.m3u8' });
     ctx.clock.advance(5_000);
     video.fire('loadstart');
@@ -669,9 +579,7 @@ describe('session boundaries', () => {
   });
 
   test('a new source after ended starts a new session', () => {
-    const ctx = setup();
-    const video = new FakeVideo({ autoplay: true });
-    ctx.monitor.attach(video);
+    const { ctx, video } = attachedVideo({ video: { autoplay: true } });
     video.setSource('https://cdn.example/vod/one.m3u8');
     ctx.clock.advance(400);
     video.fire('playing');
@@ -692,9 +600,7 @@ describe('session boundaries', () => {
   });
 
   test('a different real URL while playing ends the session (new content)', () => {
-    const ctx = setup({ channel: undefined });
-    const video = new FakeVideo();
-    ctx.monitor.attach(video);
+    const { ctx, video } = attachedVideo({ channel: undefined });
     startVideo(ctx, video, { src: 'https://abc.us-west-2.playback.live-video.net/api/video/v1/us-west-2.123.channel.xhP3ExfcX8ON.m3u8' });
     assert.equal(ctx.events[0].channel_watched, 'xhP3ExfcX8ON');
     ctx.clock.advance(1_000);
@@ -707,10 +613,7 @@ describe('session boundaries', () => {
 
   test('endSession() then a play intent opens a new session (hls.js loadSource)', () => {
     let channel = 'first';
-    const ctx = setup({ channel: () => channel });
-    const video = new FakeVideo();
-    ctx.monitor.attach(video);
-    startVideo(ctx, video);
+    const { ctx, video } = playingVideo({ channel: () => channel });
     channel = 'second';
     ctx.monitor.endSession();
     video.userPlay();
@@ -718,9 +621,7 @@ describe('session boundaries', () => {
   });
 
   test('attach to an element already playing joins without ATTEMPT or PLAY', () => {
-    const ctx = setup();
-    const video = new FakeVideo({ paused: false, readyState: 4, currentTime: 42, videoHeight: 480 });
-    ctx.monitor.attach(video);
+    const { ctx, video } = attachedVideo({ video: { paused: false, readyState: 4, currentTime: 42, videoHeight: 480 } });
     assert.equal(ctx.monitor.state.phase, 'playing');
     assert.equal(ctx.events.length, 0);
     ctx.clock.advance(60_000);
@@ -729,10 +630,7 @@ describe('session boundaries', () => {
   });
 
   test('detach removes every listener: later media events emit nothing', () => {
-    const ctx = setup();
-    const video = new FakeVideo();
-    ctx.monitor.attach(video);
-    startVideo(ctx, video);
+    const { ctx, video } = playingVideo();
     ctx.monitor.detach();
     const count = ctx.events.length;
     video.userPause();
@@ -745,9 +643,7 @@ describe('session boundaries', () => {
   });
 
   test('state is a read-only snapshot', () => {
-    const ctx = setup();
-    const video = new FakeVideo();
-    ctx.monitor.attach(video);
+    const { ctx, video } = attachedVideo();
     const before = ctx.monitor.state;
     assert.equal(before.phase, 'idle');
     assert.equal(before.sessionId, null);

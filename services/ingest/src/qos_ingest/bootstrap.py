@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from qos_ingest.adapters import EventSink
+from qos_ingest.adapters.retry import RetryPolicy
 from qos_ingest.domain import IngestConfig
 from qos_ingest.domain.enrichment import Pseudonymiser
 from qos_ingest.service import IngestService
 from qos_ingest.settings import IngestSettings
-from qos_ingest.sinks import EventSink
-from qos_ingest.sinks.retry import RetryPolicy
 
 
 def build_config(settings: IngestSettings) -> IngestConfig:
@@ -27,19 +27,19 @@ def build_sink(settings: IngestSettings) -> EventSink:
     if settings.sink == "kinesis":
         import boto3
 
-        from qos_ingest.sinks.kinesis import KinesisSink
+        from qos_ingest.adapters.kinesis import KinesisSink
 
         assert settings.stream_name is not None
         return KinesisSink(boto3.client("kinesis"), settings.stream_name, policy)
     if settings.sink == "firehose":
         import boto3
 
-        from qos_ingest.sinks.firehose import FirehoseSink
+        from qos_ingest.adapters.firehose import FirehoseSink
 
         assert settings.delivery_stream_name is not None
         return FirehoseSink(boto3.client("firehose"), settings.delivery_stream_name, policy)
 
-    from qos_ingest.sinks.local_log import LocalLogSink
+    from qos_ingest.adapters.local_log import LocalLogSink
     from qos_shared.eventlog import EventLog
 
     return LocalLogSink(EventLog(settings.log_path, synchronous=settings.log_synchronous))

@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from qos_ingest.adapters import EventSink, SinkRecord
 from qos_ingest.domain import BodyTooLarge, IngestConfig, IngestRequest, ingest
-from qos_ingest.sinks import EventSink, SinkRecord
 from qos_shared.envelope import BodyError, TooManyEvents
 
 RETRY_AFTER_SECONDS = 5

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import boto3
 import orjson
@@ -19,10 +19,10 @@ from botocore.exceptions import (
     EndpointConnectionError,
 )
 
-from qos_ingest.sinks import EventSink, SinkRecord
-from qos_ingest.sinks.firehose import FirehoseSink
-from qos_ingest.sinks.kinesis import KinesisSink
-from qos_ingest.sinks.retry import RetryPolicy
+from qos_ingest.adapters import EventSink, SinkRecord
+from qos_ingest.adapters.firehose import FirehoseSink
+from qos_ingest.adapters.kinesis import KinesisSink
+from qos_ingest.adapters.retry import RetryPolicy
 
 REGION = "us-east-1"
 STREAM = "qos-events"
@@ -124,17 +124,51 @@ class FlakyClient:
 # --- per-service harness: create the destination, build the sink, read back what landed -------
 
 
-@dataclass
-class Harness:
-    service: str
-    client: Any
+class Service(NamedTuple):
+    """What the tests know of a service from its documentation (never read from the sink)."""
+
+    name: str
     throttle_code: str
     max_batch_bytes: int
     max_record_bytes: int
-    make_sink: Callable[[Any, RetryPolicy], EventSink]
+    sink: Callable[[Any, str, RetryPolicy], EventSink]
+    destination: str
+
+
+KINESIS = Service(
+    "kinesis", "ProvisionedThroughputExceededException", 5 * MIB, MIB, KinesisSink, STREAM
+)
+FIREHOSE = Service(
+    "firehose", "ServiceUnavailableException", 4 * MIB, 1000 * KIB, FirehoseSink, DELIVERY_STREAM
+)
+
+
+def kinesis_payload(record: SinkRecord) -> int:
+    return len(record.data) + len(record.partition_key.encode())
+
+
+def kinesis_expected(records: Sequence[SinkRecord]) -> Landed:
+    return Counter((r.partition_key, r.data) for r in records)
+
+
+def firehose_payload(record: SinkRecord) -> int:
+    return len(record.data) + (0 if record.data.endswith(b"\n") else 1)
+
+
+def firehose_expected(records: Sequence[SinkRecord]) -> Landed:
+    return Counter((None, r.data if r.data.endswith(b"\n") else r.data + b"\n") for r in records)
+
+
+@dataclass
+class Harness:
+    spec: Service
+    client: Any
     landed: Callable[[], Landed]
     expected: Callable[[Sequence[SinkRecord]], Landed]
     payload_size: Callable[[SinkRecord], int]  # bytes the service counts for one record
+
+    def make_sink(self, client: Any, policy: RetryPolicy) -> EventSink:
+        return self.spec.sink(client, self.spec.destination, policy)
 
 
 def kinesis_harness() -> Harness:
@@ -155,17 +189,7 @@ def kinesis_harness() -> Harness:
                 iterator = page["NextShardIterator"]
         return found
 
-    return Harness(
-        service="kinesis",
-        client=client,
-        throttle_code="ProvisionedThroughputExceededException",
-        max_batch_bytes=5 * MIB,
-        max_record_bytes=1 * MIB,
-        make_sink=lambda c, p: KinesisSink(c, STREAM, p),
-        landed=landed,
-        expected=lambda records: Counter((r.partition_key, r.data) for r in records),
-        payload_size=lambda r: len(r.data) + len(r.partition_key.encode()),
-    )
+    return Harness(KINESIS, client, landed, kinesis_expected, kinesis_payload)
 
 
 def firehose_harness() -> Harness:
@@ -192,22 +216,7 @@ def firehose_harness() -> Harness:
                 found.update((None, line + b"\n") for line in body[:-1].split(b"\n"))
         return found
 
-    def expected(records: Sequence[SinkRecord]) -> Landed:
-        return Counter(
-            (None, r.data if r.data.endswith(b"\n") else r.data + b"\n") for r in records
-        )
-
-    return Harness(
-        service="firehose",
-        client=client,
-        throttle_code="ServiceUnavailableException",
-        max_batch_bytes=4 * MIB,
-        max_record_bytes=1000 * KIB,
-        make_sink=lambda c, p: FirehoseSink(c, DELIVERY_STREAM, p),
-        landed=landed,
-        expected=expected,
-        payload_size=lambda r: len(r.data) + (0 if r.data.endswith(b"\n") else 1),
-    )
+    return Harness(FIREHOSE, client, landed, firehose_expected, firehose_payload)
 
 
 @pytest.fixture(params=["kinesis", "firehose"])
@@ -234,7 +243,7 @@ def test_happy_path_every_record_lands_once(harness: Harness) -> None:
 
 def test_record_count_limit_splits_calls_of_at_most_500(harness: Harness) -> None:
     records = [make_record(i) for i in range(1200)]
-    client = FlakyClient(harness.client, harness.throttle_code)
+    client = FlakyClient(harness.client, harness.spec.throttle_code)
 
     outcome = harness.make_sink(client, policy(Sleeps())).put(records)
 
@@ -248,30 +257,30 @@ def test_record_count_limit_splits_calls_of_at_most_500(harness: Harness) -> Non
 
 def test_byte_limit_splits_calls(harness: Harness) -> None:
     records = [make_record(i, 600 * KIB) for i in range(20)]
-    client = FlakyClient(harness.client, harness.throttle_code)
+    client = FlakyClient(harness.client, harness.spec.throttle_code)
 
     outcome = harness.make_sink(client, policy(Sleeps())).put(records)
 
     assert outcome.failures == []
     # 600 KiB + key: 8 fit in 5 MiB (Kinesis); 600 KiB + newline: 6 fit in 4 MiB (Firehose).
-    expected_sizes = {"kinesis": [8, 8, 4], "firehose": [6, 6, 6, 2]}[harness.service]
+    expected_sizes = {"kinesis": [8, 8, 4], "firehose": [6, 6, 6, 2]}[harness.spec.name]
     assert client.batch_sizes() == expected_sizes
     for call in client.calls:
         call_bytes = sum(
             len(e["Data"]) + len(e.get("PartitionKey", "").encode()) for e in call["Records"]
         )
-        assert call_bytes <= harness.max_batch_bytes
+        assert call_bytes <= harness.spec.max_batch_bytes
     assert harness.landed() == harness.expected(records)
 
 
 def test_oversize_record_fails_alone_and_the_rest_land(harness: Harness) -> None:
     overhead = harness.payload_size(make_record(1, 100)) - 100  # key bytes, or the newline
-    at_limit = make_record(1, harness.max_record_bytes - overhead)
-    assert harness.payload_size(at_limit) == harness.max_record_bytes
-    over = make_record(2, harness.max_record_bytes - overhead + 1)
-    assert harness.payload_size(over) == harness.max_record_bytes + 1
+    at_limit = make_record(1, harness.spec.max_record_bytes - overhead)
+    assert harness.payload_size(at_limit) == harness.spec.max_record_bytes
+    over = make_record(2, harness.spec.max_record_bytes - overhead + 1)
+    assert harness.payload_size(over) == harness.spec.max_record_bytes + 1
     records = [make_record(0), at_limit, over, make_record(3)]
-    client = FlakyClient(harness.client, harness.throttle_code)
+    client = FlakyClient(harness.client, harness.spec.throttle_code)
     sleeps = Sleeps()
 
     outcome = harness.make_sink(client, policy(sleeps)).put(records)
@@ -279,7 +288,7 @@ def test_oversize_record_fails_alone_and_the_rest_land(harness: Harness) -> None
     assert [f.index for f in outcome.failures] == [2]
     reason = outcome.failures[0].reason
     assert "RecordTooLarge" in reason
-    assert str(harness.max_record_bytes) in reason
+    assert str(harness.spec.max_record_bytes) in reason
     assert sleeps.delays == []
     sent_ids = [orjson.loads(e["Data"])["event_id"] for c in client.calls for e in c["Records"]]
     assert over.event_id not in sent_ids
@@ -291,7 +300,7 @@ def test_partial_failure_on_first_attempt_is_retried_to_success(harness: Harness
     # First call only: every third record is throttled and not forwarded to moto.
     client = FlakyClient(
         harness.client,
-        harness.throttle_code,
+        harness.spec.throttle_code,
         fail_entry=lambda call, entry: (
             call == 1 and int(orjson.loads(entry["Data"])["event_id"][4:]) % 3 == 0
         ),
@@ -314,7 +323,7 @@ def test_connection_error_on_first_call_is_retried(harness: Harness) -> None:
     records = [make_record(i) for i in range(5)]
     client = FlakyClient(
         harness.client,
-        harness.throttle_code,
+        harness.spec.throttle_code,
         raise_on_call=lambda call: (
             EndpointConnectionError(endpoint_url="https://example.invalid") if call == 1 else None
         ),
@@ -335,7 +344,7 @@ def test_persistent_record_failures_give_up_after_max_attempts(harness: Harness)
     doomed = {"evt-000004", "evt-000009"}
     client = FlakyClient(
         harness.client,
-        harness.throttle_code,
+        harness.spec.throttle_code,
         fail_entry=lambda call, entry: orjson.loads(entry["Data"])["event_id"] in doomed,
     )
     sleeps = Sleeps()
@@ -344,7 +353,7 @@ def test_persistent_record_failures_give_up_after_max_attempts(harness: Harness)
 
     assert [f.index for f in outcome.failures] == [4, 9]
     for failure in outcome.failures:
-        assert harness.throttle_code in failure.reason
+        assert harness.spec.throttle_code in failure.reason
         assert "3 attempts" in failure.reason
     assert client.batch_sizes() == [12, 2, 2]
     assert outcome.retried_records == 4
@@ -354,12 +363,12 @@ def test_persistent_record_failures_give_up_after_max_attempts(harness: Harness)
 
 def test_whole_call_error_every_time_fails_all_after_max_attempts(harness: Harness) -> None:
     records = [make_record(i) for i in range(6)]
-    kinesis = harness.service == "kinesis"
-    code = "KMSThrottlingException" if kinesis else harness.throttle_code
+    kinesis = harness.spec.name == "kinesis"
+    code = "KMSThrottlingException" if kinesis else harness.spec.throttle_code
     operation = "PutRecords" if kinesis else "PutRecordBatch"
     client = FlakyClient(
         harness.client,
-        harness.throttle_code,
+        harness.spec.throttle_code,
         raise_on_call=lambda call: client_error(code, "Slow down", operation),
     )
     sleeps = Sleeps()
@@ -376,11 +385,11 @@ def test_whole_call_error_every_time_fails_all_after_max_attempts(harness: Harne
 
 def test_missing_stream_fails_at_once_without_retry(harness: Harness) -> None:
     records = [make_record(i) for i in range(3)]
-    client = FlakyClient(harness.client, harness.throttle_code)
+    client = FlakyClient(harness.client, harness.spec.throttle_code)
     sleeps = Sleeps()
     sink = (
         KinesisSink(client, "no-such-stream", policy(sleeps))
-        if harness.service == "kinesis"
+        if harness.spec.name == "kinesis"
         else FirehoseSink(client, "no-such-stream", policy(sleeps))
     )
 
@@ -396,7 +405,7 @@ def test_missing_stream_fails_at_once_without_retry(harness: Harness) -> None:
 
 def test_non_retryable_record_error_is_not_retried(harness: Harness) -> None:
     records = [make_record(i) for i in range(4)]
-    code = "KMSDisabledException" if harness.service == "kinesis" else "InvalidArgumentException"
+    code = "KMSDisabledException" if harness.spec.name == "kinesis" else "InvalidArgumentException"
     client = FlakyClient(
         harness.client,
         code,
@@ -421,7 +430,7 @@ def test_kinesis_accepts_a_stream_arn(aws: None) -> None:
     arn = harness.client.describe_stream_summary(StreamName=STREAM)["StreamDescriptionSummary"][
         "StreamARN"
     ]
-    client = FlakyClient(harness.client, harness.throttle_code)
+    client = FlakyClient(harness.client, harness.spec.throttle_code)
     records = [make_record(i, session="s-é") for i in range(3)]
 
     outcome = KinesisSink(client, arn, policy(Sleeps())).put(records)
@@ -447,7 +456,7 @@ def test_firehose_does_not_double_a_trailing_newline(aws: None) -> None:
     harness = firehose_harness()
     plain = make_record(0)
     terminated = SinkRecord("evt-000001", "sess-1", make_record(1).data + b"\n")
-    client = FlakyClient(harness.client, harness.throttle_code)
+    client = FlakyClient(harness.client, harness.spec.throttle_code)
 
     outcome = FirehoseSink(client, DELIVERY_STREAM, policy(Sleeps())).put([plain, terminated])
 

@@ -3,42 +3,26 @@
 from __future__ import annotations
 
 import http.client
-import os
 import signal
 import subprocess
-import sys
 import threading
 from collections import Counter
 from pathlib import Path
 
 import orjson
 
+from qos_ingest.api import start_local_server
 from qos_shared.eventlog import EventLog
 
 from ..events import batch, summary
 
 
 def start_server(log_path: Path) -> tuple[subprocess.Popen[str], int]:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "qos_ingest.entrypoints.local_server",
-            "--port",
-            "0",
-            "--log-path",
-            str(log_path),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "QOS_INGEST_LOG_SYNCHRONOUS": "FULL"},
+    process, url = start_local_server(
+        log_path, env={"QOS_INGEST_LOG_SYNCHRONOUS": "FULL"}, stderr=subprocess.STDOUT
     )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    assert "listening on http://" in line, line
-    port = int(line.split("http://", 1)[1].split()[0].rsplit(":", 1)[1])
-    return process, port
+    assert url.startswith("http://"), url
+    return process, int(url.rsplit(":", 1)[1])
 
 
 def post(port: int, body: bytes) -> int:

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 import orjson
 
+from qos_ingest.adapters import PutOutcome, SinkFailure, SinkRecord
 from qos_ingest.domain import IngestConfig, IngestRequest
 from qos_ingest.service import IngestService
-from qos_ingest.sinks import PutOutcome, SinkFailure, SinkRecord
 from qos_shared.limits import RequestLimits
 
 from ..events import NOW_MS, batch, summary

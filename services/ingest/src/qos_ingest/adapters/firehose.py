@@ -6,25 +6,13 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from qos_ingest.sinks import PutOutcome, SinkRecord
-from qos_ingest.sinks.aws_retry import AwsError, BatchLimits, entry_error, put_with_retries
-from qos_ingest.sinks.retry import RetryPolicy
-
-# PutRecordBatch quotas; sizes include the newline added below.
-LIMITS = BatchLimits(
-    service="Firehose",
-    max_records=500,
-    max_batch_bytes=4 * 1024 * 1024,
-    max_record_bytes=1000 * 1024,
-)
+from qos_ingest.adapters import SinkRecord
+from qos_ingest.adapters.aws_retry import MIB, AwsBatchSink, AwsError, BatchLimits, entry_error
+from qos_ingest.adapters.retry import RetryPolicy
 
 
 class FirehoseClient(Protocol):
     def put_record_batch(self, **kwargs: Any) -> Mapping[str, Any]: ...
-
-
-def record_size(record: SinkRecord) -> int:
-    return len(record.data)
 
 
 def _newline_terminated(record: SinkRecord) -> SinkRecord:
@@ -34,22 +22,22 @@ def _newline_terminated(record: SinkRecord) -> SinkRecord:
     return dataclasses.replace(record, data=record.data + b"\n")
 
 
-class FirehoseSink:
+class FirehoseSink(AwsBatchSink):
     name = "firehose"
+    # PutRecordBatch quotas; sizes include the newline `_prepare` adds.
+    limits = BatchLimits("Firehose", 500, max_batch_bytes=4 * MIB, max_record_bytes=1000 * 1024)
 
     def __init__(self, client: FirehoseClient, delivery_stream: str, policy: RetryPolicy) -> None:
+        super().__init__(policy)
         self._client = client
         self._delivery_stream = delivery_stream
-        self._policy = policy
 
-    def put(self, records: Sequence[SinkRecord]) -> PutOutcome:
-        return put_with_retries(
-            [_newline_terminated(r) for r in records],
-            send=self._send,
-            record_size=record_size,
-            limits=LIMITS,
-            policy=self._policy,
-        )
+    @staticmethod
+    def record_size(record: SinkRecord) -> int:
+        return len(record.data)
+
+    def _prepare(self, records: Sequence[SinkRecord]) -> Sequence[SinkRecord]:
+        return [_newline_terminated(r) for r in records]
 
     def _send(self, records: Sequence[SinkRecord]) -> list[AwsError | None]:
         response = self._client.put_record_batch(

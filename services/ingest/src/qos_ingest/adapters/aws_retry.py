@@ -8,15 +8,16 @@ record in that call, backoff between attempts, and the final `SinkFailure` reaso
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, NamedTuple
 
 from botocore import exceptions as boto_errors
 
-from qos_ingest.sinks import PutOutcome, SinkFailure, SinkRecord
-from qos_ingest.sinks.batching import batches
-from qos_ingest.sinks.retry import RetryPolicy
+from qos_ingest.adapters import PutOutcome, SinkFailure, SinkRecord
+from qos_ingest.adapters.batching import batches
+from qos_ingest.adapters.retry import RetryPolicy
 
 # Codes that mean the request itself (or the account/stream/key setup) is wrong; sending the same
 # records again cannot succeed, so retrying would only delay the failure. Anything not listed here
@@ -41,8 +42,9 @@ PERMANENT_ERROR_CODES: frozenset[str] = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class AwsError:
+class AwsError(NamedTuple):
+    """What the service said went wrong, and whether sending the same records again may help."""
+
     code: str
     message: str
     retryable: bool
@@ -68,6 +70,9 @@ def call_error(exc: boto_errors.BotoCoreError | boto_errors.ClientError) -> AwsE
     # missing credentials) are local and would fail the same way every time.
     retryable = isinstance(exc, boto_errors.ConnectionError | boto_errors.HTTPClientError)
     return AwsError(type(exc).__name__, str(exc), retryable=retryable)
+
+
+MIB = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +139,42 @@ def put_with_retries(
 
     outcome.failures.sort(key=lambda failure: failure.index)
     return outcome
+
+
+class AwsBatchSink(ABC):
+    """An AWS batch sink: the service's quotas, how it counts a record's bytes, one batch call.
+
+    Subclasses set `name` and `limits`, and define `record_size` and `_send`; `put` is the attempt
+    loop above, the same for every service.
+    """
+
+    name: str
+    limits: ClassVar[BatchLimits]
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self._policy = policy
+
+    @staticmethod
+    @abstractmethod
+    def record_size(record: SinkRecord) -> int:
+        """Bytes the service counts against its quotas for one record."""
+
+    def _prepare(self, records: Sequence[SinkRecord]) -> Sequence[SinkRecord]:
+        """The records as they are sent (a service may need them changed first)."""
+        return records
+
+    @abstractmethod
+    def _send(self, records: Sequence[SinkRecord]) -> list[AwsError | None]:
+        """One batch API call: per record, None (accepted) or the error the service returned."""
+
+    def put(self, records: Sequence[SinkRecord]) -> PutOutcome:
+        return put_with_retries(
+            self._prepare(records),
+            send=self._send,
+            record_size=self.record_size,
+            limits=self.limits,
+            policy=self._policy,
+        )
 
 
 def _reason(error: AwsError, attempts: int) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
-from qos_ingest.sinks import SinkRecord
+from qos_ingest.adapters import SinkRecord
 
 T = TypeVar("T")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-from qos_ingest.sinks import PutOutcome, SinkFailure, SinkRecord
+from qos_ingest.adapters import PutOutcome, SinkFailure, SinkRecord
 from qos_shared.eventlog import EventLog, LogRecord
 
 
