@@ -10,9 +10,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from qos_lake.layout import live_dataset_files
-from qos_lake.queries import QUERIES, NamedQuery, QueryParams, named_query
-from qos_lake.queries.local import QueryResult, needs_time_bounds, run
+from qos_lake.adapters.duckdb_query import QueryResult, needs_time_bounds, run
+from qos_lake.adapters.files import live_dataset_files
+from qos_lake.domain.named_query import NamedQuery
+from qos_lake.domain.queries import QUERIES, QueryParams, named_query
 from qos_shared.catalogue import CATALOGUE
 
 from ..golden import (
