@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from qos_lake.writer import LakeWriter, WriterConfig
+from qos_lake.api import LakeWriter, WriterConfig
 from qos_realtime.consumer import ConsumerTiming, RealtimeConsumer
 from qos_realtime.engine import WindowConfig
 from qos_realtime.store import MetricStore

@@ -458,7 +458,6 @@ class LakeReader:
             self._log = None
 
 
-
 def _plain(value: Any) -> Any:
     """DuckDB values as JSON ones (decimals and dates appear in some aggregates)."""
     if value is None or isinstance(value, bool | int | float | str):

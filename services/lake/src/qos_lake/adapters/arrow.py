@@ -213,9 +213,7 @@ class BatchConverter:
                 return Converted(table, 0, 0)
         records, appended_at, unreadable = self._reread(batch)
         conversion = to_table(records, self.schema)
-        table = conversion.table.append_column(
-            BUCKET, hour_buckets(conversion.table, appended_at)
-        )
+        table = conversion.table.append_column(BUCKET, hour_buckets(conversion.table, appended_at))
         return Converted(table, conversion.invalid_values, unreadable)
 
     def close(self) -> None:

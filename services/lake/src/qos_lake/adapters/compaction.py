@@ -33,6 +33,7 @@ from qos_lake.domain.schema import SORT_COLUMNS
 
 LOCK_FILE = "_compact.lock"
 
+
 @dataclass(frozen=True, slots=True)
 class PartitionCompaction:
     partition: Path

@@ -15,11 +15,12 @@ text is the Trino text run through sqlglot, with these changes:
   planner hint only: the rows are the same;
 - the scope's `event_time` bounds move from the query to the files that need them. On Athena
   `dt` is the day Firehose received a record, so the bounds are needed on every row; in the
-  local lake a row with a usable `event_time` is in the partition of its day (`domain.layout`), so in a
-  file whose statistics show only usable times every row is within the bounds once its `dt` is
-  in range. Such files are read as they are; any other file (a time missing or out of range, or
-  no statistics) is read through the same bounds, with the same values. Decoding and comparing
-  `event_time` in each of a query's passes was about a tenth of its CPU over the day's files;
+  local lake a row with a usable `event_time` is in the partition of its day (`domain.layout`),
+  so in a file whose statistics show only usable times every row is within the bounds once its
+  `dt` is in range. Such files are read as they are; any other file (a time missing or out of
+  range, or no statistics) is read through the same bounds, with the same values. Decoding and
+  comparing `event_time` in each of a query's passes was about a tenth of its CPU over the
+  day's files;
 - the `?` placeholders become DuckDB's named ones (`$from`, `$to`, …: `PLACEHOLDERS`), so that
   a bound dropped from the text drops no other value.
 Parameter values are bound to the placeholders, never put into the text.
