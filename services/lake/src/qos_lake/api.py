@@ -1,7 +1,7 @@
 """The lake's public surface: the only module of `qos_lake` that other packages may import.
 
-Writing: `LakeWriter` (a consumer of the event log; `add` buffers a batch as `poll` does after its
-read, `flush` commits) and `compact`. Reading: `LakeReader` (named queries as JSON rows, known
+Writing: `write_log` (what the log holds, into the lake, once), `LakeWriter` (a consumer of the
+event log; `add` buffers a batch as `poll` does after its read, `flush` commits) and `compact`. Reading: `LakeReader` (named queries as JSON rows, known
 dimensions, sessions and timelines with the log's unflushed tail) and `run_query` (a named query's
 rows, as the `qos-lake query` command runs it). The named queries and their parameters, the lake
 schema (for the Glue table) and the live files (what a reader counts) are here for the deploy
@@ -48,6 +48,7 @@ from qos_lake.service import (
     WriterConfig,
     compact,
     run_query,
+    write_log,
 )
 from qos_lake.settings import LakeSettings
 
@@ -89,4 +90,5 @@ __all__ = [
     "live_dataset_files",
     "named_query",
     "run_query",
+    "write_log",
 ]

@@ -244,6 +244,21 @@ class LakeWriter:
 
     # -- running ------------------------------------------------------------------------------
 
+    def drain(self) -> list[FlushResult]:
+        """Write and commit what the log holds past `position`: poll until a read finds nothing,
+        then flush the rest (the flushes, oldest first)."""
+        flushes: list[FlushResult] = []
+        while True:
+            read, result = self.poll()
+            if result is not None:
+                flushes.append(result)
+            if not read:
+                break
+        result = self.flush()
+        if result is not None:
+            flushes.append(result)
+        return flushes
+
     def run(self, stop: Event, on_flush: Callable[[FlushResult], None] | None = None) -> None:
         """Poll until `stop` is set, then flush what is buffered (a clean stop loses nothing)."""
         while not stop.is_set():
@@ -263,6 +278,18 @@ class LakeWriter:
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
+
+
+def write_log(
+    event_log: EventLog, root: Path, config: WriterConfig = WriterConfig()
+) -> list[FlushResult]:
+    """Write what `event_log` holds past the lake's checkpoint into the lake at `root`, commit it,
+    and release the root (the flushes, oldest first)."""
+    writer = LakeWriter(event_log, root, config)
+    try:
+        return writer.drain()
+    finally:
+        writer.close()
 
 
 def compact(root: Path, dt: str | None = None) -> list[PartitionCompaction]:

@@ -48,9 +48,7 @@ def writer(log: EventLog, root: Path, clock: Clock | None = None, **config: Any)
 
 
 def drain(w: LakeWriter) -> None:
-    while w.poll()[0]:
-        pass
-    w.flush()
+    w.drain()
 
 
 def files_under(root: Path) -> list[str]:
