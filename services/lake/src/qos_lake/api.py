@@ -1,11 +1,11 @@
 """The lake's public surface: the only module of `qos_lake` that other packages may import.
 
 Writing: `write_log` (what the log holds, into the lake, once), `LakeWriter` (a consumer of the
-event log; `add` buffers a batch as `poll` does after its read, `flush` commits) and `compact`. Reading: `LakeReader` (named queries as JSON rows, known
-dimensions, sessions and timelines with the log's unflushed tail) and `run_query` (a named query's
-rows, as the `qos-lake query` command runs it). The named queries and their parameters, the lake
-schema (for the Glue table) and the live files (what a reader counts) are here for the deploy
-code, the dashboard and the benchmarks.
+event log; `add` buffers a batch as `poll` does after its read, `flush` commits) and `compact`.
+Reading: `LakeReader` (named queries as JSON rows, known dimensions, sessions and timelines with
+the log's unflushed tail) and `run_query` (a named query's rows, as `qos-lake query` runs it).
+The named queries and their parameters, the lake schema (for the Glue table) and the live files
+(what a reader counts) are here for the deploy code, the dashboard and the benchmarks.
 """
 
 from __future__ import annotations

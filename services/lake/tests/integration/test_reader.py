@@ -166,7 +166,7 @@ def test_a_timeline_is_every_event_of_the_session_with_its_source(
     paths: tuple[Path, Path],
 ) -> None:
     root, log_path = paths
-    counts = defaultdict(lambda: [0, 0])
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for i, e in enumerate(EVENTS):
         counts[e["session_id"]][i >= IN_LAKE] += 1
     session_id = max(counts, key=lambda s: min(counts[s]))  # events in both places
