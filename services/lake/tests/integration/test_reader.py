@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from qos_lake import service
-from qos_lake.service import LakeReader, WriterConfig, compact, write_log
+from qos_lake.domain.queries import QUERIES, QueryParams
+from qos_lake.service import LakeReader, WriterConfig, compact, run_query, write_log
 from qos_shared.eventlog import EventLog
+from qos_shared.eventtime import utc_day
 
 from ..lake import BASE_MS, HOUR_MS, append, summary
 
@@ -215,3 +218,17 @@ def test_known_dimensions_are_the_lakes_and_survive_a_compaction(tmp_path: Path)
     assert any(r.merged is not None for r in compact(root))
     assert reader.known_dimensions() == (platforms, channels)
     assert LakeReader(root.parent / "no-lake").known_dimensions() == ([], [])
+
+
+def test_an_answer_is_kept_until_the_lake_commits_again(tmp_path: Path) -> None:
+    root, log_path = seed(tmp_path)
+    query, day = QUERIES["popular-channels"], utc_day(BASE_MS)
+    params = QueryParams(day, day + timedelta(days=1))
+    reader = LakeReader(root)
+    before = reader.query(query, params)
+    assert reader.query(query, params) is before  # nothing committed since: the same answer
+    with EventLog(log_path) as log:
+        write_log(log, root)
+    after = reader.query(query, params)
+    assert reader.committed() == len(EVENTS)
+    assert after.rows == run_query(root, query, params).records() != before.rows
