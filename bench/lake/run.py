@@ -22,9 +22,9 @@ well above CPU time (or a high load).
 Write, two figures (neither includes generation):
 - core: the real `LakeWriter` (default `WriterConfig`: flush every 200,000 records, zstd, fsync,
   commit markers) fed batches of `read_batch` records as `EventLog.read_joined` returns them
-  (its `_add`, then `flush` when due, exactly as `poll` does), i.e. JSON parsing, Arrow
+  (its `add`, then `flush` when due, exactly as `poll` does), i.e. JSON parsing, Arrow
   conversion, hour partitioning, the Parquet files and the commit protocol, without the SQLite
-  log read. The clock runs from each `_add` to its return (and through each flush): the writer
+  log read. The clock runs from each `add` to its return (and through each flush): the writer
   leaves no work running in its threads when it returns, so none of it escapes into the untimed
   generation between;
 - end to end: the first `--log-events` records appended to a real `EventLog` (not timed, in the
@@ -38,7 +38,7 @@ before anything is timed again: written alongside the core write, their 8.5 GB o
 on the second core (and behind the writer's fsyncs) during its timed calls, which cost the 10 M
 core figure about a third.
 
-Queries: every named query (`qos_lake.queries.QUERIES`) through `qos_lake.queries.local.run` over
+Queries: every named query (`qos_lake.api.QUERIES`) through `qos_lake.api.run_query` over
 the day (from = to = the day, no filter), `--repeats` times each (best and median wall time; each
 run opens DuckDB, lists the live files and reads them, as the CLI does). Bytes read per query are
 computed from the Parquet metadata, not measured: the columns the query's (DuckDB-dialect) text
@@ -71,11 +71,16 @@ import pyarrow.parquet as pq
 import sqlglot
 from sqlglot import exp
 
-from qos_lake.layout import live_dataset_files
-from qos_lake.queries import QUERIES, QueryParams
-from qos_lake.queries.local import duckdb_sql, run
-from qos_lake.schema import lake_schema
-from qos_lake.writer import LakeWriter, WriterConfig
+from qos_lake.api import (
+    QUERIES,
+    LakeWriter,
+    QueryParams,
+    WriterConfig,
+    duckdb_sql,
+    lake_schema,
+    live_dataset_files,
+    run_query,
+)
 from qos_shared.eventlog import EventLog, JoinedRecords, LogRecord
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root: bench.common
@@ -430,7 +435,7 @@ def write_core(day: Day, work: Path, config: WriterConfig, chunk: int) -> dict[s
                 )
                 lo += len(part)
                 t0, c0 = time.perf_counter(), cpu_seconds()
-                writer._add(batch)  # the body of `poll` after its log read
+                writer.add(batch)  # the body of `poll` after its log read
                 result = writer.flush() if writer.buffered >= config.flush_records else None
                 write_seconds += time.perf_counter() - t0
                 write_cpu += cpu_seconds() - c0
@@ -548,7 +553,7 @@ def bench_queries(root: Path, json_bytes: int, repeats: int) -> dict[str, Any]:
         rows = 0
         for _ in range(repeats):
             t0, c0 = time.perf_counter(), cpu_seconds()
-            result = run(root, query, params)
+            result = run_query(root, query, params)
             times.append(time.perf_counter() - t0)
             cpus.append(cpu_seconds() - c0)
             rows = len(result.rows)

@@ -20,7 +20,7 @@ from qos_up_support import start_qos
 
 from qos_infra import local
 from qos_infra.cli import main
-from qos_lake.layout import live_dataset_files
+from qos_lake.api import live_dataset_files
 from qos_realtime.store import MetricStore
 from qos_shared.eventlog import EventLog
 from qos_shared.examples import ORIGINAL_SAMPLE_DATA, original_sample_envelope

@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     args_list = sys.argv[1:] if argv is None else argv
     if args_list[:1] == ["lake"]:
         # `qos lake …` is the lake service's own command line (queries, compaction).
-        from qos_lake.entrypoints.cli import main as lake_main
+        from qos_lake.api import cli_main as lake_main
 
         return lake_main(args_list[1:])
     if args_list[:1] == ["simulate"]:

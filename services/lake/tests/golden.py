@@ -17,8 +17,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from qos_lake.queries import QueryParams
-from qos_lake.writer import LakeWriter, WriterConfig
+from qos_lake.domain.queries import QueryParams
+from qos_lake.service import LakeWriter, WriterConfig
 from qos_shared.eventlog import EventLog
 from qos_shared.testing.oracle import ORACLE, SHARE_METRICS, Record, rendition_shares
 

@@ -11,7 +11,7 @@ from typing import Any
 import duckdb
 import orjson
 
-from qos_lake.layout import live_dataset_files
+from qos_lake.adapters.files import live_dataset_files
 from qos_shared.eventlog import EventLog, LogRecord
 
 # 2026-11-01T22:00:00Z: two hours before midnight, so a few hours of events cross a dt= boundary.

@@ -18,14 +18,8 @@ from urllib.parse import unquote
 
 from qos_infra.dashboard import params as p
 from qos_infra.dashboard.params import BadRequest, NotFound
-from qos_infra.dashboard.sources import (
-    DataPaths,
-    LakeChanged,
-    LakeSource,
-    RealtimeSource,
-    SessionSource,
-)
-from qos_lake.queries import QUERIES, QueryParams
+from qos_infra.dashboard.sources import DataPaths, LakeSource, RealtimeSource, SessionSource
+from qos_lake.api import QUERIES, LakeChanged, QueryParams
 from qos_realtime.domain.rows import MetricRow
 from qos_shared.catalogue import BY_NAME, CATALOGUE, Metric
 

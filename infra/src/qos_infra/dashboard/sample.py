@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from qos_lake.writer import LakeWriter, WriterConfig
+from qos_lake.api import WriterConfig, write_log
 from qos_realtime.consumer import ConsumerTiming, RealtimeConsumer
 from qos_realtime.engine import WindowConfig
 from qos_realtime.store import MetricStore
@@ -201,15 +201,9 @@ def seed(
                 )
 
         append(records[:in_lake])
-        writer = LakeWriter(
+        write_log(
             log, data_dir / "lake", WriterConfig(flush_records=10_000_000, flush_seconds=3600)
         )
-        try:
-            while writer.poll()[0]:
-                pass
-            writer.flush()
-        finally:
-            writer.close()
         append(records[in_lake:])
         store = MetricStore(data_dir / "metrics.sqlite")
         try:

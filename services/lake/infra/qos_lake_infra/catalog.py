@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from qos_lake.schema import PARTITION_KEYS, lake_schema
+from qos_lake.api import PARTITION_KEYS, lake_schema
 
 TABLE_NAME = "events"
 DATA_PREFIX = "events/"

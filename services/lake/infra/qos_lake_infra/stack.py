@@ -30,7 +30,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from qos_lake.queries import QUERIES
+from qos_lake.api import QUERIES
 from qos_lake_infra import catalog
 
 SERVICE = "lake"

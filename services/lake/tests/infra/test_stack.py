@@ -15,7 +15,7 @@ import pytest
 from aws_cdk import App
 from aws_cdk.assertions import Template
 
-from qos_lake.queries import QUERIES
+from qos_lake.api import QUERIES
 from qos_lake_infra.app import add_lake_stack
 from qos_lake_infra.stack import LakeStack
 from qos_shared.record_schema import column_types

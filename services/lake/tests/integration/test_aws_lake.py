@@ -24,7 +24,7 @@ import orjson
 import pytest
 from moto import mock_aws
 
-from qos_lake.schema import lake_schema
+from qos_lake.adapters.arrow import lake_schema
 from qos_lake_infra import catalog
 
 REGION = "us-east-1"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from qos_lake.domain.queries import QUERIES
 from qos_lake.entrypoints import cli
-from qos_lake.queries import QUERIES
 from qos_shared.eventlog import EventLog
 
 from ..golden import generate, write_lake

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from qos_lake.compact import TMP_COMPACT, compact
-from qos_lake.layout import live_files, part_name, partitions
-from qos_lake.writer import LakeWriter, WriterConfig
+from qos_lake.adapters.files import live_files, partitions
+from qos_lake.domain.layout import TMP_COMPACT, part_name
+from qos_lake.service import LakeWriter, WriterConfig, compact
 from qos_shared.eventlog import EventLog
 
 from ..lake import BASE_MS, HOUR_MS, append, event_ids, summary

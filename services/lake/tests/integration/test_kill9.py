@@ -9,7 +9,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from qos_lake.writer import CONSUMER
+from qos_lake.service import CONSUMER
 from qos_shared.eventlog import EventLog
 
 from ..lake import BASE_MS, HOUR_MS, append, event_ids, summary, writer_argv

@@ -10,9 +10,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from qos_lake.layout import live_dataset_files
-from qos_lake.queries import QUERIES, NamedQuery, QueryParams, named_query
-from qos_lake.queries.local import QueryResult, needs_time_bounds, run
+from qos_lake.adapters.duckdb_query import QueryResult, needs_time_bounds, run
+from qos_lake.adapters.files import live_dataset_files
+from qos_lake.domain.named_query import NamedQuery
+from qos_lake.domain.queries import QUERIES, QueryParams, named_query
+from qos_lake.service import LakeReader
 from qos_shared.catalogue import CATALOGUE
 
 from ..golden import (
@@ -81,6 +83,36 @@ def test_a_range_wider_than_the_data_gives_all_of_it(lake: Path, name: str) -> N
     params = QueryParams(date(2026, 10, 1), date(2026, 12, 31))
     query = named_query(name)
     assert same(run(lake, query, params).rows, expected(query, RECORDS))
+
+
+@pytest.mark.parametrize("name", ["popular-channels", "kpis-by-platform", "rendition-share"])
+def test_the_reader_answers_with_the_oracles_rows_as_json_values(lake: Path, name: str) -> None:
+    query, params = QUERIES[name], PARAMS["last two days, ios"]
+    answer = LakeReader(lake).query(query, params)
+    assert answer.columns == (*query.group_columns, *(c for c, _ in query.metric_columns))
+    assert answer.empty_reason is None
+    assert same(
+        [tuple(r[c] for c in answer.columns) for r in answer.rows],
+        expected(query, in_scope(RECORDS, params)),
+    )
+    plain = (bool, int, float, str, type(None))
+    assert all(isinstance(v, plain) for row in answer.rows for v in row.values())
+
+
+def test_the_reader_says_why_an_answer_is_empty(lake: Path, tmp_path: Path) -> None:
+    query = named_query("kpis")
+    nothing = LakeReader(tmp_path / "no-lake").query(query, PARAMS["all days"])
+    assert (nothing.columns, nothing.rows) == ((), [])
+    assert nothing.empty_reason == (
+        "The lake has no data yet (the lake writer commits a flush every few seconds once"
+        " events arrive)."
+    )
+    far = LakeReader(lake).query(query, QueryParams(date(2020, 1, 1), date(2020, 1, 2)))
+    assert far.empty_reason == "The lake has no data from 2020-01-01 to 2020-01-02."
+    unmatched = QueryParams(FIRST_DAY, LAST_DAY, channel="no-such-channel")
+    answer = LakeReader(lake).query(query, unmatched)
+    assert answer.rows == [] and answer.columns == run(lake, query, unmatched).columns
+    assert answer.empty_reason == "No rows match these filters in this date range."
 
 
 def test_every_catalogue_metric_has_a_lake_query_that_agrees_with_the_oracle(lake: Path) -> None:

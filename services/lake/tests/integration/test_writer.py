@@ -11,8 +11,10 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 
-from qos_lake.layout import COMMITS_DIR, live_dataset_files, part_name
-from qos_lake.writer import CONSUMER, LakeBusy, LakeWriter, WriterConfig
+from qos_lake.adapters.files import live_dataset_files
+from qos_lake.domain.errors import LakeBusy
+from qos_lake.domain.layout import COMMITS_DIR, part_name
+from qos_lake.service import CONSUMER, LakeWriter, WriterConfig
 from qos_shared.eventlog import EventLog, LogRecord
 
 from ..lake import BASE_MS, HOUR_MS, append, event_ids, read_lake, summary
@@ -46,9 +48,7 @@ def writer(log: EventLog, root: Path, clock: Clock | None = None, **config: Any)
 
 
 def drain(w: LakeWriter) -> None:
-    while w.poll()[0]:
-        pass
-    w.flush()
+    w.drain()
 
 
 def files_under(root: Path) -> list[str]:
@@ -184,15 +184,15 @@ def crash_on_call(original: Any, call: int) -> Any:
 
 
 @pytest.mark.parametrize(
-    ("step", "call"),
+    ("part", "step", "call"),
     [
-        ("_write_file", 3),  # two partition files renamed into place, the third not written
-        ("_write_marker", 1),  # every partition file in place, no marker
-        ("_commit_log", 1),  # marker written, log checkpoint not moved
+        ("_files", "_write_file", 3),  # two partition files renamed into place, the third not
+        ("_files", "write_marker", 1),  # every partition file in place, no marker
+        ("log", "commit", 1),  # marker written, log checkpoint not moved
     ],
 )
 def test_a_crash_at_any_step_of_a_flush_gives_each_event_exactly_once(
-    log: EventLog, root: Path, monkeypatch: pytest.MonkeyPatch, step: str, call: int
+    log: EventLog, root: Path, monkeypatch: pytest.MonkeyPatch, part: str, step: str, call: int
 ) -> None:
     committed = [summary(BASE_MS + i * 1000) for i in range(10)]
     append(log, committed)
@@ -201,12 +201,14 @@ def test_a_crash_at_any_step_of_a_flush_gives_each_event_exactly_once(
     in_flight = [summary(BASE_MS + h * HOUR_MS + i) for h in range(3) for i in range(4)]
     append(log, in_flight)
     w.poll()
-    monkeypatch.setattr(w, step, crash_on_call(getattr(w, step), call))
+    target = getattr(w, part)
+    monkeypatch.setattr(target, step, crash_on_call(getattr(target, step), call))
     with pytest.raises(Crash):
         w.flush()
+    monkeypatch.undo()
     w.close()
     ids_before = event_ids(root)
-    if step == "_commit_log":
+    if step == "commit":
         assert sorted(ids_before) == sorted(e["event_id"] for e in committed + in_flight)
     else:  # readers do not see a flush without its marker
         assert sorted(ids_before) == sorted(e["event_id"] for e in committed)
@@ -214,7 +216,7 @@ def test_a_crash_at_any_step_of_a_flush_gives_each_event_exactly_once(
     later = [summary(BASE_MS + 5 * 1000 + i) for i in range(6)]
     append(log, later)
     restarted = writer(log, root)
-    if step == "_commit_log":
+    if step == "commit":
         assert restarted.recovery.removed == ()
         assert log.checkpoint(CONSUMER) == len(committed) + len(in_flight)
     else:
@@ -317,7 +319,7 @@ def test_a_conversion_that_fails_leaves_the_buffer_whole_for_the_next_flush(
     while w.poll()[0]:
         pass
     with monkeypatch.context() as patch:
-        patch.setattr(w, "_convert_batch", crash_on_call(w._convert_batch, 3))
+        patch.setattr(w._converter, "convert", crash_on_call(w._converter.convert, 3))
         with pytest.raises(Crash):
             w.flush()
     assert files_under(root) == [] and w.buffered == 7

@@ -7,8 +7,8 @@ from typing import Any
 
 import orjson
 
-from qos_lake.fast_json import FastJson
-from qos_lake.schema import lake_schema, to_table
+from qos_lake.adapters.arrow import lake_schema, to_table
+from qos_lake.adapters.fast_json import FastJson
 
 from ..lake import BASE_MS, summary
 

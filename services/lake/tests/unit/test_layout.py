@@ -5,13 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from qos_lake.layout import (
-    committed_through,
-    live_files,
-    parse_part,
-    part_name,
-    partition_dir,
-)
+from qos_lake.adapters.files import committed_through, live_files
+from qos_lake.domain.layout import parse_part, part_name, partition_dir
 
 HOUR = int(datetime(2026, 11, 1, 22, tzinfo=UTC).timestamp()) // 3600
 

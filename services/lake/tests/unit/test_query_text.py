@@ -9,9 +9,9 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from qos_lake.queries import PLACEHOLDERS, QUERIES, QueryParams, UnknownQuery, named_query
-from qos_lake.queries.definitions import SCOPE, SCOPE_NAME
-from qos_lake.queries.local import duckdb_sql
+from qos_lake.adapters.duckdb_query import duckdb_sql
+from qos_lake.domain.definitions import SCOPE, SCOPE_NAME
+from qos_lake.domain.queries import PLACEHOLDERS, QUERIES, QueryParams, UnknownQuery, named_query
 
 
 @pytest.mark.parametrize("name", QUERIES)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import orjson
 import pyarrow as pa
 
-from qos_lake.schema import PARTITION_KEYS, lake_schema, to_table
+from qos_lake.adapters.arrow import lake_schema, to_table
+from qos_lake.domain.schema import PARTITION_KEYS
 from qos_shared.record_schema import column_types
 
 ARROW = {

@@ -13,9 +13,10 @@ from typing import Any
 
 import duckdb
 
-from qos_lake.compact import CompactBusy, compact
-from qos_lake.queries import PARAMETERS, QUERIES, QueryParams, UnknownQuery, named_query
-from qos_lake.queries.local import LakeQueryError, QueryResult, run
+from qos_lake.adapters.duckdb_query import QueryResult
+from qos_lake.domain.errors import CompactBusy, LakeQueryError
+from qos_lake.domain.queries import PARAMETERS, QUERIES, QueryParams, UnknownQuery, named_query
+from qos_lake.service import compact, run_query
 from qos_lake.settings import LakeSettings
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -109,7 +110,7 @@ def _query(args: argparse.Namespace) -> int:
         print(f"qos-lake: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     try:
-        result = run(root, query, params)
+        result = run_query(root, query, params)
     except LakeQueryError as exc:
         print(f"qos-lake: {exc}", file=sys.stderr)
         return 1

@@ -12,9 +12,11 @@ from types import FrameType
 
 from pydantic import ValidationError
 
+from qos_lake.bootstrap import build_writer, open_log
+from qos_lake.domain.errors import LakeBusy
+from qos_lake.service import FlushResult
 from qos_lake.settings import LakeSettings
-from qos_lake.writer import FlushResult, LakeBusy, LakeWriter, WriterConfig
-from qos_shared.eventlog import EventLog, EventLogError
+from qos_shared.eventlog import EventLogError
 
 
 def _progress(result: FlushResult) -> None:
@@ -37,22 +39,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
         settings = LakeSettings(**{k: v for k, v in vars(args).items() if v is not None})
-        log = EventLog(settings.log_path)
+        log = open_log(settings)
     except (ValidationError, EventLogError, OSError) as exc:
         print(f"qos-lake-writer: cannot start: {_one_line(exc)}", file=sys.stderr)
         return 2
     try:
-        writer = LakeWriter(
-            log,
-            settings.lake_root,
-            WriterConfig(
-                flush_records=settings.flush_records,
-                flush_seconds=settings.flush_seconds,
-                read_batch=settings.read_batch,
-                poll_interval_s=settings.poll_interval_s,
-                keep_markers=settings.keep_markers,
-            ),
-        )
+        writer = build_writer(settings, log)
     except (LakeBusy, OSError) as exc:
         log.close()
         print(f"qos-lake-writer: cannot start: {_one_line(exc)}", file=sys.stderr)

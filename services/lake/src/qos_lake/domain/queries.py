@@ -13,7 +13,7 @@ The placeholders are positional (Athena's `ExecutionParameters`, Trino's `EXECUT
 are the same in every query: `QueryParams.values()` gives them in `PLACEHOLDERS` order.
 
 The KPI formulas are not written here: `qos_shared.catalogue_sql` renders them from the metric
-catalogue, so the lake computes the same numbers as the realtime engines. `qos_lake.queries.local`
+catalogue, so the lake computes the same numbers as the realtime engines. `adapters.duckdb_query`
 runs the same text on DuckDB over the lake's live files.
 """
 
@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Literal
 
-from qos_lake.queries.definitions import build_queries
-from qos_lake.queries.model import NamedQuery
+from qos_lake.domain.definitions import build_queries
+from qos_lake.domain.named_query import NamedQuery
 
 ParameterType = Literal["date", "varchar"]
 
@@ -88,6 +88,11 @@ class QueryParams:
         """The values for the `?` placeholders, in order (dates as YYYY-MM-DD text)."""
         named = self.by_name()
         return [named[name] for name in PLACEHOLDERS]
+
+    def days(self) -> set[str]:
+        """Every day in range, as its `dt=` partition names it (YYYY-MM-DD)."""
+        span = (self.to_day - self.from_day).days
+        return {(self.from_day + timedelta(days=n)).isoformat() for n in range(span + 1)}
 
 
 QUERIES: dict[str, NamedQuery] = {q.name: q for q in build_queries()}

@@ -1,6 +1,6 @@
 """The writer's fast path: a batch of stored records parsed by DuckDB's JSON reader into Arrow.
 
-About twenty times cheaper per record than building columns in Python (`schema.to_table`), and
+About twenty times cheaper per record than building columns in Python (`arrow.to_table`), and
 exact for what ingest stores. It gives up (returns None) rather than guess: on any record DuckDB
 cannot read as an object of the lake's column types, or a row count that differs from the input;
 the writer then takes the Python path, which nulls and counts just the misfits.
@@ -22,7 +22,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from qos_shared.record_schema import ColumnType, column_types
+from qos_lake.domain.schema import lake_columns
+from qos_shared.record_schema import ColumnType
 
 _DUCKDB_TYPES: dict[ColumnType, str] = {
     "string": "VARCHAR",
@@ -76,7 +77,7 @@ class FastJson:
 
     def __init__(self, schema: pa.Schema) -> None:
         self.schema = schema
-        kinds = column_types()
+        kinds = lake_columns()
         columns = ", ".join(f"'{n}': '{_DUCKDB_TYPES[kinds[n]]}'" for n in schema.names)
         # JSON columns come back as their text, like the Python path's compact dump.
         select = ", ".join(

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from qos_lake.queries.model import NamedQuery
+from qos_lake.domain.named_query import NamedQuery
 from qos_shared.catalogue import CATALOGUE, Aggregate, Field, Filter, Metric, metric
 from qos_shared.catalogue_sql import (
     aggregate_sql,
@@ -36,7 +36,7 @@ from qos_shared.catalogue_sql import (
     share_numerator_sql,
 )
 
-# The name of SCOPE's CTE (`local.duckdb_sql` inlines it wherever it is used).
+# The name of SCOPE's CTE (`adapters.duckdb_query.duckdb_sql` inlines it wherever it is used).
 SCOPE_NAME = "scoped"
 
 # The rows every query reads. `dt` prunes partitions; `event_time` (ms since the epoch, UTC) is

@@ -1,7 +1,8 @@
 """Merges each partition's committed files into one, so queries open few files.
 
-A partition's live files (`layout.live_files`) become `part-<min first>-<max last>.parquet`, its
-rows grouped by `schema.SORT_COLUMNS` and written with `schema.parquet_options`, as the writer's:
+A partition's live files (`files.live_files`) become `part-<min first>-<max last>.parquet`, its
+rows grouped by `domain.schema.SORT_COLUMNS` and written with `arrow.parquet_options`, as the
+writer's:
 
 1. the merged rows are written to a hidden `.tmp-compact-…` file, fsynced, renamed into place and
    the directory fsynced;
@@ -16,7 +17,6 @@ and the merged range stays clear of every later flush's positions.
 
 from __future__ import annotations
 
-import fcntl
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,22 +25,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from qos_lake.layout import (
-    committed_through,
-    fsync_dir,
-    part_files,
-    part_name,
-    partitions,
-    split_leftovers,
-)
-from qos_lake.schema import SORT_COLUMNS, parquet_options
+from qos_lake.adapters.arrow import parquet_options
+from qos_lake.adapters.files import committed_through, fsync_dir, lock, part_files, partitions
+from qos_lake.domain.errors import CompactBusy
+from qos_lake.domain.layout import TMP_COMPACT, part_name, split_leftovers
+from qos_lake.domain.schema import SORT_COLUMNS
 
-TMP_COMPACT = ".tmp-compact-"
 LOCK_FILE = "_compact.lock"
-
-
-class CompactBusy(RuntimeError):
-    """Another compaction is running on the same lake root."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +58,7 @@ def compact_partition(partition: Path, committed: int) -> PartitionCompaction:
     # Files written before a field was added lack its column: promotion fills it with nulls.
     tables = [pq.ParquetFile(f.path).read() for f in live]
     table = pa.concat_tables(tables, promote_options="default")
-    # The writer's row order and encodings (`schema.SORT_COLUMNS`, `schema.parquet_options`).
+    # The writer's row order and encodings (`SORT_COLUMNS`, `parquet_options`).
     keys = [(name, "ascending") for name in SORT_COLUMNS if name in table.schema.names]
     if keys:
         table = table.take(pc.sort_indices(table, sort_keys=keys))
@@ -88,12 +79,8 @@ def compact_partition(partition: Path, committed: int) -> PartitionCompaction:
 
 def compact(root: Path, dt: str | None = None) -> list[PartitionCompaction]:
     """Compact every partition of the lake at `root` (only those of day `dt` when given)."""
-    fd = os.open(root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = lock(root / LOCK_FILE, CompactBusy, "compaction")
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise CompactBusy(f"another compaction holds {root / LOCK_FILE}") from None
         committed = committed_through(root)
         return [compact_partition(p, committed) for p in partitions(root, dt)]
     finally:

@@ -1,6 +1,6 @@
 """The named queries on DuckDB over a local lake: the Trino text transpiled by sqlglot.
 
-The lake's live files (`layout.live_dataset_files`: committed, no compaction leftovers) of the
+The lake's live files (`files.live_dataset_files`: committed, no compaction leftovers) of the
 days in range become a temporary view `events`, with `dt` and `hour` from the Hive path as text
 (as in the Glue table), on a connection of the query's own to the process's one in-memory DuckDB
 database (so queries may run on several threads, and none pays for a new database). The query
@@ -15,11 +15,12 @@ text is the Trino text run through sqlglot, with these changes:
   planner hint only: the rows are the same;
 - the scope's `event_time` bounds move from the query to the files that need them. On Athena
   `dt` is the day Firehose received a record, so the bounds are needed on every row; in the
-  local lake a row with a usable `event_time` is in the partition of its day (`layout`), so in a
-  file whose statistics show only usable times every row is within the bounds once its `dt` is
-  in range. Such files are read as they are; any other file (a time missing or out of range, or
-  no statistics) is read through the same bounds, with the same values. Decoding and comparing
-  `event_time` in each of a query's passes was about a tenth of its CPU over the day's files;
+  local lake a row with a usable `event_time` is in the partition of its day (`domain.layout`),
+  so in a file whose statistics show only usable times every row is within the bounds once its
+  `dt` is in range. Such files are read as they are; any other file (a time missing or out of
+  range, or no statistics) is read through the same bounds, with the same values. Decoding and
+  comparing `event_time` in each of a query's passes was about a tenth of its CPU over the
+  day's files;
 - the `?` placeholders become DuckDB's named ones (`$from`, `$to`, …: `PLACEHOLDERS`), so that
   a bound dropped from the text drops no other value.
 Parameter values are bound to the placeholders, never put into the text.
@@ -30,7 +31,6 @@ from __future__ import annotations
 import functools
 import threading
 from dataclasses import dataclass
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,25 +38,13 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
-from qos_lake.layout import MAX_EVENT_MS, live_dataset_files
-from qos_lake.queries import PLACEHOLDERS, NamedQuery, QueryParams
-from qos_lake.queries.definitions import SCOPE_NAME
-from qos_lake.schema import TIME_COLUMN
-
-_DAY_MS = 86_400_000
-_EPOCH = date(1970, 1, 1)
-
-
-class LakeQueryError(Exception):
-    """A query that cannot run on this lake (reported to people as one line)."""
-
-
-class EmptyLake(LakeQueryError):
-    pass
-
-
-class NoDataInRange(LakeQueryError):
-    pass
+from qos_lake.adapters.files import live_files_in_days
+from qos_lake.domain.definitions import SCOPE_NAME
+from qos_lake.domain.errors import EmptyLake, NoDataInRange
+from qos_lake.domain.named_query import NamedQuery
+from qos_lake.domain.queries import PLACEHOLDERS, QueryParams
+from qos_lake.domain.schema import TIME_COLUMN
+from qos_shared.eventtime import DAY_MS, MAX_EVENT_MS, day_start_ms
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,10 +100,6 @@ def duckdb_sql(trino_sql: str) -> str:
         placeholder.set("this", name)
     tree = tree.transform(_exact_percentile).transform(_scope_for_files)
     return tree.sql(dialect="duckdb")
-
-
-def _epoch_ms(day: date) -> int:
-    return (day - _EPOCH).days * _DAY_MS
 
 
 # File identity (path, size, mtime) -> whether its statistics show every event_time usable. A
@@ -190,8 +174,8 @@ def source(con: duckdb.DuckDBPyConnection, files: list[Path], params: QueryParam
         selects.append(_READ.format("qos_plain_files"))
     if bounded:
         con.execute("SET VARIABLE qos_bounded_files = $files", {"files": sorted(bounded)})
-        con.execute("SET VARIABLE qos_from_ms = $ms", {"ms": _epoch_ms(params.from_day)})
-        con.execute("SET VARIABLE qos_to_ms = $ms", {"ms": _epoch_ms(params.to_day) + _DAY_MS})
+        con.execute("SET VARIABLE qos_from_ms = $ms", {"ms": day_start_ms(params.from_day)})
+        con.execute("SET VARIABLE qos_to_ms = $ms", {"ms": day_start_ms(params.to_day) + DAY_MS})
         selects.append(
             _READ.format("qos_bounded_files")
             + f" WHERE {TIME_COLUMN} >= getvariable('qos_from_ms')"
@@ -200,19 +184,11 @@ def source(con: duckdb.DuckDBPyConnection, files: list[Path], params: QueryParam
     con.execute("CREATE OR REPLACE TEMP VIEW events AS " + " UNION ALL ".join(selects))
 
 
-def _days(params: QueryParams) -> set[str]:
-    span = (params.to_day - params.from_day).days
-    return {(params.from_day + timedelta(days=n)).isoformat() for n in range(span + 1)}
-
-
 def files_in_range(root: Path, params: QueryParams) -> list[Path]:
     """The live files of the days in range; raises EmptyLake / NoDataInRange when there are none."""
-    files = live_dataset_files(root)
-    if not files:
+    in_range, any_files = live_files_in_days(root, params.days())
+    if not any_files:
         raise EmptyLake(f"the lake at {str(root)!r} holds no committed data")
-    days = _days(params)
-    # <root>/events/dt=YYYY-MM-DD/hour=HH/part-….parquet
-    in_range = [f for f in files if f.parent.parent.name.removeprefix("dt=") in days]
     if not in_range:
         raise NoDataInRange(
             f"no data in the lake at {str(root)!r} from {params.from_day} to {params.to_day}"

@@ -1,0 +1,122 @@
+"""DuckDB reads of the lake's files for people: sessions, one session's events, known dimensions.
+
+The rows come from two places, so a request never scans the whole log: the lake's files of the
+hours that overlap the range (for a timeline only the rows whose `session_id` matches: Parquet
+statistics and the column reader keep that cheap), and the event log's unflushed tail, given as an
+Arrow table of the lake schema. Each row says its `source` (`lake` / `log`). Every text here is
+fixed; values are bound, never spliced.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import duckdb
+import pyarrow as pa
+
+from qos_lake.domain.errors import LakeChanged
+
+T = TypeVar("T")
+
+Rows = tuple[list[str], list[tuple[Any, ...]]]  # (column names, rows)
+
+_SESSIONS = (
+    "WITH ev AS (SELECT * FROM {events} AS e"
+    " WHERE event_time >= $start AND event_time < $end"
+    " AND ($platform IS NULL OR client_platform = $platform)"
+    " AND ($channel IS NULL OR channel_watched = $channel))"
+    " SELECT session_id,"
+    " arg_min(user_id, event_time) AS user_id,"
+    " arg_min(client_platform, event_time) AS client_platform,"
+    " arg_min(channel_watched, event_time) AS channel_watched,"
+    " min(event_time) AS first_event_ms,"
+    " max(event_time) AS last_event_ms,"
+    " count(*) AS events,"
+    " count(*) FILTER (WHERE metric_type = 'PLAY') > 0 AS played,"
+    " count(*) FILTER (WHERE metric_type = 'ERROR') AS errors,"
+    " coalesce(bool_or(metric_type = 'ERROR' AND fatal), false) AS fatal_error,"
+    " count(*) FILTER (WHERE metric_type = 'STOP') > 0 AS ended,"
+    " count(*) OVER () AS total"
+    " FROM ev WHERE session_id IS NOT NULL GROUP BY session_id"
+    " ORDER BY last_event_ms DESC, session_id LIMIT $limit"
+)
+_TIMELINE = "SELECT * FROM {events} AS e WHERE session_id = $sid ORDER BY event_time, event_id"
+
+
+def retrying(run: Callable[[], T]) -> T:
+    """One retry when a file vanished under the read (a compaction finished meanwhile)."""
+    try:
+        return run()
+    except duckdb.IOException:
+        time.sleep(0.05)
+        try:
+            return run()
+        except duckdb.IOException as exc:
+            raise LakeChanged(f"the lake changed during the read: {exc}") from exc
+
+
+@contextmanager
+def _events(files: list[Path], tail: pa.Table) -> Iterator[tuple[duckdb.DuckDBPyConnection, str]]:
+    """A connection with a relation of the files' rows and the tail's, each with its `source`:
+    yields (connection, relation text)."""
+    with duckdb.connect() as con:
+        con.register("tail_events", tail)
+        parts = ["SELECT *, 'log' AS source FROM tail_events"]
+        if files:
+            con.sql(
+                "SELECT *, 'lake' AS source FROM read_parquet($files,"
+                " hive_partitioning = false, union_by_name = true)",
+                params={"files": [str(f) for f in files]},
+            ).create_view("lake_events")
+            parts.insert(0, "SELECT * FROM lake_events")
+        yield con, "(" + " UNION ALL BY NAME ".join(parts) + ")"
+
+
+def _fetch(files: list[Path], tail: pa.Table, text: str, values: dict[str, Any]) -> Rows:
+    with _events(files, tail) as (con, events):
+        # `events` is this module's fixed relation text; values are bound, not spliced.
+        cursor = con.execute(text.format(events=events), values)
+        return [d[0] for d in cursor.description or ()], cursor.fetchall()
+
+
+def sessions(
+    files: list[Path],
+    tail: pa.Table,
+    start_ms: int,
+    end_ms: int,
+    platform: str | None,
+    channel: str | None,
+    limit: int,
+) -> Rows:
+    """One row per session with an event in range, newest first, at most `limit`; each row's
+    `total` is how many sessions there are in all."""
+    values = {
+        "start": start_ms,
+        "end": end_ms,
+        "platform": platform,
+        "channel": channel,
+        "limit": limit,
+    }
+    return _fetch(files, tail, _SESSIONS, values)
+
+
+def timeline(files: list[Path], tail: pa.Table, session_id: str) -> Rows:
+    """Every row of one session, oldest first (every lake column, and `source`)."""
+    return _fetch(files, tail, _TIMELINE, {"sid": session_id})
+
+
+def file_dimensions(path: Path) -> tuple[frozenset[str], frozenset[str]] | None:
+    """(platforms, channels) in one file; None when it is gone (compacted away meanwhile)."""
+    try:
+        with duckdb.connect() as con:
+            found = con.execute(
+                "SELECT DISTINCT client_platform, channel_watched FROM read_parquet(?)",
+                [str(path)],
+            ).fetchall()
+    except duckdb.IOException:
+        return None
+    return frozenset(str(p) for p, _ in found if p), frozenset(str(c) for _, c in found if c)

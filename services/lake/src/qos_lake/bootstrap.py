@@ -1,0 +1,33 @@
+"""The one place the lake is wired: settings in, a ready writer or reader out."""
+
+from __future__ import annotations
+
+from qos_lake.service import LakeReader, LakeWriter, WriterConfig
+from qos_lake.settings import LakeSettings
+from qos_shared.eventlog import EventLog
+
+
+def writer_config(settings: LakeSettings) -> WriterConfig:
+    return WriterConfig(
+        flush_records=settings.flush_records,
+        flush_seconds=settings.flush_seconds,
+        read_batch=settings.read_batch,
+        poll_interval_s=settings.poll_interval_s,
+        keep_markers=settings.keep_markers,
+    )
+
+
+def open_log(settings: LakeSettings) -> EventLog:
+    """The event log the writer consumes (raises `EventLogError` / `OSError` if it cannot)."""
+    return EventLog(settings.log_path)
+
+
+def build_writer(settings: LakeSettings, event_log: EventLog) -> LakeWriter:
+    """A writer of `event_log` into the settings' lake root (raises `LakeBusy` when another
+    writer holds it)."""
+    return LakeWriter(event_log, settings.lake_root, writer_config(settings))
+
+
+def build_reader(settings: LakeSettings | None = None) -> LakeReader:
+    settings = settings or LakeSettings()
+    return LakeReader(settings.lake_root, settings.log_path)
