@@ -26,7 +26,7 @@ from qos_infra.dashboard.sources import (
     SessionSource,
 )
 from qos_lake.queries import QUERIES, QueryParams
-from qos_realtime.domain.rows import MetricRow
+from qos_realtime.api import MetricRow
 from qos_shared.catalogue import BY_NAME, CATALOGUE, Metric
 
 # The KPI tiles, in page order (titles and units come from the catalogue).

@@ -7,8 +7,11 @@
 - Read side: `MetricReader` answers the store's queries (series, windows, the newest and the tile
   window, the groups of a dimension) as `MetricRow`s; `UnknownMetric` is what it raises for a
   metric the catalogue lacks.
-- The local engine as a process: `LOCAL_ENGINE_MODULE` (run it with `python -m`).
 - The Flink application zip (build tooling, no CDK): `write_flink_zip`, `FLINK_JAR_NAME`.
+
+The local engine as a process is a command, not an import: `qos-realtime` (or `python -m
+qos_realtime.entrypoints.local_engine`), as `qos up` runs it. Importing this module needs the
+`local` extra (DuckDB).
 """
 
 from __future__ import annotations
@@ -21,12 +24,9 @@ from qos_realtime.flink_package import JAR_NAME as FLINK_JAR_NAME
 from qos_realtime.flink_package import write_zip as write_flink_zip
 from qos_realtime.service.consumer import CONSUMER, ConsumerTiming, RealtimeConsumer
 
-LOCAL_ENGINE_MODULE = "qos_realtime.entrypoints.local_engine"
-
 __all__ = [
     "CONSUMER",
     "FLINK_JAR_NAME",
-    "LOCAL_ENGINE_MODULE",
     "ConsumerTiming",
     "MetricReader",
     "MetricRow",

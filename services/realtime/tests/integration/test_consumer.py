@@ -10,7 +10,8 @@ import orjson
 import pytest
 
 from qos_realtime.adapters.metric_store import MetricStore, UnknownMetric
-from qos_realtime.adapters.window_engine import WindowConfig, compute_rows
+from qos_realtime.adapters.window_engine import compute_rows
+from qos_realtime.domain.windows import WindowConfig
 from qos_realtime.service.consumer import CONSUMER, ConsumerTiming, RealtimeConsumer
 from qos_shared.eventlog import EventLog, LogRecord
 
