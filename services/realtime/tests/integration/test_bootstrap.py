@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
@@ -37,19 +39,18 @@ def test_the_consumer_is_wired_from_every_local_setting(tmp_path: Path) -> None:
         assert (consumer.log.path, consumer.store.path) == (settings.log_path, settings.store_path)
 
         # Two sessions playing in the first window; a record 2.5 s past its end closes it.
-        def play(session: str, event_time: int) -> dict[str, object]:
-            return {
+        def play(session: str, event_time: int) -> LogRecord:
+            record = {
                 "metric_type": "PLAY",
                 "session_id": session,
                 "event_id": session,
                 "event_time": event_time,
                 "channel_watched": "news",
             }
+            return LogRecord(session, session, orjson.dumps(record))
 
-        plays = [play("a", T0 + 1000), play("b", T0 + 1000)]
-        later = play("c", T0 + W_S * 1000 + 2500)
         consumer.log.append(
-            [LogRecord(r["event_id"], r["session_id"], orjson.dumps(r)) for r in [*plays, later]]
+            [play("a", T0 + 1000), play("b", T0 + 1000), play("c", T0 + W_S * 1000 + 2500)]
         )
         consumer.poll()
         assert consumer.store.windows(final_only=True) == [T0]
@@ -77,3 +78,20 @@ def test_the_process_refuses_bad_settings_and_unopenable_files(
         local_engine.main(["--log-path", str(log), "--store-path", str(blocked / "m.sqlite")]) == 2
     )
     assert "qos-realtime: cannot start:" in capsys.readouterr().err
+
+
+def _import_without_duckdb(module: str) -> subprocess.CompletedProcess[str]:
+    code = f"import sys; sys.modules['duckdb'] = None; import {module}"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+
+
+def test_the_publisher_lambda_imports_without_duckdb() -> None:
+    """The Lambda's bundle has no DuckDB, and its handler imports the bootstrap the local engine
+    shares: that must not reach the window engine."""
+    done = _import_without_duckdb("qos_realtime.entrypoints.publisher_lambda")
+    assert done.returncode == 0, done.stderr
+    # The guard bites: the engine itself does need DuckDB.
+    assert (
+        "import of duckdb halted"
+        in _import_without_duckdb("qos_realtime.adapters.window_engine").stderr
+    )
