@@ -33,10 +33,16 @@ from typing import Any
 import orjson
 
 from qos_ingest.api import start_local_server
-from qos_realtime.consumer import CONSUMER, ConsumerTiming, RealtimeConsumer
-from qos_realtime.engine import WindowConfig, WindowEngine
-from qos_realtime.engine.windows import spill_dir_default
-from qos_realtime.store import MetricStore
+from qos_realtime.api import (
+    CONSUMER,
+    ConsumerTiming,
+    MetricReader,
+    MetricStore,
+    RealtimeConsumer,
+    WindowConfig,
+    WindowEngine,
+    spill_dir_default,
+)
 from qos_shared.eventlog import EventLog, LogRecord
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root: bench.common
@@ -192,7 +198,7 @@ def bench_latency(samples: int) -> dict[str, float]:
         )
         latencies = []
         try:
-            store = MetricStore(data / "metrics.sqlite")
+            store = MetricReader(data / "metrics.sqlite")
             for _ in range(samples):
                 channel = uuid.uuid4().hex[:12]
                 event = {

@@ -44,13 +44,13 @@ def search_asset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def flink_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The real application zip, around a stand-in for the connector jar: the Kinesis connector
     for Flink 2.x is not served by this machine's Maven mirror, and the stack only needs a zip."""
-    from qos_realtime.flink import package
+    from qos_realtime.api import FLINK_JAR_NAME, write_flink_zip
 
     folder = tmp_path_factory.mktemp("flink")
-    jar = folder / package.JAR_NAME
+    jar = folder / FLINK_JAR_NAME
     with zipfile.ZipFile(jar, "w") as archive:
         archive.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\n")
-    package.write_zip(folder / "app.zip", jar)
+    write_flink_zip(folder / "app.zip", jar)
     return folder / "app.zip"
 
 

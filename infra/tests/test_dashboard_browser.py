@@ -22,9 +22,7 @@ from qos_up_support import chromium, keep_screenshot
 from qos_infra.dashboard.app import TILES
 from qos_infra.dashboard.sample import Seeded, generate, seed
 from qos_infra.dashboard.server import DashboardHTTPServer, serving
-from qos_realtime.consumer import RealtimeConsumer
-from qos_realtime.engine import WindowConfig
-from qos_realtime.store import MetricStore
+from qos_realtime.api import MetricStore, RealtimeConsumer, WindowConfig
 from qos_shared.eventlog import EventLog, LogRecord
 from qos_shared.testing.oracle import ORACLE, Record
 

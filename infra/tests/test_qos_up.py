@@ -21,7 +21,7 @@ from qos_up_support import start_qos
 from qos_infra import local
 from qos_infra.cli import main
 from qos_lake.api import live_dataset_files
-from qos_realtime.store import MetricStore
+from qos_realtime.api import MetricReader
 from qos_shared.eventlog import EventLog
 from qos_shared.examples import ORIGINAL_SAMPLE_DATA, original_sample_envelope
 
@@ -43,7 +43,7 @@ def read_until(process: subprocess.Popen[str], pattern: str, timeout: float = 60
 def wait_for_rows(path: Path, *, deadline: float) -> dict[str, float | None]:
     while time.monotonic() < deadline:
         if path.exists():
-            store = MetricStore(path)
+            store = MetricReader(path)
             try:
                 windows = store.windows()
                 if windows:

@@ -20,7 +20,7 @@ from qos_infra.dashboard import params as p
 from qos_infra.dashboard.params import BadRequest, NotFound
 from qos_infra.dashboard.sources import DataPaths, LakeSource, RealtimeSource, SessionSource
 from qos_lake.api import QUERIES, LakeChanged, QueryParams
-from qos_realtime.domain.rows import MetricRow
+from qos_realtime.api import MetricRow
 from qos_shared.catalogue import BY_NAME, CATALOGUE, Metric
 
 # The KPI tiles, in page order (titles and units come from the catalogue).

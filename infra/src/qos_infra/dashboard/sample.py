@@ -22,9 +22,7 @@ from typing import Any
 import orjson
 
 from qos_lake.api import WriterConfig, write_log
-from qos_realtime.consumer import ConsumerTiming, RealtimeConsumer
-from qos_realtime.engine import WindowConfig
-from qos_realtime.store import MetricStore
+from qos_realtime.api import ConsumerTiming, MetricStore, RealtimeConsumer, WindowConfig
 from qos_shared.eventlog import EventLog, LogRecord
 
 Record = dict[str, Any]

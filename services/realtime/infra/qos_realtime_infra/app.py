@@ -22,7 +22,7 @@ CDK context read here (cdk.json, or `-c key=value` on the command line):
 | `qos:realtime:alarmThresholds` | see `dashboard` | `{"startup_time_p95": 5, ...}` (or as JSON) |
 
 Without `flinkApplicationZip`, the zip is built by the Flink job's own packaging
-(`qos_realtime.flink.package`; Maven builds the connector jar when it is missing).
+(`qos_realtime.flink_package`; Maven builds the connector jar when it is missing).
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def flink_application_zip(app: App) -> Path:
     given = _context(app, "flinkApplicationZip", None)
     if given:
         return Path(given)
-    from qos_realtime.flink import package
+    from qos_realtime import flink_package as package
 
     jar = package.POM.parent / "target" / package.JAR_NAME
     if not jar.is_file() or jar.stat().st_mtime < package.POM.stat().st_mtime:

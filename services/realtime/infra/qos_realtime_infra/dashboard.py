@@ -1,6 +1,6 @@
 """The CloudWatch dashboard and alarms of the realtime KPIs, generated from the metric catalogue.
 
-Every widget is derived from `qos_realtime.publisher.naming` (itself derived from the catalogue),
+Every widget is derived from `qos_realtime.domain.naming` (itself derived from the catalogue),
 so a KPI added to the catalogue gets its widget here with no edit:
 
 1. the original sample's five widgets, per `ClientPlatform` as it drew them: Concurrent Users,
@@ -23,7 +23,7 @@ from typing import get_args
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cw
 
-from qos_realtime.publisher.naming import (
+from qos_realtime.domain.naming import (
     CLIENT_PLATFORM,
     DISTRIBUTIONS,
     LEGACY,

@@ -33,7 +33,14 @@ MARKER_FILE = ".qos-lambda-asset"  # a rebuild only ever wipes a directory this 
 # Not runtime code of the function: the CDK code and the Flink job ride in the wheel, console
 # scripts and caches are useless on Lambda, and install metadata that names a temporary path
 # would change the asset hash on every build.
-_DROPPED = ("qos_realtime_infra", "qos_realtime/flink", "bin", ".lock")
+_DROPPED = (
+    "qos_realtime_infra",
+    "qos_realtime/adapters/flink",
+    "qos_realtime/entrypoints/flink_job.py",
+    "qos_realtime/flink_package.py",
+    "bin",
+    ".lock",
+)
 _VOLATILE_METADATA = ("direct_url.json", "uv_cache.json")
 
 

@@ -37,8 +37,8 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from qos_realtime.publisher.datums import PublisherConfig
-from qos_realtime.publisher.naming import DEFAULT_NAMESPACE
+from qos_realtime.domain.datums import PublisherConfig
+from qos_realtime.domain.naming import DEFAULT_NAMESPACE
 from qos_realtime_infra.dashboard import (
     DEFAULT_ALARM_THRESHOLDS,
     alarm_metric,
@@ -48,11 +48,11 @@ from qos_realtime_infra.dashboard import (
 )
 
 SERVICE = "realtime"
-HANDLER = "qos_realtime.publisher_lambda.handler.handler"
+HANDLER = "qos_realtime.entrypoints.publisher_lambda.handler"
 POWERTOOLS_SERVICE_NAME = "qos-realtime-publisher"
 POWERTOOLS_METRICS_NAMESPACE = "QoS/Realtime"
 DEFAULT_FLINK_RUNTIME = "FLINK-2_2"  # what flink/pom.xml builds the connector jar for
-# Read by the job's main.py (qos_realtime.flink.main); MSF's own group names its entrypoint.
+# Read by the job's main.py (entrypoints/flink_job.py); MSF's own group names its entrypoint.
 FLINK_PROPERTY_GROUP = "qos.realtime"
 FLINK_RUN_OPTIONS_GROUP = "kinesis.analytics.flink.run.options"
 
@@ -498,7 +498,7 @@ def _checked_flink_zip(path: Path) -> str:
 
 def _checked_lambda_asset(asset_dir: Path) -> Path:
     asset_dir = asset_dir.resolve()
-    if not (asset_dir / "qos_realtime" / "publisher_lambda").is_dir():
+    if not (asset_dir / "qos_realtime" / "entrypoints" / "publisher_lambda.py").is_file():
         raise FileNotFoundError(
             f"{asset_dir} holds no publisher bundle; build it first with "
             "`python -m qos_realtime_infra.packaging --out <dir>`"

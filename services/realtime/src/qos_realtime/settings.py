@@ -1,11 +1,19 @@
-"""Realtime's settings, read once from `QOS_REALTIME_*` environment variables."""
+"""Realtime's settings, read once from environment variables: the local engine's
+(`QOS_REALTIME_*`) and the publisher Lambda's (`QOS_REALTIME_PUBLISHER_*`)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from qos_realtime.domain.datums import PublisherConfig
+from qos_realtime.domain.naming import DEFAULT_NAMESPACE
+
+# CloudWatch's namespace rules: 1-255 of these characters, and `AWS/` is reserved.
+_NAMESPACE = re.compile(r"^[A-Za-z0-9.\-_/#:]{1,255}$")
 
 
 class RealtimeSettings(BaseSettings):
@@ -22,3 +30,41 @@ class RealtimeSettings(BaseSettings):
     flush_interval_s: float = Field(default=1.0, gt=0)
     poll_interval_s: float = Field(default=0.2, gt=0)
     batch_size: int = Field(default=50_000, ge=1)
+
+
+class PublisherSettings(BaseSettings):
+    """Every knob of the publisher; see the service README for the table."""
+
+    model_config = SettingsConfigDict(env_prefix="QOS_REALTIME_PUBLISHER_", extra="ignore")
+
+    namespace: str = DEFAULT_NAMESPACE
+    legacy_namespace: str | None = None
+    legacy_metrics: bool = True
+    channels: str = ""  # comma-separated allow-list of channel_watched values
+
+    max_attempts: int = Field(default=5, ge=1, le=20)
+    base_delay_ms: int = Field(default=100, ge=0)
+    max_delay_ms: int = Field(default=5000, ge=0)
+
+    @field_validator("namespace", "legacy_namespace")
+    @classmethod
+    def _cloudwatch_namespace(cls, value: str | None) -> str | None:
+        if value is not None and (not _NAMESPACE.fullmatch(value) or value.startswith("AWS/")):
+            raise ValueError(
+                f"{value!r} is not a CloudWatch namespace for custom metrics (1-255 of "
+                "A-Z a-z 0-9 . - _ / # :, not starting with AWS/)"
+            )
+        return value
+
+    @property
+    def channel_allow_list(self) -> frozenset[str]:
+        return frozenset(c.strip() for c in self.channels.split(",") if c.strip())
+
+    @property
+    def config(self) -> PublisherConfig:
+        return PublisherConfig(
+            namespace=self.namespace,
+            legacy_namespace=self.legacy_namespace or None,
+            legacy_metrics=self.legacy_metrics,
+            channels=self.channel_allow_list,
+        )

@@ -55,16 +55,16 @@ def records() -> list[Record]:
 @pytest.fixture(scope="session")
 def job_output(records: list[Record], tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     """The JSON lines the job writes for the golden records: the records (out of order within
-    the allowed lateness) go to a filesystem JSON source, `python -m qos_realtime.flink.main` runs
-    the production SQL over them (a bounded source, so every window closes), and the part files
-    it writes are read back."""
+    the allowed lateness) go to a filesystem JSON source, the job's main
+    (`python -m qos_realtime.entrypoints.flink_job`) runs the production SQL over them (a bounded
+    source, so every window closes), and the part files it writes are read back."""
     work = tmp_path_factory.mktemp("flink")
     events, out = work / "events.ndjson", work / "rows"
     events.write_text("".join(json.dumps(r) + "\n" for r in records))
     command = [
         sys.executable,
         "-m",
-        "qos_realtime.flink.main",
+        "qos_realtime.entrypoints.flink_job",
         "--events",
         str(events),
         "--out",

@@ -11,11 +11,11 @@ from collections import Counter, defaultdict
 
 import pytest
 
+from qos_realtime.adapters.flink import sql
+from qos_realtime.domain.datums import PublisherConfig, SkipReason, translate
 from qos_realtime.domain.distributions import DistributionRow, distribution_row
+from qos_realtime.domain.records import parse_row
 from qos_realtime.domain.rows import MetricRow
-from qos_realtime.flink import sql
-from qos_realtime.publisher.datums import PublisherConfig, SkipReason, translate
-from qos_realtime.publisher.records import parse_row
 
 from .events import CHANNELS, WINDOW_S, DistributionKey, Record, oracle_distributions
 

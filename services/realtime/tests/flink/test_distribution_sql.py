@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from qos_realtime.adapters.flink import sql, tables
 from qos_realtime.domain.distributions import DistributionRow, distribution_sources
 from qos_realtime.domain.rows import MetricRow
-from qos_realtime.flink import main as job
-from qos_realtime.flink import sql, tables
+from qos_realtime.entrypoints import flink_job as job
 
 KINESIS_RECORD_BYTES = 1024 * 1024
 # The longest JSON Flink writes for a DOUBLE (Java's Double.toString) and for a BIGINT.

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from qos_realtime.flink import main as job
-from qos_realtime.flink import package
+from qos_realtime import flink_package as package
+from qos_realtime.entrypoints import flink_job as job
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,8 @@ def test_the_zip_has_the_msf_layout(app_zip: Path) -> None:
     assert names == {
         "main.py",
         "qos_realtime/__init__.py",
-        *(f"qos_realtime/flink/{m}" for m in package.JOB_MODULES),
+        "qos_realtime/adapters/__init__.py",
+        *(f"qos_realtime/adapters/flink/{m}" for m in package.JOB_MODULES),
         "qos_shared/__init__.py",
         "qos_shared/catalogue.py",
         "qos_shared/catalogue_sql.py",

@@ -13,9 +13,9 @@ from collections import Counter
 
 import pytest
 
+from qos_realtime.adapters.flink import sql
+from qos_realtime.domain.records import parse_row
 from qos_realtime.domain.rows import MetricRow
-from qos_realtime.flink import sql
-from qos_realtime.publisher.records import parse_row
 from qos_shared.catalogue import CATALOGUE
 
 from .events import CHANNELS, LATENESS_S, ORACLE, WINDOW_S, Key, Record, oracle_rows
@@ -99,7 +99,7 @@ def test_flink_matches_the_oracle(records: list[Record], flink_rows: list[Metric
 
 
 def test_flink_matches_the_local_engine(records: list[Record], flink_rows: list[MetricRow]) -> None:
-    from qos_realtime.engine import compute_rows
+    from qos_realtime.adapters.window_engine import compute_rows
 
     local = by_key(compute_rows(records, window_s=WINDOW_S, top_n=len(CHANNELS)))
     flink = by_key(flink_rows)

@@ -82,7 +82,15 @@ def test_bundle_has_the_publisher_and_nothing_of_the_build(lambda_asset: Path) -
     assert (lambda_asset / "aws_lambda_powertools").is_dir()
     assert (lambda_asset / "pydantic_settings").is_dir()
     assert (lambda_asset / MARKER_FILE).is_file()
-    for absent in ("qos_realtime_infra", "qos_realtime/flink", "duckdb", "pyflink", "bin"):
+    for absent in (
+        "qos_realtime_infra",
+        "qos_realtime/adapters/flink",
+        "qos_realtime/entrypoints/flink_job.py",
+        "qos_realtime/flink_package.py",
+        "duckdb",
+        "pyflink",
+        "bin",
+    ):
         assert not (lambda_asset / absent).exists(), absent
     assert not list(lambda_asset.rglob("__pycache__"))
     assert not list(lambda_asset.glob("*.dist-info/direct_url.json"))
@@ -235,7 +243,7 @@ def test_publisher_function(resources: dict[str, dict[str, Any]]) -> None:
     props = function["Properties"]
     assert (props["Runtime"], props["Handler"], props["Architectures"]) == (
         "python3.12",
-        "qos_realtime.publisher_lambda.handler.handler",
+        "qos_realtime.entrypoints.publisher_lambda.handler",
         ["x86_64"],
     )
     assert props["TracingConfig"] == {"Mode": "Active"}

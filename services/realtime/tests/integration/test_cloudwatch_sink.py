@@ -14,13 +14,13 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from qos_realtime.adapters.cloudwatch import CloudWatchSink
+from qos_realtime.adapters.retry import RetryPolicy
+from qos_realtime.domain.batching import plan_calls
+from qos_realtime.domain.datums import MetricDatum, PublisherConfig
 from qos_realtime.domain.distributions import DistributionRow
 from qos_realtime.domain.rows import MetricRow
-from qos_realtime.publisher.batching import plan_calls
-from qos_realtime.publisher.datums import MetricDatum, PublisherConfig
-from qos_realtime.publisher.service import MetricPublisher, epoch_ms
-from qos_realtime.sinks.cloudwatch import CloudWatchSink
-from qos_realtime.sinks.retry import RetryPolicy
+from qos_realtime.service.publisher import MetricPublisher, epoch_ms
 
 NAMESPACE = "IVS/QoS"
 LEGACY_NAMESPACE = "qos-old-QoS/PlayerSummary"

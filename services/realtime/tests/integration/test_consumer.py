@@ -9,9 +9,10 @@ import duckdb
 import orjson
 import pytest
 
-from qos_realtime.consumer import CONSUMER, ConsumerTiming, RealtimeConsumer
-from qos_realtime.engine import WindowConfig, compute_rows
-from qos_realtime.store import MetricStore, UnknownMetric
+from qos_realtime.adapters.metric_store import MetricStore, UnknownMetric
+from qos_realtime.adapters.window_engine import compute_rows
+from qos_realtime.domain.windows import WindowConfig
+from qos_realtime.service.consumer import CONSUMER, ConsumerTiming, RealtimeConsumer
 from qos_shared.eventlog import EventLog, LogRecord
 
 from ..golden import BASE_MS, generate

@@ -13,12 +13,12 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from botocore.exceptions import ClientError
 
+from qos_realtime.bootstrap import build_publisher
 from qos_realtime.domain.distributions import DistributionRow
 from qos_realtime.domain.rows import MetricRow
-from qos_realtime.publisher.service import epoch_ms
-from qos_realtime.publisher_lambda import handler as lambda_handler
-from qos_realtime.publisher_lambda.bootstrap import build_publisher
-from qos_realtime.publisher_lambda.settings import PublisherSettings
+from qos_realtime.entrypoints import publisher_lambda as lambda_handler
+from qos_realtime.service.publisher import epoch_ms
+from qos_realtime.settings import PublisherSettings
 
 WINDOW_START = (epoch_ms() // 60_000 - 3) * 60_000
 WINDOW_END = WINDOW_START + 60_000

@@ -9,8 +9,9 @@ import duckdb
 import orjson
 import pytest
 
+from qos_realtime.adapters.window_engine import WindowEngine
 from qos_realtime.domain.rows import MetricRow
-from qos_realtime.engine import BatchResult, WindowConfig, WindowEngine
+from qos_realtime.domain.windows import BatchResult, WindowConfig
 
 from ..golden import BASE_MS, generate
 from .test_golden import close

@@ -7,9 +7,9 @@ import re
 
 import pytest
 
+from qos_realtime.adapters.flink import sql, tables
 from qos_realtime.domain.rows import GROUP_DIMENSIONS, MetricRow
-from qos_realtime.flink import main as job
-from qos_realtime.flink import sql, tables
+from qos_realtime.entrypoints import flink_job as job
 from qos_shared.catalogue import CATALOGUE, Aggregate, Filter, fields_read, metric
 from qos_shared.record_schema import column_types
 

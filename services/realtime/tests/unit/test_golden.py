@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from qos_realtime.engine import compute_rows
+from qos_realtime.adapters.window_engine import compute_rows
 from qos_shared.catalogue import CATALOGUE
 
 from ..golden import ORACLE, expected_rows, generate

@@ -14,14 +14,14 @@ import botocore.session
 import pytest
 from botocore.serialize import create_serializer
 
-from qos_realtime.publisher.batching import (
+from qos_realtime.domain.batching import (
     MAX_REQUEST_BYTES,
     PutMetricDataCall,
     encoded_size,
     envelope_size,
     plan_calls,
 )
-from qos_realtime.publisher.datums import MetricDatum
+from qos_realtime.domain.datums import MetricDatum
 
 START = 1_750_000_000_000
 _MODEL = botocore.session.get_session().get_service_model("cloudwatch")

@@ -10,16 +10,16 @@ from datetime import UTC, datetime
 
 import pytest
 
-from qos_realtime.domain.distributions import DistributionRow
-from qos_realtime.domain.rows import MetricRow
-from qos_realtime.publisher.datums import (
+from qos_realtime.domain.datums import (
     MetricDatum,
     PublisherConfig,
     SkipReason,
     Translation,
     translate,
 )
-from qos_realtime.publisher.naming import LEGACY, PUBLISHED, camel_case, percentile_statistic
+from qos_realtime.domain.distributions import DistributionRow
+from qos_realtime.domain.naming import LEGACY, PUBLISHED, camel_case, percentile_statistic
+from qos_realtime.domain.rows import MetricRow
 from qos_shared.catalogue import CATALOGUE
 
 NOW = 1_750_000_000_000

@@ -7,8 +7,8 @@ import orjson
 import pytest
 
 from qos_realtime.domain.distributions import DistributionRow
+from qos_realtime.domain.records import MalformedRow, parse_row
 from qos_realtime.domain.rows import MetricRow
-from qos_realtime.publisher.records import MalformedRow, parse_row
 
 START = 1_750_000_000_000
 DISTRIBUTION_ONLY = {"source": None, "values": None, "counts": None}

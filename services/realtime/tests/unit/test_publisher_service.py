@@ -8,12 +8,12 @@ from typing import Any
 import orjson
 import pytest
 
+from qos_realtime.domain.batching import PutMetricDataCall
+from qos_realtime.domain.datums import PublisherConfig, SkipReason
 from qos_realtime.domain.distributions import DistributionRow
+from qos_realtime.domain.records import MalformedRow, parse_row
 from qos_realtime.domain.rows import MetricRow
-from qos_realtime.publisher.batching import PutMetricDataCall
-from qos_realtime.publisher.datums import PublisherConfig, SkipReason
-from qos_realtime.publisher.records import MalformedRow, parse_row
-from qos_realtime.publisher.service import CallFailure, MetricPublisher, SinkOutcome
+from qos_realtime.service.publisher import CallFailure, MetricPublisher, SinkOutcome
 
 NOW = 1_750_000_000_000
 START = NOW - 60_000

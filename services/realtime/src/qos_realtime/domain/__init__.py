@@ -1,1 +1,3 @@
-"""Realtime's domain: window results as rows, and how the catalogue's metrics become those rows."""
+"""Realtime's domain, pure: window rows and distributions (`rows`, `distributions`), window
+configuration (`windows`), and how rows become CloudWatch metric data (`naming`, `datums`,
+`records`, `batching`)."""

@@ -12,12 +12,9 @@ from types import FrameType
 
 from pydantic import ValidationError
 
-from qos_realtime.consumer import ConsumerTiming, RealtimeConsumer
-from qos_realtime.engine import WindowConfig
-from qos_realtime.engine.windows import spill_dir_default
+from qos_realtime.bootstrap import build_consumer
 from qos_realtime.settings import RealtimeSettings
-from qos_realtime.store import MetricStore
-from qos_shared.eventlog import EventLog, EventLogError
+from qos_shared.eventlog import EventLogError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,27 +27,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
         settings = RealtimeSettings(**{k: v for k, v in vars(args).items() if v is not None})
-        log = EventLog(settings.log_path)
-        store = MetricStore(settings.store_path)
+        consumer = build_consumer(settings)
     except (ValidationError, EventLogError, OSError) as exc:
         print(f"qos-realtime: cannot start: {exc}", file=sys.stderr)
         return 2
-    consumer = RealtimeConsumer(
-        log,
-        store,
-        WindowConfig(
-            window_s=settings.window_s,
-            allowed_lateness_s=settings.allowed_lateness_s,
-            top_n_channels=settings.top_n_channels,
-        ),
-        ConsumerTiming(
-            batch_size=settings.batch_size,
-            idle_after_s=settings.idle_after_s,
-            flush_interval_s=settings.flush_interval_s,
-            poll_interval_s=settings.poll_interval_s,
-        ),
-        spill_dir=spill_dir_default(),
-    )
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -66,8 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         consumer.run(stop)
     finally:
-        log.close()
-        store.close()
+        consumer.log.close()
+        consumer.store.close()
     print("qos-realtime stopped", flush=True)
     return 0
 

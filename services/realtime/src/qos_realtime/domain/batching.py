@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
-from qos_realtime.publisher.datums import MetricDatum
+from qos_realtime.domain.datums import MetricDatum
 
 MAX_DATUMS_PER_CALL = 1000
 MAX_REQUEST_BYTES = 1_000_000  # CloudWatch's limit is 1 MB per PutMetricData request

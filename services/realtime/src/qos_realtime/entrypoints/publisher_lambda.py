@@ -24,8 +24,8 @@ from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from qos_realtime.publisher.service import MetricPublisher, Publication
-from qos_realtime.publisher_lambda.bootstrap import build_publisher
+from qos_realtime.bootstrap import build_publisher
+from qos_realtime.service.publisher import MetricPublisher, Publication
 
 SERVICE_NAME = os.environ.get("POWERTOOLS_SERVICE_NAME", "qos-realtime-publisher")
 logger = Logger(service=SERVICE_NAME)

@@ -1,4 +1,11 @@
-"""Exponential backoff with full jitter, for the CloudWatch sink's retries."""
+"""Exponential backoff with full jitter, for the CloudWatch sink's retries.
+
+Not botocore's own retries (`Config(retries={"mode": "standard"})`): those also retry read
+timeouts (`ReadTimeoutError` is an `HTTPClientError`, which standard mode treats as transient),
+and PutMetricData is not idempotent, so CloudWatch could count a datum twice; their delays are
+fixed (base 1 s, cap 20 s) where these are settings; they draw on a retry quota; and their
+attempt count would not reach the Lambda's `PutMetricDataRetries` metric.
+"""
 
 from __future__ import annotations
 

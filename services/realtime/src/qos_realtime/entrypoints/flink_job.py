@@ -1,7 +1,7 @@
 """Runs the window job: the Managed Service for Apache Flink entrypoint, and a local runner.
 
 On Managed Service for Apache Flink this file is the application zip's `main.py` (see
-`package`): it reads the runtime properties MSF writes to
+`qos_realtime.flink_package`): it reads the runtime properties MSF writes to
 `/etc/flink/application_properties.json`, group `qos.realtime`:
 
 | key | meaning | default |
@@ -17,9 +17,9 @@ On Managed Service for Apache Flink this file is the application zip's `main.py`
 plus MSF's own group `kinesis.analytics.flink.run.options`: `python` = `main.py`, `jarfile` =
 `lib/<the shaded connector jar>`.
 
-Locally, `python -m qos_realtime.flink.main --events DIR_OR_FILE --out DIR` runs the same SQL
-over newline-delimited stored records (a bounded source: every window closes at the end) and
-writes the rows (MetricRow and DistributionRow JSON, see `sql`) as part files to DIR;
+Locally, `python -m qos_realtime.entrypoints.flink_job --events DIR_OR_FILE --out DIR` runs the
+same SQL over newline-delimited stored records (a bounded source: every window closes at the end)
+and writes the rows (MetricRow and DistributionRow JSON, see `sql`) as part files to DIR;
 `--properties FILE [--jar JAR]` runs against Kinesis with a properties file of MSF's shape.
 Flink's own logs go to pyflink's `log/` folder.
 """
@@ -37,7 +37,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as the zip's top-level main.py: the packages sit beside it
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from qos_realtime.flink import sql, tables
+from qos_realtime.adapters.flink import sql, tables
 
 MSF_PROPERTIES = Path("/etc/flink/application_properties.json")
 PROPERTY_GROUP = "qos.realtime"

@@ -31,8 +31,7 @@ from enum import StrEnum
 from typing import Any
 
 from qos_realtime.domain.distributions import DistributionRow
-from qos_realtime.domain.rows import MetricRow
-from qos_realtime.publisher.naming import (
+from qos_realtime.domain.naming import (
     CHANNEL,
     CLIENT_PLATFORM,
     DEFAULT_NAMESPACE,
@@ -40,6 +39,7 @@ from qos_realtime.publisher.naming import (
     PUBLISHED,
     RENDITION,
 )
+from qos_realtime.domain.rows import MetricRow
 
 # PutMetricData's limits.
 MAX_VALUES_PER_DATUM = 150

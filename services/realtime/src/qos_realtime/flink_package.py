@@ -1,12 +1,18 @@
 """Builds the Managed Service for Apache Flink application zip of the window job.
 
-    python -m qos_realtime.flink.package [--jar JAR] [--out ZIP]
+    python -m qos_realtime.flink_package [--jar JAR] [--out ZIP]
+
+Build tooling, not runtime code: it sits beside the service's layers, not in them, because it
+vendors their files by path (so it must ship with the sources it packs) and needs no CDK (the
+Flink test session, which has no aws-cdk-lib, builds and checks the zip); the CDK apps call it
+through `qos_realtime.api`.
 
 Layout of the zip (MSF runs `main.py`; the packages beside it are importable from it):
 
-    main.py                           qos_realtime/flink/main.py
+    main.py                           qos_realtime/entrypoints/flink_job.py
     qos_realtime/__init__.py          a bare package marker
-    qos_realtime/flink/*.py           the job's modules (sql, tables, main)
+    qos_realtime/adapters/__init__.py a bare package marker (the real one names the DuckDB engine)
+    qos_realtime/adapters/flink/*.py  the job's SQL modules (sql, tables)
     qos_shared/__init__.py            a bare package marker (the real one imports pydantic)
     qos_shared/catalogue.py           the metric catalogue and its SQL renderer, which import
     qos_shared/catalogue_sql.py       only the standard library
@@ -34,15 +40,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import qos_shared.catalogue
-from qos_realtime.flink import main as job
+from qos_realtime.entrypoints import flink_job as job
 
-HERE = Path(__file__).resolve().parent
-SERVICE = HERE.parents[2]  # services/realtime, in a source checkout
+PACKAGE = Path(__file__).resolve().parent  # qos_realtime
+FLINK_SQL = PACKAGE / "adapters" / "flink"
+SERVICE = PACKAGE.parents[1]  # services/realtime, in a source checkout
 POM = SERVICE / "flink" / "pom.xml"
 JAR_NAME = "qos-realtime-flink-connectors.jar"
 JAR_PATH = f"lib/{JAR_NAME}"
 DEFAULT_ZIP = SERVICE / "build" / "qos-realtime-flink.zip"
-JOB_MODULES = ("__init__.py", "sql.py", "tables.py", "main.py")
+JOB_MODULES = ("__init__.py", "sql.py", "tables.py")  # of adapters/flink
 SHARED_MODULES = ("catalogue.py", "catalogue_sql.py")
 RUN_OPTIONS_GROUP = "kinesis.analytics.flink.run.options"
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed timestamps: the same sources give the same zip
@@ -100,13 +107,17 @@ def _bare_package(doc: str) -> bytes:
 
 def entries(jar: Path) -> Iterator[tuple[str, bytes]]:
     """(path in the zip, content) of every file of the application."""
-    yield "main.py", (HERE / "main.py").read_bytes()
+    yield "main.py", Path(job.__file__).read_bytes()
     yield (
         "qos_realtime/__init__.py",
         _bare_package("QoS realtime: only the Flink job's modules (application zip)."),
     )
+    yield (
+        "qos_realtime/adapters/__init__.py",
+        _bare_package("QoS realtime's adapters: only the Flink job's SQL (application zip)."),
+    )
     for name in JOB_MODULES:
-        yield f"qos_realtime/flink/{name}", (HERE / name).read_bytes()
+        yield f"qos_realtime/adapters/flink/{name}", (FLINK_SQL / name).read_bytes()
     shared = Path(qos_shared.catalogue.__file__).resolve().parent
     yield (
         "qos_shared/__init__.py",

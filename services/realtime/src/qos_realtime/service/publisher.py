@@ -14,9 +14,9 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
-from qos_realtime.publisher.batching import PutMetricDataCall, plan_calls
-from qos_realtime.publisher.datums import MetricDatum, PublisherConfig, SkipReason, translate
-from qos_realtime.publisher.records import MalformedRow, parse_row
+from qos_realtime.domain.batching import PutMetricDataCall, plan_calls
+from qos_realtime.domain.datums import MetricDatum, PublisherConfig, SkipReason, translate
+from qos_realtime.domain.records import MalformedRow, parse_row
 
 K = TypeVar("K", bound=Hashable)
 

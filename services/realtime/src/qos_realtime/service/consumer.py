@@ -15,8 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from qos_realtime.engine import BatchResult, WindowConfig, WindowEngine
-from qos_realtime.store import MetricStore
+from qos_realtime.adapters.metric_store import MetricStore
+from qos_realtime.adapters.window_engine import WindowEngine
+from qos_realtime.domain.windows import BatchResult, WindowConfig
 from qos_shared.eventlog import EventLog, JoinedRecords, LogEntry
 
 CONSUMER = "realtime"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from qos_realtime.flink.sql import SINK_COLUMNS, ident
+from qos_realtime.adapters.flink.sql import SINK_COLUMNS, ident
 from qos_shared.catalogue import fields_read
 
 # Flink types of the stored-record fields the catalogue reads. A unit test checks this against

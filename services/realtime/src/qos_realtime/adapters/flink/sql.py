@@ -4,7 +4,7 @@ The job is a chain of temporary views over a source table (any table with the ca
 columns and a `rowtime` attribute with a watermark; see `tables`), ending in `qos_metric_rows`,
 whose columns are those of `MetricRow` (window bounds in epoch ms), and `qos_distribution_rows`,
 whose columns are those of `DistributionRow`. `insert_sql` writes both to one sink. Semantics,
-shared with the local engine (`qos_realtime.engine`):
+shared with the local engine (`qos_realtime.adapters.window_engine`):
 
 - event-time tumbling windows of W seconds, aligned to the epoch (`table.local-time-zone` UTC);
 - groups: all records, per `client_platform`, per `channel_watched` (GROUPING SETS, which Flink's

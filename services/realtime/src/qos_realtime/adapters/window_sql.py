@@ -21,6 +21,7 @@ a record without a channel is in no group (the join drops it), though it takes p
 ranking; a null platform is the platform group "".
 """
 
+# ruff: noqa: S608 - SQL text rendered from the catalogue, integers and table names made here.
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -12,8 +12,11 @@ Time: the watermark is the largest event_time seen minus the allowed lateness, a
 `WATERMARK FOR rowtime AS rowtime - INTERVAL …`. A window [start, end) closes once the watermark
 reaches `end`; a record for a closed window is late: counted per window, never aggregated. Within a
 batch records are not judged against each other, only against windows closed before it.
+
+`compute_rows` is the engine in one call, for a bounded set of records.
 """
 
+# ruff: noqa: S608 - SQL text rendered from the catalogue, integers and table names made here.
 from __future__ import annotations
 
 import bisect
@@ -21,13 +24,13 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
+import orjson
 
-from qos_realtime.domain.rows import GroupDimension, MetricRow
-from qos_realtime.engine.sql import (
+from qos_realtime.adapters.window_sql import (
     GROUP_METRICS,
     SHARE_METRICS,
     channel_groups_query,
@@ -39,32 +42,8 @@ from qos_realtime.engine.sql import (
     stored_columns,
     window_start_sql,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class WindowConfig:
-    window_s: int = 60
-    allowed_lateness_s: float = 5.0
-    top_n_channels: int = 10
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.window_s <= 3600:
-            raise ValueError("window_s must be between 1 and 3600 seconds")
-        if self.allowed_lateness_s < 0:
-            raise ValueError("allowed_lateness_s must be >= 0")
-        if self.top_n_channels < 1:
-            raise ValueError("top_n_channels must be >= 1")
-
-    @property
-    def window_ms(self) -> int:
-        return self.window_s * 1000
-
-
-@dataclass(slots=True)
-class BatchResult:
-    added: int = 0
-    late: dict[int, int] = field(default_factory=dict)  # window_start -> late records
-    skipped: int = 0  # replayed records already accounted for before a restart
+from qos_realtime.domain.rows import GroupDimension, MetricRow
+from qos_realtime.domain.windows import BatchResult, WindowConfig
 
 
 class WindowEngine:
@@ -375,3 +354,16 @@ def spill_dir_default() -> Path | None:
     /dev/shm keeps them in memory."""
     shm = Path("/dev/shm")  # noqa: S108 - a private temporary file per batch, removed at once
     return shm if shm.is_dir() and os.access(shm, os.W_OK) else None
+
+
+def compute_rows(
+    records: Iterable[dict[str, Any]], *, window_s: int = 60, top_n: int = 10
+) -> list[MetricRow]:
+    """Final rows of every window of a bounded set of stored records (one batch, so none is
+    late), as a Flink job on a bounded source would emit them."""
+    engine = WindowEngine(WindowConfig(window_s=window_s, top_n_channels=top_n))
+    engine.add([orjson.dumps(r) for r in records])
+    windows = engine.open_windows()
+    rows = engine.rows(windows, final=True)
+    engine.close(windows)
+    return rows

@@ -1,0 +1,296 @@
+"""The local metric store: window rows in SQLite (WAL); `MetricStore` writes, `MetricReader` reads.
+
+One row per (window, metric, group, split): provisional while the window is open, replaced by the
+final rows when it closes. `late_events` rows count records that came after their window closed.
+The engine's restart state (what it has accounted for) is kept in the same file and written in
+the same transactions as the rows it describes.
+
+The table is this module's own: readers elsewhere (the local dashboard, tests, benchmarks) use
+`MetricReader`, which answers "nothing yet" while the file or its table does not exist (the
+engine has not started) and opens the file once it is there. Its listing queries run over the
+table's primary key and its (metric, dimension, window_start) index, so none scans the store.
+"""
+
+# ruff: noqa: S608 - SQL text of fixed column lists and clauses; values are bound parameters.
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from qos_realtime.domain.rows import MetricRow
+from qos_shared.catalogue import BY_NAME, CATALOGUE, LATE_EVENTS
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS metric_rows (
+        window_start    INTEGER NOT NULL,
+        window_end      INTEGER NOT NULL,
+        metric          TEXT    NOT NULL,
+        dimension       TEXT    NOT NULL,
+        dimension_value TEXT    NOT NULL,
+        split           TEXT    NOT NULL,
+        value           REAL,
+        final           INTEGER NOT NULL,
+        updated_at      INTEGER NOT NULL,
+        PRIMARY KEY (window_start, metric, dimension, dimension_value, split)
+    )""",
+    "CREATE INDEX IF NOT EXISTS metric_rows_by_metric"
+    " ON metric_rows (metric, dimension, window_start)",
+    "CREATE TABLE IF NOT EXISTS engine_state (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+)
+_COLUMNS = "window_start, window_end, metric, dimension, dimension_value, value, split, final"
+
+
+# Every group of a window has a row of each non-share metric: one of them lists the groups.
+_GROUP_METRIC = next(m.name for m in CATALOGUE if m.kind != "share")
+_OPEN_WINDOWS_MAX = 16  # windows looked back for a final one (open ones are the newest few)
+
+
+class UnknownMetric(KeyError):
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class MetricReader:
+    """The store's queries, on a connection of its own; never writes (not even the schema)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+
+    @property
+    def present(self) -> bool:
+        """Whether the store's file exists (the engine creates it when it starts)."""
+        return self.path.is_file()
+
+    def _query(self, sql: str, args: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            if self._db is None:
+                if not self.path.is_file():
+                    return []
+                self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+                self._db.execute("PRAGMA busy_timeout=30000")
+            try:
+                return self._db.execute(sql, args).fetchall()
+            except sqlite3.OperationalError as exc:
+                if "no such table" in str(exc):  # created, not yet initialised by the engine
+                    return []
+                raise
+
+    def series(
+        self,
+        metric: str,
+        *,
+        dimension: str = "all",
+        dimension_value: str = "",
+        split: str | None = None,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+        final_only: bool = False,
+    ) -> list[MetricRow]:
+        """Rows of one metric for one group, oldest window first; `split=None`: every split."""
+        if metric not in BY_NAME and metric != LATE_EVENTS:
+            raise UnknownMetric(f"unknown metric {metric!r}; known: {', '.join(sorted(BY_NAME))}")
+        if start_ms is not None and end_ms is not None and start_ms > end_ms:
+            raise ValueError(f"start {start_ms} is after end {end_ms}")
+        sql = [
+            f"SELECT {_COLUMNS} FROM metric_rows WHERE metric = ? AND dimension = ?"
+            " AND dimension_value = ?"
+        ]
+        args: list[object] = [metric, dimension, dimension_value]
+        if split is not None:
+            sql.append("AND split = ?")
+            args.append(split)
+        sql_range, range_args = _window_range(start_ms, end_ms)
+        sql += sql_range
+        args += range_args
+        if final_only:
+            sql.append("AND final = 1")
+        sql.append("ORDER BY window_start, split")
+        return self._rows(" ".join(sql), args)
+
+    def window(self, window_start: int) -> list[MetricRow]:
+        """Every row of one window."""
+        return self._rows(
+            f"SELECT {_COLUMNS} FROM metric_rows WHERE window_start = ?"
+            " ORDER BY metric, dimension, dimension_value, split",
+            [window_start],
+        )
+
+    def windows(self, *, final_only: bool = False) -> list[int]:
+        """The start of every window in the store, oldest first."""
+        where = " WHERE final = 1" if final_only else ""
+        rows = self._query(f"SELECT DISTINCT window_start FROM metric_rows{where} ORDER BY 1")
+        return [int(r[0]) for r in rows]
+
+    def latest_window(self) -> tuple[int, int] | None:
+        """(start, end) of the newest window in the store, provisional or final."""
+        rows = self._query(
+            "SELECT window_start, window_end FROM metric_rows"
+            " WHERE window_start = (SELECT max(window_start) FROM metric_rows) LIMIT 1"
+        )
+        return (int(rows[0][0]), int(rows[0][1])) if rows else None
+
+    def previous_window(self, window_start: int) -> tuple[int, int] | None:
+        """(start, end) of the newest window before `window_start`."""
+        rows = self._query(
+            "SELECT window_start, window_end FROM metric_rows WHERE window_start ="
+            " (SELECT max(window_start) FROM metric_rows WHERE window_start < ?) LIMIT 1",
+            (window_start,),
+        )
+        return (int(rows[0][0]), int(rows[0][1])) if rows else None
+
+    def is_final(self, window_start: int) -> bool:
+        """Whether the window has closed (its rows are final)."""
+        rows = self._query(
+            "SELECT final FROM metric_rows WHERE window_start = ? AND metric = ?"
+            " AND dimension = 'all' LIMIT 1",
+            (window_start, _GROUP_METRIC),
+        )
+        return bool(rows and rows[0][0])
+
+    def tile_window(self) -> tuple[tuple[int, int], bool] | None:
+        """The window to show as "now", and whether it is final: the newest final window (only
+        the newest few windows can still be open), else the newest window, provisional."""
+        newest = self.latest_window()
+        window = newest
+        for _ in range(_OPEN_WINDOWS_MAX):
+            if window is None:
+                break
+            if self.is_final(window[0]):
+                return window, True
+            window = self.previous_window(window[0])
+        return None if newest is None else (newest, False)
+
+    def groups(
+        self, dimension: str, start_ms: int | None = None, end_ms: int | None = None
+    ) -> list[str]:
+        """The values of `dimension` (client_platform / channel_watched) with a window starting
+        in [start_ms, end_ms), sorted."""
+        sql = [
+            "SELECT DISTINCT dimension_value FROM metric_rows WHERE metric = ? AND dimension = ?"
+        ]
+        args: list[object] = [_GROUP_METRIC, dimension]
+        sql_range, range_args = _window_range(start_ms, end_ms)
+        sql += [*sql_range, "ORDER BY 1"]
+        return [str(r[0]) for r in self._query(" ".join(sql), [*args, *range_args]) if r[0]]
+
+    def _rows(self, sql: str, args: Sequence[object]) -> list[MetricRow]:
+        return [
+            MetricRow(
+                window_start=r[0],
+                window_end=r[1],
+                metric=r[2],
+                dimension=r[3],
+                dimension_value=r[4],
+                value=r[5],
+                split=r[6],
+                final=bool(r[7]),
+            )
+            for r in self._query(sql, args)
+        ]
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+            self._db = None
+
+
+def _window_range(start_ms: int | None, end_ms: int | None) -> tuple[list[str], list[object]]:
+    """SQL conditions (and their arguments) for windows starting in [start_ms, end_ms)."""
+    sql: list[str] = []
+    args: list[object] = []
+    if start_ms is not None:
+        sql.append("AND window_start >= ?")
+        args.append(start_ms)
+    if end_ms is not None:
+        sql.append("AND window_start < ?")
+        args.append(end_ms)
+    return sql, args
+
+
+class MetricStore(MetricReader):
+    """The engine's writer of the store (and a reader of it, on the same connection)."""
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._store = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._store.execute("PRAGMA journal_mode=WAL")
+        self._store.execute("PRAGMA busy_timeout=30000")
+        for statement in _SCHEMA:
+            self._store.execute(statement)
+        self._db = self._store
+
+    # -- writes (the engine) ---------------------------------------------------------------------
+
+    def write(
+        self,
+        rows: Sequence[MetricRow],
+        *,
+        finalised: Iterable[int] = (),
+        late: dict[int, int] | None = None,
+        window_ms: int | None = None,
+        state: dict[str, int] | None = None,
+    ) -> None:
+        """In one transaction: drop the provisional rows of `finalised` windows, upsert `rows`,
+        add `late` counts (window_start -> records), and record the engine's `state`."""
+        now = int(time.time() * 1000)
+        finalised = list(finalised)
+        with self._lock:
+            self._store.execute("BEGIN IMMEDIATE")
+            try:
+                for window_start in finalised:
+                    self._store.execute(
+                        "DELETE FROM metric_rows WHERE window_start = ? AND metric != ?",
+                        (window_start, LATE_EVENTS),
+                    )
+                self._store.executemany(
+                    f"INSERT OR REPLACE INTO metric_rows ({_COLUMNS}, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            r.window_start,
+                            r.window_end,
+                            r.metric,
+                            r.dimension,
+                            r.dimension_value,
+                            r.value,
+                            r.split,
+                            int(r.final),
+                            now,
+                        )
+                        for r in rows
+                    ],
+                )
+                for window_start, count in (late or {}).items():
+                    assert window_ms is not None, "late counts need the window length"
+                    self._store.execute(
+                        f"INSERT INTO metric_rows ({_COLUMNS}, updated_at)"
+                        " VALUES (?, ?, ?, 'all', '', ?, '', 1, ?)"
+                        " ON CONFLICT (window_start, metric, dimension, dimension_value, split)"
+                        " DO UPDATE SET value = value + excluded.value,"
+                        " updated_at = excluded.updated_at",
+                        (window_start, window_start + window_ms, LATE_EVENTS, count, now),
+                    )
+                for key, value in (state or {}).items():
+                    self._store.execute(
+                        "INSERT OR REPLACE INTO engine_state (key, value) VALUES (?, ?)",
+                        (key, value),
+                    )
+                self._store.execute("COMMIT")
+            except BaseException:
+                self._store.execute("ROLLBACK")
+                raise
+
+    def state(self, key: str, default: int = 0) -> int:
+        with self._lock:
+            row = self._store.execute(
+                "SELECT value FROM engine_state WHERE key = ?", (key,)
+            ).fetchone()
+        return int(row[0]) if row else default

@@ -1,0 +1,40 @@
+"""The realtime service's public interface: the only module other packages (infra/, bench/) import.
+
+- Write side, local: `RealtimeConsumer` runs the window engine (`WindowEngine`, configured by
+  `WindowConfig`) over the event log into the metric store (`MetricStore`), paced by
+  `ConsumerTiming`; `spill_dir_default()` is where the engine writes batches without a memfd;
+  `CONSUMER` names the consumer's checkpoint in the event log.
+- Read side: `MetricReader` answers the store's queries (series, windows, the newest and the tile
+  window, the groups of a dimension) as `MetricRow`s; `UnknownMetric` is what it raises for a
+  metric the catalogue lacks.
+- The Flink application zip (build tooling, no CDK): `write_flink_zip`, `FLINK_JAR_NAME`.
+
+The local engine as a process is a command, not an import: `qos-realtime` (or `python -m
+qos_realtime.entrypoints.local_engine`), as `qos up` runs it. Importing this module needs the
+`local` extra (DuckDB).
+"""
+
+from __future__ import annotations
+
+from qos_realtime.adapters.metric_store import MetricReader, MetricStore, UnknownMetric
+from qos_realtime.adapters.window_engine import WindowEngine, spill_dir_default
+from qos_realtime.domain.rows import MetricRow
+from qos_realtime.domain.windows import WindowConfig
+from qos_realtime.flink_package import JAR_NAME as FLINK_JAR_NAME
+from qos_realtime.flink_package import write_zip as write_flink_zip
+from qos_realtime.service.consumer import CONSUMER, ConsumerTiming, RealtimeConsumer
+
+__all__ = [
+    "CONSUMER",
+    "FLINK_JAR_NAME",
+    "ConsumerTiming",
+    "MetricReader",
+    "MetricRow",
+    "MetricStore",
+    "RealtimeConsumer",
+    "UnknownMetric",
+    "WindowConfig",
+    "WindowEngine",
+    "spill_dir_default",
+    "write_flink_zip",
+]

@@ -1,0 +1,79 @@
+"""The one place realtime is wired: settings in, a ready consumer (local) or publisher (Lambda) out.
+
+The local engine's adapters are imported when it is built: the publisher Lambda's bundle, which
+imports this module, has no DuckDB.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from qos_realtime.adapters.cloudwatch import CloudWatchSink
+from qos_realtime.adapters.retry import RetryPolicy
+from qos_realtime.domain.windows import WindowConfig
+from qos_realtime.service.publisher import MetricPublisher
+from qos_realtime.settings import PublisherSettings, RealtimeSettings
+
+if TYPE_CHECKING:
+    from qos_realtime.service.consumer import RealtimeConsumer
+
+
+# -- the local engine --------------------------------------------------------------------------
+
+
+def window_config(settings: RealtimeSettings) -> WindowConfig:
+    return WindowConfig(
+        window_s=settings.window_s,
+        allowed_lateness_s=settings.allowed_lateness_s,
+        top_n_channels=settings.top_n_channels,
+    )
+
+
+def build_consumer(settings: RealtimeSettings | None = None) -> RealtimeConsumer:
+    """The window engine over the event log into the metric store; the caller closes
+    `consumer.log` and `consumer.store` when done. Raises what opening them raises
+    (`EventLogError`, `OSError`)."""
+    from qos_realtime.adapters.metric_store import MetricStore
+    from qos_realtime.adapters.window_engine import spill_dir_default
+    from qos_realtime.service.consumer import ConsumerTiming, RealtimeConsumer
+    from qos_shared.eventlog import EventLog
+
+    settings = settings or RealtimeSettings()
+    log = EventLog(settings.log_path)
+    try:
+        store = MetricStore(settings.store_path)
+    except BaseException:
+        log.close()
+        raise
+    timing = ConsumerTiming(
+        batch_size=settings.batch_size,
+        idle_after_s=settings.idle_after_s,
+        flush_interval_s=settings.flush_interval_s,
+        poll_interval_s=settings.poll_interval_s,
+    )
+    return RealtimeConsumer(
+        log, store, window_config(settings), timing, spill_dir=spill_dir_default()
+    )
+
+
+# -- the CloudWatch publisher ------------------------------------------------------------------
+
+
+def cloudwatch_client() -> Any:
+    import boto3
+    from botocore.config import Config
+
+    # botocore's retries off: the sink's policy is the only one (see adapters.cloudwatch).
+    return boto3.client("cloudwatch", config=Config(retries={"total_max_attempts": 1}))
+
+
+def build_publisher(
+    settings: PublisherSettings | None = None, client: Any | None = None
+) -> MetricPublisher:
+    settings = settings or PublisherSettings()
+    policy = RetryPolicy(
+        max_attempts=settings.max_attempts,
+        base_delay_s=settings.base_delay_ms / 1000,
+        max_delay_s=settings.max_delay_ms / 1000,
+    )
+    return MetricPublisher(settings.config, CloudWatchSink(client or cloudwatch_client(), policy))

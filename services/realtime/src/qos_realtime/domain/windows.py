@@ -1,0 +1,34 @@
+"""Event-time windows: their configuration, and what loading a batch of records into them gives.
+
+Pure data and arithmetic; the engines (DuckDB locally, Flink on AWS) do the windowing itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class WindowConfig:
+    window_s: int = 60
+    allowed_lateness_s: float = 5.0
+    top_n_channels: int = 10
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.window_s <= 3600:
+            raise ValueError("window_s must be between 1 and 3600 seconds")
+        if self.allowed_lateness_s < 0:
+            raise ValueError("allowed_lateness_s must be >= 0")
+        if self.top_n_channels < 1:
+            raise ValueError("top_n_channels must be >= 1")
+
+    @property
+    def window_ms(self) -> int:
+        return self.window_s * 1000
+
+
+@dataclass(slots=True)
+class BatchResult:
+    added: int = 0
+    late: dict[int, int] = field(default_factory=dict)  # window_start -> late records
+    skipped: int = 0  # replayed records already accounted for before a restart

@@ -1,1 +1,0 @@
-"""The CloudWatch publisher Lambda: its settings, its wiring and its handler."""

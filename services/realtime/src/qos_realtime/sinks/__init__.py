@@ -1,1 +1,0 @@
-"""Adapters that deliver the realtime service's output to AWS (CloudWatch metrics)."""
