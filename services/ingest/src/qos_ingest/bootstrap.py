@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from qos_ingest.adapters import EventSink
-from qos_ingest.adapters.retry import RetryPolicy
 from qos_ingest.domain import IngestConfig
 from qos_ingest.domain.enrichment import Pseudonymiser
 from qos_ingest.service import IngestService
 from qos_ingest.settings import IngestSettings
+from qos_shared.retry import RetryPolicy
 
 
 def build_config(settings: IngestSettings) -> IngestConfig:

@@ -22,7 +22,8 @@ from botocore.exceptions import (
 from qos_ingest.adapters import EventSink, SinkRecord
 from qos_ingest.adapters.firehose import FirehoseSink
 from qos_ingest.adapters.kinesis import KinesisSink
-from qos_ingest.adapters.retry import RetryPolicy
+from qos_shared.retry import RetryPolicy
+from qos_shared.testing.aws import RecordedSleeps
 
 REGION = "us-east-1"
 STREAM = "qos-events"
@@ -49,15 +50,7 @@ def make_record(i: int, size: int | None = None, *, session: str | None = None) 
     return SinkRecord(event_id=event_id, partition_key=session_id, data=data)
 
 
-class Sleeps:
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
-
-
-def policy(sleeps: Sleeps, max_attempts: int = 4) -> RetryPolicy:
+def policy(sleeps: RecordedSleeps, max_attempts: int = 4) -> RetryPolicy:
     return RetryPolicy(max_attempts=max_attempts, sleep=sleeps, rand=lambda: 0.5)
 
 
@@ -229,7 +222,7 @@ def harness(request: pytest.FixtureRequest, aws: None) -> Harness:
 
 def test_happy_path_every_record_lands_once(harness: Harness) -> None:
     records = [make_record(i) for i in range(40)]
-    sleeps = Sleeps()
+    sleeps = RecordedSleeps()
 
     outcome = harness.make_sink(harness.client, policy(sleeps)).put(records)
 
@@ -245,7 +238,7 @@ def test_record_count_limit_splits_calls_of_at_most_500(harness: Harness) -> Non
     records = [make_record(i) for i in range(1200)]
     client = FlakyClient(harness.client, harness.spec.throttle_code)
 
-    outcome = harness.make_sink(client, policy(Sleeps())).put(records)
+    outcome = harness.make_sink(client, policy(RecordedSleeps())).put(records)
 
     assert outcome.failures == []
     assert client.batch_sizes() == [500, 500, 200]
@@ -259,7 +252,7 @@ def test_byte_limit_splits_calls(harness: Harness) -> None:
     records = [make_record(i, 600 * KIB) for i in range(20)]
     client = FlakyClient(harness.client, harness.spec.throttle_code)
 
-    outcome = harness.make_sink(client, policy(Sleeps())).put(records)
+    outcome = harness.make_sink(client, policy(RecordedSleeps())).put(records)
 
     assert outcome.failures == []
     # 600 KiB + key: 8 fit in 5 MiB (Kinesis); 600 KiB + newline: 6 fit in 4 MiB (Firehose).
@@ -281,7 +274,7 @@ def test_oversize_record_fails_alone_and_the_rest_land(harness: Harness) -> None
     assert harness.payload_size(over) == harness.spec.max_record_bytes + 1
     records = [make_record(0), at_limit, over, make_record(3)]
     client = FlakyClient(harness.client, harness.spec.throttle_code)
-    sleeps = Sleeps()
+    sleeps = RecordedSleeps()
 
     outcome = harness.make_sink(client, policy(sleeps)).put(records)
 
@@ -305,7 +298,7 @@ def test_partial_failure_on_first_attempt_is_retried_to_success(harness: Harness
             call == 1 and int(orjson.loads(entry["Data"])["event_id"][4:]) % 3 == 0
         ),
     )
-    sleeps = Sleeps()
+    sleeps = RecordedSleeps()
 
     outcome = harness.make_sink(client, policy(sleeps)).put(records)
 
@@ -328,7 +321,7 @@ def test_connection_error_on_first_call_is_retried(harness: Harness) -> None:
             EndpointConnectionError(endpoint_url="https://example.invalid") if call == 1 else None
         ),
     )
-    sleeps = Sleeps()
+    sleeps = RecordedSleeps()
 
     outcome = harness.make_sink(client, policy(sleeps)).put(records)
 
@@ -347,7 +340,7 @@ def test_persistent_record_failures_give_up_after_max_attempts(harness: Harness)
         harness.spec.throttle_code,
         fail_entry=lambda call, entry: orjson.loads(entry["Data"])["event_id"] in doomed,
     )
-    sleeps = Sleeps()
+    sleeps = RecordedSleeps()
 
     outcome = harness.make_sink(client, policy(sleeps, max_attempts=3)).put(records)
 
@@ -371,7 +364,7 @@ def test_whole_call_error_every_time_fails_all_after_max_attempts(harness: Harne
         harness.spec.throttle_code,
         raise_on_call=lambda call: client_error(code, "Slow down", operation),
     )
-    sleeps = Sleeps()
+    sleeps = RecordedSleeps()
 
     outcome = harness.make_sink(client, policy(sleeps, max_attempts=4)).put(records)
 
@@ -386,7 +379,7 @@ def test_whole_call_error_every_time_fails_all_after_max_attempts(harness: Harne
 def test_missing_stream_fails_at_once_without_retry(harness: Harness) -> None:
     records = [make_record(i) for i in range(3)]
     client = FlakyClient(harness.client, harness.spec.throttle_code)
-    sleeps = Sleeps()
+    sleeps = RecordedSleeps()
     sink = (
         KinesisSink(client, "no-such-stream", policy(sleeps))
         if harness.spec.name == "kinesis"
@@ -411,7 +404,7 @@ def test_non_retryable_record_error_is_not_retried(harness: Harness) -> None:
         code,
         fail_entry=lambda call, entry: orjson.loads(entry["Data"])["event_id"] == "evt-000001",
     )
-    sleeps = Sleeps()
+    sleeps = RecordedSleeps()
 
     outcome = harness.make_sink(client, policy(sleeps)).put(records)
 
@@ -433,7 +426,7 @@ def test_kinesis_accepts_a_stream_arn(aws: None) -> None:
     client = FlakyClient(harness.client, harness.spec.throttle_code)
     records = [make_record(i, session="s-é") for i in range(3)]
 
-    outcome = KinesisSink(client, arn, policy(Sleeps())).put(records)
+    outcome = KinesisSink(client, arn, policy(RecordedSleeps())).put(records)
 
     assert outcome.failures == []
     assert client.calls[0]["StreamARN"] == arn
@@ -445,7 +438,7 @@ def test_kinesis_counts_partition_key_utf8_bytes_in_record_size(aws: None) -> No
     harness = kinesis_harness()
     session = "é" * 10  # 10 characters, 20 bytes
     record = make_record(0, 1 * MIB - 19, session=session)
-    outcome = KinesisSink(harness.client, STREAM, policy(Sleeps())).put([record])
+    outcome = KinesisSink(harness.client, STREAM, policy(RecordedSleeps())).put([record])
 
     assert [f.index for f in outcome.failures] == [0]
     assert str(1 * MIB + 1) in outcome.failures[0].reason
@@ -458,7 +451,9 @@ def test_firehose_does_not_double_a_trailing_newline(aws: None) -> None:
     terminated = SinkRecord("evt-000001", "sess-1", make_record(1).data + b"\n")
     client = FlakyClient(harness.client, harness.spec.throttle_code)
 
-    outcome = FirehoseSink(client, DELIVERY_STREAM, policy(Sleeps())).put([plain, terminated])
+    outcome = FirehoseSink(client, DELIVERY_STREAM, policy(RecordedSleeps())).put(
+        [plain, terminated]
+    )
 
     assert outcome.failures == []
     assert [e["Data"] for e in client.calls[0]["Records"]] == [

@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from qos_realtime.adapters.cloudwatch import CloudWatchSink
-from qos_realtime.adapters.retry import RetryPolicy
 from qos_realtime.domain.windows import WindowConfig
 from qos_realtime.service.publisher import MetricPublisher
 from qos_realtime.settings import PublisherSettings, RealtimeSettings
+from qos_shared.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from qos_realtime.service.consumer import RealtimeConsumer

@@ -15,12 +15,13 @@ import pytest
 from botocore.exceptions import ClientError
 
 from qos_realtime.adapters.cloudwatch import CloudWatchSink
-from qos_realtime.adapters.retry import RetryPolicy
 from qos_realtime.domain.batching import plan_calls
 from qos_realtime.domain.datums import MetricDatum, PublisherConfig
 from qos_realtime.domain.distributions import DistributionRow
 from qos_realtime.domain.rows import MetricRow
 from qos_realtime.service.publisher import MetricPublisher, epoch_ms
+from qos_shared.retry import RetryPolicy
+from qos_shared.testing.aws import RecordedSleeps
 
 NAMESPACE = "IVS/QoS"
 LEGACY_NAMESPACE = "qos-old-QoS/PlayerSummary"
@@ -59,15 +60,7 @@ def client_error(code: str, status: int, message: str = "injected") -> ClientErr
     )
 
 
-class Sleeps:
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    def __call__(self, delay: float) -> None:
-        self.delays.append(delay)
-
-
-def policy(sleeps: Sleeps, max_attempts: int = 4) -> RetryPolicy:
+def policy(sleeps: RecordedSleeps, max_attempts: int = 4) -> RetryPolicy:
     return RetryPolicy(
         max_attempts=max_attempts, base_delay_s=0.2, max_delay_s=1.0, sleep=sleeps, rand=lambda: 0.5
     )
@@ -104,7 +97,7 @@ def metric_row(metric: str, dimension: str, value: str, number: float, split: st
 
 
 def test_rows_land_with_names_units_dimensions_and_distributions(cloudwatch: Any) -> None:
-    sleeps = Sleeps()
+    sleeps = RecordedSleeps()
     config = PublisherConfig(legacy_namespace=LEGACY_NAMESPACE, channels=frozenset({"news"}))
     publisher = MetricPublisher(config, CloudWatchSink(cloudwatch, policy(sleeps)))
     startup_ms = {"web": ([800.0, 1500.0, 4200.0], [3, 2, 1]), "ios": ([2000.0], [5])}
@@ -199,7 +192,7 @@ def test_2500_datums_go_out_in_three_calls_of_at_most_1000(cloudwatch: Any) -> N
         MetricDatum(NAMESPACE, "Plays", "Count", WINDOW_START, (("Channel", f"c{i % 50}"),), 1.0)
         for i in range(2500)
     ]
-    outcome = CloudWatchSink(client, policy(Sleeps())).put(plan_calls(enumerate(datums)))
+    outcome = CloudWatchSink(client, policy(RecordedSleeps())).put(plan_calls(enumerate(datums)))
 
     assert outcome.failures == []
     assert [len(r["MetricData"]) for r in client.requests] == [1000, 1000, 500]
@@ -211,7 +204,7 @@ def test_2500_datums_go_out_in_three_calls_of_at_most_1000(cloudwatch: Any) -> N
 
 def test_a_throttled_first_call_is_retried_after_a_jittered_backoff(cloudwatch: Any) -> None:
     client = RecordingClient(cloudwatch, [client_error("Throttling", 400, "Rate exceeded")])
-    sleeps = Sleeps()
+    sleeps = RecordedSleeps()
     datum = MetricDatum(NAMESPACE, "Errors", "Count", WINDOW_START, (), 4.0)
     outcome = CloudWatchSink(client, policy(sleeps)).put(plan_calls([(0, datum)]))
 
@@ -234,7 +227,7 @@ def test_a_throttled_first_call_is_retried_after_a_jittered_backoff(cloudwatch: 
 )
 def test_transient_errors_are_retried(cloudwatch: Any, error: ClientError) -> None:
     client = RecordingClient(cloudwatch, [error, error])
-    sleeps = Sleeps()
+    sleeps = RecordedSleeps()
     datum = MetricDatum(NAMESPACE, "Errors", "Count", WINDOW_START, (), 1.0)
     outcome = CloudWatchSink(client, policy(sleeps)).put(plan_calls([(0, datum)]))
     assert (outcome.failures, outcome.retries) == ([], 2)
@@ -244,7 +237,7 @@ def test_transient_errors_are_retried(cloudwatch: Any, error: ClientError) -> No
 def test_persistent_throttling_is_reported_after_the_last_attempt(cloudwatch: Any) -> None:
     throttled = [client_error("Throttling", 400, "Rate exceeded") for _ in range(10)]
     client = RecordingClient(cloudwatch, throttled)
-    sleeps = Sleeps()
+    sleeps = RecordedSleeps()
     datums = [
         (0, MetricDatum(NAMESPACE, "Errors", "Count", WINDOW_START, (), 1.0)),
         (1, MetricDatum(LEGACY_NAMESPACE, "ERRORS", "Count", WINDOW_START, (), 1.0)),
@@ -260,7 +253,7 @@ def test_persistent_throttling_is_reported_after_the_last_attempt(cloudwatch: An
 
 def test_a_bad_request_is_not_retried(cloudwatch: Any) -> None:
     client = RecordingClient(cloudwatch, [client_error("InvalidParameterValue", 400, "bad")])
-    sleeps = Sleeps()
+    sleeps = RecordedSleeps()
     datum = MetricDatum(NAMESPACE, "Errors", "Count", WINDOW_START, (), 1.0)
     outcome = CloudWatchSink(client, policy(sleeps)).put(plan_calls([(0, datum)]))
     assert [f.reason for f in outcome.failures] == ["InvalidParameterValue: bad (not retryable)"]

@@ -27,3 +27,13 @@ def mocked_aws() -> Iterator[None]:
 
     with mock.patch.dict(os.environ, FAKE_CREDENTIALS), mock_aws():
         yield
+
+
+class RecordedSleeps:
+    """A `RetryPolicy.sleep` that records each delay instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)

@@ -17,7 +17,7 @@ from botocore import exceptions as boto_errors
 
 from qos_ingest.adapters import PutOutcome, SinkFailure, SinkRecord
 from qos_ingest.adapters.batching import batches
-from qos_ingest.adapters.retry import RetryPolicy
+from qos_shared.retry import RetryPolicy
 
 # Codes that mean the request itself (or the account/stream/key setup) is wrong; sending the same
 # records again cannot succeed, so retrying would only delay the failure. Anything not listed here

@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from qos_ingest.adapters import SinkRecord
 from qos_ingest.adapters.aws_retry import MIB, AwsBatchSink, AwsError, BatchLimits, entry_error
-from qos_ingest.adapters.retry import RetryPolicy
+from qos_shared.retry import RetryPolicy
 
 
 class KinesisClient(Protocol):

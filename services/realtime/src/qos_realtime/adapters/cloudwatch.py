@@ -18,9 +18,9 @@ from typing import Any, Protocol
 
 from botocore import exceptions as boto_errors
 
-from qos_realtime.adapters.retry import RetryPolicy
 from qos_realtime.domain.batching import PutMetricDataCall
 from qos_realtime.service.publisher import CallFailure, SinkOutcome
+from qos_shared.retry import RetryPolicy
 
 THROTTLING_CODES: frozenset[str] = frozenset(
     {

@@ -1,10 +1,12 @@
-"""Exponential backoff with full jitter, for the CloudWatch sink's retries.
+"""Exponential backoff with full jitter: the retry policy of every AWS adapter (ingest's Kinesis
+and Firehose sinks, realtime's CloudWatch sink).
 
-Not botocore's own retries (`Config(retries={"mode": "standard"})`): those also retry read
-timeouts (`ReadTimeoutError` is an `HTTPClientError`, which standard mode treats as transient),
-and PutMetricData is not idempotent, so CloudWatch could count a datum twice; their delays are
-fixed (base 1 s, cap 20 s) where these are settings; they draw on a retry quota; and their
-attempt count would not reach the Lambda's `PutMetricDataRetries` metric.
+The adapters retry what the API reports as failed (PutRecords' failed entries, a throttled
+PutMetricData) with these delays; each service sets the numbers from its own settings. Not
+botocore's retry modes: standard mode also retries read timeouts, and PutMetricData is not
+idempotent (a datum could count twice); its delays are fixed (base 1 s, cap 20 s) where these are
+settings; it draws on a retry quota; and its attempts would not reach the services' own retry
+metrics.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from dataclasses import dataclass, field
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     max_attempts: int = 5
-    base_delay_s: float = 0.1
-    max_delay_s: float = 5.0
+    base_delay_s: float = 0.05
+    max_delay_s: float = 2.0
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     rand: Callable[[], float] = field(default=random.random, repr=False)
 
