@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,9 @@ from typing import Any
 from qos_lake.queries import QueryParams
 from qos_lake.writer import LakeWriter, WriterConfig
 from qos_shared.eventlog import EventLog
+from qos_shared.eventtime import HOUR_MS
 from qos_shared.testing.oracle import ORACLE, SHARE_METRICS, Record, rendition_shares
-from qos_shared.testing.sessions import LADDER, Sessions, SessionSpec, weighted
+from qos_shared.testing.sessions import LogNormal, Sessions, every_outcome, weighted
 
 from .lake import append
 
@@ -34,38 +36,14 @@ BASE_MS = int(datetime(2026, 11, 1, 20, tzinfo=UTC).timestamp() * 1000)
 FIRST_DAY, LAST_DAY = date(2026, 11, 1), date(2026, 11, 3)
 PLATFORMS = ("web", "ios", "android", "other")
 CHANNELS = ("ch-news", "ch-sport", "O'Neil TV", "ch-kids")
-COUNTRIES = ("FR", "US", "DE", None)
 
 
 def generate(seed: int = 11, sessions: int = 400) -> list[Record]:
     """Stored records of `sessions` viewing sessions, in event-time order."""
-    spec = SessionSpec(
-        start_ms=BASE_MS,
-        span_ms=48 * 3_600_000,
-        sessions=sessions,
-        viewers=41,
-        platforms=weighted(*PLATFORMS),
-        channels=weighted(*CHANNELS),
-        countries=tuple((country, 1.0) for country in COUNTRIES),
-        ladder=LADDER[1:],
-        ladder_weights=(1, 1, 1),
-        live_share=0.7,
-        legacy_share=0.2,
-        exit_before_start_share=0.06,
-        start_failure_share=0.085,
-        playback_failure_share=0.1,
-        # Long sessions (up to an hour of summaries) cross hour and day boundaries.
-        duration_median_ms=8 * 60_000,
-        duration_sigma=1.2,
-        duration_min_ms=60_000,
-        duration_max_ms=3_600_000,
-        buffering_share=0.25,
-        buffering_ms=(100, 4_000),
-        paused_share=0.05,
-        summary_error_share=0.25,
-        bitrate_share=0.85,
-        switches_per_hour=12.0,
-    )
+    spec = every_outcome(BASE_MS, 48 * HOUR_MS, sessions)
+    spec = replace(spec, platforms=weighted(*PLATFORMS), channels=weighted(*CHANNELS))
+    # Long sessions (up to an hour of summaries) cross hour and day boundaries.
+    spec = replace(spec, duration=LogNormal(8 * 60_000, 1.2, 60_000, HOUR_MS))
     return Sessions(spec, seed).records()
 
 

@@ -12,9 +12,10 @@ checked against.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 
 from qos_shared.testing.oracle import ORACLE, Record, rendition_shares
-from qos_shared.testing.sessions import LADDER, Sessions, SessionSpec, weighted
+from qos_shared.testing.sessions import Sessions, every_outcome, weighted
 
 __all__ = ["BASE_MS", "ORACLE", "expected_rows", "generate"]
 
@@ -31,32 +32,10 @@ def generate(
 ) -> list[Record]:
     """Stored records of `sessions` viewing sessions starting within `span_s` seconds (a few
     minutes each), in event-time order."""
-    spec = SessionSpec(
-        start_ms=BASE_MS,
-        span_ms=span_s * 1000,
-        sessions=sessions,
-        viewers=37,
-        platforms=weighted("web", "ios", "android", "other"),
-        channels=weighted(*(f"ch{n}" for n in range(channels))),
-        ladder=LADDER[1:],
-        ladder_weights=(1, 1, 1),
-        live_share=0.8,
-        legacy_share=legacy_share,
-        exit_before_start_share=0.06,
-        start_failure_share=0.085,
-        playback_failure_share=0.1,
-        duration_median_ms=150_000,
-        duration_sigma=0.5,
-        duration_min_ms=60_000,
-        duration_max_ms=240_000,
-        buffering_share=0.25,
-        buffering_ms=(100, 4_000),
-        paused_share=0.1,
-        summary_error_share=0.25,
-        bitrate_share=0.85,
-        switches_per_hour=18.0,
-        recoverable_errors_per_hour=3.0,
-    )
+    names = weighted(*(f"ch{n}" for n in range(channels)))
+    spec = every_outcome(BASE_MS, span_s * 1000, sessions)
+    outcomes = replace(spec.outcomes, legacy=legacy_share)
+    spec = replace(spec, channels=names, outcomes=outcomes)
     return Sessions(spec, seed).records()
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import orjson
@@ -25,7 +25,12 @@ from qos_realtime.engine import WindowConfig
 from qos_realtime.store import MetricStore
 from qos_shared.eventlog import EventLog, LogRecord
 from qos_shared.testing.oracle import Record
-from qos_shared.testing.sessions import LADDER, Sessions, SessionSpec, Weighted
+from qos_shared.testing.sessions import (
+    LogNormal,
+    Sessions,
+    Weighted,
+    every_outcome,
+)
 
 # (value, weight): some platforms and channels far more popular than others, as in real traffic.
 PLATFORMS: Weighted = (("web", 0.40), ("android", 0.25), ("ios", 0.20), ("smart_tv", 0.15))
@@ -52,35 +57,18 @@ def generate(
     """Stored records of `sessions` sessions over the `span_s` seconds before `now_ms`, in
     event-time order; every event_time is before `now_ms` (sessions still playing have no STOP)."""
     every = summary_every_s * 1000
-    spec = SessionSpec(
-        start_ms=now_ms - span_s * 1000,
-        # Sessions start all through the span, a few shortly before its end (open windows).
-        span_ms=max(1, span_s * 1000 - 5_000),
-        cut_ms=now_ms,
-        sessions=sessions,
-        id_prefix=f"sample-{seed:02d}-",  # several days of samples go into one data directory
-        viewers=sessions // 2 + 1,
-        platforms=PLATFORMS,
-        channels=CHANNELS,
-        countries=tuple((country, 1.0) for country in COUNTRIES),
-        ladder=LADDER[1:],
-        ladder_weights=(1, 1, 1),
-        live_share=0.75,
-        legacy_share=0.0,
-        exit_before_start_share=0.04,
-        start_failure_share=0.05,
-        playback_failure_share=0.05,
-        startup_factor=STARTUP_FACTOR,
-        duration_median_ms=span_s * 500,
-        duration_sigma=0.5,
-        duration_min_ms=span_s * 200,
-        duration_max_ms=span_s * 1000,
-        summary_every_ms=every,
-        buffering_share=0.2,
-        buffering_ms=(200, max(201, every // 8)),
-        summary_error_share=0.04,
-        switches_per_hour=0.15 * 3_600_000 / every,
-    )
+    # Sessions start all through the span, a few shortly before its end (open windows).
+    spec = every_outcome(now_ms - span_s * 1000, max(1, span_s * 1000 - 5_000), sessions)
+    # Several days of samples go into one data directory: the ids tell them apart.
+    spec = replace(spec, cut_ms=now_ms, id_prefix=f"sample-{seed:02d}-")
+    spec = replace(spec, platforms=PLATFORMS, channels=CHANNELS, startup_factor=STARTUP_FACTOR)
+    spec = replace(spec, countries=tuple((country, 1.0) for country in COUNTRIES))
+    # Sessions last from a fifth of the span to all of it; every player is a current one.
+    length = LogNormal(span_s * 500, 0.5, span_s * 200, span_s * 1000)
+    buffering = (200, max(201, every // 8))
+    playback = replace(spec.playback, summary_every_ms=every, buffering_ms=buffering)
+    outcomes = replace(spec.outcomes, legacy=0.0)
+    spec = replace(spec, duration=length, playback=playback, outcomes=outcomes)
     return Sessions(spec, seed).records()
 
 

@@ -17,9 +17,10 @@ the values behind the percentiles (the distribution rows).
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from dataclasses import replace
 
 from qos_shared.testing.oracle import ORACLE, Record, rendition_shares
-from qos_shared.testing.sessions import Sessions, SessionSpec, weighted
+from qos_shared.testing.sessions import Sessions, every_outcome, weighted
 
 __all__ = ["ORACLE", "Record"]
 Key = tuple[int, str, str, str, str]  # MetricRow.key(): window, metric, dimension, value, split
@@ -29,14 +30,7 @@ BASE_MS = 1_796_000_000_000  # a multiple of 60 s: windows start on round epoch 
 # The job's settings for the golden data: the disorder stays below the lateness.
 WINDOW_S = 30
 LATENESS_S = 5.0
-PLATFORMS = ("web", "ios", "android", "other")
 CHANNELS = ("news", "sports", "music", "kids", "movies")
-RENDITIONS = (
-    ("1080p60", 1080, 7_800_000),
-    ("720p", 720, 3_000_000),
-    ("480p", 480, 1_400_000),
-    ("160p", 160, 230_000),
-)
 
 
 def generate(
@@ -47,37 +41,11 @@ def generate(
     max_disorder_ms: int = 4_000,
 ) -> list[Record]:
     """Stored records of `sessions` sessions starting within `span_ms`, slightly out of order."""
-    spec = SessionSpec(
-        start_ms=BASE_MS,
-        span_ms=span_ms,
-        sessions=sessions,
-        viewers=40,
-        platforms=weighted(*PLATFORMS),
-        channels=weighted(*CHANNELS),
-        countries=(("US", 1), ("DE", 1), ("BR", 1), (None, 1)),
-        ladder=RENDITIONS[::-1],
-        ladder_weights=(1, 1, 1, 1),
-        live_share=0.75,
-        legacy_share=0.15,
-        exit_before_start_share=0.08,
-        start_failure_share=0.1,
-        playback_failure_share=0.08,
-        startup_median_ms=3_000,
-        startup_sigma=1.1,
-        whole_second_platforms=("other",),
-        duration_median_ms=60_000,
-        duration_sigma=0.6,
-        duration_max_ms=120_000,
-        summary_every_ms=15_000,
-        buffering_share=0.25,
-        buffering_ms=(50, 5_000),
-        paused_share=0.07,
-        summary_error_share=0.33,
-        bitrate_share=0.85,
-        switches_per_hour=84.0,
-        recoverable_errors_per_hour=24.0,
-        disorder_ms=max_disorder_ms,
-    )
+    spec = every_outcome(BASE_MS, span_ms, sessions)
+    # Summaries every 15 s: several per window, so the distributions have values to repeat.
+    playback = replace(spec.playback, summary_every_ms=15_000)
+    spec = replace(spec, channels=weighted(*CHANNELS), playback=playback)
+    spec = replace(spec, disorder_ms=max_disorder_ms)
     return Sessions(spec, seed).records()
 
 

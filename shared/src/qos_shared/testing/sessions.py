@@ -93,9 +93,43 @@ LADDER_WEIGHTS = (0.05, 0.2, 0.4, 0.35)
 
 
 @dataclass(frozen=True, slots=True)
+class LogNormal:
+    """A log-normal draw of milliseconds, clipped to [low_ms, high_ms]."""
+
+    median_ms: float
+    sigma: float
+    low_ms: int
+    high_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Outcomes:
+    """Shares of sessions."""
+
+    legacy: float = 0.1  # old players: no ATTEMPT (their PLAY is the attempt), no sdk_version
+    exit_before_start: float = 0.04
+    start_failure: float = 0.015  # of the sessions that do not exit before start
+    playback_failure: float = 0.01
+
+
+@dataclass(frozen=True, slots=True)
+class Playback:
+    """What happens between the first frame and the STOP; shares are of summaries."""
+
+    summary_every_ms: int = 60_000
+    buffering_share: float = 0.08
+    buffering_ms: tuple[int, int] = (100, 8_000)  # below summary_every_ms
+    paused_share: float = 0.0  # of non-final summaries: no playing time
+    summary_error_share: float = 0.0  # error_count 1
+    bitrate_share: float = 1.0  # the summaries that report a bitrate
+    switches_per_hour: float = 6.0  # QUALITY_CHANGED, one rung up or down
+    recoverable_errors_per_hour: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
 class SessionSpec:
     """What the traffic looks like. The defaults are a day of a large channel set (the lake
-    benchmark's); tests narrow them. Shares are of sessions unless said otherwise."""
+    benchmark's); tests narrow them (`every_outcome`, then `dataclasses.replace`)."""
 
     start_ms: int  # sessions arrive from here ...
     span_ms: int = DAY_MS  # ... for this long
@@ -112,38 +146,27 @@ class SessionSpec:
     ladder: tuple[tuple[str, int, int], ...] = LADDER
     ladder_weights: tuple[float, ...] = LADDER_WEIGHTS
     live_share: float = 0.85
-    legacy_share: float = 0.1  # old players: no ATTEMPT, no sdk_version
-    exit_before_start_share: float = 0.04
-    start_failure_share: float = 0.015  # of the sessions that do not exit before start
-    playback_failure_share: float = 0.01
-    # Startup time: log-normal, clipped; multiplied per platform; whole seconds on some platforms.
-    startup_median_ms: float = 1_200
-    startup_sigma: float = 0.6
-    startup_max_ms: int = 60_000
+    outcomes: Outcomes = Outcomes()
+    # Play intent to first frame; multiplied per platform; whole seconds on some platforms.
+    startup: LogNormal = LogNormal(1_200, 0.6, 80, 60_000)
     startup_factor: tuple[tuple[str, float], ...] = ()
     whole_second_platforms: tuple[str, ...] = ()
-    # Session length after the first frame: log-normal, clipped.
-    duration_median_ms: float = 20 * 60_000
-    duration_sigma: float = 1.0
-    duration_min_ms: int = 5_000
-    duration_max_ms: int = 6 * HOUR_MS
-    summary_every_ms: int = 60_000
-    buffering_share: float = 0.08  # of summaries
-    buffering_ms: tuple[int, int] = (100, 8_000)  # below summary_every_ms
-    paused_share: float = 0.0  # of non-final summaries: no playing time
-    summary_error_share: float = 0.0  # of summaries: error_count 1
-    bitrate_share: float = 1.0  # of summaries: those that report a bitrate
-    switches_per_hour: float = 6.0  # QUALITY_CHANGED, one rung up or down
-    recoverable_errors_per_hour: float = 1.0
+    duration: LogNormal = LogNormal(20 * 60_000, 1.0, 5_000, 6 * HOUR_MS)  # after the first frame
+    playback: Playback = Playback()
     # Arrival order (`records()` only): each record is delayed by less than this after its
     # event time, so the order departs from event time by less than it.
     disorder_ms: int = 0
 
     def __post_init__(self) -> None:
-        if not 0 < self.buffering_ms[0] < self.buffering_ms[1] <= self.summary_every_ms:
+        low, high = self.playback.buffering_ms
+        if not 0 < low < high <= self.playback.summary_every_ms:
             raise ValueError("buffering_ms must be a positive range within summary_every_ms")
         if self.span_ms <= 0 or self.sessions < 0 or self.disorder_ms < 0:
             raise ValueError("span_ms must be positive, sessions and disorder_ms not negative")
+
+
+def _draw(rng: random.Random, law: LogNormal) -> float:
+    return min(law.high_ms, max(law.low_ms, rng.lognormvariate(math.log(law.median_ms), law.sigma)))
 
 
 def _poisson(rng: random.Random, mean: float) -> int:
@@ -214,20 +237,13 @@ class Sessions:
             ]
         else:
             self.start = [rng.randrange(spec.span_ms) for _ in range(s)]
-        lo, hi = spec.duration_min_ms, spec.duration_max_ms
-        mu = math.log(spec.duration_median_ms)
-        self.duration = [
-            int(min(hi, max(lo, rng.lognormvariate(mu, spec.duration_sigma)))) for _ in range(s)
-        ]
-        self.legacy = [rng.random() < spec.legacy_share for _ in range(s)]
-        self.ebvs = [rng.random() < spec.exit_before_start_share for _ in range(s)]
-        self.start_fail = [not e and rng.random() < spec.start_failure_share for e in self.ebvs]
-        self.playback_fail = [rng.random() < spec.playback_failure_share for _ in range(s)]
-        mu = math.log(spec.startup_median_ms)
-        startup = [
-            min(spec.startup_max_ms, max(80, rng.lognormvariate(mu, spec.startup_sigma)))
-            for _ in range(s)
-        ]
+        self.duration = [int(_draw(rng, spec.duration)) for _ in range(s)]
+        outcomes = spec.outcomes
+        self.legacy = [rng.random() < outcomes.legacy for _ in range(s)]
+        self.ebvs = [rng.random() < outcomes.exit_before_start for _ in range(s)]
+        self.start_fail = [not e and rng.random() < outcomes.start_failure for e in self.ebvs]
+        self.playback_fail = [rng.random() < outcomes.playback_failure for _ in range(s)]
+        startup = [_draw(rng, spec.startup) for _ in range(s)]
         self.platform = rng.choices(
             range(len(spec.platforms)), weights=[w for _, w in spec.platforms], k=s
         )
@@ -254,7 +270,7 @@ class Sessions:
         startup: list[int] = []
         for i, value in enumerate(drawn):
             name = names[self.platform[i]]
-            ms = int(min(spec.startup_max_ms, value * factor[name]) if name in factor else value)
+            ms = int(min(spec.startup.high_ms, value * factor[name]) if name in factor else value)
             if name in whole:  # these players report whole seconds: values repeat
                 ms = max(1_000, ms - ms % 1_000)
             startup.append(ms)
@@ -264,12 +280,15 @@ class Sessions:
         """Every record's key before the cut, and the positions of the non-final summaries."""
         rng, spec = self.rng, self.spec
         key = self._key
-        every = spec.summary_every_ms
+        every = spec.playback.summary_every_ms
         cut = self._cut
         before = cut if cut is not None else 1 << 62
         # Rates per hour, applied as duration * rate / HOUR_MS (not duration * (rate / HOUR_MS),
         # which rounds differently): a seed keeps making the same records.
-        switches, errors = spec.switches_per_hour, spec.recoverable_errors_per_hour
+        switches, errors = (
+            spec.playback.switches_per_hour,
+            spec.playback.recoverable_errors_per_hour,
+        )
         keys: list[int] = []
         droppable: list[int] = []
         for i in range(self.s):
@@ -362,10 +381,11 @@ class Sessions:
         start_ms = self.start_ms
         ladder, prefix = spec.ladder, spec.id_prefix
         top = len(ladder) - 1
-        every = spec.summary_every_ms
-        buffer_share, (buffer_lo, buffer_hi) = spec.buffering_share, spec.buffering_ms
-        paused_share, error_share = spec.paused_share, spec.summary_error_share
-        bitrate_share = spec.bitrate_share
+        play = spec.playback
+        every = play.summary_every_ms
+        buffer_share, (buffer_lo, buffer_hi) = play.buffering_share, play.buffering_ms
+        paused_share, error_share = play.paused_share, play.summary_error_share
+        bitrate_share = play.bitrate_share
         partial_bitrate = bitrate_share < 1.0
         base = self._base
         out: list[Any] = []
@@ -470,6 +490,38 @@ class Sessions:
         arrival = [t + rng.randrange(disorder) for t in times]
         order = sorted(range(len(records)), key=arrival.__getitem__)
         return [records[i] for i in order]
+
+
+def every_outcome(start_ms: int, span_ms: int, sessions: int) -> SessionSpec:
+    """A small mix where every outcome is frequent, so that a few hundred sessions give every
+    metric a value: four platforms alike, three renditions, countries with an unknown one, old
+    players, start failures, exits before start, playback failures, buffering, pauses, errors,
+    bitrates not always reported, switches both ways, startups from whole seconds (`other`
+    players) to beyond 20 s; sessions of one to four minutes."""
+    playback = Playback(
+        buffering_share=0.25,
+        buffering_ms=(100, 4_000),
+        paused_share=0.1,
+        summary_error_share=0.25,
+        bitrate_share=0.85,
+        switches_per_hour=18.0,
+        recoverable_errors_per_hour=3.0,
+    )
+    return SessionSpec(
+        start_ms,
+        span_ms,
+        sessions,
+        platforms=tuple((name, 1.0) for name, _ in PLATFORMS),
+        countries=(("FR", 1.0), ("US", 1.0), ("DE", 1.0), (None, 1.0)),
+        ladder=LADDER[1:],
+        ladder_weights=(1.0, 1.0, 1.0),
+        live_share=0.8,
+        outcomes=Outcomes(0.2, exit_before_start=0.06, start_failure=0.085, playback_failure=0.1),
+        startup=LogNormal(3_000, 1.1, 80, 60_000),
+        whole_second_platforms=("other",),
+        duration=LogNormal(150_000, 0.5, 60_000, 240_000),
+        playback=playback,
+    )
 
 
 def generate(spec: SessionSpec, seed: int) -> list[Record]:
