@@ -240,9 +240,12 @@ def test_a_traffic_day_has_exactly_the_records_asked_for_on_the_daily_curve() ->
     assert sum(hours[h] for h in range(18, 23)) > 2 * sum(hours[h] for h in range(2, 7))
 
 
-def test_a_spec_refuses_buffering_longer_than_a_summary() -> None:
+def test_a_spec_refuses_what_it_cannot_make() -> None:
     with pytest.raises(ValueError, match="buffering_ms"):
         SessionSpec(START, playback=Playback(summary_every_ms=10_000, buffering_ms=(100, 20_000)))
+    with pytest.raises(ValueError, match="65,535"):
+        SessionSpec(START, playback=Playback(summary_every_ms=200, buffering_ms=(10, 100)))
+    SessionSpec(START, playback=Playback(summary_every_ms=1_000, buffering_ms=(10, 100)))
 
 
 def test_the_single_summary_is_valid_and_takes_overrides() -> None:

@@ -161,6 +161,8 @@ class SessionSpec:
         low, high = self.playback.buffering_ms
         if not 0 < low < high <= self.playback.summary_every_ms:
             raise ValueError("buffering_ms must be a positive range within summary_every_ms")
+        if self.duration.high_ms // self.playback.summary_every_ms >= 1 << 16:
+            raise ValueError("more summaries in a session than its index entry counts (65,535)")
         if self.span_ms <= 0 or self.sessions < 0 or self.disorder_ms < 0:
             raise ValueError("span_ms must be positive, sessions and disorder_ms not negative")
 
@@ -184,6 +186,8 @@ class Sessions:
 
     With `events`, sessions are added until there are at least that many records, then random
     non-final summaries are dropped to leave exactly `events` (the spec's `sessions` is ignored).
+    The records' own draws (buffering, latencies, switch directions) happen as they are built:
+    take them once, by `records()` or by one pass of `chunks()`.
     """
 
     def __init__(self, spec: SessionSpec, seed: int, *, events: int | None = None) -> None:
@@ -195,7 +199,7 @@ class Sessions:
             self._sessions(spec.sessions)
             keys, _ = self._events()
         else:
-            sessions = max(50, int(events / 27.0))
+            sessions = max(50, int(events / 27.0))  # a first guess: ~27 records a session
             while True:
                 self._sessions(sessions)
                 keys, droppable = self._events()
