@@ -392,8 +392,13 @@ class Sessions:
         bitrate_share = play.bitrate_share
         partial_bitrate = bitrate_share < 1.0
         base = self._base
+        # Locals, not attributes, in the loop: this is the benchmarks' generation time.
+        rendition, live, latency = self.rendition, self.live, self.latency_base
+        startup, duration, ebvs = self.startup, self.duration, self.ebvs
+        dumps, randrange, random_ = orjson.dumps, rng.randrange, rng.random
         out: list[Any] = []
         times: list[int] = []
+        keep, keep_time = out.append, times.append
         for j, packed in enumerate(self.keys[lo:hi]):
             final = packed & 1
             seq = (packed >> 1) & 0xFFFF
@@ -404,29 +409,29 @@ class Sessions:
             et = (rest >> 3) + start_ms
             rec: dict[str, Any] = {
                 "event_time": et,
-                "received_at": et + rng.randrange(40, 2500),
+                "received_at": et + randrange(40, 2500),
             }
             if k == SUMMARY:
-                b = rng.randrange(buffer_lo, buffer_hi) if rng.random() < buffer_share else 0
-                name, height, bitrate = ladder[self.rendition[i]]
+                b = randrange(buffer_lo, buffer_hi) if random_() < buffer_share else 0
+                name, height, bitrate = ladder[rendition[i]]
                 rec["metric_type"] = "PLAYBACK_SUMMARY"
                 rec["event_id"] = f"{prefix}{i:08d}-s{seq}"
                 if final:
-                    rec["playing_time_ms"] = rng.randrange(0, every - b)
-                elif paused_share and rng.random() < paused_share:
+                    rec["playing_time_ms"] = randrange(0, every - b)
+                elif paused_share and random_() < paused_share:
                     rec["playing_time_ms"] = 0  # paused: the session lives, nothing plays
                 else:
                     rec["playing_time_ms"] = every - b
                 rec["buffering_time_ms"] = b
                 rec["buffering_count"] = 1 + b // 3_000 if b else 0
-                rec["error_count"] = 1 if error_share and rng.random() < error_share else 0
+                rec["error_count"] = 1 if error_share and random_() < error_share else 0
                 rec["rendition_name"] = name
                 rec["rendition_height"] = height
-                if not partial_bitrate or rng.random() < bitrate_share:
+                if not partial_bitrate or random_() < bitrate_share:
                     rec["bitrate_bps"] = bitrate
-                rec["dropped_frames"] = rng.randrange(30)
-                if self.live[i]:
-                    rec["live_latency_ms"] = self.latency_base[i] + rng.randrange(-1500, 1500)
+                rec["dropped_frames"] = randrange(30)
+                if live[i]:
+                    rec["live_latency_ms"] = latency[i] + randrange(-1500, 1500)
                 if final:
                     rec["is_final"] = True
             elif k == ATTEMPT:
@@ -437,12 +442,12 @@ class Sessions:
             elif k == PLAY:
                 rec["metric_type"] = "PLAY"
                 rec["event_id"] = f"{prefix}{i:08d}-p"
-                rec["startup_latency_ms"] = self.startup[i]
+                rec["startup_latency_ms"] = startup[i]
                 rec["start_playback_position_sec"] = 0.0
                 rec["visibility_state"] = "visible"
             elif k == QUALITY:
-                old = self.rendition[i]
-                up = rng.random() < 0.5
+                old = rendition[i]
+                up = random_() < 0.5
                 new = min(top, old + 1) if up else max(0, old - 1)
                 rec["metric_type"] = "QUALITY_CHANGED"
                 rec["event_id"] = f"{prefix}{i:08d}-q{seq}"
@@ -464,17 +469,17 @@ class Sessions:
             else:
                 rec["metric_type"] = "STOP"
                 rec["event_id"] = f"{prefix}{i:08d}-x"
-                rec["end_playback_position_sec"] = round(self.duration[i] / 1000, 3)
-                if self.ebvs[i]:
+                rec["end_playback_position_sec"] = round(duration[i] / 1000, 3)
+                if ebvs[i]:
                     rec["exit_before_start"] = True
             if as_json:
                 fragment = base[i]
                 if fragment is None:
                     fragment = self._fragment(i)
-                out.append(b"{" + orjson.dumps(rec)[1:-1] + b"," + fragment + b"}")
+                keep(b"{" + dumps(rec)[1:-1] + b"," + fragment + b"}")
             else:
-                out.append(rec | self.session_fields(i))
-            times.append(et)
+                keep(rec | self.session_fields(i))
+            keep_time(et)
         return out, times
 
     def chunks(self, size: int) -> Iterator[tuple[list[bytes], list[int]]]:
