@@ -33,6 +33,28 @@ import orjson
 
 from qos_shared.eventtime import DAY_MS, HOUR_MS, day_start_ms
 
+__all__ = [
+    "CHANNELS",
+    "COUNTRIES",
+    "DEVICES",
+    "LADDER",
+    "LADDER_WEIGHTS",
+    "PLACES",
+    "PLATFORMS",
+    "LogNormal",
+    "Outcomes",
+    "Playback",
+    "Record",
+    "SessionSpec",
+    "Sessions",
+    "Weighted",
+    "every_outcome",
+    "generate",
+    "playback_summary",
+    "traffic_day",
+    "weighted",
+]
+
 Record = dict[str, Any]
 Weighted = tuple[tuple[str, float], ...]
 
