@@ -80,7 +80,6 @@ PLACES: dict[str, tuple[str, str, str, float, float]] = {
     "CA": ("Canada", "Quebec", "Montreal", 45.50, -73.57),
     "PT": ("Portugal", "Lisbon", "Lisbon", 38.72, -9.14),
     "MA": ("Morocco", "Casablanca-Settat", "Casablanca", 33.57, -7.59),
-    "BR": ("Brazil", "Sao Paulo", "Sao Paulo", -23.55, -46.63),
 }
 COUNTRIES: tuple[tuple[str | None, float], ...] = (
     ("FR", 0.35), ("DE", 0.12), ("GB", 0.1), ("ES", 0.08), ("IT", 0.07), ("US", 0.06),
