@@ -4,7 +4,8 @@
     python bench/lake/run.py --events 1000000      (a quick run)
 
 Data: N stored records (event fields and ingest's enrichment, as the event log holds them) for one
-UTC day, generated (pure Python, seeded) from simulated sessions: a diurnal arrival curve,
+UTC day, generated (pure Python, seeded) from simulated sessions by the project's one session
+generator (`qos_shared.testing.sessions.traffic_day`): a diurnal arrival curve,
 log-normal session lengths (median ~20 min), ATTEMPT (none from legacy players), PLAY, a
 PLAYBACK_SUMMARY every 60 s and a final one, QUALITY_CHANGED, recoverable and fatal ERRORs, exits
 before start, STOP; 4 platforms, 8 channels, 12 countries, browsers/OS/devices. The day is first
@@ -52,21 +53,17 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import math
 import os
-import random
 import resource
 import shutil
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pyarrow.parquet as pq
 import sqlglot
 from sqlglot import exp
@@ -82,288 +79,16 @@ from qos_lake.api import (
     run_query,
 )
 from qos_shared.eventlog import EventLog, JoinedRecords, LogRecord
+from qos_shared.testing.sessions import Sessions, traffic_day
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root: bench.common
 from bench.common import machine, write_results
 
 RESULTS = Path(__file__).parent / "results"
 DAY = date(2026, 11, 1)
-DAY_MS = 86_400_000
 TARGET_WRITE_EPS = 200_000
 TARGET_QUERY_S = 1.0
 TARGET_BYTES_RATIO = 0.1
-
-# Event kinds (sorted after time so a session's records stay in a sensible order on ties).
-ATTEMPT, PLAY, QUALITY, SUMMARY, ERROR, STOP = range(6)
-
-PLATFORMS = ("web", "ios", "android", "other")
-PLATFORM_P = [0.45, 0.25, 0.25, 0.05]
-CHANNELS = (
-    "ch-news", "ch-sport", "ch-movies", "ch-kids", "ch-music", "ch-docs", "ch-series", "ch-local",
-)  # fmt: skip
-CHANNEL_P = [0.25, 0.22, 0.15, 0.1, 0.08, 0.08, 0.07, 0.05]
-COUNTRIES = [
-    ("FR", "France", "Ile-de-France", "Paris", 48.86, 2.35),
-    ("DE", "Germany", "Berlin", "Berlin", 52.52, 13.40),
-    ("GB", "United Kingdom", "England", "London", 51.51, -0.13),
-    ("ES", "Spain", "Madrid", "Madrid", 40.42, -3.70),
-    ("IT", "Italy", "Lazio", "Rome", 41.90, 12.50),
-    ("US", "United States", "New York", "New York", 40.71, -74.01),
-    ("BE", "Belgium", "Brussels", "Brussels", 50.85, 4.35),
-    ("CH", "Switzerland", "Zurich", "Zurich", 47.37, 8.54),
-    ("NL", "Netherlands", "North Holland", "Amsterdam", 52.37, 4.90),
-    ("CA", "Canada", "Quebec", "Montreal", 45.50, -73.57),
-    ("PT", "Portugal", "Lisbon", "Lisbon", 38.72, -9.14),
-    ("MA", "Morocco", "Casablanca-Settat", "Casablanca", 33.57, -7.59),
-]
-COUNTRY_P = [0.35, 0.12, 0.1, 0.08, 0.07, 0.06, 0.06, 0.04, 0.04, 0.03, 0.03, 0.02]
-# platform -> (device_class, browser_family, browser_version, os_family, os_version, device_family)
-DEVICES = {
-    "web": [
-        ("desktop", "Chrome", "131.0", "Windows", "10", "Other"),
-        ("desktop", "Firefox", "133.0", "Windows", "10", "Other"),
-        ("desktop", "Safari", "18.1", "Mac OS X", "10.15", "Mac"),
-        ("desktop", "Edge", "131.0", "Windows", "10", "Other"),
-    ],
-    "ios": [
-        ("mobile", "Mobile Safari", "18.1", "iOS", "18.1", "iPhone"),
-        ("tablet", "Mobile Safari", "17.6", "iOS", "17.6", "iPad"),
-    ],
-    "android": [
-        ("mobile", "Chrome Mobile", "131.0", "Android", "14", "Samsung SM-S918B"),
-        ("mobile", "Chrome Mobile", "130.0", "Android", "13", "Pixel 7"),
-        ("tablet", "Chrome Mobile", "131.0", "Android", "14", "Samsung SM-X710"),
-    ],
-    "other": [("smarttv", "Other", "", "Tizen", "7.0", "Samsung SmartTV")],
-}
-LADDER = [("240p", 240, 400_000), ("480p", 480, 1_200_000), ("720p", 720, 3_000_000),
-          ("1080p", 1080, 6_000_000)]  # fmt: skip
-
-
-# -- generation -------------------------------------------------------------------------------
-
-
-class Day:
-    """One day of sessions and the time-sorted index of their N records (packed ints)."""
-
-    def __init__(self, n: int, seed: int) -> None:
-        self.rng = random.Random(seed)
-        self.day_ms = int(datetime(DAY.year, DAY.month, DAY.day, tzinfo=UTC).timestamp() * 1000)
-        sessions = max(50, int(n / 27.0))
-        while True:
-            self._sessions(sessions)
-            keys, droppable = self._events()
-            if len(keys) >= n:
-                break
-            sessions = int(sessions * n / len(keys) * 1.03) + 10
-        excess = len(keys) - n
-        if excess:
-            drop = set(self.rng.sample(droppable, excess))
-            keys = [k for i, k in enumerate(keys) if i not in drop]
-        keys.sort()
-        self.keys = keys
-        self.n = n
-
-    # A record's index entry: (((time << 3 | kind) << SESSION_BITS | session) << 16 | seq) << 1
-    # | final, so sorting the ints sorts by time, then kind.
-    def _key(self, t: int, kind: int, sess: int, seq: int = 0, final: int = 0) -> int:
-        return ((((t << 3 | kind) << self.sbits | sess) << 16 | seq) << 1) | final
-
-    def _sessions(self, s: int) -> None:
-        rng = self.rng
-        self.s = s
-        self.sbits = s.bit_length()
-        # Arrivals: a diurnal curve (quiet at 04:00 UTC, peak at 20:00 UTC).
-        weight = [0.35 + 0.65 * (1 + math.cos((h - 20) / 24 * 2 * math.pi)) / 2 for h in range(24)]
-        hours = rng.choices(range(24), weights=weight, k=s)
-        self.start = [h * 3_600_000 + rng.randrange(3_600_000) for h in hours]
-        self.duration = [
-            int(min(6 * 3_600_000, max(5_000, rng.lognormvariate(math.log(20 * 60_000), 1.0))))
-            for _ in range(s)
-        ]
-        self.legacy = [rng.random() < 0.1 for _ in range(s)]
-        self.ebvs = [rng.random() < 0.04 for _ in range(s)]  # exit before video start
-        self.start_fail = [not e and rng.random() < 0.015 for e in self.ebvs]
-        self.playback_fail = [rng.random() < 0.01 for _ in range(s)]
-        self.startup = [
-            int(min(60_000, max(80, rng.lognormvariate(math.log(1200), 0.6)))) for _ in range(s)
-        ]
-        self.platform = rng.choices(range(len(PLATFORMS)), weights=PLATFORM_P, k=s)
-        self.channel = rng.choices(range(len(CHANNELS)), weights=CHANNEL_P, k=s)
-        self.country = rng.choices(range(len(COUNTRIES)), weights=COUNTRY_P, k=s)
-        self.device = [rng.randrange(1_000) for _ in range(s)]
-        self.live = [rng.random() < 0.85 for _ in range(s)]
-        self.rendition = rng.choices(range(len(LADDER)), weights=[0.05, 0.2, 0.4, 0.35], k=s)
-        self.latency_base = [rng.randrange(3_000, 12_000) for _ in range(s)]
-        self._base: list[bytes | None] = [None] * s
-
-    def _events(self) -> tuple[list[int], list[int]]:
-        """Every record's key inside the day, and the positions of the non-final summaries."""
-        rng = self.rng
-        key = self._key
-        keys: list[int] = []
-        droppable: list[int] = []
-        for i in range(self.s):
-            start, duration = self.start[i], self.duration[i]
-            played = not (self.ebvs[i] or self.start_fail[i])
-            play_at = start + self.startup[i]
-            end = play_at + duration if played else start + self.startup[i] // 2
-            if not self.legacy[i]:
-                keys.append(key(start, ATTEMPT, i))
-            if played:
-                keys.append(key(play_at, PLAY, i))
-                count = duration // 60_000
-                for k in range(count):
-                    t = play_at + (k + 1) * 60_000
-                    if t < DAY_MS:
-                        droppable.append(len(keys))
-                        keys.append(key(t, SUMMARY, i, k))
-                keys.append(key(end, SUMMARY, i, count, 1))
-                for q in range(_poisson(rng, duration / 600_000)):
-                    keys.append(key(play_at + int(rng.random() * duration), QUALITY, i, q))
-                for _ in range(_poisson(rng, duration / 3_600_000)):
-                    keys.append(key(play_at + int(rng.random() * duration), ERROR, i, 0))
-                if self.playback_fail[i]:
-                    keys.append(key(end - 1, ERROR, i, 2))
-            elif self.start_fail[i]:
-                keys.append(key(end, ERROR, i, 1))
-            keys.append(key(end + 1, STOP, i))
-        limit = DAY_MS << (3 + self.sbits + 17)
-        if any(k >= limit for k in keys):
-            kept = [k < limit for k in keys]
-            renumber = list(itertools.accumulate(kept))  # new index + 1 of each kept key
-            droppable = [renumber[d] - 1 for d in droppable if kept[d]]
-            keys = [k for k in keys if k < limit]
-        return keys, droppable
-
-    def _session_fragment(self, i: int) -> bytes:
-        """The fields every record of session i shares, serialised once (no braces)."""
-        platform_name = PLATFORMS[self.platform[i]]
-        devices = DEVICES[platform_name]
-        device = devices[self.device[i] % len(devices)]
-        code, cname, region, city, lat, lon = COUNTRIES[self.country[i]]
-        legacy = self.legacy[i]
-        common: dict[str, Any] = {
-            "session_id": f"s-{i:08d}-{self.device[i]:03d}",
-            "user_id": f"u-{(i * 7919) % 250_000:06d}",
-            "client_platform": platform_name,
-            "is_live": self.live[i],
-            "channel_watched": CHANNELS[self.channel[i]],
-            "schema_version": "1",
-            "sdk_version": None if legacy else "2.3.1",
-            "player_version": "hls.js-1.5.17" if platform_name == "web" else "native-4.2",
-            "event_time_source": "client",
-            "source_format": "legacy" if legacy else "v1",
-            "user_id_pseudonymised": True,
-            "viewer_country": code,
-            "viewer_country_name": cname,
-            "viewer_region": region,
-            "viewer_city": city,
-            "viewer_latitude": lat,
-            "viewer_longitude": lon,
-            "device_class": device[0],
-            "browser_family": device[1],
-            "browser_version": device[2],
-            "os_family": device[3],
-            "os_version": device[4],
-            "device_family": device[5],
-        }
-        return orjson.dumps({k: v for k, v in common.items() if v is not None})[1:-1]
-
-    def chunks(self, size: int) -> Iterator[tuple[list[bytes], list[int]]]:
-        """(record JSON bytes, event_time ms) for consecutive slices of the day, in time order."""
-        rng = self.rng
-        base = self._base
-        sbits = self.sbits
-        smask = (1 << sbits) - 1
-        day_ms = self.day_ms
-        for lo in range(0, self.n, size):
-            out: list[bytes] = []
-            times: list[int] = []
-            for j, packed in enumerate(self.keys[lo : lo + size]):
-                final = packed & 1
-                seq = (packed >> 1) & 0xFFFF
-                rest = packed >> 17
-                i = rest & smask
-                rest >>= sbits
-                k = rest & 7
-                et = (rest >> 3) + day_ms
-                fragment = base[i]
-                if fragment is None:
-                    fragment = base[i] = self._session_fragment(i)
-                rec: dict[str, Any] = {
-                    "event_time": et,
-                    "received_at": et + rng.randrange(40, 2500),
-                }
-                if k == SUMMARY:
-                    b = rng.randrange(100, 8_000) if rng.random() < 0.08 else 0
-                    name, height, bitrate = LADDER[self.rendition[i]]
-                    rec["metric_type"] = "PLAYBACK_SUMMARY"
-                    rec["event_id"] = f"{i:08d}-s{seq}"
-                    rec["playing_time_ms"] = rng.randrange(0, 60_000 - b) if final else 60_000 - b
-                    rec["buffering_time_ms"] = b
-                    rec["buffering_count"] = 1 + b // 3_000 if b else 0
-                    rec["error_count"] = 0
-                    rec["rendition_name"] = name
-                    rec["rendition_height"] = height
-                    rec["bitrate_bps"] = bitrate
-                    rec["dropped_frames"] = rng.randrange(30)
-                    if self.live[i]:
-                        rec["live_latency_ms"] = self.latency_base[i] + rng.randrange(-1500, 1500)
-                    if final:
-                        rec["is_final"] = True
-                elif k == ATTEMPT:
-                    rec["metric_type"] = "ATTEMPT"
-                    rec["event_id"] = f"{i:08d}-a"
-                    rec["visibility_state"] = "visible"
-                    rec["autoplay"] = bool(i & 1)
-                elif k == PLAY:
-                    rec["metric_type"] = "PLAY"
-                    rec["event_id"] = f"{i:08d}-p"
-                    rec["startup_latency_ms"] = self.startup[i]
-                    rec["start_playback_position_sec"] = 0.0
-                    rec["visibility_state"] = "visible"
-                elif k == QUALITY:
-                    old = self.rendition[i]
-                    up = rng.random() < 0.5
-                    new = min(len(LADDER) - 1, old + 1) if up else max(0, old - 1)
-                    rec["metric_type"] = "QUALITY_CHANGED"
-                    rec["event_id"] = f"{i:08d}-q{seq}"
-                    rec["from_rendition_name"] = LADDER[old][0]
-                    rec["to_rendition_name"] = LADDER[new][0]
-                    rec["from_bitrate"] = LADDER[old][2]
-                    rec["to_bitrate"] = LADDER[new][2]
-                    if new != old:
-                        rec["step_direction"] = "UP" if new > old else "DOWN"
-                elif k == ERROR:
-                    which = seq  # 0 recoverable, 1 fatal at startup, 2 fatal in playback
-                    rec["metric_type"] = "ERROR"
-                    rec["event_id"] = f"{i:08d}-e{lo + j}"
-                    rec["error_code"] = ("3", "4", "2")[which]
-                    rec["error_type"] = ("networkError", "mediaError", "networkError")[which]
-                    rec["fatal"] = which != 0
-                    rec["phase"] = "startup" if which == 1 else "playback"
-                    rec["error_message"] = "manifestLoadError" if which == 1 else "fragLoadError"
-                else:
-                    rec["metric_type"] = "STOP"
-                    rec["event_id"] = f"{i:08d}-x"
-                    rec["end_playback_position_sec"] = round(self.duration[i] / 1000, 3)
-                    if self.ebvs[i]:
-                        rec["exit_before_start"] = True
-                out.append(b"{" + orjson.dumps(rec)[1:-1] + b"," + fragment + b"}")
-                times.append(et)
-            yield out, times
-
-
-def _poisson(rng: random.Random, mean: float) -> int:
-    """A Poisson draw (Knuth's method; the means here are small)."""
-    limit = math.exp(-mean)
-    k, p = 0, rng.random()
-    while p > limit:
-        k += 1
-        p *= rng.random()
-    return k
-
 
 # -- writing ----------------------------------------------------------------------------------
 
@@ -408,7 +133,7 @@ class JsonLines:
         return sum(p.stat().st_size for p in self.root.rglob("*.jsonl"))
 
 
-def write_core(day: Day, work: Path, config: WriterConfig, chunk: int) -> dict[str, Any]:
+def write_core(day: Sessions, work: Path, config: WriterConfig, chunk: int) -> dict[str, Any]:
     """The writer's conversion and commit protocol fed directly (nothing else written meanwhile:
     the JSON lines come later, in `prepare_log`, so their writeback cannot slow this phase)."""
     root = work / "lake"
@@ -465,7 +190,7 @@ def write_core(day: Day, work: Path, config: WriterConfig, chunk: int) -> dict[s
     }
 
 
-def prepare_log(day: Day, work: Path, limit: int, chunk: int) -> dict[str, Any]:
+def prepare_log(day: Sessions, work: Path, limit: int, chunk: int) -> dict[str, Any]:
     """Untimed: the day as JSON lines (all of it, made durable) and its first `limit` records
     appended to a real event log (for `write_from_log`)."""
     json_lines = JsonLines(work / "json")
@@ -618,9 +343,9 @@ def main() -> int:
     )
     try:
         t0 = time.perf_counter()
-        day = Day(args.events, args.seed)
+        day = traffic_day(DAY, args.events, args.seed)
         index_s = time.perf_counter() - t0
-        print(f"  sessions  {day.s:,} simulated, {args.events:,} records indexed in "
+        print(f"  sessions  {day.session_count:,} simulated, {args.events:,} records indexed in "
               f"{index_s:.1f} s", flush=True)  # fmt: skip
 
         core = write_core(day, work, config, args.chunk)
@@ -637,7 +362,7 @@ def main() -> int:
 
         limit = args.events if args.log_events <= 0 else min(args.log_events, args.events)
         del day
-        day = Day(args.events, args.seed)  # the same records, regenerated
+        day = traffic_day(DAY, args.events, args.seed)  # the same records, regenerated
         prepared = prepare_log(day, work, limit, args.chunk)
         del day
         json_bytes = prepared["json_lines_bytes"]

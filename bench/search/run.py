@@ -4,9 +4,9 @@ aggregation latency over the indexed day.
     python bench/search/run.py                    (1,000,000 events: the acceptance run)
     python bench/search/run.py --events 100000    (a quick run)
 
-Data: the lake benchmark's generated day (`bench/lake/run.py`'s `Day`: one UTC day of simulated
-sessions, the stored records as the event log holds them), appended to a real `EventLog` first
-(not timed).
+Data: the lake benchmark's generated day (`qos_shared.testing.sessions.traffic_day`: one UTC day
+of simulated sessions, the stored records as the event log holds them), appended to a real
+`EventLog` first (not timed).
 
 Indexing: a local node (`qos_search_indexer.node`, one JVM, `--heap`, on this machine's cores)
 with the real index template and pipeline applied; then the real `SearchIndexer` (`_bulk` of
@@ -25,7 +25,6 @@ trip) and of OpenSearch's own `took`. The request cache is disabled per request
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import platform
@@ -33,8 +32,8 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from qos_search_indexer import node as search_node
@@ -45,27 +44,18 @@ from qos_search_indexer.index import INDEX_PATTERN
 from qos_search_indexer.indexer import CONSUMER, IndexerConfig, SearchIndexer
 from qos_search_indexer.settings import client_for
 from qos_shared.eventlog import EventLog, LogRecord
+from qos_shared.testing.sessions import traffic_day
 
 RESULTS = Path(__file__).parent / "results"
 TARGET_INDEX_EPS = 10_000
 DAY_MS = 86_400_000
-
-
-def _lake_bench() -> ModuleType:
-    """The lake benchmark's day generator (one definition of a benchmark day for both)."""
-    path = Path(__file__).parents[1] / "lake" / "run.py"
-    spec = importlib.util.spec_from_file_location("bench_lake_run", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+DAY = date(2026, 11, 1)  # the lake benchmark's day
 
 
 def fill_log(log: EventLog, n: int, seed: int) -> tuple[int, float]:
     """Append a generated day of n records; returns the day's start (epoch ms) and seconds."""
-    lake = _lake_bench()
     started = time.monotonic()
-    day = lake.Day(n, seed)
+    day = traffic_day(DAY, n, seed)
     written = 0
     for chunk, _times in day.chunks(50_000):
         records = []
@@ -76,7 +66,7 @@ def fill_log(log: EventLog, n: int, seed: int) -> tuple[int, float]:
         written += len(records)
         print(f"  generated {written:,} / {n:,} records", end="\r", flush=True)
     print()
-    return int(day.day_ms), time.monotonic() - started
+    return day.start_ms, time.monotonic() - started
 
 
 def index_all(log: EventLog, url: str, work: Path, batch: int) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """Golden data for the lake's queries: generated sessions, a real lake, and a hand-written oracle.
 
-The generator makes stored records (flat event + enrichment fields) for sessions over three UTC
-days, across platforms, channels (one with a quote in its name) and countries (some
-unknown), with every event type the catalogue reads. The oracle computes every KPI and every named
+The sessions come from the one seeded generator (`qos_shared.testing.sessions`): stored records
+(flat event + enrichment fields) for sessions over three UTC days, across platforms, channels
+(one with a quote in its name) and countries (some unknown), with every event type the catalogue
+reads; long sessions cross hour and day boundaries. The oracle computes every KPI and every named
 query's expected rows in plain Python, metric by metric, without reading the catalogue's
 definitions or the SQL: it is the independent truth the queries are checked against.
 """
@@ -10,9 +11,9 @@ definitions or the SQL: it is the independent truth the queries are checked agai
 from __future__ import annotations
 
 import math
-import random
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,9 @@ from typing import Any
 from qos_lake.domain.queries import QueryParams
 from qos_lake.service import LakeWriter, WriterConfig
 from qos_shared.eventlog import EventLog
+from qos_shared.eventtime import HOUR_MS
 from qos_shared.testing.oracle import ORACLE, SHARE_METRICS, Record, rendition_shares
+from qos_shared.testing.sessions import LogNormal, Sessions, every_outcome, weighted
 
 from .lake import append
 
@@ -33,79 +36,15 @@ BASE_MS = int(datetime(2026, 11, 1, 20, tzinfo=UTC).timestamp() * 1000)
 FIRST_DAY, LAST_DAY = date(2026, 11, 1), date(2026, 11, 3)
 PLATFORMS = ("web", "ios", "android", "other")
 CHANNELS = ("ch-news", "ch-sport", "O'Neil TV", "ch-kids")
-COUNTRIES = ("FR", "US", "DE", None)
-RENDITIONS = (("1080p", 6_000_000), ("720p", 3_000_000), ("480p", 1_200_000))
 
 
 def generate(seed: int = 11, sessions: int = 400) -> list[Record]:
     """Stored records of `sessions` viewing sessions, in event-time order."""
-    rng = random.Random(seed)
-    records: list[Record] = []
-    for n in range(sessions):
-        legacy = rng.random() < 0.2
-        base: Record = {
-            "session_id": f"s{n:04d}",
-            "user_id": f"u{n % 41}",
-            "client_platform": rng.choice(PLATFORMS),
-            "channel_watched": rng.choice(CHANNELS),
-            "is_live": rng.random() < 0.7,
-            "source_format": "legacy" if legacy else "v1",
-        }
-        country = rng.choice(COUNTRIES)
-        if country is not None:
-            base["viewer_country"] = country
-        t = BASE_MS + rng.randrange(48 * 3_600_000)
-
-        def emit(metric_type: str, at: int, base: Record = base, **fields: Any) -> None:
-            event_id = f"{base['session_id']}-{len(records)}"
-            records.append(
-                {**base, "metric_type": metric_type, "event_time": at, "event_id": event_id}
-                | fields
-            )
-
-        if not legacy:
-            emit("ATTEMPT", t)
-        outcome = rng.random()
-        if not legacy and outcome < 0.08:
-            emit("ERROR", t + 900, error_code="NETWORK", fatal=True, phase="startup")
-            emit("STOP", t + 950, exit_before_start=False)
-            continue
-        if not legacy and outcome < 0.14:
-            emit("STOP", t + 700, exit_before_start=True)
-            continue
-        startup = rng.randrange(300, 6000)
-        t += startup
-        emit("PLAY", t, startup_latency_ms=startup)
-        rendition, bitrate = rng.choice(RENDITIONS)
-        # Long sessions (up to an hour of summaries) cross hour and day boundaries.
-        for _ in range(rng.choice([1, 2, 3, 5, 20, 60])):
-            buffering = rng.choice([0, 0, 0, rng.randrange(100, 4000)])
-            playing = rng.choice([0, 30_000]) if rng.random() < 0.1 else 60_000 - buffering
-            t += 60_000
-            summary: Record = {
-                "playing_time_ms": playing,
-                "buffering_time_ms": buffering,
-                "buffering_count": 0 if buffering == 0 else rng.randrange(1, 4),
-                "error_count": rng.choice([0, 0, 0, 1]),
-                "rendition_name": rendition,
-            }
-            if base["is_live"]:
-                summary["live_latency_ms"] = rng.randrange(1500, 9000)
-            if not legacy:
-                summary["bitrate_bps"] = bitrate
-            emit("PLAYBACK_SUMMARY", t, **summary)
-            if not legacy and rng.random() < 0.2:
-                new_rendition, new_bitrate = rng.choice(RENDITIONS)
-                if new_rendition != rendition:
-                    direction = "UP" if new_bitrate > bitrate else "DOWN"
-                    emit("QUALITY_CHANGED", t + 5, step_direction=direction)
-                    rendition, bitrate = new_rendition, new_bitrate
-        if not legacy and rng.random() < 0.1:
-            emit("ERROR", t + 10, error_code="DECODE", fatal=True, phase="playback")
-        if not legacy:
-            emit("STOP", t + 20, exit_before_start=False)
-    records.sort(key=lambda r: r["event_time"])
-    return records
+    spec = every_outcome(BASE_MS, 48 * HOUR_MS, sessions)
+    spec = replace(spec, platforms=weighted(*PLATFORMS), channels=weighted(*CHANNELS))
+    # Long sessions (up to an hour of summaries) cross hour and day boundaries.
+    spec = replace(spec, duration=LogNormal(8 * 60_000, 1.2, 60_000, HOUR_MS))
+    return Sessions(spec, seed).records()
 
 
 def write_lake(records: list[Record], root: Path, log_path: Path) -> None:

@@ -13,6 +13,7 @@ import orjson
 
 from qos_lake.adapters.files import live_dataset_files
 from qos_shared.eventlog import EventLog, LogRecord
+from qos_shared.testing.sessions import playback_summary
 
 # 2026-11-01T22:00:00Z: two hours before midnight, so a few hours of events cross a dt= boundary.
 BASE_MS = int(datetime(2026, 11, 1, 22, tzinfo=UTC).timestamp() * 1000)
@@ -22,28 +23,17 @@ _counter = itertools.count()
 
 def summary(at_ms: int = BASE_MS, **overrides: Any) -> dict[str, Any]:
     n = next(_counter)
-    event: dict[str, Any] = {
-        "metric_type": "PLAYBACK_SUMMARY",
-        "event_id": f"ev-{n:08d}",
-        "session_id": f"session-{n % 7}",
-        "user_id": f"user-{n % 5}",
-        "client_platform": "web",
-        "is_live": n % 2 == 0,
-        "channel_watched": "channel-a",
-        "event_time": at_ms,
-        "playing_time_ms": 58_000 + n,
-        "buffering_time_ms": 2_000,
-        "buffering_count": 1,
-        "error_count": 0,
-        "rendition_name": "720p",
-        "rendition_height": 720,
-        "live_latency_ms": 3_100,
-        "received_at": at_ms + 150,
-        "viewer_country": "FR",
-        "viewer_latitude": 48.85 + n / 1000,
-    }
-    event.update(overrides)
-    return event
+    event = playback_summary(
+        n,
+        event_id=f"ev-{n:08d}",
+        is_live=n % 2 == 0,
+        event_time=at_ms,
+        playing_time_ms=58_000 + n,
+        received_at=at_ms + 150,
+        viewer_country="FR",
+        viewer_latitude=48.85 + n / 1000,
+    )
+    return event | overrides
 
 
 def append(log: EventLog, events: list[dict[str, Any]]) -> None:

@@ -13,28 +13,26 @@ Not a load generator (that is the viewer simulator's job): a fixed, reproducible
 from __future__ import annotations
 
 import argparse
-import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import orjson
 
 from qos_lake.api import WriterConfig, write_log
 from qos_realtime.api import ConsumerTiming, MetricStore, RealtimeConsumer, WindowConfig
 from qos_shared.eventlog import EventLog, LogRecord
-
-Record = dict[str, Any]
+from qos_shared.testing.oracle import Record
+from qos_shared.testing.sessions import (
+    LogNormal,
+    Sessions,
+    Weighted,
+    every_outcome,
+)
 
 # (value, weight): some platforms and channels far more popular than others, as in real traffic.
-PLATFORMS: tuple[tuple[str, float], ...] = (
-    ("web", 0.40),
-    ("android", 0.25),
-    ("ios", 0.20),
-    ("smart_tv", 0.15),
-)
-CHANNELS: tuple[tuple[str, float], ...] = (
+PLATFORMS: Weighted = (("web", 0.40), ("android", 0.25), ("ios", 0.20), ("smart_tv", 0.15))
+CHANNELS: Weighted = (
     ("sports", 0.32),
     ("news", 0.26),
     ("movies", 0.18),
@@ -42,18 +40,8 @@ CHANNELS: tuple[tuple[str, float], ...] = (
     ("music", 0.10),
 )
 COUNTRIES = ("FR", "DE", "GB", "US", "ES")
-RENDITIONS = (("1080p", 6_000_000), ("720p", 3_000_000), ("480p", 1_200_000))
 # Startup is slower on TVs and phones than on the web, so the platform split shows something.
-_STARTUP_MS = {
-    "web": (350, 2500),
-    "android": (500, 3500),
-    "ios": (450, 3000),
-    "smart_tv": (900, 6000),
-}
-
-
-def _pick(rng: random.Random, choices: tuple[tuple[str, float], ...]) -> str:
-    return rng.choices([c for c, _ in choices], weights=[w for _, w in choices])[0]
+STARTUP_FACTOR = (("android", 1.4), ("ios", 1.2), ("smart_tv", 2.5))
 
 
 def generate(
@@ -65,98 +53,21 @@ def generate(
     summary_every_s: int = 30,
 ) -> list[Record]:
     """Stored records of `sessions` sessions over the `span_s` seconds before `now_ms`, in
-    event-time order; every event_time is before `now_ms`."""
-    rng = random.Random(seed)  # noqa: S311 - reproducible sample data, not a secret
-    start_ms = now_ms - span_s * 1000
-    records: list[Record] = []
-    for n in range(sessions):
-        platform = _pick(rng, PLATFORMS)
-        base: Record = {
-            "session_id": f"sess-{seed:02d}-{n:04d}-{rng.getrandbits(24):06x}",
-            "user_id": f"user-{rng.randrange(sessions // 2 + 1):04d}",
-            "client_platform": platform,
-            "channel_watched": _pick(rng, CHANNELS),
-            "is_live": rng.random() < 0.75,
-            "source_format": "v1",
-            "schema_version": "1",
-            "viewer_country": rng.choice(COUNTRIES),
-        }
-        # Sessions start all through the span, a few shortly before its end (open windows).
-        t = start_ms + rng.randrange(max(1, span_s * 1000 - 5_000))
-
-        def emit(metric_type: str, at: int, base: Record = base, **fields: Any) -> bool:
-            if at >= now_ms:
-                return False
-            records.append(
-                {
-                    **base,
-                    "metric_type": metric_type,
-                    "event_time": at,
-                    "event_id": f"{base['session_id']}-{len(records):06d}",
-                    "received_at": at + rng.randrange(40, 400),
-                    **fields,
-                }
-            )
-            return True
-
-        emit("ATTEMPT", t)
-        outcome = rng.random()
-        if outcome < 0.05:
-            emit("ERROR", t + 1_200, error_code="MANIFEST_404", fatal=True, phase="startup")
-            emit("STOP", t + 1_300, exit_before_start=False)
-            continue
-        if outcome < 0.09:
-            emit("STOP", t + rng.randrange(800, 4_000), exit_before_start=True)
-            continue
-        low, high = _STARTUP_MS[platform]
-        startup = rng.randrange(low, high)
-        t += startup
-        if not emit("PLAY", t, startup_latency_ms=startup, start_playback_position_sec=0.0):
-            continue
-        rendition, bitrate = rng.choice(RENDITIONS)
-        length_ms = rng.randrange(span_s * 200, span_s * 1000 + 1)
-        end = t + length_ms
-        every = summary_every_s * 1000
-        ended = True
-        while t < end:
-            step = min(every, end - t)
-            t += step
-            buffering = rng.choice([0, 0, 0, 0, rng.randrange(200, max(201, step // 8))])
-            summary: Record = {
-                "playing_time_ms": step - buffering,
-                "buffering_time_ms": buffering,
-                "buffering_count": 0 if buffering == 0 else rng.randrange(1, 3),
-                "error_count": 1 if rng.random() < 0.04 else 0,
-                "rendition_name": rendition,
-                "rendition_height": int(rendition[:-1]),
-                "bitrate_bps": bitrate,
-            }
-            if base["is_live"]:
-                summary["live_latency_ms"] = rng.randrange(
-                    2_000, 9_000 if platform != "web" else 6_000
-                )
-            if not emit("PLAYBACK_SUMMARY", t, **summary):
-                ended = False
-                break
-            if rng.random() < 0.15:
-                new_rendition, new_bitrate = rng.choice(RENDITIONS)
-                if new_rendition != rendition:
-                    emit(
-                        "QUALITY_CHANGED",
-                        t + 5,
-                        from_rendition_name=rendition,
-                        to_rendition_name=new_rendition,
-                        from_bitrate=bitrate,
-                        to_bitrate=new_bitrate,
-                        step_direction="UP" if new_bitrate > bitrate else "DOWN",
-                    )
-                    rendition, bitrate = new_rendition, new_bitrate
-        if ended and rng.random() < 0.05:
-            emit("ERROR", t + 10, error_code="DECODE", fatal=True, phase="playback")
-        if ended:
-            emit("STOP", t + 20, exit_before_start=False)
-    records.sort(key=lambda r: (r["event_time"], r["event_id"]))
-    return records
+    event-time order; every event_time is before `now_ms` (sessions still playing have no STOP)."""
+    every = summary_every_s * 1000
+    # Sessions start all through the span, a few shortly before its end (open windows).
+    spec = every_outcome(now_ms - span_s * 1000, max(1, span_s * 1000 - 5_000), sessions)
+    # Several days of samples go into one data directory: the ids tell them apart.
+    spec = replace(spec, cut_ms=now_ms, id_prefix=f"sample-{seed:02d}-")
+    spec = replace(spec, platforms=PLATFORMS, channels=CHANNELS, startup_factor=STARTUP_FACTOR)
+    spec = replace(spec, countries=tuple((country, 1.0) for country in COUNTRIES))
+    # Sessions last from a fifth of the span to all of it; every player is a current one.
+    length = LogNormal(span_s * 500, 0.5, span_s * 200, span_s * 1000)
+    buffering = (200, max(201, every // 8))
+    playback = replace(spec.playback, summary_every_ms=every, buffering_ms=buffering)
+    outcomes = replace(spec.outcomes, legacy=0.0)
+    spec = replace(spec, duration=length, playback=playback, outcomes=outcomes)
+    return Sessions(spec, seed).records()
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ import pytest
 
 from qos_realtime.adapters.window_engine import compute_rows
 from qos_shared.catalogue import CATALOGUE
+from qos_shared.examples import ORIGINAL_SAMPLE_DATA
 
 from ..golden import ORACLE, expected_rows, generate
 
@@ -50,19 +51,8 @@ def test_original_five_on_the_original_payloads() -> None:
         "schema_version": "1",
     }
     records = [
-        {
-            **common,
-            "metric_type": "PLAYBACK_SUMMARY",
-            "session_id": "a",
-            "event_time": t + 1,
-            "error_count": 0,
-            "playing_time_ms": 60015,
-            "buffering_time_ms": 0,
-            "buffering_count": 0,
-            "rendition_name": "720p",
-            "rendition_height": 720,
-            "live_latency_ms": 2000,
-        },
+        # the sample's own payload: 60015 ms played, 720p, 2 s behind live, no error
+        {**ORIGINAL_SAMPLE_DATA, **common, "session_id": "a", "event_time": t + 1},
         {
             **common,
             "metric_type": "PLAYBACK_SUMMARY",

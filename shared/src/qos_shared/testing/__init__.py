@@ -1,1 +1,2 @@
-"""Test support shared by every engine that computes the catalogue: the hand-written oracle."""
+"""Test support shared by every package: the hand-written oracle (`oracle`) and the one seeded
+session generator (`sessions`)."""
