@@ -22,6 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+import qos_search_node as search_node
+from qos_search_indexer.api import LOCAL_INDEXER_MODULE
+
 URL_PATTERN = re.compile(r"https?://[\w.\-]+:\d+")
 # An argv item may name the URL of a component started before it: `{url:ingest}`.
 URL_REFERENCE = re.compile(r"\{url:([\w-]+)\}")
@@ -210,7 +213,7 @@ def _search_components(options: StackOptions) -> list[Component]:
             argv=[
                 python,
                 "-m",
-                "qos_search_indexer.node",
+                search_node.MODULE,
                 "run",
                 "--data-dir",
                 str(options.data_dir / "opensearch"),
@@ -227,7 +230,7 @@ def _search_components(options: StackOptions) -> list[Component]:
             argv=[
                 python,
                 "-m",
-                "qos_search_indexer.entrypoints.local_indexer",
+                LOCAL_INDEXER_MODULE,
                 "run",
                 "--url",
                 url,
