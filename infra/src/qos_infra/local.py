@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import IO
 
 import qos_search_node as search_node
-from qos_search_indexer.api import LOCAL_INDEXER_MODULE
 
 URL_PATTERN = re.compile(r"https?://[\w.\-]+:\d+")
 # An argv item may name the URL of a component started before it: `{url:ingest}`.
@@ -205,6 +204,9 @@ def _search_components(options: StackOptions) -> list[Component]:
     """A local OpenSearch node and the indexer feeding it, when search is on."""
     if options.search_port is None:
         return []
+    # Here rather than at the top: the api loads opensearch-py, which `qos` needs only for this.
+    from qos_search_indexer.api import LOCAL_INDEXER_MODULE
+
     python = sys.executable
     url = f"http://127.0.0.1:{options.search_port}"
     return [
