@@ -152,6 +152,7 @@ def lint(session: nox.Session) -> None:
         "services/lake/infra",
         "services/lake/tests",
         "services/search-indexer/infra",
+        "services/search-indexer/node",
         "services/search-indexer/tests",
         "infra/src",
         "infra/tests",

@@ -8,14 +8,14 @@ Data: the lake benchmark's generated day (`qos_shared.testing.sessions.traffic_d
 of simulated sessions, the stored records as the event log holds them), appended to a real
 `EventLog` first (not timed).
 
-Indexing: a local node (`qos_search_indexer.node`, one JVM, `--heap`, on this machine's cores)
+Indexing: a local node (`qos_search_node`, one JVM, `--heap`, on this machine's cores)
 with the real index template and pipeline applied; then the real `SearchIndexer` (`_bulk` of
 `--batch` records, document id = event_id, daily index by event time, the geo pipeline) polls
 the log until its checkpoint reaches the end. The figure is records / wall time, log reads and
 checkpoints included. A `_refresh` follows (not timed), then a force-merge to one segment is NOT
 done: the panels are timed on the index as the indexer left it.
 
-Panels: every visualization of the dashboards (`panels.all_panels()`), its search body as
+Panels: every visualization of the dashboards (`all_panels()`), its search body as
 Dashboards sends it for the whole day (auto interval: 30 m, as Dashboards picks for 24 h) with
 no dashboard filter, run `--repeats` times; best and median of wall time (the client's round
 trip) and of OpenSearch's own `took`. The request cache is disabled per request
@@ -36,13 +36,18 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from qos_search_indexer import node as search_node
-from qos_search_indexer import setup
-from qos_search_indexer.dashboards import panels
-from qos_search_indexer.deadletter import DeadLetterStore
-from qos_search_indexer.index import INDEX_PATTERN
-from qos_search_indexer.indexer import CONSUMER, IndexerConfig, SearchIndexer
-from qos_search_indexer.settings import client_for
+import qos_search_node as search_node
+from qos_search_indexer.api import (
+    CONSUMER,
+    INDEX_PATTERN,
+    DeadLetterStore,
+    IndexerConfig,
+    all_panels,
+    apply_index_design,
+    build_indexer,
+    client_for,
+    search_body,
+)
 from qos_shared.eventlog import EventLog, LogRecord
 from qos_shared.testing.sessions import traffic_day
 
@@ -71,9 +76,9 @@ def fill_log(log: EventLog, n: int, seed: int) -> tuple[int, float]:
 
 def index_all(log: EventLog, url: str, work: Path, batch: int) -> dict[str, Any]:
     client = client_for(url, timeout=120)
-    setup.apply(client)
+    apply_index_design(client)
     store = DeadLetterStore(work / "dead.sqlite")
-    indexer = SearchIndexer(log, client, store, IndexerConfig(batch_size=batch))
+    indexer = build_indexer(log, client, store, IndexerConfig(batch_size=batch))
     total = log.last_position()
     started = time.monotonic()
     done = 0
@@ -106,10 +111,8 @@ def index_all(log: EventLog, url: str, work: Path, batch: int) -> dict[str, Any]
 def time_panels(url: str, day_ms: int, repeats: int) -> list[dict[str, Any]]:
     client = client_for(url, timeout=120)
     rows = []
-    for panel in panels.all_panels():
-        body = panels.search_body(
-            panel, start_ms=day_ms, end_ms=day_ms + DAY_MS - 1, interval="30m"
-        )
+    for panel in all_panels():
+        body = search_body(panel, start_ms=day_ms, end_ms=day_ms + DAY_MS - 1, interval="30m")
         walls, tooks = [], []
         for _ in range(repeats):
             started = time.perf_counter()

@@ -2,7 +2,7 @@
 every number checked against the simulator's ground truth.
 
 `qos up` runs as a subprocess over a fresh data directory (free ports, 5 s windows; search on
-when `qos_search_indexer.node.available()` says a node can run here, which CI must satisfy).
+when `qos_search_node.available()` says a node can run here, which CI must satisfy).
 The simulator runs as a library (`simulate`) against the stack's ingest with a fixed seed.
 
 Why the truth is exact for the realtime engine: the run is a *backfill placed just ahead of the
@@ -53,12 +53,11 @@ import orjson
 import pytest
 from qos_up_support import Stack, get_json, processes_using, start_qos
 
+import qos_search_node as search_node
 from qos_infra.dashboard.app import LAKE_PANELS, TILES
 from qos_infra.simulator import SimulationConfig, SimulationResult, simulate
 from qos_infra.simulator.truth import stored_records
-from qos_search_indexer import node as search_node
-from qos_search_indexer.dashboards import panels
-from qos_search_indexer.index import INDEX_PATTERN
+from qos_search_indexer.api import INDEX_PATTERN, catalogue_panels, read_rows, search_body
 from qos_shared.catalogue import BY_NAME, CATALOGUE, LATE_EVENTS
 from qos_shared.eventlog import EventLog
 from qos_shared.testing.oracle import ORACLE, Record, percentile
@@ -392,12 +391,12 @@ def test_the_search_panels_are_the_truth(run: Run) -> None:
         dashboard_filters = (
             [] if platform is None else [{"match_phrase": {"client_platform": platform}}]
         )
-        for panel in panels.catalogue_panels():
+        for panel in catalogue_panels():
             if panel.kind == "pie":
                 continue
             assert panel.metric is not None
             metric = BY_NAME[panel.metric]
-            body = panels.search_body(
+            body = search_body(
                 panel,
                 start_ms=start,
                 end_ms=end,
@@ -405,7 +404,7 @@ def test_the_search_panels_are_the_truth(run: Run) -> None:
                 dashboard_filters=dashboard_filters,
             )
             response = post_json(run.search, f"/{INDEX_PATTERN}/_search", body)
-            rows = {key[0]: values[0] for key, values in panels.read_rows(panel, response)}
+            rows = {key[0]: values[0] for key, values in read_rows(panel, response)}
             for window in windows:
                 ws = window["window_start"]
                 expected = window["groups"][dimension].get(value, {}).get(metric.name)

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 from types import FrameType
 
+import qos_search_node as search_node
 from qos_infra.local import LocalStack, StackError, StackOptions, components
-from qos_search_indexer import node as search_node
 from qos_shared.eventlog import EventLog, EventLogError
 
 DEFAULT_DATA_DIR = Path(".qos-data")

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+import qos_search_node as search_node
 from qos_ingest import api as ingest_api
 
 URL_PATTERN = re.compile(r"https?://[\w.\-]+:\d+")
@@ -199,6 +200,9 @@ def _search_components(options: StackOptions) -> list[Component]:
     """A local OpenSearch node and the indexer feeding it, when search is on."""
     if options.search_port is None:
         return []
+    # Here rather than at the top: the api loads opensearch-py, which `qos` needs only for this.
+    from qos_search_indexer.api import LOCAL_INDEXER_MODULE
+
     python = sys.executable
     url = f"http://127.0.0.1:{options.search_port}"
     return [
@@ -207,7 +211,7 @@ def _search_components(options: StackOptions) -> list[Component]:
             argv=[
                 python,
                 "-m",
-                "qos_search_indexer.node",
+                search_node.MODULE,
                 "run",
                 "--data-dir",
                 str(options.data_dir / "opensearch"),
@@ -224,7 +228,7 @@ def _search_components(options: StackOptions) -> list[Component]:
             argv=[
                 python,
                 "-m",
-                "qos_search_indexer.entrypoints.local_indexer",
+                LOCAL_INDEXER_MODULE,
                 "run",
                 "--url",
                 url,

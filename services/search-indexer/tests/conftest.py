@@ -1,6 +1,6 @@
 """Session fixtures: one real local OpenSearch node (no Docker) for the whole test session.
 
-The node is built with Maven and run on Java by `qos_search_indexer.node`. Without Java or Maven
+The node is built with Maven and run on Java by `qos_search_node`. Without Java or Maven
 the fixture FAILS with the reason rather than skipping: CI requires these tests to run.
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from qos_search_indexer import node
+import qos_search_node as node
 
 
 @pytest.fixture(scope="session")

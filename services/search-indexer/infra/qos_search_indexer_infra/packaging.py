@@ -21,7 +21,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from qos_search_indexer.setup_lambda.domain_setup import SAVED_OBJECTS_FILENAME
+from qos_search_indexer.api import SAVED_OBJECTS_FILENAME
 
 # infra/qos_search_indexer_infra/packaging.py -> services/search-indexer -> repo root
 SEARCH_ROOT = Path(__file__).resolve().parents[2]

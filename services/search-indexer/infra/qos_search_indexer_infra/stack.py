@@ -40,11 +40,15 @@ from aws_cdk import aws_ssm as ssm
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from qos_search_indexer.index import INDEX_PATTERN, INDEX_PREFIX
-from qos_search_indexer.setup_lambda.domain_setup import SAVED_OBJECTS_FILENAME, design_sha256
+from qos_search_indexer.api import (
+    INDEX_PATTERN,
+    INDEX_PREFIX,
+    SAVED_OBJECTS_FILENAME,
+    design_sha256,
+)
 
 SERVICE = "search-indexer"
-HANDLER = "qos_search_indexer.setup_lambda.handler.handler"
+HANDLER = "qos_search_indexer.entrypoints.setup_lambda.handler"
 POWERTOOLS_SERVICE_NAME = "qos-search-setup"
 SETUP_RESOURCE_TYPE = "Custom::QosSearchSetup"
 # The local node's version (ADR 0007): the index design is tested on it.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from opensearchpy import OpenSearch
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -23,25 +22,8 @@ class SearchSettings(BaseSettings):
     poll_interval_s: float = Field(default=0.5, gt=0)
     request_timeout_s: float = Field(default=60.0, gt=0)
 
-    def client(self) -> OpenSearch:
-        return client_for(
-            self.url,
-            auth=(self.username, self.password.get_secret_value())
-            if self.username and self.password
-            else None,
-            timeout=self.request_timeout_s,
-        )
-
-
-def client_for(
-    url: str, *, auth: tuple[str, str] | None = None, timeout: float = 60.0
-) -> OpenSearch:
-    """A client that leaves retrying to its caller (the indexer retries batches itself)."""
-    return OpenSearch(
-        hosts=[url],
-        http_auth=auth,
-        timeout=timeout,
-        max_retries=0,
-        retry_on_timeout=False,
-        http_compress=False,
-    )
+    def auth(self) -> tuple[str, str] | None:
+        """Basic auth, when both a user name and a password are set."""
+        if self.username and self.password:
+            return (self.username, self.password.get_secret_value())
+        return None

@@ -21,16 +21,16 @@ from typing import Any
 import pytest
 from botocore.credentials import Credentials
 
-from qos_search_indexer.index import index_template, ingest_pipeline
-from qos_search_indexer.setup_lambda import handler as handler_module
-from qos_search_indexer.setup_lambda.domain_setup import (
+from qos_search_indexer.adapters.signed_http import SigV4Http
+from qos_search_indexer.domain.design import (
     HttpResponse,
     SetupError,
     SetupSettings,
     design_sha256,
 )
-from qos_search_indexer.setup_lambda.handler import on_event, physical_id
-from qos_search_indexer.setup_lambda.signed_http import SigV4Http
+from qos_search_indexer.domain.index import index_template, ingest_pipeline
+from qos_search_indexer.entrypoints import setup_lambda as handler_module
+from qos_search_indexer.entrypoints.setup_lambda import on_event, physical_id
 
 ENDPOINT = "search-qos-test-abc123.eu-west-1.es.amazonaws.com"
 FIREHOSE_ROLE = "arn:aws:iam::123456789012:role/qos-test-search-FirehoseRole-XYZ"

@@ -18,8 +18,8 @@ import pytest
 from aws_cdk import App
 from aws_cdk.assertions import Template
 
-from qos_search_indexer.index import index_template
-from qos_search_indexer.setup_lambda.domain_setup import design_sha256
+from qos_search_indexer.domain.design import design_sha256
+from qos_search_indexer.domain.index import index_template
 from qos_search_indexer_infra.app import add_search_indexer_stack
 from qos_search_indexer_infra.packaging import (
     DEFAULT_SAVED_OBJECTS,
@@ -34,7 +34,7 @@ pytestmark = pytest.mark.infra
 
 ENV_NAME = "test-1"
 DOMAIN_NAME = "qos-test-1-search"
-HANDLER = "qos_search_indexer.setup_lambda.handler.handler"
+HANDLER = "qos_search_indexer.entrypoints.setup_lambda.handler"
 STAND_IN = b'{"type":"index-pattern","id":"qos-events","attributes":{"title":"qos-events-*"}}\n'
 
 # cfn-lint findings accepted on purpose, each with why; anything else fails the test.
@@ -162,8 +162,8 @@ def _listed(value: Any) -> list[Any]:
 def test_bundle_has_the_handler_its_dependencies_and_the_saved_objects(
     lambda_asset: Path, saved_objects: Path
 ) -> None:
-    assert (lambda_asset / "qos_search_indexer" / "setup_lambda" / "handler.py").is_file()
-    assert (lambda_asset / "qos_search_indexer" / "index.py").is_file()
+    assert (lambda_asset / "qos_search_indexer" / "entrypoints" / "setup_lambda.py").is_file()
+    assert (lambda_asset / "qos_search_indexer" / "domain" / "index.py").is_file()
     assert (lambda_asset / "qos_shared" / "__init__.py").is_file()
     for dependency in ("aws_lambda_powertools", "botocore", "opensearchpy", "pydantic_core"):
         assert (lambda_asset / dependency).is_dir(), dependency
@@ -563,7 +563,7 @@ def test_stack_refuses_a_bundle_without_handler_or_saved_objects(
 ) -> None:
     with pytest.raises(FileNotFoundError, match="holds no setup function bundle"):
         SearchIndexerStack(_fast_app(), "S", env_name="dev", lambda_asset_dir=tmp_path)
-    handler = tmp_path / "qos_search_indexer" / "setup_lambda" / "handler.py"
+    handler = tmp_path / "qos_search_indexer" / "entrypoints" / "setup_lambda.py"
     handler.parent.mkdir(parents=True)
     handler.write_text("")
     with pytest.raises(FileNotFoundError, match=r"has no qos-dashboards\.ndjson"):

@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 from opensearchpy import OpenSearch
 
-from qos_search_indexer import node as search_node
-from qos_search_indexer import setup
-from qos_search_indexer.deadletter import DeadLetterStore
-from qos_search_indexer.index import INDEX_PATTERN, geo_point
-from qos_search_indexer.indexer import CONSUMER, IndexerConfig, SearchIndexer
-from qos_search_indexer.settings import client_for
+import qos_search_node as search_node
+from qos_search_indexer.adapters.deadletter_store import DeadLetterStore
+from qos_search_indexer.adapters.opensearch import client_for
+from qos_search_indexer.bootstrap import apply_index_design, build_indexer
+from qos_search_indexer.domain.index import INDEX_PATTERN, geo_point
+from qos_search_indexer.service import CONSUMER, IndexerConfig, SearchIndexer
 from qos_shared.eventlog import EventLog, LogRecord
 
 T0 = 1_795_000_000_000  # 2026-11-18 UTC
@@ -49,7 +49,7 @@ def append(log: EventLog, records: list[dict[str, Any]]) -> None:
 @pytest.fixture
 def client(opensearch_url: str) -> Iterator[OpenSearch]:
     client = client_for(opensearch_url)
-    setup.apply(client)
+    apply_index_design(client)
     yield client
     client.indices.delete(index=INDEX_PATTERN, ignore_unavailable=True)
     client.close()
@@ -66,7 +66,7 @@ def test_records_become_documents_under_their_event_id(client: OpenSearch, tmp_p
     records[3] |= {"viewer_latitude": -23.55, "viewer_longitude": -46.63, "viewer_country": "BR"}
     append(log, records)
     store = DeadLetterStore(tmp_path / "dead.sqlite")
-    indexer = SearchIndexer(log, client, store, IndexerConfig(batch_size=8, refresh=True))
+    indexer = build_indexer(log, client, store, IndexerConfig(batch_size=8, refresh=True))
     drain(indexer)
     assert client.count(index=INDEX_PATTERN)["count"] == 20
     doc = client.get(index="qos-events-2026.11.18", id="ev-3")["_source"]
@@ -89,7 +89,7 @@ def test_a_mapping_conflict_goes_to_the_dead_letter_store_with_the_reason(
     log = EventLog(tmp_path / "events.sqlite", synchronous="NORMAL")
     append(log, [summary(0), summary(1, playing_time_ms="a minute"), summary(2)])
     store = DeadLetterStore(tmp_path / "dead.sqlite")
-    indexer = SearchIndexer(log, client, store, IndexerConfig(refresh=True))
+    indexer = build_indexer(log, client, store, IndexerConfig(refresh=True))
     result = indexer.poll()
     assert (result.indexed, result.dead_lettered) == (2, 1)
     [letter] = store.list()
@@ -109,9 +109,9 @@ def test_stopping_the_node_while_events_flow_loses_and_doubles_nothing(tmp_path:
     log = EventLog(tmp_path / "events.sqlite", synchronous="NORMAL")
     store = DeadLetterStore(tmp_path / "dead.sqlite")
     client = client_for(node.url, timeout=10)
-    setup.apply(client)
+    apply_index_design(client)
     stop = threading.Event()
-    indexer = SearchIndexer(
+    indexer = build_indexer(
         log,
         client,
         store,

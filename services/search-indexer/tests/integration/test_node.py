@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from opensearchpy import OpenSearch
 
-from qos_search_indexer import node
+import qos_search_node as node
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +158,7 @@ def test_restart_on_same_data_dir_keeps_documents(tmp_path: Path) -> None:
         client = OpenSearch(hosts=[second.url], timeout=30)
         assert client.get(index="kept", id="1")["_source"] == {"msg": "survives a restart"}
     assert not second.alive
-    assert second.log_path.read_text().count("=== qos_search_indexer.node: starting") == 2
+    assert second.log_path.read_text().count("=== qos_search_node: starting") == 2
 
 
 def _path_with(tmp_path: Path, tools: dict[str, str | None]) -> str:

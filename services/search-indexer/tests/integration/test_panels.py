@@ -2,7 +2,7 @@
 computation on the same records: `qos_shared.testing.oracle` for catalogue KPIs, plain Python
 (`panels_support.ORIGINAL_TRUTH`) for the original Kibana panels.
 
-The records go through the real index design (`setup.apply`: template, mapping, the pipeline
+The records go through the real index design (`apply_index_design`: template, mapping, the pipeline
 that makes `viewer_location`). Each panel runs twice: over everything, and with the dashboard
 filtered to one platform (as the Platform control does), against the truth on that platform's
 records. Time buckets are one minute (Dashboards would pick the interval from the time range).
@@ -28,12 +28,10 @@ from typing import Any
 import pytest
 from opensearchpy import OpenSearch, helpers
 
-from qos_search_indexer import setup
+from qos_search_indexer.api import INDEX_PATTERN, apply_index_design, client_for, index_for
 from qos_search_indexer.dashboards import panels, vega
 from qos_search_indexer.dashboards.panels import Panel
 from qos_search_indexer.dashboards.saved_objects import saved_objects
-from qos_search_indexer.index import INDEX_PATTERN, index_for
-from qos_search_indexer.settings import client_for
 from qos_shared.catalogue import BY_NAME
 from qos_shared.testing.oracle import ORACLE, Record, rendition_shares
 
@@ -54,7 +52,7 @@ PLATFORM_FILTERS: list[str | None] = [None, "ios"]
 @pytest.fixture(scope="module")
 def indexed(opensearch_url: str) -> Iterator[tuple[OpenSearch, list[Record]]]:
     client = client_for(opensearch_url)
-    setup.apply(client)
+    apply_index_design(client)
     records = generate()
     indices = sorted({index_for(r["event_time"]) for r in records})
     actions = (

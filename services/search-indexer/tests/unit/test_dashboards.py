@@ -21,7 +21,7 @@ from qos_search_indexer.dashboards.saved_objects import (
     SEARCH_INDEX_REF,
     render_ndjson,
 )
-from qos_search_indexer.index import INDEX_PATTERN, TIME_FIELD, field_types
+from qos_search_indexer.domain.index import INDEX_PATTERN, TIME_FIELD, field_types
 from qos_shared.catalogue import (
     ATTEMPTS,
     BY_NAME,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qos_search_indexer import index
+from qos_search_indexer.domain import index
 from qos_shared.record_schema import column_types
 
 

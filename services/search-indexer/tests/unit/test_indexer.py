@@ -17,8 +17,9 @@ import pytest
 from opensearchpy.exceptions import ConnectionError as TransportConnectionError
 from opensearchpy.exceptions import TransportError
 
-from qos_search_indexer.deadletter import DeadLetterStore
-from qos_search_indexer.indexer import CONSUMER, IndexerConfig, SearchIndexer, Stopped
+from qos_search_indexer.adapters.deadletter_store import DeadLetterStore
+from qos_search_indexer.adapters.opensearch import OpenSearchCluster
+from qos_search_indexer.service import CONSUMER, IndexerConfig, SearchIndexer, Stopped
 from qos_shared.eventlog import EventLog, LogRecord
 
 DAY_MS = 1_795_000_000_000  # 2026-11-18 UTC
@@ -85,7 +86,7 @@ def store(tmp_path: Path) -> DeadLetterStore:
 def indexer(log: EventLog, store: DeadLetterStore, fake: FakeBulk, **config: Any) -> SearchIndexer:
     config.setdefault("concurrent_requests", 1)  # scripted answers come in request order
     settings = IndexerConfig(backoff_initial_s=0.001, backoff_max_s=0.004, **config)
-    return SearchIndexer(log, fake, store, settings)  # type: ignore[arg-type]
+    return SearchIndexer(log, OpenSearchCluster(fake), store, settings)  # type: ignore[arg-type]
 
 
 def test_a_batch_becomes_one_bulk_request_with_event_ids_and_daily_indices(
@@ -154,6 +155,33 @@ def test_unreadable_records_are_parked_without_being_sent(
     assert reasons["array"] == "not a JSON object"
 
 
+def test_records_without_a_usable_event_time_are_parked(
+    log: EventLog, store: DeadLetterStore
+) -> None:
+    # Usable: an integer in [0, 10000-01-01T00:00:00Z); the first and last such milliseconds
+    # are indexed under their UTC day, the next ones either side are parked.
+    last_ms = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+    times = {"first": 0, "last": last_ms, "before": -1, "after": last_ms + 1, "flag": True}
+    log.append(
+        [
+            LogRecord(name, "p", json.dumps({"event_id": name, "event_time": t}).encode())
+            for name, t in times.items()
+        ]
+    )
+    fake = FakeBulk()
+    result = indexer(log, store, fake).poll()
+    sent = {a["meta"]["_id"]: a["meta"]["_index"] for a in fake.requests[0]}
+    assert sent == {"first": "qos-events-1970.01.01", "last": "qos-events-9999.12.31"}
+    assert result.dead_lettered == 3
+    reasons = {d.event_id: d.reason for d in store.list()}
+    assert reasons == {
+        "before": "event_time out of range: -1",
+        "after": f"event_time out of range: {last_ms + 1}",
+        "flag": "event_time missing or not an integer",
+    }
+    assert log.checkpoint(CONSUMER) == 5
+
+
 @pytest.mark.parametrize(
     "failure",
     [
@@ -182,7 +210,7 @@ def test_a_stop_while_retrying_leaves_the_batch_for_the_next_start(
     fake = FakeBulk(*[down] * 1000)
     stop = threading.Event()
     config = IndexerConfig(backoff_initial_s=0.01, backoff_max_s=0.02, concurrent_requests=1)
-    worker = SearchIndexer(log, fake, store, config, stop=stop)  # type: ignore[arg-type]
+    worker = SearchIndexer(log, OpenSearchCluster(fake), store, config, stop=stop)  # type: ignore[arg-type]
     timer = threading.Timer(0.1, stop.set)
     timer.start()
     with pytest.raises(Stopped):
@@ -339,13 +367,14 @@ def test_a_batch_read_ahead_of_an_unsettled_batch_is_dropped(
     config = IndexerConfig(
         batch_size=2, backoff_initial_s=0.01, backoff_max_s=0.02, concurrent_requests=1
     )
-    worker = SearchIndexer(log, FakeBulk(*[down] * 1000), store, config, stop=stop)  # type: ignore[arg-type]
+    cluster = OpenSearchCluster(FakeBulk(*[down] * 1000))  # type: ignore[arg-type]
+    worker = SearchIndexer(log, cluster, store, config, stop=stop)
     threading.Timer(0.1, stop.set).start()
     with pytest.raises(Stopped):
         worker.poll()  # e0, e1 unsettled; e2, e3 were read ahead meanwhile
     assert log.checkpoint(CONSUMER) == 0
     stop.clear()
-    worker.client = fresh = FakeBulk()  # type: ignore[assignment]
+    cluster.client = fresh = FakeBulk()  # type: ignore[assignment]
     assert worker.poll().read == 2
     assert [a["meta"]["_id"] for a in fresh.requests[0]] == ["e0", "e1"]
     assert worker.poll().read == 2

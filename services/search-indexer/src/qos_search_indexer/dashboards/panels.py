@@ -35,7 +35,7 @@ from qos_search_indexer.dashboards.aggregations import (
     percent,
 )
 from qos_search_indexer.dashboards.filters import filter_query
-from qos_search_indexer.index import LOCATION_FIELD, TIME_FIELD
+from qos_search_indexer.domain.index import LOCATION_FIELD, TIME_FIELD
 from qos_shared.catalogue import (
     BY_NAME,
     CATALOGUE,

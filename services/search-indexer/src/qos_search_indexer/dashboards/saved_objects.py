@@ -35,7 +35,7 @@ from qos_search_indexer.dashboards.panels import (
     json_input,
     panel_id,
 )
-from qos_search_indexer.index import INDEX_PATTERN, TIME_FIELD, field_types
+from qos_search_indexer.domain.index import INDEX_PATTERN, TIME_FIELD, field_types
 from qos_shared.catalogue import BY_NAME
 
 INDEX_PATTERN_ID = "qos-events"

@@ -31,7 +31,7 @@ from qos_search_indexer.dashboards.aggregations import (
     metric_aggs,
     read_filter_agg,
 )
-from qos_search_indexer.index import INDEX_PATTERN, TIME_FIELD
+from qos_search_indexer.domain.index import INDEX_PATTERN, TIME_FIELD
 from qos_shared.catalogue import Aggregate, Metric
 
 VEGA_LITE_SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"

@@ -19,9 +19,8 @@ from types import FrameType
 from opensearchpy.exceptions import OpenSearchException
 from pydantic import ValidationError
 
-from qos_search_indexer import setup
-from qos_search_indexer.deadletter import DeadLetterStore
-from qos_search_indexer.indexer import BatchResult, IndexerConfig, SearchIndexer
+from qos_search_indexer import bootstrap
+from qos_search_indexer.service import BatchResult
 from qos_search_indexer.settings import SearchSettings
 from qos_shared.eventlog import EventLog, EventLogError
 
@@ -70,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         return _dead_letters(settings, args.limit)
     if args.command == "setup":
         try:
-            setup.apply(settings.client())
+            bootstrap.apply_index_design(bootstrap.opensearch_client(settings))
         except OpenSearchException as exc:
             return _fail(f"cannot apply the index design at {settings.url}: {exc}")
         print(f"applied the ingest pipeline and index template at {settings.url}")
@@ -90,12 +89,12 @@ def _run(settings: SearchSettings) -> int:
         log = EventLog(settings.log_path)
     except (EventLogError, OSError) as exc:
         return _fail(f"cannot start: {exc}")
-    client = settings.client()
+    client = bootstrap.opensearch_client(settings)
     # The node may still be starting (qos up starts both at once): wait for it, politely.
     delay = 0.5
     while not stop.is_set():
         try:
-            setup.apply(client)
+            bootstrap.apply_index_design(client)
             break
         except OpenSearchException as exc:
             print(
@@ -103,13 +102,9 @@ def _run(settings: SearchSettings) -> int:
             )
             stop.wait(delay)
             delay = min(delay * 2, 10.0)
-    dead_letters = DeadLetterStore(settings.dead_letter_path)
-    indexer = SearchIndexer(
-        log,
-        client,
-        dead_letters,
-        IndexerConfig(batch_size=settings.batch_size, poll_interval_s=settings.poll_interval_s),
-        stop=stop,
+    dead_letters = bootstrap.dead_letter_store(settings)
+    indexer = bootstrap.build_indexer(
+        log, client, dead_letters, bootstrap.indexer_config(settings), stop=stop
     )
     print(f"{PROG} indexing {settings.log_path} into {settings.url}", flush=True)
     started = time.monotonic()
@@ -133,7 +128,7 @@ def _dead_letters(settings: SearchSettings, limit: int) -> int:
     if not settings.dead_letter_path.exists():
         print(f"no dead letters ({settings.dead_letter_path} does not exist)")
         return 0
-    store = DeadLetterStore(settings.dead_letter_path)
+    store = bootstrap.dead_letter_store(settings)
     try:
         total = store.count()
         for letter in store.list(limit):

@@ -1,4 +1,4 @@
-"""A real local OpenSearch node, without Docker, for integration tests and the local stack.
+"""Builds the local OpenSearch launcher with Maven (once, cached) and starts and stops its JVM.
 
 OpenSearch 2.19 runs in-process from its Maven Central artifacts: the small launcher in
 ``services/search-indexer/node`` (``dev.qos.search.LocalNode``) subclasses ``Node`` and passes the
@@ -6,19 +6,11 @@ modules (HTTP, painless, geo, ...) as classpath plugins. This module builds it w
 caches the classpath keyed by a hash of the pom and the Java sources, starts the JVM in its own
 process group and waits for the cluster to be yellow.
 
-    classpath = prepare()                 # Maven once; instant afterwards
-    with start(Path("/tmp/os-data")) as node:
-        print(node.url)                   # http://127.0.0.1:<free port>
-
-CLI: ``python -m qos_search_indexer.node prepare`` warms the cache (CI does this);
-``python -m qos_search_indexer.node run --data-dir D [--port P]`` runs a node in the foreground.
-
 Only the standard library is used here.
 """
 
 from __future__ import annotations
 
-import argparse
 import atexit
 import contextlib
 import hashlib
@@ -36,14 +28,13 @@ import time
 import urllib.error
 import urllib.request
 import weakref
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import IO, Self
 
-#: The Maven module of the launcher: ``services/search-indexer/node`` (next to ``src``).
-NODE_PROJECT = Path(__file__).resolve().parents[2] / "node"
+#: The Maven module of the launcher: ``services/search-indexer/node``, this package's parent.
+NODE_PROJECT = Path(__file__).resolve().parents[1]
 MAIN_CLASS = "dev.qos.search.LocalNode"
 #: Minimum Java feature version (OpenSearch 2.19 runs on 17, the machines' default).
 MIN_JAVA = 17
@@ -192,7 +183,7 @@ def prepare(cache_dir: Path | None = None, *, timeout: float = MAVEN_TIMEOUT) ->
         "dependency:build-classpath",
     ]
     print(
-        "qos_search_indexer.node: building the local OpenSearch launcher with Maven "
+        "qos_search_node: building the local OpenSearch launcher with Maven "
         "(the first run downloads ~150 MB of jars) ...",
         file=sys.stderr,
         flush=True,
@@ -235,7 +226,7 @@ def prepare(cache_dir: Path | None = None, *, timeout: float = MAVEN_TIMEOUT) ->
     if classpath is None:
         raise NodeUnavailable(f"the cached launcher in {entry} is incomplete after the build")
     print(
-        f"qos_search_indexer.node: launcher ready in {time.monotonic() - started:.0f} s ({entry})",
+        f"qos_search_node: launcher ready in {time.monotonic() - started:.0f} s ({entry})",
         file=sys.stderr,
         flush=True,
     )
@@ -417,7 +408,7 @@ def start(
     (data_dir / "tmp").mkdir(exist_ok=True)
     log_path = data_dir / "logs" / "node.log"
     log_file = log_path.open("ab")
-    log_file.write(f"\n=== qos_search_indexer.node: starting on port {port} ===\n".encode())
+    log_file.write(f"\n=== qos_search_node: starting on port {port} ===\n".encode())
     log_file.flush()
     process = subprocess.Popen(  # noqa: S603 - resolved java, fixed arguments
         command,
@@ -460,72 +451,3 @@ def _wait_until_ready(node: RunningNode, timeout: float) -> None:
                 f"(last: {last_error}); {node.log_path}:\n" + log_tail(node.log_path)
             )
         time.sleep(0.5)
-
-
-# --- CLI -----------------------------------------------------------------------------------
-
-
-def _run(args: argparse.Namespace) -> int:
-    reason = available()
-    if reason is not None:
-        print(f"cannot run OpenSearch: {reason}", file=sys.stderr)
-        return 2
-    stop_requested = threading.Event()
-
-    def _on_signal(signum: int, frame: FrameType | None) -> None:
-        stop_requested.set()
-
-    began = time.monotonic()
-    node = start(Path(args.data_dir), port=args.port, heap=args.heap, timeout=args.timeout)
-    previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        print(
-            f"OpenSearch {node.url} ready in {time.monotonic() - began:.1f} s "
-            f"(pid {node.pid}, log {node.log_path}); Ctrl-C stops it",
-            flush=True,
-        )
-        while not stop_requested.wait(1.0):
-            if not node.alive:
-                print(
-                    f"OpenSearch exited with code {node.process.returncode}:\n"
-                    + log_tail(node.log_path),
-                    file=sys.stderr,
-                )
-                return 1
-        print("stopping OpenSearch ...", flush=True)
-    finally:
-        code = node.stop()
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-    print(f"OpenSearch stopped (exit {code})", flush=True)
-    return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m qos_search_indexer.node",
-        description="A local single-node OpenSearch 2.19 without Docker (Java + Maven).",
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    warm = commands.add_parser("prepare", help="build the launcher and cache its classpath")
-    warm.add_argument("--cache-dir", type=Path, default=None)
-    run = commands.add_parser("run", help="run a node in the foreground until Ctrl-C")
-    run.add_argument("--data-dir", required=True, help="kept between runs")
-    run.add_argument("--port", type=int, default=None, help="HTTP port (default: a free one)")
-    run.add_argument("--heap", default="1g")
-    run.add_argument("--timeout", type=float, default=START_TIMEOUT)
-    args = parser.parse_args(argv)
-
-    try:
-        if args.command == "prepare":
-            classpath = prepare(args.cache_dir)
-            print(f"ready: {classpath.classes_dir} + {len(classpath.jars)} jars")
-            return 0
-        return _run(args)
-    except NodeUnavailable as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

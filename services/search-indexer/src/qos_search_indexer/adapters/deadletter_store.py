@@ -3,7 +3,7 @@
 A SQLite table beside the event log. A record parked here is never retried automatically (its
 rejection is permanent: a mapping conflict, a malformed document), but it is never lost either:
 `qos-search-indexer dead-letters` lists them, and the whole record is kept to re-send after a fix.
-Keyed by log position, so a batch replayed after a crash parks the same record once.
+Keyed by log position (`domain.deadletter`), so a batch replayed after a crash parks it once.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
+
+from qos_search_indexer.domain.deadletter import DeadLetter
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS dead_letters (
@@ -26,16 +27,6 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     parked_at INTEGER NOT NULL
 )
 """
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    position: int
-    event_id: str
-    index_name: str | None  # None: the record never got as far as an index
-    status: int | None  # OpenSearch's item status; None for an unreadable record
-    reason: str
-    document: bytes
 
 
 class DeadLetterStore:

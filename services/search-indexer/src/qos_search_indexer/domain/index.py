@@ -1,9 +1,10 @@
-"""The index design: daily indices of stored records, their template and ingest pipeline.
+"""The index design as data: daily index names, the template, mappings and ingest pipeline.
 
 Everything here is derived from the `shared/` models (`record_schema.column_types()`), so a field
 added to an event gets its mapping with no edit here. The same three objects are applied locally
-(by `setup.apply`) and on OpenSearch Service (by the stack's setup function), and Firehose's
-documents are the same flat records the local log holds, so one template serves both paths:
+(`service.set_up_indices`) and on OpenSearch Service (`service.apply_domain_setup`, the stack's
+setup function), and Firehose's documents are the same flat records the local log holds, so one
+template serves both paths:
 
 - locally the indexer names the index by the record's event time, `qos-events-2026.11.28`;
 - Firehose, rotating daily, names it by arrival, `qos-events-2026-11-28`.
@@ -13,9 +14,10 @@ Both match `qos-events-*`, the template's pattern and the Dashboards index patte
 
 from __future__ import annotations
 
-import datetime as dt
+import functools
 from typing import Any
 
+from qos_shared.eventtime import DAY_MS, utc_day
 from qos_shared.record_schema import ColumnType, column_types
 
 INDEX_PREFIX = "qos-events"
@@ -124,16 +126,19 @@ def ingest_pipeline() -> dict[str, Any]:
 def geo_point(record: dict[str, Any]) -> dict[str, float] | None:
     """What the pipeline makes of a record: its viewer's point, when both coordinates are
     numbers (the local indexer applies the same rule itself; a test holds the two equal)."""
-    lat, lon = _number(record.get("viewer_latitude")), _number(record.get("viewer_longitude"))
-    if lat is None or lon is None:
-        return None
-    return {"lat": lat, "lon": lon}
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return value
+    lat, lon = record.get("viewer_latitude"), record.get("viewer_longitude")
+    # Inline rather than a helper per coordinate: this runs once per record the indexer sends.
+    if (
+        isinstance(lat, _NUMBERS)
+        and not isinstance(lat, bool)
+        and isinstance(lon, _NUMBERS)
+        and not isinstance(lon, bool)
+    ):
+        return {"lat": lat, "lon": lon}
     return None
+
+
+_NUMBERS = (int, float)
 
 
 def ism_policy(*, delete_after_days: int = 30) -> dict[str, Any]:
@@ -166,5 +171,10 @@ def ism_policy(*, delete_after_days: int = 30) -> dict[str, Any]:
 
 def index_for(event_time_ms: int) -> str:
     """The daily index of a record, by its event time (UTC)."""
-    day = dt.datetime.fromtimestamp(event_time_ms / 1000, tz=dt.UTC)
-    return f"{INDEX_PREFIX}-{day:%Y.%m.%d}"
+    return f"{INDEX_PREFIX}-{utc_day(event_time_ms):%Y.%m.%d}"
+
+
+@functools.lru_cache(maxsize=64)
+def daily_index(day: int) -> str:
+    """`index_for` of a UTC day (`eventtime.day_bucket`): computed once per day, not per record."""
+    return index_for(day * DAY_MS)

@@ -1,10 +1,10 @@
 """The custom resource's Lambda (behind the CDK `Provider`): set the domain up on Create and Update.
 
-Create and Update run every step of `domain_setup` (all idempotent, so an Update re-applies the
-whole design whatever property changed). Delete does nothing: the domain goes with the stack, or
-is kept with its indices, and either way its setup is right as it stands. A refused request
-raises `SetupError`; the Provider framework turns the message (request, HTTP status, body) into
-the CloudFormation failure reason.
+Create and Update run every step of `service.apply_domain_setup` (all idempotent, so an Update
+re-applies the whole design whatever property changed). Delete does nothing: the domain goes with
+the stack, or is kept with its indices, and either way its setup is right as it stands. A refused
+request raises `SetupError`; the Provider framework turns the message (request, HTTP status,
+body) into the CloudFormation failure reason.
 
 The saved objects NDJSON is bundled beside the code (`qos-dashboards.ndjson` at the bundle's
 root) by the stack's packaging.
@@ -20,13 +20,9 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from qos_search_indexer.setup_lambda.domain_setup import (
-    SAVED_OBJECTS_FILENAME,
-    Http,
-    SetupError,
-    SetupSettings,
-    apply_domain_setup,
-)
+from qos_search_indexer.bootstrap import signed_http
+from qos_search_indexer.domain.design import SAVED_OBJECTS_FILENAME, SetupError, SetupSettings
+from qos_search_indexer.service import Http, apply_domain_setup
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "qos-search-setup"))
 
@@ -47,12 +43,6 @@ def read_saved_objects() -> bytes:
         return path.read_bytes()
     except FileNotFoundError:
         raise SetupError(f"no saved objects at {path}: the bundle was built without them") from None
-
-
-def signed_http(endpoint: str) -> Http:
-    from qos_search_indexer.setup_lambda.signed_http import SigV4Http
-
-    return SigV4Http(endpoint, region=os.environ["AWS_REGION"])
 
 
 def physical_id(endpoint: str) -> str:

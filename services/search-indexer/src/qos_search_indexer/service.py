@@ -1,4 +1,7 @@
-"""The local indexer: a consumer of the event log that keeps OpenSearch's daily indices current.
+"""The search indexer's use cases: index what the log holds since the checkpoint; set up indices.
+
+**Indexing** (`SearchIndexer`): a consumer of the event log that keeps OpenSearch's daily indices
+current.
 
 Each batch after the `search-indexer` checkpoint goes out as `_bulk` requests (two at once by
 default), with the record's `event_id` as document id: sending a record twice (a retry, a replay
@@ -15,32 +18,106 @@ the dead-letter store with OpenSearch's reason. Until then:
 - items rejected with 429 or 5xx (a full write queue, a shard not yet ready) are re-sent alone;
 - items rejected with any other status (a mapping conflict, a malformed document) are permanent
   failures: parked, logged, never silently dropped.
+
+What a record becomes is the domain's (`domain.documents`); how a `_bulk` request goes out and
+what its answer means is the OpenSearch adapter's (`adapters.opensearch.OpenSearchBulk`).
+
+**Setting up** (idempotent: a PUT replaces, an import overwrites): `set_up_indices` puts the
+ingest pipeline and index template on a cluster (every start of the local indexer);
+`apply_domain_setup` makes an OpenSearch Service domain ready for Firehose and Dashboards (the
+stack's setup function), in this order:
+
+1. the security role `qos_firehose_writer` (what Firehose may do, on `qos-events-*` only);
+2. its role mapping to the Firehose delivery role's ARN (a backend role, under fine-grained
+   access control);
+3. the ingest pipeline, then 4. the index template (the same objects `set_up_indices` puts on
+   the local node; the pipeline first, since the template names it);
+5. the ISM retention policy (read first: ISM replaces a policy only given its sequence number);
+6. the Dashboards saved objects (the committed NDJSON), into the global tenant.
 """
 
 from __future__ import annotations
 
-import functools
+import json
 import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
-import orjson
-from opensearchpy import OpenSearch
-from opensearchpy.exceptions import ConnectionError as TransportConnectionError
-from opensearchpy.exceptions import TransportError
-
-from qos_search_indexer.deadletter import DeadLetter, DeadLetterStore
-from qos_search_indexer.index import LOCATION_FIELD, TIME_FIELD, geo_point, index_for
+from qos_search_indexer.domain.deadletter import DeadLetter
+from qos_search_indexer.domain.design import (
+    FIREHOSE_SECURITY_ROLE,
+    ISM_POLICY_ID,
+    SAVED_OBJECTS_FILENAME,
+    SAVED_OBJECTS_IMPORT_PATH,
+    SAVED_OBJECTS_TENANT,
+    HttpResponse,
+    SetupError,
+    SetupReport,
+    SetupSettings,
+    design,
+    firehose_role_mapping,
+    multipart_file,
+)
+from qos_search_indexer.domain.documents import BulkOutcome, Doc, documents
+from qos_search_indexer.domain.index import (
+    PIPELINE_NAME,
+    TEMPLATE_NAME,
+    index_template,
+    ingest_pipeline,
+)
 from qos_shared.eventlog import EventLog, LogEntry
 
 CONSUMER = "search-indexer"
 logger = logging.getLogger(__name__)
 _jitter = random.random  # backoff jitter, not cryptography
+
+_BODY_IN_ERRORS = 1000  # characters of a response body quoted in an error
+
+
+# -- ports ------------------------------------------------------------------------------------
+
+
+class Cluster(Protocol):
+    """An OpenSearch cluster as the indexer uses it (`adapters.opensearch.OpenSearchCluster`)."""
+
+    def send_bulk(self, docs: list[Doc], *, refresh: bool) -> BulkOutcome | None:
+        """Index the documents in one `_bulk` request; None when the request failed as a whole
+        and may succeed if sent again (unreachable, timeout, 429, 5xx)."""
+        ...
+
+    def put_pipeline(self, name: str, body: dict[str, Any]) -> None: ...
+
+    def put_index_template(self, name: str, body: dict[str, Any]) -> None: ...
+
+
+class DeadLetterSink(Protocol):
+    """Where refused records are parked (`adapters.deadletter_store.DeadLetterStore`)."""
+
+    def park(self, letters: Iterable[DeadLetter]) -> int: ...
+
+
+class Http(Protocol):
+    """Sends one request to the domain (path relative to its endpoint) and returns the answer.
+
+    Returns every HTTP status, error or not; raises only when there is no answer at all.
+    """
+
+    def __call__(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> HttpResponse: ...
+
+
+# -- indexing ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,21 +143,7 @@ class BatchResult:
     seconds: float = 0.0
 
 
-@dataclass(slots=True)
-class _Doc:
-    entry: LogEntry
-    index: str
-    source: bytes
-
-
-@dataclass(slots=True)
-class _Outcome:
-    retry: list[_Doc] = field(default_factory=list)
-    parked: list[DeadLetter] = field(default_factory=list)
-    indexed: int = 0
-
-
-_Prepared = tuple[list[LogEntry], list[_Doc], list[DeadLetter]]
+_Prepared = tuple[list[LogEntry], list[Doc], list[DeadLetter]]
 
 
 class Stopped(Exception):
@@ -91,14 +154,14 @@ class SearchIndexer:
     def __init__(
         self,
         log: EventLog,
-        client: OpenSearch,
-        dead_letters: DeadLetterStore,
+        cluster: Cluster,
+        dead_letters: DeadLetterSink,
         config: IndexerConfig = IndexerConfig(),
         *,
         stop: threading.Event | None = None,
     ) -> None:
         self.log = log
-        self.client = client
+        self.cluster = cluster
         self.dead_letters = dead_letters
         self.config = config
         self.stop = stop or threading.Event()
@@ -155,7 +218,7 @@ class SearchIndexer:
 
     def _prepare(self, after: int) -> _Prepared:
         entries = self.log.read(after=after, limit=self.config.batch_size)
-        return (entries, *_documents(entries))
+        return (entries, *documents(entries))
 
     def _batch_after(self, after: int) -> _Prepared:
         """The batch after a position: the one prepared ahead if it starts there and holds
@@ -177,7 +240,7 @@ class SearchIndexer:
         self._next = None
         self._reader.shutdown(wait=True, cancel_futures=True)
 
-    def _send_all(self, docs: list[_Doc]) -> _Outcome | None:
+    def _send_all(self, docs: list[Doc]) -> BulkOutcome | None:
         """Send the documents as `concurrent_requests` requests at once; a request that failed
         as a whole puts its documents back to retry (None when every request failed)."""
         n = max(1, min(self.config.concurrent_requests, len(docs)))
@@ -189,7 +252,7 @@ class SearchIndexer:
             outcomes = list(pool.map(self._send, parts))
         if all(outcome is None for outcome in outcomes):
             return None
-        merged = _Outcome()
+        merged = BulkOutcome()
         for part, outcome in zip(parts, outcomes, strict=True):
             if outcome is None:
                 merged.retry += part
@@ -199,54 +262,9 @@ class SearchIndexer:
             merged.parked += outcome.parked
         return merged
 
-    def _send(self, docs: list[_Doc]) -> _Outcome | None:
-        body = bytearray()
-        for doc in docs:
-            body += b'{"index":{"_index":"%s","_id":%s}}\n' % (
-                doc.index.encode(),
-                orjson.dumps(doc.entry.event_id),
-            )
-            body += doc.source
-            body += b"\n"
-        try:
-            response: dict[str, Any] = self.client.bulk(
-                body=bytes(body),
-                refresh="true" if self.config.refresh else "false",
-                filter_path="errors,items.*.status,items.*.error",
-                # The indexer sets viewer_location itself (below); skipping the index's default
-                # pipeline, which does the same for Firehose's documents, roughly halves the
-                # node's work per document (an ingest pipeline re-parses every source).
-                pipeline="_none",
-            )
-        except TransportConnectionError as exc:
-            logger.warning("OpenSearch unreachable (%s); will retry", _short(exc))
-            return None
-        except TransportError as exc:
-            status = exc.status_code if isinstance(exc.status_code, int) else 0
-            if status == 429 or status >= 500 or status == 0:
-                logger.warning("bulk request failed with %s; will retry", status or _short(exc))
-                return None
-            # The request itself was refused (400 on the whole body, 401/403): no item was
-            # indexed, and sending it again will not change that. Park every record with why.
-            reason = f"bulk request refused: {status} {_short(exc)}"
-            return _Outcome(parked=[_letter(d, status, reason) for d in docs])
-        items = response.get("items", [])
-        if len(items) != len(docs):
-            logger.warning(
-                "bulk answered %d items for %d documents; will retry", len(items), len(docs)
-            )
-            return None
-        outcome = _Outcome()
-        for doc, item in zip(docs, items, strict=True):
-            result = next(iter(item.values()))
-            status = int(result.get("status", 0))
-            if 200 <= status < 300:
-                outcome.indexed += 1
-            elif status == 429 or status >= 500:
-                outcome.retry.append(doc)
-            else:
-                outcome.parked.append(_letter(doc, status, _reason(result.get("error"))))
-        return outcome
+    def _send(self, docs: list[Doc]) -> BulkOutcome | None:
+        """One `_bulk` request (None when it failed as a whole and may succeed if sent again)."""
+        return self.cluster.send_bulk(docs, refresh=self.config.refresh)
 
     def _wait(self, delay: float) -> float:
         """Sleep a jittered `delay` (or raise `Stopped`); returns the next, doubled delay."""
@@ -273,74 +291,99 @@ class SearchIndexer:
         return max(0, self.log.last_position() - self.log.checkpoint(CONSUMER))
 
 
-def _documents(entries: list[LogEntry]) -> tuple[list[_Doc], list[DeadLetter]]:
-    docs: list[_Doc] = []
-    unreadable: list[DeadLetter] = []
-    for entry in entries:
-        try:
-            record = orjson.loads(entry.data)
-        except orjson.JSONDecodeError as exc:
-            unreadable.append(_unreadable(entry, f"not JSON: {exc}"))
-            continue
-        if not isinstance(record, dict):
-            unreadable.append(_unreadable(entry, "not a JSON object"))
-            continue
-        event_time = record.get(TIME_FIELD)
-        if not isinstance(event_time, int) or isinstance(event_time, bool):
-            unreadable.append(_unreadable(entry, f"{TIME_FIELD} missing or not an integer"))
-            continue
-        try:
-            index = _daily_index(event_time // _DAY_MS)
-        except (OverflowError, OSError, ValueError):
-            unreadable.append(_unreadable(entry, f"{TIME_FIELD} out of range: {event_time}"))
-            continue
-        docs.append(_Doc(entry, index, _source(entry.data, record)))
-    return docs, unreadable
+# -- setting up -------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=64)
-def _daily_index(day: int) -> str:
-    """`index_for` of a UTC day (days since the epoch): computed once per day, not per record."""
-    return index_for(day * _DAY_MS)
+def set_up_indices(cluster: Cluster, *, shards: int = 1, replicas: int = 0) -> None:
+    """Put the ingest pipeline, then the index template, on a cluster (a PUT replaces)."""
+    # The pipeline first: the template names it as every new index's default pipeline.
+    cluster.put_pipeline(PIPELINE_NAME, ingest_pipeline())
+    cluster.put_index_template(TEMPLATE_NAME, index_template(shards=shards, replicas=replicas))
 
 
-_DAY_MS = 86_400_000
+def apply_domain_setup(http: Http, settings: SetupSettings, saved_objects: bytes) -> SetupReport:
+    """Apply the role, its mapping, pipeline, template, ISM policy and saved objects, in order."""
+    if not saved_objects.strip():
+        raise SetupError("the saved objects NDJSON is empty: nothing to import into Dashboards")
+    report = SetupReport()
+    objects = design(
+        shards=settings.shards,
+        replicas=settings.replicas,
+        delete_after_days=settings.delete_after_days,
+    )
+
+    role_path = f"/_plugins/_security/api/roles/{FIREHOSE_SECURITY_ROLE}"
+    _put_json(http, role_path, objects[f"role/{FIREHOSE_SECURITY_ROLE}"])
+    report.steps.append(f"security role {FIREHOSE_SECURITY_ROLE}")
+
+    mapping_path = f"/_plugins/_security/api/rolesmapping/{FIREHOSE_SECURITY_ROLE}"
+    _put_json(http, mapping_path, firehose_role_mapping(settings.firehose_role_arn))
+    report.steps.append(f"role mapping {FIREHOSE_SECURITY_ROLE} -> {settings.firehose_role_arn}")
+
+    _put_json(http, f"/_ingest/pipeline/{PIPELINE_NAME}", objects[f"pipeline/{PIPELINE_NAME}"])
+    report.steps.append(f"ingest pipeline {PIPELINE_NAME}")
+
+    _put_json(http, f"/_index_template/{TEMPLATE_NAME}", objects[f"template/{TEMPLATE_NAME}"])
+    report.steps.append(f"index template {TEMPLATE_NAME}")
+
+    _put_ism_policy(http, objects[f"ism/{ISM_POLICY_ID}"])
+    report.steps.append(f"ISM policy {ISM_POLICY_ID}")
+
+    report.saved_objects = _import_saved_objects(http, saved_objects)
+    report.steps.append(f"{report.saved_objects} saved objects")
+    return report
 
 
-def _source(data: bytes, record: dict[str, Any]) -> bytes:
-    """The document: the stored JSON as is (one line: the bulk format is line-delimited), plus
-    `viewer_location` when the record has a latitude and longitude, as the index's ingest
-    pipeline would add it (`index.ingest_pipeline`, which this indexer bypasses)."""
-    location = geo_point(record)
-    if b"\n" in data or LOCATION_FIELD in record:
-        if location is not None:
-            record = {**record, LOCATION_FIELD: location}
-        return orjson.dumps(record)
-    if location is None:
-        return data
-    # The record is a non-empty JSON object (it has an event_time): add the field before its
-    # closing brace rather than serialising the whole record again.
-    return b'%s,"%s":%s}' % (data.rstrip()[:-1], LOCATION_FIELD.encode(), orjson.dumps(location))
+def _put_json(http: Http, path: str, document: Mapping[str, Any]) -> HttpResponse:
+    return _checked(
+        "PUT",
+        path,
+        http(
+            "PUT",
+            path,
+            body=json.dumps(document).encode(),
+            headers={"Content-Type": "application/json"},
+        ),
+        ok=(200, 201),
+    )
 
 
-def _letter(doc: _Doc, status: int, reason: str) -> DeadLetter:
-    entry = doc.entry
-    return DeadLetter(entry.position, entry.event_id, doc.index, status, reason, entry.data)
+def _put_ism_policy(http: Http, policy: Mapping[str, Any]) -> None:
+    path = f"/_plugins/_ism/policies/{ISM_POLICY_ID}"
+    current = _checked("GET", path, http("GET", path), ok=(200, 404))
+    if current.status == 200:
+        found = current.json()
+        # ISM refuses to replace a policy without the version it replaces.
+        path += f"?if_seq_no={int(found['_seq_no'])}&if_primary_term={int(found['_primary_term'])}"
+    _put_json(http, path, policy)
 
 
-def _unreadable(entry: LogEntry, reason: str) -> DeadLetter:
-    return DeadLetter(entry.position, entry.event_id, None, None, reason, entry.data)
+def _import_saved_objects(http: Http, ndjson: bytes) -> int:
+    body, content_type = multipart_file(ndjson, SAVED_OBJECTS_FILENAME)
+    headers = {
+        "Content-Type": content_type,
+        "osd-xsrf": "true",
+        "securitytenant": SAVED_OBJECTS_TENANT,
+    }
+    path = SAVED_OBJECTS_IMPORT_PATH
+    response = _checked("POST", path, http("POST", path, body=body, headers=headers), ok=(200,))
+    result = response.json()
+    if not isinstance(result, dict) or not result.get("success"):
+        errors = result.get("errors") if isinstance(result, dict) else result
+        raise SetupError(
+            f"POST {path}: Dashboards refused saved objects: {_quote(json.dumps(errors).encode())}"
+        )
+    return int(result.get("successCount", 0))
 
 
-def _reason(error: Any) -> str:
-    if isinstance(error, dict):
-        text = f"{error.get('type', 'error')}: {error.get('reason', '')}"
-        cause = error.get("caused_by")
-        if isinstance(cause, dict):
-            text += f" (caused by {cause.get('type', '')}: {cause.get('reason', '')})"
-        return text
-    return str(error)
+def _checked(
+    method: str, path: str, response: HttpResponse, *, ok: tuple[int, ...]
+) -> HttpResponse:
+    if response.status not in ok:
+        raise SetupError(f"{method} {path} -> HTTP {response.status}: {_quote(response.body)}")
+    return response
 
 
-def _short(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:300]
+def _quote(body: bytes) -> str:
+    text = body.decode("utf-8", errors="replace").strip() or "(empty body)"
+    return text if len(text) <= _BODY_IN_ERRORS else text[:_BODY_IN_ERRORS] + "..."

@@ -20,7 +20,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.session import Session
 
-from qos_search_indexer.setup_lambda.domain_setup import HttpResponse, SetupError
+from qos_search_indexer.domain.design import HttpResponse, SetupError
 
 SERVICE = "es"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -38,7 +38,7 @@ def urllib_send(request: urllib.request.Request, timeout: float) -> tuple[int, b
 
 
 class SigV4Http:
-    """`Http` for `domain_setup`: signs each request for `es`, retries the transient ones."""
+    """`service.Http` for the domain setup: signs each request for `es`, retries transient ones."""
 
     def __init__(
         self,

@@ -1,0 +1,1 @@
+"""The search indexer's adapters: OpenSearch (opensearch-py), SigV4-signed HTTP, SQLite."""
