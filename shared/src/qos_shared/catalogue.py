@@ -328,31 +328,6 @@ STARTUP_PERCENTILE = "Play intent to first frame, over PLAY events (percentile a
 LIVE_LATENCY_PERCENTILE = "Live latency reported by live PLAYBACK_SUMMARY events (percentile)."
 
 
-def _percent_of_events(
-    name: str,
-    title: str,
-    description: str,
-    events: Filter,
-    per: Filter,
-    presentation: Presentation,
-) -> Metric:
-    """The records of `events` per record of `per`, in percent (an outcome rate: lower is
-    better)."""
-    return Metric(
-        name=name,
-        title=title,
-        description=description,
-        unit="%",
-        cloudwatch_unit="Percent",
-        kind="ratio",
-        numerator=Aggregate("count", events),
-        denominator=Aggregate("count", per),
-        scale=100.0,
-        higher_is_better=False,
-        presentation=presentation,
-    )
-
-
 def _count(
     name: str,
     title: str,
@@ -373,6 +348,27 @@ def _count(
         numerator=Aggregate("count", records),
         higher_is_better=higher_is_better,
         presentation=presentation,
+    )
+
+
+def _percent_of_events(
+    name: str,
+    title: str,
+    description: str,
+    events: Filter,
+    per: Filter,
+    presentation: Presentation,
+) -> Metric:
+    """The records of `events` per record of `per`, in percent (an outcome rate: lower is
+    better)."""
+    events_count = _count(name, title, description, events, presentation, higher_is_better=False)
+    return replace(
+        events_count,
+        unit="%",
+        cloudwatch_unit="Percent",
+        kind="ratio",
+        denominator=Aggregate("count", per),
+        scale=100.0,
     )
 
 
