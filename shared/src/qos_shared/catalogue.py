@@ -324,8 +324,8 @@ LIVE_LATENCY = _mean_seconds(
     legacy_name="LIVE_LATENCY",
     presentation=Presentation("Live", original_widget="Live Latency"),
 )
-STARTUP_PERCENTILE = "Play intent to first frame, over PLAY events (percentile across viewers)."
-LIVE_LATENCY_PERCENTILE = "Live latency reported by live PLAYBACK_SUMMARY events (percentile)."
+_STARTUP_PERCENTILE = "Play intent to first frame, over PLAY events (percentile across viewers)."
+_LIVE_LATENCY_PERCENTILE = "Live latency reported by live PLAYBACK_SUMMARY events (percentile)."
 
 
 def _count(
@@ -474,17 +474,17 @@ CATALOGUE: tuple[Metric, ...] = (
         STARTUP_TIME,
         0.5,
         "Video startup time",
-        STARTUP_PERCENTILE,
+        _STARTUP_PERCENTILE,
         Presentation("Startup", tile=2, original_panel="Median Startup Latency"),
     ),
     _percentile(
-        STARTUP_TIME, 0.9, "Video startup time", STARTUP_PERCENTILE, Presentation("Startup")
+        STARTUP_TIME, 0.9, "Video startup time", _STARTUP_PERCENTILE, Presentation("Startup")
     ),
     _percentile(
         STARTUP_TIME,
         0.95,
         "Video startup time",
-        STARTUP_PERCENTILE,
+        _STARTUP_PERCENTILE,
         Presentation("Startup", tile=3, alarm_threshold=5.0),  # seconds
     ),
     Metric(
@@ -553,11 +553,11 @@ CATALOGUE: tuple[Metric, ...] = (
         LIVE_LATENCY,
         0.5,
         "Live latency",
-        LIVE_LATENCY_PERCENTILE,
+        _LIVE_LATENCY_PERCENTILE,
         Presentation("Live", tile=5, original_panel="Median Live Latency"),
     ),
     _percentile(
-        LIVE_LATENCY, 0.95, "Live latency", LIVE_LATENCY_PERCENTILE, Presentation("Live", tile=6)
+        LIVE_LATENCY, 0.95, "Live latency", _LIVE_LATENCY_PERCENTILE, Presentation("Live", tile=6)
     ),
     Metric(
         name="concurrent_viewers",
