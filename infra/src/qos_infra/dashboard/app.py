@@ -56,7 +56,7 @@ class LakePanel:
 
 
 # The lake panels the page shows, in order.
-LAKE_PANELS: tuple[LakePanel, ...] = (
+LAKE_LAYOUT: tuple[LakePanel, ...] = (
     LakePanel(
         "popular-channels", "bar", "channel_watched", "viewer_minutes", "sessions", "channel"
     ),
@@ -78,6 +78,8 @@ LAKE_PANELS: tuple[LakePanel, ...] = (
         ys=("video_start_failure", "exits_before_video_start", "playback_failure"),
     ),
 )
+# Their queries' names.
+LAKE_PANELS: tuple[str, ...] = tuple(panel.query for panel in LAKE_LAYOUT)
 SPLITS = {"all": "all", "platform": "client_platform", "channel": "channel_watched"}
 _FILTER_DIMENSION = {"platform": "client_platform", "channel": "channel_watched"}
 _SESSION_ID_MAX = 200
@@ -228,7 +230,7 @@ class Dashboard:
         return {
             "metrics": [metric_info(m) for m in CATALOGUE],
             "tiles": list(TILES),
-            "lake_panels": [panel.query for panel in LAKE_PANELS],
+            "lake_panels": list(LAKE_PANELS),
         }
 
     def layout(self, query: str) -> dict[str, Any]:
@@ -237,7 +239,7 @@ class Dashboard:
         p.query_params(query, ())
         return {
             "tiles": [tile_info(BY_NAME[name]) for name in TILES],
-            "lake_panels": [panel.layout() for panel in LAKE_PANELS],
+            "lake_panels": [panel.layout() for panel in LAKE_LAYOUT],
         }
 
     def dimensions(self, query: str) -> dict[str, Any]:
