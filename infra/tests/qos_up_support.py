@@ -1,5 +1,5 @@
-"""What the stack's end-to-end and browser tests share: `qos up` as a subprocess, Debian's
-Chromium under playwright, and a JSON GET."""
+"""What the stack's end-to-end, dashboard and browser tests share: `qos up` as a subprocess,
+Debian's Chromium under playwright, a JSON GET, and a data directory seeded for the dashboard."""
 
 from __future__ import annotations
 
@@ -22,7 +22,14 @@ from urllib.parse import urlencode, urlsplit
 import orjson
 import pytest
 
+from qos_infra.dashboard.sample import Seeded, generate, seed
 from qos_infra.dashboard.screenshot import CHROMIUM_ARGS
+from qos_infra.dashboard.server import DashboardHTTPServer, serving
+
+# The dashboard tests' realtime windows and allowed lateness.
+WINDOW_S = 10
+LATENESS_S = 2.0
+WINDOW_MS = WINDOW_S * 1000
 
 
 def chromium_path(needed_by: str) -> str:
@@ -177,3 +184,30 @@ def start_qos(argv: list[str], env: dict[str, str] | None = None) -> subprocess.
         stdin=subprocess.DEVNULL,
         text=True,
     )
+
+
+def dashboard_fixtures(
+    name: str, *, seed_number: int, sessions: int, span_s: int
+) -> tuple[Any, Any]:
+    """The module-scoped fixtures `seeded` (a data directory filled by the real code from
+    generated sessions that end now: most records in the lake, the newest in the log's tail,
+    all in the metric store in `WINDOW_S` windows, the newest still open) and `server` (the
+    dashboard over it). Assign them at a test module's top level: `seeded, server = ...`."""
+
+    @pytest.fixture(scope="module")
+    def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Seeded]:
+        data_dir = tmp_path_factory.mktemp(name)
+        now_ms = int(time.time() * 1000)
+        records = generate(
+            now_ms, seed=seed_number, sessions=sessions, span_s=span_s, summary_every_s=10
+        )
+        return data_dir, seed(
+            data_dir, records, window_s=WINDOW_S, allowed_lateness_s=LATENESS_S, lake_share=0.85
+        )
+
+    @pytest.fixture(scope="module")
+    def server(seeded: tuple[Path, Seeded]) -> Iterator[DashboardHTTPServer]:
+        with serving(seeded[0]) as running:
+            yield running
+
+    return seeded, server

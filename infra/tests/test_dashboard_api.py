@@ -23,36 +23,21 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import pytest
+from qos_up_support import LATENESS_S, WINDOW_MS, dashboard_fixtures
 
 from qos_infra.dashboard.app import TILES
-from qos_infra.dashboard.sample import Seeded, generate, seed
+from qos_infra.dashboard.sample import Seeded
 from qos_infra.dashboard.server import DashboardHTTPServer, serving
 from qos_shared.catalogue import CATALOGUE
 from qos_shared.testing.oracle import ORACLE, Record, rendition_shares
 
-WINDOW_S = 10
-LATENESS_S = 2.0
-WINDOW_MS = WINDOW_S * 1000
 PLAIN_METRICS = [m.name for m in CATALOGUE if m.kind != "share"]
 
 
 # -- the data and the server -------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Seeded]:
-    data_dir = tmp_path_factory.mktemp("dashboard-data")
-    now_ms = int(time.time() * 1000)
-    records = generate(now_ms, seed=5, sessions=70, span_s=240, summary_every_s=10)
-    return data_dir, seed(
-        data_dir, records, window_s=WINDOW_S, allowed_lateness_s=LATENESS_S, lake_share=0.85
-    )
-
-
-@pytest.fixture(scope="module")
-def server(seeded: tuple[Path, Seeded]) -> Iterator[DashboardHTTPServer]:
-    with serving(seeded[0]) as running:
-        yield running
+seeded, server = dashboard_fixtures("dashboard-data", seed_number=5, sessions=70, span_s=240)
 
 
 @pytest.fixture(scope="module")
@@ -147,6 +132,46 @@ def test_metrics_lists_the_catalogue(server: DashboardHTTPServer) -> None:
     first = body["metrics"][0]
     assert first["title"] == CATALOGUE[0].title and first["unit"] == CATALOGUE[0].unit
     assert body["tiles"] == list(TILES)
+
+
+def test_layout_has_a_tile_for_every_metric_the_catalogue_tiles(
+    server: DashboardHTTPServer,
+) -> None:
+    layout = get(server, "/api/layout")
+    tiles = layout["tiles"]
+    assert len(tiles) == sum(m.presentation.tile is not None for m in CATALOGUE)
+    for metric in CATALOGUE:
+        shown = metric.presentation
+        if shown.tile is None:
+            assert metric.name not in [t["name"] for t in tiles], metric.name
+            continue
+        tile = tiles[shown.tile - 1]
+        assert tile["name"] == metric.name, f"{metric.name} is not tile {shown.tile}"
+        assert (tile["title"], tile["unit"], tile["description"]) == (
+            metric.title,
+            metric.unit,
+            metric.description,
+        )
+        assert (tile["section"], tile["chart"], tile["tile"]) == (
+            shown.section,
+            shown.chart,
+            shown.tile,
+        )
+
+
+def test_layout_lake_panels_draw_columns_their_queries_have(server: DashboardHTTPServer) -> None:
+    queries = {q["name"]: q for q in get(server, "/api/lake")["queries"]}
+    panels = get(server, "/api/layout")["lake_panels"]
+    assert [p["query"] for p in panels] == get(server, "/api/metrics")["lake_panels"]
+    for panel in panels:
+        named = queries[panel["query"]]
+        if panel["kind"] == "bar":
+            assert panel["x"] in named["group_columns"]
+            assert {panel["y"], panel["text"]} <= set(named["metric_columns"])
+        else:
+            assert panel["kind"] == "trend" and panel["x"] == "day" and panel["ys"]
+            for column in panel["ys"]:
+                assert named["metric_columns"][column] in {m.name for m in CATALOGUE}
 
 
 def test_health_and_dimensions(server: DashboardHTTPServer, seeded: tuple[Path, Seeded]) -> None:

@@ -17,35 +17,29 @@ from typing import Any
 
 import orjson
 import pytest
-from qos_up_support import chromium, keep_screenshot
+from qos_up_support import (
+    LATENESS_S,
+    WINDOW_MS,
+    WINDOW_S,
+    chromium,
+    dashboard_fixtures,
+    keep_screenshot,
+)
 
 from qos_infra.dashboard.app import TILES
-from qos_infra.dashboard.sample import Seeded, generate, seed
+from qos_infra.dashboard.sample import Seeded, generate
 from qos_infra.dashboard.server import DashboardHTTPServer, serving
 from qos_realtime.api import MetricStore, RealtimeConsumer, WindowConfig
+from qos_shared.catalogue import CATALOGUE
 from qos_shared.eventlog import EventLog, LogRecord
 from qos_shared.testing.oracle import ORACLE, Record
 
-WINDOW_S = 10
-LATENESS_S = 2.0
-WINDOW_MS = WINDOW_S * 1000
 TIMEOUT_MS = 30_000
 
 
-@pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Seeded]:
-    data_dir = tmp_path_factory.mktemp("dashboard-browser-data")
-    now_ms = int(time.time() * 1000)
-    records = generate(now_ms, seed=3, sessions=60, span_s=300, summary_every_s=10)
-    return data_dir, seed(
-        data_dir, records, window_s=WINDOW_S, allowed_lateness_s=LATENESS_S, lake_share=0.85
-    )
-
-
-@pytest.fixture(scope="module")
-def server(seeded: tuple[Path, Seeded]) -> Iterator[DashboardHTTPServer]:
-    with serving(seeded[0]) as running:
-        yield running
+seeded, server = dashboard_fixtures(
+    "dashboard-browser-data", seed_number=3, sessions=60, span_s=300
+)
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +85,38 @@ def wait_ready(page: Any, filter_key: str = "") -> None:
             f'[data-testid="panel-{name}"][data-filter="{filter_key}"][data-state="ready"]',
             timeout=TIMEOUT_MS,
         )
+
+
+def test_the_page_draws_a_tile_and_a_chart_for_every_metric_the_catalogue_tiles(
+    server: DashboardHTTPServer, browser: Any
+) -> None:
+    tiled = sorted(
+        (m for m in CATALOGUE if m.presentation.tile is not None),
+        key=lambda m: m.presentation.tile or 0,
+    )
+    page = browser.new_page()
+    try:
+        page.goto(server.url + "/", timeout=TIMEOUT_MS)
+        page.wait_for_selector(f'[data-testid="chart-{tiled[-1].name}"]', timeout=TIMEOUT_MS)
+        drawn = page.eval_on_selector_all(
+            "#tiles .tile", "tiles => tiles.map((t) => t.dataset.testid)"
+        )
+        assert drawn == [f"tile-{m.name}" for m in tiled]
+        charts = page.eval_on_selector_all(
+            "#charts .panel", "panels => panels.map((p) => p.dataset.testid)"
+        )
+        assert charts == [f"panel-{m.name}" for m in tiled]
+        for metric in tiled:
+            tile = page.locator(f'[data-testid="tile-{metric.name}"]')
+            assert tile.locator(".title").inner_text() == metric.title
+            assert tile.get_attribute("title") == metric.description
+        lake = page.eval_on_selector_all(
+            "#lake .panel", "panels => panels.map((p) => p.dataset.testid)"
+        )
+        layout = orjson.loads(page.request.get(server.url + "/api/layout").body())
+        assert lake == [f"lake-{p['query']}" for p in layout["lake_panels"]]
+    finally:
+        page.close()
 
 
 def test_dashboard_in_chromium(

@@ -21,12 +21,19 @@ A metric is a final formula over one or two aggregates of stored event records:
 SQL semantics everywhere: a null value is skipped by sum, mean, distinct and values; a ratio with
 a zero or empty denominator is null (no data), never zero; a count or sum metric over no records
 is 0.
+
+Each metric also says how the dashboards present it (`Presentation`): its section, its chart, its
+tile on the local dashboard's "Now" row, its default CloudWatch alarm, and the widget of the
+original sample's dashboards it stands for. The local dashboard (through its API), the
+OpenSearch saved objects and the CloudWatch dashboard and alarms all read it, so one entry puts
+a KPI on every dashboard.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 # ---------------------------------------------------------------------------------------------
@@ -131,6 +138,66 @@ Dimension = Literal["client_platform", "channel_watched"]
 ALL_DIMENSIONS: tuple[Dimension, ...] = ("client_platform", "channel_watched")
 
 
+# ---------------------------------------------------------------------------------------------
+# Presentation: where and how the dashboards draw a metric
+
+SectionName = Literal["Audience", "Startup", "Playback quality", "Live"]
+# "line": the value over time; "pie": each split value's share of the total (share metrics).
+Chart = Literal["line", "pie"]
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A group of panels on the dashboards, under a header with this description."""
+
+    name: SectionName
+    description: str
+
+
+#: The dashboards' sections, in page order.
+SECTIONS: tuple[Section, ...] = (
+    Section(
+        "Audience", "Who is watching: concurrent viewers, starts and stops, watch time, where."
+    ),
+    Section(
+        "Startup",
+        "From play intent to first frame: attempts, plays, failures, exits, startup time.",
+    ),
+    Section(
+        "Playback quality",
+        "Once playing: stalls, errors, failures, bitrate, renditions, quality switches.",
+    ),
+    Section("Live", "Live latency of live streams."),
+)
+
+#: The original sample's CloudWatch dashboard: its widgets' titles, in its order (METRICS.md §3).
+ORIGINAL_WIDGETS: tuple[str, ...] = (
+    "Concurrent Users",
+    "Buffer Ratio",
+    "Errors",
+    "Startup Time",
+    "Live Latency",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Presentation:
+    """How every dashboard shows one metric."""
+
+    section: SectionName
+    chart: Chart = "line"
+    #: Its place among the local dashboard's "Now" tiles (1 = first), each with a chart of its
+    #: windows; None: no tile.
+    tile: int | None = None
+    #: The default CloudWatch alarm on the all-viewers value, in the metric's `cloudwatch_unit`:
+    #: it breaches on the bad side (above when lower is better, below otherwise). None: no alarm.
+    alarm_threshold: float | None = None
+    #: The original CloudWatch dashboard's widget it stands for (one of `ORIGINAL_WIDGETS`).
+    original_widget: str | None = None
+    #: The original Kibana dashboard's panel it stands for (METRICS.md §3).
+    original_panel: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Metric:
     name: str
@@ -147,6 +214,7 @@ class Metric:
     dimensions: tuple[Dimension, ...] = ALL_DIMENSIONS
     legacy_name: str | None = None  # the original sample's CloudWatch metric name
     higher_is_better: bool | None = None
+    presentation: Presentation = field(kw_only=True)
 
     def __post_init__(self) -> None:
         needs_denominator = self.kind in ("mean", "ratio", "share")
@@ -164,6 +232,15 @@ class Metric:
             raise ValueError(f"{self.name}: a mean is a sum over a count of the same records")
         if (self.kind == "share") != (self.split_by is not None):
             raise ValueError(f"{self.name}: split_by goes with kind share only")
+        shown = self.presentation
+        if shown.chart == "pie" and self.kind != "share":
+            raise ValueError(f"{self.name}: a pie shows the shares of a share metric only")
+        if shown.alarm_threshold is not None and not math.isfinite(shown.alarm_threshold):
+            raise ValueError(f"{self.name}: an alarm threshold is a finite number")
+        if shown.original_widget is not None and shown.original_widget not in ORIGINAL_WIDGETS:
+            raise ValueError(
+                f"{self.name}: the original dashboard has no {shown.original_widget!r}"
+            )
 
 
 # The filters the catalogue uses, named once.
@@ -184,51 +261,131 @@ MS_TO_S = 1 / 1000
 MS_TO_MIN = 1 / 60_000
 
 
-def _startup_percentile(q: float) -> Metric:
+def _mean_seconds(
+    name: str,
+    title: str,
+    description: str,
+    records: Filter,
+    milliseconds: str,
+    *,
+    legacy_name: str,
+    presentation: Presentation,
+) -> Metric:
+    """The mean of a duration field in milliseconds over the records, in seconds."""
     return Metric(
-        name=f"startup_time_p{round(q * 100)}",
-        title=f"Video startup time p{round(q * 100)}",
-        description="Play intent to first frame, over PLAY events (percentile across viewers).",
+        name=name,
+        title=title,
+        description=description,
         unit="s",
         cloudwatch_unit="Seconds",
-        kind="percentile",
-        numerator=Aggregate("values", PLAYS, Field("startup_latency_ms")),
-        quantile=q,
+        kind="mean",
+        numerator=Aggregate("sum", records, Field(milliseconds)),
+        denominator=Aggregate("count", records),
         scale=MS_TO_S,
+        legacy_name=legacy_name,
         higher_is_better=False,
+        presentation=presentation,
     )
 
 
-def _live_latency_percentile(q: float) -> Metric:
-    return Metric(
-        name=f"live_latency_p{round(q * 100)}",
-        title=f"Live latency p{round(q * 100)}",
-        description="Live latency reported by live PLAYBACK_SUMMARY events (percentile).",
-        unit="s",
-        cloudwatch_unit="Seconds",
+def _percentile(
+    mean: Metric, q: float, title: str, description: str, presentation: Presentation
+) -> Metric:
+    """The q-quantile across the records of the values a mean metric averages."""
+    return replace(
+        mean,
+        name=f"{mean.name}_p{round(q * 100)}",
+        title=f"{title} p{round(q * 100)}",
+        description=description,
         kind="percentile",
-        numerator=Aggregate("values", LIVE_SUMMARIES, Field("live_latency_ms")),
+        numerator=replace(mean.numerator, kind="values"),
+        denominator=None,
         quantile=q,
-        scale=MS_TO_S,
-        higher_is_better=False,
+        legacy_name=None,
+        presentation=presentation,
+    )
+
+
+STARTUP_TIME = _mean_seconds(
+    "startup_time",
+    "Startup time (mean)",
+    "Mean startup_latency_ms of PLAY events, in seconds.",
+    PLAYS,
+    "startup_latency_ms",
+    legacy_name="STARTUP_TIME",
+    presentation=Presentation("Startup", original_widget="Startup Time"),
+)
+LIVE_LATENCY = _mean_seconds(
+    "live_latency",
+    "Live latency (mean)",
+    "Mean live_latency_ms of live PLAYBACK_SUMMARY events, in seconds.",
+    LIVE_SUMMARIES,
+    "live_latency_ms",
+    legacy_name="LIVE_LATENCY",
+    presentation=Presentation("Live", original_widget="Live Latency"),
+)
+_STARTUP_PERCENTILE = "Play intent to first frame, over PLAY events (percentile across viewers)."
+_LIVE_LATENCY_PERCENTILE = "Live latency reported by live PLAYBACK_SUMMARY events (percentile)."
+
+
+def _count(
+    name: str,
+    title: str,
+    description: str,
+    records: Filter,
+    presentation: Presentation,
+    *,
+    higher_is_better: bool | None = None,
+) -> Metric:
+    """A metric that counts the records of a filter."""
+    return Metric(
+        name=name,
+        title=title,
+        description=description,
+        unit="count",
+        cloudwatch_unit="Count",
+        kind="count",
+        numerator=Aggregate("count", records),
+        higher_is_better=higher_is_better,
+        presentation=presentation,
+    )
+
+
+def _percent_of_events(
+    name: str,
+    title: str,
+    description: str,
+    events: Filter,
+    per: Filter,
+    presentation: Presentation,
+) -> Metric:
+    """The records of `events` per record of `per`, in percent (an outcome rate: lower is
+    better)."""
+    events_count = _count(name, title, description, events, presentation, higher_is_better=False)
+    return replace(
+        events_count,
+        unit="%",
+        cloudwatch_unit="Percent",
+        kind="ratio",
+        denominator=Aggregate("count", per),
+        scale=100.0,
+    )
+
+
+def _quality_switches(direction: Literal["UP", "DOWN"], higher_is_better: bool | None) -> Metric:
+    return _count(
+        f"quality_switches_{direction.lower()}",
+        f"Quality switches {direction.lower()}",
+        f"QUALITY_CHANGED events with step_direction {direction}.",
+        Filter.of("QUALITY_CHANGED", where=(Eq("step_direction", direction),)),
+        Presentation("Playback quality"),
+        higher_is_better=higher_is_better,
     )
 
 
 CATALOGUE: tuple[Metric, ...] = (
     # --- METRICS.md §1: the original sample's five, under their old names too ----------------
-    Metric(
-        name="startup_time",
-        title="Startup time (mean)",
-        description="Mean startup_latency_ms of PLAY events, in seconds.",
-        unit="s",
-        cloudwatch_unit="Seconds",
-        kind="mean",
-        numerator=Aggregate("sum", PLAYS, Field("startup_latency_ms")),
-        denominator=Aggregate("count", PLAYS),
-        scale=MS_TO_S,
-        legacy_name="STARTUP_TIME",
-        higher_is_better=False,
-    ),
+    STARTUP_TIME,
     Metric(
         name="errors",
         title="Errors",
@@ -239,6 +396,7 @@ CATALOGUE: tuple[Metric, ...] = (
         numerator=Aggregate("sum", SUMMARIES, Field("error_count")),
         legacy_name="ERRORS",
         higher_is_better=False,
+        presentation=Presentation("Playback quality", tile=7, original_widget="Errors"),
     ),
     Metric(
         name="rebuffering_ratio",
@@ -256,20 +414,15 @@ CATALOGUE: tuple[Metric, ...] = (
         scale=100.0,
         legacy_name="BUFFER_RATIO",
         higher_is_better=False,
+        presentation=Presentation(
+            "Playback quality",
+            tile=4,
+            alarm_threshold=2.0,  # percent of watch time
+            original_widget="Buffer Ratio",
+            original_panel="Percent of Buffer Time",
+        ),
     ),
-    Metric(
-        name="live_latency",
-        title="Live latency (mean)",
-        description="Mean live_latency_ms of live PLAYBACK_SUMMARY events, in seconds.",
-        unit="s",
-        cloudwatch_unit="Seconds",
-        kind="mean",
-        numerator=Aggregate("sum", LIVE_SUMMARIES, Field("live_latency_ms")),
-        denominator=Aggregate("count", LIVE_SUMMARIES),
-        scale=MS_TO_S,
-        legacy_name="LIVE_LATENCY",
-        higher_is_better=False,
-    ),
+    LIVE_LATENCY,
     Metric(
         name="concurrency",
         title="Concurrent sessions",
@@ -279,56 +432,61 @@ CATALOGUE: tuple[Metric, ...] = (
         kind="distinct",
         numerator=Aggregate("distinct", SUMMARIES, Field("session_id")),
         legacy_name="CONCURRENCY",
+        presentation=Presentation(
+            "Audience", original_widget="Concurrent Users", original_panel="Concurrent Viewers"
+        ),
     ),
     # --- METRICS.md §2 -----------------------------------------------------------------------
-    Metric(
-        name="attempts",
-        title="Attempts",
-        description="ATTEMPT events (play intents); for old players, which send none, their PLAY.",
-        unit="count",
-        cloudwatch_unit="Count",
-        kind="count",
-        numerator=Aggregate("count", ATTEMPTS),
+    _count(
+        "attempts",
+        "Attempts",
+        "ATTEMPT events (play intents); for old players, which send none, their PLAY.",
+        ATTEMPTS,
+        Presentation("Startup"),
     ),
-    Metric(
-        name="plays",
-        title="Plays",
-        description="PLAY events: sessions that reached their first frame.",
-        unit="count",
-        cloudwatch_unit="Count",
-        kind="count",
-        numerator=Aggregate("count", PLAYS),
+    _count(
+        "plays",
+        "Plays",
+        "PLAY events: sessions that reached their first frame.",
+        PLAYS,
+        Presentation("Startup"),
     ),
-    Metric(
-        name="video_start_failure",
-        title="Video start failures",
-        description="Fatal ERROR events in the startup phase per attempt, in percent (VSF).",
-        unit="%",
-        cloudwatch_unit="Percent",
-        kind="ratio",
-        numerator=Aggregate("count", START_FAILURES),
-        denominator=Aggregate("count", ATTEMPTS),
-        scale=100.0,
-        higher_is_better=False,
+    _percent_of_events(
+        "video_start_failure",
+        "Video start failures",
+        "Fatal ERROR events in the startup phase per attempt, in percent (VSF).",
+        START_FAILURES,
+        ATTEMPTS,
+        Presentation("Startup", tile=8, alarm_threshold=5.0),  # percent of attempts
     ),
-    Metric(
-        name="exits_before_video_start",
-        title="Exits before video start",
-        description=(
+    _percent_of_events(
+        "exits_before_video_start",
+        "Exits before video start",
+        (
             "STOP events of sessions that ended with no first frame and no fatal error, per "
             "attempt, in percent (EBVS)."
         ),
-        unit="%",
-        cloudwatch_unit="Percent",
-        kind="ratio",
-        numerator=Aggregate("count", EXITS_BEFORE_START),
-        denominator=Aggregate("count", ATTEMPTS),
-        scale=100.0,
-        higher_is_better=False,
+        EXITS_BEFORE_START,
+        ATTEMPTS,
+        Presentation("Startup", tile=9),
     ),
-    _startup_percentile(0.5),
-    _startup_percentile(0.9),
-    _startup_percentile(0.95),
+    _percentile(
+        STARTUP_TIME,
+        0.5,
+        "Video startup time",
+        _STARTUP_PERCENTILE,
+        Presentation("Startup", tile=2, original_panel="Median Startup Latency"),
+    ),
+    _percentile(
+        STARTUP_TIME, 0.9, "Video startup time", _STARTUP_PERCENTILE, Presentation("Startup")
+    ),
+    _percentile(
+        STARTUP_TIME,
+        0.95,
+        "Video startup time",
+        _STARTUP_PERCENTILE,
+        Presentation("Startup", tile=3, alarm_threshold=5.0),  # seconds
+    ),
     Metric(
         name="rebuffer_frequency",
         title="Rebuffer frequency",
@@ -340,18 +498,15 @@ CATALOGUE: tuple[Metric, ...] = (
         denominator=Aggregate("sum", SUMMARIES, WATCH_MS),
         scale=60_000.0,
         higher_is_better=False,
+        presentation=Presentation("Playback quality"),
     ),
-    Metric(
-        name="playback_failure",
-        title="Playback failures",
-        description="Fatal ERROR events after the first frame per PLAY, in percent.",
-        unit="%",
-        cloudwatch_unit="Percent",
-        kind="ratio",
-        numerator=Aggregate("count", PLAYBACK_FAILURES),
-        denominator=Aggregate("count", PLAYS),
-        scale=100.0,
-        higher_is_better=False,
+    _percent_of_events(
+        "playback_failure",
+        "Playback failures",
+        "Fatal ERROR events after the first frame per PLAY, in percent.",
+        PLAYBACK_FAILURES,
+        PLAYS,
+        Presentation("Playback quality"),
     ),
     Metric(
         name="average_bitrate",
@@ -367,6 +522,7 @@ CATALOGUE: tuple[Metric, ...] = (
             Field("playing_time_ms"),
         ),
         higher_is_better=True,
+        presentation=Presentation("Playback quality"),
     ),
     Metric(
         name="rendition_share",
@@ -387,32 +543,22 @@ CATALOGUE: tuple[Metric, ...] = (
         ),
         split_by="rendition_name",
         scale=100.0,
-    ),
-    Metric(
-        name="quality_switches_up",
-        title="Quality switches up",
-        description="QUALITY_CHANGED events with step_direction UP.",
-        unit="count",
-        cloudwatch_unit="Count",
-        kind="count",
-        numerator=Aggregate(
-            "count", Filter.of("QUALITY_CHANGED", where=(Eq("step_direction", "UP"),))
+        presentation=Presentation(
+            "Playback quality", chart="pie", original_panel="Percent Renditions"
         ),
     ),
-    Metric(
-        name="quality_switches_down",
-        title="Quality switches down",
-        description="QUALITY_CHANGED events with step_direction DOWN.",
-        unit="count",
-        cloudwatch_unit="Count",
-        kind="count",
-        numerator=Aggregate(
-            "count", Filter.of("QUALITY_CHANGED", where=(Eq("step_direction", "DOWN"),))
-        ),
-        higher_is_better=False,
+    _quality_switches("UP", higher_is_better=None),
+    _quality_switches("DOWN", higher_is_better=False),
+    _percentile(
+        LIVE_LATENCY,
+        0.5,
+        "Live latency",
+        _LIVE_LATENCY_PERCENTILE,
+        Presentation("Live", tile=5, original_panel="Median Live Latency"),
     ),
-    _live_latency_percentile(0.5),
-    _live_latency_percentile(0.95),
+    _percentile(
+        LIVE_LATENCY, 0.95, "Live latency", _LIVE_LATENCY_PERCENTILE, Presentation("Live", tile=6)
+    ),
     Metric(
         name="concurrent_viewers",
         title="Concurrent viewers",
@@ -424,6 +570,7 @@ CATALOGUE: tuple[Metric, ...] = (
         cloudwatch_unit="Count",
         kind="distinct",
         numerator=Aggregate("distinct", PLAYING_SUMMARIES, Field("session_id")),
+        presentation=Presentation("Audience", tile=1),
     ),
     Metric(
         name="watch_time",
@@ -434,6 +581,7 @@ CATALOGUE: tuple[Metric, ...] = (
         kind="sum",
         numerator=Aggregate("sum", SUMMARIES, Field("playing_time_ms")),
         scale=MS_TO_MIN,
+        presentation=Presentation("Audience", original_panel="Total Watch Time"),
     ),
 )
 
@@ -449,6 +597,43 @@ def metric(name: str) -> Metric:
     except KeyError:
         known = ", ".join(sorted(BY_NAME))
         raise KeyError(f"unknown metric {name!r}; the catalogue has: {known}") from None
+
+
+def tiles() -> tuple[Metric, ...]:
+    """The metrics with a tile on the local dashboard, in tile order."""
+    shown = [m for m in CATALOGUE if m.presentation.tile is not None]
+    return tuple(sorted(shown, key=lambda m: m.presentation.tile or 0))
+
+
+def original_widgets() -> tuple[tuple[str, Metric], ...]:
+    """(widget title, metric) for each widget of the original CloudWatch dashboard, in its order."""
+    of = {m.presentation.original_widget: m for m in CATALOGUE}
+    return tuple((title, of[title]) for title in ORIGINAL_WIDGETS)
+
+
+def alarm_thresholds() -> dict[str, float]:
+    """Metric name -> default alarm threshold, in the metric's CloudWatch unit."""
+    return {
+        m.name: m.presentation.alarm_threshold
+        for m in CATALOGUE
+        if m.presentation.alarm_threshold is not None
+    }
+
+
+def _check_presentation() -> None:
+    """What no single entry can check: tiles numbered 1..n once each, every original widget
+    drawn by exactly one metric."""
+    numbers = sorted(m.presentation.tile for m in CATALOGUE if m.presentation.tile is not None)
+    if numbers != list(range(1, len(numbers) + 1)):
+        raise ValueError(f"tile positions must be 1..n, each once: {numbers}")
+    claimed = [m.presentation.original_widget for m in CATALOGUE if m.presentation.original_widget]
+    if sorted(claimed) != sorted(ORIGINAL_WIDGETS):
+        raise ValueError(
+            f"each original widget {ORIGINAL_WIDGETS} stands for one metric, not {claimed}"
+        )
+
+
+_check_presentation()
 
 
 def aggregates() -> Iterator[Aggregate]:
@@ -488,8 +673,11 @@ __all__ = [
     "ALL_DIMENSIONS",
     "CATALOGUE",
     "LATE_EVENTS",
+    "ORIGINAL_WIDGETS",
+    "SECTIONS",
     "Add",
     "Aggregate",
+    "Chart",
     "Clause",
     "Eq",
     "Field",
@@ -498,8 +686,14 @@ __all__ = [
     "Metric",
     "Mul",
     "NotNull",
+    "Presentation",
+    "Section",
+    "SectionName",
     "aggregates",
+    "alarm_thresholds",
     "expr_fields",
     "fields_read",
     "metric",
+    "original_widgets",
+    "tiles",
 ]

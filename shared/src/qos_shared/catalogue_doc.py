@@ -12,6 +12,7 @@ from pathlib import Path
 from qos_shared.catalogue import (
     CATALOGUE,
     LATE_EVENTS,
+    SECTIONS,
     Add,
     Aggregate,
     Clause,
@@ -21,6 +22,7 @@ from qos_shared.catalogue import (
     Filter,
     Gt,
     Metric,
+    Presentation,
 )
 
 DEFAULT_PATH = Path(__file__).resolve().parents[3] / "docs" / "metrics.md"
@@ -72,6 +74,19 @@ def _formula(m: Metric) -> str:
     return f"{_aggregate(m.numerator)} / {_aggregate(m.denominator)}{split}{scale}"
 
 
+def _presentation(m: Metric, shown: Presentation) -> str:
+    cells = (
+        f"`{m.name}`",
+        shown.section,
+        shown.chart,
+        "" if shown.tile is None else str(shown.tile),
+        "" if shown.alarm_threshold is None else f"{shown.alarm_threshold:g} ({m.cloudwatch_unit})",
+        shown.original_widget or "",
+        shown.original_panel or "",
+    )
+    return "| " + " | ".join(cells) + " |"
+
+
 def render() -> str:
     lines = [
         "# Metric catalogue",
@@ -90,6 +105,20 @@ def render() -> str:
     lines += [
         f"| `{LATE_EVENTS}` | count | Records that arrived after their window had closed "
         "(counted by each engine, never aggregated). | |",
+        "",
+        "## Presentation",
+        "",
+        "How the dashboards show each metric: the local dashboard (its tiles, in tile order, "
+        "through `GET /api/layout`), the OpenSearch saved objects (a panel per metric, in its "
+        "section) and the CloudWatch dashboard (a widget per metric; the original widgets "
+        "first) and its default alarms. Sections, in page order:",
+        "",
+        *(f"- **{s.name}**: {s.description}" for s in SECTIONS),
+        "",
+        "| metric | section | chart | tile | alarm threshold | original CloudWatch widget "
+        "| original Kibana panel |",
+        "|---|---|---|---|---|---|---|",
+        *(_presentation(m, m.presentation) for m in CATALOGUE),
         "",
     ]
     return "\n".join(lines)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import unquote
 
 from qos_infra.dashboard import params as p
@@ -21,29 +21,59 @@ from qos_infra.dashboard.params import BadRequest, NotFound
 from qos_infra.dashboard.sources import DataPaths, LakeSource, RealtimeSource, SessionSource
 from qos_lake.api import QUERIES, LakeChanged, QueryParams
 from qos_realtime.api import MetricRow
-from qos_shared.catalogue import BY_NAME, CATALOGUE, Metric
+from qos_shared.catalogue import BY_NAME, CATALOGUE, Metric, tiles
 
-# The KPI tiles, in page order (titles and units come from the catalogue).
-TILES: tuple[str, ...] = (
-    "concurrent_viewers",
-    "startup_time_p50",
-    "startup_time_p95",
-    "rebuffering_ratio",
-    "live_latency_p50",
-    "live_latency_p95",
-    "errors",
-    "video_start_failure",
-    "exits_before_video_start",
-)
+# The KPI tiles, in page order: the catalogue's (`Presentation.tile`), each with its chart.
+TILES: tuple[str, ...] = tuple(m.name for m in tiles())
+
+
+@dataclass(frozen=True, slots=True)
+class LakePanel:
+    """A chart of one lake query: `bar`, a value per group (`x`) labelled with `text`; `trend`,
+    bars per day (`x`) of each column in `ys` (catalogue metrics)."""
+
+    query: str
+    kind: Literal["bar", "trend"]
+    x: str
+    y: str | None = None
+    text: str | None = None
+    by: str | None = None
+    ys: tuple[str, ...] = ()
+
+    def layout(self) -> dict[str, Any]:
+        spec: dict[str, Any] = {"query": self.query, "kind": self.kind, "x": self.x}
+        if self.kind == "bar":
+            spec |= {"y": self.y, "text": self.text, "by": self.by}
+        else:
+            spec["ys"] = list(self.ys)
+        return spec
+
+
 # The lake panels the page shows, in order.
-LAKE_PANELS: tuple[str, ...] = (
-    "popular-channels",
-    "popular-platforms",
-    "startup-latency",
-    "average-buffer-time",
-    "live-latency",
-    "kpis",
+LAKE_LAYOUT: tuple[LakePanel, ...] = (
+    LakePanel(
+        "popular-channels", "bar", "channel_watched", "viewer_minutes", "sessions", "channel"
+    ),
+    LakePanel(
+        "popular-platforms", "bar", "client_platform", "viewer_minutes", "sessions", "platform"
+    ),
+    LakePanel(
+        "startup-latency",
+        "trend",
+        "day",
+        ys=("startup_time_p50", "startup_time_p95", "startup_time"),
+    ),
+    LakePanel("average-buffer-time", "trend", "day", ys=("rebuffering_ratio",)),
+    LakePanel("live-latency", "trend", "day", ys=("live_latency_p50", "live_latency_p95")),
+    LakePanel(
+        "kpis",
+        "trend",
+        "day",
+        ys=("video_start_failure", "exits_before_video_start", "playback_failure"),
+    ),
 )
+# Their queries' names.
+LAKE_PANELS: tuple[str, ...] = tuple(panel.query for panel in LAKE_LAYOUT)
 SPLITS = {"all": "all", "platform": "client_platform", "channel": "channel_watched"}
 _FILTER_DIMENSION = {"platform": "client_platform", "channel": "channel_watched"}
 _SESSION_ID_MAX = 200
@@ -67,6 +97,12 @@ def metric_info(m: Metric) -> dict[str, Any]:
     }
 
 
+def tile_info(m: Metric) -> dict[str, Any]:
+    """A tile of the page: the metric, and where and how the catalogue presents it."""
+    shown = m.presentation
+    return metric_info(m) | {"section": shown.section, "chart": shown.chart, "tile": shown.tile}
+
+
 def _point(row: MetricRow) -> dict[str, Any]:
     return {
         "window_start": row.window_start,
@@ -88,6 +124,7 @@ class Dashboard:
         self._routes: dict[str, Callable[[str], dict[str, Any]]] = {
             "/api/health": self.health,
             "/api/metrics": self.metrics,
+            "/api/layout": self.layout,
             "/api/dimensions": self.dimensions,
             "/api/realtime": self.realtime_series,
             "/api/realtime/summary": self.realtime_summary,
@@ -171,6 +208,7 @@ class Dashboard:
             "api": [
                 "GET /api/health",
                 "GET /api/metrics",
+                "GET /api/layout",
                 "GET /api/dimensions",
                 "GET /api/realtime?metric=&from=&to=&platform=&channel=&by=",
                 "GET /api/realtime/summary?platform=&channel=",
@@ -187,6 +225,15 @@ class Dashboard:
             "metrics": [metric_info(m) for m in CATALOGUE],
             "tiles": list(TILES),
             "lake_panels": list(LAKE_PANELS),
+        }
+
+    def layout(self, query: str) -> dict[str, Any]:
+        """What the page draws, in order: the catalogue's tiles (each also a chart of its
+        windows) and the lake panels."""
+        p.query_params(query, ())
+        return {
+            "tiles": [tile_info(BY_NAME[name]) for name in TILES],
+            "lake_panels": [panel.layout() for panel in LAKE_LAYOUT],
         }
 
     def dimensions(self, query: str) -> dict[str, Any]:

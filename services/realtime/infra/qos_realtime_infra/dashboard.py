@@ -1,17 +1,20 @@
 """The CloudWatch dashboard and alarms of the realtime KPIs, generated from the metric catalogue.
 
-Every widget is derived from `qos_realtime.domain.naming` (itself derived from the catalogue),
-so a KPI added to the catalogue gets its widget here with no edit:
+Every widget is derived from `qos_realtime.domain.naming` (itself derived from the catalogue)
+and placed by the catalogue's presentation metadata, so a KPI added to the catalogue gets its
+widget here with no edit:
 
-1. the original sample's five widgets, per `ClientPlatform` as it drew them: Concurrent Users,
-   Buffer Ratio, Errors, then Startup Time and Live Latency as p50/p90/p95 of their distributions
-   (plus the mean), one small widget per platform;
+1. the original sample's five widgets (the catalogue's `original_widget`s, in the original's
+   order), per `ClientPlatform` as it drew them: Concurrent Users, Buffer Ratio, Errors, then
+   Startup Time and Live Latency as p50/p90/p95 of their distributions (plus the mean), one small
+   widget per platform;
 2. every other KPI, for all viewers (the dimensionless metric) and per platform; rendition share
    by `Rendition`, found with a SEARCH expression since renditions aren't known in advance;
 3. each distribution for all viewers, p50/p90/p95 and the mean.
 
 Alarms watch the all-viewers metric of a catalogue KPI with the statistic that reads it (p95 for
-`startup_time_p95`), breaching above the threshold when lower is better and below it otherwise.
+`startup_time_p95`), breaching above the threshold when lower is better and below it otherwise;
+the default thresholds are the catalogue's `alarm_threshold`s.
 """
 
 from __future__ import annotations
@@ -26,33 +29,20 @@ from aws_cdk import aws_cloudwatch as cw
 from qos_realtime.domain.naming import (
     CLIENT_PLATFORM,
     DISTRIBUTIONS,
-    LEGACY,
     PUBLISHED,
     RENDITION,
     DistributionMetric,
     PublishedMetric,
 )
-from qos_shared.catalogue import BY_NAME, Field
+from qos_shared.catalogue import BY_NAME, Field, alarm_thresholds, original_widgets
 from qos_shared.events import ClientPlatform
 
 PLATFORMS: tuple[str, ...] = get_args(ClientPlatform)
 PERIOD = Duration.minutes(1)
 # Drawn for every distribution, on top of the percentiles the catalogue names.
 DASHBOARD_PERCENTILES = ("p50", "p90", "p95")
-# The original dashboard's widget titles, by legacy metric name, in its order.
-ORIGINAL_WIDGETS = {
-    "CONCURRENCY": "Concurrent Users",
-    "BUFFER_RATIO": "Buffer Ratio",
-    "ERRORS": "Errors",
-    "STARTUP_TIME": "Startup Time",
-    "LIVE_LATENCY": "Live Latency",
-}
-# Catalogue metric -> alarm threshold, in the metric's CloudWatch unit.
-DEFAULT_ALARM_THRESHOLDS: dict[str, float] = {
-    "startup_time_p95": 5.0,  # seconds
-    "rebuffering_ratio": 2.0,  # percent of watch time
-    "video_start_failure": 5.0,  # percent of attempts
-}
+# Catalogue metric -> alarm threshold, in the metric's CloudWatch unit (the catalogue's).
+DEFAULT_ALARM_THRESHOLDS: dict[str, float] = alarm_thresholds()
 
 
 def _metric(
@@ -153,8 +143,8 @@ def dashboard_widgets(namespace: str) -> list[list[cw.IWidget]]:
 
     # 1. The original dashboard, per platform.
     simple: list[cw.IWidget] = []
-    for legacy_name, title in ORIGINAL_WIDGETS.items():
-        published = LEGACY[legacy_name]
+    for title, metric in original_widgets():
+        published = PUBLISHED[metric.name]
         shown.add(published.metric)
         distribution = _distribution_of(published)
         if distribution is None:

@@ -20,6 +20,7 @@ from qos_search_indexer.dashboards.saved_objects import (
     INDEX_PATTERN_ID,
     SEARCH_INDEX_REF,
     render_ndjson,
+    section_id,
 )
 from qos_search_indexer.domain.index import INDEX_PATTERN, TIME_FIELD, field_types
 from qos_shared.catalogue import (
@@ -28,6 +29,7 @@ from qos_shared.catalogue import (
     CATALOGUE,
     LIVE_SUMMARIES,
     PLAYING_SUMMARIES,
+    SECTIONS,
     SUMMARIES,
     Filter,
 )
@@ -261,6 +263,37 @@ def test_every_catalogue_metric_has_a_panel_or_a_documented_exclusion(
         assert title in readme
     ids = {o["id"] for o in by_type(objects, "visualization")}
     assert {p.id for p in panels.all_panels()} <= ids
+
+
+def test_every_catalogue_kpi_is_in_the_ndjson_as_its_entry_presents_it(
+    objects: list[dict[str, Any]],
+) -> None:
+    """Read from the rendered saved objects, not from the panel list: each catalogue KPI's
+    visualization is on the dashboard under its section's header, with the catalogue's title,
+    a pie exactly when its chart is one, and the original panel it stands for in its
+    description; the sections come in the catalogue's order."""
+    visualizations = {o["id"]: o for o in by_type(objects, "visualization")}
+    [board] = by_type(objects, "dashboard")
+    on_board = [ref["id"] for ref in board["references"]]
+    headers = [section_id(s.name) for s in SECTIONS]
+    assert [i for i in on_board if i in headers] == headers
+    section_at: dict[str, str | None] = {}
+    current: str | None = None
+    for object_id in on_board:
+        current = object_id if object_id in headers else current
+        section_at[object_id] = current
+    for metric in CATALOGUE:
+        if metric.name in panels.EXCLUDED:
+            continue
+        shown = metric.presentation
+        vis_id = panels.panel_id(metric.name)
+        assert vis_id in on_board, f"{metric.name} is not on the OpenSearch dashboard"
+        assert section_at[vis_id] == section_id(shown.section), metric.name
+        attributes = visualizations[vis_id]["attributes"]
+        assert attributes["title"] == f"{metric.title} ({metric.unit})", metric.name
+        assert (vis_state(visualizations[vis_id])["type"] == "pie") == (shown.chart == "pie")
+        if shown.original_panel is not None:
+            assert f'"{shown.original_panel}"' in attributes["description"], metric.name
 
 
 def test_the_original_kibana_panels_we_can_feed_are_there() -> None:

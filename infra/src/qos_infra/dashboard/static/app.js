@@ -1,19 +1,12 @@
 // The QoS dashboard page: plain ES module, no build step. Charts are plotly.js, served by the
 // dashboard from the installed `plotly` Python package. Every panel carries a stable
 // `data-testid`, a `data-state` (loading / ready / empty / error) and, for tiles, the raw number
-// in `data-value`, so a browser test can compare exact values.
+// in `data-value`, so a browser test can compare exact values. What the page draws (the tiles and
+// their charts, the lake panels) comes from `GET /api/layout`, itself from the metric catalogue.
 
 const REFRESH_MS = 5000;
 const WAITING_MS = 1000;  // while the metric store has no window yet: look again every second
 const RANGES = { "15m": 15 * 60e3, "1h": 60 * 60e3, "6h": 6 * 60 * 60e3, "24h": 24 * 60 * 60e3 };
-const LAKE_PANELS = [
-  { query: "popular-channels", kind: "bar", x: "channel_watched", y: "viewer_minutes", text: "sessions", by: "channel" },
-  { query: "popular-platforms", kind: "bar", x: "client_platform", y: "viewer_minutes", text: "sessions", by: "platform" },
-  { query: "startup-latency", kind: "trend", x: "day", ys: ["startup_time_p50", "startup_time_p95", "startup_time"] },
-  { query: "average-buffer-time", kind: "trend", x: "day", ys: ["rebuffering_ratio"] },
-  { query: "live-latency", kind: "trend", x: "day", ys: ["live_latency_p50", "live_latency_p95"] },
-  { query: "kpis", kind: "trend", x: "day", ys: ["video_start_failure", "exits_before_video_start", "playback_failure"] },
-];
 const EVENT_TYPES = ["ATTEMPT", "PLAY", "PLAYBACK_SUMMARY", "QUALITY_CHANGED", "ERROR", "STOP"];
 const EVENT_COLORS = {
   ATTEMPT: "#64748b", PLAY: "#16a34a", PLAYBACK_SUMMARY: "#2563eb",
@@ -25,6 +18,7 @@ const $ = (id) => document.getElementById(id);
 const state = {
   catalogue: new Map(),
   tiles: [],
+  lakePanels: [],
   range: "1h",
   customFrom: null,
   customTo: null,
@@ -226,7 +220,7 @@ function buildPanels() {
   }
   const lake = $("lake");
   lake.replaceChildren();
-  for (const panel of LAKE_PANELS) {
+  for (const panel of state.lakePanels) {
     lake.append(
       el("div", { class: "panel", "data-testid": `lake-${panel.query}`, "data-state": "loading", "data-rows": "0" },
         el("h3", { text: lakeTitle(panel) }),
@@ -523,7 +517,7 @@ async function refresh() {
       refreshTiles(),
       ...state.tiles.map((name) => refreshChart(name, from, to)),
       // Popularity follows the range's days; daily trends show at least the last 7 days.
-      ...LAKE_PANELS.map((panel) => refreshLake(
+      ...state.lakePanels.map((panel) => refreshLake(
         panel,
         panel.kind === "trend" ? utcDay(Math.min(from, to - 6 * 86400e3)) : utcDay(from),
         utcDay(to),
@@ -629,9 +623,10 @@ function bindControls() {
 async function start() {
   loadFromUrl();
   try {
-    const catalogue = await getJSON("/api/metrics");
+    const [catalogue, layout] = await Promise.all([getJSON("/api/metrics"), getJSON("/api/layout")]);
     for (const metric of catalogue.metrics) state.catalogue.set(metric.name, metric);
-    state.tiles = catalogue.tiles;
+    state.tiles = layout.tiles.map((tile) => tile.name);
+    state.lakePanels = layout.lake_panels;
   } catch (error) {
     showErrors([error.message]);
     $("status").textContent = "cannot reach the dashboard API";

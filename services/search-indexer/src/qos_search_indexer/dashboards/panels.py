@@ -2,8 +2,9 @@
 
 Two sources:
 
-- **the catalogue**: one panel per KPI, made from its definition (so a KPI added to
-  `qos_shared.catalogue` gets its panel with no edit here). A KPI a standard visualization can
+- **the catalogue**: one panel per KPI, made from its definition and placed by its presentation
+  (section, chart, original panel), so a KPI added to `qos_shared.catalogue` gets its panel with
+  no edit here. A KPI a standard visualization can
   compute exactly (a count, a sum or mean of a field, a distinct count, a percentile; its scale
   shown by the index pattern's field format) is a line chart of that aggregation over time;
   a share is a pie; a ratio, whose two aggregations a standard visualization cannot divide,
@@ -41,10 +42,12 @@ from qos_shared.catalogue import (
     CATALOGUE,
     MS_TO_MIN,
     MS_TO_S,
+    SECTIONS,
     SUMMARIES,
     Field,
     Filter,
     Metric,
+    SectionName,
 )
 
 MetricType = Literal["count", "sum", "avg", "cardinality", "percentiles"]
@@ -122,7 +125,7 @@ class BucketAgg:
 class Panel:
     id: str
     title: str
-    section: str
+    section: SectionName
     kind: VisKind
     description: str
     filter: Filter | None = None
@@ -141,53 +144,7 @@ class Panel:
 
 
 # ---------------------------------------------------------------------------------------------
-# Sections and the catalogue's panels
-
-SECTIONS: tuple[tuple[str, str], ...] = (
-    ("Audience", "Who is watching: concurrent viewers, starts and stops, watch time, where."),
-    ("Startup", "From play intent to first frame: attempts, plays, failures, exits, startup time."),
-    (
-        "Playback quality",
-        "Once playing: stalls, errors, failures, bitrate, renditions, quality switches.",
-    ),
-    ("Live", "Live latency of live streams."),
-    ("More KPIs", "Catalogue KPIs without a section of their own yet."),
-)
-
-SECTION_OF: dict[str, str] = {
-    "concurrency": "Audience",
-    "concurrent_viewers": "Audience",
-    "watch_time": "Audience",
-    "attempts": "Startup",
-    "plays": "Startup",
-    "video_start_failure": "Startup",
-    "exits_before_video_start": "Startup",
-    "startup_time": "Startup",
-    "startup_time_p50": "Startup",
-    "startup_time_p90": "Startup",
-    "startup_time_p95": "Startup",
-    "rebuffering_ratio": "Playback quality",
-    "rebuffer_frequency": "Playback quality",
-    "errors": "Playback quality",
-    "playback_failure": "Playback quality",
-    "average_bitrate": "Playback quality",
-    "rendition_share": "Playback quality",
-    "quality_switches_up": "Playback quality",
-    "quality_switches_down": "Playback quality",
-    "live_latency": "Live",
-    "live_latency_p50": "Live",
-    "live_latency_p95": "Live",
-}
-
-#: Catalogue KPIs that are also panels of the original Kibana dashboard (METRICS.md §3).
-ORIGINAL_OF: dict[str, str] = {
-    "concurrency": "Concurrent Viewers",
-    "watch_time": "Total Watch Time",
-    "rebuffering_ratio": "Percent of Buffer Time",
-    "rendition_share": "Percent Renditions",
-    "startup_time_p50": "Median Startup Latency",
-    "live_latency_p50": "Median Live Latency",
-}
+# The catalogue's panels, in the sections the catalogue names (`qos_shared.catalogue.SECTIONS`)
 
 #: Catalogue KPIs left off the dashboard, with the reason (README "Dashboards" lists them).
 #: Empty today: every KPI has a faithful panel. A KPI that cannot be drawn faithfully must be
@@ -231,25 +188,26 @@ def _standard_metric(metric: Metric) -> MetricAgg | None:
 
 
 def _description(metric: Metric, how: str) -> str:
-    original = ORIGINAL_OF.get(metric.name)
+    original = metric.presentation.original_panel
     was = f' The original dashboard\'s "{original}".' if original else ""
     return f"{metric.description}{was} {how}"
 
 
 def catalogue_panel(metric: Metric) -> Panel:
     """The panel of one catalogue KPI (raises NotExpressible when there is none)."""
-    section = SECTION_OF.get(metric.name, "More KPIs")
     common = Panel(
         id=panel_id(metric.name),
         title=f"{metric.title} ({metric.unit})",
-        section=section,
+        section=metric.presentation.section,
         kind="line",
         description="",
         metric=metric.name,
-        original=ORIGINAL_OF.get(metric.name),
+        original=metric.presentation.original_panel,
     )
     if metric.kind == "share":
         assert metric.split_by is not None and isinstance(metric.numerator.value, Field)
+        if metric.presentation.chart != "pie":
+            raise NotExpressible(f"{metric.name}: a share is drawn as a pie")
         if metric.numerator != metric.denominator or metric.scale != 100.0:
             raise NotExpressible(f"{metric.name}: a pie shows shares of its own total only")
         return replace(
@@ -307,8 +265,19 @@ def original_panels() -> list[Panel]:
     over_time = BucketAgg("date_histogram", TIME_FIELD)
     per_minute = BucketAgg("date_histogram", TIME_FIELD, interval=MINUTE)
 
-    def median(field_name: str, label: str) -> MetricAgg:
-        return MetricAgg("percentiles", label, field_name, (50.0,), hdr_digits=HDR_DIGITS)
+    def median(field_name: str, title: str, description: str, original: str) -> Panel:
+        """A line of the median of a summary field over time (HDR: exact for these counts)."""
+        return Panel(
+            id=panel_id(title.removesuffix(" (s)").lower().replace(" ", "_")),
+            title=title,
+            section="Playback quality",
+            kind="line",
+            description=description,
+            filter=SUMMARIES,
+            metrics=(MetricAgg("percentiles", title, field_name, (50.0,), hdr_digits=HDR_DIGITS),),
+            buckets=(over_time,),
+            original=original,
+        )
 
     return [
         Panel(
@@ -358,38 +327,23 @@ def original_panels() -> list[Panel]:
             buckets=(BucketAgg("geohash_grid", LOCATION_FIELD),),
             original="Playing Time (geo tile map)",
         ),
-        Panel(
-            id=panel_id("median_buffer_count"),
-            title="Median buffer count",
-            section="Playback quality",
-            kind="line",
-            description="Median buffering_count of PLAYBACK_SUMMARY events (stalls per report).",
-            filter=SUMMARIES,
-            metrics=(median("buffering_count", "Median buffer count"),),
-            buckets=(over_time,),
-            original="Median Buffer Count / Median Starvation Count",
+        median(
+            "buffering_count",
+            "Median buffer count",
+            "Median buffering_count of PLAYBACK_SUMMARY events (stalls per report).",
+            "Median Buffer Count / Median Starvation Count",
         ),
-        Panel(
-            id=panel_id("median_buffer_time"),
-            title="Median buffer time (s)",
-            section="Playback quality",
-            kind="line",
-            description="Median buffering_time_ms of PLAYBACK_SUMMARY events, in seconds.",
-            filter=SUMMARIES,
-            metrics=(median("buffering_time_ms", "Median buffer time (s)"),),
-            buckets=(over_time,),
-            original="Median Starvation Time",
+        median(
+            "buffering_time_ms",
+            "Median buffer time (s)",
+            "Median buffering_time_ms of PLAYBACK_SUMMARY events, in seconds.",
+            "Median Starvation Time",
         ),
-        Panel(
-            id=panel_id("median_playback_errors"),
-            title="Median playback errors",
-            section="Playback quality",
-            kind="line",
-            description="Median error_count of PLAYBACK_SUMMARY events.",
-            filter=SUMMARIES,
-            metrics=(median("error_count", "Median playback errors"),),
-            buckets=(over_time,),
-            original="Median Playback Errors",
+        median(
+            "error_count",
+            "Median playback errors",
+            "Median error_count of PLAYBACK_SUMMARY events.",
+            "Median Playback Errors",
         ),
     ]
 
@@ -405,7 +359,7 @@ OUT_OF_SCOPE: dict[str, str] = {
 def all_panels() -> list[Panel]:
     """Every data panel, in dashboard order: by section, catalogue KPIs first."""
     panels = catalogue_panels() + original_panels()
-    order = {name: i for i, (name, _) in enumerate(SECTIONS)}
+    order = {section.name: i for i, section in enumerate(SECTIONS)}
     return sorted(panels, key=lambda p: order[p.section])  # stable within a section
 
 

@@ -27,7 +27,6 @@ from qos_search_indexer.dashboards import vega
 from qos_search_indexer.dashboards.filters import filter_dql, filter_query
 from qos_search_indexer.dashboards.panels import (
     FIELD_FORMATS,
-    SECTIONS,
     BucketAgg,
     MetricAgg,
     Panel,
@@ -36,7 +35,7 @@ from qos_search_indexer.dashboards.panels import (
     panel_id,
 )
 from qos_search_indexer.domain.index import INDEX_PATTERN, TIME_FIELD, field_types
-from qos_shared.catalogue import BY_NAME
+from qos_shared.catalogue import BY_NAME, SECTIONS
 
 INDEX_PATTERN_ID = "qos-events"
 DASHBOARD_ID = "qos-dashboard"
@@ -520,11 +519,11 @@ def _layout(panels: list[Panel]) -> Iterator[tuple[str, int, int, int, int]]:
     yield INTRO_ID, 0, 0, 24, 8
     yield CONTROLS_ID, 24, 0, 24, 8
     y = 8
-    for section, _ in SECTIONS:
-        members = [p for p in panels if p.section == section]
+    for section in SECTIONS:
+        members = [p for p in panels if p.section == section.name]
         if not members:
             continue
-        yield section_id(section), 0, y, GRID_COLUMNS, HEADER_HEIGHT
+        yield section_id(section.name), 0, y, GRID_COLUMNS, HEADER_HEIGHT
         y += HEADER_HEIGHT
         x = 0
         for panel in members:
@@ -580,10 +579,14 @@ def saved_objects() -> list[dict[str, Any]]:
     objects = [index_pattern()]
     objects.append(markdown_visualization(INTRO_ID, "About this dashboard", INTRO_TEXT))
     objects.append(controls_visualization())
-    for section, blurb in SECTIONS:
-        if any(p.section == section for p in panels):
+    for section in SECTIONS:
+        if any(p.section == section.name for p in panels):
             objects.append(
-                markdown_visualization(section_id(section), section, f"## {section}\n{blurb}")
+                markdown_visualization(
+                    section_id(section.name),
+                    section.name,
+                    f"## {section.name}\n{section.description}",
+                )
             )
     objects += [panel_visualization(p) for p in panels]
     objects.append(dashboard(panels))
