@@ -9,7 +9,7 @@ from qos_lake.bootstrap import build_writer, open_log
 from qos_lake.domain.errors import LakeBusy
 from qos_lake.service import FlushResult
 from qos_lake.settings import LakeSettings
-from qos_shared.consumer import Consumer, consumer_parser, run_consumer
+from qos_shared.local_process import Consumer, consumer_parser, run_consumer
 
 
 def main(argv: list[str] | None = None) -> int:

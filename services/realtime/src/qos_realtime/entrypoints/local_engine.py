@@ -7,7 +7,7 @@ from typing import Any
 
 from qos_realtime.bootstrap import build_consumer
 from qos_realtime.settings import RealtimeSettings
-from qos_shared.consumer import Consumer, consumer_parser, run_consumer
+from qos_shared.local_process import Consumer, consumer_parser, run_consumer
 
 
 def main(argv: list[str] | None = None) -> int:

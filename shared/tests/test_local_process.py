@@ -1,19 +1,27 @@
-"""A consumer process of the local event log: its settings from the command line, its refusal to
-start, its run until a signal and its close."""
+"""The local processes: a stop signal's action; a consumer of the local event log (its settings from
+the command line, its refusal to start, its run until a signal and its close); an HTTP server run
+until a signal."""
 
 from __future__ import annotations
 
 import signal
 import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import BaseModel, Field
 
-from qos_shared.consumer import Consumer, consumer_parser, run_consumer
 from qos_shared.eventlog import EventLogError
+from qos_shared.local_process import (
+    Consumer,
+    consumer_parser,
+    on_stop_signals,
+    run_consumer,
+    serve_until_stopped,
+)
 
 
 class _Settings(BaseModel):
@@ -111,3 +119,33 @@ def test_a_consumer_that_cannot_start_says_so_in_one_line(
     assert captured.out == ""
     assert captured.err.startswith("qos-test: cannot start: ")
     assert captured.err.count("\n") == 1
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_both_stop_signals_call_the_action(signum: signal.Signals) -> None:
+    calls: list[str] = []
+    on_stop_signals(lambda: calls.append("stop"))
+    signal.raise_signal(signum)
+    assert calls == ["stop"]
+
+
+def test_a_server_says_it_is_ready_serves_until_a_stop_signal_and_is_closed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    closed: list[bool] = []
+    server_close = server.server_close
+
+    def close() -> None:
+        closed.append(True)
+        server_close()
+
+    server.server_close = close  # type: ignore[method-assign]
+    timer = threading.Timer(0.3, signal.raise_signal, args=(signal.SIGTERM,))
+    timer.start()
+    try:
+        serve_until_stopped(server, "ready")
+    finally:
+        timer.cancel()
+    assert closed == [True]
+    assert capsys.readouterr().out == "ready\n"

@@ -1,9 +1,11 @@
-"""How a consumer of the local event log runs as a process (`qos-lake-writer`, `qos-realtime`).
+"""How the local stack's processes run: until SIGTERM or SIGINT (`qos up` stops them so).
 
-Its command line overrides its settings (`--log-path` and the options the caller adds, each named
-after a setting); it refuses to start with one line on stderr and exit status 2 when the settings
-are invalid or what it opens cannot be opened; otherwise it reads the log until SIGTERM or SIGINT,
-closes what it opened and exits 0.
+`on_stop_signals` is that rule; `serve_until_stopped` runs a local HTTP server by it (`qos-ingest`,
+`qos-dashboard`); `run_consumer` runs a consumer of the local event log by it (`qos-lake-writer`,
+`qos-realtime`). A consumer's command line overrides its settings (`--log-path` and the options
+the caller adds, each named after a setting); it refuses to start with one line on stderr and
+exit status 2 when the settings are invalid or what it opens cannot be opened; otherwise it reads
+the log until a stop signal, closes what it opened and exits 0.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from socketserver import BaseServer
 from types import FrameType
 from typing import Any, Protocol
 
@@ -23,7 +26,36 @@ from pydantic import ValidationError
 
 from qos_shared.eventlog import EventLogError
 
-__all__ = ["Closeable", "Consumer", "consumer_parser", "run_consumer"]
+__all__ = [
+    "Closeable",
+    "Consumer",
+    "consumer_parser",
+    "on_stop_signals",
+    "run_consumer",
+    "serve_until_stopped",
+]
+
+
+def on_stop_signals(action: Callable[[], None]) -> None:
+    """Calls `action` on SIGTERM and on SIGINT (in the main thread, between two of its steps)."""
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        action()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, on_signal)
+
+
+def serve_until_stopped(server: BaseServer, ready: str) -> None:
+    """Says `ready` once a stop signal would stop the server, serves until one comes, then
+    closes the server."""
+    # shutdown() waits for serve_forever() to return: from the main thread it would never.
+    on_stop_signals(lambda: threading.Thread(target=server.shutdown, daemon=True).start())
+    print(ready, flush=True)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        server.server_close()
 
 
 class Closeable(Protocol):
@@ -69,12 +101,7 @@ def run_consumer(
         print(f"{parser.prog}: cannot start: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     stop = threading.Event()
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, on_signal)
+    on_stop_signals(stop.set)
     print(f"{parser.prog} consuming {consumer.describe}", flush=True)
     try:
         consumer.run(stop)
