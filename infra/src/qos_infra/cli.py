@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import signal
 import sys
 from pathlib import Path
-from types import FrameType
 
 import qos_search_node as search_node
 from qos_infra.local import LocalStack, StackError, StackOptions, components
 from qos_shared.eventlog import EventLog, EventLogError
+from qos_shared.local_process import on_stop_signals
 
 DEFAULT_DATA_DIR = Path(".qos-data")
 
@@ -119,12 +118,7 @@ def _search_port(port: int, *, wanted: bool) -> int | None:
 
 def _up(options: StackOptions) -> int:
     stack = LocalStack(options, out=lambda line: print(line, flush=True))
-
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        stack.request_stop()
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
+    on_stop_signals(stack.request_stop)
     print(f"qos: starting the local stack (data in {options.data_dir.resolve()})", flush=True)
     try:
         urls = stack.start()

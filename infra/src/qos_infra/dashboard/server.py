@@ -14,7 +14,6 @@ import importlib.util
 import logging
 import mimetypes
 import re
-import signal
 import sys
 import threading
 from collections.abc import Iterator
@@ -22,13 +21,13 @@ from contextlib import contextmanager
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
 
 from qos_infra.dashboard.app import Dashboard
+from qos_shared.local_process import serve_until_stopped
 
 log = logging.getLogger("qos_infra.dashboard")
 
@@ -240,19 +239,13 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"qos-dashboard: cannot start: {exc}", file=sys.stderr)
         return 2
-
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
     if plotly_js_path() is None:
         print("qos-dashboard: plotly is not installed: the page will show no chart", flush=True)
-    print(f"qos-dashboard listening on {server.url} (data {args.data_dir})", flush=True)
     try:
-        server.serve_forever(poll_interval=0.2)
+        serve_until_stopped(
+            server, f"qos-dashboard listening on {server.url} (data {args.data_dir})"
+        )
     finally:
-        server.server_close()
         server.dashboard.close()
     print("qos-dashboard stopped", flush=True)
     return 0

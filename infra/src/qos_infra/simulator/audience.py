@@ -20,7 +20,7 @@ import math
 import random
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, TypeVar
 
 from qos_infra.simulator.config import SimulationConfig
@@ -130,20 +130,7 @@ class SessionRecord:
     incidents: list[int]
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "session_id": self.session_id,
-            "user_id": self.user_id,
-            "client_platform": self.client_platform,
-            "country": self.country,
-            "channel_watched": self.channel_watched,
-            "is_live": self.is_live,
-            "attempt_at": self.attempt_at,
-            "outcome": self.outcome,
-            "startup_latency_ms": self.startup_latency_ms,
-            "ended_at": self.ended_at,
-            "ended_by": self.ended_by,
-            "incidents": self.incidents,
-        }
+        return asdict(self)
 
 
 @dataclass(slots=True)

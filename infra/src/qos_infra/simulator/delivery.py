@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, cast
 from urllib.parse import urlsplit
 
@@ -219,16 +219,7 @@ class DeliveryStats:
     reasons: list[str] = field(default_factory=list)  # the first distinct rejection reasons
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "requests": self.requests,
-            "retries": self.retries,
-            "events_sent": self.events_sent,
-            "accepted": self.accepted,
-            "rejected": self.rejected,
-            "failed": self.failed,
-            "unsent": self.unsent,
-            "reasons": list(self.reasons),
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True, slots=True)

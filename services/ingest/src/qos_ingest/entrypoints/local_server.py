@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
 import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,6 +23,7 @@ from qos_ingest.bootstrap import build_service
 from qos_ingest.domain import IngestRequest
 from qos_ingest.service import IngestService
 from qos_ingest.settings import IngestSettings
+from qos_shared.local_process import serve_until_stopped
 
 log = logging.getLogger("qos_ingest.server")
 
@@ -190,18 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as exc:
         print(f"qos-ingest: cannot start: {exc}", file=sys.stderr)
         return 2
-
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
     where = f" (event log {settings.log_path})" if settings.sink == "local" else ""
-    print(f"qos-ingest listening on {server.url}{where}", flush=True)
-    try:
-        server.serve_forever(poll_interval=0.2)
-    finally:
-        server.server_close()
+    serve_until_stopped(server, f"qos-ingest listening on {server.url}{where}")
     print("qos-ingest stopped", flush=True)
     return 0
 

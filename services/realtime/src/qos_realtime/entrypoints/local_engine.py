@@ -2,54 +2,33 @@
 
 from __future__ import annotations
 
-import argparse
-import logging
-import signal
-import sys
-import threading
 from pathlib import Path
-from types import FrameType
-
-from pydantic import ValidationError
+from typing import Any
 
 from qos_realtime.bootstrap import build_consumer
 from qos_realtime.settings import RealtimeSettings
-from qos_shared.eventlog import EventLogError
+from qos_shared.local_process import Consumer, consumer_parser, run_consumer
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="qos-realtime", description=__doc__.splitlines()[0])
-    parser.add_argument("--log-path", type=Path, help="the local event log to read")
+    parser = consumer_parser("qos-realtime", __doc__)
     parser.add_argument("--store-path", type=Path, help="the metric store to write")
     parser.add_argument("--window-s", type=int, help="window length in seconds (5..3600)")
     parser.add_argument("--allowed-lateness-s", type=float, help="watermark delay in seconds")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    try:
-        settings = RealtimeSettings(**{k: v for k, v in vars(args).items() if v is not None})
-        consumer = build_consumer(settings)
-    except (ValidationError, EventLogError, OSError) as exc:
-        print(f"qos-realtime: cannot start: {exc}", file=sys.stderr)
-        return 2
-    stop = threading.Event()
+    return run_consumer(parser, argv, _start)
 
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        stop.set()
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    print(
-        f"qos-realtime consuming {settings.log_path} into {settings.store_path} "
-        f"({settings.window_s} s windows, {settings.allowed_lateness_s:g} s allowed lateness)",
-        flush=True,
+def _start(given: dict[str, Any]) -> Consumer:
+    settings = RealtimeSettings(**given)
+    consumer = build_consumer(settings)
+    return Consumer(
+        describe=(
+            f"{settings.log_path} into {settings.store_path} ({settings.window_s} s windows, "
+            f"{settings.allowed_lateness_s:g} s allowed lateness)"
+        ),
+        run=consumer.run,
+        opened=(consumer.log, consumer.store),
     )
-    try:
-        consumer.run(stop)
-    finally:
-        consumer.log.close()
-        consumer.store.close()
-    print("qos-realtime stopped", flush=True)
-    return 0
 
 
 if __name__ == "__main__":
