@@ -41,10 +41,10 @@ def _metric_row(obj: dict[str, Any]) -> MetricRow:
     if value is not None and not _is_number(value):
         raise MalformedRow(f"value: expected a number or null, got {value!r}")
     return MetricRow(
+        **_window_group(obj),
         metric=_string(obj, "metric"),
         value=None if value is None else float(value),
         split=_string(obj, "split", default=""),
-        **_window_group(obj),
     )
 
 
@@ -57,10 +57,10 @@ def _distribution_row(obj: dict[str, Any]) -> DistributionRow:
     if len(values) != len(counts):
         raise MalformedRow(f"{len(values)} values but {len(counts)} counts")
     return DistributionRow(
+        **_window_group(obj),
         source=_string(obj, "source"),
         values=[float(v) for v in values],
         counts=[int(c) for c in counts],
-        **_window_group(obj),
     )
 
 
