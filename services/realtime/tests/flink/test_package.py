@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -59,7 +60,7 @@ def test_the_zips_main_renders_the_kinesis_job_without_site_packages(app_zip: Pa
 
 
 def test_property_groups_round_trip_through_the_job_config(tmp_path: Path) -> None:
-    groups = package.property_groups(
+    config = job.JobConfig(
         input_stream_arn="arn:in",
         output_stream_arn="arn:out",
         region="eu-west-1",
@@ -67,6 +68,7 @@ def test_property_groups_round_trip_through_the_job_config(tmp_path: Path) -> No
         allowed_lateness_s=2.5,
         idle_timeout_s=30,
     )
+    groups = package.property_groups(**asdict(config))
     path = tmp_path / "application_properties.json"
     path.write_text(json.dumps(groups))
     properties = job.read_properties(path)
@@ -74,14 +76,7 @@ def test_property_groups_round_trip_through_the_job_config(tmp_path: Path) -> No
         "python": "main.py",
         "jarfile": "lib/qos-realtime-flink-connectors.jar",
     }
-    assert job.JobConfig.from_properties(properties) == job.JobConfig(
-        input_stream_arn="arn:in",
-        output_stream_arn="arn:out",
-        region="eu-west-1",
-        window_s=10,
-        allowed_lateness_s=2.5,
-        idle_timeout_s=30,
-    )
+    assert job.JobConfig.from_properties(properties) == config
     assert job.JobConfig.from_properties(properties).table_config() == {
         "table.exec.source.idle-timeout": "30 s"
     }

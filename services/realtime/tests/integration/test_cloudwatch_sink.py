@@ -84,6 +84,14 @@ def statistics(
     return dict(point)
 
 
+def listed_metrics(client: Any, namespace: str) -> set[tuple[str, tuple[tuple[str, str], ...]]]:
+    """Each metric of the namespace as (name, its dimensions as (name, value) pairs)."""
+    return {
+        (m["MetricName"], tuple((d["Name"], d["Value"]) for d in m["Dimensions"]))
+        for m in client.list_metrics(Namespace=namespace)["Metrics"]
+    }
+
+
 def metric_row(metric: str, dimension: str, value: str, number: float, split: str = "") -> bytes:
     return MetricRow(
         WINDOW_START,
@@ -128,11 +136,7 @@ def test_rows_land_with_names_units_dimensions_and_distributions(cloudwatch: Any
     assert result.failed == {}
     assert result.retries == 0
 
-    listed = {
-        (m["MetricName"], tuple((d["Name"], d["Value"]) for d in m["Dimensions"]))
-        for m in cloudwatch.list_metrics(Namespace=NAMESPACE)["Metrics"]
-    }
-    assert listed == {
+    assert listed_metrics(cloudwatch, NAMESPACE) == {
         ("Errors", (("ClientPlatform", "web"),)),
         ("RebufferingRatio", (("ClientPlatform", "ios"),)),
         ("Plays", ()),
@@ -141,11 +145,7 @@ def test_rows_land_with_names_units_dimensions_and_distributions(cloudwatch: Any
         ("StartupTime", (("ClientPlatform", "web"),)),
         ("StartupTime", (("ClientPlatform", "ios"),)),
     }
-    legacy = {
-        (m["MetricName"], tuple((d["Name"], d["Value"]) for d in m["Dimensions"]))
-        for m in cloudwatch.list_metrics(Namespace=LEGACY_NAMESPACE)["Metrics"]
-    }
-    assert legacy == {
+    assert listed_metrics(cloudwatch, LEGACY_NAMESPACE) == {
         ("ERRORS", (("ClientPlatform", "web"),)),
         ("BUFFER_RATIO", (("ClientPlatform", "ios"),)),
     }

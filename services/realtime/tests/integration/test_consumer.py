@@ -58,6 +58,12 @@ def store(tmp_path: Path) -> MetricStore:
     return MetricStore(tmp_path / "metrics.sqlite")
 
 
+@pytest.fixture
+def clock() -> Clock:
+    """The consumer's wall clock, moved by hand; it starts at BASE_MS (event time 0 s)."""
+    return Clock()
+
+
 def consumer(log: EventLog, store: MetricStore, clock: Clock, **timing: Any) -> RealtimeConsumer:
     return RealtimeConsumer(
         log,
@@ -80,9 +86,8 @@ def value(store: MetricStore, metric: str, window: int, *, final_only: bool = Tr
 
 
 def test_out_of_order_within_lateness_lands_in_its_window_and_later_is_late(
-    log: EventLog, store: MetricStore
+    log: EventLog, store: MetricStore, clock: Clock
 ) -> None:
-    clock = Clock()
     c = consumer(log, store, clock)
     append(log, play(1, 1), play(2, 9.5), play(3, 12))
     c.poll()  # watermark 12 - 5 = 7 s: window 0 (0-10 s) still open
@@ -101,9 +106,8 @@ def test_out_of_order_within_lateness_lands_in_its_window_and_later_is_late(
 
 
 def test_windows_close_on_the_watermark_and_on_idleness_not_on_wall_time(
-    log: EventLog, store: MetricStore
+    log: EventLog, store: MetricStore, clock: Clock
 ) -> None:
-    clock = Clock()
     c = consumer(log, store, clock, idle_after_s=30.0)
     append(log, play(1, 1))
     c.poll()
@@ -121,14 +125,13 @@ def test_windows_close_on_the_watermark_and_on_idleness_not_on_wall_time(
 
 
 def test_restart_rebuilds_open_windows_and_does_not_count_twice(
-    log: EventLog, store: MetricStore, tmp_path: Path
+    log: EventLog, store: MetricStore, tmp_path: Path, clock: Clock
 ) -> None:
     records = generate(seed=3, sessions=80, span_s=60)
     # arrival out of event-time order, but never by more than the allowed lateness (5 s)
     records.sort(key=lambda r: (r["event_time"] // 4000, r["event_id"]))
     late = [dict(records[0], event_id="late-1", session_id="late", event_time=BASE_MS + 1)]
     append(log, *records)
-    clock = Clock()
     first = consumer(log, store, clock, batch_size=97)
     for _ in range(5):
         first.poll()  # part of the log, some windows closed, some open; then it "dies"
@@ -168,9 +171,8 @@ def test_store_queries_explain_bad_arguments(store: MetricStore) -> None:
 
 
 def test_a_crash_between_store_write_and_checkpoint_replays_without_double_counting(
-    log: EventLog, store: MetricStore
+    log: EventLog, store: MetricStore, clock: Clock
 ) -> None:
-    clock = Clock()
     a = consumer(log, store, clock)
     append(log, play(1, 1), play(2, 2), play(3, 16))
     a.poll()  # window 0 closed by the watermark (11 s)
@@ -187,9 +189,8 @@ def test_a_crash_between_store_write_and_checkpoint_replays_without_double_count
 
 
 def test_a_record_the_engine_cannot_read_stops_the_consumer_where_it_was(
-    log: EventLog, store: MetricStore
+    log: EventLog, store: MetricStore, clock: Clock
 ) -> None:
-    clock = Clock()
     c = consumer(log, store, clock)
     append(log, play(1, 1), play(2, 16))
     c.poll()  # window 0 closed by the watermark (11 s); window 1 open

@@ -45,6 +45,12 @@ def test_parse_row_tells_the_two_row_types_apart() -> None:
     assert parse_row(orjson.dumps(extra)) == m
 
 
+def raw_row(**fields: object) -> bytes:
+    """A row as the stream carries it: window 0-1, dimension all, unless `fields` say otherwise."""
+    window = {"window_start": 0, "window_end": 1, "dimension": "all", "dimension_value": ""}
+    return orjson.dumps(window | fields)
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
@@ -52,60 +58,13 @@ def test_parse_row_tells_the_two_row_types_apart() -> None:
         (b"[1, 2]", "JSON object"),
         (b'{"window_start": 1}', "neither"),
         (orjson.dumps({"metric": "errors", "window_start": "x"}), "window_start"),
+        (raw_row(metric="errors", dimension="country", value=1), "dimension"),
+        (raw_row(metric="errors", value="3"), "value"),
         (
-            orjson.dumps(
-                {
-                    "metric": "errors",
-                    "window_start": 0,
-                    "window_end": 1,
-                    "dimension": "country",
-                    "dimension_value": "",
-                    "value": 1,
-                }
-            ),
-            "dimension",
-        ),
-        (
-            orjson.dumps(
-                {
-                    "metric": "errors",
-                    "window_start": 0,
-                    "window_end": 1,
-                    "dimension": "all",
-                    "dimension_value": "",
-                    "value": "3",
-                }
-            ),
-            "value",
-        ),
-        (
-            orjson.dumps(
-                {
-                    "source": "startup_latency_ms",
-                    "window_start": 0,
-                    "window_end": 1,
-                    "dimension": "all",
-                    "dimension_value": "",
-                    "values": [1.0, 2.0],
-                    "counts": [1],
-                }
-            ),
+            raw_row(source="startup_latency_ms", values=[1.0, 2.0], counts=[1]),
             "2 values but 1 counts",
         ),
-        (
-            orjson.dumps(
-                {
-                    "source": "startup_latency_ms",
-                    "window_start": 0,
-                    "window_end": 1,
-                    "dimension": "all",
-                    "dimension_value": "",
-                    "values": [1.0],
-                    "counts": [0],
-                }
-            ),
-            "positive integers",
-        ),
+        (raw_row(source="startup_latency_ms", values=[1.0], counts=[0]), "positive integers"),
     ],
 )
 def test_malformed_records_are_explained(data: bytes, message: str) -> None:

@@ -134,6 +134,9 @@ class IndexerConfig:
 
 @dataclass(slots=True)
 class BatchResult:
+    """What one poll did: records read, indexed and dead-lettered, retries, the log positions
+    (first, last) it covered, and how long it took."""
+
     read: int
     indexed: int = 0
     dead_lettered: int = 0

@@ -54,6 +54,8 @@ MAX_AGE_MS = (14 * 24 - 1) * 3600 * 1000
 MAX_AHEAD_MS = (2 * 60 - 10) * 60 * 1000
 STANDARD_RESOLUTION = 60
 
+Dimensions = tuple[tuple[str, str], ...]  # a datum's dimensions: (name, value) pairs, in order
+
 
 class SkipReason(StrEnum):
     PROVISIONAL = "provisional"
@@ -73,7 +75,7 @@ class MetricDatum:
     name: str
     unit: str
     timestamp_ms: int
-    dimensions: tuple[tuple[str, str], ...] = ()
+    dimensions: Dimensions = ()
     value: float | None = None
     values: tuple[float, ...] = ()
     counts: tuple[float, ...] = ()
@@ -147,7 +149,7 @@ def translate(
 
 def _dimensions(
     row: MetricRow | DistributionRow, config: PublisherConfig
-) -> tuple[tuple[str, str], ...] | SkipReason:
+) -> Dimensions | SkipReason:
     if row.dimension == "all":
         return ()
     value = row.dimension_value
@@ -162,9 +164,7 @@ def _dimensions(
     return SkipReason.BAD_DIMENSION
 
 
-def _single(
-    row: MetricRow, dimensions: tuple[tuple[str, str], ...], config: PublisherConfig
-) -> Translation:
+def _single(row: MetricRow, dimensions: Dimensions, config: PublisherConfig) -> Translation:
     published = PUBLISHED.get(row.metric)
     if published is None:
         return Translation(skipped=SkipReason.UNKNOWN_METRIC)
@@ -177,32 +177,19 @@ def _single(
         if not row.split or len(row.split) > MAX_DIMENSION_VALUE_LENGTH:
             return Translation(skipped=SkipReason.BAD_DIMENSION)
         dimensions = (*dimensions, (RENDITION, row.split))
-    datums = [
-        MetricDatum(
-            namespace=config.namespace,
-            name=published.name,
-            unit=published.unit,
-            timestamp_ms=row.window_start,
-            dimensions=dimensions,
-            value=value,
-        )
-    ]
+    names = [(config.namespace, published.name)]
     if config.legacy_metrics and published.legacy_name and row.dimension == "client_platform":
-        datums.append(
-            MetricDatum(
-                namespace=config.legacy_namespace or config.namespace,
-                name=published.legacy_name,
-                unit=published.unit,
-                timestamp_ms=row.window_start,
-                dimensions=dimensions,
-                value=value,
-            )
+        names.append((config.legacy_namespace or config.namespace, published.legacy_name))
+    return Translation(
+        datums=tuple(
+            MetricDatum(namespace, name, published.unit, row.window_start, dimensions, value)
+            for namespace, name in names
         )
-    return Translation(datums=tuple(datums))
+    )
 
 
 def _distribution(
-    row: DistributionRow, dimensions: tuple[tuple[str, str], ...], config: PublisherConfig
+    row: DistributionRow, dimensions: Dimensions, config: PublisherConfig
 ) -> Translation:
     metric = DISTRIBUTIONS.get(row.source)
     if metric is None:

@@ -24,12 +24,9 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
-import orjson
-
-from qos_realtime.domain.rows import GroupDimension
+from qos_realtime.domain.rows import GroupDimension, JsonRow
 from qos_shared.catalogue import CATALOGUE, Aggregate, Field
 
 DEFAULT_MAX_DISTINCT = 300
@@ -44,7 +41,7 @@ _MAX_EXPONENT = 709.0
 
 
 @dataclass(frozen=True, slots=True)
-class DistributionRow:
+class DistributionRow(JsonRow):
     window_start: int  # epoch ms, inclusive
     window_end: int  # epoch ms, exclusive
     source: str  # the event field the values are of, in its own unit (e.g. startup_latency_ms)
@@ -68,14 +65,6 @@ class DistributionRow:
     @property
     def sample_count(self) -> int:
         return sum(self.counts)
-
-    def to_json(self) -> bytes:
-        return orjson.dumps(asdict(self))
-
-    @classmethod
-    def from_json(cls, data: bytes | str | dict[str, Any]) -> DistributionRow:
-        fields = orjson.loads(data) if isinstance(data, bytes | str) else data
-        return cls(**fields)
 
 
 def distribution_sources() -> dict[str, Aggregate]:

@@ -10,7 +10,7 @@ the row's fields are ignored, so a producer may add fields before the publisher 
 from __future__ import annotations
 
 import math
-from typing import Any, cast
+from typing import Any, TypedDict, cast
 
 import orjson
 
@@ -41,14 +41,10 @@ def _metric_row(obj: dict[str, Any]) -> MetricRow:
     if value is not None and not _is_number(value):
         raise MalformedRow(f"value: expected a number or null, got {value!r}")
     return MetricRow(
-        window_start=_epoch_ms(obj, "window_start"),
-        window_end=_epoch_ms(obj, "window_end"),
+        **_window_group(obj),
         metric=_string(obj, "metric"),
-        dimension=_dimension(obj),
-        dimension_value=_string(obj, "dimension_value"),
         value=None if value is None else float(value),
         split=_string(obj, "split", default=""),
-        final=_flag(obj, "final"),
     )
 
 
@@ -61,13 +57,29 @@ def _distribution_row(obj: dict[str, Any]) -> DistributionRow:
     if len(values) != len(counts):
         raise MalformedRow(f"{len(values)} values but {len(counts)} counts")
     return DistributionRow(
-        window_start=_epoch_ms(obj, "window_start"),
-        window_end=_epoch_ms(obj, "window_end"),
+        **_window_group(obj),
         source=_string(obj, "source"),
-        dimension=_dimension(obj),
-        dimension_value=_string(obj, "dimension_value"),
         values=[float(v) for v in values],
         counts=[int(c) for c in counts],
+    )
+
+
+class _WindowGroup(TypedDict):
+    """The fields every row type has: its window, its group, and whether the window is closed."""
+
+    window_start: int
+    window_end: int
+    dimension: GroupDimension
+    dimension_value: str
+    final: bool
+
+
+def _window_group(obj: dict[str, Any]) -> _WindowGroup:
+    return _WindowGroup(
+        window_start=_epoch_ms(obj, "window_start"),
+        window_end=_epoch_ms(obj, "window_end"),
+        dimension=_dimension(obj),
+        dimension_value=_string(obj, "dimension_value"),
         final=_flag(obj, "final"),
     )
 

@@ -8,7 +8,7 @@ Their JSON form (`to_json` / `from_json`) is that contract.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import orjson
 
@@ -18,7 +18,20 @@ OTHER = "other"  # the channel group of every channel beyond the top N of a wind
 
 
 @dataclass(frozen=True, slots=True)
-class MetricRow:
+class JsonRow:
+    """The JSON form every row type shares: its fields as one object, by name."""
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, data: bytes | str | dict[str, Any]) -> Self:
+        fields = orjson.loads(data) if isinstance(data, bytes | str) else data
+        return cls(**fields)
+
+
+@dataclass(frozen=True, slots=True)
+class MetricRow(JsonRow):
     window_start: int  # epoch ms, inclusive
     window_end: int  # epoch ms, exclusive
     metric: str  # a catalogue metric name, or `late_events`
@@ -30,11 +43,3 @@ class MetricRow:
 
     def key(self) -> tuple[int, str, str, str, str]:
         return (self.window_start, self.metric, self.dimension, self.dimension_value, self.split)
-
-    def to_json(self) -> bytes:
-        return orjson.dumps(asdict(self))
-
-    @classmethod
-    def from_json(cls, data: bytes | str | dict[str, Any]) -> MetricRow:
-        fields = orjson.loads(data) if isinstance(data, bytes | str) else data
-        return cls(**fields)

@@ -76,7 +76,7 @@ class SigV4Http:
         for attempt in range(1, self._attempts + 1):
             try:
                 status, payload = self._send(
-                    self.signed(method, path, body=body, headers=headers), self._timeout_s
+                    self._signed(method, path, body, headers), self._timeout_s
                 )
             except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
                 if attempt == self._attempts:
@@ -90,13 +90,8 @@ class SigV4Http:
             self._sleep(min(2.0**attempt, 20.0))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def signed(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: bytes | None = None,
-        headers: Mapping[str, str] | None = None,
+    def _signed(
+        self, method: str, path: str, body: bytes | None, headers: Mapping[str, str] | None
     ) -> urllib.request.Request:
         """The request with its SigV4 headers (signed afresh: a retry gets a new date)."""
         if not path.startswith("/"):
