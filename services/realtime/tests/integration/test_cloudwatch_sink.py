@@ -23,6 +23,8 @@ from qos_realtime.service.publisher import MetricPublisher, epoch_ms
 from qos_shared.retry import RetryPolicy
 from qos_shared.testing.aws import RecordedSleeps
 
+from .cloudwatch_support import datapoint
+
 NAMESPACE = "IVS/QoS"
 LEGACY_NAMESPACE = "qos-old-QoS/PlayerSummary"
 # A whole minute a few minutes back: inside CloudWatch's accepted range, and one period exactly.
@@ -69,19 +71,14 @@ def policy(sleeps: RecordedSleeps, max_attempts: int = 4) -> RetryPolicy:
 def statistics(
     client: Any, name: str, dimensions: dict[str, str], namespace: str = NAMESPACE
 ) -> dict[str, Any]:
-    start = datetime.fromtimestamp(WINDOW_START / 1000, tz=UTC)
-    response = client.get_metric_statistics(
-        Namespace=namespace,
-        MetricName=name,
-        Dimensions=[{"Name": k, "Value": v} for k, v in dimensions.items()],
-        StartTime=start - timedelta(minutes=1),
-        EndTime=start + timedelta(minutes=2),
-        Period=60,
-        Statistics=["SampleCount", "Sum", "Minimum", "Maximum"],
+    return datapoint(
+        client,
+        namespace=namespace,
+        name=name,
+        dimensions=dimensions,
+        window_start_ms=WINDOW_START,
+        statistics=["SampleCount", "Sum", "Minimum", "Maximum"],
     )
-    (point,) = response["Datapoints"]
-    assert point["Timestamp"] == start, "timestamped with the window start"
-    return dict(point)
 
 
 def listed_metrics(client: Any, namespace: str) -> set[tuple[str, tuple[tuple[str, str], ...]]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -19,6 +18,8 @@ from qos_realtime.domain.rows import MetricRow
 from qos_realtime.entrypoints import publisher_lambda as lambda_handler
 from qos_realtime.service.publisher import epoch_ms
 from qos_realtime.settings import PublisherSettings
+
+from .cloudwatch_support import datapoint
 
 WINDOW_START = (epoch_ms() // 60_000 - 3) * 60_000
 WINDOW_END = WINDOW_START + 60_000
@@ -95,16 +96,14 @@ def rows() -> list[bytes | str]:
 
 
 def stat(client: Any, name: str, dims: dict[str, str], stat: str, namespace: str) -> float:
-    start = datetime.fromtimestamp(WINDOW_START / 1000, tz=UTC)
-    (point,) = client.get_metric_statistics(
-        Namespace=namespace,
-        MetricName=name,
-        Dimensions=[{"Name": k, "Value": v} for k, v in dims.items()],
-        StartTime=start - timedelta(minutes=1),
-        EndTime=start + timedelta(minutes=2),
-        Period=60,
-        Statistics=[stat],
-    )["Datapoints"]
+    point = datapoint(
+        client,
+        namespace=namespace,
+        name=name,
+        dimensions=dims,
+        window_start_ms=WINDOW_START,
+        statistics=[stat],
+    )
     return float(point[stat])
 
 
