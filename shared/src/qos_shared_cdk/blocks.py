@@ -1,0 +1,228 @@
+"""The building blocks every service stack repeats: its base class, roles, buckets, statements.
+
+Each block creates its resources in the scope it is given, under the construct id it is given
+(nothing is nested in a wrapper construct), so a stack that moves to a block keeps every logical
+ID, and an update replaces nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from aws_cdk import Duration, Environment, RemovalPolicy, Stack, Tags
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from qos_shared_cdk.ssm import Parameter, check_env_name, parameter_name
+
+# What a consumer of a Kinesis stream needs (Firehose, Flink); no Put.
+STREAM_READ_ACTIONS = (
+    "kinesis:DescribeStream",
+    "kinesis:DescribeStreamSummary",
+    "kinesis:GetRecords",
+    "kinesis:GetShardIterator",
+    "kinesis:ListShards",
+)
+
+
+def check(ok: bool, message: str) -> None:
+    """Refuse a setting before synthesis (a ValueError naming it), never half-way through."""
+    if not ok:
+        raise ValueError(message)
+
+
+class ServiceStack(Stack):
+    """A service's stack: named `qos-<env>-<service>`, tagged, wired to others through SSM only.
+
+    `read` resolves another stack's SSM parameter at deploy time and remembers it (`reads`), so
+    the standalone app can check, before deploying, that the writer was deployed first.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        service: str,
+        env_name: str,
+        description: str,
+        env: Environment | None = None,
+        stack_name: str | None = None,
+    ) -> None:
+        check_env_name(env_name)
+        super().__init__(
+            scope, construct_id, env=env, stack_name=stack_name, description=description
+        )
+        Tags.of(self).add("qos:env", env_name)
+        Tags.of(self).add("qos:service", service)
+        self.service = service
+        self.env_name = env_name
+        self.reads: list[Parameter] = []
+
+    def read(self, parameter: Parameter) -> str:
+        """The parameter's value (a CloudFormation parameter resolved at deploy time)."""
+        self.reads.append(parameter)
+        return ssm.StringParameter.value_for_string_parameter(self, parameter.name(self.env_name))
+
+    def publish(self, label: str, published: Mapping[str, tuple[str, str]]) -> None:
+        """One SSM parameter `/qos/<env>/<service>/<resource>` per `resource: (id, value)`."""
+        for resource, (construct_id, value) in published.items():
+            ssm.StringParameter(
+                self,
+                construct_id,
+                parameter_name=parameter_name(self.env_name, self.service, resource),
+                string_value=value,
+                description=f"QoS {label} ({self.env_name}): {resource}",
+            )
+
+
+class LambdaRole(iam.Role):
+    """A function's role that may write to its own log group only.
+
+    An explicit role instead of CDK's default one, which attaches AWSLambdaBasicExecutionRole
+    (logs on every log group in the account).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        description: str,
+        log_group: logs.ILogGroup | None = None,
+    ) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=description,
+        )
+        if log_group is not None:
+            log_group.grant_write(self)
+
+
+class FirehoseDeliveryRole(iam.Role):
+    """The role a Firehose delivery stream assumes, for this account's streams only."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, description: str) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            assumed_by=iam.ServicePrincipal(
+                "firehose.amazonaws.com",
+                conditions={"StringEquals": {"sts:ExternalId": Stack.of(scope).account}},
+            ),
+            description=description,
+        )
+
+
+def log_group(scope: Construct, construct_id: str, retention: logs.RetentionDays) -> logs.LogGroup:
+    """A log group with a retention (never a LogRetention custom resource)."""
+    return logs.LogGroup(scope, construct_id, retention=retention)
+
+
+def python_function(
+    scope: Construct,
+    construct_id: str,
+    *,
+    handler: str,
+    asset_dir: Path,
+    role: iam.IRole,
+    log_group: logs.ILogGroup,
+    description: str,
+    memory_size: int,
+    timeout: Duration,
+    environment: Mapping[str, str],
+    tracing: bool = False,
+) -> lambda_.Function:
+    """A Python 3.12 x86_64 function from a bundle built by `qos_shared_cdk.packaging`."""
+    return lambda_.Function(
+        scope,
+        construct_id,
+        description=description,
+        runtime=lambda_.Runtime.PYTHON_3_12,
+        architecture=lambda_.Architecture.X86_64,
+        handler=handler,
+        code=lambda_.Code.from_asset(str(asset_dir)),
+        role=role,
+        log_group=log_group,
+        tracing=lambda_.Tracing.ACTIVE if tracing else None,
+        memory_size=memory_size,
+        timeout=timeout,
+        environment=dict(environment),
+    )
+
+
+def on_demand_stream(
+    scope: Construct, construct_id: str, retention_hours: int = 24
+) -> kinesis.Stream:
+    """An on-demand Kinesis stream encrypted with the AWS-managed key.
+
+    On-demand: no shards to size before a traffic peak. The AWS-managed key gives encryption at
+    rest with no key policy to maintain and no kms:* grants for producers or consumers.
+    """
+    return kinesis.Stream(
+        scope,
+        construct_id,
+        stream_mode=kinesis.StreamMode.ON_DEMAND,
+        encryption=kinesis.StreamEncryption.MANAGED,
+        retention_period=Duration.hours(retention_hours),
+    )
+
+
+def private_bucket(
+    scope: Construct, construct_id: str, lifecycle_rules: Sequence[s3.LifecycleRule]
+) -> s3.Bucket:
+    """SSE-S3, public access blocked, TLS only, owner-enforced, kept when the stack goes."""
+    return s3.Bucket(
+        scope,
+        construct_id,
+        encryption=s3.BucketEncryption.S3_MANAGED,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        enforce_ssl=True,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        lifecycle_rules=[abort_incomplete_uploads(), *lifecycle_rules],
+        removal_policy=RemovalPolicy.RETAIN,
+    )
+
+
+def abort_incomplete_uploads() -> s3.LifecycleRule:
+    return s3.LifecycleRule(
+        id="AbortIncompleteUploads", abort_incomplete_multipart_upload_after=Duration.days(7)
+    )
+
+
+def read_stream(stream_arn: str, sid: str = "ReadIngestStream") -> iam.PolicyStatement:
+    """Consume a Kinesis stream (describe, list shards, get records), nothing more."""
+    return iam.PolicyStatement(sid=sid, actions=list(STREAM_READ_ACTIONS), resources=[stream_arn])
+
+
+def locate_bucket(bucket: s3.IBucket) -> iam.PolicyStatement:
+    """What Firehose asks of a destination bucket before it writes objects."""
+    return iam.PolicyStatement(
+        sid="LocateBucket",
+        actions=["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
+        resources=[bucket.bucket_arn],
+    )
+
+
+def write_objects(sid: str, bucket: s3.IBucket, prefixes: Sequence[str]) -> iam.PolicyStatement:
+    """Put (and abort multipart uploads of) objects under these prefixes only."""
+    return iam.PolicyStatement(
+        sid=sid,
+        actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+        resources=[bucket.arn_for_objects(f"{prefix}*") for prefix in prefixes],
+    )
+
+
+def write_logs(log_group: logs.ILogGroup) -> iam.PolicyStatement:
+    """Firehose's delivery logging: PutLogEvents into its own group."""
+    return iam.PolicyStatement(
+        sid="WriteLogs", actions=["logs:PutLogEvents"], resources=[log_group.log_group_arn]
+    )
