@@ -7,8 +7,9 @@ needs this package.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from qos_shared_cdk.surface import lazy_attributes
 
 if TYPE_CHECKING:
     from qos_ingest_infra.app import add_ingest_stack
@@ -34,8 +35,4 @@ _HOMES = {
     "IngestStack": "stack",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
+__getattr__ = lazy_attributes(__name__, _HOMES)

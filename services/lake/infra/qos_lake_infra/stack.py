@@ -20,28 +20,23 @@ from __future__ import annotations
 
 import re
 
-from aws_cdk import Duration, Environment, RemovalPolicy, Stack, Tags
+from aws_cdk import Duration, Environment
 from aws_cdk import aws_athena as athena
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+# The one thing this stack takes from the service's code: the named queries.
 from qos_lake.queries import QUERIES
 from qos_lake_infra import catalog
+from qos_shared_cdk import blocks, ssm
+from qos_shared_cdk.blocks import FirehoseDeliveryRole, ServiceStack, check
 
-SERVICE = "lake"
+SERVICE = ssm.LAKE
 GIB = 1024**3
-
-_ENV_NAME = re.compile(r"^[a-z](?:[a-z0-9-]{0,18}[a-z0-9])?$")
-
-
-def ssm_parameter_name(env_name: str, resource: str, *, service: str = SERVICE) -> str:
-    """The platform's SSM naming scheme for cross-service wiring."""
-    return f"/qos/{env_name}/{service}/{resource}"
 
 
 def database_name(env_name: str) -> str:
@@ -49,7 +44,7 @@ def database_name(env_name: str) -> str:
     return f"qos_{env_name.replace('-', '_')}_lake"
 
 
-class LakeStack(Stack):
+class LakeStack(ServiceStack):
     """The lake bucket, Glue table, Firehose delivery stream, Athena workgroup and queries."""
 
     def __init__(
@@ -82,40 +77,36 @@ class LakeStack(Stack):
             projection_start: oldest day Athena sees (`NOW-3YEARS`, or a date `2025-01-01`).
             bytes_scanned_cutoff_gib: Athena cancels a query of the workgroup past this much.
         """
-        _check(_ENV_NAME.fullmatch(env_name) is not None, f"env_name {env_name!r}: 1-20 of a-z0-9-")
-        _check(64 <= buffer_size_mib <= 128, "buffer_size_mib must be between 64 and 128")
-        _check(0 <= buffer_interval_seconds <= 900, "buffer_interval_seconds: 0-900")
-        _check(
+        check(64 <= buffer_size_mib <= 128, "buffer_size_mib must be between 64 and 128")
+        check(0 <= buffer_interval_seconds <= 900, "buffer_interval_seconds: 0-900")
+        check(
             transition_to_ia_days is None or transition_to_ia_days >= 30,
             "transition_to_ia_days must be at least 30",
         )
-        _check(
+        check(
             expire_data_days is None
             or (expire_data_days > (transition_to_ia_days or 0) and expire_data_days >= 1),
             "expire_data_days must be at least 1 and after transition_to_ia_days",
         )
-        _check(min(expire_errors_days, expire_results_days) >= 1, "expiry days must be >= 1")
+        check(min(expire_errors_days, expire_results_days) >= 1, "expiry days must be >= 1")
         # Athena's minimum cutoff is 10 MB.
-        _check(bytes_scanned_cutoff_gib * GIB >= 10_000_000, "bytes_scanned_cutoff_gib too small")
+        check(bytes_scanned_cutoff_gib * GIB >= 10_000_000, "bytes_scanned_cutoff_gib too small")
         super().__init__(
             scope,
             construct_id,
+            service=SERVICE,
+            env_name=env_name,
             env=env,
             stack_name=stack_name,
             description=description
             or f"QoS lake ({env_name}): Firehose to Parquet on S3, Glue, Athena",
         )
-        Tags.of(self).add("qos:env", env_name)
-        Tags.of(self).add("qos:service", SERVICE)
-        self.env_name = env_name
 
         self.bucket = self._bucket(
             transition_to_ia_days, expire_data_days, expire_errors_days, expire_results_days
         )
         self.database, self.table = self._catalog(env_name, projection_start)
-        stream_arn = ssm.StringParameter.value_for_string_parameter(
-            self, ssm_parameter_name(env_name, "stream-arn", service="ingest")
-        )
+        stream_arn = self.read(ssm.INGEST_STREAM_ARN)
         self.delivery_stream = self._firehose(
             env_name, stream_arn, buffer_size_mib, buffer_interval_seconds, log_retention
         )
@@ -144,10 +135,6 @@ class LakeStack(Stack):
         )
         rules = [
             s3.LifecycleRule(
-                id="AbortIncompleteUploads",
-                abort_incomplete_multipart_upload_after=Duration.days(7),
-            ),
-            s3.LifecycleRule(
                 id="Errors",
                 prefix=catalog.ERROR_PREFIX,
                 expiration=Duration.days(expire_errors_days),
@@ -159,18 +146,9 @@ class LakeStack(Stack):
             ),
         ]
         if data_rule.transitions or data_rule.expiration:
-            rules.insert(1, data_rule)
-        return s3.Bucket(
-            self,
-            "LakeBucket",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            lifecycle_rules=rules,
-            # The lake is the long-term record: deleting the stack leaves it.
-            removal_policy=RemovalPolicy.RETAIN,
-        )
+            rules.insert(0, data_rule)
+        # The lake is the long-term record: deleting the stack leaves it (the bucket is kept).
+        return blocks.private_bucket(self, "LakeBucket", rules)
 
     def _catalog(
         self, env_name: str, projection_start: str
@@ -228,52 +206,25 @@ class LakeStack(Stack):
         buffer_interval_seconds: int,
         log_retention: logs.RetentionDays,
     ) -> firehose.CfnDeliveryStream:
-        log_group = logs.LogGroup(self, "FirehoseLogs", retention=log_retention)
+        log_group = blocks.log_group(self, "FirehoseLogs", log_retention)
         log_stream = logs.LogStream(
             self, "FirehoseLogStream", log_group=log_group, log_stream_name="S3Delivery"
         )
-        role = iam.Role(
-            self,
-            "FirehoseRole",
-            assumed_by=iam.ServicePrincipal(
-                "firehose.amazonaws.com",
-                conditions={"StringEquals": {"sts:ExternalId": self.account}},
-            ),
-            description=f"QoS lake ({env_name}) Firehose delivery stream",
+        role = FirehoseDeliveryRole(
+            self, "FirehoseRole", description=f"QoS lake ({env_name}) Firehose delivery stream"
         )
         statements = [
-            iam.PolicyStatement(
-                sid="ReadIngestStream",
-                actions=[
-                    "kinesis:DescribeStream",
-                    "kinesis:DescribeStreamSummary",
-                    "kinesis:GetRecords",
-                    "kinesis:GetShardIterator",
-                    "kinesis:ListShards",
-                ],
-                resources=[stream_arn],
-            ),
+            blocks.read_stream(stream_arn),
             iam.PolicyStatement(
                 sid="ReadTableSchema",
                 actions=["glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"],
                 resources=self._table_arns(),
             ),
-            iam.PolicyStatement(
-                sid="LocateBucket",
-                actions=["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
-                resources=[self.bucket.bucket_arn],
+            blocks.locate_bucket(self.bucket),
+            blocks.write_objects(
+                "WriteLakeObjects", self.bucket, (catalog.DATA_PREFIX, catalog.ERROR_PREFIX)
             ),
-            iam.PolicyStatement(
-                sid="WriteLakeObjects",
-                actions=["s3:PutObject", "s3:AbortMultipartUpload"],
-                resources=[
-                    self.bucket.arn_for_objects(f"{catalog.DATA_PREFIX}*"),
-                    self.bucket.arn_for_objects(f"{catalog.ERROR_PREFIX}*"),
-                ],
-            ),
-            iam.PolicyStatement(
-                sid="WriteLogs", actions=["logs:PutLogEvents"], resources=[log_group.log_group_arn]
-            ),
+            blocks.write_logs(log_group),
         ]
         policy = iam.Policy(self, "FirehosePolicy", statements=statements, roles=[role])
 
@@ -369,27 +320,20 @@ class LakeStack(Stack):
         return workgroup
 
     def _publish(self, env_name: str) -> None:
-        published = {
-            "bucket-name": ("BucketNameParameter", self.bucket.bucket_name),
-            "database": ("DatabaseParameter", database_name(env_name)),
-            "table": ("TableParameter", catalog.TABLE_NAME),
-            "workgroup": ("WorkGroupParameter", self.workgroup.ref),
-            "delivery-stream-name": ("DeliveryStreamNameParameter", self.delivery_stream.ref),
-        }
-        for resource, (construct_id, value) in published.items():
-            ssm.StringParameter(
-                self,
-                construct_id,
-                parameter_name=ssm_parameter_name(env_name, resource),
-                string_value=value,
-                description=f"QoS lake ({env_name}): {resource}",
-            )
+        self.publish(
+            "lake",
+            {
+                ssm.LAKE_BUCKET_NAME.resource: ("BucketNameParameter", self.bucket.bucket_name),
+                ssm.LAKE_DATABASE.resource: ("DatabaseParameter", database_name(env_name)),
+                ssm.LAKE_TABLE.resource: ("TableParameter", catalog.TABLE_NAME),
+                ssm.LAKE_WORKGROUP.resource: ("WorkGroupParameter", self.workgroup.ref),
+                ssm.LAKE_DELIVERY_STREAM_NAME.resource: (
+                    "DeliveryStreamNameParameter",
+                    self.delivery_stream.ref,
+                ),
+            },
+        )
 
 
 def _column(column: dict[str, str]) -> glue.CfnTable.ColumnProperty:
     return glue.CfnTable.ColumnProperty(name=column["Name"], type=column["Type"])
-
-
-def _check(ok: bool, message: str) -> None:
-    if not ok:
-        raise ValueError(message)
