@@ -22,11 +22,10 @@ import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from aws_cdk import ArnFormat, CfnOutput, Duration, Environment, Stack, Tags
+from aws_cdk import ArnFormat, CfnOutput, Duration, Environment
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kinesisanalyticsv2 as flink
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
@@ -34,11 +33,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
-from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from qos_realtime.publisher.datums import PublisherConfig
-from qos_realtime.publisher.naming import DEFAULT_NAMESPACE
 from qos_realtime_infra.dashboard import (
     DEFAULT_ALARM_THRESHOLDS,
     alarm_metric,
@@ -46,9 +42,11 @@ from qos_realtime_infra.dashboard import (
     comparison,
     dashboard_widgets,
 )
+from qos_realtime_infra.service_code import DEFAULT_NAMESPACE, HANDLER, PublisherConfig
+from qos_shared_cdk import blocks, ssm
+from qos_shared_cdk.blocks import LambdaRole, ServiceStack, check
 
-SERVICE = "realtime"
-HANDLER = "qos_realtime.publisher_lambda.handler.handler"
+SERVICE = ssm.REALTIME
 POWERTOOLS_SERVICE_NAME = "qos-realtime-publisher"
 POWERTOOLS_METRICS_NAMESPACE = "QoS/Realtime"
 DEFAULT_FLINK_RUNTIME = "FLINK-2_2"  # what flink/pom.xml builds the connector jar for
@@ -63,16 +61,10 @@ PUBLISHER_BATCHING_WINDOW = Duration.seconds(5)
 PUBLISHER_RETRY_ATTEMPTS = 10
 PUBLISHER_MAX_RECORD_AGE = Duration.hours(6)
 
-_ENV_NAME = re.compile(r"^[a-z](?:[a-z0-9-]{0,18}[a-z0-9])?$")
 _FLINK_RUNTIME = re.compile(r"^FLINK-\d+_\d+$")
 
 
-def ssm_parameter_name(env_name: str, resource: str, *, service: str = SERVICE) -> str:
-    """The platform's SSM naming scheme for cross-service wiring."""
-    return f"/qos/{env_name}/{service}/{resource}"
-
-
-class RealtimeStack(Stack):
+class RealtimeStack(ServiceStack):
     """The Flink job, its output stream, the CloudWatch publisher, dashboard and alarms."""
 
     def __init__(
@@ -112,15 +104,14 @@ class RealtimeStack(Stack):
         alarm_thresholds: catalogue metric -> threshold in its CloudWatch unit; replaces the
             defaults (`DEFAULT_ALARM_THRESHOLDS`) wholesale.
         """
-        _check(_ENV_NAME.fullmatch(env_name) is not None, f"env_name {env_name!r}: 1-20 of a-z0-9-")
-        _check(_FLINK_RUNTIME.fullmatch(flink_runtime) is not None, "flink_runtime: FLINK-x_y")
-        _check(5 <= window_seconds <= 3600, "window_seconds must be between 5 and 3600")
-        _check(
+        check(_FLINK_RUNTIME.fullmatch(flink_runtime) is not None, "flink_runtime: FLINK-x_y")
+        check(5 <= window_seconds <= 3600, "window_seconds must be between 5 and 3600")
+        check(
             0 <= allowed_lateness_seconds <= 3600 and math.isfinite(allowed_lateness_seconds),
             "allowed_lateness_seconds must be between 0 and 3600",
         )
-        _check(flink_parallelism >= 1 and flink_parallelism_per_kpu >= 1, "parallelism >= 1")
-        _check(
+        check(flink_parallelism >= 1 and flink_parallelism_per_kpu >= 1, "parallelism >= 1")
+        check(
             1 <= alarm_datapoints_to_alarm <= alarm_evaluation_periods,
             "alarm_datapoints_to_alarm must be between 1 and alarm_evaluation_periods",
         )
@@ -138,27 +129,16 @@ class RealtimeStack(Stack):
         super().__init__(
             scope,
             construct_id,
+            service=SERVICE,
+            env_name=env_name,
             env=env,
             stack_name=stack_name,
             description=description
             or f"QoS realtime ({env_name}): Flink windows, metric-row stream, CloudWatch publisher",
         )
-        Tags.of(self).add("qos:env", env_name)
-        Tags.of(self).add("qos:service", SERVICE)
-        self.env_name = env_name
-
-        input_stream_arn = ssm.StringParameter.value_for_string_parameter(
-            self, ssm_parameter_name(env_name, "stream-arn", service="ingest")
-        )
-        # On-demand and AWS-managed encryption, like the ingest stream: no shards to size, no key
-        # policy, no kms:* grants for the producer or the consumer.
-        self.metric_stream = kinesis.Stream(
-            self,
-            "MetricRowStream",
-            stream_mode=kinesis.StreamMode.ON_DEMAND,
-            encryption=kinesis.StreamEncryption.MANAGED,
-            retention_period=Duration.hours(24),
-        )
+        input_stream_arn = self.read(ssm.INGEST_STREAM_ARN)
+        # Like the ingest stream: no shards to size, no key policy, no kms:* grants.
+        self.metric_stream = blocks.on_demand_stream(self, "MetricRowStream")
         self.application = self._flink_application(
             env_name,
             flink_application_zip,
@@ -192,7 +172,7 @@ class RealtimeStack(Stack):
             )
             for metric, threshold in thresholds.items()
         }
-        self._publish(env_name, namespace)
+        self._publish(namespace)
 
     # --- Flink --------------------------------------------------------------------------------
 
@@ -211,7 +191,7 @@ class RealtimeStack(Stack):
         log_retention: logs.RetentionDays,
     ) -> flink.CfnApplication:
         code = s3_assets.Asset(self, "FlinkApplicationCode", path=str(zip_path))
-        log_group = logs.LogGroup(self, "FlinkLogs", retention=log_retention)
+        log_group = blocks.log_group(self, "FlinkLogs", log_retention)
         log_stream = logs.LogStream(self, "FlinkLogStream", log_group=log_group)
         log_stream_arn = self.format_arn(
             service="logs",
@@ -231,17 +211,7 @@ class RealtimeStack(Stack):
             description=f"QoS realtime ({env_name}) Flink application",
         )
         statements = [
-            iam.PolicyStatement(
-                sid="ReadIngestStream",
-                actions=[
-                    "kinesis:DescribeStream",
-                    "kinesis:DescribeStreamSummary",
-                    "kinesis:GetRecords",
-                    "kinesis:GetShardIterator",
-                    "kinesis:ListShards",
-                ],
-                resources=[input_stream_arn],
-            ),
+            blocks.read_stream(input_stream_arn),
             iam.PolicyStatement(
                 sid="WriteMetricRowStream",
                 actions=[
@@ -355,16 +325,13 @@ class RealtimeStack(Stack):
         config: PublisherConfig,
         log_retention: logs.RetentionDays,
     ) -> lambda_.Function:
-        log_group = logs.LogGroup(self, "PublisherLogs", retention=log_retention)
-        # An explicit role instead of CDK's default (AWSLambdaBasicExecutionRole writes to every
-        # log group of the account): this one writes only to its own.
-        role = iam.Role(
+        log_group = blocks.log_group(self, "PublisherLogs", log_retention)
+        role = LambdaRole(
             self,
             "PublisherRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"QoS realtime ({env_name}) CloudWatch publisher",
+            log_group=log_group,
         )
-        log_group.grant_write(role)
         # PutMetricData takes no resource ARN; the namespace condition is what limits it.
         role.add_to_policy(
             iam.PolicyStatement(
@@ -383,17 +350,15 @@ class RealtimeStack(Stack):
         }
         if config.legacy_namespace:
             environment["QOS_REALTIME_PUBLISHER_LEGACY_NAMESPACE"] = config.legacy_namespace
-        function = lambda_.Function(
+        function = blocks.python_function(
             self,
             "Publisher",
             description=f"QoS realtime ({env_name}): metric rows -> CloudWatch metrics",
-            runtime=lambda_.Runtime.PYTHON_3_12,
-            architecture=lambda_.Architecture.X86_64,
             handler=HANDLER,
-            code=lambda_.Code.from_asset(str(asset_dir)),
+            asset_dir=asset_dir,
             role=role,
             log_group=log_group,
-            tracing=lambda_.Tracing.ACTIVE,
+            tracing=True,
             memory_size=256,
             # Room for the sink's retries (5 attempts, backoff capped at 5 s) on a few calls.
             timeout=Duration.seconds(60),
@@ -450,31 +415,37 @@ class RealtimeStack(Stack):
         alarm.add_ok_action(cw_actions.SnsAction(self.alarm_topic))
         return alarm
 
-    def _publish(self, env_name: str, namespace: str) -> None:
-        published = {
-            "metric-stream-arn": ("MetricStreamArnParameter", self.metric_stream.stream_arn),
-            "metric-stream-name": ("MetricStreamNameParameter", self.metric_stream.stream_name),
-            "flink-application-name": ("FlinkApplicationNameParameter", self.application.ref),
-            "cloudwatch-namespace": ("NamespaceParameter", namespace),
-            "dashboard-name": ("DashboardNameParameter", self.dashboard.dashboard_name),
-            "alarm-topic-arn": ("AlarmTopicArnParameter", self.alarm_topic.topic_arn),
-        }
-        for resource, (construct_id, value) in published.items():
-            ssm.StringParameter(
-                self,
-                construct_id,
-                parameter_name=ssm_parameter_name(env_name, resource),
-                string_value=value,
-                description=f"QoS realtime ({env_name}): {resource}",
-            )
+    def _publish(self, namespace: str) -> None:
+        stream, application = self.metric_stream, self.application
+        self.publish(
+            "realtime",
+            {
+                ssm.REALTIME_METRIC_STREAM_ARN.resource: (
+                    "MetricStreamArnParameter",
+                    stream.stream_arn,
+                ),
+                ssm.REALTIME_METRIC_STREAM_NAME.resource: (
+                    "MetricStreamNameParameter",
+                    stream.stream_name,
+                ),
+                ssm.REALTIME_FLINK_APPLICATION_NAME.resource: (
+                    "FlinkApplicationNameParameter",
+                    application.ref,
+                ),
+                ssm.REALTIME_CLOUDWATCH_NAMESPACE.resource: ("NamespaceParameter", namespace),
+                ssm.REALTIME_DASHBOARD_NAME.resource: (
+                    "DashboardNameParameter",
+                    self.dashboard.dashboard_name,
+                ),
+                ssm.REALTIME_ALARM_TOPIC_ARN.resource: (
+                    "AlarmTopicArnParameter",
+                    self.alarm_topic.topic_arn,
+                ),
+            },
+        )
         CfnOutput(self, "FlinkApplicationName", value=self.application.ref)
         CfnOutput(self, "DashboardName", value=self.dashboard.dashboard_name)
         CfnOutput(self, "MetricStreamName", value=self.metric_stream.stream_name)
-
-
-def _check(ok: bool, message: str) -> None:
-    if not ok:
-        raise ValueError(message)
 
 
 def _checked_flink_zip(path: Path) -> str:
@@ -498,7 +469,7 @@ def _checked_flink_zip(path: Path) -> str:
 
 def _checked_lambda_asset(asset_dir: Path) -> Path:
     asset_dir = asset_dir.resolve()
-    if not (asset_dir / "qos_realtime" / "publisher_lambda").is_dir():
+    if not (asset_dir / HANDLER.rsplit(".", 1)[0].replace(".", "/")).with_suffix(".py").is_file():
         raise FileNotFoundError(
             f"{asset_dir} holds no publisher bundle; build it first with "
             "`python -m qos_realtime_infra.packaging --out <dir>`"
