@@ -62,6 +62,7 @@ class LambdaBundle:
         dropped from the bundle.
     extra: the distribution's extra the function needs (installed through a direct reference).
     dropped: further top-level paths of the bundle that are not the function's code.
+    out_name: the folder under the service's `.build/` that the apps build into by default.
     """
 
     service_root: Path
@@ -69,6 +70,7 @@ class LambdaBundle:
     infra_package: str
     extra: str | None = None
     dropped: tuple[str, ...] = ()
+    out_name: str = "lambda"
 
     @property
     def label(self) -> str:
@@ -76,7 +78,7 @@ class LambdaBundle:
 
     @property
     def default_out(self) -> Path:
-        return self.service_root / ".build" / "lambda"  # gitignored
+        return self.service_root / ".build" / self.out_name  # gitignored
 
     def build(
         self,

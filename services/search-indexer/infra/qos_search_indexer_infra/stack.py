@@ -29,22 +29,26 @@ import re
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import CfnOutput, CustomResource, Duration, Environment, RemovalPolicy, Stack, Tags
+from aws_cdk import CfnOutput, CustomResource, Duration, Environment, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesisfirehose as firehose
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_opensearchservice as opensearch
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_ssm as ssm
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from qos_search_indexer.index import INDEX_PATTERN, INDEX_PREFIX
-from qos_search_indexer.setup_lambda.domain_setup import SAVED_OBJECTS_FILENAME, design_sha256
+from qos_search_indexer_infra.service_code import (
+    HANDLER,
+    INDEX_PATTERN,
+    INDEX_PREFIX,
+    SAVED_OBJECTS_FILENAME,
+    design_sha256,
+)
+from qos_shared_cdk import blocks, ssm
+from qos_shared_cdk.blocks import FirehoseDeliveryRole, LambdaRole, ServiceStack, check
 
-SERVICE = "search-indexer"
-HANDLER = "qos_search_indexer.setup_lambda.handler.handler"
+SERVICE = ssm.SEARCH_INDEXER
 POWERTOOLS_SERVICE_NAME = "qos-search-setup"
 SETUP_RESOURCE_TYPE = "Custom::QosSearchSetup"
 # The local node's version (ADR 0007): the index design is tested on it.
@@ -69,21 +73,15 @@ FIREHOSE_READ_PATHS = (
     "",
 )
 
-_ENV_NAME = re.compile(r"^[a-z](?:[a-z0-9-]{0,18}[a-z0-9])?$")
 _DOMAIN_NAME = re.compile(r"^[a-z][a-z0-9-]{2,27}$")
 _ENGINE_VERSION = re.compile(r"^OpenSearch_\d+\.\d+$")
-
-
-def ssm_parameter_name(env_name: str, resource: str, *, service: str = SERVICE) -> str:
-    """The platform's SSM naming scheme for cross-service wiring."""
-    return f"/qos/{env_name}/{service}/{resource}"
 
 
 def default_domain_name(env_name: str) -> str:
     return f"qos-{env_name}-search"
 
 
-class SearchIndexerStack(Stack):
+class SearchIndexerStack(ServiceStack):
     """The OpenSearch domain, the Firehose delivery stream into it, and its setup."""
 
     def __init__(
@@ -136,68 +134,57 @@ class SearchIndexerStack(Stack):
         replicas = (0 if instance_count == 1 else 1) if replicas is None else replicas
         if availability_zone_count is None:
             availability_zone_count = 2 if instance_count % 2 == 0 else 3
-        _check(_ENV_NAME.fullmatch(env_name) is not None, f"env_name {env_name!r}: 1-20 of a-z0-9-")
-        _check(
+        check(
             _DOMAIN_NAME.fullmatch(domain_name) is not None,
             f"domain name {domain_name!r}: 3-28 of a-z0-9-, starting with a letter "
             "(a long env_name needs an explicit domain_name)",
         )
-        _check(
+        check(
             _ENGINE_VERSION.fullmatch(engine_version) is not None,
             f"engine_version {engine_version!r}: OpenSearch_X.Y",
         )
-        _check(instance_type.endswith(".search"), "instance_type must end with .search")
-        _check(instance_count >= 1, "instance_count must be at least 1")
-        _check(availability_zone_count in (2, 3), "availability_zone_count must be 2 or 3")
-        _check(
+        check(instance_type.endswith(".search"), "instance_type must end with .search")
+        check(instance_count >= 1, "instance_count must be at least 1")
+        check(availability_zone_count in (2, 3), "availability_zone_count must be 2 or 3")
+        check(
             instance_count == 1 or instance_count % availability_zone_count == 0,
             "instance_count must be a multiple of availability_zone_count",
         )
-        _check(10 <= volume_size_gib <= 16384, "volume_size_gib: 10-16384")
-        _check(shards >= 1, "shards must be at least 1")
-        _check(
+        check(10 <= volume_size_gib <= 16384, "volume_size_gib: 10-16384")
+        check(shards >= 1, "shards must be at least 1")
+        check(
             0 <= replicas < instance_count,
             "replicas must be below instance_count (a replica never shares its primary's node)",
         )
-        _check(delete_after_days >= 1, "delete_after_days must be at least 1")
-        _check(1 <= buffer_size_mib <= 100, "buffer_size_mib: 1-100")
-        _check(0 <= buffer_interval_seconds <= 900, "buffer_interval_seconds: 0-900")
-        _check(0 <= retry_seconds <= 7200, "retry_seconds: 0-7200")
-        _check(expire_failed_days >= 1, "expire_failed_days must be at least 1")
+        check(delete_after_days >= 1, "delete_after_days must be at least 1")
+        check(1 <= buffer_size_mib <= 100, "buffer_size_mib: 1-100")
+        check(0 <= buffer_interval_seconds <= 900, "buffer_interval_seconds: 0-900")
+        check(0 <= retry_seconds <= 7200, "retry_seconds: 0-7200")
+        check(expire_failed_days >= 1, "expire_failed_days must be at least 1")
         saved_objects = _checked_lambda_asset(lambda_asset_dir)
         super().__init__(
             scope,
             construct_id,
+            service=SERVICE,
+            env_name=env_name,
             env=env,
             stack_name=stack_name,
             description=description
             or f"QoS search ({env_name}): OpenSearch Service, Firehose from the ingest stream",
         )
-        Tags.of(self).add("qos:env", env_name)
-        Tags.of(self).add("qos:service", SERVICE)
-        self.env_name = env_name
         self.domain_name = domain_name
         self.domain_arn = self.format_arn(
             service="es", resource="domain", resource_name=domain_name
         )
-        stream_arn = ssm.StringParameter.value_for_string_parameter(
-            self, ssm_parameter_name(env_name, "stream-arn", service="ingest")
-        )
+        stream_arn = self.read(ssm.INGEST_STREAM_ARN)
 
         self.backup_bucket = self._backup_bucket(expire_failed_days)
-        self.firehose_role = iam.Role(
-            self,
-            "FirehoseRole",
-            assumed_by=iam.ServicePrincipal(
-                "firehose.amazonaws.com",
-                conditions={"StringEquals": {"sts:ExternalId": self.account}},
-            ),
-            description=f"QoS search ({env_name}) Firehose delivery stream",
+        self.firehose_role = FirehoseDeliveryRole(
+            self, "FirehoseRole", description=f"QoS search ({env_name}) Firehose delivery stream"
         )
-        self.setup_role = iam.Role(
+        self.setup_role = LambdaRole(
             self,
             "SetupRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"QoS search ({env_name}) setup function; the domain's master user",
         )
         self.domain = self._domain(
@@ -227,24 +214,13 @@ class SearchIndexerStack(Stack):
     # --- storage for what could not be indexed -----------------------------------------------
 
     def _backup_bucket(self, expire_failed_days: int) -> s3.Bucket:
-        return s3.Bucket(
+        # Failed documents are the evidence of what the index misses: deleting the stack leaves
+        # them (the bucket is kept; an emptied bucket can be deleted by hand).
+        return blocks.private_bucket(
             self,
             "FailedDocumentsBucket",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    id="AbortIncompleteUploads",
-                    abort_incomplete_multipart_upload_after=Duration.days(7),
-                ),
-                # The bucket holds nothing but failures: one rule covers both prefixes.
-                s3.LifecycleRule(id="ExpireFailures", expiration=Duration.days(expire_failed_days)),
-            ],
-            # Failed documents are the evidence of what the index misses: deleting the stack
-            # leaves them (an emptied bucket can be deleted by hand).
-            removal_policy=RemovalPolicy.RETAIN,
+            # The bucket holds nothing but failures: one rule covers both prefixes.
+            [s3.LifecycleRule(id="ExpireFailures", expiration=Duration.days(expire_failed_days))],
         )
 
     # --- the domain ---------------------------------------------------------------------------
@@ -335,7 +311,7 @@ class SearchIndexerStack(Stack):
             "INDEX_SLOW_LOGS": "DomainIndexSlowLogs",
         }
         groups = {
-            kind: logs.LogGroup(self, construct_id, retention=log_retention)
+            kind: blocks.log_group(self, construct_id, log_retention)
             for kind, construct_id in kinds.items()
         }
         # OpenSearch Service writes through a CloudWatch Logs resource policy (there is no role),
@@ -383,7 +359,7 @@ class SearchIndexerStack(Stack):
         setup_run_id: str | None,
         log_retention: logs.RetentionDays,
     ) -> CustomResource:
-        log_group = logs.LogGroup(self, "SetupLogs", retention=log_retention)
+        log_group = blocks.log_group(self, "SetupLogs", log_retention)
         # The role's one policy (CDK's default policy, which the function depends on): its own
         # log group, and the HTTP verbs the setup uses on the domain.
         log_group.grant_write(self.setup_role)
@@ -394,17 +370,15 @@ class SearchIndexerStack(Stack):
                 resources=[f"{self.domain_arn}/*"],
             )
         )
-        function = lambda_.Function(
+        function = blocks.python_function(
             self,
             "SetupFunction",
             description=(
                 f"QoS search ({self.env_name}): Firehose role mapping, index template, ISM, "
                 "Dashboards saved objects"
             ),
-            runtime=lambda_.Runtime.PYTHON_3_12,
-            architecture=lambda_.Architecture.X86_64,
             handler=HANDLER,
-            code=lambda_.Code.from_asset(str(asset_dir)),
+            asset_dir=asset_dir,
             role=self.setup_role,
             log_group=log_group,
             memory_size=256,
@@ -416,7 +390,7 @@ class SearchIndexerStack(Stack):
             self,
             "SetupProvider",
             on_event_handler=function,
-            log_group=logs.LogGroup(self, "SetupProviderLogs", retention=log_retention),
+            log_group=blocks.log_group(self, "SetupProviderLogs", log_retention),
         )
         properties: dict[str, Any] = {
             "DomainEndpoint": self.domain.attr_domain_endpoint,
@@ -452,7 +426,7 @@ class SearchIndexerStack(Stack):
         retry_seconds: int,
         log_retention: logs.RetentionDays,
     ) -> firehose.CfnDeliveryStream:
-        log_group = logs.LogGroup(self, "FirehoseLogs", retention=log_retention)
+        log_group = blocks.log_group(self, "FirehoseLogs", log_retention)
         delivery_log = logs.LogStream(
             self, "FirehoseDeliveryLogStream", log_group=log_group, log_stream_name="Delivery"
         )
@@ -461,17 +435,7 @@ class SearchIndexerStack(Stack):
         )
         bucket = self.backup_bucket
         statements = [
-            iam.PolicyStatement(
-                sid="ReadIngestStream",
-                actions=[
-                    "kinesis:DescribeStream",
-                    "kinesis:DescribeStreamSummary",
-                    "kinesis:GetRecords",
-                    "kinesis:GetShardIterator",
-                    "kinesis:ListShards",
-                ],
-                resources=[stream_arn],
-            ),
+            blocks.read_stream(stream_arn),
             iam.PolicyStatement(
                 sid="DescribeDomain",
                 actions=["es:DescribeDomain", "es:DescribeDomains", "es:DescribeDomainConfig"],
@@ -487,22 +451,11 @@ class SearchIndexerStack(Stack):
                 actions=["es:ESHttpGet"],
                 resources=[f"{self.domain_arn}/{path}" for path in FIREHOSE_READ_PATHS],
             ),
-            iam.PolicyStatement(
-                sid="LocateBucket",
-                actions=["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
-                resources=[bucket.bucket_arn],
+            blocks.locate_bucket(bucket),
+            blocks.write_objects(
+                "WriteFailedDocuments", bucket, (FAILED_PREFIX, ERROR_PREFIX.split("!", 1)[0])
             ),
-            iam.PolicyStatement(
-                sid="WriteFailedDocuments",
-                actions=["s3:PutObject", "s3:AbortMultipartUpload"],
-                resources=[
-                    bucket.arn_for_objects(f"{FAILED_PREFIX}*"),
-                    bucket.arn_for_objects(f"{ERROR_PREFIX.split('!', 1)[0]}*"),
-                ],
-            ),
-            iam.PolicyStatement(
-                sid="WriteLogs", actions=["logs:PutLogEvents"], resources=[log_group.log_group_arn]
-            ),
+            blocks.write_logs(log_group),
         ]
         policy = iam.Policy(
             self, "FirehosePolicy", statements=statements, roles=[self.firehose_role]
@@ -563,34 +516,27 @@ class SearchIndexerStack(Stack):
     def _publish(self) -> None:
         endpoint = self.domain.attr_domain_endpoint
         dashboards_url = f"https://{endpoint}/_dashboards/"
-        published = {
-            "domain-endpoint": ("DomainEndpointParameter", endpoint),
-            "domain-arn": ("DomainArnParameter", self.domain.attr_arn),
-            "dashboards-url": ("DashboardsUrlParameter", dashboards_url),
-            "index-pattern": ("IndexPatternParameter", INDEX_PATTERN),
-            "delivery-stream-name": ("DeliveryStreamNameParameter", self.delivery_stream.ref),
-            "failed-documents-bucket": (
-                "FailedDocumentsBucketParameter",
-                self.backup_bucket.bucket_name,
-            ),
-        }
-        for resource, (construct_id, value) in published.items():
-            ssm.StringParameter(
-                self,
-                construct_id,
-                parameter_name=ssm_parameter_name(self.env_name, resource),
-                string_value=value,
-                description=f"QoS search ({self.env_name}): {resource}",
-            )
+        self.publish(
+            "search",
+            {
+                ssm.SEARCH_DOMAIN_ENDPOINT.resource: ("DomainEndpointParameter", endpoint),
+                ssm.SEARCH_DOMAIN_ARN.resource: ("DomainArnParameter", self.domain.attr_arn),
+                ssm.SEARCH_DASHBOARDS_URL.resource: ("DashboardsUrlParameter", dashboards_url),
+                ssm.SEARCH_INDEX_PATTERN.resource: ("IndexPatternParameter", INDEX_PATTERN),
+                ssm.SEARCH_DELIVERY_STREAM_NAME.resource: (
+                    "DeliveryStreamNameParameter",
+                    self.delivery_stream.ref,
+                ),
+                ssm.SEARCH_FAILED_DOCUMENTS_BUCKET.resource: (
+                    "FailedDocumentsBucketParameter",
+                    self.backup_bucket.bucket_name,
+                ),
+            },
+        )
         CfnOutput(self, "DashboardsUrl", value=dashboards_url)
         CfnOutput(self, "DomainEndpoint", value=endpoint)
         CfnOutput(self, "DeliveryStreamName", value=self.delivery_stream.ref)
         CfnOutput(self, "SetupFunctionName", value=self.setup_function.function_name)
-
-
-def _check(ok: bool, message: str) -> None:
-    if not ok:
-        raise ValueError(message)
 
 
 def _checked_lambda_asset(asset_dir: Path) -> Path:
