@@ -19,7 +19,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from qos_shared_cdk.ssm import Parameter, check_env_name, parameter_name
+from qos_shared_cdk.ssm import Parameter, check_env_name
 
 # What a consumer of a Kinesis stream needs (Firehose, Flink); no Put.
 STREAM_READ_ACTIONS = (
@@ -40,28 +40,35 @@ def check(ok: bool, message: str) -> None:
 class ServiceStack(Stack):
     """A service's stack: named `qos-<env>-<service>`, tagged, wired to others through SSM only.
 
-    `read` resolves another stack's SSM parameter at deploy time and remembers it (`reads`), so
-    the standalone app can check, before deploying, that the writer was deployed first.
+    A subclass names its `service` (as in the SSM names), its `label` (as in descriptions) and a
+    one-line `summary` (the default stack description). `read` resolves another stack's SSM
+    parameter at deploy time and remembers it (`reads`), so the standalone app can check, before
+    deploying, that the writer was deployed first, and the composed app can order the stacks.
     """
+
+    service: str
+    label: str
+    summary: str
 
     def __init__(
         self,
         scope: Construct,
         construct_id: str,
-        *,
-        service: str,
         env_name: str,
-        description: str,
         env: Environment | None = None,
         stack_name: str | None = None,
+        description: str | None = None,
     ) -> None:
         check_env_name(env_name)
         super().__init__(
-            scope, construct_id, env=env, stack_name=stack_name, description=description
+            scope,
+            construct_id,
+            env=env,
+            stack_name=stack_name,
+            description=description or f"QoS {self.label} ({env_name}): {self.summary}",
         )
         Tags.of(self).add("qos:env", env_name)
-        Tags.of(self).add("qos:service", service)
-        self.service = service
+        Tags.of(self).add("qos:service", self.service)
         self.env_name = env_name
         self.reads: list[Parameter] = []
 
@@ -70,15 +77,17 @@ class ServiceStack(Stack):
         self.reads.append(parameter)
         return ssm.StringParameter.value_for_string_parameter(self, parameter.name(self.env_name))
 
-    def publish(self, label: str, published: Mapping[str, tuple[str, str]]) -> None:
-        """One SSM parameter `/qos/<env>/<service>/<resource>` per `resource: (id, value)`."""
-        for resource, (construct_id, value) in published.items():
+    def publish(self, published: Mapping[Parameter, tuple[str, str]]) -> None:
+        """One SSM parameter per `parameter: (construct id, value)`; each must be this
+        service's own (`/qos/<env>/<service>/<resource>`)."""
+        for parameter, (construct_id, value) in published.items():
+            check(parameter.service == self.service, f"{parameter} is not {self.service}'s")
             ssm.StringParameter(
                 self,
                 construct_id,
-                parameter_name=parameter_name(self.env_name, self.service, resource),
+                parameter_name=parameter.name(self.env_name),
                 string_value=value,
-                description=f"QoS {label} ({self.env_name}): {resource}",
+                description=f"QoS {self.label} ({self.env_name}): {parameter.resource}",
             )
 
 
@@ -156,6 +165,42 @@ def python_function(
         memory_size=memory_size,
         timeout=timeout,
         environment=dict(environment),
+    )
+
+
+def lambda_function(
+    scope: Construct,
+    construct_id: str,
+    *,
+    handler: str,
+    asset_dir: Path,
+    log_retention: logs.RetentionDays,
+    role_description: str,
+    statements: Sequence[iam.PolicyStatement] = (),
+    description: str,
+    memory_size: int,
+    timeout: Duration,
+    environment: Mapping[str, str],
+    tracing: bool = False,
+) -> lambda_.Function:
+    """A function with its own log group (`<id>Logs`) and a role (`<id>Role`) that may write
+    there and do what `statements` allow, nothing else (`LambdaRole`)."""
+    logs_ = log_group(scope, f"{construct_id}Logs", log_retention)
+    role = LambdaRole(scope, f"{construct_id}Role", description=role_description, log_group=logs_)
+    for statement in statements:
+        role.add_to_policy(statement)
+    return python_function(
+        scope,
+        construct_id,
+        handler=handler,
+        asset_dir=asset_dir,
+        role=role,
+        log_group=logs_,
+        description=description,
+        memory_size=memory_size,
+        timeout=timeout,
+        environment=environment,
+        tracing=tracing,
     )
 
 

@@ -11,6 +11,8 @@ from typing import Any
 
 from aws_cdk import App, Environment
 
+from qos_shared_cdk.ssm import stack_name
+
 DEFAULT_ENV_NAME = "dev"
 ENV_KEY = "qos:env"
 # Set (to true) for an offline synth: the standalone apps then skip their SSM preflight.
@@ -31,6 +33,21 @@ def default_environment() -> Environment | None:
     if not account and not region:
         return None
     return Environment(account=account, region=region)
+
+
+def stack_identity(
+    app: App, service: str, env_name: str, env: Environment | None
+) -> dict[str, Any]:
+    """The arguments every `add_<svc>_stack` gives its stack: the app, the construct id and
+    stack name `qos-<env>-<service>`, the environment name and the CLI's environment."""
+    name = stack_name(env_name, service)
+    return {
+        "scope": app,
+        "construct_id": name,
+        "stack_name": name,
+        "env": env,
+        "env_name": env_name,
+    }
 
 
 class ServiceContext:

@@ -23,11 +23,13 @@ REGION = "eu-west-1"
 class Reader(ServiceStack):
     """A stack that reads some parameters, as the lake, realtime and search stacks do."""
 
+    service = ssm.LAKE
+    label = "lake"
+    summary = "reads what others publish"
+
     def __init__(self, app: App, *, env_name: str, reads: tuple[ssm.Parameter, ...]) -> None:
         name = ssm.stack_name(env_name, ssm.LAKE)
-        super().__init__(
-            app, name, service=ssm.LAKE, env_name=env_name, description="test", stack_name=name
-        )
+        super().__init__(app, name, env_name, stack_name=name)
         self.values = [self.read(parameter) for parameter in reads]
 
 

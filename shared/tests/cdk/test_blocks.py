@@ -24,19 +24,19 @@ from qos_shared_cdk.testing.template import (
 HANDLER = "app.handler"
 
 
+class Demo(blocks.ServiceStack):
+    service = ssm.LAKE
+    label = "lake"
+    summary = "blocks"
+
+
 @pytest.fixture(scope="module")
 def resources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     asset = tmp_path_factory.mktemp("asset")
     (asset / "app.py").write_text("def handler(event, context):\n    return None\n")
-    stack = blocks.ServiceStack(
-        App(context={"aws:cdk:disable-asset-staging": True}),
-        "qos-test-lake",
-        service=ssm.LAKE,
-        env_name="test",
-        description="blocks",
-    )
+    stack = Demo(App(context={"aws:cdk:disable-asset-staging": True}), "qos-test-lake", "test")
     stack.read(ssm.INGEST_STREAM_ARN)
-    stack.publish("lake", {"table": ("TableParameter", "events")})
+    stack.publish({ssm.LAKE_TABLE: ("TableParameter", "events")})
     log_group = blocks.log_group(stack, "FunctionLogs", logs.RetentionDays.ONE_WEEK)
     role = blocks.LambdaRole(stack, "FunctionRole", description="fn", log_group=log_group)
     blocks.python_function(
@@ -78,7 +78,8 @@ def test_blocks_keep_the_ids_they_are_given(resources: dict[str, dict[str, Any]]
         assert any(rid.startswith(construct_id) for rid in resources), construct_id
 
 
-def test_stack_tags_and_parameters(resources: dict[str, dict[str, Any]]) -> None:
+def test_stack_tags_description_and_parameters(resources: dict[str, dict[str, Any]]) -> None:
+    assert Demo(App(), "S", "qa").template_options.description == "QoS lake (qa): blocks"
     assert ssm_parameters(resources) == {"/qos/test/lake/table": "events"}
     _, parameter = only(resources, "AWS::SSM::Parameter")
     assert parameter["Properties"]["Description"] == "QoS lake (test): table"
@@ -135,4 +136,6 @@ def test_settings_are_refused_with_their_message() -> None:
         blocks.check(False, "window too long")
     blocks.check(True, "never raised")
     with pytest.raises(ValueError, match="env_name"):
-        blocks.ServiceStack(App(), "S", service="lake", env_name="Prod", description="x")
+        Demo(App(), "S", "Prod")
+    with pytest.raises(ValueError, match="not lake's"):
+        Demo(App(), "S", "dev").publish({ssm.INGEST_API_URL: ("P", "x")})

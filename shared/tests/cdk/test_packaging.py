@@ -10,10 +10,13 @@ from qos_shared_cdk import packaging
 from qos_shared_cdk.packaging import MARKER_FILE, AssetBuildError, LambdaBundle
 
 
-def _bundle(root: Path, **fields: object) -> LambdaBundle:
+def _bundle(root: Path, out_name: str = "lambda") -> LambdaBundle:
     return LambdaBundle(
-        service_root=root, distribution="qos-demo", infra_package="qos_demo_infra", **fields
-    )  # type: ignore[arg-type]
+        service_root=root,
+        distribution="qos-demo",
+        infra_package="qos_demo_infra",
+        out_name=out_name,
+    )
 
 
 def test_defaults_name_the_service_s_build_folder(tmp_path: Path) -> None:

@@ -25,8 +25,7 @@ from aws_cdk import App, Environment
 from qos_ingest_infra.packaging import INGEST_ROOT, build_lambda_asset
 from qos_ingest_infra.stack import SERVICE, IngestStack
 from qos_shared_cdk.app import run_alone
-from qos_shared_cdk.context import ServiceContext, flag, string_list
-from qos_shared_cdk.ssm import stack_name
+from qos_shared_cdk.context import ServiceContext, flag, stack_identity, string_list
 
 # Gitignored (`.build/`); rebuilt on every synth, which takes seconds with a warm uv cache.
 DEFAULT_ASSET_DIR = INGEST_ROOT / ".build" / "lambda"
@@ -37,13 +36,8 @@ def add_ingest_stack(app: App, *, env_name: str, env: Environment | None) -> Ing
     context = ServiceContext(app, SERVICE)
     prebuilt = context.get("lambdaAssetDir")
     asset_dir = Path(prebuilt) if prebuilt else build_lambda_asset(DEFAULT_ASSET_DIR)
-    name = stack_name(env_name, SERVICE)
     return IngestStack(
-        app,
-        name,
-        stack_name=name,
-        env=env,
-        env_name=env_name,
+        **stack_identity(app, SERVICE, env_name, env),
         asset_dir=asset_dir,
         cors_allow_origins=string_list(context.get("corsAllowOrigins", ["*"])),
         throttle_rate_limit=float(context.get("throttleRateLimit", 500)),

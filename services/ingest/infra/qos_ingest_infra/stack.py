@@ -21,7 +21,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from qos_shared_cdk import blocks, ssm
-from qos_shared_cdk.blocks import LambdaRole, ServiceStack
+from qos_shared_cdk.blocks import ServiceStack
 
 SERVICE = ssm.INGEST
 # The one name this stack takes from the service's code: the function's entry point.
@@ -47,6 +47,10 @@ _MIN_RETENTION_HOURS, _MAX_RETENTION_HOURS = 24, 8760
 
 class IngestStack(ServiceStack):
     """Public ingest API for player events, writing to an on-demand Kinesis stream."""
+
+    service = SERVICE
+    label = "ingest"
+    summary = "REST API, Lambda, Kinesis"
 
     def __init__(
         self,
@@ -79,15 +83,7 @@ class IngestStack(ServiceStack):
         _check_throttling(throttle_rate_limit, throttle_burst_limit)
         _check_retention(stream_retention_hours)
         asset_dir = _checked_asset_dir(asset_dir)
-        super().__init__(
-            scope,
-            construct_id,
-            service=SERVICE,
-            env_name=env_name,
-            env=env,
-            stack_name=stack_name,
-            description=description or f"QoS ingest ({env_name}): REST API, Lambda, Kinesis",
-        )
+        super().__init__(scope, construct_id, env_name, env, stack_name, description)
         # No fixed name: consumers read it from SSM, and CloudFormation can then replace the
         # stream, or the stack can be recreated next to the retained old stream, without a
         # name clash.
@@ -109,11 +105,10 @@ class IngestStack(ServiceStack):
 
     def _publish(self) -> None:
         self.publish(
-            "ingest",
             {
-                ssm.INGEST_STREAM_NAME.resource: ("StreamNameParameter", self.stream.stream_name),
-                ssm.INGEST_STREAM_ARN.resource: ("StreamArnParameter", self.stream.stream_arn),
-                ssm.INGEST_API_URL.resource: ("ApiUrlParameter", self.api.url),
+                ssm.INGEST_STREAM_NAME: ("StreamNameParameter", self.stream.stream_name),
+                ssm.INGEST_STREAM_ARN: ("StreamArnParameter", self.stream.stream_arn),
+                ssm.INGEST_API_URL: ("ApiUrlParameter", self.api.url),
             },
         )
         CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the ingest API")
@@ -134,27 +129,23 @@ def _ingest_function(
     origins: list[str],
     log_retention: logs.RetentionDays,
 ) -> lambda_.Function:
-    log_group = blocks.log_group(scope, "HandlerLogs", log_retention)
-    role = LambdaRole(
-        scope, "HandlerRole", description=f"QoS ingest ({env_name}) handler", log_group=log_group
-    )
-    # PutRecords only: the sink never creates, describes or reads the stream. The AWS-managed
-    # Kinesis key needs no kms:* grant from producers.
-    role.add_to_policy(
-        iam.PolicyStatement(
-            sid="PutEventsOnIngestStream",
-            actions=["kinesis:PutRecords"],
-            resources=[stream.stream_arn],
-        )
-    )
-    return blocks.python_function(
+    return blocks.lambda_function(
         scope,
         "Handler",
-        description=f"QoS ingest ({env_name}): validate, enrich and forward player events",
         handler=HANDLER,
         asset_dir=asset_dir,
-        role=role,
-        log_group=log_group,
+        log_retention=log_retention,
+        role_description=f"QoS ingest ({env_name}) handler",
+        # PutRecords only: the sink never creates, describes or reads the stream. The
+        # AWS-managed Kinesis key needs no kms:* grant from producers.
+        statements=[
+            iam.PolicyStatement(
+                sid="PutEventsOnIngestStream",
+                actions=["kinesis:PutRecords"],
+                resources=[stream.stream_arn],
+            )
+        ],
+        description=f"QoS ingest ({env_name}): validate, enrich and forward player events",
         tracing=True,
         memory_size=512,
         # API Gateway gives up after 29 s; 15 s leaves room for the sink's retries with backoff

@@ -134,12 +134,6 @@ def template(lambda_asset: Path) -> Template:
     return Template.from_stack(stack)
 
 
-@pytest.fixture(scope="module")
-def resources(template: Template) -> Resources:
-    found: Resources = template.to_json()["Resources"]
-    return found
-
-
 def _stream_id(resources: Resources) -> str:
     return only(resources, "AWS::Kinesis::Stream")[0]
 

@@ -29,19 +29,13 @@ from aws_cdk import App, Environment
 from qos_lake_infra.catalog import DEFAULT_PROJECTION_START
 from qos_lake_infra.stack import SERVICE, LakeStack
 from qos_shared_cdk.app import run_alone
-from qos_shared_cdk.context import ServiceContext, optional_int
-from qos_shared_cdk.ssm import stack_name
+from qos_shared_cdk.context import ServiceContext, optional_int, stack_identity
 
 
 def add_lake_stack(app: App, *, env_name: str, env: Environment | None) -> LakeStack:
     context = ServiceContext(app, SERVICE)
-    name = stack_name(env_name, SERVICE)
     return LakeStack(
-        app,
-        name,
-        stack_name=name,
-        env=env,
-        env_name=env_name,
+        **stack_identity(app, SERVICE, env_name, env),
         buffer_size_mib=int(context.get("bufferSizeMiB", 128)),
         buffer_interval_seconds=int(context.get("bufferIntervalSeconds", 300)),
         transition_to_ia_days=optional_int(context.get("transitionToIaDays", 30)),

@@ -47,6 +47,10 @@ def database_name(env_name: str) -> str:
 class LakeStack(ServiceStack):
     """The lake bucket, Glue table, Firehose delivery stream, Athena workgroup and queries."""
 
+    service = SERVICE
+    label = "lake"
+    summary = "Firehose to Parquet on S3, Glue, Athena"
+
     def __init__(
         self,
         scope: Construct,
@@ -91,16 +95,7 @@ class LakeStack(ServiceStack):
         check(min(expire_errors_days, expire_results_days) >= 1, "expiry days must be >= 1")
         # Athena's minimum cutoff is 10 MB.
         check(bytes_scanned_cutoff_gib * GIB >= 10_000_000, "bytes_scanned_cutoff_gib too small")
-        super().__init__(
-            scope,
-            construct_id,
-            service=SERVICE,
-            env_name=env_name,
-            env=env,
-            stack_name=stack_name,
-            description=description
-            or f"QoS lake ({env_name}): Firehose to Parquet on S3, Glue, Athena",
-        )
+        super().__init__(scope, construct_id, env_name, env, stack_name, description)
 
         self.bucket = self._bucket(
             transition_to_ia_days, expire_data_days, expire_errors_days, expire_results_days
@@ -321,13 +316,12 @@ class LakeStack(ServiceStack):
 
     def _publish(self, env_name: str) -> None:
         self.publish(
-            "lake",
             {
-                ssm.LAKE_BUCKET_NAME.resource: ("BucketNameParameter", self.bucket.bucket_name),
-                ssm.LAKE_DATABASE.resource: ("DatabaseParameter", database_name(env_name)),
-                ssm.LAKE_TABLE.resource: ("TableParameter", catalog.TABLE_NAME),
-                ssm.LAKE_WORKGROUP.resource: ("WorkGroupParameter", self.workgroup.ref),
-                ssm.LAKE_DELIVERY_STREAM_NAME.resource: (
+                ssm.LAKE_BUCKET_NAME: ("BucketNameParameter", self.bucket.bucket_name),
+                ssm.LAKE_DATABASE: ("DatabaseParameter", database_name(env_name)),
+                ssm.LAKE_TABLE: ("TableParameter", catalog.TABLE_NAME),
+                ssm.LAKE_WORKGROUP: ("WorkGroupParameter", self.workgroup.ref),
+                ssm.LAKE_DELIVERY_STREAM_NAME: (
                     "DeliveryStreamNameParameter",
                     self.delivery_stream.ref,
                 ),

@@ -37,14 +37,19 @@ from qos_shared_cdk.testing.template import (
 pytestmark = pytest.mark.infra
 
 ENV_NAME = "test-1"
+INGEST_STREAM_ARN = f"/qos/{ENV_NAME}/ingest/stream-arn"
 DATABASE = "qos_test_1_lake"
 LAKE_ROOT = Path(__file__).resolve().parents[2]
 GLUE_TYPES = {"string": "string", "int": "bigint", "float": "double", "bool": "boolean"}
 GLUE_TYPES["json"] = "string"
 
 
-def _app(outdir: Path | None = None, **context: Any) -> App:
-    return App(outdir=outdir and str(outdir), context=cdk_context(LAKE_ROOT, **context))
+def _app(**context: Any) -> App:
+    return App(context=cdk_context(LAKE_ROOT, **context))
+
+
+def _cli_app(outdir: Path, **context: Any) -> App:
+    return App(outdir=str(outdir), context=cdk_context(LAKE_ROOT, **context))
 
 
 @pytest.fixture(scope="module")
@@ -61,12 +66,6 @@ def template() -> Template:
         bytes_scanned_cutoff_gib=2,
     )
     return Template.from_stack(stack)
-
-
-@pytest.fixture(scope="module")
-def resources(template: Template) -> Resources:
-    found: Resources = template.to_json()["Resources"]
-    return found
 
 
 def _bucket_id(resources: Resources) -> str:
@@ -133,10 +132,6 @@ def test_glue_table_has_every_lake_column_and_projected_partitions(
     }
 
 
-def _ingest_arn_parameter(template: Template) -> str:
-    return read_parameter(template, f"/qos/{ENV_NAME}/ingest/stream-arn")
-
-
 def test_firehose_reads_the_ingest_stream_and_writes_parquet(
     template: Template, resources: Resources
 ) -> None:
@@ -144,7 +139,7 @@ def test_firehose_reads_the_ingest_stream_and_writes_parquet(
     props = stream["Properties"]
     assert props["DeliveryStreamType"] == "KinesisStreamAsSource"
     source = props["KinesisStreamSourceConfiguration"]
-    assert source["KinesisStreamARN"] == {"Ref": _ingest_arn_parameter(template)}
+    assert source["KinesisStreamARN"] == {"Ref": read_parameter(template, INGEST_STREAM_ARN)}
     dest = props["ExtendedS3DestinationConfiguration"]
     bucket_id = _bucket_id(resources)
     assert dest["BucketARN"] == {"Fn::GetAtt": [bucket_id, "Arn"]}
@@ -193,7 +188,7 @@ def test_firehose_role_has_least_privilege(template: Template, resources: Resour
     }
     assert all(s["Effect"] == "Allow" for s in statements.values())
     read = statements["ReadIngestStream"]
-    assert read["Resource"] == {"Ref": _ingest_arn_parameter(template)}
+    assert read["Resource"] == {"Ref": read_parameter(template, INGEST_STREAM_ARN)}
     assert all(a.startswith("kinesis:") and "Put" not in a for a in read["Action"])
     glue = statements["ReadTableSchema"]
     assert sorted(glue["Action"]) == [
@@ -322,7 +317,7 @@ def cdk_cli_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.mark.usefixtures("cdk_cli_environment")
 def test_alone_before_ingest_the_app_names_the_missing_parameter(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as stopped:
-        run_alone(add_lake_stack, _app(tmp_path / "cdk.out", **{"qos:env": "qa"}))
+        run_alone(add_lake_stack, _cli_app(tmp_path / "cdk.out", **{"qos:env": "qa"}))
     assert str(stopped.value) == (
         "error: qos-qa-lake reads SSM parameter /qos/qa/ingest/stream-arn, which does not "
         "exist: deploy qos-qa-ingest first (see README, Deploying to AWS)"
@@ -337,7 +332,7 @@ def test_alone_after_ingest_the_app_synthesizes(tmp_path: Path) -> None:
         Value="arn:aws:kinesis:eu-west-1:123456789012:stream/events",
         Type="String",
     )
-    stack = run_alone(add_lake_stack, _app(tmp_path / "cdk.out", **{"qos:env": "qa"}))
+    stack = run_alone(add_lake_stack, _cli_app(tmp_path / "cdk.out", **{"qos:env": "qa"}))
     assert stack.stack_name == "qos-qa-lake"
     assert (tmp_path / "cdk.out" / "qos-qa-lake.template.json").is_file()
 
@@ -346,6 +341,6 @@ def test_alone_after_ingest_the_app_synthesizes(tmp_path: Path) -> None:
 def test_the_preflight_is_skipped_for_an_offline_synth(tmp_path: Path) -> None:
     run_alone(
         add_lake_stack,
-        _app(tmp_path / "cdk.out", **{"qos:env": "qa", "qos:skipPreflight": "true"}),
+        _cli_app(tmp_path / "cdk.out", **{"qos:env": "qa", "qos:skipPreflight": "true"}),
     )
     assert (tmp_path / "cdk.out" / "qos-qa-lake.template.json").is_file()

@@ -42,8 +42,7 @@ from qos_realtime_infra.packaging import DEFAULT_OUT, REALTIME_ROOT, build_lambd
 from qos_realtime_infra.service_code import FLINK_PACKAGING
 from qos_realtime_infra.stack import DEFAULT_FLINK_RUNTIME, SERVICE, RealtimeStack
 from qos_shared_cdk.app import run_alone
-from qos_shared_cdk.context import ServiceContext, flag, string_list
-from qos_shared_cdk.ssm import stack_name
+from qos_shared_cdk.context import ServiceContext, flag, stack_identity, string_list
 
 POM = REALTIME_ROOT / "flink" / "pom.xml"
 
@@ -53,14 +52,9 @@ def add_realtime_stack(app: App, *, env_name: str, env: Environment | None) -> R
     context = ServiceContext(app, SERVICE)
     prebuilt = context.get("lambdaAssetDir")
     lambda_dir = Path(prebuilt) if prebuilt else build_lambda_asset(DEFAULT_OUT)
-    name = stack_name(env_name, SERVICE)
     thresholds = context.get("alarmThresholds")
     return RealtimeStack(
-        app,
-        name,
-        stack_name=name,
-        env=env,
-        env_name=env_name,
+        **stack_identity(app, SERVICE, env_name, env),
         lambda_asset_dir=lambda_dir,
         flink_application_zip=flink_application_zip(app),
         flink_runtime=str(context.get("flinkRuntime", flink_runtime_from_pom(POM))),

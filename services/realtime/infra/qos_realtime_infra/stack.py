@@ -44,7 +44,7 @@ from qos_realtime_infra.dashboard import (
 )
 from qos_realtime_infra.service_code import DEFAULT_NAMESPACE, HANDLER, PublisherConfig
 from qos_shared_cdk import blocks, ssm
-from qos_shared_cdk.blocks import LambdaRole, ServiceStack, check
+from qos_shared_cdk.blocks import ServiceStack, check
 
 SERVICE = ssm.REALTIME
 POWERTOOLS_SERVICE_NAME = "qos-realtime-publisher"
@@ -66,6 +66,10 @@ _FLINK_RUNTIME = re.compile(r"^FLINK-\d+_\d+$")
 
 class RealtimeStack(ServiceStack):
     """The Flink job, its output stream, the CloudWatch publisher, dashboard and alarms."""
+
+    service = SERVICE
+    label = "realtime"
+    summary = "Flink windows, metric-row stream, CloudWatch publisher"
 
     def __init__(
         self,
@@ -126,16 +130,7 @@ class RealtimeStack(ServiceStack):
             legacy_metrics=legacy_metrics,
             channels=frozenset(channels),
         )
-        super().__init__(
-            scope,
-            construct_id,
-            service=SERVICE,
-            env_name=env_name,
-            env=env,
-            stack_name=stack_name,
-            description=description
-            or f"QoS realtime ({env_name}): Flink windows, metric-row stream, CloudWatch publisher",
-        )
+        super().__init__(scope, construct_id, env_name, env, stack_name, description)
         input_stream_arn = self.read(ssm.INGEST_STREAM_ARN)
         # Like the ingest stream: no shards to size, no key policy, no kms:* grants.
         self.metric_stream = blocks.on_demand_stream(self, "MetricRowStream")
@@ -325,22 +320,6 @@ class RealtimeStack(ServiceStack):
         config: PublisherConfig,
         log_retention: logs.RetentionDays,
     ) -> lambda_.Function:
-        log_group = blocks.log_group(self, "PublisherLogs", log_retention)
-        role = LambdaRole(
-            self,
-            "PublisherRole",
-            description=f"QoS realtime ({env_name}) CloudWatch publisher",
-            log_group=log_group,
-        )
-        # PutMetricData takes no resource ARN; the namespace condition is what limits it.
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="PutQoSMetrics",
-                actions=["cloudwatch:PutMetricData"],
-                resources=["*"],
-                conditions={"StringEquals": {"cloudwatch:namespace": list(config.namespaces)}},
-            )
-        )
         environment = {
             "QOS_REALTIME_PUBLISHER_NAMESPACE": config.namespace,
             "QOS_REALTIME_PUBLISHER_LEGACY_METRICS": str(config.legacy_metrics).lower(),
@@ -350,19 +329,27 @@ class RealtimeStack(ServiceStack):
         }
         if config.legacy_namespace:
             environment["QOS_REALTIME_PUBLISHER_LEGACY_NAMESPACE"] = config.legacy_namespace
-        function = blocks.python_function(
+        # PutMetricData takes no resource ARN; the namespace condition is what limits it.
+        put_metrics = iam.PolicyStatement(
+            sid="PutQoSMetrics",
+            actions=["cloudwatch:PutMetricData"],
+            resources=["*"],
+            conditions={"StringEquals": {"cloudwatch:namespace": list(config.namespaces)}},
+        )
+        function = blocks.lambda_function(
             self,
             "Publisher",
             description=f"QoS realtime ({env_name}): metric rows -> CloudWatch metrics",
+            role_description=f"QoS realtime ({env_name}) CloudWatch publisher",
+            statements=[put_metrics],
             handler=HANDLER,
             asset_dir=asset_dir,
-            role=role,
-            log_group=log_group,
-            tracing=True,
+            log_retention=log_retention,
             memory_size=256,
             # Room for the sink's retries (5 attempts, backoff capped at 5 s) on a few calls.
             timeout=Duration.seconds(60),
             environment=environment,
+            tracing=True,
         )
         self.failed_batches = sqs.Queue(
             self,
@@ -418,26 +405,25 @@ class RealtimeStack(ServiceStack):
     def _publish(self, namespace: str) -> None:
         stream, application = self.metric_stream, self.application
         self.publish(
-            "realtime",
             {
-                ssm.REALTIME_METRIC_STREAM_ARN.resource: (
+                ssm.REALTIME_METRIC_STREAM_ARN: (
                     "MetricStreamArnParameter",
                     stream.stream_arn,
                 ),
-                ssm.REALTIME_METRIC_STREAM_NAME.resource: (
+                ssm.REALTIME_METRIC_STREAM_NAME: (
                     "MetricStreamNameParameter",
                     stream.stream_name,
                 ),
-                ssm.REALTIME_FLINK_APPLICATION_NAME.resource: (
+                ssm.REALTIME_FLINK_APPLICATION_NAME: (
                     "FlinkApplicationNameParameter",
                     application.ref,
                 ),
-                ssm.REALTIME_CLOUDWATCH_NAMESPACE.resource: ("NamespaceParameter", namespace),
-                ssm.REALTIME_DASHBOARD_NAME.resource: (
+                ssm.REALTIME_CLOUDWATCH_NAMESPACE: ("NamespaceParameter", namespace),
+                ssm.REALTIME_DASHBOARD_NAME: (
                     "DashboardNameParameter",
                     self.dashboard.dashboard_name,
                 ),
-                ssm.REALTIME_ALARM_TOPIC_ARN.resource: (
+                ssm.REALTIME_ALARM_TOPIC_ARN: (
                     "AlarmTopicArnParameter",
                     self.alarm_topic.topic_arn,
                 ),

@@ -47,6 +47,7 @@ from qos_shared_cdk.testing.template import (
 pytestmark = pytest.mark.infra
 
 ENV_NAME = "test"
+INGEST_STREAM_ARN = f"/qos/{ENV_NAME}/ingest/stream-arn"
 NAMESPACE = "IVS/QoS"
 LEGACY_NAMESPACE = "old-QoS/PlayerSummary"
 PLATFORMS = ("web", "ios", "android", "other")
@@ -127,16 +128,6 @@ def template(lambda_asset: Path, flink_zip: Path) -> Template:
     return Template.from_stack(stack)
 
 
-@pytest.fixture(scope="module")
-def resources(template: Template) -> Resources:
-    found: Resources = template.to_json()["Resources"]
-    return found
-
-
-def _ingest_arn_parameter(template: Template) -> str:
-    return read_parameter(template, f"/qos/{ENV_NAME}/ingest/stream-arn")
-
-
 def test_flink_runtime_matches_the_connector_jar_s_flink_version() -> None:
     pom = POM.read_text(encoding="utf-8")
     major, minor = re.search(r"<flink\.version>(\d+)\.(\d+)", pom).groups()  # type: ignore[union-attr]
@@ -160,7 +151,7 @@ def test_flink_application(template: Template, resources: Resources) -> None:
     assert groups == {
         "kinesis.analytics.flink.run.options": {"python": "main.py", "jarfile": JAR},
         "qos.realtime": {
-            "input.stream.arn": {"Ref": _ingest_arn_parameter(template)},
+            "input.stream.arn": {"Ref": read_parameter(template, INGEST_STREAM_ARN)},
             "output.stream.arn": {"Fn::GetAtt": [stream_id, "Arn"]},
             "aws.region": {"Ref": "AWS::Region"},
             "window.seconds": "30",
@@ -199,7 +190,7 @@ def test_flink_role_reads_ingest_writes_rows_and_nothing_else(
         "WriteLogs",
     }
     read = by_sid["ReadIngestStream"]
-    assert read["Resource"] == {"Ref": _ingest_arn_parameter(template)}
+    assert read["Resource"] == {"Ref": read_parameter(template, INGEST_STREAM_ARN)}
     assert not [a for a in actions(read) if "Put" in a]
     write = by_sid["WriteMetricRowStream"]
     assert write["Resource"] == {"Fn::GetAtt": [stream_id, "Arn"]}

@@ -45,8 +45,7 @@ from qos_search_indexer_infra.packaging import (
 )
 from qos_search_indexer_infra.stack import DEFAULT_ENGINE_VERSION, SERVICE, SearchIndexerStack
 from qos_shared_cdk.app import run_alone
-from qos_shared_cdk.context import ServiceContext, flag, optional_int
-from qos_shared_cdk.ssm import stack_name
+from qos_shared_cdk.context import ServiceContext, flag, optional_int, stack_identity
 
 PRODUCTION_ENV_NAMES = frozenset({"prod"})
 
@@ -69,13 +68,8 @@ def add_search_indexer_stack(
     if removal not in _REMOVAL_POLICIES:
         raise ValueError(f"{context.prefix}removalPolicy: retain or destroy, got {removal!r}")
     run_id = context.get("setupRunId")
-    name = stack_name(env_name, SERVICE)
     return SearchIndexerStack(
-        app,
-        name,
-        stack_name=name,
-        env=env,
-        env_name=env_name,
+        **stack_identity(app, SERVICE, env_name, env),
         lambda_asset_dir=asset_dir,
         domain_name=context.get("domainName") or None,
         engine_version=str(context.get("engineVersion", DEFAULT_ENGINE_VERSION)),

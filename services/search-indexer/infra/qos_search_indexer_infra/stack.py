@@ -84,6 +84,10 @@ def default_domain_name(env_name: str) -> str:
 class SearchIndexerStack(ServiceStack):
     """The OpenSearch domain, the Firehose delivery stream into it, and its setup."""
 
+    service = SERVICE
+    label = "search"
+    summary = "OpenSearch Service, Firehose from the ingest stream"
+
     def __init__(
         self,
         scope: Construct,
@@ -162,16 +166,7 @@ class SearchIndexerStack(ServiceStack):
         check(0 <= retry_seconds <= 7200, "retry_seconds: 0-7200")
         check(expire_failed_days >= 1, "expire_failed_days must be at least 1")
         saved_objects = _checked_lambda_asset(lambda_asset_dir)
-        super().__init__(
-            scope,
-            construct_id,
-            service=SERVICE,
-            env_name=env_name,
-            env=env,
-            stack_name=stack_name,
-            description=description
-            or f"QoS search ({env_name}): OpenSearch Service, Firehose from the ingest stream",
-        )
+        super().__init__(scope, construct_id, env_name, env, stack_name, description)
         self.domain_name = domain_name
         self.domain_arn = self.format_arn(
             service="es", resource="domain", resource_name=domain_name
@@ -517,17 +512,16 @@ class SearchIndexerStack(ServiceStack):
         endpoint = self.domain.attr_domain_endpoint
         dashboards_url = f"https://{endpoint}/_dashboards/"
         self.publish(
-            "search",
             {
-                ssm.SEARCH_DOMAIN_ENDPOINT.resource: ("DomainEndpointParameter", endpoint),
-                ssm.SEARCH_DOMAIN_ARN.resource: ("DomainArnParameter", self.domain.attr_arn),
-                ssm.SEARCH_DASHBOARDS_URL.resource: ("DashboardsUrlParameter", dashboards_url),
-                ssm.SEARCH_INDEX_PATTERN.resource: ("IndexPatternParameter", INDEX_PATTERN),
-                ssm.SEARCH_DELIVERY_STREAM_NAME.resource: (
+                ssm.SEARCH_DOMAIN_ENDPOINT: ("DomainEndpointParameter", endpoint),
+                ssm.SEARCH_DOMAIN_ARN: ("DomainArnParameter", self.domain.attr_arn),
+                ssm.SEARCH_DASHBOARDS_URL: ("DashboardsUrlParameter", dashboards_url),
+                ssm.SEARCH_INDEX_PATTERN: ("IndexPatternParameter", INDEX_PATTERN),
+                ssm.SEARCH_DELIVERY_STREAM_NAME: (
                     "DeliveryStreamNameParameter",
                     self.delivery_stream.ref,
                 ),
-                ssm.SEARCH_FAILED_DOCUMENTS_BUCKET.resource: (
+                ssm.SEARCH_FAILED_DOCUMENTS_BUCKET: (
                     "FailedDocumentsBucketParameter",
                     self.backup_bucket.bucket_name,
                 ),

@@ -42,6 +42,7 @@ from qos_shared_cdk.testing.template import (
 pytestmark = pytest.mark.infra
 
 ENV_NAME = "test-1"
+INGEST_STREAM_ARN = f"/qos/{ENV_NAME}/ingest/stream-arn"
 DOMAIN_NAME = "qos-test-1-search"
 HANDLER = "qos_search_indexer.setup_lambda.handler.handler"
 STAND_IN = b'{"type":"index-pattern","id":"qos-events","attributes":{"title":"qos-events-*"}}\n'
@@ -80,12 +81,6 @@ def template(lambda_asset: Path) -> Template:
         expire_failed_days=30,
     )
     return Template.from_stack(stack)
-
-
-@pytest.fixture(scope="module")
-def resources(template: Template) -> Resources:
-    found: Resources = template.to_json()["Resources"]
-    return found
 
 
 def _domain_arn(suffix: str = "") -> dict[str, Any]:
@@ -239,10 +234,6 @@ def test_domain_access_policy_names_only_the_two_roles(resources: Resources) -> 
 # --- Firehose ---------------------------------------------------------------------------------
 
 
-def _ingest_arn_parameter(template: Template) -> str:
-    return read_parameter(template, f"/qos/{ENV_NAME}/ingest/stream-arn")
-
-
 def test_firehose_reads_the_ingest_stream_into_daily_indices(
     template: Template, resources: Resources
 ) -> None:
@@ -251,7 +242,7 @@ def test_firehose_reads_the_ingest_stream_into_daily_indices(
     assert props["DeliveryStreamName"] == "qos-test-1-search"
     assert props["DeliveryStreamType"] == "KinesisStreamAsSource"
     source = props["KinesisStreamSourceConfiguration"]
-    assert source["KinesisStreamARN"] == {"Ref": _ingest_arn_parameter(template)}
+    assert source["KinesisStreamARN"] == {"Ref": read_parameter(template, INGEST_STREAM_ARN)}
     dest = props["AmazonopensearchserviceDestinationConfiguration"]
     domain_id, _ = only(resources, "AWS::OpenSearchService::Domain")
     assert dest["DomainARN"] == {"Fn::GetAtt": [domain_id, "Arn"]}
@@ -310,7 +301,7 @@ def test_firehose_role_has_least_privilege(template: Template, resources: Resour
     }
     assert all(s["Effect"] == "Allow" for s in statements.values())
     read = statements["ReadIngestStream"]
-    assert read["Resource"] == {"Ref": _ingest_arn_parameter(template)}
+    assert read["Resource"] == {"Ref": read_parameter(template, INGEST_STREAM_ARN)}
     assert all(a.startswith("kinesis:") and "Put" not in a for a in actions(read))
     assert sorted(actions(statements["DescribeDomain"])) == [
         "es:DescribeDomain",

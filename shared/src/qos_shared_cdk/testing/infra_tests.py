@@ -8,7 +8,8 @@ root conftest, and a star import keeps these hooks scoped to that folder.
 The CDK tests are marked `infra`, but `-m "not infra"` deselects tests only after importing their
 modules, and these import aws_cdk (which starts Node.js) at the top. A test module of the folder
 that imports neither aws_cdk nor cfnlint (the search setup function's tests) always runs. Under CI
-nothing is left out: a missing tool makes the run fail instead of quietly shrinking it.
+nothing is left out: a missing tool makes the run fail instead of quietly shrinking it. The
+`resources` fixture reads the Resources of the module's synthesized `template` fixture.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ import os
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-__all__ = ["pytest_ignore_collect", "pytest_terminal_summary"]
+__all__ = ["pytest_ignore_collect", "pytest_terminal_summary", "resources"]
 
 # A top-level import of the CDK or cfn-lint; imports inside a test function count too.
 _NEEDS_CDK = re.compile(r"^\s*(?:from|import)\s+(?:aws_cdk|cfnlint)\b", re.MULTILINE)
@@ -62,3 +64,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(
             f"{', '.join(sorted(set(_LEFT_OUT)))} not collected, missing: {', '.join(_MISSING)}"
         )
+
+
+@pytest.fixture(scope="module")
+def resources(template: Any) -> dict[str, dict[str, Any]]:
+    """The Resources of the test module's `template` fixture (an `aws_cdk.assertions.Template`)."""
+    found: dict[str, dict[str, Any]] = template.to_json()["Resources"]
+    return found
