@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Required, TypedDict, Unpack
 
 from aws_cdk import Duration, Environment, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_iam as iam
@@ -37,6 +38,14 @@ def check(ok: bool, message: str) -> None:
         raise ValueError(message)
 
 
+class Options(TypedDict, total=False):
+    """What every service stack takes besides its settings (as `aws_cdk.Stack` does)."""
+
+    env: Environment | None
+    stack_name: str | None
+    description: str | None
+
+
 class ServiceStack(Stack):
     """A service's stack: named `qos-<env>-<service>`, tagged, wired to others through SSM only.
 
@@ -51,21 +60,16 @@ class ServiceStack(Stack):
     summary: str
 
     def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        env_name: str,
-        env: Environment | None = None,
-        stack_name: str | None = None,
-        description: str | None = None,
+        self, scope: Construct, id: str, env_name: str, **options: Unpack[Options]
     ) -> None:
         check_env_name(env_name)
         super().__init__(
             scope,
-            construct_id,
-            env=env,
-            stack_name=stack_name,
-            description=description or f"QoS {self.label} ({env_name}): {self.summary}",
+            id,
+            env=options.get("env"),
+            stack_name=options.get("stack_name"),
+            description=options.get("description")
+            or f"QoS {self.label} ({env_name}): {self.summary}",
         )
         Tags.of(self).add("qos:env", env_name)
         Tags.of(self).add("qos:service", self.service)
@@ -136,52 +140,53 @@ def log_group(scope: Construct, construct_id: str, retention: logs.RetentionDays
     return logs.LogGroup(scope, construct_id, retention=retention)
 
 
+class FunctionSettings(TypedDict, total=False):
+    """A function's own settings; X-Ray tracing is off unless `tracing` is true."""
+
+    description: Required[str]
+    memory_size: Required[int]
+    timeout: Required[Duration]
+    environment: Required[Mapping[str, str]]
+    tracing: bool
+
+
 def python_function(
     scope: Construct,
     construct_id: str,
-    *,
-    handler: str,
-    asset_dir: Path,
+    code: tuple[str, Path],
     role: iam.IRole,
     log_group: logs.ILogGroup,
-    description: str,
-    memory_size: int,
-    timeout: Duration,
-    environment: Mapping[str, str],
-    tracing: bool = False,
+    **settings: Unpack[FunctionSettings],
 ) -> lambda_.Function:
-    """A Python 3.12 x86_64 function from a bundle built by `qos_shared_cdk.packaging`."""
+    """A Python 3.12 x86_64 function running `code` (handler, bundle directory built by
+    `qos_shared_cdk.packaging`) as `role`, logging to `log_group`."""
+    handler, asset_dir = code
     return lambda_.Function(
         scope,
         construct_id,
-        description=description,
+        description=settings["description"],
         runtime=lambda_.Runtime.PYTHON_3_12,
         architecture=lambda_.Architecture.X86_64,
         handler=handler,
         code=lambda_.Code.from_asset(str(asset_dir)),
         role=role,
         log_group=log_group,
-        tracing=lambda_.Tracing.ACTIVE if tracing else None,
-        memory_size=memory_size,
-        timeout=timeout,
-        environment=dict(environment),
+        tracing=lambda_.Tracing.ACTIVE if settings.get("tracing") else None,
+        memory_size=settings["memory_size"],
+        timeout=settings["timeout"],
+        environment=dict(settings["environment"]),
     )
 
 
 def lambda_function(
     scope: Construct,
     construct_id: str,
+    code: tuple[str, Path],
     *,
-    handler: str,
-    asset_dir: Path,
     log_retention: logs.RetentionDays,
     role_description: str,
     statements: Sequence[iam.PolicyStatement] = (),
-    description: str,
-    memory_size: int,
-    timeout: Duration,
-    environment: Mapping[str, str],
-    tracing: bool = False,
+    **settings: Unpack[FunctionSettings],
 ) -> lambda_.Function:
     """A function with its own log group (`<id>Logs`) and a role (`<id>Role`) that may write
     there and do what `statements` allow, nothing else (`LambdaRole`)."""
@@ -189,19 +194,7 @@ def lambda_function(
     role = LambdaRole(scope, f"{construct_id}Role", description=role_description, log_group=logs_)
     for statement in statements:
         role.add_to_policy(statement)
-    return python_function(
-        scope,
-        construct_id,
-        handler=handler,
-        asset_dir=asset_dir,
-        role=role,
-        log_group=logs_,
-        description=description,
-        memory_size=memory_size,
-        timeout=timeout,
-        environment=environment,
-        tracing=tracing,
-    )
+    return python_function(scope, construct_id, code, role, logs_, **settings)
 
 
 def on_demand_stream(

@@ -42,10 +42,9 @@ def resources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, A
     blocks.python_function(
         stack,
         "Function",
-        handler=HANDLER,
-        asset_dir=Path(asset),
-        role=role,
-        log_group=log_group,
+        (HANDLER, Path(asset)),
+        role,
+        log_group,
         description="fn",
         memory_size=256,
         timeout=Duration.seconds(30),

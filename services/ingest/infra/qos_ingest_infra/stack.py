@@ -11,8 +11,9 @@ import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Unpack
 
-from aws_cdk import CfnOutput, Duration, Environment
+from aws_cdk import CfnOutput, Duration
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
@@ -21,7 +22,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from qos_shared_cdk import blocks, ssm
-from qos_shared_cdk.blocks import ServiceStack
+from qos_shared_cdk.blocks import Options, ServiceStack
 
 SERVICE = ssm.INGEST
 # The one name this stack takes from the service's code: the function's entry point.
@@ -65,9 +66,7 @@ class IngestStack(ServiceStack):
         stream_retention_hours: int = 24,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         manage_api_gateway_account_role: bool = True,
-        env: Environment | None = None,
-        stack_name: str | None = None,
-        description: str | None = None,
+        **options: Unpack[Options],
     ) -> None:
         """Args beyond the obvious:
 
@@ -83,7 +82,7 @@ class IngestStack(ServiceStack):
         _check_throttling(throttle_rate_limit, throttle_burst_limit)
         _check_retention(stream_retention_hours)
         asset_dir = _checked_asset_dir(asset_dir)
-        super().__init__(scope, construct_id, env_name, env, stack_name, description)
+        super().__init__(scope, construct_id, env_name, **options)
         # No fixed name: consumers read it from SSM, and CloudFormation can then replace the
         # stream, or the stack can be recreated next to the retained old stream, without a
         # name clash.
@@ -132,8 +131,7 @@ def _ingest_function(
     return blocks.lambda_function(
         scope,
         "Handler",
-        handler=HANDLER,
-        asset_dir=asset_dir,
+        (HANDLER, asset_dir),
         log_retention=log_retention,
         role_description=f"QoS ingest ({env_name}) handler",
         # PutRecords only: the sink never creates, describes or reads the stream. The

@@ -17,17 +17,11 @@ from aws_cdk.assertions import Match, Template
 
 from qos_ingest_infra import HANDLER, INGEST_ROOT, IngestStack, add_ingest_stack, build_lambda_asset
 from qos_shared_cdk.packaging import MARKER_FILE, AssetBuildError
-from qos_shared_cdk.testing.template import (
-    Resources,
-    actions,
-    assert_no_exports,
-    assert_passes_cfn_lint,
-    fast_app,
-    handler_module,
-    only,
-)
+from qos_shared_cdk.testing import template as kit
 
 pytestmark = pytest.mark.infra
+# The kit's shared test, run on this module's template.
+test_template_passes_cfn_lint = kit.test_template_passes_cfn_lint
 
 ENV_NAME = "test"
 ORIGINS = ["https://player.example.com", "https://staging.player.example.com"]
@@ -36,7 +30,7 @@ ROUTES = {("POST", "/v1/events"), ("POST", "/streams"), ("GET", "/healthz")}
 
 
 def _fast_app(**context: Any) -> App:
-    return fast_app(INGEST_ROOT, **context)
+    return kit.fast_app(INGEST_ROOT, **context)
 
 
 # --- the Lambda bundle ------------------------------------------------------------------------
@@ -54,7 +48,7 @@ def _files(root: Path) -> set[str]:
 def test_bundle_has_the_runtime_code_and_nothing_of_the_build(lambda_asset: Path) -> None:
     assert (lambda_asset / "qos_ingest" / "__init__.py").is_file()
     assert (lambda_asset / "qos_shared" / "__init__.py").is_file()
-    assert (lambda_asset / handler_module(HANDLER)).is_file()
+    assert (lambda_asset / kit.handler_module(HANDLER)).is_file()
     assert (lambda_asset / "pydantic_settings").is_dir()
     assert (lambda_asset / "aws_lambda_powertools").is_dir()
 
@@ -134,12 +128,12 @@ def template(lambda_asset: Path) -> Template:
     return Template.from_stack(stack)
 
 
-def _stream_id(resources: Resources) -> str:
-    return only(resources, "AWS::Kinesis::Stream")[0]
+def _stream_id(resources: kit.Resources) -> str:
+    return kit.only(resources, "AWS::Kinesis::Stream")[0]
 
 
-def _function(resources: Resources) -> dict[str, Any]:
-    return only(resources, "AWS::Lambda::Function")[1]
+def _function(resources: kit.Resources) -> dict[str, Any]:
+    return kit.only(resources, "AWS::Lambda::Function")[1]
 
 
 def test_stream_is_on_demand_and_encrypted_with_the_aws_managed_key(template: Template) -> None:
@@ -168,7 +162,7 @@ def test_function_runtime_handler_tracing_and_size(template: Template) -> None:
     )
 
 
-def test_function_environment(resources: Resources) -> None:
+def test_function_environment(resources: kit.Resources) -> None:
     variables = _function(resources)["Properties"]["Environment"]["Variables"]
     assert variables == {
         "QOS_INGEST_SINK": "kinesis",
@@ -179,7 +173,7 @@ def test_function_environment(resources: Resources) -> None:
     }
 
 
-def test_logs_have_a_retention(resources: Resources) -> None:
+def test_logs_have_a_retention(resources: kit.Resources) -> None:
     log_groups = {rid: r for rid, r in resources.items() if r["Type"] == "AWS::Logs::LogGroup"}
     assert len(log_groups) == 2, "the function's and the API's access log"
     assert all(r["Properties"]["RetentionInDays"] == 30 for r in log_groups.values())
@@ -189,7 +183,7 @@ def test_logs_have_a_retention(resources: Resources) -> None:
     assert not [r for r in resources.values() if r["Type"] == "Custom::LogRetention"]
 
 
-def _route_paths(resources: Resources) -> dict[str, str]:
+def _route_paths(resources: kit.Resources) -> dict[str, str]:
     """Logical id of each API Gateway resource (and of the root, as `root`) -> its path."""
     parts = {
         rid: (r["Properties"]["ParentId"], r["Properties"]["PathPart"])
@@ -205,7 +199,7 @@ def _route_paths(resources: Resources) -> dict[str, str]:
     return {rid: path(rid) for rid in parts}
 
 
-def _methods(resources: Resources) -> dict[tuple[str, str], dict[str, Any]]:
+def _methods(resources: kit.Resources) -> dict[tuple[str, str], dict[str, Any]]:
     paths = _route_paths(resources)
     methods = {}
     for r in resources.values():
@@ -217,11 +211,11 @@ def _methods(resources: Resources) -> dict[tuple[str, str], dict[str, Any]]:
     return methods
 
 
-def test_api_routes_proxy_to_the_function(resources: Resources) -> None:
+def test_api_routes_proxy_to_the_function(resources: kit.Resources) -> None:
     methods = _methods(resources)
     routes = {key for key in methods if key[0] != "OPTIONS"}
     assert routes == ROUTES
-    function_id = only(resources, "AWS::Lambda::Function")[0]
+    function_id = kit.only(resources, "AWS::Lambda::Function")[0]
     for key in ROUTES:
         integration = methods[key]["Integration"]
         assert integration["Type"] == "AWS_PROXY", key
@@ -233,7 +227,7 @@ def test_api_routes_proxy_to_the_function(resources: Resources) -> None:
 
 
 def test_cors_preflight_answers_the_configured_origins(
-    resources: Resources,
+    resources: kit.Resources,
 ) -> None:
     methods = _methods(resources)
     for _, path in ROUTES:
@@ -280,7 +274,7 @@ def test_stage_throttling_tracing_and_access_logs(template: Template) -> None:
     )
 
 
-def _statements(resources: Resources) -> Iterator[dict[str, Any]]:
+def _statements(resources: kit.Resources) -> Iterator[dict[str, Any]]:
     """Every identity-policy statement in the template (inline role policies included)."""
     for r in resources.values():
         documents = []
@@ -292,7 +286,7 @@ def _statements(resources: Resources) -> Iterator[dict[str, Any]]:
             yield from document["Statement"]
 
 
-def test_handler_role_is_least_privilege(resources: Resources) -> None:
+def test_handler_role_is_least_privilege(resources: kit.Resources) -> None:
     role_id = _function(resources)["Properties"]["Role"]["Fn::GetAtt"][0]
     role = resources[role_id]["Properties"]
     assert "ManagedPolicyArns" not in role, "no AWSLambdaBasicExecutionRole (logs on *)"
@@ -326,10 +320,10 @@ def test_handler_role_is_least_privilege(resources: Resources) -> None:
 
 
 def test_no_wildcard_actions_and_kinesis_only_put_records(
-    resources: Resources,
+    resources: kit.Resources,
 ) -> None:
     statements = list(_statements(resources))
-    granted = [action for s in statements for action in actions(s)]
+    granted = [action for s in statements for action in kit.actions(s)]
     assert granted
     assert not [a for a in granted if "*" in a]
     assert {a for a in granted if a.startswith("kinesis:")} == {"kinesis:PutRecords"}
@@ -337,11 +331,11 @@ def test_no_wildcard_actions_and_kinesis_only_put_records(
     for statement in statements:
         assert statement["Effect"] == "Allow"
         if statement["Resource"] == "*":
-            assert all(a.startswith("xray:") for a in actions(statement)), statement
+            assert all(a.startswith("xray:") for a in kit.actions(statement)), statement
 
 
 def test_ssm_parameters_publish_the_stream_and_the_api(
-    resources: Resources,
+    resources: kit.Resources,
 ) -> None:
     parameters = {
         r["Properties"]["Name"]: r["Properties"]
@@ -367,11 +361,7 @@ def test_outputs_and_no_cross_stack_exports(template: Template) -> None:
     outputs = template.to_json()["Outputs"]
     assert "execute-api" in json.dumps(outputs["ApiUrl"]["Value"])
     assert json.dumps(outputs["EventsUrl"]["Value"]).endswith('/v1/events"]]}')
-    assert_no_exports(template)
-
-
-def test_template_passes_cfn_lint(template: Template, tmp_path: Path) -> None:
-    assert_passes_cfn_lint(template, tmp_path)
+    kit.assert_no_exports(template)
 
 
 @pytest.mark.parametrize(

@@ -19,8 +19,9 @@ both `dt` and `event_time`, so a late event is only missed when it lands after t
 from __future__ import annotations
 
 import re
+from typing import Unpack
 
-from aws_cdk import Duration, Environment
+from aws_cdk import Duration
 from aws_cdk import aws_athena as athena
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
@@ -33,7 +34,7 @@ from constructs import Construct
 from qos_lake.queries import QUERIES
 from qos_lake_infra import catalog
 from qos_shared_cdk import blocks, ssm
-from qos_shared_cdk.blocks import FirehoseDeliveryRole, ServiceStack, check
+from qos_shared_cdk.blocks import FirehoseDeliveryRole, Options, ServiceStack, check
 
 SERVICE = ssm.LAKE
 GIB = 1024**3
@@ -57,9 +58,6 @@ class LakeStack(ServiceStack):
         construct_id: str,
         *,
         env_name: str,
-        env: Environment | None = None,
-        stack_name: str | None = None,
-        description: str | None = None,
         buffer_size_mib: int = 128,
         buffer_interval_seconds: int = 300,
         transition_to_ia_days: int | None = 30,
@@ -69,6 +67,7 @@ class LakeStack(ServiceStack):
         projection_start: str = catalog.DEFAULT_PROJECTION_START,
         bytes_scanned_cutoff_gib: float = 10.0,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        **options: Unpack[Options],
     ) -> None:
         """
         Args:
@@ -95,7 +94,7 @@ class LakeStack(ServiceStack):
         check(min(expire_errors_days, expire_results_days) >= 1, "expiry days must be >= 1")
         # Athena's minimum cutoff is 10 MB.
         check(bytes_scanned_cutoff_gib * GIB >= 10_000_000, "bytes_scanned_cutoff_gib too small")
-        super().__init__(scope, construct_id, env_name, env, stack_name, description)
+        super().__init__(scope, construct_id, env_name, **options)
 
         self.bucket = self._bucket(
             transition_to_ia_days, expire_data_days, expire_errors_days, expire_results_days

@@ -22,19 +22,11 @@ from qos_lake.queries import QUERIES
 from qos_lake_infra import LakeStack, add_lake_stack
 from qos_shared.record_schema import column_types
 from qos_shared_cdk.app import run_alone
-from qos_shared_cdk.testing.template import (
-    Resources,
-    actions,
-    assert_passes_cfn_lint,
-    assert_private_bucket,
-    cdk_context,
-    only,
-    read_parameter,
-    role_statements,
-    ssm_parameters,
-)
+from qos_shared_cdk.testing import template as kit
 
 pytestmark = pytest.mark.infra
+# The kit's shared test, run on this module's template.
+test_template_passes_cfn_lint = kit.test_template_passes_cfn_lint
 
 ENV_NAME = "test-1"
 INGEST_STREAM_ARN = f"/qos/{ENV_NAME}/ingest/stream-arn"
@@ -45,11 +37,11 @@ GLUE_TYPES["json"] = "string"
 
 
 def _app(**context: Any) -> App:
-    return App(context=cdk_context(LAKE_ROOT, **context))
+    return App(context=kit.cdk_context(LAKE_ROOT, **context))
 
 
 def _cli_app(outdir: Path, **context: Any) -> App:
-    return App(outdir=str(outdir), context=cdk_context(LAKE_ROOT, **context))
+    return App(outdir=str(outdir), context=kit.cdk_context(LAKE_ROOT, **context))
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +60,8 @@ def template() -> Template:
     return Template.from_stack(stack)
 
 
-def _bucket_id(resources: Resources) -> str:
-    return only(resources, "AWS::S3::Bucket")[0]
+def _bucket_id(resources: kit.Resources) -> str:
+    return kit.only(resources, "AWS::S3::Bucket")[0]
 
 
 def _joined(bucket_id: str, suffix: str, prefix: str = "s3://") -> dict[str, Any]:
@@ -77,9 +69,9 @@ def _joined(bucket_id: str, suffix: str, prefix: str = "s3://") -> dict[str, Any
 
 
 def test_bucket_is_private_encrypted_tls_only_with_lifecycle(
-    resources: Resources,
+    resources: kit.Resources,
 ) -> None:
-    _, rules = assert_private_bucket(resources)
+    _, rules = kit.assert_private_bucket(resources)
     assert rules["LakeData"]["Prefix"] == "events/"
     assert rules["LakeData"]["Transitions"] == [
         {"StorageClass": "STANDARD_IA", "TransitionInDays": 60}
@@ -90,11 +82,11 @@ def test_bucket_is_private_encrypted_tls_only_with_lifecycle(
 
 
 def test_glue_table_has_every_lake_column_and_projected_partitions(
-    resources: Resources,
+    resources: kit.Resources,
 ) -> None:
-    _, database = only(resources, "AWS::Glue::Database")
+    _, database = kit.only(resources, "AWS::Glue::Database")
     assert database["Properties"]["DatabaseInput"]["Name"] == DATABASE
-    _, table = only(resources, "AWS::Glue::Table")
+    _, table = kit.only(resources, "AWS::Glue::Table")
     props = table["Properties"]
     assert props["DatabaseName"] == DATABASE
     table_input = props["TableInput"]
@@ -133,13 +125,13 @@ def test_glue_table_has_every_lake_column_and_projected_partitions(
 
 
 def test_firehose_reads_the_ingest_stream_and_writes_parquet(
-    template: Template, resources: Resources
+    template: Template, resources: kit.Resources
 ) -> None:
-    _, stream = only(resources, "AWS::KinesisFirehose::DeliveryStream")
+    _, stream = kit.only(resources, "AWS::KinesisFirehose::DeliveryStream")
     props = stream["Properties"]
     assert props["DeliveryStreamType"] == "KinesisStreamAsSource"
     source = props["KinesisStreamSourceConfiguration"]
-    assert source["KinesisStreamARN"] == {"Ref": read_parameter(template, INGEST_STREAM_ARN)}
+    assert source["KinesisStreamARN"] == {"Ref": kit.read_parameter(template, INGEST_STREAM_ARN)}
     dest = props["ExtendedS3DestinationConfiguration"]
     bucket_id = _bucket_id(resources)
     assert dest["BucketARN"] == {"Fn::GetAtt": [bucket_id, "Arn"]}
@@ -172,13 +164,13 @@ def test_firehose_reads_the_ingest_stream_and_writes_parquet(
     assert policy_id in stream["DependsOn"]
 
 
-def test_firehose_role_has_least_privilege(template: Template, resources: Resources) -> None:
-    _, stream = only(resources, "AWS::KinesisFirehose::DeliveryStream")
+def test_firehose_role_has_least_privilege(template: Template, resources: kit.Resources) -> None:
+    _, stream = kit.only(resources, "AWS::KinesisFirehose::DeliveryStream")
     role_id = stream["Properties"]["KinesisStreamSourceConfiguration"]["RoleARN"]["Fn::GetAtt"][0]
     trust = resources[role_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert [s["Principal"] for s in trust] == [{"Service": "firehose.amazonaws.com"}]
     assert trust[0]["Condition"] == {"StringEquals": {"sts:ExternalId": {"Ref": "AWS::AccountId"}}}
-    statements = {s["Sid"]: s for s in role_statements(resources, role_id)}
+    statements = {s["Sid"]: s for s in kit.role_statements(resources, role_id)}
     assert set(statements) == {
         "ReadIngestStream",
         "ReadTableSchema",
@@ -188,7 +180,7 @@ def test_firehose_role_has_least_privilege(template: Template, resources: Resour
     }
     assert all(s["Effect"] == "Allow" for s in statements.values())
     read = statements["ReadIngestStream"]
-    assert read["Resource"] == {"Ref": read_parameter(template, INGEST_STREAM_ARN)}
+    assert read["Resource"] == {"Ref": kit.read_parameter(template, INGEST_STREAM_ARN)}
     assert all(a.startswith("kinesis:") and "Put" not in a for a in read["Action"])
     glue = statements["ReadTableSchema"]
     assert sorted(glue["Action"]) == [
@@ -208,13 +200,15 @@ def test_firehose_role_has_least_privilege(template: Template, resources: Resour
         for suffix in ("/events/*", "/errors/*")
     )
     assert statements["LocateBucket"]["Resource"] == bucket_arn
-    assert not any(a.endswith(":*") or a == "*" for s in statements.values() for a in actions(s))
+    assert not any(
+        a.endswith(":*") or a == "*" for s in statements.values() for a in kit.actions(s)
+    )
 
 
 def test_athena_workgroup_is_enforced_encrypted_and_capped(
-    resources: Resources,
+    resources: kit.Resources,
 ) -> None:
-    _, workgroup = only(resources, "AWS::Athena::WorkGroup")
+    _, workgroup = kit.only(resources, "AWS::Athena::WorkGroup")
     props = workgroup["Properties"]
     assert props["Name"] == f"qos-{ENV_NAME}-lake"
     config = props["WorkGroupConfiguration"]
@@ -227,9 +221,9 @@ def test_athena_workgroup_is_enforced_encrypted_and_capped(
 
 
 def test_every_named_query_is_deployed_with_its_exact_text(
-    resources: Resources,
+    resources: kit.Resources,
 ) -> None:
-    workgroup_id, _ = only(resources, "AWS::Athena::WorkGroup")
+    workgroup_id, _ = kit.only(resources, "AWS::Athena::WorkGroup")
     deployed = {
         r["Properties"]["Name"]: r["Properties"]
         for r in resources.values()
@@ -245,8 +239,8 @@ def test_every_named_query_is_deployed_with_its_exact_text(
         assert props["Description"] == query.description
 
 
-def test_ssm_parameters_publish_the_lake(resources: Resources) -> None:
-    names = ssm_parameters(resources)
+def test_ssm_parameters_publish_the_lake(resources: kit.Resources) -> None:
+    names = kit.ssm_parameters(resources)
     prefix = f"/qos/{ENV_NAME}/lake/"
     assert {"bucket-name", "database", "table", "workgroup"} <= {
         n.removeprefix(prefix) for n in names
@@ -254,10 +248,6 @@ def test_ssm_parameters_publish_the_lake(resources: Resources) -> None:
     assert names[prefix + "database"] == DATABASE
     assert names[prefix + "table"] == "events"
     assert names[prefix + "bucket-name"] == {"Ref": _bucket_id(resources)}
-
-
-def test_template_passes_cfn_lint(template: Template, tmp_path: Path) -> None:
-    assert_passes_cfn_lint(template, tmp_path)
 
 
 def test_app_reads_its_settings_from_context() -> None:
@@ -271,13 +261,13 @@ def test_app_reads_its_settings_from_context() -> None:
     resources = Template.from_stack(add_lake_stack(app, env_name="ctx", env=None)).to_json()[
         "Resources"
     ]
-    _, stream = only(resources, "AWS::KinesisFirehose::DeliveryStream")
+    _, stream = kit.only(resources, "AWS::KinesisFirehose::DeliveryStream")
     hints = stream["Properties"]["ExtendedS3DestinationConfiguration"]["BufferingHints"]
     assert hints == {"SizeInMBs": 128, "IntervalInSeconds": 60}
-    _, bucket = only(resources, "AWS::S3::Bucket")
+    _, bucket = kit.only(resources, "AWS::S3::Bucket")
     rule_ids = {r["Id"] for r in bucket["Properties"]["LifecycleConfiguration"]["Rules"]}
     assert "LakeData" not in rule_ids  # neither a transition nor an expiry
-    _, workgroup = only(resources, "AWS::Athena::WorkGroup")
+    _, workgroup = kit.only(resources, "AWS::Athena::WorkGroup")
     assert (
         workgroup["Properties"]["WorkGroupConfiguration"]["BytesScannedCutoffPerQuery"] == 1024**3
     )

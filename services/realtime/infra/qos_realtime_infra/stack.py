@@ -21,8 +21,9 @@ import re
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Unpack
 
-from aws_cdk import ArnFormat, CfnOutput, Duration, Environment
+from aws_cdk import ArnFormat, CfnOutput, Duration
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
@@ -44,7 +45,7 @@ from qos_realtime_infra.dashboard import (
 )
 from qos_realtime_infra.service_code import DEFAULT_NAMESPACE, HANDLER, PublisherConfig
 from qos_shared_cdk import blocks, ssm
-from qos_shared_cdk.blocks import ServiceStack, check
+from qos_shared_cdk.blocks import Options, ServiceStack, check
 
 SERVICE = ssm.REALTIME
 POWERTOOLS_SERVICE_NAME = "qos-realtime-publisher"
@@ -92,9 +93,7 @@ class RealtimeStack(ServiceStack):
         alarm_evaluation_periods: int = 5,
         alarm_datapoints_to_alarm: int = 3,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
-        env: Environment | None = None,
-        stack_name: str | None = None,
-        description: str | None = None,
+        **options: Unpack[Options],
     ) -> None:
         """Args beyond the obvious:
 
@@ -130,7 +129,7 @@ class RealtimeStack(ServiceStack):
             legacy_metrics=legacy_metrics,
             channels=frozenset(channels),
         )
-        super().__init__(scope, construct_id, env_name, env, stack_name, description)
+        super().__init__(scope, construct_id, env_name, **options)
         input_stream_arn = self.read(ssm.INGEST_STREAM_ARN)
         # Like the ingest stream: no shards to size, no key policy, no kms:* grants.
         self.metric_stream = blocks.on_demand_stream(self, "MetricRowStream")
@@ -339,11 +338,10 @@ class RealtimeStack(ServiceStack):
         function = blocks.lambda_function(
             self,
             "Publisher",
+            (HANDLER, asset_dir),
             description=f"QoS realtime ({env_name}): metric rows -> CloudWatch metrics",
             role_description=f"QoS realtime ({env_name}) CloudWatch publisher",
             statements=[put_metrics],
-            handler=HANDLER,
-            asset_dir=asset_dir,
             log_retention=log_retention,
             memory_size=256,
             # Room for the sink's retries (5 attempts, backoff capped at 5 s) on a few calls.

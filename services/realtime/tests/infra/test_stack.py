@@ -30,21 +30,11 @@ from qos_realtime_infra.app import POM
 from qos_realtime_infra.service_code import HANDLER
 from qos_shared.catalogue import CATALOGUE
 from qos_shared_cdk.packaging import MARKER_FILE
-from qos_shared_cdk.testing.template import (
-    Resources,
-    actions,
-    assert_no_exports,
-    assert_passes_cfn_lint,
-    fast_app,
-    feature_flags,
-    handler_module,
-    only,
-    read_parameter,
-    role_statements,
-    ssm_parameters,
-)
+from qos_shared_cdk.testing import template as kit
 
 pytestmark = pytest.mark.infra
+# The kit's shared test, run on this module's template.
+test_template_passes_cfn_lint = kit.test_template_passes_cfn_lint
 
 ENV_NAME = "test"
 INGEST_STREAM_ARN = f"/qos/{ENV_NAME}/ingest/stream-arn"
@@ -61,7 +51,7 @@ JAR = "lib/qos-realtime-flink-connectors.jar"
 
 
 def _fast_app(**context: Any) -> App:
-    return fast_app(REALTIME_ROOT, **context)
+    return kit.fast_app(REALTIME_ROOT, **context)
 
 
 def make_zip(path: Path, names: list[str]) -> Path:
@@ -87,7 +77,7 @@ def flink_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_bundle_has_the_publisher_and_nothing_of_the_build(lambda_asset: Path) -> None:
-    assert (lambda_asset / handler_module(HANDLER)).is_file()
+    assert (lambda_asset / kit.handler_module(HANDLER)).is_file()
     assert (lambda_asset / "qos_shared" / "catalogue.py").is_file()
     assert (lambda_asset / "aws_lambda_powertools").is_dir()
     assert (lambda_asset / "pydantic_settings").is_dir()
@@ -134,8 +124,8 @@ def test_flink_runtime_matches_the_connector_jar_s_flink_version() -> None:
     assert DEFAULT_FLINK_RUNTIME == flink_runtime_from_pom(POM) == f"FLINK-{major}_{minor}"
 
 
-def test_flink_application(template: Template, resources: Resources) -> None:
-    _, app = only(resources, "AWS::KinesisAnalyticsV2::Application")
+def test_flink_application(template: Template, resources: kit.Resources) -> None:
+    _, app = kit.only(resources, "AWS::KinesisAnalyticsV2::Application")
     props = app["Properties"]
     assert props["RuntimeEnvironment"] == DEFAULT_FLINK_RUNTIME
     assert props["ApplicationName"] == f"qos-{ENV_NAME}-realtime"
@@ -147,11 +137,11 @@ def test_flink_application(template: Template, resources: Resources) -> None:
         g["PropertyGroupId"]: g["PropertyMap"]
         for g in config["EnvironmentProperties"]["PropertyGroups"]
     }
-    stream_id = only(resources, "AWS::Kinesis::Stream")[0]
+    stream_id = kit.only(resources, "AWS::Kinesis::Stream")[0]
     assert groups == {
         "kinesis.analytics.flink.run.options": {"python": "main.py", "jarfile": JAR},
         "qos.realtime": {
-            "input.stream.arn": {"Ref": read_parameter(template, INGEST_STREAM_ARN)},
+            "input.stream.arn": {"Ref": kit.read_parameter(template, INGEST_STREAM_ARN)},
             "output.stream.arn": {"Fn::GetAtt": [stream_id, "Arn"]},
             "aws.region": {"Ref": "AWS::Region"},
             "window.seconds": "30",
@@ -162,16 +152,18 @@ def test_flink_application(template: Template, resources: Resources) -> None:
     assert flink["ParallelismConfiguration"]["Parallelism"] == 2
     assert flink["CheckpointConfiguration"] == {"ConfigurationType": "DEFAULT"}
     assert config["ApplicationSnapshotConfiguration"] == {"SnapshotsEnabled": True}
-    (_, logging) = only(resources, "AWS::KinesisAnalyticsV2::ApplicationCloudWatchLoggingOption")
+    (_, logging) = kit.only(
+        resources, "AWS::KinesisAnalyticsV2::ApplicationCloudWatchLoggingOption"
+    )
     assert logging["Properties"]["ApplicationName"] == {
-        "Ref": only(resources, "AWS::KinesisAnalyticsV2::Application")[0]
+        "Ref": kit.only(resources, "AWS::KinesisAnalyticsV2::Application")[0]
     }
 
 
 def test_flink_role_reads_ingest_writes_rows_and_nothing_else(
-    template: Template, resources: Resources
+    template: Template, resources: kit.Resources
 ) -> None:
-    _, app = only(resources, "AWS::KinesisAnalyticsV2::Application")
+    _, app = kit.only(resources, "AWS::KinesisAnalyticsV2::Application")
     role_id = app["Properties"]["ServiceExecutionRole"]["Fn::GetAtt"][0]
     trust = resources[role_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert [s["Principal"] for s in trust] == [{"Service": "kinesisanalytics.amazonaws.com"}]
@@ -179,8 +171,8 @@ def test_flink_role_reads_ingest_writes_rows_and_nothing_else(
         "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
     }
 
-    by_sid = {s["Sid"]: s for s in role_statements(resources, role_id)}
-    stream_id = only(resources, "AWS::Kinesis::Stream")[0]
+    by_sid = {s["Sid"]: s for s in kit.role_statements(resources, role_id)}
+    stream_id = kit.only(resources, "AWS::Kinesis::Stream")[0]
     assert set(by_sid) == {
         "ReadIngestStream",
         "WriteMetricRowStream",
@@ -190,12 +182,12 @@ def test_flink_role_reads_ingest_writes_rows_and_nothing_else(
         "WriteLogs",
     }
     read = by_sid["ReadIngestStream"]
-    assert read["Resource"] == {"Ref": read_parameter(template, INGEST_STREAM_ARN)}
-    assert not [a for a in actions(read) if "Put" in a]
+    assert read["Resource"] == {"Ref": kit.read_parameter(template, INGEST_STREAM_ARN)}
+    assert not [a for a in kit.actions(read) if "Put" in a]
     write = by_sid["WriteMetricRowStream"]
     assert write["Resource"] == {"Fn::GetAtt": [stream_id, "Arn"]}
-    assert {"kinesis:PutRecord", "kinesis:PutRecords"} <= set(actions(write))
-    assert actions(by_sid["ReadApplicationCode"]) == ["s3:GetObject", "s3:GetObjectVersion"]
+    assert {"kinesis:PutRecord", "kinesis:PutRecords"} <= set(kit.actions(write))
+    assert kit.actions(by_sid["ReadApplicationCode"]) == ["s3:GetObject", "s3:GetObjectVersion"]
     assert json.dumps(by_sid["ReadApplicationCode"]["Resource"]).endswith('.zip"]]}')
     assert json.dumps(by_sid["WriteLogs"]["Resource"]).count(":log-stream:") == 1
     assert not [s for s in by_sid.values() if s["Resource"] == "*"]
@@ -211,8 +203,8 @@ def test_metric_row_stream_is_on_demand_and_encrypted(template: Template) -> Non
     )
 
 
-def test_publisher_function(resources: Resources) -> None:
-    _, function = only(resources, "AWS::Lambda::Function")
+def test_publisher_function(resources: kit.Resources) -> None:
+    _, function = kit.only(resources, "AWS::Lambda::Function")
     props = function["Properties"]
     assert (props["Runtime"], props["Handler"], props["Architectures"]) == (
         "python3.12",
@@ -231,34 +223,34 @@ def test_publisher_function(resources: Resources) -> None:
 
 
 def test_publisher_may_put_metrics_only_in_its_namespaces(
-    resources: Resources,
+    resources: kit.Resources,
 ) -> None:
-    _, function = only(resources, "AWS::Lambda::Function")
+    _, function = kit.only(resources, "AWS::Lambda::Function")
     role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
     assert "ManagedPolicyArns" not in resources[role_id]["Properties"]
-    statements = role_statements(resources, role_id)
-    (put,) = [s for s in statements if "cloudwatch:PutMetricData" in actions(s)]
-    assert actions(put) == ["cloudwatch:PutMetricData"]
+    statements = kit.role_statements(resources, role_id)
+    (put,) = [s for s in statements if "cloudwatch:PutMetricData" in kit.actions(s)]
+    assert kit.actions(put) == ["cloudwatch:PutMetricData"]
     assert put["Condition"] == {
         "StringEquals": {"cloudwatch:namespace": [NAMESPACE, LEGACY_NAMESPACE]}
     }
     # Only PutMetricData and X-Ray take no resource; everything else is scoped.
-    unscoped = {a for s in statements if s["Resource"] == "*" for a in actions(s)}
+    unscoped = {a for s in statements if s["Resource"] == "*" for a in kit.actions(s)}
     assert unscoped == {
         "cloudwatch:PutMetricData",
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
     }
-    kinesis = {a for s in statements for a in actions(s) if a.startswith("kinesis:")}
+    kinesis = {a for s in statements for a in kit.actions(s) if a.startswith("kinesis:")}
     assert {"kinesis:GetRecords", "kinesis:GetShardIterator"} <= kinesis
     assert not [a for a in kinesis if "Put" in a]
 
 
-def test_event_source_mapping(resources: Resources) -> None:
-    _, mapping = only(resources, "AWS::Lambda::EventSourceMapping")
+def test_event_source_mapping(resources: kit.Resources) -> None:
+    _, mapping = kit.only(resources, "AWS::Lambda::EventSourceMapping")
     props = mapping["Properties"]
-    stream_id = only(resources, "AWS::Kinesis::Stream")[0]
-    queue_id = only(resources, "AWS::SQS::Queue")[0]
+    stream_id = kit.only(resources, "AWS::Kinesis::Stream")[0]
+    queue_id = kit.only(resources, "AWS::SQS::Queue")[0]
     assert props["EventSourceArn"] == {"Fn::GetAtt": [stream_id, "Arn"]}
     assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert props["BisectBatchOnFunctionError"] is True
@@ -272,8 +264,8 @@ def test_event_source_mapping(resources: Resources) -> None:
     }
 
 
-def _dashboard(resources: Resources) -> dict[str, Any]:
-    _, dashboard = only(resources, "AWS::CloudWatch::Dashboard")
+def _dashboard(resources: kit.Resources) -> dict[str, Any]:
+    _, dashboard = kit.only(resources, "AWS::CloudWatch::Dashboard")
     body = dashboard["Properties"]["DashboardBody"]
     if isinstance(body, dict):  # Fn::Join around the region reference
         body = "".join(p if isinstance(p, str) else "REGION" for p in body["Fn::Join"][1])
@@ -298,7 +290,7 @@ def expected_cloudwatch_name(metric_name: str) -> str:
 
 
 def test_dashboard_has_a_widget_for_every_catalogue_metric(
-    resources: Resources,
+    resources: kit.Resources,
 ) -> None:
     widgets = [w for w in _dashboard(resources)["widgets"] if w["type"] == "metric"]
     lines = {
@@ -329,7 +321,7 @@ def test_dashboard_has_a_widget_for_every_catalogue_metric(
 
 
 def test_dashboard_keeps_the_original_widgets_per_platform(
-    resources: Resources,
+    resources: kit.Resources,
 ) -> None:
     widgets = {w["properties"].get("title"): w for w in _dashboard(resources)["widgets"]}
     originals = {
@@ -348,13 +340,13 @@ def test_dashboard_keeps_the_original_widgets_per_platform(
             assert (f"{name}Mean", "Average") in got
 
 
-def test_alarms_and_thresholds(resources: Resources) -> None:
+def test_alarms_and_thresholds(resources: kit.Resources) -> None:
     alarms = {
         r["Properties"]["AlarmName"]: r["Properties"]
         for r in resources.values()
         if r["Type"] == "AWS::CloudWatch::Alarm"
     }
-    topic_id = only(resources, "AWS::SNS::Topic")[0]
+    topic_id = kit.only(resources, "AWS::SNS::Topic")[0]
     expected = {
         "qos-test-realtime-startup-time-p95": ("StartupTime", 4.5, "GreaterThanThreshold"),
         "qos-test-realtime-rebuffering-ratio": ("RebufferingRatio", 1.5, "GreaterThanThreshold"),
@@ -377,25 +369,21 @@ def test_alarms_and_thresholds(resources: Resources) -> None:
         assert alarm["AlarmActions"] == [{"Ref": topic_id}]
 
 
-def test_ssm_parameters_and_no_exports(template: Template, resources: Resources) -> None:
-    parameters = ssm_parameters(resources)
-    stream_id = only(resources, "AWS::Kinesis::Stream")[0]
+def test_ssm_parameters_and_no_exports(template: Template, resources: kit.Resources) -> None:
+    parameters = kit.ssm_parameters(resources)
+    stream_id = kit.only(resources, "AWS::Kinesis::Stream")[0]
     prefix = f"/qos/{ENV_NAME}/realtime/"
     assert parameters == {
         f"{prefix}metric-stream-arn": {"Fn::GetAtt": [stream_id, "Arn"]},
         f"{prefix}metric-stream-name": {"Ref": stream_id},
         f"{prefix}flink-application-name": {
-            "Ref": only(resources, "AWS::KinesisAnalyticsV2::Application")[0]
+            "Ref": kit.only(resources, "AWS::KinesisAnalyticsV2::Application")[0]
         },
         f"{prefix}cloudwatch-namespace": NAMESPACE,
-        f"{prefix}dashboard-name": {"Ref": only(resources, "AWS::CloudWatch::Dashboard")[0]},
-        f"{prefix}alarm-topic-arn": {"Ref": only(resources, "AWS::SNS::Topic")[0]},
+        f"{prefix}dashboard-name": {"Ref": kit.only(resources, "AWS::CloudWatch::Dashboard")[0]},
+        f"{prefix}alarm-topic-arn": {"Ref": kit.only(resources, "AWS::SNS::Topic")[0]},
     }
-    assert_no_exports(template)
-
-
-def test_template_passes_cfn_lint(template: Template, tmp_path: Path) -> None:
-    assert_passes_cfn_lint(template, tmp_path)
+    kit.assert_no_exports(template)
 
 
 @pytest.mark.parametrize(
@@ -482,11 +470,11 @@ def test_app_reads_its_settings_from_cli_style_context(lambda_asset: Path, flink
     stack = add_realtime_stack(app, env_name="qa", env=None)
     assert stack.stack_name == "qos-qa-realtime"
     resources = Template.from_stack(stack).to_json()["Resources"]
-    _, application = only(resources, "AWS::KinesisAnalyticsV2::Application")
+    _, application = kit.only(resources, "AWS::KinesisAnalyticsV2::Application")
     assert application["Properties"]["RuntimeEnvironment"] == "FLINK-1_20"
     groups = application["Properties"]["ApplicationConfiguration"]["EnvironmentProperties"]
     assert {"window.seconds": "10"}.items() <= groups["PropertyGroups"][1]["PropertyMap"].items()
-    _, function = only(resources, "AWS::Lambda::Function")
+    _, function = kit.only(resources, "AWS::Lambda::Function")
     variables = function["Properties"]["Environment"]["Variables"]
     assert variables["QOS_REALTIME_PUBLISHER_NAMESPACE"] == "Demo/QoS"
     assert variables["QOS_REALTIME_PUBLISHER_LEGACY_METRICS"] == "false"
@@ -500,6 +488,6 @@ def test_app_reads_its_settings_from_cli_style_context(lambda_asset: Path, flink
 def test_cdk_json_runs_the_app_with_the_platform_s_feature_flags() -> None:
     ours = json.loads((REALTIME_ROOT / "cdk.json").read_text(encoding="utf-8"))
     assert ours["app"] == "python -m qos_realtime_infra.app"
-    flags = feature_flags(REALTIME_ROOT / "cdk.json")
+    flags = kit.feature_flags(REALTIME_ROOT / "cdk.json")
     assert flags
-    assert flags == feature_flags(REALTIME_ROOT.parents[1] / "infra" / "cdk.json")
+    assert flags == kit.feature_flags(REALTIME_ROOT.parents[1] / "infra" / "cdk.json")

@@ -27,9 +27,9 @@ from __future__ import annotations
 import hashlib
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
-from aws_cdk import CfnOutput, CustomResource, Duration, Environment, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, CustomResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_logs as logs
@@ -46,7 +46,7 @@ from qos_search_indexer_infra.service_code import (
     design_sha256,
 )
 from qos_shared_cdk import blocks, ssm
-from qos_shared_cdk.blocks import FirehoseDeliveryRole, LambdaRole, ServiceStack, check
+from qos_shared_cdk.blocks import FirehoseDeliveryRole, LambdaRole, Options, ServiceStack, check
 
 SERVICE = ssm.SEARCH_INDEXER
 POWERTOOLS_SERVICE_NAME = "qos-search-setup"
@@ -112,9 +112,7 @@ class SearchIndexerStack(ServiceStack):
         expire_failed_days: int = 90,
         setup_run_id: str | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
-        env: Environment | None = None,
-        stack_name: str | None = None,
-        description: str | None = None,
+        **options: Unpack[Options],
     ) -> None:
         """
         Args:
@@ -166,7 +164,7 @@ class SearchIndexerStack(ServiceStack):
         check(0 <= retry_seconds <= 7200, "retry_seconds: 0-7200")
         check(expire_failed_days >= 1, "expire_failed_days must be at least 1")
         saved_objects = _checked_lambda_asset(lambda_asset_dir)
-        super().__init__(scope, construct_id, env_name, env, stack_name, description)
+        super().__init__(scope, construct_id, env_name, **options)
         self.domain_name = domain_name
         self.domain_arn = self.format_arn(
             service="es", resource="domain", resource_name=domain_name
@@ -368,14 +366,13 @@ class SearchIndexerStack(ServiceStack):
         function = blocks.python_function(
             self,
             "SetupFunction",
+            (HANDLER, asset_dir),
+            self.setup_role,
+            log_group,
             description=(
                 f"QoS search ({self.env_name}): Firehose role mapping, index template, ISM, "
                 "Dashboards saved objects"
             ),
-            handler=HANDLER,
-            asset_dir=asset_dir,
-            role=self.setup_role,
-            log_group=log_group,
             memory_size=256,
             # Room for the HTTP layer's retries while a fresh domain's security plugin starts.
             timeout=Duration.minutes(5),

@@ -28,18 +28,11 @@ from qos_search_indexer_infra import (
     build_lambda_asset,
 )
 from qos_shared_cdk.packaging import MARKER_FILE, AssetBuildError
-from qos_shared_cdk.testing.template import (
-    Resources,
-    actions,
-    assert_passes_cfn_lint,
-    assert_private_bucket,
-    fast_app,
-    only,
-    read_parameter,
-    ssm_parameters,
-)
+from qos_shared_cdk.testing import template as kit
 
 pytestmark = pytest.mark.infra
+# The kit's shared test, run on this module's template.
+test_template_passes_cfn_lint = kit.test_template_passes_cfn_lint
 
 ENV_NAME = "test-1"
 INGEST_STREAM_ARN = f"/qos/{ENV_NAME}/ingest/stream-arn"
@@ -49,7 +42,7 @@ STAND_IN = b'{"type":"index-pattern","id":"qos-events","attributes":{"title":"qo
 
 
 def _fast_app(**context: Any) -> App:
-    return fast_app(SEARCH_ROOT, **context)
+    return kit.fast_app(SEARCH_ROOT, **context)
 
 
 @pytest.fixture(scope="session")
@@ -100,7 +93,7 @@ def _domain_arn(suffix: str = "") -> dict[str, Any]:
     }
 
 
-def _role_ids(resources: Resources) -> tuple[str, str]:
+def _role_ids(resources: kit.Resources) -> tuple[str, str]:
     """(setup role, Firehose role), found by what assumes them."""
     by_service: dict[str, str] = {}
     for rid, r in resources.items():
@@ -114,7 +107,7 @@ def _role_ids(resources: Resources) -> tuple[str, str]:
     return by_service["lambda.amazonaws.com"], by_service["firehose.amazonaws.com"]
 
 
-def _setup_function(resources: Resources) -> tuple[str, dict[str, Any]]:
+def _setup_function(resources: kit.Resources) -> tuple[str, dict[str, Any]]:
     (found,) = [
         (rid, r)
         for rid, r in resources.items()
@@ -123,7 +116,7 @@ def _setup_function(resources: Resources) -> tuple[str, dict[str, Any]]:
     return found
 
 
-def _statements(resources: Resources, role_id: str) -> dict[str, dict[str, Any]]:
+def _statements(resources: kit.Resources, role_id: str) -> dict[str, dict[str, Any]]:
     statements: dict[str, dict[str, Any]] = {}
     for r in resources.values():
         if r["Type"] == "AWS::IAM::Policy" and {"Ref": role_id} in r["Properties"]["Roles"]:
@@ -180,9 +173,9 @@ def test_bundle_defaults_to_the_committed_dashboards_file() -> None:
 
 
 def test_domain_is_encrypted_https_only_with_iam_fine_grained_access_control(
-    resources: Resources,
+    resources: kit.Resources,
 ) -> None:
-    _, domain = only(resources, "AWS::OpenSearchService::Domain")
+    _, domain = kit.only(resources, "AWS::OpenSearchService::Domain")
     props = domain["Properties"]
     assert props["DomainName"] == DOMAIN_NAME
     assert props["EngineVersion"] == "OpenSearch_2.19"
@@ -211,8 +204,8 @@ def test_domain_is_encrypted_https_only_with_iam_fine_grained_access_control(
     assert domain["DeletionPolicy"] == "Retain"  # the stack's default; the app picks per env
 
 
-def test_domain_access_policy_names_only_the_two_roles(resources: Resources) -> None:
-    _, domain = only(resources, "AWS::OpenSearchService::Domain")
+def test_domain_access_policy_names_only_the_two_roles(resources: kit.Resources) -> None:
+    _, domain = kit.only(resources, "AWS::OpenSearchService::Domain")
     policy = domain["Properties"]["AccessPolicies"]
     text = json.dumps(policy)
     assert '"Principal": "*"' not in text
@@ -224,7 +217,7 @@ def test_domain_access_policy_names_only_the_two_roles(resources: Resources) -> 
         assert statement["Effect"] == "Allow"
         assert "Condition" not in statement
         assert statement["Resource"] == _domain_arn("/*")
-        assert all(a.startswith("es:ESHttp") for a in actions(statement))
+        assert all(a.startswith("es:ESHttp") for a in kit.actions(statement))
         principals += _listed(statement["Principal"]["AWS"])
     assert sorted(map(json.dumps, principals)) == sorted(
         json.dumps({"Fn::GetAtt": [role, "Arn"]}) for role in (setup_role, firehose_role)
@@ -235,16 +228,16 @@ def test_domain_access_policy_names_only_the_two_roles(resources: Resources) -> 
 
 
 def test_firehose_reads_the_ingest_stream_into_daily_indices(
-    template: Template, resources: Resources
+    template: Template, resources: kit.Resources
 ) -> None:
-    _, stream = only(resources, "AWS::KinesisFirehose::DeliveryStream")
+    _, stream = kit.only(resources, "AWS::KinesisFirehose::DeliveryStream")
     props = stream["Properties"]
     assert props["DeliveryStreamName"] == "qos-test-1-search"
     assert props["DeliveryStreamType"] == "KinesisStreamAsSource"
     source = props["KinesisStreamSourceConfiguration"]
-    assert source["KinesisStreamARN"] == {"Ref": read_parameter(template, INGEST_STREAM_ARN)}
+    assert source["KinesisStreamARN"] == {"Ref": kit.read_parameter(template, INGEST_STREAM_ARN)}
     dest = props["AmazonopensearchserviceDestinationConfiguration"]
-    domain_id, _ = only(resources, "AWS::OpenSearchService::Domain")
+    domain_id, _ = kit.only(resources, "AWS::OpenSearchService::Domain")
     assert dest["DomainARN"] == {"Fn::GetAtt": [domain_id, "Arn"]}
     assert dest["IndexName"] == "qos-events"
     assert dest["IndexRotationPeriod"] == "OneDay"
@@ -255,7 +248,7 @@ def test_firehose_reads_the_ingest_stream_into_daily_indices(
     assert dest["RetryOptions"] == {"DurationInSeconds": 600}
     assert dest["S3BackupMode"] == "FailedDocumentsOnly"
     backup = dest["S3Configuration"]
-    bucket_id, _ = only(resources, "AWS::S3::Bucket")
+    bucket_id, _ = kit.only(resources, "AWS::S3::Bucket")
     assert backup["BucketARN"] == {"Fn::GetAtt": [bucket_id, "Arn"]}
     assert backup["Prefix"] == "failed/"
     assert backup["ErrorOutputPrefix"] == (
@@ -269,7 +262,7 @@ def test_firehose_reads_the_ingest_stream_into_daily_indices(
     assert source["RoleARN"] == dest["RoleARN"] == backup["RoleARN"] == role_arn
     # Created after its policy (Firehose validates access) and after the setup (template and
     # role mapping in place before the first document).
-    setup_id, _ = only(resources, "Custom::QosSearchSetup")
+    setup_id, _ = kit.only(resources, "Custom::QosSearchSetup")
     assert setup_id in stream["DependsOn"]
     assert any(
         resources[d]["Type"] == "AWS::IAM::Policy"
@@ -278,13 +271,13 @@ def test_firehose_reads_the_ingest_stream_into_daily_indices(
     )
 
 
-def test_failed_documents_bucket_is_private_encrypted_and_expires(resources: Resources) -> None:
-    _, rules = assert_private_bucket(resources)
+def test_failed_documents_bucket_is_private_encrypted_and_expires(resources: kit.Resources) -> None:
+    _, rules = kit.assert_private_bucket(resources)
     assert rules["ExpireFailures"]["ExpirationInDays"] == 30
     assert "Prefix" not in rules["ExpireFailures"]  # the bucket holds failures only
 
 
-def test_firehose_role_has_least_privilege(template: Template, resources: Resources) -> None:
+def test_firehose_role_has_least_privilege(template: Template, resources: kit.Resources) -> None:
     _, firehose_role = _role_ids(resources)
     trust = resources[firehose_role]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert [s["Principal"] for s in trust] == [{"Service": "firehose.amazonaws.com"}]
@@ -301,45 +294,49 @@ def test_firehose_role_has_least_privilege(template: Template, resources: Resour
     }
     assert all(s["Effect"] == "Allow" for s in statements.values())
     read = statements["ReadIngestStream"]
-    assert read["Resource"] == {"Ref": read_parameter(template, INGEST_STREAM_ARN)}
-    assert all(a.startswith("kinesis:") and "Put" not in a for a in actions(read))
-    assert sorted(actions(statements["DescribeDomain"])) == [
+    assert read["Resource"] == {"Ref": kit.read_parameter(template, INGEST_STREAM_ARN)}
+    assert all(a.startswith("kinesis:") and "Put" not in a for a in kit.actions(read))
+    assert sorted(kit.actions(statements["DescribeDomain"])) == [
         "es:DescribeDomain",
         "es:DescribeDomainConfig",
         "es:DescribeDomains",
     ]
-    assert sorted(actions(statements["WriteDocuments"])) == ["es:ESHttpPost", "es:ESHttpPut"]
+    assert sorted(kit.actions(statements["WriteDocuments"])) == ["es:ESHttpPost", "es:ESHttpPut"]
     assert statements["WriteDocuments"]["Resource"] == [_domain_arn(), _domain_arn("/*")]
     # GET only on the paths Firehose reads, never the whole domain.
     get = statements["ReadClusterState"]
-    assert actions(get) == ["es:ESHttpGet"]
+    assert kit.actions(get) == ["es:ESHttpGet"]
     assert _domain_arn("/*") not in get["Resource"]
     assert _domain_arn("/_cluster/stats") in get["Resource"]
     assert _domain_arn("/qos-events*/_stats") in get["Resource"]
-    bucket_id, _ = only(resources, "AWS::S3::Bucket")
+    bucket_id, _ = kit.only(resources, "AWS::S3::Bucket")
     bucket_arn = {"Fn::GetAtt": [bucket_id, "Arn"]}
     write = statements["WriteFailedDocuments"]
-    assert sorted(actions(write)) == ["s3:AbortMultipartUpload", "s3:PutObject"]
+    assert sorted(kit.actions(write)) == ["s3:AbortMultipartUpload", "s3:PutObject"]
     assert sorted(map(json.dumps, write["Resource"])) == sorted(
         json.dumps({"Fn::Join": ["", [bucket_arn, suffix]]})
         for suffix in ("/failed/*", "/errors/*")
     )
     assert statements["LocateBucket"]["Resource"] == bucket_arn
-    assert actions(statements["WriteLogs"]) == ["logs:PutLogEvents"]
+    assert kit.actions(statements["WriteLogs"]) == ["logs:PutLogEvents"]
 
 
-def test_setup_role_may_only_set_up_the_domain_and_log(resources: Resources) -> None:
+def test_setup_role_may_only_set_up_the_domain_and_log(resources: kit.Resources) -> None:
     setup_role, _ = _role_ids(resources)
     trust = resources[setup_role]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert [s["Principal"] for s in trust] == [{"Service": "lambda.amazonaws.com"}]
     statements = list(_statements(resources, setup_role).values())
     by_service: dict[str, dict[str, Any]] = {}
     for s in statements:
-        by_service[actions(s)[0].split(":")[0]] = s
+        by_service[kit.actions(s)[0].split(":")[0]] = s
     assert set(by_service) == {"es", "logs"}
-    assert sorted(actions(by_service["es"])) == ["es:ESHttpGet", "es:ESHttpPost", "es:ESHttpPut"]
+    assert sorted(kit.actions(by_service["es"])) == [
+        "es:ESHttpGet",
+        "es:ESHttpPost",
+        "es:ESHttpPut",
+    ]
     assert by_service["es"]["Resource"] == _domain_arn("/*")
-    assert sorted(actions(by_service["logs"])) == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    assert sorted(kit.actions(by_service["logs"])) == ["logs:CreateLogStream", "logs:PutLogEvents"]
     _, function = _setup_function(resources)
     log_group = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
     assert by_service["logs"]["Resource"] == {"Fn::GetAtt": [log_group, "Arn"]}
@@ -347,12 +344,12 @@ def test_setup_role_may_only_set_up_the_domain_and_log(resources: Resources) -> 
     assert "ManagedPolicyArns" not in resources[setup_role]["Properties"]
 
 
-def test_no_policy_in_the_stack_grants_a_wildcard_action(resources: Resources) -> None:
+def test_no_policy_in_the_stack_grants_a_wildcard_action(resources: kit.Resources) -> None:
     for rid, r in resources.items():
         if r["Type"] != "AWS::IAM::Policy":
             continue
         for statement in r["Properties"]["PolicyDocument"]["Statement"]:
-            for action in actions(statement):
+            for action in kit.actions(statement):
                 assert "*" not in action, f"{rid}: {action}"
 
 
@@ -360,11 +357,11 @@ def test_no_policy_in_the_stack_grants_a_wildcard_action(resources: Resources) -
 
 
 def test_setup_custom_resource_runs_the_bundled_handler_with_the_settings(
-    resources: Resources, saved_objects: Path
+    resources: kit.Resources, saved_objects: Path
 ) -> None:
-    setup_id, setup = only(resources, "Custom::QosSearchSetup")
+    setup_id, setup = kit.only(resources, "Custom::QosSearchSetup")
     props = setup["Properties"]
-    domain_id, _ = only(resources, "AWS::OpenSearchService::Domain")
+    domain_id, _ = kit.only(resources, "AWS::OpenSearchService::Domain")
     _, firehose_role = _role_ids(resources)
     assert props["DomainEndpoint"] == {"Fn::GetAtt": [domain_id, "DomainEndpoint"]}
     assert props["FirehoseRoleArn"] == {"Fn::GetAtt": [firehose_role, "Arn"]}
@@ -395,8 +392,8 @@ def test_setup_custom_resource_runs_the_bundled_handler_with_the_settings(
     assert setup_id == "Setup"
 
 
-def test_ssm_parameters_and_outputs_publish_the_domain(resources: Resources) -> None:
-    names = ssm_parameters(resources)
+def test_ssm_parameters_and_outputs_publish_the_domain(resources: kit.Resources) -> None:
+    names = kit.ssm_parameters(resources)
     prefix = f"/qos/{ENV_NAME}/search-indexer/"
     assert {n.removeprefix(prefix) for n in names} == {
         "domain-endpoint",
@@ -406,7 +403,7 @@ def test_ssm_parameters_and_outputs_publish_the_domain(resources: Resources) -> 
         "delivery-stream-name",
         "failed-documents-bucket",
     }
-    domain_id, _ = only(resources, "AWS::OpenSearchService::Domain")
+    domain_id, _ = kit.only(resources, "AWS::OpenSearchService::Domain")
     endpoint = {"Fn::GetAtt": [domain_id, "DomainEndpoint"]}
     assert names[prefix + "domain-endpoint"] == endpoint
     dashboards = {"Fn::Join": ["", ["https://", endpoint, "/_dashboards/"]]}
@@ -426,10 +423,6 @@ def test_outputs_give_the_dashboards_url(template: Template) -> None:
     assert {"DomainEndpoint", "DeliveryStreamName", "SetupFunctionName"} <= set(outputs)
 
 
-def test_template_passes_cfn_lint(template: Template, tmp_path: Path) -> None:
-    assert_passes_cfn_lint(template, tmp_path)
-
-
 # --- the app and its context ------------------------------------------------------------------
 
 
@@ -446,8 +439,8 @@ def test_app_reads_its_settings_from_context(lambda_asset: Path, tmp_path: Path)
         }
     )
     template = Template.from_stack(add_search_indexer_stack(app, env_name="prod", env=None))
-    resources: Resources = template.to_json()["Resources"]
-    _, domain = only(resources, "AWS::OpenSearchService::Domain")
+    resources: kit.Resources = template.to_json()["Resources"]
+    _, domain = kit.only(resources, "AWS::OpenSearchService::Domain")
     props = domain["Properties"]
     assert props["DomainName"] == "qos-prod-search"
     assert props["EngineVersion"] == "OpenSearch_3.7"
@@ -459,32 +452,32 @@ def test_app_reads_its_settings_from_context(lambda_asset: Path, tmp_path: Path)
         "SEARCH_SLOW_LOGS",
         "INDEX_SLOW_LOGS",
     }
-    (logs_policy_id, logs_policy) = only(resources, "AWS::Logs::ResourcePolicy")
+    (logs_policy_id, logs_policy) = kit.only(resources, "AWS::Logs::ResourcePolicy")
     assert logs_policy_id in domain["DependsOn"]
     policy_text = json.dumps(logs_policy["Properties"]["PolicyDocument"])
     assert "es.amazonaws.com" in policy_text and "aws:SourceArn" in policy_text
-    _, setup = only(resources, "Custom::QosSearchSetup")
+    _, setup = kit.only(resources, "Custom::QosSearchSetup")
     assert (setup["Properties"]["Replicas"], setup["Properties"]["RunId"]) == (2, "2026-11-28")
-    _, stream = only(resources, "AWS::KinesisFirehose::DeliveryStream")
+    _, stream = kit.only(resources, "AWS::KinesisFirehose::DeliveryStream")
     hints = stream["Properties"]["AmazonopensearchserviceDestinationConfiguration"][
         "BufferingHints"
     ]
     assert hints == {"SizeInMBs": 5, "IntervalInSeconds": 30}
-    assert_passes_cfn_lint(template, tmp_path)
+    kit.assert_passes_cfn_lint(template, tmp_path)
 
 
 def test_app_defaults_for_a_development_environment(lambda_asset: Path) -> None:
     app = _fast_app(**{"qos:search-indexer:lambdaAssetDir": str(lambda_asset)})
     stack = add_search_indexer_stack(app, env_name="dev", env=None)
     assert stack.stack_name == "qos-dev-search-indexer"
-    resources: Resources = Template.from_stack(stack).to_json()["Resources"]
-    _, domain = only(resources, "AWS::OpenSearchService::Domain")
+    resources: kit.Resources = Template.from_stack(stack).to_json()["Resources"]
+    _, domain = kit.only(resources, "AWS::OpenSearchService::Domain")
     cluster = domain["Properties"]["ClusterConfig"]
     assert (cluster["InstanceType"], cluster["InstanceCount"]) == ("t3.small.search", 1)
     assert cluster["ZoneAwarenessEnabled"] is False
     assert "ZoneAwarenessConfig" not in cluster
     assert domain["DeletionPolicy"] == "Delete"  # not prod: goes with the stack
-    _, setup = only(resources, "Custom::QosSearchSetup")
+    _, setup = kit.only(resources, "Custom::QosSearchSetup")
     assert setup["Properties"]["Replicas"] == 0  # one node: a replica could never be placed
 
 

@@ -144,3 +144,8 @@ def assert_passes_cfn_lint(
 def handler_module(handler: str) -> str:
     """The file of a handler `pkg.module.function`, relative to the bundle's root."""
     return handler.rsplit(".", 1)[0].replace(".", "/") + ".py"
+
+
+def test_template_passes_cfn_lint(template: Template, tmp_path: Path) -> None:
+    """A shared test: a stack test module that imports it lints its own `template` fixture."""
+    assert_passes_cfn_lint(template, tmp_path)
