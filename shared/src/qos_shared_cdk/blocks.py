@@ -14,6 +14,7 @@ from typing import Required, TypedDict, Unpack
 from aws_cdk import Duration, Environment, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -256,6 +257,17 @@ def write_objects(sid: str, bucket: s3.IBucket, prefixes: Sequence[str]) -> iam.
         sid=sid,
         actions=["s3:PutObject", "s3:AbortMultipartUpload"],
         resources=[bucket.arn_for_objects(f"{prefix}*") for prefix in prefixes],
+    )
+
+
+def firehose_logging(
+    log_group: logs.ILogGroup, log_stream: logs.ILogStream
+) -> firehose.CfnDeliveryStream.CloudWatchLoggingOptionsProperty:
+    """A Firehose destination's error logging, into this group and stream."""
+    return firehose.CfnDeliveryStream.CloudWatchLoggingOptionsProperty(
+        enabled=True,
+        log_group_name=log_group.log_group_name,
+        log_stream_name=log_stream.log_stream_name,
     )
 
 

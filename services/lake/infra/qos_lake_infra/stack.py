@@ -40,11 +40,6 @@ SERVICE = ssm.LAKE
 GIB = 1024**3
 
 
-def database_name(env_name: str) -> str:
-    """Glue/Athena names take no hyphens: `qos_<env>_lake`."""
-    return f"qos_{env_name.replace('-', '_')}_lake"
-
-
 class LakeStack(ServiceStack):
     """The lake bucket, Glue table, Firehose delivery stream, Athena workgroup and queries."""
 
@@ -264,11 +259,7 @@ class LakeStack(ServiceStack):
                         version_id="LATEST",
                     ),
                 ),
-                cloud_watch_logging_options=f.CloudWatchLoggingOptionsProperty(
-                    enabled=True,
-                    log_group_name=log_group.log_group_name,
-                    log_stream_name=log_stream.log_stream_name,
-                ),
+                cloud_watch_logging_options=blocks.firehose_logging(log_group, log_stream),
             ),
         )
         # Firehose checks the role's access (and reads the table) when it creates the stream.
@@ -326,6 +317,11 @@ class LakeStack(ServiceStack):
                 ),
             },
         )
+
+
+def database_name(env_name: str) -> str:
+    """Glue/Athena names take no hyphens: `qos_<env>_lake`."""
+    return f"qos_{env_name.replace('-', '_')}_lake"
 
 
 def _column(column: dict[str, str]) -> glue.CfnTable.ColumnProperty:

@@ -133,16 +133,20 @@ class RealtimeStack(ServiceStack):
         input_stream_arn = self.read(ssm.INGEST_STREAM_ARN)
         # Like the ingest stream: no shards to size, no key policy, no kms:* grants.
         self.metric_stream = blocks.on_demand_stream(self, "MetricRowStream")
+        # What the job's main.py reads (qos_realtime.flink.main), in its own property group.
+        job_properties = {
+            "input.stream.arn": input_stream_arn,
+            "output.stream.arn": self.metric_stream.stream_arn,
+            "aws.region": self.region,
+            "window.seconds": str(window_seconds),
+            "allowed.lateness.seconds": f"{allowed_lateness_seconds:g}",
+        }
         self.application = self._flink_application(
             env_name,
-            flink_application_zip,
-            jarfile,
-            input_stream_arn=input_stream_arn,
+            (flink_application_zip, jarfile),
+            job_properties,
             runtime=flink_runtime,
-            parallelism=flink_parallelism,
-            parallelism_per_kpu=flink_parallelism_per_kpu,
-            window_seconds=window_seconds,
-            allowed_lateness_seconds=allowed_lateness_seconds,
+            parallelism=(flink_parallelism, flink_parallelism_per_kpu),
             log_retention=log_retention,
         )
         self.publisher = self._publisher(env_name, lambda_asset_dir, config, log_retention)
@@ -173,17 +177,16 @@ class RealtimeStack(ServiceStack):
     def _flink_application(
         self,
         env_name: str,
-        zip_path: Path,
-        jarfile: str,
+        application_zip: tuple[Path, str],
+        properties: dict[str, str],
         *,
-        input_stream_arn: str,
         runtime: str,
-        parallelism: int,
-        parallelism_per_kpu: int,
-        window_seconds: int,
-        allowed_lateness_seconds: float,
+        parallelism: tuple[int, int],
         log_retention: logs.RetentionDays,
     ) -> flink.CfnApplication:
+        """The application running the zip (and its connector jar, `application_zip[1]`) with
+        the job's `properties`; `parallelism` is (parallelism, parallelism per KPU)."""
+        zip_path, jarfile = application_zip
         code = s3_assets.Asset(self, "FlinkApplicationCode", path=str(zip_path))
         log_group = blocks.log_group(self, "FlinkLogs", log_retention)
         log_stream = logs.LogStream(self, "FlinkLogStream", log_group=log_group)
@@ -205,7 +208,7 @@ class RealtimeStack(ServiceStack):
             description=f"QoS realtime ({env_name}) Flink application",
         )
         statements = [
-            blocks.read_stream(input_stream_arn),
+            blocks.read_stream(properties["input.stream.arn"]),
             iam.PolicyStatement(
                 sid="WriteMetricRowStream",
                 actions=[
@@ -245,13 +248,6 @@ class RealtimeStack(ServiceStack):
         ]
         policy = iam.Policy(self, "FlinkPolicy", statements=statements, roles=[role])
 
-        properties = {
-            "input.stream.arn": input_stream_arn,
-            "output.stream.arn": self.metric_stream.stream_arn,
-            "aws.region": self.region,
-            "window.seconds": str(window_seconds),
-            "allowed.lateness.seconds": f"{allowed_lateness_seconds:g}",
-        }
         application = flink.CfnApplication(
             self,
             "FlinkApplication",
@@ -288,8 +284,8 @@ class RealtimeStack(ServiceStack):
                     ),
                     parallelism_configuration=flink.CfnApplication.ParallelismConfigurationProperty(
                         configuration_type="CUSTOM",
-                        parallelism=parallelism,
-                        parallelism_per_kpu=parallelism_per_kpu,
+                        parallelism=parallelism[0],
+                        parallelism_per_kpu=parallelism[1],
                         auto_scaling_enabled=True,
                     ),
                 ),

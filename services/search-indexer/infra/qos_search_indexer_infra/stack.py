@@ -77,10 +77,6 @@ _DOMAIN_NAME = re.compile(r"^[a-z][a-z0-9-]{2,27}$")
 _ENGINE_VERSION = re.compile(r"^OpenSearch_\d+\.\d+$")
 
 
-def default_domain_name(env_name: str) -> str:
-    return f"qos-{env_name}-search"
-
-
 class SearchIndexerStack(ServiceStack):
     """The OpenSearch domain, the Firehose delivery stream into it, and its setup."""
 
@@ -94,8 +90,8 @@ class SearchIndexerStack(ServiceStack):
         construct_id: str,
         *,
         env_name: str,
-        lambda_asset_dir: Path,
         domain_name: str | None = None,
+        lambda_asset_dir: Path,
         engine_version: str = DEFAULT_ENGINE_VERSION,
         instance_type: str = "t3.small.search",
         instance_count: int = 1,
@@ -484,17 +480,9 @@ class SearchIndexerStack(ServiceStack):
                     buffering_hints=f.BufferingHintsProperty(
                         size_in_m_bs=5, interval_in_seconds=300
                     ),
-                    cloud_watch_logging_options=f.CloudWatchLoggingOptionsProperty(
-                        enabled=True,
-                        log_group_name=log_group.log_group_name,
-                        log_stream_name=backup_log.log_stream_name,
-                    ),
+                    cloud_watch_logging_options=blocks.firehose_logging(log_group, backup_log),
                 ),
-                cloud_watch_logging_options=f.CloudWatchLoggingOptionsProperty(
-                    enabled=True,
-                    log_group_name=log_group.log_group_name,
-                    log_stream_name=delivery_log.log_stream_name,
-                ),
+                cloud_watch_logging_options=blocks.firehose_logging(log_group, delivery_log),
             ),
         )
         # Firehose checks the role's access when it creates the stream; its first document must
@@ -546,3 +534,7 @@ def _checked_lambda_asset(asset_dir: Path) -> Path:
             "saved objects (the packaging copies them from services/search-indexer/dashboards/)"
         )
     return saved_objects
+
+
+def default_domain_name(env_name: str) -> str:
+    return f"qos-{env_name}-search"
