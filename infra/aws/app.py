@@ -37,7 +37,9 @@ def add_all_stacks(app: App, *, env_name: str, env: Environment | None) -> dict[
     }
     for stack in stacks.values():
         for parameter in dict.fromkeys(stack.reads):
-            stack.add_dependency(stacks[parameter.service], f"reads {parameter.name(env_name)}")
+            stack.add_stack_dependency(
+                stacks[parameter.service], f"reads {parameter.name(env_name)}"
+            )
     return stacks
 
 
