@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Required, TypedDict, Unpack
+from typing import Any, Required, TypedDict, Unpack
 
 from aws_cdk import Duration, Environment, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_iam as iam
@@ -258,6 +258,46 @@ def write_objects(sid: str, bucket: s3.IBucket, prefixes: Sequence[str]) -> iam.
         actions=["s3:PutObject", "s3:AbortMultipartUpload"],
         resources=[bucket.arn_for_objects(f"{prefix}*") for prefix in prefixes],
     )
+
+
+def firehose_policy(
+    scope: Construct,
+    role: iam.IRole,
+    *,
+    source_arn: str,
+    destination: Sequence[iam.PolicyStatement],
+    bucket: s3.IBucket,
+    bucket_writes: tuple[str, Sequence[str]],
+    log_group: logs.ILogGroup,
+) -> iam.Policy:
+    """The delivery role's one policy (`FirehosePolicy`): read the source stream, what the
+    `destination` needs, find the bucket and write under its prefixes (`bucket_writes`: the
+    statement's sid and the prefixes), log to its group."""
+    sid, prefixes = bucket_writes
+    return iam.Policy(
+        scope,
+        "FirehosePolicy",
+        roles=[role],
+        statements=[
+            read_stream(source_arn),
+            *destination,
+            locate_bucket(bucket),
+            write_objects(sid, bucket, prefixes),
+            write_logs(log_group),
+        ],
+    )
+
+
+def kinesis_source(stream_arn: str, role: iam.IRole) -> dict[str, Any]:
+    """The source half of a delivery stream's properties: this Kinesis stream, read as `role`."""
+    return {
+        "delivery_stream_type": "KinesisStreamAsSource",
+        "kinesis_stream_source_configuration": (
+            firehose.CfnDeliveryStream.KinesisStreamSourceConfigurationProperty(
+                kinesis_stream_arn=stream_arn, role_arn=role.role_arn
+            )
+        ),
+    }
 
 
 def firehose_logging(

@@ -202,30 +202,27 @@ class LakeStack(ServiceStack):
         role = FirehoseDeliveryRole(
             self, "FirehoseRole", description=f"QoS lake ({env_name}) Firehose delivery stream"
         )
-        statements = [
-            blocks.read_stream(stream_arn),
-            iam.PolicyStatement(
-                sid="ReadTableSchema",
-                actions=["glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"],
-                resources=self._table_arns(),
-            ),
-            blocks.locate_bucket(self.bucket),
-            blocks.write_objects(
-                "WriteLakeObjects", self.bucket, (catalog.DATA_PREFIX, catalog.ERROR_PREFIX)
-            ),
-            blocks.write_logs(log_group),
-        ]
-        policy = iam.Policy(self, "FirehosePolicy", statements=statements, roles=[role])
+        read_schema = iam.PolicyStatement(
+            sid="ReadTableSchema",
+            actions=["glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"],
+            resources=self._table_arns(),
+        )
+        policy = blocks.firehose_policy(
+            self,
+            role,
+            source_arn=stream_arn,
+            destination=[read_schema],
+            bucket=self.bucket,
+            bucket_writes=("WriteLakeObjects", (catalog.DATA_PREFIX, catalog.ERROR_PREFIX)),
+            log_group=log_group,
+        )
 
         f = firehose.CfnDeliveryStream
         stream = f(
             self,
             "DeliveryStream",
             delivery_stream_name=f"qos-{env_name}-lake",
-            delivery_stream_type="KinesisStreamAsSource",
-            kinesis_stream_source_configuration=f.KinesisStreamSourceConfigurationProperty(
-                kinesis_stream_arn=stream_arn, role_arn=role.role_arn
-            ),
+            **blocks.kinesis_source(stream_arn, role),
             extended_s3_destination_configuration=f.ExtendedS3DestinationConfigurationProperty(
                 bucket_arn=self.bucket.bucket_arn,
                 role_arn=role.role_arn,

@@ -422,8 +422,7 @@ class SearchIndexerStack(ServiceStack):
             self, "FirehoseBackupLogStream", log_group=log_group, log_stream_name="S3Backup"
         )
         bucket = self.backup_bucket
-        statements = [
-            blocks.read_stream(stream_arn),
+        domain_access = [
             iam.PolicyStatement(
                 sid="DescribeDomain",
                 actions=["es:DescribeDomain", "es:DescribeDomains", "es:DescribeDomainConfig"],
@@ -439,14 +438,15 @@ class SearchIndexerStack(ServiceStack):
                 actions=["es:ESHttpGet"],
                 resources=[f"{self.domain_arn}/{path}" for path in FIREHOSE_READ_PATHS],
             ),
-            blocks.locate_bucket(bucket),
-            blocks.write_objects(
-                "WriteFailedDocuments", bucket, (FAILED_PREFIX, ERROR_PREFIX.split("!", 1)[0])
-            ),
-            blocks.write_logs(log_group),
         ]
-        policy = iam.Policy(
-            self, "FirehosePolicy", statements=statements, roles=[self.firehose_role]
+        policy = blocks.firehose_policy(
+            self,
+            self.firehose_role,
+            source_arn=stream_arn,
+            destination=domain_access,
+            bucket=bucket,
+            bucket_writes=("WriteFailedDocuments", (FAILED_PREFIX, ERROR_PREFIX.split("!", 1)[0])),
+            log_group=log_group,
         )
 
         f = firehose.CfnDeliveryStream
@@ -455,10 +455,7 @@ class SearchIndexerStack(ServiceStack):
             self,
             "DeliveryStream",
             delivery_stream_name=f"qos-{self.env_name}-search",
-            delivery_stream_type="KinesisStreamAsSource",
-            kinesis_stream_source_configuration=f.KinesisStreamSourceConfigurationProperty(
-                kinesis_stream_arn=stream_arn, role_arn=role_arn
-            ),
+            **blocks.kinesis_source(stream_arn, self.firehose_role),
             amazonopensearchservice_destination_configuration=f.AmazonopensearchserviceDestinationConfigurationProperty(
                 domain_arn=self.domain.attr_arn,
                 index_name=INDEX_PREFIX,
