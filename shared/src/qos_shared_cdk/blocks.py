@@ -77,6 +77,12 @@ class ServiceStack(Stack):
         self.env_name = env_name
         self.reads: list[Parameter] = []
 
+    @property
+    def resource_name(self) -> str:
+        """`qos-<env>-<label>`: the name of the stack's main resources (API, delivery stream,
+        workgroup, application, dashboard)."""
+        return f"qos-{self.env_name}-{self.label}"
+
     def read(self, parameter: Parameter) -> str:
         """The parameter's value (a CloudFormation parameter resolved at deploy time)."""
         self.reads.append(parameter)

@@ -78,7 +78,9 @@ def test_blocks_keep_the_ids_they_are_given(resources: dict[str, dict[str, Any]]
 
 
 def test_stack_tags_description_and_parameters(resources: dict[str, dict[str, Any]]) -> None:
-    assert Demo(App(), "S", "qa").template_options.description == "QoS lake (qa): blocks"
+    demo = Demo(App(), "S", "qa")
+    assert demo.template_options.description == "QoS lake (qa): blocks"
+    assert demo.resource_name == "qos-qa-lake"
     assert ssm_parameters(resources) == {"/qos/test/lake/table": "events"}
     _, parameter = only(resources, "AWS::SSM::Parameter")
     assert parameter["Properties"]["Description"] == "QoS lake (test): table"

@@ -160,7 +160,7 @@ def _ingest_function(
 
 
 def _rest_api(
-    scope: Construct,
+    scope: ServiceStack,
     env_name: str,
     function: lambda_.IFunction,
     origins: list[str],
@@ -174,7 +174,7 @@ def _rest_api(
     api = apigw.RestApi(
         scope,
         "Api",
-        rest_api_name=f"qos-{env_name}-ingest",
+        rest_api_name=scope.resource_name,
         description=f"QoS ingest ({env_name}): player events in",
         # Regional: a CDN or custom domain in front is a separate decision, and edge-optimized
         # would hide one behind an AWS-owned CloudFront distribution we can't configure.

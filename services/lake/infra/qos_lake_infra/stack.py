@@ -221,7 +221,7 @@ class LakeStack(ServiceStack):
         stream = f(
             self,
             "DeliveryStream",
-            delivery_stream_name=f"qos-{env_name}-lake",
+            delivery_stream_name=self.resource_name,
             **blocks.kinesis_source(stream_arn, role),
             extended_s3_destination_configuration=f.ExtendedS3DestinationConfigurationProperty(
                 bucket_arn=self.bucket.bucket_arn,
@@ -268,7 +268,7 @@ class LakeStack(ServiceStack):
         workgroup = athena.CfnWorkGroup(
             self,
             "WorkGroup",
-            name=f"qos-{env_name}-lake",
+            name=self.resource_name,
             description=f"QoS lake ({env_name}) queries",
             recursive_delete_option=True,
             work_group_configuration=athena.CfnWorkGroup.WorkGroupConfigurationProperty(

@@ -21,7 +21,7 @@ import re
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Unpack
+from typing import Any, Unpack
 
 from aws_cdk import ArnFormat, CfnOutput, Duration
 from aws_cdk import aws_cloudwatch as cw
@@ -56,11 +56,17 @@ FLINK_PROPERTY_GROUP = "qos.realtime"
 FLINK_RUN_OPTIONS_GROUP = "kinesis.analytics.flink.run.options"
 
 # Kinesis -> publisher: up to 500 rows (about 1,000 metric data, one or two PutMetricData calls)
-# or 5 s, whichever comes first; records still failing after 10 retries or 6 h go to the queue.
-PUBLISHER_BATCH_SIZE = 500
-PUBLISHER_BATCHING_WINDOW = Duration.seconds(5)
-PUBLISHER_RETRY_ATTEMPTS = 10
-PUBLISHER_MAX_RECORD_AGE = Duration.hours(6)
+# or 5 s, whichever comes first; a failing batch is split to find the bad record, and records
+# still failing after 10 retries or 6 h go to the queue.
+PUBLISHER_EVENT_SOURCE: dict[str, Any] = {
+    "starting_position": lambda_.StartingPosition.TRIM_HORIZON,
+    "batch_size": 500,
+    "max_batching_window": Duration.seconds(5),
+    "bisect_batch_on_error": True,
+    "report_batch_item_failures": True,
+    "retry_attempts": 10,
+    "max_record_age": Duration.hours(6),
+}
 
 _FLINK_RUNTIME = re.compile(r"^FLINK-\d+_\d+$")
 
@@ -153,7 +159,7 @@ class RealtimeStack(ServiceStack):
         self.dashboard = cw.Dashboard(
             self,
             "Dashboard",
-            dashboard_name=f"qos-{env_name}-realtime",
+            dashboard_name=self.resource_name,
             widgets=dashboard_widgets(namespace),
         )
         self.alarm_topic = sns.Topic(
@@ -251,7 +257,7 @@ class RealtimeStack(ServiceStack):
         application = flink.CfnApplication(
             self,
             "FlinkApplication",
-            application_name=f"qos-{env_name}-realtime",
+            application_name=self.resource_name,
             application_description=f"QoS realtime ({env_name}): event-time window KPIs",
             runtime_environment=runtime,
             service_execution_role=role.role_arn,
@@ -355,14 +361,8 @@ class RealtimeStack(ServiceStack):
         function.add_event_source(
             sources.KinesisEventSource(
                 self.metric_stream,
-                starting_position=lambda_.StartingPosition.TRIM_HORIZON,
-                batch_size=PUBLISHER_BATCH_SIZE,
-                max_batching_window=PUBLISHER_BATCHING_WINDOW,
-                bisect_batch_on_error=True,
-                report_batch_item_failures=True,
-                retry_attempts=PUBLISHER_RETRY_ATTEMPTS,
-                max_record_age=PUBLISHER_MAX_RECORD_AGE,
                 on_failure=sources.SqsDlq(self.failed_batches),
+                **PUBLISHER_EVENT_SOURCE,
             )
         )
         return function
@@ -382,7 +382,7 @@ class RealtimeStack(ServiceStack):
         alarm = cw.Alarm(
             self,
             construct_id,
-            alarm_name=f"qos-{env_name}-realtime-{metric.replace('_', '-')}",
+            alarm_name=f"{self.resource_name}-{metric.replace('_', '-')}",
             alarm_description=f"QoS realtime ({env_name}): {metric} crossed {threshold:g}",
             metric=alarm_metric(namespace, metric),
             threshold=threshold,

@@ -308,7 +308,7 @@ class SearchIndexerStack(ServiceStack):
         policy = logs.CfnResourcePolicy(
             self,
             "DomainLogsResourcePolicy",
-            policy_name=f"qos-{self.env_name}-search-domain-logs",
+            policy_name=f"{self.resource_name}-domain-logs",
             policy_document=Stack.of(self).to_json_string(
                 {
                     "Version": "2012-10-17",
@@ -454,7 +454,7 @@ class SearchIndexerStack(ServiceStack):
         stream = f(
             self,
             "DeliveryStream",
-            delivery_stream_name=f"qos-{self.env_name}-search",
+            delivery_stream_name=self.resource_name,
             **blocks.kinesis_source(stream_arn, self.firehose_role),
             amazonopensearchservice_destination_configuration=f.AmazonopensearchserviceDestinationConfigurationProperty(
                 domain_arn=self.domain.attr_arn,
