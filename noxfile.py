@@ -62,8 +62,8 @@ def _pytest(session: nox.Session, folder: str, env: dict[str, str] | None = None
 @nox.session
 def shared(session: nox.Session) -> None:
     """The event contract and the local event log."""
-    session.install(*_editable("shared[test]"))
-    _pytest(session, "shared/tests")
+    session.install(*_editable("shared[test,cdk]"))
+    _pytest(session, "shared/tests", env=JSII_ENV)
 
 
 def _service_session(name: str, extras: list[str]) -> None:
@@ -72,7 +72,8 @@ def _service_session(name: str, extras: list[str]) -> None:
         folder = ROOT / "services" / name
         if not _has_tests(folder / "tests"):
             session.skip(f"services/{name} has no tests yet")
-        session.install(*_editable("shared", f"services/{name}[{','.join(extras)}]"))
+        shared = "shared[cdk]" if "infra" in extras else "shared"
+        session.install(*_editable(shared, f"services/{name}[{','.join(extras)}]"))
         _pytest(session, f"services/{name}/tests", env=JSII_ENV)
 
     run.__doc__ = f"Tests of services/{name} (unit, integration, and infra where it has a stack)."
@@ -96,7 +97,7 @@ def infra(session: nox.Session) -> None:
     """The local composition (`qos up`) and the AWS app of all stacks."""
     session.install(
         *_editable(
-            "shared",
+            "shared[cdk]",
             "services/ingest[infra]",
             "services/realtime[local,infra]",
             "services/lake[infra]",
@@ -131,7 +132,7 @@ def lint(session: nox.Session) -> None:
         "ruff",
         "mypy",
         *_editable(
-            "shared[test]",
+            "shared[test,cdk]",
             *(f"services/{name}[{','.join(extras)}]" for name, extras in SERVICES.items()),
             "infra[test]",
         ),
@@ -188,7 +189,7 @@ def synth(session: nox.Session) -> None:
     """
     session.install(
         *_editable(
-            "shared",
+            "shared[cdk]",
             "services/ingest[infra]",
             "services/realtime[infra]",
             "services/lake[infra]",

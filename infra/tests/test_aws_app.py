@@ -14,8 +14,8 @@ import pytest
 
 pytest.importorskip("aws_cdk", reason="needs the ingest service's `infra` extra")
 
-from qos_ingest_infra.packaging import INGEST_ROOT, REPO_ROOT, build_lambda_asset
-from qos_ingest_infra.stack import HANDLER
+from qos_ingest_infra import HANDLER, INGEST_ROOT, REPO_ROOT, build_lambda_asset
+from qos_shared_cdk.testing.template import feature_flags
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +27,8 @@ def lambda_asset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def search_asset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The setup function's real bundle, around the committed saved objects (or, while the
     dashboards generator has not written them yet, a one-object stand-in)."""
-    from qos_search_indexer_infra.packaging import DEFAULT_SAVED_OBJECTS
-    from qos_search_indexer_infra.packaging import build_lambda_asset as build_search_asset
+    from qos_search_indexer_infra import DEFAULT_SAVED_OBJECTS
+    from qos_search_indexer_infra import build_lambda_asset as build_search_asset
 
     folder = tmp_path_factory.mktemp("search")
     saved_objects = DEFAULT_SAVED_OBJECTS
@@ -37,7 +37,7 @@ def search_asset(tmp_path_factory: pytest.TempPathFactory) -> Path:
         saved_objects.write_text(
             '{"type":"index-pattern","id":"qos-events","attributes":{"title":"qos-events-*"}}\n'
         )
-    return build_search_asset(folder / "lambda", saved_objects=saved_objects, quiet=True)
+    return build_search_asset(folder / "lambda", saved_objects=saved_objects, progress=None)
 
 
 @pytest.fixture(scope="module")
@@ -60,12 +60,9 @@ def test_both_cdk_json_files_run_the_apps_with_the_same_feature_flags() -> None:
     assert ingest["app"] == "python -m qos_ingest_infra.app"
     assert platform["app"] == "python aws/app.py"
     assert (REPO_ROOT / "infra" / "aws" / "app.py").is_file()
-
-    def flags(doc: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in doc["context"].items() if k.startswith("@aws-cdk/")}
-
-    assert flags(ingest)
-    assert flags(ingest) == flags(platform)
+    flags = feature_flags(INGEST_ROOT / "cdk.json")
+    assert flags
+    assert flags == feature_flags(REPO_ROOT / "infra" / "cdk.json")
 
 
 def test_platform_app_synthesizes_every_stack(
@@ -129,3 +126,17 @@ def test_platform_app_synthesizes_every_stack(
     ]
     # Not prod: the domain goes with the stack.
     assert domain["DeletionPolicy"] == "Delete"
+    _assert_deploy_order(manifest["artifacts"])
+
+
+def _assert_deploy_order(artifacts: dict[str, Any]) -> None:
+    """Ingest first: realtime, lake and search-indexer read its stream ARN from SSM, so each
+    depends on it (and on nothing else); the CLI deploys in this order."""
+    stacks = {"qos-ci-ingest", "qos-ci-realtime", "qos-ci-lake", "qos-ci-search-indexer"}
+
+    def stack_dependencies(name: str) -> set[str]:
+        return set(artifacts[name].get("dependencies", [])) & stacks
+
+    assert stack_dependencies("qos-ci-ingest") == set()
+    for reader in stacks - {"qos-ci-ingest"}:
+        assert stack_dependencies(reader) == {"qos-ci-ingest"}, reader

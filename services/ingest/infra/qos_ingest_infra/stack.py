@@ -11,17 +11,21 @@ import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Unpack
 
-from aws_cdk import CfnOutput, Duration, Environment, Stack, Tags
+from aws_cdk import CfnOutput, Duration
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-SERVICE = "ingest"
+from qos_shared_cdk import blocks, ssm
+from qos_shared_cdk.blocks import Options, ServiceStack
+
+SERVICE = ssm.INGEST
+# The one name this stack takes from the service's code: the function's entry point.
 HANDLER = "qos_ingest.entrypoints.lambda_handler.handler"
 POWERTOOLS_SERVICE_NAME = "qos-ingest"
 POWERTOOLS_METRICS_NAMESPACE = "QoS/Ingest"
@@ -37,19 +41,17 @@ ROUTES: tuple[tuple[str, str], ...] = (
 CORS_ALLOW_HEADERS = ("Content-Type",)
 CORS_MAX_AGE = Duration.minutes(10)
 
-_ENV_NAME = re.compile(r"^[a-z](?:[a-z0-9-]{0,18}[a-z0-9])?$")
 _ORIGIN = re.compile(r"^https?://[^/\s?#]+$")
 # Kinesis' own bounds for the retention period.
 _MIN_RETENTION_HOURS, _MAX_RETENTION_HOURS = 24, 8760
 
 
-def ssm_parameter_name(env_name: str, resource: str, *, service: str = SERVICE) -> str:
-    """The platform's SSM naming scheme for cross-service wiring."""
-    return f"/qos/{env_name}/{service}/{resource}"
-
-
-class IngestStack(Stack):
+class IngestStack(ServiceStack):
     """Public ingest API for player events, writing to an on-demand Kinesis stream."""
+
+    service = SERVICE
+    label = "ingest"
+    summary = "REST API, Lambda, Kinesis"
 
     def __init__(
         self,
@@ -64,9 +66,7 @@ class IngestStack(Stack):
         stream_retention_hours: int = 24,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         manage_api_gateway_account_role: bool = True,
-        env: Environment | None = None,
-        stack_name: str | None = None,
-        description: str | None = None,
+        **options: Unpack[Options],
     ) -> None:
         """Args beyond the obvious:
 
@@ -78,23 +78,15 @@ class IngestStack(Stack):
             platform's only REST API; set False where the account already has that role
             configured by someone else, since the last stack to set it wins.
         """
-        _check_env_name(env_name)
         origins = _checked_origins(cors_allow_origins)
         _check_throttling(throttle_rate_limit, throttle_burst_limit)
         _check_retention(stream_retention_hours)
         asset_dir = _checked_asset_dir(asset_dir)
-        super().__init__(
-            scope,
-            construct_id,
-            env=env,
-            stack_name=stack_name,
-            description=description or f"QoS ingest ({env_name}): REST API, Lambda, Kinesis",
-        )
-        Tags.of(self).add("qos:env", env_name)
-        Tags.of(self).add("qos:service", SERVICE)
-
-        self.env_name = env_name
-        self.stream = _event_stream(self, stream_retention_hours)
+        super().__init__(scope, construct_id, env_name, **options)
+        # No fixed name: consumers read it from SSM, and CloudFormation can then replace the
+        # stream, or the stack can be recreated next to the retained old stream, without a
+        # name clash.
+        self.stream = blocks.on_demand_stream(self, "EventStream", stream_retention_hours)
         self.function = _ingest_function(
             self, env_name, asset_dir, self.stream, origins, log_retention
         )
@@ -108,22 +100,16 @@ class IngestStack(Stack):
             log_retention=log_retention,
             manage_account_role=manage_api_gateway_account_role,
         )
-        self._publish(env_name)
+        self._publish()
 
-    def _publish(self, env_name: str) -> None:
-        published = {
-            "stream-name": ("StreamNameParameter", self.stream.stream_name),
-            "stream-arn": ("StreamArnParameter", self.stream.stream_arn),
-            "api-url": ("ApiUrlParameter", self.api.url),
-        }
-        for resource, (construct_id, value) in published.items():
-            ssm.StringParameter(
-                self,
-                construct_id,
-                parameter_name=ssm_parameter_name(env_name, resource),
-                string_value=value,
-                description=f"QoS ingest ({env_name}): {resource}",
-            )
+    def _publish(self) -> None:
+        self.publish(
+            {
+                ssm.INGEST_STREAM_NAME: ("StreamNameParameter", self.stream.stream_name),
+                ssm.INGEST_STREAM_ARN: ("StreamArnParameter", self.stream.stream_arn),
+                ssm.INGEST_API_URL: ("ApiUrlParameter", self.api.url),
+            },
+        )
         CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the ingest API")
         CfnOutput(
             self,
@@ -134,21 +120,6 @@ class IngestStack(Stack):
         CfnOutput(self, "StreamName", value=self.stream.stream_name)
 
 
-def _event_stream(scope: Construct, retention_hours: int) -> kinesis.Stream:
-    # On-demand: player traffic follows audience peaks, and nobody should have to resize shards
-    # before a big live event. The AWS-managed key gives encryption at rest with no key policy
-    # to maintain and no extra IAM for producers or consumers. No fixed name: consumers read it
-    # from SSM, and CloudFormation can then replace the stream, or the stack can be recreated
-    # next to the retained old stream, without a name clash.
-    return kinesis.Stream(
-        scope,
-        "EventStream",
-        stream_mode=kinesis.StreamMode.ON_DEMAND,
-        encryption=kinesis.StreamEncryption.MANAGED,
-        retention_period=Duration.hours(retention_hours),
-    )
-
-
 def _ingest_function(
     scope: Construct,
     env_name: str,
@@ -157,36 +128,23 @@ def _ingest_function(
     origins: list[str],
     log_retention: logs.RetentionDays,
 ) -> lambda_.Function:
-    log_group = logs.LogGroup(scope, "HandlerLogs", retention=log_retention)
-    # An explicit role instead of CDK's default one, which attaches AWSLambdaBasicExecutionRole
-    # (logs on every log group in the account): this one may write only to its own log group.
-    role = iam.Role(
-        scope,
-        "HandlerRole",
-        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-        description=f"QoS ingest ({env_name}) handler",
-    )
-    log_group.grant_write(role)
-    # PutRecords only: the sink never creates, describes or reads the stream. The AWS-managed
-    # Kinesis key needs no kms:* grant from producers.
-    role.add_to_policy(
-        iam.PolicyStatement(
-            sid="PutEventsOnIngestStream",
-            actions=["kinesis:PutRecords"],
-            resources=[stream.stream_arn],
-        )
-    )
-    return lambda_.Function(
+    return blocks.lambda_function(
         scope,
         "Handler",
+        (HANDLER, asset_dir),
+        log_retention=log_retention,
+        role_description=f"QoS ingest ({env_name}) handler",
+        # PutRecords only: the sink never creates, describes or reads the stream. The
+        # AWS-managed Kinesis key needs no kms:* grant from producers.
+        statements=[
+            iam.PolicyStatement(
+                sid="PutEventsOnIngestStream",
+                actions=["kinesis:PutRecords"],
+                resources=[stream.stream_arn],
+            )
+        ],
         description=f"QoS ingest ({env_name}): validate, enrich and forward player events",
-        runtime=lambda_.Runtime.PYTHON_3_12,
-        architecture=lambda_.Architecture.X86_64,
-        handler=HANDLER,
-        code=lambda_.Code.from_asset(str(asset_dir)),
-        role=role,
-        log_group=log_group,
-        tracing=lambda_.Tracing.ACTIVE,
+        tracing=True,
         memory_size=512,
         # API Gateway gives up after 29 s; 15 s leaves room for the sink's retries with backoff
         # while still failing well before the client does.
@@ -202,7 +160,7 @@ def _ingest_function(
 
 
 def _rest_api(
-    scope: Construct,
+    scope: ServiceStack,
     env_name: str,
     function: lambda_.IFunction,
     origins: list[str],
@@ -212,11 +170,11 @@ def _rest_api(
     log_retention: logs.RetentionDays,
     manage_account_role: bool,
 ) -> apigw.RestApi:
-    access_logs = logs.LogGroup(scope, "ApiAccessLogs", retention=log_retention)
+    access_logs = blocks.log_group(scope, "ApiAccessLogs", log_retention)
     api = apigw.RestApi(
         scope,
         "Api",
-        rest_api_name=f"qos-{env_name}-ingest",
+        rest_api_name=scope.resource_name,
         description=f"QoS ingest ({env_name}): player events in",
         # Regional: a CDN or custom domain in front is a separate decision, and edge-optimized
         # would hide one behind an AWS-owned CloudFront distribution we can't configure.
@@ -276,15 +234,6 @@ def _access_log_format() -> apigw.AccessLogFormat:
             }
         )
     )
-
-
-def _check_env_name(env_name: str) -> None:
-    # It ends up in resource names, a stage name and SSM paths: keep it to what all accept.
-    if not _ENV_NAME.fullmatch(env_name):
-        raise ValueError(
-            f"env_name {env_name!r}: use 1-20 lowercase letters, digits and inner hyphens, "
-            "starting with a letter"
-        )
 
 
 def _checked_origins(origins: Sequence[str]) -> list[str]:

@@ -15,40 +15,22 @@ import pytest
 from aws_cdk import App
 from aws_cdk.assertions import Match, Template
 
-from qos_ingest_infra.app import add_ingest_stack
-from qos_ingest_infra.packaging import (
-    INGEST_ROOT,
-    MARKER_FILE,
-    AssetBuildError,
-    build_lambda_asset,
-)
-from qos_ingest_infra.stack import HANDLER, IngestStack
+from qos_ingest_infra import HANDLER, INGEST_ROOT, IngestStack, add_ingest_stack, build_lambda_asset
+from qos_shared_cdk.packaging import MARKER_FILE, AssetBuildError
+from qos_shared_cdk.testing import template as kit
 
 pytestmark = pytest.mark.infra
+# The kit's shared test, run on this module's template.
+test_template_passes_cfn_lint = kit.test_template_passes_cfn_lint
 
 ENV_NAME = "test"
 ORIGINS = ["https://player.example.com", "https://staging.player.example.com"]
 RATE_LIMIT, BURST_LIMIT, RETENTION_HOURS = 123, 456, 48
 ROUTES = {("POST", "/v1/events"), ("POST", "/streams"), ("GET", "/healthz")}
 
-# cfn-lint findings accepted on purpose, each with why; anything else fails the test.
-ACCEPTED_CFN_LINT = {
-    # CDK makes the function DependsOn its role and the role's policy so the policy exists
-    # before the first invoke; the role half is redundant with the GetAtt, and harmless.
-    "W3005": "redundant DependsOn that CDK adds to every Lambda function with a role",
-}
-
-
-def _cdk_context(**extra: Any) -> dict[str, Any]:
-    # The feature flags the CLI would pass from cdk.json, so tests synthesize what deploys.
-    context = json.loads((INGEST_ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]
-    return {**context, **extra}
-
 
 def _fast_app(**context: Any) -> App:
-    # Staging copies the ~40 MB bundle into cdk.out (seconds through jsii) and changes nothing
-    # in the template; the platform-app test below stages it for real.
-    return App(context=_cdk_context(**{"aws:cdk:disable-asset-staging": True, **context}))
+    return kit.fast_app(INGEST_ROOT, **context)
 
 
 # --- the Lambda bundle ------------------------------------------------------------------------
@@ -66,12 +48,12 @@ def _files(root: Path) -> set[str]:
 def test_bundle_has_the_runtime_code_and_nothing_of_the_build(lambda_asset: Path) -> None:
     assert (lambda_asset / "qos_ingest" / "__init__.py").is_file()
     assert (lambda_asset / "qos_shared" / "__init__.py").is_file()
-    handler_module = HANDLER.rsplit(".", 1)[0].replace(".", "/") + ".py"
-    assert (lambda_asset / handler_module).is_file()
+    assert (lambda_asset / kit.handler_module(HANDLER)).is_file()
     assert (lambda_asset / "pydantic_settings").is_dir()
     assert (lambda_asset / "aws_lambda_powertools").is_dir()
 
     assert not (lambda_asset / "qos_ingest_infra").exists()
+    assert not (lambda_asset / "qos_shared_cdk").exists()
     assert not (lambda_asset / "bin").exists()
     assert not (lambda_asset / ".lock").exists()
     assert not list(lambda_asset.rglob("__pycache__"))
@@ -146,24 +128,12 @@ def template(lambda_asset: Path) -> Template:
     return Template.from_stack(stack)
 
 
-@pytest.fixture(scope="module")
-def resources(template: Template) -> dict[str, dict[str, Any]]:
-    resources: dict[str, dict[str, Any]] = template.to_json()["Resources"]
-    return resources
+def _stream_id(resources: kit.Resources) -> str:
+    return kit.only(resources, "AWS::Kinesis::Stream")[0]
 
 
-def _only(resources: dict[str, dict[str, Any]], type_: str) -> tuple[str, dict[str, Any]]:
-    found = [(rid, r) for rid, r in resources.items() if r["Type"] == type_]
-    assert len(found) == 1, f"expected one {type_}, found {[rid for rid, _ in found]}"
-    return found[0]
-
-
-def _stream_id(resources: dict[str, dict[str, Any]]) -> str:
-    return _only(resources, "AWS::Kinesis::Stream")[0]
-
-
-def _function(resources: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    return _only(resources, "AWS::Lambda::Function")[1]
+def _function(resources: kit.Resources) -> dict[str, Any]:
+    return kit.only(resources, "AWS::Lambda::Function")[1]
 
 
 def test_stream_is_on_demand_and_encrypted_with_the_aws_managed_key(template: Template) -> None:
@@ -192,7 +162,7 @@ def test_function_runtime_handler_tracing_and_size(template: Template) -> None:
     )
 
 
-def test_function_environment(resources: dict[str, dict[str, Any]]) -> None:
+def test_function_environment(resources: kit.Resources) -> None:
     variables = _function(resources)["Properties"]["Environment"]["Variables"]
     assert variables == {
         "QOS_INGEST_SINK": "kinesis",
@@ -203,7 +173,7 @@ def test_function_environment(resources: dict[str, dict[str, Any]]) -> None:
     }
 
 
-def test_logs_have_a_retention(resources: dict[str, dict[str, Any]]) -> None:
+def test_logs_have_a_retention(resources: kit.Resources) -> None:
     log_groups = {rid: r for rid, r in resources.items() if r["Type"] == "AWS::Logs::LogGroup"}
     assert len(log_groups) == 2, "the function's and the API's access log"
     assert all(r["Properties"]["RetentionInDays"] == 30 for r in log_groups.values())
@@ -213,7 +183,7 @@ def test_logs_have_a_retention(resources: dict[str, dict[str, Any]]) -> None:
     assert not [r for r in resources.values() if r["Type"] == "Custom::LogRetention"]
 
 
-def _route_paths(resources: dict[str, dict[str, Any]]) -> dict[str, str]:
+def _route_paths(resources: kit.Resources) -> dict[str, str]:
     """Logical id of each API Gateway resource (and of the root, as `root`) -> its path."""
     parts = {
         rid: (r["Properties"]["ParentId"], r["Properties"]["PathPart"])
@@ -229,7 +199,7 @@ def _route_paths(resources: dict[str, dict[str, Any]]) -> dict[str, str]:
     return {rid: path(rid) for rid in parts}
 
 
-def _methods(resources: dict[str, dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+def _methods(resources: kit.Resources) -> dict[tuple[str, str], dict[str, Any]]:
     paths = _route_paths(resources)
     methods = {}
     for r in resources.values():
@@ -241,11 +211,11 @@ def _methods(resources: dict[str, dict[str, Any]]) -> dict[tuple[str, str], dict
     return methods
 
 
-def test_api_routes_proxy_to_the_function(resources: dict[str, dict[str, Any]]) -> None:
+def test_api_routes_proxy_to_the_function(resources: kit.Resources) -> None:
     methods = _methods(resources)
     routes = {key for key in methods if key[0] != "OPTIONS"}
     assert routes == ROUTES
-    function_id = _only(resources, "AWS::Lambda::Function")[0]
+    function_id = kit.only(resources, "AWS::Lambda::Function")[0]
     for key in ROUTES:
         integration = methods[key]["Integration"]
         assert integration["Type"] == "AWS_PROXY", key
@@ -257,7 +227,7 @@ def test_api_routes_proxy_to_the_function(resources: dict[str, dict[str, Any]]) 
 
 
 def test_cors_preflight_answers_the_configured_origins(
-    resources: dict[str, dict[str, Any]],
+    resources: kit.Resources,
 ) -> None:
     methods = _methods(resources)
     for _, path in ROUTES:
@@ -304,7 +274,7 @@ def test_stage_throttling_tracing_and_access_logs(template: Template) -> None:
     )
 
 
-def _statements(resources: dict[str, dict[str, Any]]) -> Iterator[dict[str, Any]]:
+def _statements(resources: kit.Resources) -> Iterator[dict[str, Any]]:
     """Every identity-policy statement in the template (inline role policies included)."""
     for r in resources.values():
         documents = []
@@ -316,12 +286,7 @@ def _statements(resources: dict[str, dict[str, Any]]) -> Iterator[dict[str, Any]
             yield from document["Statement"]
 
 
-def _actions(statement: dict[str, Any]) -> list[str]:
-    action = statement["Action"]
-    return [action] if isinstance(action, str) else list(action)
-
-
-def test_handler_role_is_least_privilege(resources: dict[str, dict[str, Any]]) -> None:
+def test_handler_role_is_least_privilege(resources: kit.Resources) -> None:
     role_id = _function(resources)["Properties"]["Role"]["Fn::GetAtt"][0]
     role = resources[role_id]["Properties"]
     assert "ManagedPolicyArns" not in role, "no AWSLambdaBasicExecutionRole (logs on *)"
@@ -355,22 +320,22 @@ def test_handler_role_is_least_privilege(resources: dict[str, dict[str, Any]]) -
 
 
 def test_no_wildcard_actions_and_kinesis_only_put_records(
-    resources: dict[str, dict[str, Any]],
+    resources: kit.Resources,
 ) -> None:
     statements = list(_statements(resources))
-    actions = [action for s in statements for action in _actions(s)]
-    assert actions
-    assert not [a for a in actions if "*" in a]
-    assert {a for a in actions if a.startswith("kinesis:")} == {"kinesis:PutRecords"}
-    assert not [a for a in actions if a.startswith("kms:")]
+    granted = [action for s in statements for action in kit.actions(s)]
+    assert granted
+    assert not [a for a in granted if "*" in a]
+    assert {a for a in granted if a.startswith("kinesis:")} == {"kinesis:PutRecords"}
+    assert not [a for a in granted if a.startswith("kms:")]
     for statement in statements:
         assert statement["Effect"] == "Allow"
         if statement["Resource"] == "*":
-            assert all(a.startswith("xray:") for a in _actions(statement)), statement
+            assert all(a.startswith("xray:") for a in kit.actions(statement)), statement
 
 
 def test_ssm_parameters_publish_the_stream_and_the_api(
-    resources: dict[str, dict[str, Any]],
+    resources: kit.Resources,
 ) -> None:
     parameters = {
         r["Properties"]["Name"]: r["Properties"]
@@ -396,23 +361,7 @@ def test_outputs_and_no_cross_stack_exports(template: Template) -> None:
     outputs = template.to_json()["Outputs"]
     assert "execute-api" in json.dumps(outputs["ApiUrl"]["Value"])
     assert json.dumps(outputs["EventsUrl"]["Value"]).endswith('/v1/events"]]}')
-    assert not [name for name, o in outputs.items() if "Export" in o]
-    assert "Fn::ImportValue" not in json.dumps(template.to_json())
-
-
-def test_template_passes_cfn_lint(template: Template, tmp_path: Path) -> None:
-    from cfnlint.api import ManualArgs, lint_file  # type: ignore[import-untyped]
-
-    path = tmp_path / "ingest.template.json"
-    path.write_text(json.dumps(template.to_json(), indent=1), encoding="utf-8")
-    findings = lint_file(path, config=ManualArgs(regions=["us-east-1", "eu-west-1"]))
-
-    unexpected = [
-        f"{m.rule.id} {m.message} (line {m.linenumber})"
-        for m in findings
-        if m.rule.id not in ACCEPTED_CFN_LINT
-    ]
-    assert not unexpected, "\n".join(unexpected)
+    kit.assert_no_exports(template)
 
 
 @pytest.mark.parametrize(

@@ -19,38 +19,33 @@ both `dt` and `event_time`, so a late event is only missed when it lands after t
 from __future__ import annotations
 
 import re
+from typing import Unpack
 
-from aws_cdk import Duration, Environment, RemovalPolicy, Stack, Tags
+from aws_cdk import Duration
 from aws_cdk import aws_athena as athena
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+# The one thing this stack takes from the service's code: the named queries.
 from qos_lake.api import QUERIES
 from qos_lake_infra import catalog
+from qos_shared_cdk import blocks, ssm
+from qos_shared_cdk.blocks import FirehoseDeliveryRole, Options, ServiceStack, check
 
-SERVICE = "lake"
+SERVICE = ssm.LAKE
 GIB = 1024**3
 
-_ENV_NAME = re.compile(r"^[a-z](?:[a-z0-9-]{0,18}[a-z0-9])?$")
 
-
-def ssm_parameter_name(env_name: str, resource: str, *, service: str = SERVICE) -> str:
-    """The platform's SSM naming scheme for cross-service wiring."""
-    return f"/qos/{env_name}/{service}/{resource}"
-
-
-def database_name(env_name: str) -> str:
-    """Glue/Athena names take no hyphens: `qos_<env>_lake`."""
-    return f"qos_{env_name.replace('-', '_')}_lake"
-
-
-class LakeStack(Stack):
+class LakeStack(ServiceStack):
     """The lake bucket, Glue table, Firehose delivery stream, Athena workgroup and queries."""
+
+    service = SERVICE
+    label = "lake"
+    summary = "Firehose to Parquet on S3, Glue, Athena"
 
     def __init__(
         self,
@@ -58,9 +53,6 @@ class LakeStack(Stack):
         construct_id: str,
         *,
         env_name: str,
-        env: Environment | None = None,
-        stack_name: str | None = None,
-        description: str | None = None,
         buffer_size_mib: int = 128,
         buffer_interval_seconds: int = 300,
         transition_to_ia_days: int | None = 30,
@@ -70,6 +62,7 @@ class LakeStack(Stack):
         projection_start: str = catalog.DEFAULT_PROJECTION_START,
         bytes_scanned_cutoff_gib: float = 10.0,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        **options: Unpack[Options],
     ) -> None:
         """
         Args:
@@ -82,40 +75,27 @@ class LakeStack(Stack):
             projection_start: oldest day Athena sees (`NOW-3YEARS`, or a date `2025-01-01`).
             bytes_scanned_cutoff_gib: Athena cancels a query of the workgroup past this much.
         """
-        _check(_ENV_NAME.fullmatch(env_name) is not None, f"env_name {env_name!r}: 1-20 of a-z0-9-")
-        _check(64 <= buffer_size_mib <= 128, "buffer_size_mib must be between 64 and 128")
-        _check(0 <= buffer_interval_seconds <= 900, "buffer_interval_seconds: 0-900")
-        _check(
+        check(64 <= buffer_size_mib <= 128, "buffer_size_mib must be between 64 and 128")
+        check(0 <= buffer_interval_seconds <= 900, "buffer_interval_seconds: 0-900")
+        check(
             transition_to_ia_days is None or transition_to_ia_days >= 30,
             "transition_to_ia_days must be at least 30",
         )
-        _check(
+        check(
             expire_data_days is None
             or (expire_data_days > (transition_to_ia_days or 0) and expire_data_days >= 1),
             "expire_data_days must be at least 1 and after transition_to_ia_days",
         )
-        _check(min(expire_errors_days, expire_results_days) >= 1, "expiry days must be >= 1")
+        check(min(expire_errors_days, expire_results_days) >= 1, "expiry days must be >= 1")
         # Athena's minimum cutoff is 10 MB.
-        _check(bytes_scanned_cutoff_gib * GIB >= 10_000_000, "bytes_scanned_cutoff_gib too small")
-        super().__init__(
-            scope,
-            construct_id,
-            env=env,
-            stack_name=stack_name,
-            description=description
-            or f"QoS lake ({env_name}): Firehose to Parquet on S3, Glue, Athena",
-        )
-        Tags.of(self).add("qos:env", env_name)
-        Tags.of(self).add("qos:service", SERVICE)
-        self.env_name = env_name
+        check(bytes_scanned_cutoff_gib * GIB >= 10_000_000, "bytes_scanned_cutoff_gib too small")
+        super().__init__(scope, construct_id, env_name, **options)
 
         self.bucket = self._bucket(
             transition_to_ia_days, expire_data_days, expire_errors_days, expire_results_days
         )
         self.database, self.table = self._catalog(env_name, projection_start)
-        stream_arn = ssm.StringParameter.value_for_string_parameter(
-            self, ssm_parameter_name(env_name, "stream-arn", service="ingest")
-        )
+        stream_arn = self.read(ssm.INGEST_STREAM_ARN)
         self.delivery_stream = self._firehose(
             env_name, stream_arn, buffer_size_mib, buffer_interval_seconds, log_retention
         )
@@ -144,10 +124,6 @@ class LakeStack(Stack):
         )
         rules = [
             s3.LifecycleRule(
-                id="AbortIncompleteUploads",
-                abort_incomplete_multipart_upload_after=Duration.days(7),
-            ),
-            s3.LifecycleRule(
                 id="Errors",
                 prefix=catalog.ERROR_PREFIX,
                 expiration=Duration.days(expire_errors_days),
@@ -159,18 +135,9 @@ class LakeStack(Stack):
             ),
         ]
         if data_rule.transitions or data_rule.expiration:
-            rules.insert(1, data_rule)
-        return s3.Bucket(
-            self,
-            "LakeBucket",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            lifecycle_rules=rules,
-            # The lake is the long-term record: deleting the stack leaves it.
-            removal_policy=RemovalPolicy.RETAIN,
-        )
+            rules.insert(0, data_rule)
+        # The lake is the long-term record: deleting the stack leaves it (the bucket is kept).
+        return blocks.private_bucket(self, "LakeBucket", rules)
 
     def _catalog(
         self, env_name: str, projection_start: str
@@ -228,64 +195,34 @@ class LakeStack(Stack):
         buffer_interval_seconds: int,
         log_retention: logs.RetentionDays,
     ) -> firehose.CfnDeliveryStream:
-        log_group = logs.LogGroup(self, "FirehoseLogs", retention=log_retention)
+        log_group = blocks.log_group(self, "FirehoseLogs", log_retention)
         log_stream = logs.LogStream(
             self, "FirehoseLogStream", log_group=log_group, log_stream_name="S3Delivery"
         )
-        role = iam.Role(
-            self,
-            "FirehoseRole",
-            assumed_by=iam.ServicePrincipal(
-                "firehose.amazonaws.com",
-                conditions={"StringEquals": {"sts:ExternalId": self.account}},
-            ),
-            description=f"QoS lake ({env_name}) Firehose delivery stream",
+        role = FirehoseDeliveryRole(
+            self, "FirehoseRole", description=f"QoS lake ({env_name}) Firehose delivery stream"
         )
-        statements = [
-            iam.PolicyStatement(
-                sid="ReadIngestStream",
-                actions=[
-                    "kinesis:DescribeStream",
-                    "kinesis:DescribeStreamSummary",
-                    "kinesis:GetRecords",
-                    "kinesis:GetShardIterator",
-                    "kinesis:ListShards",
-                ],
-                resources=[stream_arn],
-            ),
-            iam.PolicyStatement(
-                sid="ReadTableSchema",
-                actions=["glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"],
-                resources=self._table_arns(),
-            ),
-            iam.PolicyStatement(
-                sid="LocateBucket",
-                actions=["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
-                resources=[self.bucket.bucket_arn],
-            ),
-            iam.PolicyStatement(
-                sid="WriteLakeObjects",
-                actions=["s3:PutObject", "s3:AbortMultipartUpload"],
-                resources=[
-                    self.bucket.arn_for_objects(f"{catalog.DATA_PREFIX}*"),
-                    self.bucket.arn_for_objects(f"{catalog.ERROR_PREFIX}*"),
-                ],
-            ),
-            iam.PolicyStatement(
-                sid="WriteLogs", actions=["logs:PutLogEvents"], resources=[log_group.log_group_arn]
-            ),
-        ]
-        policy = iam.Policy(self, "FirehosePolicy", statements=statements, roles=[role])
+        read_schema = iam.PolicyStatement(
+            sid="ReadTableSchema",
+            actions=["glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"],
+            resources=self._table_arns(),
+        )
+        policy = blocks.firehose_policy(
+            self,
+            role,
+            source_arn=stream_arn,
+            destination=[read_schema],
+            bucket=self.bucket,
+            bucket_writes=("WriteLakeObjects", (catalog.DATA_PREFIX, catalog.ERROR_PREFIX)),
+            log_group=log_group,
+        )
 
         f = firehose.CfnDeliveryStream
         stream = f(
             self,
             "DeliveryStream",
-            delivery_stream_name=f"qos-{env_name}-lake",
-            delivery_stream_type="KinesisStreamAsSource",
-            kinesis_stream_source_configuration=f.KinesisStreamSourceConfigurationProperty(
-                kinesis_stream_arn=stream_arn, role_arn=role.role_arn
-            ),
+            delivery_stream_name=self.resource_name,
+            **blocks.kinesis_source(stream_arn, role),
             extended_s3_destination_configuration=f.ExtendedS3DestinationConfigurationProperty(
                 bucket_arn=self.bucket.bucket_arn,
                 role_arn=role.role_arn,
@@ -319,11 +256,7 @@ class LakeStack(Stack):
                         version_id="LATEST",
                     ),
                 ),
-                cloud_watch_logging_options=f.CloudWatchLoggingOptionsProperty(
-                    enabled=True,
-                    log_group_name=log_group.log_group_name,
-                    log_stream_name=log_stream.log_stream_name,
-                ),
+                cloud_watch_logging_options=blocks.firehose_logging(log_group, log_stream),
             ),
         )
         # Firehose checks the role's access (and reads the table) when it creates the stream.
@@ -335,7 +268,7 @@ class LakeStack(Stack):
         workgroup = athena.CfnWorkGroup(
             self,
             "WorkGroup",
-            name=f"qos-{env_name}-lake",
+            name=self.resource_name,
             description=f"QoS lake ({env_name}) queries",
             recursive_delete_option=True,
             work_group_configuration=athena.CfnWorkGroup.WorkGroupConfigurationProperty(
@@ -369,27 +302,24 @@ class LakeStack(Stack):
         return workgroup
 
     def _publish(self, env_name: str) -> None:
-        published = {
-            "bucket-name": ("BucketNameParameter", self.bucket.bucket_name),
-            "database": ("DatabaseParameter", database_name(env_name)),
-            "table": ("TableParameter", catalog.TABLE_NAME),
-            "workgroup": ("WorkGroupParameter", self.workgroup.ref),
-            "delivery-stream-name": ("DeliveryStreamNameParameter", self.delivery_stream.ref),
-        }
-        for resource, (construct_id, value) in published.items():
-            ssm.StringParameter(
-                self,
-                construct_id,
-                parameter_name=ssm_parameter_name(env_name, resource),
-                string_value=value,
-                description=f"QoS lake ({env_name}): {resource}",
-            )
+        self.publish(
+            {
+                ssm.LAKE_BUCKET_NAME: ("BucketNameParameter", self.bucket.bucket_name),
+                ssm.LAKE_DATABASE: ("DatabaseParameter", database_name(env_name)),
+                ssm.LAKE_TABLE: ("TableParameter", catalog.TABLE_NAME),
+                ssm.LAKE_WORKGROUP: ("WorkGroupParameter", self.workgroup.ref),
+                ssm.LAKE_DELIVERY_STREAM_NAME: (
+                    "DeliveryStreamNameParameter",
+                    self.delivery_stream.ref,
+                ),
+            },
+        )
+
+
+def database_name(env_name: str) -> str:
+    """Glue/Athena names take no hyphens: `qos_<env>_lake`."""
+    return f"qos_{env_name.replace('-', '_')}_lake"
 
 
 def _column(column: dict[str, str]) -> glue.CfnTable.ColumnProperty:
     return glue.CfnTable.ColumnProperty(name=column["Name"], type=column["Type"])
-
-
-def _check(ok: bool, message: str) -> None:
-    if not ok:
-        raise ValueError(message)

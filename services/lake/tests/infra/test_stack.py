@@ -8,35 +8,40 @@ schema and queries, not from the stack's code.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from aws_cdk import App
 from aws_cdk.assertions import Template
+from moto import mock_aws
 
 from qos_lake.api import QUERIES
-from qos_lake_infra.app import add_lake_stack
-from qos_lake_infra.stack import LakeStack
+from qos_lake_infra import LakeStack, add_lake_stack
 from qos_shared.record_schema import column_types
+from qos_shared_cdk.app import run_alone
+from qos_shared_cdk.testing import template as kit
 
 pytestmark = pytest.mark.infra
+# The kit's shared test, run on this module's template.
+test_template_passes_cfn_lint = kit.test_template_passes_cfn_lint
 
 ENV_NAME = "test-1"
+INGEST_STREAM_ARN = f"/qos/{ENV_NAME}/ingest/stream-arn"
 DATABASE = "qos_test_1_lake"
 LAKE_ROOT = Path(__file__).resolve().parents[2]
 GLUE_TYPES = {"string": "string", "int": "bigint", "float": "double", "bool": "boolean"}
 GLUE_TYPES["json"] = "string"
 
-# cfn-lint findings accepted on purpose, each with why; anything else fails the test.
-ACCEPTED_CFN_LINT = {
-    "W3005": "redundant DependsOn that CDK may add",
-}
-
 
 def _app(**context: Any) -> App:
-    cdk = json.loads((LAKE_ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]
-    return App(context={**cdk, **context})
+    return App(context=kit.cdk_context(LAKE_ROOT, **context))
+
+
+def _cli_app(outdir: Path, **context: Any) -> App:
+    return App(outdir=str(outdir), context=kit.cdk_context(LAKE_ROOT, **context))
 
 
 @pytest.fixture(scope="module")
@@ -55,20 +60,8 @@ def template() -> Template:
     return Template.from_stack(stack)
 
 
-@pytest.fixture(scope="module")
-def resources(template: Template) -> dict[str, dict[str, Any]]:
-    resources: dict[str, dict[str, Any]] = template.to_json()["Resources"]
-    return resources
-
-
-def _only(resources: dict[str, dict[str, Any]], type_: str) -> tuple[str, dict[str, Any]]:
-    found = [(rid, r) for rid, r in resources.items() if r["Type"] == type_]
-    assert len(found) == 1, f"expected one {type_}, found {[rid for rid, _ in found]}"
-    return found[0]
-
-
-def _bucket_id(resources: dict[str, dict[str, Any]]) -> str:
-    return _only(resources, "AWS::S3::Bucket")[0]
+def _bucket_id(resources: kit.Resources) -> str:
+    return kit.only(resources, "AWS::S3::Bucket")[0]
 
 
 def _joined(bucket_id: str, suffix: str, prefix: str = "s3://") -> dict[str, Any]:
@@ -76,23 +69,9 @@ def _joined(bucket_id: str, suffix: str, prefix: str = "s3://") -> dict[str, Any
 
 
 def test_bucket_is_private_encrypted_tls_only_with_lifecycle(
-    resources: dict[str, dict[str, Any]],
+    resources: kit.Resources,
 ) -> None:
-    bucket_id, bucket = _only(resources, "AWS::S3::Bucket")
-    props = bucket["Properties"]
-    assert bucket["DeletionPolicy"] == "Retain"
-    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"] == [
-        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
-    ]
-    assert props["PublicAccessBlockConfiguration"] == dict.fromkeys(
-        ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"),
-        True,
-    )
-    rules = {r["Id"]: r for r in props["LifecycleConfiguration"]["Rules"]}
-    assert rules["AbortIncompleteUploads"]["AbortIncompleteMultipartUpload"] == {
-        "DaysAfterInitiation": 7
-    }
-    assert "Prefix" not in rules["AbortIncompleteUploads"]
+    _, rules = kit.assert_private_bucket(resources)
     assert rules["LakeData"]["Prefix"] == "events/"
     assert rules["LakeData"]["Transitions"] == [
         {"StorageClass": "STANDARD_IA", "TransitionInDays": 60}
@@ -101,19 +80,13 @@ def test_bucket_is_private_encrypted_tls_only_with_lifecycle(
     assert (rules["Errors"]["Prefix"], rules["Errors"]["ExpirationInDays"]) == ("errors/", 90)
     assert rules["AthenaResults"]["Prefix"] == "athena-results/"
 
-    _, policy = _only(resources, "AWS::S3::BucketPolicy")
-    (deny,) = policy["Properties"]["PolicyDocument"]["Statement"]
-    assert deny["Effect"] == "Deny"
-    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-    assert policy["Properties"]["Bucket"] == {"Ref": bucket_id}
-
 
 def test_glue_table_has_every_lake_column_and_projected_partitions(
-    resources: dict[str, dict[str, Any]],
+    resources: kit.Resources,
 ) -> None:
-    _, database = _only(resources, "AWS::Glue::Database")
+    _, database = kit.only(resources, "AWS::Glue::Database")
     assert database["Properties"]["DatabaseInput"]["Name"] == DATABASE
-    _, table = _only(resources, "AWS::Glue::Table")
+    _, table = kit.only(resources, "AWS::Glue::Table")
     props = table["Properties"]
     assert props["DatabaseName"] == DATABASE
     table_input = props["TableInput"]
@@ -151,25 +124,14 @@ def test_glue_table_has_every_lake_column_and_projected_partitions(
     }
 
 
-def _ingest_arn_parameter(template: Template) -> str:
-    parameters = template.to_json()["Parameters"]
-    (name,) = [
-        pid
-        for pid, p in parameters.items()
-        if p.get("Default") == f"/qos/{ENV_NAME}/ingest/stream-arn"
-    ]
-    assert parameters[name]["Type"] == "AWS::SSM::Parameter::Value<String>"
-    return str(name)
-
-
 def test_firehose_reads_the_ingest_stream_and_writes_parquet(
-    template: Template, resources: dict[str, dict[str, Any]]
+    template: Template, resources: kit.Resources
 ) -> None:
-    _, stream = _only(resources, "AWS::KinesisFirehose::DeliveryStream")
+    _, stream = kit.only(resources, "AWS::KinesisFirehose::DeliveryStream")
     props = stream["Properties"]
     assert props["DeliveryStreamType"] == "KinesisStreamAsSource"
     source = props["KinesisStreamSourceConfiguration"]
-    assert source["KinesisStreamARN"] == {"Ref": _ingest_arn_parameter(template)}
+    assert source["KinesisStreamARN"] == {"Ref": kit.read_parameter(template, INGEST_STREAM_ARN)}
     dest = props["ExtendedS3DestinationConfiguration"]
     bucket_id = _bucket_id(resources)
     assert dest["BucketARN"] == {"Fn::GetAtt": [bucket_id, "Arn"]}
@@ -202,20 +164,13 @@ def test_firehose_reads_the_ingest_stream_and_writes_parquet(
     assert policy_id in stream["DependsOn"]
 
 
-def test_firehose_role_has_least_privilege(
-    template: Template, resources: dict[str, dict[str, Any]]
-) -> None:
-    _, stream = _only(resources, "AWS::KinesisFirehose::DeliveryStream")
+def test_firehose_role_has_least_privilege(template: Template, resources: kit.Resources) -> None:
+    _, stream = kit.only(resources, "AWS::KinesisFirehose::DeliveryStream")
     role_id = stream["Properties"]["KinesisStreamSourceConfiguration"]["RoleARN"]["Fn::GetAtt"][0]
     trust = resources[role_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert [s["Principal"] for s in trust] == [{"Service": "firehose.amazonaws.com"}]
     assert trust[0]["Condition"] == {"StringEquals": {"sts:ExternalId": {"Ref": "AWS::AccountId"}}}
-    statements = {
-        s["Sid"]: s
-        for r in resources.values()
-        if r["Type"] == "AWS::IAM::Policy" and {"Ref": role_id} in r["Properties"]["Roles"]
-        for s in r["Properties"]["PolicyDocument"]["Statement"]
-    }
+    statements = {s["Sid"]: s for s in kit.role_statements(resources, role_id)}
     assert set(statements) == {
         "ReadIngestStream",
         "ReadTableSchema",
@@ -225,7 +180,7 @@ def test_firehose_role_has_least_privilege(
     }
     assert all(s["Effect"] == "Allow" for s in statements.values())
     read = statements["ReadIngestStream"]
-    assert read["Resource"] == {"Ref": _ingest_arn_parameter(template)}
+    assert read["Resource"] == {"Ref": kit.read_parameter(template, INGEST_STREAM_ARN)}
     assert all(a.startswith("kinesis:") and "Put" not in a for a in read["Action"])
     glue = statements["ReadTableSchema"]
     assert sorted(glue["Action"]) == [
@@ -246,16 +201,14 @@ def test_firehose_role_has_least_privilege(
     )
     assert statements["LocateBucket"]["Resource"] == bucket_arn
     assert not any(
-        a.endswith(":*") or a == "*"
-        for s in statements.values()
-        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+        a.endswith(":*") or a == "*" for s in statements.values() for a in kit.actions(s)
     )
 
 
 def test_athena_workgroup_is_enforced_encrypted_and_capped(
-    resources: dict[str, dict[str, Any]],
+    resources: kit.Resources,
 ) -> None:
-    _, workgroup = _only(resources, "AWS::Athena::WorkGroup")
+    _, workgroup = kit.only(resources, "AWS::Athena::WorkGroup")
     props = workgroup["Properties"]
     assert props["Name"] == f"qos-{ENV_NAME}-lake"
     config = props["WorkGroupConfiguration"]
@@ -268,9 +221,9 @@ def test_athena_workgroup_is_enforced_encrypted_and_capped(
 
 
 def test_every_named_query_is_deployed_with_its_exact_text(
-    resources: dict[str, dict[str, Any]],
+    resources: kit.Resources,
 ) -> None:
-    workgroup_id, _ = _only(resources, "AWS::Athena::WorkGroup")
+    workgroup_id, _ = kit.only(resources, "AWS::Athena::WorkGroup")
     deployed = {
         r["Properties"]["Name"]: r["Properties"]
         for r in resources.values()
@@ -286,12 +239,8 @@ def test_every_named_query_is_deployed_with_its_exact_text(
         assert props["Description"] == query.description
 
 
-def test_ssm_parameters_publish_the_lake(resources: dict[str, dict[str, Any]]) -> None:
-    names = {
-        r["Properties"]["Name"]: r["Properties"]["Value"]
-        for r in resources.values()
-        if r["Type"] == "AWS::SSM::Parameter"
-    }
+def test_ssm_parameters_publish_the_lake(resources: kit.Resources) -> None:
+    names = kit.ssm_parameters(resources)
     prefix = f"/qos/{ENV_NAME}/lake/"
     assert {"bucket-name", "database", "table", "workgroup"} <= {
         n.removeprefix(prefix) for n in names
@@ -299,20 +248,6 @@ def test_ssm_parameters_publish_the_lake(resources: dict[str, dict[str, Any]]) -
     assert names[prefix + "database"] == DATABASE
     assert names[prefix + "table"] == "events"
     assert names[prefix + "bucket-name"] == {"Ref": _bucket_id(resources)}
-
-
-def test_template_passes_cfn_lint(template: Template, tmp_path: Path) -> None:
-    from cfnlint.api import ManualArgs, lint_file  # type: ignore[import-untyped]
-
-    path = tmp_path / "lake.template.json"
-    path.write_text(json.dumps(template.to_json(), indent=1), encoding="utf-8")
-    findings = lint_file(path, config=ManualArgs(regions=["us-east-1", "eu-west-1"]))
-    unexpected = [
-        f"{m.rule.id} {m.message} (line {m.linenumber})"
-        for m in findings
-        if m.rule.id not in ACCEPTED_CFN_LINT
-    ]
-    assert not unexpected, "\n".join(unexpected)
 
 
 def test_app_reads_its_settings_from_context() -> None:
@@ -326,13 +261,13 @@ def test_app_reads_its_settings_from_context() -> None:
     resources = Template.from_stack(add_lake_stack(app, env_name="ctx", env=None)).to_json()[
         "Resources"
     ]
-    _, stream = _only(resources, "AWS::KinesisFirehose::DeliveryStream")
+    _, stream = kit.only(resources, "AWS::KinesisFirehose::DeliveryStream")
     hints = stream["Properties"]["ExtendedS3DestinationConfiguration"]["BufferingHints"]
     assert hints == {"SizeInMBs": 128, "IntervalInSeconds": 60}
-    _, bucket = _only(resources, "AWS::S3::Bucket")
+    _, bucket = kit.only(resources, "AWS::S3::Bucket")
     rule_ids = {r["Id"] for r in bucket["Properties"]["LifecycleConfiguration"]["Rules"]}
     assert "LakeData" not in rule_ids  # neither a transition nor an expiry
-    _, workgroup = _only(resources, "AWS::Athena::WorkGroup")
+    _, workgroup = kit.only(resources, "AWS::Athena::WorkGroup")
     assert (
         workgroup["Properties"]["WorkGroupConfiguration"]["BytesScannedCutoffPerQuery"] == 1024**3
     )
@@ -353,3 +288,49 @@ def test_bad_settings_are_refused_before_synthesis(overrides: dict[str, Any], me
     settings: dict[str, Any] = {"env_name": "test", **overrides}
     with pytest.raises(ValueError, match=message):
         LakeStack(App(), "qos-test-lake", **settings)
+
+
+# --- the standalone app: deployed before ingest, it stops and says so --------------------------
+
+
+@pytest.fixture
+def cdk_cli_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """What the CDK CLI sets when it runs the app, with moto standing in for the account."""
+    monkeypatch.setenv("CDK_DEFAULT_ACCOUNT", "123456789012")
+    monkeypatch.setenv("CDK_DEFAULT_REGION", "eu-west-1")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    with mock_aws():
+        yield
+
+
+@pytest.mark.usefixtures("cdk_cli_environment")
+def test_alone_before_ingest_the_app_names_the_missing_parameter(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        run_alone(add_lake_stack, _cli_app(tmp_path / "cdk.out", **{"qos:env": "qa"}))
+    assert str(stopped.value) == (
+        "error: qos-qa-lake reads SSM parameter /qos/qa/ingest/stream-arn, which does not "
+        "exist: deploy qos-qa-ingest first (see README, Deploying to AWS)"
+    )
+    assert not (tmp_path / "cdk.out" / "qos-qa-lake.template.json").exists()
+
+
+@pytest.mark.usefixtures("cdk_cli_environment")
+def test_alone_after_ingest_the_app_synthesizes(tmp_path: Path) -> None:
+    boto3.client("ssm", region_name="eu-west-1").put_parameter(
+        Name="/qos/qa/ingest/stream-arn",
+        Value="arn:aws:kinesis:eu-west-1:123456789012:stream/events",
+        Type="String",
+    )
+    stack = run_alone(add_lake_stack, _cli_app(tmp_path / "cdk.out", **{"qos:env": "qa"}))
+    assert stack.stack_name == "qos-qa-lake"
+    assert (tmp_path / "cdk.out" / "qos-qa-lake.template.json").is_file()
+
+
+@pytest.mark.usefixtures("cdk_cli_environment")
+def test_the_preflight_is_skipped_for_an_offline_synth(tmp_path: Path) -> None:
+    run_alone(
+        add_lake_stack,
+        _cli_app(tmp_path / "cdk.out", **{"qos:env": "qa", "qos:skipPreflight": "true"}),
+    )
+    assert (tmp_path / "cdk.out" / "qos-qa-lake.template.json").is_file()

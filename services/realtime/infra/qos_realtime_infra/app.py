@@ -2,7 +2,9 @@
 
 The platform-wide app (infra/aws/app.py) calls `add_realtime_stack` too, so the stack is built
 the same way whichever app deploys it. The ingest stack must have been deployed first in the
-same account, region and environment: its stream ARN is read from SSM at deploy time.
+same account, region and environment: its stream ARN is read from SSM at deploy time, and under
+the CDK CLI this app checks that the parameter exists before anything is deployed
+(`qos_shared_cdk.app`).
 
 CDK context read here (cdk.json, or `-c key=value` on the command line):
 
@@ -20,6 +22,7 @@ CDK context read here (cdk.json, or `-c key=value` on the command line):
 | `qos:realtime:legacyMetrics` | true | publish the original five names at all |
 | `qos:realtime:channels` | `[]` | channels published with a `Channel` dimension |
 | `qos:realtime:alarmThresholds` | see `dashboard` | `{"startup_time_p95": 5, ...}` (or as JSON) |
+| `qos:skipPreflight` | false | don't check that the SSM parameters read exist (offline synth) |
 
 Without `flinkApplicationZip`, the zip is built by the Flink job's own packaging
 (`qos_realtime.flink_package`; Maven builds the connector jar when it is missing).
@@ -27,8 +30,8 @@ Without `flinkApplicationZip`, the zip is built by the Flink job's own packaging
 
 from __future__ import annotations
 
+import importlib
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -36,36 +39,32 @@ from typing import Any
 from aws_cdk import App, Environment
 
 from qos_realtime_infra.packaging import DEFAULT_OUT, REALTIME_ROOT, build_lambda_asset
-from qos_realtime_infra.stack import DEFAULT_FLINK_RUNTIME, RealtimeStack
+from qos_realtime_infra.service_code import FLINK_PACKAGING
+from qos_realtime_infra.stack import DEFAULT_FLINK_RUNTIME, SERVICE, RealtimeStack
+from qos_shared_cdk.app import run_alone
+from qos_shared_cdk.context import ServiceContext, flag, stack_identity, string_list
 
-DEFAULT_ENV_NAME = "dev"
 POM = REALTIME_ROOT / "flink" / "pom.xml"
-
-_CTX = "qos:realtime:"
 
 
 def add_realtime_stack(app: App, *, env_name: str, env: Environment | None) -> RealtimeStack:
     """Build what isn't given in context (the publisher bundle, the Flink zip) and add the stack."""
-    prebuilt = _context(app, "lambdaAssetDir", None)
+    context = ServiceContext(app, SERVICE)
+    prebuilt = context.get("lambdaAssetDir")
     lambda_dir = Path(prebuilt) if prebuilt else build_lambda_asset(DEFAULT_OUT)
-    stack_name = f"qos-{env_name}-realtime"
-    thresholds = _context(app, "alarmThresholds", None)
+    thresholds = context.get("alarmThresholds")
     return RealtimeStack(
-        app,
-        stack_name,
-        stack_name=stack_name,
-        env=env,
-        env_name=env_name,
+        **stack_identity(app, SERVICE, env_name, env),
         lambda_asset_dir=lambda_dir,
         flink_application_zip=flink_application_zip(app),
-        flink_runtime=str(_context(app, "flinkRuntime", flink_runtime_from_pom(POM))),
-        flink_parallelism=int(_context(app, "flinkParallelism", 1)),
-        window_seconds=int(_context(app, "windowSeconds", 60)),
-        allowed_lateness_seconds=float(_context(app, "allowedLatenessSeconds", 5.0)),
-        namespace=str(_context(app, "namespace", "IVS/QoS")),
-        legacy_namespace=_context(app, "legacyNamespace", None) or None,
-        legacy_metrics=_flag(_context(app, "legacyMetrics", True)),
-        channels=_string_list(_context(app, "channels", [])),
+        flink_runtime=str(context.get("flinkRuntime", flink_runtime_from_pom(POM))),
+        flink_parallelism=int(context.get("flinkParallelism", 1)),
+        window_seconds=int(context.get("windowSeconds", 60)),
+        allowed_lateness_seconds=float(context.get("allowedLatenessSeconds", 5.0)),
+        namespace=str(context.get("namespace", "IVS/QoS")),
+        legacy_namespace=context.get("legacyNamespace") or None,
+        legacy_metrics=flag(context.get("legacyMetrics", True)),
+        channels=string_list(context.get("channels", [])),
         alarm_thresholds=None if thresholds is None else _thresholds(thresholds),
     )
 
@@ -77,10 +76,10 @@ def flink_application_zip(app: App) -> Path:
     deterministic, so an unchanged job keeps its asset hash); the connector jar is rebuilt with
     Maven only when it is missing or older than its pom.
     """
-    given = _context(app, "flinkApplicationZip", None)
+    given = ServiceContext(app, SERVICE).get("flinkApplicationZip")
     if given:
         return Path(given)
-    from qos_realtime import flink_package as package
+    package = importlib.import_module(FLINK_PACKAGING)
 
     jar = package.POM.parent / "target" / package.JAR_NAME
     if not jar.is_file() or jar.stat().st_mtime < package.POM.stat().st_mtime:
@@ -100,52 +99,15 @@ def flink_runtime_from_pom(pom: Path) -> str:
     return f"FLINK-{match[1]}_{match[2]}"
 
 
-def env_name_from_context(app: App) -> str:
-    return str(app.node.try_get_context("qos:env") or DEFAULT_ENV_NAME)
-
-
-def default_environment() -> Environment | None:
-    """The account and region the CDK CLI resolved, if it ran us; else environment-agnostic."""
-    account = os.environ.get("CDK_DEFAULT_ACCOUNT")
-    region = os.environ.get("CDK_DEFAULT_REGION")
-    if not account and not region:
-        return None
-    return Environment(account=account, region=region)
-
-
-def _context(app: App, name: str, default: Any) -> Any:
-    value = app.node.try_get_context(f"{_CTX}{name}")
-    return default if value is None else value
-
-
-def _string_list(value: Any) -> list[str]:
-    # `-c key=a,b` arrives as one string, cdk.json gives a JSON list.
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    if isinstance(value, list) and all(isinstance(part, str) for part in value):
-        return list(value)
-    raise ValueError(f"expected a list of strings or a comma-separated string, got {value!r}")
-
-
-def _flag(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    raise ValueError(f"expected true or false, got {value!r}")
-
-
 def _thresholds(value: Any) -> dict[str, float]:
     parsed = json.loads(value) if isinstance(value, str) else value
     if not isinstance(parsed, dict):
-        raise ValueError(f"{_CTX}alarmThresholds: expected a JSON object, got {value!r}")
+        raise ValueError(f"qos:realtime:alarmThresholds: expected a JSON object, got {value!r}")
     return {str(k): float(v) for k, v in parsed.items()}
 
 
 def main() -> None:
-    app = App()
-    add_realtime_stack(app, env_name=env_name_from_context(app), env=default_environment())
-    app.synth()
+    run_alone(add_realtime_stack)
 
 
 if __name__ == "__main__":

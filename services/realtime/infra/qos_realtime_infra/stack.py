@@ -21,12 +21,12 @@ import re
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any, Unpack
 
-from aws_cdk import ArnFormat, CfnOutput, Duration, Environment, Stack, Tags
+from aws_cdk import ArnFormat, CfnOutput, Duration
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kinesisanalyticsv2 as flink
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
@@ -34,11 +34,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
-from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from qos_realtime.domain.datums import PublisherConfig
-from qos_realtime.domain.naming import DEFAULT_NAMESPACE
 from qos_realtime_infra.dashboard import (
     DEFAULT_ALARM_THRESHOLDS,
     alarm_metric,
@@ -46,9 +43,11 @@ from qos_realtime_infra.dashboard import (
     comparison,
     dashboard_widgets,
 )
+from qos_realtime_infra.service_code import DEFAULT_NAMESPACE, HANDLER, PublisherConfig
+from qos_shared_cdk import blocks, ssm
+from qos_shared_cdk.blocks import Options, ServiceStack, check
 
-SERVICE = "realtime"
-HANDLER = "qos_realtime.entrypoints.publisher_lambda.handler"
+SERVICE = ssm.REALTIME
 POWERTOOLS_SERVICE_NAME = "qos-realtime-publisher"
 POWERTOOLS_METRICS_NAMESPACE = "QoS/Realtime"
 DEFAULT_FLINK_RUNTIME = "FLINK-2_2"  # what flink/pom.xml builds the connector jar for
@@ -57,23 +56,27 @@ FLINK_PROPERTY_GROUP = "qos.realtime"
 FLINK_RUN_OPTIONS_GROUP = "kinesis.analytics.flink.run.options"
 
 # Kinesis -> publisher: up to 500 rows (about 1,000 metric data, one or two PutMetricData calls)
-# or 5 s, whichever comes first; records still failing after 10 retries or 6 h go to the queue.
-PUBLISHER_BATCH_SIZE = 500
-PUBLISHER_BATCHING_WINDOW = Duration.seconds(5)
-PUBLISHER_RETRY_ATTEMPTS = 10
-PUBLISHER_MAX_RECORD_AGE = Duration.hours(6)
+# or 5 s, whichever comes first; a failing batch is split to find the bad record, and records
+# still failing after 10 retries or 6 h go to the queue.
+PUBLISHER_EVENT_SOURCE: dict[str, Any] = {
+    "starting_position": lambda_.StartingPosition.TRIM_HORIZON,
+    "batch_size": 500,
+    "max_batching_window": Duration.seconds(5),
+    "bisect_batch_on_error": True,
+    "report_batch_item_failures": True,
+    "retry_attempts": 10,
+    "max_record_age": Duration.hours(6),
+}
 
-_ENV_NAME = re.compile(r"^[a-z](?:[a-z0-9-]{0,18}[a-z0-9])?$")
 _FLINK_RUNTIME = re.compile(r"^FLINK-\d+_\d+$")
 
 
-def ssm_parameter_name(env_name: str, resource: str, *, service: str = SERVICE) -> str:
-    """The platform's SSM naming scheme for cross-service wiring."""
-    return f"/qos/{env_name}/{service}/{resource}"
-
-
-class RealtimeStack(Stack):
+class RealtimeStack(ServiceStack):
     """The Flink job, its output stream, the CloudWatch publisher, dashboard and alarms."""
+
+    service = SERVICE
+    label = "realtime"
+    summary = "Flink windows, metric-row stream, CloudWatch publisher"
 
     def __init__(
         self,
@@ -96,9 +99,7 @@ class RealtimeStack(Stack):
         alarm_evaluation_periods: int = 5,
         alarm_datapoints_to_alarm: int = 3,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
-        env: Environment | None = None,
-        stack_name: str | None = None,
-        description: str | None = None,
+        **options: Unpack[Options],
     ) -> None:
         """Args beyond the obvious:
 
@@ -112,15 +113,14 @@ class RealtimeStack(Stack):
         alarm_thresholds: catalogue metric -> threshold in its CloudWatch unit; replaces the
             defaults (`DEFAULT_ALARM_THRESHOLDS`) wholesale.
         """
-        _check(_ENV_NAME.fullmatch(env_name) is not None, f"env_name {env_name!r}: 1-20 of a-z0-9-")
-        _check(_FLINK_RUNTIME.fullmatch(flink_runtime) is not None, "flink_runtime: FLINK-x_y")
-        _check(5 <= window_seconds <= 3600, "window_seconds must be between 5 and 3600")
-        _check(
+        check(_FLINK_RUNTIME.fullmatch(flink_runtime) is not None, "flink_runtime: FLINK-x_y")
+        check(5 <= window_seconds <= 3600, "window_seconds must be between 5 and 3600")
+        check(
             0 <= allowed_lateness_seconds <= 3600 and math.isfinite(allowed_lateness_seconds),
             "allowed_lateness_seconds must be between 0 and 3600",
         )
-        _check(flink_parallelism >= 1 and flink_parallelism_per_kpu >= 1, "parallelism >= 1")
-        _check(
+        check(flink_parallelism >= 1 and flink_parallelism_per_kpu >= 1, "parallelism >= 1")
+        check(
             1 <= alarm_datapoints_to_alarm <= alarm_evaluation_periods,
             "alarm_datapoints_to_alarm must be between 1 and alarm_evaluation_periods",
         )
@@ -135,47 +135,31 @@ class RealtimeStack(Stack):
             legacy_metrics=legacy_metrics,
             channels=frozenset(channels),
         )
-        super().__init__(
-            scope,
-            construct_id,
-            env=env,
-            stack_name=stack_name,
-            description=description
-            or f"QoS realtime ({env_name}): Flink windows, metric-row stream, CloudWatch publisher",
-        )
-        Tags.of(self).add("qos:env", env_name)
-        Tags.of(self).add("qos:service", SERVICE)
-        self.env_name = env_name
-
-        input_stream_arn = ssm.StringParameter.value_for_string_parameter(
-            self, ssm_parameter_name(env_name, "stream-arn", service="ingest")
-        )
-        # On-demand and AWS-managed encryption, like the ingest stream: no shards to size, no key
-        # policy, no kms:* grants for the producer or the consumer.
-        self.metric_stream = kinesis.Stream(
-            self,
-            "MetricRowStream",
-            stream_mode=kinesis.StreamMode.ON_DEMAND,
-            encryption=kinesis.StreamEncryption.MANAGED,
-            retention_period=Duration.hours(24),
-        )
+        super().__init__(scope, construct_id, env_name, **options)
+        input_stream_arn = self.read(ssm.INGEST_STREAM_ARN)
+        # Like the ingest stream: no shards to size, no key policy, no kms:* grants.
+        self.metric_stream = blocks.on_demand_stream(self, "MetricRowStream")
+        # What the job's main.py reads (qos_realtime.flink.main), in its own property group.
+        job_properties = {
+            "input.stream.arn": input_stream_arn,
+            "output.stream.arn": self.metric_stream.stream_arn,
+            "aws.region": self.region,
+            "window.seconds": str(window_seconds),
+            "allowed.lateness.seconds": f"{allowed_lateness_seconds:g}",
+        }
         self.application = self._flink_application(
             env_name,
-            flink_application_zip,
-            jarfile,
-            input_stream_arn=input_stream_arn,
+            (flink_application_zip, jarfile),
+            job_properties,
             runtime=flink_runtime,
-            parallelism=flink_parallelism,
-            parallelism_per_kpu=flink_parallelism_per_kpu,
-            window_seconds=window_seconds,
-            allowed_lateness_seconds=allowed_lateness_seconds,
+            parallelism=(flink_parallelism, flink_parallelism_per_kpu),
             log_retention=log_retention,
         )
         self.publisher = self._publisher(env_name, lambda_asset_dir, config, log_retention)
         self.dashboard = cw.Dashboard(
             self,
             "Dashboard",
-            dashboard_name=f"qos-{env_name}-realtime",
+            dashboard_name=self.resource_name,
             widgets=dashboard_widgets(namespace),
         )
         self.alarm_topic = sns.Topic(
@@ -192,26 +176,25 @@ class RealtimeStack(Stack):
             )
             for metric, threshold in thresholds.items()
         }
-        self._publish(env_name, namespace)
+        self._publish(namespace)
 
     # --- Flink --------------------------------------------------------------------------------
 
     def _flink_application(
         self,
         env_name: str,
-        zip_path: Path,
-        jarfile: str,
+        application_zip: tuple[Path, str],
+        properties: dict[str, str],
         *,
-        input_stream_arn: str,
         runtime: str,
-        parallelism: int,
-        parallelism_per_kpu: int,
-        window_seconds: int,
-        allowed_lateness_seconds: float,
+        parallelism: tuple[int, int],
         log_retention: logs.RetentionDays,
     ) -> flink.CfnApplication:
+        """The application running the zip (and its connector jar, `application_zip[1]`) with
+        the job's `properties`; `parallelism` is (parallelism, parallelism per KPU)."""
+        zip_path, jarfile = application_zip
         code = s3_assets.Asset(self, "FlinkApplicationCode", path=str(zip_path))
-        log_group = logs.LogGroup(self, "FlinkLogs", retention=log_retention)
+        log_group = blocks.log_group(self, "FlinkLogs", log_retention)
         log_stream = logs.LogStream(self, "FlinkLogStream", log_group=log_group)
         log_stream_arn = self.format_arn(
             service="logs",
@@ -231,17 +214,7 @@ class RealtimeStack(Stack):
             description=f"QoS realtime ({env_name}) Flink application",
         )
         statements = [
-            iam.PolicyStatement(
-                sid="ReadIngestStream",
-                actions=[
-                    "kinesis:DescribeStream",
-                    "kinesis:DescribeStreamSummary",
-                    "kinesis:GetRecords",
-                    "kinesis:GetShardIterator",
-                    "kinesis:ListShards",
-                ],
-                resources=[input_stream_arn],
-            ),
+            blocks.read_stream(properties["input.stream.arn"]),
             iam.PolicyStatement(
                 sid="WriteMetricRowStream",
                 actions=[
@@ -281,17 +254,10 @@ class RealtimeStack(Stack):
         ]
         policy = iam.Policy(self, "FlinkPolicy", statements=statements, roles=[role])
 
-        properties = {
-            "input.stream.arn": input_stream_arn,
-            "output.stream.arn": self.metric_stream.stream_arn,
-            "aws.region": self.region,
-            "window.seconds": str(window_seconds),
-            "allowed.lateness.seconds": f"{allowed_lateness_seconds:g}",
-        }
         application = flink.CfnApplication(
             self,
             "FlinkApplication",
-            application_name=f"qos-{env_name}-realtime",
+            application_name=self.resource_name,
             application_description=f"QoS realtime ({env_name}): event-time window KPIs",
             runtime_environment=runtime,
             service_execution_role=role.role_arn,
@@ -324,8 +290,8 @@ class RealtimeStack(Stack):
                     ),
                     parallelism_configuration=flink.CfnApplication.ParallelismConfigurationProperty(
                         configuration_type="CUSTOM",
-                        parallelism=parallelism,
-                        parallelism_per_kpu=parallelism_per_kpu,
+                        parallelism=parallelism[0],
+                        parallelism_per_kpu=parallelism[1],
                         auto_scaling_enabled=True,
                     ),
                 ),
@@ -355,25 +321,6 @@ class RealtimeStack(Stack):
         config: PublisherConfig,
         log_retention: logs.RetentionDays,
     ) -> lambda_.Function:
-        log_group = logs.LogGroup(self, "PublisherLogs", retention=log_retention)
-        # An explicit role instead of CDK's default (AWSLambdaBasicExecutionRole writes to every
-        # log group of the account): this one writes only to its own.
-        role = iam.Role(
-            self,
-            "PublisherRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"QoS realtime ({env_name}) CloudWatch publisher",
-        )
-        log_group.grant_write(role)
-        # PutMetricData takes no resource ARN; the namespace condition is what limits it.
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="PutQoSMetrics",
-                actions=["cloudwatch:PutMetricData"],
-                resources=["*"],
-                conditions={"StringEquals": {"cloudwatch:namespace": list(config.namespaces)}},
-            )
-        )
         environment = {
             "QOS_REALTIME_PUBLISHER_NAMESPACE": config.namespace,
             "QOS_REALTIME_PUBLISHER_LEGACY_METRICS": str(config.legacy_metrics).lower(),
@@ -383,21 +330,26 @@ class RealtimeStack(Stack):
         }
         if config.legacy_namespace:
             environment["QOS_REALTIME_PUBLISHER_LEGACY_NAMESPACE"] = config.legacy_namespace
-        function = lambda_.Function(
+        # PutMetricData takes no resource ARN; the namespace condition is what limits it.
+        put_metrics = iam.PolicyStatement(
+            sid="PutQoSMetrics",
+            actions=["cloudwatch:PutMetricData"],
+            resources=["*"],
+            conditions={"StringEquals": {"cloudwatch:namespace": list(config.namespaces)}},
+        )
+        function = blocks.lambda_function(
             self,
             "Publisher",
+            (HANDLER, asset_dir),
             description=f"QoS realtime ({env_name}): metric rows -> CloudWatch metrics",
-            runtime=lambda_.Runtime.PYTHON_3_12,
-            architecture=lambda_.Architecture.X86_64,
-            handler=HANDLER,
-            code=lambda_.Code.from_asset(str(asset_dir)),
-            role=role,
-            log_group=log_group,
-            tracing=lambda_.Tracing.ACTIVE,
+            role_description=f"QoS realtime ({env_name}) CloudWatch publisher",
+            statements=[put_metrics],
+            log_retention=log_retention,
             memory_size=256,
             # Room for the sink's retries (5 attempts, backoff capped at 5 s) on a few calls.
             timeout=Duration.seconds(60),
             environment=environment,
+            tracing=True,
         )
         self.failed_batches = sqs.Queue(
             self,
@@ -409,14 +361,8 @@ class RealtimeStack(Stack):
         function.add_event_source(
             sources.KinesisEventSource(
                 self.metric_stream,
-                starting_position=lambda_.StartingPosition.TRIM_HORIZON,
-                batch_size=PUBLISHER_BATCH_SIZE,
-                max_batching_window=PUBLISHER_BATCHING_WINDOW,
-                bisect_batch_on_error=True,
-                report_batch_item_failures=True,
-                retry_attempts=PUBLISHER_RETRY_ATTEMPTS,
-                max_record_age=PUBLISHER_MAX_RECORD_AGE,
                 on_failure=sources.SqsDlq(self.failed_batches),
+                **PUBLISHER_EVENT_SOURCE,
             )
         )
         return function
@@ -436,7 +382,7 @@ class RealtimeStack(Stack):
         alarm = cw.Alarm(
             self,
             construct_id,
-            alarm_name=f"qos-{env_name}-realtime-{metric.replace('_', '-')}",
+            alarm_name=f"{self.resource_name}-{metric.replace('_', '-')}",
             alarm_description=f"QoS realtime ({env_name}): {metric} crossed {threshold:g}",
             metric=alarm_metric(namespace, metric),
             threshold=threshold,
@@ -450,31 +396,36 @@ class RealtimeStack(Stack):
         alarm.add_ok_action(cw_actions.SnsAction(self.alarm_topic))
         return alarm
 
-    def _publish(self, env_name: str, namespace: str) -> None:
-        published = {
-            "metric-stream-arn": ("MetricStreamArnParameter", self.metric_stream.stream_arn),
-            "metric-stream-name": ("MetricStreamNameParameter", self.metric_stream.stream_name),
-            "flink-application-name": ("FlinkApplicationNameParameter", self.application.ref),
-            "cloudwatch-namespace": ("NamespaceParameter", namespace),
-            "dashboard-name": ("DashboardNameParameter", self.dashboard.dashboard_name),
-            "alarm-topic-arn": ("AlarmTopicArnParameter", self.alarm_topic.topic_arn),
-        }
-        for resource, (construct_id, value) in published.items():
-            ssm.StringParameter(
-                self,
-                construct_id,
-                parameter_name=ssm_parameter_name(env_name, resource),
-                string_value=value,
-                description=f"QoS realtime ({env_name}): {resource}",
-            )
+    def _publish(self, namespace: str) -> None:
+        stream, application = self.metric_stream, self.application
+        self.publish(
+            {
+                ssm.REALTIME_METRIC_STREAM_ARN: (
+                    "MetricStreamArnParameter",
+                    stream.stream_arn,
+                ),
+                ssm.REALTIME_METRIC_STREAM_NAME: (
+                    "MetricStreamNameParameter",
+                    stream.stream_name,
+                ),
+                ssm.REALTIME_FLINK_APPLICATION_NAME: (
+                    "FlinkApplicationNameParameter",
+                    application.ref,
+                ),
+                ssm.REALTIME_CLOUDWATCH_NAMESPACE: ("NamespaceParameter", namespace),
+                ssm.REALTIME_DASHBOARD_NAME: (
+                    "DashboardNameParameter",
+                    self.dashboard.dashboard_name,
+                ),
+                ssm.REALTIME_ALARM_TOPIC_ARN: (
+                    "AlarmTopicArnParameter",
+                    self.alarm_topic.topic_arn,
+                ),
+            },
+        )
         CfnOutput(self, "FlinkApplicationName", value=self.application.ref)
         CfnOutput(self, "DashboardName", value=self.dashboard.dashboard_name)
         CfnOutput(self, "MetricStreamName", value=self.metric_stream.stream_name)
-
-
-def _check(ok: bool, message: str) -> None:
-    if not ok:
-        raise ValueError(message)
 
 
 def _checked_flink_zip(path: Path) -> str:
@@ -498,7 +449,7 @@ def _checked_flink_zip(path: Path) -> str:
 
 def _checked_lambda_asset(asset_dir: Path) -> Path:
     asset_dir = asset_dir.resolve()
-    if not (asset_dir / "qos_realtime" / "entrypoints" / "publisher_lambda.py").is_file():
+    if not (asset_dir / HANDLER.rsplit(".", 1)[0].replace(".", "/")).with_suffix(".py").is_file():
         raise FileNotFoundError(
             f"{asset_dir} holds no publisher bundle; build it first with "
             "`python -m qos_realtime_infra.packaging --out <dir>`"

@@ -18,14 +18,26 @@ import pytest
 from aws_cdk import App
 from aws_cdk.assertions import Template
 
-from qos_realtime_infra.app import POM, add_realtime_stack, flink_runtime_from_pom
-from qos_realtime_infra.packaging import MARKER_FILE, REALTIME_ROOT, build_lambda_asset
-from qos_realtime_infra.stack import DEFAULT_FLINK_RUNTIME, HANDLER, RealtimeStack
+from qos_realtime_infra import (
+    DEFAULT_FLINK_RUNTIME,
+    REALTIME_ROOT,
+    RealtimeStack,
+    add_realtime_stack,
+    build_lambda_asset,
+    flink_runtime_from_pom,
+)
+from qos_realtime_infra.app import POM
+from qos_realtime_infra.service_code import HANDLER
 from qos_shared.catalogue import CATALOGUE
+from qos_shared_cdk.packaging import MARKER_FILE
+from qos_shared_cdk.testing import template as kit
 
 pytestmark = pytest.mark.infra
+# The kit's shared test, run on this module's template.
+test_template_passes_cfn_lint = kit.test_template_passes_cfn_lint
 
 ENV_NAME = "test"
+INGEST_STREAM_ARN = f"/qos/{ENV_NAME}/ingest/stream-arn"
 NAMESPACE = "IVS/QoS"
 LEGACY_NAMESPACE = "old-QoS/PlayerSummary"
 PLATFORMS = ("web", "ios", "android", "other")
@@ -37,20 +49,9 @@ THRESHOLDS = {
 }
 JAR = "lib/qos-realtime-flink-connectors.jar"
 
-# cfn-lint findings accepted on purpose, each with why; anything else fails the test.
-ACCEPTED_CFN_LINT = {
-    "W3005": "redundant DependsOn that CDK adds to every Lambda function with a role",
-}
-
-
-def _cdk_context(**extra: Any) -> dict[str, Any]:
-    context = json.loads((REALTIME_ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]
-    return {**context, **extra}
-
 
 def _fast_app(**context: Any) -> App:
-    # Staging copies the bundle into cdk.out and changes nothing in the template.
-    return App(context=_cdk_context(**{"aws:cdk:disable-asset-staging": True, **context}))
+    return kit.fast_app(REALTIME_ROOT, **context)
 
 
 def make_zip(path: Path, names: list[str]) -> Path:
@@ -62,7 +63,7 @@ def make_zip(path: Path, names: list[str]) -> Path:
 
 @pytest.fixture(scope="session")
 def lambda_asset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_lambda_asset(tmp_path_factory.mktemp("asset") / "lambda", quiet=True)
+    return build_lambda_asset(tmp_path_factory.mktemp("asset") / "lambda", progress=None)
 
 
 @pytest.fixture(scope="session")
@@ -76,14 +77,14 @@ def flink_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_bundle_has_the_publisher_and_nothing_of_the_build(lambda_asset: Path) -> None:
-    handler_module = HANDLER.rsplit(".", 1)[0].replace(".", "/") + ".py"
-    assert (lambda_asset / handler_module).is_file()
+    assert (lambda_asset / kit.handler_module(HANDLER)).is_file()
     assert (lambda_asset / "qos_shared" / "catalogue.py").is_file()
     assert (lambda_asset / "aws_lambda_powertools").is_dir()
     assert (lambda_asset / "pydantic_settings").is_dir()
     assert (lambda_asset / MARKER_FILE).is_file()
     for absent in (
         "qos_realtime_infra",
+        "qos_shared_cdk",
         "qos_realtime/adapters/flink",
         "qos_realtime/entrypoints/flink_job.py",
         "qos_realtime/flink_package.py",
@@ -119,50 +120,14 @@ def template(lambda_asset: Path, flink_zip: Path) -> Template:
     return Template.from_stack(stack)
 
 
-@pytest.fixture(scope="module")
-def resources(template: Template) -> dict[str, dict[str, Any]]:
-    resources: dict[str, dict[str, Any]] = template.to_json()["Resources"]
-    return resources
-
-
-def _only(resources: dict[str, dict[str, Any]], type_: str) -> tuple[str, dict[str, Any]]:
-    found = [(rid, r) for rid, r in resources.items() if r["Type"] == type_]
-    assert len(found) == 1, f"expected one {type_}, found {[rid for rid, _ in found]}"
-    return found[0]
-
-
-def _statements(resources: dict[str, dict[str, Any]], role_id: str) -> list[dict[str, Any]]:
-    return [
-        statement
-        for r in resources.values()
-        if r["Type"] == "AWS::IAM::Policy" and {"Ref": role_id} in r["Properties"]["Roles"]
-        for statement in r["Properties"]["PolicyDocument"]["Statement"]
-    ]
-
-
-def _actions(statement: dict[str, Any]) -> list[str]:
-    action = statement["Action"]
-    return [action] if isinstance(action, str) else list(action)
-
-
-def _ingest_arn_parameter(template: Template) -> str:
-    (name,) = [
-        pid
-        for pid, p in template.to_json()["Parameters"].items()
-        if p.get("Default") == f"/qos/{ENV_NAME}/ingest/stream-arn"
-    ]
-    assert template.to_json()["Parameters"][name]["Type"] == "AWS::SSM::Parameter::Value<String>"
-    return str(name)
-
-
 def test_flink_runtime_matches_the_connector_jar_s_flink_version() -> None:
     pom = POM.read_text(encoding="utf-8")
     major, minor = re.search(r"<flink\.version>(\d+)\.(\d+)", pom).groups()  # type: ignore[union-attr]
     assert DEFAULT_FLINK_RUNTIME == flink_runtime_from_pom(POM) == f"FLINK-{major}_{minor}"
 
 
-def test_flink_application(template: Template, resources: dict[str, dict[str, Any]]) -> None:
-    _, app = _only(resources, "AWS::KinesisAnalyticsV2::Application")
+def test_flink_application(template: Template, resources: kit.Resources) -> None:
+    _, app = kit.only(resources, "AWS::KinesisAnalyticsV2::Application")
     props = app["Properties"]
     assert props["RuntimeEnvironment"] == DEFAULT_FLINK_RUNTIME
     assert props["ApplicationName"] == f"qos-{ENV_NAME}-realtime"
@@ -174,11 +139,11 @@ def test_flink_application(template: Template, resources: dict[str, dict[str, An
         g["PropertyGroupId"]: g["PropertyMap"]
         for g in config["EnvironmentProperties"]["PropertyGroups"]
     }
-    stream_id = _only(resources, "AWS::Kinesis::Stream")[0]
+    stream_id = kit.only(resources, "AWS::Kinesis::Stream")[0]
     assert groups == {
         "kinesis.analytics.flink.run.options": {"python": "main.py", "jarfile": JAR},
         "qos.realtime": {
-            "input.stream.arn": {"Ref": _ingest_arn_parameter(template)},
+            "input.stream.arn": {"Ref": kit.read_parameter(template, INGEST_STREAM_ARN)},
             "output.stream.arn": {"Fn::GetAtt": [stream_id, "Arn"]},
             "aws.region": {"Ref": "AWS::Region"},
             "window.seconds": "30",
@@ -189,16 +154,18 @@ def test_flink_application(template: Template, resources: dict[str, dict[str, An
     assert flink["ParallelismConfiguration"]["Parallelism"] == 2
     assert flink["CheckpointConfiguration"] == {"ConfigurationType": "DEFAULT"}
     assert config["ApplicationSnapshotConfiguration"] == {"SnapshotsEnabled": True}
-    (_, logging) = _only(resources, "AWS::KinesisAnalyticsV2::ApplicationCloudWatchLoggingOption")
+    (_, logging) = kit.only(
+        resources, "AWS::KinesisAnalyticsV2::ApplicationCloudWatchLoggingOption"
+    )
     assert logging["Properties"]["ApplicationName"] == {
-        "Ref": _only(resources, "AWS::KinesisAnalyticsV2::Application")[0]
+        "Ref": kit.only(resources, "AWS::KinesisAnalyticsV2::Application")[0]
     }
 
 
 def test_flink_role_reads_ingest_writes_rows_and_nothing_else(
-    template: Template, resources: dict[str, dict[str, Any]]
+    template: Template, resources: kit.Resources
 ) -> None:
-    _, app = _only(resources, "AWS::KinesisAnalyticsV2::Application")
+    _, app = kit.only(resources, "AWS::KinesisAnalyticsV2::Application")
     role_id = app["Properties"]["ServiceExecutionRole"]["Fn::GetAtt"][0]
     trust = resources[role_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert [s["Principal"] for s in trust] == [{"Service": "kinesisanalytics.amazonaws.com"}]
@@ -206,8 +173,8 @@ def test_flink_role_reads_ingest_writes_rows_and_nothing_else(
         "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
     }
 
-    by_sid = {s["Sid"]: s for s in _statements(resources, role_id)}
-    stream_id = _only(resources, "AWS::Kinesis::Stream")[0]
+    by_sid = {s["Sid"]: s for s in kit.role_statements(resources, role_id)}
+    stream_id = kit.only(resources, "AWS::Kinesis::Stream")[0]
     assert set(by_sid) == {
         "ReadIngestStream",
         "WriteMetricRowStream",
@@ -217,12 +184,12 @@ def test_flink_role_reads_ingest_writes_rows_and_nothing_else(
         "WriteLogs",
     }
     read = by_sid["ReadIngestStream"]
-    assert read["Resource"] == {"Ref": _ingest_arn_parameter(template)}
-    assert not [a for a in _actions(read) if "Put" in a]
+    assert read["Resource"] == {"Ref": kit.read_parameter(template, INGEST_STREAM_ARN)}
+    assert not [a for a in kit.actions(read) if "Put" in a]
     write = by_sid["WriteMetricRowStream"]
     assert write["Resource"] == {"Fn::GetAtt": [stream_id, "Arn"]}
-    assert {"kinesis:PutRecord", "kinesis:PutRecords"} <= set(_actions(write))
-    assert _actions(by_sid["ReadApplicationCode"]) == ["s3:GetObject", "s3:GetObjectVersion"]
+    assert {"kinesis:PutRecord", "kinesis:PutRecords"} <= set(kit.actions(write))
+    assert kit.actions(by_sid["ReadApplicationCode"]) == ["s3:GetObject", "s3:GetObjectVersion"]
     assert json.dumps(by_sid["ReadApplicationCode"]["Resource"]).endswith('.zip"]]}')
     assert json.dumps(by_sid["WriteLogs"]["Resource"]).count(":log-stream:") == 1
     assert not [s for s in by_sid.values() if s["Resource"] == "*"]
@@ -238,8 +205,8 @@ def test_metric_row_stream_is_on_demand_and_encrypted(template: Template) -> Non
     )
 
 
-def test_publisher_function(resources: dict[str, dict[str, Any]]) -> None:
-    _, function = _only(resources, "AWS::Lambda::Function")
+def test_publisher_function(resources: kit.Resources) -> None:
+    _, function = kit.only(resources, "AWS::Lambda::Function")
     props = function["Properties"]
     assert (props["Runtime"], props["Handler"], props["Architectures"]) == (
         "python3.12",
@@ -258,34 +225,34 @@ def test_publisher_function(resources: dict[str, dict[str, Any]]) -> None:
 
 
 def test_publisher_may_put_metrics_only_in_its_namespaces(
-    resources: dict[str, dict[str, Any]],
+    resources: kit.Resources,
 ) -> None:
-    _, function = _only(resources, "AWS::Lambda::Function")
+    _, function = kit.only(resources, "AWS::Lambda::Function")
     role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
     assert "ManagedPolicyArns" not in resources[role_id]["Properties"]
-    statements = _statements(resources, role_id)
-    (put,) = [s for s in statements if "cloudwatch:PutMetricData" in _actions(s)]
-    assert _actions(put) == ["cloudwatch:PutMetricData"]
+    statements = kit.role_statements(resources, role_id)
+    (put,) = [s for s in statements if "cloudwatch:PutMetricData" in kit.actions(s)]
+    assert kit.actions(put) == ["cloudwatch:PutMetricData"]
     assert put["Condition"] == {
         "StringEquals": {"cloudwatch:namespace": [NAMESPACE, LEGACY_NAMESPACE]}
     }
     # Only PutMetricData and X-Ray take no resource; everything else is scoped.
-    unscoped = {a for s in statements if s["Resource"] == "*" for a in _actions(s)}
+    unscoped = {a for s in statements if s["Resource"] == "*" for a in kit.actions(s)}
     assert unscoped == {
         "cloudwatch:PutMetricData",
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
     }
-    kinesis = {a for s in statements for a in _actions(s) if a.startswith("kinesis:")}
+    kinesis = {a for s in statements for a in kit.actions(s) if a.startswith("kinesis:")}
     assert {"kinesis:GetRecords", "kinesis:GetShardIterator"} <= kinesis
     assert not [a for a in kinesis if "Put" in a]
 
 
-def test_event_source_mapping(resources: dict[str, dict[str, Any]]) -> None:
-    _, mapping = _only(resources, "AWS::Lambda::EventSourceMapping")
+def test_event_source_mapping(resources: kit.Resources) -> None:
+    _, mapping = kit.only(resources, "AWS::Lambda::EventSourceMapping")
     props = mapping["Properties"]
-    stream_id = _only(resources, "AWS::Kinesis::Stream")[0]
-    queue_id = _only(resources, "AWS::SQS::Queue")[0]
+    stream_id = kit.only(resources, "AWS::Kinesis::Stream")[0]
+    queue_id = kit.only(resources, "AWS::SQS::Queue")[0]
     assert props["EventSourceArn"] == {"Fn::GetAtt": [stream_id, "Arn"]}
     assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert props["BisectBatchOnFunctionError"] is True
@@ -299,8 +266,8 @@ def test_event_source_mapping(resources: dict[str, dict[str, Any]]) -> None:
     }
 
 
-def _dashboard(resources: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    _, dashboard = _only(resources, "AWS::CloudWatch::Dashboard")
+def _dashboard(resources: kit.Resources) -> dict[str, Any]:
+    _, dashboard = kit.only(resources, "AWS::CloudWatch::Dashboard")
     body = dashboard["Properties"]["DashboardBody"]
     if isinstance(body, dict):  # Fn::Join around the region reference
         body = "".join(p if isinstance(p, str) else "REGION" for p in body["Fn::Join"][1])
@@ -325,7 +292,7 @@ def expected_cloudwatch_name(metric_name: str) -> str:
 
 
 def test_dashboard_has_a_widget_for_every_catalogue_metric(
-    resources: dict[str, dict[str, Any]],
+    resources: kit.Resources,
 ) -> None:
     widgets = [w for w in _dashboard(resources)["widgets"] if w["type"] == "metric"]
     lines = {
@@ -356,7 +323,7 @@ def test_dashboard_has_a_widget_for_every_catalogue_metric(
 
 
 def test_dashboard_keeps_the_original_widgets_per_platform(
-    resources: dict[str, dict[str, Any]],
+    resources: kit.Resources,
 ) -> None:
     widgets = {w["properties"].get("title"): w for w in _dashboard(resources)["widgets"]}
     originals = {
@@ -375,13 +342,13 @@ def test_dashboard_keeps_the_original_widgets_per_platform(
             assert (f"{name}Mean", "Average") in got
 
 
-def test_alarms_and_thresholds(resources: dict[str, dict[str, Any]]) -> None:
+def test_alarms_and_thresholds(resources: kit.Resources) -> None:
     alarms = {
         r["Properties"]["AlarmName"]: r["Properties"]
         for r in resources.values()
         if r["Type"] == "AWS::CloudWatch::Alarm"
     }
-    topic_id = _only(resources, "AWS::SNS::Topic")[0]
+    topic_id = kit.only(resources, "AWS::SNS::Topic")[0]
     expected = {
         "qos-test-realtime-startup-time-p95": ("StartupTime", 4.5, "GreaterThanThreshold"),
         "qos-test-realtime-rebuffering-ratio": ("RebufferingRatio", 1.5, "GreaterThanThreshold"),
@@ -404,43 +371,21 @@ def test_alarms_and_thresholds(resources: dict[str, dict[str, Any]]) -> None:
         assert alarm["AlarmActions"] == [{"Ref": topic_id}]
 
 
-def test_ssm_parameters_and_no_exports(
-    template: Template, resources: dict[str, dict[str, Any]]
-) -> None:
-    parameters = {
-        r["Properties"]["Name"]: r["Properties"]["Value"]
-        for r in resources.values()
-        if r["Type"] == "AWS::SSM::Parameter"
-    }
-    stream_id = _only(resources, "AWS::Kinesis::Stream")[0]
+def test_ssm_parameters_and_no_exports(template: Template, resources: kit.Resources) -> None:
+    parameters = kit.ssm_parameters(resources)
+    stream_id = kit.only(resources, "AWS::Kinesis::Stream")[0]
     prefix = f"/qos/{ENV_NAME}/realtime/"
     assert parameters == {
         f"{prefix}metric-stream-arn": {"Fn::GetAtt": [stream_id, "Arn"]},
         f"{prefix}metric-stream-name": {"Ref": stream_id},
         f"{prefix}flink-application-name": {
-            "Ref": _only(resources, "AWS::KinesisAnalyticsV2::Application")[0]
+            "Ref": kit.only(resources, "AWS::KinesisAnalyticsV2::Application")[0]
         },
         f"{prefix}cloudwatch-namespace": NAMESPACE,
-        f"{prefix}dashboard-name": {"Ref": _only(resources, "AWS::CloudWatch::Dashboard")[0]},
-        f"{prefix}alarm-topic-arn": {"Ref": _only(resources, "AWS::SNS::Topic")[0]},
+        f"{prefix}dashboard-name": {"Ref": kit.only(resources, "AWS::CloudWatch::Dashboard")[0]},
+        f"{prefix}alarm-topic-arn": {"Ref": kit.only(resources, "AWS::SNS::Topic")[0]},
     }
-    outputs = template.to_json()["Outputs"]
-    assert not [name for name, o in outputs.items() if "Export" in o]
-    assert "Fn::ImportValue" not in json.dumps(template.to_json())
-
-
-def test_template_passes_cfn_lint(template: Template, tmp_path: Path) -> None:
-    from cfnlint.api import ManualArgs, lint_file  # type: ignore[import-untyped]
-
-    path = tmp_path / "realtime.template.json"
-    path.write_text(json.dumps(template.to_json(), indent=1), encoding="utf-8")
-    findings = lint_file(path, config=ManualArgs(regions=["us-east-1", "eu-west-1"]))
-    unexpected = [
-        f"{m.rule.id} {m.message} (line {m.linenumber})"
-        for m in findings
-        if m.rule.id not in ACCEPTED_CFN_LINT
-    ]
-    assert not unexpected, "\n".join(unexpected)
+    kit.assert_no_exports(template)
 
 
 @pytest.mark.parametrize(
@@ -527,11 +472,11 @@ def test_app_reads_its_settings_from_cli_style_context(lambda_asset: Path, flink
     stack = add_realtime_stack(app, env_name="qa", env=None)
     assert stack.stack_name == "qos-qa-realtime"
     resources = Template.from_stack(stack).to_json()["Resources"]
-    _, application = _only(resources, "AWS::KinesisAnalyticsV2::Application")
+    _, application = kit.only(resources, "AWS::KinesisAnalyticsV2::Application")
     assert application["Properties"]["RuntimeEnvironment"] == "FLINK-1_20"
     groups = application["Properties"]["ApplicationConfiguration"]["EnvironmentProperties"]
     assert {"window.seconds": "10"}.items() <= groups["PropertyGroups"][1]["PropertyMap"].items()
-    _, function = _only(resources, "AWS::Lambda::Function")
+    _, function = kit.only(resources, "AWS::Lambda::Function")
     variables = function["Properties"]["Environment"]["Variables"]
     assert variables["QOS_REALTIME_PUBLISHER_NAMESPACE"] == "Demo/QoS"
     assert variables["QOS_REALTIME_PUBLISHER_LEGACY_METRICS"] == "false"
@@ -544,11 +489,7 @@ def test_app_reads_its_settings_from_cli_style_context(lambda_asset: Path, flink
 
 def test_cdk_json_runs_the_app_with_the_platform_s_feature_flags() -> None:
     ours = json.loads((REALTIME_ROOT / "cdk.json").read_text(encoding="utf-8"))
-    platform = json.loads((REALTIME_ROOT.parents[1] / "infra" / "cdk.json").read_text())
     assert ours["app"] == "python -m qos_realtime_infra.app"
-
-    def flags(doc: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in doc["context"].items() if k.startswith("@aws-cdk/")}
-
-    assert flags(ours)
-    assert flags(ours) == flags(platform)
+    flags = kit.feature_flags(REALTIME_ROOT / "cdk.json")
+    assert flags
+    assert flags == kit.feature_flags(REALTIME_ROOT.parents[1] / "infra" / "cdk.json")

@@ -2,7 +2,9 @@
 
 The platform-wide app (infra/aws/app.py) calls `add_search_indexer_stack` too, so the stack is
 built the same way whichever app deploys it. The ingest stack must have been deployed first in
-the same account, region and environment: its stream ARN is read from SSM at deploy time.
+the same account, region and environment: its stream ARN is read from SSM at deploy time, and
+under the CDK CLI this app checks that the parameter exists before anything is deployed
+(`qos_shared_cdk.app`).
 
 CDK context read here (cdk.json, or `-c key=value` on the command line):
 
@@ -27,13 +29,12 @@ CDK context read here (cdk.json, or `-c key=value` on the command line):
 | `qos:search-indexer:retrySeconds` | 300 | Firehose retries before the S3 backup |
 | `qos:search-indexer:expireFailedDays` | 90 | lifetime of backed-up failed documents |
 | `qos:search-indexer:setupRunId` | (unset) | any new value re-runs the setup |
+| `qos:skipPreflight` | false | don't check that the SSM parameters read exist (offline synth) |
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Any
 
 from aws_cdk import App, Environment, RemovalPolicy
 
@@ -42,12 +43,12 @@ from qos_search_indexer_infra.packaging import (
     DEFAULT_SAVED_OBJECTS,
     build_lambda_asset,
 )
-from qos_search_indexer_infra.stack import DEFAULT_ENGINE_VERSION, SearchIndexerStack
+from qos_search_indexer_infra.stack import DEFAULT_ENGINE_VERSION, SERVICE, SearchIndexerStack
+from qos_shared_cdk.app import run_alone
+from qos_shared_cdk.context import ServiceContext, flag, optional_int, stack_identity
 
-DEFAULT_ENV_NAME = "dev"
 PRODUCTION_ENV_NAMES = frozenset({"prod"})
 
-_CTX = "qos:search-indexer:"
 _REMOVAL_POLICIES = {"retain": RemovalPolicy.RETAIN, "destroy": RemovalPolicy.DESTROY}
 
 
@@ -55,81 +56,42 @@ def add_search_indexer_stack(
     app: App, *, env_name: str, env: Environment | None
 ) -> SearchIndexerStack:
     """Build the setup bundle (unless context names a prebuilt one) and add the stack."""
-    prebuilt = _context(app, "lambdaAssetDir", None)
+    context = ServiceContext(app, SERVICE)
+    prebuilt = context.get("lambdaAssetDir")
     if prebuilt:
         asset_dir = Path(prebuilt)
     else:
-        saved_objects = Path(_context(app, "savedObjects", DEFAULT_SAVED_OBJECTS))
+        saved_objects = Path(context.get("savedObjects", DEFAULT_SAVED_OBJECTS))
         asset_dir = build_lambda_asset(DEFAULT_OUT, saved_objects=saved_objects)
-    stack_name = f"qos-{env_name}-search-indexer"
     default_removal = "retain" if env_name in PRODUCTION_ENV_NAMES else "destroy"
-    removal = str(_context(app, "removalPolicy", default_removal)).lower()
+    removal = str(context.get("removalPolicy", default_removal)).lower()
     if removal not in _REMOVAL_POLICIES:
-        raise ValueError(f"{_CTX}removalPolicy: retain or destroy, got {removal!r}")
-    run_id = _context(app, "setupRunId", None)
+        raise ValueError(f"{context.prefix}removalPolicy: retain or destroy, got {removal!r}")
+    run_id = context.get("setupRunId")
     return SearchIndexerStack(
-        app,
-        stack_name,
-        stack_name=stack_name,
-        env=env,
-        env_name=env_name,
+        **stack_identity(app, SERVICE, env_name, env),
         lambda_asset_dir=asset_dir,
-        domain_name=_context(app, "domainName", None) or None,
-        engine_version=str(_context(app, "engineVersion", DEFAULT_ENGINE_VERSION)),
-        instance_type=str(_context(app, "instanceType", "t3.small.search")),
-        instance_count=int(_context(app, "instanceCount", 1)),
-        availability_zone_count=_optional_int(_context(app, "availabilityZoneCount", None)),
-        volume_size_gib=int(_context(app, "volumeSizeGiB", 10)),
-        shards=int(_context(app, "shards", 1)),
-        replicas=_optional_int(_context(app, "replicas", None)),
-        delete_after_days=int(_context(app, "deleteAfterDays", 30)),
+        domain_name=context.get("domainName") or None,
+        engine_version=str(context.get("engineVersion", DEFAULT_ENGINE_VERSION)),
+        instance_type=str(context.get("instanceType", "t3.small.search")),
+        instance_count=int(context.get("instanceCount", 1)),
+        availability_zone_count=optional_int(context.get("availabilityZoneCount")),
+        volume_size_gib=int(context.get("volumeSizeGiB", 10)),
+        shards=int(context.get("shards", 1)),
+        replicas=optional_int(context.get("replicas")),
+        delete_after_days=int(context.get("deleteAfterDays", 30)),
         removal_policy=_REMOVAL_POLICIES[removal],
-        domain_logs=_flag(_context(app, "domainLogs", False)),
-        buffer_size_mib=int(_context(app, "bufferSizeMiB", 5)),
-        buffer_interval_seconds=int(_context(app, "bufferIntervalSeconds", 60)),
-        retry_seconds=int(_context(app, "retrySeconds", 300)),
-        expire_failed_days=int(_context(app, "expireFailedDays", 90)),
+        domain_logs=flag(context.get("domainLogs", False)),
+        buffer_size_mib=int(context.get("bufferSizeMiB", 5)),
+        buffer_interval_seconds=int(context.get("bufferIntervalSeconds", 60)),
+        retry_seconds=int(context.get("retrySeconds", 300)),
+        expire_failed_days=int(context.get("expireFailedDays", 90)),
         setup_run_id=None if run_id is None else str(run_id),
     )
 
 
-def env_name_from_context(app: App) -> str:
-    return str(app.node.try_get_context("qos:env") or DEFAULT_ENV_NAME)
-
-
-def default_environment() -> Environment | None:
-    """The account and region the CDK CLI resolved, if it ran us; else environment-agnostic."""
-    account = os.environ.get("CDK_DEFAULT_ACCOUNT")
-    region = os.environ.get("CDK_DEFAULT_REGION")
-    if not account and not region:
-        return None
-    return Environment(account=account, region=region)
-
-
-def _context(app: App, name: str, default: Any) -> Any:
-    value = app.node.try_get_context(f"{_CTX}{name}")
-    return default if value is None else value
-
-
-def _optional_int(value: Any) -> int | None:
-    # `-c key=none` arrives as text; cdk.json can say null (which reads as unset: the default).
-    if value is None or (isinstance(value, str) and value.lower() in ("", "none", "null")):
-        return None
-    return int(value)
-
-
-def _flag(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    raise ValueError(f"expected true or false, got {value!r}")
-
-
 def main() -> None:
-    app = App()
-    add_search_indexer_stack(app, env_name=env_name_from_context(app), env=default_environment())
-    app.synth()
+    run_alone(add_search_indexer_stack)
 
 
 if __name__ == "__main__":

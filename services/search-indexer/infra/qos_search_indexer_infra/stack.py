@@ -27,28 +27,28 @@ from __future__ import annotations
 import hashlib
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
-from aws_cdk import CfnOutput, CustomResource, Duration, Environment, RemovalPolicy, Stack, Tags
+from aws_cdk import CfnOutput, CustomResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesisfirehose as firehose
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_opensearchservice as opensearch
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_ssm as ssm
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from qos_search_indexer.api import (
+from qos_search_indexer_infra.service_code import (
+    HANDLER,
     INDEX_PATTERN,
     INDEX_PREFIX,
     SAVED_OBJECTS_FILENAME,
     design_sha256,
 )
+from qos_shared_cdk import blocks, ssm
+from qos_shared_cdk.blocks import FirehoseDeliveryRole, LambdaRole, Options, ServiceStack, check
 
-SERVICE = "search-indexer"
-HANDLER = "qos_search_indexer.entrypoints.setup_lambda.handler"
+SERVICE = ssm.SEARCH_INDEXER
 POWERTOOLS_SERVICE_NAME = "qos-search-setup"
 SETUP_RESOURCE_TYPE = "Custom::QosSearchSetup"
 # The local node's version (ADR 0007): the index design is tested on it.
@@ -73,22 +73,16 @@ FIREHOSE_READ_PATHS = (
     "",
 )
 
-_ENV_NAME = re.compile(r"^[a-z](?:[a-z0-9-]{0,18}[a-z0-9])?$")
 _DOMAIN_NAME = re.compile(r"^[a-z][a-z0-9-]{2,27}$")
 _ENGINE_VERSION = re.compile(r"^OpenSearch_\d+\.\d+$")
 
 
-def ssm_parameter_name(env_name: str, resource: str, *, service: str = SERVICE) -> str:
-    """The platform's SSM naming scheme for cross-service wiring."""
-    return f"/qos/{env_name}/{service}/{resource}"
-
-
-def default_domain_name(env_name: str) -> str:
-    return f"qos-{env_name}-search"
-
-
-class SearchIndexerStack(Stack):
+class SearchIndexerStack(ServiceStack):
     """The OpenSearch domain, the Firehose delivery stream into it, and its setup."""
+
+    service = SERVICE
+    label = "search"
+    summary = "OpenSearch Service, Firehose from the ingest stream"
 
     def __init__(
         self,
@@ -96,8 +90,8 @@ class SearchIndexerStack(Stack):
         construct_id: str,
         *,
         env_name: str,
-        lambda_asset_dir: Path,
         domain_name: str | None = None,
+        lambda_asset_dir: Path,
         engine_version: str = DEFAULT_ENGINE_VERSION,
         instance_type: str = "t3.small.search",
         instance_count: int = 1,
@@ -114,9 +108,7 @@ class SearchIndexerStack(Stack):
         expire_failed_days: int = 90,
         setup_run_id: str | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
-        env: Environment | None = None,
-        stack_name: str | None = None,
-        description: str | None = None,
+        **options: Unpack[Options],
     ) -> None:
         """
         Args:
@@ -140,68 +132,48 @@ class SearchIndexerStack(Stack):
         replicas = (0 if instance_count == 1 else 1) if replicas is None else replicas
         if availability_zone_count is None:
             availability_zone_count = 2 if instance_count % 2 == 0 else 3
-        _check(_ENV_NAME.fullmatch(env_name) is not None, f"env_name {env_name!r}: 1-20 of a-z0-9-")
-        _check(
+        check(
             _DOMAIN_NAME.fullmatch(domain_name) is not None,
             f"domain name {domain_name!r}: 3-28 of a-z0-9-, starting with a letter "
             "(a long env_name needs an explicit domain_name)",
         )
-        _check(
+        check(
             _ENGINE_VERSION.fullmatch(engine_version) is not None,
             f"engine_version {engine_version!r}: OpenSearch_X.Y",
         )
-        _check(instance_type.endswith(".search"), "instance_type must end with .search")
-        _check(instance_count >= 1, "instance_count must be at least 1")
-        _check(availability_zone_count in (2, 3), "availability_zone_count must be 2 or 3")
-        _check(
+        check(instance_type.endswith(".search"), "instance_type must end with .search")
+        check(instance_count >= 1, "instance_count must be at least 1")
+        check(availability_zone_count in (2, 3), "availability_zone_count must be 2 or 3")
+        check(
             instance_count == 1 or instance_count % availability_zone_count == 0,
             "instance_count must be a multiple of availability_zone_count",
         )
-        _check(10 <= volume_size_gib <= 16384, "volume_size_gib: 10-16384")
-        _check(shards >= 1, "shards must be at least 1")
-        _check(
+        check(10 <= volume_size_gib <= 16384, "volume_size_gib: 10-16384")
+        check(shards >= 1, "shards must be at least 1")
+        check(
             0 <= replicas < instance_count,
             "replicas must be below instance_count (a replica never shares its primary's node)",
         )
-        _check(delete_after_days >= 1, "delete_after_days must be at least 1")
-        _check(1 <= buffer_size_mib <= 100, "buffer_size_mib: 1-100")
-        _check(0 <= buffer_interval_seconds <= 900, "buffer_interval_seconds: 0-900")
-        _check(0 <= retry_seconds <= 7200, "retry_seconds: 0-7200")
-        _check(expire_failed_days >= 1, "expire_failed_days must be at least 1")
+        check(delete_after_days >= 1, "delete_after_days must be at least 1")
+        check(1 <= buffer_size_mib <= 100, "buffer_size_mib: 1-100")
+        check(0 <= buffer_interval_seconds <= 900, "buffer_interval_seconds: 0-900")
+        check(0 <= retry_seconds <= 7200, "retry_seconds: 0-7200")
+        check(expire_failed_days >= 1, "expire_failed_days must be at least 1")
         saved_objects = _checked_lambda_asset(lambda_asset_dir)
-        super().__init__(
-            scope,
-            construct_id,
-            env=env,
-            stack_name=stack_name,
-            description=description
-            or f"QoS search ({env_name}): OpenSearch Service, Firehose from the ingest stream",
-        )
-        Tags.of(self).add("qos:env", env_name)
-        Tags.of(self).add("qos:service", SERVICE)
-        self.env_name = env_name
+        super().__init__(scope, construct_id, env_name, **options)
         self.domain_name = domain_name
         self.domain_arn = self.format_arn(
             service="es", resource="domain", resource_name=domain_name
         )
-        stream_arn = ssm.StringParameter.value_for_string_parameter(
-            self, ssm_parameter_name(env_name, "stream-arn", service="ingest")
-        )
+        stream_arn = self.read(ssm.INGEST_STREAM_ARN)
 
         self.backup_bucket = self._backup_bucket(expire_failed_days)
-        self.firehose_role = iam.Role(
-            self,
-            "FirehoseRole",
-            assumed_by=iam.ServicePrincipal(
-                "firehose.amazonaws.com",
-                conditions={"StringEquals": {"sts:ExternalId": self.account}},
-            ),
-            description=f"QoS search ({env_name}) Firehose delivery stream",
+        self.firehose_role = FirehoseDeliveryRole(
+            self, "FirehoseRole", description=f"QoS search ({env_name}) Firehose delivery stream"
         )
-        self.setup_role = iam.Role(
+        self.setup_role = LambdaRole(
             self,
             "SetupRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"QoS search ({env_name}) setup function; the domain's master user",
         )
         self.domain = self._domain(
@@ -231,24 +203,13 @@ class SearchIndexerStack(Stack):
     # --- storage for what could not be indexed -----------------------------------------------
 
     def _backup_bucket(self, expire_failed_days: int) -> s3.Bucket:
-        return s3.Bucket(
+        # Failed documents are the evidence of what the index misses: deleting the stack leaves
+        # them (the bucket is kept; an emptied bucket can be deleted by hand).
+        return blocks.private_bucket(
             self,
             "FailedDocumentsBucket",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    id="AbortIncompleteUploads",
-                    abort_incomplete_multipart_upload_after=Duration.days(7),
-                ),
-                # The bucket holds nothing but failures: one rule covers both prefixes.
-                s3.LifecycleRule(id="ExpireFailures", expiration=Duration.days(expire_failed_days)),
-            ],
-            # Failed documents are the evidence of what the index misses: deleting the stack
-            # leaves them (an emptied bucket can be deleted by hand).
-            removal_policy=RemovalPolicy.RETAIN,
+            # The bucket holds nothing but failures: one rule covers both prefixes.
+            [s3.LifecycleRule(id="ExpireFailures", expiration=Duration.days(expire_failed_days))],
         )
 
     # --- the domain ---------------------------------------------------------------------------
@@ -339,7 +300,7 @@ class SearchIndexerStack(Stack):
             "INDEX_SLOW_LOGS": "DomainIndexSlowLogs",
         }
         groups = {
-            kind: logs.LogGroup(self, construct_id, retention=log_retention)
+            kind: blocks.log_group(self, construct_id, log_retention)
             for kind, construct_id in kinds.items()
         }
         # OpenSearch Service writes through a CloudWatch Logs resource policy (there is no role),
@@ -347,7 +308,7 @@ class SearchIndexerStack(Stack):
         policy = logs.CfnResourcePolicy(
             self,
             "DomainLogsResourcePolicy",
-            policy_name=f"qos-{self.env_name}-search-domain-logs",
+            policy_name=f"{self.resource_name}-domain-logs",
             policy_document=Stack.of(self).to_json_string(
                 {
                     "Version": "2012-10-17",
@@ -387,7 +348,7 @@ class SearchIndexerStack(Stack):
         setup_run_id: str | None,
         log_retention: logs.RetentionDays,
     ) -> CustomResource:
-        log_group = logs.LogGroup(self, "SetupLogs", retention=log_retention)
+        log_group = blocks.log_group(self, "SetupLogs", log_retention)
         # The role's one policy (CDK's default policy, which the function depends on): its own
         # log group, and the HTTP verbs the setup uses on the domain.
         log_group.grant_write(self.setup_role)
@@ -398,19 +359,16 @@ class SearchIndexerStack(Stack):
                 resources=[f"{self.domain_arn}/*"],
             )
         )
-        function = lambda_.Function(
+        function = blocks.python_function(
             self,
             "SetupFunction",
+            (HANDLER, asset_dir),
+            self.setup_role,
+            log_group,
             description=(
                 f"QoS search ({self.env_name}): Firehose role mapping, index template, ISM, "
                 "Dashboards saved objects"
             ),
-            runtime=lambda_.Runtime.PYTHON_3_12,
-            architecture=lambda_.Architecture.X86_64,
-            handler=HANDLER,
-            code=lambda_.Code.from_asset(str(asset_dir)),
-            role=self.setup_role,
-            log_group=log_group,
             memory_size=256,
             # Room for the HTTP layer's retries while a fresh domain's security plugin starts.
             timeout=Duration.minutes(5),
@@ -420,7 +378,7 @@ class SearchIndexerStack(Stack):
             self,
             "SetupProvider",
             on_event_handler=function,
-            log_group=logs.LogGroup(self, "SetupProviderLogs", retention=log_retention),
+            log_group=blocks.log_group(self, "SetupProviderLogs", log_retention),
         )
         properties: dict[str, Any] = {
             "DomainEndpoint": self.domain.attr_domain_endpoint,
@@ -456,7 +414,7 @@ class SearchIndexerStack(Stack):
         retry_seconds: int,
         log_retention: logs.RetentionDays,
     ) -> firehose.CfnDeliveryStream:
-        log_group = logs.LogGroup(self, "FirehoseLogs", retention=log_retention)
+        log_group = blocks.log_group(self, "FirehoseLogs", log_retention)
         delivery_log = logs.LogStream(
             self, "FirehoseDeliveryLogStream", log_group=log_group, log_stream_name="Delivery"
         )
@@ -464,18 +422,7 @@ class SearchIndexerStack(Stack):
             self, "FirehoseBackupLogStream", log_group=log_group, log_stream_name="S3Backup"
         )
         bucket = self.backup_bucket
-        statements = [
-            iam.PolicyStatement(
-                sid="ReadIngestStream",
-                actions=[
-                    "kinesis:DescribeStream",
-                    "kinesis:DescribeStreamSummary",
-                    "kinesis:GetRecords",
-                    "kinesis:GetShardIterator",
-                    "kinesis:ListShards",
-                ],
-                resources=[stream_arn],
-            ),
+        domain_access = [
             iam.PolicyStatement(
                 sid="DescribeDomain",
                 actions=["es:DescribeDomain", "es:DescribeDomains", "es:DescribeDomainConfig"],
@@ -491,25 +438,15 @@ class SearchIndexerStack(Stack):
                 actions=["es:ESHttpGet"],
                 resources=[f"{self.domain_arn}/{path}" for path in FIREHOSE_READ_PATHS],
             ),
-            iam.PolicyStatement(
-                sid="LocateBucket",
-                actions=["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
-                resources=[bucket.bucket_arn],
-            ),
-            iam.PolicyStatement(
-                sid="WriteFailedDocuments",
-                actions=["s3:PutObject", "s3:AbortMultipartUpload"],
-                resources=[
-                    bucket.arn_for_objects(f"{FAILED_PREFIX}*"),
-                    bucket.arn_for_objects(f"{ERROR_PREFIX.split('!', 1)[0]}*"),
-                ],
-            ),
-            iam.PolicyStatement(
-                sid="WriteLogs", actions=["logs:PutLogEvents"], resources=[log_group.log_group_arn]
-            ),
         ]
-        policy = iam.Policy(
-            self, "FirehosePolicy", statements=statements, roles=[self.firehose_role]
+        policy = blocks.firehose_policy(
+            self,
+            self.firehose_role,
+            source_arn=stream_arn,
+            destination=domain_access,
+            bucket=bucket,
+            bucket_writes=("WriteFailedDocuments", (FAILED_PREFIX, ERROR_PREFIX.split("!", 1)[0])),
+            log_group=log_group,
         )
 
         f = firehose.CfnDeliveryStream
@@ -517,11 +454,8 @@ class SearchIndexerStack(Stack):
         stream = f(
             self,
             "DeliveryStream",
-            delivery_stream_name=f"qos-{self.env_name}-search",
-            delivery_stream_type="KinesisStreamAsSource",
-            kinesis_stream_source_configuration=f.KinesisStreamSourceConfigurationProperty(
-                kinesis_stream_arn=stream_arn, role_arn=role_arn
-            ),
+            delivery_stream_name=self.resource_name,
+            **blocks.kinesis_source(stream_arn, self.firehose_role),
             amazonopensearchservice_destination_configuration=f.AmazonopensearchserviceDestinationConfigurationProperty(
                 domain_arn=self.domain.attr_arn,
                 index_name=INDEX_PREFIX,
@@ -543,17 +477,9 @@ class SearchIndexerStack(Stack):
                     buffering_hints=f.BufferingHintsProperty(
                         size_in_m_bs=5, interval_in_seconds=300
                     ),
-                    cloud_watch_logging_options=f.CloudWatchLoggingOptionsProperty(
-                        enabled=True,
-                        log_group_name=log_group.log_group_name,
-                        log_stream_name=backup_log.log_stream_name,
-                    ),
+                    cloud_watch_logging_options=blocks.firehose_logging(log_group, backup_log),
                 ),
-                cloud_watch_logging_options=f.CloudWatchLoggingOptionsProperty(
-                    enabled=True,
-                    log_group_name=log_group.log_group_name,
-                    log_stream_name=delivery_log.log_stream_name,
-                ),
+                cloud_watch_logging_options=blocks.firehose_logging(log_group, delivery_log),
             ),
         )
         # Firehose checks the role's access when it creates the stream; its first document must
@@ -567,34 +493,26 @@ class SearchIndexerStack(Stack):
     def _publish(self) -> None:
         endpoint = self.domain.attr_domain_endpoint
         dashboards_url = f"https://{endpoint}/_dashboards/"
-        published = {
-            "domain-endpoint": ("DomainEndpointParameter", endpoint),
-            "domain-arn": ("DomainArnParameter", self.domain.attr_arn),
-            "dashboards-url": ("DashboardsUrlParameter", dashboards_url),
-            "index-pattern": ("IndexPatternParameter", INDEX_PATTERN),
-            "delivery-stream-name": ("DeliveryStreamNameParameter", self.delivery_stream.ref),
-            "failed-documents-bucket": (
-                "FailedDocumentsBucketParameter",
-                self.backup_bucket.bucket_name,
-            ),
-        }
-        for resource, (construct_id, value) in published.items():
-            ssm.StringParameter(
-                self,
-                construct_id,
-                parameter_name=ssm_parameter_name(self.env_name, resource),
-                string_value=value,
-                description=f"QoS search ({self.env_name}): {resource}",
-            )
+        self.publish(
+            {
+                ssm.SEARCH_DOMAIN_ENDPOINT: ("DomainEndpointParameter", endpoint),
+                ssm.SEARCH_DOMAIN_ARN: ("DomainArnParameter", self.domain.attr_arn),
+                ssm.SEARCH_DASHBOARDS_URL: ("DashboardsUrlParameter", dashboards_url),
+                ssm.SEARCH_INDEX_PATTERN: ("IndexPatternParameter", INDEX_PATTERN),
+                ssm.SEARCH_DELIVERY_STREAM_NAME: (
+                    "DeliveryStreamNameParameter",
+                    self.delivery_stream.ref,
+                ),
+                ssm.SEARCH_FAILED_DOCUMENTS_BUCKET: (
+                    "FailedDocumentsBucketParameter",
+                    self.backup_bucket.bucket_name,
+                ),
+            },
+        )
         CfnOutput(self, "DashboardsUrl", value=dashboards_url)
         CfnOutput(self, "DomainEndpoint", value=endpoint)
         CfnOutput(self, "DeliveryStreamName", value=self.delivery_stream.ref)
         CfnOutput(self, "SetupFunctionName", value=self.setup_function.function_name)
-
-
-def _check(ok: bool, message: str) -> None:
-    if not ok:
-        raise ValueError(message)
 
 
 def _checked_lambda_asset(asset_dir: Path) -> Path:
@@ -613,3 +531,7 @@ def _checked_lambda_asset(asset_dir: Path) -> Path:
             "saved objects (the packaging copies them from services/search-indexer/dashboards/)"
         )
     return saved_objects
+
+
+def default_domain_name(env_name: str) -> str:
+    return f"qos-{env_name}-search"

@@ -20,39 +20,29 @@ from aws_cdk.assertions import Template
 
 from qos_search_indexer.domain.design import design_sha256
 from qos_search_indexer.domain.index import index_template
-from qos_search_indexer_infra.app import add_search_indexer_stack
-from qos_search_indexer_infra.packaging import (
+from qos_search_indexer_infra import (
     DEFAULT_SAVED_OBJECTS,
-    MARKER_FILE,
     SEARCH_ROOT,
-    AssetBuildError,
+    SearchIndexerStack,
+    add_search_indexer_stack,
     build_lambda_asset,
 )
-from qos_search_indexer_infra.stack import SearchIndexerStack
+from qos_shared_cdk.packaging import MARKER_FILE, AssetBuildError
+from qos_shared_cdk.testing import template as kit
 
 pytestmark = pytest.mark.infra
+# The kit's shared test, run on this module's template.
+test_template_passes_cfn_lint = kit.test_template_passes_cfn_lint
 
 ENV_NAME = "test-1"
+INGEST_STREAM_ARN = f"/qos/{ENV_NAME}/ingest/stream-arn"
 DOMAIN_NAME = "qos-test-1-search"
 HANDLER = "qos_search_indexer.entrypoints.setup_lambda.handler"
 STAND_IN = b'{"type":"index-pattern","id":"qos-events","attributes":{"title":"qos-events-*"}}\n'
 
-# cfn-lint findings accepted on purpose, each with why; anything else fails the test.
-ACCEPTED_CFN_LINT = {
-    "W3005": "redundant DependsOn that CDK adds to every Lambda function with a role",
-}
-
-Resources = dict[str, dict[str, Any]]
-
-
-def _cdk_context(**extra: Any) -> dict[str, Any]:
-    cdk = json.loads((SEARCH_ROOT / "cdk.json").read_text(encoding="utf-8"))
-    return {**cdk["context"], **extra}
-
 
 def _fast_app(**context: Any) -> App:
-    # Staging copies the bundle into cdk.out and changes nothing in the template.
-    return App(context=_cdk_context(**{"aws:cdk:disable-asset-staging": True, **context}))
+    return kit.fast_app(SEARCH_ROOT, **context)
 
 
 @pytest.fixture(scope="session")
@@ -65,7 +55,7 @@ def saved_objects(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def lambda_asset(tmp_path_factory: pytest.TempPathFactory, saved_objects: Path) -> Path:
     out = tmp_path_factory.mktemp("asset") / "lambda"
-    return build_lambda_asset(out, saved_objects=saved_objects, quiet=True)
+    return build_lambda_asset(out, saved_objects=saved_objects, progress=None)
 
 
 @pytest.fixture(scope="module")
@@ -86,18 +76,6 @@ def template(lambda_asset: Path) -> Template:
     return Template.from_stack(stack)
 
 
-@pytest.fixture(scope="module")
-def resources(template: Template) -> Resources:
-    found: Resources = template.to_json()["Resources"]
-    return found
-
-
-def _only(resources: Resources, type_: str) -> tuple[str, dict[str, Any]]:
-    found = [(rid, r) for rid, r in resources.items() if r["Type"] == type_]
-    assert len(found) == 1, f"expected one {type_}, found {[rid for rid, _ in found]}"
-    return found[0]
-
-
 def _domain_arn(suffix: str = "") -> dict[str, Any]:
     return {
         "Fn::Join": [
@@ -115,7 +93,7 @@ def _domain_arn(suffix: str = "") -> dict[str, Any]:
     }
 
 
-def _role_ids(resources: Resources) -> tuple[str, str]:
+def _role_ids(resources: kit.Resources) -> tuple[str, str]:
     """(setup role, Firehose role), found by what assumes them."""
     by_service: dict[str, str] = {}
     for rid, r in resources.items():
@@ -129,7 +107,7 @@ def _role_ids(resources: Resources) -> tuple[str, str]:
     return by_service["lambda.amazonaws.com"], by_service["firehose.amazonaws.com"]
 
 
-def _setup_function(resources: Resources) -> tuple[str, dict[str, Any]]:
+def _setup_function(resources: kit.Resources) -> tuple[str, dict[str, Any]]:
     (found,) = [
         (rid, r)
         for rid, r in resources.items()
@@ -138,18 +116,13 @@ def _setup_function(resources: Resources) -> tuple[str, dict[str, Any]]:
     return found
 
 
-def _statements(resources: Resources, role_id: str) -> dict[str, dict[str, Any]]:
+def _statements(resources: kit.Resources, role_id: str) -> dict[str, dict[str, Any]]:
     statements: dict[str, dict[str, Any]] = {}
     for r in resources.values():
         if r["Type"] == "AWS::IAM::Policy" and {"Ref": role_id} in r["Properties"]["Roles"]:
             for s in r["Properties"]["PolicyDocument"]["Statement"]:
                 statements[s.get("Sid") or json.dumps(s["Action"])] = s
     return statements
-
-
-def _actions(statement: dict[str, Any]) -> list[str]:
-    action = statement["Action"]
-    return [action] if isinstance(action, str) else list(action)
 
 
 def _listed(value: Any) -> list[Any]:
@@ -170,6 +143,8 @@ def test_bundle_has_the_handler_its_dependencies_and_the_saved_objects(
     assert (lambda_asset / "qos-dashboards.ndjson").read_bytes() == saved_objects.read_bytes()
     assert (lambda_asset / MARKER_FILE).is_file()
     assert not (lambda_asset / "qos_search_indexer_infra").exists()
+    assert not (lambda_asset / "qos_shared_cdk").exists()
+    assert not (lambda_asset / "qos_search_node").exists()  # dev tooling, not the function
     assert not (lambda_asset / "bin").exists()
     assert not list(lambda_asset.rglob("__pycache__"))
     assert not list(lambda_asset.glob("*.dist-info/direct_url.json"))
@@ -182,10 +157,12 @@ def test_bundle_build_refuses_missing_saved_objects_and_foreign_directories(
     tmp_path: Path, saved_objects: Path
 ) -> None:
     with pytest.raises(AssetBuildError, match=r"no Dashboards saved objects at .*absent\.ndjson"):
-        build_lambda_asset(tmp_path / "out", saved_objects=tmp_path / "absent.ndjson", quiet=True)
+        build_lambda_asset(
+            tmp_path / "out", saved_objects=tmp_path / "absent.ndjson", progress=None
+        )
     (tmp_path / "mine.txt").write_text("not a bundle")
     with pytest.raises(AssetBuildError, match="refusing to delete"):
-        build_lambda_asset(tmp_path, saved_objects=saved_objects, quiet=True)
+        build_lambda_asset(tmp_path, saved_objects=saved_objects, progress=None)
     assert (tmp_path / "mine.txt").is_file()
 
 
@@ -197,9 +174,9 @@ def test_bundle_defaults_to_the_committed_dashboards_file() -> None:
 
 
 def test_domain_is_encrypted_https_only_with_iam_fine_grained_access_control(
-    resources: Resources,
+    resources: kit.Resources,
 ) -> None:
-    _, domain = _only(resources, "AWS::OpenSearchService::Domain")
+    _, domain = kit.only(resources, "AWS::OpenSearchService::Domain")
     props = domain["Properties"]
     assert props["DomainName"] == DOMAIN_NAME
     assert props["EngineVersion"] == "OpenSearch_2.19"
@@ -228,8 +205,8 @@ def test_domain_is_encrypted_https_only_with_iam_fine_grained_access_control(
     assert domain["DeletionPolicy"] == "Retain"  # the stack's default; the app picks per env
 
 
-def test_domain_access_policy_names_only_the_two_roles(resources: Resources) -> None:
-    _, domain = _only(resources, "AWS::OpenSearchService::Domain")
+def test_domain_access_policy_names_only_the_two_roles(resources: kit.Resources) -> None:
+    _, domain = kit.only(resources, "AWS::OpenSearchService::Domain")
     policy = domain["Properties"]["AccessPolicies"]
     text = json.dumps(policy)
     assert '"Principal": "*"' not in text
@@ -241,7 +218,7 @@ def test_domain_access_policy_names_only_the_two_roles(resources: Resources) -> 
         assert statement["Effect"] == "Allow"
         assert "Condition" not in statement
         assert statement["Resource"] == _domain_arn("/*")
-        assert all(a.startswith("es:ESHttp") for a in _actions(statement))
+        assert all(a.startswith("es:ESHttp") for a in kit.actions(statement))
         principals += _listed(statement["Principal"]["AWS"])
     assert sorted(map(json.dumps, principals)) == sorted(
         json.dumps({"Fn::GetAtt": [role, "Arn"]}) for role in (setup_role, firehose_role)
@@ -251,28 +228,17 @@ def test_domain_access_policy_names_only_the_two_roles(resources: Resources) -> 
 # --- Firehose ---------------------------------------------------------------------------------
 
 
-def _ingest_arn_parameter(template: Template) -> str:
-    parameters = template.to_json()["Parameters"]
-    (name,) = [
-        pid
-        for pid, p in parameters.items()
-        if p.get("Default") == f"/qos/{ENV_NAME}/ingest/stream-arn"
-    ]
-    assert parameters[name]["Type"] == "AWS::SSM::Parameter::Value<String>"
-    return str(name)
-
-
 def test_firehose_reads_the_ingest_stream_into_daily_indices(
-    template: Template, resources: Resources
+    template: Template, resources: kit.Resources
 ) -> None:
-    _, stream = _only(resources, "AWS::KinesisFirehose::DeliveryStream")
+    _, stream = kit.only(resources, "AWS::KinesisFirehose::DeliveryStream")
     props = stream["Properties"]
     assert props["DeliveryStreamName"] == "qos-test-1-search"
     assert props["DeliveryStreamType"] == "KinesisStreamAsSource"
     source = props["KinesisStreamSourceConfiguration"]
-    assert source["KinesisStreamARN"] == {"Ref": _ingest_arn_parameter(template)}
+    assert source["KinesisStreamARN"] == {"Ref": kit.read_parameter(template, INGEST_STREAM_ARN)}
     dest = props["AmazonopensearchserviceDestinationConfiguration"]
-    domain_id, _ = _only(resources, "AWS::OpenSearchService::Domain")
+    domain_id, _ = kit.only(resources, "AWS::OpenSearchService::Domain")
     assert dest["DomainARN"] == {"Fn::GetAtt": [domain_id, "Arn"]}
     assert dest["IndexName"] == "qos-events"
     assert dest["IndexRotationPeriod"] == "OneDay"
@@ -283,7 +249,7 @@ def test_firehose_reads_the_ingest_stream_into_daily_indices(
     assert dest["RetryOptions"] == {"DurationInSeconds": 600}
     assert dest["S3BackupMode"] == "FailedDocumentsOnly"
     backup = dest["S3Configuration"]
-    bucket_id, _ = _only(resources, "AWS::S3::Bucket")
+    bucket_id, _ = kit.only(resources, "AWS::S3::Bucket")
     assert backup["BucketARN"] == {"Fn::GetAtt": [bucket_id, "Arn"]}
     assert backup["Prefix"] == "failed/"
     assert backup["ErrorOutputPrefix"] == (
@@ -297,7 +263,7 @@ def test_firehose_reads_the_ingest_stream_into_daily_indices(
     assert source["RoleARN"] == dest["RoleARN"] == backup["RoleARN"] == role_arn
     # Created after its policy (Firehose validates access) and after the setup (template and
     # role mapping in place before the first document).
-    setup_id, _ = _only(resources, "Custom::QosSearchSetup")
+    setup_id, _ = kit.only(resources, "Custom::QosSearchSetup")
     assert setup_id in stream["DependsOn"]
     assert any(
         resources[d]["Type"] == "AWS::IAM::Policy"
@@ -306,31 +272,13 @@ def test_firehose_reads_the_ingest_stream_into_daily_indices(
     )
 
 
-def test_failed_documents_bucket_is_private_encrypted_and_expires(resources: Resources) -> None:
-    bucket_id, bucket = _only(resources, "AWS::S3::Bucket")
-    props = bucket["Properties"]
-    assert bucket["DeletionPolicy"] == "Retain"
-    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"] == [
-        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
-    ]
-    assert props["PublicAccessBlockConfiguration"] == dict.fromkeys(
-        ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"),
-        True,
-    )
-    rules = {r["Id"]: r for r in props["LifecycleConfiguration"]["Rules"]}
+def test_failed_documents_bucket_is_private_encrypted_and_expires(resources: kit.Resources) -> None:
+    _, rules = kit.assert_private_bucket(resources)
     assert rules["ExpireFailures"]["ExpirationInDays"] == 30
     assert "Prefix" not in rules["ExpireFailures"]  # the bucket holds failures only
-    assert rules["AbortIncompleteUploads"]["AbortIncompleteMultipartUpload"] == {
-        "DaysAfterInitiation": 7
-    }
-    _, policy = _only(resources, "AWS::S3::BucketPolicy")
-    (deny,) = policy["Properties"]["PolicyDocument"]["Statement"]
-    assert deny["Effect"] == "Deny"
-    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-    assert policy["Properties"]["Bucket"] == {"Ref": bucket_id}
 
 
-def test_firehose_role_has_least_privilege(template: Template, resources: Resources) -> None:
+def test_firehose_role_has_least_privilege(template: Template, resources: kit.Resources) -> None:
     _, firehose_role = _role_ids(resources)
     trust = resources[firehose_role]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert [s["Principal"] for s in trust] == [{"Service": "firehose.amazonaws.com"}]
@@ -347,45 +295,49 @@ def test_firehose_role_has_least_privilege(template: Template, resources: Resour
     }
     assert all(s["Effect"] == "Allow" for s in statements.values())
     read = statements["ReadIngestStream"]
-    assert read["Resource"] == {"Ref": _ingest_arn_parameter(template)}
-    assert all(a.startswith("kinesis:") and "Put" not in a for a in _actions(read))
-    assert sorted(_actions(statements["DescribeDomain"])) == [
+    assert read["Resource"] == {"Ref": kit.read_parameter(template, INGEST_STREAM_ARN)}
+    assert all(a.startswith("kinesis:") and "Put" not in a for a in kit.actions(read))
+    assert sorted(kit.actions(statements["DescribeDomain"])) == [
         "es:DescribeDomain",
         "es:DescribeDomainConfig",
         "es:DescribeDomains",
     ]
-    assert sorted(_actions(statements["WriteDocuments"])) == ["es:ESHttpPost", "es:ESHttpPut"]
+    assert sorted(kit.actions(statements["WriteDocuments"])) == ["es:ESHttpPost", "es:ESHttpPut"]
     assert statements["WriteDocuments"]["Resource"] == [_domain_arn(), _domain_arn("/*")]
     # GET only on the paths Firehose reads, never the whole domain.
     get = statements["ReadClusterState"]
-    assert _actions(get) == ["es:ESHttpGet"]
+    assert kit.actions(get) == ["es:ESHttpGet"]
     assert _domain_arn("/*") not in get["Resource"]
     assert _domain_arn("/_cluster/stats") in get["Resource"]
     assert _domain_arn("/qos-events*/_stats") in get["Resource"]
-    bucket_id, _ = _only(resources, "AWS::S3::Bucket")
+    bucket_id, _ = kit.only(resources, "AWS::S3::Bucket")
     bucket_arn = {"Fn::GetAtt": [bucket_id, "Arn"]}
     write = statements["WriteFailedDocuments"]
-    assert sorted(_actions(write)) == ["s3:AbortMultipartUpload", "s3:PutObject"]
+    assert sorted(kit.actions(write)) == ["s3:AbortMultipartUpload", "s3:PutObject"]
     assert sorted(map(json.dumps, write["Resource"])) == sorted(
         json.dumps({"Fn::Join": ["", [bucket_arn, suffix]]})
         for suffix in ("/failed/*", "/errors/*")
     )
     assert statements["LocateBucket"]["Resource"] == bucket_arn
-    assert _actions(statements["WriteLogs"]) == ["logs:PutLogEvents"]
+    assert kit.actions(statements["WriteLogs"]) == ["logs:PutLogEvents"]
 
 
-def test_setup_role_may_only_set_up_the_domain_and_log(resources: Resources) -> None:
+def test_setup_role_may_only_set_up_the_domain_and_log(resources: kit.Resources) -> None:
     setup_role, _ = _role_ids(resources)
     trust = resources[setup_role]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert [s["Principal"] for s in trust] == [{"Service": "lambda.amazonaws.com"}]
     statements = list(_statements(resources, setup_role).values())
     by_service: dict[str, dict[str, Any]] = {}
     for s in statements:
-        by_service[_actions(s)[0].split(":")[0]] = s
+        by_service[kit.actions(s)[0].split(":")[0]] = s
     assert set(by_service) == {"es", "logs"}
-    assert sorted(_actions(by_service["es"])) == ["es:ESHttpGet", "es:ESHttpPost", "es:ESHttpPut"]
+    assert sorted(kit.actions(by_service["es"])) == [
+        "es:ESHttpGet",
+        "es:ESHttpPost",
+        "es:ESHttpPut",
+    ]
     assert by_service["es"]["Resource"] == _domain_arn("/*")
-    assert sorted(_actions(by_service["logs"])) == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    assert sorted(kit.actions(by_service["logs"])) == ["logs:CreateLogStream", "logs:PutLogEvents"]
     _, function = _setup_function(resources)
     log_group = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
     assert by_service["logs"]["Resource"] == {"Fn::GetAtt": [log_group, "Arn"]}
@@ -393,12 +345,12 @@ def test_setup_role_may_only_set_up_the_domain_and_log(resources: Resources) -> 
     assert "ManagedPolicyArns" not in resources[setup_role]["Properties"]
 
 
-def test_no_policy_in_the_stack_grants_a_wildcard_action(resources: Resources) -> None:
+def test_no_policy_in_the_stack_grants_a_wildcard_action(resources: kit.Resources) -> None:
     for rid, r in resources.items():
         if r["Type"] != "AWS::IAM::Policy":
             continue
         for statement in r["Properties"]["PolicyDocument"]["Statement"]:
-            for action in _actions(statement):
+            for action in kit.actions(statement):
                 assert "*" not in action, f"{rid}: {action}"
 
 
@@ -406,11 +358,11 @@ def test_no_policy_in_the_stack_grants_a_wildcard_action(resources: Resources) -
 
 
 def test_setup_custom_resource_runs_the_bundled_handler_with_the_settings(
-    resources: Resources, saved_objects: Path
+    resources: kit.Resources, saved_objects: Path
 ) -> None:
-    setup_id, setup = _only(resources, "Custom::QosSearchSetup")
+    setup_id, setup = kit.only(resources, "Custom::QosSearchSetup")
     props = setup["Properties"]
-    domain_id, _ = _only(resources, "AWS::OpenSearchService::Domain")
+    domain_id, _ = kit.only(resources, "AWS::OpenSearchService::Domain")
     _, firehose_role = _role_ids(resources)
     assert props["DomainEndpoint"] == {"Fn::GetAtt": [domain_id, "DomainEndpoint"]}
     assert props["FirehoseRoleArn"] == {"Fn::GetAtt": [firehose_role, "Arn"]}
@@ -441,12 +393,8 @@ def test_setup_custom_resource_runs_the_bundled_handler_with_the_settings(
     assert setup_id == "Setup"
 
 
-def test_ssm_parameters_and_outputs_publish_the_domain(resources: Resources) -> None:
-    names = {
-        r["Properties"]["Name"]: r["Properties"]["Value"]
-        for r in resources.values()
-        if r["Type"] == "AWS::SSM::Parameter"
-    }
+def test_ssm_parameters_and_outputs_publish_the_domain(resources: kit.Resources) -> None:
+    names = kit.ssm_parameters(resources)
     prefix = f"/qos/{ENV_NAME}/search-indexer/"
     assert {n.removeprefix(prefix) for n in names} == {
         "domain-endpoint",
@@ -456,7 +404,7 @@ def test_ssm_parameters_and_outputs_publish_the_domain(resources: Resources) -> 
         "delivery-stream-name",
         "failed-documents-bucket",
     }
-    domain_id, _ = _only(resources, "AWS::OpenSearchService::Domain")
+    domain_id, _ = kit.only(resources, "AWS::OpenSearchService::Domain")
     endpoint = {"Fn::GetAtt": [domain_id, "DomainEndpoint"]}
     assert names[prefix + "domain-endpoint"] == endpoint
     dashboards = {"Fn::Join": ["", ["https://", endpoint, "/_dashboards/"]]}
@@ -476,24 +424,6 @@ def test_outputs_give_the_dashboards_url(template: Template) -> None:
     assert {"DomainEndpoint", "DeliveryStreamName", "SetupFunctionName"} <= set(outputs)
 
 
-def test_template_passes_cfn_lint(template: Template, tmp_path: Path) -> None:
-    _lint(template, tmp_path)
-
-
-def _lint(template: Template, tmp_path: Path) -> None:
-    from cfnlint.api import ManualArgs, lint_file  # type: ignore[import-untyped]
-
-    path = tmp_path / "search.template.json"
-    path.write_text(json.dumps(template.to_json(), indent=1), encoding="utf-8")
-    findings = lint_file(path, config=ManualArgs(regions=["us-east-1", "eu-west-1"]))
-    unexpected = [
-        f"{m.rule.id} {m.message} (line {m.linenumber})"
-        for m in findings
-        if m.rule.id not in ACCEPTED_CFN_LINT
-    ]
-    assert not unexpected, "\n".join(unexpected)
-
-
 # --- the app and its context ------------------------------------------------------------------
 
 
@@ -510,8 +440,8 @@ def test_app_reads_its_settings_from_context(lambda_asset: Path, tmp_path: Path)
         }
     )
     template = Template.from_stack(add_search_indexer_stack(app, env_name="prod", env=None))
-    resources: Resources = template.to_json()["Resources"]
-    _, domain = _only(resources, "AWS::OpenSearchService::Domain")
+    resources: kit.Resources = template.to_json()["Resources"]
+    _, domain = kit.only(resources, "AWS::OpenSearchService::Domain")
     props = domain["Properties"]
     assert props["DomainName"] == "qos-prod-search"
     assert props["EngineVersion"] == "OpenSearch_3.7"
@@ -523,32 +453,32 @@ def test_app_reads_its_settings_from_context(lambda_asset: Path, tmp_path: Path)
         "SEARCH_SLOW_LOGS",
         "INDEX_SLOW_LOGS",
     }
-    (logs_policy_id, logs_policy) = _only(resources, "AWS::Logs::ResourcePolicy")
+    (logs_policy_id, logs_policy) = kit.only(resources, "AWS::Logs::ResourcePolicy")
     assert logs_policy_id in domain["DependsOn"]
     policy_text = json.dumps(logs_policy["Properties"]["PolicyDocument"])
     assert "es.amazonaws.com" in policy_text and "aws:SourceArn" in policy_text
-    _, setup = _only(resources, "Custom::QosSearchSetup")
+    _, setup = kit.only(resources, "Custom::QosSearchSetup")
     assert (setup["Properties"]["Replicas"], setup["Properties"]["RunId"]) == (2, "2026-11-28")
-    _, stream = _only(resources, "AWS::KinesisFirehose::DeliveryStream")
+    _, stream = kit.only(resources, "AWS::KinesisFirehose::DeliveryStream")
     hints = stream["Properties"]["AmazonopensearchserviceDestinationConfiguration"][
         "BufferingHints"
     ]
     assert hints == {"SizeInMBs": 5, "IntervalInSeconds": 30}
-    _lint(template, tmp_path)
+    kit.assert_passes_cfn_lint(template, tmp_path)
 
 
 def test_app_defaults_for_a_development_environment(lambda_asset: Path) -> None:
     app = _fast_app(**{"qos:search-indexer:lambdaAssetDir": str(lambda_asset)})
     stack = add_search_indexer_stack(app, env_name="dev", env=None)
     assert stack.stack_name == "qos-dev-search-indexer"
-    resources: Resources = Template.from_stack(stack).to_json()["Resources"]
-    _, domain = _only(resources, "AWS::OpenSearchService::Domain")
+    resources: kit.Resources = Template.from_stack(stack).to_json()["Resources"]
+    _, domain = kit.only(resources, "AWS::OpenSearchService::Domain")
     cluster = domain["Properties"]["ClusterConfig"]
     assert (cluster["InstanceType"], cluster["InstanceCount"]) == ("t3.small.search", 1)
     assert cluster["ZoneAwarenessEnabled"] is False
     assert "ZoneAwarenessConfig" not in cluster
     assert domain["DeletionPolicy"] == "Delete"  # not prod: goes with the stack
-    _, setup = _only(resources, "Custom::QosSearchSetup")
+    _, setup = kit.only(resources, "Custom::QosSearchSetup")
     assert setup["Properties"]["Replicas"] == 0  # one node: a replica could never be placed
 
 

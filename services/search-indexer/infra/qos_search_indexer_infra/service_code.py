@@ -1,0 +1,28 @@
+"""Everything the search CDK code takes from the service's own package, in one place.
+
+When the service's modules move, this is the one file to re-point: the setup function's entry
+point, the index names, and what the setup function applies (its saved objects file's name and
+the digest of the index design).
+"""
+
+from __future__ import annotations
+
+from qos_search_indexer.api import (
+    INDEX_PATTERN,
+    INDEX_PREFIX,
+    SAVED_OBJECTS_FILENAME,
+    design_sha256,
+)
+
+__all__ = [
+    "DEV_TOOLING",
+    "HANDLER",
+    "INDEX_PATTERN",
+    "INDEX_PREFIX",
+    "SAVED_OBJECTS_FILENAME",
+    "design_sha256",
+]
+
+HANDLER = "qos_search_indexer.entrypoints.setup_lambda.handler"
+# The local node launcher ships in the same wheel; it is dev tooling, never the function's code.
+DEV_TOOLING = ("qos_search_node",)

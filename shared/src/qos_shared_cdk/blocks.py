@@ -1,0 +1,324 @@
+"""The building blocks every service stack repeats: its base class, roles, buckets, statements.
+
+Each block creates its resources in the scope it is given, under the construct id it is given
+(nothing is nested in a wrapper construct), so a stack that moves to a block keeps every logical
+ID, and an update replaces nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Required, TypedDict, Unpack
+
+from aws_cdk import Duration, Environment, RemovalPolicy, Stack, Tags
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_kinesisfirehose as firehose
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from qos_shared_cdk.ssm import Parameter, check_env_name
+
+# What a consumer of a Kinesis stream needs (Firehose, Flink); no Put.
+STREAM_READ_ACTIONS = (
+    "kinesis:DescribeStream",
+    "kinesis:DescribeStreamSummary",
+    "kinesis:GetRecords",
+    "kinesis:GetShardIterator",
+    "kinesis:ListShards",
+)
+
+
+def check(ok: bool, message: str) -> None:
+    """Refuse a setting before synthesis (a ValueError naming it), never half-way through."""
+    if not ok:
+        raise ValueError(message)
+
+
+class Options(TypedDict, total=False):
+    """What every service stack takes besides its settings (as `aws_cdk.Stack` does)."""
+
+    env: Environment | None
+    stack_name: str | None
+    description: str | None
+
+
+class ServiceStack(Stack):
+    """A service's stack: named `qos-<env>-<service>`, tagged, wired to others through SSM only.
+
+    A subclass names its `service` (as in the SSM names), its `label` (as in descriptions) and a
+    one-line `summary` (the default stack description). `read` resolves another stack's SSM
+    parameter at deploy time and remembers it (`reads`), so the standalone app can check, before
+    deploying, that the writer was deployed first, and the composed app can order the stacks.
+    """
+
+    service: str
+    label: str
+    summary: str
+
+    def __init__(
+        self, scope: Construct, id: str, env_name: str, **options: Unpack[Options]
+    ) -> None:
+        check_env_name(env_name)
+        super().__init__(
+            scope,
+            id,
+            env=options.get("env"),
+            stack_name=options.get("stack_name"),
+            description=options.get("description")
+            or f"QoS {self.label} ({env_name}): {self.summary}",
+        )
+        Tags.of(self).add("qos:env", env_name)
+        Tags.of(self).add("qos:service", self.service)
+        self.env_name = env_name
+        self.reads: list[Parameter] = []
+
+    @property
+    def resource_name(self) -> str:
+        """`qos-<env>-<label>`: the name of the stack's main resources (API, delivery stream,
+        workgroup, application, dashboard)."""
+        return f"qos-{self.env_name}-{self.label}"
+
+    def read(self, parameter: Parameter) -> str:
+        """The parameter's value (a CloudFormation parameter resolved at deploy time)."""
+        self.reads.append(parameter)
+        return ssm.StringParameter.value_for_string_parameter(self, parameter.name(self.env_name))
+
+    def publish(self, published: Mapping[Parameter, tuple[str, str]]) -> None:
+        """One SSM parameter per `parameter: (construct id, value)`; each must be this
+        service's own (`/qos/<env>/<service>/<resource>`)."""
+        for parameter, (construct_id, value) in published.items():
+            check(parameter.service == self.service, f"{parameter} is not {self.service}'s")
+            ssm.StringParameter(
+                self,
+                construct_id,
+                parameter_name=parameter.name(self.env_name),
+                string_value=value,
+                description=f"QoS {self.label} ({self.env_name}): {parameter.resource}",
+            )
+
+
+class LambdaRole(iam.Role):
+    """A function's role that may write to its own log group only.
+
+    An explicit role instead of CDK's default one, which attaches AWSLambdaBasicExecutionRole
+    (logs on every log group in the account).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        description: str,
+        log_group: logs.ILogGroup | None = None,
+    ) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=description,
+        )
+        if log_group is not None:
+            log_group.grant_write(self)
+
+
+class FirehoseDeliveryRole(iam.Role):
+    """The role a Firehose delivery stream assumes, for this account's streams only."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, description: str) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            assumed_by=iam.ServicePrincipal(
+                "firehose.amazonaws.com",
+                conditions={"StringEquals": {"sts:ExternalId": Stack.of(scope).account}},
+            ),
+            description=description,
+        )
+
+
+def log_group(scope: Construct, construct_id: str, retention: logs.RetentionDays) -> logs.LogGroup:
+    """A log group with a retention (never a LogRetention custom resource)."""
+    return logs.LogGroup(scope, construct_id, retention=retention)
+
+
+class FunctionSettings(TypedDict, total=False):
+    """A function's own settings; X-Ray tracing is off unless `tracing` is true."""
+
+    description: Required[str]
+    memory_size: Required[int]
+    timeout: Required[Duration]
+    environment: Required[Mapping[str, str]]
+    tracing: bool
+
+
+def python_function(
+    scope: Construct,
+    construct_id: str,
+    code: tuple[str, Path],
+    role: iam.IRole,
+    log_group: logs.ILogGroup,
+    **settings: Unpack[FunctionSettings],
+) -> lambda_.Function:
+    """A Python 3.12 x86_64 function running `code` (handler, bundle directory built by
+    `qos_shared_cdk.packaging`) as `role`, logging to `log_group`."""
+    handler, asset_dir = code
+    return lambda_.Function(
+        scope,
+        construct_id,
+        description=settings["description"],
+        runtime=lambda_.Runtime.PYTHON_3_12,
+        architecture=lambda_.Architecture.X86_64,
+        handler=handler,
+        code=lambda_.Code.from_asset(str(asset_dir)),
+        role=role,
+        log_group=log_group,
+        tracing=lambda_.Tracing.ACTIVE if settings.get("tracing") else None,
+        memory_size=settings["memory_size"],
+        timeout=settings["timeout"],
+        environment=dict(settings["environment"]),
+    )
+
+
+def lambda_function(
+    scope: Construct,
+    construct_id: str,
+    code: tuple[str, Path],
+    *,
+    log_retention: logs.RetentionDays,
+    role_description: str,
+    statements: Sequence[iam.PolicyStatement] = (),
+    **settings: Unpack[FunctionSettings],
+) -> lambda_.Function:
+    """A function with its own log group (`<id>Logs`) and a role (`<id>Role`) that may write
+    there and do what `statements` allow, nothing else (`LambdaRole`)."""
+    logs_ = log_group(scope, f"{construct_id}Logs", log_retention)
+    role = LambdaRole(scope, f"{construct_id}Role", description=role_description, log_group=logs_)
+    for statement in statements:
+        role.add_to_policy(statement)
+    return python_function(scope, construct_id, code, role, logs_, **settings)
+
+
+def on_demand_stream(
+    scope: Construct, construct_id: str, retention_hours: int = 24
+) -> kinesis.Stream:
+    """An on-demand Kinesis stream encrypted with the AWS-managed key.
+
+    On-demand: no shards to size before a traffic peak. The AWS-managed key gives encryption at
+    rest with no key policy to maintain and no kms:* grants for producers or consumers.
+    """
+    return kinesis.Stream(
+        scope,
+        construct_id,
+        stream_mode=kinesis.StreamMode.ON_DEMAND,
+        encryption=kinesis.StreamEncryption.MANAGED,
+        retention_period=Duration.hours(retention_hours),
+    )
+
+
+def private_bucket(
+    scope: Construct, construct_id: str, lifecycle_rules: Sequence[s3.LifecycleRule]
+) -> s3.Bucket:
+    """SSE-S3, public access blocked, TLS only, owner-enforced, kept when the stack goes."""
+    return s3.Bucket(
+        scope,
+        construct_id,
+        encryption=s3.BucketEncryption.S3_MANAGED,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        enforce_ssl=True,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        lifecycle_rules=[abort_incomplete_uploads(), *lifecycle_rules],
+        removal_policy=RemovalPolicy.RETAIN,
+    )
+
+
+def abort_incomplete_uploads() -> s3.LifecycleRule:
+    return s3.LifecycleRule(
+        id="AbortIncompleteUploads", abort_incomplete_multipart_upload_after=Duration.days(7)
+    )
+
+
+def read_stream(stream_arn: str, sid: str = "ReadIngestStream") -> iam.PolicyStatement:
+    """Consume a Kinesis stream (describe, list shards, get records), nothing more."""
+    return iam.PolicyStatement(sid=sid, actions=list(STREAM_READ_ACTIONS), resources=[stream_arn])
+
+
+def locate_bucket(bucket: s3.IBucket) -> iam.PolicyStatement:
+    """What Firehose asks of a destination bucket before it writes objects."""
+    return iam.PolicyStatement(
+        sid="LocateBucket",
+        actions=["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
+        resources=[bucket.bucket_arn],
+    )
+
+
+def write_objects(sid: str, bucket: s3.IBucket, prefixes: Sequence[str]) -> iam.PolicyStatement:
+    """Put (and abort multipart uploads of) objects under these prefixes only."""
+    return iam.PolicyStatement(
+        sid=sid,
+        actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+        resources=[bucket.arn_for_objects(f"{prefix}*") for prefix in prefixes],
+    )
+
+
+def firehose_policy(
+    scope: Construct,
+    role: iam.IRole,
+    *,
+    source_arn: str,
+    destination: Sequence[iam.PolicyStatement],
+    bucket: s3.IBucket,
+    bucket_writes: tuple[str, Sequence[str]],
+    log_group: logs.ILogGroup,
+) -> iam.Policy:
+    """The delivery role's one policy (`FirehosePolicy`): read the source stream, what the
+    `destination` needs, find the bucket and write under its prefixes (`bucket_writes`: the
+    statement's sid and the prefixes), log to its group."""
+    sid, prefixes = bucket_writes
+    return iam.Policy(
+        scope,
+        "FirehosePolicy",
+        roles=[role],
+        statements=[
+            read_stream(source_arn),
+            *destination,
+            locate_bucket(bucket),
+            write_objects(sid, bucket, prefixes),
+            write_logs(log_group),
+        ],
+    )
+
+
+def kinesis_source(stream_arn: str, role: iam.IRole) -> dict[str, Any]:
+    """The source half of a delivery stream's properties: this Kinesis stream, read as `role`."""
+    return {
+        "delivery_stream_type": "KinesisStreamAsSource",
+        "kinesis_stream_source_configuration": (
+            firehose.CfnDeliveryStream.KinesisStreamSourceConfigurationProperty(
+                kinesis_stream_arn=stream_arn, role_arn=role.role_arn
+            )
+        ),
+    }
+
+
+def firehose_logging(
+    log_group: logs.ILogGroup, log_stream: logs.ILogStream
+) -> firehose.CfnDeliveryStream.CloudWatchLoggingOptionsProperty:
+    """A Firehose destination's error logging, into this group and stream."""
+    return firehose.CfnDeliveryStream.CloudWatchLoggingOptionsProperty(
+        enabled=True,
+        log_group_name=log_group.log_group_name,
+        log_stream_name=log_stream.log_stream_name,
+    )
+
+
+def write_logs(log_group: logs.ILogGroup) -> iam.PolicyStatement:
+    """Firehose's delivery logging: PutLogEvents into its own group."""
+    return iam.PolicyStatement(
+        sid="WriteLogs", actions=["logs:PutLogEvents"], resources=[log_group.log_group_arn]
+    )
