@@ -17,6 +17,7 @@ from qos_shared_cdk import blocks, ssm
 from qos_shared_cdk.testing.template import (
     actions,
     assert_private_bucket,
+    bad_settings_test,
     only,
     role_statements,
     ssm_parameters,
@@ -208,3 +209,14 @@ def test_settings_are_refused_with_their_message() -> None:
         blocks.Buffering(size_mib=64, interval_seconds=901)
     with pytest.raises(ValueError, match="not lake's"):
         Demo(App(), "S", "dev").publish({ssm.INGEST_API_URL: ("P", "x")})
+
+
+@pytest.fixture
+def valid_settings() -> dict[str, Any]:
+    return {"env_name": "test"}
+
+
+# The kit's shared bad-settings test, on the demo stack.
+test_the_shared_test_refuses_each_bad_setting = bad_settings_test(
+    Demo, [({"env_name": "Prod"}, "env_name"), ({"env_name": "a_b"}, "env_name")]
+)

@@ -1,7 +1,9 @@
-"""Assertions the services' stack tests share: finding resources, policies, parameters, cfn-lint.
+"""Assertions the services' stack tests share: finding resources, policies, parameters, cfn-lint,
+what the kit's blocks make, and the shared tests (cfn-lint, bad settings).
 
-Each helper reads the synthesized template as CloudFormation JSON; expected values stay in the
-tests (written out, or derived by a rule of the test's own), never here.
+Each helper reads the synthesized template as CloudFormation JSON. A service's expected values
+stay in its tests (written out, or derived by a rule of the test's own), never here; the helpers
+check only what a kit block always makes (a private bucket's rules, a delivery role's statements).
 """
 
 from __future__ import annotations
