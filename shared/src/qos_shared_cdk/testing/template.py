@@ -211,9 +211,10 @@ def bad_settings_test(
     `valid_settings` fixture changed by a case's overrides refuses them with a ValueError that
     matches the case's message, before synthesis. A module assigns it to a `test_*` name."""
 
-    @pytest.mark.parametrize(("overrides", "message"), cases)
     def test(valid_settings: dict[str, Any], overrides: dict[str, Any], message: str) -> None:
         with pytest.raises(ValueError, match=message):
             stack_type(App(), "Refused", **{**valid_settings, **overrides})
 
-    return test
+    one_per_case = pytest.mark.parametrize(("overrides", "message"), cases)
+    parametrized: Callable[..., None] = one_per_case(test)
+    return parametrized
