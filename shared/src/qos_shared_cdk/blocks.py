@@ -8,6 +8,7 @@ ID, and an update replaces nothing.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Required, TypedDict, Unpack
 
@@ -77,6 +78,15 @@ class ServiceStack(Stack):
         self.env_name = env_name
         self.reads: list[Parameter] = []
 
+    def describe(self, what: str = "", *, does: str = "") -> str:
+        """A description in the platform's one style: `QoS <label> (<env>)`, then what the
+        resource is (`QoS lake (dev) queries`) and/or, after a colon, what it does
+        (`QoS realtime (dev): event-time window KPIs`)."""
+        text = f"QoS {self.label} ({self.env_name})"
+        if what:
+            text += f" {what}"
+        return f"{text}: {does}" if does else text
+
     @property
     def resource_name(self) -> str:
         """`qos-<env>-<label>`: the name of the stack's main resources (API, delivery stream,
@@ -98,7 +108,7 @@ class ServiceStack(Stack):
                 construct_id,
                 parameter_name=parameter.name(self.env_name),
                 string_value=value,
-                description=f"QoS {self.label} ({self.env_name}): {parameter.resource}",
+                description=self.describe(does=parameter.resource),
             )
 
 
@@ -294,27 +304,89 @@ def firehose_policy(
     )
 
 
-def kinesis_source(stream_arn: str, role: iam.IRole) -> dict[str, Any]:
-    """The source half of a delivery stream's properties: this Kinesis stream, read as `role`."""
-    return {
-        "delivery_stream_type": "KinesisStreamAsSource",
-        "kinesis_stream_source_configuration": (
+def kinesis_delivery_stream(
+    stack: ServiceStack,
+    source_arn: str,
+    role: iam.IRole,
+    policy: iam.Policy,
+    **destination: Any,
+) -> firehose.CfnDeliveryStream:
+    """The stack's delivery stream (`DeliveryStream`, named `qos-<env>-<label>`): the Kinesis
+    stream `source_arn`, read as `role`, into `destination` (its one
+    `<kind>_destination_configuration` keyword). Created after the role's `policy`: Firehose
+    checks the role's access when it creates the stream."""
+    stream = firehose.CfnDeliveryStream(
+        stack,
+        "DeliveryStream",
+        delivery_stream_name=stack.resource_name,
+        delivery_stream_type="KinesisStreamAsSource",
+        kinesis_stream_source_configuration=(
             firehose.CfnDeliveryStream.KinesisStreamSourceConfigurationProperty(
-                kinesis_stream_arn=stream_arn, role_arn=role.role_arn
+                kinesis_stream_arn=source_arn, role_arn=role.role_arn
             )
         ),
-    }
-
-
-def firehose_logging(
-    log_group: logs.ILogGroup, log_stream: logs.ILogStream
-) -> firehose.CfnDeliveryStream.CloudWatchLoggingOptionsProperty:
-    """A Firehose destination's error logging, into this group and stream."""
-    return firehose.CfnDeliveryStream.CloudWatchLoggingOptionsProperty(
-        enabled=True,
-        log_group_name=log_group.log_group_name,
-        log_stream_name=log_stream.log_stream_name,
+        **destination,
     )
+    stream.node.add_dependency(policy)
+    return stream
+
+
+class FirehoseLogs:
+    """A delivery stream's error logging: the log group `FirehoseLogs` and one named log stream
+    per destination (`streams`: construct id -> log stream name), created in that order."""
+
+    def __init__(
+        self, scope: Construct, retention: logs.RetentionDays, streams: Mapping[str, str]
+    ) -> None:
+        self.group = log_group(scope, "FirehoseLogs", retention)
+        self.streams = {
+            name: logs.LogStream(scope, construct_id, log_group=self.group, log_stream_name=name)
+            for construct_id, name in streams.items()
+        }
+
+    def options(
+        self, log_stream_name: str
+    ) -> firehose.CfnDeliveryStream.CloudWatchLoggingOptionsProperty:
+        """A destination's logging options: into the group, on the stream of this name."""
+        return firehose.CfnDeliveryStream.CloudWatchLoggingOptionsProperty(
+            enabled=True,
+            log_group_name=self.group.log_group_name,
+            log_stream_name=self.streams[log_stream_name].log_stream_name,
+        )
+
+
+# Firehose's bound on the buffering interval, for every destination.
+MAX_BUFFER_INTERVAL_SECONDS = 900
+
+
+@dataclass(frozen=True)
+class Buffering:
+    """When a Firehose destination writes: after `size_mib` MiB or `interval_seconds`, whichever
+    comes first. The size's bounds depend on the destination and stay with its stack; the
+    interval's (0-900) are Firehose's own, checked here."""
+
+    size_mib: int
+    interval_seconds: int
+
+    def __post_init__(self) -> None:
+        check(
+            0 <= self.interval_seconds <= MAX_BUFFER_INTERVAL_SECONDS,
+            f"buffer_interval_seconds: 0-{MAX_BUFFER_INTERVAL_SECONDS}",
+        )
+
+    def hints(self) -> firehose.CfnDeliveryStream.BufferingHintsProperty:
+        """As an S3 destination's buffering hints."""
+        return firehose.CfnDeliveryStream.BufferingHintsProperty(
+            size_in_m_bs=self.size_mib, interval_in_seconds=self.interval_seconds
+        )
+
+    def opensearch_hints(
+        self,
+    ) -> firehose.CfnDeliveryStream.AmazonopensearchserviceBufferingHintsProperty:
+        """As an OpenSearch Service destination's buffering hints."""
+        return firehose.CfnDeliveryStream.AmazonopensearchserviceBufferingHintsProperty(
+            size_in_m_bs=self.size_mib, interval_in_seconds=self.interval_seconds
+        )
 
 
 def write_logs(log_group: logs.ILogGroup) -> iam.PolicyStatement:

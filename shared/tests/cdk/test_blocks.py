@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from aws_cdk import App, Duration
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Template
@@ -16,12 +17,14 @@ from qos_shared_cdk import blocks, ssm
 from qos_shared_cdk.testing.template import (
     actions,
     assert_private_bucket,
+    bad_settings_test,
     only,
     role_statements,
     ssm_parameters,
 )
 
 HANDLER = "app.handler"
+SOURCE_ARN = "arn:aws:kinesis:eu-west-1:123456789012:stream/s"
 
 
 class Demo(blocks.ServiceStack):
@@ -55,24 +58,46 @@ def resources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, A
     bucket = blocks.private_bucket(
         stack, "Bucket", [s3.LifecycleRule(id="Expire", expiration=Duration.days(3))]
     )
-    iam.Policy(
+    policy = iam.Policy(
         stack,
         "FirehosePolicy",
         roles=[firehose_role],
         statements=[
-            blocks.read_stream("arn:aws:kinesis:eu-west-1:123456789012:stream/s"),
+            blocks.read_stream(SOURCE_ARN),
             blocks.locate_bucket(bucket),
             blocks.write_objects("WriteObjects", bucket, ("data/", "errors/")),
             blocks.write_logs(log_group),
         ],
     )
     blocks.on_demand_stream(stack, "Stream", retention_hours=48)
+    firehose_logs = blocks.FirehoseLogs(
+        stack, logs.RetentionDays.ONE_WEEK, {"FirehoseLogStream": "S3Delivery"}
+    )
+    destination = firehose.CfnDeliveryStream.ExtendedS3DestinationConfigurationProperty(
+        bucket_arn=bucket.bucket_arn,
+        role_arn=firehose_role.role_arn,
+        buffering_hints=blocks.Buffering(size_mib=64, interval_seconds=300).hints(),
+        cloud_watch_logging_options=firehose_logs.options("S3Delivery"),
+    )
+    blocks.kinesis_delivery_stream(
+        stack, SOURCE_ARN, firehose_role, policy, extended_s3_destination_configuration=destination
+    )
     found: dict[str, dict[str, Any]] = Template.from_stack(stack).to_json()["Resources"]
     return found
 
 
 def test_blocks_keep_the_ids_they_are_given(resources: dict[str, dict[str, Any]]) -> None:
-    given = ("FunctionLogs", "FunctionRole", "Function", "FirehoseRole", "Stream", "TableParameter")
+    given = (
+        "FunctionLogs",
+        "FunctionRole",
+        "Function",
+        "FirehoseRole",
+        "Stream",
+        "TableParameter",
+        "FirehoseLogs",
+        "FirehoseLogStream",
+        "DeliveryStream",
+    )
     for construct_id in given:
         assert any(rid.startswith(construct_id) for rid in resources), construct_id
 
@@ -85,6 +110,48 @@ def test_stack_tags_description_and_parameters(resources: dict[str, dict[str, An
     _, parameter = only(resources, "AWS::SSM::Parameter")
     assert parameter["Properties"]["Description"] == "QoS lake (test): table"
     assert parameter["Properties"]["Tags"] == {"qos:env": "test", "qos:service": "lake"}
+
+
+def test_descriptions_name_the_service_and_the_environment() -> None:
+    demo = Demo(App(), "S", "qa")
+    assert demo.describe() == "QoS lake (qa)"
+    assert demo.describe("queries") == "QoS lake (qa) queries"
+    assert demo.describe(does="Parquet on S3") == "QoS lake (qa): Parquet on S3"
+    assert demo.describe("Firehose role", does="read") == "QoS lake (qa) Firehose role: read"
+
+
+def test_delivery_stream_reads_the_source_after_the_policy_and_logs_to_its_stream(
+    resources: dict[str, dict[str, Any]],
+) -> None:
+    stream_id, stream = only(resources, "AWS::KinesisFirehose::DeliveryStream")
+    assert stream_id == "DeliveryStream"
+    props = stream["Properties"]
+    assert props["DeliveryStreamName"] == "qos-test-lake"
+    assert props["DeliveryStreamType"] == "KinesisStreamAsSource"
+    (role_id,) = [rid for rid in resources if rid.startswith("FirehoseRole")]
+    assert props["KinesisStreamSourceConfiguration"] == {
+        "KinesisStreamARN": SOURCE_ARN,
+        "RoleARN": {"Fn::GetAtt": [role_id, "Arn"]},
+    }
+    (policy_id,) = [rid for rid in resources if rid.startswith("FirehosePolicy")]
+    assert policy_id in stream["DependsOn"]
+    destination = props["ExtendedS3DestinationConfiguration"]
+    assert destination["BufferingHints"] == {"SizeInMBs": 64, "IntervalInSeconds": 300}
+    (group_id,) = [rid for rid in resources if rid.startswith("FirehoseLogs")]
+    (log_stream_id, log_stream), *others = [
+        (rid, r) for rid, r in resources.items() if r["Type"] == "AWS::Logs::LogStream"
+    ]
+    assert not others
+    assert log_stream["Properties"] == {
+        "LogGroupName": {"Ref": group_id},
+        "LogStreamName": "S3Delivery",
+    }
+    assert destination["CloudWatchLoggingOptions"] == {
+        "Enabled": True,
+        "LogGroupName": {"Ref": group_id},
+        "LogStreamName": {"Ref": log_stream_id},
+    }
+    assert resources[group_id]["Properties"]["RetentionInDays"] == 7
 
 
 def test_lambda_role_may_write_to_its_own_log_group_only(
@@ -138,5 +205,18 @@ def test_settings_are_refused_with_their_message() -> None:
     blocks.check(True, "never raised")
     with pytest.raises(ValueError, match="env_name"):
         Demo(App(), "S", "Prod")
+    with pytest.raises(ValueError, match="buffer_interval_seconds: 0-900"):
+        blocks.Buffering(size_mib=64, interval_seconds=901)
     with pytest.raises(ValueError, match="not lake's"):
         Demo(App(), "S", "dev").publish({ssm.INGEST_API_URL: ("P", "x")})
+
+
+@pytest.fixture
+def valid_settings() -> dict[str, Any]:
+    return {"env_name": "test"}
+
+
+# The kit's shared bad-settings test, on the demo stack.
+test_the_shared_test_refuses_each_bad_setting = bad_settings_test(
+    Demo, [({"env_name": "Prod"}, "env_name"), ({"env_name": "a_b"}, "env_name")]
+)

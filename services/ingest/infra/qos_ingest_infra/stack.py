@@ -87,9 +87,7 @@ class IngestStack(ServiceStack):
         # stream, or the stack can be recreated next to the retained old stream, without a
         # name clash.
         self.stream = blocks.on_demand_stream(self, "EventStream", stream_retention_hours)
-        self.function = _ingest_function(
-            self, env_name, asset_dir, self.stream, origins, log_retention
-        )
+        self.function = _ingest_function(self, asset_dir, self.stream, origins, log_retention)
         self.api = _rest_api(
             self,
             env_name,
@@ -121,8 +119,7 @@ class IngestStack(ServiceStack):
 
 
 def _ingest_function(
-    scope: Construct,
-    env_name: str,
+    scope: ServiceStack,
     asset_dir: Path,
     stream: kinesis.Stream,
     origins: list[str],
@@ -133,7 +130,7 @@ def _ingest_function(
         "Handler",
         (HANDLER, asset_dir),
         log_retention=log_retention,
-        role_description=f"QoS ingest ({env_name}) handler",
+        role_description=scope.describe("handler"),
         # PutRecords only: the sink never creates, describes or reads the stream. The
         # AWS-managed Kinesis key needs no kms:* grant from producers.
         statements=[
@@ -143,7 +140,7 @@ def _ingest_function(
                 resources=[stream.stream_arn],
             )
         ],
-        description=f"QoS ingest ({env_name}): validate, enrich and forward player events",
+        description=scope.describe(does="validate, enrich and forward player events"),
         tracing=True,
         memory_size=512,
         # API Gateway gives up after 29 s; 15 s leaves room for the sink's retries with backoff
@@ -175,7 +172,7 @@ def _rest_api(
         scope,
         "Api",
         rest_api_name=scope.resource_name,
-        description=f"QoS ingest ({env_name}): player events in",
+        description=scope.describe(does="player events in"),
         # Regional: a CDN or custom domain in front is a separate decision, and edge-optimized
         # would hide one behind an AWS-owned CloudFront distribution we can't configure.
         endpoint_types=[apigw.EndpointType.REGIONAL],

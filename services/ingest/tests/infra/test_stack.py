@@ -114,18 +114,22 @@ def test_failed_install_is_reported_and_keeps_the_previous_bundle(tmp_path: Path
 
 
 @pytest.fixture(scope="module")
-def template(lambda_asset: Path) -> Template:
-    stack = IngestStack(
-        _fast_app(),
-        f"qos-{ENV_NAME}-ingest",
-        env_name=ENV_NAME,
-        asset_dir=lambda_asset,
-        cors_allow_origins=ORIGINS,
-        throttle_rate_limit=RATE_LIMIT,
-        throttle_burst_limit=BURST_LIMIT,
-        stream_retention_hours=RETENTION_HOURS,
-    )
-    return Template.from_stack(stack)
+def valid_settings(lambda_asset: Path) -> dict[str, Any]:
+    """The settings of the stack under test, away from the defaults so that each shows; the
+    bad-settings cases change one of them at a time."""
+    return {
+        "env_name": ENV_NAME,
+        "asset_dir": lambda_asset,
+        "cors_allow_origins": ORIGINS,
+        "throttle_rate_limit": RATE_LIMIT,
+        "throttle_burst_limit": BURST_LIMIT,
+        "stream_retention_hours": RETENTION_HOURS,
+    }
+
+
+@pytest.fixture(scope="module")
+def template(valid_settings: dict[str, Any]) -> Template:
+    return Template.from_stack(IngestStack(_fast_app(), f"qos-{ENV_NAME}-ingest", **valid_settings))
 
 
 def _stream_id(resources: kit.Resources) -> str:
@@ -364,8 +368,8 @@ def test_outputs_and_no_cross_stack_exports(template: Template) -> None:
     kit.assert_no_exports(template)
 
 
-@pytest.mark.parametrize(
-    ("overrides", "message"),
+test_bad_settings_are_refused_before_synthesis = kit.bad_settings_test(
+    IngestStack,
     [
         ({"env_name": "Prod"}, "env_name"),
         ({"env_name": "dev_1"}, "env_name"),
@@ -378,17 +382,6 @@ def test_outputs_and_no_cross_stack_exports(template: Template) -> None:
         ({"stream_retention_hours": 10_000}, "between 24 and 8760"),
     ],
 )
-def test_bad_settings_are_refused_before_synthesis(
-    lambda_asset: Path, overrides: dict[str, Any], message: str
-) -> None:
-    settings: dict[str, Any] = {
-        "env_name": "dev",
-        "asset_dir": lambda_asset,
-        "cors_allow_origins": ["*"],
-        **overrides,
-    }
-    with pytest.raises(ValueError, match=message):
-        IngestStack(_fast_app(), "Bad", **settings)
 
 
 def test_missing_bundle_is_a_clear_error(tmp_path: Path) -> None:

@@ -76,7 +76,7 @@ class LakeStack(ServiceStack):
             bytes_scanned_cutoff_gib: Athena cancels a query of the workgroup past this much.
         """
         check(64 <= buffer_size_mib <= 128, "buffer_size_mib must be between 64 and 128")
-        check(0 <= buffer_interval_seconds <= 900, "buffer_interval_seconds: 0-900")
+        buffering = blocks.Buffering(buffer_size_mib, buffer_interval_seconds)
         check(
             transition_to_ia_days is None or transition_to_ia_days >= 30,
             "transition_to_ia_days must be at least 30",
@@ -96,9 +96,7 @@ class LakeStack(ServiceStack):
         )
         self.database, self.table = self._catalog(env_name, projection_start)
         stream_arn = self.read(ssm.INGEST_STREAM_ARN)
-        self.delivery_stream = self._firehose(
-            env_name, stream_arn, buffer_size_mib, buffer_interval_seconds, log_retention
-        )
+        self.delivery_stream = self._firehose(stream_arn, buffering, log_retention)
         self.workgroup = self._athena(env_name, bytes_scanned_cutoff_gib)
         self._publish(env_name)
 
@@ -148,7 +146,7 @@ class LakeStack(ServiceStack):
             catalog_id=self.account,
             database_input=glue.CfnDatabase.DatabaseInputProperty(
                 name=database_name(env_name),
-                description=f"QoS lake ({env_name})",
+                description=self.describe(),
             ),
         )
         bucket_name = self.bucket.bucket_name
@@ -188,19 +186,11 @@ class LakeStack(ServiceStack):
         ]
 
     def _firehose(
-        self,
-        env_name: str,
-        stream_arn: str,
-        buffer_size_mib: int,
-        buffer_interval_seconds: int,
-        log_retention: logs.RetentionDays,
+        self, stream_arn: str, buffering: blocks.Buffering, log_retention: logs.RetentionDays
     ) -> firehose.CfnDeliveryStream:
-        log_group = blocks.log_group(self, "FirehoseLogs", log_retention)
-        log_stream = logs.LogStream(
-            self, "FirehoseLogStream", log_group=log_group, log_stream_name="S3Delivery"
-        )
+        logs_ = blocks.FirehoseLogs(self, log_retention, {"FirehoseLogStream": "S3Delivery"})
         role = FirehoseDeliveryRole(
-            self, "FirehoseRole", description=f"QoS lake ({env_name}) Firehose delivery stream"
+            self, "FirehoseRole", description=self.describe("Firehose delivery stream")
         )
         read_schema = iam.PolicyStatement(
             sid="ReadTableSchema",
@@ -214,53 +204,47 @@ class LakeStack(ServiceStack):
             destination=[read_schema],
             bucket=self.bucket,
             bucket_writes=("WriteLakeObjects", (catalog.DATA_PREFIX, catalog.ERROR_PREFIX)),
-            log_group=log_group,
+            log_group=logs_.group,
         )
 
         f = firehose.CfnDeliveryStream
-        stream = f(
-            self,
-            "DeliveryStream",
-            delivery_stream_name=self.resource_name,
-            **blocks.kinesis_source(stream_arn, role),
-            extended_s3_destination_configuration=f.ExtendedS3DestinationConfigurationProperty(
-                bucket_arn=self.bucket.bucket_arn,
-                role_arn=role.role_arn,
-                prefix=catalog.FIREHOSE_PREFIX,
-                error_output_prefix=catalog.FIREHOSE_ERROR_PREFIX,
-                buffering_hints=f.BufferingHintsProperty(
-                    size_in_m_bs=buffer_size_mib, interval_in_seconds=buffer_interval_seconds
+        destination = f.ExtendedS3DestinationConfigurationProperty(
+            bucket_arn=self.bucket.bucket_arn,
+            role_arn=role.role_arn,
+            prefix=catalog.FIREHOSE_PREFIX,
+            error_output_prefix=catalog.FIREHOSE_ERROR_PREFIX,
+            buffering_hints=buffering.hints(),
+            # Parquet compresses its pages itself; the file must not be compressed again.
+            compression_format="UNCOMPRESSED",
+            data_format_conversion_configuration=f.DataFormatConversionConfigurationProperty(
+                enabled=True,
+                input_format_configuration=f.InputFormatConfigurationProperty(
+                    deserializer=f.DeserializerProperty(
+                        # A JSON object (`extra_fields`) in a string column is kept as its
+                        # JSON text, as the local writer stores it.
+                        open_x_json_ser_de=f.OpenXJsonSerDeProperty()
+                    )
                 ),
-                # Parquet compresses its pages itself; the file must not be compressed again.
-                compression_format="UNCOMPRESSED",
-                data_format_conversion_configuration=f.DataFormatConversionConfigurationProperty(
-                    enabled=True,
-                    input_format_configuration=f.InputFormatConfigurationProperty(
-                        deserializer=f.DeserializerProperty(
-                            # A JSON object (`extra_fields`) in a string column is kept as its
-                            # JSON text, as the local writer stores it.
-                            open_x_json_ser_de=f.OpenXJsonSerDeProperty()
-                        )
-                    ),
-                    output_format_configuration=f.OutputFormatConfigurationProperty(
-                        serializer=f.SerializerProperty(
-                            parquet_ser_de=f.ParquetSerDeProperty(compression="SNAPPY")
-                        )
-                    ),
-                    schema_configuration=f.SchemaConfigurationProperty(
-                        catalog_id=self.account,
-                        database_name=database_name(env_name),
-                        table_name=catalog.TABLE_NAME,
-                        region=self.region,
-                        role_arn=role.role_arn,
-                        version_id="LATEST",
-                    ),
+                output_format_configuration=f.OutputFormatConfigurationProperty(
+                    serializer=f.SerializerProperty(
+                        parquet_ser_de=f.ParquetSerDeProperty(compression="SNAPPY")
+                    )
                 ),
-                cloud_watch_logging_options=blocks.firehose_logging(log_group, log_stream),
+                schema_configuration=f.SchemaConfigurationProperty(
+                    catalog_id=self.account,
+                    database_name=database_name(self.env_name),
+                    table_name=catalog.TABLE_NAME,
+                    region=self.region,
+                    role_arn=role.role_arn,
+                    version_id="LATEST",
+                ),
             ),
+            cloud_watch_logging_options=logs_.options("S3Delivery"),
         )
-        # Firehose checks the role's access (and reads the table) when it creates the stream.
-        stream.node.add_dependency(policy)
+        stream = blocks.kinesis_delivery_stream(
+            self, stream_arn, role, policy, extended_s3_destination_configuration=destination
+        )
+        # Firehose reads the table when it creates the stream.
         stream.node.add_dependency(self.table)
         return stream
 
@@ -269,7 +253,7 @@ class LakeStack(ServiceStack):
             self,
             "WorkGroup",
             name=self.resource_name,
-            description=f"QoS lake ({env_name}) queries",
+            description=self.describe("queries"),
             recursive_delete_option=True,
             work_group_configuration=athena.CfnWorkGroup.WorkGroupConfigurationProperty(
                 enforce_work_group_configuration=True,

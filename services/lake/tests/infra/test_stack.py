@@ -45,19 +45,23 @@ def _cli_app(outdir: Path, **context: Any) -> App:
 
 
 @pytest.fixture(scope="module")
-def template() -> Template:
-    stack = LakeStack(
-        _app(),
-        f"qos-{ENV_NAME}-lake",
-        env_name=ENV_NAME,
-        buffer_size_mib=64,
-        buffer_interval_seconds=120,
-        transition_to_ia_days=60,
-        expire_data_days=400,
-        projection_start="2025-01-01",
-        bytes_scanned_cutoff_gib=2,
-    )
-    return Template.from_stack(stack)
+def valid_settings() -> dict[str, Any]:
+    """The settings of the stack under test, away from the defaults so that each shows; the
+    bad-settings cases change one of them at a time."""
+    return {
+        "env_name": ENV_NAME,
+        "buffer_size_mib": 64,
+        "buffer_interval_seconds": 120,
+        "transition_to_ia_days": 60,
+        "expire_data_days": 400,
+        "projection_start": "2025-01-01",
+        "bytes_scanned_cutoff_gib": 2,
+    }
+
+
+@pytest.fixture(scope="module")
+def template(valid_settings: dict[str, Any]) -> Template:
+    return Template.from_stack(LakeStack(_app(), f"qos-{ENV_NAME}-lake", **valid_settings))
 
 
 def _bucket_id(resources: kit.Resources) -> str:
@@ -127,12 +131,9 @@ def test_glue_table_has_every_lake_column_and_projected_partitions(
 def test_firehose_reads_the_ingest_stream_and_writes_parquet(
     template: Template, resources: kit.Resources
 ) -> None:
-    _, stream = kit.only(resources, "AWS::KinesisFirehose::DeliveryStream")
-    props = stream["Properties"]
-    assert props["DeliveryStreamType"] == "KinesisStreamAsSource"
-    source = props["KinesisStreamSourceConfiguration"]
-    assert source["KinesisStreamARN"] == {"Ref": kit.read_parameter(template, INGEST_STREAM_ARN)}
-    dest = props["ExtendedS3DestinationConfiguration"]
+    # Created after the role's policy: Firehose validates the role's access.
+    stream, role_id = kit.kinesis_delivery_stream(template, resources, INGEST_STREAM_ARN)
+    dest = stream["Properties"]["ExtendedS3DestinationConfiguration"]
     bucket_id = _bucket_id(resources)
     assert dest["BucketARN"] == {"Fn::GetAtt": [bucket_id, "Arn"]}
     assert dest["Prefix"] == "events/dt=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/"
@@ -153,35 +154,15 @@ def test_firehose_reads_the_ingest_stream_and_writes_parquet(
         "events",
         "LATEST",
     )
-    role_id = source["RoleARN"]["Fn::GetAtt"][0]
     assert dest["RoleARN"] == schema["RoleARN"] == {"Fn::GetAtt": [role_id, "Arn"]}
-    # The role's policy exists before Firehose validates the stream.
-    (policy_id,) = [
-        rid
-        for rid, r in resources.items()
-        if r["Type"] == "AWS::IAM::Policy" and {"Ref": role_id} in r["Properties"]["Roles"]
-    ]
-    assert policy_id in stream["DependsOn"]
 
 
 def test_firehose_role_has_least_privilege(template: Template, resources: kit.Resources) -> None:
     _, stream = kit.only(resources, "AWS::KinesisFirehose::DeliveryStream")
     role_id = stream["Properties"]["KinesisStreamSourceConfiguration"]["RoleARN"]["Fn::GetAtt"][0]
-    trust = resources[role_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
-    assert [s["Principal"] for s in trust] == [{"Service": "firehose.amazonaws.com"}]
-    assert trust[0]["Condition"] == {"StringEquals": {"sts:ExternalId": {"Ref": "AWS::AccountId"}}}
-    statements = {s["Sid"]: s for s in kit.role_statements(resources, role_id)}
-    assert set(statements) == {
-        "ReadIngestStream",
-        "ReadTableSchema",
-        "LocateBucket",
-        "WriteLakeObjects",
-        "WriteLogs",
-    }
-    assert all(s["Effect"] == "Allow" for s in statements.values())
-    read = statements["ReadIngestStream"]
-    assert read["Resource"] == {"Ref": kit.read_parameter(template, INGEST_STREAM_ARN)}
-    assert all(a.startswith("kinesis:") and "Put" not in a for a in read["Action"])
+    # Besides reading the stream, finding the bucket and logging: the table, the lake's prefixes.
+    own_sids = {"ReadTableSchema", "WriteLakeObjects"}
+    statements = kit.assert_firehose_role(template, resources, role_id, INGEST_STREAM_ARN, own_sids)
     glue = statements["ReadTableSchema"]
     assert sorted(glue["Action"]) == [
         "glue:GetTable",
@@ -273,8 +254,8 @@ def test_app_reads_its_settings_from_context() -> None:
     )
 
 
-@pytest.mark.parametrize(
-    ("overrides", "message"),
+test_bad_settings_are_refused_before_synthesis = kit.bad_settings_test(
+    LakeStack,
     [
         ({"env_name": "Prod"}, "env_name"),
         ({"buffer_size_mib": 32}, "between 64 and 128"),
@@ -284,10 +265,6 @@ def test_app_reads_its_settings_from_context() -> None:
         ({"bytes_scanned_cutoff_gib": 0.001}, "too small"),
     ],
 )
-def test_bad_settings_are_refused_before_synthesis(overrides: dict[str, Any], message: str) -> None:
-    settings: dict[str, Any] = {"env_name": "test", **overrides}
-    with pytest.raises(ValueError, match=message):
-        LakeStack(App(), "qos-test-lake", **settings)
 
 
 # --- the standalone app: deployed before ingest, it stops and says so --------------------------

@@ -148,26 +148,22 @@ class RealtimeStack(ServiceStack):
             "allowed.lateness.seconds": f"{allowed_lateness_seconds:g}",
         }
         self.application = self._flink_application(
-            env_name,
             (flink_application_zip, jarfile),
             job_properties,
             runtime=flink_runtime,
             parallelism=(flink_parallelism, flink_parallelism_per_kpu),
             log_retention=log_retention,
         )
-        self.publisher = self._publisher(env_name, lambda_asset_dir, config, log_retention)
+        self.publisher = self._publisher(lambda_asset_dir, config, log_retention)
         self.dashboard = cw.Dashboard(
             self,
             "Dashboard",
             dashboard_name=self.resource_name,
             widgets=dashboard_widgets(namespace),
         )
-        self.alarm_topic = sns.Topic(
-            self, "AlarmTopic", display_name=f"QoS realtime ({env_name}) alarms"
-        )
+        self.alarm_topic = sns.Topic(self, "AlarmTopic", display_name=self.describe("alarms"))
         self.alarms = {
             metric: self._alarm(
-                env_name,
                 namespace,
                 metric,
                 threshold,
@@ -182,7 +178,6 @@ class RealtimeStack(ServiceStack):
 
     def _flink_application(
         self,
-        env_name: str,
         application_zip: tuple[Path, str],
         properties: dict[str, str],
         *,
@@ -211,7 +206,7 @@ class RealtimeStack(ServiceStack):
                 # Only on behalf of this account's applications (confused deputy).
                 conditions={"StringEquals": {"aws:SourceAccount": self.account}},
             ),
-            description=f"QoS realtime ({env_name}) Flink application",
+            description=self.describe("Flink application"),
         )
         statements = [
             blocks.read_stream(properties["input.stream.arn"]),
@@ -258,7 +253,7 @@ class RealtimeStack(ServiceStack):
             self,
             "FlinkApplication",
             application_name=self.resource_name,
-            application_description=f"QoS realtime ({env_name}): event-time window KPIs",
+            application_description=self.describe(does="event-time window KPIs"),
             runtime_environment=runtime,
             service_execution_role=role.role_arn,
             application_configuration=flink.CfnApplication.ApplicationConfigurationProperty(
@@ -315,11 +310,7 @@ class RealtimeStack(ServiceStack):
     # --- the publisher ------------------------------------------------------------------------
 
     def _publisher(
-        self,
-        env_name: str,
-        asset_dir: Path,
-        config: PublisherConfig,
-        log_retention: logs.RetentionDays,
+        self, asset_dir: Path, config: PublisherConfig, log_retention: logs.RetentionDays
     ) -> lambda_.Function:
         environment = {
             "QOS_REALTIME_PUBLISHER_NAMESPACE": config.namespace,
@@ -341,8 +332,8 @@ class RealtimeStack(ServiceStack):
             self,
             "Publisher",
             (HANDLER, asset_dir),
-            description=f"QoS realtime ({env_name}): metric rows -> CloudWatch metrics",
-            role_description=f"QoS realtime ({env_name}) CloudWatch publisher",
+            description=self.describe(does="metric rows -> CloudWatch metrics"),
+            role_description=self.describe("CloudWatch publisher"),
             statements=[put_metrics],
             log_retention=log_retention,
             memory_size=256,
@@ -371,7 +362,6 @@ class RealtimeStack(ServiceStack):
 
     def _alarm(
         self,
-        env_name: str,
         namespace: str,
         metric: str,
         threshold: float,
@@ -383,7 +373,7 @@ class RealtimeStack(ServiceStack):
             self,
             construct_id,
             alarm_name=f"{self.resource_name}-{metric.replace('_', '-')}",
-            alarm_description=f"QoS realtime ({env_name}): {metric} crossed {threshold:g}",
+            alarm_description=self.describe(does=f"{metric} crossed {threshold:g}"),
             metric=alarm_metric(namespace, metric),
             threshold=threshold,
             comparison_operator=comparison(metric),

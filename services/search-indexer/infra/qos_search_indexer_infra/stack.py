@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Unpack
 
@@ -75,6 +76,52 @@ FIREHOSE_READ_PATHS = (
 
 _DOMAIN_NAME = re.compile(r"^[a-z][a-z0-9-]{2,27}$")
 _ENGINE_VERSION = re.compile(r"^OpenSearch_\d+\.\d+$")
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """The domain's data nodes: `instance_count` of `instance_type`, each with a gp3 volume of
+    `volume_size_gib`, spread over `availability_zone_count` zones when there are two or more."""
+
+    instance_type: str
+    instance_count: int
+    availability_zone_count: int
+    volume_size_gib: int
+
+    def __post_init__(self) -> None:
+        check(self.instance_type.endswith(".search"), "instance_type must end with .search")
+        check(self.instance_count >= 1, "instance_count must be at least 1")
+        check(self.availability_zone_count in (2, 3), "availability_zone_count must be 2 or 3")
+        check(
+            self.instance_count == 1 or self.instance_count % self.availability_zone_count == 0,
+            "instance_count must be a multiple of availability_zone_count",
+        )
+        check(10 <= self.volume_size_gib <= 16384, "volume_size_gib: 10-16384")
+
+    @property
+    def zone_aware(self) -> bool:
+        return self.instance_count >= 2
+
+    def config(self) -> opensearch.CfnDomain.ClusterConfigProperty:
+        d = opensearch.CfnDomain
+        return d.ClusterConfigProperty(
+            instance_type=self.instance_type,
+            instance_count=self.instance_count,
+            dedicated_master_enabled=False,
+            # Standby needs three zones and no T3; zone awareness is the small-domain choice.
+            multi_az_with_standby_enabled=False,
+            zone_awareness_enabled=self.zone_aware,
+            zone_awareness_config=d.ZoneAwarenessConfigProperty(
+                availability_zone_count=self.availability_zone_count
+            )
+            if self.zone_aware
+            else None,
+        )
+
+    def ebs_options(self) -> opensearch.CfnDomain.EBSOptionsProperty:
+        return opensearch.CfnDomain.EBSOptionsProperty(
+            ebs_enabled=True, volume_type="gp3", volume_size=self.volume_size_gib
+        )
 
 
 class SearchIndexerStack(ServiceStack):
@@ -141,14 +188,7 @@ class SearchIndexerStack(ServiceStack):
             _ENGINE_VERSION.fullmatch(engine_version) is not None,
             f"engine_version {engine_version!r}: OpenSearch_X.Y",
         )
-        check(instance_type.endswith(".search"), "instance_type must end with .search")
-        check(instance_count >= 1, "instance_count must be at least 1")
-        check(availability_zone_count in (2, 3), "availability_zone_count must be 2 or 3")
-        check(
-            instance_count == 1 or instance_count % availability_zone_count == 0,
-            "instance_count must be a multiple of availability_zone_count",
-        )
-        check(10 <= volume_size_gib <= 16384, "volume_size_gib: 10-16384")
+        cluster = Cluster(instance_type, instance_count, availability_zone_count, volume_size_gib)
         check(shards >= 1, "shards must be at least 1")
         check(
             0 <= replicas < instance_count,
@@ -156,7 +196,7 @@ class SearchIndexerStack(ServiceStack):
         )
         check(delete_after_days >= 1, "delete_after_days must be at least 1")
         check(1 <= buffer_size_mib <= 100, "buffer_size_mib: 1-100")
-        check(0 <= buffer_interval_seconds <= 900, "buffer_interval_seconds: 0-900")
+        buffering = blocks.Buffering(buffer_size_mib, buffer_interval_seconds)
         check(0 <= retry_seconds <= 7200, "retry_seconds: 0-7200")
         check(expire_failed_days >= 1, "expire_failed_days must be at least 1")
         saved_objects = _checked_lambda_asset(lambda_asset_dir)
@@ -169,22 +209,15 @@ class SearchIndexerStack(ServiceStack):
 
         self.backup_bucket = self._backup_bucket(expire_failed_days)
         self.firehose_role = FirehoseDeliveryRole(
-            self, "FirehoseRole", description=f"QoS search ({env_name}) Firehose delivery stream"
+            self, "FirehoseRole", description=self.describe("Firehose delivery stream")
         )
         self.setup_role = LambdaRole(
             self,
             "SetupRole",
-            description=f"QoS search ({env_name}) setup function; the domain's master user",
+            description=self.describe("setup function; the domain's master user"),
         )
         self.domain = self._domain(
-            engine_version,
-            instance_type,
-            instance_count,
-            availability_zone_count,
-            volume_size_gib,
-            removal_policy,
-            domain_logs,
-            log_retention,
+            engine_version, cluster, removal_policy, domain_logs, log_retention
         )
         self.setup = self._setup(
             lambda_asset_dir,
@@ -195,9 +228,7 @@ class SearchIndexerStack(ServiceStack):
             setup_run_id=setup_run_id,
             log_retention=log_retention,
         )
-        self.delivery_stream = self._firehose(
-            stream_arn, buffer_size_mib, buffer_interval_seconds, retry_seconds, log_retention
-        )
+        self.delivery_stream = self._firehose(stream_arn, buffering, retry_seconds, log_retention)
         self._publish()
 
     # --- storage for what could not be indexed -----------------------------------------------
@@ -217,16 +248,12 @@ class SearchIndexerStack(ServiceStack):
     def _domain(
         self,
         engine_version: str,
-        instance_type: str,
-        instance_count: int,
-        availability_zone_count: int,
-        volume_size_gib: int,
+        cluster: Cluster,
         removal_policy: RemovalPolicy,
         domain_logs: bool,
         log_retention: logs.RetentionDays,
     ) -> opensearch.CfnDomain:
         d = opensearch.CfnDomain
-        zone_aware = instance_count >= 2
         # Only the two roles, only HTTP verbs they use; fine-grained access control then limits
         # Firehose to its security role, and the setup role is the master user.
         access_policy = iam.PolicyDocument(
@@ -253,22 +280,8 @@ class SearchIndexerStack(ServiceStack):
             "Domain",
             domain_name=self.domain_name,
             engine_version=engine_version,
-            cluster_config=d.ClusterConfigProperty(
-                instance_type=instance_type,
-                instance_count=instance_count,
-                dedicated_master_enabled=False,
-                # Standby needs three zones and no T3; zone awareness is the small-domain choice.
-                multi_az_with_standby_enabled=False,
-                zone_awareness_enabled=zone_aware,
-                zone_awareness_config=d.ZoneAwarenessConfigProperty(
-                    availability_zone_count=availability_zone_count
-                )
-                if zone_aware
-                else None,
-            ),
-            ebs_options=d.EBSOptionsProperty(
-                ebs_enabled=True, volume_type="gp3", volume_size=volume_size_gib
-            ),
+            cluster_config=cluster.config(),
+            ebs_options=cluster.ebs_options(),
             encryption_at_rest_options=d.EncryptionAtRestOptionsProperty(enabled=True),
             node_to_node_encryption_options=d.NodeToNodeEncryptionOptionsProperty(enabled=True),
             domain_endpoint_options=d.DomainEndpointOptionsProperty(
@@ -365,9 +378,8 @@ class SearchIndexerStack(ServiceStack):
             (HANDLER, asset_dir),
             self.setup_role,
             log_group,
-            description=(
-                f"QoS search ({self.env_name}): Firehose role mapping, index template, ISM, "
-                "Dashboards saved objects"
+            description=self.describe(
+                does="Firehose role mapping, index template, ISM, Dashboards saved objects"
             ),
             memory_size=256,
             # Room for the HTTP layer's retries while a fresh domain's security plugin starts.
@@ -409,17 +421,15 @@ class SearchIndexerStack(ServiceStack):
     def _firehose(
         self,
         stream_arn: str,
-        buffer_size_mib: int,
-        buffer_interval_seconds: int,
+        buffering: blocks.Buffering,
         retry_seconds: int,
         log_retention: logs.RetentionDays,
     ) -> firehose.CfnDeliveryStream:
-        log_group = blocks.log_group(self, "FirehoseLogs", log_retention)
-        delivery_log = logs.LogStream(
-            self, "FirehoseDeliveryLogStream", log_group=log_group, log_stream_name="Delivery"
-        )
-        backup_log = logs.LogStream(
-            self, "FirehoseBackupLogStream", log_group=log_group, log_stream_name="S3Backup"
+        # One stream for the deliveries to the domain, one for the backups to the bucket.
+        logs_ = blocks.FirehoseLogs(
+            self,
+            log_retention,
+            {"FirehoseDeliveryLogStream": "Delivery", "FirehoseBackupLogStream": "S3Backup"},
         )
         bucket = self.backup_bucket
         domain_access = [
@@ -446,45 +456,41 @@ class SearchIndexerStack(ServiceStack):
             destination=domain_access,
             bucket=bucket,
             bucket_writes=("WriteFailedDocuments", (FAILED_PREFIX, ERROR_PREFIX.split("!", 1)[0])),
-            log_group=log_group,
+            log_group=logs_.group,
         )
 
         f = firehose.CfnDeliveryStream
         role_arn = self.firehose_role.role_arn
-        stream = f(
-            self,
-            "DeliveryStream",
-            delivery_stream_name=self.resource_name,
-            **blocks.kinesis_source(stream_arn, self.firehose_role),
-            amazonopensearchservice_destination_configuration=f.AmazonopensearchserviceDestinationConfigurationProperty(
-                domain_arn=self.domain.attr_arn,
-                index_name=INDEX_PREFIX,
-                index_rotation_period=INDEX_ROTATION,
-                role_arn=role_arn,
-                buffering_hints=f.AmazonopensearchserviceBufferingHintsProperty(
-                    size_in_m_bs=buffer_size_mib, interval_in_seconds=buffer_interval_seconds
-                ),
-                retry_options=f.AmazonopensearchserviceRetryOptionsProperty(
-                    duration_in_seconds=retry_seconds
-                ),
-                s3_backup_mode="FailedDocumentsOnly",
-                s3_configuration=f.S3DestinationConfigurationProperty(
-                    bucket_arn=bucket.bucket_arn,
-                    role_arn=role_arn,
-                    prefix=FAILED_PREFIX,
-                    error_output_prefix=ERROR_PREFIX,
-                    compression_format="GZIP",
-                    buffering_hints=f.BufferingHintsProperty(
-                        size_in_m_bs=5, interval_in_seconds=300
-                    ),
-                    cloud_watch_logging_options=blocks.firehose_logging(log_group, backup_log),
-                ),
-                cloud_watch_logging_options=blocks.firehose_logging(log_group, delivery_log),
+        destination = f.AmazonopensearchserviceDestinationConfigurationProperty(
+            domain_arn=self.domain.attr_arn,
+            index_name=INDEX_PREFIX,
+            index_rotation_period=INDEX_ROTATION,
+            role_arn=role_arn,
+            buffering_hints=buffering.opensearch_hints(),
+            retry_options=f.AmazonopensearchserviceRetryOptionsProperty(
+                duration_in_seconds=retry_seconds
             ),
+            s3_backup_mode="FailedDocumentsOnly",
+            s3_configuration=f.S3DestinationConfigurationProperty(
+                bucket_arn=bucket.bucket_arn,
+                role_arn=role_arn,
+                prefix=FAILED_PREFIX,
+                error_output_prefix=ERROR_PREFIX,
+                compression_format="GZIP",
+                buffering_hints=blocks.Buffering(size_mib=5, interval_seconds=300).hints(),
+                cloud_watch_logging_options=logs_.options("S3Backup"),
+            ),
+            cloud_watch_logging_options=logs_.options("Delivery"),
         )
-        # Firehose checks the role's access when it creates the stream; its first document must
-        # find the template (or the day's index gets dynamic mappings) and its role mapped.
-        stream.node.add_dependency(policy)
+        stream = blocks.kinesis_delivery_stream(
+            self,
+            stream_arn,
+            self.firehose_role,
+            policy,
+            amazonopensearchservice_destination_configuration=destination,
+        )
+        # Its first document must find the template (or the day's index gets dynamic mappings)
+        # and its role mapped.
         stream.node.add_dependency(self.setup)
         return stream
 

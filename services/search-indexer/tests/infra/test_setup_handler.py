@@ -149,19 +149,24 @@ def _run(domain: FakeDomain, event: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def test_create_applies_every_step_in_order() -> None:
-    domain = FakeDomain()
-    result = _run(domain, _event("Create"))
-
-    assert [(c.method, c.path) for c in domain.calls] == [
+def _steps(ism_write: str = ISM) -> list[tuple[str, str]]:
+    """The setup's requests in order; the ISM policy is written to `ism_write`."""
+    return [
         ("PUT", ROLE),
         ("PUT", MAPPING),
         ("PUT", PIPELINE),
         ("PUT", TEMPLATE),
         ("GET", ISM),
-        ("PUT", ISM),
+        ("PUT", ism_write),
         ("POST", IMPORT),
     ]
+
+
+def test_create_applies_every_step_in_order() -> None:
+    domain = FakeDomain()
+    result = _run(domain, _event("Create"))
+
+    assert [(c.method, c.path) for c in domain.calls] == _steps()
     assert result["PhysicalResourceId"] == f"qos-search-setup:{ENDPOINT}"
     assert result["Data"] == {"Steps": 6, "SavedObjects": 2}
 
@@ -206,15 +211,9 @@ def test_update_reapplies_everything_idempotently() -> None:
     result = _run(domain, _event("Update"))
     assert result["PhysicalResourceId"] == f"qos-search-setup:{ENDPOINT}"
     # The same steps; the ISM policy is replaced with the sequence number it was read with.
-    assert [(c.method, c.path) for c in domain.calls] == [
-        ("PUT", ROLE),
-        ("PUT", MAPPING),
-        ("PUT", PIPELINE),
-        ("PUT", TEMPLATE),
-        ("GET", ISM),
-        ("PUT", f"{ISM}?if_seq_no=0&if_primary_term=1"),
-        ("POST", IMPORT),
-    ]
+    assert [(c.method, c.path) for c in domain.calls] == _steps(
+        ism_write=f"{ISM}?if_seq_no=0&if_primary_term=1"
+    )
     assert domain.documents == after_create
 
     _run(domain, _event("Update", Replicas="2", DeleteAfterDays="7"))

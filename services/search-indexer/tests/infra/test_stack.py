@@ -231,12 +231,10 @@ def test_domain_access_policy_names_only_the_two_roles(resources: kit.Resources)
 def test_firehose_reads_the_ingest_stream_into_daily_indices(
     template: Template, resources: kit.Resources
 ) -> None:
-    _, stream = kit.only(resources, "AWS::KinesisFirehose::DeliveryStream")
+    # Created after the role's policy (Firehose validates access), checked by the kit.
+    stream, role_id = kit.kinesis_delivery_stream(template, resources, INGEST_STREAM_ARN)
     props = stream["Properties"]
     assert props["DeliveryStreamName"] == "qos-test-1-search"
-    assert props["DeliveryStreamType"] == "KinesisStreamAsSource"
-    source = props["KinesisStreamSourceConfiguration"]
-    assert source["KinesisStreamARN"] == {"Ref": kit.read_parameter(template, INGEST_STREAM_ARN)}
     dest = props["AmazonopensearchserviceDestinationConfiguration"]
     domain_id, _ = kit.only(resources, "AWS::OpenSearchService::Domain")
     assert dest["DomainARN"] == {"Fn::GetAtt": [domain_id, "Arn"]}
@@ -259,17 +257,12 @@ def test_firehose_reads_the_ingest_stream_into_daily_indices(
     assert dest["CloudWatchLoggingOptions"]["Enabled"] is True
     assert backup["CloudWatchLoggingOptions"]["Enabled"] is True
     _, firehose_role = _role_ids(resources)
+    assert role_id == firehose_role
     role_arn = {"Fn::GetAtt": [firehose_role, "Arn"]}
-    assert source["RoleARN"] == dest["RoleARN"] == backup["RoleARN"] == role_arn
-    # Created after its policy (Firehose validates access) and after the setup (template and
-    # role mapping in place before the first document).
+    assert dest["RoleARN"] == backup["RoleARN"] == role_arn
+    # Created after the setup (template and role mapping in place before the first document).
     setup_id, _ = kit.only(resources, "Custom::QosSearchSetup")
     assert setup_id in stream["DependsOn"]
-    assert any(
-        resources[d]["Type"] == "AWS::IAM::Policy"
-        and {"Ref": firehose_role} in resources[d]["Properties"]["Roles"]
-        for d in stream["DependsOn"]
-    )
 
 
 def test_failed_documents_bucket_is_private_encrypted_and_expires(resources: kit.Resources) -> None:
@@ -280,23 +273,11 @@ def test_failed_documents_bucket_is_private_encrypted_and_expires(resources: kit
 
 def test_firehose_role_has_least_privilege(template: Template, resources: kit.Resources) -> None:
     _, firehose_role = _role_ids(resources)
-    trust = resources[firehose_role]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
-    assert [s["Principal"] for s in trust] == [{"Service": "firehose.amazonaws.com"}]
-    assert trust[0]["Condition"] == {"StringEquals": {"sts:ExternalId": {"Ref": "AWS::AccountId"}}}
-    statements = _statements(resources, firehose_role)
-    assert set(statements) == {
-        "ReadIngestStream",
-        "DescribeDomain",
-        "WriteDocuments",
-        "ReadClusterState",
-        "LocateBucket",
-        "WriteFailedDocuments",
-        "WriteLogs",
-    }
-    assert all(s["Effect"] == "Allow" for s in statements.values())
-    read = statements["ReadIngestStream"]
-    assert read["Resource"] == {"Ref": kit.read_parameter(template, INGEST_STREAM_ARN)}
-    assert all(a.startswith("kinesis:") and "Put" not in a for a in kit.actions(read))
+    # Besides reading the stream, finding the bucket and logging: the domain, the backups.
+    own_sids = {"DescribeDomain", "WriteDocuments", "ReadClusterState", "WriteFailedDocuments"}
+    statements = kit.assert_firehose_role(
+        template, resources, firehose_role, INGEST_STREAM_ARN, own_sids
+    )
     assert sorted(kit.actions(statements["DescribeDomain"])) == [
         "es:DescribeDomain",
         "es:DescribeDomainConfig",
@@ -500,8 +481,14 @@ def test_stack_refuses_a_bundle_without_handler_or_saved_objects(
         SearchIndexerStack(_fast_app(), "S", env_name="dev", lambda_asset_dir=tmp_path)
 
 
-@pytest.mark.parametrize(
-    ("overrides", "message"),
+@pytest.fixture
+def valid_settings(lambda_asset: Path) -> dict[str, Any]:
+    """What the bad-settings cases change one at a time: the stack's required settings."""
+    return {"env_name": "test", "lambda_asset_dir": lambda_asset}
+
+
+test_bad_settings_are_refused_before_synthesis = kit.bad_settings_test(
+    SearchIndexerStack,
     [
         ({"env_name": "Prod"}, "env_name"),
         ({"env_name": "a-very-long-env-name"}, "domain name"),
@@ -516,9 +503,3 @@ def test_stack_refuses_a_bundle_without_handler_or_saved_objects(
         ({"delete_after_days": 0}, "delete_after_days"),
     ],
 )
-def test_bad_settings_are_refused_before_synthesis(
-    lambda_asset: Path, overrides: dict[str, Any], message: str
-) -> None:
-    settings: dict[str, Any] = {"env_name": "test", "lambda_asset_dir": lambda_asset, **overrides}
-    with pytest.raises(ValueError, match=message):
-        SearchIndexerStack(App(), "qos-test-search-indexer", **settings)

@@ -1,16 +1,20 @@
-"""Assertions the services' stack tests share: finding resources, policies, parameters, cfn-lint.
+"""Assertions the services' stack tests share: finding resources, policies, parameters, cfn-lint,
+what the kit's blocks make, and the shared tests (cfn-lint, bad settings).
 
-Each helper reads the synthesized template as CloudFormation JSON; expected values stay in the
-tests (written out, or derived by a rule of the test's own), never here.
+Each helper reads the synthesized template as CloudFormation JSON. A service's expected values
+stay in its tests (written out, or derived by a rule of the test's own), never here; the helpers
+check only what a kit block always makes (a private bucket's rules, a delivery role's statements).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import App
+import pytest
+from aws_cdk import App, Stack
 from aws_cdk.assertions import Template
 
 Resources = dict[str, dict[str, Any]]
@@ -124,6 +128,55 @@ def assert_private_bucket(resources: Resources) -> tuple[str, dict[str, dict[str
     return bucket_id, rules
 
 
+def kinesis_delivery_stream(
+    template: Template, resources: Resources, source_parameter: str
+) -> tuple[dict[str, Any], str]:
+    """The one delivery stream, as `blocks.kinesis_delivery_stream` makes it: it reads the
+    Kinesis stream whose ARN the stack reads from the SSM parameter `source_parameter`, and is
+    created after the one policy of the role it reads as. Returns the stream and that role's id."""
+    _, stream = only(resources, "AWS::KinesisFirehose::DeliveryStream")
+    props = stream["Properties"]
+    assert props["DeliveryStreamType"] == "KinesisStreamAsSource"
+    source = props["KinesisStreamSourceConfiguration"]
+    assert source["KinesisStreamARN"] == {"Ref": read_parameter(template, source_parameter)}
+    role_id: str = source["RoleARN"]["Fn::GetAtt"][0]
+    assert source["RoleARN"] == {"Fn::GetAtt": [role_id, "Arn"]}
+    (policy_id,) = [
+        rid
+        for rid, r in resources.items()
+        if r["Type"] == "AWS::IAM::Policy" and {"Ref": role_id} in r["Properties"]["Roles"]
+    ]
+    assert policy_id in stream["DependsOn"]
+    return stream, role_id
+
+
+# The statements of every delivery role's policy (`blocks.firehose_policy`), by sid.
+FIREHOSE_POLICY_SIDS = frozenset({"ReadIngestStream", "LocateBucket", "WriteLogs"})
+
+
+def assert_firehose_role(
+    template: Template,
+    resources: Resources,
+    role_id: str,
+    source_parameter: str,
+    own_sids: set[str],
+) -> dict[str, dict[str, Any]]:
+    """The delivery role is Firehose's for this account only; its statements are those of every
+    delivery role and its `own_sids` (the destination's and the bucket write), all allowing; it
+    reads (never writes) the source stream, whose ARN the stack reads from the SSM parameter
+    `source_parameter`. Returns the statements by sid."""
+    trust = resources[role_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert [s["Principal"] for s in trust] == [{"Service": "firehose.amazonaws.com"}]
+    assert trust[0]["Condition"] == {"StringEquals": {"sts:ExternalId": {"Ref": "AWS::AccountId"}}}
+    statements = {s["Sid"]: s for s in role_statements(resources, role_id)}
+    assert set(statements) == FIREHOSE_POLICY_SIDS | own_sids
+    assert all(s["Effect"] == "Allow" for s in statements.values())
+    read = statements["ReadIngestStream"]
+    assert read["Resource"] == {"Ref": read_parameter(template, source_parameter)}
+    assert all(a.startswith("kinesis:") and "Put" not in a for a in actions(read))
+    return statements
+
+
 def assert_passes_cfn_lint(
     template: Template, folder: Path, accepted: dict[str, str] = ACCEPTED_CFN_LINT
 ) -> None:
@@ -149,3 +202,19 @@ def handler_module(handler: str) -> str:
 def test_template_passes_cfn_lint(template: Template, tmp_path: Path) -> None:
     """A shared test: a stack test module that imports it lints its own `template` fixture."""
     assert_passes_cfn_lint(template, tmp_path)
+
+
+def bad_settings_test(
+    stack_type: Callable[..., Stack], cases: Sequence[tuple[dict[str, Any], str]]
+) -> Callable[..., None]:
+    """A shared test, one case per bad setting: `stack_type` built from the module's
+    `valid_settings` fixture changed by a case's overrides refuses them with a ValueError that
+    matches the case's message, before synthesis. A module assigns it to a `test_*` name."""
+
+    def test(valid_settings: dict[str, Any], overrides: dict[str, Any], message: str) -> None:
+        with pytest.raises(ValueError, match=message):
+            stack_type(App(), "Refused", **{**valid_settings, **overrides})
+
+    one_per_case = pytest.mark.parametrize(("overrides", "message"), cases)
+    parametrized: Callable[..., None] = one_per_case(test)
+    return parametrized
