@@ -2,7 +2,7 @@
 
 Plain Python, shared by the stack and by the tests that create the table through the Glue API,
 so there is one definition. The columns come from the lake's Arrow schema
-(`qos_lake.schema.lake_schema`), the one the local writer uses: Athena reads files written on
+(`qos_lake.api.lake_schema`), the one the local writer uses: Athena reads files written on
 AWS by Firehose and files written locally with the same table.
 """
 

@@ -8,7 +8,7 @@
   `/qos/<env>/ingest/stream-arn`, resolved at deploy time) and writing Parquet with the Glue
   table's schema under `events/dt=YYYY-MM-DD/hour=HH/`;
 - an Athena workgroup (enforced settings, encrypted results, a bytes-scanned cutoff) and one
-  named query per `qos_lake.queries.QUERIES`, with the very text the local engine runs;
+  named query per `qos_lake.api.QUERIES`, with the very text the local engine runs;
 - SSM parameters `/qos/<env>/lake/<resource>` for other stacks and people.
 
 Firehose files a record under the hour it *received* it, where the local writer uses the

@@ -139,7 +139,7 @@ class RealtimeStack(ServiceStack):
         input_stream_arn = self.read(ssm.INGEST_STREAM_ARN)
         # Like the ingest stream: no shards to size, no key policy, no kms:* grants.
         self.metric_stream = blocks.on_demand_stream(self, "MetricRowStream")
-        # What the job's main.py reads (qos_realtime.flink.main), in its own property group.
+        # What the job's main.py (qos_realtime.entrypoints.flink_job) reads: one property group.
         job_properties = {
             "input.stream.arn": input_stream_arn,
             "output.stream.arn": self.metric_stream.stream_arn,

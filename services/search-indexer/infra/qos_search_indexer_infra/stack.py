@@ -11,7 +11,7 @@
 - the setup custom resource (a Python Lambda behind the CDK `Provider`): the Firehose role's
   security role and role mapping, the ingest pipeline and index template, the ISM retention
   policy and the Dashboards saved objects, applied with SigV4-signed requests on every deploy
-  whose inputs changed (`qos_search_indexer.setup_lambda`);
+  whose inputs changed (`qos_search_indexer.entrypoints.setup_lambda`);
 - SSM parameters `/qos/<env>/search-indexer/<resource>` and outputs (the Dashboards URL).
 
 The delivery stream is created after the setup, so the first daily index is made from the template
