@@ -63,7 +63,8 @@ def _python_files() -> list[Path]:
         capture_output=True,
         text=True,
     ).stdout.split()
-    return [ROOT / name for name in listed if "node_modules" not in name]
+    # A file deleted in the work tree but still in the index is gone: skip it.
+    return [ROOT / name for name in listed if "node_modules" not in name and (ROOT / name).exists()]
 
 
 def _imports(path: Path) -> list[Import]:

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from qos_lake import service
 from qos_lake.domain.queries import QUERIES, QueryParams
 from qos_lake.service import LakeReader, WriterConfig, compact, run_query, write_log
+from qos_lake.service import reader as service_reader
 from qos_shared.eventlog import EventLog
 from qos_shared.eventtime import utc_day
 
@@ -197,7 +197,7 @@ def test_a_tail_longer_than_the_cap_is_cut_to_its_newest_records(
 ) -> None:
     root, log_path = paths
     cap = 40
-    monkeypatch.setattr(service, "TAIL_CAP", cap)
+    monkeypatch.setattr(service_reader, "TAIL_CAP", cap)
     start, end = BASE_MS, BASE_MS + 3 * HOUR_MS
     read = EVENTS[:IN_LAKE] + EVENTS[-cap:]
     reader = LakeReader(root, log_path)
