@@ -50,11 +50,6 @@ def feature_flags(cdk_json: Path) -> dict[str, Any]:
     return {k: v for k, v in doc["context"].items() if k.startswith("@aws-cdk/")}
 
 
-def resources_of(template: Template) -> Resources:
-    found: Resources = template.to_json()["Resources"]
-    return found
-
-
 def only(resources: Resources, type_: str) -> tuple[str, dict[str, Any]]:
     """(logical id, resource) of the template's one resource of this type."""
     found = [(rid, r) for rid, r in resources.items() if r["Type"] == type_]
