@@ -73,17 +73,15 @@ def flink_application_zip(app: App) -> Path:
     """The zip named in context, else a fresh build of the Flink job's own packaging.
 
     Rebuilding on every synth keeps the zip's Python in step with the sources (the zip is
-    deterministic, so an unchanged job keeps its asset hash); the connector jar is rebuilt with
-    Maven only when it is missing or older than its pom.
+    deterministic, so an unchanged job keeps its asset hash); the connector jar comes from the
+    cache keyed by its pom's hash, and is built with Maven only when that pom is new.
     """
     given = ServiceContext(app, SERVICE).get("flinkApplicationZip")
     if given:
         return Path(given)
     package = importlib.import_module(FLINK_PACKAGING)
 
-    jar = package.POM.parent / "target" / package.JAR_NAME
-    if not jar.is_file() or jar.stat().st_mtime < package.POM.stat().st_mtime:
-        jar = package.build_jar()
+    jar = package.build_jar()
     package.write_zip(package.DEFAULT_ZIP, jar)
     built: Path = package.DEFAULT_ZIP
     return built

@@ -23,15 +23,16 @@ end runs the zip's main.py with `python -I -S` (no site-packages) to prove it. T
 runtime properties (`property_groups`) carry, besides the job's own group, MSF's
 `kinesis.analytics.flink.run.options`: `python` = `main.py`, `jarfile` = `lib/<jar>`.
 
-Without --jar, the jar is built with Maven from services/realtime/flink/pom.xml (Java 11+ and
-Maven on PATH, Maven Central reachable).
+Without --jar, the jar is the pom's shaded jar (services/realtime/flink/pom.xml), cached by the
+pom's hash and built with Maven when missing (Java 11+ and Maven on PATH); where Maven Central
+does not serve the Kinesis connector, `--connector-source DIR` builds it from its Apache source
+release first (`qos_realtime.flink_connector`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -40,13 +41,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import qos_shared.catalogue
+from qos_realtime import flink_connector
 from qos_realtime.entrypoints import flink_job as job
 
 PACKAGE = Path(__file__).resolve().parent  # qos_realtime
 FLINK_SQL = PACKAGE / "adapters" / "flink"
 SERVICE = PACKAGE.parents[1]  # services/realtime, in a source checkout
 POM = SERVICE / "flink" / "pom.xml"
-JAR_NAME = "qos-realtime-flink-connectors.jar"
+JAR_NAME = flink_connector.JAR_NAME
 JAR_PATH = f"lib/{JAR_NAME}"
 DEFAULT_ZIP = SERVICE / "build" / "qos-realtime-flink.zip"
 JOB_MODULES = ("__init__.py", "sql.py", "tables.py")  # of adapters/flink
@@ -86,19 +88,15 @@ def property_groups(
     ]
 
 
-def build_jar(pom: Path = POM) -> Path:
-    """`mvn package` of the connector module; returns the shaded jar."""
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise SystemExit("mvn not found: install Maven, or pass --jar")
+def build_jar(pom: Path = POM, *, source: Path | None = None) -> Path:
+    """The shaded connector jar of `pom`: cached by the pom's hash, else built with Maven (the
+    connector from Maven Central, or from its source release: `qos_realtime.flink_connector`)."""
     if not pom.is_file():
         raise SystemExit(f"{pom} not found (not a source checkout?): pass --jar")
-    print(f"building {JAR_NAME} with Maven ({pom})", flush=True)
-    subprocess.run([mvn, "-B", "-q", "-f", str(pom), "package"], check=True)  # noqa: S603
-    jar = pom.parent / "target" / JAR_NAME
-    if not jar.is_file():
-        raise SystemExit(f"Maven finished but {jar} is missing")
-    return jar
+    try:
+        return flink_connector.shaded_jar(pom, source=source)
+    except flink_connector.ConnectorUnavailable as error:
+        raise SystemExit(str(error)) from error
 
 
 def _bare_package(doc: str) -> bytes:
@@ -184,10 +182,16 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--jar", type=Path, help="a shaded connector jar built already")
     parser.add_argument("--pom", type=Path, default=POM)
+    parser.add_argument(
+        "--connector-source",
+        type=Path,
+        help="the Kinesis connector's source release, where Maven Central lacks it "
+        f"(${flink_connector.SOURCE_ENV})",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_ZIP)
     args = parser.parse_args(argv)
 
-    jar = args.jar if args.jar else build_jar(args.pom)
+    jar = args.jar if args.jar else build_jar(args.pom, source=args.connector_source)
     print(f"connector jar: {jar} ({jar.stat().st_size / 1e6:.1f} MB)", flush=True)
     names = write_zip(args.out, jar)
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB):", flush=True)
