@@ -93,6 +93,37 @@ def realtime_flink(session: nox.Session) -> None:
 
 
 @nox.session
+def aws_e2e(session: nox.Session) -> None:
+    """The realtime path as on AWS, on this machine (infra/twin): the ingest Lambda behind an
+    API Gateway twin, Kinesis and CloudWatch from moto's server, the Flink application zip with
+    the real Kinesis connector on PyFlink's mini-cluster, the publisher Lambda behind an event
+    source mapping twin; checked against the oracle. Needs Java 17 and Maven, and the Kinesis
+    connector (`python -m qos_realtime.flink_connector`; `-- --connector-source DIR` to build it
+    from its source release where Maven Central does not serve it)."""
+    session.install(
+        *_editable(
+            "shared",
+            "services/ingest",
+            "services/realtime[local,flink]",
+            "services/lake",
+            "services/search-indexer",
+            "infra[twin]",
+        )
+    )
+    source = [a.split("=", 1)[1] for a in session.posargs if a.startswith("--connector-source=")]
+    args = [a for a in session.posargs if not a.startswith("--connector-source=")]
+    env = {"QOS_FLINK_CONNECTOR_SOURCE": source[0]} if source else {}
+    # The jar first, with its own progress and error (a missing connector says how to build it).
+    session.run("python", "-m", "qos_realtime.flink_connector", env=env)
+    # Its own scratch folder: the moto, Flink and ingest logs stay there after a failure.
+    basetemp = (Path(session.create_tmp()) / "pytest").resolve()
+    with session.chdir(ROOT / "infra" / "twin"):
+        session.run(
+            "pytest", "-p", "no:cacheprovider", f"--basetemp={basetemp}", ".", *args, env=env
+        )
+
+
+@nox.session
 def infra(session: nox.Session) -> None:
     """The local composition (`qos up`) and the AWS app of all stacks."""
     session.install(
@@ -158,6 +189,7 @@ def lint(session: nox.Session) -> None:
         "infra/src",
         "infra/tests",
         "infra/aws",
+        "infra/twin",
         "bench",
         "noxfile.py",
         *(f"services/{name}/src" for name in SERVICES if name != "ingest"),

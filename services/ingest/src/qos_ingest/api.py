@@ -3,7 +3,9 @@
 Two things are offered. In process, the domain function and its values (`ingest` on an
 `IngestRequest` under an `IngestConfig`), for the simulator's checks and the benchmark. As a
 process, the local server: the command that starts it, the line it prints once it listens, and a
-way to start it and wait for that line (`qos up`, the benchmarks and the end-to-end tests).
+way to start it and wait for that line (`qos up`, the benchmarks and the end-to-end tests). And
+the Lambda handler behind API Gateway, for a harness that invokes it as API Gateway would
+(`lambda_handler()`, imported on call: it needs Powertools).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -25,6 +27,7 @@ __all__ = [
     "IngestRequest",
     "IngestResult",
     "ingest",
+    "lambda_handler",
     "local_server_argv",
     "ready_url",
     "start_local_server",
@@ -82,3 +85,11 @@ def start_local_server(
         process.kill()
         process.wait()
         raise
+
+
+def lambda_handler() -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The API Gateway (REST, proxy) Lambda handler, configured from `QOS_INGEST_*` on its
+    first invocation."""
+    from qos_ingest.entrypoints.lambda_handler import handler
+
+    return handler

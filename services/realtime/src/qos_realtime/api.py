@@ -7,7 +7,11 @@
 - Read side: `MetricReader` answers the store's queries (series, windows, the newest and the tile
   window, the groups of a dimension) as `MetricRow`s; `UnknownMetric` is what it raises for a
   metric the catalogue lacks.
-- The Flink application zip (build tooling, no CDK): `write_flink_zip`, `FLINK_JAR_NAME`.
+- The Flink application zip (build tooling, no CDK): `write_flink_zip`, `FLINK_JAR_NAME`,
+  `build_flink_jar` (the shaded connector jar, cached), `flink_property_groups` (the
+  application's runtime properties).
+- The publisher Lambda's handler, for a harness that invokes it as Lambda would:
+  `publisher_lambda_handler()` (imported on call: it needs Powertools, not DuckDB).
 
 The local engine as a process is a command, not an import: `qos-realtime` (or `python -m
 qos_realtime.entrypoints.local_engine`), as `qos up` runs it. Importing this module needs the
@@ -16,11 +20,16 @@ qos_realtime.entrypoints.local_engine`), as `qos up` runs it. Importing this mod
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from qos_realtime.adapters.metric_store import MetricReader, MetricStore, UnknownMetric
 from qos_realtime.adapters.window_engine import WindowEngine, spill_dir_default
 from qos_realtime.domain.rows import MetricRow
 from qos_realtime.domain.windows import WindowConfig
 from qos_realtime.flink_package import JAR_NAME as FLINK_JAR_NAME
+from qos_realtime.flink_package import build_jar as build_flink_jar
+from qos_realtime.flink_package import property_groups as flink_property_groups
 from qos_realtime.flink_package import write_zip as write_flink_zip
 from qos_realtime.service.consumer import CONSUMER, ConsumerTiming, RealtimeConsumer
 
@@ -35,6 +44,17 @@ __all__ = [
     "UnknownMetric",
     "WindowConfig",
     "WindowEngine",
+    "build_flink_jar",
+    "flink_property_groups",
+    "publisher_lambda_handler",
     "spill_dir_default",
     "write_flink_zip",
 ]
+
+
+def publisher_lambda_handler() -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The CloudWatch publisher's Lambda handler (built from `QOS_REALTIME_PUBLISHER_*` on its
+    first invocation)."""
+    from qos_realtime.entrypoints.publisher_lambda import handler
+
+    return handler

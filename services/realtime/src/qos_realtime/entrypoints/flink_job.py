@@ -13,6 +13,12 @@ On Managed Service for Apache Flink this file is the application zip's `main.py`
 | `allowed.lateness.seconds` | watermark delay behind the newest event time | 5 |
 | `source.init.position` | where a fresh job starts reading: LATEST, TRIM_HORIZON | LATEST |
 | `source.idle.seconds` | a shard without records this long stops holding the watermark | 60 |
+| `source.connector.<option>` | passed to the Kinesis source as connector option `<option>` | none |
+| `sink.connector.<option>` | passed to the Kinesis sink as connector option `<option>` | none |
+
+The pass-through options tune the connector without a new build: for example
+`source.connector.source.shard.discovery.interval`, `sink.connector.sink.batch.max-size`, or
+`aws.endpoint` on both for a VPC or FIPS endpoint (the AWS twin sets it to moto's server).
 
 plus MSF's own group `kinesis.analytics.flink.run.options`: `python` = `main.py`, `jarfile` =
 `lib/<the shaded connector jar>`.
@@ -20,7 +26,8 @@ plus MSF's own group `kinesis.analytics.flink.run.options`: `python` = `main.py`
 Locally, `python -m qos_realtime.entrypoints.flink_job --events DIR_OR_FILE --out DIR` runs the
 same SQL over newline-delimited stored records (a bounded source: every window closes at the end)
 and writes the rows (MetricRow and DistributionRow JSON, see `sql`) as part files to DIR;
-`--properties FILE [--jar JAR]` runs against Kinesis with a properties file of MSF's shape.
+`--properties FILE [--jar JAR] --wait` runs against Kinesis with a properties file of MSF's shape
+until stopped (without `--wait` it returns once the job is submitted, as on MSF).
 Flink's own logs go to pyflink's `log/` folder.
 """
 
@@ -30,7 +37,7 @@ import argparse
 import json
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +48,8 @@ from qos_realtime.adapters.flink import sql, tables
 
 MSF_PROPERTIES = Path("/etc/flink/application_properties.json")
 PROPERTY_GROUP = "qos.realtime"
+SOURCE_OPTION_PREFIX = "source.connector."
+SINK_OPTION_PREFIX = "sink.connector."
 SOURCE_TABLE = "qos_events_source"
 SINK_TABLE = "qos_metric_sink"
 
@@ -54,6 +63,8 @@ class JobConfig:
     allowed_lateness_s: float = 5.0
     init_position: str = "LATEST"
     idle_timeout_s: int = 60
+    source_options: Mapping[str, str] = field(default_factory=dict)
+    sink_options: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_properties(cls, groups: Mapping[str, Mapping[str, str]]) -> JobConfig:
@@ -73,11 +84,19 @@ class JobConfig:
             allowed_lateness_s=float(props.get("allowed.lateness.seconds", "5")),
             init_position=props.get("source.init.position", "LATEST"),
             idle_timeout_s=int(props.get("source.idle.seconds", "60")),
+            source_options=_options(props, SOURCE_OPTION_PREFIX),
+            sink_options=_options(props, SINK_OPTION_PREFIX),
         )
 
     def table_config(self) -> dict[str, str]:
         """Flink settings of the Kinesis job: an idle shard must not stall every window."""
         return {"table.exec.source.idle-timeout": f"{self.idle_timeout_s} s"}
+
+
+def _options(props: Mapping[str, str], prefix: str) -> dict[str, str]:
+    return {
+        k.removeprefix(prefix): v for k, v in props.items() if k.startswith(prefix) and k != prefix
+    }
 
 
 def read_properties(path: Path) -> dict[str, dict[str, str]]:
@@ -107,9 +126,13 @@ def kinesis_statements(config: JobConfig) -> list[str]:
             region=config.region,
             allowed_lateness_s=config.allowed_lateness_s,
             init_position=config.init_position,
+            extra=config.source_options,
         ),
         tables.kinesis_sink_ddl(
-            SINK_TABLE, stream_arn=config.output_stream_arn, region=config.region
+            SINK_TABLE,
+            stream_arn=config.output_stream_arn,
+            region=config.region,
+            extra=config.sink_options,
         ),
         window_s=config.window_s,
     )
@@ -170,6 +193,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--parallelism", type=int, help="default: the cluster's")
     parser.add_argument("--jar", type=Path, action="append", default=[], help="extra jars")
     parser.add_argument("--print-sql", action="store_true", help="print the statements, run none")
+    parser.add_argument(
+        "--wait", action="store_true", help="with Kinesis: run until stopped (a local cluster)"
+    )
     args = parser.parse_args(argv)
 
     flink_config: dict[str, str] = {}
@@ -191,7 +217,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     env = table_environment(parallelism=args.parallelism, jars=args.jar, config=flink_config)
     result = submit(env, statements)
-    if args.events:  # bounded: wait for the end; on MSF the job runs on after main returns
+    # Bounded input: wait for the end. On MSF the job runs on after main returns; a local run
+    # against Kinesis (--wait) keeps this process, and so its mini-cluster, until it is stopped.
+    if args.events or args.wait:
         result.wait()
 
 

@@ -1,0 +1,419 @@
+"""The realtime path as deployed on AWS, end to end on this machine (see `twin` for what stands
+in for what): viewers' events through the ingest Lambda into Kinesis, the Flink application's
+windows, the rows stream, the publisher Lambda, and CloudWatch, checked against the shared
+oracle's truth.
+
+The run is a backfill of five minutes of simulated viewers that ended a minute ago, sent through
+API Gateway as the SDK sends them (`/v1/events` batches), plus the original player's `/streams`
+envelope; every event goes in twice (a client retry after a lost reply, and Kinesis' at-least-once
+delivery, give exactly that). A few clock events after the run move the watermark past its last
+window. Then every window's every KPI, for everyone and per platform and per channel, is read
+back from moto's CloudWatch: counts, sums and means with GetMetricData (`Sum` and
+`SampleCount`: one datum per window, so a duplicate row would show), percentiles from the
+`Values`/`Counts` the publisher sent.
+
+Then live traffic: events stamped with the wall clock for two windows, to measure the seconds
+from a window's end to its datapoint in CloudWatch, and records of a window already closed,
+which must come out as `LateEvents`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from twin import (
+    CREDENTIALS,
+    REGION,
+    ApiGateway,
+    EventSourceMapping,
+    FlinkApplication,
+    MotoServer,
+    PutMetricDataRecorder,
+    chunked,
+    create_stream,
+    read_stream,
+    wait_until,
+)
+
+from qos_infra.simulator import SimulationConfig, simulate
+from qos_infra.simulator.delivery import HttpSender, Reply
+from qos_ingest.api import lambda_handler
+from qos_realtime.api import (
+    build_flink_jar,
+    flink_property_groups,
+    publisher_lambda_handler,
+    write_flink_zip,
+)
+from qos_shared.catalogue import BY_NAME, CATALOGUE, LATE_EVENTS
+from qos_shared.examples import original_sample_envelope
+from qos_shared.testing.oracle import percentile
+
+WINDOW_S = 60
+WINDOW_MS = WINDOW_S * 1000
+LATENESS_S = 5.0
+NAMESPACE = "QoS-Twin"
+VIEWERS = 60
+MINUTES = 5.0
+SEED = 20261207
+REL = 1e-9
+DIMENSIONS = {"all": None, "client_platform": "ClientPlatform", "channel_watched": "Channel"}
+EVENTS, ROWS = "qos-events", "qos-metric-rows"
+
+
+def published_name(metric: str) -> tuple[str, bool]:
+    """(CloudWatch name, published as a distribution) of a catalogue metric, as the README's
+    metric table documents them (written here from that table, not from the publisher)."""
+    m = BY_NAME[metric]
+    camel = "".join(p[:1].upper() + p[1:] for p in metric.split("_"))
+    if m.kind == "percentile":
+        return camel.rsplit("P", 1)[0], True  # StartupTimeP95 -> StartupTime
+    distributions = {published_name(x.name)[0] for x in CATALOGUE if x.kind == "percentile"}
+    return (camel + "Mean" if camel in distributions else camel), False
+
+
+class TwiceSender:
+    """Sends every request body twice, as a client that retries after a lost reply does."""
+
+    def __init__(self, sender: HttpSender) -> None:
+        self.sender = sender
+
+    def send(self, body: bytes, headers: Any) -> Reply:
+        first = self.sender.send(body, headers)
+        second = self.sender.send(body, headers)
+        assert second.status == first.status, (first, second)
+        return second
+
+
+@dataclass
+class Twin:
+    moto: MotoServer
+    api: ApiGateway
+    esm: EventSourceMapping
+    flink: FlinkApplication
+    recorder: PutMetricDataRecorder
+    cloudwatch: Any
+    kinesis: Any
+    truth: dict[str, Any]
+    rows: list[dict[str, Any]]
+    row_arrivals: dict[int, float]  # window_start -> when its first row reached the publisher
+
+    def post(self, path: str, body: dict[str, Any] | list[Any]) -> dict[str, Any]:
+        sender = HttpSender(self.api.url + path)
+        try:
+            reply = sender.send(orjson.dumps(body), {})
+        finally:
+            sender.close()
+        assert reply.status == 200, reply
+        answer: dict[str, Any] = orjson.loads(reply.body)
+        return answer
+
+
+def clock_events(event_time_ms: int, count: int = 8) -> list[dict[str, Any]]:
+    """ATTEMPTs of distinct sessions (so that they reach every shard) at one event time."""
+    return [
+        {
+            "metric_type": "ATTEMPT",
+            "session_id": f"twin-clock-{event_time_ms}-{i}",
+            "user_id": "twin",
+            "client_platform": "web",
+            "channel_watched": "twin-clock",
+            "is_live": True,
+            "event_time": event_time_ms,
+        }
+        for i in range(count)
+    ]
+
+
+@pytest.fixture(scope="module")
+def twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Twin]:
+    work = tmp_path_factory.mktemp("twin")
+    moto = MotoServer(work / "moto.log")
+    env = {
+        **CREDENTIALS,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ENDPOINT_URL": moto.endpoint,
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "QoS/Twin",
+        "QOS_INGEST_SINK": "kinesis",
+        "QOS_INGEST_STREAM_NAME": EVENTS,
+        "QOS_REALTIME_PUBLISHER_NAMESPACE": NAMESPACE,
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    recorder = PutMetricDataRecorder()
+    recorder.install()
+    stoppers: list[Any] = [moto.stop]
+    try:
+        kinesis, cloudwatch = moto.client("kinesis"), moto.client("cloudwatch")
+        events_arn = create_stream(kinesis, EVENTS, shards=2)
+        rows_arn = create_stream(kinesis, ROWS, shards=1)
+
+        now_ms = int(time.time() * 1000)
+        config = SimulationConfig(
+            start_ms=(now_ms // WINDOW_MS - 7) * WINDOW_MS,
+            viewers=VIEWERS,
+            minutes=MINUTES,
+            seed=SEED,
+            window_s=WINDOW_S,
+        )
+        # The channels the publisher may name (CloudWatch dimensions are an allow-list).
+        plan = simulate(config)
+        channels = sorted(plan.truth["kpis"]["channel_watched"])
+        os.environ["QOS_REALTIME_PUBLISHER_CHANNELS"] = ",".join(channels)
+
+        # The application zip, as `cdk deploy` uploads it, with the real connector jar.
+        zip_path = work / "qos-realtime-flink.zip"
+        write_flink_zip(zip_path, build_flink_jar())
+        groups = flink_property_groups(
+            input_stream_arn=events_arn,
+            output_stream_arn=rows_arn,
+            region=REGION,
+            window_s=WINDOW_S,
+            allowed_lateness_s=LATENESS_S,
+            init_position="TRIM_HORIZON",
+            idle_timeout_s=5,
+        )
+        job = next(g for g in groups if g["PropertyGroupId"] == "qos.realtime")
+        job_properties: dict[str, str] = job["PropertyMap"]  # type: ignore[assignment]
+        job_properties |= {
+            "source.connector.aws.endpoint": moto.endpoint,
+            "sink.connector.aws.endpoint": moto.endpoint,
+            "sink.connector.sink.http-client.protocol.version": "HTTP1_1",
+        }
+        flink = FlinkApplication(zip_path, work, groups, env={**env, "CBOR_ENABLED": "false"})
+        stoppers.append(flink.stop)
+
+        api = ApiGateway(lambda_handler(), "qos-ingest")
+        stoppers.append(api.close)
+        rows: list[dict[str, Any]] = []
+        arrivals: dict[int, float] = {}
+
+        def seen(batch: list[dict[str, Any]]) -> None:
+            for record in batch:
+                row = orjson.loads(record["Data"])
+                rows.append(row)
+                arrivals.setdefault(row["window_start"], time.time())
+
+        esm = EventSourceMapping(
+            kinesis,
+            ROWS,
+            rows_arn,
+            publisher_lambda_handler(),
+            function_name="qos-realtime-publisher",
+            on_batch=seen,
+        )
+        esm.start()
+        stoppers.append(esm.stop)
+
+        # The backfill, every request twice.
+        result = simulate(config, sender=TwiceSender(HttpSender(api.url + "/v1/events")))
+        assert result.complete, result.delivery
+        truth = result.truth
+        # The watermark passes the run's last window once these are read.
+        clock_at = truth["windows"][-1]["window_end"] + WINDOW_MS + int(LATENESS_S * 1000)
+        twin = Twin(moto, api, esm, flink, recorder, cloudwatch, kinesis, truth, rows, arrivals)
+        twin.post("/v1/events", {"events": clock_events(clock_at)})
+
+        last = truth["windows"][-1]["window_start"]
+
+        def closed() -> bool:
+            assert flink.running(), flink.log_tail()
+            assert not esm.failures, esm.failures
+            # The job writes a window's rows at once: once the stream is quiet, all are in.
+            return last in arrivals and esm.quiet_for(5.0)
+
+        wait_until(closed, 240, "the run's last window in CloudWatch")
+        yield twin
+    finally:
+        for stop in reversed(stoppers):
+            stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def close(got: float | None, expected: float | None) -> bool:
+    if got is None or expected is None:
+        return got is None and expected is None
+    return math.isclose(got, expected, rel_tol=REL, abs_tol=REL)
+
+
+def expected_values(
+    truth: dict[str, Any],
+) -> dict[tuple[str, tuple[tuple[str, str], ...], int], Any]:
+    """(CloudWatch name, dimensions, window start) -> the truth's value (None: no datum)."""
+    out: dict[tuple[str, tuple[tuple[str, str], ...], int], Any] = {}
+    for window in truth["windows"]:
+        start = window["window_start"]
+        for dimension, cw_dimension in DIMENSIONS.items():
+            for value, kpis in window["groups"][dimension].items():
+                dims: tuple[tuple[str, str], ...] = (
+                    () if cw_dimension is None else ((cw_dimension, value),)
+                )
+                for metric in CATALOGUE:
+                    name, distribution = published_name(metric.name)
+                    if distribution:
+                        continue
+                    if metric.kind == "share":
+                        for split, share in (kpis.get(metric.name) or {}).items():
+                            out[(name, (*dims, ("Rendition", split)), start)] = share
+                    else:
+                        out[(name, dims, start)] = kpis.get(metric.name)
+    return out
+
+
+def metric_data(
+    twin: Twin, keys: list[tuple[str, tuple[tuple[str, str], ...], int]], stat: str
+) -> dict[tuple[str, tuple[tuple[str, str], ...], int], float]:
+    """GetMetricData for one window per query (moto's server, as a dashboard would ask)."""
+    got: dict[tuple[str, tuple[tuple[str, str], ...], int], float] = {}
+    for chunk in chunked(keys, 500):
+        queries = [
+            {
+                "Id": f"q{i}",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": NAMESPACE,
+                        "MetricName": name,
+                        "Dimensions": [{"Name": k, "Value": v} for k, v in dims],
+                    },
+                    "Period": WINDOW_S,
+                    "Stat": stat,
+                },
+            }
+            for i, (name, dims, _) in enumerate(chunk)
+        ]
+        first = min(start for _, _, start in chunk)
+        last = max(start for _, _, start in chunk)
+        reply = twin.cloudwatch.get_metric_data(
+            MetricDataQueries=queries,
+            StartTime=datetime.fromtimestamp(first / 1000, UTC),
+            EndTime=datetime.fromtimestamp(last / 1000, UTC) + timedelta(seconds=WINDOW_S),
+        )
+        for result in reply["MetricDataResults"]:
+            key = chunk[int(result["Id"][1:])]
+            for ts, value in zip(result["Timestamps"], result["Values"], strict=True):
+                if int(ts.timestamp() * 1000) == key[2]:
+                    got[key] = value
+    return got
+
+
+def test_ingest_put_every_event_twice_into_the_events_stream(twin: Twin) -> None:
+    records = read_stream(twin.kinesis, EVENTS)
+    ids = [orjson.loads(r["Data"])["event_id"] for r in records]
+    run = [i for i in ids if i in set(ids)]
+    assert len(run) >= 2 * twin.truth["event_count"]
+    counts: dict[str, int] = defaultdict(int)
+    for event_id in ids:
+        counts[event_id] += 1
+    assert sum(1 for c in counts.values() if c >= 2) >= twin.truth["event_count"]
+
+
+def test_every_window_s_counts_sums_and_means_are_the_truth_in_cloudwatch(twin: Twin) -> None:
+    expected = expected_values(twin.truth)
+    keys = sorted(expected)
+    sums = metric_data(twin, keys, "Sum")
+    samples = metric_data(twin, keys, "SampleCount")
+    compared = 0
+    for key, value in expected.items():
+        if value is None:
+            assert key not in sums, (key, sums.get(key))
+            continue
+        assert key in sums, f"no datum for {key}, expected {value}"
+        assert samples[key] == 1.0, (key, samples[key], "one datum per window")
+        assert close(sums[key], value), (key, sums[key], value)
+        compared += 1
+    assert compared > 1000
+
+
+def test_every_window_s_percentiles_are_the_truth_from_the_published_values(twin: Twin) -> None:
+    published: dict[tuple[str, tuple[tuple[str, str], ...], int], list[float]] = defaultdict(list)
+    for datum in twin.recorder.datums:
+        if "Values" not in datum or datum["Namespace"] != NAMESPACE:
+            continue
+        dims = tuple((d["Name"], d["Value"]) for d in datum.get("Dimensions", []))
+        key = (datum["MetricName"], dims, int(datum["Timestamp"].timestamp() * 1000))
+        for value, count in zip(datum["Values"], datum["Counts"], strict=True):
+            published[key] += [value] * int(count)
+    compared = 0
+    for window in twin.truth["windows"]:
+        for dimension, cw_dimension in DIMENSIONS.items():
+            for value, kpis in window["groups"][dimension].items():
+                dims = () if cw_dimension is None else ((cw_dimension, value),)
+                for metric in CATALOGUE:
+                    if metric.kind != "percentile":
+                        continue
+                    name, _ = published_name(metric.name)
+                    expected = kpis.get(metric.name)
+                    values = published.get((name, dims, window["window_start"]), [])
+                    assert metric.quantile is not None
+                    assert close(percentile(values, metric.quantile), expected), (
+                        metric.name,
+                        dims,
+                        window["window_start"],
+                    )
+                    compared += 1
+    assert compared > 100
+    # And moto holds them: its SampleCount of each distribution is the number of values sent.
+    keys = sorted(published)
+    samples = metric_data(twin, keys, "SampleCount")
+    assert all(samples[k] == len(published[k]) for k in keys)
+
+
+def test_the_original_players_streams_body_reaches_kinesis(twin: Twin) -> None:
+    envelope = original_sample_envelope()
+    answer = twin.post("/streams", envelope)
+    assert answer["accepted"] >= 1, answer
+    ids = {orjson.loads(r["Data"]).get("source_format") for r in read_stream(twin.kinesis, EVENTS)}
+    assert "legacy" in ids
+
+
+def test_a_window_reaches_cloudwatch_within_seconds_of_its_end_and_late_records_are_counted(
+    twin: Twin,
+) -> None:
+    """Live traffic for a window and a half: the seconds from the first live window's end to its
+    datapoint; then records of that closed window, which must become LateEvents."""
+    start = (int(time.time() * 1000) // WINDOW_MS + 1) * WINDOW_MS  # the next window
+    wait_until(lambda: time.time() * 1000 >= start, WINDOW_S + 5, "the next window")
+    sent = 0
+    while time.time() * 1000 < start + WINDOW_MS + (LATENESS_S + 8) * 1000:
+        twin.post("/v1/events", {"events": clock_events(int(time.time() * 1000), count=4)})
+        sent += 4
+        assert not twin.esm.failures, twin.esm.failures
+        if start in twin.row_arrivals:
+            break
+        time.sleep(0.5)
+    wait_until(lambda: start in twin.row_arrivals, 60, "the live window's rows")
+    latency_s = twin.row_arrivals[start] - (start + WINDOW_MS) / 1000
+    print(f"twin: window end -> rows at the publisher: {latency_s:.1f} s")
+    report = os.environ.get("QOS_TWIN_REPORT")  # bench/realtime reads the figure from here
+    if report:
+        Path(report).write_text(f"window_end_to_cloudwatch_s={latency_s:.2f}\n")
+    assert sent > 0
+    assert latency_s < WINDOW_S, "a window must not wait for the next one to close"
+
+    # Three records of the closed live window, each sent twice: three LateEvents.
+    late = clock_events(start + 1000, count=3)
+    for _ in range(2):
+        twin.post("/v1/events", {"events": late})
+    marker = int(time.time() * 1000)
+    twin.post("/v1/events", {"events": clock_events(marker + WINDOW_MS, count=4)})
+
+    def counted() -> bool:
+        return any(r["metric"] == LATE_EVENTS for r in twin.rows)
+
+    wait_until(counted, 90, "the late records' row")
+    late_rows = [r for r in twin.rows if r["metric"] == LATE_EVENTS and r["dimension"] == "all"]
+    assert sum(r["value"] for r in late_rows) == 3
