@@ -41,6 +41,7 @@ from pathlib import Path
 
 import qos_shared.catalogue
 from qos_realtime.entrypoints import flink_job as job
+from qos_realtime.flink_connector import require_connector_for
 
 PACKAGE = Path(__file__).resolve().parent  # qos_realtime
 FLINK_SQL = PACKAGE / "adapters" / "flink"
@@ -185,9 +186,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--jar", type=Path, help="a shaded connector jar built already")
     parser.add_argument("--pom", type=Path, default=POM)
     parser.add_argument("--out", type=Path, default=DEFAULT_ZIP)
+    parser.add_argument("--runtime", help="MSF runtime, e.g. FLINK-2_2 (default: the pom's)")
     args = parser.parse_args(argv)
 
     jar = args.jar if args.jar else build_jar(args.pom)
+    require_connector_for(jar, args.runtime, args.pom)  # a jar for another Flink is refused
     print(f"connector jar: {jar} ({jar.stat().st_size / 1e6:.1f} MB)", flush=True)
     names = write_zip(args.out, jar)
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB):", flush=True)
