@@ -59,7 +59,7 @@ class Msf:
             "kinesisanalyticsv2",
             region_name="eu-west-1",
             aws_access_key_id="testing",
-            aws_secret_access_key="testing",  # noqa: S106 - never sent: the Stubber answers
+            aws_secret_access_key="testing",
         )
         self.stubber = Stubber(self.client)
 
@@ -101,9 +101,7 @@ class Msf:
         return self
 
     def stop(self, *, force: bool) -> Msf:
-        self.stubber.add_response(
-            "stop_application", {}, {"ApplicationName": NAME, "Force": force}
-        )
+        self.stubber.add_response("stop_application", {}, {"ApplicationName": NAME, "Force": force})
         return self
 
 
@@ -126,9 +124,7 @@ def lifecycle(
     timing = LifecycleTiming(
         poll_s=POLL, timeout_s=timeout_s, force_stop_after_s=force_stop_after_s
     )
-    return ApplicationLifecycle(
-        MsfApplication(msf.client), timing, clock=clock, sleep=clock.sleep
-    )
+    return ApplicationLifecycle(MsfApplication(msf.client), timing, clock=clock, sleep=clock.sleep)
 
 
 def event(request_type: str) -> dict[str, Any]:
@@ -161,9 +157,7 @@ def test_create_leaves_a_running_application_alone(msf: Msf, clock: FakeClock) -
     assert clock.sleeps == []
 
 
-def test_starting_already_is_waited_for_without_a_second_start(
-    msf: Msf, clock: FakeClock
-) -> None:
+def test_starting_already_is_waited_for_without_a_second_start(msf: Msf, clock: FakeClock) -> None:
     msf.describe("STARTING").describe("RUNNING")
     outcome = lifecycle(msf, clock).start(NAME)
     assert (outcome.status, outcome.calls) == ("RUNNING", [])
@@ -282,7 +276,7 @@ def test_stop_times_out_with_a_clear_message(msf: Msf, clock: FakeClock) -> None
         lifecycle(msf, clock, timeout_s=20, force_stop_after_s=60).stop(NAME)
 
 
-# --- the handler's routing and the settings ---------------------------------------------------------
+# --- the handler's routing and the settings ----------------------------------------------------
 
 
 def test_unknown_request_types_and_missing_names_are_refused(msf: Msf, clock: FakeClock) -> None:

@@ -69,7 +69,9 @@ def test_a_connector_for_the_runtime_s_flink_passes(
 def test_a_connector_for_another_flink_is_refused(
     tmp_path: Path, version: str, runtime: str, flink: str
 ) -> None:
-    with pytest.raises(ConnectorMismatch, match=rf"{version} is built for Flink {flink}.*{runtime}"):
+    with pytest.raises(
+        ConnectorMismatch, match=rf"{version} is built for Flink {flink}.*{runtime}"
+    ):
         check_connector_jar(kinesis_jar(tmp_path, version), runtime)
 
 
@@ -106,7 +108,7 @@ def test_the_runtime_defaults_to_the_pom_s_flink(tmp_path: Path) -> None:
     pom.write_text("<project><properties><flink.version>1.20.1</flink.version></properties>")
     assert runtime_of_pom(pom) == "FLINK-1_20"
     connector = kinesis_jar(tmp_path, "6.0.0-2.0")
-    with pytest.raises(SystemExit, match="refusing to package.*FLINK-1_20"):
+    with pytest.raises(SystemExit, match=r"refusing to package.*FLINK-1_20"):
         require_connector_for(connector, None, pom)
     assert require_connector_for(connector, "FLINK-2_2", pom) == "6.0.0-2.0"
     with pytest.raises(SystemExit, match="--runtime"):
