@@ -182,14 +182,12 @@ def twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Twin]:
             allowed_lateness_s=LATENESS_S,
             init_position="TRIM_HORIZON",
             idle_timeout_s=5,
+            source_options={"aws.endpoint": moto.endpoint},
+            sink_options={
+                "aws.endpoint": moto.endpoint,
+                "sink.http-client.protocol.version": "HTTP1_1",
+            },
         )
-        job = next(g for g in groups if g["PropertyGroupId"] == "qos.realtime")
-        job_properties: dict[str, str] = job["PropertyMap"]  # type: ignore[assignment]
-        job_properties |= {
-            "source.connector.aws.endpoint": moto.endpoint,
-            "sink.connector.aws.endpoint": moto.endpoint,
-            "sink.connector.sink.http-client.protocol.version": "HTTP1_1",
-        }
         flink = FlinkApplication(zip_path, work, groups, env={**env, "CBOR_ENABLED": "false"})
         stoppers.append(flink.stop)
 

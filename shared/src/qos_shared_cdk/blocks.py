@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Required, TypedDict, Unpack
 
-from aws_cdk import Duration, Environment, RemovalPolicy, Stack, Tags
+from aws_cdk import CustomResource, Duration, Environment, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kinesisfirehose as firehose
@@ -20,6 +20,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_ssm as ssm
+from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from qos_shared_cdk.ssm import Parameter, check_env_name
@@ -212,6 +213,41 @@ def lambda_function(
     for statement in statements:
         role.add_to_policy(statement)
     return python_function(scope, construct_id, code, role, logs_, **settings)
+
+
+def custom_resource(
+    scope: Construct,
+    construct_id: str,
+    on_event: lambda_.IFunction,
+    *,
+    resource_type: str,
+    properties: Mapping[str, Any],
+    log_retention: logs.RetentionDays,
+    depends_on: Sequence[Construct] = (),
+) -> CustomResource:
+    """A custom resource (`construct_id`) of `resource_type` whose Create, Update and Delete run
+    `on_event` through the CDK `Provider` framework (`<id>Provider`, logging to its own group
+    `<id>ProviderLogs`), created after everything in `depends_on`.
+
+    The framework's function answers CloudFormation, so a handler returns or raises and never
+    sends the response itself; a raised error's message becomes the failure reason.
+    """
+    provider = cr.Provider(
+        scope,
+        f"{construct_id}Provider",
+        on_event_handler=on_event,
+        log_group=log_group(scope, f"{construct_id}ProviderLogs", log_retention),
+    )
+    resource = CustomResource(
+        scope,
+        construct_id,
+        service_token=provider.service_token,
+        resource_type=resource_type,
+        properties=dict(properties),
+    )
+    for dependency in depends_on:
+        resource.node.add_dependency(dependency)
+    return resource
 
 
 def on_demand_stream(

@@ -220,3 +220,62 @@ def valid_settings() -> dict[str, Any]:
 test_the_shared_test_refuses_each_bad_setting = bad_settings_test(
     Demo, [({"env_name": "Prod"}, "env_name"), ({"env_name": "a_b"}, "env_name")]
 )
+
+
+def test_custom_resource_runs_its_function_through_the_provider_framework(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "app.py").write_text("def handler(event, context):\n    return None\n")
+    stack = Demo(App(context={"aws:cdk:disable-asset-staging": True}), "qos-test-lake", "test")
+    on_event = blocks.lambda_function(
+        stack,
+        "SetupFunction",
+        (HANDLER, tmp_path),
+        log_retention=logs.RetentionDays.ONE_WEEK,
+        role_description="setup",
+        description="setup",
+        memory_size=128,
+        timeout=Duration.minutes(1),
+        environment={},
+    )
+    first = blocks.on_demand_stream(stack, "First")
+    blocks.custom_resource(
+        stack,
+        "Setup",
+        on_event,
+        resource_type="Custom::QosDemoSetup",
+        properties={"Name": "demo", "Version": 2},
+        log_retention=logs.RetentionDays.ONE_WEEK,
+        depends_on=[first],
+    )
+    resources: dict[str, dict[str, Any]] = Template.from_stack(stack).to_json()["Resources"]
+    setup_id, setup = only(resources, "Custom::QosDemoSetup")
+    assert setup_id.startswith("Setup")
+    stream_id, _ = only(resources, "AWS::Kinesis::Stream")
+    assert setup["DependsOn"] == [stream_id]
+    assert {k: v for k, v in setup["Properties"].items() if k != "ServiceToken"} == {
+        "Name": "demo",
+        "Version": 2,
+    }
+    ours = [
+        rid
+        for rid, r in resources.items()
+        if r["Type"] == "AWS::Lambda::Function" and r["Properties"]["Handler"] == HANDLER
+    ]
+    assert len(ours) == 1
+    # The framework's function is the service token, invokes ours, logs to `<id>ProviderLogs`.
+    (framework_id,) = [
+        rid
+        for rid, r in resources.items()
+        if r["Type"] == "AWS::Lambda::Function"
+        and r["Properties"]
+        .get("Environment", {})
+        .get("Variables", {})
+        .get("USER_ON_EVENT_FUNCTION_ARN")
+        == {"Fn::GetAtt": [ours[0], "Arn"]}
+    ]
+    assert framework_id.startswith("SetupProvider")
+    assert setup["Properties"]["ServiceToken"] == {"Fn::GetAtt": [framework_id, "Arn"]}
+    framework_logs = resources[framework_id]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+    assert framework_logs.startswith("SetupProviderLogs")
+    assert resources[framework_logs]["Properties"]["RetentionInDays"] == 7

@@ -22,10 +22,12 @@ CDK context read here (cdk.json, or `-c key=value` on the command line):
 | `qos:realtime:legacyMetrics` | true | publish the original five names at all |
 | `qos:realtime:channels` | `[]` | channels published with a `Channel` dimension |
 | `qos:realtime:alarmThresholds` | see `dashboard` | `{"startup_time_p95": 5, ...}` (or as JSON) |
+| `qos:realtime:alarmEmail` | (none) | an address the alarm topic e-mails; absent: no subscription |
 | `qos:skipPreflight` | false | don't check that the SSM parameters read exist (offline synth) |
 
 Without `flinkApplicationZip`, the zip is built by the Flink job's own packaging
-(`qos_realtime.flink_package`; Maven builds the connector jar when it is missing).
+(`qos_realtime.flink_package`; Maven builds the connector jar when it is missing), and a
+connector jar built for another Flink than the runtime is refused before anything is synthesized.
 """
 
 from __future__ import annotations
@@ -53,11 +55,12 @@ def add_realtime_stack(app: App, *, env_name: str, env: Environment | None) -> R
     prebuilt = context.get("lambdaAssetDir")
     lambda_dir = Path(prebuilt) if prebuilt else build_lambda_asset(DEFAULT_OUT)
     thresholds = context.get("alarmThresholds")
+    runtime = str(context.get("flinkRuntime", flink_runtime_from_pom(POM)))
     return RealtimeStack(
         **stack_identity(app, SERVICE, env_name, env),
         lambda_asset_dir=lambda_dir,
-        flink_application_zip=flink_application_zip(app),
-        flink_runtime=str(context.get("flinkRuntime", flink_runtime_from_pom(POM))),
+        flink_application_zip=flink_application_zip(app, runtime),
+        flink_runtime=runtime,
         flink_parallelism=int(context.get("flinkParallelism", 1)),
         window_seconds=int(context.get("windowSeconds", 60)),
         allowed_lateness_seconds=float(context.get("allowedLatenessSeconds", 5.0)),
@@ -66,11 +69,13 @@ def add_realtime_stack(app: App, *, env_name: str, env: Environment | None) -> R
         legacy_metrics=flag(context.get("legacyMetrics", True)),
         channels=string_list(context.get("channels", [])),
         alarm_thresholds=None if thresholds is None else _thresholds(thresholds),
+        alarm_email=str(context.get("alarmEmail") or "").strip() or None,
     )
 
 
-def flink_application_zip(app: App) -> Path:
-    """The zip named in context, else a fresh build of the Flink job's own packaging.
+def flink_application_zip(app: App, runtime: str) -> Path:
+    """The zip named in context, else a fresh build of the Flink job's own packaging, whose
+    connector jar must fit the MSF `runtime` (`qos_realtime.flink_connector`).
 
     Rebuilding on every synth keeps the zip's Python in step with the sources (the zip is
     deterministic, so an unchanged job keeps its asset hash); the connector jar comes from the
@@ -82,6 +87,7 @@ def flink_application_zip(app: App) -> Path:
     package = importlib.import_module(FLINK_PACKAGING)
 
     jar = package.build_jar()
+    package.flink_connector.require_connector_for(jar, runtime, package.POM)
     package.write_zip(package.DEFAULT_ZIP, jar)
     built: Path = package.DEFAULT_ZIP
     return built

@@ -6,12 +6,13 @@
 - the on-demand Kinesis stream of metric rows it writes;
 - the publisher Lambda on that stream (partial batch responses, bisect on error, an SQS queue for
   what is given up on) with `cloudwatch:PutMetricData` limited to its namespaces;
-- the dashboard and alarms generated from the metric catalogue (see `dashboard`), and an SNS topic
-  for the alarms;
+- the dashboard and alarms generated from the metric catalogue (see `dashboard`), an SNS topic
+  for the alarms and, if an address is given, its e-mail subscription;
+- the application's lifecycle (`Custom::QosFlinkApplicationLifecycle`, a Lambda of the service
+  behind the CDK `Provider` framework): after every deploy that creates or changes the
+  application it starts it (StartApplication, unless it runs already) and waits for RUNNING;
+  before the application is deleted it stops it and waits for READY (ADR 0012);
 - SSM parameters `/qos/<env>/realtime/<resource>` for what other stacks or people need.
-
-CloudFormation creates the Flink application but does not start it: run
-`aws kinesisanalyticsv2 start-application --application-name <flink-application-name>` once.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Unpack
 
-from aws_cdk import ArnFormat, CfnOutput, Duration
+from aws_cdk import ArnFormat, CfnOutput, CustomResource, Duration
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
@@ -33,6 +34,7 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -43,13 +45,25 @@ from qos_realtime_infra.dashboard import (
     comparison,
     dashboard_widgets,
 )
-from qos_realtime_infra.service_code import DEFAULT_NAMESPACE, HANDLER, PublisherConfig
+from qos_realtime_infra.service_code import (
+    DEFAULT_NAMESPACE,
+    HANDLER,
+    LIFECYCLE_HANDLER,
+    PublisherConfig,
+)
 from qos_shared_cdk import blocks, ssm
 from qos_shared_cdk.blocks import Options, ServiceStack, check
 
 SERVICE = ssm.REALTIME
 POWERTOOLS_SERVICE_NAME = "qos-realtime-publisher"
 POWERTOOLS_METRICS_NAMESPACE = "QoS/Realtime"
+LIFECYCLE_SERVICE_NAME = "qos-realtime-lifecycle"
+LIFECYCLE_RESOURCE_TYPE = "Custom::QosFlinkApplicationLifecycle"
+# The lifecycle Lambda polls the application every 10 s for up to 13 min (MSF takes minutes to
+# start or stop a job), within the 15 min a Lambda (and the Provider framework's) may run.
+LIFECYCLE_POLL_SECONDS = 10
+LIFECYCLE_TIMEOUT_SECONDS = 780
+LIFECYCLE_FORCE_STOP_AFTER_SECONDS = 300
 DEFAULT_FLINK_RUNTIME = "FLINK-2_2"  # what flink/pom.xml builds the connector jar for
 # Read by the job's main.py (entrypoints/flink_job.py); MSF's own group names its entrypoint.
 FLINK_PROPERTY_GROUP = "qos.realtime"
@@ -69,6 +83,8 @@ PUBLISHER_EVENT_SOURCE: dict[str, Any] = {
 }
 
 _FLINK_RUNTIME = re.compile(r"^FLINK-\d+_\d+$")
+# One address, no display name: what an SNS e-mail subscription takes.
+_EMAIL = re.compile(r"^[^@\s<>(),;:\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 
 
 class RealtimeStack(ServiceStack):
@@ -98,6 +114,7 @@ class RealtimeStack(ServiceStack):
         alarm_thresholds: Mapping[str, float] | None = None,
         alarm_evaluation_periods: int = 5,
         alarm_datapoints_to_alarm: int = 3,
+        alarm_email: str | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         **options: Unpack[Options],
     ) -> None:
@@ -112,6 +129,8 @@ class RealtimeStack(ServiceStack):
         channels: channel_watched values published with a `Channel` dimension (others are not).
         alarm_thresholds: catalogue metric -> threshold in its CloudWatch unit; replaces the
             defaults (`DEFAULT_ALARM_THRESHOLDS`) wholesale.
+        alarm_email: an address the alarm topic e-mails (the subscription is confirmed from
+            the first message); None: no subscription.
         """
         check(_FLINK_RUNTIME.fullmatch(flink_runtime) is not None, "flink_runtime: FLINK-x_y")
         check(5 <= window_seconds <= 3600, "window_seconds must be between 5 and 3600")
@@ -123,6 +142,10 @@ class RealtimeStack(ServiceStack):
         check(
             1 <= alarm_datapoints_to_alarm <= alarm_evaluation_periods,
             "alarm_datapoints_to_alarm must be between 1 and alarm_evaluation_periods",
+        )
+        check(
+            alarm_email is None or is_email_address(alarm_email),
+            f"alarm_email: {alarm_email!r} is not an e-mail address (name@example.com)",
         )
         thresholds = check_alarm_thresholds(
             DEFAULT_ALARM_THRESHOLDS if alarm_thresholds is None else alarm_thresholds
@@ -154,6 +177,15 @@ class RealtimeStack(ServiceStack):
             parallelism=(flink_parallelism, flink_parallelism_per_kpu),
             log_retention=log_retention,
         )
+        self.application_lifecycle = self._lifecycle(
+            lambda_asset_dir,
+            {
+                "RuntimeEnvironment": flink_runtime,
+                "Parallelism": f"{flink_parallelism}/{flink_parallelism_per_kpu}",
+                "JobProperties": job_properties,
+            },
+            log_retention,
+        )
         self.publisher = self._publisher(lambda_asset_dir, config, log_retention)
         self.dashboard = cw.Dashboard(
             self,
@@ -162,6 +194,8 @@ class RealtimeStack(ServiceStack):
             widgets=dashboard_widgets(namespace),
         )
         self.alarm_topic = sns.Topic(self, "AlarmTopic", display_name=self.describe("alarms"))
+        if alarm_email is not None:
+            self.alarm_topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
         self.alarms = {
             metric: self._alarm(
                 namespace,
@@ -188,7 +222,9 @@ class RealtimeStack(ServiceStack):
         """The application running the zip (and its connector jar, `application_zip[1]`) with
         the job's `properties`; `parallelism` is (parallelism, parallelism per KPU)."""
         zip_path, jarfile = application_zip
-        code = s3_assets.Asset(self, "FlinkApplicationCode", path=str(zip_path))
+        code = self.application_code = s3_assets.Asset(
+            self, "FlinkApplicationCode", path=str(zip_path)
+        )
         log_group = blocks.log_group(self, "FlinkLogs", log_retention)
         log_stream = logs.LogStream(self, "FlinkLogStream", log_group=log_group)
         log_stream_arn = self.format_arn(
@@ -297,7 +333,7 @@ class RealtimeStack(ServiceStack):
         )
         # The role must be able to read the code and the streams before MSF validates the app.
         application.node.add_dependency(policy)
-        flink.CfnApplicationCloudWatchLoggingOption(
+        self.application_logging = flink.CfnApplicationCloudWatchLoggingOption(
             self,
             "FlinkLogging",
             application_name=application.ref,
@@ -306,6 +342,61 @@ class RealtimeStack(ServiceStack):
             ),
         )
         return application
+
+    def _lifecycle(
+        self, asset_dir: Path, configuration: dict[str, Any], log_retention: logs.RetentionDays
+    ) -> CustomResource:
+        """Start the application after every deploy that creates or changes it; stop it before
+        it is deleted. Created after the application and its logging option (its configuration),
+        so it runs after each update of either; its properties carry the code's asset hash and
+        the configuration, so that a change of either is an Update of this resource too."""
+        application_arn = self.format_arn(
+            service="kinesisanalytics",
+            resource="application",
+            resource_name=self.application.ref,
+        )
+        function = blocks.lambda_function(
+            self,
+            "LifecycleFunction",
+            (LIFECYCLE_HANDLER, asset_dir),
+            description=self.describe(does="start the Flink application after deploy"),
+            role_description=self.describe("Flink application lifecycle"),
+            statements=[
+                iam.PolicyStatement(
+                    sid="StartStopFlinkApplication",
+                    actions=[
+                        "kinesisanalytics:DescribeApplication",
+                        "kinesisanalytics:StartApplication",
+                        "kinesisanalytics:StopApplication",
+                    ],
+                    resources=[application_arn],
+                )
+            ],
+            log_retention=log_retention,
+            memory_size=256,
+            timeout=Duration.minutes(15),
+            environment={
+                "QOS_REALTIME_LIFECYCLE_POLL_SECONDS": str(LIFECYCLE_POLL_SECONDS),
+                "QOS_REALTIME_LIFECYCLE_TIMEOUT_SECONDS": str(LIFECYCLE_TIMEOUT_SECONDS),
+                "QOS_REALTIME_LIFECYCLE_FORCE_STOP_AFTER_SECONDS": str(
+                    LIFECYCLE_FORCE_STOP_AFTER_SECONDS
+                ),
+                "POWERTOOLS_SERVICE_NAME": LIFECYCLE_SERVICE_NAME,
+            },
+        )
+        return blocks.custom_resource(
+            self,
+            "ApplicationLifecycle",
+            function,
+            resource_type=LIFECYCLE_RESOURCE_TYPE,
+            properties={
+                "ApplicationName": self.application.ref,
+                "CodeAssetHash": self.application_code.asset_hash,
+                **configuration,
+            },
+            log_retention=log_retention,
+            depends_on=[self.application, self.application_logging],
+        )
 
     # --- the publisher ------------------------------------------------------------------------
 
@@ -416,6 +507,11 @@ class RealtimeStack(ServiceStack):
         CfnOutput(self, "FlinkApplicationName", value=self.application.ref)
         CfnOutput(self, "DashboardName", value=self.dashboard.dashboard_name)
         CfnOutput(self, "MetricStreamName", value=self.metric_stream.stream_name)
+
+
+def is_email_address(value: str) -> bool:
+    """One plain address (`name@example.com`), as an SNS e-mail subscription takes it."""
+    return _EMAIL.fullmatch(value) is not None
 
 
 def _checked_flink_zip(path: Path) -> str:

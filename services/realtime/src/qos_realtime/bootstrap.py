@@ -1,4 +1,5 @@
-"""The one place realtime is wired: settings in, a ready consumer (local) or publisher (Lambda) out.
+"""The one place realtime is wired: settings in, a ready consumer (local), publisher (Lambda) or
+Flink application lifecycle (the stack's custom resource Lambda) out.
 
 The local engine's adapters are imported when it is built: the publisher Lambda's bundle, which
 imports this module, has no DuckDB.
@@ -9,9 +10,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from qos_realtime.adapters.cloudwatch import CloudWatchSink
+from qos_realtime.adapters.flink_application import MsfApplication
 from qos_realtime.domain.windows import WindowConfig
+from qos_realtime.service.lifecycle import ApplicationLifecycle, LifecycleTiming
 from qos_realtime.service.publisher import MetricPublisher
-from qos_realtime.settings import PublisherSettings, RealtimeSettings
+from qos_realtime.settings import LifecycleSettings, PublisherSettings, RealtimeSettings
 from qos_shared.retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -77,3 +80,26 @@ def build_publisher(
         max_delay_s=settings.max_delay_ms / 1000,
     )
     return MetricPublisher(settings.config, CloudWatchSink(client or cloudwatch_client(), policy))
+
+
+# -- the Flink application's lifecycle ---------------------------------------------------------
+
+
+def flink_client() -> Any:
+    import boto3
+    from botocore.config import Config
+
+    # Describe, start and stop are safe to retry: botocore's standard retries stay on.
+    return boto3.client("kinesisanalyticsv2", config=Config(retries={"mode": "standard"}))
+
+
+def build_lifecycle(
+    settings: LifecycleSettings | None = None, client: Any | None = None
+) -> ApplicationLifecycle:
+    settings = settings or LifecycleSettings()
+    timing = LifecycleTiming(
+        poll_s=settings.poll_seconds,
+        timeout_s=settings.timeout_seconds,
+        force_stop_after_s=settings.force_stop_after_seconds,
+    )
+    return ApplicationLifecycle(MsfApplication(client or flink_client()), timing)

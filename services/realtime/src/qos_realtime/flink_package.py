@@ -37,7 +37,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import qos_shared.catalogue
@@ -66,8 +66,11 @@ def property_groups(
     allowed_lateness_s: float = 5.0,
     init_position: str = "LATEST",
     idle_timeout_s: int = 60,
+    source_options: Mapping[str, str] | None = None,
+    sink_options: Mapping[str, str] | None = None,
 ) -> list[dict[str, object]]:
-    """The application's runtime properties, in the shape of MSF's PropertyGroups."""
+    """The application's runtime properties, in the shape of MSF's PropertyGroups; the
+    connector options go through as `source.connector.<option>` / `sink.connector.<option>`."""
     return [
         {
             "PropertyGroupId": RUN_OPTIONS_GROUP,
@@ -83,6 +86,8 @@ def property_groups(
                 "allowed.lateness.seconds": str(allowed_lateness_s),
                 "source.init.position": init_position,
                 "source.idle.seconds": str(idle_timeout_s),
+                **{job.SOURCE_OPTION_PREFIX + k: v for k, v in (source_options or {}).items()},
+                **{job.SINK_OPTION_PREFIX + k: v for k, v in (sink_options or {}).items()},
             },
         },
     ]
@@ -189,9 +194,12 @@ def main(argv: list[str] | None = None) -> None:
         f"(${flink_connector.SOURCE_ENV})",
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_ZIP)
+    parser.add_argument("--runtime", help="MSF runtime, e.g. FLINK-2_2 (default: the pom's)")
     args = parser.parse_args(argv)
 
     jar = args.jar if args.jar else build_jar(args.pom, source=args.connector_source)
+    # A jar for another Flink than the runtime's is refused.
+    flink_connector.require_connector_for(jar, args.runtime, args.pom)
     print(f"connector jar: {jar} ({jar.stat().st_size / 1e6:.1f} MB)", flush=True)
     names = write_zip(args.out, jar)
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB):", flush=True)

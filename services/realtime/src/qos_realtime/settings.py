@@ -1,12 +1,13 @@
 """Realtime's settings, read once from environment variables: the local engine's
-(`QOS_REALTIME_*`) and the publisher Lambda's (`QOS_REALTIME_PUBLISHER_*`)."""
+(`QOS_REALTIME_*`), the publisher Lambda's (`QOS_REALTIME_PUBLISHER_*`) and the Flink
+application's lifecycle Lambda's (`QOS_REALTIME_LIFECYCLE_*`)."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from qos_realtime.domain.datums import PublisherConfig
@@ -68,3 +69,26 @@ class PublisherSettings(BaseSettings):
             legacy_metrics=self.legacy_metrics,
             channels=self.channel_allow_list,
         )
+
+
+# The lifecycle Lambda runs for at most 15 minutes; its wait must end before, with room to answer.
+LIFECYCLE_MAX_TIMEOUT_SECONDS = 840
+
+
+class LifecycleSettings(BaseSettings):
+    """How the lifecycle Lambda waits for the Flink application; see the service README."""
+
+    model_config = SettingsConfigDict(env_prefix="QOS_REALTIME_LIFECYCLE_", extra="ignore")
+
+    poll_seconds: float = Field(default=10.0, gt=0, le=300)
+    timeout_seconds: float = Field(default=780.0, gt=0, le=LIFECYCLE_MAX_TIMEOUT_SECONDS)
+    force_stop_after_seconds: float = Field(default=300.0, gt=0)
+
+    @model_validator(mode="after")
+    def _force_within_the_wait(self) -> LifecycleSettings:
+        if self.force_stop_after_seconds >= self.timeout_seconds:
+            raise ValueError(
+                "force_stop_after_seconds must be less than timeout_seconds, or a graceful stop "
+                "that hangs is never forced"
+            )
+        return self

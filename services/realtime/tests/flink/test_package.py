@@ -1,10 +1,12 @@
 """The application zip: its layout, and a main.py that runs on the standard library alone.
 
-Needs no pyflink and no Maven: a stand-in file takes the shaded jar's place.
+Needs no pyflink and no Maven: a stand-in jar, holding only the connector's Maven metadata, takes
+the shaded jar's place.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import zipfile
 from dataclasses import asdict
@@ -15,14 +17,31 @@ import pytest
 from qos_realtime import flink_package as package
 from qos_realtime.entrypoints import flink_job as job
 
+RUNTIME = "FLINK-2_2"
+
+
+def stand_in_jar(version: str = "6.0.0-2.0") -> bytes:
+    """A jar with the Kinesis connector's pom.properties only (fixed timestamps: reproducible)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as jar:
+        info = zipfile.ZipInfo(
+            "META-INF/maven/org.apache.flink/flink-connector-aws-kinesis-streams/pom.properties",
+            date_time=(1980, 1, 1, 0, 0, 0),
+        )
+        jar.writestr(info, f"artifactId=flink-connector-aws-kinesis-streams\nversion={version}\n")
+    return buffer.getvalue()
+
+
+STAND_IN = stand_in_jar()
+
 
 @pytest.fixture(scope="module")
 def app_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("package")
     jar = work / "connectors.jar"
-    jar.write_bytes(b"PK stand-in")
+    jar.write_bytes(STAND_IN)
     target = work / "app.zip"
-    package.main(["--jar", str(jar), "--out", str(target)])
+    package.main(["--jar", str(jar), "--out", str(target), "--runtime", RUNTIME])
     return target
 
 
@@ -30,7 +49,7 @@ def test_the_zip_has_the_msf_layout(app_zip: Path) -> None:
     with zipfile.ZipFile(app_zip) as archive:
         names = set(archive.namelist())
         assert archive.read("main.py") == Path(job.__file__).read_bytes()
-        assert archive.read(package.JAR_PATH) == b"PK stand-in"
+        assert archive.read(package.JAR_PATH) == STAND_IN
     assert names == {
         "main.py",
         "qos_realtime/__init__.py",
@@ -46,9 +65,18 @@ def test_the_zip_has_the_msf_layout(app_zip: Path) -> None:
 def test_the_zip_is_reproducible(app_zip: Path, tmp_path: Path) -> None:
     again = tmp_path / "again.zip"
     jar = tmp_path / "connectors.jar"
-    jar.write_bytes(b"PK stand-in")
+    jar.write_bytes(STAND_IN)
     package.write_zip(again, jar)
     assert again.read_bytes() == app_zip.read_bytes()
+
+
+def test_a_connector_for_another_flink_is_refused(tmp_path: Path) -> None:
+    jar = tmp_path / "connectors.jar"
+    jar.write_bytes(stand_in_jar("4.3.0-1.19"))
+    target = tmp_path / "app.zip"
+    with pytest.raises(SystemExit, match=r"4\.3\.0-1\.19 is built for Flink 1\.19.*FLINK-2_2"):
+        package.main(["--jar", str(jar), "--out", str(target), "--runtime", RUNTIME])
+    assert not target.exists()
 
 
 def test_the_zips_main_renders_the_kinesis_job_without_site_packages(app_zip: Path) -> None:
@@ -67,6 +95,11 @@ def test_property_groups_round_trip_through_the_job_config(tmp_path: Path) -> No
         window_s=10,
         allowed_lateness_s=2.5,
         idle_timeout_s=30,
+        source_options={
+            "aws.endpoint": "https://kinesis.example",
+            "source.shard.discovery.interval": "5 s",
+        },
+        sink_options={"sink.batch.max-size": "100"},
     )
     groups = package.property_groups(**asdict(config))
     path = tmp_path / "application_properties.json"

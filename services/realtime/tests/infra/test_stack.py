@@ -18,6 +18,8 @@ import pytest
 from aws_cdk import App
 from aws_cdk.assertions import Template
 
+from qos_realtime import flink_package
+from qos_realtime.flink_connector import check_connector_jar
 from qos_realtime_infra import (
     DEFAULT_FLINK_RUNTIME,
     REALTIME_ROOT,
@@ -27,7 +29,7 @@ from qos_realtime_infra import (
     flink_runtime_from_pom,
 )
 from qos_realtime_infra.app import POM
-from qos_realtime_infra.service_code import HANDLER
+from qos_realtime_infra.service_code import HANDLER, LIFECYCLE_HANDLER
 from qos_shared.catalogue import CATALOGUE
 from qos_shared_cdk.packaging import MARKER_FILE
 from qos_shared_cdk.testing import template as kit
@@ -48,10 +50,24 @@ THRESHOLDS = {
     "average_bitrate": 1_500_000.0,  # higher is better: alarms below
 }
 JAR = "lib/qos-realtime-flink-connectors.jar"
+CONNECTOR_PROPERTIES = (
+    "META-INF/maven/org.apache.flink/flink-connector-aws-kinesis-streams/pom.properties"
+)
+ALARM_EMAIL = "oncall@example.com"
 
 
 def _fast_app(**context: Any) -> App:
     return kit.fast_app(REALTIME_ROOT, **context)
+
+
+def function(resources: kit.Resources, handler: str) -> dict[str, Any]:
+    """The one function running `handler`."""
+    (found,) = [
+        r
+        for r in resources.values()
+        if r["Type"] == "AWS::Lambda::Function" and r["Properties"].get("Handler") == handler
+    ]
+    return found
 
 
 def make_zip(path: Path, names: list[str]) -> Path:
@@ -124,6 +140,27 @@ def test_flink_runtime_matches_the_connector_jar_s_flink_version() -> None:
     pom = POM.read_text(encoding="utf-8")
     major, minor = re.search(r"<flink\.version>(\d+)\.(\d+)", pom).groups()  # type: ignore[union-attr]
     assert DEFAULT_FLINK_RUNTIME == flink_runtime_from_pom(POM) == f"FLINK-{major}_{minor}"
+    # The connector the pom names is for the same Flink major, and no later minor.
+    version = re.search(r"<kinesis\.connector\.version>([^<]+)<", pom)[1]  # type: ignore[index]
+    c_major, c_minor = version.rsplit("-", 1)[1].split(".")
+    assert (c_major, int(c_minor) <= int(minor)) == (major, True), version
+
+
+def test_the_built_zip_packs_a_connector_for_the_runtime(tmp_path: Path) -> None:
+    """The jar inside the application zip the app deploys (built by the Flink packaging, with
+    Maven): its connector's own Maven metadata names a Flink of the runtime's major."""
+    built = flink_package.DEFAULT_ZIP
+    if not built.is_file():
+        pytest.skip(f"no application zip built at {built} (python -m qos_realtime.flink_package)")
+    with zipfile.ZipFile(built) as application:
+        jar = tmp_path / "connectors.jar"
+        jar.write_bytes(application.read(JAR))
+    with zipfile.ZipFile(jar) as connectors:
+        properties = connectors.read(CONNECTOR_PROPERTIES).decode("utf-8")
+    (version,) = [line[8:] for line in properties.splitlines() if line.startswith("version=")]
+    runtime_major = DEFAULT_FLINK_RUNTIME.removeprefix("FLINK-").split("_")[0]
+    assert version.rsplit("-", 1)[1].split(".")[0] == runtime_major, version
+    assert check_connector_jar(jar, DEFAULT_FLINK_RUNTIME) == version.strip()
 
 
 def test_flink_application(template: Template, resources: kit.Resources) -> None:
@@ -206,8 +243,7 @@ def test_metric_row_stream_is_on_demand_and_encrypted(template: Template) -> Non
 
 
 def test_publisher_function(resources: kit.Resources) -> None:
-    _, function = kit.only(resources, "AWS::Lambda::Function")
-    props = function["Properties"]
+    props = function(resources, HANDLER)["Properties"]
     assert (props["Runtime"], props["Handler"], props["Architectures"]) == (
         "python3.12",
         "qos_realtime.entrypoints.publisher_lambda.handler",
@@ -227,8 +263,7 @@ def test_publisher_function(resources: kit.Resources) -> None:
 def test_publisher_may_put_metrics_only_in_its_namespaces(
     resources: kit.Resources,
 ) -> None:
-    _, function = kit.only(resources, "AWS::Lambda::Function")
-    role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    role_id = function(resources, HANDLER)["Properties"]["Role"]["Fn::GetAtt"][0]
     assert "ManagedPolicyArns" not in resources[role_id]["Properties"]
     statements = kit.role_statements(resources, role_id)
     (put,) = [s for s in statements if "cloudwatch:PutMetricData" in kit.actions(s)]
@@ -263,6 +298,100 @@ def test_event_source_mapping(resources: kit.Resources) -> None:
     assert props["MaximumRecordAgeInSeconds"] == 6 * 3600
     assert props["DestinationConfig"] == {
         "OnFailure": {"Destination": {"Fn::GetAtt": [queue_id, "Arn"]}}
+    }
+
+
+# --- the application's lifecycle ----------------------------------------------------------------
+
+
+def test_a_custom_resource_starts_the_application_after_it_is_created_or_changed(
+    resources: kit.Resources,
+) -> None:
+    app_id, app = kit.only(resources, "AWS::KinesisAnalyticsV2::Application")
+    logging_id, _ = kit.only(
+        resources, "AWS::KinesisAnalyticsV2::ApplicationCloudWatchLoggingOption"
+    )
+    _, lifecycle = kit.only(resources, "Custom::QosFlinkApplicationLifecycle")
+    # After the application and its configuration, so it runs after every update of either.
+    assert {app_id, logging_id} <= set(lifecycle["DependsOn"])
+    props = lifecycle["Properties"]
+    assert props["ApplicationName"] == {"Ref": app_id}
+    # A new zip (its asset hash names the S3 object) changes the resource: an Update.
+    file_key = app["Properties"]["ApplicationConfiguration"]["ApplicationCodeConfiguration"][
+        "CodeContent"
+    ]["S3ContentLocation"]["FileKey"]
+    assert f"{props['CodeAssetHash']}.zip" == file_key
+    assert props["RuntimeEnvironment"] == DEFAULT_FLINK_RUNTIME
+    assert props["Parallelism"] == "2/1"
+    groups = app["Properties"]["ApplicationConfiguration"]["EnvironmentProperties"]
+    assert props["JobProperties"] == groups["PropertyGroups"][1]["PropertyMap"]
+
+
+def test_the_provider_framework_runs_the_lifecycle_function(resources: kit.Resources) -> None:
+    _, lifecycle = kit.only(resources, "Custom::QosFlinkApplicationLifecycle")
+    ours = [
+        rid
+        for rid, r in resources.items()
+        if r["Type"] == "AWS::Lambda::Function"
+        and r["Properties"].get("Handler") == LIFECYCLE_HANDLER
+    ]
+    (framework_id,) = [
+        rid
+        for rid, r in resources.items()
+        if r["Type"] == "AWS::Lambda::Function"
+        and r["Properties"]
+        .get("Environment", {})
+        .get("Variables", {})
+        .get("USER_ON_EVENT_FUNCTION_ARN")
+        == {"Fn::GetAtt": [*ours, "Arn"]}
+    ]
+    assert lifecycle["Properties"]["ServiceToken"] == {"Fn::GetAtt": [framework_id, "Arn"]}
+
+
+def test_lifecycle_function_may_start_and_stop_this_application_only(
+    resources: kit.Resources,
+) -> None:
+    app_id, _ = kit.only(resources, "AWS::KinesisAnalyticsV2::Application")
+    props = function(resources, LIFECYCLE_HANDLER)["Properties"]
+    assert (props["Runtime"], props["Timeout"]) == ("python3.12", 900)
+    variables = props["Environment"]["Variables"]
+    assert variables == {
+        "QOS_REALTIME_LIFECYCLE_POLL_SECONDS": "10",
+        "QOS_REALTIME_LIFECYCLE_TIMEOUT_SECONDS": "780",
+        "QOS_REALTIME_LIFECYCLE_FORCE_STOP_AFTER_SECONDS": "300",
+        "POWERTOOLS_SERVICE_NAME": "qos-realtime-lifecycle",
+    }
+    # The wait ends before the Lambda (and the framework, also 15 min) is cut off.
+    assert float(variables["QOS_REALTIME_LIFECYCLE_TIMEOUT_SECONDS"]) < props["Timeout"] - 60
+    role_id = props["Role"]["Fn::GetAtt"][0]
+    statements = kit.role_statements(resources, role_id)
+    (msf,) = [
+        s for s in statements if any(a.startswith("kinesisanalytics:") for a in kit.actions(s))
+    ]
+    assert sorted(kit.actions(msf)) == [
+        "kinesisanalytics:DescribeApplication",
+        "kinesisanalytics:StartApplication",
+        "kinesisanalytics:StopApplication",
+    ]
+    assert msf["Resource"] == {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":kinesisanalytics:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                ":application/",
+                {"Ref": app_id},
+            ],
+        ]
+    }
+    assert not [s for s in statements if s["Resource"] == "*"]
+    assert {a.split(":")[0] for s in statements for a in kit.actions(s)} == {
+        "kinesisanalytics",
+        "logs",
     }
 
 
@@ -369,6 +498,9 @@ def test_alarms_and_thresholds(resources: kit.Resources) -> None:
         assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (5, 3)
         assert alarm["TreatMissingData"] == "notBreaching"
         assert alarm["AlarmActions"] == [{"Ref": topic_id}]
+        assert alarm["OKActions"] == [{"Ref": topic_id}]
+    # No qos:realtime:alarmEmail: no subscription (the app test below has one).
+    assert not [r for r in resources.values() if r["Type"] == "AWS::SNS::Subscription"]
 
 
 def test_ssm_parameters_and_no_exports(template: Template, resources: kit.Resources) -> None:
@@ -404,6 +536,8 @@ test_bad_settings_are_refused_before_synthesis = kit.bad_settings_test(
         ({"alarm_thresholds": {"no_such_kpi": 1}}, "unknown metrics"),
         ({"alarm_thresholds": {"rebuffering_ratio": float("nan")}}, "finite"),
         ({"alarm_evaluation_periods": 2, "alarm_datapoints_to_alarm": 3}, "datapoints"),
+        ({"alarm_email": "oncall"}, "not an e-mail address"),
+        ({"alarm_email": "On Call <oncall@example.com>"}, "not an e-mail address"),
     ],
 )
 
@@ -462,6 +596,7 @@ def test_app_reads_its_settings_from_cli_style_context(lambda_asset: Path, flink
             "qos:realtime:legacyMetrics": "false",
             "qos:realtime:channels": "a, b",
             "qos:realtime:alarmThresholds": '{"startup_time_p95": 3}',
+            "qos:realtime:alarmEmail": ALARM_EMAIL,
         }
     )
     stack = add_realtime_stack(app, env_name="qa", env=None)
@@ -471,8 +606,7 @@ def test_app_reads_its_settings_from_cli_style_context(lambda_asset: Path, flink
     assert application["Properties"]["RuntimeEnvironment"] == "FLINK-1_20"
     groups = application["Properties"]["ApplicationConfiguration"]["EnvironmentProperties"]
     assert {"window.seconds": "10"}.items() <= groups["PropertyGroups"][1]["PropertyMap"].items()
-    _, function = kit.only(resources, "AWS::Lambda::Function")
-    variables = function["Properties"]["Environment"]["Variables"]
+    variables = function(resources, HANDLER)["Properties"]["Environment"]["Variables"]
     assert variables["QOS_REALTIME_PUBLISHER_NAMESPACE"] == "Demo/QoS"
     assert variables["QOS_REALTIME_PUBLISHER_LEGACY_METRICS"] == "false"
     assert variables["QOS_REALTIME_PUBLISHER_CHANNELS"] == "a,b"
@@ -480,6 +614,27 @@ def test_app_reads_its_settings_from_cli_style_context(lambda_asset: Path, flink
     assert [(a["Properties"]["MetricName"], a["Properties"]["Threshold"]) for a in alarms] == [
         ("StartupTime", 3)
     ]
+    topic_id, _ = kit.only(resources, "AWS::SNS::Topic")
+    _, subscription = kit.only(resources, "AWS::SNS::Subscription")
+    assert subscription["Properties"] == {
+        "Protocol": "email",
+        "Endpoint": ALARM_EMAIL,
+        "TopicArn": {"Ref": topic_id},
+    }
+
+
+def test_an_invalid_alarm_email_in_context_is_refused_before_synthesis(
+    lambda_asset: Path, flink_zip: Path
+) -> None:
+    app = _fast_app(
+        **{
+            "qos:realtime:lambdaAssetDir": str(lambda_asset),
+            "qos:realtime:flinkApplicationZip": str(flink_zip),
+            "qos:realtime:alarmEmail": "oncall@",
+        }
+    )
+    with pytest.raises(ValueError, match="'oncall@' is not an e-mail address"):
+        add_realtime_stack(app, env_name="qa", env=None)
 
 
 def test_cdk_json_runs_the_app_with_the_platform_s_feature_flags() -> None:
