@@ -9,6 +9,7 @@ against the job's rows for the records once, the local engine, and a count made 
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 from qos_realtime.domain.distributions import DistributionRow
 from qos_realtime.domain.records import parse_row
 from qos_realtime.domain.rows import MetricRow
+from qos_realtime.entrypoints import flink_job as job
 from qos_shared.catalogue import LATE_EVENTS
 
 from .conftest import run_job
@@ -65,6 +67,27 @@ def local_rows(records: list[Record]) -> list[MetricRow]:
     from qos_realtime.adapters.window_engine import compute_rows
 
     return compute_rows(records, window_s=WINDOW_S, top_n=len(CHANNELS))
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pyflink's own, on import
+def test_one_deduplication_serves_both_inserts_and_expires_after_the_ttl(tmp_path: Path) -> None:
+    """The compiled plan of the job's statement set (pyflink wraps no `compilePlan`: the Java
+    object's): one deduplication operator, whose state has the job's TTL. (Without
+    `job.JOB_SETTINGS` each INSERT would plan its own copy, with a state of its own.)"""
+    statements = job.file_statements(
+        str(tmp_path / "in.ndjson"), str(tmp_path / "out"), window_s=WINDOW_S
+    )
+    env = job.table_environment(parallelism=1, config=job.file_config(1234))
+    statement_set = env._j_tenv.createStatementSet()
+    for statement in statements:
+        if job.is_insert(statement):
+            statement_set.addInsertSql(statement)
+        else:
+            env.execute_sql(statement)
+    nodes = json.loads(statement_set.compilePlan().asJsonString())["nodes"]
+    deduplications = [n for n in nodes if n["type"].startswith("stream-exec-deduplicate")]
+    assert len(deduplications) == 1
+    assert [s["ttl"] for s in deduplications[0]["state"]] == ["1234 s"]
 
 
 # --- every record twice --------------------------------------------------------------------------
