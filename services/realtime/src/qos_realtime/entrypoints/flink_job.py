@@ -54,8 +54,9 @@ from qos_realtime.adapters.flink import sql, tables
 MSF_PROPERTIES = Path("/etc/flink/application_properties.json")
 PROPERTY_GROUP = "qos.realtime"
 DEFAULT_DEDUPE_TTL_S = 3600
-# Settings of every run: the INSERTs share their common views' operators (one deduplication,
-# one state) rather than each optimising its own copy.
+# Settings of every run: every branch over the unique records (the window aggregations of one
+# INSERT, the late rows of the other) shares one deduplication, one state, rather than planning
+# a copy of its own (five without it; a test reads the compiled plan).
 JOB_SETTINGS: dict[str, str] = {"table.optimizer.reuse-optimize-block-with-digest-enabled": "true"}
 SOURCE_TABLE = "qos_events_source"
 SINK_TABLE = "qos_metric_sink"
