@@ -42,6 +42,7 @@ from pathlib import Path
 
 import qos_shared.catalogue
 from qos_realtime import flink_connector
+from qos_realtime.adapters.flink import sql
 from qos_realtime.entrypoints import flink_job as job
 
 PACKAGE = Path(__file__).resolve().parent  # qos_realtime
@@ -68,6 +69,7 @@ def property_groups(
     idle_timeout_s: int = 60,
     source_options: Mapping[str, str] | None = None,
     sink_options: Mapping[str, str] | None = None,
+    dedupe_ttl_s: int = job.DEFAULT_DEDUPE_TTL_S,
 ) -> list[dict[str, object]]:
     """The application's runtime properties, in the shape of MSF's PropertyGroups; the
     connector options go through as `source.connector.<option>` / `sink.connector.<option>`."""
@@ -88,6 +90,7 @@ def property_groups(
                 "source.idle.seconds": str(idle_timeout_s),
                 **{job.SOURCE_OPTION_PREFIX + k: v for k, v in (source_options or {}).items()},
                 **{job.SINK_OPTION_PREFIX + k: v for k, v in (sink_options or {}).items()},
+                "dedupe.ttl.seconds": str(dedupe_ttl_s),
             },
         },
     ]
@@ -149,7 +152,8 @@ def write_zip(target: Path, jar: Path) -> list[str]:
 
 def check_zip(target: Path) -> str:
     """Unpack the zip and render the job's SQL with its own main.py in a Python without
-    site-packages; returns the SQL (proof that the zip's Python needs only the stdlib)."""
+    site-packages; returns the SQL (proof that the zip's Python needs only the stdlib), after
+    checking that it runs every INSERT of the job as one statement set."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         with zipfile.ZipFile(target) as archive:
@@ -180,6 +184,15 @@ def check_zip(target: Path) -> str:
         )
         if done.returncode != 0:
             raise SystemExit(f"the zip's main.py failed without site-packages:\n{done.stderr}")
+        inserts = len(sql.inserts(job.SINK_TABLE))
+        statement_set = done.stdout.partition("EXECUTE STATEMENT SET\nBEGIN\n")[2]
+        if statement_set.count("INSERT INTO") != inserts or "table.exec.state.ttl" not in (
+            done.stdout
+        ):
+            raise SystemExit(
+                f"the zip's main.py did not render {inserts} INSERTs in one statement set"
+                " and the deduplication's state TTL"
+            )
         return done.stdout
 
 
@@ -205,8 +218,11 @@ def main(argv: list[str] | None = None) -> None:
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB):", flush=True)
     for name in names:
         print(f"  {name}")
-    sql = check_zip(args.out)
-    print(f"checked: the zip's main.py renders {sql.count(';')} statements with no site-packages")
+    script = check_zip(args.out)
+    print(
+        f"checked: the zip's main.py renders {script.count(';')} statements with no"
+        " site-packages, the INSERTs as one statement set"
+    )
     print(f"runtime properties: {RUN_OPTIONS_GROUP} python=main.py jarfile={JAR_PATH}")
 
 

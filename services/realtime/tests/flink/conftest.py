@@ -4,8 +4,8 @@ Without them those tests skip, with the reason in pytest's summary. QOS_REQUIRE_
 the `flink` nox session) turns a missing pyflink or Java into an error: CI must run the parity
 test, not skip it.
 
-The job is slow to start, so it runs once per session (`job_output`), over the golden records
-(`records`), and every module reads its output.
+The job is slow to start, so it runs once per session over the golden records (`job_output`,
+`records`), and every module reads its output; `run_job` runs it over other inputs.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -52,13 +53,12 @@ def records() -> list[Record]:
     return generate()
 
 
-@pytest.fixture(scope="session")
-def job_output(records: list[Record], tmp_path_factory: pytest.TempPathFactory) -> list[str]:
-    """The JSON lines the job writes for the golden records: the records (out of order within
-    the allowed lateness) go to a filesystem JSON source, the job's main
-    (`python -m qos_realtime.entrypoints.flink_job`) runs the production SQL over them (a bounded
-    source, so every window closes), and the part files it writes are read back."""
-    work = tmp_path_factory.mktemp("flink")
+def run_job(records: list[Record], work: Path) -> list[str]:
+    """The JSON lines the job writes for `records`, in this order: they go to a filesystem JSON
+    source, the job's main (`python -m qos_realtime.entrypoints.flink_job`) runs the production
+    SQL over them (a bounded source, so every window closes; parallelism 1, and a watermark after
+    every record, so the order of the file alone decides what is late), and the part files it
+    writes are read back."""
     events, out = work / "events.ndjson", work / "rows"
     events.write_text("".join(json.dumps(r) + "\n" for r in records))
     command = [
@@ -83,3 +83,10 @@ def job_output(records: list[Record], tmp_path_factory: pytest.TempPathFactory) 
     parts = [p for p in out.rglob("*") if p.is_file() and not p.name.startswith(".")]
     assert parts, "the job wrote no part file"
     return [line for p in sorted(parts) for line in p.read_text().splitlines()]
+
+
+@pytest.fixture(scope="session")
+def job_output(records: list[Record], tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """The JSON lines the job writes for the golden records (out of order within the allowed
+    lateness, each once)."""
+    return run_job(records, tmp_path_factory.mktemp("flink"))

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from qos_realtime import flink_package as package
+from qos_realtime.adapters.flink import sql
 from qos_realtime.entrypoints import flink_job as job
 
 RUNTIME = "FLINK-2_2"
@@ -85,6 +86,21 @@ def test_the_zips_main_renders_the_kinesis_job_without_site_packages(app_zip: Pa
     assert "'stream.arn' = 'arn:aws:kinesis:us-east-1:000000000000:stream/events'" in rendered
     assert "WATERMARK FOR `rowtime` AS `rowtime` - INTERVAL '5.000' SECOND" in rendered
     assert "INSERT INTO `qos_metric_sink`" in rendered
+    # Both INSERTs, as one job; and the settings the job runs with.
+    statement_set = rendered.split("EXECUTE STATEMENT SET\nBEGIN\n")[1]
+    assert statement_set.count("INSERT INTO `qos_metric_sink`") == 2
+    assert statement_set.rstrip().endswith("FROM qos_late_rows;\nEND;")
+    assert "SET 'table.exec.state.ttl' = '3600 s';" in rendered
+    assert "SET 'table.exec.source.idle-timeout' = '60 s';" in rendered
+
+
+def test_the_zip_check_refuses_a_main_without_the_late_insert(
+    app_zip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The zip's main.py renders two INSERTs; a job that expected a third must be refused.
+    monkeypatch.setattr(sql, "inserts", lambda sink: [f"INSERT INTO {sink}"] * 3)
+    with pytest.raises(SystemExit, match="3 INSERTs"):
+        package.check_zip(app_zip)
 
 
 def test_property_groups_round_trip_through_the_job_config(tmp_path: Path) -> None:
@@ -100,6 +116,7 @@ def test_property_groups_round_trip_through_the_job_config(tmp_path: Path) -> No
             "source.shard.discovery.interval": "5 s",
         },
         sink_options={"sink.batch.max-size": "100"},
+        dedupe_ttl_s=900,
     )
     groups = package.property_groups(**asdict(config))
     path = tmp_path / "application_properties.json"
@@ -110,9 +127,28 @@ def test_property_groups_round_trip_through_the_job_config(tmp_path: Path) -> No
         "jarfile": "lib/qos-realtime-flink-connectors.jar",
     }
     assert job.JobConfig.from_properties(properties) == config
+    assert properties[job.PROPERTY_GROUP]["dedupe.ttl.seconds"] == "900"
     assert job.JobConfig.from_properties(properties).table_config() == {
-        "table.exec.source.idle-timeout": "30 s"
+        "table.exec.source.idle-timeout": "30 s",
+        "table.exec.state.ttl": "900 s",
     }
+
+
+def test_the_dedupe_ttl_defaults_to_an_hour_and_must_outlast_the_lateness() -> None:
+    required = {"input.stream.arn": "a", "output.stream.arn": "b", "aws.region": "r"}
+    config = job.JobConfig.from_properties({"qos.realtime": required})
+    assert config.dedupe_ttl_s == 3600
+    assert config.table_config()["table.exec.state.ttl"] == "3600 s"
+    with pytest.raises(ValueError, match="lateness"):
+        job.JobConfig.from_properties(
+            {
+                "qos.realtime": {
+                    **required,
+                    "allowed.lateness.seconds": "10",
+                    "dedupe.ttl.seconds": "10",
+                }
+            }
+        )
 
 
 def test_missing_properties_are_named() -> None:

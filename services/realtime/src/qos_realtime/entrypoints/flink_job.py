@@ -19,6 +19,14 @@ On Managed Service for Apache Flink this file is the application zip's `main.py`
 The pass-through options tune the connector without a new build: for example
 `source.connector.source.shard.discovery.interval`, `sink.connector.sink.batch.max-size`, or
 `aws.endpoint` on both for a VPC or FIPS endpoint (the AWS twin sets it to moto's server).
+| `dedupe.ttl.seconds` | how long an `event_id` is remembered to drop its duplicates | 3600 |
+
+`dedupe.ttl.seconds` becomes `table.exec.state.ttl` (Flink 2.2's per-operator STATE_TTL hint
+covers joins and group aggregations only, not deduplication; the window aggregations free their
+state when a window closes and ignore it). It must exceed the allowed lateness plus the time
+within which Kinesis may deliver a record again (producer and consumer retries, a restart from
+the last checkpoint): a duplicate that comes later than the TTL after the first record is counted
+again. It counts processing time, so a job catching up on a backlog keeps its ids as long.
 
 plus MSF's own group `kinesis.analytics.flink.run.options`: `python` = `main.py`, `jarfile` =
 `lib/<the shaded connector jar>`.
@@ -28,6 +36,10 @@ same SQL over newline-delimited stored records (a bounded source: every window c
 and writes the rows (MetricRow and DistributionRow JSON, see `sql`) as part files to DIR;
 `--properties FILE [--jar JAR] --wait` runs against Kinesis with a properties file of MSF's shape
 until stopped (without `--wait` it returns once the job is submitted, as on MSF).
+Locally the watermark advances after every record (`pipeline.auto-watermark-interval` 0: the
+table runtime's watermark assigner then emits it eagerly, not on a timer), so which records are
+late depends on the file's order alone, not on the machine's speed. `--print-sql` prints the job
+as a SQL-client script: its settings, the DDL and views, and the INSERTs as one statement set.
 Flink's own logs go to pyflink's `log/` folder.
 """
 
@@ -50,6 +62,11 @@ MSF_PROPERTIES = Path("/etc/flink/application_properties.json")
 PROPERTY_GROUP = "qos.realtime"
 SOURCE_OPTION_PREFIX = "source.connector."
 SINK_OPTION_PREFIX = "sink.connector."
+DEFAULT_DEDUPE_TTL_S = 3600
+# Settings of every run: every branch over the unique records (the window aggregations of one
+# INSERT, the late rows of the other) shares one deduplication, one state, rather than planning
+# a copy of its own (five without it; a test reads the compiled plan).
+JOB_SETTINGS: dict[str, str] = {"table.optimizer.reuse-optimize-block-with-digest-enabled": "true"}
 SOURCE_TABLE = "qos_events_source"
 SINK_TABLE = "qos_metric_sink"
 
@@ -65,6 +82,10 @@ class JobConfig:
     idle_timeout_s: int = 60
     source_options: Mapping[str, str] = field(default_factory=dict)
     sink_options: Mapping[str, str] = field(default_factory=dict)
+    dedupe_ttl_s: int = DEFAULT_DEDUPE_TTL_S
+
+    def __post_init__(self) -> None:
+        check_dedupe_ttl(self.dedupe_ttl_s, self.allowed_lateness_s)
 
     @classmethod
     def from_properties(cls, groups: Mapping[str, Mapping[str, str]]) -> JobConfig:
@@ -86,11 +107,31 @@ class JobConfig:
             idle_timeout_s=int(props.get("source.idle.seconds", "60")),
             source_options=_options(props, SOURCE_OPTION_PREFIX),
             sink_options=_options(props, SINK_OPTION_PREFIX),
+            dedupe_ttl_s=int(props.get("dedupe.ttl.seconds", str(DEFAULT_DEDUPE_TTL_S))),
         )
 
     def table_config(self) -> dict[str, str]:
-        """Flink settings of the Kinesis job: an idle shard must not stall every window."""
-        return {"table.exec.source.idle-timeout": f"{self.idle_timeout_s} s"}
+        """Flink settings of the Kinesis job: an idle shard must not stall every window; the
+        deduplication forgets an `event_id` after the TTL."""
+        return {
+            "table.exec.source.idle-timeout": f"{self.idle_timeout_s} s",
+            **dedupe_config(self.dedupe_ttl_s),
+        }
+
+
+def check_dedupe_ttl(dedupe_ttl_s: int, allowed_lateness_s: float) -> None:
+    if dedupe_ttl_s <= allowed_lateness_s:
+        raise ValueError("dedupe.ttl.seconds must exceed the allowed lateness")
+
+
+def dedupe_config(dedupe_ttl_s: int) -> dict[str, str]:
+    """The state TTL of the deduplication (the job's only state that no window frees)."""
+    return {"table.exec.state.ttl": f"{int(dedupe_ttl_s)} s"}
+
+
+def file_config(dedupe_ttl_s: int = DEFAULT_DEDUPE_TTL_S) -> dict[str, str]:
+    """Flink settings of a local run over files: a watermark after every record."""
+    return {"pipeline.auto-watermark-interval": "0 ms", **dedupe_config(dedupe_ttl_s)}
 
 
 def _options(props: Mapping[str, str], prefix: str) -> dict[str, str]:
@@ -109,13 +150,30 @@ def read_properties(path: Path) -> dict[str, dict[str, str]]:
 
 
 def job_statements(source_ddl: str, sink_ddl: str, *, window_s: int) -> list[str]:
-    """Every statement of a job, DDL first; the last is the INSERT."""
+    """Every statement of a job: the DDL, the views, then the INSERTs (one statement set)."""
     return [
         source_ddl,
         sink_ddl,
         *sql.statements(SOURCE_TABLE, window_s=window_s),
-        sql.insert_sql(SINK_TABLE),
+        *sql.inserts(SINK_TABLE),
     ]
+
+
+def is_insert(statement: str) -> bool:
+    return statement.startswith("INSERT ")
+
+
+def render_script(statements: Sequence[str], config: Mapping[str, str]) -> str:
+    """The job as a SQL-client script: SET the settings, create the tables and views, then
+    run the INSERTs as one job (`EXECUTE STATEMENT SET`), as `submit` does."""
+
+    def quoted(text: str) -> str:
+        return "'" + text.replace("'", "''") + "'"
+
+    settings = [f"SET {quoted(k)} = {quoted(v)};\n" for k, v in {**JOB_SETTINGS, **config}.items()]
+    ddl = [f"{s};\n\n" for s in statements if not is_insert(s)]
+    inserts = "".join(f"{s};\n" for s in statements if is_insert(s))
+    return "".join([*settings, "\n", *ddl, f"EXECUTE STATEMENT SET\nBEGIN\n{inserts}END;\n"])
 
 
 def kinesis_statements(config: JobConfig) -> list[str]:
@@ -166,6 +224,8 @@ def table_environment(
     settings = env.get_config()
     settings.set("table.local-time-zone", "UTC")
     settings.set("pipeline.name", "qos-realtime-windows")
+    for key, value in JOB_SETTINGS.items():
+        settings.set(key, value)
     if parallelism is not None:
         settings.set("parallelism.default", str(parallelism))
     if jars:
@@ -176,11 +236,18 @@ def table_environment(
 
 
 def submit(env: Any, statements: Sequence[str]) -> Any:
-    """Create the tables and views, then start the INSERT; returns its TableResult."""
-    *ddl, insert = statements
-    for statement in ddl:
-        env.execute_sql(statement)
-    return env.execute_sql(insert)
+    """Create the tables and views, then start the INSERTs as one job (a statement set);
+    returns its TableResult."""
+    inserts = [s for s in statements if is_insert(s)]
+    if not inserts:
+        raise ValueError("a job needs an INSERT")
+    for statement in statements:
+        if not is_insert(statement):
+            env.execute_sql(statement)
+    statement_set = env.create_statement_set()
+    for insert in inserts:
+        statement_set.add_insert_sql(insert)
+    return statement_set.execute()
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -189,6 +256,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out", help="with --events: the folder for the rows' JSON files")
     parser.add_argument("--window-s", type=int, default=60)
     parser.add_argument("--lateness-s", type=float, default=5.0)
+    parser.add_argument(
+        "--dedupe-ttl-s", type=int, default=DEFAULT_DEDUPE_TTL_S, help="with --events"
+    )
     parser.add_argument("--properties", type=Path, default=MSF_PROPERTIES)
     parser.add_argument("--parallelism", type=int, help="default: the cluster's")
     parser.add_argument("--jar", type=Path, action="append", default=[], help="extra jars")
@@ -198,22 +268,23 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
 
-    flink_config: dict[str, str] = {}
     if args.events:
         if not args.out:
             parser.error("--events needs --out")
+        check_dedupe_ttl(args.dedupe_ttl_s, args.lateness_s)
         statements = file_statements(
             str(Path(args.events).resolve()),
             str(Path(args.out).resolve()),
             window_s=args.window_s,
             allowed_lateness_s=args.lateness_s,
         )
+        flink_config = file_config(args.dedupe_ttl_s)
     else:
         config = JobConfig.from_properties(read_properties(args.properties))
         statements = kinesis_statements(config)
         flink_config = config.table_config()
     if args.print_sql:
-        print("".join(f"{s};\n\n" for s in statements))
+        print(render_script(statements, flink_config), end="")
         return
     env = table_environment(parallelism=args.parallelism, jars=args.jar, config=flink_config)
     result = submit(env, statements)

@@ -1,10 +1,35 @@
 """Renders the Flink SQL of the window job from the metric catalogue: views from a source to rows.
 
 The job is a chain of temporary views over a source table (any table with the catalogue's
-columns and a `rowtime` attribute with a watermark; see `tables`), ending in `qos_metric_rows`,
-whose columns are those of `MetricRow` (window bounds in epoch ms), and `qos_distribution_rows`,
-whose columns are those of `DistributionRow`. `insert_sql` writes both to one sink. Semantics,
-shared with the local engine (`qos_realtime.adapters.window_engine`):
+columns, `event_id`, a `rowtime` attribute with a watermark and a `proctime` attribute; see
+`tables`), ending in `qos_metric_rows`, whose columns are those of `MetricRow` (window bounds in
+epoch ms), `qos_distribution_rows`, whose columns are those of `DistributionRow`, and
+`qos_late_rows`, MetricRows of the `late_events` metric. `insert_sql` writes the first two to
+one sink, `late_insert_sql` the third to the same sink; the job runs both INSERTs as one
+statement set. Semantics, shared with the local engine (`qos_realtime.adapters.window_engine`):
+
+- duplicates: Kinesis delivers at least once, so one record (one `event_id`) may come twice.
+  `qos_unique_events` keeps the first record of each `event_id` and drops the others, before any
+  window (Flink's deduplication: `ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY proctime)
+  = 1`). Ordered by the processing-time attribute, not by `rowtime`: that variant is insert-only
+  and keeps `rowtime` a time attribute for the window functions downstream, whereas Flink 2.2's
+  keep-first on `rowtime` holds records until the watermark passes them and drops those already
+  behind it, so late records would vanish before they could be counted. Its state (one key per
+  `event_id`) expires after `table.exec.state.ttl` (the job's `dedupe.ttl.seconds`): a duplicate
+  that comes later than that is counted again. A record without `event_id` is dropped (stored
+  records always have one; the local engine's event log requires it too). The event log the local
+  engine reads is unique by `event_id` already, so both engines count a record once.
+- late records: a record is late when its window has closed, that is when its window's last
+  millisecond is at or behind the watermark (`CURRENT_WATERMARK(rowtime)`), which is what Flink's
+  window operator drops. The job splits the unique records on that test: `qos_events` (on time)
+  feeds every window, `qos_late_events` becomes `late_events` rows (`qos_late_rows`), like the
+  local engine's: the late record's own window, group `all`, `final` true, and a value that adds
+  up: one row of value 1 per late record (see `late_views`). A duplicate of a late record is
+  dropped before the test, so it counts once. The test runs after the deduplication, in its
+  task; the window operator is downstream of it, and watermarks travel behind the records they
+  follow, so the watermark the window operator has when a record reaches it is never ahead of
+  the one the test saw (with parallelism 1 they are the same): a record found on time is never
+  dropped by its window, and every unique record is counted once, in its window or as late.
 
 - event-time tumbling windows of W seconds, aligned to the epoch (`table.local-time-zone` UTC);
 - groups: all records, per `client_platform`, per `channel_watched` (GROUPING SETS, which Flink's
@@ -64,7 +89,7 @@ Every statement is plain text; `statements()` lists them in order.
 # ruff: noqa: S608 - SQL text rendered from the catalogue, integers and fixed names; no input.
 from __future__ import annotations
 
-from qos_shared.catalogue import CATALOGUE, Aggregate, Field, Metric
+from qos_shared.catalogue import CATALOGUE, LATE_EVENTS, Aggregate, Field, Metric, fields_read
 from qos_shared.catalogue_sql import filter_sql, metric_sql, share_numerator_sql
 
 GROUP_METRICS: tuple[Metric, ...] = tuple(m for m in CATALOGUE if m.kind != "share")
@@ -105,8 +130,15 @@ _COUNT_DIGITS = 18
 # MetricRow's group dimensions; the grouped columns of the window aggregation are the last two.
 GROUP_DIMENSIONS: tuple[str, ...] = ("all", "client_platform", "channel_watched")
 
-EVENTS_VIEW = "qos_events"
+RECORDS_VIEW = "qos_records"
+UNIQUE_VIEW = "qos_unique_events"
+EVENTS_VIEW = "qos_events"  # the unique records on time: every window reads these
+LATE_VIEW = "qos_late_events"  # the unique records whose window had closed
+LATE_ROWS_VIEW = "qos_late_rows"
 GROUPS_VIEW = "qos_group_metrics"
+# The source's columns the job needs besides the catalogue's fields (see `tables`).
+EVENT_ID = "event_id"
+PROCTIME = "proctime"  # a processing-time attribute: the deduplication's order
 
 
 def ident(name: str) -> str:
@@ -144,11 +176,72 @@ _DIMENSION = f"""CASE WHEN GROUPING({_PLATFORM}) = 0 THEN {string("client_platfo
              ELSE '' END AS dimension_value"""
 
 
-def events_view(source: str) -> str:
-    """The source's records that have an event time (a null rowtime cannot be windowed)."""
-    return f"""CREATE TEMPORARY VIEW {EVENTS_VIEW} AS
+def records_view(source: str) -> str:
+    """The source's records that have an event time (a null rowtime cannot be windowed) and an
+    `event_id` (the deduplication's key)."""
+    return f"""CREATE TEMPORARY VIEW {RECORDS_VIEW} AS
 SELECT * FROM {source}
-WHERE {ident("event_time")} IS NOT NULL"""
+WHERE {ident("event_time")} IS NOT NULL AND {ident(EVENT_ID)} IS NOT NULL"""
+
+
+def unique_events_view() -> str:
+    """The first record of each `event_id` (keep-first deduplication on processing time: an
+    insert-only stream whose `rowtime` is still a time attribute); the catalogue's fields and
+    `rowtime`."""
+    columns = ", ".join(ident(c) for c in [*sorted(fields_read()), "rowtime"])
+    return f"""CREATE TEMPORARY VIEW {UNIQUE_VIEW} AS
+SELECT {columns}
+FROM (
+    SELECT *,
+           ROW_NUMBER() OVER (PARTITION BY {ident(EVENT_ID)} ORDER BY {ident(PROCTIME)} ASC)
+               AS row_num
+    FROM {RECORDS_VIEW}
+)
+WHERE row_num = 1"""
+
+
+def _window_start_ms(window_s: int) -> str:
+    """The epoch-ms start of the record's window, aligned to the epoch like TUMBLE's."""
+    ms = int(window_s) * 1000
+    event_time = ident("event_time")
+    return f"({event_time} - MOD(MOD({event_time}, {ms}) + {ms}, {ms}))"
+
+
+def late_sql(window_s: int) -> str:
+    """True for a record whose window has closed: its window's last millisecond is at or behind
+    the watermark (what the window operator drops); false before the first watermark."""
+    last_ms = f"TO_TIMESTAMP_LTZ({_window_start_ms(window_s)} + {int(window_s) * 1000 - 1}, 3)"
+    watermark = f"CURRENT_WATERMARK({ident('rowtime')})"
+    return f"({watermark} IS NOT NULL AND {last_ms} <= {watermark})"
+
+
+def events_view(window_s: int) -> str:
+    """The unique records on time: the input of every window."""
+    return f"""CREATE TEMPORARY VIEW {EVENTS_VIEW} AS
+SELECT * FROM {UNIQUE_VIEW}
+WHERE NOT {late_sql(window_s)}"""
+
+
+def late_views(window_s: int) -> list[str]:
+    """The unique records behind the watermark, and their `late_events` MetricRows: one per
+    record, of value 1, in the record's own window and group `all` (the local engine's shape;
+    readers add the values up, as the metric store and CloudWatch do). One row per record, not a
+    count per window: any event-time window would drop these records again, a non-windowed
+    GROUP BY emits updates the sink cannot take, and a processing-time window holds its last
+    counts back when a bounded input ends (checked on the mini-cluster)."""
+    start = _window_start_ms(window_s)
+    return [
+        f"""CREATE TEMPORARY VIEW {LATE_VIEW} AS
+SELECT * FROM {UNIQUE_VIEW}
+WHERE {late_sql(window_s)}""",
+        f"""CREATE TEMPORARY VIEW {LATE_ROWS_VIEW} AS
+SELECT {start} AS window_start,
+       {start} + {int(window_s) * 1000} AS window_end,
+       {string(LATE_EVENTS)} AS metric, {string("all")} AS dimension,
+       {string("")} AS dimension_value, CAST(1 AS DOUBLE) AS {ident("value")},
+       {string("")} AS {ident("split")}, TRUE AS {ident("final")}
+FROM {LATE_VIEW}""",
+    ]
 
 
 def group_metrics_view(window_s: int) -> str:
@@ -309,10 +402,11 @@ def statements(source: str, *, window_s: int = 60) -> list[str]:
     if not 1 <= window_s <= 86_400:
         raise ValueError("window_s must be between 1 s and one day")
     ident(source)
-    views = [events_view(source), group_metrics_view(window_s), group_rows_view()]
+    views = [records_view(source), unique_events_view(), events_view(window_s)]
+    views += [group_metrics_view(window_s), group_rows_view()]
     for metric in SHARE_METRICS:
         views += share_views(metric, window_s)
-    return [*views, rows_view(), *distribution_views(window_s)]
+    return [*views, rows_view(), *distribution_views(window_s), *late_views(window_s)]
 
 
 def _select_as_sink_row(view: str, columns: tuple[tuple[str, str], ...]) -> str:
@@ -335,6 +429,19 @@ def insert_sql(sink: str) -> str:
     )
 
 
+def late_insert_sql(sink: str) -> str:
+    """The job's second INSERT: the `late_events` MetricRows into `sink` (SINK_COLUMNS)."""
+    columns = ", ".join(ident(c) for c, _ in SINK_COLUMNS)
+    return (
+        f"INSERT INTO {ident(sink)} ({columns})\n{_select_as_sink_row(LATE_ROWS_VIEW, ROW_COLUMNS)}"
+    )
+
+
+def inserts(sink: str) -> list[str]:
+    """The job's INSERTs, all into `sink`: they run as one job (a statement set)."""
+    return [insert_sql(sink), late_insert_sql(sink)]
+
+
 def script(source: str, sink: str, *, window_s: int = 60) -> str:
     """The whole job as one SQL script (for reading, or for a SQL client)."""
-    return "".join(f"{s};\n\n" for s in [*statements(source, window_s=window_s), insert_sql(sink)])
+    return "".join(f"{s};\n\n" for s in [*statements(source, window_s=window_s), *inserts(sink)])

@@ -1,12 +1,13 @@
 """Renders the Flink DDL of the job's sources and sinks: Kinesis on AWS, JSON files in tests.
 
-A source has one column per field the catalogue reads (stored records are flat JSON objects; the
-JSON format ignores every other field), a `rowtime` computed from `event_time` (epoch ms) and a
-watermark that trails it by the allowed lateness: a window closes once a record `lateness` past
-its end has been read, and later records for it are dropped (Flink's operator metric
-`numLateRecordsDropped` counts them). A sink takes both row types of the job (`sql.SINK_COLUMNS`:
-MetricRow's columns, then DistributionRow's others) and writes one JSON object per row, with
-nulls in the other type's columns; the publisher's `parse_row` reads either back.
+A source has one column per field the catalogue reads, and `event_id` (the deduplication's key;
+stored records are flat JSON objects; the JSON format ignores every other field), a `rowtime`
+computed from `event_time` (epoch ms) with a watermark that trails it by the allowed lateness (a
+window closes once a record `lateness` past its end has been read; later records for it become
+`late_events` rows, see `sql`), and a `proctime` attribute (the deduplication's order). A sink
+takes both row types of the job (`sql.SINK_COLUMNS`: MetricRow's columns, then DistributionRow's
+others) and writes one JSON object per row, with nulls in the other type's columns; the
+publisher's `parse_row` reads either back.
 
 Connector options are those of `flink-connector-aws-kinesis-streams` 5.x and later (the `kinesis`
 identifier: the FLIP-27 source and the async sink), and of Flink's filesystem connector.
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from qos_realtime.adapters.flink.sql import SINK_COLUMNS, ident
+from qos_realtime.adapters.flink.sql import EVENT_ID, PROCTIME, SINK_COLUMNS, ident
 from qos_shared.catalogue import fields_read
 
 # Flink types of the stored-record fields the catalogue reads. A unit test checks this against
@@ -65,17 +66,19 @@ def _with(options: Mapping[str, str]) -> str:
 
 
 def source_columns() -> list[tuple[str, str]]:
-    """(column, Flink type) of every field the catalogue reads, sorted by name."""
+    """(column, Flink type) of every field the catalogue reads, sorted by name, then `event_id`."""
     missing = fields_read() - FIELD_TYPES.keys()
     if missing:
         raise KeyError(f"no Flink type for the catalogue's fields: {sorted(missing)}")
-    return [(name, FIELD_TYPES[name]) for name in sorted(fields_read())]
+    return [(name, FIELD_TYPES[name]) for name in sorted(fields_read())] + [(EVENT_ID, "STRING")]
 
 
 def source_ddl(name: str, options: Mapping[str, str], *, allowed_lateness_s: float) -> str:
-    """A source table of stored records with an event-time attribute `rowtime`."""
+    """A source table of stored records with an event-time attribute `rowtime` and a
+    processing-time attribute `proctime`."""
     columns = [f"{ident(c)} {t}" for c, t in source_columns()]
     columns.append(f"{ident('rowtime')} AS TO_TIMESTAMP_LTZ({ident('event_time')}, 3)")
+    columns.append(f"{ident(PROCTIME)} AS PROCTIME()")
     columns.append(
         f"WATERMARK FOR {ident('rowtime')} AS {ident('rowtime')} - "
         f"{_interval_seconds(allowed_lateness_s)}"
