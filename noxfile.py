@@ -275,6 +275,15 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session
+def bench_flink(session: nox.Session) -> None:
+    """The Flink job's records per second per slot on the mini-cluster, beside the local
+    engine's on the same records (Java 17; `-- --events 200000` by default)."""
+    session.install(*_editable("shared", "services/ingest", "services/realtime[local,flink]"))
+    args = session.posargs or ["--events", "200000"]
+    session.run("python", "bench/realtime/run.py", "--only", "flink", *args)
+
+
+@nox.session
 def bench_lake(session: nox.Session) -> None:
     """The lake: write rate, every named query's time and bytes read, over one day of 10 M
     events by default (about 10 minutes; `-- --events 1000000` for a quick run)."""

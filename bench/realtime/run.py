@@ -13,6 +13,12 @@ Consumer: the same records in a real event log file, read by the consumer into a
 store (checkpoints, provisional rows), until every window is final.
 Latency: the real ingest server and realtime engine as processes over one data directory; a
 summary posted with a fresh channel name, timed until that channel's row is in the store.
+Flink (`--only flink`, `nox -s bench_flink`): the same records as newline-delimited JSON through
+the Flink job's own command (`qos_realtime.entrypoints.flink_job --events`, the SQL deployed to
+MSF, deduplication and late rows included) on PyFlink's mini-cluster with parallelism 1, i.e. one
+slot; the job's fixed cost (JVM, planning, a one-record run) is measured apart and subtracted, so
+the figure is records per second per slot once running. The engine runs on the same records
+beside it.
 """
 
 from __future__ import annotations
@@ -239,13 +245,49 @@ def bench_latency(samples: int) -> dict[str, float]:
     }
 
 
+def _flink_run(events: Path, out: Path) -> float:
+    """Seconds of one run of the Flink job's command over a file of records (parallelism 1)."""
+    argv = [sys.executable, "-m", "qos_realtime.entrypoints.flink_job", "--events", str(events)]
+    argv += ["--out", str(out), "--parallelism", "1"]
+    start = time.perf_counter()
+    subprocess.run(argv, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def bench_flink(n: int) -> dict[str, float]:
+    """Records per second per slot of the Flink job on the mini-cluster, the fixed cost of a run
+    (a one-record run, the best of two) subtracted."""
+    data = records(n)
+    with tempfile.TemporaryDirectory(prefix="qos-bench-flink-") as tmp:
+        folder = Path(tmp)
+        (folder / "one.jsonl").write_bytes(data[0] + b"\n")
+        (folder / "all.jsonl").write_bytes(b"\n".join(data) + b"\n")
+        fixed = min(_flink_run(folder / "one.jsonl", folder / f"out-one-{i}") for i in range(2))
+        total = _flink_run(folder / "all.jsonl", folder / "out-all")
+        rows = sum(
+            part.read_bytes().count(b"\n")
+            for part in (folder / "out-all").rglob("*")
+            if part.is_file()
+        )
+    running = max(total - fixed, 1e-9)
+    return {
+        "events": n,
+        "total_s": total,
+        "fixed_s": fixed,
+        "events_per_s_per_slot": n / running,
+        "rows": rows,
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=50_000)
     parser.add_argument("--latency-samples", type=int, default=20)
     parser.add_argument(
-        "--only", choices=["engine", "consumer", "latency"], help="run just this benchmark"
+        "--only",
+        choices=["engine", "consumer", "latency", "flink"],
+        help="run just this benchmark (flink: only with --only, needs apache-flink and Java 17)",
     )
     parser.add_argument("--seconds", type=float, help="ignored (shared with the ingest bench)")
     args = parser.parse_args()
@@ -262,6 +304,17 @@ def main() -> int:
         figures["consumer"] = c = bench_consumer(args.events, args.batch)
         detail = f"event log -> engine -> metric store, {c['windows']} windows"
         print_rate("consumer", c["events_per_s"], f"{per_cpu_second(c)}; {detail}", width=9)
+    if args.only == "flink":
+        figures["engine"] = e = bench_engine(args.events, args.batch)
+        print_rate("engine", e["events_per_s"], f"{per_cpu_second(e)}; the same records", width=9)
+        figures["flink"] = f = bench_flink(args.events)
+        print_rate(
+            "flink",
+            f["events_per_s_per_slot"],
+            f"per slot (parallelism 1); run {f['total_s']:.1f} s less {f['fixed_s']:.1f} s fixed"
+            f" cost; {f['rows']:,} rows",
+            width=9,
+        )
     if args.only in (None, "latency"):
         figures["latency"] = lat = bench_latency(args.latency_samples)
         print(

@@ -68,6 +68,7 @@ SEED = 20261207
 REL = 1e-9
 DIMENSIONS = {"all": None, "client_platform": "ClientPlatform", "channel_watched": "Channel"}
 EVENTS, ROWS = "qos-events", "qos-metric-rows"
+Key = tuple[str, tuple[tuple[str, str], ...], int]  # CloudWatch name, dimensions, window start
 
 
 def published_name(metric: str) -> tuple[str, bool]:
@@ -231,6 +232,8 @@ def twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Twin]:
             return last in arrivals and esm.quiet_for(5.0)
 
         wait_until(closed, 240, "the run's last window in CloudWatch")
+        # For a failure's diagnosis: what the job wrote, beside the moto and job logs.
+        (work / "rows.jsonl").write_bytes(b"\n".join(orjson.dumps(r) for r in rows))
         yield twin
     finally:
         for stop in reversed(stoppers):
@@ -250,9 +253,9 @@ def close(got: float | None, expected: float | None) -> bool:
 
 def expected_values(
     truth: dict[str, Any],
-) -> dict[tuple[str, tuple[tuple[str, str], ...], int], Any]:
+) -> dict[Key, Any]:
     """(CloudWatch name, dimensions, window start) -> the truth's value (None: no datum)."""
-    out: dict[tuple[str, tuple[tuple[str, str], ...], int], Any] = {}
+    out: dict[Key, Any] = {}
     for window in truth["windows"]:
         start = window["window_start"]
         for dimension, cw_dimension in DIMENSIONS.items():
@@ -272,11 +275,9 @@ def expected_values(
     return out
 
 
-def metric_data(
-    twin: Twin, keys: list[tuple[str, tuple[tuple[str, str], ...], int]], stat: str
-) -> dict[tuple[str, tuple[tuple[str, str], ...], int], float]:
+def metric_data(twin: Twin, keys: list[Key], stat: str) -> dict[Key, float]:
     """GetMetricData for one window per query (moto's server, as a dashboard would ask)."""
-    got: dict[tuple[str, tuple[tuple[str, str], ...], int], float] = {}
+    got: dict[Key, float] = {}
     for chunk in chunked(keys, 500):
         queries = [
             {
@@ -319,25 +320,48 @@ def test_ingest_put_every_event_twice_into_the_events_stream(twin: Twin) -> None
     assert sum(1 for c in counts.values() if c >= 2) >= twin.truth["event_count"]
 
 
+def recorded_values(twin: Twin) -> dict[Key, list[float]]:
+    """Each single-value datum the publisher sent, by (name, dimensions, timestamp)."""
+    sent: dict[Key, list[float]] = defaultdict(list)
+    for datum in twin.recorder.datums:
+        if "Value" in datum and datum["Namespace"] == NAMESPACE:
+            dims = tuple((d["Name"], d["Value"]) for d in datum.get("Dimensions", []))
+            sent[(datum["MetricName"], dims, int(datum["Timestamp"].timestamp() * 1000))].append(
+                datum["Value"]
+            )
+    return sent
+
+
 def test_every_window_s_counts_sums_and_means_are_the_truth_in_cloudwatch(twin: Twin) -> None:
+    """Per platform and per channel, as moto's GetMetricData answers. The all-viewers values
+    (no dimension) from what was sent: moto matches a query without dimensions to every datum
+    of the name, whatever its dimensions (CloudWatch matches the exact set), so its answer there
+    is the sum over every group."""
     expected = expected_values(twin.truth)
-    keys = sorted(expected)
-    sums = metric_data(twin, keys, "Sum")
-    samples = metric_data(twin, keys, "SampleCount")
+    keyed = sorted(k for k in expected if k[1])
+    sums = metric_data(twin, keyed, "Sum")
+    samples = metric_data(twin, keyed, "SampleCount")
+    sent = recorded_values(twin)
     compared = 0
     for key, value in expected.items():
+        got: float | None
+        if key[1]:
+            got, count = sums.get(key), samples.get(key)
+        else:
+            values = sent.get(key, [])
+            got, count = (values[0] if values else None), float(len(values)) if values else None
         if value is None:
-            assert key not in sums, (key, sums.get(key))
+            assert got is None, (key, got)
             continue
-        assert key in sums, f"no datum for {key}, expected {value}"
-        assert samples[key] == 1.0, (key, samples[key], "one datum per window")
-        assert close(sums[key], value), (key, sums[key], value)
+        assert got is not None, f"no datum for {key}, expected {value}"
+        assert count == 1.0, (key, count, "one datum per window")
+        assert close(got, value), (key, got, value)
         compared += 1
     assert compared > 1000
 
 
 def test_every_window_s_percentiles_are_the_truth_from_the_published_values(twin: Twin) -> None:
-    published: dict[tuple[str, tuple[tuple[str, str], ...], int], list[float]] = defaultdict(list)
+    published: dict[Key, list[float]] = defaultdict(list)
     for datum in twin.recorder.datums:
         if "Values" not in datum or datum["Namespace"] != NAMESPACE:
             continue
@@ -364,8 +388,9 @@ def test_every_window_s_percentiles_are_the_truth_from_the_published_values(twin
                     )
                     compared += 1
     assert compared > 100
-    # And moto holds them: its SampleCount of each distribution is the number of values sent.
-    keys = sorted(published)
+    # And moto holds them: its SampleCount of each distribution is the number of values sent
+    # (per platform and channel: see the test above for the all-viewers datums).
+    keys = sorted(k for k in published if k[1])
     samples = metric_data(twin, keys, "SampleCount")
     assert all(samples[k] == len(published[k]) for k in keys)
 

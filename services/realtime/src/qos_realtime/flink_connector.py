@@ -19,7 +19,7 @@ Build tooling beside `qos_realtime.flink_package` (which calls it). The pom
    the three modules the connector needs (`flink-connector-aws-base`,
    `flink-connector-aws-kinesis-streams`, and its SQL uber jar) are built and installed to the
    local repository with tests skipped (`mvn install -Pfast -DskipTests -pl ... -am`).
-   See docs/adr/0013-kinesis-connector-from-source.md.
+   See docs/adr/0013-kinesis-connector-and-the-aws-twin.md.
 
 The shaded jar (`mvn package` of the pom) is then cached by a hash of the pom, like the local
 OpenSearch node's launcher: `$QOS_FLINK_JAR_CACHE`, else `$XDG_CACHE_HOME/qos-realtime-flink`
@@ -242,7 +242,7 @@ def ensure_connector(
             f"apache/flink-connector-aws repository at tag v{connector.release} (or unpack its "
             f"-src archive), then run\n"
             f"    python -m qos_realtime.flink_connector --source DIR\n"
-            f"(or set ${SOURCE_ENV}=DIR). See docs/adr/0013-kinesis-connector-from-source.md."
+            f"(or set ${SOURCE_ENV}=DIR). See docs/adr/0013-kinesis-connector-and-the-aws-twin.md."
         )
     _say(f"{connector.coordinates}: building from the source release in {given}")
     build_from_source(given.resolve(), connector)

@@ -50,6 +50,9 @@ JSON_SOURCE_OPTIONS: dict[str, str] = {
     "json.ignore-parse-errors": "true",
 }
 JSON_SINK_OPTIONS: dict[str, str] = {"format": "json"}
+# A window's rows leave in one burst when it closes, usually fewer than a full batch: the async
+# sink's default of waiting up to 5 s for more would add 5 s to every window's latency.
+KINESIS_SINK_OPTIONS: dict[str, str] = {"sink.flush-buffer.timeout": "1000"}
 
 
 def _interval_seconds(seconds: float) -> str:
@@ -123,6 +126,7 @@ def kinesis_sink_ddl(
         "stream.arn": stream_arn,
         "aws.region": region,
         **JSON_SINK_OPTIONS,
+        **KINESIS_SINK_OPTIONS,
         **(extra or {}),
     }
     return sink_ddl(name, options)
