@@ -37,6 +37,7 @@ REQUIRED = [
     "lake",
     "player",
     "infra",
+    "aws_e2e",
 ]
 # jsii warns at length on every start under Node.js 20, the machines' version; the CDK still works.
 JSII_ENV = {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
@@ -98,7 +99,7 @@ def aws_e2e(session: nox.Session) -> None:
     API Gateway twin, Kinesis and CloudWatch from moto's server, the Flink application zip with
     the real Kinesis connector on PyFlink's mini-cluster, the publisher Lambda behind an event
     source mapping twin; checked against the oracle. Needs Java 17 and Maven, and the Kinesis
-    connector (`python -m qos_realtime.flink_connector`; `-- --connector-source DIR` to build it
+    connector (`python -m qos_realtime.flink_connector`; `-- --connector-source=DIR` to build it
     from its source release where Maven Central does not serve it)."""
     session.install(
         *_editable(

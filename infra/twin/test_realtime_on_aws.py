@@ -120,7 +120,8 @@ class Twin:
 
 
 def clock_events(event_time_ms: int, count: int = 8) -> list[dict[str, Any]]:
-    """ATTEMPTs of distinct sessions (so that they reach every shard) at one event time."""
+    """ATTEMPTs of distinct sessions at one event time (16 reach both shards but for a chance of
+    one in 2**15)."""
     return [
         {
             "metric_type": "ATTEMPT",
@@ -182,7 +183,9 @@ def twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Twin]:
             window_s=WINDOW_S,
             allowed_lateness_s=LATENESS_S,
             init_position="TRIM_HORIZON",
-            idle_timeout_s=5,
+            # The deployed idle timeout (60 s). A short one would mark both shards idle while
+            # the job waits for the run, and the first shard read would then carry the
+            # watermark past the other's records: late, in a backfill.
             source_options={"aws.endpoint": moto.endpoint},
             sink_options={
                 "aws.endpoint": moto.endpoint,
@@ -221,7 +224,7 @@ def twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Twin]:
         # The watermark passes the run's last window once these are read.
         clock_at = truth["windows"][-1]["window_end"] + WINDOW_MS + int(LATENESS_S * 1000)
         twin = Twin(moto, api, esm, flink, recorder, cloudwatch, kinesis, truth, rows, arrivals)
-        twin.post("/v1/events", {"events": clock_events(clock_at)})
+        twin.post("/v1/events", {"events": clock_events(clock_at, count=16)})
 
         last = truth["windows"][-1]["window_start"]
 
