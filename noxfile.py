@@ -93,14 +93,8 @@ def realtime_flink(session: nox.Session) -> None:
     _pytest(session, "services/realtime/tests/flink", env={"QOS_REQUIRE_FLINK": "1"})
 
 
-@nox.session
-def aws_e2e(session: nox.Session) -> None:
-    """The realtime path as on AWS, on this machine (infra/twin): the ingest Lambda behind an
-    API Gateway twin, Kinesis and CloudWatch from moto's server, the Flink application zip with
-    the real Kinesis connector on PyFlink's mini-cluster, the publisher Lambda behind an event
-    source mapping twin; checked against the oracle. Needs Java 17 and Maven, and the Kinesis
-    connector (`python -m qos_realtime.flink_connector`; `-- --connector-source=DIR` to build it
-    from its source release where Maven Central does not serve it)."""
+def _twin(session: nox.Session, pytest_args: list[str], env: dict[str, str]) -> None:
+    """The AWS twin's tests (infra/twin), after the connector jar."""
     session.install(
         *_editable(
             "shared",
@@ -113,15 +107,45 @@ def aws_e2e(session: nox.Session) -> None:
     )
     source = [a.split("=", 1)[1] for a in session.posargs if a.startswith("--connector-source=")]
     args = [a for a in session.posargs if not a.startswith("--connector-source=")]
-    env = {"QOS_FLINK_CONNECTOR_SOURCE": source[0]} if source else {}
+    if source:
+        env = {**env, "QOS_FLINK_CONNECTOR_SOURCE": source[0]}
     # The jar first, with its own progress and error (a missing connector says how to build it).
     session.run("python", "-m", "qos_realtime.flink_connector", env=env)
     # Its own scratch folder: the moto, Flink and ingest logs stay there after a failure.
     basetemp = (Path(session.create_tmp()) / "pytest").resolve()
     with session.chdir(ROOT / "infra" / "twin"):
         session.run(
-            "pytest", "-p", "no:cacheprovider", f"--basetemp={basetemp}", ".", *args, env=env
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            f"--basetemp={basetemp}",
+            ".",
+            *pytest_args,
+            *args,
+            env=env,
         )
+
+
+@nox.session
+def aws_e2e(session: nox.Session) -> None:
+    """The realtime path as on AWS, on this machine (infra/twin): the ingest Lambda behind an
+    API Gateway twin, Kinesis and CloudWatch from moto's server, the Flink application zip with
+    the real Kinesis connector on PyFlink's mini-cluster, the publisher Lambda behind an event
+    source mapping twin; checked against the oracle. Needs Java 17 and Maven, and the Kinesis
+    connector (`python -m qos_realtime.flink_connector`; `-- --connector-source=DIR` to build it
+    from its source release where Maven Central does not serve it)."""
+    _twin(session, [], {})
+
+
+@nox.session
+def bench_twin(session: nox.Session) -> None:
+    """The twin's latency figure: seconds from a window's end to its datapoint in (moto's)
+    CloudWatch, with live traffic, written to bench/realtime/results/."""
+    results = ROOT / "bench" / "realtime" / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    report = results / "twin-latency.txt"
+    _twin(session, ["-k", "reaches_cloudwatch"], {"QOS_TWIN_REPORT": str(report)})
+    session.log(report.read_text().strip())
 
 
 @nox.session

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import os
 import time
+import zipfile
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -49,8 +50,11 @@ from qos_infra.simulator import SimulationConfig, simulate
 from qos_infra.simulator.delivery import HttpSender, Reply
 from qos_ingest.api import lambda_handler
 from qos_realtime.api import (
+    FLINK_JAR_NAME,
     build_flink_jar,
+    check_flink_connector,
     flink_property_groups,
+    flink_runtime,
     publisher_lambda_handler,
     write_flink_zip,
 )
@@ -107,6 +111,7 @@ class Twin:
     truth: dict[str, Any]
     rows: list[dict[str, Any]]
     row_arrivals: dict[int, float]  # window_start -> when its first row reached the publisher
+    application_zip: Path
 
     def post(self, path: str, body: dict[str, Any] | list[Any]) -> dict[str, Any]:
         sender = HttpSender(self.api.url + path)
@@ -223,7 +228,9 @@ def twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Twin]:
         truth = result.truth
         # The watermark passes the run's last window once these are read.
         clock_at = truth["windows"][-1]["window_end"] + WINDOW_MS + int(LATENESS_S * 1000)
-        twin = Twin(moto, api, esm, flink, recorder, cloudwatch, kinesis, truth, rows, arrivals)
+        twin = Twin(
+            moto, api, esm, flink, recorder, cloudwatch, kinesis, truth, rows, arrivals, zip_path
+        )
         twin.post("/v1/events", {"events": clock_events(clock_at, count=16)})
 
         last = truth["windows"][-1]["window_start"]
@@ -310,6 +317,21 @@ def metric_data(twin: Twin, keys: list[Key], stat: str) -> dict[Key, float]:
                 if int(ts.timestamp() * 1000) == key[2]:
                     got[key] = value
     return got
+
+
+def test_the_zip_s_connector_is_the_official_one_for_the_application_s_runtime(
+    twin: Twin, tmp_path: Path
+) -> None:
+    """The jar the job ran with, as packed in the zip the stack deploys: the Kinesis connector's
+    release for the Flink of the MSF runtime the stack sets (the pom's, FLINK-2_2)."""
+    jar = tmp_path / FLINK_JAR_NAME
+    with zipfile.ZipFile(twin.application_zip) as application:
+        jar.write_bytes(application.read(f"lib/{FLINK_JAR_NAME}"))
+    assert check_flink_connector(jar, flink_runtime()) == "6.0.0-2.0"
+    with zipfile.ZipFile(jar) as connectors:
+        names = set(connectors.namelist())
+    # The connector's own classes (its SQL factory), not a stand-in.
+    assert "org/apache/flink/connector/kinesis/table/KinesisDynamicTableFactory.class" in names
 
 
 def test_ingest_put_every_event_twice_into_the_events_stream(twin: Twin) -> None:

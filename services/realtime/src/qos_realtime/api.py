@@ -9,7 +9,8 @@
   metric the catalogue lacks.
 - The Flink application zip (build tooling, no CDK): `write_flink_zip`, `FLINK_JAR_NAME`,
   `build_flink_jar` (the shaded connector jar, cached), `flink_property_groups` (the
-  application's runtime properties).
+  application's runtime properties), `check_flink_connector` (the version of the connector a jar
+  holds, if it fits an MSF runtime such as `flink_runtime()`, the pom's).
 - The publisher Lambda's handler, for a harness that invokes it as Lambda would:
   `publisher_lambda_handler()` (imported on call: it needs Powertools, not DuckDB).
 
@@ -27,7 +28,10 @@ from qos_realtime.adapters.metric_store import MetricReader, MetricStore, Unknow
 from qos_realtime.adapters.window_engine import WindowEngine, spill_dir_default
 from qos_realtime.domain.rows import MetricRow
 from qos_realtime.domain.windows import WindowConfig
+from qos_realtime.flink_connector import check_connector_jar as check_flink_connector
+from qos_realtime.flink_connector import runtime_of_pom
 from qos_realtime.flink_package import JAR_NAME as FLINK_JAR_NAME
+from qos_realtime.flink_package import POM as _FLINK_POM
 from qos_realtime.flink_package import build_jar as build_flink_jar
 from qos_realtime.flink_package import property_groups as flink_property_groups
 from qos_realtime.flink_package import write_zip as write_flink_zip
@@ -45,7 +49,9 @@ __all__ = [
     "WindowConfig",
     "WindowEngine",
     "build_flink_jar",
+    "check_flink_connector",
     "flink_property_groups",
+    "flink_runtime",
     "publisher_lambda_handler",
     "spill_dir_default",
     "write_flink_zip",
@@ -58,3 +64,8 @@ def publisher_lambda_handler() -> Callable[[dict[str, Any], Any], dict[str, Any]
     from qos_realtime.entrypoints.publisher_lambda import handler
 
     return handler
+
+
+def flink_runtime() -> str:
+    """The MSF runtime (`FLINK-2_2`) of the Flink version the connector jar's pom builds for."""
+    return runtime_of_pom(_FLINK_POM)

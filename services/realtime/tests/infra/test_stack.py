@@ -18,8 +18,6 @@ import pytest
 from aws_cdk import App
 from aws_cdk.assertions import Template
 
-from qos_realtime import flink_package
-from qos_realtime.flink_connector import check_connector_jar
 from qos_realtime_infra import (
     DEFAULT_FLINK_RUNTIME,
     REALTIME_ROOT,
@@ -50,9 +48,6 @@ THRESHOLDS = {
     "average_bitrate": 1_500_000.0,  # higher is better: alarms below
 }
 JAR = "lib/qos-realtime-flink-connectors.jar"
-CONNECTOR_PROPERTIES = (
-    "META-INF/maven/org.apache.flink/flink-connector-aws-kinesis-streams/pom.properties"
-)
 ALARM_EMAIL = "oncall@example.com"
 
 
@@ -144,23 +139,6 @@ def test_flink_runtime_matches_the_connector_jar_s_flink_version() -> None:
     version = re.search(r"<kinesis\.connector\.version>([^<]+)<", pom)[1]  # type: ignore[index]
     c_major, c_minor = version.rsplit("-", 1)[1].split(".")
     assert (c_major, int(c_minor) <= int(minor)) == (major, True), version
-
-
-def test_the_built_zip_packs_a_connector_for_the_runtime(tmp_path: Path) -> None:
-    """The jar inside the application zip the app deploys (built by the Flink packaging, with
-    Maven): its connector's own Maven metadata names a Flink of the runtime's major."""
-    built = flink_package.DEFAULT_ZIP
-    if not built.is_file():
-        pytest.skip(f"no application zip built at {built} (python -m qos_realtime.flink_package)")
-    with zipfile.ZipFile(built) as application:
-        jar = tmp_path / "connectors.jar"
-        jar.write_bytes(application.read(JAR))
-    with zipfile.ZipFile(jar) as connectors:
-        properties = connectors.read(CONNECTOR_PROPERTIES).decode("utf-8")
-    (version,) = [line[8:] for line in properties.splitlines() if line.startswith("version=")]
-    runtime_major = DEFAULT_FLINK_RUNTIME.removeprefix("FLINK-").split("_")[0]
-    assert version.rsplit("-", 1)[1].split(".")[0] == runtime_major, version
-    assert check_connector_jar(jar, DEFAULT_FLINK_RUNTIME) == version.strip()
 
 
 def test_flink_application(template: Template, resources: kit.Resources) -> None:
