@@ -49,6 +49,8 @@ from typing import Any
 
 import boto3
 
+from qos_shared.testing.aws import api_gateway_proxy_event
+
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "twin", "AWS_SECRET_ACCESS_KEY": "twin"}
@@ -212,11 +214,14 @@ class ApiGateway:
     def invoke(
         self, method: str, path: str, headers: Mapping[str, str], body: bytes
     ) -> dict[str, Any]:
-        try:
-            text, encoded = body.decode(), False
-        except UnicodeDecodeError:
-            text, encoded = base64.b64encode(body).decode(), True
-        event = proxy_event(method, path, headers, text if body else None, encoded)
+        event = api_gateway_proxy_event(
+            method,
+            path,
+            headers,
+            body or None,
+            source_ip="127.0.0.1",
+            request_id=str(uuid.uuid4()),
+        )
         with self._lock:
             self.invocations += 1
             return self.handler(event, LambdaContext(self.function_name))
@@ -224,38 +229,6 @@ class ApiGateway:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-def proxy_event(
-    method: str, path: str, headers: Mapping[str, str], body: str | None, encoded: bool
-) -> dict[str, Any]:
-    """The event API Gateway's REST API sends a proxy integration (payload format 1.0)."""
-    request_id = str(uuid.uuid4())
-    return {
-        "resource": path,
-        "path": path,
-        "httpMethod": method,
-        "headers": dict(headers),
-        "multiValueHeaders": {k: [v] for k, v in headers.items()},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": None,
-        "stageVariables": None,
-        "requestContext": {
-            "accountId": ACCOUNT,
-            "apiId": "twin",
-            "httpMethod": method,
-            "path": f"/prod{path}",
-            "protocol": "HTTP/1.1",
-            "requestId": request_id,
-            "requestTimeEpoch": int(time.time() * 1000),
-            "resourcePath": path,
-            "stage": "prod",
-            "identity": {"sourceIp": "127.0.0.1", "userAgent": headers.get("User-Agent")},
-        },
-        "body": body,
-        "isBase64Encoded": encoded,
-    }
 
 
 def kinesis_lambda_event(records: list[dict[str, Any]], stream_arn: str) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from qos_shared_cdk.testing.template import (
     assert_private_bucket,
     bad_settings_test,
     only,
+    provider_framework_function,
     role_statements,
     ssm_parameters,
 )
@@ -264,16 +265,7 @@ def test_custom_resource_runs_its_function_through_the_provider_framework(
     ]
     assert len(ours) == 1
     # The framework's function is the service token, invokes ours, logs to `<id>ProviderLogs`.
-    (framework_id,) = [
-        rid
-        for rid, r in resources.items()
-        if r["Type"] == "AWS::Lambda::Function"
-        and r["Properties"]
-        .get("Environment", {})
-        .get("Variables", {})
-        .get("USER_ON_EVENT_FUNCTION_ARN")
-        == {"Fn::GetAtt": [ours[0], "Arn"]}
-    ]
+    framework_id = provider_framework_function(resources, ours[0])
     assert framework_id.startswith("SetupProvider")
     assert setup["Properties"]["ServiceToken"] == {"Fn::GetAtt": [framework_id, "Arn"]}
     framework_logs = resources[framework_id]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +12,7 @@ import pytest
 
 from qos_ingest.entrypoints import lambda_handler
 from qos_shared.examples import ORIGINAL_SAMPLE_DATA
+from qos_shared.testing.aws import api_gateway_proxy_event
 
 from ..events import ORIGINAL_SAMPLE_BODY, batch, summary
 
@@ -38,31 +38,7 @@ def proxy_event(
     headers = {"Content-Type": "text/plain", "User-Agent": "Mozilla/5.0 Firefox/133.0"}
     if origin:
         headers["Origin"] = origin
-    return {
-        "resource": path,
-        "path": path,
-        "httpMethod": method,
-        "headers": headers,
-        "multiValueHeaders": {k: [v] for k, v in headers.items()},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": None,
-        "stageVariables": None,
-        "requestContext": {
-            "resourcePath": path,
-            "httpMethod": method,
-            "path": f"/prod{path}",
-            "stage": "prod",
-            "requestId": "req-1",
-            "accountId": "123456789012",
-            "apiId": "api1",
-            "identity": {"sourceIp": "198.51.100.23"},
-        },
-        "body": None
-        if body is None
-        else (base64.b64encode(body).decode() if b64 else body.decode()),
-        "isBase64Encoded": b64,
-    }
+    return api_gateway_proxy_event(method, path, headers, body, base64_body=b64)
 
 
 @pytest.fixture

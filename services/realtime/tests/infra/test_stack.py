@@ -313,16 +313,7 @@ def test_the_provider_framework_runs_the_lifecycle_function(resources: kit.Resou
         if r["Type"] == "AWS::Lambda::Function"
         and r["Properties"].get("Handler") == LIFECYCLE_HANDLER
     ]
-    (framework_id,) = [
-        rid
-        for rid, r in resources.items()
-        if r["Type"] == "AWS::Lambda::Function"
-        and r["Properties"]
-        .get("Environment", {})
-        .get("Variables", {})
-        .get("USER_ON_EVENT_FUNCTION_ARN")
-        == {"Fn::GetAtt": [*ours, "Arn"]}
-    ]
+    framework_id = kit.provider_framework_function(resources, ours[0])
     assert lifecycle["Properties"]["ServiceToken"] == {"Fn::GetAtt": [framework_id, "Arn"]}
 
 

@@ -359,16 +359,7 @@ def test_setup_custom_resource_runs_the_bundled_handler_with_the_settings(
     assert fp["Timeout"] >= 120
     assert fp["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] == "qos-search-setup"
     # The Provider framework's function invokes ours, and is the resource's service token.
-    (framework_id,) = [
-        rid
-        for rid, r in resources.items()
-        if r["Type"] == "AWS::Lambda::Function"
-        and r["Properties"]
-        .get("Environment", {})
-        .get("Variables", {})
-        .get("USER_ON_EVENT_FUNCTION_ARN")
-        == {"Fn::GetAtt": [function_id, "Arn"]}
-    ]
+    framework_id = kit.provider_framework_function(resources, function_id)
     assert props["ServiceToken"] == {"Fn::GetAtt": [framework_id, "Arn"]}
     assert setup["DeletionPolicy"] == "Delete"
     assert setup_id == "Setup"

@@ -1,10 +1,13 @@
-"""moto behind every AWS API, with fake credentials, for the services' integration tests."""
+"""moto behind every AWS API, with fake credentials, for the services' integration tests; and
+the event API Gateway hands a proxy-integrated Lambda."""
 
 from __future__ import annotations
 
+import base64
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 from unittest import mock
 
 # Set for the duration, so that a test can never sign a request for a real account.
@@ -37,3 +40,51 @@ class RecordedSleeps:
 
     def __call__(self, seconds: float) -> None:
         self.delays.append(seconds)
+
+
+def api_gateway_proxy_event(
+    method: str,
+    path: str,
+    headers: Mapping[str, str],
+    body: bytes | None,
+    *,
+    source_ip: str = "198.51.100.23",
+    request_id: str = "req-1",
+    base64_body: bool = False,
+) -> dict[str, Any]:
+    """The event API Gateway's REST API sends a Lambda proxy integration (payload format 1.0),
+    stage `prod`; a body that is not UTF-8 (or any, with `base64_body`) goes base64-encoded, as
+    API Gateway sends binary media types."""
+    text: str | None = None
+    encoded = False
+    if body is not None:
+        try:
+            text = None if base64_body else body.decode()
+        except UnicodeDecodeError:
+            text = None
+        if text is None:
+            text, encoded = base64.b64encode(body).decode(), True
+    return {
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
+        "headers": dict(headers),
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": path,
+            "httpMethod": method,
+            "path": f"/prod{path}",
+            "stage": "prod",
+            "requestId": request_id,
+            "accountId": "123456789012",
+            "apiId": "api1",
+            "protocol": "HTTP/1.1",
+            "identity": {"sourceIp": source_ip, "userAgent": headers.get("User-Agent")},
+        },
+        "body": text,
+        "isBase64Encoded": encoded,
+    }

@@ -189,6 +189,22 @@ def assert_passes_cfn_lint(
     assert not unexpected, "\n".join(unexpected)
 
 
+def provider_framework_function(resources: Resources, on_event_function_id: str) -> str:
+    """The id of the custom resource Provider framework's function that invokes the given
+    on-event function (what `blocks.custom_resource` makes the resource's service token)."""
+    (framework_id,) = [
+        rid
+        for rid, r in resources.items()
+        if r["Type"] == "AWS::Lambda::Function"
+        and r["Properties"]
+        .get("Environment", {})
+        .get("Variables", {})
+        .get("USER_ON_EVENT_FUNCTION_ARN")
+        == {"Fn::GetAtt": [on_event_function_id, "Arn"]}
+    ]
+    return framework_id
+
+
 def handler_module(handler: str) -> str:
     """The file of a handler `pkg.module.function`, relative to the bundle's root."""
     return handler.rsplit(".", 1)[0].replace(".", "/") + ".py"
