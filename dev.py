@@ -29,6 +29,7 @@ SYSTEM_NEEDS: dict[str, tuple[str, str]] = {
     "mvn": ("maven", "the local OpenSearch node is assembled from Maven Central by Maven"),
     "chromium": ("chromium", "the dashboard and player browser tests run headless Chromium"),
     "ffmpeg": ("ffmpeg", "the player's browser tests play an HLS stream made with ffmpeg"),
+    "jq": ("jq", "the lake's stack tests run Firehose's partition-key query with jq 1.6"),
 }
 
 

@@ -268,12 +268,18 @@ def on_demand_stream(
 
 
 def private_bucket(
-    scope: Construct, construct_id: str, lifecycle_rules: Sequence[s3.LifecycleRule]
+    scope: Construct,
+    construct_id: str,
+    lifecycle_rules: Sequence[s3.LifecycleRule],
+    *,
+    versioned: bool = False,
 ) -> s3.Bucket:
-    """SSE-S3, public access blocked, TLS only, owner-enforced, kept when the stack goes."""
+    """SSE-S3, public access blocked, TLS only, owner-enforced, kept when the stack goes;
+    `versioned` keeps overwritten and deleted objects (give it a noncurrent-version rule)."""
     return s3.Bucket(
         scope,
         construct_id,
+        versioned=versioned,
         encryption=s3.BucketEncryption.S3_MANAGED,
         block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
         enforce_ssl=True,

@@ -17,8 +17,18 @@ DATA_PREFIX = "events/"
 ERROR_PREFIX = "errors/"
 ATHENA_RESULTS_PREFIX = "athena-results/"
 
-# Firehose's S3 keys: the hour it received the record (UTC), in the lake's dt=/hour= layout.
-FIREHOSE_PREFIX = f"{DATA_PREFIX}dt=!{{timestamp:yyyy-MM-dd}}/hour=!{{timestamp:HH}}/"
+# Firehose's S3 keys: the record's event time (UTC), in the lake's dt=/hour= layout, as the
+# local writer files it. Firehose's dynamic partitioning evaluates this jq (1.6) query on each
+# record; a record it cannot partition (no numeric `event_time`) goes under the error prefix,
+# filed by the hour Firehose received it.
+PARTITION_KEY_QUERY = (
+    '{dt: (.event_time / 1000 | floor | strftime("%Y-%m-%d")), '
+    'hour: (.event_time / 1000 | floor | strftime("%H"))}'
+)
+JQ_ENGINE = "JQ-1.6"
+FIREHOSE_PREFIX = (
+    f"{DATA_PREFIX}dt=!{{partitionKeyFromQuery:dt}}/hour=!{{partitionKeyFromQuery:hour}}/"
+)
 FIREHOSE_ERROR_PREFIX = (
     f"{ERROR_PREFIX}!{{firehose:error-output-type}}/dt=!{{timestamp:yyyy-MM-dd}}/"
 )

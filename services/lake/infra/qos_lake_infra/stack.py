@@ -11,9 +11,9 @@
   named query per `qos_lake.api.QUERIES`, with the very text the local engine runs;
 - SSM parameters `/qos/<env>/lake/<resource>` for other stacks and people.
 
-Firehose files a record under the hour it *received* it, where the local writer uses the
-record's `event_time`: late events land in a later partition on AWS. The named queries filter on
-both `dt` and `event_time`, so a late event is only missed when it lands after the range's last day.
+Firehose files a record under the hour of its `event_time` (dynamic partitioning, the jq query
+`catalog.PARTITION_KEY_QUERY`), as the local writer does: `dt`/`hour` mean the same on AWS and
+locally, and a late event lands in its own hour's partition.
 """
 
 from __future__ import annotations
@@ -38,6 +38,9 @@ from qos_shared_cdk.blocks import FirehoseDeliveryRole, Options, ServiceStack, c
 
 SERVICE = ssm.LAKE
 GIB = 1024**3
+
+
+NONCURRENT_DAYS = 30  # how long an overwritten or deleted lake object can be restored
 
 
 class LakeStack(ServiceStack):
@@ -134,8 +137,17 @@ class LakeStack(ServiceStack):
         ]
         if data_rule.transitions or data_rule.expiration:
             rules.insert(0, data_rule)
+        # Versioned: an overwrite or a deletion (a compaction, a mistaken script) is undone from
+        # the previous version for `NONCURRENT_DAYS`, then the old version goes.
+        rules.append(
+            s3.LifecycleRule(
+                id="NoncurrentVersions",
+                noncurrent_version_expiration=Duration.days(NONCURRENT_DAYS),
+                expired_object_delete_marker=True,
+            )
+        )
         # The lake is the long-term record: deleting the stack leaves it (the bucket is kept).
-        return blocks.private_bucket(self, "LakeBucket", rules)
+        return blocks.private_bucket(self, "LakeBucket", rules, versioned=True)
 
     def _catalog(
         self, env_name: str, projection_start: str
@@ -214,6 +226,28 @@ class LakeStack(ServiceStack):
             prefix=catalog.FIREHOSE_PREFIX,
             error_output_prefix=catalog.FIREHOSE_ERROR_PREFIX,
             buffering_hints=buffering.hints(),
+            # dt/hour from the record's event_time (64 MiB is dynamic partitioning's least buffer).
+            dynamic_partitioning_configuration=f.DynamicPartitioningConfigurationProperty(
+                enabled=True, retry_options=f.RetryOptionsProperty(duration_in_seconds=300)
+            ),
+            processing_configuration=f.ProcessingConfigurationProperty(
+                enabled=True,
+                processors=[
+                    f.ProcessorProperty(
+                        type="MetadataExtraction",
+                        parameters=[
+                            f.ProcessorParameterProperty(
+                                parameter_name="MetadataExtractionQuery",
+                                parameter_value=catalog.PARTITION_KEY_QUERY,
+                            ),
+                            f.ProcessorParameterProperty(
+                                parameter_name="JsonParsingEngine",
+                                parameter_value=catalog.JQ_ENGINE,
+                            ),
+                        ],
+                    )
+                ],
+            ),
             # Parquet compresses its pages itself; the file must not be compressed again.
             compression_format="UNCOMPRESSED",
             data_format_conversion_configuration=f.DataFormatConversionConfigurationProperty(

@@ -8,6 +8,7 @@ schema and queries, not from the stack's code.
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,11 @@ from aws_cdk.assertions import Template
 from moto import mock_aws
 
 from qos_lake.api import QUERIES
+from qos_lake.domain.layout import partition_dir
 from qos_lake_infra import LakeStack, add_lake_stack
+from qos_shared.eventtime import hour_bucket
 from qos_shared.record_schema import column_types
+from qos_shared.testing.sessions import Sessions, every_outcome
 from qos_shared_cdk.app import run_alone
 from qos_shared_cdk.testing import template as kit
 
@@ -83,6 +87,11 @@ def test_bucket_is_private_encrypted_tls_only_with_lifecycle(
     assert rules["LakeData"]["ExpirationInDays"] == 400
     assert (rules["Errors"]["Prefix"], rules["Errors"]["ExpirationInDays"]) == ("errors/", 90)
     assert rules["AthenaResults"]["Prefix"] == "athena-results/"
+    # Versioned, and old versions go after 30 days.
+    bucket_id = _bucket_id(resources)
+    assert resources[bucket_id]["Properties"]["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert rules["NoncurrentVersions"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
+    assert rules["NoncurrentVersions"]["ExpiredObjectDeleteMarker"] is True
 
 
 def test_glue_table_has_every_lake_column_and_projected_partitions(
@@ -136,7 +145,9 @@ def test_firehose_reads_the_ingest_stream_and_writes_parquet(
     dest = stream["Properties"]["ExtendedS3DestinationConfiguration"]
     bucket_id = _bucket_id(resources)
     assert dest["BucketARN"] == {"Fn::GetAtt": [bucket_id, "Arn"]}
-    assert dest["Prefix"] == "events/dt=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/"
+    assert dest["Prefix"] == (
+        "events/dt=!{partitionKeyFromQuery:dt}/hour=!{partitionKeyFromQuery:hour}/"
+    )
     assert dest["ErrorOutputPrefix"] == (
         "errors/!{firehose:error-output-type}/dt=!{timestamp:yyyy-MM-dd}/"
     )
@@ -155,6 +166,66 @@ def test_firehose_reads_the_ingest_stream_and_writes_parquet(
         "LATEST",
     )
     assert dest["RoleARN"] == schema["RoleARN"] == {"Fn::GetAtt": [role_id, "Arn"]}
+
+
+def _partition_query(resources: kit.Resources) -> tuple[str, str]:
+    """The deployed MetadataExtractionQuery and its engine."""
+    _, stream = kit.only(resources, "AWS::KinesisFirehose::DeliveryStream")
+    dest = stream["Properties"]["ExtendedS3DestinationConfiguration"]
+    assert dest["DynamicPartitioningConfiguration"]["Enabled"] is True
+    (processor,) = dest["ProcessingConfiguration"]["Processors"]
+    assert dest["ProcessingConfiguration"]["Enabled"] is True
+    assert processor["Type"] == "MetadataExtraction"
+    params = {p["ParameterName"]: p["ParameterValue"] for p in processor["Parameters"]}
+    return params["MetadataExtractionQuery"], params["JsonParsingEngine"]
+
+
+def _jq(query: str, records: list[dict[str, Any]]) -> list[Any]:
+    """jq from Debian (dev.py installs it), one output line per record."""
+    done = subprocess.run(
+        ["jq", "-c", query],
+        input="\n".join(json.dumps(r) for r in records),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def test_firehose_partitions_each_record_by_its_event_time_as_the_local_writer(
+    resources: kit.Resources,
+) -> None:
+    """The deployed jq query, run by Debian's jq 1.6 (Firehose's engine is JQ-1.6), on golden
+    records across days and hours: its dt/hour are the local writer's partition for each."""
+    query, engine = _partition_query(resources)
+    assert engine == "JQ-1.6"
+    version = subprocess.run(["jq", "--version"], capture_output=True, text=True).stdout
+    assert version.strip().startswith("jq-1.6"), version
+    start = 1_795_000_000_000 - 90 * 60_000  # spans an hour and a day boundary
+    records = Sessions(every_outcome(start, 3 * 3_600_000, 60), 5).records()
+    edges = [{"event_time": t} for t in (0, 86_399_999, 86_400_000, 1_795_046_399_999)]
+    keys = _jq(query, [*records, *edges])
+    assert len(keys) == len(records) + len(edges)
+    for record, key in zip([*records, *edges], keys, strict=True):
+        local = partition_dir(Path("/lake"), hour_bucket(record["event_time"]))
+        assert local.parts[-2:] == (f"dt={key['dt']}", f"hour={key['hour']}"), record
+    assert len({(k["dt"], k["hour"]) for k in keys}) >= 3
+
+
+def test_a_record_firehose_cannot_partition_goes_to_the_error_prefix(
+    resources: kit.Resources,
+) -> None:
+    """jq fails on a record without a numeric event_time: Firehose files it under the error
+    prefix (which must name the error type), never in a wrong partition."""
+    query, _ = _partition_query(resources)
+    for bad in ({"event_id": "x"}, {"event_time": "soon"}):
+        done = subprocess.run(
+            ["jq", "-c", query], input=json.dumps(bad), capture_output=True, text=True
+        )
+        assert done.returncode != 0, (bad, done.stdout)
+    _, stream = kit.only(resources, "AWS::KinesisFirehose::DeliveryStream")
+    error_prefix = stream["Properties"]["ExtendedS3DestinationConfiguration"]["ErrorOutputPrefix"]
+    assert "!{firehose:error-output-type}" in error_prefix
 
 
 def test_firehose_role_has_least_privilege(template: Template, resources: kit.Resources) -> None:
