@@ -17,6 +17,7 @@ CDK context read here (cdk.json, or `-c key=value` on the command line):
 | `qos:realtime:flinkParallelism` | 1 | the job's parallelism (KPUs with 1 per KPU) |
 | `qos:realtime:windowSeconds` | 60 | tumbling window length, 5-3600 |
 | `qos:realtime:allowedLatenessSeconds` | 5 | watermark delay |
+| `qos:realtime:dedupeTtlSeconds` | 3600 | how long the job drops an event_id's duplicates |
 | `qos:realtime:namespace` | `IVS/QoS` | CloudWatch namespace of the KPIs |
 | `qos:realtime:legacyNamespace` | (the same) | namespace of the original five names |
 | `qos:realtime:legacyMetrics` | true | publish the original five names at all |
@@ -64,6 +65,7 @@ def add_realtime_stack(app: App, *, env_name: str, env: Environment | None) -> R
         flink_parallelism=int(context.get("flinkParallelism", 1)),
         window_seconds=int(context.get("windowSeconds", 60)),
         allowed_lateness_seconds=float(context.get("allowedLatenessSeconds", 5.0)),
+        dedupe_ttl_seconds=int(context.get("dedupeTtlSeconds", 3600)),
         namespace=str(context.get("namespace", "IVS/QoS")),
         legacy_namespace=context.get("legacyNamespace") or None,
         legacy_metrics=flag(context.get("legacyMetrics", True)),

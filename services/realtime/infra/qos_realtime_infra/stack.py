@@ -107,6 +107,7 @@ class RealtimeStack(ServiceStack):
         flink_parallelism_per_kpu: int = 1,
         window_seconds: int = 60,
         allowed_lateness_seconds: float = 5.0,
+        dedupe_ttl_seconds: int = 3600,
         namespace: str = DEFAULT_NAMESPACE,
         legacy_namespace: str | None = None,
         legacy_metrics: bool = True,
@@ -124,6 +125,8 @@ class RealtimeStack(ServiceStack):
             connector jar, found and named in the run options).
         flink_runtime: MSF's runtime environment; must match the connector jar's Flink version.
         window_seconds / allowed_lateness_seconds: the job's tumbling window and watermark delay.
+        dedupe_ttl_seconds: how long the job remembers an event_id to drop its duplicates (more
+            than the lateness plus Kinesis' redelivery horizon; state grows with it).
         legacy_namespace / legacy_metrics: where the original five metric names go (default: the
             same namespace), or False to publish them nowhere.
         channels: channel_watched values published with a `Channel` dimension (others are not).
@@ -137,6 +140,10 @@ class RealtimeStack(ServiceStack):
         check(
             0 <= allowed_lateness_seconds <= 3600 and math.isfinite(allowed_lateness_seconds),
             "allowed_lateness_seconds must be between 0 and 3600",
+        )
+        check(
+            allowed_lateness_seconds < dedupe_ttl_seconds <= 7 * 86_400,
+            "dedupe_ttl_seconds must exceed the allowed lateness, and be at most 7 days",
         )
         check(flink_parallelism >= 1 and flink_parallelism_per_kpu >= 1, "parallelism >= 1")
         check(
@@ -169,6 +176,7 @@ class RealtimeStack(ServiceStack):
             "aws.region": self.region,
             "window.seconds": str(window_seconds),
             "allowed.lateness.seconds": f"{allowed_lateness_seconds:g}",
+            "dedupe.ttl.seconds": str(dedupe_ttl_seconds),
         }
         self.application = self._flink_application(
             (flink_application_zip, jarfile),

@@ -124,6 +124,7 @@ def template(lambda_asset: Path, flink_zip: Path) -> Template:
         flink_parallelism=2,
         window_seconds=30,
         allowed_lateness_seconds=7.5,
+        dedupe_ttl_seconds=900,
         legacy_namespace=LEGACY_NAMESPACE,
         channels=["sports", "news"],
         alarm_thresholds=THRESHOLDS,
@@ -163,6 +164,7 @@ def test_flink_application(template: Template, resources: kit.Resources) -> None
             "aws.region": {"Ref": "AWS::Region"},
             "window.seconds": "30",
             "allowed.lateness.seconds": "7.5",
+            "dedupe.ttl.seconds": "900",
         },
     }
     flink = config["FlinkApplicationConfiguration"]
@@ -502,6 +504,8 @@ test_bad_settings_are_refused_before_synthesis = kit.bad_settings_test(
         ({"flink_runtime": "1.20"}, "FLINK-x_y"),
         ({"window_seconds": 1}, "between 5 and 3600"),
         ({"allowed_lateness_seconds": -1}, "between 0 and 3600"),
+        ({"dedupe_ttl_seconds": 5}, "exceed the allowed lateness"),
+        ({"dedupe_ttl_seconds": 8 * 86_400}, "at most 7 days"),
         ({"alarm_thresholds": {"no_such_kpi": 1}}, "unknown metrics"),
         ({"alarm_thresholds": {"rebuffering_ratio": float("nan")}}, "finite"),
         ({"alarm_evaluation_periods": 2, "alarm_datapoints_to_alarm": 3}, "datapoints"),
