@@ -279,6 +279,13 @@ def test_the_node_holds_the_pipeline_and_template_as_designed(applied: Applied) 
         "number_of_replicas": "0",
         "refresh_interval": "5s",
         "default_pipeline": PIPELINE_NAME,
+        # What the slow logs record (the domain publishes them), nested as the node keeps them.
+        "search": {
+            "slowlog": {
+                "threshold": {"query": {"warn": "5s", "info": "1s"}, "fetch": {"warn": "1s"}}
+            }
+        },
+        "indexing": {"slowlog": {"threshold": {"index": {"warn": "5s", "info": "1s"}}}},
     }
     assert got["template"]["mappings"] == mappings()
 
@@ -290,6 +297,7 @@ def test_daily_indices_are_made_from_the_template(applied: Applied) -> None:
         settings = client.indices.get_settings(index=index)[index]["settings"]["index"]
         assert settings["default_pipeline"] == PIPELINE_NAME
         assert settings["number_of_replicas"] == "0"
+        assert settings["search"]["slowlog"]["threshold"]["query"]["warn"] == "5s"
         mapping = client.indices.get_mapping(index=index)[index]["mappings"]
         assert mapping["dynamic"] == "false"
         assert mapping["properties"]["viewer_location"] == {"type": "geo_point"}
