@@ -303,8 +303,9 @@ class SearchIndexerStack(ServiceStack):
         log_retention: logs.RetentionDays,
     ) -> opensearch.CfnDomain:
         d = opensearch.CfnDomain
-        # Only the two roles, only HTTP verbs they use; fine-grained access control then limits
-        # Firehose to its security role, and the setup role is the master user.
+        # Only the stack's roles, only HTTP verbs they use; fine-grained access control then
+        # limits Firehose and the Cognito roles to their security roles, and the setup role is
+        # the master user.
         access_policy = iam.PolicyDocument(
             statements=[
                 iam.PolicyStatement(

@@ -24,10 +24,10 @@ from qos_search_indexer_infra import (
     DEFAULT_SAVED_OBJECTS,
     SEARCH_ROOT,
     SearchIndexerStack,
+    VpcPlacement,
     add_search_indexer_stack,
     build_lambda_asset,
 )
-from qos_search_indexer_infra.access import VpcPlacement
 from qos_shared_cdk.packaging import MARKER_FILE, AssetBuildError
 from qos_shared_cdk.testing import template as kit
 
