@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from qos_shared_cdk.surface import lazy_attributes
 
 if TYPE_CHECKING:
+    from qos_search_indexer_infra.access import VpcPlacement
     from qos_search_indexer_infra.app import add_search_indexer_stack
     from qos_search_indexer_infra.packaging import (
         BUNDLE,
@@ -27,6 +28,7 @@ __all__ = [
     "DEFAULT_SAVED_OBJECTS",
     "SEARCH_ROOT",
     "SearchIndexerStack",
+    "VpcPlacement",
     "add_search_indexer_stack",
     "build_lambda_asset",
 ]
@@ -37,6 +39,7 @@ _HOMES = {
     "SEARCH_ROOT": "packaging",
     "build_lambda_asset": "packaging",
     "SearchIndexerStack": "stack",
+    "VpcPlacement": "access",
 }
 
 __getattr__ = lazy_attributes(__name__, _HOMES)

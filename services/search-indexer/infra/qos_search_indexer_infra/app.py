@@ -23,7 +23,12 @@ CDK context read here (cdk.json, or `-c key=value` on the command line):
 | `qos:search-indexer:replicas` | 0 on one node, else 1 | replicas per daily index |
 | `qos:search-indexer:deleteAfterDays` | 30 | ISM deletes a daily index after this |
 | `qos:search-indexer:removalPolicy` | `retain` in `prod`, else `destroy` | the domain's |
-| `qos:search-indexer:domainLogs` | false | application and slow logs to CloudWatch |
+| `qos:search-indexer:domainLogs` | true | slow, application and audit logs to CloudWatch |
+| `qos:search-indexer:adminEmail` | (unset) | invite this e-mail as a Dashboards admin |
+| `qos:search-indexer:cognitoDomainPrefix` | `<domain name>-<account>` | hosted UI prefix |
+| `qos:search-indexer:vpc` | false | the domain in a new VPC (isolated subnets) |
+| `qos:search-indexer:vpcId` | (unset) | the domain in this VPC (with `subnetIds`) |
+| `qos:search-indexer:subnetIds` | (unset) | its subnets, comma-separated (one per zone) |
 | `qos:search-indexer:bufferSizeMiB` | 5 | Firehose bulk size, 1-100 |
 | `qos:search-indexer:bufferIntervalSeconds` | 60 | Firehose bulk age, 0-900 |
 | `qos:search-indexer:retrySeconds` | 300 | Firehose retries before the S3 backup |
@@ -38,6 +43,7 @@ from pathlib import Path
 
 from aws_cdk import App, Environment, RemovalPolicy
 
+from qos_search_indexer_infra.access import VpcPlacement
 from qos_search_indexer_infra.packaging import (
     DEFAULT_OUT,
     DEFAULT_SAVED_OBJECTS,
@@ -45,7 +51,13 @@ from qos_search_indexer_infra.packaging import (
 )
 from qos_search_indexer_infra.stack import DEFAULT_ENGINE_VERSION, SERVICE, SearchIndexerStack
 from qos_shared_cdk.app import run_alone
-from qos_shared_cdk.context import ServiceContext, flag, optional_int, stack_identity
+from qos_shared_cdk.context import (
+    ServiceContext,
+    flag,
+    optional_int,
+    stack_identity,
+    string_list,
+)
 
 PRODUCTION_ENV_NAMES = frozenset({"prod"})
 
@@ -68,6 +80,7 @@ def add_search_indexer_stack(
     if removal not in _REMOVAL_POLICIES:
         raise ValueError(f"{context.prefix}removalPolicy: retain or destroy, got {removal!r}")
     run_id = context.get("setupRunId")
+    admin_email = context.get("adminEmail")
     return SearchIndexerStack(
         **stack_identity(app, SERVICE, env_name, env),
         lambda_asset_dir=asset_dir,
@@ -81,13 +94,29 @@ def add_search_indexer_stack(
         replicas=optional_int(context.get("replicas")),
         delete_after_days=int(context.get("deleteAfterDays", 30)),
         removal_policy=_REMOVAL_POLICIES[removal],
-        domain_logs=flag(context.get("domainLogs", False)),
+        domain_logs=flag(context.get("domainLogs", True)),
+        dashboards_admin_email=str(admin_email) if admin_email else None,
+        cognito_domain_prefix=context.get("cognitoDomainPrefix") or None,
+        vpc=vpc_placement(context),
         buffer_size_mib=int(context.get("bufferSizeMiB", 5)),
         buffer_interval_seconds=int(context.get("bufferIntervalSeconds", 60)),
         retry_seconds=int(context.get("retrySeconds", 300)),
         expire_failed_days=int(context.get("expireFailedDays", 90)),
         setup_run_id=None if run_id is None else str(run_id),
     )
+
+
+def vpc_placement(context: ServiceContext) -> VpcPlacement | None:
+    """`vpcId` with `subnetIds` (a list, or comma-separated): that VPC; `vpc` true: a new one."""
+    vpc_id = context.get("vpcId")
+    subnets = string_list(context.get("subnetIds", []))
+    if vpc_id:
+        if not subnets:
+            raise ValueError(f"{context.prefix}vpcId needs {context.prefix}subnetIds")
+        return VpcPlacement(vpc_id=str(vpc_id), subnet_ids=tuple(subnets))
+    if subnets:
+        raise ValueError(f"{context.prefix}subnetIds needs {context.prefix}vpcId")
+    return VpcPlacement() if flag(context.get("vpc", False)) else None
 
 
 def main() -> None:

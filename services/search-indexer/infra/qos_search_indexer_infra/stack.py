@@ -12,6 +12,15 @@
   security role and role mapping, the ingest pipeline and index template, the ISM retention
   policy and the Dashboards saved objects, applied with SigV4-signed requests on every deploy
   whose inputs changed (`qos_search_indexer.entrypoints.setup_lambda`);
+- Cognito sign-in to Dashboards (`access.DashboardsSignIn`): a user pool without self
+  sign-up, its hosted UI, an `admins` group, an identity pool; signed-in users get a read-only
+  security role, the admin group an admin one (mapped by the setup), and an admin user is
+  invited when the stack is given an e-mail;
+- the domain's logs (search and index slow logs, application errors, the security plugin's
+  audit log) in CloudWatch log groups with a retention;
+- optionally the domain in a VPC (`access.DomainNetwork`): HTTPS only from the setup
+  function's and the indexer's security groups, the setup function in the VPC too; by default
+  the endpoint is public, behind fine-grained access control and Cognito;
 - SSM parameters `/qos/<env>/search-indexer/<resource>` and outputs (the Dashboards URL).
 
 The delivery stream is created after the setup, so the first daily index is made from the template
@@ -39,6 +48,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from qos_search_indexer_infra.access import DashboardsSignIn, DomainNetwork, VpcPlacement
 from qos_search_indexer_infra.service_code import (
     HANDLER,
     INDEX_PATTERN,
@@ -72,6 +82,18 @@ FIREHOSE_READ_PATHS = (
     "_stats",
     f"{INDEX_PREFIX}*/_stats",
     "",
+)
+
+# What Firehose needs to deliver into a domain in a VPC (the AWS documentation's list).
+FIREHOSE_VPC_ACTIONS = (
+    "ec2:DescribeVpcs",
+    "ec2:DescribeVpcAttribute",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:CreateNetworkInterface",
+    "ec2:CreateNetworkInterfacePermission",
+    "ec2:DeleteNetworkInterface",
 )
 
 _DOMAIN_NAME = re.compile(r"^[a-z][a-z0-9-]{2,27}$")
@@ -148,7 +170,10 @@ class SearchIndexerStack(ServiceStack):
         replicas: int | None = None,
         delete_after_days: int = 30,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
-        domain_logs: bool = False,
+        domain_logs: bool = True,
+        dashboards_admin_email: str | None = None,
+        cognito_domain_prefix: str | None = None,
+        vpc: VpcPlacement | None = None,
         buffer_size_mib: int = 5,
         buffer_interval_seconds: int = 60,
         retry_seconds: int = 300,
@@ -169,7 +194,13 @@ class SearchIndexerStack(ServiceStack):
             shards / replicas: per daily index; replicas default to 0 on one node, else 1.
             delete_after_days: the ISM policy deletes a daily index this long after creation.
             removal_policy: the domain's (the failed-documents bucket is always kept).
-            domain_logs: publish the domain's application and slow logs to CloudWatch Logs.
+            domain_logs: publish the domain's application, slow and audit logs to CloudWatch
+                Logs (the setup turns the security plugin's audit logging on).
+            dashboards_admin_email: invite this e-mail as a Dashboards admin (the user pool's
+                admin group); none: no user is created (add people in the Cognito console).
+            cognito_domain_prefix: the Cognito hosted UI's domain prefix (unique in the region);
+                default `<domain name>-<account id>`.
+            vpc: put the domain in a VPC (the setup function too); default a public endpoint.
             buffer_size_mib / buffer_interval_seconds: Firehose sends a bulk request per this
                 many MiB or seconds (1-100, 0-900); retry_seconds: how long it retries one.
             expire_failed_days: lifetime of the backed-up failed documents.
@@ -201,6 +232,7 @@ class SearchIndexerStack(ServiceStack):
         check(expire_failed_days >= 1, "expire_failed_days must be at least 1")
         saved_objects = _checked_lambda_asset(lambda_asset_dir)
         super().__init__(scope, construct_id, env_name, **options)
+        self.domain_logs = domain_logs
         self.domain_name = domain_name
         self.domain_arn = self.format_arn(
             service="es", resource="domain", resource_name=domain_name
@@ -215,6 +247,23 @@ class SearchIndexerStack(ServiceStack):
             self,
             "SetupRole",
             description=self.describe("setup function; the domain's master user"),
+        )
+        self.sign_in = DashboardsSignIn(
+            self,
+            "DashboardsSignIn",
+            domain_prefix=cognito_domain_prefix or f"{domain_name}-{self.account}",
+            admin_email=dashboards_admin_email,
+            describe=self.describe("Dashboards"),
+        )
+        self.network = (
+            None
+            if vpc is None
+            else DomainNetwork(
+                self,
+                "Network",
+                placement=vpc,
+                subnet_count=cluster.availability_zone_count if cluster.zone_aware else 1,
+            )
         )
         self.domain = self._domain(
             engine_version, cluster, removal_policy, domain_logs, log_retention
@@ -254,8 +303,9 @@ class SearchIndexerStack(ServiceStack):
         log_retention: logs.RetentionDays,
     ) -> opensearch.CfnDomain:
         d = opensearch.CfnDomain
-        # Only the two roles, only HTTP verbs they use; fine-grained access control then limits
-        # Firehose to its security role, and the setup role is the master user.
+        # Only the stack's roles, only HTTP verbs they use; fine-grained access control then
+        # limits Firehose and the Cognito roles to their security roles, and the setup role is
+        # the master user.
         access_policy = iam.PolicyDocument(
             statements=[
                 iam.PolicyStatement(
@@ -268,6 +318,23 @@ class SearchIndexerStack(ServiceStack):
                     sid="FirehoseDelivery",
                     principals=[iam.ArnPrincipal(self.firehose_role.role_arn)],
                     actions=["es:ESHttpGet", "es:ESHttpPost", "es:ESHttpPut"],
+                    resources=[f"{self.domain_arn}/*"],
+                ),
+                # People signed in through Cognito: what they may then do is their security
+                # role's (read-only, or the admin group's).
+                iam.PolicyStatement(
+                    sid="DashboardsUsers",
+                    principals=[
+                        iam.ArnPrincipal(self.sign_in.reader_role.role_arn),
+                        iam.ArnPrincipal(self.sign_in.admin_role.role_arn),
+                    ],
+                    actions=[
+                        "es:ESHttpGet",
+                        "es:ESHttpHead",
+                        "es:ESHttpPost",
+                        "es:ESHttpPut",
+                        "es:ESHttpDelete",
+                    ],
                     resources=[f"{self.domain_arn}/*"],
                 ),
             ]
@@ -297,8 +364,13 @@ class SearchIndexerStack(ServiceStack):
             ),
             access_policies=access_policy,
             log_publishing_options=log_publishing or None,
+            cognito_options=self.sign_in.options(),
+            vpc_options=None if self.network is None else self.network.domain_options(),
         )
         domain.apply_removal_policy(removal_policy)
+        for dependency in self.sign_in.before_domain():
+            domain.node.add_dependency(dependency)
+        self.sign_in.map_group_roles(domain, log_retention)
         if logs_policy is not None:
             # OpenSearch Service checks that it may write to the groups when it turns logs on.
             domain.node.add_dependency(logs_policy)
@@ -311,6 +383,8 @@ class SearchIndexerStack(ServiceStack):
             "ES_APPLICATION_LOGS": "DomainApplicationLogs",
             "SEARCH_SLOW_LOGS": "DomainSearchSlowLogs",
             "INDEX_SLOW_LOGS": "DomainIndexSlowLogs",
+            # Needs fine-grained access control (on); the setup turns the plugin's auditing on.
+            "AUDIT_LOGS": "DomainAuditLogs",
         }
         groups = {
             kind: blocks.log_group(self, construct_id, log_retention)
@@ -379,13 +453,15 @@ class SearchIndexerStack(ServiceStack):
             self.setup_role,
             log_group,
             description=self.describe(
-                does="Firehose role mapping, index template, ISM, Dashboards saved objects"
+                does="Firehose and Dashboards role mappings, index template, ISM, saved objects"
             ),
             memory_size=256,
             # Room for the HTTP layer's retries while a fresh domain's security plugin starts.
             timeout=Duration.minutes(5),
             environment={"POWERTOOLS_SERVICE_NAME": POWERTOOLS_SERVICE_NAME},
         )
+        if self.network is not None:
+            self.network.place_function(function, self.setup_role, self.network.setup_group)
         provider = cr.Provider(
             self,
             "SetupProvider",
@@ -398,6 +474,9 @@ class SearchIndexerStack(ServiceStack):
             "Shards": shards,
             "Replicas": replicas,
             "DeleteAfterDays": delete_after_days,
+            "DashboardsReaderRoleArn": self.sign_in.reader_role.role_arn,
+            "DashboardsAdminRoleArn": self.sign_in.admin_role.role_arn,
+            "AuditLogs": self.domain_logs,
             # Digests of what the function applies: a changed template or dashboard re-runs it.
             "DesignSha256": design_sha256(
                 shards=shards, replicas=replicas, delete_after_days=delete_after_days
@@ -449,6 +528,14 @@ class SearchIndexerStack(ServiceStack):
                 resources=[f"{self.domain_arn}/{path}" for path in FIREHOSE_READ_PATHS],
             ),
         ]
+        if self.network is not None:  # Firehose reaches a VPC domain through its own ENIs
+            domain_access.append(
+                iam.PolicyStatement(
+                    sid="DeliverIntoVpc",
+                    actions=list(FIREHOSE_VPC_ACTIONS),
+                    resources=["*"],  # network interfaces are created before their ARN exists
+                )
+            )
         policy = blocks.firehose_policy(
             self,
             self.firehose_role,
@@ -481,6 +568,13 @@ class SearchIndexerStack(ServiceStack):
                 cloud_watch_logging_options=logs_.options("S3Backup"),
             ),
             cloud_watch_logging_options=logs_.options("Delivery"),
+            vpc_configuration=None
+            if self.network is None
+            else f.VpcConfigurationProperty(
+                role_arn=role_arn,
+                subnet_ids=self.network.lambda_subnet_ids,
+                security_group_ids=[self.network.indexer_group.attr_group_id],
+            ),
         )
         stream = blocks.kinesis_delivery_stream(
             self,

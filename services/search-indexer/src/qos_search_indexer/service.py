@@ -30,10 +30,17 @@ stack's setup function), in this order:
 1. the security role `qos_firehose_writer` (what Firehose may do, on `qos-events-*` only);
 2. its role mapping to the Firehose delivery role's ARN (a backend role, under fine-grained
    access control);
-3. the ingest pipeline, then 4. the index template (the same objects `set_up_indices` puts on
+3. the Dashboards roles `qos_dashboards_reader` (read-only) and `qos_dashboards_admin`, each
+   mapped to its Cognito identity pool role when the stack passes one;
+4. the audit log configuration, when the domain publishes audit logs;
+5. the ingest pipeline, then 6. the index template (the same objects `set_up_indices` puts on
    the local node; the pipeline first, since the template names it);
-5. the ISM retention policy (read first: ISM replaces a policy only given its sequence number);
-6. the Dashboards saved objects (the committed NDJSON), into the global tenant.
+7. the ISM retention policy (read first: ISM replaces a policy only given its sequence number);
+8. the Dashboards saved objects (the committed NDJSON), into the global tenant.
+
+Steps 1 to 4 are the security plugin's, 7 the ISM plugin's, 8 Dashboards': OpenSearch Service
+has them, the local node does not (tests/integration/test_setup_on_node.py runs 5, 6 and what
+follows from them on the node).
 """
 
 from __future__ import annotations
@@ -50,6 +57,9 @@ from typing import Any, Protocol
 
 from qos_search_indexer.domain.deadletter import DeadLetter
 from qos_search_indexer.domain.design import (
+    AUDIT_CONFIG_PATH,
+    DASHBOARDS_ADMIN_ROLE,
+    DASHBOARDS_READER_ROLE,
     FIREHOSE_SECURITY_ROLE,
     ISM_POLICY_ID,
     SAVED_OBJECTS_FILENAME,
@@ -59,6 +69,7 @@ from qos_search_indexer.domain.design import (
     SetupError,
     SetupReport,
     SetupSettings,
+    dashboards_role_mapping,
     design,
     firehose_role_mapping,
     multipart_file,
@@ -322,6 +333,21 @@ def apply_domain_setup(http: Http, settings: SetupSettings, saved_objects: bytes
     mapping_path = f"/_plugins/_security/api/rolesmapping/{FIREHOSE_SECURITY_ROLE}"
     _put_json(http, mapping_path, firehose_role_mapping(settings.firehose_role_arn))
     report.steps.append(f"role mapping {FIREHOSE_SECURITY_ROLE} -> {settings.firehose_role_arn}")
+
+    for role, arn, who in (
+        (DASHBOARDS_READER_ROLE, settings.dashboards_reader_role_arn, "every signed-in user"),
+        (DASHBOARDS_ADMIN_ROLE, settings.dashboards_admin_role_arn, "the admin group"),
+    ):
+        _put_json(http, f"/_plugins/_security/api/roles/{role}", objects[f"role/{role}"])
+        report.steps.append(f"security role {role}")
+        if arn:
+            mapping = dashboards_role_mapping(arn, who)
+            _put_json(http, f"/_plugins/_security/api/rolesmapping/{role}", mapping)
+            report.steps.append(f"role mapping {role} -> {arn}")
+
+    if settings.audit_logs:
+        _put_json(http, AUDIT_CONFIG_PATH, objects["audit/config"])
+        report.steps.append("audit logging on")
 
     _put_json(http, f"/_ingest/pipeline/{PIPELINE_NAME}", objects[f"pipeline/{PIPELINE_NAME}"])
     report.steps.append(f"ingest pipeline {PIPELINE_NAME}")

@@ -1,20 +1,15 @@
 """The setup function's requests, against a fake domain that keeps what it is sent.
 
-The fake answers as OpenSearch Service does where it matters: PUTs create or replace, an ISM
-policy is replaced only with its sequence number (409 otherwise), Dashboards' import answers with
-a success flag and a count. Expected bodies are built here from `index.py` and the NDJSON, and the
-multipart body is read back with the standard library's MIME parser, not the code's own.
+The fake (`tests/fake_domain.py`) answers as OpenSearch Service does where it matters. Expected
+bodies are built here from `index.py` and the NDJSON.
 """
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 import hashlib
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,89 +27,25 @@ from qos_search_indexer.domain.index import index_template, ingest_pipeline
 from qos_search_indexer.entrypoints import setup_lambda as handler_module
 from qos_search_indexer.entrypoints.setup_lambda import on_event, physical_id
 
+from ..fake_domain import IMPORT, ISM, FakeDomain
+
 ENDPOINT = "search-qos-test-abc123.eu-west-1.es.amazonaws.com"
 FIREHOSE_ROLE = "arn:aws:iam::123456789012:role/qos-test-search-FirehoseRole-XYZ"
 NDJSON = (
     b'{"type":"index-pattern","id":"qos-events","attributes":{"title":"qos-events-*"}}\n'
     b'{"type":"visualization","id":"startup","attributes":{"title":"Startup time"}}\n'
 )
+READER_ROLE_ARN = "arn:aws:iam::123456789012:role/qos-test-search-DashboardsReader-ABC"
+ADMIN_ROLE_ARN = "arn:aws:iam::123456789012:role/qos-test-search-DashboardsAdmin-DEF"
 ROLE = "/_plugins/_security/api/roles/qos_firehose_writer"
 MAPPING = "/_plugins/_security/api/rolesmapping/qos_firehose_writer"
+READER = "/_plugins/_security/api/roles/qos_dashboards_reader"
+READER_MAPPING = "/_plugins/_security/api/rolesmapping/qos_dashboards_reader"
+ADMIN = "/_plugins/_security/api/roles/qos_dashboards_admin"
+ADMIN_MAPPING = "/_plugins/_security/api/rolesmapping/qos_dashboards_admin"
+AUDIT = "/_plugins/_security/api/audit/config"
 PIPELINE = "/_ingest/pipeline/qos-events"
 TEMPLATE = "/_index_template/qos-events"
-ISM = "/_plugins/_ism/policies/qos-events-retention"
-IMPORT = "/_dashboards/api/saved_objects/_import?overwrite=true"
-
-
-@dataclass
-class Call:
-    method: str
-    path: str
-    body: bytes | None
-    headers: dict[str, str]
-
-
-@dataclass
-class FakeDomain:
-    """Keeps every document PUT; scripted failures by (method, path)."""
-
-    documents: dict[str, Any] = field(default_factory=dict)
-    ism_seq_no: int = -1
-    saved_objects: list[dict[str, Any]] = field(default_factory=list)
-    calls: list[Call] = field(default_factory=list)
-    fail: dict[tuple[str, str], HttpResponse] = field(default_factory=dict)
-
-    def __call__(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: bytes | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> HttpResponse:
-        self.calls.append(Call(method, path, body, dict(headers or {})))
-        if (method, path) in self.fail:
-            return self.fail[(method, path)]
-        base, _, query = path.partition("?")
-        if base == ISM:
-            return self._ism(method, query, body)
-        if method == "PUT":
-            created = base not in self.documents
-            self.documents[base] = json.loads(body or b"")
-            return HttpResponse(201 if created else 200, b'{"status":"OK"}')
-        if method == "POST" and base == IMPORT.split("?")[0]:
-            return self._import(body or b"", headers or {})
-        return HttpResponse(404, b'{"error":"no handler"}')
-
-    def _ism(self, method: str, query: str, body: bytes | None) -> HttpResponse:
-        if method == "GET":
-            if ISM not in self.documents:
-                return HttpResponse(404, b'{"error":{"type":"status_exception"}}')
-            found = {"_id": "qos-events-retention", "_seq_no": self.ism_seq_no}
-            found |= {"_primary_term": 1, **self.documents[ISM]}
-            return HttpResponse(200, json.dumps(found).encode())
-        expected = f"if_seq_no={self.ism_seq_no}&if_primary_term=1"
-        if ISM in self.documents and query != expected:
-            return HttpResponse(409, b'{"error":"version_conflict_engine_exception"}')
-        self.documents[ISM] = json.loads(body or b"")
-        self.ism_seq_no += 1
-        return HttpResponse(201, b"{}")
-
-    def _import(self, body: bytes, headers: Mapping[str, str]) -> HttpResponse:
-        if headers.get("osd-xsrf") != "true":
-            return HttpResponse(400, b'{"message":"Request must contain a osd-xsrf header."}')
-        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-            b"Content-Type: " + headers["Content-Type"].encode() + b"\r\n\r\n" + body
-        )
-        (part,) = list(message.iter_parts())
-        assert part.get_param("name", header="content-disposition") == "file"
-        content = part.get_payload(decode=True)
-        assert isinstance(content, bytes)
-        objects = [json.loads(line) for line in content.splitlines() if line.strip()]
-        self.saved_objects = objects
-        return HttpResponse(
-            200, json.dumps({"success": True, "successCount": len(objects)}).encode()
-        )
 
 
 def _event(request_type: str, **properties: Any) -> dict[str, Any]:
@@ -129,6 +60,9 @@ def _event(request_type: str, **properties: Any) -> dict[str, Any]:
             "Shards": "1",
             "Replicas": "1",
             "DeleteAfterDays": "14",
+            "DashboardsReaderRoleArn": READER_ROLE_ARN,
+            "DashboardsAdminRoleArn": ADMIN_ROLE_ARN,
+            "AuditLogs": "true",
             **properties,
         },
     }
@@ -149,11 +83,17 @@ def _run(domain: FakeDomain, event: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _steps(ism_write: str = ISM) -> list[tuple[str, str]]:
-    """The setup's requests in order; the ISM policy is written to `ism_write`."""
+def _steps(ism_write: str = ISM, *, cognito: bool = True) -> list[tuple[str, str]]:
+    """The setup's requests in order; the ISM policy is written to `ism_write`; without Cognito
+    (and audit logs), no Dashboards role mappings and no audit configuration."""
     return [
         ("PUT", ROLE),
         ("PUT", MAPPING),
+        ("PUT", READER),
+        *([("PUT", READER_MAPPING)] if cognito else []),
+        ("PUT", ADMIN),
+        *([("PUT", ADMIN_MAPPING)] if cognito else []),
+        *([("PUT", AUDIT)] if cognito else []),
         ("PUT", PIPELINE),
         ("PUT", TEMPLATE),
         ("GET", ISM),
@@ -168,7 +108,7 @@ def test_create_applies_every_step_in_order() -> None:
 
     assert [(c.method, c.path) for c in domain.calls] == _steps()
     assert result["PhysicalResourceId"] == f"qos-search-setup:{ENDPOINT}"
-    assert result["Data"] == {"Steps": 6, "SavedObjects": 2}
+    assert result["Data"] == {"Steps": 11, "SavedObjects": 2}
 
     role = domain.documents[ROLE]
     assert sorted(role["cluster_permissions"]) == ["cluster_composite_ops", "cluster_monitor"]
@@ -176,6 +116,25 @@ def test_create_applies_every_step_in_order() -> None:
         {"index_patterns": ["qos-events-*"], "allowed_actions": ["crud", "create_index", "manage"]}
     ]
     assert domain.documents[MAPPING]["backend_roles"] == [FIREHOSE_ROLE]
+    # Cognito's signed-in users read the QoS indices and the global tenant, and nothing else.
+    reader = domain.documents[READER]
+    assert reader["index_permissions"] == [
+        {"index_patterns": ["qos-events-*"], "allowed_actions": ["read"]}
+    ]
+    assert reader["cluster_permissions"] == ["cluster_composite_ops_ro"]
+    assert reader["tenant_permissions"] == [
+        {"tenant_patterns": ["global_tenant"], "allowed_actions": ["kibana_all_read"]}
+    ]
+    assert domain.documents[READER_MAPPING]["backend_roles"] == [READER_ROLE_ARN]
+    admin = domain.documents[ADMIN]
+    assert admin["tenant_permissions"] == [
+        {"tenant_patterns": ["global_tenant"], "allowed_actions": ["kibana_all_write"]}
+    ]
+    assert [p["index_patterns"] for p in admin["index_permissions"]] == [["qos-events-*"]]
+    assert domain.documents[ADMIN_MAPPING]["backend_roles"] == [ADMIN_ROLE_ARN]
+    audit = domain.documents[AUDIT]
+    assert audit["enabled"] is True and audit["audit"]["enable_rest"] is True
+    assert audit["audit"]["log_request_body"] is False
     assert domain.documents[PIPELINE] == ingest_pipeline()
     template = domain.documents[TEMPLATE]
     assert template == index_template(shards=1, replicas=1)
@@ -189,6 +148,16 @@ def test_create_applies_every_step_in_order() -> None:
     for call in domain.calls:
         if call.method == "PUT":
             assert call.headers["Content-Type"] == "application/json"
+
+
+def test_without_cognito_the_dashboards_roles_are_made_but_not_mapped() -> None:
+    domain = FakeDomain()
+    event = _event("Create", AuditLogs="false")
+    del event["ResourceProperties"]["DashboardsReaderRoleArn"]
+    event["ResourceProperties"]["DashboardsAdminRoleArn"] = ""
+    result = _run(domain, event)
+    assert [(c.method, c.path) for c in domain.calls] == _steps(cognito=False)
+    assert result["Data"] == {"Steps": 8, "SavedObjects": 2}
 
 
 def test_saved_objects_go_to_the_global_tenant_as_a_multipart_file() -> None:
@@ -231,12 +200,12 @@ def test_delete_sends_nothing() -> None:
 
 
 @pytest.mark.parametrize(
-    ("failing", "steps_sent"),
-    [(("PUT", MAPPING), 2), (("PUT", TEMPLATE), 4), (("GET", ISM), 5)],
+    "failing", [("PUT", MAPPING), ("PUT", READER_MAPPING), ("PUT", TEMPLATE), ("GET", ISM)]
 )
 def test_a_refused_request_stops_the_setup_with_its_status_and_body(
-    failing: tuple[str, str], steps_sent: int
+    failing: tuple[str, str],
 ) -> None:
+    steps_sent = _steps().index(failing) + 1
     body = b'{"status":"FORBIDDEN","message":"no permissions for [cluster:admin/x]"}'
     domain = FakeDomain(fail={failing: HttpResponse(403, body)})
     with pytest.raises(SetupError) as caught:
@@ -269,6 +238,8 @@ def test_saved_objects_refused_by_dashboards_fail_the_setup() -> None:
     ("properties", "message"),
     [
         ({"FirehoseRoleArn": "qos-firehose"}, "not an IAM role ARN"),
+        ({"DashboardsReaderRoleArn": "arn:aws:iam::1:user/x"}, "DashboardsReaderRoleArn"),
+        ({"AuditLogs": "yes"}, "AuditLogs"),
         ({"Replicas": "one"}, "not an integer"),
         ({"Shards": "0"}, "shards=0"),
         ({"DomainEndpoint": ""}, "no DomainEndpoint"),

@@ -24,6 +24,7 @@ from qos_search_indexer_infra import (
     DEFAULT_SAVED_OBJECTS,
     SEARCH_ROOT,
     SearchIndexerStack,
+    VpcPlacement,
     add_search_indexer_stack,
     build_lambda_asset,
 )
@@ -94,17 +95,29 @@ def _domain_arn(suffix: str = "") -> dict[str, Any]:
 
 
 def _role_ids(resources: kit.Resources) -> tuple[str, str]:
-    """(setup role, Firehose role), found by what assumes them."""
+    """(setup role, Firehose role), found by what assumes them (the setup role among the
+    Lambda roles by its name: the Provider framework and the SDK calls have their own)."""
     by_service: dict[str, str] = {}
     for rid, r in resources.items():
         if r["Type"] != "AWS::IAM::Role":
             continue
         (statement,) = r["Properties"]["AssumeRolePolicyDocument"]["Statement"]
-        service = statement["Principal"]["Service"]
-        if service == "lambda.amazonaws.com" and "framework" in rid:
-            continue  # the Provider framework's own function
-        by_service[service] = rid
+        service = statement["Principal"].get("Service")
+        if service == "lambda.amazonaws.com" and not rid.startswith("SetupRole"):
+            continue
+        if service is not None:
+            by_service[service] = rid
     return by_service["lambda.amazonaws.com"], by_service["firehose.amazonaws.com"]
+
+
+def _sign_in_role(resources: kit.Resources, name: str) -> str:
+    """The id of a role of the Cognito sign-in (`ReaderRole`, `AdminRole`, ...)."""
+    (rid,) = [
+        rid
+        for rid, r in resources.items()
+        if r["Type"] == "AWS::IAM::Role" and rid.startswith(f"DashboardsSignIn{name}")
+    ]
+    return rid
 
 
 def _setup_function(resources: kit.Resources) -> tuple[str, dict[str, Any]]:
@@ -201,11 +214,11 @@ def test_domain_is_encrypted_https_only_with_iam_fine_grained_access_control(
     assert cluster["ZoneAwarenessConfig"] == {"AvailabilityZoneCount": 2}
     assert cluster["MultiAZWithStandbyEnabled"] is False
     assert props["EBSOptions"] == {"EBSEnabled": True, "VolumeType": "gp3", "VolumeSize": 20}
-    assert "LogPublishingOptions" not in props
+    assert "VPCOptions" not in props  # a public endpoint unless asked
     assert domain["DeletionPolicy"] == "Retain"  # the stack's default; the app picks per env
 
 
-def test_domain_access_policy_names_only_the_two_roles(resources: kit.Resources) -> None:
+def test_domain_access_policy_names_only_the_stack_roles(resources: kit.Resources) -> None:
     _, domain = kit.only(resources, "AWS::OpenSearchService::Domain")
     policy = domain["Properties"]["AccessPolicies"]
     text = json.dumps(policy)
@@ -220,9 +233,219 @@ def test_domain_access_policy_names_only_the_two_roles(resources: kit.Resources)
         assert statement["Resource"] == _domain_arn("/*")
         assert all(a.startswith("es:ESHttp") for a in kit.actions(statement))
         principals += _listed(statement["Principal"]["AWS"])
-    assert sorted(map(json.dumps, principals)) == sorted(
-        json.dumps({"Fn::GetAtt": [role, "Arn"]}) for role in (setup_role, firehose_role)
+    roles = (
+        setup_role,
+        firehose_role,
+        _sign_in_role(resources, "ReaderRole"),
+        _sign_in_role(resources, "AdminRole"),
     )
+    assert sorted(map(json.dumps, principals)) == sorted(
+        json.dumps({"Fn::GetAtt": [role, "Arn"]}) for role in roles
+    )
+
+
+# --- Dashboards sign-in, logs, network ------------------------------------------------------
+
+VPC_ID = "vpc-0123456789abcdef0"
+SUBNETS = ("subnet-0aaa", "subnet-0bbb", "subnet-0ccc")
+ADMIN_EMAIL = "ops.lead@example.com"
+
+
+@pytest.fixture(scope="module")
+def vpc_template(lambda_asset: Path) -> Template:
+    """Two nodes in an existing VPC's subnets, with an admin e-mail."""
+    stack = SearchIndexerStack(
+        _fast_app(),
+        f"qos-{ENV_NAME}-search-indexer",
+        env_name=ENV_NAME,
+        lambda_asset_dir=lambda_asset,
+        instance_count=2,
+        vpc=VpcPlacement(vpc_id=VPC_ID, subnet_ids=SUBNETS),
+        dashboards_admin_email=ADMIN_EMAIL,
+        cognito_domain_prefix="qos-test-1-dashboards",
+    )
+    return Template.from_stack(stack)
+
+
+@pytest.fixture(scope="module")
+def vpc_resources(vpc_template: Template) -> kit.Resources:
+    resources: kit.Resources = vpc_template.to_json()["Resources"]
+    return resources
+
+
+def _trust(resources: kit.Resources, role_id: str) -> dict[str, Any]:
+    statements: list[dict[str, Any]] = resources[role_id]["Properties"]["AssumeRolePolicyDocument"][
+        "Statement"
+    ]
+    (statement,) = statements
+    return statement
+
+
+def test_dashboards_sign_in_is_cognito_without_self_sign_up(resources: kit.Resources) -> None:
+    pool_id, pool = kit.only(resources, "AWS::Cognito::UserPool")
+    assert pool["Properties"]["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+    assert pool["Properties"]["UsernameAttributes"] == ["email"]
+    _, hosted_ui = kit.only(resources, "AWS::Cognito::UserPoolDomain")
+    assert hosted_ui["Properties"]["UserPoolId"] == {"Ref": pool_id}
+    # The default prefix: the domain's name and the account (unique in the region).
+    assert hosted_ui["Properties"]["Domain"] == {
+        "Fn::Join": ["", [f"{DOMAIN_NAME}-", {"Ref": "AWS::AccountId"}]]
+    }
+    identity_id, identity = kit.only(resources, "AWS::Cognito::IdentityPool")
+    assert identity["Properties"]["AllowUnauthenticatedIdentities"] is False
+
+    reader, admin = _sign_in_role(resources, "ReaderRole"), _sign_in_role(resources, "AdminRole")
+    for role in (reader, admin):  # only this identity pool's signed-in identities
+        trust = _trust(resources, role)
+        assert trust["Principal"] == {"Federated": "cognito-identity.amazonaws.com"}
+        assert trust["Action"] == "sts:AssumeRoleWithWebIdentity"
+        assert trust["Condition"]["StringEquals"] == {
+            "cognito-identity.amazonaws.com:aud": {"Ref": identity_id}
+        }
+        assert trust["Condition"]["ForAnyValue:StringLike"] == {
+            "cognito-identity.amazonaws.com:amr": "authenticated"
+        }
+    _, attachment = kit.only(resources, "AWS::Cognito::IdentityPoolRoleAttachment")
+    assert attachment["Properties"]["IdentityPoolId"] == {"Ref": identity_id}
+    assert attachment["Properties"]["Roles"] == {"authenticated": {"Fn::GetAtt": [reader, "Arn"]}}
+    _, group = kit.only(resources, "AWS::Cognito::UserPoolGroup")
+    assert group["Properties"]["GroupName"] == "admins"
+    assert group["Properties"]["RoleArn"] == {"Fn::GetAtt": [admin, "Arn"]}
+
+    # The domain: Cognito options with the role OpenSearch Service configures Cognito with.
+    _, domain = kit.only(resources, "AWS::OpenSearchService::Domain")
+    service_role = _sign_in_role(resources, "OpenSearchCognitoRole")
+    assert domain["Properties"]["CognitoOptions"] == {
+        "Enabled": True,
+        "UserPoolId": {"Ref": pool_id},
+        "IdentityPoolId": {"Ref": identity_id},
+        "RoleArn": {"Fn::GetAtt": [service_role, "Arn"]},
+    }
+    assert _trust(resources, service_role)["Principal"] == {
+        "Service": "opensearchservice.amazonaws.com"
+    }
+    (managed,) = resources[service_role]["Properties"]["ManagedPolicyArns"]
+    assert "policy/AmazonOpenSearchServiceCognitoAccess" in json.dumps(managed)
+    hosted_ui_id, _ = kit.only(resources, "AWS::Cognito::UserPoolDomain")
+    attachment_id, _ = kit.only(resources, "AWS::Cognito::IdentityPoolRoleAttachment")
+    assert {hosted_ui_id, attachment_id} <= set(domain["DependsOn"])
+
+
+def test_the_admin_groups_role_wins_through_a_token_rule_set_after_the_domain(
+    resources: kit.Resources,
+) -> None:
+    calls = {
+        json.dumps(r["Properties"]["Create"]): (rid, r)
+        for rid, r in resources.items()
+        if r["Type"] == "Custom::AWS"
+    }
+    assert len(calls) == 2
+    by_action = {
+        ("listUserPoolClients" if "listUserPoolClients" in text else "setIdentityPoolRoles"): v
+        for text, v in calls.items()
+    }
+    lookup_id, lookup = by_action["listUserPoolClients"]
+    assert "Domain" in lookup["DependsOn"]  # the client OpenSearch made exists by then
+    _, set_roles = by_action["setIdentityPoolRoles"]
+    text = json.dumps(set_roles["Properties"]["Create"])
+    assert '\\"Type\\":\\"Token\\"' in text
+    assert '\\"AmbiguousRoleResolution\\":\\"AuthenticatedRole\\"' in text
+    assert json.dumps({"Fn::GetAtt": [lookup_id, "UserPoolClients.0.ClientId"]}) in text
+    reader = _sign_in_role(resources, "ReaderRole")
+    assert json.dumps({"Fn::GetAtt": [reader, "Arn"]}) in text
+
+
+def test_no_admin_user_without_the_context_key(resources: kit.Resources) -> None:
+    assert not [r for r in resources.values() if r["Type"] == "AWS::Cognito::UserPoolUser"]
+
+
+def test_an_admin_user_is_invited_into_the_admin_group(vpc_resources: kit.Resources) -> None:
+    user_id, user = kit.only(vpc_resources, "AWS::Cognito::UserPoolUser")
+    props = user["Properties"]
+    assert props["Username"] == ADMIN_EMAIL
+    assert props["DesiredDeliveryMediums"] == ["EMAIL"]
+    assert {"Name": "email", "Value": ADMIN_EMAIL} in props["UserAttributes"]
+    _, member = kit.only(vpc_resources, "AWS::Cognito::UserPoolUserToGroupAttachment")
+    assert (member["Properties"]["Username"], member["Properties"]["GroupName"]) == (
+        ADMIN_EMAIL,
+        "admins",
+    )
+    assert user_id in member["DependsOn"]
+    _, hosted_ui = kit.only(vpc_resources, "AWS::Cognito::UserPoolDomain")
+    assert hosted_ui["Properties"]["Domain"] == "qos-test-1-dashboards"
+
+
+def test_domain_logs_go_to_groups_with_a_retention(resources: kit.Resources) -> None:
+    _, domain = kit.only(resources, "AWS::OpenSearchService::Domain")
+    options = domain["Properties"]["LogPublishingOptions"]
+    assert set(options) == {
+        "SEARCH_SLOW_LOGS",
+        "INDEX_SLOW_LOGS",
+        "ES_APPLICATION_LOGS",
+        "AUDIT_LOGS",  # the domain has fine-grained access control, which audit logs need
+    }
+    groups = set()
+    for option in options.values():
+        assert option["Enabled"] is True
+        (group_id, _) = option["CloudWatchLogsLogGroupArn"]["Fn::GetAtt"]
+        assert resources[group_id]["Properties"]["RetentionInDays"] == 30
+        groups.add(group_id)
+    assert len(groups) == 4
+    policy_id, policy = kit.only(resources, "AWS::Logs::ResourcePolicy")
+    assert policy_id in domain["DependsOn"]
+    document = json.loads(json.dumps(policy["Properties"]["PolicyDocument"]))
+    text = json.dumps(document)
+    for group_id in groups:
+        assert json.dumps({"Fn::GetAtt": [group_id, "Arn"]}) in text
+    assert "es.amazonaws.com" in text and "aws:SourceArn" in text
+
+
+def test_no_vpc_by_default(resources: kit.Resources) -> None:
+    assert not [rid for rid, r in resources.items() if r["Type"].startswith("AWS::EC2::")]
+    _, function = _setup_function(resources)
+    assert "VpcConfig" not in function["Properties"]
+
+
+def test_in_a_vpc_the_domain_admits_https_from_the_setup_and_indexer_groups(
+    vpc_resources: kit.Resources,
+) -> None:
+    _, domain = kit.only(vpc_resources, "AWS::OpenSearchService::Domain")
+    options = domain["Properties"]["VPCOptions"]
+    assert options["SubnetIds"] == list(SUBNETS[:2])  # one per zone, two zones
+    (domain_group,) = options["SecurityGroupIds"]
+    groups = {rid: r for rid, r in vpc_resources.items() if r["Type"] == "AWS::EC2::SecurityGroup"}
+    assert {r["Properties"]["VpcId"] for r in groups.values()} == {VPC_ID}
+    assert "SecurityGroupIngress" not in groups[domain_group["Fn::GetAtt"][0]]["Properties"]
+    ingress = [
+        r["Properties"]
+        for r in vpc_resources.values()
+        if r["Type"] == "AWS::EC2::SecurityGroupIngress"
+    ]
+    assert {(i["FromPort"], i["ToPort"], i["IpProtocol"]) for i in ingress} == {(443, 443, "tcp")}
+    assert all(i["GroupId"] == domain_group for i in ingress)
+    sources = {i["SourceSecurityGroupId"]["Fn::GetAtt"][0] for i in ingress}
+    assert len(sources) == 2
+
+    _, function = _setup_function(vpc_resources)
+    vpc_config = function["Properties"]["VpcConfig"]
+    assert vpc_config["SubnetIds"] == list(SUBNETS)
+    (setup_group,) = vpc_config["SecurityGroupIds"]
+    assert setup_group["Fn::GetAtt"][0] in sources
+    setup_role, firehose_role = _role_ids(vpc_resources)
+    attach = _statements(vpc_resources, setup_role)["AttachToVpc"]
+    assert "ec2:CreateNetworkInterface" in kit.actions(attach)
+
+    _, stream = kit.only(vpc_resources, "AWS::KinesisFirehose::DeliveryStream")
+    destination = stream["Properties"]["AmazonopensearchserviceDestinationConfiguration"]
+    (indexer_group,) = destination["VpcConfiguration"]["SecurityGroupIds"]
+    assert indexer_group["Fn::GetAtt"][0] in sources - {setup_group["Fn::GetAtt"][0]}
+    assert "ec2:CreateNetworkInterface" in kit.actions(
+        _statements(vpc_resources, firehose_role)["DeliverIntoVpc"]
+    )
+
+
+def test_the_vpc_template_passes_cfn_lint(vpc_template: Template, tmp_path: Path) -> None:
+    kit.assert_passes_cfn_lint(vpc_template, tmp_path)
 
 
 # --- Firehose ---------------------------------------------------------------------------------
@@ -352,6 +575,11 @@ def test_setup_custom_resource_runs_the_bundled_handler_with_the_settings(
     assert props["SavedObjectsSha256"] == hashlib.sha256(saved_objects.read_bytes()).hexdigest()
     assert props["DesignSha256"] == design_sha256(shards=1, replicas=1, delete_after_days=14)
     assert "RunId" not in props
+    # The Cognito roles the setup maps to the read-only and admin security roles.
+    reader, admin = _sign_in_role(resources, "ReaderRole"), _sign_in_role(resources, "AdminRole")
+    assert props["DashboardsReaderRoleArn"] == {"Fn::GetAtt": [reader, "Arn"]}
+    assert props["DashboardsAdminRoleArn"] == {"Fn::GetAtt": [admin, "Arn"]}
+    assert props["AuditLogs"] is True
 
     function_id, function = _setup_function(resources)
     fp = function["Properties"]
@@ -424,7 +652,9 @@ def test_app_reads_its_settings_from_context(lambda_asset: Path, tmp_path: Path)
         "ES_APPLICATION_LOGS",
         "SEARCH_SLOW_LOGS",
         "INDEX_SLOW_LOGS",
+        "AUDIT_LOGS",
     }
+    assert "VPCOptions" not in props
     (logs_policy_id, logs_policy) = kit.only(resources, "AWS::Logs::ResourcePolicy")
     assert logs_policy_id in domain["DependsOn"]
     policy_text = json.dumps(logs_policy["Properties"]["PolicyDocument"])
@@ -452,6 +682,69 @@ def test_app_defaults_for_a_development_environment(lambda_asset: Path) -> None:
     assert domain["DeletionPolicy"] == "Delete"  # not prod: goes with the stack
     _, setup = kit.only(resources, "Custom::QosSearchSetup")
     assert setup["Properties"]["Replicas"] == 0  # one node: a replica could never be placed
+    assert "VPCOptions" not in domain["Properties"]
+    assert set(domain["Properties"]["LogPublishingOptions"]) >= {"AUDIT_LOGS"}
+
+
+def test_app_puts_the_domain_in_a_new_vpc_and_invites_the_admin(
+    lambda_asset: Path, tmp_path: Path
+) -> None:
+    app = _fast_app(
+        **{
+            "qos:search-indexer:lambdaAssetDir": str(lambda_asset),
+            "qos:search-indexer:vpc": "true",
+            "qos:search-indexer:adminEmail": ADMIN_EMAIL,
+        }
+    )
+    template = Template.from_stack(add_search_indexer_stack(app, env_name="dev", env=None))
+    resources: kit.Resources = template.to_json()["Resources"]
+    # Isolated subnets, no NAT: the domain and the setup function talk inside the VPC.
+    vpc_id, _ = kit.only(resources, "AWS::EC2::VPC")
+    subnets = [rid for rid, r in resources.items() if r["Type"] == "AWS::EC2::Subnet"]
+    assert len(subnets) == 2
+    assert all(resources[s]["Properties"]["MapPublicIpOnLaunch"] is False for s in subnets)
+    assert not [r for r in resources.values() if r["Type"] == "AWS::EC2::NatGateway"]
+    assert not [r for r in resources.values() if r["Type"] == "AWS::EC2::InternetGateway"]
+    _, domain = kit.only(resources, "AWS::OpenSearchService::Domain")
+    (subnet,) = domain["Properties"]["VPCOptions"]["SubnetIds"]  # one node, one zone
+    assert subnet["Ref"] in subnets
+    assert resources[subnet["Ref"]]["Properties"]["VpcId"] == {"Ref": vpc_id}
+    _, function = _setup_function(resources)
+    assert sorted(s["Ref"] for s in function["Properties"]["VpcConfig"]["SubnetIds"]) == sorted(
+        subnets
+    )
+    _, user = kit.only(resources, "AWS::Cognito::UserPoolUser")
+    assert user["Properties"]["Username"] == ADMIN_EMAIL
+    kit.assert_passes_cfn_lint(template, tmp_path)
+
+
+def test_app_vpc_context_names_a_vpc_and_its_subnets_together(lambda_asset: Path) -> None:
+    for context, message in (
+        ({"vpcId": VPC_ID}, "needs qos:search-indexer:subnetIds"),
+        ({"subnetIds": "subnet-1,subnet-2"}, "needs qos:search-indexer:vpcId"),
+    ):
+        app = _fast_app(
+            **{"qos:search-indexer:lambdaAssetDir": str(lambda_asset)},
+            **{f"qos:search-indexer:{k}": v for k, v in context.items()},
+        )
+        with pytest.raises(ValueError, match=message):
+            add_search_indexer_stack(app, env_name="dev", env=None)
+
+
+def test_without_domain_logs_the_setup_leaves_auditing_off(lambda_asset: Path) -> None:
+    app = _fast_app(
+        **{
+            "qos:search-indexer:lambdaAssetDir": str(lambda_asset),
+            "qos:search-indexer:domainLogs": "false",
+        }
+    )
+    template = Template.from_stack(add_search_indexer_stack(app, env_name="dev", env=None))
+    found: kit.Resources = template.to_json()["Resources"]
+    _, domain = kit.only(found, "AWS::OpenSearchService::Domain")
+    assert "LogPublishingOptions" not in domain["Properties"]
+    assert not [r for r in found.values() if r["Type"] == "AWS::Logs::ResourcePolicy"]
+    _, setup = kit.only(found, "Custom::QosSearchSetup")
+    assert setup["Properties"]["AuditLogs"] is False
 
 
 def test_app_fails_clearly_without_the_saved_objects(tmp_path: Path) -> None:
@@ -492,5 +785,10 @@ test_bad_settings_are_refused_before_synthesis = kit.bad_settings_test(
         ({"buffer_interval_seconds": 901}, "0-900"),
         ({"retry_seconds": 7201}, "0-7200"),
         ({"delete_after_days": 0}, "delete_after_days"),
+        ({"dashboards_admin_email": "not an address"}, "e-mail"),
+        (
+            {"vpc": VpcPlacement(vpc_id="vpc-1", subnet_ids=("s-1",)), "instance_count": 2},
+            "subnets",
+        ),
     ],
 )

@@ -72,6 +72,17 @@ def field_types() -> dict[str, str]:
     return types
 
 
+# What the slow logs record (OpenSearch Service publishes them to CloudWatch): without
+# thresholds an index logs nothing. A panel's search over a day takes milliseconds.
+SLOW_LOG_THRESHOLDS = {
+    "search.slowlog.threshold.query.warn": "5s",
+    "search.slowlog.threshold.query.info": "1s",
+    "search.slowlog.threshold.fetch.warn": "1s",
+    "indexing.slowlog.threshold.index.warn": "5s",
+    "indexing.slowlog.threshold.index.info": "1s",
+}
+
+
 def index_template(*, shards: int = 1, replicas: int = 0) -> dict[str, Any]:
     """The composable index template (`PUT _index_template/qos-events`).
 
@@ -90,6 +101,7 @@ def index_template(*, shards: int = 1, replicas: int = 0) -> dict[str, Any]:
                     "number_of_replicas": replicas,
                     "refresh_interval": "5s",
                     "default_pipeline": PIPELINE_NAME,
+                    **SLOW_LOG_THRESHOLDS,
                 }
             },
             "mappings": mappings(),
