@@ -93,6 +93,17 @@ def realtime_flink(session: nox.Session) -> None:
     _pytest(session, "services/realtime/tests/flink", env={"QOS_REQUIRE_FLINK": "1"})
 
 
+@nox.session
+def lake_trino(session: nox.Session) -> None:
+    """The lake's named queries, their deployed text unchanged, on a real Trino 483 (Athena
+    engine v3) over the golden lake: the rows equal DuckDB's and the oracle's. Needs a JDK 25
+    (JAVA_HOME, QOS_TRINO_JAVA_HOME or /usr/lib/jvm) and Maven; the first run builds the launcher
+    (`python -m qos_lake_trino prepare`, Trino's jars from Maven Central) and caches it."""
+    session.install(*_editable("shared[cdk]", "services/lake[test]"))
+    session.run("python", "-m", "qos_lake_trino", "prepare")
+    _pytest(session, "services/lake/tests/trino", env={"QOS_LAKE_TRINO": "1"})
+
+
 def _twin(session: nox.Session, pytest_args: list[str], env: dict[str, str]) -> None:
     """The AWS twin's tests (infra/twin), after the connector jar."""
     session.install(
@@ -208,6 +219,7 @@ def lint(session: nox.Session) -> None:
         "services/realtime/tests",
         "services/lake/infra",
         "services/lake/tests",
+        "services/lake/trino",
         "services/search-indexer/infra",
         "services/search-indexer/node",
         "services/search-indexer/tests",

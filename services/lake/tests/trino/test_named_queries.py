@@ -1,0 +1,210 @@
+"""Every named query's deployed text, unchanged, on a real Trino 483 (Athena engine v3 is Trino)
+over the golden lake: the rows equal DuckDB's and the hand-written oracle's.
+
+The lake is written by the lake's own writer; the Hive table is created from the definition the
+Glue table is generated from (`qos_lake_infra.catalog`: columns, partition keys, Parquet), over
+the lake's `events/` folder, and its partitions are registered from the dt=/hour= folders (on
+Athena, partition projection computes them). Each query's text is bound as Athena binds
+`ExecutionParameters`: PREPARE the fixed text, EXECUTE it USING the values as literals.
+
+Percentiles are the one intended difference (ADR 6): Trino's `approx_percentile` against the
+exact ones of DuckDB and the oracle. They are checked by rank: Trino's value must lie among the
+group's values ranked within Trino's documented error (about 1 % of the ranks, plus one) of the
+exact percentile's rank; every other value must equal DuckDB's and the oracle's to 1e-9.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qos_lake.adapters.duckdb_query import run as run_on_duckdb
+from qos_lake.adapters.files import live_dataset_files
+from qos_lake.api import PARTITION_KEYS
+from qos_lake.domain.named_query import NamedQuery
+from qos_lake.domain.queries import PLACEHOLDERS, QUERIES, QueryParams
+from qos_lake_infra.catalog import TABLE_NAME, glue_columns, partition_keys
+from qos_lake_trino import TrinoClient, TrinoQueryError
+from qos_shared.catalogue import CATALOGUE
+
+from ..golden import FIRST_DAY, LAST_DAY, Record, Row, grouped, in_scope, same, write_lake
+from ..integration.test_queries import PARAMS, RECORDS, expected
+from .conftest import lake_location
+
+pytestmark = pytest.mark.trino
+
+# Trino's approx_percentile: a rank error of about 1 % (its documentation).
+RANK_ERROR = 0.01
+
+
+def _startups(rs: list[Record]) -> list[float]:
+    return [r["startup_latency_ms"] for r in rs if r["metric_type"] == "PLAY"]
+
+
+def _live(rs: list[Record]) -> list[float]:
+    return [
+        r["live_latency_ms"]
+        for r in rs
+        if r["metric_type"] == "PLAYBACK_SUMMARY"
+        and r["is_live"]
+        and r.get("live_latency_ms") is not None
+    ]
+
+
+# The values behind each percentile metric, written from the event contract (not from the
+# catalogue): startup latencies of PLAY records; live latencies of live PLAYBACK_SUMMARY records.
+_VALUES: dict[str, tuple[Callable[[list[Record]], list[float]], float]] = {
+    "startup_time_p50": (_startups, 0.50),
+    "startup_time_p90": (_startups, 0.90),
+    "startup_time_p95": (_startups, 0.95),
+    "live_latency_p50": (_live, 0.50),
+    "live_latency_p95": (_live, 0.95),
+}
+PERCENTILES = {m.name for m in CATALOGUE if m.kind == "percentile"}
+
+# Hive/Glue type names as Trino spells them.
+_TRINO_TYPE = {"string": "varchar", "bigint": "bigint", "double": "double", "boolean": "boolean"}
+
+
+def create_table_sql(location: str) -> str:
+    """The Glue table `events` as a Trino Hive table: the same columns, types and partition keys
+    (last, as Hive keeps them), Parquet, over the lake's `events/` folder."""
+    columns = [*glue_columns(), *partition_keys()]
+    listed = ",\n    ".join(f'"{c["Name"]}" {_TRINO_TYPE[c["Type"]]}' for c in columns)
+    keys = ", ".join(f"'{k['Name']}'" for k in partition_keys())
+    return (
+        f"CREATE TABLE {TABLE_NAME} (\n    {listed}\n)\n"
+        f"WITH (external_location = '{location}', format = 'PARQUET', "
+        f"partitioned_by = ARRAY[{keys}])"
+    )
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("golden-trino")
+    write_lake(RECORDS, base / "lake", base / "events.sqlite")
+    return base / "lake"
+
+
+@pytest.fixture(scope="module")
+def events_table(client: TrinoClient, lake: Path) -> str:
+    # Trino (like Athena) reads every file of a partition; DuckDB only the committed, uncovered
+    # ones. The golden lake has no others, so both read the same rows.
+    on_disk = sorted(p for p in (lake / "events").rglob("*.parquet") if not p.name.startswith("."))
+    assert sorted(p.resolve() for p in live_dataset_files(lake)) == [p.resolve() for p in on_disk]
+    client.execute("CREATE SCHEMA IF NOT EXISTS default")
+    client.execute(f"DROP TABLE IF EXISTS {TABLE_NAME}")
+    client.execute(create_table_sql(lake_location(lake / "events")))
+    client.execute(f"CALL system.sync_partition_metadata('default', '{TABLE_NAME}', 'FULL')")
+    return TABLE_NAME
+
+
+def on_trino(
+    client: TrinoClient, query: NamedQuery, params: QueryParams
+) -> tuple[tuple[str, ...], list[Row]]:
+    assert query.sql.count("?") == len(PLACEHOLDERS)
+    result = client.execute_with_parameters(query.sql, params.values())
+    return result.columns, [tuple(row) for row in result.rows]
+
+
+def _float(value: Any) -> Any:
+    # Trino's JSON protocol gives a double as a number, or as "NaN"/"Infinity" text.
+    if isinstance(value, str) and value in ("NaN", "Infinity", "-Infinity"):
+        return float(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def _within_rank(value: float | None, values: list[float], q: float) -> bool:
+    """`value` (s) is one of the ms `values` ranked within Trino's error of the exact q: Trino
+    returns a value of the data (no interpolation), at most RANK_ERROR * n ranks, plus the one
+    rank interpolation spans, from q * (n - 1)."""
+    if value is None or not values:
+        return value is None and not values
+    ordered = sorted(values)
+    n = len(ordered)
+    slack = math.ceil(RANK_ERROR * n) + 1
+    at = q * (n - 1)
+    lo = ordered[max(0, math.floor(at) - slack)]
+    hi = ordered[min(n - 1, math.ceil(at) + slack)]
+    return lo - 1e-6 <= value * 1000 <= hi + 1e-6
+
+
+def check_rows(
+    query: NamedQuery, params: QueryParams, trino_rows: list[Row], duckdb_rows: list[Row]
+) -> None:
+    """Trino's rows against DuckDB's and the oracle's: the same groups in the same order, every
+    value equal, percentiles within Trino's rank error of the exact ones."""
+    scoped = in_scope(RECORDS, params)
+    want = expected(query, scoped)
+    assert want, "the oracle expects rows: the case checks something"
+    assert same(duckdb_rows, want), (duckdb_rows[:3], want[:3])
+    assert len(trino_rows) == len(want), (len(trino_rows), len(want))
+    columns = (*query.group_columns, *(c for c, _ in query.metric_columns))
+    metric_of = dict(query.metric_columns)
+    groups = grouped(scoped, query.group_columns)
+    exact = [i for i, c in enumerate(columns) if metric_of.get(c) not in PERCENTILES]
+
+    def pick(row: Row) -> Row:
+        return tuple(_float(row[i]) if columns[i] in metric_of else row[i] for i in exact)
+
+    assert same([pick(r) for r in trino_rows], [pick(r) for r in want]), (trino_rows[:3], want[:3])
+    for i, column in enumerate(columns):
+        metric = metric_of.get(column)
+        if metric not in PERCENTILES:
+            continue
+        values_of, q = _VALUES[metric]
+        for row in trino_rows:
+            key = tuple(row[: len(query.group_columns)])
+            assert _within_rank(_float(row[i]), values_of(groups[key]), q), (column, key, row[i])
+
+
+def test_every_percentile_metric_has_its_values_here() -> None:
+    assert set(_VALUES) == PERCENTILES
+
+
+def test_the_table_has_the_glue_definitions_columns(client: TrinoClient, events_table: str) -> None:
+    described = client.execute(f"DESCRIBE {events_table}").rows
+    want = [(c["Name"], _TRINO_TYPE[c["Type"]]) for c in (*glue_columns(), *partition_keys())]
+    assert [(row[0], row[1]) for row in described] == want
+    partitions = client.execute(f'SELECT DISTINCT dt FROM "{events_table}$partitions" ORDER BY 1')
+    assert [row[0] for row in partitions.rows] == ["2026-11-01", "2026-11-02", "2026-11-03"]
+    counted = client.execute(f"SELECT count(*) FROM {events_table}").rows
+    assert counted == [(len(RECORDS),)]
+    assert tuple(k["Name"] for k in partition_keys()) == PARTITION_KEYS
+
+
+@pytest.mark.parametrize("label", PARAMS)
+@pytest.mark.parametrize("name", QUERIES)
+def test_every_named_query_runs_on_trino_with_the_oracles_rows(
+    client: TrinoClient, lake: Path, events_table: str, name: str, label: str
+) -> None:
+    query, params = QUERIES[name], PARAMS[label]
+    columns, rows = on_trino(client, query, params)
+    assert columns == (*query.group_columns, *(c for c, _ in query.metric_columns))
+    check_rows(query, params, rows, run_on_duckdb(lake, query, params).rows)
+
+
+def test_a_text_that_only_duckdb_accepts_fails_on_trino(
+    client: TrinoClient, lake: Path, events_table: str
+) -> None:
+    """The check can fail: the same query with a DuckDB-only function (`quantile_cont` for
+    `approx_percentile`) is refused by Trino."""
+    query = QUERIES["startup-latency"]
+    assert "approx_percentile(" in query.sql
+    duckdb_only = query.sql.replace("approx_percentile(", "quantile_cont(")
+    with pytest.raises(TrinoQueryError) as refused:
+        client.execute_with_parameters(duckdb_only, PARAMS["all days"].values())
+    assert refused.value.error_name == "FUNCTION_NOT_FOUND"
+
+
+def test_a_filter_value_is_bound_never_spliced(client: TrinoClient, events_table: str) -> None:
+    hostile = QueryParams(FIRST_DAY, LAST_DAY, channel="x'; DROP TABLE events; --")
+    _, rows = on_trino(client, QUERIES["popular-channels"], hostile)
+    assert rows == []
+    assert client.execute(f"SELECT count(*) FROM {events_table}").rows == [(len(RECORDS),)]
