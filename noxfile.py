@@ -38,6 +38,7 @@ REQUIRED = [
     "player",
     "infra",
     "aws_e2e",
+    "lake_trino",
 ]
 # jsii warns at length on every start under Node.js 20, the machines' version; the CDK still works.
 JSII_ENV = {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}

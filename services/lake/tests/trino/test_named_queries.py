@@ -135,6 +135,14 @@ def _within_rank(value: float | None, values: list[float], q: float) -> bool:
     return lo - 1e-6 <= value * 1000 <= hi + 1e-6
 
 
+def _rank_of(value: float | None, values: list[float], q: float) -> str:
+    """Where `value` falls among `values`, against the exact rank (for a failure's message)."""
+    if value is None:
+        return "none"
+    below = sum(1 for v in values if v < value * 1000)
+    return f"n={len(values)}, rank {below} vs exact {q * (len(values) - 1):.1f}"
+
+
 def check_rows(
     query: NamedQuery, params: QueryParams, trino_rows: list[Row], duckdb_rows: list[Row]
 ) -> None:
