@@ -45,7 +45,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from qos_search_indexer.domain.deadletter import DeadLetter
@@ -292,6 +292,96 @@ class SearchIndexer:
     def backlog(self) -> int:
         """Records in the log after the checkpoint (what a down OpenSearch has piled up)."""
         return max(0, self.log.last_position() - self.log.checkpoint(CONSUMER))
+
+
+# -- indexing a stream's batch (the Lambda) ---------------------------------------------------
+
+# Statuses of a whole request or an item that a later attempt can change: throttling, the
+# cluster's errors, and authorization (a role mapping not yet applied is the deployment's state,
+# not the record's: parking every record of the stream for it would empty the index).
+_RETRY_LATER = frozenset({401, 403})
+
+
+@dataclass(frozen=True, slots=True)
+class StreamConfig:
+    # Attempts of the items OpenSearch answers 429/5xx within one invocation, before they are
+    # handed back to the stream (which then re-delivers from the first of them onwards).
+    attempts: int = 3
+    backoff_initial_s: float = 0.2
+    refresh: bool = False  # make the batch searchable before returning (tests)
+
+
+@dataclass(slots=True)
+class StreamResult:
+    """What became of one batch of stream records, by their position (sequence number): indexed,
+    parked (dead letters), or failed for now with the reason (to be delivered again)."""
+
+    records: int
+    indexed: int = 0
+    parked: list[DeadLetter] = field(default_factory=list)
+    failed: dict[int, str] = field(default_factory=dict)
+    attempts: int = 0
+
+
+class StreamIndexer:
+    """Indexes one batch of stream records (the ingest stream's Kinesis records) as the Lambda
+    receives them, with the local indexer's documents, ids and dead-letter rules.
+
+    Each record becomes a document under its `event_id` (the JSON's own, `ids_from_records`) in
+    the daily index of its event time, sent in one `_bulk` of index operations: a batch delivered
+    again overwrites the same documents and adds none. A record that can never be indexed (not a
+    JSON object, no usable `event_id` or `event_time`, an item refused with a 4xx) is parked in
+    the dead-letter sink and counts as settled, so the records after it move on. Items answered
+    429/5xx, or every document of a request that failed as a whole, are sent again up to
+    `attempts` times, then reported as failed: the caller hands them back to the stream. A
+    record whose dead letter could not be stored is failed too: never dropped unrecorded.
+    """
+
+    def __init__(
+        self,
+        cluster: Cluster,
+        dead_letters: DeadLetterSink,
+        config: StreamConfig = StreamConfig(),
+        *,
+        sleep: Callable[[float], Any] = time.sleep,
+    ) -> None:
+        self.cluster = cluster
+        self.dead_letters = dead_letters
+        self.config = config
+        self._sleep = sleep
+
+    def index(self, entries: list[LogEntry]) -> StreamResult:
+        result = StreamResult(records=len(entries))
+        docs, parked = documents(entries, ids_from_records=True)
+        delay = self.config.backoff_initial_s
+        reason = ""
+        while docs and result.attempts < max(1, self.config.attempts):
+            if result.attempts:
+                self._sleep(delay * (0.5 + _jitter() / 2))
+                delay *= 2
+            result.attempts += 1
+            outcome = self.cluster.send_bulk(docs, refresh=self.config.refresh)
+            if outcome is None:
+                reason = "the bulk request failed as a whole (unreachable, timeout, 429 or 5xx)"
+                continue
+            result.indexed += outcome.indexed
+            later = [letter for letter in outcome.parked if letter.status in _RETRY_LATER]
+            parked += [letter for letter in outcome.parked if letter.status not in _RETRY_LATER]
+            retry_positions = {letter.position for letter in later}
+            docs = outcome.retry + [d for d in docs if d.entry.position in retry_positions]
+            reason = "OpenSearch answered 429, 5xx, 401 or 403 for the document"
+        for doc in docs:
+            result.failed[doc.entry.position] = reason
+        if parked:
+            try:
+                self.dead_letters.park(parked)
+            except Exception as exc:  # the letters are not stored: the records must come back
+                logger.exception("dead letters not stored; their records will be retried")
+                for letter in parked:
+                    result.failed[letter.position] = f"dead letter not stored: {exc}"
+            else:
+                result.parked = parked
+        return result
 
 
 # -- setting up -------------------------------------------------------------------------------
