@@ -152,7 +152,8 @@ class ThrottlingClient:
 
     def bulk(self, body: bytes, **params: Any) -> dict[str, Any]:
         lines = body.split(b"\n")
-        kept, answers = bytearray(), []
+        kept = bytearray()
+        answers: list[dict[str, Any] | None] = []
         for action, source in zip(lines[0::2], lines[1::2], strict=False):
             doc_id = orjson.loads(action)["index"]["_id"]
             if doc_id in self.throttled:

@@ -241,7 +241,7 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("QOS_SEARCH_DEAD_LETTER_BUCKET", "failed-docs")
     monkeypatch.setenv("QOS_SEARCH_ITEM_ATTEMPTS", "2")
     monkeypatch.setenv("AWS_REGION", "eu-west-1")
-    settings = IndexerLambdaSettings()  # type: ignore[call-arg]
+    settings = IndexerLambdaSettings()
     assert (settings.url, settings.sigv4, settings.region) == (
         "https://search-qos.example.com",
         True,
@@ -254,7 +254,7 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     assert settings.item_attempts == 2
     monkeypatch.delenv("AWS_REGION")
     with pytest.raises(ValueError, match="AWS_REGION"):
-        build_stream_indexer(IndexerLambdaSettings(), dead_letters=Sink())  # type: ignore[call-arg]
+        build_stream_indexer(IndexerLambdaSettings(), dead_letters=Sink())
 
 
 def test_requests_are_signed_for_es_unless_signing_is_off(

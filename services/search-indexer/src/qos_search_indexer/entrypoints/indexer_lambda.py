@@ -124,7 +124,7 @@ def _default_indexer() -> StreamIndexer:
     # Built on the first invocation, not at import, so that importing this module needs no env.
     global _indexer
     if _indexer is None:
-        _indexer = build_stream_indexer(IndexerLambdaSettings())  # type: ignore[call-arg]
+        _indexer = build_stream_indexer(IndexerLambdaSettings())
     return _indexer
 
 
