@@ -334,5 +334,6 @@ def bench_search(session: nox.Session) -> None:
     """Search: bulk indexing into a local OpenSearch node and every dashboard panel's latency
     over the lake benchmark's generated day (1 M events by default; needs Java 17 and Maven)."""
     # services/lake: the day's generator lives in bench/lake/run.py, which imports it.
-    session.install(*_editable("shared", "services/search-indexer", "services/lake"))
+    # The `aws` extra: Powertools, which the indexer Lambda's code path (`--indexer lambda`) runs.
+    session.install(*_editable("shared", "services/search-indexer[aws]", "services/lake"))
     session.run("python", "bench/search/run.py", *session.posargs)

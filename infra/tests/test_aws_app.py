@@ -118,9 +118,11 @@ def test_platform_app_synthesizes_every_stack(
     search_types = {r["Type"] for r in search["Resources"].values()}
     assert {
         "AWS::OpenSearchService::Domain",
-        "AWS::KinesisFirehose::DeliveryStream",
+        "AWS::Lambda::EventSourceMapping",
         "Custom::QosSearchSetup",
     } <= search_types
+    # The indexer function, not Firehose, writes to the domain (documents under event_id).
+    assert "AWS::KinesisFirehose::DeliveryStream" not in search_types
     (domain,) = [
         r for r in search["Resources"].values() if r["Type"] == "AWS::OpenSearchService::Domain"
     ]

@@ -79,7 +79,7 @@ SEARCH_DOMAIN_ENDPOINT = Parameter(SEARCH_INDEXER, "domain-endpoint")
 SEARCH_DOMAIN_ARN = Parameter(SEARCH_INDEXER, "domain-arn")
 SEARCH_DASHBOARDS_URL = Parameter(SEARCH_INDEXER, "dashboards-url")
 SEARCH_INDEX_PATTERN = Parameter(SEARCH_INDEXER, "index-pattern")
-SEARCH_DELIVERY_STREAM_NAME = Parameter(SEARCH_INDEXER, "delivery-stream-name")
+SEARCH_INDEXER_FUNCTION_NAME = Parameter(SEARCH_INDEXER, "indexer-function-name")
 SEARCH_FAILED_DOCUMENTS_BUCKET = Parameter(SEARCH_INDEXER, "failed-documents-bucket")
 
 PARAMETERS: tuple[Parameter, ...] = tuple(

@@ -1,6 +1,6 @@
-"""CDK code of the search service: the stack, its CDK app, and the setup function's packaging.
+"""CDK code of the search service: the stack, its CDK app, and the functions' packaging.
 
-The setup function itself (what it sends to the domain) is runtime code, in the service's own
+The functions themselves (the setup, the indexer) are runtime code, in the service's own
 package; this package only builds and deploys it (`service_code` is the one module that imports
 the service's code). The public surface (`__all__`) is what the platform app and its tests use;
 it is loaded on first access.
@@ -21,12 +21,13 @@ if TYPE_CHECKING:
         SEARCH_ROOT,
         build_lambda_asset,
     )
-    from qos_search_indexer_infra.stack import SearchIndexerStack
+    from qos_search_indexer_infra.stack import IndexerSource, SearchIndexerStack
 
 __all__ = [
     "BUNDLE",
     "DEFAULT_SAVED_OBJECTS",
     "SEARCH_ROOT",
+    "IndexerSource",
     "SearchIndexerStack",
     "VpcPlacement",
     "add_search_indexer_stack",
@@ -38,6 +39,7 @@ _HOMES = {
     "DEFAULT_SAVED_OBJECTS": "packaging",
     "SEARCH_ROOT": "packaging",
     "build_lambda_asset": "packaging",
+    "IndexerSource": "stack",
     "SearchIndexerStack": "stack",
     "VpcPlacement": "access",
 }

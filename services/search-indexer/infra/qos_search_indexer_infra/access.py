@@ -10,8 +10,10 @@ turns Cognito on, so the identity pool's rule that honours the group's role, whi
 client, is set after the domain exists (`map_group_roles`: two SDK calls as custom resources).
 
 **Network** (`DomainNetwork`): when asked, the domain goes into a VPC (an existing one's
-subnets, or a new VPC of isolated subnets), behind a security group that admits HTTPS only
-from the setup function's group and the indexer's group.
+subnets, or a new VPC of isolated subnets with an S3 gateway endpoint), behind a security group
+that admits HTTPS only from the setup function's group and the indexer function's group; both
+functions run in the VPC's subnets. The indexer also writes dead letters to S3: an existing
+VPC's subnets must reach S3 (a gateway endpoint or a NAT).
 """
 
 from __future__ import annotations
@@ -301,6 +303,8 @@ class DomainNetwork(Construct):
                     )
                 ],
             )
+            # No NAT: the indexer writes its dead letters to S3 through a gateway endpoint.
+            vpc.add_gateway_endpoint("S3Endpoint", service=ec2.GatewayVpcEndpointAwsService.S3)
             vpc_id = vpc.vpc_id
             subnets = [s.subnet_id for s in vpc.isolated_subnets]
         else:

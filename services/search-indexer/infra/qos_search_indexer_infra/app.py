@@ -11,7 +11,7 @@ CDK context read here (cdk.json, or `-c key=value` on the command line):
 | key | default | meaning |
 | --- | --- | --- |
 | `qos:env` | `dev` | environment name: stack name, SSM paths, resource names |
-| `qos:search-indexer:lambdaAssetDir` | (built) | a setup function bundle built beforehand |
+| `qos:search-indexer:lambdaAssetDir` | (built) | the functions' bundle, built beforehand |
 | `qos:search-indexer:savedObjects` | `dashboards/qos-dashboards.ndjson` | NDJSON to bundle |
 | `qos:search-indexer:domainName` | `qos-<env>-search` | 3-28 characters |
 | `qos:search-indexer:engineVersion` | `OpenSearch_2.19` | the local node's version |
@@ -26,13 +26,16 @@ CDK context read here (cdk.json, or `-c key=value` on the command line):
 | `qos:search-indexer:domainLogs` | true | slow, application and audit logs to CloudWatch |
 | `qos:search-indexer:adminEmail` | (unset) | invite this e-mail as a Dashboards admin |
 | `qos:search-indexer:cognitoDomainPrefix` | `<domain name>-<account>` | hosted UI prefix |
-| `qos:search-indexer:vpc` | false | the domain in a new VPC (isolated subnets) |
+| `qos:search-indexer:vpc` | false | the domain and functions in a new VPC (isolated subnets) |
 | `qos:search-indexer:vpcId` | (unset) | the domain in this VPC (with `subnetIds`) |
 | `qos:search-indexer:subnetIds` | (unset) | its subnets, comma-separated (one per zone) |
-| `qos:search-indexer:bufferSizeMiB` | 5 | Firehose bulk size, 1-100 |
-| `qos:search-indexer:bufferIntervalSeconds` | 60 | Firehose bulk age, 0-900 |
-| `qos:search-indexer:retrySeconds` | 300 | Firehose retries before the S3 backup |
-| `qos:search-indexer:expireFailedDays` | 90 | lifetime of backed-up failed documents |
+| `qos:search-indexer:indexerBatchSize` | 1000 | records per indexer invocation, 1-10000 |
+| `qos:search-indexer:indexerBatchingWindowSeconds` | 5 | wait to fill a batch, 0-300 |
+| `qos:search-indexer:indexerParallelizationFactor` | 1 | concurrent batches per shard, 1-10 |
+| `qos:search-indexer:indexerRetryAttempts` | 1000 | retries of a failed batch, 0-10000 |
+| `qos:search-indexer:indexerMaxRecordAgeHours` | 6 | then the batch goes to the queue, 1-12 |
+| `qos:search-indexer:indexerMemoryMiB` | 512 | the indexer function's memory |
+| `qos:search-indexer:expireFailedDays` | 90 | lifetime of the dead letters |
 | `qos:search-indexer:setupRunId` | (unset) | any new value re-runs the setup |
 | `qos:skipPreflight` | false | don't check that the SSM parameters read exist (offline synth) |
 """
@@ -49,7 +52,12 @@ from qos_search_indexer_infra.packaging import (
     DEFAULT_SAVED_OBJECTS,
     build_lambda_asset,
 )
-from qos_search_indexer_infra.stack import DEFAULT_ENGINE_VERSION, SERVICE, SearchIndexerStack
+from qos_search_indexer_infra.stack import (
+    DEFAULT_ENGINE_VERSION,
+    SERVICE,
+    IndexerSource,
+    SearchIndexerStack,
+)
 from qos_shared_cdk.app import run_alone
 from qos_shared_cdk.context import (
     ServiceContext,
@@ -67,7 +75,7 @@ _REMOVAL_POLICIES = {"retain": RemovalPolicy.RETAIN, "destroy": RemovalPolicy.DE
 def add_search_indexer_stack(
     app: App, *, env_name: str, env: Environment | None
 ) -> SearchIndexerStack:
-    """Build the setup bundle (unless context names a prebuilt one) and add the stack."""
+    """Build the functions' bundle (unless context names a prebuilt one) and add the stack."""
     context = ServiceContext(app, SERVICE)
     prebuilt = context.get("lambdaAssetDir")
     if prebuilt:
@@ -98,9 +106,14 @@ def add_search_indexer_stack(
         dashboards_admin_email=str(admin_email) if admin_email else None,
         cognito_domain_prefix=context.get("cognitoDomainPrefix") or None,
         vpc=vpc_placement(context),
-        buffer_size_mib=int(context.get("bufferSizeMiB", 5)),
-        buffer_interval_seconds=int(context.get("bufferIntervalSeconds", 60)),
-        retry_seconds=int(context.get("retrySeconds", 300)),
+        indexer=IndexerSource(
+            batch_size=int(context.get("indexerBatchSize", 1000)),
+            batching_window_s=int(context.get("indexerBatchingWindowSeconds", 5)),
+            parallelization_factor=int(context.get("indexerParallelizationFactor", 1)),
+            retry_attempts=int(context.get("indexerRetryAttempts", 1000)),
+            max_record_age_hours=int(context.get("indexerMaxRecordAgeHours", 6)),
+            memory_mib=int(context.get("indexerMemoryMiB", 512)),
+        ),
         expire_failed_days=int(context.get("expireFailedDays", 90)),
         setup_run_id=None if run_id is None else str(run_id),
     )

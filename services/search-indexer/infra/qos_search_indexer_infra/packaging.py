@@ -1,4 +1,5 @@
-"""The setup function's bundle, built by the deploy kit's packager (`qos_shared_cdk.packaging`).
+"""The search functions' bundle (the setup and the indexer: one package), built by the deploy
+kit's packager (`qos_shared_cdk.packaging`).
 
 `qos-shared` and `qos-search-indexer` as wheels, installed with their runtime dependencies and
 the `aws` extra (Powertools, boto3) for the Lambda platform, no Docker. The Dashboards saved

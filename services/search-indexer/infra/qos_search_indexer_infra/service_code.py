@@ -1,7 +1,7 @@
 """Everything the search CDK code takes from the service's own package, in one place.
 
-When the service's modules move, this is the one file to re-point: the setup function's entry
-point, the index names, and what the setup function applies (its saved objects file's name and
+When the service's modules move, this is the one file to re-point: the functions' entry
+points, the index names, and what the setup function applies (its saved objects file's name and
 the digest of the index design).
 """
 
@@ -17,6 +17,7 @@ from qos_search_indexer.api import (
 __all__ = [
     "DEV_TOOLING",
     "HANDLER",
+    "INDEXER_HANDLER",
     "INDEX_PATTERN",
     "INDEX_PREFIX",
     "SAVED_OBJECTS_FILENAME",
@@ -24,5 +25,7 @@ __all__ = [
 ]
 
 HANDLER = "qos_search_indexer.entrypoints.setup_lambda.handler"
+# The indexer Lambda on the ingest stream; its bundle is the setup function's (one package).
+INDEXER_HANDLER = "qos_search_indexer.entrypoints.indexer_lambda.handler"
 # The local node launcher ships in the same wheel; it is dev tooling, never the function's code.
 DEV_TOOLING = ("qos_search_node",)

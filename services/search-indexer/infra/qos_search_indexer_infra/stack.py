@@ -1,17 +1,21 @@
-"""The search service's CloudFormation stack: ingest stream -> Firehose -> OpenSearch Service.
+"""The search service's CloudFormation stack: ingest stream -> indexer Lambda -> OpenSearch Service.
 
 - an OpenSearch Service domain (`qos-<env>-search`): encrypted at rest and node to node, HTTPS
   only (TLS 1.2 minimum), fine-grained access control whose master user is the setup function's
   IAM role (no internal users, no passwords), and an access policy that names the two roles that
-  may call it (the setup function and Firehose), never `*`;
-- a Firehose delivery stream reading the ingest stream (its ARN from SSM,
-  `/qos/<env>/ingest/stream-arn`, resolved at deploy time) into daily indices
-  `qos-events-YYYY-MM-DD` (index `qos-events`, rotated daily), documents it could not index
-  backed up to an S3 bucket (SSE-S3, public access blocked, TLS only, expiring);
-- the setup custom resource (a Python Lambda behind the CDK `Provider`): the Firehose role's
-  security role and role mapping, the ingest pipeline and index template, the ISM retention
-  policy and the Dashboards saved objects, applied with SigV4-signed requests on every deploy
-  whose inputs changed (`qos_search_indexer.entrypoints.setup_lambda`);
+  may call it (the setup function and the indexer function), never `*`;
+- the indexer function (`qos_search_indexer.entrypoints.indexer_lambda`) on an event source
+  mapping of the ingest stream (its ARN from SSM, `/qos/<env>/ingest/stream-arn`, resolved at
+  deploy time): the local indexer's documents under `_id` = `event_id` in daily indices
+  `qos-events-YYYY.MM.DD`, so a re-delivered batch adds nothing; records that can never be
+  indexed are dead letters in an S3 bucket (SSE-S3, public access blocked, TLS only, expiring),
+  batches that exhaust their retries are named in an SQS queue; alarms on that queue, the
+  function's errors and its iterator age;
+- the setup custom resource (a Python Lambda behind the CDK `Provider`): the writer security
+  role and its mapping to the indexer's role, the Dashboards roles and their mappings, the
+  ingest pipeline and index template, the ISM retention policy and the Dashboards saved
+  objects, applied with SigV4-signed requests on every deploy whose inputs changed
+  (`qos_search_indexer.entrypoints.setup_lambda`);
 - Cognito sign-in to Dashboards (`access.DashboardsSignIn`): a user pool without self
   sign-up, its hosted UI, an `admins` group, an identity pool; signed-in users get a read-only
   security role, the admin group an admin one (mapped by the setup), and an admin user is
@@ -19,12 +23,12 @@
 - the domain's logs (search and index slow logs, application errors, the security plugin's
   audit log) in CloudWatch log groups with a retention;
 - optionally the domain in a VPC (`access.DomainNetwork`): HTTPS only from the setup
-  function's and the indexer's security groups, the setup function in the VPC too; by default
-  the endpoint is public, behind fine-grained access control and Cognito;
+  function's and the indexer function's security groups, both functions in the VPC too; by
+  default the endpoint is public, behind fine-grained access control and Cognito;
 - SSM parameters `/qos/<env>/search-indexer/<resource>` and outputs (the Dashboards URL).
 
-The delivery stream is created after the setup, so the first daily index is made from the template
-and Firehose's role is mapped before its first request.
+The event source mapping is created after the setup, so the first daily index is made from the
+template and the indexer's role is mapped before its first request.
 
 The domain is an L1 `CfnDomain` with an explicit name: its access policy then names the domain's
 own ARN directly. The L2 `Domain` applies an access policy through an extra Node.js custom
@@ -40,11 +44,14 @@ from pathlib import Path
 from typing import Any, Unpack
 
 from aws_cdk import CfnOutput, CustomResource, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kinesisfirehose as firehose
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_opensearchservice as opensearch
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
@@ -52,49 +59,25 @@ from qos_search_indexer_infra.access import DashboardsSignIn, DomainNetwork, Vpc
 from qos_search_indexer_infra.service_code import (
     HANDLER,
     INDEX_PATTERN,
-    INDEX_PREFIX,
+    INDEXER_HANDLER,
     SAVED_OBJECTS_FILENAME,
     design_sha256,
 )
 from qos_shared_cdk import blocks, ssm
-from qos_shared_cdk.blocks import FirehoseDeliveryRole, LambdaRole, Options, ServiceStack, check
+from qos_shared_cdk.blocks import LambdaRole, Options, ServiceStack, check
 
 SERVICE = ssm.SEARCH_INDEXER
 POWERTOOLS_SERVICE_NAME = "qos-search-setup"
+INDEXER_SERVICE_NAME = "qos-search-indexer"
 SETUP_RESOURCE_TYPE = "Custom::QosSearchSetup"
 # The local node's version (ADR 0007): the index design is tested on it.
 DEFAULT_ENGINE_VERSION = "OpenSearch_2.19"
 TLS_POLICY = "Policy-Min-TLS-1-2-PFS-2023-10"
-INDEX_ROTATION = "OneDay"  # Firehose appends -YYYY-MM-DD: qos-events-2026-11-28
-# Firehose files the documents OpenSearch refused under FAILED_PREFIX (in a folder of its own)
-# and its own failures to write there under ERROR_PREFIX.
-FAILED_PREFIX = "failed/"
-ERROR_PREFIX = "errors/!{firehose:error-output-type}/dt=!{timestamp:yyyy-MM-dd}/"
-# What Firehose reads to learn the cluster's state before it writes (the AWS documentation's list).
-FIREHOSE_READ_PATHS = (
-    "_all/_settings",
-    "_cluster/stats",
-    f"{INDEX_PREFIX}*/_mapping",
-    f"{INDEX_PREFIX}*/_mapping/*",
-    "_nodes",
-    "_nodes/stats",
-    "_nodes/*/stats",
-    "_stats",
-    f"{INDEX_PREFIX}*/_stats",
-    "",
-)
-
-# What Firehose needs to deliver into a domain in a VPC (the AWS documentation's list).
-FIREHOSE_VPC_ACTIONS = (
-    "ec2:DescribeVpcs",
-    "ec2:DescribeVpcAttribute",
-    "ec2:DescribeSubnets",
-    "ec2:DescribeSecurityGroups",
-    "ec2:DescribeNetworkInterfaces",
-    "ec2:CreateNetworkInterface",
-    "ec2:CreateNetworkInterfacePermission",
-    "ec2:DeleteNetworkInterface",
-)
+# The indexer parks records that can never be indexed under this prefix of the failed-documents
+# bucket, one object per record (`adapters.deadletter_store.S3DeadLetterStore`).
+DEAD_LETTER_PREFIX = "dead-letters/"
+# The iterator age (how far behind the stream the indexer is) that raises the alarm.
+ITERATOR_AGE_ALARM = Duration.minutes(15)
 
 _DOMAIN_NAME = re.compile(r"^[a-z][a-z0-9-]{2,27}$")
 _ENGINE_VERSION = re.compile(r"^OpenSearch_\d+\.\d+$")
@@ -146,12 +129,37 @@ class Cluster:
         )
 
 
+@dataclass(frozen=True)
+class IndexerSource:
+    """How the indexer function reads the ingest stream (its event source mapping): up to
+    `batch_size` records or `batching_window_s` seconds a batch, `parallelization_factor`
+    concurrent batches per shard, a failed batch retried `retry_attempts` times (bisected) or
+    until its records are `max_record_age_hours` old, then named in the on-failure queue."""
+
+    batch_size: int = 1000
+    batching_window_s: int = 5
+    parallelization_factor: int = 1
+    retry_attempts: int = 1000
+    max_record_age_hours: int = 6
+    memory_mib: int = 512
+
+    def __post_init__(self) -> None:
+        check(1 <= self.batch_size <= 10_000, "indexer batch_size: 1-10000")
+        check(0 <= self.batching_window_s <= 300, "indexer batching_window_s: 0-300")
+        check(1 <= self.parallelization_factor <= 10, "indexer parallelization_factor: 1-10")
+        check(0 <= self.retry_attempts <= 10_000, "indexer retry_attempts: 0-10000")
+        # Kept below the ingest stream's 24 h retention: a batch named in the on-failure queue
+        # must still be in the stream to be read again.
+        check(1 <= self.max_record_age_hours <= 12, "indexer max_record_age_hours: 1-12")
+        check(256 <= self.memory_mib <= 10_240, "indexer memory_mib: 256-10240")
+
+
 class SearchIndexerStack(ServiceStack):
-    """The OpenSearch domain, the Firehose delivery stream into it, and its setup."""
+    """The OpenSearch domain, the indexer function feeding it from the ingest stream, its setup."""
 
     service = SERVICE
     label = "search"
-    summary = "OpenSearch Service, Firehose from the ingest stream"
+    summary = "OpenSearch Service, indexed from the ingest stream by a Lambda"
 
     def __init__(
         self,
@@ -174,9 +182,7 @@ class SearchIndexerStack(ServiceStack):
         dashboards_admin_email: str | None = None,
         cognito_domain_prefix: str | None = None,
         vpc: VpcPlacement | None = None,
-        buffer_size_mib: int = 5,
-        buffer_interval_seconds: int = 60,
-        retry_seconds: int = 300,
+        indexer: IndexerSource | None = None,
         expire_failed_days: int = 90,
         setup_run_id: str | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
@@ -200,10 +206,10 @@ class SearchIndexerStack(ServiceStack):
                 admin group); none: no user is created (add people in the Cognito console).
             cognito_domain_prefix: the Cognito hosted UI's domain prefix (unique in the region);
                 default `<domain name>-<account id>`.
-            vpc: put the domain in a VPC (the setup function too); default a public endpoint.
-            buffer_size_mib / buffer_interval_seconds: Firehose sends a bulk request per this
-                many MiB or seconds (1-100, 0-900); retry_seconds: how long it retries one.
-            expire_failed_days: lifetime of the backed-up failed documents.
+            vpc: put the domain in a VPC (the setup and indexer functions too); default a
+                public endpoint.
+            indexer: the indexer function's event source mapping and memory (`IndexerSource`).
+            expire_failed_days: lifetime of the dead letters in the failed-documents bucket.
             setup_run_id: any new value re-runs the setup on the next deploy.
         """
         domain_name = domain_name or default_domain_name(env_name)
@@ -226,9 +232,7 @@ class SearchIndexerStack(ServiceStack):
             "replicas must be below instance_count (a replica never shares its primary's node)",
         )
         check(delete_after_days >= 1, "delete_after_days must be at least 1")
-        check(1 <= buffer_size_mib <= 100, "buffer_size_mib: 1-100")
-        buffering = blocks.Buffering(buffer_size_mib, buffer_interval_seconds)
-        check(0 <= retry_seconds <= 7200, "retry_seconds: 0-7200")
+        indexer = indexer or IndexerSource()
         check(expire_failed_days >= 1, "expire_failed_days must be at least 1")
         saved_objects = _checked_lambda_asset(lambda_asset_dir)
         super().__init__(scope, construct_id, env_name, **options)
@@ -240,8 +244,13 @@ class SearchIndexerStack(ServiceStack):
         stream_arn = self.read(ssm.INGEST_STREAM_ARN)
 
         self.backup_bucket = self._backup_bucket(expire_failed_days)
-        self.firehose_role = FirehoseDeliveryRole(
-            self, "FirehoseRole", description=self.describe("Firehose delivery stream")
+        # The indexer's role before the domain, whose access policy names it; the function after.
+        self.indexer_logs = blocks.log_group(self, "IndexerLogs", log_retention)
+        self.indexer_role = LambdaRole(
+            self,
+            "IndexerRole",
+            description=self.describe("indexer function"),
+            log_group=self.indexer_logs,
         )
         self.setup_role = LambdaRole(
             self,
@@ -277,18 +286,18 @@ class SearchIndexerStack(ServiceStack):
             setup_run_id=setup_run_id,
             log_retention=log_retention,
         )
-        self.delivery_stream = self._firehose(stream_arn, buffering, retry_seconds, log_retention)
+        self.indexer = self._indexer(lambda_asset_dir, stream_arn, indexer)
         self._publish()
 
     # --- storage for what could not be indexed -----------------------------------------------
 
     def _backup_bucket(self, expire_failed_days: int) -> s3.Bucket:
-        # Failed documents are the evidence of what the index misses: deleting the stack leaves
+        # Dead letters are the evidence of what the index misses: deleting the stack leaves
         # them (the bucket is kept; an emptied bucket can be deleted by hand).
         return blocks.private_bucket(
             self,
             "FailedDocumentsBucket",
-            # The bucket holds nothing but failures: one rule covers both prefixes.
+            # The bucket holds nothing but dead letters: one rule covers it.
             [s3.LifecycleRule(id="ExpireFailures", expiration=Duration.days(expire_failed_days))],
         )
 
@@ -304,8 +313,8 @@ class SearchIndexerStack(ServiceStack):
     ) -> opensearch.CfnDomain:
         d = opensearch.CfnDomain
         # Only the stack's roles, only HTTP verbs they use; fine-grained access control then
-        # limits Firehose and the Cognito roles to their security roles, and the setup role is
-        # the master user.
+        # limits the indexer and the Cognito roles to their security roles, and the setup role
+        # is the master user.
         access_policy = iam.PolicyDocument(
             statements=[
                 iam.PolicyStatement(
@@ -315,9 +324,9 @@ class SearchIndexerStack(ServiceStack):
                     resources=[f"{self.domain_arn}/*"],
                 ),
                 iam.PolicyStatement(
-                    sid="FirehoseDelivery",
-                    principals=[iam.ArnPrincipal(self.firehose_role.role_arn)],
-                    actions=["es:ESHttpGet", "es:ESHttpPost", "es:ESHttpPut"],
+                    sid="Indexer",
+                    principals=[iam.ArnPrincipal(self.indexer_role.role_arn)],
+                    actions=["es:ESHttpPost", "es:ESHttpPut"],
                     resources=[f"{self.domain_arn}/*"],
                 ),
                 # People signed in through Cognito: what they may then do is their security
@@ -453,7 +462,7 @@ class SearchIndexerStack(ServiceStack):
             self.setup_role,
             log_group,
             description=self.describe(
-                does="Firehose and Dashboards role mappings, index template, ISM, saved objects"
+                does="indexer and Dashboards role mappings, index template, ISM, saved objects"
             ),
             memory_size=256,
             # Room for the HTTP layer's retries while a fresh domain's security plugin starts.
@@ -470,7 +479,8 @@ class SearchIndexerStack(ServiceStack):
         )
         properties: dict[str, Any] = {
             "DomainEndpoint": self.domain.attr_domain_endpoint,
-            "FirehoseRoleArn": self.firehose_role.role_arn,
+            # The role that writes documents, mapped to the writer security role.
+            "IndexerRoleArn": self.indexer_role.role_arn,
             "Shards": shards,
             "Replicas": replicas,
             "DeleteAfterDays": delete_after_days,
@@ -495,98 +505,107 @@ class SearchIndexerStack(ServiceStack):
         self.setup_function = function
         return resource
 
-    # --- Firehose -----------------------------------------------------------------------------
+    # --- the indexer function ---------------------------------------------------------------
 
-    def _firehose(
-        self,
-        stream_arn: str,
-        buffering: blocks.Buffering,
-        retry_seconds: int,
-        log_retention: logs.RetentionDays,
-    ) -> firehose.CfnDeliveryStream:
-        # One stream for the deliveries to the domain, one for the backups to the bucket.
-        logs_ = blocks.FirehoseLogs(
-            self,
-            log_retention,
-            {"FirehoseDeliveryLogStream": "Delivery", "FirehoseBackupLogStream": "S3Backup"},
-        )
-        bucket = self.backup_bucket
-        domain_access = [
-            iam.PolicyStatement(
-                sid="DescribeDomain",
-                actions=["es:DescribeDomain", "es:DescribeDomains", "es:DescribeDomainConfig"],
-                resources=[self.domain_arn, f"{self.domain_arn}/*"],
-            ),
+    def _indexer(self, asset_dir: Path, stream_arn: str, source: IndexerSource) -> lambda_.Function:
+        role = self.indexer_role
+        for statement in (
+            blocks.read_stream(stream_arn),
             iam.PolicyStatement(
                 sid="WriteDocuments",
                 actions=["es:ESHttpPost", "es:ESHttpPut"],
-                resources=[self.domain_arn, f"{self.domain_arn}/*"],
+                resources=[f"{self.domain_arn}/*"],
             ),
-            iam.PolicyStatement(
-                sid="ReadClusterState",
-                actions=["es:ESHttpGet"],
-                resources=[f"{self.domain_arn}/{path}" for path in FIREHOSE_READ_PATHS],
-            ),
-        ]
-        if self.network is not None:  # Firehose reaches a VPC domain through its own ENIs
-            domain_access.append(
-                iam.PolicyStatement(
-                    sid="DeliverIntoVpc",
-                    actions=list(FIREHOSE_VPC_ACTIONS),
-                    resources=["*"],  # network interfaces are created before their ARN exists
-                )
-            )
-        policy = blocks.firehose_policy(
+            blocks.write_objects("WriteDeadLetters", self.backup_bucket, [DEAD_LETTER_PREFIX]),
+        ):
+            role.add_to_principal_policy(statement)
+        function = blocks.python_function(
             self,
-            self.firehose_role,
-            source_arn=stream_arn,
-            destination=domain_access,
-            bucket=bucket,
-            bucket_writes=("WriteFailedDocuments", (FAILED_PREFIX, ERROR_PREFIX.split("!", 1)[0])),
-            log_group=logs_.group,
+            "Indexer",
+            (INDEXER_HANDLER, asset_dir),
+            role,
+            self.indexer_logs,
+            description=self.describe(does="ingest stream -> OpenSearch, _id = event_id"),
+            memory_size=source.memory_mib,
+            # A batch's _bulk and its in-invocation retries take seconds; room for a slow node.
+            timeout=Duration.minutes(2),
+            environment={
+                "QOS_SEARCH_URL": f"https://{self.domain.attr_domain_endpoint}",
+                "QOS_SEARCH_DEAD_LETTER_BUCKET": self.backup_bucket.bucket_name,
+                "QOS_SEARCH_DEAD_LETTER_PREFIX": DEAD_LETTER_PREFIX,
+                "POWERTOOLS_SERVICE_NAME": INDEXER_SERVICE_NAME,
+            },
         )
+        if self.network is not None:  # the domain only admits HTTPS from its clients' groups
+            self.network.place_function(function, role, self.network.indexer_group)
+        # Only the ARNs of failed batches land here (shard, sequence numbers): the records are
+        # read again from the stream, whose retention outlasts the maximum record age.
+        self.indexer_failures = sqs.Queue(
+            self,
+            "IndexerFailures",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        mapping = lambda_.EventSourceMapping(
+            self,
+            "IndexerEventSource",
+            target=function,
+            event_source_arn=stream_arn,
+            # Everything the stream still holds on first creation (or re-creation): a record
+            # indexed twice is overwritten under its event_id, a record skipped is lost.
+            starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+            batch_size=source.batch_size,
+            max_batching_window=Duration.seconds(source.batching_window_s),
+            parallelization_factor=source.parallelization_factor,
+            bisect_batch_on_error=True,
+            report_batch_item_failures=True,
+            retry_attempts=source.retry_attempts,
+            max_record_age=Duration.hours(source.max_record_age_hours),
+            on_failure=sources.SqsDlq(self.indexer_failures),
+        )
+        # Lambda checks the role's access to the stream when it creates the mapping; the first
+        # document must find the template (else the day's index gets dynamic mappings) and the
+        # role mapped.
+        mapping.node.add_dependency(role)
+        mapping.node.add_dependency(self.setup)
+        self.indexer_mapping = mapping
+        self._indexer_alarms(function)
+        return function
 
-        f = firehose.CfnDeliveryStream
-        role_arn = self.firehose_role.role_arn
-        destination = f.AmazonopensearchserviceDestinationConfigurationProperty(
-            domain_arn=self.domain.attr_arn,
-            index_name=INDEX_PREFIX,
-            index_rotation_period=INDEX_ROTATION,
-            role_arn=role_arn,
-            buffering_hints=buffering.opensearch_hints(),
-            retry_options=f.AmazonopensearchserviceRetryOptionsProperty(
-                duration_in_seconds=retry_seconds
+    def _indexer_alarms(self, function: lambda_.Function) -> None:
+        """No actions: the stack has no topic of its own; a subscriber adds one."""
+        five_minutes = Duration.minutes(5)
+        alarms: dict[str, tuple[cw.IMetric, float, str]] = {
+            "IndexerFailedBatchesAlarm": (
+                self.indexer_failures.metric_approximate_number_of_messages_visible(
+                    period=five_minutes, statistic="Maximum"
+                ),
+                0,
+                "batches exhausted their retries: replay them from the stream",
             ),
-            s3_backup_mode="FailedDocumentsOnly",
-            s3_configuration=f.S3DestinationConfigurationProperty(
-                bucket_arn=bucket.bucket_arn,
-                role_arn=role_arn,
-                prefix=FAILED_PREFIX,
-                error_output_prefix=ERROR_PREFIX,
-                compression_format="GZIP",
-                buffering_hints=blocks.Buffering(size_mib=5, interval_seconds=300).hints(),
-                cloud_watch_logging_options=logs_.options("S3Backup"),
+            "IndexerErrorsAlarm": (
+                function.metric_errors(period=five_minutes, statistic="Sum"),
+                0,
+                "the indexer function failed invocations",
             ),
-            cloud_watch_logging_options=logs_.options("Delivery"),
-            vpc_configuration=None
-            if self.network is None
-            else f.VpcConfigurationProperty(
-                role_arn=role_arn,
-                subnet_ids=self.network.lambda_subnet_ids,
-                security_group_ids=[self.network.indexer_group.attr_group_id],
+            "IndexerIteratorAgeAlarm": (
+                function.metric("IteratorAge", period=five_minutes, statistic="Maximum"),
+                ITERATOR_AGE_ALARM.to_milliseconds(),
+                f"the indexer is over {ITERATOR_AGE_ALARM.to_minutes()} minutes behind the stream",
             ),
-        )
-        stream = blocks.kinesis_delivery_stream(
-            self,
-            stream_arn,
-            self.firehose_role,
-            policy,
-            amazonopensearchservice_destination_configuration=destination,
-        )
-        # Its first document must find the template (or the day's index gets dynamic mappings)
-        # and its role mapped.
-        stream.node.add_dependency(self.setup)
-        return stream
+        }
+        for construct_id, (metric, threshold, does) in alarms.items():
+            cw.Alarm(
+                self,
+                construct_id,
+                alarm_description=self.describe(does=does),
+                metric=metric,
+                threshold=threshold,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=1,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            )
 
     # --- what others read ---------------------------------------------------------------------
 
@@ -599,9 +618,9 @@ class SearchIndexerStack(ServiceStack):
                 ssm.SEARCH_DOMAIN_ARN: ("DomainArnParameter", self.domain.attr_arn),
                 ssm.SEARCH_DASHBOARDS_URL: ("DashboardsUrlParameter", dashboards_url),
                 ssm.SEARCH_INDEX_PATTERN: ("IndexPatternParameter", INDEX_PATTERN),
-                ssm.SEARCH_DELIVERY_STREAM_NAME: (
-                    "DeliveryStreamNameParameter",
-                    self.delivery_stream.ref,
+                ssm.SEARCH_INDEXER_FUNCTION_NAME: (
+                    "IndexerFunctionNameParameter",
+                    self.indexer.function_name,
                 ),
                 ssm.SEARCH_FAILED_DOCUMENTS_BUCKET: (
                     "FailedDocumentsBucketParameter",
@@ -611,19 +630,21 @@ class SearchIndexerStack(ServiceStack):
         )
         CfnOutput(self, "DashboardsUrl", value=dashboards_url)
         CfnOutput(self, "DomainEndpoint", value=endpoint)
-        CfnOutput(self, "DeliveryStreamName", value=self.delivery_stream.ref)
+        CfnOutput(self, "IndexerFunctionName", value=self.indexer.function_name)
         CfnOutput(self, "SetupFunctionName", value=self.setup_function.function_name)
 
 
 def _checked_lambda_asset(asset_dir: Path) -> Path:
-    """The bundle's saved objects file; the bundle must also hold the handler."""
+    """The bundle's saved objects file; the bundle must also hold both handlers."""
     asset_dir = asset_dir.resolve()
-    handler_module = asset_dir / (HANDLER.rsplit(".", 1)[0].replace(".", "/") + ".py")
-    if not handler_module.is_file():
-        raise FileNotFoundError(
-            f"{asset_dir} holds no setup function bundle; build it first with "
-            "`python -m qos_search_indexer_infra.packaging --out <dir>`"
-        )
+    for handler in (HANDLER, INDEXER_HANDLER):
+        handler_module = asset_dir / (handler.rsplit(".", 1)[0].replace(".", "/") + ".py")
+        if not handler_module.is_file():
+            raise FileNotFoundError(
+                f"{asset_dir} holds no search functions' bundle ({handler_module.name} is "
+                "missing); build it first with `python -m qos_search_indexer_infra.packaging "
+                "--out <dir>`"
+            )
     saved_objects = asset_dir / SAVED_OBJECTS_FILENAME
     if not saved_objects.is_file():
         raise FileNotFoundError(

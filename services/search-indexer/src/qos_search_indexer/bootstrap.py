@@ -1,4 +1,4 @@
-"""Wires the search indexer: OpenSearch client, cluster adapter, dead-letter store, signed HTTP.
+"""Wires the search indexer: OpenSearch clients, cluster adapter, dead-letter stores, signed HTTP.
 
 The one place that turns settings into adapters and hands them to the service layer; the
 entrypoints and the public `api` build through it.
@@ -11,15 +11,22 @@ import threading
 
 from opensearchpy import OpenSearch
 
-from qos_search_indexer.adapters.deadletter_store import DeadLetterStore
-from qos_search_indexer.adapters.opensearch import OpenSearchCluster, client_for
+from qos_search_indexer.adapters.deadletter_store import DeadLetterStore, S3DeadLetterStore
+from qos_search_indexer.adapters.opensearch import (
+    OpenSearchCluster,
+    client_for,
+    signed_client_for,
+)
 from qos_search_indexer.service import (
+    DeadLetterSink,
     Http,
     IndexerConfig,
     SearchIndexer,
+    StreamConfig,
+    StreamIndexer,
     set_up_indices,
 )
-from qos_search_indexer.settings import SearchSettings
+from qos_search_indexer.settings import IndexerLambdaSettings, SearchSettings
 from qos_shared.eventlog import EventLog
 
 
@@ -62,3 +69,27 @@ def signed_http(endpoint: str) -> Http:
     from qos_search_indexer.adapters.signed_http import SigV4Http
 
     return SigV4Http(endpoint, region=os.environ["AWS_REGION"])
+
+
+def build_stream_indexer(
+    settings: IndexerLambdaSettings, *, dead_letters: DeadLetterSink | None = None
+) -> StreamIndexer:
+    """The indexer Lambda's `StreamIndexer`: a SigV4-signed client of the domain (or a plain one
+    with `sigv4` off, for a local node), dead letters in the S3 bucket unless given a sink."""
+    if settings.sigv4:
+        if not settings.region:
+            raise ValueError("AWS_REGION is not set: no region to sign requests for")
+        client = signed_client_for(
+            settings.url, region=settings.region, timeout=settings.request_timeout_s
+        )
+    else:
+        client = client_for(settings.url, timeout=settings.request_timeout_s)
+    if dead_letters is None:
+        import boto3  # the `aws` extra
+
+        dead_letters = S3DeadLetterStore(
+            boto3.client("s3"), settings.dead_letter_bucket, settings.dead_letter_prefix
+        )
+    return StreamIndexer(
+        OpenSearchCluster(client), dead_letters, StreamConfig(attempts=settings.item_attempts)
+    )

@@ -24,11 +24,11 @@ what its answer means is the OpenSearch adapter's (`adapters.opensearch.OpenSear
 
 **Setting up** (idempotent: a PUT replaces, an import overwrites): `set_up_indices` puts the
 ingest pipeline and index template on a cluster (every start of the local indexer);
-`apply_domain_setup` makes an OpenSearch Service domain ready for Firehose and Dashboards (the
-stack's setup function), in this order:
+`apply_domain_setup` makes an OpenSearch Service domain ready for the indexer and Dashboards
+(the stack's setup function), in this order:
 
-1. the security role `qos_firehose_writer` (what Firehose may do, on `qos-events-*` only);
-2. its role mapping to the Firehose delivery role's ARN (a backend role, under fine-grained
+1. the security role `qos_indexer_writer` (what the indexer may do, on `qos-events-*` only);
+2. its role mapping to the indexer function's IAM role ARN (a backend role, under fine-grained
    access control);
 3. the Dashboards roles `qos_dashboards_reader` (read-only) and `qos_dashboards_admin`, each
    mapped to its Cognito identity pool role when the stack passes one;
@@ -52,7 +52,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from qos_search_indexer.domain.deadletter import DeadLetter
@@ -60,7 +60,7 @@ from qos_search_indexer.domain.design import (
     AUDIT_CONFIG_PATH,
     DASHBOARDS_ADMIN_ROLE,
     DASHBOARDS_READER_ROLE,
-    FIREHOSE_SECURITY_ROLE,
+    INDEXER_SECURITY_ROLE,
     ISM_POLICY_ID,
     SAVED_OBJECTS_FILENAME,
     SAVED_OBJECTS_IMPORT_PATH,
@@ -71,7 +71,7 @@ from qos_search_indexer.domain.design import (
     SetupSettings,
     dashboards_role_mapping,
     design,
-    firehose_role_mapping,
+    indexer_role_mapping,
     multipart_file,
 )
 from qos_search_indexer.domain.documents import BulkOutcome, Doc, documents
@@ -305,6 +305,96 @@ class SearchIndexer:
         return max(0, self.log.last_position() - self.log.checkpoint(CONSUMER))
 
 
+# -- indexing a stream's batch (the Lambda) ---------------------------------------------------
+
+# Statuses of a whole request or an item that a later attempt can change: throttling, the
+# cluster's errors, and authorization (a role mapping not yet applied is the deployment's state,
+# not the record's: parking every record of the stream for it would empty the index).
+_RETRY_LATER = frozenset({401, 403})
+
+
+@dataclass(frozen=True, slots=True)
+class StreamConfig:
+    # Attempts of the items OpenSearch answers 429/5xx within one invocation, before they are
+    # handed back to the stream (which then re-delivers from the first of them onwards).
+    attempts: int = 3
+    backoff_initial_s: float = 0.2
+    refresh: bool = False  # make the batch searchable before returning (tests)
+
+
+@dataclass(slots=True)
+class StreamResult:
+    """What became of one batch of stream records, by their position (sequence number): indexed,
+    parked (dead letters), or failed for now with the reason (to be delivered again)."""
+
+    records: int
+    indexed: int = 0
+    parked: list[DeadLetter] = field(default_factory=list)
+    failed: dict[int, str] = field(default_factory=dict)
+    attempts: int = 0
+
+
+class StreamIndexer:
+    """Indexes one batch of stream records (the ingest stream's Kinesis records) as the Lambda
+    receives them, with the local indexer's documents, ids and dead-letter rules.
+
+    Each record becomes a document under its `event_id` (the JSON's own, `ids_from_records`) in
+    the daily index of its event time, sent in one `_bulk` of index operations: a batch delivered
+    again overwrites the same documents and adds none. A record that can never be indexed (not a
+    JSON object, no usable `event_id` or `event_time`, an item refused with a 4xx) is parked in
+    the dead-letter sink and counts as settled, so the records after it move on. Items answered
+    429/5xx, or every document of a request that failed as a whole, are sent again up to
+    `attempts` times, then reported as failed: the caller hands them back to the stream. A
+    record whose dead letter could not be stored is failed too: never dropped unrecorded.
+    """
+
+    def __init__(
+        self,
+        cluster: Cluster,
+        dead_letters: DeadLetterSink,
+        config: StreamConfig = StreamConfig(),
+        *,
+        sleep: Callable[[float], Any] = time.sleep,
+    ) -> None:
+        self.cluster = cluster
+        self.dead_letters = dead_letters
+        self.config = config
+        self._sleep = sleep
+
+    def index(self, entries: list[LogEntry]) -> StreamResult:
+        result = StreamResult(records=len(entries))
+        docs, parked = documents(entries, ids_from_records=True)
+        delay = self.config.backoff_initial_s
+        reason = ""
+        while docs and result.attempts < max(1, self.config.attempts):
+            if result.attempts:
+                self._sleep(delay * (0.5 + _jitter() / 2))
+                delay *= 2
+            result.attempts += 1
+            outcome = self.cluster.send_bulk(docs, refresh=self.config.refresh)
+            if outcome is None:
+                reason = "the bulk request failed as a whole (unreachable, timeout, 429 or 5xx)"
+                continue
+            result.indexed += outcome.indexed
+            later = [letter for letter in outcome.parked if letter.status in _RETRY_LATER]
+            parked += [letter for letter in outcome.parked if letter.status not in _RETRY_LATER]
+            retry_positions = {letter.position for letter in later}
+            docs = outcome.retry + [d for d in docs if d.entry.position in retry_positions]
+            reason = "OpenSearch answered 429, 5xx, 401 or 403 for the document"
+        for doc in docs:
+            result.failed[doc.entry.position] = reason
+        if parked:
+            try:
+                self.dead_letters.park(parked)
+            except Exception as exc:  # the letters are not stored: the records must come back
+                logger.exception("dead letters not stored; their records will be retried")
+                for letter in parked:
+                    result.failed[letter.position] = f"dead letter not stored: {exc}"
+            else:
+                result.parked = parked
+        return result
+
+
 # -- setting up -------------------------------------------------------------------------------
 
 
@@ -326,13 +416,13 @@ def apply_domain_setup(http: Http, settings: SetupSettings, saved_objects: bytes
         delete_after_days=settings.delete_after_days,
     )
 
-    role_path = f"/_plugins/_security/api/roles/{FIREHOSE_SECURITY_ROLE}"
-    _put_json(http, role_path, objects[f"role/{FIREHOSE_SECURITY_ROLE}"])
-    report.steps.append(f"security role {FIREHOSE_SECURITY_ROLE}")
+    role_path = f"/_plugins/_security/api/roles/{INDEXER_SECURITY_ROLE}"
+    _put_json(http, role_path, objects[f"role/{INDEXER_SECURITY_ROLE}"])
+    report.steps.append(f"security role {INDEXER_SECURITY_ROLE}")
 
-    mapping_path = f"/_plugins/_security/api/rolesmapping/{FIREHOSE_SECURITY_ROLE}"
-    _put_json(http, mapping_path, firehose_role_mapping(settings.firehose_role_arn))
-    report.steps.append(f"role mapping {FIREHOSE_SECURITY_ROLE} -> {settings.firehose_role_arn}")
+    mapping_path = f"/_plugins/_security/api/rolesmapping/{INDEXER_SECURITY_ROLE}"
+    _put_json(http, mapping_path, indexer_role_mapping(settings.indexer_role_arn))
+    report.steps.append(f"role mapping {INDEXER_SECURITY_ROLE} -> {settings.indexer_role_arn}")
 
     for role, arn, who in (
         (DASHBOARDS_READER_ROLE, settings.dashboards_reader_role_arn, "every signed-in user"),

@@ -1,4 +1,5 @@
-"""The local indexer's settings, read once from `QOS_SEARCH_*` environment variables."""
+"""The local indexer's and the indexer Lambda's settings, read once from `QOS_SEARCH_*` environment
+variables."""
 
 from __future__ import annotations
 
@@ -27,3 +28,24 @@ class SearchSettings(BaseSettings):
         if self.username and self.password:
             return (self.username, self.password.get_secret_value())
         return None
+
+
+class IndexerLambdaSettings(BaseSettings):
+    """The indexer Lambda's settings (`QOS_SEARCH_*`, set by the stack): the domain, how its
+    requests are signed, where dead letters go, how often an item is tried in one invocation."""
+
+    # `region` is the Lambda runtime's AWS_REGION (by that name, or `region=` in code).
+    model_config = SettingsConfigDict(
+        env_prefix="QOS_SEARCH_", extra="ignore", populate_by_name=True
+    )
+
+    # The domain's endpoint as a URL: https://<domain endpoint> on AWS.
+    url: str
+    # SigV4-sign every request with the function's role (OpenSearch Service); off for a local
+    # node, which takes plain HTTP.
+    sigv4: bool = True
+    region: str | None = Field(default=None, validation_alias="AWS_REGION")
+    dead_letter_bucket: str
+    dead_letter_prefix: str = "dead-letters/"
+    request_timeout_s: float = Field(default=30.0, gt=0)
+    item_attempts: int = Field(default=3, ge=1, le=10)

@@ -30,15 +30,15 @@ from qos_search_indexer.entrypoints.setup_lambda import on_event, physical_id
 from ..fake_domain import IMPORT, ISM, FakeDomain
 
 ENDPOINT = "search-qos-test-abc123.eu-west-1.es.amazonaws.com"
-FIREHOSE_ROLE = "arn:aws:iam::123456789012:role/qos-test-search-FirehoseRole-XYZ"
+INDEXER_ROLE = "arn:aws:iam::123456789012:role/qos-test-search-IndexerRole-XYZ"
 NDJSON = (
     b'{"type":"index-pattern","id":"qos-events","attributes":{"title":"qos-events-*"}}\n'
     b'{"type":"visualization","id":"startup","attributes":{"title":"Startup time"}}\n'
 )
 READER_ROLE_ARN = "arn:aws:iam::123456789012:role/qos-test-search-DashboardsReader-ABC"
 ADMIN_ROLE_ARN = "arn:aws:iam::123456789012:role/qos-test-search-DashboardsAdmin-DEF"
-ROLE = "/_plugins/_security/api/roles/qos_firehose_writer"
-MAPPING = "/_plugins/_security/api/rolesmapping/qos_firehose_writer"
+ROLE = "/_plugins/_security/api/roles/qos_indexer_writer"
+MAPPING = "/_plugins/_security/api/rolesmapping/qos_indexer_writer"
 READER = "/_plugins/_security/api/roles/qos_dashboards_reader"
 READER_MAPPING = "/_plugins/_security/api/rolesmapping/qos_dashboards_reader"
 ADMIN = "/_plugins/_security/api/roles/qos_dashboards_admin"
@@ -56,7 +56,7 @@ def _event(request_type: str, **properties: Any) -> dict[str, Any]:
         "ResourceProperties": {
             "ServiceToken": "arn:aws:lambda:eu-west-1:123456789012:function:provider",
             "DomainEndpoint": ENDPOINT,
-            "FirehoseRoleArn": FIREHOSE_ROLE,
+            "IndexerRoleArn": INDEXER_ROLE,
             "Shards": "1",
             "Replicas": "1",
             "DeleteAfterDays": "14",
@@ -115,7 +115,7 @@ def test_create_applies_every_step_in_order() -> None:
     assert role["index_permissions"] == [
         {"index_patterns": ["qos-events-*"], "allowed_actions": ["crud", "create_index", "manage"]}
     ]
-    assert domain.documents[MAPPING]["backend_roles"] == [FIREHOSE_ROLE]
+    assert domain.documents[MAPPING]["backend_roles"] == [INDEXER_ROLE]
     # Cognito's signed-in users read the QoS indices and the global tenant, and nothing else.
     reader = domain.documents[READER]
     assert reader["index_permissions"] == [
@@ -237,7 +237,7 @@ def test_saved_objects_refused_by_dashboards_fail_the_setup() -> None:
 @pytest.mark.parametrize(
     ("properties", "message"),
     [
-        ({"FirehoseRoleArn": "qos-firehose"}, "not an IAM role ARN"),
+        ({"IndexerRoleArn": "qos-indexer"}, "not an IAM role ARN"),
         ({"DashboardsReaderRoleArn": "arn:aws:iam::1:user/x"}, "DashboardsReaderRoleArn"),
         ({"AuditLogs": "yes"}, "AuditLogs"),
         ({"Replicas": "one"}, "not an integer"),
@@ -252,10 +252,10 @@ def test_bad_properties_fail_before_any_request(properties: dict[str, str], mess
     assert domain.calls == []
 
 
-def test_missing_firehose_role_property_is_named() -> None:
+def test_missing_indexer_role_property_is_named() -> None:
     event = _event("Create")
-    del event["ResourceProperties"]["FirehoseRoleArn"]
-    with pytest.raises(SetupError, match="FirehoseRoleArn"):
+    del event["ResourceProperties"]["IndexerRoleArn"]
+    with pytest.raises(SetupError, match="IndexerRoleArn"):
         _run(FakeDomain(), event)
 
 
@@ -302,7 +302,7 @@ def test_design_digest_follows_the_settings() -> None:
 
 def test_settings_parse_cloudformation_strings() -> None:
     settings = SetupSettings.from_properties(
-        {"FirehoseRoleArn": FIREHOSE_ROLE, "Shards": "2", "Replicas": "1"}
+        {"IndexerRoleArn": INDEXER_ROLE, "Shards": "2", "Replicas": "1"}
     )
     assert (settings.shards, settings.replicas, settings.delete_after_days) == (2, 1, 30)
 

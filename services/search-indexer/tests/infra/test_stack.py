@@ -1,4 +1,4 @@
-"""Tests of the search CDK code: the setup bundle, the synthesized stack, cfn-lint, the app.
+"""Tests of the search CDK code: the functions' bundle, the synthesized stack, cfn-lint, the app.
 
 jsii makes every synthesis cost seconds, so the bundle is built once per session (around a
 stand-in saved objects file, so these tests don't wait for the dashboards generator) and the
@@ -8,7 +8,6 @@ values are written out here, or derived from `index.py`, not read from the stack
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import json
 from pathlib import Path
@@ -19,10 +18,10 @@ from aws_cdk import App
 from aws_cdk.assertions import Template
 
 from qos_search_indexer.domain.design import design_sha256
-from qos_search_indexer.domain.index import index_template
 from qos_search_indexer_infra import (
     DEFAULT_SAVED_OBJECTS,
     SEARCH_ROOT,
+    IndexerSource,
     SearchIndexerStack,
     VpcPlacement,
     add_search_indexer_stack,
@@ -39,6 +38,7 @@ ENV_NAME = "test-1"
 INGEST_STREAM_ARN = f"/qos/{ENV_NAME}/ingest/stream-arn"
 DOMAIN_NAME = "qos-test-1-search"
 HANDLER = "qos_search_indexer.entrypoints.setup_lambda.handler"
+INDEXER_HANDLER = "qos_search_indexer.entrypoints.indexer_lambda.handler"
 STAND_IN = b'{"type":"index-pattern","id":"qos-events","attributes":{"title":"qos-events-*"}}\n'
 
 
@@ -69,9 +69,14 @@ def template(lambda_asset: Path) -> Template:
         instance_count=2,
         volume_size_gib=20,
         delete_after_days=14,
-        buffer_size_mib=10,
-        buffer_interval_seconds=120,
-        retry_seconds=600,
+        indexer=IndexerSource(
+            batch_size=500,
+            batching_window_s=10,
+            parallelization_factor=2,
+            retry_attempts=50,
+            max_record_age_hours=3,
+            memory_mib=1024,
+        ),
         expire_failed_days=30,
     )
     return Template.from_stack(stack)
@@ -95,19 +100,16 @@ def _domain_arn(suffix: str = "") -> dict[str, Any]:
 
 
 def _role_ids(resources: kit.Resources) -> tuple[str, str]:
-    """(setup role, Firehose role), found by what assumes them (the setup role among the
-    Lambda roles by its name: the Provider framework and the SDK calls have their own)."""
-    by_service: dict[str, str] = {}
-    for rid, r in resources.items():
-        if r["Type"] != "AWS::IAM::Role":
-            continue
-        (statement,) = r["Properties"]["AssumeRolePolicyDocument"]["Statement"]
-        service = statement["Principal"].get("Service")
-        if service == "lambda.amazonaws.com" and not rid.startswith("SetupRole"):
-            continue
-        if service is not None:
-            by_service[service] = rid
-    return by_service["lambda.amazonaws.com"], by_service["firehose.amazonaws.com"]
+    """(setup role, indexer role): the roles the two functions run as."""
+    roles = []
+    for handler in (HANDLER, INDEXER_HANDLER):
+        _, function = _function(resources, handler)
+        role = function["Properties"]["Role"]
+        assert role == {"Fn::GetAtt": [role["Fn::GetAtt"][0], "Arn"]}
+        roles.append(role["Fn::GetAtt"][0])
+    setup, indexer = roles
+    assert setup != indexer
+    return setup, indexer
 
 
 def _sign_in_role(resources: kit.Resources, name: str) -> str:
@@ -120,13 +122,17 @@ def _sign_in_role(resources: kit.Resources, name: str) -> str:
     return rid
 
 
-def _setup_function(resources: kit.Resources) -> tuple[str, dict[str, Any]]:
+def _function(resources: kit.Resources, handler: str) -> tuple[str, dict[str, Any]]:
     (found,) = [
         (rid, r)
         for rid, r in resources.items()
-        if r["Type"] == "AWS::Lambda::Function" and r["Properties"].get("Handler") == HANDLER
+        if r["Type"] == "AWS::Lambda::Function" and r["Properties"].get("Handler") == handler
     ]
     return found
+
+
+def _setup_function(resources: kit.Resources) -> tuple[str, dict[str, Any]]:
+    return _function(resources, HANDLER)
 
 
 def _statements(resources: kit.Resources, role_id: str) -> dict[str, dict[str, Any]]:
@@ -149,6 +155,7 @@ def test_bundle_has_the_handler_its_dependencies_and_the_saved_objects(
     lambda_asset: Path, saved_objects: Path
 ) -> None:
     assert (lambda_asset / "qos_search_indexer" / "entrypoints" / "setup_lambda.py").is_file()
+    assert (lambda_asset / "qos_search_indexer" / "entrypoints" / "indexer_lambda.py").is_file()
     assert (lambda_asset / "qos_search_indexer" / "domain" / "index.py").is_file()
     assert (lambda_asset / "qos_shared" / "__init__.py").is_file()
     for dependency in ("aws_lambda_powertools", "botocore", "opensearchpy", "pydantic_core"):
@@ -225,23 +232,24 @@ def test_domain_access_policy_names_only_the_stack_roles(resources: kit.Resource
     assert '"Principal": "*"' not in text
     assert '{"AWS": "*"}' not in text
     assert '"AWS": ["*"]' not in text
-    setup_role, firehose_role = _role_ids(resources)
+    setup_role, indexer_role = _role_ids(resources)
     principals = []
+    verbs = {}
     for statement in policy["Statement"]:
         assert statement["Effect"] == "Allow"
         assert "Condition" not in statement
         assert statement["Resource"] == _domain_arn("/*")
         assert all(a.startswith("es:ESHttp") for a in kit.actions(statement))
-        principals += _listed(statement["Principal"]["AWS"])
-    roles = (
-        setup_role,
-        firehose_role,
-        _sign_in_role(resources, "ReaderRole"),
-        _sign_in_role(resources, "AdminRole"),
-    )
+        for principal in _listed(statement["Principal"]["AWS"]):
+            principals.append(principal)
+            verbs[principal["Fn::GetAtt"][0]] = sorted(kit.actions(statement))
+    reader, admin = _sign_in_role(resources, "ReaderRole"), _sign_in_role(resources, "AdminRole")
+    roles = (setup_role, indexer_role, reader, admin)
     assert sorted(map(json.dumps, principals)) == sorted(
         json.dumps({"Fn::GetAtt": [role, "Arn"]}) for role in roles
     )
+    # The indexer only writes (_bulk is a POST); it never reads the domain.
+    assert verbs[indexer_role] == ["es:ESHttpPost", "es:ESHttpPut"]
 
 
 # --- Dashboards sign-in, logs, network ------------------------------------------------------
@@ -402,8 +410,9 @@ def test_domain_logs_go_to_groups_with_a_retention(resources: kit.Resources) -> 
 
 def test_no_vpc_by_default(resources: kit.Resources) -> None:
     assert not [rid for rid, r in resources.items() if r["Type"].startswith("AWS::EC2::")]
-    _, function = _setup_function(resources)
-    assert "VpcConfig" not in function["Properties"]
+    for handler in (HANDLER, INDEXER_HANDLER):
+        _, function = _function(resources, handler)
+        assert "VpcConfig" not in function["Properties"]
 
 
 def test_in_a_vpc_the_domain_admits_https_from_the_setup_and_indexer_groups(
@@ -431,99 +440,171 @@ def test_in_a_vpc_the_domain_admits_https_from_the_setup_and_indexer_groups(
     assert vpc_config["SubnetIds"] == list(SUBNETS)
     (setup_group,) = vpc_config["SecurityGroupIds"]
     assert setup_group["Fn::GetAtt"][0] in sources
-    setup_role, firehose_role = _role_ids(vpc_resources)
-    attach = _statements(vpc_resources, setup_role)["AttachToVpc"]
-    assert "ec2:CreateNetworkInterface" in kit.actions(attach)
-
-    _, stream = kit.only(vpc_resources, "AWS::KinesisFirehose::DeliveryStream")
-    destination = stream["Properties"]["AmazonopensearchserviceDestinationConfiguration"]
-    (indexer_group,) = destination["VpcConfiguration"]["SecurityGroupIds"]
-    assert indexer_group["Fn::GetAtt"][0] in sources - {setup_group["Fn::GetAtt"][0]}
-    assert "ec2:CreateNetworkInterface" in kit.actions(
-        _statements(vpc_resources, firehose_role)["DeliverIntoVpc"]
-    )
+    # The indexer function in the same subnets, in the other group the domain admits.
+    _, indexer = _function(vpc_resources, INDEXER_HANDLER)
+    indexer_config = indexer["Properties"]["VpcConfig"]
+    assert indexer_config["SubnetIds"] == list(SUBNETS)
+    (indexer_group,) = indexer_config["SecurityGroupIds"]
+    assert {setup_group["Fn::GetAtt"][0], indexer_group["Fn::GetAtt"][0]} == sources
+    for role in _role_ids(vpc_resources):  # each may attach its function to the subnets
+        attach = _statements(vpc_resources, role)["AttachToVpc"]
+        assert "ec2:CreateNetworkInterface" in kit.actions(attach)
+    # Nothing else reaches into the VPC: no delivery stream, no other function placed there.
+    assert not [r for r in vpc_resources.values() if r["Type"].startswith("AWS::KinesisFirehose")]
+    placed = [
+        r
+        for r in vpc_resources.values()
+        if r["Type"] == "AWS::Lambda::Function" and "VpcConfig" in r["Properties"]
+    ]
+    assert len(placed) == 2
 
 
 def test_the_vpc_template_passes_cfn_lint(vpc_template: Template, tmp_path: Path) -> None:
     kit.assert_passes_cfn_lint(vpc_template, tmp_path)
 
 
-# --- Firehose ---------------------------------------------------------------------------------
+# --- the indexer ------------------------------------------------------------------------------
 
 
-def test_firehose_reads_the_ingest_stream_into_daily_indices(
+def test_no_firehose_delivers_to_opensearch_any_more(resources: kit.Resources) -> None:
+    opensearch_destinations = {
+        "AmazonopensearchserviceDestinationConfiguration",
+        "AmazonOpenSearchServerlessDestinationConfiguration",
+        "ElasticsearchDestinationConfiguration",
+    }
+    streams = [r for r in resources.values() if r["Type"] == "AWS::KinesisFirehose::DeliveryStream"]
+    assert not [s for s in streams if opensearch_destinations & set(s["Properties"])]
+    assert streams == []  # nor any other: the indexer function is the one path to the domain
+    assert "firehose.amazonaws.com" not in json.dumps(resources)
+
+
+def test_indexer_function_runs_the_bundled_handler_against_the_domain(
+    resources: kit.Resources,
+) -> None:
+    function_id, function = _function(resources, INDEXER_HANDLER)
+    props = function["Properties"]
+    assert (props["Runtime"], props["Architectures"]) == ("python3.12", ["x86_64"])
+    assert props["MemorySize"] == 1024
+    assert 60 <= props["Timeout"] <= 900
+    _, setup = _setup_function(resources)
+    assert props["Code"] == setup["Properties"]["Code"]  # one bundle, two handlers
+    env = props["Environment"]["Variables"]
+    domain_id, _ = kit.only(resources, "AWS::OpenSearchService::Domain")
+    bucket_id, _ = kit.only(resources, "AWS::S3::Bucket")
+    assert env == {
+        "QOS_SEARCH_URL": {
+            "Fn::Join": ["", ["https://", {"Fn::GetAtt": [domain_id, "DomainEndpoint"]}]]
+        },
+        "QOS_SEARCH_DEAD_LETTER_BUCKET": {"Ref": bucket_id},
+        "QOS_SEARCH_DEAD_LETTER_PREFIX": "dead-letters/",
+        "POWERTOOLS_SERVICE_NAME": "qos-search-indexer",
+    }
+    log_group = props["LoggingConfig"]["LogGroup"]["Ref"]
+    assert resources[log_group]["Type"] == "AWS::Logs::LogGroup"
+    assert function_id.startswith("Indexer")
+
+
+def test_event_source_mapping_reads_the_ingest_stream_with_partial_batch_failures(
     template: Template, resources: kit.Resources
 ) -> None:
-    # Created after the role's policy (Firehose validates access), checked by the kit.
-    stream, role_id = kit.kinesis_delivery_stream(template, resources, INGEST_STREAM_ARN)
-    props = stream["Properties"]
-    assert props["DeliveryStreamName"] == "qos-test-1-search"
-    dest = props["AmazonopensearchserviceDestinationConfiguration"]
-    domain_id, _ = kit.only(resources, "AWS::OpenSearchService::Domain")
-    assert dest["DomainARN"] == {"Fn::GetAtt": [domain_id, "Arn"]}
-    assert dest["IndexName"] == "qos-events"
-    assert dest["IndexRotationPeriod"] == "OneDay"
-    # Firehose names a day's index <IndexName>-YYYY-MM-DD: the template must match it.
-    (pattern,) = index_template()["index_patterns"]
-    assert fnmatch.fnmatchcase(f"{dest['IndexName']}-2026-11-28", pattern)
-    assert dest["BufferingHints"] == {"SizeInMBs": 10, "IntervalInSeconds": 120}
-    assert dest["RetryOptions"] == {"DurationInSeconds": 600}
-    assert dest["S3BackupMode"] == "FailedDocumentsOnly"
-    backup = dest["S3Configuration"]
-    bucket_id, _ = kit.only(resources, "AWS::S3::Bucket")
-    assert backup["BucketARN"] == {"Fn::GetAtt": [bucket_id, "Arn"]}
-    assert backup["Prefix"] == "failed/"
-    assert backup["ErrorOutputPrefix"] == (
-        "errors/!{firehose:error-output-type}/dt=!{timestamp:yyyy-MM-dd}/"
-    )
-    assert backup["CompressionFormat"] == "GZIP"
-    assert dest["CloudWatchLoggingOptions"]["Enabled"] is True
-    assert backup["CloudWatchLoggingOptions"]["Enabled"] is True
-    _, firehose_role = _role_ids(resources)
-    assert role_id == firehose_role
-    role_arn = {"Fn::GetAtt": [firehose_role, "Arn"]}
-    assert dest["RoleARN"] == backup["RoleARN"] == role_arn
-    # Created after the setup (template and role mapping in place before the first document).
+    mapping_id, mapping = kit.only(resources, "AWS::Lambda::EventSourceMapping")
+    props = mapping["Properties"]
+    function_id, _ = _function(resources, INDEXER_HANDLER)
+    assert props["FunctionName"] == {"Ref": function_id}
+    assert props["EventSourceArn"] == {"Ref": kit.read_parameter(template, INGEST_STREAM_ARN)}
+    assert props["StartingPosition"] == "TRIM_HORIZON"
+    assert props["BatchSize"] == 500
+    assert props["MaximumBatchingWindowInSeconds"] == 10
+    assert props["ParallelizationFactor"] == 2
+    assert props["BisectBatchOnFunctionError"] is True
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert props["MaximumRetryAttempts"] == 50
+    assert props["MaximumRecordAgeInSeconds"] == 3 * 3600
+    queue_id, queue = kit.only(resources, "AWS::SQS::Queue")
+    assert props["DestinationConfig"] == {
+        "OnFailure": {"Destination": {"Fn::GetAtt": [queue_id, "Arn"]}}
+    }
+    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 86400
+    # After the setup (template and role mapping first) and the role's policy (Lambda checks
+    # that the role may read the stream when it creates the mapping).
     setup_id, _ = kit.only(resources, "Custom::QosSearchSetup")
-    assert setup_id in stream["DependsOn"]
+    _, indexer_role = _role_ids(resources)
+    policies = [
+        rid
+        for rid, r in resources.items()
+        if r["Type"] == "AWS::IAM::Policy" and {"Ref": indexer_role} in r["Properties"]["Roles"]
+    ]
+    assert {setup_id, indexer_role, *policies} <= set(mapping["DependsOn"])
+    assert mapping_id.startswith("IndexerEventSource")
+
+
+def test_indexer_role_may_read_the_stream_write_documents_dead_letters_and_logs(
+    template: Template, resources: kit.Resources
+) -> None:
+    _, indexer_role = _role_ids(resources)
+    trust = resources[indexer_role]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert [s["Principal"] for s in trust] == [{"Service": "lambda.amazonaws.com"}]
+    assert "ManagedPolicyArns" not in resources[indexer_role]["Properties"]
+    statements = list(_statements(resources, indexer_role).values())
+    by_action = {a: s for s in statements for a in kit.actions(s)}
+    stream = {"Ref": kit.read_parameter(template, INGEST_STREAM_ARN)}
+    reads = sorted(a for a in by_action if a.startswith("kinesis:"))
+    assert reads == [
+        "kinesis:DescribeStream",
+        "kinesis:DescribeStreamSummary",
+        "kinesis:GetRecords",
+        "kinesis:GetShardIterator",
+        "kinesis:ListShards",
+    ]
+    assert all(by_action[a]["Resource"] == stream for a in reads)
+    assert by_action["es:ESHttpPost"] == by_action["es:ESHttpPut"]
+    assert by_action["es:ESHttpPost"]["Resource"] == _domain_arn("/*")
+    assert "es:ESHttpGet" not in by_action and "es:ESHttpDelete" not in by_action
+    bucket_id, _ = kit.only(resources, "AWS::S3::Bucket")
+    put = by_action["s3:PutObject"]
+    assert _listed(put["Resource"]) == [
+        {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/dead-letters/*"]]}
+    ]
+    queue_id, _ = kit.only(resources, "AWS::SQS::Queue")
+    assert by_action["sqs:SendMessage"]["Resource"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    services = {a.split(":")[0] for a in by_action}
+    assert services == {"kinesis", "es", "s3", "sqs", "logs"}
+    assert all(s["Effect"] == "Allow" for s in statements)
+
+
+def test_alarms_watch_the_failure_queue_the_errors_and_the_iterator_age(
+    resources: kit.Resources,
+) -> None:
+    alarms = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    by_metric = {(a["Namespace"], a["MetricName"]): a for a in alarms}
+    assert set(by_metric) == {
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+        ("AWS/Lambda", "Errors"),
+        ("AWS/Lambda", "IteratorAge"),
+    }
+    queue_id, _ = kit.only(resources, "AWS::SQS::Queue")
+    function_id, _ = _function(resources, INDEXER_HANDLER)
+    queue = by_metric[("AWS/SQS", "ApproximateNumberOfMessagesVisible")]
+    assert queue["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}
+    ]
+    for key in (("AWS/Lambda", "Errors"), ("AWS/Lambda", "IteratorAge")):
+        assert by_metric[key]["Dimensions"] == [
+            {"Name": "FunctionName", "Value": {"Ref": function_id}}
+        ]
+    assert queue["Threshold"] == 0 and by_metric[("AWS/Lambda", "Errors")]["Threshold"] == 0
+    assert by_metric[("AWS/Lambda", "IteratorAge")]["Threshold"] == 15 * 60 * 1000
+    assert by_metric[("AWS/Lambda", "IteratorAge")]["Statistic"] == "Maximum"
+    for alarm in alarms:
+        assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+        assert alarm["TreatMissingData"] == "notBreaching"
 
 
 def test_failed_documents_bucket_is_private_encrypted_and_expires(resources: kit.Resources) -> None:
     _, rules = kit.assert_private_bucket(resources)
     assert rules["ExpireFailures"]["ExpirationInDays"] == 30
-    assert "Prefix" not in rules["ExpireFailures"]  # the bucket holds failures only
-
-
-def test_firehose_role_has_least_privilege(template: Template, resources: kit.Resources) -> None:
-    _, firehose_role = _role_ids(resources)
-    # Besides reading the stream, finding the bucket and logging: the domain, the backups.
-    own_sids = {"DescribeDomain", "WriteDocuments", "ReadClusterState", "WriteFailedDocuments"}
-    statements = kit.assert_firehose_role(
-        template, resources, firehose_role, INGEST_STREAM_ARN, own_sids
-    )
-    assert sorted(kit.actions(statements["DescribeDomain"])) == [
-        "es:DescribeDomain",
-        "es:DescribeDomainConfig",
-        "es:DescribeDomains",
-    ]
-    assert sorted(kit.actions(statements["WriteDocuments"])) == ["es:ESHttpPost", "es:ESHttpPut"]
-    assert statements["WriteDocuments"]["Resource"] == [_domain_arn(), _domain_arn("/*")]
-    # GET only on the paths Firehose reads, never the whole domain.
-    get = statements["ReadClusterState"]
-    assert kit.actions(get) == ["es:ESHttpGet"]
-    assert _domain_arn("/*") not in get["Resource"]
-    assert _domain_arn("/_cluster/stats") in get["Resource"]
-    assert _domain_arn("/qos-events*/_stats") in get["Resource"]
-    bucket_id, _ = kit.only(resources, "AWS::S3::Bucket")
-    bucket_arn = {"Fn::GetAtt": [bucket_id, "Arn"]}
-    write = statements["WriteFailedDocuments"]
-    assert sorted(kit.actions(write)) == ["s3:AbortMultipartUpload", "s3:PutObject"]
-    assert sorted(map(json.dumps, write["Resource"])) == sorted(
-        json.dumps({"Fn::Join": ["", [bucket_arn, suffix]]})
-        for suffix in ("/failed/*", "/errors/*")
-    )
-    assert statements["LocateBucket"]["Resource"] == bucket_arn
-    assert kit.actions(statements["WriteLogs"]) == ["logs:PutLogEvents"]
+    assert "Prefix" not in rules["ExpireFailures"]  # the bucket holds dead letters only
 
 
 def test_setup_role_may_only_set_up_the_domain_and_log(resources: kit.Resources) -> None:
@@ -567,9 +648,10 @@ def test_setup_custom_resource_runs_the_bundled_handler_with_the_settings(
     setup_id, setup = kit.only(resources, "Custom::QosSearchSetup")
     props = setup["Properties"]
     domain_id, _ = kit.only(resources, "AWS::OpenSearchService::Domain")
-    _, firehose_role = _role_ids(resources)
+    _, indexer_role = _role_ids(resources)
     assert props["DomainEndpoint"] == {"Fn::GetAtt": [domain_id, "DomainEndpoint"]}
-    assert props["FirehoseRoleArn"] == {"Fn::GetAtt": [firehose_role, "Arn"]}
+    # The role mapped to the writer security role: the indexer's.
+    assert props["IndexerRoleArn"] == {"Fn::GetAtt": [indexer_role, "Arn"]}
     # Two nodes: one replica by default, so a node's loss loses no data.
     assert (props["Shards"], props["Replicas"], props["DeleteAfterDays"]) == (1, 1, 14)
     assert props["SavedObjectsSha256"] == hashlib.sha256(saved_objects.read_bytes()).hexdigest()
@@ -601,7 +683,7 @@ def test_ssm_parameters_and_outputs_publish_the_domain(resources: kit.Resources)
         "domain-arn",
         "dashboards-url",
         "index-pattern",
-        "delivery-stream-name",
+        "indexer-function-name",
         "failed-documents-bucket",
     }
     domain_id, _ = kit.only(resources, "AWS::OpenSearchService::Domain")
@@ -621,7 +703,8 @@ def test_outputs_give_the_dashboards_url(template: Template) -> None:
             ["https://", {"Fn::GetAtt": [domain_id, "DomainEndpoint"]}, "/_dashboards/"],
         ]
     }
-    assert {"DomainEndpoint", "DeliveryStreamName", "SetupFunctionName"} <= set(outputs)
+    assert {"DomainEndpoint", "IndexerFunctionName", "SetupFunctionName"} <= set(outputs)
+    assert "DeliveryStreamName" not in outputs
 
 
 # --- the app and its context ------------------------------------------------------------------
@@ -634,7 +717,8 @@ def test_app_reads_its_settings_from_context(lambda_asset: Path, tmp_path: Path)
             "qos:search-indexer:instanceCount": "3",
             "qos:search-indexer:replicas": "2",
             "qos:search-indexer:domainLogs": "true",
-            "qos:search-indexer:bufferIntervalSeconds": 30,
+            "qos:search-indexer:indexerBatchSize": 250,
+            "qos:search-indexer:indexerRetryAttempts": "20",
             "qos:search-indexer:setupRunId": "2026-11-28",
             "qos:search-indexer:engineVersion": "OpenSearch_3.7",
         }
@@ -661,11 +745,10 @@ def test_app_reads_its_settings_from_context(lambda_asset: Path, tmp_path: Path)
     assert "es.amazonaws.com" in policy_text and "aws:SourceArn" in policy_text
     _, setup = kit.only(resources, "Custom::QosSearchSetup")
     assert (setup["Properties"]["Replicas"], setup["Properties"]["RunId"]) == (2, "2026-11-28")
-    _, stream = kit.only(resources, "AWS::KinesisFirehose::DeliveryStream")
-    hints = stream["Properties"]["AmazonopensearchserviceDestinationConfiguration"][
-        "BufferingHints"
-    ]
-    assert hints == {"SizeInMBs": 5, "IntervalInSeconds": 30}
+    _, mapping = kit.only(resources, "AWS::Lambda::EventSourceMapping")
+    mp = mapping["Properties"]
+    assert (mp["BatchSize"], mp["MaximumRetryAttempts"]) == (250, 20)
+    assert (mp["MaximumBatchingWindowInSeconds"], mp["MaximumRecordAgeInSeconds"]) == (5, 6 * 3600)
     kit.assert_passes_cfn_lint(template, tmp_path)
 
 
@@ -684,6 +767,13 @@ def test_app_defaults_for_a_development_environment(lambda_asset: Path) -> None:
     assert setup["Properties"]["Replicas"] == 0  # one node: a replica could never be placed
     assert "VPCOptions" not in domain["Properties"]
     assert set(domain["Properties"]["LogPublishingOptions"]) >= {"AUDIT_LOGS"}
+    _, mapping = kit.only(resources, "AWS::Lambda::EventSourceMapping")
+    mp = mapping["Properties"]
+    assert (mp["BatchSize"], mp["ParallelizationFactor"], mp["MaximumRetryAttempts"]) == (
+        1000,
+        1,
+        1000,
+    )
 
 
 def test_app_puts_the_domain_in_a_new_vpc_and_invites_the_admin(
@@ -698,7 +788,7 @@ def test_app_puts_the_domain_in_a_new_vpc_and_invites_the_admin(
     )
     template = Template.from_stack(add_search_indexer_stack(app, env_name="dev", env=None))
     resources: kit.Resources = template.to_json()["Resources"]
-    # Isolated subnets, no NAT: the domain and the setup function talk inside the VPC.
+    # Isolated subnets, no NAT: the domain and both functions talk inside the VPC.
     vpc_id, _ = kit.only(resources, "AWS::EC2::VPC")
     subnets = [rid for rid, r in resources.items() if r["Type"] == "AWS::EC2::Subnet"]
     assert len(subnets) == 2
@@ -709,10 +799,24 @@ def test_app_puts_the_domain_in_a_new_vpc_and_invites_the_admin(
     (subnet,) = domain["Properties"]["VPCOptions"]["SubnetIds"]  # one node, one zone
     assert subnet["Ref"] in subnets
     assert resources[subnet["Ref"]]["Properties"]["VpcId"] == {"Ref": vpc_id}
-    _, function = _setup_function(resources)
-    assert sorted(s["Ref"] for s in function["Properties"]["VpcConfig"]["SubnetIds"]) == sorted(
-        subnets
-    )
+    for handler in (HANDLER, INDEXER_HANDLER):
+        _, function = _function(resources, handler)
+        placed = function["Properties"]["VpcConfig"]["SubnetIds"]
+        assert sorted(s["Ref"] for s in placed) == sorted(subnets)
+    # The indexer's dead letters reach S3 through a gateway endpoint on the subnets' routes.
+    _, endpoint = kit.only(resources, "AWS::EC2::VPCEndpoint")
+    props = endpoint["Properties"]
+    assert props["VpcEndpointType"] == "Gateway"
+    assert props["VpcId"] == {"Ref": vpc_id}
+    assert ".s3" in json.dumps(props["ServiceName"])
+    tables = {
+        a["Properties"]["RouteTableId"]["Ref"]
+        for a in resources.values()
+        if a["Type"] == "AWS::EC2::SubnetRouteTableAssociation"
+        and a["Properties"]["SubnetId"]["Ref"] in subnets
+    }
+    assert len(tables) == 2
+    assert sorted(t["Ref"] for t in props["RouteTableIds"]) == sorted(tables)
     _, user = kit.only(resources, "AWS::Cognito::UserPoolUser")
     assert user["Properties"]["Username"] == ADMIN_EMAIL
     kit.assert_passes_cfn_lint(template, tmp_path)
@@ -756,11 +860,14 @@ def test_app_fails_clearly_without_the_saved_objects(tmp_path: Path) -> None:
 def test_stack_refuses_a_bundle_without_handler_or_saved_objects(
     lambda_asset: Path, tmp_path: Path
 ) -> None:
-    with pytest.raises(FileNotFoundError, match="holds no setup function bundle"):
+    with pytest.raises(FileNotFoundError, match=r"setup_lambda\.py is missing"):
         SearchIndexerStack(_fast_app(), "S", env_name="dev", lambda_asset_dir=tmp_path)
-    handler = tmp_path / "qos_search_indexer" / "entrypoints" / "setup_lambda.py"
-    handler.parent.mkdir(parents=True)
-    handler.write_text("")
+    entrypoints = tmp_path / "qos_search_indexer" / "entrypoints"
+    entrypoints.mkdir(parents=True)
+    (entrypoints / "setup_lambda.py").write_text("")
+    with pytest.raises(FileNotFoundError, match=r"indexer_lambda\.py is missing"):
+        SearchIndexerStack(_fast_app(), "S", env_name="dev", lambda_asset_dir=tmp_path)
+    (entrypoints / "indexer_lambda.py").write_text("")
     with pytest.raises(FileNotFoundError, match=r"has no qos-dashboards\.ndjson"):
         SearchIndexerStack(_fast_app(), "S", env_name="dev", lambda_asset_dir=tmp_path)
 
@@ -781,9 +888,6 @@ test_bad_settings_are_refused_before_synthesis = kit.bad_settings_test(
         ({"instance_count": 4, "availability_zone_count": 3}, "multiple"),
         ({"replicas": 1}, "below instance_count"),
         ({"volume_size_gib": 5}, "volume_size_gib"),
-        ({"buffer_size_mib": 101}, "1-100"),
-        ({"buffer_interval_seconds": 901}, "0-900"),
-        ({"retry_seconds": 7201}, "0-7200"),
         ({"delete_after_days": 0}, "delete_after_days"),
         ({"dashboards_admin_email": "not an address"}, "e-mail"),
         (
@@ -792,3 +896,20 @@ test_bad_settings_are_refused_before_synthesis = kit.bad_settings_test(
         ),
     ],
 )
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"batch_size": 0}, "batch_size"),
+        ({"batch_size": 10_001}, "batch_size"),
+        ({"batching_window_s": 301}, "batching_window_s"),
+        ({"parallelization_factor": 11}, "parallelization_factor"),
+        ({"retry_attempts": -1}, "retry_attempts"),
+        ({"max_record_age_hours": 24}, "max_record_age_hours"),
+        ({"memory_mib": 128}, "memory_mib"),
+    ],
+)
+def test_bad_indexer_settings_are_refused(settings: dict[str, int], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        IndexerSource(**settings)

@@ -20,7 +20,7 @@ What runs where:
   `test_the_calls_the_node_cannot_answer_went_to_the_fake` lists them.
 
 The setup creates no index and no alias itself: a daily index is created by its first write
-(the indexer's, or Firehose's) from the template, which is what the indexing below checks.
+(the indexer's) from the template, which is what the indexing below checks.
 
 Running the setup twice (Create, Update) is idempotent: the second run raises nothing, sends the
 same requests, and leaves the node's template, pipeline and documents, and the fake's state, as
@@ -59,7 +59,7 @@ from ..panel_checks import PANELS, PLATFORM_FILTERS, check_panel, index_records
 from ..panels_support import generate
 
 ENDPOINT = "search-qos-test-node.eu-west-1.es.amazonaws.com"
-FIREHOSE_ROLE = "arn:aws:iam::123456789012:role/qos-test-search-FirehoseRole-XYZ"
+INDEXER_ROLE = "arn:aws:iam::123456789012:role/qos-test-search-IndexerRole-XYZ"
 READER_ROLE = "arn:aws:iam::123456789012:role/qos-test-search-DashboardsReader-ABC"
 ADMIN_ROLE = "arn:aws:iam::123456789012:role/qos-test-search-DashboardsAdmin-DEF"
 CREDENTIALS = Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "TOKEN")
@@ -73,8 +73,8 @@ FAKED_PREFIXES = {
 SECURITY = "/_plugins/_security/api"
 # Every call of one setup run that stays on the fake, in order, written out here.
 FAKED_CALLS = [
-    ("PUT", f"{SECURITY}/roles/qos_firehose_writer"),
-    ("PUT", f"{SECURITY}/rolesmapping/qos_firehose_writer"),
+    ("PUT", f"{SECURITY}/roles/qos_indexer_writer"),
+    ("PUT", f"{SECURITY}/rolesmapping/qos_indexer_writer"),
     ("PUT", f"{SECURITY}/roles/qos_dashboards_reader"),
     ("PUT", f"{SECURITY}/rolesmapping/qos_dashboards_reader"),
     ("PUT", f"{SECURITY}/roles/qos_dashboards_admin"),
@@ -136,7 +136,7 @@ def _event(request_type: str) -> dict[str, Any]:
         "ResourceProperties": {
             "ServiceToken": "arn:aws:lambda:eu-west-1:123456789012:function:provider",
             "DomainEndpoint": ENDPOINT,
-            "FirehoseRoleArn": FIREHOSE_ROLE,
+            "IndexerRoleArn": INDEXER_ROLE,
             "DashboardsReaderRoleArn": READER_ROLE,
             "DashboardsAdminRoleArn": ADMIN_ROLE,
             "AuditLogs": "true",
@@ -259,7 +259,7 @@ def test_the_handler_reports_every_step(applied: Applied) -> None:
     saved_count = sum(1 for line in SAVED_OBJECTS.read_bytes().splitlines() if line.strip())
     for result in applied.results:
         assert result["PhysicalResourceId"] == f"qos-search-setup:{ENDPOINT}"
-        # Firehose role + mapping, 2 Dashboards roles + mappings, audit, pipeline, template,
+        # writer role + mapping, 2 Dashboards roles + mappings, audit, pipeline, template,
         # ISM policy, saved objects.
         assert result["Data"] == {"Steps": 11, "SavedObjects": saved_count}
 

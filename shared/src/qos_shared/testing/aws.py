@@ -1,11 +1,12 @@
-"""moto behind every AWS API, with fake credentials, for the services' integration tests; and
-the event API Gateway hands a proxy-integrated Lambda."""
+"""moto behind every AWS API, with fake credentials, for the services' integration tests; the
+event API Gateway hands a proxy-integrated Lambda; and the one a Kinesis event source mapping
+hands a Lambda."""
 
 from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 from unittest import mock
@@ -88,3 +89,39 @@ def api_gateway_proxy_event(
         "body": text,
         "isBase64Encoded": encoded,
     }
+
+
+def kinesis_stream_event(
+    payloads: Sequence[bytes | str],
+    *,
+    stream_arn: str = "arn:aws:kinesis:us-east-1:123456789012:stream/qos-dev-ingest",
+    shard_id: str = "shardId-000000000000",
+    first_sequence: int = 49_590_000_000_000_000_000_000_000_000_000_000_000_000_000_000,
+    partition_keys: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """The event a Kinesis event source mapping hands a Lambda: one record per payload, its data
+    base64-encoded (a str payload goes as it is: a test's broken base64), consecutive sequence
+    numbers from `first_sequence` on one shard, as Lambda delivers a shard's batch."""
+    records = []
+    for i, payload in enumerate(payloads):
+        data = payload if isinstance(payload, str) else base64.b64encode(payload).decode()
+        sequence = str(first_sequence + i)
+        records.append(
+            {
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": partition_keys[i] if partition_keys else f"pk-{i}",
+                    "sequenceNumber": sequence,
+                    "data": data,
+                    "approximateArrivalTimestamp": 1_795_000_000.0 + i / 1000,
+                },
+                "eventSource": "aws:kinesis",
+                "eventVersion": "1.0",
+                "eventID": f"{shard_id}:{sequence}",
+                "eventName": "aws:kinesis:record",
+                "invokeIdentityArn": "arn:aws:iam::123456789012:role/qos-search-indexer",
+                "awsRegion": stream_arn.split(":")[3],
+                "eventSourceARN": stream_arn,
+            }
+        )
+    return {"Records": records}

@@ -1,18 +1,23 @@
-"""The dead-letter store: records OpenSearch rejected (or that could not be read), with why.
+"""The dead-letter stores: records OpenSearch rejected (or that could not be read), with why.
 
-A SQLite table beside the event log. A record parked here is never retried automatically (its
-rejection is permanent: a mapping conflict, a malformed document), but it is never lost either:
-`qos-search-indexer dead-letters` lists them, and the whole record is kept to re-send after a fix.
-Keyed by log position (`domain.deadletter`), so a batch replayed after a crash parks it once.
+Locally a SQLite table beside the event log (`DeadLetterStore`); on AWS one object per letter in
+the stack's failed-documents bucket (`S3DeadLetterStore`). A record parked here is never retried
+automatically (its rejection is permanent: a mapping conflict, a malformed document), but it is
+never lost either: `qos-search-indexer dead-letters` lists the local ones, and the whole record
+is kept to re-send after a fix. Keyed by log position (`domain.deadletter`; on AWS the Kinesis
+sequence number), so a batch replayed after a crash parks it once.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import sqlite3
 import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any, Protocol
 
 from qos_search_indexer.domain.deadletter import DeadLetter
 
@@ -79,3 +84,59 @@ class DeadLetterStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+class ObjectPutter(Protocol):
+    """What the S3 store needs of a boto3 S3 client."""
+
+    def put_object(self, **kwargs: Any) -> Any: ...
+
+
+class S3DeadLetterStore:
+    """The dead-letter store of the Lambda: one JSON object per letter in a bucket, under
+    `<prefix><position>.json` (the Kinesis sequence number), so a batch delivered again writes
+    the same keys and parks each record once, as the SQLite store's primary key does locally.
+
+    The object holds the reason, OpenSearch's status, the index and the whole record: `document`
+    when it is UTF-8 text, else `document_base64`.
+    """
+
+    def __init__(self, client: ObjectPutter, bucket: str, prefix: str = "dead-letters/") -> None:
+        if not bucket:
+            raise ValueError("the dead-letter bucket's name is empty")
+        self.client = client
+        self.bucket = bucket
+        self.prefix = prefix
+
+    def key(self, letter: DeadLetter) -> str:
+        return f"{self.prefix}{letter.position}.json"
+
+    def park(self, letters: Iterable[DeadLetter]) -> int:
+        parked = 0
+        now = int(time.time() * 1000)
+        for letter in letters:
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=self.key(letter),
+                Body=letter_json(letter, parked_at=now),
+                ContentType="application/json",
+            )
+            parked += 1
+        return parked
+
+
+def letter_json(letter: DeadLetter, *, parked_at: int) -> bytes:
+    """A dead letter as one JSON object (the S3 store's object body)."""
+    body: dict[str, Any] = {
+        "position": str(letter.position),
+        "event_id": letter.event_id,
+        "index": letter.index_name,
+        "status": letter.status,
+        "reason": letter.reason,
+        "parked_at": parked_at,
+    }
+    try:
+        body["document"] = letter.document.decode("utf-8")
+    except UnicodeDecodeError:
+        body["document_base64"] = base64.b64encode(letter.document).decode("ascii")
+    return json.dumps(body).encode()

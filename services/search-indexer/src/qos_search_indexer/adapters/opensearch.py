@@ -35,6 +35,33 @@ def client_for(
     )
 
 
+def signed_client_for(url: str, *, region: str, timeout: float = 30.0) -> OpenSearch:
+    """A client of an OpenSearch Service domain whose requests are SigV4-signed for `es` with
+    the process's AWS credentials (the Lambda's role), retrying left to its caller.
+
+    opensearch-py's own signer (`AWSV4SignerAuth`, botocore credentials that refresh themselves)
+    over its default urllib3 transport: the setup function's `signed_http` is a single-request
+    urllib seam, not a client `_bulk` and its answer can go through.
+    """
+    # boto3 comes with the `aws` extra (the Lambda bundle), not with the local install.
+    import boto3
+    from opensearchpy import AWSV4SignerAuth
+
+    credentials = boto3.Session().get_credentials()
+    if credentials is None:
+        raise RuntimeError("no AWS credentials to sign OpenSearch requests with")
+    return OpenSearch(
+        hosts=[url],
+        http_auth=AWSV4SignerAuth(credentials, region, "es"),
+        use_ssl=url.startswith("https://"),
+        verify_certs=True,
+        timeout=timeout,
+        max_retries=0,
+        retry_on_timeout=False,
+        http_compress=False,
+    )
+
+
 class OpenSearchCluster:
     """The indexer's `service.Cluster` on an opensearch-py client."""
 

@@ -1,12 +1,13 @@
-"""What makes an OpenSearch Service domain ready for Firehose and Dashboards, as data.
+"""What makes an OpenSearch Service domain ready for the indexer and Dashboards, as data.
 
-The security role Firehose writes with and its mapping to the delivery role's ARN; the roles of
-people signed in to Dashboards through Cognito (a read-only role for every signed-in user, an
-admin role for the admin group) and their mappings to the identity pool's IAM roles; the audit
-log configuration; the index design (`index.py`) and the ISM retention policy, by the name each
-is put under (`design`), with a digest the stack passes so that a change re-runs the setup; the
-setup's settings as the custom resource gives them; and the values its requests exchange. The
-requests themselves are `service.apply_domain_setup`, over an HTTP port (`service.Http`).
+The security role the indexer function writes with and its mapping to the function's IAM role;
+the roles of people signed in to Dashboards through Cognito (a read-only role for every
+signed-in user, an admin role for the admin group) and their mappings to the identity pool's IAM
+roles; the audit log configuration; the index design (`index.py`) and the ISM retention policy,
+by the name each is put under (`design`), with a digest the stack passes so that a change
+re-runs the setup; the setup's settings as the custom resource gives them; and the values its
+requests exchange. The requests themselves are `service.apply_domain_setup`, over an HTTP port
+(`service.Http`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from qos_search_indexer.domain.index import (
     ism_policy,
 )
 
-FIREHOSE_SECURITY_ROLE = "qos_firehose_writer"
+INDEXER_SECURITY_ROLE = "qos_indexer_writer"
 # Every user signed in through Cognito: search the QoS indices, read the global tenant.
 DASHBOARDS_READER_ROLE = "qos_dashboards_reader"
 # The user pool's admin group: the reader's rights, plus editing the global tenant's saved
@@ -62,7 +63,7 @@ class SetupError(RuntimeError):
 class SetupSettings:
     """What the custom resource's properties say (CloudFormation hands them over as strings)."""
 
-    firehose_role_arn: str
+    indexer_role_arn: str
     shards: int = 1
     replicas: int = 0
     delete_after_days: int = 30
@@ -75,7 +76,7 @@ class SetupSettings:
 
     def __post_init__(self) -> None:
         for name, arn in (
-            ("FirehoseRoleArn", self.firehose_role_arn),
+            ("IndexerRoleArn", self.indexer_role_arn),
             ("DashboardsReaderRoleArn", self.dashboards_reader_role_arn or "arn::role/"),
             ("DashboardsAdminRoleArn", self.dashboards_admin_role_arn or "arn::role/"),
         ):
@@ -91,7 +92,7 @@ class SetupSettings:
     def from_properties(cls, properties: Mapping[str, Any]) -> SetupSettings:
         try:
             return cls(
-                firehose_role_arn=str(properties["FirehoseRoleArn"]),
+                indexer_role_arn=str(properties["IndexerRoleArn"]),
                 shards=int(properties.get("Shards", 1)),
                 replicas=int(properties.get("Replicas", 0)),
                 delete_after_days=int(properties.get("DeleteAfterDays", 30)),
@@ -127,10 +128,11 @@ class SetupReport:
     saved_objects: int = 0
 
 
-def firehose_writer_role() -> dict[str, Any]:
-    """The security role Firehose's IAM role maps to: write and create daily indices, no more."""
+def indexer_writer_role() -> dict[str, Any]:
+    """The security role the indexer's IAM role maps to: write and create daily indices, no
+    more."""
     return {
-        "description": "Firehose delivery of QoS events into the daily indices",
+        "description": "The QoS indexer's writes of events into the daily indices",
         "cluster_permissions": ["cluster_composite_ops", "cluster_monitor"],
         "index_permissions": [
             {
@@ -141,10 +143,10 @@ def firehose_writer_role() -> dict[str, Any]:
     }
 
 
-def firehose_role_mapping(firehose_role_arn: str) -> dict[str, Any]:
+def indexer_role_mapping(indexer_role_arn: str) -> dict[str, Any]:
     return {
-        "description": "The QoS Firehose delivery stream's IAM role",
-        "backend_roles": [firehose_role_arn],
+        "description": "The QoS indexer function's IAM role",
+        "backend_roles": [indexer_role_arn],
     }
 
 
@@ -224,7 +226,7 @@ def audit_config() -> dict[str, Any]:
 def design(*, shards: int, replicas: int, delete_after_days: int) -> dict[str, Any]:
     """Every object the setup puts except the saved objects, by the name it is put under."""
     return {
-        f"role/{FIREHOSE_SECURITY_ROLE}": firehose_writer_role(),
+        f"role/{INDEXER_SECURITY_ROLE}": indexer_writer_role(),
         f"role/{DASHBOARDS_READER_ROLE}": dashboards_reader_role(),
         f"role/{DASHBOARDS_ADMIN_ROLE}": dashboards_admin_role(),
         "audit/config": audit_config(),

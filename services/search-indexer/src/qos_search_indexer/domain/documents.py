@@ -21,6 +21,8 @@ from qos_shared.eventtime import day_bucket, is_usable
 if TYPE_CHECKING:
     from qos_shared.eventlog import LogEntry
 
+ID_FIELD = "event_id"  # the document id: one document per event, however often delivered
+
 
 @dataclass(slots=True)
 class Doc:
@@ -40,8 +42,15 @@ class BulkOutcome:
     indexed: int = 0
 
 
-def documents(entries: list[LogEntry]) -> tuple[list[Doc], list[DeadLetter]]:
-    """The documents of a batch of log entries, and the dead letters of those unreadable."""
+def documents(
+    entries: list[LogEntry], *, ids_from_records: bool = False
+) -> tuple[list[Doc], list[DeadLetter]]:
+    """The documents of a batch of log entries, and the dead letters of those unreadable.
+
+    The event log knows each record's `event_id`; a stream record (Kinesis) carries it only in
+    its JSON: with `ids_from_records` the entry's id is taken from there, and a record without a
+    usable one (a non-empty string) is a dead letter, never a document under some other id.
+    """
     docs: list[Doc] = []
     unreadable: list[DeadLetter] = []
     for entry in entries:
@@ -53,6 +62,12 @@ def documents(entries: list[LogEntry]) -> tuple[list[Doc], list[DeadLetter]]:
         if not isinstance(record, dict):
             unreadable.append(unreadable_letter(entry, "not a JSON object"))
             continue
+        if ids_from_records:
+            event_id: Any = record.get(ID_FIELD)
+            if not isinstance(event_id, str) or not event_id:
+                unreadable.append(unreadable_letter(entry, f"{ID_FIELD} missing or not a string"))
+                continue
+            entry = entry._replace(event_id=event_id)  # the same record, with its id
         event_time: Any = record.get(TIME_FIELD)
         if not is_usable(event_time):
             unreadable.append(unreadable_letter(entry, _unusable_time(event_time)))
