@@ -37,8 +37,11 @@ from .conftest import lake_location
 
 pytestmark = pytest.mark.trino
 
-# Trino's approx_percentile: a rank error of about 1 % (its documentation).
-RANK_ERROR = 0.01
+# Trino's approx_percentile over doubles is a t-digest: an interpolated value whose rank error
+# depends on how the partial digests of the splits merge (run to run, not fixed). Seen here: the
+# median of 195 values at rank 101 against the exact 97 (2.1 % of n) in some runs, exact in
+# others. The bound allows 4 % of n, plus one rank.
+RANK_ERROR = 0.04
 
 
 def _startups(rs: list[Record]) -> list[float]:
@@ -121,9 +124,8 @@ def _float(value: Any) -> Any:
 
 
 def _within_rank(value: float | None, values: list[float], q: float) -> bool:
-    """`value` (s) is one of the ms `values` ranked within Trino's error of the exact q: Trino
-    returns a value of the data (no interpolation), at most RANK_ERROR * n ranks, plus the one
-    rank interpolation spans, from q * (n - 1)."""
+    """`value` (s) lies between the ms `values` ranked RANK_ERROR * n ranks (plus the one rank
+    interpolation spans) either side of the exact q * (n - 1)."""
     if value is None or not values:
         return value is None and not values
     ordered = sorted(values)
