@@ -273,3 +273,16 @@ def test_a_file_gone_since_the_listing_is_duckdbs_io_error(tmp_path: Path) -> No
     files[0].unlink()
     with duckdb.connect() as con, pytest.raises(duckdb.IOException):
         needs_time_bounds(con, files)
+
+
+def test_every_event_posted_twice_changes_no_answer(lake: Path, tmp_path: Path) -> None:
+    """Every golden event sent twice (a client re-sending batches whose replies it lost, later
+    and with a new arrival time): the local lake holds each event_id once, and every named query
+    gives the same rows as over the events sent once."""
+    resent = [{**r, "received_at": r["received_at"] + 60_000} for r in RECORDS]
+    twice = tmp_path / "twice"
+    write_lake([*RECORDS, *resent], twice, tmp_path / "events.sqlite")
+    params = PARAMS["all days"]
+    for name, query in QUERIES.items():
+        once, both = run(lake, query, params).rows, run(twice, query, params).rows
+        assert len(both) == len(once) and same(both, once), name

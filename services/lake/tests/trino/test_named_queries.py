@@ -16,10 +16,13 @@ exact percentile's rank; every other value must equal DuckDB's and the oracle's 
 from __future__ import annotations
 
 import math
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 
 from qos_lake.adapters.duckdb_query import run as run_on_duckdb
@@ -104,6 +107,36 @@ def events_table(client: TrinoClient, lake: Path) -> str:
     client.execute(create_table_sql(lake_location(lake / "events")))
     client.execute(f"CALL system.sync_partition_metadata('default', '{TABLE_NAME}', 'FULL')")
     return TABLE_NAME
+
+
+DUPLICATES_SCHEMA = "twice"
+
+
+@pytest.fixture(scope="module")
+def twice_client(
+    client: TrinoClient, lake: Path, tmp_path_factory: pytest.TempPathFactory
+) -> TrinoClient:
+    """The golden lake as the AWS lake can hold it: every file there twice, the second copy of
+    each record received a minute later (Kinesis' and Firehose's retries, a client re-sending),
+    as table `events` of its own schema."""
+    twice = tmp_path_factory.mktemp("golden-twice") / "events"
+    shutil.copytree(lake / "events", twice, ignore=shutil.ignore_patterns(".*"))
+    for path in sorted(twice.rglob("*.parquet")):
+        table = pq.read_table(path)
+        index = table.schema.get_field_index("received_at")
+        later = pc.add(table.column(index), 60_000)
+        pq.write_table(
+            table.set_column(index, "received_at", later), path.with_name(f"resent-{path.name}")
+        )
+    client.execute(f"CREATE SCHEMA IF NOT EXISTS {DUPLICATES_SCHEMA}")
+    own = TrinoClient(client.url, schema=DUPLICATES_SCHEMA)
+    own.execute(f"DROP TABLE IF EXISTS {TABLE_NAME}")
+    own.execute(create_table_sql(lake_location(twice)))
+    own.execute(
+        f"CALL system.sync_partition_metadata('{DUPLICATES_SCHEMA}', '{TABLE_NAME}', 'FULL')"
+    )
+    assert own.execute(f"SELECT count(*) FROM {TABLE_NAME}").rows == [(2 * len(RECORDS),)]
+    return own
 
 
 def on_trino(
@@ -196,6 +229,18 @@ def test_every_named_query_runs_on_trino_with_the_oracles_rows(
 ) -> None:
     query, params = QUERIES[name], PARAMS[label]
     columns, rows = on_trino(client, query, params)
+    assert columns == (*query.group_columns, *(c for c, _ in query.metric_columns))
+    check_rows(query, params, rows, run_on_duckdb(lake, query, params).rows)
+
+
+@pytest.mark.parametrize("name", QUERIES)
+def test_every_event_held_twice_changes_no_answer_on_trino(
+    twice_client: TrinoClient, lake: Path, name: str
+) -> None:
+    """The deployed text counts each event_id once: over a lake holding every record twice,
+    every named query gives the oracle's rows (and DuckDB's over the lake holding them once)."""
+    query, params = QUERIES[name], PARAMS["all days"]
+    columns, rows = on_trino(twice_client, query, params)
     assert columns == (*query.group_columns, *(c for c, _ in query.metric_columns))
     check_rows(query, params, rows, run_on_duckdb(lake, query, params).rows)
 

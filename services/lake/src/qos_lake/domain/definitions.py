@@ -39,21 +39,34 @@ from qos_shared.catalogue_sql import (
 # The name of SCOPE's CTE (`adapters.duckdb_query.duckdb_sql` inlines it wherever it is used).
 SCOPE_NAME = "scoped"
 
-# The rows every query reads. `dt` prunes partitions; `event_time` (ms since the epoch, UTC) is
-# the exact bound. Athena's session time zone is UTC, DuckDB's EPOCH of a DATE is UTC midnight.
-# The bounds are BIGINT like the column, so that the comparison stays a plain range on it (which
-# Parquet statistics and DuckDB's scan filters handle) rather than a cast of every value.
+# The rows every query reads, each `event_id` once. `dt` prunes partitions; `event_time` (ms
+# since the epoch, UTC) is the exact bound. Athena's session time zone is UTC, DuckDB's EPOCH of a
+# DATE is UTC midnight. The bounds are BIGINT like the column, so that the comparison stays a
+# plain range on it (which Parquet statistics and DuckDB's scan filters handle) rather than a cast
+# of every value. The lake on AWS can hold a record more than once (Kinesis delivers at least
+# once, Firehose retries, a client re-sends a batch whose reply it lost): of the rows of one
+# `event_id` the first received counts (`COPY_COLUMN` numbers them), so a duplicate changes no
+# answer. The copies of an event share its day (partitions are event time), so the numbering
+# never spans days.
+COPY_COLUMN = "event_copy"
 SCOPE = """\
 scoped AS (
     SELECT *
-    FROM events
-    WHERE dt BETWEEN ? AND ?
-      AND event_time >= CAST(to_unixtime(CAST(? AS DATE)) * 1000 AS BIGINT)
-      AND event_time < CAST(to_unixtime(date_add('day', 1, CAST(? AS DATE))) * 1000 AS BIGINT)
-      AND (CAST(? AS VARCHAR) IS NULL OR client_platform = CAST(? AS VARCHAR))
-      AND (CAST(? AS VARCHAR) IS NULL OR channel_watched = CAST(? AS VARCHAR))
-      AND (CAST(? AS VARCHAR) IS NULL OR viewer_country = CAST(? AS VARCHAR))
+    FROM (
+        SELECT
+            *,
+            row_number() OVER (PARTITION BY event_id ORDER BY received_at) AS event_copy
+        FROM events
+        WHERE dt BETWEEN ? AND ?
+          AND event_time >= CAST(to_unixtime(CAST(? AS DATE)) * 1000 AS BIGINT)
+          AND event_time < CAST(to_unixtime(date_add('day', 1, CAST(? AS DATE))) * 1000 AS BIGINT)
+          AND (CAST(? AS VARCHAR) IS NULL OR client_platform = CAST(? AS VARCHAR))
+          AND (CAST(? AS VARCHAR) IS NULL OR channel_watched = CAST(? AS VARCHAR))
+          AND (CAST(? AS VARCHAR) IS NULL OR viewer_country = CAST(? AS VARCHAR))
+    )
+    WHERE event_copy = 1
 )"""
+assert f"AS {COPY_COLUMN}" in SCOPE
 
 # Output column -> the expression it groups by. `day` is the partition: the UTC day of event_time.
 _GROUP_EXPR = {
