@@ -26,6 +26,18 @@ def test_original_payload_on_streams_lands_in_the_log(running_server: RunningSer
     assert record["session_id"] == ORIGINAL_SAMPLE_DATA["session_id"]
 
 
+def test_two_identical_records_in_one_envelope_are_both_stored(
+    running_server: RunningServer,
+) -> None:
+    """What ingest acknowledges it stores: two identical old-player records, two records in
+    the log; the whole envelope re-sent adds none."""
+    body = orjson.dumps({"Records": [{"Data": dict(ORIGINAL_SAMPLE_DATA)}] * 2})
+    status, answer, _ = running_server.post("/streams", body)
+    assert (status, answer["accepted"]) == (200, 2)
+    stored = running_server.stored()
+    assert len(stored) == 2 and len({r["event_id"] for r in stored}) == 2
+
+
 def test_old_player_latency_in_seconds_is_normalised(running_server: RunningServer) -> None:
     data = {k: v for k, v in ORIGINAL_SAMPLE_DATA.items() if k != "live_latency_ms"}
     data["live_latency_sec"] = "3"

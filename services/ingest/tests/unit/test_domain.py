@@ -88,6 +88,24 @@ def test_derived_event_id_is_stable_for_the_same_content_and_differs_otherwise()
     assert len(first[0].event_id) == 36
 
 
+def test_identical_records_in_one_request_each_get_an_id_and_a_resend_keeps_them() -> None:
+    """Two (three) identical old-player records in one envelope are two (three) records: each is
+    acknowledged and each gets an id of its own; the same envelope re-sent gives the same ids
+    (so the copies are dropped), and the first copy's id is the one it has alone."""
+    envelope = {"Records": [{"Data": dict(ORIGINAL_SAMPLE_DATA)} for _ in range(3)]}
+    body = orjson.dumps(envelope)
+    first = ingest(request(body), IngestConfig())
+    assert len(first.accepted) == 3 and not first.rejected
+    ids = [a.event_id for a in first.accepted]
+    assert len(set(ids)) == 3
+    assert [a.event_id for a in ingest(request(body), IngestConfig()).accepted] == ids
+    alone = orjson.dumps({"Records": [{"Data": dict(ORIGINAL_SAMPLE_DATA)}]})
+    assert ingest(request(alone), IngestConfig()).accepted[0].event_id == ids[0]
+    # A record without event_time takes the receive time: received later, it is a new record.
+    later = IngestRequest(body=alone, headers={}, received_at_ms=NOW_MS + 60_000)
+    assert ingest(later, IngestConfig()).accepted[0].event_id not in ids
+
+
 def test_user_agent_and_cloudfront_headers_enrich_every_event() -> None:
     headers = {
         "user-agent": CHROME_WINDOWS,

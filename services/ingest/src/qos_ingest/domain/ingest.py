@@ -117,7 +117,16 @@ class _RequestContext:
     as JSON per event_time_source, the only per-event part when an event has no unknown fields)
     and the event_time bounds."""
 
-    __slots__ = ("fields", "fragments", "latest", "limits", "oldest", "pseudonymise", "request")
+    __slots__ = (
+        "derived",
+        "fields",
+        "fragments",
+        "latest",
+        "limits",
+        "oldest",
+        "pseudonymise",
+        "request",
+    )
 
     def __init__(
         self, request: IngestRequest, source_format: SourceFormat, config: IngestConfig
@@ -140,6 +149,8 @@ class _RequestContext:
         self.latest = request.received_at_ms + config.limits.max_future_skew_ms
         self.oldest = request.received_at_ms - config.limits.max_event_age_ms
         self.pseudonymise = config.pseudonymise
+        # Derived event_id -> how many events of this request have had it so far.
+        self.derived: dict[str, int] = {}
 
 
 def _one_event(
@@ -170,8 +181,14 @@ def _one_event(
 
     if event.event_id is None:
         # Derived from what the client sent plus the (possibly server-stamped) event_time, so the
-        # same record re-sent downstream keeps its id and consumers can drop the copy.
-        event.event_id = _derived_event_id(item, event_time)
+        # same record re-sent downstream keeps its id and consumers can drop the copy. The n-th
+        # identical record of one request (n > 0) is a record of its own (two summaries the old
+        # player could not tell apart): its id takes n too, so that it is stored, and a re-sent
+        # request gives every record the id it had.
+        derived = _derived_event_id(item, event_time)
+        repeat = context.derived.get(derived, 0)
+        context.derived[derived] = repeat + 1
+        event.event_id = derived if repeat == 0 else _derived_event_id(item, event_time, repeat)
 
     extras = event.__pydantic_extra__
     if extras:
@@ -188,11 +205,14 @@ def _one_event(
     return AcceptedEvent(index, event.event_id, event.session_id, event_json[:-1] + b"," + fragment)
 
 
-def _derived_event_id(item: dict[str, Any], event_time: int) -> str:
-    """A 128-bit content hash (BLAKE2b) in UUID layout: not a random UUID, nor claimed to be."""
+def _derived_event_id(item: dict[str, Any], event_time: int, repeat: int = 0) -> str:
+    """A 128-bit content hash (BLAKE2b) in UUID layout: not a random UUID, nor claimed to be.
+    `repeat` numbers identical records of one request after the first."""
     canonical = orjson.dumps(item, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
     h = hashlib.blake2b(canonical, digest_size=16, person=b"qos-event-id")
     h.update(event_time.to_bytes(8, "big"))
+    if repeat:
+        h.update(repeat.to_bytes(4, "big"))
     x = h.hexdigest()
     return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
 
