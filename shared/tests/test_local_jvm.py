@@ -18,6 +18,7 @@ from qos_shared.local_jvm import (
     Classpath,
     MavenLauncher,
     RunningJvm,
+    StartServer,
     run_cli,
     source_hash,
 )
@@ -68,8 +69,6 @@ def _launcher(project: Path, **overrides: object) -> MavenLauncher:
         "product": "Example 1.0",
         "project": project,
         "main_class": MAIN,
-        "cache_env": "QOS_EXAMPLE_CACHE",
-        "cache_folder": "qos-example",
         "error": _Unavailable,
     }
     options.update(overrides)
@@ -296,12 +295,7 @@ def test_spawn_runs_the_main_class_logs_and_ends_with_stdin(tmp_path: Path) -> N
     log_path.write_text("an earlier run\n")
 
     process, log_file, offset = launcher.spawn(
-        classpath,
-        jvm_options=["-Xmx64m"],
-        arguments=["--data-dir", "D"],
-        cwd=tmp_path,
-        log_path=log_path,
-        tie_to_parent=True,
+        classpath, tmp_path, log_path, ["-Xmx64m"], ["--data-dir", "D"], tie_to_parent=True
     )
     running = RunningJvm(process, tmp_path, log_path, log_file)
     assert process.stdin is not None
@@ -322,76 +316,64 @@ def test_spawn_runs_the_main_class_logs_and_ends_with_stdin(tmp_path: Path) -> N
 # --- the command line ----------------------------------------------------------------------
 
 
-def test_cli_prepare_and_a_refusal(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    classpath = Classpath(tmp_path / "classes", (tmp_path / "a.jar", tmp_path / "b.jar"), MAIN)
-    asked: list[Path | None] = []
+def _cli(argv: list[str], launcher: MavenLauncher, start: StartServer) -> int:
+    return run_cli(
+        argv, launcher, start, description="An example.", noun="server", data_dir_help=""
+    )
 
-    def prepare(cache_dir: Path | None) -> Classpath:
-        asked.append(cache_dir)
-        return classpath
 
-    def start(data_dir: Path, port: int | None, heap: str, timeout: float) -> RunningJvm:
-        raise AssertionError("not started when unavailable")
+def _not_started(
+    data_dir: Path, port: int | None = None, heap: str = "1g", *, timeout: float = 1.0
+) -> RunningJvm:
+    raise AssertionError("not started")
 
-    def cli(argv: list[str], reason: str | None) -> int:
-        return run_cli(
-            argv,
-            prog="example",
-            description="An example.",
-            product="Example",
-            noun="server",
-            data_dir_help="kept",
-            error=_Unavailable,
-            available=lambda: reason,
-            prepare=prepare,
-            start=start,
-            start_timeout=5.0,
-        )
 
-    assert cli(["prepare", "--cache-dir", str(tmp_path / "c")], None) == 0
-    assert asked == [tmp_path / "c"]
-    assert capsys.readouterr().out == f"ready: {tmp_path / 'classes'} + 2 jars\n"
+def test_cli_prepare_builds_once_and_reports_maven_failures(
+    tmp_path: Path, tools: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    launcher = _launcher(_project(tmp_path))
+    cache = tmp_path / "cache"
+    for _ in range(2):
+        assert _cli(["prepare", "--cache-dir", str(cache)], launcher, _not_started) == 0
+        classes = cache / source_hash(launcher.project) / "build" / "classes"
+        assert capsys.readouterr().out == f"ready: {classes} + 1 jars\n"
+    assert len(_runs(tools)) == 1
 
-    assert cli(["run", "--data-dir", str(tmp_path / "d")], "no mvn") == 2
-    assert capsys.readouterr().err == "cannot run Example: no mvn\n"
+    _script(tmp_path / "bin" / "mvn", "#!/bin/sh\necho 'no network'\nexit 1\n")
+    other = tmp_path / "other-cache"
+    assert _cli(["prepare", "--cache-dir", str(other)], launcher, _not_started) == 1
+    expected = f"error: Maven failed (exit 1) building {launcher.project}:\nno network\n"
+    assert capsys.readouterr().err.endswith(f" ...\n{expected}")
+
+
+def test_cli_run_refuses_when_unavailable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    launcher = _launcher(tmp_path / "nowhere")
+    assert _cli(["run", "--data-dir", str(tmp_path / "d")], launcher, _not_started) == 2
+    missing = tmp_path / "nowhere" / "pom.xml"
+    expected = f"cannot run Example 1.0: the launcher's Maven module is missing: {missing}\n"
+    assert capsys.readouterr().err == expected
 
 
 def test_cli_run_serves_until_the_server_dies(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, tools: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     started: list[tuple[Path, int | None, str, float]] = []
 
-    def start(data_dir: Path, port: int | None, heap: str, timeout: float) -> RunningJvm:
+    def start(
+        data_dir: Path, port: int | None = None, heap: str = "1g", *, timeout: float = 1.0
+    ) -> RunningJvm:
         started.append((data_dir, port, heap, timeout))
         log_path = tmp_path / "server.log"
         log_path.write_text("line 1\nfatal: out of luck\n")
         process = subprocess.Popen(["/bin/sh", "-c", "exit 7"], start_new_session=True)
         return RunningJvm(process, data_dir, log_path, log_path.open("ab"), url="http://x:1")
 
-    def refuse(cache_dir: Path | None) -> Classpath:
-        raise _Unavailable("Maven failed")
-
-    def cli(argv: list[str]) -> int:
-        return run_cli(
-            argv,
-            prog="example",
-            description="An example.",
-            product="Example",
-            noun="server",
-            data_dir_help="kept",
-            error=_Unavailable,
-            available=lambda: None,
-            prepare=refuse,
-            start=start,
-            start_timeout=5.0,
-        )
-
+    launcher = _launcher(_project(tmp_path), start_timeout=42.0)
     argv = ["run", "--data-dir", str(tmp_path / "d"), "--port", "9", "--heap", "2g"]
-    assert cli(argv) == 1
-    assert started == [(tmp_path / "d", 9, "2g", 5.0)]
+    assert _cli(argv, launcher, start) == 1
+    assert started == [(tmp_path / "d", 9, "2g", 42.0)]
     out, err = capsys.readouterr()
-    assert out.startswith("Example http://x:1 ready in ")
-    assert err == "Example exited with code 7:\nline 1\nfatal: out of luck\n"
-
-    assert cli(["prepare"]) == 1
-    assert capsys.readouterr().err == "error: Maven failed\n"
+    assert out.startswith("Example 1.0 http://x:1 ready in ")
+    assert err == "Example 1.0 exited with code 7:\nline 1\nfatal: out of luck\n"

@@ -35,7 +35,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import IO, Self
+from typing import IO, Protocol, Self
 
 __all__ = [
     "EXIT_ON_STDIN_EOF",
@@ -43,6 +43,7 @@ __all__ = [
     "Classpath",
     "MavenLauncher",
     "RunningJvm",
+    "StartServer",
     "java_major",
     "log_tail",
     "run_cli",
@@ -120,25 +121,35 @@ def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
 class MavenLauncher:
     """One launcher's Maven module and how to build, cache and start it.
 
-    ``name`` prefixes its messages (the package, ``qos_search_node``); ``product`` is what it runs
-    (``OpenSearch 2.19``); ``error`` is the exception raised when it cannot be built or started.
-    ``find_jdk``, when given, locates the JDK to build and run with (None when there is none;
-    ``jdk_hint`` says how to point at one); without it ``java`` on PATH, at least ``min_java``,
-    runs the server and Maven finds its own.
+    ``name`` is the package (``qos_search_node``): it prefixes the messages and names the cache
+    (``$QOS_SEARCH_NODE_CACHE``, else ``$XDG_CACHE_HOME/qos-search-node``); ``product`` is what
+    it runs (``OpenSearch 2.19``); ``error`` is the exception raised when it cannot be built or
+    started. ``find_jdk``, when given, locates the JDK to build and run with (None when there is
+    none; ``jdk_hint`` says how to point at one); without it ``java`` on PATH, at least
+    ``min_java``, runs the server and Maven finds its own.
     """
 
     name: str
     product: str
     project: Path
     main_class: str
-    cache_env: str
-    cache_folder: str
     error: type[RuntimeError]
     min_java: int = 17
     find_jdk: Callable[[], Path | None] | None = None
     jdk_hint: str = "set JAVA_HOME to one"
     download_size: str = "its"
     maven_timeout: float = 900.0
+    start_timeout: float = 120.0
+
+    @property
+    def cache_env(self) -> str:
+        """The variable naming the cache folder (``QOS_SEARCH_NODE_CACHE``)."""
+        return f"{self.name.upper()}_CACHE"
+
+    @property
+    def cache_folder(self) -> str:
+        """The cache's folder under ``$XDG_CACHE_HOME`` (``qos-search-node``)."""
+        return self.name.replace("_", "-")
 
     # --- tools ------------------------------------------------------------------------------
 
@@ -313,11 +324,11 @@ class MavenLauncher:
     def spawn(
         self,
         classpath: Classpath,
-        *,
-        jvm_options: Sequence[str],
-        arguments: Sequence[str],
         cwd: Path,
         log_path: Path,
+        jvm_options: Sequence[str],
+        arguments: Sequence[str],
+        *,
         tie_to_parent: bool,
     ) -> tuple[subprocess.Popen[bytes], IO[bytes], int]:
         """Start ``java <jvm_options> -cp <classpath> <main class> <arguments>`` in ``cwd``, in
@@ -414,6 +425,16 @@ class RunningJvm:
             _RUNNING.discard(self)
             return self.process.returncode
 
+    def until_ready(self, wait: Callable[[Self], None]) -> Self:
+        """Runs ``wait`` (it returns once the server is ready and raises when it will not be);
+        stops the server when it raises."""
+        try:
+            wait(self)
+        except BaseException:
+            self.stop(timeout=10)
+            raise
+        return self
+
     def _signal(self, signum: signal.Signals) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, signum)  # its own group (start_new_session): pgid == pid
@@ -433,19 +454,19 @@ class RunningJvm:
 # --- the command line: prepare / run -----------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Cli:
-    product: str
-    noun: str
-    available: Callable[[], str | None]
-    prepare: Callable[[Path | None], Classpath]
-    start: Callable[[Path, int | None, str, float], RunningJvm]
+class StartServer(Protocol):
+    """A launcher package's ``start``: the server on ``data_dir``, ready."""
+
+    def __call__(
+        self, data_dir: Path, port: int | None = ..., heap: str = ..., *, timeout: float = ...
+    ) -> RunningJvm: ...
 
 
-def _run(cli: _Cli, args: argparse.Namespace) -> int:
-    reason = cli.available()
+def _run(launcher: MavenLauncher, start: StartServer, args: argparse.Namespace) -> int:
+    product = launcher.product
+    reason = launcher.available()
     if reason is not None:
-        print(f"cannot run {cli.product}: {reason}", file=sys.stderr)
+        print(f"cannot run {product}: {reason}", file=sys.stderr)
         return 2
     stop_requested = threading.Event()
 
@@ -453,50 +474,45 @@ def _run(cli: _Cli, args: argparse.Namespace) -> int:
         stop_requested.set()
 
     began = time.monotonic()
-    server = cli.start(Path(args.data_dir), args.port, args.heap, args.timeout)
+    server = start(Path(args.data_dir), port=args.port, heap=args.heap, timeout=args.timeout)
     previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         print(
-            f"{cli.product} {server.url} ready in {time.monotonic() - began:.1f} s "
+            f"{product} {server.url} ready in {time.monotonic() - began:.1f} s "
             f"(pid {server.pid}, log {server.log_path}); Ctrl-C stops it",
             flush=True,
         )
         while not stop_requested.wait(1.0):
             if not server.alive:
                 print(
-                    f"{cli.product} exited with code {server.process.returncode}:\n"
+                    f"{product} exited with code {server.process.returncode}:\n"
                     + log_tail(server.log_path),
                     file=sys.stderr,
                 )
                 return 1
-        print(f"stopping {cli.product} ...", flush=True)
+        print(f"stopping {product} ...", flush=True)
     finally:
         code = server.stop()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-    print(f"{cli.product} stopped (exit {code})", flush=True)
+    print(f"{product} stopped (exit {code})", flush=True)
     return 0
 
 
 def run_cli(
     argv: Sequence[str] | None,
+    launcher: MavenLauncher,
+    start: StartServer,
     *,
-    prog: str,
     description: str,
-    product: str,
     noun: str,
     data_dir_help: str,
-    error: type[Exception],
-    available: Callable[[], str | None],
-    prepare: Callable[[Path | None], Classpath],
-    start: Callable[[Path, int | None, str, float], RunningJvm],
-    start_timeout: float,
 ) -> int:
-    """``prog prepare [--cache-dir C]`` warms the cache; ``prog run --data-dir D [--port P]
-    [--heap H] [--timeout S]`` runs one ``noun`` of ``product`` in the foreground until Ctrl-C or
-    SIGTERM. Returns the exit status: 0, 1 on ``error`` or the server's death, 2 when
-    ``available()`` gives a reason."""
-    parser = argparse.ArgumentParser(prog=prog, description=description)
+    """``python -m <package> prepare [--cache-dir C]`` warms the launcher's cache;
+    ``python -m <package> run --data-dir D [--port P] [--heap H] [--timeout S]`` runs one ``noun``
+    (``start`` starts it) in the foreground until Ctrl-C or SIGTERM. Returns the exit status: 0,
+    1 on the launcher's error or the server's death, 2 when the launcher is not available."""
+    parser = argparse.ArgumentParser(prog=f"python -m {launcher.name}", description=description)
     commands = parser.add_subparsers(dest="command", required=True)
     warm = commands.add_parser("prepare", help="build the launcher and cache its classpath")
     warm.add_argument("--cache-dir", type=Path, default=None)
@@ -504,15 +520,15 @@ def run_cli(
     run.add_argument("--data-dir", required=True, help=data_dir_help)
     run.add_argument("--port", type=int, default=None, help="HTTP port (default: a free one)")
     run.add_argument("--heap", default="1g")
-    run.add_argument("--timeout", type=float, default=start_timeout)
+    run.add_argument("--timeout", type=float, default=launcher.start_timeout)
     args = parser.parse_args(argv)
 
     try:
         if args.command == "prepare":
-            classpath = prepare(args.cache_dir)
+            classpath = launcher.prepare(args.cache_dir)
             print(f"ready: {classpath.classes_dir} + {len(classpath.jars)} jars")
             return 0
-        return _run(_Cli(product, noun, available, prepare, start), args)
-    except error as exc:
+        return _run(launcher, start, args)
+    except launcher.error as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

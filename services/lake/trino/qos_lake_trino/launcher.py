@@ -17,35 +17,13 @@ import glob
 import os
 import re
 import shutil
-import subprocess
 import time
 from pathlib import Path
-from typing import IO
 
-from qos_shared.local_jvm import Classpath, MavenLauncher, RunningJvm, log_tail
-from qos_shared.local_jvm import java_major as _java_major
-
-__all__ = [
-    "CATALOG",
-    "HOST",
-    "LAUNCHER",
-    "MAIN_CLASS",
-    "MAVEN_TIMEOUT",
-    "MIN_JAVA",
-    "PROJECT",
-    "START_TIMEOUT",
-    "Classpath",
-    "RunningTrino",
-    "TrinoUnavailable",
-    "available",
-    "default_cache_dir",
-    "find_java_home",
-    "java_major",
-    "log_tail",
-    "prepare",
-    "source_hash",
-    "start",
-]
+from qos_shared.local_jvm import Classpath as Classpath
+from qos_shared.local_jvm import MavenLauncher, RunningJvm
+from qos_shared.local_jvm import java_major as java_major
+from qos_shared.local_jvm import log_tail as log_tail
 
 #: The Maven module of the launcher: ``services/lake/trino``, this package's parent.
 PROJECT = Path(__file__).resolve().parents[1]
@@ -67,11 +45,6 @@ class TrinoUnavailable(RuntimeError):
 
 
 # --- tools ---------------------------------------------------------------------------------
-
-
-def java_major(java: Path) -> int | None:
-    """The feature version of ``java`` (25 for "25.0.1"), or None when it cannot be told."""
-    return _java_major(java)
 
 
 def _candidates() -> list[Path]:
@@ -103,50 +76,23 @@ def find_java_home() -> Path | None:
 LAUNCHER = MavenLauncher(
     name="qos_lake_trino",
     product="Trino 483",
-    project=PROJECT,
-    main_class=MAIN_CLASS,
-    cache_env="QOS_LAKE_TRINO_CACHE",
-    cache_folder="qos-lake-trino",
-    error=TrinoUnavailable,
     min_java=MIN_JAVA,
     find_jdk=find_java_home,
     jdk_hint="set JAVA_HOME or QOS_TRINO_JAVA_HOME to one",
+    project=PROJECT,
+    main_class=MAIN_CLASS,
+    error=TrinoUnavailable,
     download_size="~350 MB of",
     maven_timeout=MAVEN_TIMEOUT,
+    start_timeout=START_TIMEOUT,
 )
 
+available = LAUNCHER.available
 
-def available() -> str | None:
-    """None when Trino can be built and run here, else the reason it cannot (for a message).
+# --- prepare: Maven once (with the JDK found), then a cache --------------------------------
 
-    Checks the launcher's Maven module, a JDK 25 and ``mvn`` on PATH; it does not run Maven (see
-    :func:`prepare` for that).
-    """
-    return LAUNCHER.available()
-
-
-# --- prepare: Maven once, then a cache -----------------------------------------------------
-
-
-def default_cache_dir() -> Path:
-    """``$QOS_LAKE_TRINO_CACHE``, else ``$XDG_CACHE_HOME/qos-lake-trino`` (``~/.cache/...``)."""
-    return LAUNCHER.default_cache_dir()
-
-
-def source_hash() -> str:
-    """A hash of the pom and every file under ``src/``: the cache key."""
-    return LAUNCHER.source_hash()
-
-
-def prepare(cache_dir: Path | None = None, *, timeout: float = MAVEN_TIMEOUT) -> Classpath:
-    """Build the launcher and resolve its classpath with Maven, once; later calls are instant.
-
-    The result lives in ``cache_dir/<hash of pom + sources>/`` with the JDK it was built with; a
-    changed pom or launcher source gives a new key, hence a rebuild. Raises
-    :class:`TrinoUnavailable` when Java 25 or Maven is missing or Maven fails (with the tail of
-    its output).
-    """
-    return LAUNCHER.prepare(cache_dir, timeout=timeout)
+default_cache_dir = LAUNCHER.default_cache_dir
+prepare = LAUNCHER.prepare
 
 
 # --- start: one JVM, its own process group -------------------------------------------------
@@ -155,15 +101,6 @@ def prepare(cache_dir: Path | None = None, *, timeout: float = MAVEN_TIMEOUT) ->
 class RunningTrino(RunningJvm):
     """A started coordinator. ``stop()`` (or leaving the ``with`` block) ends it: SIGTERM to its
     process group, then SIGKILL. ``url`` and ``port`` are set once the ready line is in the log."""
-
-    def __init__(
-        self,
-        process: subprocess.Popen[bytes],
-        data_dir: Path,
-        log_path: Path,
-        log_file: IO[bytes],
-    ) -> None:
-        super().__init__(process, data_dir, log_path, log_file)
 
     def __repr__(self) -> str:
         state = "running" if self.alive else f"exited {self.process.returncode}"
@@ -201,22 +138,13 @@ def start(
         "-Dfile.encoding=UTF-8",
         f"-Djava.io.tmpdir={data_dir / 'tmp'}",
     ]
+    arguments = ["--data-dir", str(data_dir), "--port", str(port or 0)]
     log_path = data_dir / "trino.log"
     process, log_file, offset = LAUNCHER.spawn(
-        classpath,
-        jvm_options=jvm_options,
-        arguments=["--data-dir", str(data_dir), "--port", str(port or 0)],
-        cwd=data_dir,
-        log_path=log_path,
-        tie_to_parent=tie_to_parent,
+        classpath, data_dir, log_path, jvm_options, arguments, tie_to_parent=tie_to_parent
     )
     server = RunningTrino(process, data_dir, log_path, log_file)
-    try:
-        _wait_until_ready(server, timeout, offset)
-    except BaseException:
-        server.stop(timeout=10)
-        raise
-    return server
+    return server.until_ready(lambda starting: _wait_until_ready(starting, timeout, offset))
 
 
 def _wait_until_ready(server: RunningTrino, timeout: float, offset: int) -> None:

@@ -22,37 +22,14 @@ import urllib.request
 from pathlib import Path
 from typing import IO
 
-from qos_shared.local_jvm import Classpath, MavenLauncher, RunningJvm, log_tail
-
-__all__ = [
-    "HOST",
-    "LAUNCHER",
-    "MAIN_CLASS",
-    "MAVEN_TIMEOUT",
-    "MIN_JAVA",
-    "NODE_PROJECT",
-    "START_TIMEOUT",
-    "Classpath",
-    "NodeUnavailable",
-    "RunningNode",
-    "available",
-    "default_cache_dir",
-    "free_port",
-    "log_tail",
-    "prepare",
-    "source_hash",
-    "start",
-]
+from qos_shared.local_jvm import Classpath as Classpath
+from qos_shared.local_jvm import MavenLauncher, RunningJvm
+from qos_shared.local_jvm import log_tail as log_tail
 
 #: The Maven module of the launcher: ``services/search-indexer/node``, this package's parent.
 NODE_PROJECT = Path(__file__).resolve().parents[1]
 MAIN_CLASS = "dev.qos.search.LocalNode"
-#: Minimum Java feature version (OpenSearch 2.19 runs on 17, the machines' default).
-MIN_JAVA = 17
 HOST = "127.0.0.1"
-
-START_TIMEOUT = 120.0
-MAVEN_TIMEOUT = 900.0
 
 
 class NodeUnavailable(RuntimeError):
@@ -64,42 +41,17 @@ LAUNCHER = MavenLauncher(
     product="OpenSearch 2.19",
     project=NODE_PROJECT,
     main_class=MAIN_CLASS,
-    cache_env="QOS_SEARCH_NODE_CACHE",
-    cache_folder="qos-search-node",
     error=NodeUnavailable,
-    min_java=MIN_JAVA,
     download_size="~150 MB of",
-    maven_timeout=MAVEN_TIMEOUT,
 )
+# Java 17 and the build and start timeouts: the shared launcher's defaults.
+MIN_JAVA = LAUNCHER.min_java
+MAVEN_TIMEOUT = LAUNCHER.maven_timeout
+START_TIMEOUT = LAUNCHER.start_timeout
 
-
-def available() -> str | None:
-    """None when a node can be built and run here, else the reason it cannot (for a message).
-
-    Checks the launcher's Maven module, ``java`` (>= 17) and ``mvn`` on PATH; it does not run
-    Maven (see :func:`prepare` for that).
-    """
-    return LAUNCHER.available()
-
-
-def default_cache_dir() -> Path:
-    """``$QOS_SEARCH_NODE_CACHE``, else ``$XDG_CACHE_HOME/qos-search-node`` (``~/.cache/...``)."""
-    return LAUNCHER.default_cache_dir()
-
-
-def source_hash() -> str:
-    """A hash of the pom and every file under ``src/``: the cache key."""
-    return LAUNCHER.source_hash()
-
-
-def prepare(cache_dir: Path | None = None, *, timeout: float = MAVEN_TIMEOUT) -> Classpath:
-    """Build the launcher and resolve its classpath with Maven, once; later calls are instant.
-
-    The result lives in ``cache_dir/<hash of pom + sources>/``; a changed pom or launcher source
-    gives a new key, hence a rebuild. Raises :class:`NodeUnavailable` when Java or Maven is
-    missing or Maven fails (with the tail of its output).
-    """
-    return LAUNCHER.prepare(cache_dir, timeout=timeout)
+available = LAUNCHER.available
+default_cache_dir = LAUNCHER.default_cache_dir
+prepare = LAUNCHER.prepare
 
 
 # --- start: one JVM, its own process group -------------------------------------------------
@@ -209,20 +161,10 @@ def start(
     ]
     log_path = data_dir / "logs" / "node.log"
     process, log_file, _ = LAUNCHER.spawn(
-        classpath,
-        jvm_options=jvm_options,
-        arguments=settings,
-        cwd=data_dir,
-        log_path=log_path,
-        tie_to_parent=tie_to_parent,
+        classpath, data_dir, log_path, jvm_options, settings, tie_to_parent=tie_to_parent
     )
     node = RunningNode(process, port, data_dir, log_path, log_file)
-    try:
-        _wait_until_ready(node, timeout)
-    except BaseException:
-        node.stop(timeout=10)
-        raise
-    return node
+    return node.until_ready(lambda starting: _wait_until_ready(starting, timeout))
 
 
 def _wait_until_ready(node: RunningNode, timeout: float) -> None:
