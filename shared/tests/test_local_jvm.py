@@ -377,3 +377,43 @@ def test_cli_run_serves_until_the_server_dies(
     out, err = capsys.readouterr()
     assert out.startswith("Example 1.0 http://x:1 ready in ")
     assert err == "Example 1.0 exited with code 7:\nline 1\nfatal: out of luck\n"
+
+
+# --- waiting for ready ---------------------------------------------------------------------
+
+
+def _sleeper(tmp_path: Path, command: str) -> RunningJvm:
+    log_path = tmp_path / "server.log"
+    log_path.write_text("starting\nsomething went wrong\n")
+    process = subprocess.Popen(["/bin/sh", "-c", command], start_new_session=True)
+    return RunningJvm(process, tmp_path, log_path, log_path.open("ab"))
+
+
+def test_wait_until_ready_asks_until_ready(tmp_path: Path) -> None:
+    server = _sleeper(tmp_path, "sleep 60")
+    answers = iter(["refused", "health red", None])
+    launcher = _launcher(tmp_path)
+    try:
+        ready = launcher.wait_until_ready(
+            server, lambda s: next(answers), timeout=10, interval=0.01
+        )
+        assert ready is server and server.alive
+        assert next(answers, "none left") == "none left"
+    finally:
+        server.stop()
+
+
+def test_wait_until_ready_raises_and_stops_on_timeout(tmp_path: Path) -> None:
+    server = _sleeper(tmp_path, "sleep 60")
+    launcher = _launcher(tmp_path)
+    expected = r"(?s)Example 1.0 not ready within 0 s \(last: health red\);.*something went wrong"
+    with pytest.raises(_Unavailable, match=expected):
+        launcher.wait_until_ready(server, lambda s: "health red", timeout=0.2, interval=0.01)
+    assert not server.alive
+
+
+def test_wait_until_ready_raises_when_the_jvm_exits(tmp_path: Path) -> None:
+    server = _sleeper(tmp_path, "exit 3")
+    launcher = _launcher(tmp_path)
+    with pytest.raises(_Unavailable, match=r"(?s)Example 1.0 exited with code 3 while starting"):
+        launcher.wait_until_ready(server, lambda s: "not yet", timeout=10, interval=0.01)

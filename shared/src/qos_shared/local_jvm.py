@@ -35,7 +35,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import IO, Protocol, Self
+from typing import IO, Protocol, Self, TypeVar
 
 __all__ = [
     "EXIT_ON_STDIN_EOF",
@@ -54,6 +54,8 @@ __all__ = [
 LOG_TAIL_LINES = 40
 #: The argument both launchers' main classes take to exit when their stdin reaches EOF.
 EXIT_ON_STDIN_EOF = "--exit-on-stdin-eof"
+
+_Server = TypeVar("_Server", bound="RunningJvm")
 
 
 @dataclass(frozen=True)
@@ -365,6 +367,39 @@ class MavenLauncher:
             raise
         return process, log_file, offset
 
+    def wait_until_ready(
+        self,
+        server: _Server,
+        ready: Callable[[_Server], str | None],
+        *,
+        timeout: float,
+        interval: float,
+    ) -> _Server:
+        """Asks ``ready(server)`` every ``interval`` s until it says ready (None; else it says
+        what it saw) and returns the server. Raises ``error`` with the tail of the server's log
+        when the JVM exits or ``timeout`` s pass first; stops the server when anything raises."""
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                code = server.process.poll()
+                if code is not None:
+                    raise self.error(
+                        f"{self.product} exited with code {code} while starting; "
+                        f"{server.log_path}:\n" + log_tail(server.log_path)
+                    )
+                seen = ready(server)
+                if seen is None:
+                    return server
+                if time.monotonic() >= deadline:
+                    raise self.error(
+                        f"{self.product} not ready within {timeout:.0f} s (last: {seen}); "
+                        f"{server.log_path}:\n" + log_tail(server.log_path)
+                    )
+                time.sleep(interval)
+        except BaseException:
+            server.stop(timeout=10)
+            raise
+
 
 _RUNNING: weakref.WeakSet[RunningJvm] = weakref.WeakSet()
 
@@ -424,16 +459,6 @@ class RunningJvm:
                         stream.close()
             _RUNNING.discard(self)
             return self.process.returncode
-
-    def until_ready(self, wait: Callable[[Self], None]) -> Self:
-        """Runs ``wait`` (it returns once the server is ready and raises when it will not be);
-        stops the server when it raises."""
-        try:
-            wait(self)
-        except BaseException:
-            self.stop(timeout=10)
-            raise
-        return self
 
     def _signal(self, signum: signal.Signals) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):

@@ -17,7 +17,6 @@ import glob
 import os
 import re
 import shutil
-import time
 from pathlib import Path
 
 from qos_shared.local_jvm import Classpath as Classpath
@@ -144,28 +143,16 @@ def start(
         classpath, data_dir, log_path, jvm_options, arguments, tie_to_parent=tie_to_parent
     )
     server = RunningTrino(process, data_dir, log_path, log_file)
-    return server.until_ready(lambda starting: _wait_until_ready(starting, timeout, offset))
 
-
-def _wait_until_ready(server: RunningTrino, timeout: float, offset: int) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        code = server.process.poll()
-        if code is not None:
-            raise TrinoUnavailable(
-                f"Trino exited with code {code} while starting; {server.log_path}:\n"
-                + log_tail(server.log_path)
-            )
-        with server.log_path.open("rb") as log:
+    def ready(starting: RunningTrino) -> str | None:
+        """None once this run's ready line is in the log (``url`` and ``port`` are then set)."""
+        with starting.log_path.open("rb") as log:
             log.seek(offset)
             match = _READY.search(log.read().decode("utf-8", errors="replace"))
-        if match is not None:
-            server.url = match.group(1).rstrip("/")
-            server.port = int(server.url.rsplit(":", 1)[1])
-            return
-        if time.monotonic() >= deadline:
-            raise TrinoUnavailable(
-                f"Trino not ready within {timeout:.0f} s; {server.log_path}:\n"
-                + log_tail(server.log_path)
-            )
-        time.sleep(0.25)
+        if match is None:
+            return "no ready line yet"
+        starting.url = match.group(1).rstrip("/")
+        starting.port = int(starting.url.rsplit(":", 1)[1])
+        return None
+
+    return LAUNCHER.wait_until_ready(server, ready, timeout=timeout, interval=0.25)

@@ -16,7 +16,6 @@ import json
 import re
 import socket
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -164,30 +163,16 @@ def start(
         classpath, data_dir, log_path, jvm_options, settings, tie_to_parent=tie_to_parent
     )
     node = RunningNode(process, port, data_dir, log_path, log_file)
-    return node.until_ready(lambda starting: _wait_until_ready(starting, timeout))
+    return LAUNCHER.wait_until_ready(node, _yellow, timeout=timeout, interval=0.5)
 
 
-def _wait_until_ready(node: RunningNode, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
+def _yellow(node: RunningNode) -> str | None:
+    """None once the cluster is yellow or green, else what the node said."""
     health_url = f"{node.url}/_cluster/health?wait_for_status=yellow&timeout=5s"
-    last_error = "no answer yet"
-    while True:
-        code = node.process.poll()
-        if code is not None:
-            raise NodeUnavailable(
-                f"OpenSearch exited with code {code} while starting; {node.log_path}:\n"
-                + log_tail(node.log_path)
-            )
-        try:
-            health = _get_json(health_url, timeout=10)
-            if health.get("status") in ("yellow", "green") and not health.get("timed_out"):
-                return
-            last_error = f"health {health.get('status')}"
-        except (urllib.error.URLError, OSError, ValueError) as error:  # refused, 408, reset...
-            last_error = str(error)
-        if time.monotonic() >= deadline:
-            raise NodeUnavailable(
-                f"OpenSearch on port {node.port} not yellow within {timeout:.0f} s "
-                f"(last: {last_error}); {node.log_path}:\n" + log_tail(node.log_path)
-            )
-        time.sleep(0.5)
+    try:
+        health = _get_json(health_url, timeout=10)
+    except (urllib.error.URLError, OSError, ValueError) as error:  # refused, 408, reset...
+        return str(error)
+    if health.get("status") in ("yellow", "green") and not health.get("timed_out"):
+        return None
+    return f"health {health.get('status')}"
