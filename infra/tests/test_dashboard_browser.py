@@ -269,11 +269,19 @@ def test_realtime_panels_show_within_window_plus_5_s(browser: Any, tmp_path: Pat
                 '[data-testid="panel-concurrent_viewers"][data-state="ready"]',
                 timeout=(window_s + 5) * 1000,
             )
+            # The newest window may show 0 viewers for a moment (its first records are not
+            # summaries yet): the tile must show viewers within the same bound.
+            remaining_ms = max(1, int((window_s + 5 - (time.monotonic() - started)) * 1000))
+            page.wait_for_function(
+                """() => {
+                    const tile = document.querySelector('[data-testid="tile-concurrent_viewers"]');
+                    const value = tile && tile.getAttribute("data-value");
+                    return value !== null && Number(value) > 0;
+                }""",
+                timeout=remaining_ms,
+            )
             elapsed = time.monotonic() - started
             assert elapsed <= window_s + 5, f"panels showed data after {elapsed:.1f} s"
-            tile = page.locator('[data-testid="tile-concurrent_viewers"]')
-            value = tile.get_attribute("data-value")
-            assert value and float(value) > 0
         finally:
             stop.set()
             if engine is not None:

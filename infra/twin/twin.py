@@ -66,12 +66,17 @@ def free_port() -> int:
 
 
 def wait_until(
-    check: Callable[[], bool], timeout_s: float, what: str, every_s: float = 0.5
+    check: Callable[[], bool],
+    timeout_s: float,
+    what: str | Callable[[], str],
+    every_s: float = 0.5,
 ) -> None:
+    """Until `check()`; a timeout names `what` (or what `what()` says then)."""
     deadline = time.monotonic() + timeout_s
     while not check():
         if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+            said = what() if callable(what) else what
+            raise TimeoutError(f"timed out after {timeout_s:.0f} s waiting for {said}")
         time.sleep(every_s)
 
 
