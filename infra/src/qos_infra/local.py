@@ -218,7 +218,8 @@ def _search_components(options: StackOptions) -> list[Component]:
                 "--port",
                 str(options.search_port),
             ],
-            ready_pattern=re.compile(r"OpenSearch (?P<url>https?://\S+) ready"),
+            # `qos_search_node run` says "OpenSearch <version> <url> ready in ...".
+            ready_pattern=re.compile(r"OpenSearch\b.*? (?P<url>https?://\S+) ready"),
             description="a local OpenSearch 2.19 node (index qos-events-*)",
             # The first start builds the launcher and fetches its jars with Maven.
             ready_timeout_s=900.0,
