@@ -260,12 +260,15 @@ def twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Twin]:
         wait_until(
             closed,
             300,
-            lambda: f"the run's rows: {len(wanted - published)} of {len(wanted)} missing",
+            lambda: (
+                f"the run's rows: {len(wanted - published)} of {len(wanted)} missing, "
+                f"for example {sorted(wanted - published)[:5]}"
+            ),
         )
-        # For a failure's diagnosis: what the job wrote, beside the moto and job logs.
-        (work / "rows.jsonl").write_bytes(b"\n".join(orjson.dumps(r) for r in rows))
         yield twin
     finally:
+        # For a failure's diagnosis: what the job wrote, beside the moto and job logs.
+        (work / "rows.jsonl").write_bytes(b"\n".join(orjson.dumps(r) for r in rows))
         for stop in reversed(stoppers):
             stop()
         for key, value in saved.items():

@@ -52,6 +52,7 @@ import boto3
 from qos_shared.testing.aws import api_gateway_proxy_event
 
 REGION = "us-east-1"
+SERIAL_MOTO = Path(__file__).with_name("serial_moto.py")
 ACCOUNT = "123456789012"  # moto's
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "twin", "AWS_SECRET_ACCESS_KEY": "twin"}
 
@@ -84,14 +85,15 @@ def wait_until(
 
 
 class MotoServer:
-    """moto's server on a free loopback port, in its own process group."""
+    """moto's server on a free loopback port, in its own process group, one request at a time
+    (see `serial_moto`: moto's Kinesis loses records to concurrent writers)."""
 
     def __init__(self, log: Path) -> None:
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self._log = log.open("w")
         self.process = subprocess.Popen(  # noqa: S603 - this interpreter, moto's module
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            [sys.executable, str(SERIAL_MOTO), "127.0.0.1", str(self.port)],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
