@@ -212,11 +212,58 @@ class MetricReader:
             for r in self._query(sql, args)
         ]
 
+    def views(
+        self,
+        start_ms: int,
+        end_ms: int,
+        *,
+        client_platform: str | None = None,
+        channel_watched: str | None = None,
+        outcome: str | None = None,
+        worst_first: bool = False,
+        limit: int = 50,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Closed views whose close time is in [start_ms, end_ms), newest first (or lowest
+        score first, views without a score last), at most `limit`; and how many there are."""
+        where, args = _views_where(
+            start_ms,
+            end_ms,
+            {
+                "client_platform": client_platform,
+                "channel_watched": channel_watched,
+                "outcome": outcome,
+            },
+        )
+        order = "score IS NULL, score, event_time DESC" if worst_first else "event_time DESC"
+        rows = self._query(
+            f"SELECT record FROM views WHERE {where} ORDER BY {order}, view_id LIMIT ?",
+            [*args, limit],
+        )
+        total = self._query(f"SELECT count(*) FROM views WHERE {where}", args)
+        return [orjson.loads(r[0]) for r in rows], int(total[0][0]) if total else 0
+
+    def view(self, view_id: str) -> dict[str, Any] | None:
+        """One closed view's record."""
+        rows = self._query("SELECT record FROM views WHERE view_id = ?", [view_id])
+        return orjson.loads(rows[0][0]) if rows else None
+
     def close(self) -> None:
         with self._lock:
             if self._db is not None:
                 self._db.close()
             self._db = None
+
+
+def _views_where(
+    start_ms: int, end_ms: int, filters: dict[str, str | None]
+) -> tuple[str, list[object]]:
+    sql = ["event_time >= ? AND event_time < ?"]
+    args: list[object] = [start_ms, end_ms]
+    for column, value in filters.items():
+        if value is not None:
+            sql.append(f"{column} = ?")
+            args.append(value)
+    return " AND ".join(sql), args
 
 
 def _window_range(start_ms: int | None, end_ms: int | None) -> tuple[list[str], list[object]]:
