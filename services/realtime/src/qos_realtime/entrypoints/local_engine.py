@@ -16,6 +16,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--views-log-path", type=Path, help="the log of closed views to write")
     parser.add_argument("--window-s", type=int, help="window length in seconds (5..3600)")
     parser.add_argument("--allowed-lateness-s", type=float, help="watermark delay in seconds")
+    parser.add_argument(
+        "--view-timeout-s", type=int, help="a view closes this long after its last record"
+    )
     return run_consumer(parser, argv, _start)
 
 
