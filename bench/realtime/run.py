@@ -109,7 +109,8 @@ def records(n: int, *, rate_per_s: int = 2_000, seed: int = 1) -> list[bytes]:
 def bench_engine(n: int, batch: int) -> dict[str, float]:
     """The engine alone: each batch as the consumer hands it over (the batch's stored records as
     one newline-joined text, as `EventLog.read_joined` returns it), through load, window
-    assignment, late checks, and the SQL of every window as it closes."""
+    assignment, late checks, the views (each batch merged into the open views, the closed ones
+    into their windows) and the SQL of every window as it closes."""
     data = records(n)
     batches = [b"\n".join(data[offset : offset + batch]) for offset in range(0, n, batch)]
     del data
@@ -119,19 +120,23 @@ def bench_engine(n: int, batch: int) -> dict[str, float]:
     closed = rows = 0
     start = time.perf_counter()
     cpu = time.process_time()
+    views = 0
     for i, text in enumerate(batches):
         engine.add_joined(text, i * batch + 1)
-        due = engine.due_windows(engine.watermark())
+        watermark = engine.watermark()
+        views += engine.close_views(watermark)  # views first, as the consumer does
+        due = engine.due_windows(watermark)
         if due:
             rows += len(engine.rows(due, final=True))
             engine.close(due)
             closed += len(due)
+    views += engine.close_views(None, end_of_input=True)
     rest = engine.open_windows()
     rows += len(engine.rows(rest, final=True))
     engine.close(rest)
     elapsed = time.perf_counter() - start
     cpu = time.process_time() - cpu
-    return {**rates(n, elapsed, cpu), "windows": closed + len(rest), "rows": rows}
+    return {**rates(n, elapsed, cpu), "windows": closed + len(rest), "rows": rows, "views": views}
 
 
 def bench_consumer(n: int, batch: int) -> dict[str, float]:

@@ -30,6 +30,7 @@ from qos_infra.dashboard.sample import Seeded
 from qos_infra.dashboard.server import DashboardHTTPServer, serving
 from qos_shared.catalogue import CATALOGUE
 from qos_shared.testing.oracle import ORACLE, Record, rendition_shares
+from qos_shared.testing.views_oracle import views
 
 PLAIN_METRICS = [m.name for m in CATALOGUE if m.kind != "share"]
 
@@ -415,6 +416,63 @@ def test_unknown_session_is_a_404(server: DashboardHTTPServer) -> None:
     assert body["error"].startswith("no event of session 'no-such-session'")
 
 
+def test_views_are_the_oracles_views_lowest_score_first(
+    server: DashboardHTTPServer, seeded: tuple[Path, Seeded]
+) -> None:
+    """Every view the engine has closed is the oracle's view of the same records, field by
+    field (a later record of the session could only start another view)."""
+    records = seeded[1].records
+    want = {v["view_id"]: v for v in views(records)}
+    span = {"from": min(r["event_time"] for r in records), "to": int(time.time() * 1000) + 1}
+    body = get(server, "/api/views", order="worst", limit=1000, **span)
+    got = body["views"]
+    assert body["total"] == len(got) > 0
+    for view in got:
+        mine = want[view["view_id"]]
+        assert set(view) == set(mine)
+        for field, value in mine.items():
+            if isinstance(value, float):
+                assert close(view[field], value), (view["view_id"], field)
+            else:
+                assert view[field] == value, (view["view_id"], field)
+    scores = [v["score"] for v in got]
+    scored = [x for x in scores if x is not None]
+    assert scores == scored + [None] * (len(scores) - len(scored))
+    assert scored == sorted(scored)
+    recent = get(server, "/api/views", limit=3, **span)["views"]
+    assert [v["event_time"] for v in recent] == sorted(
+        (v["event_time"] for v in got), reverse=True
+    )[:3]
+    for outcome in {v["outcome"] for v in got}:
+        only = get(server, "/api/views", outcome=outcome, limit=1000, **span)
+        assert {v["view_id"] for v in only["views"]} == {
+            v["view_id"] for v in got if v["outcome"] == outcome
+        }
+
+
+def test_a_view_s_timeline_is_its_records(
+    server: DashboardHTTPServer, seeded: tuple[Path, Seeded]
+) -> None:
+    records = seeded[1].records
+    span = {"from": min(r["event_time"] for r in records), "to": int(time.time() * 1000) + 1}
+    (view,) = get(server, "/api/views", limit=1, **span)["views"]
+    body = get(server, f"/api/views/{quote(view['view_id'])}")
+    assert body["view"] == view
+    mine = sorted(
+        (
+            r
+            for r in records
+            if r["session_id"] == view["session_id"]
+            and view["view_start"] <= r["event_time"] <= view["view_end"]
+        ),
+        key=lambda r: (r["event_time"], r["event_id"]),
+    )
+    assert [e["event_id"] for e in body["events"]] == [r["event_id"] for r in mine]
+    assert body["count"] == view["records"]
+    status, missing, _ = request(server, "/api/views/no-such-view")
+    assert status == 404 and missing["error"].startswith("no closed view 'no-such-view'")
+
+
 # -- bad input: 400 and one sentence, never a 500 ----------------------------------------------
 
 BAD_INPUTS: list[tuple[str, dict[str, Any], str]] = [
@@ -444,6 +502,9 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str]] = [
     ("/api/sessions/x", {"from": "soon"}, "is not a time"),
     ("/api/sessions/" + "s" * 201, {}, "a session id is 1 to 200 characters"),
     ("/api/health", {"verbose": "1"}, "this endpoint takes: no parameters"),
+    ("/api/views", {"outcome": "bored"}, "unknown outcome 'bored'; one of: played"),
+    ("/api/views", {"order": "best"}, "order"),
+    ("/api/views", {"limit": "0"}, "limit=0 is out of range"),
 ]
 
 

@@ -47,6 +47,13 @@ def main(argv: list[str] | None = None) -> int:
         help="realtime window length in seconds (default 60; down to 5 for demos)",
     )
     up.add_argument(
+        "--view-timeout-s",
+        type=int,
+        default=180,
+        help="a view closes this long after its viewer's last event (default 180; view KPIs "
+        "come this much after the events)",
+    )
+    up.add_argument(
         "--search-port",
         type=int,
         default=9200,
@@ -88,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "up":
         if not 5 <= args.window_s <= 3600:
             parser.error("--window-s must be between 5 and 3600")
+        if not 10 <= args.view_timeout_s <= 86_400:
+            parser.error("--view-timeout-s must be between 10 and 86400")
         if args.demo is not None and not 1 <= args.demo <= 100_000:
             parser.error("--demo takes a number of viewers between 1 and 100000")
         return _up(
@@ -96,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
                 host=args.host,
                 ingest_port=args.port,
                 window_s=args.window_s,
+                view_timeout_s=args.view_timeout_s,
                 search_port=_search_port(args.search_port, wanted=not args.no_search),
                 dashboard_port=args.dashboard_port,
                 demo_viewers=args.demo or 0,

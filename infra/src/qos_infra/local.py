@@ -52,6 +52,7 @@ class StackOptions:
     host: str = "127.0.0.1"
     ingest_port: int = 8780
     window_s: int = 60
+    view_timeout_s: int = 180  # a view closes this long after its last event
     ready_timeout_s: float = 60.0
     search_port: int | None = None  # None: run without search (no Java or Maven, or asked)
     player_port: int = 8790  # the demo page; a free port instead when this one is taken
@@ -92,8 +93,12 @@ def components(options: StackOptions) -> list[Component]:
                 str(options.data_dir / "events.sqlite"),
                 "--store-path",
                 str(options.data_dir / "metrics.sqlite"),
+                "--views-log-path",
+                str(options.data_dir / "views.sqlite"),
                 "--window-s",
                 str(options.window_s),
+                "--view-timeout-s",
+                str(options.view_timeout_s),
             ],
             ready_pattern=re.compile(r"qos-realtime consuming"),
             description=f"{options.window_s} s windows into {options.data_dir / 'metrics.sqlite'}",
@@ -161,6 +166,8 @@ def _demo_components(options: StackOptions) -> list[Component]:
                 str(options.data_dir / "simulator" / "demo.truth.json"),
                 "--window-s",
                 str(options.window_s),
+                "--view-timeout-s",
+                str(options.view_timeout_s),
             ],
             description=f"{options.demo_viewers} simulated viewers (docs/simulator.md)",
             finite=True,  # after its two hours, the stack keeps serving what it sent

@@ -22,6 +22,7 @@ from qos_infra.dashboard.sources import DataPaths, LakeSource, RealtimeSource, S
 from qos_lake.api import QUERIES, LakeChanged, QueryParams
 from qos_realtime.api import MetricRow
 from qos_shared.catalogue import BY_NAME, CATALOGUE, Metric, tiles
+from qos_shared.views import OUTCOMES
 
 # The KPI tiles, in page order: the catalogue's (`Presentation.tile`), each with its chart.
 TILES: tuple[str, ...] = tuple(m.name for m in tiles())
@@ -65,12 +66,7 @@ LAKE_LAYOUT: tuple[LakePanel, ...] = (
     ),
     LakePanel("average-buffer-time", "trend", "day", ys=("rebuffering_ratio",)),
     LakePanel("live-latency", "trend", "day", ys=("live_latency_p50", "live_latency_p95")),
-    LakePanel(
-        "kpis",
-        "trend",
-        "day",
-        ys=("video_start_failure", "exits_before_video_start", "playback_failure"),
-    ),
+    LakePanel("kpis", "trend", "day", ys=("attempts", "plays")),
 )
 # Their queries' names.
 LAKE_PANELS: tuple[str, ...] = tuple(panel.query for panel in LAKE_LAYOUT)
@@ -130,6 +126,7 @@ class Dashboard:
             "/api/realtime/summary": self.realtime_summary,
             "/api/lake": self.lake_queries,
             "/api/sessions": self.session_list,
+            "/api/views": self.view_list,
         }
 
     def now_ms(self) -> int:
@@ -144,6 +141,8 @@ class Dashboard:
                 return Reply(200, route(query))
             if path.startswith("/api/lake/"):
                 return Reply(200, self.lake_query(unquote(path.removeprefix("/api/lake/")), query))
+            if path.startswith("/api/views/"):
+                return Reply(200, self.view_timeline(unquote(path.removeprefix("/api/views/"))))
             if path.startswith("/api/sessions/"):
                 return Reply(
                     200, self.timeline(unquote(path.removeprefix("/api/sessions/")), query)
@@ -216,6 +215,8 @@ class Dashboard:
                 "GET /api/lake/<query>?from=&to=&platform=&channel=",
                 "GET /api/sessions?from=&to=&platform=&channel=&limit=",
                 "GET /api/sessions/<session_id>?from=&to=",
+                "GET /api/views?from=&to=&platform=&channel=&outcome=&order=recent|worst&limit=",
+                "GET /api/views/<view_id>",
             ],
         }
 
@@ -439,6 +440,60 @@ class Dashboard:
                 else f"No session with an event in {p.iso_ms(start)} to {p.iso_ms(end)}."
             )
         return reply
+
+    def view_list(self, query: str) -> dict[str, Any]:
+        """Closed views (the realtime engine's) whose close time is in range: newest first, or
+        `order=worst` (lowest experience score first)."""
+        params = p.query_params(
+            query, ("from", "to", "platform", "channel", "outcome", "order", "limit")
+        )
+        start, end = p.time_range(params, now_ms=self.now_ms())
+        limit = p.limit(params)
+        platform = self._filter(params, "platform")
+        channel = self._filter(params, "channel")
+        outcome = params.get("outcome")
+        if outcome is not None and outcome not in OUTCOMES:
+            raise BadRequest(f"unknown outcome {outcome!r}; one of: {', '.join(OUTCOMES)}")
+        order = p.choice("order", params.get("order"), ("recent", "worst"), "recent")
+        rows, total = self.realtime.views(
+            start,
+            end,
+            platform=platform,
+            channel=channel,
+            outcome=outcome,
+            worst_first=order == "worst",
+            limit=limit,
+        )
+        reply: dict[str, Any] = {
+            "from": start,
+            "to": end,
+            "order": order,
+            "limit": limit,
+            "total": total,
+            "views": rows,
+            "empty": not rows,
+        }
+        if not rows:
+            reply["message"] = (
+                "No view yet: a view is listed once it closes, "
+                "a few minutes after its viewer's last event."
+                if not self.realtime.present
+                else f"No view closed in {p.iso_ms(start)} to {p.iso_ms(end)}."
+            )
+        return reply
+
+    def view_timeline(self, view_id: str) -> dict[str, Any]:
+        """One view's record and its session's events from its first to its last."""
+        if not view_id or len(view_id) > _SESSION_ID_MAX + 21 or "/" in view_id:
+            raise BadRequest(f"a view id is 1 to {_SESSION_ID_MAX + 21} characters, without '/'")
+        view = self.realtime.view(view_id)
+        if view is None:
+            raise NotFound(f"no closed view {view_id!r}; GET /api/views lists them")
+        events, truncated = self.sessions.timeline(
+            view["session_id"], view["view_start"], view["view_end"] + 1
+        )
+        events = [e for e in events if view["view_start"] <= e["event_time"] <= view["view_end"]]
+        return {"view": view, "events": events, "count": len(events), "tail_truncated": truncated}
 
     def timeline(self, session_id: str, query: str) -> dict[str, Any]:
         if not session_id or len(session_id) > _SESSION_ID_MAX or "/" in session_id:

@@ -88,6 +88,31 @@ class RealtimeSource:
     def window(self, window_start: int) -> list[MetricRow]:
         return self.reader.window(window_start)
 
+    def views(
+        self,
+        start_ms: int,
+        end_ms: int,
+        *,
+        platform: str | None,
+        channel: str | None,
+        outcome: str | None,
+        worst_first: bool,
+        limit: int,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Closed views by close time (see `MetricReader.views`)."""
+        return self.reader.views(
+            start_ms,
+            end_ms,
+            client_platform=platform,
+            channel_watched=channel,
+            outcome=outcome,
+            worst_first=worst_first,
+            limit=limit,
+        )
+
+    def view(self, view_id: str) -> dict[str, Any] | None:
+        return self.reader.view(view_id)
+
     def close(self) -> None:
         self.reader.close()
 

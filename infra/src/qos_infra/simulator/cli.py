@@ -88,6 +88,12 @@ def _parser() -> argparse.ArgumentParser:
         "--window-s", type=int, default=60, help="realtime window length of the truth (default 60)"
     )
     out.add_argument(
+        "--view-timeout-s",
+        type=int,
+        default=180,
+        help="views close this long after their last event, in the truth (default 180)",
+    )
+    out.add_argument(
         "--top-n", type=int, default=10, help="channels named per window, others 'other' (10)"
     )
     sending = parser.add_argument_group("delivery")
@@ -147,6 +153,7 @@ def _config(args: argparse.Namespace, now_ms: int) -> SimulationConfig:
         speed=args.speed,
         incidents=tuple(args.incident),
         window_s=args.window_s,
+        view_timeout_s=args.view_timeout_s,
         top_n_channels=args.top_n,
         batch_size=args.batch_size,
         batch_interval_ms=round(args.batch_interval * 1000),

@@ -34,6 +34,8 @@ class SimulationConfig:
     # the realtime engine's windows, for the per-window truth (`qos up --window-s`)
     window_s: int = 60
     top_n_channels: int = 10
+    # views close this long after their last event (`qos up --view-timeout-s`)
+    view_timeout_s: int = 180
     # delivery, as the SDK's transport (player/src/transport.js)
     batch_size: int = 20
     batch_interval_ms: int = 5000
@@ -79,6 +81,10 @@ class SimulationConfig:
             )
         if not 5 <= self.window_s <= 3600:
             raise ConfigError(f"--window-s must be between 5 and 3600 (got {self.window_s})")
+        if not 10 <= self.view_timeout_s <= 86_400:
+            raise ConfigError(
+                f"--view-timeout-s must be between 10 and 86400 (got {self.view_timeout_s})"
+            )
         if self.top_n_channels < 1:
             raise ConfigError("--top-n must be at least 1")
         if not 1 <= self.batch_size <= 500:

@@ -25,6 +25,7 @@ import orjson
 
 from qos_infra.simulator.audience import Event, Simulation, Viewer
 from qos_shared.testing.oracle import ORACLE, rendition_shares
+from qos_shared.testing.views_oracle import views
 
 FORMAT = "qos-simulator-truth/1"
 DIMENSIONS: tuple[str, ...] = ("all", "client_platform", "channel_watched", "viewer_country")
@@ -82,12 +83,19 @@ def grouped(records: list[Record], *, top_n_channels: int | None = None) -> Grou
 
 
 def compute_truth(
-    records: Sequence[Mapping[str, Any]], *, window_s: int = 60, top_n_channels: int = 10
+    records: Sequence[Mapping[str, Any]],
+    *,
+    window_s: int = 60,
+    top_n_channels: int = 10,
+    view_timeout_s: int = 180,
 ) -> dict[str, Any]:
     """Whole-run and per-window KPIs of stored records (event-time tumbling windows of
-    `window_s`, as the realtime engine cuts them)."""
+    `window_s`, as the realtime engine cuts them), with their views' records (views closing
+    `view_timeout_s` after their last record) at their close times."""
     window_ms = window_s * 1000
     all_records = [dict(r) for r in records]
+    # Each view's record, at its close time, as every engine that builds views adds it.
+    all_records += views(all_records, timeout_ms=view_timeout_s * 1000)
     by_window: dict[int, list[Record]] = defaultdict(list)
     for r in all_records:
         by_window[r["event_time"] // window_ms * window_ms].append(r)
@@ -111,7 +119,10 @@ def truth_document(
     config = simulation.config
     records = stored_records(simulation)
     computed = compute_truth(
-        records, window_s=config.window_s, top_n_channels=config.top_n_channels
+        records,
+        window_s=config.window_s,
+        top_n_channels=config.top_n_channels,
+        view_timeout_s=config.view_timeout_s,
     )
     run_ms = config.duration_ms
     affected: Counter[int] = Counter(i for s in simulation.sessions for i in s.incidents)
@@ -154,6 +165,7 @@ def parameters(simulation: Simulation) -> dict[str, Any]:
         "incidents": [i.spec for i in c.incidents],
         "window_s": c.window_s,
         "top_n_channels": c.top_n_channels,
+        "view_timeout_s": c.view_timeout_s,
         "batch_size": c.batch_size,
         "batch_interval_ms": c.batch_interval_ms,
     }

@@ -390,6 +390,63 @@ function outcome(session) {
   return el("span", { class: "badge", text: "starting" });
 }
 
+const OUTCOME_BADGES = {
+  played: ["good", "played"],
+  abandoned: ["", "abandoned"],
+  exit_before_start: ["warn", "exit before start"],
+  start_failure: ["bad", "start failure"],
+  playback_failure: ["bad", "playback failure"],
+};
+
+function viewOutcome(view) {
+  const [kind, text] = OUTCOME_BADGES[view.outcome] || ["", view.outcome];
+  return el("span", { class: `badge ${kind}`.trim(), text });
+}
+
+async function refreshViews(from, to) {
+  const table = $("views-table");
+  const body = table.querySelector("tbody");
+  const empty = $("views-empty");
+  const params = filters(new URLSearchParams({ from: String(Math.floor(from)), to: String(Math.ceil(to)), limit: "50", order: "worst" }));
+  const seconds = (ms) => (ms === null || ms === undefined ? "" : `${(ms / 1000).toFixed(1)} s`);
+  try {
+    const reply = await getJSON("/api/views", params);
+    $("views-caption").textContent = reply.empty
+      ? ""
+      : `${reply.views.length} of ${reply.total} views closed in range, lowest experience score first · click one for its timeline`;
+    const rows = reply.views.map((v) => {
+      const row = el("tr", { "data-testid": "view-row", "data-view-id": v.view_id },
+        el("td", { text: utcTime(v.event_time) }),
+        el("td", { text: v.client_platform ?? "" }),
+        el("td", { text: v.channel_watched ?? "" }),
+        el("td", {}, viewOutcome(v)),
+        el("td", { text: v.score === null || v.score === undefined ? "–" : v.score.toFixed(0) }),
+        el("td", { text: seconds(v.startup_latency_ms) }),
+        el("td", { text: seconds(v.playing_time_ms) }),
+        el("td", { text: String(v.buffering_count ?? 0) }));
+      row.addEventListener("click", async () => {
+        for (const other of document.querySelectorAll('[data-testid="view-row"].selected')) other.classList.remove("selected");
+        row.classList.add("selected");
+        state.session = { id: v.session_id, first: v.view_start, last: v.view_end };
+        $("timeline").scrollIntoView({ behavior: "smooth", block: "nearest" });
+        await loadTimeline();
+      });
+      return row;
+    });
+    body.replaceChildren(...rows);
+    table.dataset.state = reply.empty ? "empty" : "ready";
+    table.dataset.rows = String(rows.length);
+    empty.hidden = !reply.empty;
+    empty.textContent = reply.message || "";
+  } catch (error) {
+    table.dataset.state = "error";
+    body.replaceChildren();
+    empty.hidden = false;
+    empty.textContent = error.message;
+    throw error;
+  }
+}
+
 async function refreshSessions(from, to) {
   const table = $("sessions-table");
   const body = table.querySelector("tbody");
@@ -523,6 +580,7 @@ async function refresh() {
         utcDay(to),
       )),
       refreshSessions(from, to),
+      refreshViews(from, to),
     ];
     const results = await Promise.allSettled(tasks);
     showErrors(results.filter((r) => r.status === "rejected").map((r) => r.reason.message));
