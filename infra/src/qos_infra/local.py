@@ -92,6 +92,8 @@ def components(options: StackOptions) -> list[Component]:
                 str(options.data_dir / "events.sqlite"),
                 "--store-path",
                 str(options.data_dir / "metrics.sqlite"),
+                "--views-log-path",
+                str(options.data_dir / "views.sqlite"),
                 "--window-s",
                 str(options.window_s),
             ],

@@ -16,6 +16,7 @@ from dataclasses import replace
 
 from qos_shared.testing.oracle import ORACLE, Record, rendition_shares
 from qos_shared.testing.sessions import Sessions, every_outcome, weighted
+from qos_shared.testing.views_oracle import views
 
 __all__ = ["BASE_MS", "ORACLE", "expected_rows", "generate"]
 
@@ -43,10 +44,11 @@ Key = tuple[int, str, str, str, str]  # window_start, metric, dimension, dimensi
 
 
 def expected_rows(records: list[Record], *, window_s: int, top_n: int) -> dict[Key, float | None]:
-    """What every engine must produce for these records, keyed like MetricRow.key()."""
+    """What every engine must produce for these records, keyed like MetricRow.key(): with the
+    records of their views (the oracle's), at their close times."""
     window_ms = window_s * 1000
     windows: dict[int, list[Record]] = defaultdict(list)
-    for r in records:
+    for r in [*records, *views(records)]:
         windows[r["event_time"] // window_ms * window_ms].append(r)
     out: dict[Key, float | None] = {}
     for start, rs in windows.items():

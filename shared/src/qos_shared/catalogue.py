@@ -131,6 +131,9 @@ class Aggregate:
 # ---------------------------------------------------------------------------------------------
 # Metrics
 
+#: The metric_type of a view's record (`qos_shared.views`).
+VIEW = "VIEW"
+
 MetricKind = Literal["count", "sum", "distinct", "mean", "ratio", "share", "percentile"]
 # CloudWatch's unit names (PutMetricData accepts only these); `unit` below is for people.
 CloudWatchUnit = Literal["Seconds", "Percent", "Count", "Bits/Second", "None"]
@@ -216,6 +219,12 @@ class Metric:
     higher_is_better: bool | None = None
     presentation: Presentation = field(kw_only=True)
 
+    @property
+    def over_views(self) -> bool:
+        """Whether the metric reads view records (`VIEW`), which only engines that build views
+        have, rather than events."""
+        return VIEW in self.numerator.filter.metric_types
+
     def __post_init__(self) -> None:
         needs_denominator = self.kind in ("mean", "ratio", "share")
         if needs_denominator != (self.denominator is not None):
@@ -252,9 +261,23 @@ PLAYING_SUMMARIES = Filter.of("PLAYBACK_SUMMARY", where=(Gt("playing_time_ms", 0
 PLAYS = Filter.of("PLAY")
 # Old players send no ATTEMPT; their PLAY (recognisable by the legacy envelope) is the attempt.
 ATTEMPTS = Filter.of("ATTEMPT") | Filter.of("PLAY", where=(Eq("source_format", "legacy"),))
-START_FAILURES = Filter.of("ERROR", where=(Eq("fatal", True), Eq("phase", "startup")))
-PLAYBACK_FAILURES = Filter.of("ERROR", where=(Eq("fatal", True), Eq("phase", "playback")))
-EXITS_BEFORE_START = Filter.of("STOP", where=(Eq("exit_before_start", True),))
+# Views (`qos_shared.views`): one record per view, metric_type VIEW, at the view's close time.
+VIEWS = Filter.of(VIEW)
+
+
+def _views_ending(*outcomes: str) -> Filter:
+    filters = [Filter.of(VIEW, where=(Eq("outcome", o),)) for o in outcomes]
+    out = filters[0]
+    for f in filters[1:]:
+        out = out | f
+    return out
+
+
+START_FAILURES = _views_ending("start_failure")
+PLAYBACK_FAILURES = _views_ending("playback_failure")
+EXITS_BEFORE_START = _views_ending("exit_before_start")
+STARTED_VIEWS = _views_ending("played", "abandoned", "playback_failure")
+SCORED_VIEWS = Filter.of(VIEW, where=(NotNull("score"),))
 
 WATCH_MS = Add(Field("playing_time_ms"), Field("buffering_time_ms"))
 MS_TO_S = 1 / 1000
@@ -451,23 +474,30 @@ CATALOGUE: tuple[Metric, ...] = (
         PLAYS,
         Presentation("Startup"),
     ),
+    _count(
+        "views",
+        "Views",
+        "Views that closed in the window: one viewer's playback each, counted once, when it "
+        "closes (see Views).",
+        VIEWS,
+        Presentation("Audience"),
+    ),
     _percent_of_events(
         "video_start_failure",
         "Video start failures",
-        "Fatal ERROR events in the startup phase per attempt, in percent (VSF).",
+        "Views that ended in a start failure (a fatal error before the first frame, whatever "
+        "its phase) per view, in percent (VSF).",
         START_FAILURES,
-        ATTEMPTS,
-        Presentation("Startup", tile=8, alarm_threshold=5.0),  # percent of attempts
+        VIEWS,
+        Presentation("Startup", tile=8, alarm_threshold=5.0),  # percent of views
     ),
     _percent_of_events(
         "exits_before_video_start",
         "Exits before video start",
-        (
-            "STOP events of sessions that ended with no first frame and no fatal error, per "
-            "attempt, in percent (EBVS)."
-        ),
+        "Views that ended with no first frame and no fatal error per view, in percent (EBVS): "
+        "whether or not the viewer's STOP arrived.",
         EXITS_BEFORE_START,
-        ATTEMPTS,
+        VIEWS,
         Presentation("Startup", tile=9),
     ),
     _percentile(
@@ -503,9 +533,10 @@ CATALOGUE: tuple[Metric, ...] = (
     _percent_of_events(
         "playback_failure",
         "Playback failures",
-        "Fatal ERROR events after the first frame per PLAY, in percent.",
+        "Views that ended in a fatal error after the first frame per view that reached it, in "
+        "percent.",
         PLAYBACK_FAILURES,
-        PLAYS,
+        STARTED_VIEWS,
         Presentation("Playback quality"),
     ),
     Metric(
@@ -583,12 +614,29 @@ CATALOGUE: tuple[Metric, ...] = (
         scale=MS_TO_MIN,
         presentation=Presentation("Audience", original_panel="Total Watch Time"),
     ),
+    Metric(
+        name="experience_score",
+        title="Experience score",
+        description=(
+            "Mean experience score (0-100) of the views that closed in the window and have one: "
+            "failure, startup, smoothness and quality parts (see Views)."
+        ),
+        unit="score",
+        cloudwatch_unit="None",
+        kind="mean",
+        numerator=Aggregate("sum", SCORED_VIEWS, Field("score")),
+        denominator=Aggregate("count", SCORED_VIEWS),
+        higher_is_better=True,
+        presentation=Presentation("Audience", tile=10, alarm_threshold=None),
+    ),
 )
 
 # Counted by each engine itself (records that came after their window closed), not from a filter.
 LATE_EVENTS = "late_events"
 
 BY_NAME: dict[str, Metric] = {m.name: m for m in CATALOGUE}
+#: The metrics over events only: what an engine without views computes.
+EVENT_METRICS: tuple[Metric, ...] = tuple(m for m in CATALOGUE if not m.over_views)
 
 
 def metric(name: str) -> Metric:
@@ -636,25 +684,28 @@ def _check_presentation() -> None:
 _check_presentation()
 
 
-def aggregates() -> Iterator[Aggregate]:
-    """Every distinct aggregate the catalogue needs (engines compute each once)."""
+def aggregates(metrics: tuple[Metric, ...] | None = None) -> Iterator[Aggregate]:
+    """Every distinct aggregate the metrics need (default: the catalogue's; engines compute each
+    once)."""
     seen: set[Aggregate] = set()
-    for m in CATALOGUE:
+    for m in CATALOGUE if metrics is None else metrics:
         for aggregate in (m.numerator, m.denominator):
             if aggregate is not None and aggregate not in seen:
                 seen.add(aggregate)
                 yield aggregate
 
 
-def fields_read() -> frozenset[str]:
-    """Every record field a filter or an expression of the catalogue reads."""
+def fields_read(metrics: tuple[Metric, ...] | None = None) -> frozenset[str]:
+    """Every record field a filter or an expression of the metrics (default: the catalogue's)
+    reads."""
+    chosen = CATALOGUE if metrics is None else metrics
     names: set[str] = {"metric_type", "event_time", "session_id", *ALL_DIMENSIONS}
-    for aggregate in aggregates():
+    for aggregate in aggregates(chosen):
         for clause in aggregate.filter.clauses:
             names.update(c.field for c in clause.conditions)
         if aggregate.value is not None:
             names.update(expr_fields(aggregate.value))
-    for m in CATALOGUE:
+    for m in chosen:
         if m.split_by:
             names.add(m.split_by)
     return frozenset(names)
@@ -672,9 +723,11 @@ def expr_fields(expr: Expr) -> Iterator[str]:
 __all__ = [
     "ALL_DIMENSIONS",
     "CATALOGUE",
+    "EVENT_METRICS",
     "LATE_EVENTS",
     "ORIGINAL_WIDGETS",
     "SECTIONS",
+    "VIEW",
     "Add",
     "Aggregate",
     "Chart",

@@ -9,6 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from qos_shared import views
 from qos_shared.catalogue import (
     CATALOGUE,
     LATE_EVENTS,
@@ -120,8 +121,35 @@ def render() -> str:
         "|---|---|---|---|---|---|---|",
         *(_presentation(m, m.presentation) for m in CATALOGUE),
         "",
+        *_views(),
     ]
     return "\n".join(lines)
+
+
+def _views() -> list[str]:
+    """The view definition (`qos_shared.views`: its docstring, its defaults, its record)."""
+    text = (views.__doc__ or "").strip().split("\n", 1)[1].strip()
+    rules = views.DEFAULT_RULES
+    return [
+        "## Views",
+        "",
+        "Generated from `shared/src/qos_shared/views.py`. The metrics over `VIEW` records above "
+        "(`views`, `video_start_failure`, `exits_before_video_start`, `playback_failure`, "
+        "`experience_score`) read these.",
+        "",
+        text,
+        "",
+        f"Defaults: inactivity timeout {rules.timeout_ms // 1000} s, maximum length "
+        f"{rules.max_length_ms // 3_600_000} h, quality reference "
+        f"{views.QUALITY_REFERENCE_BPS:,} bit/s.",
+        "",
+        "A view's record:",
+        "",
+        "| field | type |",
+        "|---|---|",
+        *(f"| `{name}` | {kind} |" for name, kind in views.VIEW_FIELDS.items()),
+        "",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

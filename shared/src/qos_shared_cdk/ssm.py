@@ -66,6 +66,10 @@ REALTIME_FLINK_APPLICATION_NAME = Parameter(REALTIME, "flink-application-name")
 REALTIME_CLOUDWATCH_NAMESPACE = Parameter(REALTIME, "cloudwatch-namespace")
 REALTIME_DASHBOARD_NAME = Parameter(REALTIME, "dashboard-name")
 REALTIME_ALARM_TOPIC_ARN = Parameter(REALTIME, "alarm-topic-arn")
+# The stream of closed views' records (`qos_shared.views`) the Flink job writes; the lake and the
+# search index read it.
+REALTIME_VIEWS_STREAM_ARN = Parameter(REALTIME, "views-stream-arn")
+REALTIME_VIEWS_STREAM_NAME = Parameter(REALTIME, "views-stream-name")
 
 # --- lake --------------------------------------------------------------------------------------
 LAKE_BUCKET_NAME = Parameter(LAKE, "bucket-name")

@@ -25,6 +25,7 @@ import orjson
 
 from qos_infra.simulator.audience import Event, Simulation, Viewer
 from qos_shared.testing.oracle import ORACLE, rendition_shares
+from qos_shared.testing.views_oracle import views
 
 FORMAT = "qos-simulator-truth/1"
 DIMENSIONS: tuple[str, ...] = ("all", "client_platform", "channel_watched", "viewer_country")
@@ -88,6 +89,8 @@ def compute_truth(
     `window_s`, as the realtime engine cuts them)."""
     window_ms = window_s * 1000
     all_records = [dict(r) for r in records]
+    # Each view's record, at its close time, as every engine that builds views adds it.
+    all_records += views(all_records)
     by_window: dict[int, list[Record]] = defaultdict(list)
     for r in all_records:
         by_window[r["event_time"] // window_ms * window_ms].append(r)

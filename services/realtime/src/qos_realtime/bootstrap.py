@@ -16,6 +16,7 @@ from qos_realtime.service.lifecycle import ApplicationLifecycle, LifecycleTiming
 from qos_realtime.service.publisher import MetricPublisher
 from qos_realtime.settings import LifecycleSettings, PublisherSettings, RealtimeSettings
 from qos_shared.retry import RetryPolicy
+from qos_shared.views import ViewRules
 
 if TYPE_CHECKING:
     from qos_realtime.service.consumer import RealtimeConsumer
@@ -29,24 +30,35 @@ def window_config(settings: RealtimeSettings) -> WindowConfig:
         window_s=settings.window_s,
         allowed_lateness_s=settings.allowed_lateness_s,
         top_n_channels=settings.top_n_channels,
+        views=ViewRules(
+            timeout_ms=settings.view_timeout_s * 1000,
+            max_length_ms=settings.view_max_length_s * 1000,
+        ),
     )
 
 
 def build_consumer(settings: RealtimeSettings | None = None) -> RealtimeConsumer:
-    """The window engine over the event log into the metric store; the caller closes
-    `consumer.log` and `consumer.store` when done. Raises what opening them raises
-    (`EventLogError`, `OSError`)."""
+    """The window engine over the event log into the metric store and the views log; the
+    caller closes `consumer.log`, `consumer.store` and `consumer.views_log` when done. Raises
+    what opening them raises (`EventLogError`, `OSError`)."""
     from qos_realtime.adapters.metric_store import MetricStore
     from qos_realtime.adapters.window_engine import spill_dir_default
     from qos_realtime.service.consumer import ConsumerTiming, RealtimeConsumer
     from qos_shared.eventlog import EventLog
 
     settings = settings or RealtimeSettings()
+    config = window_config(settings)  # settings errors before anything is opened
     log = EventLog(settings.log_path)
     try:
         store = MetricStore(settings.store_path)
     except BaseException:
         log.close()
+        raise
+    try:
+        views_log = EventLog(settings.views_log_path)
+    except BaseException:
+        log.close()
+        store.close()
         raise
     timing = ConsumerTiming(
         batch_size=settings.batch_size,
@@ -55,7 +67,7 @@ def build_consumer(settings: RealtimeSettings | None = None) -> RealtimeConsumer
         poll_interval_s=settings.poll_interval_s,
     )
     return RealtimeConsumer(
-        log, store, window_config(settings), timing, spill_dir=spill_dir_default()
+        log, store, config, timing, spill_dir=spill_dir_default(), views_log=views_log
     )
 
 

@@ -24,6 +24,10 @@ class RealtimeSettings(BaseSettings):
 
     log_path: Path = Path(".qos-data/events.sqlite")
     store_path: Path = Path(".qos-data/metrics.sqlite")
+    # Closed views (`qos_shared.views`), one record each, for the lake and the search index.
+    views_log_path: Path = Path(".qos-data/views.sqlite")
+    view_timeout_s: int = Field(default=180, ge=1, le=86_400)
+    view_max_length_s: int = Field(default=4 * 3600, ge=60, le=7 * 86_400)
     window_s: int = Field(default=60, ge=5, le=3600)
     allowed_lateness_s: float = Field(default=5.0, ge=0, le=3600)
     top_n_channels: int = Field(default=10, ge=1, le=1000)

@@ -36,6 +36,7 @@ EXPECTED_NAMES = {
     "concurrency": ("Concurrency", "Count", "Average"),
     "attempts": ("Attempts", "Count", "Sum"),
     "plays": ("Plays", "Count", "Sum"),
+    "views": ("Views", "Count", "Sum"),
     "video_start_failure": ("VideoStartFailure", "Percent", "Average"),
     "exits_before_video_start": ("ExitsBeforeVideoStart", "Percent", "Average"),
     "startup_time_p50": ("StartupTime", "Seconds", "p50"),
@@ -51,6 +52,7 @@ EXPECTED_NAMES = {
     "live_latency_p95": ("LiveLatency", "Seconds", "p95"),
     "concurrent_viewers": ("ConcurrentViewers", "Count", "Average"),
     "watch_time": ("WatchTime", "None", "Sum"),
+    "experience_score": ("ExperienceScore", "None", "Average"),
     "late_events": ("LateEvents", "Count", "Sum"),
 }
 # The original sample's KDA SQL: METRIC_TYPE and METRIC_UNIT of each output row.

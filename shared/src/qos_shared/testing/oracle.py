@@ -1,5 +1,9 @@
 """Every KPI of METRICS.md computed by hand, in plain Python, over stored records.
 
+View KPIs (views, start failures, exits before start, playback failures, experience score) read
+the view records (metric_type VIEW) among the records: `qos_shared.testing.views_oracle` builds
+them by hand from the events.
+
 This is the independent computation each engine's tests check against (the local window engine,
 the Flink job, the lake's queries, and later the search index): written metric by metric from
 METRICS.md, without reading the catalogue's data structures or its SQL, so a mistake in a
@@ -60,8 +64,14 @@ def _startups_ms(rs: list[Record]) -> list[float]:
     return [r["startup_latency_ms"] for r in of(rs, "PLAY")]
 
 
-def _fatal(rs: list[Record], phase: str) -> int:
-    return sum(1 for r in of(rs, "ERROR") if r.get("fatal") is True and r.get("phase") == phase)
+def _views(rs: list[Record], *outcomes: str) -> int:
+    """View records (metric_type VIEW) with one of these outcomes; all views when none given."""
+    return sum(1 for r in of(rs, "VIEW") if not outcomes or r.get("outcome") in outcomes)
+
+
+def _score(rs: list[Record]) -> float | None:
+    scores = [r["score"] for r in of(rs, "VIEW") if r.get("score") is not None]
+    return sum(scores) / len(scores) if scores else None
 
 
 def _mean_s(values: list[float]) -> float | None:
@@ -95,17 +105,20 @@ ORACLE: dict[str, Callable[[list[Record]], float | None]] = {
     "concurrency": lambda rs: float(len({r["session_id"] for r in _summaries(rs)})),
     "attempts": lambda rs: float(_attempts(rs)),
     "plays": lambda rs: float(len(of(rs, "PLAY"))),
-    "video_start_failure": lambda rs: ratio(_fatal(rs, "startup"), _attempts(rs), 100),
-    "exits_before_video_start": lambda rs: ratio(
-        sum(1 for r in of(rs, "STOP") if r.get("exit_before_start") is True), _attempts(rs), 100
-    ),
+    "views": lambda rs: float(_views(rs)),
+    "video_start_failure": lambda rs: ratio(_views(rs, "start_failure"), _views(rs), 100),
+    "exits_before_video_start": lambda rs: ratio(_views(rs, "exit_before_start"), _views(rs), 100),
     "startup_time_p50": lambda rs: _pct_s(_startups_ms(rs), 0.5),
     "startup_time_p90": lambda rs: _pct_s(_startups_ms(rs), 0.9),
     "startup_time_p95": lambda rs: _pct_s(_startups_ms(rs), 0.95),
     "rebuffer_frequency": lambda rs: ratio(
         sum(r["buffering_count"] for r in _summaries(rs)), _watch_ms(rs), 60_000
     ),
-    "playback_failure": lambda rs: ratio(_fatal(rs, "playback"), len(of(rs, "PLAY")), 100),
+    "playback_failure": lambda rs: ratio(
+        _views(rs, "playback_failure"),
+        _views(rs, "played", "abandoned", "playback_failure"),
+        100,
+    ),
     "average_bitrate": _bitrate,
     "quality_switches_up": lambda rs: _switches(rs, "UP"),
     "quality_switches_down": lambda rs: _switches(rs, "DOWN"),
@@ -115,6 +128,7 @@ ORACLE: dict[str, Callable[[list[Record]], float | None]] = {
         len({r["session_id"] for r in _summaries(rs) if r["playing_time_ms"] > 0})
     ),
     "watch_time": lambda rs: sum(r["playing_time_ms"] for r in _summaries(rs)) / 60_000,
+    "experience_score": _score,
 }
 # Metrics split by a field: computed by `rendition_shares`, not by ORACLE.
 SHARE_METRICS = frozenset({"rendition_share"})

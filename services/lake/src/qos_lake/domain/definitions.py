@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from qos_lake.domain.named_query import NamedQuery
-from qos_shared.catalogue import CATALOGUE, Aggregate, Field, Filter, Metric, metric
+from qos_shared.catalogue import EVENT_METRICS, Aggregate, Field, Filter, Metric, metric
 from qos_shared.catalogue_sql import (
     aggregate_sql,
     condition_sql,
@@ -345,8 +345,9 @@ def _dashboard() -> Iterator[NamedQuery]:
 
 
 def _kpis() -> Iterator[NamedQuery]:
-    plain = tuple((m.name, m) for m in CATALOGUE if m.kind != "share")
-    shares = [m for m in CATALOGUE if m.kind == "share"]
+    # The lake holds no views yet: its KPIs are the metrics over events (`EVENT_METRICS`).
+    plain = tuple((m.name, m) for m in EVENT_METRICS if m.kind != "share")
+    shares = [m for m in EVENT_METRICS if m.kind == "share"]
     for suffix, words, group in _GROUPINGS:
         yield metrics_query(
             f"kpis{suffix}",

@@ -21,6 +21,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from qos_realtime.domain.rows import MetricRow
 from qos_shared.catalogue import BY_NAME, CATALOGUE, LATE_EVENTS
 
@@ -40,6 +42,22 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS metric_rows_by_metric"
     " ON metric_rows (metric, dimension, window_start)",
     "CREATE TABLE IF NOT EXISTS engine_state (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+    # Closed views (`qos_shared.views`): one record each, by close time.
+    """CREATE TABLE IF NOT EXISTS views (
+        view_id         TEXT    PRIMARY KEY,
+        session_id      TEXT    NOT NULL,
+        event_time      INTEGER NOT NULL,
+        view_start      INTEGER NOT NULL,
+        outcome         TEXT    NOT NULL,
+        score           REAL,
+        client_platform TEXT,
+        channel_watched TEXT,
+        record          TEXT    NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS views_by_time ON views (event_time)",
+    "CREATE INDEX IF NOT EXISTS views_by_session ON views (session_id, view_start)",
+    # The engine's open views at `accounted_through` (its restart state): one row each.
+    "CREATE TABLE IF NOT EXISTS open_views (position INTEGER PRIMARY KEY, state TEXT NOT NULL)",
 )
 _COLUMNS = "window_start, window_end, metric, dimension, dimension_value, value, split, final"
 
@@ -237,9 +255,13 @@ class MetricStore(MetricReader):
         late: dict[int, int] | None = None,
         window_ms: int | None = None,
         state: dict[str, int] | None = None,
+        views: Sequence[dict[str, Any]] = (),
+        open_views: Sequence[Sequence[Any]] | None = None,
     ) -> None:
         """In one transaction: drop the provisional rows of `finalised` windows, upsert `rows`,
-        add `late` counts (window_start -> records), and record the engine's `state`."""
+        add `late` counts (window_start -> records), add closed `views` (view records), replace
+        the `open_views` (the engine's state rows; None: unchanged) and record the engine's
+        `state`."""
         now = int(time.time() * 1000)
         finalised = list(finalised)
         with self._lock:
@@ -278,6 +300,31 @@ class MetricStore(MetricReader):
                         " updated_at = excluded.updated_at",
                         (window_start, window_start + window_ms, LATE_EVENTS, count, now),
                     )
+                self._store.executemany(
+                    "INSERT OR REPLACE INTO views (view_id, session_id, event_time, view_start,"
+                    " outcome, score, client_platform, channel_watched, record)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            v["view_id"],
+                            v["session_id"],
+                            v["event_time"],
+                            v["view_start"],
+                            v["outcome"],
+                            v["score"],
+                            v["client_platform"],
+                            v["channel_watched"],
+                            orjson.dumps(v).decode(),
+                        )
+                        for v in views
+                    ],
+                )
+                if open_views is not None:
+                    self._store.execute("DELETE FROM open_views")
+                    self._store.executemany(
+                        "INSERT INTO open_views (position, state) VALUES (?, ?)",
+                        [(i, orjson.dumps(list(row)).decode()) for i, row in enumerate(open_views)],
+                    )
                 for key, value in (state or {}).items():
                     self._store.execute(
                         "INSERT OR REPLACE INTO engine_state (key, value) VALUES (?, ?)",
@@ -287,6 +334,21 @@ class MetricStore(MetricReader):
             except BaseException:
                 self._store.execute("ROLLBACK")
                 raise
+
+    def open_views(self) -> list[tuple[Any, ...]]:
+        """The engine's open views as last written (its restart state)."""
+        with self._lock:
+            rows = self._store.execute("SELECT state FROM open_views ORDER BY position").fetchall()
+        return [tuple(orjson.loads(r[0])) for r in rows]
+
+    def views_closing_from(self, event_time: int) -> list[dict[str, Any]]:
+        """The view records whose close time is at or after `event_time`."""
+        with self._lock:
+            rows = self._store.execute(
+                "SELECT record FROM views WHERE event_time >= ? ORDER BY event_time, view_id",
+                (event_time,),
+            ).fetchall()
+        return [orjson.loads(r[0]) for r in rows]
 
     def state(self, key: str, default: int = 0) -> int:
         with self._lock:

@@ -13,7 +13,13 @@ Time: the watermark is the largest event_time seen minus the allowed lateness, a
 reaches `end`; a record for a closed window is late: counted per window, never aggregated. Within a
 batch records are not judged against each other, only against windows closed before it.
 
-`compute_rows` is the engine in one call, for a bounded set of records.
+Views (`qos_shared.views`, `ViewBuilder`): every batch that is not a replay also goes into the
+open views; `close_views` closes those the watermark has reached and loads their records (metric
+type VIEW, at their close time) into their windows, where the view KPIs count them. The consumer
+calls it before closing windows at the same watermark.
+
+`compute_rows` is the engine in one call, for a bounded set of records (every view closes at its
+end).
 """
 
 # ruff: noqa: S608 - SQL text rendered from the catalogue, integers and table names made here.
@@ -30,6 +36,7 @@ from typing import Any
 import duckdb
 import orjson
 
+from qos_realtime.adapters.view_builder import ViewBuilder
 from qos_realtime.adapters.window_sql import (
     GROUP_METRICS,
     SHARE_METRICS,
@@ -92,6 +99,10 @@ class WindowEngine:
         self.max_event_time: int | None = None
         # Every window that ends at or before this is closed (restored from the store on restart).
         self.closed_until: int = 0
+        # Views: built from each batch that is not a replay, closed by the watermark into view
+        # records, which then count in their windows like events.
+        self.views = ViewBuilder(self._db, config.views)
+        self.closed_views: list[dict[str, Any]] = []  # closed since `take_closed_views`
 
     def _create_empty(self) -> None:
         with self._file.holding(b"") as path:
@@ -135,7 +146,18 @@ class WindowEngine:
             self._load(data, first_position, replay=False, result=result)
         return result
 
-    def _load(self, data: bytes, first_position: int, *, replay: bool, result: BatchResult) -> None:
+    def _load(
+        self,
+        data: bytes,
+        first_position: int | None,
+        *,
+        replay: bool,
+        result: BatchResult,
+        views: bool = True,
+    ) -> None:
+        """Load a batch; `views`: its records also go into the views (not for view records,
+        nor for a replay: those records are in the restored views already); `first_position`
+        None: records that need no log position (view records, restored from the store)."""
         window_ms = self.config.window_ms
         self._batch += 1
         table = f"b{self._batch}"
@@ -165,9 +187,12 @@ class WindowEngine:
             return
         if rows < sum(int(count) for _, count, _ in stats):
             self._db.execute(f"DELETE FROM {table} WHERE window_start + {window_ms} <= {closed}")
+        if views and not replay:
+            self.views.add(table)
         # Every record keeps the first log position of its load, a lower bound of its own,
         # which is all the checkpoint needs (it may only ever be too early, never too late).
-        self._loads.append((int(first_position), set(kept)))
+        if first_position is not None:
+            self._loads.append((int(first_position), set(kept)))
         self._tables[table] = kept
         self._table_rows[table] = rows
         self._merge_small_tables()
@@ -210,6 +235,36 @@ class WindowEngine:
         lateness_ms = int(self.config.allowed_lateness_s * 1000)
         candidates = [t - lateness_ms for t in (self.max_event_time, idle_now_ms) if t is not None]
         return max(candidates) if candidates else None
+
+    def close_views(self, watermark: int | None, *, end_of_input: bool = False) -> int:
+        """Close the views the watermark has reached (all of them at the end of a bounded
+        input) and load their records into their windows, before any window closes at this
+        watermark (a view's close time is before the end of its window, so its window is still
+        open). Returns how many closed."""
+        if watermark is None and not end_of_input:
+            return 0
+        records = self.views.close(None if end_of_input else watermark)
+        if records:
+            self.load_view_records(records)
+            self.closed_views += records
+        return len(records)
+
+    def load_view_records(self, records: list[dict[str, Any]]) -> BatchResult:
+        """View records into their windows (closed views, or restored from the store)."""
+        result = BatchResult()
+        self._load(
+            b"\n".join(orjson.dumps(r) for r in records),
+            None,
+            replay=False,
+            result=result,
+            views=False,
+        )
+        return result
+
+    def take_closed_views(self) -> list[dict[str, Any]]:
+        """The view records closed since the last call."""
+        taken, self.closed_views = self.closed_views, []
+        return taken
 
     def open_windows(self) -> list[int]:
         """Windows with records (kept as the loads' window sets: no query)."""
@@ -363,6 +418,7 @@ def compute_rows(
     late), as a Flink job on a bounded source would emit them."""
     engine = WindowEngine(WindowConfig(window_s=window_s, top_n_channels=top_n))
     engine.add([orjson.dumps(r) for r in records])
+    engine.close_views(None, end_of_input=True)
     windows = engine.open_windows()
     rows = engine.rows(windows, final=True)
     engine.close(windows)

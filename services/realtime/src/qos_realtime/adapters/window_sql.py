@@ -45,6 +45,8 @@ from qos_shared.catalogue_sql import (
     quote,
 )
 from qos_shared.record_schema import column_types
+from qos_shared.views import fields_read as view_fields_read
+from qos_shared.views import view_column_types
 
 _DUCKDB_TYPES = {"string": "VARCHAR", "int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN"}
 
@@ -53,9 +55,11 @@ SHARE_METRICS: tuple[Metric, ...] = tuple(m for m in CATALOGUE if m.kind == "sha
 
 
 def record_columns() -> dict[str, str]:
-    """The fields the engine reads of each record (what the catalogue reads), as DuckDB types."""
-    types = column_types()
-    return {name: _DUCKDB_TYPES[types[name]] for name in sorted(fields_read())}
+    """The fields the engine reads of each record (what the catalogue and the views read), as
+    DuckDB types. View records (metric_type VIEW) have fields of their own."""
+    types = {**view_column_types(), **column_types()}
+    names = fields_read() | view_fields_read()
+    return {name: _DUCKDB_TYPES[types[name]] for name in sorted(names)}
 
 
 @dataclass(frozen=True)
@@ -87,8 +91,9 @@ PLAN = _plan()
 
 def stored_columns() -> dict[str, str]:
     """The fields kept in `pending` (besides event_time and the flags): what the aggregates read
-    once the filters are flags: the values, the dimensions, the split fields, session_id."""
-    names = {"client_platform", "channel_watched", "session_id"}
+    once the filters are flags: the values, the dimensions, the split fields, session_id; and
+    what the views read (`ViewBuilder` reads a batch's table before its windows keep it)."""
+    names = {"client_platform", "channel_watched", "session_id", *view_fields_read()}
     for aggregate in aggregates():
         if aggregate.value is not None:
             names.update(expr_fields(aggregate.value))

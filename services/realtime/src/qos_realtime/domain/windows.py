@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from qos_shared.views import DEFAULT_RULES, ViewRules
+
 
 @dataclass(frozen=True, slots=True)
 class WindowConfig:
     window_s: int = 60
     allowed_lateness_s: float = 5.0
     top_n_channels: int = 10
+    views: ViewRules = DEFAULT_RULES
 
     def __post_init__(self) -> None:
         if not 1 <= self.window_s <= 3600:

@@ -13,6 +13,7 @@ from qos_shared.local_process import Consumer, consumer_parser, run_consumer
 def main(argv: list[str] | None = None) -> int:
     parser = consumer_parser("qos-realtime", __doc__)
     parser.add_argument("--store-path", type=Path, help="the metric store to write")
+    parser.add_argument("--views-log-path", type=Path, help="the log of closed views to write")
     parser.add_argument("--window-s", type=int, help="window length in seconds (5..3600)")
     parser.add_argument("--allowed-lateness-s", type=float, help="watermark delay in seconds")
     return run_consumer(parser, argv, _start)
@@ -23,11 +24,12 @@ def _start(given: dict[str, Any]) -> Consumer:
     consumer = build_consumer(settings)
     return Consumer(
         describe=(
-            f"{settings.log_path} into {settings.store_path} ({settings.window_s} s windows, "
-            f"{settings.allowed_lateness_s:g} s allowed lateness)"
+            f"{settings.log_path} into {settings.store_path} and {settings.views_log_path} "
+            f"({settings.window_s} s windows, {settings.allowed_lateness_s:g} s allowed "
+            f"lateness, views closing after {settings.view_timeout_s} s without a record)"
         ),
         run=consumer.run,
-        opened=(consumer.log, consumer.store),
+        opened=(consumer.log, consumer.store, *filter(None, [consumer.views_log])),
     )
 
 

@@ -1,8 +1,11 @@
 """Runs the window engine over the local event log, with its own checkpoint, into the store.
 
 Restart-safe without losing or double-counting: the log checkpoint only moves past records that
-are accounted for in the store (in a final window, or counted late); records of windows still
-open are read again after a restart and rebuild those windows. The store keeps, in the same
+are accounted for in the store (in a final window, or counted late, and in the views the store
+holds); records of windows still open are read again after a restart and rebuild those windows.
+The views go into the store with every final write: the ones closed since the last, and the open
+ones as they are at `accounted_through`; after a restart those are restored and the records after
+`accounted_through` rebuild the rest. The store keeps, in the same
 transaction as the rows, how far records are accounted for (`accounted_through`) and which
 windows are closed, so replayed records of closed windows are skipped, not counted as late.
 """
@@ -15,10 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
+
 from qos_realtime.adapters.metric_store import MetricStore
 from qos_realtime.adapters.window_engine import WindowEngine
 from qos_realtime.domain.windows import BatchResult, WindowConfig
-from qos_shared.eventlog import EventLog, JoinedRecords, LogEntry
+from qos_shared.eventlog import EventLog, JoinedRecords, LogEntry, LogRecord
 
 CONSUMER = "realtime"
 ACCOUNTED = "accounted_through"
@@ -43,8 +48,10 @@ class RealtimeConsumer:
         *,
         clock: Callable[[], float] = time.time,
         spill_dir: Path | None = None,
+        views_log: EventLog | None = None,
     ) -> None:
         self.log = log
+        self.views_log = views_log
         self.store = store
         self.config = config
         self.timing = timing
@@ -53,6 +60,13 @@ class RealtimeConsumer:
         self.engine.closed_until = store.state(CLOSED_UNTIL)
         self.accounted = store.state(ACCOUNTED)
         self.position = log.checkpoint(CONSUMER)
+        # The views as they were at `accounted`: the open ones, and the closed ones whose
+        # windows were still open (records after `accounted` are read again and rebuild the
+        # rest, identically).
+        self.engine.views.restore(store.open_views())
+        pending = store.views_closing_from(self.engine.closed_until)
+        if pending:
+            self.engine.load_view_records(pending)
         self._last_record_at = clock()
         self._last_flush = 0.0
         self._dirty = False
@@ -70,16 +84,28 @@ class RealtimeConsumer:
             self._dirty = self._dirty or result.added > 0
         idle = not read and now - self._last_record_at >= self.timing.idle_after_s
         watermark = self.engine.watermark(idle_now_ms=int(now * 1000) if idle else None)
+        # Views first: a view closing at this watermark counts in a window still open.
+        if self.engine.close_views(watermark):
+            self._dirty = True
         due = self.engine.due_windows(watermark)
         if due or late:
             window_ms = self.config.window_ms
             closed_until = max([self.engine.closed_until, *(w + window_ms for w in due)])
+            views = self.engine.take_closed_views()
+            if views and self.views_log is not None:
+                # Before the store: if the process dies between the two, the views are built
+                # again after the restart and appended again, which the log ignores (by id).
+                self.views_log.append(
+                    [LogRecord(v["event_id"], v["session_id"], orjson.dumps(v)) for v in views]
+                )
             self.store.write(
                 self.engine.rows(due, final=True),
                 finalised=due,
                 late=late,
                 window_ms=window_ms,
                 state={ACCOUNTED: self.position, CLOSED_UNTIL: closed_until},
+                views=views,
+                open_views=self.engine.views.snapshot(),
             )
             self.engine.close(due)
             self.accounted = self.position
@@ -116,6 +142,8 @@ class RealtimeConsumer:
     def _commit_checkpoint(self) -> None:
         oldest_open = self.engine.min_open_position()
         checkpoint = self.position if oldest_open is None else oldest_open - 1
+        # Records after `accounted` may be in views not yet written to the store.
+        checkpoint = min(checkpoint, self.accounted)
         if checkpoint != self.log.checkpoint(CONSUMER):
             self.log.commit(CONSUMER, checkpoint)
 

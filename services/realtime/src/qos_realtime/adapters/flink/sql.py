@@ -89,11 +89,19 @@ Every statement is plain text; `statements()` lists them in order.
 # ruff: noqa: S608 - SQL text rendered from the catalogue, integers and fixed names; no input.
 from __future__ import annotations
 
-from qos_shared.catalogue import CATALOGUE, LATE_EVENTS, Aggregate, Field, Metric, fields_read
+from qos_shared.catalogue import (
+    EVENT_METRICS,
+    LATE_EVENTS,
+    Aggregate,
+    Field,
+    Metric,
+    fields_read,
+)
 from qos_shared.catalogue_sql import filter_sql, metric_sql, share_numerator_sql
 
-GROUP_METRICS: tuple[Metric, ...] = tuple(m for m in CATALOGUE if m.kind != "share")
-SHARE_METRICS: tuple[Metric, ...] = tuple(m for m in CATALOGUE if m.kind == "share")
+# The job builds no views yet: it computes the metrics over events (`EVENT_METRICS`).
+GROUP_METRICS: tuple[Metric, ...] = tuple(m for m in EVENT_METRICS if m.kind != "share")
+SHARE_METRICS: tuple[Metric, ...] = tuple(m for m in EVENT_METRICS if m.kind == "share")
 
 # The view of the job's MetricRows, and its columns (MetricRow's fields, in order).
 ROWS_VIEW = "qos_metric_rows"
@@ -188,7 +196,7 @@ def unique_events_view() -> str:
     """The first record of each `event_id` (keep-first deduplication on processing time: an
     insert-only stream whose `rowtime` is still a time attribute); the catalogue's fields and
     `rowtime`."""
-    columns = ", ".join(ident(c) for c in [*sorted(fields_read()), "rowtime"])
+    columns = ", ".join(ident(c) for c in [*sorted(fields_read(EVENT_METRICS)), "rowtime"])
     return f"""CREATE TEMPORARY VIEW {UNIQUE_VIEW} AS
 SELECT {columns}
 FROM (
@@ -315,7 +323,7 @@ CROSS JOIN UNNEST(s.parts) AS p ({ident("split")}, part)""",
 
 def _distribution_sources() -> dict[str, Aggregate]:
     sources: dict[str, Aggregate] = {}
-    for m in CATALOGUE:
+    for m in EVENT_METRICS:
         if m.kind != "percentile":
             continue
         if not isinstance(m.numerator.value, Field):

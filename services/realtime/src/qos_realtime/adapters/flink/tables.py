@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from qos_realtime.adapters.flink.sql import EVENT_ID, PROCTIME, SINK_COLUMNS, ident
-from qos_shared.catalogue import fields_read
+from qos_shared.catalogue import EVENT_METRICS, fields_read
 
 # Flink types of the stored-record fields the catalogue reads. A unit test checks this against
 # `qos_shared.record_schema` (which needs pydantic, absent from the Flink runtime).
@@ -70,10 +70,12 @@ def _with(options: Mapping[str, str]) -> str:
 
 def source_columns() -> list[tuple[str, str]]:
     """(column, Flink type) of every field the catalogue reads, sorted by name, then `event_id`."""
-    missing = fields_read() - FIELD_TYPES.keys()
+    missing = fields_read(EVENT_METRICS) - FIELD_TYPES.keys()
     if missing:
         raise KeyError(f"no Flink type for the catalogue's fields: {sorted(missing)}")
-    return [(name, FIELD_TYPES[name]) for name in sorted(fields_read())] + [(EVENT_ID, "STRING")]
+    return [(name, FIELD_TYPES[name]) for name in sorted(fields_read(EVENT_METRICS))] + [
+        (EVENT_ID, "STRING")
+    ]
 
 
 def source_ddl(name: str, options: Mapping[str, str], *, allowed_lateness_s: float) -> str:
