@@ -14,6 +14,8 @@ class LakeSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="QOS_LAKE_", extra="ignore")
 
     log_path: Path = Path(".qos-data/events.sqlite")
+    # The realtime engine's views log (a record per closed view): the `views` table's source.
+    views_log_path: Path = Path(".qos-data/views.sqlite")
     lake_root: Path = Path(".qos-data/lake")
     # Large flushes make few, large files (what Athena and DuckDB read fastest); the time bound
     # keeps a quiet stream's events from waiting long to become queryable.
