@@ -95,8 +95,10 @@ def write_lake(
         try:
             append(log, rows)
             config = WriterConfig(flush_records=3_000, read_batch=1_000)
-            writer = LakeWriter(log, root, config) if table is None else (
-                LakeWriter(log, root, config, table=table)
+            writer = (
+                LakeWriter(log, root, config)
+                if table is None
+                else (LakeWriter(log, root, config, table=table))
             )
             try:
                 while writer.poll()[0]:

@@ -25,8 +25,8 @@ def open_log(settings: LakeSettings) -> EventLog:
 
 def open_views_log(settings: LakeSettings) -> EventLog:
     """The views log the views writer consumes (created if the realtime engine has not yet)."""
-    settings.views_log_path.parent.mkdir(parents=True, exist_ok=True)
-    return EventLog(settings.views_log_path)
+    settings.views_log.parent.mkdir(parents=True, exist_ok=True)
+    return EventLog(settings.views_log)
 
 
 def build_writer(settings: LakeSettings, event_log: EventLog) -> LakeWriter:

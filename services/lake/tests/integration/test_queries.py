@@ -356,7 +356,10 @@ def test_the_views_table_holds_the_views_log_by_close_time(lake: Path) -> None:
     assert len(got) == len(want)
     for row, view in zip(got, want, strict=True):
         closed = datetime.fromtimestamp(view["event_time"] / 1000, UTC)
-        assert (row.pop("dt"), row.pop("hour")) == (closed.date().isoformat(), closed.strftime("%H"))
+        assert (row.pop("dt"), row.pop("hour")) == (
+            closed.date().isoformat(),
+            closed.strftime("%H"),
+        )
         assert same([tuple(row.values())], [tuple(view.values())]), (row, view)
         assert list(row) == list(view)
 

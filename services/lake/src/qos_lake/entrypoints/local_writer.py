@@ -22,7 +22,9 @@ from qos_shared.local_process import Consumer, consumer_parser, run_consumer
 def main(argv: list[str] | None = None) -> int:
     parser = consumer_parser("qos-lake-writer", __doc__)
     parser.add_argument(
-        "--views-log-path", type=Path, help="the realtime engine's views log (created if missing)"
+        "--views-log-path",
+        type=Path,
+        help="the realtime engine's views log (default: views.sqlite beside the event log)",
     )
     parser.add_argument("--lake-root", type=Path, help="the lake root (created if missing)")
     parser.add_argument("--flush-records", type=int, help="flush after this many records")
@@ -42,7 +44,10 @@ def _start(given: dict[str, Any]) -> Consumer:
         views_writer = build_views_writer(settings, views_log)
         opened.pop_all()  # started: the consumer closes them, in this order
     return Consumer(
-        describe=(f"{settings.log_path} and {settings.views_log_path} into {settings.lake_root}"),
+        describe=(
+            f"{settings.log_path} into {settings.lake_root}, and {settings.views_log} into its"
+            " views table"
+        ),
         run=lambda stop: run_both(writer, views_writer, stop),
         opened=(writer, views_writer, log, views_log),
     )
