@@ -7,9 +7,10 @@ reads; long sessions cross hour and day boundaries. Then they are lost as client
 (`lose`): some sessions lose their last record (a STOP, or the exit beacon: an exit before start
 is then an ATTEMPT alone), fatal errors lose their `phase`, and some sessions pause longer than
 a view's inactivity timeout halfway (two views). Their views are the hand-written views oracle's
-(`qos_shared.testing.views_oracle.views`), put in the views log as the realtime engine does. The oracle computes every KPI and every named
-query's expected rows in plain Python, metric by metric, without reading the catalogue's
-definitions or the SQL: it is the independent truth the queries are checked against.
+(`qos_shared.testing.views_oracle.views`), put in the views log as the realtime engine does.
+The oracle computes every KPI and every named query's expected rows in plain Python, metric by
+metric, without reading the catalogue's definitions or the SQL: it is the independent truth the
+queries are checked against.
 """
 
 from __future__ import annotations
