@@ -22,6 +22,7 @@ class LakeSettings(BaseSettings):
     def views_log(self) -> Path:
         """The views log's path (`views_log_path`, or `views.sqlite` beside the event log)."""
         return self.views_log_path or self.log_path.with_name("views.sqlite")
+
     lake_root: Path = Path(".qos-data/lake")
     # Large flushes make few, large files (what Athena and DuckDB read fastest); the time bound
     # keeps a quiet stream's events from waiting long to become queryable.
