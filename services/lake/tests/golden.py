@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from qos_lake.domain.layout import VIEWS
+from qos_lake.domain.layout import EVENTS, VIEWS, Table
 from qos_lake.domain.queries import QueryParams
 from qos_lake.service import LakeWriter, WriterConfig
 from qos_shared.eventlog import EventLog
@@ -88,7 +88,7 @@ def write_lake(
 ) -> None:
     """The records through the event log and the real writer, in several flushes; `views`
     (view records) through a views log beside it (`views_log_path`) and the views writer."""
-    logs = [(records, log_path, None)]
+    logs: list[tuple[list[Record], Path, Table]] = [(records, log_path, EVENTS)]
     if views is not None:
         logs.append((views, views_log_path(log_path), VIEWS))
     for rows, path, table in logs:
@@ -96,11 +96,7 @@ def write_lake(
         try:
             append(log, rows)
             config = WriterConfig(flush_records=3_000, read_batch=1_000)
-            writer = (
-                LakeWriter(log, root, config)
-                if table is None
-                else (LakeWriter(log, root, config, table=table))
-            )
+            writer = LakeWriter(log, root, config, table=table)
             try:
                 while writer.poll()[0]:
                     pass

@@ -234,6 +234,7 @@ def metrics_query(
             session_pass = sessions.setdefault(key, _SessionPass(*key))
             session_pass.flags[column] = _within(aggregate.filter, types)
             continue
+        where: str | None
         if aggregate in of_views:
             target, where = views_pass, _residual(aggregate.filter, VIEW)
         else:
