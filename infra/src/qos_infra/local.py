@@ -111,11 +111,16 @@ def components(options: StackOptions) -> list[Component]:
                 "qos_lake.entrypoints.local_writer",
                 "--log-path",
                 str(options.data_dir / "events.sqlite"),
+                "--views-log-path",
+                str(options.data_dir / "views.sqlite"),
                 "--lake-root",
                 str(options.data_dir / "lake"),
             ],
             ready_pattern=re.compile(r"qos-lake-writer consuming"),
-            description=f"Parquet under {options.data_dir / 'lake'} (dt=/hour= partitions)",
+            description=(
+                f"Parquet under {options.data_dir / 'lake'} (events/ and views/,"
+                " dt=/hour= partitions)"
+            ),
         ),
         *_search_components(options),
         Component(

@@ -3,14 +3,20 @@
 The sessions come from the one seeded generator (`qos_shared.testing.sessions`): stored records
 (flat event + enrichment fields) for sessions over three UTC days, across platforms, channels
 (one with a quote in its name) and countries (some unknown), with every event type the catalogue
-reads; long sessions cross hour and day boundaries. The oracle computes every KPI and every named
-query's expected rows in plain Python, metric by metric, without reading the catalogue's
-definitions or the SQL: it is the independent truth the queries are checked against.
+reads; long sessions cross hour and day boundaries. Then they are lost as clients lose them
+(`lose`): some sessions lose their last record (a STOP, or the exit beacon: an exit before start
+is then an ATTEMPT alone), fatal errors lose their `phase`, and some sessions pause longer than
+a view's inactivity timeout halfway (two views). Their views are the hand-written views oracle's
+(`qos_shared.testing.views_oracle.views`), put in the views log as the realtime engine does.
+The oracle computes every KPI and every named query's expected rows in plain Python, metric by
+metric, without reading the catalogue's definitions or the SQL: it is the independent truth the
+queries are checked against.
 """
 
 from __future__ import annotations
 
 import math
+import random
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import replace
@@ -18,6 +24,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from qos_lake.domain.layout import EVENTS, VIEWS, Table
 from qos_lake.domain.queries import QueryParams
 from qos_lake.service import LakeWriter, WriterConfig
 from qos_shared.eventlog import EventLog
@@ -44,20 +51,65 @@ def generate(seed: int = 11, sessions: int = 400) -> list[Record]:
     spec = replace(spec, platforms=weighted(*PLATFORMS), channels=weighted(*CHANNELS))
     # Long sessions (up to an hour of summaries) cross hour and day boundaries.
     spec = replace(spec, duration=LogNormal(8 * 60_000, 1.2, 60_000, HOUR_MS))
-    return Sessions(spec, seed).records()
+    return lose(Sessions(spec, seed).records(), seed)
 
 
-def write_lake(records: list[Record], root: Path, log_path: Path) -> None:
-    """The records through the event log and the real writer, in several flushes."""
-    log = EventLog(log_path, synchronous="NORMAL")
-    append(log, records)
-    writer = LakeWriter(log, root, WriterConfig(flush_records=3_000, read_batch=1_000))
-    try:
-        while writer.poll()[0]:
-            pass
-        writer.flush()
-    finally:
-        writer.close()
+PAUSE_MS = 300_000  # longer than a view's inactivity timeout (180 s): the pause splits a view
+
+
+def lose(records: list[Record], seed: int) -> list[Record]:
+    """The records as clients lose them: a third of the sessions lose their last record, half
+    the fatal errors their `phase`, and a tenth of the sessions pause `PAUSE_MS` halfway."""
+    rng = random.Random(seed)
+    by_session: dict[str, list[Record]] = defaultdict(list)
+    for r in records:
+        by_session[r["session_id"]].append(r)
+    out: list[Record] = []
+    for rs in by_session.values():
+        rs.sort(key=lambda r: r["event_time"])
+        if rng.random() < 1 / 3 and len(rs) > 1:
+            rs = rs[:-1]
+        if rng.random() < 0.1 and len(rs) > 2:
+            half = len(rs) // 2
+            rs = rs[:half] + [{**r, "event_time": r["event_time"] + PAUSE_MS} for r in rs[half:]]
+        for r in rs:
+            if r["metric_type"] == "ERROR" and r.get("fatal") and rng.random() < 0.5:
+                r = {k: v for k, v in r.items() if k != "phase"}
+            out.append(r)
+    out.sort(key=lambda r: r["event_time"])
+    return out
+
+
+def write_lake(
+    records: list[Record],
+    root: Path,
+    log_path: Path,
+    views: list[Record] | None = None,
+) -> None:
+    """The records through the event log and the real writer, in several flushes; `views`
+    (view records) through a views log beside it (`views_log_path`) and the views writer."""
+    logs: list[tuple[list[Record], Path, Table]] = [(records, log_path, EVENTS)]
+    if views is not None:
+        logs.append((views, views_log_path(log_path), VIEWS))
+    for rows, path, table in logs:
+        log = EventLog(path, synchronous="NORMAL")
+        try:
+            append(log, rows)
+            config = WriterConfig(flush_records=3_000, read_batch=1_000)
+            writer = LakeWriter(log, root, config, table=table)
+            try:
+                while writer.poll()[0]:
+                    pass
+                writer.flush()
+            finally:
+                writer.close()
+        finally:
+            log.close()
+
+
+def views_log_path(log_path: Path) -> Path:
+    """The views log beside an event log (`events.sqlite` -> `events-views.sqlite`)."""
+    return log_path.with_name(f"{log_path.stem}-views{log_path.suffix}")
 
 
 def day_of(record: Record) -> str:
@@ -70,6 +122,7 @@ _KEY: dict[str, Callable[[Record], Any]] = {
     "channel_watched": lambda r: r.get("channel_watched"),
     "viewer_country": lambda r: r.get("viewer_country"),
     "rendition_name": lambda r: r.get("rendition_name"),
+    "outcome": lambda r: r.get("outcome"),
 }
 
 

@@ -77,6 +77,8 @@ LAKE_DATABASE = Parameter(LAKE, "database")
 LAKE_TABLE = Parameter(LAKE, "table")
 LAKE_WORKGROUP = Parameter(LAKE, "workgroup")
 LAKE_DELIVERY_STREAM_NAME = Parameter(LAKE, "delivery-stream-name")
+LAKE_VIEWS_TABLE = Parameter(LAKE, "views-table")
+LAKE_VIEWS_DELIVERY_STREAM_NAME = Parameter(LAKE, "views-delivery-stream-name")
 
 # --- search-indexer ----------------------------------------------------------------------------
 SEARCH_DOMAIN_ENDPOINT = Parameter(SEARCH_INDEXER, "domain-endpoint")

@@ -1,10 +1,10 @@
 """CDK app that deploys the lake stack alone: `cdk deploy` in services/lake (cdk.json).
 
 The platform-wide app (infra/aws/app.py) calls `add_lake_stack` too, so the stack is built the
-same way whichever app deploys it. The ingest stack must have been deployed first in the same
-account, region and environment: its stream ARN is read from SSM at deploy time, and under the
-CDK CLI this app checks that the parameter exists before anything is deployed
-(`qos_shared_cdk.app`).
+same way whichever app deploys it. The ingest and realtime stacks must have been deployed first
+in the same account, region and environment: the ingest stream's and the views stream's ARNs are
+read from SSM at deploy time, and under the CDK CLI this app checks that the parameters exist
+before anything is deployed (`qos_shared_cdk.app`).
 
 CDK context read here (cdk.json, or `-c key=value` on the command line):
 

@@ -1,21 +1,27 @@
-"""The Glue table `events` as data: columns, partition keys, projection, S3 layout.
+"""The Glue tables `events` and `views` as data: columns, partition keys, projection, S3 layout.
 
-Plain Python, shared by the stack and by the tests that create the table through the Glue API,
-so there is one definition. The columns come from the lake's Arrow schema
-(`qos_lake.api.lake_schema`), the one the local writer uses: Athena reads files written on
-AWS by Firehose and files written locally with the same table.
+Plain Python, shared by the stack and by the tests that create the tables through the Glue API
+or on Trino, so there is one definition. The columns come from the lake's Arrow schemas
+(`qos_lake.api.lake_schema`, `view_schema`), the ones the local writer uses: Athena reads files
+written on AWS by Firehose and files written locally with the same tables. `views` holds a
+record per view (`qos_shared.views.VIEW_FIELDS`), partitioned by its `event_time` (its close
+time) as `events` is by the event's.
 """
 
 from __future__ import annotations
 
 import pyarrow as pa
 
-from qos_lake.api import PARTITION_KEYS, lake_schema
+from qos_lake.api import PARTITION_KEYS, lake_schema, view_schema
 
 TABLE_NAME = "events"
 DATA_PREFIX = "events/"
+VIEWS_TABLE_NAME = "views"
+VIEWS_PREFIX = "views/"
 ERROR_PREFIX = "errors/"
 ATHENA_RESULTS_PREFIX = "athena-results/"
+# Each table's folder in the bucket.
+PREFIXES = {TABLE_NAME: DATA_PREFIX, VIEWS_TABLE_NAME: VIEWS_PREFIX}
 
 # Firehose's S3 keys: the record's event time (UTC), in the lake's dt=/hour= layout, as the
 # local writer files it. Firehose's dynamic partitioning evaluates this jq (1.6) query on each
@@ -31,6 +37,12 @@ FIREHOSE_PREFIX = (
 )
 FIREHOSE_ERROR_PREFIX = (
     f"{ERROR_PREFIX}!{{firehose:error-output-type}}/dt=!{{timestamp:yyyy-MM-dd}}/"
+)
+# The views' delivery stream: the same partitioning by the view record's event_time; its
+# failures beside the events' under `errors/views/`.
+FIREHOSE_VIEWS_PREFIX = FIREHOSE_PREFIX.replace(DATA_PREFIX, VIEWS_PREFIX, 1)
+FIREHOSE_VIEWS_ERROR_PREFIX = FIREHOSE_ERROR_PREFIX.replace(
+    ERROR_PREFIX, f"{ERROR_PREFIX}{VIEWS_TABLE_NAME}/", 1
 )
 
 PARQUET_INPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
@@ -53,9 +65,10 @@ def glue_type(arrow_type: pa.DataType) -> str:
     raise ValueError(f"no Glue type for Arrow type {arrow_type}")
 
 
-def glue_columns() -> list[dict[str, str]]:
-    """The table's columns (`{"Name", "Type"}`, Glue API shape), in the lake schema's order."""
-    return [{"Name": f.name, "Type": glue_type(f.type)} for f in lake_schema()]
+def glue_columns(table: str = TABLE_NAME) -> list[dict[str, str]]:
+    """A table's columns (`{"Name", "Type"}`, Glue API shape), in its schema's order."""
+    schema = {TABLE_NAME: lake_schema, VIEWS_TABLE_NAME: view_schema}[table]()
+    return [{"Name": f.name, "Type": glue_type(f.type)} for f in schema]
 
 
 def partition_keys() -> list[dict[str, str]]:
@@ -63,12 +76,15 @@ def partition_keys() -> list[dict[str, str]]:
     return [{"Name": name, "Type": "string"} for name in PARTITION_KEYS]
 
 
-def table_location(bucket_name: str) -> str:
-    return f"s3://{bucket_name}/{DATA_PREFIX}"
+def table_location(bucket_name: str, table: str = TABLE_NAME) -> str:
+    return f"s3://{bucket_name}/{PREFIXES[table]}"
 
 
 def table_parameters(
-    bucket_name: str, *, projection_start: str = DEFAULT_PROJECTION_START
+    bucket_name: str,
+    *,
+    projection_start: str = DEFAULT_PROJECTION_START,
+    table: str = TABLE_NAME,
 ) -> dict[str, str]:
     """Partition projection: Athena computes the partitions, nothing registers them.
 
@@ -87,5 +103,7 @@ def table_parameters(
         "projection.hour.type": "integer",
         "projection.hour.range": "0,23",
         "projection.hour.digits": "2",
-        "storage.location.template": f"{table_location(bucket_name)}dt=${{dt}}/hour=${{hour}}/",
+        "storage.location.template": (
+            f"{table_location(bucket_name, table)}dt=${{dt}}/hour=${{hour}}/"
+        ),
     }

@@ -9,11 +9,15 @@
   table's schema under `events/dt=YYYY-MM-DD/hour=HH/`;
 - an Athena workgroup (enforced settings, encrypted results, a bytes-scanned cutoff) and one
   named query per `qos_lake.api.QUERIES`, with the very text the local engine runs;
+- the Glue table `views` (a record per view, `qos_shared.views.VIEW_FIELDS`, the same
+  partitioning and projection) and a second Firehose delivery stream from the realtime stack's
+  views stream (its ARN from SSM, `/qos/<env>/realtime/views-stream-arn`) into `views/`, with its
+  failures under `errors/views/`;
 - SSM parameters `/qos/<env>/lake/<resource>` for other stacks and people.
 
 Firehose files a record under the hour of its `event_time` (dynamic partitioning, the jq query
 `catalog.PARTITION_KEY_QUERY`), as the local writer does: `dt`/`hour` mean the same on AWS and
-locally, and a late event lands in its own hour's partition.
+locally, and a late event lands in its own hour's partition; a view, under the hour it closed.
 """
 
 from __future__ import annotations
@@ -30,7 +34,6 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-# The one thing this stack takes from the service's code: the named queries.
 from qos_lake.api import QUERIES
 from qos_lake_infra import catalog
 from qos_shared_cdk import blocks, ssm
@@ -44,7 +47,7 @@ NONCURRENT_DAYS = 30  # how long an overwritten or deleted lake object can be re
 
 
 class LakeStack(ServiceStack):
-    """The lake bucket, Glue table, Firehose delivery stream, Athena workgroup and queries."""
+    """The lake bucket, Glue tables, Firehose delivery streams, Athena workgroup and queries."""
 
     service = SERVICE
     label = "lake"
@@ -98,8 +101,23 @@ class LakeStack(ServiceStack):
             transition_to_ia_days, expire_data_days, expire_errors_days, expire_results_days
         )
         self.database, self.table = self._catalog(env_name, projection_start)
+        self.views_table = self._table(
+            "ViewsTable",
+            catalog.VIEWS_TABLE_NAME,
+            "Every view (one viewer's playback, at its close), Parquet, partitioned by dt/hour "
+            "(UTC) of its close time",
+            projection_start,
+        )
+        self.views_table.node.add_dependency(self.database)
+        self.firehose_logs = blocks.FirehoseLogs(
+            self,
+            log_retention,
+            {"FirehoseLogStream": "S3Delivery", "ViewsFirehoseLogStream": "ViewsS3Delivery"},
+        )
         stream_arn = self.read(ssm.INGEST_STREAM_ARN)
-        self.delivery_stream = self._firehose(stream_arn, buffering, log_retention)
+        self.delivery_stream = self._firehose(stream_arn, buffering)
+        views_arn = self.read(ssm.REALTIME_VIEWS_STREAM_ARN)
+        self.views_delivery_stream = self._views_firehose(views_arn, buffering)
         self.workgroup = self._athena(env_name, bytes_scanned_cutoff_gib)
         self._publish(env_name)
 
@@ -110,19 +128,26 @@ class LakeStack(ServiceStack):
         expire_errors_days: int,
         expire_results_days: int,
     ) -> s3.Bucket:
-        data_rule = s3.LifecycleRule(
-            id="LakeData",
-            prefix=catalog.DATA_PREFIX,
-            transitions=[]
+        transitions = (
+            []
             if transition_to_ia_days is None
             else [
                 s3.Transition(
                     storage_class=s3.StorageClass.INFREQUENT_ACCESS,
                     transition_after=Duration.days(transition_to_ia_days),
                 )
-            ],
-            expiration=None if expire_data_days is None else Duration.days(expire_data_days),
+            ]
         )
+        expiration = None if expire_data_days is None else Duration.days(expire_data_days)
+        data_rules = [
+            s3.LifecycleRule(
+                id=rule_id, prefix=prefix, transitions=transitions, expiration=expiration
+            )
+            for rule_id, prefix in (
+                ("LakeData", catalog.DATA_PREFIX),
+                ("LakeViews", catalog.VIEWS_PREFIX),
+            )
+        ]
         rules = [
             s3.LifecycleRule(
                 id="Errors",
@@ -135,8 +160,8 @@ class LakeStack(ServiceStack):
                 expiration=Duration.days(expire_results_days),
             ),
         ]
-        if data_rule.transitions or data_rule.expiration:
-            rules.insert(0, data_rule)
+        if transitions or expiration:
+            rules[:0] = data_rules
         # Versioned: an overwrite or a deletion (a compaction, a mistaken script) is undone from
         # the previous version for `NONCURRENT_DAYS`, then the old version goes.
         rules.append(
@@ -161,21 +186,36 @@ class LakeStack(ServiceStack):
                 description=self.describe(),
             ),
         )
-        bucket_name = self.bucket.bucket_name
-        table = glue.CfnTable(
-            self,
+        table = self._table(
             "EventsTable",
+            catalog.TABLE_NAME,
+            "Every QoS event, Parquet, partitioned by dt/hour (UTC)",
+            projection_start,
+        )
+        table.node.add_dependency(database)
+        return database, table
+
+    def _table(
+        self, construct_id: str, name: str, description: str, projection_start: str
+    ) -> glue.CfnTable:
+        """A Glue table of the lake (`catalog`: its columns, partition keys and projection)."""
+        bucket_name = self.bucket.bucket_name
+        return glue.CfnTable(
+            self,
+            construct_id,
             catalog_id=self.account,
-            database_name=database_name(env_name),
+            database_name=database_name(self.env_name),
             table_input=glue.CfnTable.TableInputProperty(
-                name=catalog.TABLE_NAME,
-                description="Every QoS event, Parquet, partitioned by dt/hour (UTC)",
+                name=name,
+                description=description,
                 table_type="EXTERNAL_TABLE",
-                parameters=catalog.table_parameters(bucket_name, projection_start=projection_start),
+                parameters=catalog.table_parameters(
+                    bucket_name, projection_start=projection_start, table=name
+                ),
                 partition_keys=[_column(c) for c in catalog.partition_keys()],
                 storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
-                    columns=[_column(c) for c in catalog.glue_columns()],
-                    location=catalog.table_location(bucket_name),
+                    columns=[_column(c) for c in catalog.glue_columns(name)],
+                    location=catalog.table_location(bucket_name, name),
                     input_format=catalog.PARQUET_INPUT_FORMAT,
                     output_format=catalog.PARQUET_OUTPUT_FORMAT,
                     serde_info=glue.CfnTable.SerdeInfoProperty(
@@ -184,47 +224,109 @@ class LakeStack(ServiceStack):
                 ),
             ),
         )
-        table.node.add_dependency(database)
-        return database, table
 
-    def _table_arns(self) -> list[str]:
+    def _table_arns(self, table: str = catalog.TABLE_NAME) -> list[str]:
         db = database_name(self.env_name)
         return [
             self.format_arn(service="glue", resource="catalog"),
             self.format_arn(service="glue", resource="database", resource_name=db),
-            self.format_arn(
-                service="glue", resource="table", resource_name=f"{db}/{catalog.TABLE_NAME}"
-            ),
+            self.format_arn(service="glue", resource="table", resource_name=f"{db}/{table}"),
         ]
 
-    def _firehose(
-        self, stream_arn: str, buffering: blocks.Buffering, log_retention: logs.RetentionDays
-    ) -> firehose.CfnDeliveryStream:
-        logs_ = blocks.FirehoseLogs(self, log_retention, {"FirehoseLogStream": "S3Delivery"})
-        role = FirehoseDeliveryRole(
-            self, "FirehoseRole", description=self.describe("Firehose delivery stream")
-        )
-        read_schema = iam.PolicyStatement(
+    def _read_schema(self, table: str) -> iam.PolicyStatement:
+        """Firehose reads the table's schema to write Parquet."""
+        return iam.PolicyStatement(
             sid="ReadTableSchema",
             actions=["glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"],
-            resources=self._table_arns(),
+            resources=self._table_arns(table),
+        )
+
+    def _firehose(self, stream_arn: str, buffering: blocks.Buffering) -> firehose.CfnDeliveryStream:
+        role = FirehoseDeliveryRole(
+            self, "FirehoseRole", description=self.describe("Firehose delivery stream")
         )
         policy = blocks.firehose_policy(
             self,
             role,
             source_arn=stream_arn,
-            destination=[read_schema],
+            destination=[self._read_schema(catalog.TABLE_NAME)],
             bucket=self.bucket,
             bucket_writes=("WriteLakeObjects", (catalog.DATA_PREFIX, catalog.ERROR_PREFIX)),
-            log_group=logs_.group,
+            log_group=self.firehose_logs.group,
         )
+        destination = self._destination(
+            role,
+            buffering,
+            catalog.TABLE_NAME,
+            (catalog.FIREHOSE_PREFIX, catalog.FIREHOSE_ERROR_PREFIX),
+            "S3Delivery",
+        )
+        stream = blocks.kinesis_delivery_stream(
+            self, stream_arn, role, policy, extended_s3_destination_configuration=destination
+        )
+        # Firehose reads the table when it creates the stream.
+        stream.node.add_dependency(self.table)
+        return stream
 
+    def _views_firehose(
+        self, stream_arn: str, buffering: blocks.Buffering
+    ) -> firehose.CfnDeliveryStream:
+        """The realtime stack's views stream into `views/`: a role and a policy of its own
+        (read that stream and the `views` table, write under `views/` and `errors/views/`)."""
+        scope = Construct(self, "Views")
+        role = FirehoseDeliveryRole(
+            scope, "FirehoseRole", description=self.describe("views Firehose delivery stream")
+        )
+        views_errors = catalog.FIREHOSE_VIEWS_ERROR_PREFIX.split("!", 1)[0]
+        policy = blocks.firehose_policy(
+            scope,
+            role,
+            source_arn=stream_arn,
+            destination=[self._read_schema(catalog.VIEWS_TABLE_NAME)],
+            bucket=self.bucket,
+            bucket_writes=("WriteLakeViews", (catalog.VIEWS_PREFIX, views_errors)),
+            log_group=self.firehose_logs.group,
+        )
+        destination = self._destination(
+            role,
+            buffering,
+            catalog.VIEWS_TABLE_NAME,
+            (catalog.FIREHOSE_VIEWS_PREFIX, catalog.FIREHOSE_VIEWS_ERROR_PREFIX),
+            "ViewsS3Delivery",
+        )
+        stream = firehose.CfnDeliveryStream(
+            scope,
+            "DeliveryStream",
+            delivery_stream_name=f"{self.resource_name}-views",
+            delivery_stream_type="KinesisStreamAsSource",
+            kinesis_stream_source_configuration=(
+                firehose.CfnDeliveryStream.KinesisStreamSourceConfigurationProperty(
+                    kinesis_stream_arn=stream_arn, role_arn=role.role_arn
+                )
+            ),
+            extended_s3_destination_configuration=destination,
+        )
+        # Firehose checks the role's access and reads the table when it creates the stream.
+        stream.node.add_dependency(policy)
+        stream.node.add_dependency(self.views_table)
+        return stream
+
+    def _destination(
+        self,
+        role: iam.IRole,
+        buffering: blocks.Buffering,
+        table: str,
+        prefixes: tuple[str, str],
+        log_stream: str,
+    ) -> firehose.CfnDeliveryStream.ExtendedS3DestinationConfigurationProperty:
+        """Parquet of `table`'s schema under the prefix (data, errors), by event_time's hour."""
+        prefix, error_prefix = prefixes
         f = firehose.CfnDeliveryStream
-        destination = f.ExtendedS3DestinationConfigurationProperty(
+        return f.ExtendedS3DestinationConfigurationProperty(
             bucket_arn=self.bucket.bucket_arn,
             role_arn=role.role_arn,
-            prefix=catalog.FIREHOSE_PREFIX,
-            error_output_prefix=catalog.FIREHOSE_ERROR_PREFIX,
+            prefix=prefix,
+            error_output_prefix=error_prefix,
             buffering_hints=buffering.hints(),
             # dt/hour from the record's event_time (64 MiB is dynamic partitioning's least buffer).
             dynamic_partitioning_configuration=f.DynamicPartitioningConfigurationProperty(
@@ -267,20 +369,14 @@ class LakeStack(ServiceStack):
                 schema_configuration=f.SchemaConfigurationProperty(
                     catalog_id=self.account,
                     database_name=database_name(self.env_name),
-                    table_name=catalog.TABLE_NAME,
+                    table_name=table,
                     region=self.region,
                     role_arn=role.role_arn,
                     version_id="LATEST",
                 ),
             ),
-            cloud_watch_logging_options=logs_.options("S3Delivery"),
+            cloud_watch_logging_options=self.firehose_logs.options(log_stream),
         )
-        stream = blocks.kinesis_delivery_stream(
-            self, stream_arn, role, policy, extended_s3_destination_configuration=destination
-        )
-        # Firehose reads the table when it creates the stream.
-        stream.node.add_dependency(self.table)
-        return stream
 
     def _athena(self, env_name: str, bytes_scanned_cutoff_gib: float) -> athena.CfnWorkGroup:
         workgroup = athena.CfnWorkGroup(
@@ -317,6 +413,7 @@ class LakeStack(ServiceStack):
                 work_group=workgroup.ref,
             )
             named.node.add_dependency(self.table)
+            named.node.add_dependency(self.views_table)
         return workgroup
 
     def _publish(self, env_name: str) -> None:
@@ -329,6 +426,11 @@ class LakeStack(ServiceStack):
                 ssm.LAKE_DELIVERY_STREAM_NAME: (
                     "DeliveryStreamNameParameter",
                     self.delivery_stream.ref,
+                ),
+                ssm.LAKE_VIEWS_TABLE: ("ViewsTableParameter", catalog.VIEWS_TABLE_NAME),
+                ssm.LAKE_VIEWS_DELIVERY_STREAM_NAME: (
+                    "ViewsDeliveryStreamNameParameter",
+                    self.views_delivery_stream.ref,
                 ),
             },
         )

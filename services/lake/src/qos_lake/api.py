@@ -4,13 +4,15 @@ Writing: `write_log` (what the log holds, into the lake, once), `LakeWriter` (a 
 event log; `add` buffers a batch as `poll` does after its read, `flush` commits) and `compact`.
 Reading: `LakeReader` (named queries as JSON rows, known dimensions, sessions and timelines with
 the log's unflushed tail) and `run_query` (a named query's rows, as `qos-lake query` runs it).
-The named queries and their parameters, the lake schema (for the Glue table) and the live files
+The named queries and their parameters, the tables' schemas (for the Glue tables) and the live files
 (what a reader counts) are here for the deploy code, the dashboard and the benchmarks.
 """
 
 from __future__ import annotations
 
-from qos_lake.adapters.arrow import lake_schema
+import pyarrow as pa
+
+from qos_lake.adapters.arrow import lake_schema, table_schema
 from qos_lake.adapters.compaction import PartitionCompaction
 from qos_lake.adapters.duckdb_query import QueryResult, duckdb_sql
 from qos_lake.adapters.files import live_dataset_files
@@ -23,6 +25,7 @@ from qos_lake.domain.errors import (
     LakeQueryError,
     NoDataInRange,
 )
+from qos_lake.domain.layout import VIEWS
 from qos_lake.domain.named_query import NamedQuery
 from qos_lake.domain.queries import (
     PARAMETERS,
@@ -51,6 +54,12 @@ from qos_lake.service import (
     write_log,
 )
 from qos_lake.settings import LakeSettings
+
+
+def view_schema() -> pa.Schema:
+    """The schema of every Parquet file of the `views` table (partition keys excluded)."""
+    return table_schema(VIEWS)
+
 
 __all__ = [
     "CONSUMER",
@@ -90,5 +99,6 @@ __all__ = [
     "live_dataset_files",
     "named_query",
     "run_query",
+    "view_schema",
     "write_log",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from qos_lake.domain.layout import VIEWS
 from qos_lake.service import LakeReader, LakeWriter, WriterConfig
 from qos_lake.settings import LakeSettings
 from qos_shared.eventlog import EventLog
@@ -22,10 +23,22 @@ def open_log(settings: LakeSettings) -> EventLog:
     return EventLog(settings.log_path)
 
 
+def open_views_log(settings: LakeSettings) -> EventLog:
+    """The views log the views writer consumes (created if the realtime engine has not yet)."""
+    settings.views_log.parent.mkdir(parents=True, exist_ok=True)
+    return EventLog(settings.views_log)
+
+
 def build_writer(settings: LakeSettings, event_log: EventLog) -> LakeWriter:
     """A writer of `event_log` into the settings' lake root (raises `LakeBusy` when another
     writer holds it)."""
     return LakeWriter(event_log, settings.lake_root, writer_config(settings))
+
+
+def build_views_writer(settings: LakeSettings, views_log: EventLog) -> LakeWriter:
+    """A writer of the views log into the lake's `views` table (raises `LakeBusy` when another
+    views writer holds the root)."""
+    return LakeWriter(views_log, settings.lake_root, writer_config(settings), table=VIEWS)
 
 
 def build_reader(settings: LakeSettings | None = None) -> LakeReader:

@@ -14,6 +14,15 @@ class LakeSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="QOS_LAKE_", extra="ignore")
 
     log_path: Path = Path(".qos-data/events.sqlite")
+    # The realtime engine's views log (a record per closed view): the `views` table's source;
+    # by default `views.sqlite` beside the event log, as `qos up` lays its data folder out.
+    views_log_path: Path | None = None
+
+    @property
+    def views_log(self) -> Path:
+        """The views log's path (`views_log_path`, or `views.sqlite` beside the event log)."""
+        return self.views_log_path or self.log_path.with_name("views.sqlite")
+
     lake_root: Path = Path(".qos-data/lake")
     # Large flushes make few, large files (what Athena and DuckDB read fastest); the time bound
     # keeps a quiet stream's events from waiting long to become queryable.

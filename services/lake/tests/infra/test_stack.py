@@ -20,11 +20,13 @@ from aws_cdk.assertions import Template
 from moto import mock_aws
 
 from qos_lake.api import QUERIES
-from qos_lake.domain.layout import partition_dir
+from qos_lake.domain.layout import VIEWS, partition_dir
 from qos_lake_infra import LakeStack, add_lake_stack
 from qos_shared.eventtime import hour_bucket
 from qos_shared.record_schema import column_types
 from qos_shared.testing.sessions import Sessions, every_outcome
+from qos_shared.testing.views_oracle import views
+from qos_shared.views import VIEW_FIELDS
 from qos_shared_cdk.app import run_alone
 from qos_shared_cdk.testing import template as kit
 
@@ -34,10 +36,20 @@ test_template_passes_cfn_lint = kit.test_template_passes_cfn_lint
 
 ENV_NAME = "test-1"
 INGEST_STREAM_ARN = f"/qos/{ENV_NAME}/ingest/stream-arn"
+VIEWS_STREAM_ARN = f"/qos/{ENV_NAME}/realtime/views-stream-arn"
 DATABASE = "qos_test_1_lake"
 LAKE_ROOT = Path(__file__).resolve().parents[2]
 GLUE_TYPES = {"string": "string", "int": "bigint", "float": "double", "bool": "boolean"}
 GLUE_TYPES["json"] = "string"
+# Each table's columns, from the definitions (the record schema; a view record's fields).
+VIEW_GLUE_TYPES = {"STRING": "string", "BIGINT": "bigint", "DOUBLE": "double", "BOOLEAN": "boolean"}
+TABLE_COLUMNS = {
+    "events": [{"Name": n, "Type": GLUE_TYPES[k]} for n, k in column_types().items()],
+    "views": [{"Name": n, "Type": VIEW_GLUE_TYPES[k]} for n, k in VIEW_FIELDS.items()],
+}
+# Each table's delivery stream: the SSM parameter of its source stream, and its prefixes.
+SOURCES = {"events": INGEST_STREAM_ARN, "views": VIEWS_STREAM_ARN}
+ERROR_PREFIXES = {"events": "errors/", "views": "errors/views/"}
 
 
 def _app(**context: Any) -> App:
@@ -76,6 +88,40 @@ def _joined(bucket_id: str, suffix: str, prefix: str = "s3://") -> dict[str, Any
     return {"Fn::Join": ["", [prefix, {"Ref": bucket_id}, suffix]]}
 
 
+def _glue_table(resources: kit.Resources, name: str) -> dict[str, Any]:
+    (table,) = [
+        r
+        for r in resources.values()
+        if r["Type"] == "AWS::Glue::Table" and r["Properties"]["TableInput"]["Name"] == name
+    ]
+    return table
+
+
+def _delivery_stream(
+    template: Template, resources: kit.Resources, source_parameter: str
+) -> tuple[dict[str, Any], str]:
+    """The delivery stream reading the Kinesis stream whose ARN the stack reads from SSM
+    `source_parameter`, created after the one policy of its role: (stream, role id)."""
+    source_ref = {"Ref": kit.read_parameter(template, source_parameter)}
+    (stream,) = [
+        r
+        for r in resources.values()
+        if r["Type"] == "AWS::KinesisFirehose::DeliveryStream"
+        and r["Properties"]["KinesisStreamSourceConfiguration"]["KinesisStreamARN"] == source_ref
+    ]
+    props = stream["Properties"]
+    assert props["DeliveryStreamType"] == "KinesisStreamAsSource"
+    source = props["KinesisStreamSourceConfiguration"]
+    role_id: str = source["RoleARN"]["Fn::GetAtt"][0]
+    (policy_id,) = [
+        rid
+        for rid, r in resources.items()
+        if r["Type"] == "AWS::IAM::Policy" and {"Ref": role_id} in r["Properties"]["Roles"]
+    ]
+    assert policy_id in stream["DependsOn"]
+    return stream, role_id
+
+
 def test_bucket_is_private_encrypted_tls_only_with_lifecycle(
     resources: kit.Resources,
 ) -> None:
@@ -85,6 +131,11 @@ def test_bucket_is_private_encrypted_tls_only_with_lifecycle(
         {"StorageClass": "STANDARD_IA", "TransitionInDays": 60}
     ]
     assert rules["LakeData"]["ExpirationInDays"] == 400
+    # The views age like the events.
+    assert rules["LakeViews"]["Prefix"] == "views/"
+    assert {k: v for k, v in rules["LakeViews"].items() if k not in ("Id", "Prefix")} == {
+        k: v for k, v in rules["LakeData"].items() if k not in ("Id", "Prefix")
+    }
     assert (rules["Errors"]["Prefix"], rules["Errors"]["ExpirationInDays"]) == ("errors/", 90)
     assert rules["AthenaResults"]["Prefix"] == "athena-results/"
     # Versioned, and old versions go after 30 days.
@@ -94,21 +145,21 @@ def test_bucket_is_private_encrypted_tls_only_with_lifecycle(
     assert rules["NoncurrentVersions"]["ExpiredObjectDeleteMarker"] is True
 
 
+@pytest.mark.parametrize("name", ["events", "views"])
 def test_glue_table_has_every_lake_column_and_projected_partitions(
-    resources: kit.Resources,
+    resources: kit.Resources, name: str
 ) -> None:
-    _, database = kit.only(resources, "AWS::Glue::Database")
+    database_id, database = kit.only(resources, "AWS::Glue::Database")
     assert database["Properties"]["DatabaseInput"]["Name"] == DATABASE
-    _, table = kit.only(resources, "AWS::Glue::Table")
+    assert len([r for r in resources.values() if r["Type"] == "AWS::Glue::Table"]) == 2
+    table = _glue_table(resources, name)
+    assert database_id in table["DependsOn"]
     props = table["Properties"]
     assert props["DatabaseName"] == DATABASE
     table_input = props["TableInput"]
-    assert table_input["Name"] == "events"
     assert table_input["TableType"] == "EXTERNAL_TABLE"
     storage = table_input["StorageDescriptor"]
-    assert storage["Columns"] == [
-        {"Name": name, "Type": GLUE_TYPES[kind]} for name, kind in column_types().items()
-    ]
+    assert storage["Columns"] == TABLE_COLUMNS[name]
     assert table_input["PartitionKeys"] == [
         {"Name": "dt", "Type": "string"},
         {"Name": "hour", "Type": "string"},
@@ -119,10 +170,10 @@ def test_glue_table_has_every_lake_column_and_projected_partitions(
     assert storage["InputFormat"].endswith("MapredParquetInputFormat")
     assert storage["OutputFormat"].endswith("MapredParquetOutputFormat")
     bucket_id = _bucket_id(resources)
-    assert storage["Location"] == _joined(bucket_id, "/events/")
+    assert storage["Location"] == _joined(bucket_id, f"/{name}/")
     params = table_input["Parameters"]
     assert params["storage.location.template"] == _joined(
-        bucket_id, "/events/dt=${dt}/hour=${hour}/"
+        bucket_id, f"/{name}/dt=${{dt}}/hour=${{hour}}/"
     )
     assert {k: v for k, v in params.items() if k.startswith("projection.")} == {
         "projection.enabled": "true",
@@ -137,19 +188,21 @@ def test_glue_table_has_every_lake_column_and_projected_partitions(
     }
 
 
-def test_firehose_reads_the_ingest_stream_and_writes_parquet(
-    template: Template, resources: kit.Resources
+@pytest.mark.parametrize("name", ["events", "views"])
+def test_firehose_reads_its_stream_and_writes_parquet_of_its_table(
+    template: Template, resources: kit.Resources, name: str
 ) -> None:
+    """The ingest stream into `events/`, the realtime stack's views stream into `views/`."""
     # Created after the role's policy: Firehose validates the role's access.
-    stream, role_id = kit.kinesis_delivery_stream(template, resources, INGEST_STREAM_ARN)
+    stream, role_id = _delivery_stream(template, resources, SOURCES[name])
     dest = stream["Properties"]["ExtendedS3DestinationConfiguration"]
     bucket_id = _bucket_id(resources)
     assert dest["BucketARN"] == {"Fn::GetAtt": [bucket_id, "Arn"]}
     assert dest["Prefix"] == (
-        "events/dt=!{partitionKeyFromQuery:dt}/hour=!{partitionKeyFromQuery:hour}/"
+        f"{name}/dt=!{{partitionKeyFromQuery:dt}}/hour=!{{partitionKeyFromQuery:hour}}/"
     )
     assert dest["ErrorOutputPrefix"] == (
-        "errors/!{firehose:error-output-type}/dt=!{timestamp:yyyy-MM-dd}/"
+        f"{ERROR_PREFIXES[name]}!{{firehose:error-output-type}}/dt=!{{timestamp:yyyy-MM-dd}}/"
     )
     assert dest["BufferingHints"] == {"SizeInMBs": 64, "IntervalInSeconds": 120}
     assert dest["CompressionFormat"] == "UNCOMPRESSED"
@@ -162,15 +215,26 @@ def test_firehose_reads_the_ingest_stream_and_writes_parquet(
     schema = conversion["SchemaConfiguration"]
     assert (schema["DatabaseName"], schema["TableName"], schema["VersionId"]) == (
         DATABASE,
-        "events",
+        name,
         "LATEST",
     )
     assert dest["RoleARN"] == schema["RoleARN"] == {"Fn::GetAtt": [role_id, "Arn"]}
+    # Firehose reads the table when it creates the stream.
+    table_id = next(i for i, r in resources.items() if r is _glue_table(resources, name))
+    assert table_id in stream["DependsOn"]
+    names = [
+        r["Properties"]["DeliveryStreamName"]
+        for r in resources.values()
+        if r["Type"] == "AWS::KinesisFirehose::DeliveryStream"
+    ]
+    assert sorted(names) == [f"qos-{ENV_NAME}-lake", f"qos-{ENV_NAME}-lake-views"]
 
 
-def _partition_query(resources: kit.Resources) -> tuple[str, str]:
-    """The deployed MetadataExtractionQuery and its engine."""
-    _, stream = kit.only(resources, "AWS::KinesisFirehose::DeliveryStream")
+def _partition_query(
+    template: Template, resources: kit.Resources, source: str = INGEST_STREAM_ARN
+) -> tuple[str, str]:
+    """The deployed MetadataExtractionQuery and its engine, of the stream reading `source`."""
+    stream, _ = _delivery_stream(template, resources, source)
     dest = stream["Properties"]["ExtendedS3DestinationConfiguration"]
     assert dest["DynamicPartitioningConfiguration"]["Enabled"] is True
     (processor,) = dest["ProcessingConfiguration"]["Processors"]
@@ -193,11 +257,11 @@ def _jq(query: str, records: list[dict[str, Any]]) -> list[Any]:
 
 
 def test_firehose_partitions_each_record_by_its_event_time_as_the_local_writer(
-    resources: kit.Resources,
+    template: Template, resources: kit.Resources
 ) -> None:
     """The deployed jq query, run by Debian's jq 1.6 (Firehose's engine is JQ-1.6), on golden
     records across days and hours: its dt/hour are the local writer's partition for each."""
-    query, engine = _partition_query(resources)
+    query, engine = _partition_query(template, resources)
     assert engine == "JQ-1.6"
     version = subprocess.run(["jq", "--version"], capture_output=True, text=True).stdout
     assert version.strip().startswith("jq-1.6"), version
@@ -212,25 +276,67 @@ def test_firehose_partitions_each_record_by_its_event_time_as_the_local_writer(
     assert len({(k["dt"], k["hour"]) for k in keys}) >= 3
 
 
+def test_the_views_firehose_partitions_each_view_by_its_close_time_as_the_local_writer(
+    template: Template, resources: kit.Resources
+) -> None:
+    """The views stream's jq query on the oracle's view records (over an hour and a day
+    boundary): each view's dt/hour are the local views writer's partition of its close time."""
+    query, engine = _partition_query(template, resources, VIEWS_STREAM_ARN)
+    assert engine == "JQ-1.6"
+    start = 1_795_000_000_000 - 90 * 60_000
+    records = views(Sessions(every_outcome(start, 3 * 3_600_000, 60), 5).records())
+    keys = _jq(query, records)
+    assert len(keys) == len(records) > 0
+    for record, key in zip(records, keys, strict=True):
+        local = partition_dir(Path("/lake"), hour_bucket(record["event_time"]), VIEWS)
+        assert local.parts[-3:] == ("views", f"dt={key['dt']}", f"hour={key['hour']}"), record
+    assert len({(k["dt"], k["hour"]) for k in keys}) >= 3
+
+
 def test_a_record_firehose_cannot_partition_goes_to_the_error_prefix(
-    resources: kit.Resources,
+    template: Template, resources: kit.Resources
 ) -> None:
     """jq fails on a record without a numeric event_time: Firehose files it under the error
     prefix (which must name the error type), never in a wrong partition."""
-    query, _ = _partition_query(resources)
-    for bad in ({"event_id": "x"}, {"event_time": "soon"}):
-        done = subprocess.run(
-            ["jq", "-c", query], input=json.dumps(bad), capture_output=True, text=True
-        )
-        assert done.returncode != 0, (bad, done.stdout)
-    _, stream = kit.only(resources, "AWS::KinesisFirehose::DeliveryStream")
-    error_prefix = stream["Properties"]["ExtendedS3DestinationConfiguration"]["ErrorOutputPrefix"]
-    assert "!{firehose:error-output-type}" in error_prefix
+    for source in (INGEST_STREAM_ARN, VIEWS_STREAM_ARN):
+        query, _ = _partition_query(template, resources, source)
+        for bad in ({"event_id": "x"}, {"event_time": "soon"}):
+            done = subprocess.run(
+                ["jq", "-c", query], input=json.dumps(bad), capture_output=True, text=True
+            )
+            assert done.returncode != 0, (bad, done.stdout)
+        stream, _ = _delivery_stream(template, resources, source)
+        destination = stream["Properties"]["ExtendedS3DestinationConfiguration"]
+        assert "!{firehose:error-output-type}" in destination["ErrorOutputPrefix"]
+
+
+def test_the_views_firehose_role_has_least_privilege(
+    template: Template, resources: kit.Resources
+) -> None:
+    """A role of its own: it reads the views stream and the `views` table, writes only under
+    `views/` and `errors/views/`."""
+    _, role_id = _delivery_stream(template, resources, VIEWS_STREAM_ARN)
+    _, events_role = _delivery_stream(template, resources, INGEST_STREAM_ARN)
+    assert role_id != events_role
+    own_sids = {"ReadTableSchema", "WriteLakeViews"}
+    statements = kit.assert_firehose_role(template, resources, role_id, VIEWS_STREAM_ARN, own_sids)
+    glue = statements["ReadTableSchema"]
+    tables = [json.dumps(arn) for arn in glue["Resource"] if ":table/" in json.dumps(arn)]
+    assert len(tables) == 1 and f":table/{DATABASE}/views" in tables[0]
+    write = statements["WriteLakeViews"]
+    assert sorted(write["Action"]) == ["s3:AbortMultipartUpload", "s3:PutObject"]
+    bucket_arn = {"Fn::GetAtt": [_bucket_id(resources), "Arn"]}
+    assert sorted(map(json.dumps, write["Resource"])) == sorted(
+        json.dumps({"Fn::Join": ["", [bucket_arn, suffix]]})
+        for suffix in ("/views/*", "/errors/views/*")
+    )
+    assert not any(
+        a.endswith(":*") or a == "*" for s in statements.values() for a in kit.actions(s)
+    )
 
 
 def test_firehose_role_has_least_privilege(template: Template, resources: kit.Resources) -> None:
-    _, stream = kit.only(resources, "AWS::KinesisFirehose::DeliveryStream")
-    role_id = stream["Properties"]["KinesisStreamSourceConfiguration"]["RoleARN"]["Fn::GetAtt"][0]
+    _, role_id = _delivery_stream(template, resources, INGEST_STREAM_ARN)
     # Besides reading the stream, finding the bucket and logging: the table, the lake's prefixes.
     own_sids = {"ReadTableSchema", "WriteLakeObjects"}
     statements = kit.assert_firehose_role(template, resources, role_id, INGEST_STREAM_ARN, own_sids)
@@ -300,6 +406,21 @@ def test_ssm_parameters_publish_the_lake(resources: kit.Resources) -> None:
     assert names[prefix + "database"] == DATABASE
     assert names[prefix + "table"] == "events"
     assert names[prefix + "bucket-name"] == {"Ref": _bucket_id(resources)}
+    assert names[prefix + "views-table"] == "views"
+    views_stream = {
+        r["Properties"]["DeliveryStreamName"]: i
+        for i, r in resources.items()
+        if r["Type"] == "AWS::KinesisFirehose::DeliveryStream"
+    }
+    assert names[prefix + "views-delivery-stream-name"] == {
+        "Ref": views_stream[f"qos-{ENV_NAME}-lake-views"]
+    }
+
+
+def test_the_stack_reads_the_realtime_views_stream_from_ssm(template: Template) -> None:
+    """Its ARN is a deploy-time SSM parameter (so the app deploys realtime before the lake)."""
+    assert kit.read_parameter(template, VIEWS_STREAM_ARN)
+    assert kit.read_parameter(template, INGEST_STREAM_ARN)
 
 
 def test_app_reads_its_settings_from_context() -> None:
@@ -313,12 +434,14 @@ def test_app_reads_its_settings_from_context() -> None:
     resources = Template.from_stack(add_lake_stack(app, env_name="ctx", env=None)).to_json()[
         "Resources"
     ]
-    _, stream = kit.only(resources, "AWS::KinesisFirehose::DeliveryStream")
-    hints = stream["Properties"]["ExtendedS3DestinationConfiguration"]["BufferingHints"]
-    assert hints == {"SizeInMBs": 128, "IntervalInSeconds": 60}
+    streams = [r for r in resources.values() if r["Type"] == "AWS::KinesisFirehose::DeliveryStream"]
+    assert len(streams) == 2
+    for stream in streams:  # both delivery streams buffer alike
+        hints = stream["Properties"]["ExtendedS3DestinationConfiguration"]["BufferingHints"]
+        assert hints == {"SizeInMBs": 128, "IntervalInSeconds": 60}
     _, bucket = kit.only(resources, "AWS::S3::Bucket")
     rule_ids = {r["Id"] for r in bucket["Properties"]["LifecycleConfiguration"]["Rules"]}
-    assert "LakeData" not in rule_ids  # neither a transition nor an expiry
+    assert not {"LakeData", "LakeViews"} & rule_ids  # neither a transition nor an expiry
     _, workgroup = kit.only(resources, "AWS::Athena::WorkGroup")
     assert (
         workgroup["Properties"]["WorkGroupConfiguration"]["BytesScannedCutoffPerQuery"] == 1024**3
@@ -364,12 +487,31 @@ def test_alone_before_ingest_the_app_names_the_missing_parameter(tmp_path: Path)
 
 
 @pytest.mark.usefixtures("cdk_cli_environment")
-def test_alone_after_ingest_the_app_synthesizes(tmp_path: Path) -> None:
+def test_alone_after_ingest_but_before_realtime_the_app_names_the_views_stream(
+    tmp_path: Path,
+) -> None:
     boto3.client("ssm", region_name="eu-west-1").put_parameter(
         Name="/qos/qa/ingest/stream-arn",
         Value="arn:aws:kinesis:eu-west-1:123456789012:stream/events",
         Type="String",
     )
+    with pytest.raises(SystemExit) as stopped:
+        run_alone(add_lake_stack, _cli_app(tmp_path / "cdk.out", **{"qos:env": "qa"}))
+    assert str(stopped.value) == (
+        "error: qos-qa-lake reads SSM parameter /qos/qa/realtime/views-stream-arn, which does not "
+        "exist: deploy qos-qa-realtime first (see README, Deploying to AWS)"
+    )
+
+
+@pytest.mark.usefixtures("cdk_cli_environment")
+def test_alone_after_ingest_and_realtime_the_app_synthesizes(tmp_path: Path) -> None:
+    ssm = boto3.client("ssm", region_name="eu-west-1")
+    for name, stream in (("ingest/stream-arn", "events"), ("realtime/views-stream-arn", "views")):
+        ssm.put_parameter(
+            Name=f"/qos/qa/{name}",
+            Value=f"arn:aws:kinesis:eu-west-1:123456789012:stream/{stream}",
+            Type="String",
+        )
     stack = run_alone(add_lake_stack, _cli_app(tmp_path / "cdk.out", **{"qos:env": "qa"}))
     assert stack.stack_name == "qos-qa-lake"
     assert (tmp_path / "cdk.out" / "qos-qa-lake.template.json").is_file()

@@ -26,6 +26,7 @@ from moto import mock_aws
 
 from qos_lake.adapters.arrow import lake_schema
 from qos_lake_infra import catalog
+from qos_shared.views import VIEW_FIELDS
 
 REGION = "us-east-1"
 BUCKET = "qos-test-lake"
@@ -83,6 +84,38 @@ def test_glue_table_from_the_stack_s_definition_reads_back() -> None:
         f"s3://{BUCKET}/events/dt=${{dt}}/hour=${{hour}}/"
     )
     assert table["StorageDescriptor"]["Location"] == f"s3://{BUCKET}/events/"
+
+
+def test_the_views_glue_table_from_the_stack_s_definition_reads_back() -> None:
+    glue = boto3.client("glue", region_name=REGION)
+    glue.create_database(DatabaseInput={"Name": DATABASE})
+    name = catalog.VIEWS_TABLE_NAME
+    glue.create_table(
+        DatabaseName=DATABASE,
+        TableInput={
+            "Name": name,
+            "TableType": "EXTERNAL_TABLE",
+            "Parameters": catalog.table_parameters(BUCKET, table=name),
+            "PartitionKeys": catalog.partition_keys(),
+            "StorageDescriptor": {
+                "Columns": catalog.glue_columns(name),
+                "Location": catalog.table_location(BUCKET, name),
+                "InputFormat": catalog.PARQUET_INPUT_FORMAT,
+                "OutputFormat": catalog.PARQUET_OUTPUT_FORMAT,
+                "SerdeInfo": {"SerializationLibrary": catalog.PARQUET_SERDE},
+            },
+        },
+    )
+    table = glue.get_table(DatabaseName=DATABASE, Name="views")["Table"]
+    types = {"STRING": "string", "BIGINT": "bigint", "DOUBLE": "double", "BOOLEAN": "boolean"}
+    assert [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]] == [
+        (field, types[kind]) for field, kind in VIEW_FIELDS.items()
+    ]
+    assert [k["Name"] for k in table["PartitionKeys"]] == ["dt", "hour"]
+    assert table["Parameters"]["storage.location.template"] == (
+        f"s3://{BUCKET}/views/dt=${{dt}}/hour=${{hour}}/"
+    )
+    assert table["StorageDescriptor"]["Location"] == f"s3://{BUCKET}/views/"
 
 
 def test_firehose_delivers_records_under_events() -> None:

@@ -8,10 +8,12 @@ import subprocess
 import time
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from qos_lake.entrypoints import cli, local_writer
 from qos_shared.eventlog import EventLog
+from qos_shared.testing.views_oracle import views
 
 from ..lake import append, event_ids, summary, writer_argv
 
@@ -63,6 +65,10 @@ def test_sigterm_flushes_what_is_buffered(tmp_path: Path) -> None:
     with EventLog(log_path) as log:
         events = [summary() for _ in range(25)]
         append(log, events)
+    # The realtime engine's views log beside it (the default path): its views, of these events.
+    view_records = views(events)
+    with EventLog(tmp_path / "views.sqlite") as views_log:
+        append(views_log, view_records)
     process = subprocess.Popen(
         writer_argv(log_path, root, "--flush-seconds", "3600"),
         stdout=subprocess.PIPE,
@@ -80,3 +86,7 @@ def test_sigterm_flushes_what_is_buffered(tmp_path: Path) -> None:
     assert process.returncode == 0, out
     assert "flushed 25 records (1-25) into 1 file(s)" in out
     assert sorted(event_ids(root)) == sorted(e["event_id"] for e in events)
+    assert f"flushed {len(view_records)} view records (1-{len(view_records)})" in out
+    written = sorted(root.glob("views/dt=*/hour=*/*.parquet"))
+    ids = [i for path in written for i in pq.read_table(path).column("event_id").to_pylist()]
+    assert written and sorted(ids) == sorted(v["event_id"] for v in view_records)

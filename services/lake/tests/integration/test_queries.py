@@ -12,10 +12,13 @@ import pytest
 
 from qos_lake.adapters.duckdb_query import QueryResult, needs_time_bounds, run
 from qos_lake.adapters.files import live_dataset_files
+from qos_lake.domain.definitions import VIEW_COLUMNS, WORST_VIEWS
+from qos_lake.domain.layout import VIEWS
 from qos_lake.domain.named_query import NamedQuery
 from qos_lake.domain.queries import QUERIES, QueryParams, named_query
 from qos_lake.service import LakeReader
-from qos_shared.catalogue import CATALOGUE, EVENT_METRICS
+from qos_shared.catalogue import CATALOGUE
+from qos_shared.testing.views_oracle import views
 
 from ..golden import (
     CHANNELS,
@@ -29,6 +32,7 @@ from ..golden import (
     expected_metric_rows,
     expected_share_rows,
     generate,
+    grouped,
     in_scope,
     same,
     write_lake,
@@ -36,6 +40,9 @@ from ..golden import (
 from ..lake import BASE_MS, read_lake, summary
 
 RECORDS = generate()
+# The views the realtime engine would append to its views log, from the hand-written oracle.
+VIEW_RECORDS = views(RECORDS)
+ALL = [*RECORDS, *VIEW_RECORDS]
 
 PARAMS = {
     "all days": QueryParams(FIRST_DAY, LAST_DAY),
@@ -49,11 +56,34 @@ PARAMS = {
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("golden")
-    write_lake(RECORDS, base / "lake", base / "events.sqlite")
+    write_lake(RECORDS, base / "lake", base / "events.sqlite", VIEW_RECORDS)
     return base / "lake"
 
 
+def expected_worst_views(view_records: list[Record]) -> list[Row]:
+    """Each day's lowest scores (ties by view_id), ranked from 1, with their fields."""
+    rows: list[Row] = []
+    for (day,), of_day in grouped(view_records, ("day",)).items():
+        scored = [v for v in of_day if v["score"] is not None]
+        scored.sort(key=lambda v: (v["score"], v["view_id"]))
+        for rank, v in enumerate(scored[:WORST_VIEWS], start=1):
+            rows.append((day, rank, *(v[c] for c in VIEW_COLUMNS)))
+    return sorted(rows, key=lambda row: (row[0], row[1]))
+
+
+def expected_view_scores(view_records: list[Record]) -> list[Row]:
+    rows = [(day_of(v), *(v[c] for c in VIEW_COLUMNS)) for v in view_records]
+    return sorted(rows, key=lambda row: (row[0], row[1]))
+
+
 def expected(query: NamedQuery, records: list[Record]) -> list[Row]:
+    """The oracle's rows of a query over records (events and view records) in its scope."""
+    if query.tables == ("views",):
+        records = [r for r in records if r["metric_type"] == "VIEW"]
+    if query.name == "worst-views":
+        return expected_worst_views(records)
+    if query.name == "view-scores":
+        return expected_view_scores(records)
     metrics = {name for _, name in query.metric_columns}
     if metrics <= SHARE_METRICS:
         return expected_share_rows(records, query.group_columns[:-1])
@@ -72,8 +102,8 @@ def test_the_golden_data_is_spread_over_days_and_values() -> None:
 def test_every_query_gives_the_oracles_rows(lake: Path, name: str, label: str) -> None:
     query, params = QUERIES[name], PARAMS[label]
     result = run(lake, query, params)
-    assert result.columns == (*query.group_columns, *(c for c, _ in query.metric_columns))
-    want = expected(query, in_scope(RECORDS, params))
+    assert result.columns == query.columns
+    want = expected(query, in_scope(ALL, params))
     assert want, "the oracle expects rows: the case checks something"
     assert same(result.rows, want), (result.rows[:5], want[:5])
 
@@ -82,18 +112,20 @@ def test_every_query_gives_the_oracles_rows(lake: Path, name: str, label: str) -
 def test_a_range_wider_than_the_data_gives_all_of_it(lake: Path, name: str) -> None:
     params = QueryParams(date(2026, 10, 1), date(2026, 12, 31))
     query = named_query(name)
-    assert same(run(lake, query, params).rows, expected(query, RECORDS))
+    assert same(run(lake, query, params).rows, expected(query, ALL))
 
 
-@pytest.mark.parametrize("name", ["popular-channels", "kpis-by-platform", "rendition-share"])
+@pytest.mark.parametrize(
+    "name", ["popular-channels", "kpis-by-platform", "rendition-share", "worst-views"]
+)
 def test_the_reader_answers_with_the_oracles_rows_as_json_values(lake: Path, name: str) -> None:
     query, params = QUERIES[name], PARAMS["last two days, ios"]
     answer = LakeReader(lake).query(query, params)
-    assert answer.columns == (*query.group_columns, *(c for c, _ in query.metric_columns))
+    assert answer.columns == query.columns
     assert answer.empty_reason is None
     assert same(
         [tuple(r[c] for c in answer.columns) for r in answer.rows],
-        expected(query, in_scope(RECORDS, params)),
+        expected(query, in_scope(ALL, params)),
     )
     plain = (bool, int, float, str, type(None))
     assert all(isinstance(v, plain) for row in answer.rows for v in row.values())
@@ -118,18 +150,16 @@ def test_the_reader_says_why_an_answer_is_empty(lake: Path, tmp_path: Path) -> N
 def test_every_catalogue_metric_has_a_lake_query_that_agrees_with_the_oracle(lake: Path) -> None:
     assert set(ORACLE) | SHARE_METRICS == {m.name for m in CATALOGUE}
     covered = {metric for q in QUERIES.values() for _, metric in q.metric_columns}
-    # The lake holds no views yet: it computes the metrics over events.
-    assert covered == {m.name for m in EVENT_METRICS}
+    assert covered == {m.name for m in CATALOGUE}
     params = PARAMS["all days"]
     by_day = run(lake, named_query("kpis"), params).records()
     days = sorted({str(row["day"]) for row in by_day})
     assert days == ["2026-11-01", "2026-11-02", "2026-11-03"]
-    scoped = in_scope(RECORDS, params)
+    scoped = in_scope(ALL, params)
     for row in by_day:
         of_day = [r for r in scoped if day_of(r) == row["day"]]
         for metric, oracle in ORACLE.items():
-            if metric in covered:
-                assert same([(row[metric],)], [(oracle(of_day),)]), (row["day"], metric)
+            assert same([(row[metric],)], [(oracle(of_day),)]), (row["day"], metric)
     shares = run(lake, named_query("rendition-share"), params).records()
     assert {row["rendition_name"] for row in shares} == {"1080p", "720p", "480p"}
     for day in days:
@@ -283,8 +313,83 @@ def test_every_event_posted_twice_changes_no_answer(lake: Path, tmp_path: Path) 
     gives the same rows as over the events sent once."""
     resent = [{**r, "received_at": r["received_at"] + 60_000} for r in RECORDS]
     twice = tmp_path / "twice"
-    write_lake([*RECORDS, *resent], twice, tmp_path / "events.sqlite")
+    write_lake([*RECORDS, *resent], twice, tmp_path / "events.sqlite", [*VIEW_RECORDS] * 2)
     params = PARAMS["all days"]
     for name, query in QUERIES.items():
         once, both = run(lake, query, params).rows, run(twice, query, params).rows
         assert len(both) == len(once) and same(both, once), name
+
+
+def test_the_golden_views_have_what_the_tests_need() -> None:
+    """Every outcome; views whose only record is their ATTEMPT; fatal errors without `phase`;
+    sessions a pause split in two views; views that close on the day after their last record."""
+    assert {v["outcome"] for v in VIEW_RECORDS} == {
+        "played",
+        "abandoned",
+        "exit_before_start",
+        "start_failure",
+        "playback_failure",
+    }
+    assert any(v["records"] == 1 and v["attempt_time"] is not None for v in VIEW_RECORDS)
+    assert any(r["metric_type"] == "ERROR" and r.get("fatal") and "phase" not in r for r in RECORDS)
+    per_session: dict[str, int] = {}
+    for v in VIEW_RECORDS:
+        per_session[v["session_id"]] = per_session.get(v["session_id"], 0) + 1
+    assert any(n > 1 for n in per_session.values()), "a pause splits a view"
+    assert any(day_of(v) != day_of({"event_time": v["view_end"]}) for v in VIEW_RECORDS)
+    assert sum(v["score"] is None for v in VIEW_RECORDS) > 0
+
+
+def test_the_views_table_holds_the_views_log_by_close_time(lake: Path) -> None:
+    """Every view record of the log once, every field as the realtime engine wrote it, in the
+    dt=/hour= partition of its close time (`event_time`)."""
+    files = live_dataset_files(lake, table=VIEWS)
+    assert files and all(f.parent.parent.parent.name == "views" for f in files)
+    rows = duckdb.execute(
+        "SELECT * FROM read_parquet($files, hive_partitioning = true,"
+        " hive_types = {'dt': VARCHAR, 'hour': VARCHAR}) ORDER BY event_id",
+        {"files": [str(f) for f in files]},
+    )
+    names = [d[0] for d in rows.description]
+    got = [dict(zip(names, row, strict=True)) for row in rows.fetchall()]
+    want = sorted(VIEW_RECORDS, key=lambda v: v["event_id"])
+    assert len(got) == len(want)
+    for row, view in zip(got, want, strict=True):
+        closed = datetime.fromtimestamp(view["event_time"] / 1000, UTC)
+        assert (row.pop("dt"), row.pop("hour")) == (
+            closed.date().isoformat(),
+            closed.strftime("%H"),
+        )
+        assert same([tuple(row.values())], [tuple(view.values())]), (row, view)
+        assert list(row) == list(view)
+
+
+def test_the_kpis_and_the_view_kpis_agree_on_the_view_metrics(lake: Path) -> None:
+    params = PARAMS["all days"]
+    for by in ("", "-by-platform", "-by-channel"):
+        all_rows = run(lake, named_query(f"kpis{by}"), params).records()
+        of_views = run(lake, named_query(f"view-kpis{by}"), params).records()
+        assert of_views
+        for row in of_views:
+            key = {k: row[k] for k in named_query(f"view-kpis{by}").group_columns}
+            (match,) = [r for r in all_rows if all(r[k] == v for k, v in key.items())]
+            for _, metric in named_query(f"view-kpis{by}").metric_columns:
+                assert same([(match[metric],)], [(row[metric],)]), (key, metric)
+
+
+def test_views_by_outcome_add_up_to_the_views(lake: Path) -> None:
+    params = PARAMS["all days"]
+    by_outcome = run(lake, named_query("views-by-outcome"), params).records()
+    assert {r["outcome"] for r in by_outcome} == {v["outcome"] for v in VIEW_RECORDS}
+    assert sum(r["views"] for r in by_outcome) == len(VIEW_RECORDS)
+
+
+def test_a_lake_without_views_answers_the_view_queries_as_empty(tmp_path: Path) -> None:
+    """No views log flushed yet: the KPIs over events answer (views 0, view ratios none), the
+    queries of views alone say the range has no data."""
+    write_lake(RECORDS[:800], tmp_path / "lake", tmp_path / "events.sqlite")
+    params = PARAMS["all days"]
+    rows = run(tmp_path / "lake", named_query("kpis"), params).records()
+    assert rows and all(r["views"] == 0 and r["video_start_failure"] is None for r in rows)
+    answer = LakeReader(tmp_path / "lake").query(named_query("view-kpis"), params)
+    assert answer.rows == [] and answer.empty_reason is not None

@@ -1,10 +1,11 @@
 """Every named query's deployed text, unchanged, on a real Trino 483 (Athena engine v3 is Trino)
 over the golden lake: the rows equal DuckDB's and the hand-written oracle's.
 
-The lake is written by the lake's own writer; the Hive table is created from the definition the
-Glue table is generated from (`qos_lake_infra.catalog`: columns, partition keys, Parquet), over
-the lake's `events/` folder, and its partitions are registered from the dt=/hour= folders (on
-Athena, partition projection computes them). Each query's text is bound as Athena binds
+The lake is written by the lake's own writers (the events, and the oracle's views through the
+views log); the Hive tables `events` and `views` are created from the definitions the Glue tables
+are generated from (`qos_lake_infra.catalog`: columns, partition keys, Parquet), over the lake's
+`events/` and `views/` folders, and their partitions are registered from the dt=/hour= folders
+(on Athena, partition projection computes them). Each query's text is bound as Athena binds
 `ExecutionParameters`: PREPARE the fixed text, EXECUTE it USING the values as literals.
 
 Percentiles are the one intended difference (ADR 6): Trino's `approx_percentile` against the
@@ -28,14 +29,15 @@ import pytest
 from qos_lake.adapters.duckdb_query import run as run_on_duckdb
 from qos_lake.adapters.files import live_dataset_files
 from qos_lake.api import PARTITION_KEYS
+from qos_lake.domain.layout import TABLES
 from qos_lake.domain.named_query import NamedQuery
-from qos_lake.domain.queries import PLACEHOLDERS, QUERIES, QueryParams
-from qos_lake_infra.catalog import TABLE_NAME, glue_columns, partition_keys
+from qos_lake.domain.queries import QUERIES, QueryParams
+from qos_lake_infra.catalog import TABLE_NAME, VIEWS_TABLE_NAME, glue_columns, partition_keys
 from qos_lake_trino import TrinoClient, TrinoQueryError
 from qos_shared.catalogue import CATALOGUE
 
 from ..golden import FIRST_DAY, LAST_DAY, Record, Row, grouped, in_scope, same, write_lake
-from ..integration.test_queries import PARAMS, RECORDS, expected
+from ..integration.test_queries import ALL, PARAMS, RECORDS, VIEW_RECORDS, expected
 from .conftest import lake_location
 
 pytestmark = pytest.mark.trino
@@ -76,14 +78,14 @@ PERCENTILES = {m.name for m in CATALOGUE if m.kind == "percentile"}
 _TRINO_TYPE = {"string": "varchar", "bigint": "bigint", "double": "double", "boolean": "boolean"}
 
 
-def create_table_sql(location: str) -> str:
-    """The Glue table `events` as a Trino Hive table: the same columns, types and partition keys
-    (last, as Hive keeps them), Parquet, over the lake's `events/` folder."""
-    columns = [*glue_columns(), *partition_keys()]
+def create_table_sql(location: str, table: str = TABLE_NAME) -> str:
+    """A Glue table (`events`, `views`) as a Trino Hive table: the same columns, types and
+    partition keys (last, as Hive keeps them), Parquet, over the lake's folder of the table."""
+    columns = [*glue_columns(table), *partition_keys()]
     listed = ",\n    ".join(f'"{c["Name"]}" {_TRINO_TYPE[c["Type"]]}' for c in columns)
     keys = ", ".join(f"'{k['Name']}'" for k in partition_keys())
     return (
-        f"CREATE TABLE {TABLE_NAME} (\n    {listed}\n)\n"
+        f"CREATE TABLE {table} (\n    {listed}\n)\n"
         f"WITH (external_location = '{location}', format = 'PARQUET', "
         f"partitioned_by = ARRAY[{keys}])"
     )
@@ -92,20 +94,27 @@ def create_table_sql(location: str) -> str:
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("golden-trino")
-    write_lake(RECORDS, base / "lake", base / "events.sqlite")
+    write_lake(RECORDS, base / "lake", base / "events.sqlite", VIEW_RECORDS)
     return base / "lake"
+
+
+def _create(client: TrinoClient, schema: str, table: str, folder: Path) -> None:
+    client.execute(f"DROP TABLE IF EXISTS {table}")
+    client.execute(create_table_sql(lake_location(folder), table))
+    client.execute(f"CALL system.sync_partition_metadata('{schema}', '{table}', 'FULL')")
 
 
 @pytest.fixture(scope="module")
 def events_table(client: TrinoClient, lake: Path) -> str:
+    """Tables `events` and `views` over the golden lake (named after the first)."""
     # Trino (like Athena) reads every file of a partition; DuckDB only the committed, uncovered
     # ones. The golden lake has no others, so both read the same rows.
-    on_disk = sorted(p for p in (lake / "events").rglob("*.parquet") if not p.name.startswith("."))
-    assert sorted(p.resolve() for p in live_dataset_files(lake)) == [p.resolve() for p in on_disk]
     client.execute("CREATE SCHEMA IF NOT EXISTS default")
-    client.execute(f"DROP TABLE IF EXISTS {TABLE_NAME}")
-    client.execute(create_table_sql(lake_location(lake / "events")))
-    client.execute(f"CALL system.sync_partition_metadata('default', '{TABLE_NAME}', 'FULL')")
+    for table in (TABLE_NAME, VIEWS_TABLE_NAME):
+        on_disk = sorted(p for p in (lake / table).rglob("*.parquet") if not p.name.startswith("."))
+        live = live_dataset_files(lake, table=TABLES[table])
+        assert sorted(p.resolve() for p in live) == [p.resolve() for p in on_disk]
+        _create(client, "default", table, lake / table)
     return TABLE_NAME
 
 
@@ -118,32 +127,31 @@ def twice_client(
 ) -> TrinoClient:
     """The golden lake as the AWS lake can hold it: every file there twice, the second copy of
     each record received a minute later (Kinesis' and Firehose's retries, a client re-sending),
-    as table `events` of its own schema."""
-    twice = tmp_path_factory.mktemp("golden-twice") / "events"
-    shutil.copytree(lake / "events", twice, ignore=shutil.ignore_patterns(".*"))
-    for path in sorted(twice.rglob("*.parquet")):
-        table = pq.read_table(path)
-        index = table.schema.get_field_index("received_at")
-        later = pc.add(table.column(index), 60_000)
-        pq.write_table(
-            table.set_column(index, "received_at", later), path.with_name(f"resent-{path.name}")
-        )
+    and every view record twice (the views stream's and Firehose's retries), as tables `events`
+    and `views` of their own schema."""
+    base = tmp_path_factory.mktemp("golden-twice")
     client.execute(f"CREATE SCHEMA IF NOT EXISTS {DUPLICATES_SCHEMA}")
     own = TrinoClient(client.url, schema=DUPLICATES_SCHEMA)
-    own.execute(f"DROP TABLE IF EXISTS {TABLE_NAME}")
-    own.execute(create_table_sql(lake_location(twice)))
-    own.execute(
-        f"CALL system.sync_partition_metadata('{DUPLICATES_SCHEMA}', '{TABLE_NAME}', 'FULL')"
-    )
-    assert own.execute(f"SELECT count(*) FROM {TABLE_NAME}").rows == [(2 * len(RECORDS),)]
+    for table, rows in ((TABLE_NAME, RECORDS), (VIEWS_TABLE_NAME, VIEW_RECORDS)):
+        twice = base / table
+        shutil.copytree(lake / table, twice, ignore=shutil.ignore_patterns(".*"))
+        for path in sorted(twice.rglob("*.parquet")):
+            data = pq.read_table(path)
+            if table == TABLE_NAME:
+                index = data.schema.get_field_index("received_at")
+                later = pc.add(data.column(index), 60_000)
+                data = data.set_column(index, "received_at", later)
+            pq.write_table(data, path.with_name(f"resent-{path.name}"))
+        _create(own, DUPLICATES_SCHEMA, table, twice)
+        assert own.execute(f"SELECT count(*) FROM {table}").rows == [(2 * len(rows),)]
     return own
 
 
 def on_trino(
     client: TrinoClient, query: NamedQuery, params: QueryParams
 ) -> tuple[tuple[str, ...], list[Row]]:
-    assert query.sql.count("?") == len(PLACEHOLDERS)
-    result = client.execute_with_parameters(query.sql, params.values())
+    assert query.sql.count("?") == len(query.placeholders)
+    result = client.execute_with_parameters(query.sql, params.values(query))
     return result.columns, [tuple(row) for row in result.rows]
 
 
@@ -183,18 +191,18 @@ def check_rows(
 ) -> None:
     """Trino's rows against DuckDB's and the oracle's: the same groups in the same order, every
     value equal, percentiles within Trino's rank error of the exact ones."""
-    scoped = in_scope(RECORDS, params)
+    scoped = in_scope(ALL, params)
     want = expected(query, scoped)
     assert want, "the oracle expects rows: the case checks something"
     assert same(duckdb_rows, want), (duckdb_rows[:3], want[:3])
     assert len(trino_rows) == len(want), (len(trino_rows), len(want))
-    columns = (*query.group_columns, *(c for c, _ in query.metric_columns))
+    columns = query.columns
     metric_of = dict(query.metric_columns)
-    groups = grouped(scoped, query.group_columns)
     exact = [i for i, c in enumerate(columns) if metric_of.get(c) not in PERCENTILES]
+    numbers = {*metric_of, *query.value_columns}
 
     def pick(row: Row) -> Row:
-        return tuple(_float(row[i]) if columns[i] in metric_of else row[i] for i in exact)
+        return tuple(_float(row[i]) if columns[i] in numbers else row[i] for i in exact)
 
     assert same([pick(r) for r in trino_rows], [pick(r) for r in want]), (trino_rows[:3], want[:3])
     for i, column in enumerate(columns):
@@ -202,6 +210,7 @@ def check_rows(
         if metric not in PERCENTILES:
             continue
         values_of, q = _VALUES[metric]
+        groups = grouped(scoped, query.group_columns)
         for row in trino_rows:
             key = tuple(row[: len(query.group_columns)])
             assert _within_rank(_float(row[i]), values_of(groups[key]), q), (column, key, row[i])
@@ -209,6 +218,19 @@ def check_rows(
 
 def test_every_percentile_metric_has_its_values_here() -> None:
     assert set(_VALUES) == PERCENTILES
+
+
+def test_the_views_table_has_the_glue_definitions_columns(
+    client: TrinoClient, events_table: str
+) -> None:
+    described = client.execute(f"DESCRIBE {VIEWS_TABLE_NAME}").rows
+    want = [
+        (c["Name"], _TRINO_TYPE[c["Type"]])
+        for c in (*glue_columns(VIEWS_TABLE_NAME), *partition_keys())
+    ]
+    assert [(row[0], row[1]) for row in described] == want
+    counted = client.execute(f"SELECT count(*) FROM {VIEWS_TABLE_NAME}").rows
+    assert counted == [(len(VIEW_RECORDS),)]
 
 
 def test_the_table_has_the_glue_definitions_columns(client: TrinoClient, events_table: str) -> None:
@@ -229,7 +251,7 @@ def test_every_named_query_runs_on_trino_with_the_oracles_rows(
 ) -> None:
     query, params = QUERIES[name], PARAMS[label]
     columns, rows = on_trino(client, query, params)
-    assert columns == (*query.group_columns, *(c for c, _ in query.metric_columns))
+    assert columns == query.columns
     check_rows(query, params, rows, run_on_duckdb(lake, query, params).rows)
 
 
@@ -241,7 +263,7 @@ def test_every_event_held_twice_changes_no_answer_on_trino(
     every named query gives the oracle's rows (and DuckDB's over the lake holding them once)."""
     query, params = QUERIES[name], PARAMS["all days"]
     columns, rows = on_trino(twice_client, query, params)
-    assert columns == (*query.group_columns, *(c for c, _ in query.metric_columns))
+    assert columns == query.columns
     check_rows(query, params, rows, run_on_duckdb(lake, query, params).rows)
 
 

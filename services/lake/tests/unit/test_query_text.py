@@ -10,7 +10,7 @@ import sqlglot
 from sqlglot import exp
 
 from qos_lake.adapters.duckdb_query import duckdb_sql
-from qos_lake.domain.definitions import SCOPE, SCOPE_NAME
+from qos_lake.domain.definitions import SCOPE, SCOPE_NAME, SCOPES, VIEWS_SCOPE, VIEWS_SCOPE_NAME
 from qos_lake.domain.queries import PLACEHOLDERS, QUERIES, QueryParams, UnknownQuery, named_query
 
 
@@ -18,8 +18,11 @@ from qos_lake.domain.queries import PLACEHOLDERS, QUERIES, QueryParams, UnknownQ
 def test_each_query_is_one_trino_statement_with_the_shared_placeholders(name: str) -> None:
     query = QUERIES[name]
     tree = sqlglot.parse_one(query.sql, read="trino")
-    assert len(list(tree.find_all(exp.Placeholder))) == len(PLACEHOLDERS)
-    assert query.description and query.metric_columns
+    scopes = [t for t in SCOPES if f"FROM {t}\n" in query.sql]
+    assert tuple(scopes) == query.tables, "a query names the tables it reads"
+    assert len(list(tree.find_all(exp.Placeholder))) == len(PLACEHOLDERS) * len(scopes)
+    assert query.placeholders == PLACEHOLDERS * len(scopes)
+    assert query.description and (query.metric_columns or query.value_columns)
 
 
 @pytest.mark.parametrize("name", QUERIES)
@@ -37,7 +40,8 @@ def test_locally_the_placeholders_are_named_and_the_time_bounds_left_to_the_file
     assert "?" not in local
     # Every parameter but the dropped event_time bounds' (`from`/`to` still bound `dt`).
     assert set(re.findall(r"\$(\w+)", local)) == set(PLACEHOLDERS)
-    assert local.count("$from") == local.count("$to") == 1
+    scopes = len(QUERIES[name].tables)
+    assert local.count("$from") == local.count("$to") == scopes
     assert "event_time" not in local
     assert "event_time" in QUERIES[name].sql  # Athena keeps them: there dt is the arrival day
 
@@ -47,6 +51,9 @@ def test_values_follow_the_placeholders() -> None:
     values = params.values()
     assert values[:4] == ["2026-11-01", "2026-11-03", "2026-11-01", "2026-11-03"]
     assert values[4:] == [None, None, "c", "c", None, None]
+    # A query of both tables binds each scope's placeholders, the events' first.
+    assert params.values(named_query("kpis")) == values * 2
+    assert params.values(named_query("view-kpis")) == values
 
 
 def test_a_reversed_range_is_refused() -> None:
@@ -62,8 +69,14 @@ def test_an_unknown_name_suggests_close_ones() -> None:
 @pytest.mark.parametrize("name", QUERIES)
 def test_the_scope_is_inlined_locally_and_read_in_passes(name: str) -> None:
     trino = QUERIES[name].sql
-    assert SCOPE.startswith(f"{SCOPE_NAME} AS (") and trino.startswith(f"WITH {SCOPE}")
-    assert f"{SCOPE_NAME} AS NOT MATERIALIZED (" in duckdb_sql(trino)
+    first, scope = (
+        (SCOPE_NAME, SCOPE)
+        if QUERIES[name].tables[0] == "events"
+        else (VIEWS_SCOPE_NAME, VIEWS_SCOPE)
+    )
+    assert scope.startswith(f"{first} AS (") and trino.startswith(f"WITH {scope}")
+    for table in QUERIES[name].tables:
+        assert f"{SCOPES[table][0]} AS NOT MATERIALIZED (" in duckdb_sql(trino)
     assert "NOT MATERIALIZED" not in trino  # a local planner hint only
     assert "COUNT(DISTINCT" not in trino.upper()  # distinct counts are per-session passes
 
@@ -78,3 +91,6 @@ def test_a_kpi_query_reads_summaries_and_the_other_records_in_passes_of_their_ow
     # One percentile sketch per values aggregate, at all its quantiles.
     assert trino.count("approx_percentile(") == 2
     assert "ARRAY[0.5, 0.9, 0.95]" in trino and "ARRAY[0.5, 0.95]" in trino
+    # The view KPIs in a pass over the views' scope, each filter reduced to its conditions.
+    assert f"FROM {VIEWS_SCOPE_NAME}\n    GROUP BY" in trino
+    assert "'VIEW'" not in trino

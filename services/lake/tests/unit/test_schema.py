@@ -6,8 +6,10 @@ import orjson
 import pyarrow as pa
 
 from qos_lake.adapters.arrow import lake_schema, to_table
-from qos_lake.domain.schema import PARTITION_KEYS
+from qos_lake.api import view_schema
+from qos_lake.domain.schema import PARTITION_KEYS, view_columns
 from qos_shared.record_schema import column_types
+from qos_shared.views import VIEW_FIELDS
 
 ARROW = {
     "string": pa.string(),
@@ -26,6 +28,30 @@ def test_one_typed_column_per_known_field_and_no_partition_columns() -> None:
         assert schema.field(name).type == ARROW[kind], name
     assert not set(PARTITION_KEYS) & set(schema.names)
     assert schema.field("extra_fields").type == pa.string()
+
+
+def test_the_views_table_has_one_typed_column_per_view_field_in_order() -> None:
+    want = {"STRING": pa.string(), "BIGINT": pa.int64(), "DOUBLE": pa.float64()}
+    want["BOOLEAN"] = pa.bool_()
+    schema = view_schema()
+    assert schema.names == list(VIEW_FIELDS) == list(view_columns())
+    for name, kind in VIEW_FIELDS.items():
+        assert schema.field(name).type == want[kind], name
+    assert not set(PARTITION_KEYS) & set(schema.names)
+
+
+def test_a_view_record_converts_with_the_views_columns() -> None:
+    view = {name: None for name in VIEW_FIELDS} | {
+        "event_id": "view:s:1",
+        "event_time": 179_999,
+        "score": 87.5,
+        "stopped": True,
+        "records": 3,
+    }
+    conversion = to_table([view, {**view, "records": "three"}], view_schema(), view_columns())
+    rows = conversion.table.to_pylist()
+    assert rows[0] == view
+    assert rows[1]["records"] is None and conversion.invalid_values == 1
 
 
 def test_unknown_keys_ignored_missing_keys_null_extra_fields_as_json_text() -> None:

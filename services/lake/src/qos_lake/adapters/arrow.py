@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from qos_lake.adapters.fast_json import FastJson
+from qos_lake.domain.layout import Table
 from qos_lake.domain.schema import (
     COMPRESSION,
     DELTA_COLUMNS,
@@ -31,6 +32,7 @@ from qos_lake.domain.schema import (
     SORT_COLUMNS,
     TIME_COLUMN,
     lake_columns,
+    table_columns,
 )
 from qos_shared.eventlog import JoinedRecords
 from qos_shared.eventtime import HOUR_MS, MAX_EVENT_MS
@@ -61,8 +63,18 @@ _INT64_MAX = 2**63 - 1
 
 
 def lake_schema() -> pa.Schema:
-    """The schema of every Parquet file in the lake (partition keys excluded)."""
-    return pa.schema([pa.field(name, _ARROW_TYPES[kind]) for name, kind in lake_columns().items()])
+    """The schema of every Parquet file of the `events` table (partition keys excluded)."""
+    return arrow_schema(lake_columns())
+
+
+def arrow_schema(columns: Mapping[str, ColumnType]) -> pa.Schema:
+    """Columns and their kinds as an Arrow schema."""
+    return pa.schema([pa.field(name, _ARROW_TYPES[kind]) for name, kind in columns.items()])
+
+
+def table_schema(table: Table) -> pa.Schema:
+    """The schema of every Parquet file of a table (partition keys excluded)."""
+    return arrow_schema(table_columns(table))
 
 
 def parquet_options(schema: pa.Schema) -> dict[str, Any]:
@@ -152,10 +164,15 @@ def _column(values: list[Any], kind: ColumnType) -> tuple[pa.Array, int]:
     return pa.array(coerced, type=arrow_type), invalid
 
 
-def to_table(records: Sequence[Mapping[str, Any]], schema: pa.Schema | None = None) -> Conversion:
-    """Records (flat JSON objects) as a table of `schema` (the lake schema by default)."""
+def to_table(
+    records: Sequence[Mapping[str, Any]],
+    schema: pa.Schema | None = None,
+    kinds: Mapping[str, ColumnType] | None = None,
+) -> Conversion:
+    """Records (flat JSON objects) as a table of `schema` whose columns are of `kinds` (the
+    `events` table's by default)."""
     schema = schema or lake_schema()
-    kinds = lake_columns()
+    kinds = kinds or lake_columns()
     arrays: list[pa.Array] = []
     invalid = 0
     # One pass over each record's own keys (about a third of the columns are set in a record),
@@ -190,10 +207,17 @@ Reread = Callable[[JoinedRecords], tuple[list[dict[str, Any]], list[int], int]]
 class BatchConverter:
     """Log batches as Arrow tables with their hour buckets; one `FastJson` per worker thread."""
 
-    def __init__(self, schema: pa.Schema, workers: int, reread: Reread) -> None:
+    def __init__(
+        self,
+        schema: pa.Schema,
+        workers: int,
+        reread: Reread,
+        kinds: Mapping[str, ColumnType] | None = None,
+    ) -> None:
         self.schema = schema
+        self.kinds = dict(kinds or lake_columns())
         self._reread = reread
-        self._parser_list = [FastJson(schema) for _ in range(workers)]
+        self._parser_list = [FastJson(schema, self.kinds) for _ in range(workers)]
         self._parsers: queue.SimpleQueue[FastJson] = queue.SimpleQueue()
         for parser in self._parser_list:
             self._parsers.put(parser)
@@ -212,7 +236,7 @@ class BatchConverter:
                 table = fast.append_column(BUCKET, pc.divide(event_time, HOUR_MS))
                 return Converted(table, 0, 0)
         records, appended_at, unreadable = self._reread(batch)
-        conversion = to_table(records, self.schema)
+        conversion = to_table(records, self.schema, self.kinds)
         table = conversion.table.append_column(BUCKET, hour_buckets(conversion.table, appended_at))
         return Converted(table, conversion.invalid_values, unreadable)
 

@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 from qos_lake.adapters.arrow import parquet_options
 from qos_lake.adapters.files import committed_through, fsync_dir, lock, part_files, partitions
 from qos_lake.domain.errors import CompactBusy
-from qos_lake.domain.layout import TMP_COMPACT, part_name, split_leftovers
+from qos_lake.domain.layout import TABLES, TMP_COMPACT, part_name, split_leftovers
 from qos_lake.domain.schema import SORT_COLUMNS
 
 LOCK_FILE = "_compact.lock"
@@ -78,10 +78,14 @@ def compact_partition(partition: Path, committed: int) -> PartitionCompaction:
 
 
 def compact(root: Path, dt: str | None = None) -> list[PartitionCompaction]:
-    """Compact every partition of the lake at `root` (only those of day `dt` when given)."""
+    """Compact every partition of both tables of the lake at `root` (events, then views; only
+    those of day `dt` when given)."""
     fd = lock(root / LOCK_FILE, CompactBusy, "compaction")
     try:
-        committed = committed_through(root)
-        return [compact_partition(p, committed) for p in partitions(root, dt)]
+        done: list[PartitionCompaction] = []
+        for table in TABLES.values():
+            committed = committed_through(root, table)
+            done += [compact_partition(p, committed) for p in partitions(root, dt, table)]
+        return done
     finally:
         os.close(fd)

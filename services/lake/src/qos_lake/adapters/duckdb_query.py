@@ -1,22 +1,24 @@
 """The named queries on DuckDB over a local lake: the Trino text transpiled by sqlglot.
 
-The lake's live files (`files.live_dataset_files`: committed, no compaction leftovers) of the
-days in range become a temporary view `events`, with `dt` and `hour` from the Hive path as text
-(as in the Glue table), on a connection of the query's own to the process's one in-memory DuckDB
-database (so queries may run on several threads, and none pays for a new database). The query
+The live files (`files.live_dataset_files`: committed, no compaction leftovers) of the days in
+range of each table a query reads become a temporary view of the table's name (`events`,
+`views`; an empty one when the table has no file in range), with `dt` and `hour` from the Hive
+path as text (as in the Glue tables), on a connection of the query's own to the process's one
+in-memory DuckDB database (so queries may run on several threads, and none pays for a new
+database). The query
 text is the Trino text run through sqlglot, with these changes:
 - Athena's `approx_percentile` (a sketch with a small rank error) becomes DuckDB's exact
   `quantile_cont` (linear interpolation between closest ranks, the catalogue's definition) rather
   than sqlglot's default `approx_quantile`, so local answers are exact and Athena's percentiles
   are close to them;
-- the scope's de-duplication (`definitions.COPY_COLUMN`: one row per `event_id`, for the AWS lake,
+- the scopes' de-duplication (`definitions.COPY_COLUMN`: one row per `event_id`, for the AWS lake,
   which can hold a record twice) is left out: the local lake holds each `event_id` once by
-  construction (the event log's `event_id` is UNIQUE, so a re-sent event is never appended
-  again; the writer commits each log range once, behind its marker; a compaction keeps one copy
-  of a range, never both: `domain.layout.split_leftovers`). The rows are the same; a test writes
-  every golden event twice and checks every answer. Numbering the rows of every pass would cost
-  a sort or hash of the whole scope per pass;
-- the scope CTE (`definitions.SCOPE_NAME`) is marked NOT MATERIALIZED: DuckDB would otherwise
+  construction (the event log's and the views log's `event_id` is UNIQUE, so a re-sent event is
+  never appended again; the writer commits each log range once, behind its marker; a compaction
+  keeps one copy of a range, never both: `domain.layout.split_leftovers`). The rows are the
+  same; a test writes every golden event twice and checks every answer. Numbering the rows of
+  every pass would cost a sort or hash of the whole scope per pass;
+- the scope CTEs (`definitions.SCOPES`) are marked NOT MATERIALIZED: DuckDB would otherwise
   copy every scoped row of every column once for a query that reads the scope in several passes,
   where inlined each pass reads just its own columns with its filters pushed into the scan. A
   planner hint only: the rows are the same;
@@ -28,8 +30,8 @@ text is the Trino text run through sqlglot, with these changes:
   range, or no statistics) is read through the same bounds, with the same values. Decoding and
   comparing `event_time` in each of a query's passes was about a tenth of its CPU over the
   day's files;
-- the `?` placeholders become DuckDB's named ones (`$from`, `$to`, …: `PLACEHOLDERS`), so that
-  a bound dropped from the text drops no other value.
+- the `?` placeholders become DuckDB's named ones (`$from`, `$to`, …: `PLACEHOLDERS`, once per
+  scope), so that a bound dropped from the text drops no other value.
 Parameter values are bound to the placeholders, never put into the text.
 """
 
@@ -42,15 +44,18 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
+from qos_lake.adapters.arrow import table_schema
 from qos_lake.adapters.files import live_files_in_days
-from qos_lake.domain.definitions import COPY_COLUMN, SCOPE_NAME
+from qos_lake.domain.definitions import COPY_COLUMN, SCOPES
 from qos_lake.domain.errors import EmptyLake, NoDataInRange
+from qos_lake.domain.layout import TABLES, Table
 from qos_lake.domain.named_query import NamedQuery
 from qos_lake.domain.queries import PLACEHOLDERS, QueryParams
-from qos_lake.domain.schema import TIME_COLUMN
+from qos_lake.domain.schema import PARTITION_KEYS, TIME_COLUMN
 from qos_shared.eventtime import DAY_MS, MAX_EVENT_MS, day_start_ms
 
 
@@ -99,7 +104,7 @@ def _unique_rows(scope: exp.Expression) -> exp.Select:
 def _scope_for_files(node: exp.Expression) -> exp.Expression:
     """The scope CTE inlined, without its de-duplication (the local lake holds each event once)
     and without its `event_time` bounds (`source` applies them)."""
-    if not (isinstance(node, exp.CTE) and node.alias == SCOPE_NAME):
+    if not (isinstance(node, exp.CTE) and node.alias in _SCOPE_NAMES):
         return node
     node.set("materialized", False)
     node.set("this", _unique_rows(node.this))
@@ -114,6 +119,9 @@ def _scope_for_files(node: exp.Expression) -> exp.Expression:
     return node
 
 
+_SCOPE_NAMES = frozenset(name for name, _ in SCOPES.values())
+
+
 @functools.cache
 def duckdb_sql(trino_sql: str) -> str:
     """The Trino text in DuckDB's dialect, with exact percentiles, the scope inlined and its time
@@ -123,9 +131,10 @@ def duckdb_sql(trino_sql: str) -> str:
         raise ValueError("a named query is one statement")
     tree = statements[0]
     placeholders = list(tree.find_all(exp.Placeholder, bfs=False))  # in text order
-    if len(placeholders) != len(PLACEHOLDERS):
-        raise ValueError(f"a named query has {len(PLACEHOLDERS)} placeholders")
-    for placeholder, name in zip(placeholders, PLACEHOLDERS, strict=True):
+    if not placeholders or len(placeholders) % len(PLACEHOLDERS):
+        raise ValueError(f"a named query has {len(PLACEHOLDERS)} placeholders per scope")
+    names = PLACEHOLDERS * (len(placeholders) // len(PLACEHOLDERS))
+    for placeholder, name in zip(placeholders, names, strict=True):
         placeholder.set("this", name)
     tree = tree.transform(_exact_percentile).transform(_scope_for_files)
     return tree.sql(dialect="duckdb")
@@ -191,46 +200,67 @@ _READ = (
 )
 
 
-def source(con: duckdb.DuckDBPyConnection, files: list[Path], params: QueryParams) -> None:
-    """Temporary view `events` over `files`, with the scope's `event_time` bounds on the files
+def _empty(table: Table) -> pa.Table:
+    """No rows of a table's columns and its partition keys (a table without files in range)."""
+    schema = table_schema(table)
+    for key in PARTITION_KEYS:
+        schema = schema.append(pa.field(key, pa.string()))
+    return schema.empty_table()
+
+
+def source(
+    con: duckdb.DuckDBPyConnection, files: list[Path], params: QueryParams, table: Table
+) -> None:
+    """Temporary view `<table>` over `files`, with the scope's `event_time` bounds on the files
     that need them (see the module doc). The file lists and bounds are bound as variables: the
-    view's text is one of three fixed texts."""
+    view's text is one of a few fixed texts."""
+    if not files:
+        # The table's name is `domain.layout`'s, never a caller's.
+        con.register(f"qos_empty_{table.name}", _empty(table))
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {table.name} AS SELECT * FROM qos_empty_{table.name}"  # noqa: S608
+        )
+        return
     bounded = needs_time_bounds(con, files)
     selects: list[str] = []
     plain = [str(f) for f in files if str(f) not in bounded]
     if plain:
-        con.execute("SET VARIABLE qos_plain_files = $files", {"files": plain})
-        selects.append(_READ.format("qos_plain_files"))
+        con.execute(f"SET VARIABLE qos_plain_{table.name} = $files", {"files": plain})
+        selects.append(_READ.format(f"qos_plain_{table.name}"))
     if bounded:
-        con.execute("SET VARIABLE qos_bounded_files = $files", {"files": sorted(bounded)})
+        con.execute(f"SET VARIABLE qos_bounded_{table.name} = $files", {"files": sorted(bounded)})
         con.execute("SET VARIABLE qos_from_ms = $ms", {"ms": day_start_ms(params.from_day)})
         con.execute("SET VARIABLE qos_to_ms = $ms", {"ms": day_start_ms(params.to_day) + DAY_MS})
         selects.append(
-            _READ.format("qos_bounded_files")
+            _READ.format(f"qos_bounded_{table.name}")
             + f" WHERE {TIME_COLUMN} >= getvariable('qos_from_ms')"
             f" AND {TIME_COLUMN} < getvariable('qos_to_ms')"
         )
-    con.execute("CREATE OR REPLACE TEMP VIEW events AS " + " UNION ALL ".join(selects))
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {table.name} AS " + " UNION ALL ".join(selects))
 
 
-def files_in_range(root: Path, params: QueryParams) -> list[Path]:
-    """The live files of the days in range; raises EmptyLake / NoDataInRange when there are none."""
-    in_range, any_files = live_files_in_days(root, params.days())
-    if not any_files:
+def files_in_range(
+    root: Path, params: QueryParams, tables: tuple[str, ...] = ("events",)
+) -> dict[str, list[Path]]:
+    """The live files of the days in range of each table; raises EmptyLake when none of the
+    tables has a file, NoDataInRange when none has one in range."""
+    found = {t: live_files_in_days(root, params.days(), TABLES[t]) for t in tables}
+    if not any(any_files for _, any_files in found.values()):
         raise EmptyLake(f"the lake at {str(root)!r} holds no committed data")
-    if not in_range:
+    if not any(in_range for in_range, _ in found.values()):
         raise NoDataInRange(
             f"no data in the lake at {str(root)!r} from {params.from_day} to {params.to_day}"
         )
-    return in_range
+    return {t: in_range for t, (in_range, _) in found.items()}
 
 
 def run(root: Path, query: NamedQuery, params: QueryParams) -> QueryResult:
     """The query's rows over the lake at `root`, for `params`."""
-    files = files_in_range(root, params)
+    files = files_in_range(root, params, query.tables)
     sql = duckdb_sql(query.sql)
     with _connection() as con:
-        source(con, files, params)
+        for table, of_table in files.items():
+            source(con, of_table, params, TABLES[table])
         cursor = con.execute(sql, params.by_name())
         columns = tuple(d[0] for d in cursor.description or ())
         return QueryResult(columns, cursor.fetchall())

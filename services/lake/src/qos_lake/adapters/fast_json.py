@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import duckdb
@@ -75,9 +76,9 @@ class _SpillFile:
 class FastJson:
     """One DuckDB connection and one spill file, reused for every batch of one writer."""
 
-    def __init__(self, schema: pa.Schema) -> None:
+    def __init__(self, schema: pa.Schema, kinds: Mapping[str, ColumnType] | None = None) -> None:
         self.schema = schema
-        kinds = lake_columns()
+        kinds = kinds or lake_columns()
         columns = ", ".join(f"'{n}': '{_DUCKDB_TYPES[kinds[n]]}'" for n in schema.names)
         # JSON columns come back as their text, like the Python path's compact dump.
         select = ", ".join(

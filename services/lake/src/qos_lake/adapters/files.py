@@ -11,22 +11,24 @@ import os
 from pathlib import Path
 
 from qos_lake.domain.layout import (
-    COMMITS_DIR,
-    EVENTS_DIR,
+    EVENTS,
     HOUR_DIR,
     PARTITION_DIR,
     PartFile,
+    Table,
     counted,
     marker_last,
     overlaps,
     parse_part,
     partition_day,
+    table_of,
 )
 
 
-def partitions(root: Path, dt: str | None = None) -> list[Path]:
-    """The `dt=/hour=` directories under `root`, in time order (only `dt`'s when given)."""
-    events = root / EVENTS_DIR
+def partitions(root: Path, dt: str | None = None, table: Table = EVENTS) -> list[Path]:
+    """The `dt=/hour=` directories of a table under `root`, in time order (only `dt`'s when
+    given)."""
+    events = root / table.name
     if not events.is_dir():
         return []
     found: list[Path] = []
@@ -44,9 +46,9 @@ def part_files(partition: Path) -> list[PartFile]:
     return sorted(f for f in found if f is not None)
 
 
-def committed_through(root: Path) -> int:
-    """The last log position of the newest commit marker (0 when nothing was committed)."""
-    commits = root / COMMITS_DIR
+def committed_through(root: Path, table: Table = EVENTS) -> int:
+    """The last log position of a table's newest commit marker (0 when nothing was committed)."""
+    commits = root / table.commits
     if not commits.is_dir():
         return 0
     lasts = (marker_last(p.name) for p in commits.iterdir())
@@ -60,19 +62,21 @@ def live_files(partition: Path, committed: int | None = None) -> list[Path]:
     given (pass it when listing many partitions, to read the markers once).
     """
     if committed is None:
-        committed = committed_through(partition.parent.parent.parent)
+        committed = committed_through(*table_of(partition))
     return [f.path for f in counted(part_files(partition), committed)]
 
 
-def live_dataset_files(root: Path, dt: str | None = None) -> list[Path]:
-    """The live files of every partition (of `dt` when given): what a query should read."""
-    committed = committed_through(root)
-    return [p for part in partitions(root, dt) for p in live_files(part, committed)]
+def live_dataset_files(root: Path, dt: str | None = None, table: Table = EVENTS) -> list[Path]:
+    """The live files of every partition of a table (of `dt` when given): what a query reads."""
+    committed = committed_through(root, table)
+    return [p for part in partitions(root, dt, table) for p in live_files(part, committed)]
 
 
-def live_files_in_days(root: Path, days: set[str]) -> tuple[list[Path], bool]:
-    """(the live files of the partitions of `days` (YYYY-MM-DD), whether the lake has any)."""
-    files = live_dataset_files(root)
+def live_files_in_days(
+    root: Path, days: set[str], table: Table = EVENTS
+) -> tuple[list[Path], bool]:
+    """(the live files of a table's partitions of `days` (YYYY-MM-DD), whether it has any)."""
+    files = live_dataset_files(root, table=table)
     return [f for f in files if partition_day(f.parent) in days], bool(files)
 
 

@@ -22,9 +22,9 @@ import pyarrow.parquet as pq
 from qos_lake.adapters.arrow import BUCKET, file_order, parquet_options
 from qos_lake.adapters.files import fsync_dir, partitions
 from qos_lake.domain.layout import (
-    COMMITS_DIR,
-    EVENTS_DIR,
+    EVENTS,
     TMP_WRITE,
+    Table,
     marker_name,
     parse_part,
     part_name,
@@ -33,10 +33,18 @@ from qos_lake.domain.layout import (
 
 
 class ParquetLake:
-    """The files of one lake root, written with the writer's threads."""
+    """The files of one table of a lake root, written with the writer's threads."""
 
-    def __init__(self, root: Path, schema: pa.Schema, pool: Executor, workers: int) -> None:
+    def __init__(
+        self,
+        root: Path,
+        schema: pa.Schema,
+        pool: Executor,
+        workers: int,
+        table: Table = EVENTS,
+    ) -> None:
         self.root = root
+        self.table = table
         self._options = parquet_options(schema)
         self._pool = pool
         self._workers = workers
@@ -52,7 +60,7 @@ class ParquetLake:
         jobs: list[tuple[pa.Table, Path]] = []
         start = 0
         for bucket, end in zip(runs.values.to_pylist(), runs.run_ends.to_pylist(), strict=True):
-            directory = partition_dir(self.root, bucket)
+            directory = partition_dir(self.root, bucket, self.table)
             directory.mkdir(parents=True, exist_ok=True)
             jobs.append((data.slice(start, end - start), directory / part_name(first, last)))
             start = end
@@ -60,7 +68,7 @@ class ParquetLake:
         # The renames (and any new dt=/hour= directory) must be on disk before the marker is.
         synced: set[Path] = set()
         for path in written:
-            for directory in (path.parent, path.parent.parent, self.root / EVENTS_DIR):
+            for directory in (path.parent, path.parent.parent, self.root / self.table.name):
                 if directory not in synced:
                     fsync_dir(directory)
                     synced.add(directory)
@@ -101,7 +109,7 @@ class ParquetLake:
 
     def write_marker(self, first: int, last: int, files: list[Path], records: int) -> None:
         """The commit marker of `first..last` listing `files`: from its rename on, committed."""
-        commits = self.root / COMMITS_DIR
+        commits = self.root / self.table.commits
         commits.mkdir(exist_ok=True)
         name = marker_name(first, last)
         payload = {
@@ -122,7 +130,7 @@ class ParquetLake:
 
     def prune_markers(self, keep: int) -> None:
         """Keep the newest `keep` markers (only the newest one is needed; the rest are a trail)."""
-        commits = self.root / COMMITS_DIR
+        commits = self.root / self.table.commits
         markers = sorted(p for p in commits.iterdir() if not p.name.startswith("."))
         for old in markers[: max(0, len(markers) - keep)]:
             old.unlink(missing_ok=True)
@@ -130,7 +138,7 @@ class ParquetLake:
     def remove_uncommitted(self, committed: int) -> list[Path]:
         """Delete the part files of flushes after `committed` and every temporary write file."""
         removed: list[Path] = []
-        for partition in partitions(self.root):
+        for partition in partitions(self.root, table=self.table):
             before = len(removed)
             for entry in list(partition.iterdir()):
                 part = parse_part(entry)
@@ -139,7 +147,7 @@ class ParquetLake:
                     removed.append(entry)
             if len(removed) > before:
                 fsync_dir(partition)
-        commits = self.root / COMMITS_DIR
+        commits = self.root / self.table.commits
         if commits.is_dir():
             for entry in commits.iterdir():
                 if entry.name.startswith(TMP_WRITE):

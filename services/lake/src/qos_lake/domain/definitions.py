@@ -8,6 +8,9 @@ exactness (the same numbers as one GROUP BY with every aggregate inline):
 - each aggregate the metrics need is computed once, as a column, and the metrics' formulas
   (`catalogue_sql.metric_formula`) read those columns, as the realtime engine does; a values
   aggregate read at several quantiles is one percentile call over an array of them;
+- aggregates over view records (`qos_shared.catalogue.VIEW`: the view KPIs) are computed in a pass
+  over the `views` table's scope (`VIEWS_SCOPE`), with each filter reduced to its conditions;
+  the others over the `events` table's (`SCOPE`); a query reads only the tables it needs;
 - PLAYBACK_SUMMARY records, one per viewer-minute and most of the rows, are aggregated in a pass
   of their own (`WHERE metric_type = 'PLAYBACK_SUMMARY'`, which the engines push into the scan),
   with each filter reduced to its conditions; the other records, a small minority, in a second
@@ -25,7 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from qos_lake.domain.named_query import NamedQuery
-from qos_shared.catalogue import EVENT_METRICS, Aggregate, Field, Filter, Metric, metric
+from qos_shared.catalogue import CATALOGUE, VIEW, Aggregate, Field, Filter, Metric, metric
 from qos_shared.catalogue_sql import (
     aggregate_sql,
     condition_sql,
@@ -68,12 +71,32 @@ scoped AS (
 )"""
 assert f"AS {COPY_COLUMN}" in SCOPE
 
+# The view records every query of views reads, each `event_id` once, by the same bounds and
+# filters as SCOPE (the same placeholders, in the same order): `dt` is the partition of the
+# view's `event_time`, its close time, which the bounds compare. A view held twice (the views
+# stream's and Firehose's retries) counts once: the copy with the most records, then the latest
+# last event (a streaming engine that emits a view again after a late record of it emits it
+# whole), so every copy the same gives the same row.
+VIEWS_SCOPE_NAME = "scoped_views"
+VIEWS_SCOPE = (
+    SCOPE.replace("scoped AS (", f"{VIEWS_SCOPE_NAME} AS (", 1)
+    .replace("ORDER BY received_at", "ORDER BY records DESC, view_end DESC")
+    .replace("FROM events", "FROM views")
+)
+assert VIEWS_SCOPE.count("?") == SCOPE.count("?") and "FROM views" in VIEWS_SCOPE
+#: Each table's scope CTE: (its name, its text).
+SCOPES: dict[str, tuple[str, str]] = {
+    "events": (SCOPE_NAME, SCOPE),
+    "views": (VIEWS_SCOPE_NAME, VIEWS_SCOPE),
+}
+
 # Output column -> the expression it groups by. `day` is the partition: the UTC day of event_time.
 _GROUP_EXPR = {
     "day": "dt",
     "client_platform": "client_platform",
     "channel_watched": "channel_watched",
     "viewer_country": "viewer_country",
+    "outcome": "outcome",  # views only
 }
 
 # The KPI groupings: (query name suffix, description words, group columns).
@@ -123,6 +146,7 @@ class _Pass:
 
     where: str | None
     columns: dict[str, str] = field(default_factory=dict)  # aggregate column -> its SQL
+    source: str = SCOPE_NAME  # the scope it reads
 
 
 @dataclass
@@ -133,6 +157,19 @@ class _SessionPass:
     column: str
     metric_types: tuple[str, ...]
     flags: dict[str, str] = field(default_factory=dict)  # aggregate column -> its condition
+
+
+def sessions_needed(columns: dict[Aggregate, str]) -> bool:
+    """Whether some aggregate is a distinct count (of events: those of views are refused)."""
+    return any(a.kind == "distinct" for a in columns)
+
+
+def _over_views(aggregate: Aggregate) -> bool:
+    """Whether the aggregate reads view records (then only those: the `views` table's)."""
+    types = aggregate.filter.metric_types
+    if VIEW in types and types != {VIEW}:
+        raise ValueError("an aggregate reads view records or events, not both")
+    return VIEW in types
 
 
 def _within(filter_: Filter, metric_types: tuple[str, ...]) -> str:
@@ -164,20 +201,30 @@ def metrics_query(
         if m.quantile is not None and m.quantile not in quantiles.setdefault(m.numerator, []):
             quantiles[m.numerator].append(m.quantile)
 
-    # The passes over the scope: PLAYBACK_SUMMARY apart when some aggregates read only those
-    # records and some read others (together, the passes' WHERE clauses cover every row).
+    # The passes over the events' scope: PLAYBACK_SUMMARY apart when some aggregates read only
+    # those records and some read others (together, the passes' WHERE clauses cover every row);
+    # the view records' aggregates in a pass over the views' scope.
     def bulk(aggregate: Aggregate) -> bool:
         return _only_of(aggregate.filter, BULK_TYPE)
 
-    per_row = [a for a in columns if a.kind != "distinct"]
+    of_views = {a for a in columns if _over_views(a)}
+    if any(a.kind == "distinct" for a in of_views):
+        raise ValueError("distinct counts over views are not supported")
+    per_row = [a for a in columns if a.kind != "distinct" and a not in of_views]
     split = any(map(bulk, per_row)) and not all(map(bulk, per_row))
+    passes: list[_Pass] = []
     if split:
         bulk_pass = _Pass(f"{_METRIC_TYPE} = {_string(BULK_TYPE)}")
         rest_pass = _Pass(f"{_METRIC_TYPE} IS DISTINCT FROM {_string(BULK_TYPE)}")
-        passes = [bulk_pass, rest_pass]
-    else:
+        passes += [bulk_pass, rest_pass]
+    elif per_row or sessions_needed(columns):
         bulk_pass = rest_pass = _Pass(None)
-        passes = [rest_pass]
+        passes.append(rest_pass)
+    else:
+        bulk_pass = rest_pass = _Pass(None)  # unused: no aggregate over events rows
+    views_pass = _Pass(None, source=VIEWS_SCOPE_NAME)
+    if of_views:
+        passes.append(views_pass)
     sessions: dict[tuple[str, tuple[str, ...]], _SessionPass] = {}
     for aggregate, column in columns.items():
         if aggregate.kind == "distinct":
@@ -187,22 +234,32 @@ def metrics_query(
             session_pass = sessions.setdefault(key, _SessionPass(*key))
             session_pass.flags[column] = _within(aggregate.filter, types)
             continue
-        in_bulk = split and bulk(aggregate)
-        where = _residual(aggregate.filter, BULK_TYPE) if in_bulk else None
+        where: str | None
+        if aggregate in of_views:
+            target, where = views_pass, _residual(aggregate.filter, VIEW)
+        else:
+            in_bulk = split and bulk(aggregate)
+            target = bulk_pass if in_bulk else rest_pass
+            where = _residual(aggregate.filter, BULK_TYPE) if in_bulk else None
         if aggregate.kind == "values":
             sql = percentiles_sql(aggregate, tuple(quantiles[aggregate]), where=where)
         else:
             sql = aggregate_sql(aggregate, "trino", where=where)
-        (bulk_pass if in_bulk else rest_pass).columns[column] = sql
+        target.columns[column] = sql
+    reads_events = bool(per_row or sessions)
+    tables = tuple(t for t, read in (("events", reads_events), ("views", bool(of_views))) if read)
+    if "outcome" in group and tables != ("views",):
+        raise ValueError("only views have an outcome")
 
     group_exprs = ", ".join(_GROUP_EXPR[g] for g in group)
     group_aliases = ", ".join(quote(g) for g in group)
-    ctes = [SCOPE]
+    ctes = [SCOPES[t][1] for t in tables]
+    scope_names = {SCOPES[t][0] for t in tables}
     parts: list[str] = []
 
     def part(own: dict[str, str], source: str, where: str | None = None) -> str:
         """One pass's row per group: its own aggregate columns, null in the others."""
-        if source == SCOPE_NAME:
+        if source in scope_names:
             select, by = [(g, _GROUP_EXPR[g]) for g in group], group_exprs
         else:
             select, by = [(g, quote(g)) for g in group], group_aliases
@@ -214,7 +271,7 @@ def metrics_query(
         )
 
     for p in passes:
-        parts.append(part(p.columns, SCOPE_NAME, p.where))
+        parts.append(part(p.columns, p.source, p.where))
     for i, s in enumerate(sessions.values()):
         cte = f"sessions_{i}"
         flags = [(g, _GROUP_EXPR[g]) for g in group]
@@ -263,6 +320,7 @@ def metrics_query(
         group_columns=group,
         metric_columns=tuple((alias, m.name) for alias, m in metrics),
         rank_by=rank_by,
+        tables=tables,
     )
 
 
@@ -345,9 +403,9 @@ def _dashboard() -> Iterator[NamedQuery]:
 
 
 def _kpis() -> Iterator[NamedQuery]:
-    # The lake holds no views yet: its KPIs are the metrics over events (`EVENT_METRICS`).
-    plain = tuple((m.name, m) for m in EVENT_METRICS if m.kind != "share")
-    shares = [m for m in EVENT_METRICS if m.kind == "share"]
+    # Every catalogue metric: those over events from `events`, those over views from `views`.
+    plain = tuple((m.name, m) for m in CATALOGUE if m.kind != "share")
+    shares = [m for m in CATALOGUE if m.kind == "share"]
     for suffix, words, group in _GROUPINGS:
         yield metrics_query(
             f"kpis{suffix}",
@@ -364,5 +422,87 @@ def _kpis() -> Iterator[NamedQuery]:
             )
 
 
+# The view KPIs' groupings (query name suffix, description words, group columns).
+_VIEW_GROUPINGS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("", "by day", ("day",)),
+    ("-by-channel", "by day and channel_watched", ("day", "channel_watched")),
+    ("-by-platform", "by day and client_platform", ("day", "client_platform")),
+)
+# A view's fields the per-view queries show, after its day (and rank).
+VIEW_COLUMNS: tuple[str, ...] = (
+    "view_id",
+    "session_id",
+    "client_platform",
+    "channel_watched",
+    "viewer_country",
+    "outcome",
+    "score",
+    "score_failure",
+    "score_startup",
+    "score_smoothness",
+    "score_quality",
+)
+WORST_VIEWS = 20  # views per day in `worst-views`
+
+
+def _views() -> Iterator[NamedQuery]:
+    of_views = tuple((m.name, m) for m in CATALOGUE if m.over_views)
+    titles = ", ".join(m.title for _, m in of_views)
+    for suffix, words, group in _VIEW_GROUPINGS:
+        yield metrics_query(
+            f"view-kpis{suffix}",
+            f"The view KPIs {words}, over the views that closed in range: {titles}.",
+            group,
+            of_views,
+        )
+    yield metrics_query(
+        "views-by-outcome",
+        "Views by day and outcome (played, abandoned, exit_before_start, start_failure, "
+        "playback_failure), by their close time.",
+        ("day", "outcome"),
+        (("views", metric("views")),),
+    )
+    fields = [(c, quote(c)) for c in VIEW_COLUMNS]
+    worst_first = f"row_number() OVER (PARTITION BY dt ORDER BY {_order(('score', 'view_id'))})"
+    ranked = [("day", "dt"), ("rank", worst_first)]
+    shown = ", ".join(quote(c) for c in ("day", "rank", *VIEW_COLUMNS))
+    yield NamedQuery(
+        name="worst-views",
+        description=f"Each day's {WORST_VIEWS} views with the lowest experience score (1 = the "
+        "lowest; ties by view_id), with their outcome and score parts.",
+        sql=(
+            f"WITH {VIEWS_SCOPE},\n"
+            "ranked AS (\n"
+            f"    SELECT\n    {_select_list([*ranked, *fields])}\n"
+            f"    FROM {VIEWS_SCOPE_NAME}\n"
+            f"    WHERE {quote('score')} IS NOT NULL\n"
+            ")\n"
+            f"SELECT {shown}\n"
+            "FROM ranked\n"
+            f"WHERE {quote('rank')} <= {WORST_VIEWS}\n"
+            f"ORDER BY {_order(('day', 'rank'))}"
+        ),
+        group_columns=("day", "rank"),
+        metric_columns=(),
+        tables=("views",),
+        value_columns=VIEW_COLUMNS,
+    )
+    yield NamedQuery(
+        name="view-scores",
+        description="Every view that closed in range with its experience score and the score's "
+        "parts (failure, startup, smoothness, quality), by day and view_id.",
+        sql=(
+            f"WITH {VIEWS_SCOPE}\n"
+            f"SELECT\n    {_select_list([('day', 'dt'), *fields])}\n"
+            f"FROM {VIEWS_SCOPE_NAME}\n"
+            f"ORDER BY {_order(('day', 'view_id'))}"
+        ),
+        group_columns=("day", "view_id"),
+        metric_columns=(),
+        tables=("views",),
+        value_columns=VIEW_COLUMNS[1:],
+    )
+
+
 def build_queries() -> list[NamedQuery]:
-    return [*_dashboard(), *_kpis()]
+    return [*_dashboard(), *_kpis(), *_views()]

@@ -2,8 +2,15 @@
 
     <root>/events/dt=YYYY-MM-DD/hour=HH/part-<first>-<last>.parquet
     <root>/_commits/<first>-<last>.json
+    <root>/views/dt=YYYY-MM-DD/hour=HH/part-<first>-<last>.parquet
+    <root>/_commits_views/<first>-<last>.json
 
-`first`/`last` are event-log positions, zero-padded to 20 digits so names sort in log order. Names
+The lake holds two tables (`Table`): `events`, the event log's records, and `views`, the view
+records the realtime engine appends to its views log (`qos_shared.views`; a view's `event_time`
+is its close time). Each has its own folder, commit markers and log positions (those of its own
+log), and the same rules below.
+
+`first`/`last` are log positions, zero-padded to 20 digits so names sort in log order. Names
 starting with `.` or `_` are hidden from Hive, Athena and `pyarrow.dataset`, so temporary files
 (`.tmp-…`) and the commit markers are never read as data.
 
@@ -29,6 +36,8 @@ from qos_shared.eventtime import HOUR_MS, day_start_ms, utc_day
 
 EVENTS_DIR = "events"
 COMMITS_DIR = "_commits"
+VIEWS_DIR = "views"
+VIEWS_COMMITS_DIR = "_commits_views"
 WIDTH = 20
 TMP_PREFIX = ".tmp-"
 TMP_WRITE = ".tmp-write-"  # a writer's file before its rename
@@ -38,6 +47,20 @@ _PART = re.compile(r"^part-(\d{20})-(\d{20})\.parquet$")
 _MARKER = re.compile(r"^(\d{20})-(\d{20})\.json$")
 PARTITION_DIR = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
 HOUR_DIR = re.compile(r"^hour=(\d{2})$")
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """One table of the lake: its folder under the root (and its name in the queries), and the
+    folder of its commit markers."""
+
+    name: str
+    commits: str
+
+
+EVENTS = Table(EVENTS_DIR, COMMITS_DIR)
+VIEWS = Table(VIEWS_DIR, VIEWS_COMMITS_DIR)
+TABLES: dict[str, Table] = {t.name: t for t in (EVENTS, VIEWS)}
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -70,10 +93,15 @@ def marker_last(name: str) -> int | None:
     return int(match[2]) if match else None
 
 
-def partition_dir(root: Path, hour_bucket: int) -> Path:
+def partition_dir(root: Path, hour_bucket: int, table: Table = EVENTS) -> Path:
     """The partition of an hour (`qos_shared.eventtime.hour_bucket`: hours since the epoch, UTC)."""
     day = utc_day(hour_bucket * HOUR_MS)
-    return root / EVENTS_DIR / f"dt={day.isoformat()}" / f"hour={hour_bucket % 24:02d}"
+    return root / table.name / f"dt={day.isoformat()}" / f"hour={hour_bucket % 24:02d}"
+
+
+def table_of(partition: Path) -> tuple[Path, Table]:
+    """(the lake root, the table) of a `<root>/<table>/dt=/hour=` partition directory."""
+    return partition.parent.parent.parent, TABLES[partition.parent.parent.name]
 
 
 def partition_day(partition: Path) -> str:

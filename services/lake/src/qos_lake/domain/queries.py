@@ -1,8 +1,9 @@
 """The lake's named queries, written once in Athena's dialect (Trino).
 
 Every query reads the table `events` (the lake: event columns plus the `dt`/`hour` partition
-columns) through the same scope, whose SQL text is fixed; the time range and the dimension
-filters are bound to its `?` placeholders, never spliced into the text:
+columns), the table `views` (a record per view, `qos_shared.views.VIEW_FIELDS`, partitioned by
+its close time), or both, each through its scope, whose SQL text is fixed; the time range and
+the dimension filters are bound to its `?` placeholders, never spliced into the text:
 
 - `from`, `to` (dates, inclusive, UTC): on the `dt` partition (so Athena and DuckDB skip other
   days' files) and on `event_time`;
@@ -10,7 +11,8 @@ filters are bound to its `?` placeholders, never spliced into the text:
   `viewer_country` equal to the value; unset (null) means every value.
 
 The placeholders are positional (Athena's `ExecutionParameters`, Trino's `EXECUTE … USING`) and
-are the same in every query: `QueryParams.values()` gives them in `PLACEHOLDERS` order.
+are the same in every scope: `QueryParams.values(query)` gives them in the query's order
+(`PLACEHOLDERS`, once per table it reads).
 
 The KPI formulas are not written here: `qos_shared.catalogue_sql` renders them from the metric
 catalogue, so the lake computes the same numbers as the realtime engines. `adapters.duckdb_query`
@@ -25,7 +27,7 @@ from datetime import date, timedelta
 from typing import Literal
 
 from qos_lake.domain.definitions import build_queries
-from qos_lake.domain.named_query import NamedQuery
+from qos_lake.domain.named_query import PLACEHOLDERS, NamedQuery
 
 ParameterType = Literal["date", "varchar"]
 
@@ -44,20 +46,6 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("platform", "varchar", False, "only this client_platform"),
     Parameter("channel", "varchar", False, "only this channel_watched"),
     Parameter("country", "varchar", False, "only this viewer_country"),
-)
-
-# The parameter bound to each `?` of a query's text, in order (see definitions.SCOPE).
-PLACEHOLDERS: tuple[str, ...] = (
-    "from",
-    "to",
-    "from",
-    "to",
-    "platform",
-    "platform",
-    "channel",
-    "channel",
-    "country",
-    "country",
 )
 
 
@@ -84,10 +72,11 @@ class QueryParams:
             "country": self.country,
         }
 
-    def values(self) -> list[str | None]:
-        """The values for the `?` placeholders, in order (dates as YYYY-MM-DD text)."""
+    def values(self, query: NamedQuery | None = None) -> list[str | None]:
+        """The values for the `?` placeholders of a query's text, in order (dates as YYYY-MM-DD
+        text); those of one scope (`PLACEHOLDERS`) without a query."""
         named = self.by_name()
-        return [named[name] for name in PLACEHOLDERS]
+        return [named[name] for name in (PLACEHOLDERS if query is None else query.placeholders)]
 
     def days(self) -> set[str]:
         """Every day in range, as its `dt=` partition names it (YYYY-MM-DD)."""

@@ -24,6 +24,7 @@ from qos_lake.adapters.duckdb_query import QueryResult
 from qos_lake.adapters.event_log import read_tail
 from qos_lake.adapters.files import committed_through, live_files_in_hours
 from qos_lake.domain.errors import EmptyLake, NoDataInRange
+from qos_lake.domain.layout import VIEWS
 from qos_lake.domain.named_query import NamedQuery
 from qos_lake.domain.queries import QueryParams
 from qos_shared.eventlog import EventLog
@@ -88,7 +89,8 @@ class LakeReader:
 
     def query(self, query: NamedQuery, params: QueryParams) -> LakeAnswer:
         """A named query's rows as JSON values, or why there are none (cached per commit)."""
-        key = (query.name, params, self.committed())
+        # Both tables' commits: a flush of either may change the answer.
+        key = (query.name, params, self.committed(), committed_through(self.root, VIEWS))
         with self._lock:
             cached = self._answers.get(key)
         if cached is not None:

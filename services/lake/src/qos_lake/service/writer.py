@@ -32,6 +32,12 @@ Hence each record is in exactly one committed file, whatever the moment of a `ki
 count only files at or before the newest marker (`domain.layout`), so they never see a flush in
 progress either. Only the newest marker is needed; older ones are pruned (the last `keep_markers`
 stay, as a trail). One writer per root: a second one fails on `_writer.lock`.
+
+The `views` table (`domain.layout.VIEWS`) is written the same way by a `LakeWriter` of its own,
+from the views log (the realtime engine appends a record per closed view to it): its files
+under `views/dt=YYYY-MM-DD/hour=HH/` (the UTC hour of the view's close time), its markers under
+`_commits_views/`, the views log's own `lake` checkpoint, and `_views_writer.lock`. Its positions
+are the views log's, so the two tables never share a range or a marker.
 """
 
 from __future__ import annotations
@@ -48,17 +54,20 @@ from threading import Event
 
 import pyarrow as pa
 
-from qos_lake.adapters.arrow import BatchConverter, lake_schema
+from qos_lake.adapters.arrow import BatchConverter, table_schema
 from qos_lake.adapters.compaction import PartitionCompaction
 from qos_lake.adapters.compaction import compact as compact_files
 from qos_lake.adapters.event_log import reread
 from qos_lake.adapters.files import committed_through, lock
 from qos_lake.adapters.parquet import ParquetLake
 from qos_lake.domain.errors import LakeBusy
+from qos_lake.domain.layout import EVENTS, Table
+from qos_lake.domain.schema import table_columns
 from qos_shared.eventlog import EventLog, JoinedRecords
 
 CONSUMER = "lake"
 LOCK_FILE = "_writer.lock"
+LOCK_FILES = {"events": LOCK_FILE, "views": "_views_writer.lock"}
 
 _CONVERT_RECORDS = 200_000  # buffered records converted at once (or fewer, at a flush)
 # Threads converting batches and writing partition files: the cores, up to 4 (2 here).
@@ -85,6 +94,7 @@ class FlushResult:
     seconds: float
     invalid_values: int
     unreadable: int
+    table: str = "events"  # the table written: `events` or `views`
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +117,8 @@ class _Buffer:
 
 
 class LakeWriter:
-    """Reads the log after its position, buffers, and flushes with the commit protocol above."""
+    """Reads the log after its position, buffers, and flushes with the commit protocol above,
+    into one table of the lake (`events` by default; `views` from the views log)."""
 
     def __init__(
         self,
@@ -116,19 +127,25 @@ class LakeWriter:
         config: WriterConfig = WriterConfig(),
         *,
         clock: Callable[[], float] = time.monotonic,
+        table: Table = EVENTS,
     ) -> None:
         self.log = event_log
         self.root = root
         self.config = config
         self.clock = clock
-        self.schema = lake_schema()
+        self.table = table
+        self.schema = table_schema(table)
         # DuckDB's JSON reading and pyarrow's Parquet encoding release the GIL: batches are
         # converted, and a flush's partition files written, side by side on the cores.
         self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="lake-writer")
-        self._converter = BatchConverter(self.schema, WORKERS, partial(reread, event_log))
-        self._files = ParquetLake(root, self.schema, self._pool, WORKERS)
+        self._converter = BatchConverter(
+            self.schema, WORKERS, partial(reread, event_log), table_columns(table)
+        )
+        self._files = ParquetLake(root, self.schema, self._pool, WORKERS, table)
         root.mkdir(parents=True, exist_ok=True)
-        self._lock_fd: int | None = lock(root / LOCK_FILE, LakeBusy, "writer")
+        self._lock_fd: int | None = lock(
+            root / LOCK_FILES[table.name], LakeBusy, f"{table.name} writer"
+        )
         self._buffer = _Buffer()
         self.recovery = self._recover()
         self.position = self.recovery.position
@@ -136,7 +153,7 @@ class LakeWriter:
     # -- start-up -----------------------------------------------------------------------------
 
     def _recover(self) -> Recovery:
-        marker_last = committed_through(self.root)
+        marker_last = committed_through(self.root, self.table)
         checkpoint = self.log.checkpoint(CONSUMER)
         committed = max(marker_last, checkpoint)
         removed = self._files.remove_uncommitted(committed)
@@ -222,6 +239,7 @@ class LakeWriter:
             seconds=time.perf_counter() - started,
             invalid_values=buffer.invalid_values,
             unreadable=buffer.unreadable,
+            table=self.table.name,
         )
 
     # -- running ------------------------------------------------------------------------------
@@ -263,11 +281,14 @@ class LakeWriter:
 
 
 def write_log(
-    event_log: EventLog, root: Path, config: WriterConfig = WriterConfig()
+    event_log: EventLog,
+    root: Path,
+    config: WriterConfig = WriterConfig(),
+    table: Table = EVENTS,
 ) -> list[FlushResult]:
-    """Write what `event_log` holds past the lake's checkpoint into the lake at `root`, commit it,
-    and release the root (the flushes, oldest first)."""
-    writer = LakeWriter(event_log, root, config)
+    """Write what `event_log` holds past the lake's checkpoint into `table` of the lake at
+    `root`, commit it, and release the root (the flushes, oldest first)."""
+    writer = LakeWriter(event_log, root, config, table=table)
     try:
         return writer.drain()
     finally:
