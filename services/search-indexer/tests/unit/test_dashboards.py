@@ -59,6 +59,7 @@ def fields_of(obj: dict[str, Any]) -> dict[str, str]:
     """The mapped fields of the indices the visualization searches."""
     return VIEW_FIELD_TYPES if over_views(obj) else FIELDS
 
+
 # What OpenSearch Dashboards' saved-object mappings declare per type: the .kibana index maps
 # them strictly, so an attribute outside these fails the import.
 ALLOWED_ATTRIBUTES = {
