@@ -13,9 +13,14 @@ the hand-written oracle (`views_oracle.views`), never from the indexer.
 from __future__ import annotations
 
 import math
+import signal
+import subprocess
+import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -25,10 +30,12 @@ from opensearchpy import OpenSearch
 from qos_search_indexer.adapters.deadletter_store import DeadLetterStore
 from qos_search_indexer.adapters.opensearch import OpenSearchCluster
 from qos_search_indexer.api import (
+    LOCAL_INDEXER_MODULE,
     VIEWS_INDEX_PATTERN,
     apply_index_design,
     build_indexer,
     client_for,
+    index_for,
     view_index_for,
 )
 from qos_search_indexer.dashboards import panels
@@ -193,3 +200,74 @@ def test_the_saved_search_lists_views_worst_score_first(indexed: Indexed) -> Non
     got = [h["_source"]["score"] for h in hits]
     assert got[: len(scored)] == pytest.approx(scored)
     assert all(s is None for s in got[len(scored) :])  # views without a score come last
+
+
+DAY_MS = 86_400_000
+
+
+def test_the_local_indexer_process_indexes_the_event_log_and_the_views_log(
+    opensearch_url: str, tmp_path: Path
+) -> None:
+    """`qos-search-indexer run` as `qos up` starts it: both logs, each to its own indices."""
+    shift = 2 * DAY_MS  # a day of its own: nothing else writes there
+
+    def moved(r: Record) -> Record:
+        return dict(r, event_time=r["event_time"] + shift, event_id=f"{r['event_id']}:p")
+
+    events = [moved(r) for r in RECORDS[:60]]
+    shifted = [moved(v) for v in VIEWS]
+    event_log = EventLog(tmp_path / "events.sqlite")
+    event_log.append([LogRecord(r["event_id"], r["session_id"], orjson.dumps(r)) for r in events])
+    event_log.close()
+    views_log = EventLog(tmp_path / "views.sqlite")
+    views_log.append(as_log_records(shifted))
+    views_log.close()
+    event_index = index_for(events[0]["event_time"])
+    view_indices = sorted({view_index_for(v["event_time"]) for v in shifted})
+    client = client_for(opensearch_url)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            LOCAL_INDEXER_MODULE,
+            "run",
+            "--url",
+            opensearch_url,
+            "--log-path",
+            str(tmp_path / "events.sqlite"),
+            "--dead-letter-path",
+            str(tmp_path / "dead.sqlite"),
+            "--views-log-path",
+            str(tmp_path / "views.sqlite"),
+            "--views-dead-letter-path",
+            str(tmp_path / "views-dead.sqlite"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        counts: tuple[int, int] = (0, 0)
+        while time.monotonic() < deadline and counts != (len(events), len(shifted)):
+            time.sleep(0.5)
+            counts = (_count(client, event_index), _count(client, ",".join(view_indices)))
+        assert counts == (len(events), len(shifted))
+        # Views went to the views' indices only, events to the events' only.
+        assert _count(client, event_index, "VIEW") == 0
+        assert _count(client, ",".join(view_indices), "VIEW") == len(shifted)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=60)
+        client.indices.delete(index=",".join([event_index, *view_indices]), ignore_unavailable=True)
+        client.close()
+    assert process.returncode == 0, output
+    assert "0 record(s) and 0 view(s) left to index" in output
+
+
+def _count(client: OpenSearch, index: str, metric_type: str | None = None) -> int:
+    if not client.indices.exists(index=index, allow_no_indices=False):
+        return 0
+    client.indices.refresh(index=index)
+    query = {"match_all": {}} if metric_type is None else {"term": {"metric_type": metric_type}}
+    return int(client.count(index=index, body={"query": query})["count"])
