@@ -27,7 +27,8 @@ __all__ = [
 ]
 
 HANDLER = "qos_search_indexer.entrypoints.setup_lambda.handler"
-# The indexer Lambda on the ingest stream and the views stream; its bundle is the setup function's (one package).
+# The indexer Lambda on the ingest stream and the views stream; its bundle is the setup
+# function's (one package).
 INDEXER_HANDLER = "qos_search_indexer.entrypoints.indexer_lambda.handler"
 # The local node launcher ships in the same wheel; it is dev tooling, never the function's code.
 DEV_TOOLING = ("qos_search_node",)
