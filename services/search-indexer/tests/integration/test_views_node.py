@@ -109,8 +109,8 @@ def indexed(opensearch_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
             for i, v in enumerate(VIEWS)
         ]
         for _ in range(2):
-            result = stream.index(batch)
-            assert (result.indexed, result.failed, result.parked) == (len(VIEWS), {}, [])
+            outcome = stream.index(batch)
+            assert (outcome.indexed, outcome.failed, outcome.parked) == (len(VIEWS), {}, [])
             counts.append(count(client))
         for closing in (indexer, second):
             closing.close()
