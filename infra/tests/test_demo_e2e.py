@@ -57,7 +57,13 @@ import qos_search_node as search_node
 from qos_infra.dashboard.app import LAKE_PANELS, TILES
 from qos_infra.simulator import SimulationConfig, SimulationResult, simulate
 from qos_infra.simulator.truth import stored_records
-from qos_search_indexer.api import INDEX_PATTERN, catalogue_panels, read_rows, search_body
+from qos_search_indexer.api import (
+    INDEX_PATTERN,
+    VIEWS_INDEX_PATTERN,
+    catalogue_panels,
+    read_rows,
+    search_body,
+)
 from qos_shared.catalogue import BY_NAME, CATALOGUE, LATE_EVENTS
 from qos_shared.eventlog import EventLog
 from qos_shared.testing.oracle import ORACLE, Record, percentile
@@ -164,6 +170,19 @@ def wait_caught_up(data_dir: Path, events: int, consumers: list[str], deadline: 
     raise AssertionError(f"the log's consumers did not catch up: {state}, expected {events}")
 
 
+def wait_views_indexed(data_dir: Path, deadline: float) -> int:
+    """Until the search indexer's checkpoint in the views log is at its end; returns the views."""
+    state: tuple[int, dict[str, int]] = (0, {})
+    with EventLog(data_dir / "views.sqlite") as log:
+        while time.monotonic() < deadline:
+            state = (log.last_position(), log.consumers())
+            last, positions = state
+            if last > 0 and positions.get("search-indexer") == last:
+                return len(log.read(after=0, limit=1_000_000))
+            time.sleep(0.5)
+    raise AssertionError(f"the views log was not indexed: {state}")
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     data_dir = tmp_path_factory.mktemp("demo-e2e") / "data"
@@ -212,6 +231,10 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             post_json(search, f"/{INDEX_PATTERN}/_refresh", {})
             count = get_json(search, f"/{INDEX_PATTERN}/_count")["count"]
             assert count == result.simulation.event_count
+            # The views the realtime engine closed, indexed from its views log.
+            views = wait_views_indexed(data_dir, deadline)
+            post_json(search, f"/{VIEWS_INDEX_PATTERN}/_refresh", {})
+            assert get_json(search, f"/{VIEWS_INDEX_PATTERN}/_count")["count"] == views > 0
         yield Run(data_dir, dashboard, search, result, truth, stored_records(result.simulation))
     finally:
         stack.stop()
@@ -403,7 +426,8 @@ def test_the_search_panels_are_the_truth(run: Run) -> None:
                 interval=f"{WINDOW_S}s",
                 dashboard_filters=dashboard_filters,
             )
-            response = post_json(run.search, f"/{INDEX_PATTERN}/_search", body)
+            # The panel's own indices: the events', or the views' for a KPI over views.
+            response = post_json(run.search, f"/{panel.index_pattern}/_search", body)
             rows = {key[0]: values[0] for key, values in read_rows(panel, response)}
             for window in windows:
                 ws = window["window_start"]
