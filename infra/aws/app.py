@@ -5,7 +5,8 @@ picks the environment, calls each service's `add_*_stack`, and declares the depl
 share nothing through CloudFormation (cross-service wiring is SSM parameters
 `/qos/<env>/<service>/<resource>`, `qos_shared_cdk.ssm`), so the order comes from what each stack
 reads: a stack that reads a parameter depends on the stack that writes it (today: realtime, lake
-and search-indexer read ingest's stream ARN, so ingest deploys first). `cdk deploy --all` follows
+and search-indexer read ingest's stream ARN, so ingest deploys first; search-indexer also reads
+realtime's views stream ARN, so it deploys after realtime). `cdk deploy --all` follows
 that order, and `cdk deploy qos-<env>-<service>` deploys what the stack needs first.
 """
 

@@ -133,14 +133,14 @@ def test_platform_app_synthesizes_every_stack(
 
 def _assert_deploy_order(artifacts: dict[str, Any]) -> None:
     """Ingest first: realtime, lake and search-indexer read its stream ARN from SSM, so each
-    depends on it; the lake also reads realtime's views stream ARN, so it depends on realtime
-    too; the CLI deploys in this order."""
+    depends on it; the lake and search-indexer also read realtime's views stream ARN, so they
+    depend on realtime too; the CLI deploys in this order."""
     stacks = {"qos-ci-ingest", "qos-ci-realtime", "qos-ci-lake", "qos-ci-search-indexer"}
 
     def stack_dependencies(name: str) -> set[str]:
         return set(artifacts[name].get("dependencies", [])) & stacks
 
     assert stack_dependencies("qos-ci-ingest") == set()
-    for reader in ("qos-ci-realtime", "qos-ci-search-indexer"):
-        assert stack_dependencies(reader) == {"qos-ci-ingest"}, reader
-    assert stack_dependencies("qos-ci-lake") == {"qos-ci-ingest", "qos-ci-realtime"}
+    assert stack_dependencies("qos-ci-realtime") == {"qos-ci-ingest"}
+    for reader in ("qos-ci-lake", "qos-ci-search-indexer"):
+        assert stack_dependencies(reader) == {"qos-ci-ingest", "qos-ci-realtime"}, reader

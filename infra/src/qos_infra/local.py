@@ -232,7 +232,7 @@ def _search_components(options: StackOptions) -> list[Component]:
             ],
             # `qos_search_node run` says "OpenSearch <version> <url> ready in ...".
             ready_pattern=re.compile(r"OpenSearch\b.*? (?P<url>https?://\S+) ready"),
-            description="a local OpenSearch 2.19 node (index qos-events-*)",
+            description="a local OpenSearch 2.19 node (indices qos-events-*, qos-views-*)",
             # The first start builds the launcher and fetches its jars with Maven.
             ready_timeout_s=900.0,
         ),
@@ -249,9 +249,13 @@ def _search_components(options: StackOptions) -> list[Component]:
                 str(options.data_dir / "events.sqlite"),
                 "--dead-letter-path",
                 str(options.data_dir / "search-dead-letters.sqlite"),
+                "--views-log-path",
+                str(options.data_dir / "views.sqlite"),
+                "--views-dead-letter-path",
+                str(options.data_dir / "search-view-dead-letters.sqlite"),
             ],
             ready_pattern=re.compile(r"qos-search-indexer indexing"),
-            description=f"the event log into {url}/qos-events-*",
+            description=f"the event log into {url}/qos-events-*, the views log into qos-views-*",
         ),
     ]
 

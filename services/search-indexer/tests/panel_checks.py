@@ -16,7 +16,7 @@ from typing import Any
 
 from opensearchpy import OpenSearch, helpers
 
-from qos_search_indexer.api import INDEX_PATTERN, index_for
+from qos_search_indexer.api import index_for, view_index_for
 from qos_search_indexer.dashboards import panels, vega
 from qos_search_indexer.dashboards.panels import Panel
 from qos_search_indexer.dashboards.saved_objects import saved_objects
@@ -36,15 +36,21 @@ PANELS = panels.all_panels()
 PLATFORM_FILTERS: list[str | None] = [None, "ios"]
 
 
+def daily_index(record: Record) -> str:
+    """Where the local indexer puts a record: views' or events' daily index by event time."""
+    if record["metric_type"] == "VIEW":
+        return view_index_for(record["event_time"])
+    return index_for(record["event_time"])
+
+
 def index_records(client: OpenSearch, records: list[Record]) -> list[str]:
-    """Index the records as the local indexer does (daily index by event time, id = event_id),
-    searchable on return; returns the daily indices written."""
-    actions = (
-        {"_index": index_for(r["event_time"]), "_id": r["event_id"], "_source": r} for r in records
-    )
+    """Index the records as the local indexer does (daily index by event time, a view's into
+    the views' indices, id = event_id), searchable on return; returns the daily indices
+    written."""
+    actions = ({"_index": daily_index(r), "_id": r["event_id"], "_source": r} for r in records)
     indexed_count, errors = helpers.bulk(client, actions, refresh=True)
     assert (indexed_count, errors) == (len(records), [])
-    return sorted({index_for(r["event_time"]) for r in records})
+    return sorted({daily_index(r) for r in records})
 
 
 def check_panel(
@@ -117,7 +123,7 @@ def run_standard(
     body = panels.search_body(
         panel, start_ms=start, end_ms=end, interval="1m", dashboard_filters=dashboard_filters
     )
-    rows = panels.read_rows(panel, client.search(index=INDEX_PATTERN, body=body))
+    rows = panels.read_rows(panel, client.search(index=panel.index_pattern, body=body))
     if panel.kind == "pie":
         # The pie shows each slice's share of the slices' total.
         total = sum(v[0] or 0.0 for _, v in rows)
@@ -161,6 +167,7 @@ def run_vega(client: OpenSearch, panel: Panel, records: list[Record], platform: 
     assert body == panels.search_body(
         panel, start_ms=start, end_ms=end, interval="1m", dashboard_filters=dashboard_filters
     )
+    assert spec["data"]["url"]["index"] == panel.index_pattern
     response = client.search(index=spec["data"]["url"]["index"], body=body)
     buckets = response["aggregations"][vega.BUCKETS]["buckets"]
     assert spec["data"]["format"]["property"] == vega.BUCKETS_PROPERTY

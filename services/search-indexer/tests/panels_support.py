@@ -7,6 +7,10 @@ countries with coordinates (and viewers without), live and on-demand, stalls, re
 change, recoverable and fatal errors in the startup and playback phases, exits before start,
 paused reports (no playing time) and old players that send a legacy PLAY and no ATTEMPT.
 Every record is validated against the event models, so the data is what ingest would store.
+
+`with_views(records)` adds the view records the realtime engine would build from them (the
+hand-written oracle, `views_oracle.views`), and `messy(records)` loses what clients lose
+(last beacons, an error's phase) and splits sessions by a pause, for the views' tests.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 
 from qos_shared.events import StoredEvent
 from qos_shared.testing.oracle import Record, percentile
+from qos_shared.testing.views_oracle import views
 
 # 2027-01-15T10:00:00Z: a day no other test writes.
 T0 = int(datetime(2027, 1, 15, 10, tzinfo=UTC).timestamp() * 1000)
@@ -148,6 +153,47 @@ def generate(seed: int = 5, sessions: int = 70) -> list[Record]:
     return records
 
 
+def with_views(records: list[Record]) -> list[Record]:
+    """The records and the view records the realtime engine would append to the views log."""
+    return records + views(records)
+
+
+#: The pause that splits a session in two views (over the 3-minute inactivity timeout).
+PAUSE_MS = 5 * MINUTE_MS
+
+
+def messy(records: list[Record], seed: int = 11) -> list[Record]:
+    """The records as clients lose them: a third of the sessions lose their last record (the
+    STOP, or the exit beacon: an exit before start is then an ATTEMPT alone), half the fatal
+    errors lose their `phase`, and a tenth of the sessions pause for five minutes halfway
+    (two views, the second with no attempt)."""
+    rng = random.Random(seed)
+    by_session: dict[str, list[Record]] = defaultdict(list)
+    for r in records:
+        by_session[r["session_id"]].append(r)
+    out: list[Record] = []
+    for rs in by_session.values():
+        rs = sorted(rs, key=lambda r: r["event_time"])
+        if rng.random() < 1 / 3 and len(rs) > 1:
+            rs = rs[:-1]
+        if rng.random() < 0.1 and len(rs) > 2:
+            half = len(rs) // 2
+            rs = rs[:half] + [
+                dict(
+                    r,
+                    event_time=r["event_time"] + PAUSE_MS,
+                    received_at=r["received_at"] + PAUSE_MS,
+                )
+                for r in rs[half:]
+            ]
+        for r in rs:
+            if r["metric_type"] == "ERROR" and r.get("fatal") and rng.random() < 0.5:
+                r = {k: v for k, v in r.items() if k != "phase"}
+            out.append(r)
+    out.sort(key=lambda r: r["event_time"])
+    return out
+
+
 def time_range(records: list[Record]) -> tuple[int, int]:
     """A range holding every record, aligned to whole minutes."""
     start = min(r["event_time"] for r in records) // MINUTE_MS * MINUTE_MS
@@ -254,6 +300,26 @@ def _playing_time_map(precision: int) -> Callable[[list[Record]], Truth]:
     return truth
 
 
+def view_records(rs: Iterable[Record]) -> list[Record]:
+    return [r for r in rs if r["metric_type"] == "VIEW"]
+
+
+def _views_by_outcome(rs: list[Record]) -> Truth:
+    counts: dict[tuple[Any, ...], int] = defaultdict(int)
+    for r in view_records(rs):
+        counts[(r["event_time"] // MINUTE_MS * MINUTE_MS, r["outcome"])] += 1
+    return {key: (float(n),) for key, n in counts.items()}
+
+
+def _score_by_channel(rs: list[Record]) -> Truth:
+    scores: dict[tuple[Any, ...], list[float]] = defaultdict(list)
+    for r in view_records(rs):
+        if r.get("score") is not None:
+            key = (r["event_time"] // MINUTE_MS * MINUTE_MS, r["channel_watched"])
+            scores[key].append(r["score"])
+    return {key: (sum(v) / len(v),) for key, v in scores.items()}
+
+
 #: Panel id -> its truth over the records of the time range (and of the dashboard's filter).
 ORIGINAL_TRUTH: dict[str, Callable[[list[Record]], Truth]] = {
     "qos-concurrent-viewers-by-platform": _viewers_by_platform,
@@ -263,6 +329,8 @@ ORIGINAL_TRUTH: dict[str, Callable[[list[Record]], Truth]] = {
     "qos-median-buffer-count": _median("buffering_count"),
     "qos-median-buffer-time": _median("buffering_time_ms", 1 / 1000),
     "qos-median-playback-errors": _median("error_count"),
+    "qos-views-by-outcome": _views_by_outcome,
+    "qos-experience-score-by-channel": _score_by_channel,
 }
 
 #: The values a percentile panel ranks (to bound t-digest's estimate by neighbouring ranks).

@@ -66,7 +66,12 @@ LAKE_LAYOUT: tuple[LakePanel, ...] = (
     ),
     LakePanel("average-buffer-time", "trend", "day", ys=("rebuffering_ratio",)),
     LakePanel("live-latency", "trend", "day", ys=("live_latency_p50", "live_latency_p95")),
-    LakePanel("kpis", "trend", "day", ys=("attempts", "plays")),
+    LakePanel(
+        "kpis",
+        "trend",
+        "day",
+        ys=("video_start_failure", "exits_before_video_start", "playback_failure"),
+    ),
 )
 # Their queries' names.
 LAKE_PANELS: tuple[str, ...] = tuple(panel.query for panel in LAKE_LAYOUT)

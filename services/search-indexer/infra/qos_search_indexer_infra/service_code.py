@@ -11,6 +11,7 @@ from qos_search_indexer.api import (
     INDEX_PATTERN,
     INDEX_PREFIX,
     SAVED_OBJECTS_FILENAME,
+    VIEWS_INDEX_PATTERN,
     design_sha256,
 )
 
@@ -21,11 +22,13 @@ __all__ = [
     "INDEX_PATTERN",
     "INDEX_PREFIX",
     "SAVED_OBJECTS_FILENAME",
+    "VIEWS_INDEX_PATTERN",
     "design_sha256",
 ]
 
 HANDLER = "qos_search_indexer.entrypoints.setup_lambda.handler"
-# The indexer Lambda on the ingest stream; its bundle is the setup function's (one package).
+# The indexer Lambda on the ingest stream and the views stream; its bundle is the setup
+# function's (one package).
 INDEXER_HANDLER = "qos_search_indexer.entrypoints.indexer_lambda.handler"
 # The local node launcher ships in the same wheel; it is dev tooling, never the function's code.
 DEV_TOOLING = ("qos_search_node",)

@@ -1,4 +1,5 @@
-"""The search service's CloudFormation stack: ingest stream -> indexer Lambda -> OpenSearch Service.
+"""The search service's CloudFormation stack: ingest and views streams -> indexer Lambda ->
+OpenSearch Service.
 
 - an OpenSearch Service domain (`qos-<env>-search`): encrypted at rest and node to node, HTTPS
   only (TLS 1.2 minimum), fine-grained access control whose master user is the setup function's
@@ -7,13 +8,18 @@
 - the indexer function (`qos_search_indexer.entrypoints.indexer_lambda`) on an event source
   mapping of the ingest stream (its ARN from SSM, `/qos/<env>/ingest/stream-arn`, resolved at
   deploy time): the local indexer's documents under `_id` = `event_id` in daily indices
-  `qos-events-YYYY.MM.DD`, so a re-delivered batch adds nothing; records that can never be
+  `qos-events-YYYY.MM.DD`, so a re-delivered batch adds nothing; the same function on a second
+  event source mapping, of the realtime stack's views stream (`/qos/<env>/realtime/
+  views-stream-arn`), with the same failure handling: one record per closed view, in daily
+  indices `qos-views-YYYY.MM.DD` under the view's `event_id` (the function routes a record by its
+  `metric_type`; the views' dead letters go under their own prefix); records that can never be
   indexed are dead letters in an S3 bucket (SSE-S3, public access blocked, TLS only, expiring),
   batches that exhaust their retries are named in an SQS queue; alarms on that queue, the
   function's errors and its iterator age;
 - the setup custom resource (a Python Lambda behind the CDK `Provider`): the writer security
-  role and its mapping to the indexer's role, the Dashboards roles and their mappings, the
-  ingest pipeline and index template, the ISM retention policy and the Dashboards saved
+  role and its mapping to the indexer's role, the Dashboards roles and their mappings (all on
+  `qos-events-*` and `qos-views-*`), the ingest pipeline and the events' and views' index
+  templates, the ISM retention policy (both kinds of index) and the Dashboards saved
   objects, applied with SigV4-signed requests on every deploy whose inputs changed
   (`qos_search_indexer.entrypoints.setup_lambda`);
 - Cognito sign-in to Dashboards (`access.DashboardsSignIn`): a user pool without self
@@ -27,8 +33,14 @@
   default the endpoint is public, behind fine-grained access control and Cognito;
 - SSM parameters `/qos/<env>/search-indexer/<resource>` and outputs (the Dashboards URL).
 
-The event source mapping is created after the setup, so the first daily index is made from the
-template and the indexer's role is mapped before its first request.
+The event source mappings are created after the setup, so the first daily index is made from
+its template and the indexer's role is mapped before its first request.
+
+Why one function on two streams rather than a function per stream: the code is the same (what
+a record becomes is decided by the record), and one function has one IAM role, so the domain's
+access policy and the writer role's mapping name one principal; each mapping still has its own
+batches, retries, bisection and iterator age, and a failure of one stream's batch never holds
+the other's back.
 
 The domain is an L1 `CfnDomain` with an explicit name: its access policy then names the domain's
 own ARN directly. The L2 `Domain` applies an access policy through an extra Node.js custom
@@ -76,6 +88,9 @@ TLS_POLICY = "Policy-Min-TLS-1-2-PFS-2023-10"
 # The indexer parks records that can never be indexed under this prefix of the failed-documents
 # bucket, one object per record (`adapters.deadletter_store.S3DeadLetterStore`).
 DEAD_LETTER_PREFIX = "dead-letters/"
+# Under the events' prefix (one grant covers both), apart from their keys: a key is a sequence
+# number, and two streams' sequence numbers are not one key space.
+VIEWS_DEAD_LETTER_PREFIX = f"{DEAD_LETTER_PREFIX}views/"
 # The iterator age (how far behind the stream the indexer is) that raises the alarm.
 ITERATOR_AGE_ALARM = Duration.minutes(15)
 
@@ -242,6 +257,7 @@ class SearchIndexerStack(ServiceStack):
             service="es", resource="domain", resource_name=domain_name
         )
         stream_arn = self.read(ssm.INGEST_STREAM_ARN)
+        views_stream_arn = self.read(ssm.REALTIME_VIEWS_STREAM_ARN)
 
         self.backup_bucket = self._backup_bucket(expire_failed_days)
         # The indexer's role before the domain, whose access policy names it; the function after.
@@ -286,7 +302,7 @@ class SearchIndexerStack(ServiceStack):
             setup_run_id=setup_run_id,
             log_retention=log_retention,
         )
-        self.indexer = self._indexer(lambda_asset_dir, stream_arn, indexer)
+        self.indexer = self._indexer(lambda_asset_dir, stream_arn, views_stream_arn, indexer)
         self._publish()
 
     # --- storage for what could not be indexed -----------------------------------------------
@@ -507,10 +523,13 @@ class SearchIndexerStack(ServiceStack):
 
     # --- the indexer function ---------------------------------------------------------------
 
-    def _indexer(self, asset_dir: Path, stream_arn: str, source: IndexerSource) -> lambda_.Function:
+    def _indexer(
+        self, asset_dir: Path, stream_arn: str, views_stream_arn: str, source: IndexerSource
+    ) -> lambda_.Function:
         role = self.indexer_role
         for statement in (
             blocks.read_stream(stream_arn),
+            blocks.read_stream(views_stream_arn, sid="ReadViewsStream"),
             iam.PolicyStatement(
                 sid="WriteDocuments",
                 actions=["es:ESHttpPost", "es:ESHttpPut"],
@@ -525,7 +544,9 @@ class SearchIndexerStack(ServiceStack):
             (INDEXER_HANDLER, asset_dir),
             role,
             self.indexer_logs,
-            description=self.describe(does="ingest stream -> OpenSearch, _id = event_id"),
+            description=self.describe(
+                does="ingest and views streams -> OpenSearch, _id = event_id"
+            ),
             memory_size=source.memory_mib,
             # A batch's _bulk and its in-invocation retries take seconds; room for a slow node.
             timeout=Duration.minutes(2),
@@ -533,6 +554,8 @@ class SearchIndexerStack(ServiceStack):
                 "QOS_SEARCH_URL": f"https://{self.domain.attr_domain_endpoint}",
                 "QOS_SEARCH_DEAD_LETTER_BUCKET": self.backup_bucket.bucket_name,
                 "QOS_SEARCH_DEAD_LETTER_PREFIX": DEAD_LETTER_PREFIX,
+                "QOS_SEARCH_VIEWS_STREAM_ARN": views_stream_arn,
+                "QOS_SEARCH_VIEWS_DEAD_LETTER_PREFIX": VIEWS_DEAD_LETTER_PREFIX,
                 "POWERTOOLS_SERVICE_NAME": INDEXER_SERVICE_NAME,
             },
         )
@@ -547,9 +570,25 @@ class SearchIndexerStack(ServiceStack):
             enforce_ssl=True,
             retention_period=Duration.days(14),
         )
+        self.indexer_mapping = self._mapping("IndexerEventSource", function, stream_arn, source)
+        self.views_mapping = self._mapping(
+            "IndexerViewsEventSource", function, views_stream_arn, source
+        )
+        self._indexer_alarms(function)
+        return function
+
+    def _mapping(
+        self,
+        construct_id: str,
+        function: lambda_.Function,
+        stream_arn: str,
+        source: IndexerSource,
+    ) -> lambda_.EventSourceMapping:
+        """An event source mapping of the indexer on a stream, with the failure handling every
+        stream gets: bisection, partial batch responses, the on-failure queue."""
         mapping = lambda_.EventSourceMapping(
             self,
-            "IndexerEventSource",
+            construct_id,
             target=function,
             event_source_arn=stream_arn,
             # Everything the stream still holds on first creation (or re-creation): a record
@@ -567,11 +606,9 @@ class SearchIndexerStack(ServiceStack):
         # Lambda checks the role's access to the stream when it creates the mapping; the first
         # document must find the template (else the day's index gets dynamic mappings) and the
         # role mapped.
-        mapping.node.add_dependency(role)
+        mapping.node.add_dependency(self.indexer_role)
         mapping.node.add_dependency(self.setup)
-        self.indexer_mapping = mapping
-        self._indexer_alarms(function)
-        return function
+        return mapping
 
     def _indexer_alarms(self, function: lambda_.Function) -> None:
         """No actions: the stack has no topic of its own; a subscriber adds one."""

@@ -4,7 +4,8 @@ The composition (`infra/`: `qos up`, its tests) and the benchmarks (`bench/`) us
 nothing else of the package, so its inside can change without them; the local OpenSearch node
 is a package of its own (`qos_search_node`).
 
-- The index: `INDEX_PATTERN` (every daily index, `qos-events-*`), `INDEX_PREFIX`, `index_for`.
+- The index: `INDEX_PATTERN` (every daily index, `qos-events-*`), `INDEX_PREFIX`, `index_for`;
+  the views' (`qos-views-*`): `VIEWS_INDEX_PATTERN`, `VIEWS_INDEX_PREFIX`, `view_index_for`.
 - Indexing the local event log: `client_for`, `apply_index_design`, `build_indexer` (a
   `SearchIndexer` configured by `IndexerConfig`, checkpointed as `CONSUMER`), `DeadLetterStore`;
   `LOCAL_INDEXER_MODULE` runs it as a process (`python -m`).
@@ -32,7 +33,14 @@ from qos_search_indexer.dashboards.panels import (
 )
 from qos_search_indexer.domain.deadletter import DeadLetter
 from qos_search_indexer.domain.design import SAVED_OBJECTS_FILENAME, design_sha256
-from qos_search_indexer.domain.index import INDEX_PATTERN, INDEX_PREFIX, index_for
+from qos_search_indexer.domain.index import (
+    INDEX_PATTERN,
+    INDEX_PREFIX,
+    VIEWS_INDEX_PATTERN,
+    VIEWS_INDEX_PREFIX,
+    index_for,
+    view_index_for,
+)
 from qos_search_indexer.entrypoints import local_indexer
 from qos_search_indexer.service import (
     CONSUMER,
@@ -64,6 +72,8 @@ __all__ = [
     "INDEX_PREFIX",
     "LOCAL_INDEXER_MODULE",
     "SAVED_OBJECTS_FILENAME",
+    "VIEWS_INDEX_PATTERN",
+    "VIEWS_INDEX_PREFIX",
     "BatchResult",
     "DeadLetter",
     "DeadLetterStore",
@@ -85,4 +95,5 @@ __all__ = [
     "index_for",
     "read_rows",
     "search_body",
+    "view_index_for",
 ]

@@ -71,11 +71,20 @@ def signed_http(endpoint: str) -> Http:
     return SigV4Http(endpoint, region=os.environ["AWS_REGION"])
 
 
+def views_dead_letter_store(settings: SearchSettings) -> DeadLetterStore:
+    """The dead-letter store of the views log (created if absent)."""
+    return DeadLetterStore(settings.views_dead_letter_path)
+
+
 def build_stream_indexer(
-    settings: IndexerLambdaSettings, *, dead_letters: DeadLetterSink | None = None
+    settings: IndexerLambdaSettings,
+    *,
+    dead_letters: DeadLetterSink | None = None,
+    views: bool = False,
 ) -> StreamIndexer:
     """The indexer Lambda's `StreamIndexer`: a SigV4-signed client of the domain (or a plain one
-    with `sigv4` off, for a local node), dead letters in the S3 bucket unless given a sink."""
+    with `sigv4` off, for a local node), dead letters in the S3 bucket unless given a sink (under
+    the views' prefix for the views stream's batches, with `views`)."""
     if settings.sigv4:
         if not settings.region:
             raise ValueError("AWS_REGION is not set: no region to sign requests for")
@@ -87,9 +96,8 @@ def build_stream_indexer(
     if dead_letters is None:
         import boto3  # the `aws` extra
 
-        dead_letters = S3DeadLetterStore(
-            boto3.client("s3"), settings.dead_letter_bucket, settings.dead_letter_prefix
-        )
+        prefix = settings.views_dead_letter_prefix if views else settings.dead_letter_prefix
+        dead_letters = S3DeadLetterStore(boto3.client("s3"), settings.dead_letter_bucket, prefix)
     return StreamIndexer(
         OpenSearchCluster(client), dead_letters, StreamConfig(attempts=settings.item_attempts)
     )

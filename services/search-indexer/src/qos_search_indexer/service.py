@@ -27,14 +27,16 @@ ingest pipeline and index template on a cluster (every start of the local indexe
 `apply_domain_setup` makes an OpenSearch Service domain ready for the indexer and Dashboards
 (the stack's setup function), in this order:
 
-1. the security role `qos_indexer_writer` (what the indexer may do, on `qos-events-*` only);
+1. the security role `qos_indexer_writer` (what the indexer may do, on `qos-events-*` and
+   `qos-views-*` only);
 2. its role mapping to the indexer function's IAM role ARN (a backend role, under fine-grained
    access control);
 3. the Dashboards roles `qos_dashboards_reader` (read-only) and `qos_dashboards_admin`, each
    mapped to its Cognito identity pool role when the stack passes one;
 4. the audit log configuration, when the domain publishes audit logs;
-5. the ingest pipeline, then 6. the index template (the same objects `set_up_indices` puts on
-   the local node; the pipeline first, since the template names it);
+5. the ingest pipeline, then 6. the index templates of events and of views (the same objects
+   `set_up_indices` puts on the local node; the pipeline first, since the events' template
+   names it);
 7. the ISM retention policy (read first: ISM replaces a policy only given its sequence number);
 8. the Dashboards saved objects (the committed NDJSON), into the global tenant.
 
@@ -78,8 +80,10 @@ from qos_search_indexer.domain.documents import BulkOutcome, Doc, documents
 from qos_search_indexer.domain.index import (
     PIPELINE_NAME,
     TEMPLATE_NAME,
+    VIEWS_TEMPLATE_NAME,
     index_template,
     ingest_pipeline,
+    views_index_template,
 )
 from qos_shared.eventlog import EventLog, LogEntry
 
@@ -399,10 +403,14 @@ class StreamIndexer:
 
 
 def set_up_indices(cluster: Cluster, *, shards: int = 1, replicas: int = 0) -> None:
-    """Put the ingest pipeline, then the index template, on a cluster (a PUT replaces)."""
+    """Put the ingest pipeline, then the index templates (events, views), on a cluster (a PUT
+    replaces)."""
     # The pipeline first: the template names it as every new index's default pipeline.
     cluster.put_pipeline(PIPELINE_NAME, ingest_pipeline())
     cluster.put_index_template(TEMPLATE_NAME, index_template(shards=shards, replicas=replicas))
+    cluster.put_index_template(
+        VIEWS_TEMPLATE_NAME, views_index_template(shards=shards, replicas=replicas)
+    )
 
 
 def apply_domain_setup(http: Http, settings: SetupSettings, saved_objects: bytes) -> SetupReport:
@@ -442,8 +450,9 @@ def apply_domain_setup(http: Http, settings: SetupSettings, saved_objects: bytes
     _put_json(http, f"/_ingest/pipeline/{PIPELINE_NAME}", objects[f"pipeline/{PIPELINE_NAME}"])
     report.steps.append(f"ingest pipeline {PIPELINE_NAME}")
 
-    _put_json(http, f"/_index_template/{TEMPLATE_NAME}", objects[f"template/{TEMPLATE_NAME}"])
-    report.steps.append(f"index template {TEMPLATE_NAME}")
+    for template in (TEMPLATE_NAME, VIEWS_TEMPLATE_NAME):
+        _put_json(http, f"/_index_template/{template}", objects[f"template/{template}"])
+        report.steps.append(f"index template {template}")
 
     _put_ism_policy(http, objects[f"ism/{ISM_POLICY_ID}"])
     report.steps.append(f"ISM policy {ISM_POLICY_ID}")

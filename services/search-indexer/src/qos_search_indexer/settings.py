@@ -16,6 +16,11 @@ class SearchSettings(BaseSettings):
 
     log_path: Path = Path(".qos-data/events.sqlite")
     dead_letter_path: Path = Path(".qos-data/search-dead-letters.sqlite")
+    # The realtime engine's log of closed views, indexed into qos-views-* with its own
+    # checkpoint; its dead letters apart (a store is keyed by log position, and each log
+    # numbers its own).
+    views_log_path: Path = Path(".qos-data/views.sqlite")
+    views_dead_letter_path: Path = Path(".qos-data/search-view-dead-letters.sqlite")
     url: str = "http://127.0.0.1:9200"
     username: str | None = None
     password: SecretStr | None = None
@@ -47,5 +52,9 @@ class IndexerLambdaSettings(BaseSettings):
     region: str | None = Field(default=None, validation_alias="AWS_REGION")
     dead_letter_bucket: str
     dead_letter_prefix: str = "dead-letters/"
+    # The views stream (a second event source of the same function): its batches' dead letters
+    # go under their own prefix, since two streams' sequence numbers are not one key space.
+    views_stream_arn: str = ""
+    views_dead_letter_prefix: str = "dead-letters/views/"
     request_timeout_s: float = Field(default=30.0, gt=0)
     item_attempts: int = Field(default=3, ge=1, le=10)

@@ -23,7 +23,7 @@ from qos_search_indexer.domain.design import (
     SetupSettings,
     design_sha256,
 )
-from qos_search_indexer.domain.index import index_template, ingest_pipeline
+from qos_search_indexer.domain.index import index_template, ingest_pipeline, views_index_template
 from qos_search_indexer.entrypoints import setup_lambda as handler_module
 from qos_search_indexer.entrypoints.setup_lambda import on_event, physical_id
 
@@ -46,6 +46,7 @@ ADMIN_MAPPING = "/_plugins/_security/api/rolesmapping/qos_dashboards_admin"
 AUDIT = "/_plugins/_security/api/audit/config"
 PIPELINE = "/_ingest/pipeline/qos-events"
 TEMPLATE = "/_index_template/qos-events"
+VIEWS_TEMPLATE = "/_index_template/qos-views"
 
 
 def _event(request_type: str, **properties: Any) -> dict[str, Any]:
@@ -96,6 +97,7 @@ def _steps(ism_write: str = ISM, *, cognito: bool = True) -> list[tuple[str, str
         *([("PUT", AUDIT)] if cognito else []),
         ("PUT", PIPELINE),
         ("PUT", TEMPLATE),
+        ("PUT", VIEWS_TEMPLATE),
         ("GET", ISM),
         ("PUT", ism_write),
         ("POST", IMPORT),
@@ -108,18 +110,22 @@ def test_create_applies_every_step_in_order() -> None:
 
     assert [(c.method, c.path) for c in domain.calls] == _steps()
     assert result["PhysicalResourceId"] == f"qos-search-setup:{ENDPOINT}"
-    assert result["Data"] == {"Steps": 11, "SavedObjects": 2}
+    assert result["Data"] == {"Steps": 12, "SavedObjects": 2}
 
     role = domain.documents[ROLE]
     assert sorted(role["cluster_permissions"]) == ["cluster_composite_ops", "cluster_monitor"]
     assert role["index_permissions"] == [
-        {"index_patterns": ["qos-events-*"], "allowed_actions": ["crud", "create_index", "manage"]}
+        {
+            "index_patterns": ["qos-events-*", "qos-views-*"],
+            "allowed_actions": ["crud", "create_index", "manage"],
+        }
     ]
     assert domain.documents[MAPPING]["backend_roles"] == [INDEXER_ROLE]
-    # Cognito's signed-in users read the QoS indices and the global tenant, and nothing else.
+    # Cognito's signed-in users read the QoS indices (events and views) and the global
+    # tenant, and nothing else.
     reader = domain.documents[READER]
     assert reader["index_permissions"] == [
-        {"index_patterns": ["qos-events-*"], "allowed_actions": ["read"]}
+        {"index_patterns": ["qos-events-*", "qos-views-*"], "allowed_actions": ["read"]}
     ]
     assert reader["cluster_permissions"] == ["cluster_composite_ops_ro"]
     assert reader["tenant_permissions"] == [
@@ -130,7 +136,9 @@ def test_create_applies_every_step_in_order() -> None:
     assert admin["tenant_permissions"] == [
         {"tenant_patterns": ["global_tenant"], "allowed_actions": ["kibana_all_write"]}
     ]
-    assert [p["index_patterns"] for p in admin["index_permissions"]] == [["qos-events-*"]]
+    assert [p["index_patterns"] for p in admin["index_permissions"]] == [
+        ["qos-events-*", "qos-views-*"]
+    ]
     assert domain.documents[ADMIN_MAPPING]["backend_roles"] == [ADMIN_ROLE_ARN]
     audit = domain.documents[AUDIT]
     assert audit["enabled"] is True and audit["audit"]["enable_rest"] is True
@@ -139,6 +147,12 @@ def test_create_applies_every_step_in_order() -> None:
     template = domain.documents[TEMPLATE]
     assert template == index_template(shards=1, replicas=1)
     assert template["template"]["settings"]["index"]["number_of_replicas"] == 1
+    views_template = domain.documents[VIEWS_TEMPLATE]
+    assert views_template == views_index_template(shards=1, replicas=1)
+    assert views_template["index_patterns"] == ["qos-views-*"]
+    assert domain.documents[ISM]["policy"]["ism_template"] == [
+        {"index_patterns": ["qos-events-*", "qos-views-*"], "priority": 100}
+    ]
     states = {s["name"]: s for s in domain.documents[ISM]["policy"]["states"]}
     assert states["hot"]["transitions"] == [
         {"state_name": "delete", "conditions": {"min_index_age": "14d"}}
@@ -157,7 +171,7 @@ def test_without_cognito_the_dashboards_roles_are_made_but_not_mapped() -> None:
     event["ResourceProperties"]["DashboardsAdminRoleArn"] = ""
     result = _run(domain, event)
     assert [(c.method, c.path) for c in domain.calls] == _steps(cognito=False)
-    assert result["Data"] == {"Steps": 8, "SavedObjects": 2}
+    assert result["Data"] == {"Steps": 9, "SavedObjects": 2}
 
 
 def test_saved_objects_go_to_the_global_tenant_as_a_multipart_file() -> None:

@@ -36,6 +36,7 @@ test_template_passes_cfn_lint = kit.test_template_passes_cfn_lint
 
 ENV_NAME = "test-1"
 INGEST_STREAM_ARN = f"/qos/{ENV_NAME}/ingest/stream-arn"
+VIEWS_STREAM_ARN = f"/qos/{ENV_NAME}/realtime/views-stream-arn"
 DOMAIN_NAME = "qos-test-1-search"
 HANDLER = "qos_search_indexer.entrypoints.setup_lambda.handler"
 INDEXER_HANDLER = "qos_search_indexer.entrypoints.indexer_lambda.handler"
@@ -479,7 +480,7 @@ def test_no_firehose_delivers_to_opensearch_any_more(resources: kit.Resources) -
 
 
 def test_indexer_function_runs_the_bundled_handler_against_the_domain(
-    resources: kit.Resources,
+    template: Template, resources: kit.Resources
 ) -> None:
     function_id, function = _function(resources, INDEXER_HANDLER)
     props = function["Properties"]
@@ -497,6 +498,8 @@ def test_indexer_function_runs_the_bundled_handler_against_the_domain(
         },
         "QOS_SEARCH_DEAD_LETTER_BUCKET": {"Ref": bucket_id},
         "QOS_SEARCH_DEAD_LETTER_PREFIX": "dead-letters/",
+        "QOS_SEARCH_VIEWS_STREAM_ARN": {"Ref": kit.read_parameter(template, VIEWS_STREAM_ARN)},
+        "QOS_SEARCH_VIEWS_DEAD_LETTER_PREFIX": "dead-letters/views/",
         "POWERTOOLS_SERVICE_NAME": "qos-search-indexer",
     }
     log_group = props["LoggingConfig"]["LogGroup"]["Ref"]
@@ -504,14 +507,35 @@ def test_indexer_function_runs_the_bundled_handler_against_the_domain(
     assert function_id.startswith("Indexer")
 
 
-def test_event_source_mapping_reads_the_ingest_stream_with_partial_batch_failures(
-    template: Template, resources: kit.Resources
+def _mappings(template: Template, resources: kit.Resources) -> dict[str, tuple[str, Any]]:
+    """The event source mappings by the SSM parameter of the stream each reads."""
+    found: dict[str, tuple[str, Any]] = {}
+    for parameter in (INGEST_STREAM_ARN, VIEWS_STREAM_ARN):
+        arn = {"Ref": kit.read_parameter(template, parameter)}
+        [(mapping_id, mapping)] = [
+            (rid, r)
+            for rid, r in resources.items()
+            if r["Type"] == "AWS::Lambda::EventSourceMapping"
+            and r["Properties"]["EventSourceArn"] == arn
+        ]
+        found[parameter] = (mapping_id, mapping)
+    every = [r for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
+    assert len(found) == len(every) == 2
+    return found
+
+
+@pytest.mark.parametrize(
+    ("parameter", "construct"),
+    [(INGEST_STREAM_ARN, "IndexerEventSource"), (VIEWS_STREAM_ARN, "IndexerViewsEventSource")],
+    ids=["ingest", "views"],
+)
+def test_event_source_mappings_read_each_stream_with_partial_batch_failures(
+    template: Template, resources: kit.Resources, parameter: str, construct: str
 ) -> None:
-    mapping_id, mapping = kit.only(resources, "AWS::Lambda::EventSourceMapping")
+    mapping_id, mapping = _mappings(template, resources)[parameter]
     props = mapping["Properties"]
     function_id, _ = _function(resources, INDEXER_HANDLER)
     assert props["FunctionName"] == {"Ref": function_id}
-    assert props["EventSourceArn"] == {"Ref": kit.read_parameter(template, INGEST_STREAM_ARN)}
     assert props["StartingPosition"] == "TRIM_HORIZON"
     assert props["BatchSize"] == 500
     assert props["MaximumBatchingWindowInSeconds"] == 10
@@ -536,7 +560,7 @@ def test_event_source_mapping_reads_the_ingest_stream_with_partial_batch_failure
         if r["Type"] == "AWS::IAM::Policy" and {"Ref": indexer_role} in r["Properties"]["Roles"]
     ]
     assert {setup_id, indexer_role, *policies} <= set(mapping["DependsOn"])
-    assert mapping_id.startswith("IndexerEventSource")
+    assert mapping_id.startswith(construct)
 
 
 def test_indexer_role_may_read_the_stream_write_documents_dead_letters_and_logs(
@@ -548,16 +572,26 @@ def test_indexer_role_may_read_the_stream_write_documents_dead_letters_and_logs(
     assert "ManagedPolicyArns" not in resources[indexer_role]["Properties"]
     statements = list(_statements(resources, indexer_role).values())
     by_action = {a: s for s in statements for a in kit.actions(s)}
-    stream = {"Ref": kit.read_parameter(template, INGEST_STREAM_ARN)}
-    reads = sorted(a for a in by_action if a.startswith("kinesis:"))
-    assert reads == [
+    streams = [
+        {"Ref": kit.read_parameter(template, INGEST_STREAM_ARN)},
+        {"Ref": kit.read_parameter(template, VIEWS_STREAM_ARN)},
+    ]
+    reads = [
         "kinesis:DescribeStream",
         "kinesis:DescribeStreamSummary",
         "kinesis:GetRecords",
         "kinesis:GetShardIterator",
         "kinesis:ListShards",
     ]
-    assert all(by_action[a]["Resource"] == stream for a in reads)
+    assert sorted(a for a in by_action if a.startswith("kinesis:")) == reads
+    # Each stream is read with exactly these actions, and no other resource is.
+    for stream in streams:
+        readers = [s for s in statements if stream in _listed(s["Resource"])]
+        assert sorted(a for s in readers for a in kit.actions(s)) == reads, stream
+    kinesis = [s for s in statements if any(a.startswith("kinesis:") for a in kit.actions(s))]
+    assert sorted((r for s in kinesis for r in _listed(s["Resource"])), key=str) == sorted(
+        streams, key=str
+    )
     assert by_action["es:ESHttpPost"] == by_action["es:ESHttpPut"]
     assert by_action["es:ESHttpPost"]["Resource"] == _domain_arn("/*")
     assert "es:ESHttpGet" not in by_action and "es:ESHttpDelete" not in by_action
@@ -745,10 +779,15 @@ def test_app_reads_its_settings_from_context(lambda_asset: Path, tmp_path: Path)
     assert "es.amazonaws.com" in policy_text and "aws:SourceArn" in policy_text
     _, setup = kit.only(resources, "Custom::QosSearchSetup")
     assert (setup["Properties"]["Replicas"], setup["Properties"]["RunId"]) == (2, "2026-11-28")
-    _, mapping = kit.only(resources, "AWS::Lambda::EventSourceMapping")
-    mp = mapping["Properties"]
-    assert (mp["BatchSize"], mp["MaximumRetryAttempts"]) == (250, 20)
-    assert (mp["MaximumBatchingWindowInSeconds"], mp["MaximumRecordAgeInSeconds"]) == (5, 6 * 3600)
+    mappings = [r for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
+    assert len(mappings) == 2
+    for mapping in mappings:
+        mp = mapping["Properties"]
+        assert (mp["BatchSize"], mp["MaximumRetryAttempts"]) == (250, 20)
+        assert (mp["MaximumBatchingWindowInSeconds"], mp["MaximumRecordAgeInSeconds"]) == (
+            5,
+            6 * 3600,
+        )
     kit.assert_passes_cfn_lint(template, tmp_path)
 
 
@@ -767,13 +806,15 @@ def test_app_defaults_for_a_development_environment(lambda_asset: Path) -> None:
     assert setup["Properties"]["Replicas"] == 0  # one node: a replica could never be placed
     assert "VPCOptions" not in domain["Properties"]
     assert set(domain["Properties"]["LogPublishingOptions"]) >= {"AUDIT_LOGS"}
-    _, mapping = kit.only(resources, "AWS::Lambda::EventSourceMapping")
-    mp = mapping["Properties"]
-    assert (mp["BatchSize"], mp["ParallelizationFactor"], mp["MaximumRetryAttempts"]) == (
-        1000,
-        1,
-        1000,
-    )
+    mappings = [r for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
+    assert len(mappings) == 2
+    for mapping in mappings:
+        mp = mapping["Properties"]
+        assert (mp["BatchSize"], mp["ParallelizationFactor"], mp["MaximumRetryAttempts"]) == (
+            1000,
+            1,
+            1000,
+        )
 
 
 def test_app_puts_the_domain_in_a_new_vpc_and_invites_the_admin(

@@ -2,10 +2,12 @@
 computation on the same records: `qos_shared.testing.oracle` for catalogue KPIs, plain Python
 (`panels_support.ORIGINAL_TRUTH`) for the original Kibana panels.
 
-The records go through the real index design (`apply_index_design`: template, mapping, the pipeline
-that makes `viewer_location`). Each panel runs twice: over everything, and with the dashboard
-filtered to one platform (as the Platform control does), against the truth on that platform's
-records. Time buckets are one minute (Dashboards would pick the interval from the time range).
+The records go through the real index design (`apply_index_design`: templates, mappings, the
+pipeline that makes `viewer_location`), with the view records the realtime engine would build
+from them in the views' indices (the panels over views search those). Each panel runs twice:
+over everything, and with the dashboard filtered to one platform (as the Platform control does),
+against the truth on that platform's records. Time buckets are one minute (Dashboards would
+pick the interval from the time range).
 
 Tolerances, and why:
 - exact up to float rounding (relative 1e-9) for counts, sums, distinct counts (cardinality is
@@ -30,14 +32,14 @@ from qos_search_indexer.dashboards.panels import Panel
 from qos_shared.testing.oracle import ORACLE, Record
 
 from ..panel_checks import PANELS, PLATFORM_FILTERS, check_panel, index_records
-from ..panels_support import ORIGINAL_TRUTH, generate
+from ..panels_support import ORIGINAL_TRUTH, generate, with_views
 
 
 @pytest.fixture(scope="module")
 def indexed(opensearch_url: str) -> Iterator[tuple[OpenSearch, list[Record]]]:
     client = client_for(opensearch_url)
     apply_index_design(client)
-    records = generate()
+    records = with_views(generate())
     indices = index_records(client, records)
     try:
         yield client, records
@@ -55,7 +57,15 @@ def test_the_pipeline_and_the_generator_gave_what_the_panels_need(
     )
     assert located["count"] == sum(1 for r in records if r.get("viewer_latitude") is not None)
     kinds = {r["metric_type"] for r in records}
-    assert kinds == {"ATTEMPT", "PLAY", "PLAYBACK_SUMMARY", "QUALITY_CHANGED", "STOP", "ERROR"}
+    assert kinds == {
+        "ATTEMPT",
+        "PLAY",
+        "PLAYBACK_SUMMARY",
+        "QUALITY_CHANGED",
+        "STOP",
+        "ERROR",
+        "VIEW",
+    }
     errors = [r for r in records if r["metric_type"] == "ERROR"]
     assert {(r["fatal"], r["phase"]) for r in errors} >= {(True, "startup"), (True, "playback")}
     assert any(r["metric_type"] == "PLAY" and r["source_format"] == "legacy" for r in records)

@@ -41,22 +41,25 @@ from botocore.credentials import Credentials
 from opensearchpy import OpenSearch
 
 from qos_search_indexer.adapters.signed_http import SigV4Http, urllib_send
-from qos_search_indexer.api import INDEX_PATTERN, client_for
+from qos_search_indexer.api import INDEX_PATTERN, VIEWS_INDEX_PATTERN, client_for
 from qos_search_indexer.dashboards.panels import Panel
 from qos_search_indexer.domain.design import HttpResponse
 from qos_search_indexer.domain.index import (
     PIPELINE_NAME,
     TEMPLATE_NAME,
+    VIEWS_TEMPLATE_NAME,
     index_template,
     ingest_pipeline,
     mappings,
+    view_mappings,
+    views_index_template,
 )
 from qos_search_indexer.entrypoints.setup_lambda import on_event, physical_id
 from qos_shared.testing.oracle import Record
 
 from ..fake_domain import IMPORT, ISM, FakeDomain
 from ..panel_checks import PANELS, PLATFORM_FILTERS, check_panel, index_records
-from ..panels_support import generate
+from ..panels_support import generate, with_views
 
 ENDPOINT = "search-qos-test-node.eu-west-1.es.amazonaws.com"
 INDEXER_ROLE = "arn:aws:iam::123456789012:role/qos-test-search-IndexerRole-XYZ"
@@ -87,6 +90,7 @@ FAKED_CALLS = [
 NODE_CALLS = [
     ("PUT", f"/_ingest/pipeline/{PIPELINE_NAME}"),
     ("PUT", f"/_index_template/{TEMPLATE_NAME}"),
+    ("PUT", f"/_index_template/{VIEWS_TEMPLATE_NAME}"),
 ]
 
 
@@ -153,16 +157,20 @@ def _event(request_type: str) -> dict[str, Any]:
 @dataclass
 class NodeState:
     template: Any
+    views_template: Any
     pipeline: Any
     documents: int
+    views: int
 
 
 def node_state(client: OpenSearch) -> NodeState:
-    client.indices.refresh(index=INDEX_PATTERN)
+    client.indices.refresh(index=f"{INDEX_PATTERN},{VIEWS_INDEX_PATTERN}")
     return NodeState(
         template=client.indices.get_index_template(name=TEMPLATE_NAME),
+        views_template=client.indices.get_index_template(name=VIEWS_TEMPLATE_NAME),
         pipeline=client.ingest.get_pipeline(id=PIPELINE_NAME),
         documents=client.count(index=INDEX_PATTERN)["count"],
+        views=client.count(index=VIEWS_INDEX_PATTERN)["count"],
     )
 
 
@@ -185,6 +193,7 @@ def applied(opensearch_url: str) -> Iterator[Applied]:
     # Another module may have put the same objects: start without them, so what the node has
     # below is the setup's doing.
     client.indices.delete_index_template(name=TEMPLATE_NAME, ignore=[404])
+    client.indices.delete_index_template(name=VIEWS_TEMPLATE_NAME, ignore=[404])
     client.ingest.delete_pipeline(id=PIPELINE_NAME, ignore=[404])
     plugins = {row["component"] for row in client.cat.plugins(format="json")}
     fake = FakeDomain()
@@ -197,7 +206,7 @@ def applied(opensearch_url: str) -> Iterator[Applied]:
     results: list[dict[str, Any]] = []
     states: list[NodeState] = []
     fake_after: list[dict[str, Any]] = []
-    records = generate()
+    records = with_views(generate())
     indices: list[str] = []
 
     def run(request_type: str) -> None:
@@ -259,9 +268,9 @@ def test_the_handler_reports_every_step(applied: Applied) -> None:
     saved_count = sum(1 for line in SAVED_OBJECTS.read_bytes().splitlines() if line.strip())
     for result in applied.results:
         assert result["PhysicalResourceId"] == f"qos-search-setup:{ENDPOINT}"
-        # writer role + mapping, 2 Dashboards roles + mappings, audit, pipeline, template,
+        # writer role + mapping, 2 Dashboards roles + mappings, audit, pipeline, 2 templates,
         # ISM policy, saved objects.
-        assert result["Data"] == {"Steps": 11, "SavedObjects": saved_count}
+        assert result["Data"] == {"Steps": 12, "SavedObjects": saved_count}
 
 
 def test_the_node_holds_the_pipeline_and_template_as_designed(applied: Applied) -> None:
@@ -288,12 +297,19 @@ def test_the_node_holds_the_pipeline_and_template_as_designed(applied: Applied) 
         "indexing": {"slowlog": {"threshold": {"index": {"warn": "5s", "info": "1s"}}}},
     }
     assert got["template"]["mappings"] == mappings()
+    (stored_views,) = state.views_template["index_templates"]
+    assert stored_views["name"] == VIEWS_TEMPLATE_NAME
+    got_views = stored_views["index_template"]
+    assert got_views["index_patterns"] == views_index_template()["index_patterns"]
+    assert got_views["index_patterns"] == ["qos-views-*"]
+    assert "default_pipeline" not in got_views["template"]["settings"]["index"]
+    assert got_views["template"]["mappings"] == view_mappings()
 
 
 def test_daily_indices_are_made_from_the_template(applied: Applied) -> None:
     client, records = applied.client, applied.records
-    assert applied.indices == ["qos-events-2027.01.15"]
-    for index in applied.indices:
+    assert applied.indices == ["qos-events-2027.01.15", "qos-views-2027.01.15"]
+    for index in applied.indices[:1]:
         settings = client.indices.get_settings(index=index)[index]["settings"]["index"]
         assert settings["default_pipeline"] == PIPELINE_NAME
         assert settings["number_of_replicas"] == "0"
@@ -301,7 +317,17 @@ def test_daily_indices_are_made_from_the_template(applied: Applied) -> None:
         mapping = client.indices.get_mapping(index=index)[index]["mappings"]
         assert mapping["dynamic"] == "false"
         assert mapping["properties"]["viewer_location"] == {"type": "geo_point"}
-    assert applied.states[0].documents == len(records)
+    events = [r for r in records if r["metric_type"] != "VIEW"]
+    assert applied.states[0].documents == len(events)
+    assert applied.states[0].views == len(records) - len(events) > 0
+    # The views' index: from its template (no pipeline, every view field, times as dates).
+    views_index = applied.indices[1]
+    settings = client.indices.get_settings(index=views_index)[views_index]["settings"]["index"]
+    assert "default_pipeline" not in settings and settings["number_of_replicas"] == "0"
+    mapping = client.indices.get_mapping(index=views_index)[views_index]["mappings"]
+    assert mapping["dynamic"] == "false"
+    assert mapping["properties"]["view_start"] == {"type": "date", "format": "epoch_millis"}
+    assert mapping["properties"]["outcome"]["type"] == "keyword"
     # The pipeline ran on every located record, and only those.
     located = client.count(
         index=INDEX_PATTERN, body={"query": {"exists": {"field": "viewer_location"}}}

@@ -19,23 +19,46 @@ from qos_search_indexer.dashboards.saved_objects import (
     DASHBOARD_ID,
     INDEX_PATTERN_ID,
     SEARCH_INDEX_REF,
+    VIEWS_INDEX_PATTERN_ID,
+    VIEWS_SEARCH_ID,
     render_ndjson,
     section_id,
+    views_search_body,
 )
-from qos_search_indexer.domain.index import INDEX_PATTERN, TIME_FIELD, field_types
+from qos_search_indexer.domain.index import (
+    INDEX_PATTERN,
+    TIME_FIELD,
+    VIEWS_INDEX_PATTERN,
+    field_types,
+)
 from qos_shared.catalogue import (
     ATTEMPTS,
     BY_NAME,
-    EVENT_METRICS,
+    CATALOGUE,
     LIVE_SUMMARIES,
     PLAYING_SUMMARIES,
     SECTIONS,
     SUMMARIES,
     Filter,
 )
+from qos_shared.views import VIEW_FIELDS
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 FIELDS = field_types()
+VIEW_FIELD_TYPES = field_types(views=True)
+PANELS_BY_ID = {p.id: p for p in panels.all_panels()}
+
+
+def over_views(obj: dict[str, Any]) -> bool:
+    """Whether a visualization is a panel over the views' indices."""
+    panel = PANELS_BY_ID.get(obj["id"])
+    return panel is not None and panel.over_views
+
+
+def fields_of(obj: dict[str, Any]) -> dict[str, str]:
+    """The mapped fields of the indices the visualization searches."""
+    return VIEW_FIELD_TYPES if over_views(obj) else FIELDS
+
 
 # What OpenSearch Dashboards' saved-object mappings declare per type: the .kibana index maps
 # them strictly, so an attribute outside these fails the import.
@@ -63,6 +86,15 @@ ALLOWED_ATTRIBUTES = {
         "version",
     },
     "index-pattern": {"fieldFormatMap", "fields", "timeFieldName", "title"},
+    "search": {
+        "columns",
+        "description",
+        "hits",
+        "kibanaSavedObjectMeta",
+        "sort",
+        "title",
+        "version",
+    },
 }
 NUMERIC = {"long", "double"}
 
@@ -130,7 +162,7 @@ def test_ids_are_unique_and_every_reference_resolves(objects: list[dict[str, Any
 
 
 def test_the_index_pattern(objects: list[dict[str, Any]]) -> None:
-    [pattern] = by_type(objects, "index-pattern")
+    [pattern] = [o for o in by_type(objects, "index-pattern") if o["id"] == INDEX_PATTERN_ID]
     attributes = pattern["attributes"]
     assert pattern["id"] == INDEX_PATTERN_ID
     assert attributes["title"] == INDEX_PATTERN == "qos-events-*"
@@ -148,6 +180,43 @@ def test_the_index_pattern(objects: list[dict[str, Any]]) -> None:
     assert formats["startup_latency_ms"]["params"]["outputFormat"] == "asSeconds"
 
 
+def test_the_views_index_pattern_lists_every_view_field(objects: list[dict[str, Any]]) -> None:
+    [pattern] = [o for o in by_type(objects, "index-pattern") if o["id"] == VIEWS_INDEX_PATTERN_ID]
+    attributes = pattern["attributes"]
+    assert attributes["title"] == VIEWS_INDEX_PATTERN == "qos-views-*"
+    assert attributes["timeFieldName"] == "event_time"  # the view's close time
+    listed = {f["name"]: f for f in json.loads(attributes["fields"]) if "esTypes" in f}
+    expected = {"STRING": "keyword", "BIGINT": "long", "DOUBLE": "double", "BOOLEAN": "boolean"}
+    dates = {"event_time", "view_start", "view_end", "attempt_time", "first_frame_time"}
+    for name, kind in VIEW_FIELDS.items():
+        want = "date" if name in dates | {"fatal_time"} else expected[kind]
+        assert listed[name]["esTypes"] == [want], name
+    assert set(listed) == set(VIEW_FIELDS) | {"_id", "_index", "_source"}
+    formats = json.loads(attributes["fieldFormatMap"])
+    assert set(formats) <= set(VIEW_FIELDS)
+    assert formats["startup_latency_ms"]["params"]["outputFormat"] == "asSeconds"
+
+
+def test_the_saved_search_lists_views_worst_score_first(objects: list[dict[str, Any]]) -> None:
+    [search] = by_type(objects, "search")
+    assert search["id"] == VIEWS_SEARCH_ID
+    attributes = search["attributes"]
+    assert attributes["sort"][0] == ["score", "asc"]
+    parts = {"score", "score_failure", "score_startup", "score_smoothness", "score_quality"}
+    assert parts | {"outcome", "session_id"} <= set(attributes["columns"])
+    assert set(attributes["columns"]) <= set(VIEW_FIELDS)
+    assert search_source(search)["indexRefName"] == SEARCH_INDEX_REF
+    assert search["references"] == [
+        {"id": VIEWS_INDEX_PATTERN_ID, "name": SEARCH_INDEX_REF, "type": "index-pattern"}
+    ]
+    body = views_search_body(start_ms=0, end_ms=1)
+    assert body["sort"][0] == {"score": {"order": "asc"}}
+    [board] = by_type(objects, "dashboard")
+    assert {"id": VIEWS_SEARCH_ID, "type": "search"} in [
+        {"id": r["id"], "type": r["type"]} for r in board["references"]
+    ]
+
+
 # --- visualizations ---------------------------------------------------------------------------
 
 
@@ -158,19 +227,20 @@ def test_every_visualization_names_its_index_pattern(objects: list[dict[str, Any
         refs = {r["name"]: r for r in obj["references"]}
         kind = state["type"]
         assert state["title"] == obj["attributes"]["title"]
+        pattern_id = VIEWS_INDEX_PATTERN_ID if over_views(obj) else INDEX_PATTERN_ID
         if kind in ("line", "metric", "pie", "tile_map"):
             # As Dashboards 2.x exports: the search source names a reference, not an id.
             assert "index" not in source
             assert source["indexRefName"] == SEARCH_INDEX_REF
             assert refs[SEARCH_INDEX_REF] == {
-                "id": INDEX_PATTERN_ID,
+                "id": pattern_id,
                 "name": SEARCH_INDEX_REF,
                 "type": "index-pattern",
             }
             for i, custom in enumerate(source["filter"]):
                 name = f"kibanaSavedObjectMeta.searchSourceJSON.filter[{i}].meta.index"
                 assert custom["meta"]["indexRefName"] == name and "index" not in custom["meta"]
-                assert refs[name]["id"] == INDEX_PATTERN_ID
+                assert refs[name]["id"] == pattern_id
         elif kind == "input_control_vis":
             for i, control in enumerate(state["params"]["controls"]):
                 assert "indexPattern" not in control
@@ -179,7 +249,8 @@ def test_every_visualization_names_its_index_pattern(objects: list[dict[str, Any
         elif kind == "vega":
             # Vega names its index by title in the spec; it has no references.
             spec = json.loads(state["params"]["spec"])
-            assert spec["data"]["url"]["index"] == INDEX_PATTERN
+            pattern = VIEWS_INDEX_PATTERN if over_views(obj) else INDEX_PATTERN
+            assert spec["data"]["url"]["index"] == pattern
             assert spec["data"]["url"]["%timefield%"] == TIME_FIELD
             assert spec["data"]["url"]["%context%"] is True
             assert refs == {}
@@ -226,6 +297,7 @@ def test_visualizations_name_only_mapped_fields_of_the_right_type(
     seen: set[str] = set()
     for obj in by_type(objects, "visualization"):
         state = vis_state(obj)
+        FIELDS = fields_of(obj)  # noqa: N806 - the module's name, for this object's index
         for agg in state.get("aggs", []):
             name = agg["params"].get("field")
             if agg["type"] == "count":
@@ -247,14 +319,15 @@ def test_visualizations_name_only_mapped_fields_of_the_right_type(
                 assert name in FIELDS, (obj["id"], name)
                 seen.add(name)
     # The walk did find the fields (a broken walker would pass everything).
-    assert {"session_id", "playing_time_ms", "metric_type", "viewer_location"} <= seen
+    assert {"session_id", "playing_time_ms", "is_live", "metric_type", "viewer_location"} <= seen
+    assert {"outcome", "score", "channel_watched"} <= seen  # and the views' panels
 
 
 def test_every_catalogue_metric_has_a_panel_or_a_documented_exclusion(
     objects: list[dict[str, Any]],
 ) -> None:
     drawn = {p.metric for p in panels.all_panels() if p.metric}
-    for metric in EVENT_METRICS:  # the index holds no views yet
+    for metric in CATALOGUE:
         assert (metric.name in drawn) != (metric.name in panels.EXCLUDED), metric.name
     readme = README.read_text()
     for name in panels.EXCLUDED:
@@ -282,7 +355,7 @@ def test_every_catalogue_kpi_is_in_the_ndjson_as_its_entry_presents_it(
     for object_id in on_board:
         current = object_id if object_id in headers else current
         section_at[object_id] = current
-    for metric in EVENT_METRICS:
+    for metric in CATALOGUE:
         if metric.name in panels.EXCLUDED:
             continue
         shown = metric.presentation
@@ -315,7 +388,7 @@ def test_the_original_kibana_panels_we_can_feed_are_there() -> None:
 
 def test_ratios_are_vega_and_the_rest_standard() -> None:
     kinds = {p.metric: p.kind for p in panels.all_panels() if p.metric}
-    for metric in EVENT_METRICS:
+    for metric in CATALOGUE:
         expected = {"ratio": "vega", "share": "pie"}.get(metric.kind, "line")
         assert kinds[metric.name] == expected, metric.name
 
@@ -344,7 +417,8 @@ def test_the_dashboard_lays_out_every_visualization(objects: list[dict[str, Any]
     entries = json.loads(dashboard["attributes"]["panelsJSON"])
     refs = {r["name"]: r for r in dashboard["references"]}
     assert [e["panelRefName"] for e in entries] == list(refs)
-    assert {r["id"] for r in refs.values()} == {o["id"] for o in by_type(objects, "visualization")}
+    shown = by_type(objects, "visualization") + by_type(objects, "search")
+    assert {r["id"] for r in refs.values()} == {o["id"] for o in shown}
     cells: set[tuple[int, int]] = set()
     for entry in entries:
         grid = entry["gridData"]

@@ -275,3 +275,42 @@ def test_requests_are_signed_for_es_unless_signing_is_off(
     local = IndexerLambdaSettings(url="http://127.0.0.1:9200", sigv4=False, dead_letter_bucket="x")
     plain = build_stream_indexer(local, dead_letters=Sink()).cluster.client.transport.kwargs  # type: ignore[attr-defined]
     assert plain.get("http_auth") is None
+
+
+VIEWS_ARN = "arn:aws:kinesis:eu-west-1:123456789012:stream/qos-test-views"
+EVENTS_ARN = "arn:aws:kinesis:eu-west-1:123456789012:stream/qos-test-events"
+
+
+def test_a_views_stream_batch_parks_its_dead_letters_under_the_views_prefix(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One function on two streams: the batch's event source picks the dead letters' prefix
+    (two streams' sequence numbers are not one key space)."""
+    from qos_search_indexer.entrypoints import indexer_lambda
+
+    for name, value in FAKE_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("QOS_SEARCH_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("QOS_SEARCH_SIGV4", "false")
+    monkeypatch.setenv("QOS_SEARCH_DEAD_LETTER_BUCKET", "failed-docs")
+    monkeypatch.setenv("QOS_SEARCH_VIEWS_STREAM_ARN", VIEWS_ARN)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setattr(indexer_lambda, "_settings", None)
+    monkeypatch.setattr(indexer_lambda, "_indexers", {})
+
+    def batch(arn: str) -> dict[str, Any]:
+        return {"Records": [{"eventSourceARN": arn, "kinesis": {}}]}
+
+    assert indexer_lambda.is_views_batch(batch(VIEWS_ARN), VIEWS_ARN)
+    assert not indexer_lambda.is_views_batch(batch(EVENTS_ARN), VIEWS_ARN)
+    assert not indexer_lambda.is_views_batch(batch(VIEWS_ARN), "")
+    assert not indexer_lambda.is_views_batch({"Records": []}, VIEWS_ARN)
+    views = indexer_lambda._default_indexer(batch(VIEWS_ARN))
+    events = indexer_lambda._default_indexer(batch(EVENTS_ARN))
+    assert isinstance(views.dead_letters, S3DeadLetterStore)
+    assert isinstance(events.dead_letters, S3DeadLetterStore)
+    assert views.dead_letters.prefix == "dead-letters/views/"
+    assert events.dead_letters.prefix == "dead-letters/"
+    assert views.dead_letters.bucket == events.dead_letters.bucket == "failed-docs"
+    # Built once each, then reused.
+    assert indexer_lambda._default_indexer(batch(VIEWS_ARN)) is views

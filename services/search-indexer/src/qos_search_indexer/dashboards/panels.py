@@ -1,10 +1,11 @@
 """The dashboard's panels as data, and the search each one sends.
 
-Two sources:
+Three sources:
 
-- **the catalogue**: one panel per KPI, made from its definition and placed by its presentation
-  (section, chart, original panel), so a KPI added to `qos_shared.catalogue` gets its panel with
-  no edit here. A KPI a standard visualization can
+- **the catalogue**: one panel per KPI (the KPIs over view records, `Metric.over_views`, over
+  the views' indices `qos-views-*`, every other over the events' `qos-events-*`), made from its
+  definition and placed by its presentation (section, chart, original panel), so a KPI added to
+  `qos_shared.catalogue` gets its panel with no edit here. A KPI a standard visualization can
   compute exactly (a count, a sum or mean of a field, a distinct count, a percentile; its scale
   shown by the index pattern's field format) is a line chart of that aggregation over time;
   a share is a pie; a ratio, whose two aggregations a standard visualization cannot divide,
@@ -14,7 +15,9 @@ Two sources:
   stopping, total watch time with unique sessions, playing time on a map, median buffer count,
   median buffer time, median playback errors. The channel panels (Concurrent Channels,
   Channels Started / Stopped, Median Channel Duration) came from IVS stream-state events, which
-  this platform does not ingest: they are out of scope.
+  this platform does not ingest: they are out of scope;
+- **the views** beyond their KPIs (`view_panels`): views by outcome over time, and the experience
+  score per channel over time (the dashboard's saved search lists the views themselves).
 
 `search_body(panel, ...)` renders the query and aggregations a standard panel asks OpenSearch
 for (as Dashboards builds them from the visState: agg ids as aggregation names, the panel's
@@ -36,19 +39,27 @@ from qos_search_indexer.dashboards.aggregations import (
     percent,
 )
 from qos_search_indexer.dashboards.filters import filter_query
-from qos_search_indexer.domain.index import LOCATION_FIELD, TIME_FIELD
+from qos_search_indexer.domain.index import (
+    INDEX_PATTERN,
+    LOCATION_FIELD,
+    TIME_FIELD,
+    VIEWS_INDEX_PATTERN,
+)
 from qos_shared.catalogue import (
     BY_NAME,
-    EVENT_METRICS,
+    CATALOGUE,
     MS_TO_MIN,
     MS_TO_S,
+    SCORED_VIEWS,
     SECTIONS,
     SUMMARIES,
+    VIEWS,
     Field,
     Filter,
     Metric,
     SectionName,
 )
+from qos_shared.views import OUTCOMES
 
 MetricType = Literal["count", "sum", "avg", "cardinality", "percentiles"]
 BucketType = Literal["date_histogram", "terms", "geohash_grid"]
@@ -135,6 +146,13 @@ class Panel:
     metric: str | None = None
     #: The original Kibana panel (METRICS.md §3) it stands for, if any.
     original: str | None = None
+    #: Over the views' indices (`qos-views-*`) rather than the events'.
+    over_views: bool = False
+
+    @property
+    def index_pattern(self) -> str:
+        """The indices the panel searches."""
+        return VIEWS_INDEX_PATTERN if self.over_views else INDEX_PATTERN
 
     def metric_ids(self) -> list[str]:
         return [str(i + 1) for i in range(len(self.metrics))]
@@ -203,6 +221,7 @@ def catalogue_panel(metric: Metric) -> Panel:
         description="",
         metric=metric.name,
         original=metric.presentation.original_panel,
+        over_views=metric.over_views,
     )
     if metric.kind == "share":
         assert metric.split_by is not None and isinstance(metric.numerator.value, Field)
@@ -242,8 +261,8 @@ def catalogue_panel(metric: Metric) -> Panel:
 
 def catalogue_panels() -> list[Panel]:
     panels = []
-    # The index holds no views yet: panels of the metrics over events (`EVENT_METRICS`).
-    for metric in EVENT_METRICS:
+    # Every KPI: those over view records search the views' indices (`Panel.over_views`).
+    for metric in CATALOGUE:
         if metric.name in EXCLUDED:
             continue
         try:
@@ -349,6 +368,47 @@ def original_panels() -> list[Panel]:
     ]
 
 
+# ---------------------------------------------------------------------------------------------
+# The views beyond their KPIs
+
+#: Terms sizes: every outcome; channels, with an "Other" bucket beyond.
+CHANNELS_SHOWN = 20
+
+
+def view_panels() -> list[Panel]:
+    """Views by outcome over time, and the mean experience score per channel over time."""
+    over_time = BucketAgg("date_histogram", TIME_FIELD)
+    return [
+        Panel(
+            id=panel_id("views_by_outcome"),
+            title="Views by outcome",
+            section="Audience",
+            kind="line",
+            description="Views that closed in each interval, per outcome (played, abandoned, "
+            "exit before start, start failure, playback failure: see Views).",
+            filter=VIEWS,
+            metrics=(MetricAgg("count", "Views"),),
+            buckets=(over_time, BucketAgg("terms", "outcome", "group", size=len(OUTCOMES))),
+            over_views=True,
+        ),
+        Panel(
+            id=panel_id("experience_score_by_channel"),
+            title="Experience score by channel (score)",
+            section="Audience",
+            kind="line",
+            description="Mean experience score (0-100) of the views that closed in each "
+            "interval and have one, per channel.",
+            filter=SCORED_VIEWS,
+            metrics=(MetricAgg("avg", "Experience score (score)", "score"),),
+            buckets=(
+                over_time,
+                BucketAgg("terms", "channel_watched", "group", size=CHANNELS_SHOWN),
+            ),
+            over_views=True,
+        ),
+    ]
+
+
 #: The original Kibana panels not drawn, and why (README "Dashboards" repeats this).
 OUT_OF_SCOPE: dict[str, str] = {
     "Concurrent Channels": "IVS stream-state events (EventBridge), which are not ingested",
@@ -359,7 +419,7 @@ OUT_OF_SCOPE: dict[str, str] = {
 
 def all_panels() -> list[Panel]:
     """Every data panel, in dashboard order: by section, catalogue KPIs first."""
-    panels = catalogue_panels() + original_panels()
+    panels = catalogue_panels() + original_panels() + view_panels()
     order = {section.name: i for i, section in enumerate(SECTIONS)}
     return sorted(panels, key=lambda p: order[p.section])  # stable within a section
 

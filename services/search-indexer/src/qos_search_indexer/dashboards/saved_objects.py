@@ -11,7 +11,10 @@ file imports as is through `POST /api/saved_objects/_import`:
   control_<i>_index_pattern`, and the dashboard each panel by `panelRefName: panel_<i>`;
 - JSON-in-a-string attributes (`visState`, `uiStateJSON`, `searchSourceJSON`, `panelsJSON`,
   `optionsJSON`, `fields`, `fieldFormatMap`) are strings, as the mappings declare them;
-- a Vega visualization names its index by title in its spec (Vega has no references).
+- a Vega visualization names its index by title in its spec (Vega has no references);
+- two index patterns: the events' (`qos-events-*`) and the views' (`qos-views-*`), each panel
+  referencing the one of its indices (`Panel.over_views`); a saved search lists the views, worst
+  experience score first, with the score's parts.
 
 Ids are fixed (`qos-…`), keys sorted and separators compact, so the committed file changes only
 when the catalogue or the panels do, and an import with overwrite updates in place.
@@ -34,10 +37,38 @@ from qos_search_indexer.dashboards.panels import (
     json_input,
     panel_id,
 )
-from qos_search_indexer.domain.index import INDEX_PATTERN, TIME_FIELD, field_types
+from qos_search_indexer.domain.index import (
+    INDEX_PATTERN,
+    TIME_FIELD,
+    VIEWS_INDEX_PATTERN,
+    field_types,
+)
 from qos_shared.catalogue import BY_NAME, SECTIONS
 
 INDEX_PATTERN_ID = "qos-events"
+VIEWS_INDEX_PATTERN_ID = "qos-views"
+VIEWS_SEARCH_ID = "qos-views-worst-first"
+VIEWS_SEARCH_TITLE = "Views, worst experience score first"
+#: The saved search's columns: who and what, the outcome, the score and its parts, the measures.
+VIEWS_SEARCH_COLUMNS: tuple[str, ...] = (
+    "session_id",
+    "client_platform",
+    "channel_watched",
+    "viewer_country",
+    "outcome",
+    "score",
+    "score_failure",
+    "score_startup",
+    "score_smoothness",
+    "score_quality",
+    "startup_latency_ms",
+    "playing_time_ms",
+    "buffering_time_ms",
+    "buffering_count",
+    "error_count",
+    "average_bitrate_bps",
+    "view_start",
+)
 DASHBOARD_ID = "qos-dashboard"
 CONTROLS_ID = panel_id("controls")
 INTRO_ID = panel_id("intro")
@@ -49,6 +80,7 @@ MIGRATION_VERSION = {
     "visualization": {"visualization": "7.10.0"},
     "dashboard": {"dashboard": "7.9.3"},
     "index-pattern": {"index-pattern": "7.6.0"},
+    "search": {"search": "7.9.3"},
 }
 SEARCH_INDEX_REF = "kibanaSavedObjectMeta.searchSourceJSON.index"
 
@@ -84,9 +116,10 @@ _OSD_TYPES = {
 }
 
 
-def index_pattern_fields() -> list[dict[str, Any]]:
-    """The index pattern's field list, as Dashboards reads it from `_field_caps`: every mapped
-    leaf field (objects kept only in `_source` are not fields) and the meta fields."""
+def index_pattern_fields(*, views: bool = False) -> list[dict[str, Any]]:
+    """The index pattern's field list (the events', or the views' with `views`), as Dashboards
+    reads it from `_field_caps`: every mapped leaf field (objects kept only in `_source` are not
+    fields) and the meta fields."""
     fields: list[dict[str, Any]] = [
         _meta_field("_id", "string", aggregatable=True, searchable=True),
         _meta_field("_index", "string", aggregatable=True, searchable=True),
@@ -101,7 +134,7 @@ def index_pattern_fields() -> list[dict[str, Any]]:
         },
         _meta_field("_source", "_source", aggregatable=False, searchable=False),
     ]
-    for name, es_type in sorted(field_types().items()):
+    for name, es_type in sorted(field_types(views=views).items()):
         osd_type = _OSD_TYPES.get(es_type)
         if osd_type is None:
             continue
@@ -135,16 +168,20 @@ def _meta_field(name: str, kind: str, *, aggregatable: bool, searchable: bool) -
     }
 
 
-def index_pattern() -> dict[str, Any]:
-    formats = {name: {"id": f.id, "params": f.params} for name, f in FIELD_FORMATS.items()}
+def index_pattern(*, views: bool = False) -> dict[str, Any]:
+    """The events' index pattern, or the views' (time field: the view's close time)."""
+    names = set(field_types(views=views))
+    formats = {
+        name: {"id": f.id, "params": f.params} for name, f in FIELD_FORMATS.items() if name in names
+    }
     return {
         "attributes": {
             "fieldFormatMap": dumps(formats),
-            "fields": dumps(index_pattern_fields()),
+            "fields": dumps(index_pattern_fields(views=views)),
             "timeFieldName": TIME_FIELD,
-            "title": INDEX_PATTERN,
+            "title": VIEWS_INDEX_PATTERN if views else INDEX_PATTERN,
         },
-        "id": INDEX_PATTERN_ID,
+        "id": VIEWS_INDEX_PATTERN_ID if views else INDEX_PATTERN_ID,
         "migrationVersion": MIGRATION_VERSION["index-pattern"],
         "references": [],
         "type": "index-pattern",
@@ -179,7 +216,12 @@ def _panel_filters(panel: Panel) -> tuple[list[dict[str, Any]], list[dict[str, s
         },
         "query": filter_query(panel.filter),
     }
-    return [custom], [{"id": INDEX_PATTERN_ID, "name": name, "type": "index-pattern"}]
+    return [custom], [{"id": pattern_id(panel), "name": name, "type": "index-pattern"}]
+
+
+def pattern_id(panel: Panel) -> str:
+    """The id of the index pattern the panel searches."""
+    return VIEWS_INDEX_PATTERN_ID if panel.over_views else INDEX_PATTERN_ID
 
 
 def _metric_agg_state(agg_id: str, agg: MetricAgg) -> dict[str, Any]:
@@ -433,7 +475,7 @@ def panel_visualization(panel: Panel) -> dict[str, Any]:
         description=panel.description,
         search_source=_search_source(filters, index=True),
         references=[
-            {"id": INDEX_PATTERN_ID, "name": SEARCH_INDEX_REF, "type": "index-pattern"},
+            {"id": pattern_id(panel), "name": SEARCH_INDEX_REF, "type": "index-pattern"},
             *filter_refs,
         ],
         ui_state=ui_state,
@@ -496,6 +538,41 @@ def markdown_visualization(object_id: str, title: str, text: str) -> dict[str, A
     )
 
 
+def views_search() -> dict[str, Any]:
+    """The saved search of the views: every view, worst experience score first (views without a
+    score, exits before start, last), with its parts and measures as columns."""
+    return {
+        "attributes": {
+            "columns": list(VIEWS_SEARCH_COLUMNS),
+            "description": "One row per view (a viewer's playback), worst experience score "
+            "first: its outcome, the score's failure, startup, smoothness and quality parts, "
+            "and what they were computed from.",
+            "hits": 0,
+            "kibanaSavedObjectMeta": {"searchSourceJSON": _search_source([], index=True)},
+            "sort": [["score", "asc"], [TIME_FIELD, "desc"]],
+            "title": VIEWS_SEARCH_TITLE,
+            "version": 1,
+        },
+        "id": VIEWS_SEARCH_ID,
+        "migrationVersion": MIGRATION_VERSION["search"],
+        "references": [
+            {"id": VIEWS_INDEX_PATTERN_ID, "name": SEARCH_INDEX_REF, "type": "index-pattern"}
+        ],
+        "type": "search",
+    }
+
+
+def views_search_body(*, start_ms: int, end_ms: int, size: int = 500) -> dict[str, Any]:
+    """The search the saved search sends for a time range: its sort, the time filter."""
+    sort = [{field: {"order": order}} for field, order in views_search()["attributes"]["sort"]]
+    time_range = {TIME_FIELD: {"gte": start_ms, "lte": end_ms, "format": "epoch_millis"}}
+    return {
+        "size": size,
+        "sort": sort,
+        "query": {"bool": {"filter": [{"range": time_range}]}},
+    }
+
+
 def section_id(section: str) -> str:
     return panel_id("section_" + section.lower().replace(" ", "_"))
 
@@ -515,7 +592,8 @@ INTRO_TEXT = (
 
 
 def _layout(panels: list[Panel]) -> Iterator[tuple[str, int, int, int, int]]:
-    """(object id, x, y, w, h) for every panel of the dashboard, section by section."""
+    """(object id, x, y, w, h) for every panel of the dashboard, section by section, then the
+    views' saved search across the whole width."""
     yield INTRO_ID, 0, 0, 24, 8
     yield CONTROLS_ID, 24, 0, 24, 8
     y = 8
@@ -533,6 +611,7 @@ def _layout(panels: list[Panel]) -> Iterator[tuple[str, int, int, int, int]]:
             yield panel.id, x, y, width, PANEL_HEIGHT
             x += width
         y += PANEL_HEIGHT
+    yield VIEWS_SEARCH_ID, 0, y, GRID_COLUMNS, 2 * PANEL_HEIGHT
 
 
 def dashboard(panels: list[Panel]) -> dict[str, Any]:
@@ -550,11 +629,12 @@ def dashboard(panels: list[Panel]) -> dict[str, Any]:
                 "version": PANEL_VERSION,
             }
         )
-        references.append({"id": object_id, "name": f"panel_{i}", "type": "visualization"})
+        kind = "search" if object_id == VIEWS_SEARCH_ID else "visualization"
+        references.append({"id": object_id, "name": f"panel_{i}", "type": kind})
     return {
         "attributes": {
             "description": "Video QoE KPIs from the metric catalogue and the original sample's "
-            "Kibana panels, over the qos-events-* indices.",
+            "Kibana panels, over the qos-events-* and qos-views-* indices.",
             "hits": 0,
             "kibanaSavedObjectMeta": {"searchSourceJSON": _search_source([], index=False)},
             "optionsJSON": dumps({"hidePanelTitles": False, "useMargins": True}),
@@ -576,7 +656,7 @@ def dashboard(panels: list[Panel]) -> dict[str, Any]:
 def saved_objects() -> list[dict[str, Any]]:
     """Every saved object, references before the objects that name them."""
     panels = all_panels()
-    objects = [index_pattern()]
+    objects = [index_pattern(), index_pattern(views=True), views_search()]
     objects.append(markdown_visualization(INTRO_ID, "About this dashboard", INTRO_TEXT))
     objects.append(controls_visualization())
     for section in SECTIONS:
@@ -601,8 +681,12 @@ def render_ndjson() -> bytes:
 __all__ = [
     "DASHBOARD_ID",
     "INDEX_PATTERN_ID",
+    "VIEWS_INDEX_PATTERN_ID",
+    "VIEWS_SEARCH_ID",
     "dashboard",
     "index_pattern",
     "render_ndjson",
     "saved_objects",
+    "views_search",
+    "views_search_body",
 ]

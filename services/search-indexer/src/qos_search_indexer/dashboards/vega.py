@@ -31,7 +31,7 @@ from qos_search_indexer.dashboards.aggregations import (
     metric_aggs,
     read_filter_agg,
 )
-from qos_search_indexer.domain.index import INDEX_PATTERN, TIME_FIELD
+from qos_search_indexer.domain.index import INDEX_PATTERN, TIME_FIELD, VIEWS_INDEX_PATTERN
 from qos_shared.catalogue import Aggregate, Metric
 
 VEGA_LITE_SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
@@ -123,7 +123,7 @@ def spec(metric: Metric) -> dict[str, Any]:
         "description": f"{metric.title} ({metric.unit}): {metric.description}",
         "data": {
             "url": {
-                "index": INDEX_PATTERN,
+                "index": VIEWS_INDEX_PATTERN if metric.over_views else INDEX_PATTERN,
                 "%context%": True,
                 "%timefield%": TIME_FIELD,
                 "body": body(metric),

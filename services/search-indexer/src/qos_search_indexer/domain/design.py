@@ -20,12 +20,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qos_search_indexer.domain.index import (
-    INDEX_PATTERN,
+    ALL_PATTERNS,
     PIPELINE_NAME,
     TEMPLATE_NAME,
+    VIEWS_TEMPLATE_NAME,
     index_template,
     ingest_pipeline,
     ism_policy,
+    views_index_template,
 )
 
 INDEXER_SECURITY_ROLE = "qos_indexer_writer"
@@ -129,14 +131,14 @@ class SetupReport:
 
 
 def indexer_writer_role() -> dict[str, Any]:
-    """The security role the indexer's IAM role maps to: write and create daily indices, no
-    more."""
+    """The security role the indexer's IAM role maps to: write and create daily indices (of
+    events and of views), no more."""
     return {
-        "description": "The QoS indexer's writes of events into the daily indices",
+        "description": "The QoS indexer's writes of events and views into the daily indices",
         "cluster_permissions": ["cluster_composite_ops", "cluster_monitor"],
         "index_permissions": [
             {
-                "index_patterns": [INDEX_PATTERN],
+                "index_patterns": list(ALL_PATTERNS),
                 "allowed_actions": ["crud", "create_index", "manage"],
             }
         ],
@@ -154,9 +156,10 @@ def dashboards_reader_role() -> dict[str, Any]:
     """Read-only Dashboards users: search the QoS indices and see the global tenant's
     dashboards, without changing them (`kibana_all_read`) or reading any other index."""
     return {
-        "description": "QoS Dashboards readers (Cognito sign-in): read qos-events-*, global tenant",
+        "description": "QoS Dashboards readers (Cognito sign-in): read qos-events-* and "
+        "qos-views-*, global tenant",
         "cluster_permissions": ["cluster_composite_ops_ro"],
-        "index_permissions": [{"index_patterns": [INDEX_PATTERN], "allowed_actions": ["read"]}],
+        "index_permissions": [{"index_patterns": list(ALL_PATTERNS), "allowed_actions": ["read"]}],
         "tenant_permissions": [
             {"tenant_patterns": [GLOBAL_TENANT], "allowed_actions": ["kibana_all_read"]}
         ],
@@ -168,11 +171,11 @@ def dashboards_admin_role() -> dict[str, Any]:
     indices (delete a day by hand, see their stats); no security configuration."""
     return {
         "description": "QoS Dashboards admins (Cognito admin group): edit dashboards, manage "
-        "qos-events-*",
+        "qos-events-* and qos-views-*",
         "cluster_permissions": ["cluster_composite_ops", "cluster_monitor"],
         "index_permissions": [
             {
-                "index_patterns": [INDEX_PATTERN],
+                "index_patterns": list(ALL_PATTERNS),
                 "allowed_actions": ["read", "indices_monitor", "manage"],
             }
         ],
@@ -232,6 +235,7 @@ def design(*, shards: int, replicas: int, delete_after_days: int) -> dict[str, A
         "audit/config": audit_config(),
         f"pipeline/{PIPELINE_NAME}": ingest_pipeline(),
         f"template/{TEMPLATE_NAME}": index_template(shards=shards, replicas=replicas),
+        f"template/{VIEWS_TEMPLATE_NAME}": views_index_template(shards=shards, replicas=replicas),
         f"ism/{ISM_POLICY_ID}": ism_policy(delete_after_days=delete_after_days),
     }
 

@@ -2,7 +2,10 @@
 
 A record is indexed when it is a JSON object with a usable `event_time` (`qos_shared.eventtime`),
 into the index of that time's UTC day, as the stored JSON plus `viewer_location`; anything else
-is a dead letter with the reason. This runs once per record on the indexer's hot path: no work
+is a dead letter with the reason. A view's record (`metric_type` VIEW, whose `event_time` is its
+close time) goes to the views' daily index (`qos-views-*`), every other record to the events'
+(`qos-events-*`): one rule for the local logs and the streams, so the indexer Lambda needs no
+telling which stream a batch came from. This runs once per record on the indexer's hot path: no work
 here that a batch could do once (the day's index name is cached, the JSON re-serialised only when
 it must be).
 """
@@ -15,7 +18,14 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from qos_search_indexer.domain.deadletter import DeadLetter
-from qos_search_indexer.domain.index import LOCATION_FIELD, TIME_FIELD, daily_index, geo_point
+from qos_search_indexer.domain.index import (
+    LOCATION_FIELD,
+    TIME_FIELD,
+    VIEW_TYPE,
+    daily_index,
+    daily_view_index,
+    geo_point,
+)
 from qos_shared.eventtime import day_bucket, is_usable
 
 if TYPE_CHECKING:
@@ -72,7 +82,10 @@ def documents(
         if not is_usable(event_time):
             unreadable.append(unreadable_letter(entry, _unusable_time(event_time)))
             continue
-        docs.append(Doc(entry, daily_index(day_bucket(event_time)), source(entry.data, record)))
+        day = day_bucket(event_time)
+        is_view = record.get("metric_type") == VIEW_TYPE
+        index = daily_view_index(day) if is_view else daily_index(day)
+        docs.append(Doc(entry, index, source(entry.data, record)))
     return docs, unreadable
 
 

@@ -10,15 +10,23 @@ template serves both paths:
 - Firehose, rotating daily, names it by arrival, `qos-events-2026-11-28`.
 
 Both match `qos-events-*`, the template's pattern and the Dashboards index pattern.
+
+**Views** (`qos_shared.views`: one record per viewer's playback, `metric_type` VIEW, built by the
+realtime layer) go to their own daily indices, `qos-views-2026.11.28`, by the view's close time
+(its `event_time`), with a template of their own made from `VIEW_FIELDS` (the view's times as
+dates) and no pipeline (a view has no coordinates). A view's document id is its `event_id`, as
+an event's is. `ism_policy` retires both kinds of daily index.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, cast
 
+from qos_shared.catalogue import VIEW
 from qos_shared.eventtime import DAY_MS, utc_day
 from qos_shared.record_schema import ColumnType, column_types
+from qos_shared.views import view_column_types
 
 INDEX_PREFIX = "qos-events"
 INDEX_PATTERN = f"{INDEX_PREFIX}-*"
@@ -27,8 +35,20 @@ PIPELINE_NAME = "qos-events"
 TIME_FIELD = "event_time"
 LOCATION_FIELD = "viewer_location"  # geo_point made by the pipeline from latitude/longitude
 
+VIEWS_INDEX_PREFIX = "qos-views"
+VIEWS_INDEX_PATTERN = f"{VIEWS_INDEX_PREFIX}-*"
+VIEWS_TEMPLATE_NAME = "qos-views"
+#: The `metric_type` of a view's record: such a record goes to the views' indices.
+VIEW_TYPE = VIEW
+#: Every daily index this design makes (events and views).
+ALL_PATTERNS = (INDEX_PATTERN, VIEWS_INDEX_PATTERN)
+
 # Fields that hold times as epoch milliseconds: mapped as dates so Dashboards can use them.
 DATE_FIELDS = frozenset({"event_time", "received_at"})
+# A view's times (its close time is its `event_time`).
+VIEW_DATE_FIELDS = frozenset(
+    {"event_time", "view_start", "view_end", "attempt_time", "first_frame_time", "fatal_time"}
+)
 # Free text, searched by words; every other string is a keyword (exact, aggregatable).
 TEXT_FIELDS = frozenset({"error_message"})
 
@@ -62,10 +82,23 @@ def mappings() -> dict[str, Any]:
     }
 
 
-def field_types() -> dict[str, str]:
-    """Field name -> mapped type, for checks that panels only name fields that exist."""
+def view_mappings() -> dict[str, Any]:
+    """The views' mapping: every field of `VIEW_FIELDS`, its times as dates, nothing dynamic."""
+    properties: dict[str, Any] = {}
+    for name, kind in view_column_types().items():
+        if name in VIEW_DATE_FIELDS:
+            properties[name] = {"type": "date", "format": "epoch_millis"}
+        else:
+            properties[name] = dict(_BY_COLUMN_TYPE[cast(ColumnType, kind)])
+    return {"dynamic": False, "properties": properties}
+
+
+def field_types(*, views: bool = False) -> dict[str, str]:
+    """Field name -> mapped type (of the events' index, or the views' with `views`), for checks
+    that panels only name fields that exist."""
     types: dict[str, str] = {}
-    for name, spec in mappings()["properties"].items():
+    chosen = view_mappings() if views else mappings()
+    for name, spec in chosen["properties"].items():
         types[name] = spec["type"]
         for sub, sub_spec in spec.get("fields", {}).items():
             types[f"{name}.{sub}"] = sub_spec["type"]
@@ -107,6 +140,28 @@ def index_template(*, shards: int = 1, replicas: int = 0) -> dict[str, Any]:
             "mappings": mappings(),
         },
         "_meta": {"description": "QoS event records, one index per UTC day"},
+    }
+
+
+def views_index_template(*, shards: int = 1, replicas: int = 0) -> dict[str, Any]:
+    """The views' composable index template (`PUT _index_template/qos-views`): the events'
+    settings (a day of views is a small fraction of a day of events: one shard) without the
+    pipeline."""
+    return {
+        "index_patterns": [VIEWS_INDEX_PATTERN],
+        "priority": 100,
+        "template": {
+            "settings": {
+                "index": {
+                    "number_of_shards": shards,
+                    "number_of_replicas": replicas,
+                    "refresh_interval": "5s",
+                    **SLOW_LOG_THRESHOLDS,
+                }
+            },
+            "mappings": view_mappings(),
+        },
+        "_meta": {"description": "QoS views (one per viewer's playback), one index per UTC day"},
     }
 
 
@@ -161,7 +216,9 @@ def ism_policy(*, delete_after_days: int = 30) -> dict[str, Any]:
     """
     return {
         "policy": {
-            "description": f"Delete QoS event indices {delete_after_days} days after creation",
+            "description": (
+                f"Delete QoS event and view indices {delete_after_days} days after creation"
+            ),
             "default_state": "hot",
             "states": [
                 {
@@ -176,7 +233,7 @@ def ism_policy(*, delete_after_days: int = 30) -> dict[str, Any]:
                 },
                 {"name": "delete", "actions": [{"delete": {}}], "transitions": []},
             ],
-            "ism_template": [{"index_patterns": [INDEX_PATTERN], "priority": 100}],
+            "ism_template": [{"index_patterns": list(ALL_PATTERNS), "priority": 100}],
         }
     }
 
@@ -186,7 +243,18 @@ def index_for(event_time_ms: int) -> str:
     return f"{INDEX_PREFIX}-{utc_day(event_time_ms):%Y.%m.%d}"
 
 
+def view_index_for(close_time_ms: int) -> str:
+    """The daily index of a view's record, by its close time (its `event_time`, UTC)."""
+    return f"{VIEWS_INDEX_PREFIX}-{utc_day(close_time_ms):%Y.%m.%d}"
+
+
 @functools.lru_cache(maxsize=64)
 def daily_index(day: int) -> str:
     """`index_for` of a UTC day (`eventtime.day_bucket`): computed once per day, not per record."""
     return index_for(day * DAY_MS)
+
+
+@functools.lru_cache(maxsize=64)
+def daily_view_index(day: int) -> str:
+    """`view_index_for` of a UTC day, computed once per day."""
+    return view_index_for(day * DAY_MS)

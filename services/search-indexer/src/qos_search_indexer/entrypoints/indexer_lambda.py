@@ -1,9 +1,12 @@
-"""The indexer Lambda behind the ingest stream's event source mapping, with Powertools.
+"""The indexer Lambda behind two event source mappings, with Powertools: the ingest stream's
+(events) and the realtime views stream's (one view record per closed view).
 
-Each invocation gets a batch of Kinesis records (one stored event's JSON each, base64 as Lambda
-delivers them) and indexes it through `service.StreamIndexer`: the local indexer's documents
-(`domain.documents`), one `_bulk` of index operations with `_id` = `event_id`, so a batch
-delivered again overwrites and adds nothing.
+Each invocation gets a batch of Kinesis records of one stream (one stored event's or view's JSON
+each, base64 as Lambda delivers them) and indexes it through `service.StreamIndexer`: the local
+indexer's documents (`domain.documents`: a view record goes to `qos-views-*`, an event to
+`qos-events-*`), one `_bulk` of index operations with `_id` = `event_id`, so a batch delivered
+again overwrites and adds nothing. A batch of the views stream (its `eventSourceARN` is
+`QOS_SEARCH_VIEWS_STREAM_ARN`) parks its dead letters under the views' prefix.
 
 - A record that can never be indexed (not JSON, no usable `event_id` or `event_time`, a mapping
   rejection) goes to the dead letters (the S3 bucket) and is NOT reported: the rest of the batch
@@ -117,17 +120,31 @@ def _log(result: StreamResult) -> None:
     )
 
 
-_indexer: StreamIndexer | None = None
+_settings: IndexerLambdaSettings | None = None
+_indexers: dict[bool, StreamIndexer] = {}
 
 
-def _default_indexer() -> StreamIndexer:
+def is_views_batch(event: dict[str, Any], views_stream_arn: str) -> bool:
+    """Whether the batch came from the views stream (a batch is of one event source)."""
+    records = event.get("Records") or []
+    return (
+        bool(views_stream_arn)
+        and bool(records)
+        and (records[0].get("eventSourceARN") == views_stream_arn)
+    )
+
+
+def _default_indexer(event: dict[str, Any]) -> StreamIndexer:
     # Built on the first invocation, not at import, so that importing this module needs no env.
-    global _indexer
-    if _indexer is None:
-        _indexer = build_stream_indexer(IndexerLambdaSettings())
-    return _indexer
+    global _settings
+    if _settings is None:
+        _settings = IndexerLambdaSettings()
+    views = is_views_batch(event, _settings.views_stream_arn)
+    if views not in _indexers:
+        _indexers[views] = build_stream_indexer(_settings, views=views)
+    return _indexers[views]
 
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return handle_batch(event, context, _default_indexer())
+    return handle_batch(event, context, _default_indexer(event))

@@ -1,6 +1,7 @@
 """`qos-search-indexer`: the search indexer as a process, and its setup and dead-letter commands.
 
-qos-search-indexer run            index the event log until stopped (applies the template first)
+qos-search-indexer run            index the event log and the views log until stopped (applies the
+                                  templates first)
 qos-search-indexer setup          apply the ingest pipeline and index template, then exit
 qos-search-indexer dead-letters   list the records OpenSearch rejected, with why
 """
@@ -27,9 +28,9 @@ from qos_shared.eventlog import EventLog, EventLogError
 PROG = "qos-search-indexer"
 
 
-def _progress(result: BatchResult) -> None:
+def _progress(result: BatchResult, what: str = "records") -> None:
     line = (
-        f"indexed {result.indexed} of {result.read} records ({result.first}-{result.last})"
+        f"indexed {result.indexed} of {result.read} {what} ({result.first}-{result.last})"
         f" in {result.seconds:.2f} s"
     )
     if result.dead_lettered:
@@ -45,12 +46,17 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="index the event log until stopped")
     run.add_argument("--log-path", type=Path, help="the local event log to read")
     run.add_argument("--dead-letter-path", type=Path, help="where rejected records are parked")
+    run.add_argument("--views-log-path", type=Path, help="the realtime engine's log of views")
+    run.add_argument(
+        "--views-dead-letter-path", type=Path, help="where rejected view records are parked"
+    )
     run.add_argument("--url", help="the OpenSearch endpoint, e.g. http://127.0.0.1:9200")
     run.add_argument("--batch-size", type=int, help="records per _bulk request")
     up = commands.add_parser("setup", help="apply the ingest pipeline and the index template")
     up.add_argument("--url", help="the OpenSearch endpoint")
     dead = commands.add_parser("dead-letters", help="list the parked records and their reasons")
     dead.add_argument("--dead-letter-path", type=Path)
+    dead.add_argument("--views-dead-letter-path", type=Path)
     dead.add_argument("--limit", type=int, default=50)
     return parser
 
@@ -87,6 +93,7 @@ def _run(settings: SearchSettings) -> int:
     signal.signal(signal.SIGINT, on_signal)
     try:
         log = EventLog(settings.log_path)
+        views_log = EventLog(settings.views_log_path)
     except (EventLogError, OSError) as exc:
         return _fail(f"cannot start: {exc}")
     client = bootstrap.opensearch_client(settings)
@@ -103,42 +110,65 @@ def _run(settings: SearchSettings) -> int:
             stop.wait(delay)
             delay = min(delay * 2, 10.0)
     dead_letters = bootstrap.dead_letter_store(settings)
-    indexer = bootstrap.build_indexer(
-        log, client, dead_letters, bootstrap.indexer_config(settings), stop=stop
+    view_dead_letters = bootstrap.views_dead_letter_store(settings)
+    config = bootstrap.indexer_config(settings)
+    indexer = bootstrap.build_indexer(log, client, dead_letters, config, stop=stop)
+    # The views log has its own checkpoint (in its own file) and its own thread: a backlog of
+    # events never holds the views back, nor the other way round.
+    views_indexer = bootstrap.build_indexer(views_log, client, view_dead_letters, config, stop=stop)
+    views_thread = threading.Thread(
+        target=views_indexer.run,
+        kwargs={"on_batch": lambda result: _progress(result, "views")},
+        name="views-indexer",
+        daemon=True,
     )
-    print(f"{PROG} indexing {settings.log_path} into {settings.url}", flush=True)
+    print(
+        f"{PROG} indexing {settings.log_path} and {settings.views_log_path} into {settings.url}",
+        flush=True,
+    )
     started = time.monotonic()
+    views_thread.start()
     try:
         indexer.run(on_batch=_progress)
     finally:
+        stop.set()
+        views_thread.join()
         indexer.close()  # before the log: its worker may be reading the next batch
-        backlog = indexer.backlog()
+        views_indexer.close()
+        backlog, views_backlog = indexer.backlog(), views_indexer.backlog()
         dead_letters.close()
+        view_dead_letters.close()
         log.close()
+        views_log.close()
         client.close()
     print(
         f"{PROG} stopped after {time.monotonic() - started:.0f} s;"
-        f" {backlog} record(s) left to index at the next start",
+        f" {backlog} record(s) and {views_backlog} view(s) left to index at the next start",
         flush=True,
     )
     return 0
 
 
 def _dead_letters(settings: SearchSettings, limit: int) -> int:
-    if not settings.dead_letter_path.exists():
-        print(f"no dead letters ({settings.dead_letter_path} does not exist)")
-        return 0
-    store = bootstrap.dead_letter_store(settings)
-    try:
-        total = store.count()
-        for letter in store.list(limit):
-            where = letter.index_name or "-"
-            print(
-                f"{letter.position}\t{letter.event_id}\t{where}\t{letter.status}\t{letter.reason}"
-            )
-        print(f"{total} dead letter(s) in {settings.dead_letter_path}", file=sys.stderr)
-    finally:
-        store.close()
+    for path, open_store in (
+        (settings.dead_letter_path, bootstrap.dead_letter_store),
+        (settings.views_dead_letter_path, bootstrap.views_dead_letter_store),
+    ):
+        if not path.exists():
+            print(f"no dead letters ({path} does not exist)")
+            continue
+        store = open_store(settings)
+        try:
+            total = store.count()
+            for letter in store.list(limit):
+                where = letter.index_name or "-"
+                print(
+                    f"{letter.position}\t{letter.event_id}\t{where}\t{letter.status}"
+                    f"\t{letter.reason}"
+                )
+            print(f"{total} dead letter(s) in {path}", file=sys.stderr)
+        finally:
+            store.close()
     return 0
 
 
