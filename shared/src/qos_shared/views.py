@@ -70,9 +70,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from qos_shared.catalogue import ATTEMPTS, VIEW, Eq, Field, Filter, Mul, NotNull
+from qos_shared.catalogue import ATTEMPTS, METRIC_TYPES, VIEW, Eq, Field, Filter, Mul, NotNull
 from qos_shared.catalogue_sql import Dialect, expr_sql, filter_sql
-from qos_shared.events import METRIC_TYPES
 
 Outcome = Literal["played", "abandoned", "exit_before_start", "start_failure", "playback_failure"]
 OUTCOMES: tuple[Outcome, ...] = (
