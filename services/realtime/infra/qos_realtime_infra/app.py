@@ -69,7 +69,9 @@ def add_realtime_stack(app: App, *, env_name: str, env: Environment | None) -> R
         window_seconds=int(context.get("windowSeconds", 60)),
         allowed_lateness_seconds=float(context.get("allowedLatenessSeconds", 5.0)),
         dedupe_ttl_seconds=int(context.get("dedupeTtlSeconds", 3600)),
-        view_timeout_seconds=int(context.get("viewTimeoutSeconds", DEFAULT_RULES.timeout_ms // 1000)),
+        view_timeout_seconds=int(
+            context.get("viewTimeoutSeconds", DEFAULT_RULES.timeout_ms // 1000)
+        ),
         view_max_length_seconds=int(
             context.get("viewMaxLengthSeconds", DEFAULT_RULES.max_length_ms // 1000)
         ),

@@ -51,9 +51,11 @@ def generate(
     playback = replace(spec.playback, summary_every_ms=15_000)
     spec = replace(spec, channels=weighted(*CHANNELS), playback=playback)
     spec = replace(spec, disorder_ms=0)
-    records = lose(Sessions(spec, seed).records(), random.Random(seed))
+    rng = random.Random(seed)
+    records = lose(Sessions(spec, seed).records(), rng)
     # Out of order: each record delayed by up to max_disorder_ms.
-    return sorted(records, key=lambda r: r["event_time"] + random.Random(r["event_id"]).random() * max_disorder_ms)
+    delays = {r["event_id"]: rng.randrange(max_disorder_ms) for r in records}
+    return sorted(records, key=lambda r: r["event_time"] + delays[r["event_id"]])
 
 
 PAUSE_MS = 300_000  # longer than the views' timeout: the session's records make two views

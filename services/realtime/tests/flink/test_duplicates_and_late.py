@@ -142,9 +142,7 @@ def test_duplicates_change_no_row(job_output: list[str], twice_output: list[str]
     )
 
 
-def test_duplicates_change_no_view(
-    job_views: list[dict[str, object]], twice_work: Path
-) -> None:
+def test_duplicates_change_no_view(job_views: list[dict[str, object]], twice_work: Path) -> None:
     doubled = [json.loads(line) for line in read_parts(twice_work / "views")]
     assert job_views, "no view records"
     assert sorted(map(_text, doubled)) == sorted(map(_text, job_views))

@@ -1,12 +1,14 @@
 """Renders the Flink SQL of the window job from the metric catalogue: views from a source to rows.
 
-The job is a chain of temporary views over a source table (any table with the catalogue's
-columns, `event_id`, a `rowtime` attribute with a watermark and a `proctime` attribute; see
-`tables`), ending in `qos_metric_rows`, whose columns are those of `MetricRow` (window bounds in
-epoch ms), `qos_distribution_rows`, whose columns are those of `DistributionRow`, and
-`qos_late_rows`, MetricRows of the `late_events` metric. `insert_sql` writes the first two to
-one sink, `late_insert_sql` the third to the same sink; the job runs both INSERTs as one
-statement set. Semantics, shared with the local engine (`qos_realtime.adapters.window_engine`):
+The job is a chain of temporary views over a source table (any table with the fields the
+catalogue and the views read, `RECORD_FIELDS`, and `event_id`, a `rowtime` attribute with a
+watermark and a `proctime` attribute; see `tables`), ending in `qos_metric_rows`, whose columns
+are those of `MetricRow` (window bounds in epoch ms), `qos_distribution_rows`, whose columns are
+those of `DistributionRow`, `qos_late_rows`, MetricRows of the `late_events` metric, and
+`qos_views`, the VIEW records. `insert_sql` writes the first two to one sink, `late_insert_sql`
+the third to the same sink, `views_insert_sql` the views to a sink of their own; the job runs
+the INSERTs as one statement set. Semantics, shared with the local engine
+(`qos_realtime.adapters.window_engine`):
 
 - duplicates: Kinesis delivers at least once, so one record (one `event_id`) may come twice.
   `qos_unique_events` keeps the first record of each `event_id` and drops the others, before any
@@ -31,6 +33,20 @@ statement set. Semantics, shared with the local engine (`qos_realtime.adapters.w
   the one the test saw (with parallelism 1 they are the same): a record found on time is never
   dropped by its window, and every unique record is counted once, in its window or as late.
 
+- views (`qos_shared.views`): `qos_view_keyed` gives each record on time its view's key
+  (`session_id` and the start of its `max_length` slot, one column), `qos_view_partials` is a
+  session window (`SESSION` TVF, gap `timeout`, partitioned by that key) aggregating each view's
+  partials, emitted when the watermark passes the window's `window_time`: the view's last record +
+  `timeout` - 1 ms, its close time, which stays its time attribute (`view_time`). `qos_views`
+  finishes the partials into the view's record (`VIEW_FIELDS`), which goes to the views sink
+  (`views_insert_sql`) and, through `qos_window_input` (the events and the VIEW records, with the
+  catalogue's columns, null where a row has none), into every window: a view counts in the window
+  holding its close time, like an event. No VIEW record is late there: a window operator emits
+  what a watermark closes before it forwards that watermark, so the tumbling window downstream
+  has not passed the view's time when its record arrives (a test jumps the watermark past views
+  and windows at once). The session state lives while the view is open. Flink merges session
+  windows that touch, so a record exactly `timeout` after the last joins the view, where the
+  definition starts a new one (docs/metrics.md; a test pins it).
 - event-time tumbling windows of W seconds, aligned to the epoch (`table.local-time-zone` UTC);
 - groups: all records, per `client_platform`, per `channel_watched` (GROUPING SETS, which Flink's
   window aggregation supports; every channel is kept: the top-N + "other" guard is the
@@ -88,6 +104,8 @@ Every statement is plain text; `statements()` lists them in order.
 
 # ruff: noqa: S608 - SQL text rendered from the catalogue, integers and fixed names; no input.
 from __future__ import annotations
+
+from collections.abc import Collection
 
 from qos_shared import views
 from qos_shared.catalogue import (
@@ -342,7 +360,7 @@ def window_input_view() -> str:
     `outcome`) and `rowtime` (a VIEW record's is its `view_time`: it counts in the window
     holding its close time, like an event)."""
 
-    def column(name: str, have: set[str] | dict[str, str]) -> str:
+    def column(name: str, have: Collection[str]) -> str:
         value = ident(name) if name in have else "NULL"
         return f"CAST({value} AS {WINDOW_FIELDS[name]}) AS {ident(name)}"
 
