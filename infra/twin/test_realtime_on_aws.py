@@ -550,9 +550,8 @@ def test_a_window_reaches_cloudwatch_within_seconds_of_its_end_and_late_records_
 
     def counted() -> float:
         # One row of value 1 per late record; the rows may come in more than one flush.
-        return sum(
-            r["value"] for r in twin.rows if r["metric"] == LATE_EVENTS and r["dimension"] == "all"
-        )
+        rows = [r for r in twin.rows if r["metric"] == LATE_EVENTS and r["dimension"] == "all"]
+        return float(sum(r["value"] for r in rows))
 
     wait_until(lambda: counted() >= 3, 90, lambda: f"the late records' rows ({counted()} of 3)")
     wait_until(lambda: twin.esm.quiet_for(2.0), 30, "a quiet rows stream")
