@@ -3,14 +3,17 @@ in for what): viewers' events through the ingest Lambda into Kinesis, the Flink 
 windows, the rows stream, the publisher Lambda, and CloudWatch, checked against the shared
 oracle's truth.
 
-The run is a backfill of five minutes of simulated viewers that ended a minute ago, sent through
-API Gateway as the SDK sends them (`/v1/events` batches), plus the original player's `/streams`
-envelope; every event goes in twice (a client retry after a lost reply, and Kinesis' at-least-once
-delivery, give exactly that). A few clock events after the run move the watermark past its last
-window. Then every window's every KPI, for everyone and per platform and per channel, is read
-back from moto's CloudWatch: counts, sums and means with GetMetricData (`Sum` and
-`SampleCount`: one datum per window, so a duplicate row would show), percentiles from the
-`Values`/`Counts` the publisher sent.
+The run is a backfill of five minutes of simulated viewers that ended about six minutes ago, sent
+through API Gateway as the SDK sends them (`/v1/events` batches), plus the original player's
+`/streams` envelope; every event goes in twice (a client retry after a lost reply, and Kinesis'
+at-least-once delivery, give exactly that). A few clock events after the run move the watermark
+past its last window: that of the last view's close, three minutes (the views' timeout) after its
+last record, which is why the run ends that long before now (the clock events must not be ahead
+of the wall clock, or the live traffic below would be late). Then every window's every KPI, view
+KPIs included, for everyone and per platform and per channel, is read back from moto's
+CloudWatch: counts, sums and means with GetMetricData (`Sum` and `SampleCount`: one datum per
+window, so a duplicate row would show), percentiles from the `Values`/`Counts` the publisher sent;
+and the views stream holds the oracle's record of every view of the run, field by field.
 
 Then live traffic: events stamped with the wall clock for two windows, to measure the seconds
 from a window's end to its datapoint in CloudWatch, and records of a window already closed,
@@ -48,6 +51,7 @@ from twin import (
 
 from qos_infra.simulator import SimulationConfig, simulate
 from qos_infra.simulator.delivery import HttpSender, Reply
+from qos_infra.simulator.truth import stored_records
 from qos_ingest.api import lambda_handler
 from qos_realtime.api import (
     FLINK_JAR_NAME,
@@ -61,6 +65,8 @@ from qos_realtime.api import (
 from qos_shared.catalogue import BY_NAME, CATALOGUE, LATE_EVENTS
 from qos_shared.examples import original_sample_envelope
 from qos_shared.testing.oracle import percentile
+from qos_shared.testing.views_oracle import views
+from qos_shared.views import DEFAULT_RULES, VIEW_FIELDS
 
 WINDOW_S = 60
 WINDOW_MS = WINDOW_S * 1000
@@ -71,7 +77,10 @@ MINUTES = 5.0
 SEED = 20261207
 REL = 1e-9
 DIMENSIONS = {"all": None, "client_platform": "ClientPlatform", "channel_watched": "Channel"}
-EVENTS, ROWS = "qos-events", "qos-metric-rows"
+EVENTS, ROWS, VIEWS = "qos-events", "qos-metric-rows", "qos-views"
+# The run starts this many windows before now: it ends, and its last view closes (the views'
+# timeout after its last record) and the clock events come, before the wall clock.
+RUN_STARTS_WINDOWS_AGO = 12
 Key = tuple[str, tuple[tuple[str, str], ...], int]  # CloudWatch name, dimensions, window start
 
 
@@ -109,6 +118,7 @@ class Twin:
     cloudwatch: Any
     kinesis: Any
     truth: dict[str, Any]
+    records: list[dict[str, Any]]  # the run's stored records, as the truth has them
     rows: list[dict[str, Any]]
     row_arrivals: dict[int, float]  # window_start -> when its first row reached the publisher
     application_zip: Path
@@ -164,10 +174,11 @@ def twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Twin]:
         kinesis, cloudwatch = moto.client("kinesis"), moto.client("cloudwatch")
         events_arn = create_stream(kinesis, EVENTS, shards=2)
         rows_arn = create_stream(kinesis, ROWS, shards=1)
+        views_arn = create_stream(kinesis, VIEWS, shards=1)
 
         now_ms = int(time.time() * 1000)
         config = SimulationConfig(
-            start_ms=(now_ms // WINDOW_MS - 7) * WINDOW_MS,
+            start_ms=(now_ms // WINDOW_MS - RUN_STARTS_WINDOWS_AGO) * WINDOW_MS,
             viewers=VIEWERS,
             minutes=MINUTES,
             seed=SEED,
@@ -184,6 +195,7 @@ def twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Twin]:
         groups = flink_property_groups(
             input_stream_arn=events_arn,
             output_stream_arn=rows_arn,
+            views_stream_arn=views_arn,
             region=REGION,
             window_s=WINDOW_S,
             allowed_lateness_s=LATENESS_S,
@@ -230,10 +242,26 @@ def twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Twin]:
         result = simulate(config, sender=TwiceSender(HttpSender(api.url + "/v1/events")))
         assert result.complete, result.delivery
         truth = result.truth
-        # The watermark passes the run's last window once these are read.
+        records = stored_records(result.simulation)
+        # The watermark passes the run's last window (that of its last view's close) once these
+        # are read; they are behind the wall clock, so the live traffic below is on time.
         clock_at = truth["windows"][-1]["window_end"] + WINDOW_MS + int(LATENESS_S * 1000)
+        last_record = max(r["event_time"] for r in records)
+        assert truth["windows"][-1]["window_end"] > last_record + DEFAULT_RULES.timeout_ms - 1
+        assert clock_at < time.time() * 1000, "start the run earlier: the clock is ahead"
         twin = Twin(
-            moto, api, esm, flink, recorder, cloudwatch, kinesis, truth, rows, arrivals, zip_path
+            moto,
+            api,
+            esm,
+            flink,
+            recorder,
+            cloudwatch,
+            kinesis,
+            truth,
+            records,
+            rows,
+            arrivals,
+            zip_path,
         )
         twin.post("/v1/events", {"events": clock_events(clock_at, count=16)})
 
@@ -251,6 +279,9 @@ def twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Twin]:
             if got not in (None, {}) and metric in BY_NAME and BY_NAME[metric].kind != "percentile"
         }
         assert len(wanted) > 1000
+        assert {metric for _, metric, _, _ in wanted} >= {
+            m.name for m in CATALOGUE if m.over_views
+        }, "the truth's windows have every view KPI"
 
         def closed() -> bool:
             assert flink.running(), flink.log_tail()
@@ -443,6 +474,41 @@ def test_every_window_s_percentiles_are_the_truth_from_the_published_values(twin
     assert all(samples[k] == len(published[k]) for k in keys)
 
 
+def same(got: Any, want: Any) -> bool:
+    if isinstance(want, float) or isinstance(got, float):
+        return got is not None and want is not None and math.isclose(got, want, rel_tol=REL)
+    return bool(got == want)
+
+
+def test_the_views_stream_holds_the_oracle_s_record_of_every_view_of_the_run(twin: Twin) -> None:
+    """Field by field (`VIEW_FIELDS`, as JSON), each view once: the views the run's records make
+    (the clock events' views are not the run's: they close minutes after the clock events)."""
+    expected = {v["view_id"]: v for v in views(twin.records)}
+    sessions = {v["session_id"] for v in expected.values()}
+    got: dict[str, dict[str, Any]] = {}
+
+    def all_written() -> bool:
+        got.clear()
+        for record in read_stream(twin.kinesis, VIEWS):
+            view = orjson.loads(record["Data"])
+            if view["session_id"] in sessions:
+                assert view["view_id"] not in got, f"{view['view_id']} written twice"
+                got[view["view_id"]] = view
+        return len(got) >= len(expected)
+
+    wait_until(all_written, 60, lambda: f"{len(got)} of {len(expected)} views in the stream")
+    assert set(got) == set(expected)
+    assert all(list(view) == list(VIEW_FIELDS) for view in got.values())
+    wrong = [
+        (view_id, field, got[view_id][field], value)
+        for view_id, view in expected.items()
+        for field, value in view.items()
+        if not same(got[view_id][field], value)
+    ]
+    assert not wrong, f"{len(wrong)} fields differ, e.g. {wrong[:5]}"
+    assert len(expected) >= len({r["session_id"] for r in twin.records}) > 30
+
+
 def test_the_original_players_streams_body_reaches_kinesis(twin: Twin) -> None:
     envelope = original_sample_envelope()
     answer = twin.post("/streams", envelope)
@@ -482,9 +548,11 @@ def test_a_window_reaches_cloudwatch_within_seconds_of_its_end_and_late_records_
     marker = int(time.time() * 1000)
     twin.post("/v1/events", {"events": clock_events(marker + WINDOW_MS, count=4)})
 
-    def counted() -> bool:
-        return any(r["metric"] == LATE_EVENTS for r in twin.rows)
+    def counted() -> float:
+        # One row of value 1 per late record; the rows may come in more than one flush.
+        rows = [r for r in twin.rows if r["metric"] == LATE_EVENTS and r["dimension"] == "all"]
+        return float(sum(r["value"] for r in rows))
 
-    wait_until(counted, 90, "the late records' row")
-    late_rows = [r for r in twin.rows if r["metric"] == LATE_EVENTS and r["dimension"] == "all"]
-    assert sum(r["value"] for r in late_rows) == 3
+    wait_until(lambda: counted() >= 3, 90, lambda: f"the late records' rows ({counted()} of 3)")
+    wait_until(lambda: twin.esm.quiet_for(2.0), 30, "a quiet rows stream")
+    assert counted() == 3

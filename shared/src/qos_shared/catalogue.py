@@ -131,6 +131,16 @@ class Aggregate:
 # ---------------------------------------------------------------------------------------------
 # Metrics
 
+#: The client events' metric types (`qos_shared.events`; here, in the standard library's
+#: reach, for the modules the Flink job vendors).
+METRIC_TYPES: tuple[str, ...] = (
+    "ATTEMPT",
+    "PLAY",
+    "PLAYBACK_SUMMARY",
+    "QUALITY_CHANGED",
+    "STOP",
+    "ERROR",
+)
 #: The metric_type of a view's record (`qos_shared.views`).
 VIEW = "VIEW"
 
@@ -725,6 +735,7 @@ __all__ = [
     "CATALOGUE",
     "EVENT_METRICS",
     "LATE_EVENTS",
+    "METRIC_TYPES",
     "ORIGINAL_WIDGETS",
     "SECTIONS",
     "VIEW",

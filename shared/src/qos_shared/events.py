@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from qos_shared.catalogue import METRIC_TYPES as METRIC_TYPES
 from qos_shared.limits import (
     MAX_CHANNEL_CHARS,
     MAX_DURATION_MS,
@@ -197,14 +198,6 @@ ClientEvent = Annotated[
     Attempt | Play | PlaybackSummary | QualityChanged | Stop | Error,
     Field(discriminator="metric_type"),
 ]
-METRIC_TYPES: tuple[str, ...] = (
-    "ATTEMPT",
-    "PLAY",
-    "PLAYBACK_SUMMARY",
-    "QUALITY_CHANGED",
-    "STOP",
-    "ERROR",
-)
 CLIENT_EVENT_ADAPTER: TypeAdapter[ClientEvent] = TypeAdapter(ClientEvent)
 
 

@@ -23,7 +23,10 @@ would be at or after `last + timeout` and so start a new view), and batch engine
 same. View KPIs therefore come `timeout` after the view's last event. A streaming engine
 that receives a record after the view it belongs to has closed (a record behind its watermark,
 whose window is still open) starts a new view with it, as Flink's session windows do; only
-records out of order by more than the allowed lateness can do that.
+records out of order by more than the allowed lateness can do that. (One millisecond apart:
+Flink's session windows also merge windows that only touch, so in the Flink job a record exactly
+`timeout` after the last one still joins the view, where this definition starts a new one; the
+Flink tests pin it.)
 
 **Its attributes.** `client_platform`, `channel_watched`, `viewer_country`, `device_class` and
 `user_id` are the largest value among the view's records (one value for a whole session in
@@ -70,9 +73,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from qos_shared.catalogue import ATTEMPTS, VIEW, Eq, Field, Filter, Mul, NotNull
+from qos_shared.catalogue import ATTEMPTS, METRIC_TYPES, VIEW, Eq, Field, Filter, Mul, NotNull
 from qos_shared.catalogue_sql import Dialect, expr_sql, filter_sql
-from qos_shared.events import METRIC_TYPES
 
 Outcome = Literal["played", "abandoned", "exit_before_start", "start_failure", "playback_failure"]
 OUTCOMES: tuple[Outcome, ...] = (

@@ -18,6 +18,8 @@ CDK context read here (cdk.json, or `-c key=value` on the command line):
 | `qos:realtime:windowSeconds` | 60 | tumbling window length, 5-3600 |
 | `qos:realtime:allowedLatenessSeconds` | 5 | watermark delay |
 | `qos:realtime:dedupeTtlSeconds` | 3600 | how long the job drops an event_id's duplicates |
+| `qos:realtime:viewTimeoutSeconds` | 180 | a view closes this long after its last record |
+| `qos:realtime:viewMaxLengthSeconds` | 14400 | views are cut at every multiple of this |
 | `qos:realtime:namespace` | `IVS/QoS` | CloudWatch namespace of the KPIs |
 | `qos:realtime:legacyNamespace` | (the same) | namespace of the original five names |
 | `qos:realtime:legacyMetrics` | true | publish the original five names at all |
@@ -44,6 +46,7 @@ from aws_cdk import App, Environment
 from qos_realtime_infra.packaging import DEFAULT_OUT, REALTIME_ROOT, build_lambda_asset
 from qos_realtime_infra.service_code import FLINK_PACKAGING
 from qos_realtime_infra.stack import DEFAULT_FLINK_RUNTIME, SERVICE, RealtimeStack
+from qos_shared.views import DEFAULT_RULES
 from qos_shared_cdk.app import run_alone
 from qos_shared_cdk.context import ServiceContext, flag, stack_identity, string_list
 
@@ -66,6 +69,12 @@ def add_realtime_stack(app: App, *, env_name: str, env: Environment | None) -> R
         window_seconds=int(context.get("windowSeconds", 60)),
         allowed_lateness_seconds=float(context.get("allowedLatenessSeconds", 5.0)),
         dedupe_ttl_seconds=int(context.get("dedupeTtlSeconds", 3600)),
+        view_timeout_seconds=int(
+            context.get("viewTimeoutSeconds", DEFAULT_RULES.timeout_ms // 1000)
+        ),
+        view_max_length_seconds=int(
+            context.get("viewMaxLengthSeconds", DEFAULT_RULES.max_length_ms // 1000)
+        ),
         namespace=str(context.get("namespace", "IVS/QoS")),
         legacy_namespace=context.get("legacyNamespace") or None,
         legacy_metrics=flag(context.get("legacyMetrics", True)),

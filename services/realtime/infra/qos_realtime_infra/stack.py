@@ -3,7 +3,8 @@
 - the Managed Service for Apache Flink application (the PyFlink job's zip as an S3 asset), reading
   the ingest stream whose ARN the ingest stack publishes in SSM (`/qos/<env>/ingest/stream-arn`,
   resolved at deploy time: no CloudFormation export, so either stack deploys alone);
-- the on-demand Kinesis stream of metric rows it writes;
+- the on-demand Kinesis streams it writes: metric rows, and the records of closed views
+  (`qos_shared.views`, one JSON object each), which the lake and the search index read;
 - the publisher Lambda on that stream (partial batch responses, bisect on error, an SQS queue for
   what is given up on) with `cloudwatch:PutMetricData` limited to its namespaces;
 - the dashboard and alarms generated from the metric catalogue (see `dashboard`), an SNS topic
@@ -51,6 +52,7 @@ from qos_realtime_infra.service_code import (
     LIFECYCLE_HANDLER,
     PublisherConfig,
 )
+from qos_shared.views import DEFAULT_RULES
 from qos_shared_cdk import blocks, ssm
 from qos_shared_cdk.blocks import Options, ServiceStack, check
 
@@ -108,6 +110,8 @@ class RealtimeStack(ServiceStack):
         window_seconds: int = 60,
         allowed_lateness_seconds: float = 5.0,
         dedupe_ttl_seconds: int = 3600,
+        view_timeout_seconds: int = DEFAULT_RULES.timeout_ms // 1000,
+        view_max_length_seconds: int = DEFAULT_RULES.max_length_ms // 1000,
         namespace: str = DEFAULT_NAMESPACE,
         legacy_namespace: str | None = None,
         legacy_metrics: bool = True,
@@ -127,6 +131,9 @@ class RealtimeStack(ServiceStack):
         window_seconds / allowed_lateness_seconds: the job's tumbling window and watermark delay.
         dedupe_ttl_seconds: how long the job remembers an event_id to drop its duplicates (more
             than the lateness plus Kinesis' redelivery horizon; state grows with it).
+        view_timeout_seconds / view_max_length_seconds: the views' rules (`qos_shared.views`):
+            a view closes this long after its last record (its KPIs come that much later), and
+            no view spans a multiple of the maximum length since the epoch.
         legacy_namespace / legacy_metrics: where the original five metric names go (default: the
             same namespace), or False to publish them nowhere.
         channels: channel_watched values published with a `Channel` dimension (others are not).
@@ -144,6 +151,11 @@ class RealtimeStack(ServiceStack):
         check(
             allowed_lateness_seconds < dedupe_ttl_seconds <= 7 * 86_400,
             "dedupe_ttl_seconds must exceed the allowed lateness, and be at most 7 days",
+        )
+        check(
+            1 <= view_timeout_seconds <= view_max_length_seconds <= 7 * 86_400,
+            "view_timeout_seconds must be at least 1 s and at most view_max_length_seconds, "
+            "itself at most 7 days",
         )
         check(flink_parallelism >= 1 and flink_parallelism_per_kpu >= 1, "parallelism >= 1")
         check(
@@ -169,14 +181,18 @@ class RealtimeStack(ServiceStack):
         input_stream_arn = self.read(ssm.INGEST_STREAM_ARN)
         # Like the ingest stream: no shards to size, no key policy, no kms:* grants.
         self.metric_stream = blocks.on_demand_stream(self, "MetricRowStream")
+        self.views_stream = blocks.on_demand_stream(self, "ViewStream")
         # What the job's main.py (qos_realtime.entrypoints.flink_job) reads: one property group.
         job_properties = {
             "input.stream.arn": input_stream_arn,
             "output.stream.arn": self.metric_stream.stream_arn,
+            "views.stream.arn": self.views_stream.stream_arn,
             "aws.region": self.region,
             "window.seconds": str(window_seconds),
             "allowed.lateness.seconds": f"{allowed_lateness_seconds:g}",
             "dedupe.ttl.seconds": str(dedupe_ttl_seconds),
+            "views.timeout.seconds": str(view_timeout_seconds),
+            "views.max.length.seconds": str(view_max_length_seconds),
         }
         self.application = self._flink_application(
             (flink_application_zip, jarfile),
@@ -255,7 +271,7 @@ class RealtimeStack(ServiceStack):
         statements = [
             blocks.read_stream(properties["input.stream.arn"]),
             iam.PolicyStatement(
-                sid="WriteMetricRowStream",
+                sid="WriteMetricRowAndViewStreams",
                 actions=[
                     "kinesis:DescribeStream",
                     "kinesis:DescribeStreamSummary",
@@ -263,7 +279,7 @@ class RealtimeStack(ServiceStack):
                     "kinesis:PutRecord",
                     "kinesis:PutRecords",
                 ],
-                resources=[self.metric_stream.stream_arn],
+                resources=[self.metric_stream.stream_arn, self.views_stream.stream_arn],
             ),
             iam.PolicyStatement(
                 sid="ReadApplicationCode",
@@ -497,6 +513,14 @@ class RealtimeStack(ServiceStack):
                     "MetricStreamNameParameter",
                     stream.stream_name,
                 ),
+                ssm.REALTIME_VIEWS_STREAM_ARN: (
+                    "ViewsStreamArnParameter",
+                    self.views_stream.stream_arn,
+                ),
+                ssm.REALTIME_VIEWS_STREAM_NAME: (
+                    "ViewsStreamNameParameter",
+                    self.views_stream.stream_name,
+                ),
                 ssm.REALTIME_FLINK_APPLICATION_NAME: (
                     "FlinkApplicationNameParameter",
                     application.ref,
@@ -515,6 +539,7 @@ class RealtimeStack(ServiceStack):
         CfnOutput(self, "FlinkApplicationName", value=self.application.ref)
         CfnOutput(self, "DashboardName", value=self.dashboard.dashboard_name)
         CfnOutput(self, "MetricStreamName", value=self.metric_stream.stream_name)
+        CfnOutput(self, "ViewsStreamName", value=self.views_stream.stream_name)
 
 
 def is_email_address(value: str) -> bool:

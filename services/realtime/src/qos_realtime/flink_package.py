@@ -14,8 +14,9 @@ Layout of the zip (MSF runs `main.py`; the packages beside it are importable fro
     qos_realtime/adapters/__init__.py a bare package marker (the real one names the DuckDB engine)
     qos_realtime/adapters/flink/*.py  the job's SQL modules (sql, tables)
     qos_shared/__init__.py            a bare package marker (the real one imports pydantic)
-    qos_shared/catalogue.py           the metric catalogue and its SQL renderer, which import
-    qos_shared/catalogue_sql.py       only the standard library
+    qos_shared/catalogue.py           the metric catalogue and its SQL renderer, and the views'
+    qos_shared/catalogue_sql.py       definition as SQL, which import only the standard library
+    qos_shared/views.py
     lib/qos-realtime-flink-connectors.jar   the shaded Kinesis connector (services/realtime/flink)
 
 No third-party Python package is shipped: the job's Python only renders SQL, and the check at the
@@ -53,7 +54,7 @@ JAR_NAME = flink_connector.JAR_NAME
 JAR_PATH = f"lib/{JAR_NAME}"
 DEFAULT_ZIP = SERVICE / "build" / "qos-realtime-flink.zip"
 JOB_MODULES = ("__init__.py", "sql.py", "tables.py")  # of adapters/flink
-SHARED_MODULES = ("catalogue.py", "catalogue_sql.py")
+SHARED_MODULES = ("catalogue.py", "catalogue_sql.py", "views.py")
 RUN_OPTIONS_GROUP = "kinesis.analytics.flink.run.options"
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed timestamps: the same sources give the same zip
 
@@ -62,6 +63,7 @@ def property_groups(
     *,
     input_stream_arn: str,
     output_stream_arn: str,
+    views_stream_arn: str,
     region: str,
     window_s: int = 60,
     allowed_lateness_s: float = 5.0,
@@ -70,6 +72,8 @@ def property_groups(
     source_options: Mapping[str, str] | None = None,
     sink_options: Mapping[str, str] | None = None,
     dedupe_ttl_s: int = job.DEFAULT_DEDUPE_TTL_S,
+    view_timeout_s: int = job.DEFAULT_VIEW_TIMEOUT_S,
+    view_max_length_s: int = job.DEFAULT_VIEW_MAX_LENGTH_S,
 ) -> list[dict[str, object]]:
     """The application's runtime properties, in the shape of MSF's PropertyGroups; the
     connector options go through as `source.connector.<option>` / `sink.connector.<option>`."""
@@ -83,6 +87,7 @@ def property_groups(
             "PropertyMap": {
                 "input.stream.arn": input_stream_arn,
                 "output.stream.arn": output_stream_arn,
+                "views.stream.arn": views_stream_arn,
                 "aws.region": region,
                 "window.seconds": str(window_s),
                 "allowed.lateness.seconds": str(allowed_lateness_s),
@@ -91,6 +96,8 @@ def property_groups(
                 **{job.SOURCE_OPTION_PREFIX + k: v for k, v in (source_options or {}).items()},
                 **{job.SINK_OPTION_PREFIX + k: v for k, v in (sink_options or {}).items()},
                 "dedupe.ttl.seconds": str(dedupe_ttl_s),
+                "views.timeout.seconds": str(view_timeout_s),
+                "views.max.length.seconds": str(view_max_length_s),
             },
         },
     ]
@@ -163,7 +170,10 @@ def check_zip(target: Path) -> str:
         properties.write_text(
             json.dumps(
                 property_groups(
-                    input_stream_arn=arn + "events", output_stream_arn=arn + "metrics", region="x"
+                    input_stream_arn=arn + "events",
+                    output_stream_arn=arn + "metrics",
+                    views_stream_arn=arn + "views",
+                    region="x",
                 )
             )
         )
@@ -184,7 +194,7 @@ def check_zip(target: Path) -> str:
         )
         if done.returncode != 0:
             raise SystemExit(f"the zip's main.py failed without site-packages:\n{done.stderr}")
-        inserts = len(sql.inserts(job.SINK_TABLE))
+        inserts = len(sql.inserts(job.SINK_TABLE, job.VIEWS_SINK_TABLE))
         statement_set = done.stdout.partition("EXECUTE STATEMENT SET\nBEGIN\n")[2]
         if statement_set.count("INSERT INTO") != inserts or "table.exec.state.ttl" not in (
             done.stdout

@@ -53,12 +53,19 @@ def records() -> list[Record]:
     return generate()
 
 
-def run_job(records: list[Record], work: Path) -> list[str]:
+def read_parts(folder: Path) -> list[str]:
+    """The lines of the part files a filesystem sink wrote to `folder`."""
+    parts = [p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")]
+    return [line for p in sorted(parts) for line in p.read_text().splitlines()]
+
+
+def run_job(records: list[Record], work: Path, *extra: str) -> list[str]:
     """The JSON lines the job writes for `records`, in this order: they go to a filesystem JSON
     source, the job's main (`python -m qos_realtime.entrypoints.flink_job`) runs the production
     SQL over them (a bounded source, so every window closes; parallelism 1, and a watermark after
     every record, so the order of the file alone decides what is late), and the part files it
-    writes are read back."""
+    writes are read back. Its VIEW records are in `work / "views"` (`read_parts`); `extra`
+    arguments go to the job's main."""
     events, out = work / "events.ndjson", work / "rows"
     events.write_text("".join(json.dumps(r) + "\n" for r in records))
     command = [
@@ -69,24 +76,41 @@ def run_job(records: list[Record], work: Path) -> list[str]:
         str(events),
         "--out",
         str(out),
+        "--views-out",
+        str(work / "views"),
         "--window-s",
         str(WINDOW_S),
         "--lateness-s",
         str(LATENESS_S),
         "--parallelism",
         "1",
+        *extra,
     ]
     done = subprocess.run(
         command, capture_output=True, text=True, timeout=300, env={**os.environ}, check=False
     )
     assert done.returncode == 0, f"the Flink job failed:\n{done.stdout}\n{done.stderr[-6000:]}"
-    parts = [p for p in out.rglob("*") if p.is_file() and not p.name.startswith(".")]
-    assert parts, "the job wrote no part file"
-    return [line for p in sorted(parts) for line in p.read_text().splitlines()]
+    lines = read_parts(out)
+    assert lines, "the job wrote no row"
+    return lines
 
 
 @pytest.fixture(scope="session")
-def job_output(records: list[Record], tmp_path_factory: pytest.TempPathFactory) -> list[str]:
-    """The JSON lines the job writes for the golden records (out of order within the allowed
+def job_work(records: list[Record], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder of the job's run over the golden records (out of order within the allowed
     lateness, each once)."""
-    return run_job(records, tmp_path_factory.mktemp("flink"))
+    work = tmp_path_factory.mktemp("flink")
+    run_job(records, work)
+    return work
+
+
+@pytest.fixture(scope="session")
+def job_output(job_work: Path) -> list[str]:
+    """The JSON lines (rows) the job writes for the golden records."""
+    return read_parts(job_work / "rows")
+
+
+@pytest.fixture(scope="session")
+def job_views(job_work: Path) -> list[dict[str, object]]:
+    """The VIEW records the job writes for the golden records."""
+    return [json.loads(line) for line in read_parts(job_work / "views")]

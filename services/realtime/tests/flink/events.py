@@ -4,9 +4,12 @@
 seeded generator (`qos_shared.testing.sessions`), for viewing sessions across four platforms and
 five channels, with every event type: ATTEMPT (or, for old players, none), PLAY, PLAYBACK_SUMMARY
 with rendition, bitrate (not always) and live latency (live sessions only), QUALITY_CHANGED,
-recoverable and fatal ERRORs in both phases, STOP with and without exit_before_start. Records
-come out of event-time order, but never by more than `max_disorder_ms`, which a test keeps below
-the allowed lateness so that no record is late. Startup times repeat (`other` platforms report
+recoverable and fatal ERRORs in both phases, STOP with and without exit_before_start. Then, as
+clients lose them (`lose`): a third of the sessions lose their last record (the STOP, or the exit
+beacon: an exit before start is then an ATTEMPT alone), half the fatal errors lose their
+`phase`, and a tenth of the sessions pause for five minutes halfway (two views). Records come out
+of event-time order, but never by more than `max_disorder_ms`, which a test keeps below the
+allowed lateness so that no record is late. Startup times repeat (`other` platforms report
 whole seconds), and a few exceed 20 s (one distribution row's span of values, so some groups'
 values take two rows): the tests assert both.
 
@@ -16,17 +19,15 @@ the values behind the percentiles (the distribution rows).
 
 from __future__ import annotations
 
+import random
 from collections import Counter, defaultdict
 from dataclasses import replace
 
-from qos_shared.catalogue import BY_NAME
-from qos_shared.testing.oracle import ORACLE as EVERY_METRIC
-from qos_shared.testing.oracle import Record, rendition_shares
+from qos_shared.testing.oracle import ORACLE, Record, rendition_shares
 from qos_shared.testing.sessions import Sessions, every_outcome, weighted
+from qos_shared.testing.views_oracle import views
 
 __all__ = ["ORACLE", "Record"]
-# The job builds no views yet: the oracle of the metrics over events.
-ORACLE = {name: f for name, f in EVERY_METRIC.items() if not BY_NAME[name].over_views}
 Key = tuple[int, str, str, str, str]  # MetricRow.key(): window, metric, dimension, value, split
 # DistributionRow.key(): window, source, dimension, dimension value
 DistributionKey = tuple[int, str, str, str]
@@ -49,18 +50,46 @@ def generate(
     # Summaries every 15 s: several per window, so the distributions have values to repeat.
     playback = replace(spec.playback, summary_every_ms=15_000)
     spec = replace(spec, channels=weighted(*CHANNELS), playback=playback)
-    spec = replace(spec, disorder_ms=max_disorder_ms)
-    return Sessions(spec, seed).records()
+    spec = replace(spec, disorder_ms=0)
+    rng = random.Random(seed)
+    records = lose(Sessions(spec, seed).records(), rng)
+    # Out of order: each record delayed by up to max_disorder_ms.
+    delays = {r["event_id"]: rng.randrange(max_disorder_ms) for r in records}
+    return sorted(records, key=lambda r: r["event_time"] + delays[r["event_id"]])
+
+
+PAUSE_MS = 300_000  # longer than the views' timeout: the session's records make two views
+
+
+def lose(records: list[Record], rng: random.Random) -> list[Record]:
+    """The sessions as clients lose them (see the module's docstring), in event time."""
+    by_session: dict[str, list[Record]] = defaultdict(list)
+    for r in records:
+        by_session[r["session_id"]].append(r)
+    out: list[Record] = []
+    for rs in by_session.values():
+        rs.sort(key=lambda r: r["event_time"])
+        if rng.random() < 1 / 3 and len(rs) > 1:
+            rs = rs[:-1]
+        if rng.random() < 0.1 and len(rs) > 2:
+            half = len(rs) // 2
+            rs = rs[:half] + [dict(r, event_time=r["event_time"] + PAUSE_MS) for r in rs[half:]]
+        for r in rs:
+            if r["metric_type"] == "ERROR" and r.get("fatal") and rng.random() < 0.5:
+                r = {k: v for k, v in r.items() if k != "phase"}
+            out.append(r)
+    return sorted(out, key=lambda r: r["event_time"])
 
 
 # --- the oracle: every metric, from the hand-written module shared by the engines' tests ------
 
 
 def oracle_rows(records: list[Record], *, window_s: int) -> dict[Key, float | None]:
-    """Every metric of the oracle, and the rendition shares, of every window and group."""
+    """Every metric of the oracle, and the rendition shares, of every window and group: over
+    the records and the records of their views (`views_oracle`), at their close times."""
     window_ms = window_s * 1000
     groups: dict[tuple[int, str, str], list[Record]] = defaultdict(list)
-    for r in records:
+    for r in [*records, *views(records)]:
         start = r["event_time"] - r["event_time"] % window_ms
         groups[(start, "all", "")].append(r)
         groups[(start, "client_platform", r["client_platform"])].append(r)

@@ -21,7 +21,7 @@ from qos_realtime.domain.rows import MetricRow
 from qos_realtime.entrypoints import flink_job as job
 from qos_shared.catalogue import LATE_EVENTS
 
-from .conftest import run_job
+from .conftest import read_parts, run_job
 from .events import CHANNELS, LATENESS_S, WINDOW_S, Record
 from .test_parity import by_key, close
 
@@ -108,8 +108,15 @@ def twice(records: list[Record]) -> list[Record]:
 
 
 @pytest.fixture(scope="module")
-def twice_output(records: list[Record], tmp_path_factory: pytest.TempPathFactory) -> list[str]:
-    return run_job(twice(records), tmp_path_factory.mktemp("twice"))
+def twice_work(records: list[Record], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    work = tmp_path_factory.mktemp("twice")
+    run_job(twice(records), work)
+    return work
+
+
+@pytest.fixture(scope="module")
+def twice_output(twice_work: Path) -> list[str]:
+    return read_parts(twice_work / "rows")
 
 
 def test_the_input_has_every_record_twice_near_and_far(records: list[Record]) -> None:
@@ -134,6 +141,16 @@ def test_duplicates_change_no_row(job_output: list[str], twice_output: list[str]
     assert Counter((distribution_key(d), tuple(d.counts)) for d in distributions) == Counter(
         (distribution_key(d), tuple(d.counts)) for d in once_distributions
     )
+
+
+def test_duplicates_change_no_view(job_views: list[dict[str, object]], twice_work: Path) -> None:
+    doubled = [json.loads(line) for line in read_parts(twice_work / "views")]
+    assert job_views, "no view records"
+    assert sorted(map(_text, doubled)) == sorted(map(_text, job_views))
+
+
+def _text(view: object) -> str:
+    return json.dumps(view, sort_keys=True)
 
 
 def test_duplicates_count_once_as_the_local_engine_counts_the_records_once(

@@ -17,6 +17,7 @@ import pytest
 from qos_realtime import flink_package as package
 from qos_realtime.adapters.flink import sql
 from qos_realtime.entrypoints import flink_job as job
+from qos_shared.views import DEFAULT_RULES, ViewRules
 
 RUNTIME = "FLINK-2_2"
 
@@ -59,6 +60,7 @@ def test_the_zip_has_the_msf_layout(app_zip: Path) -> None:
         "qos_shared/__init__.py",
         "qos_shared/catalogue.py",
         "qos_shared/catalogue_sql.py",
+        "qos_shared/views.py",
         package.JAR_PATH,
     }
 
@@ -86,10 +88,13 @@ def test_the_zips_main_renders_the_kinesis_job_without_site_packages(app_zip: Pa
     assert "'stream.arn' = 'arn:aws:kinesis:us-east-1:000000000000:stream/events'" in rendered
     assert "WATERMARK FOR `rowtime` AS `rowtime` - INTERVAL '5.000' SECOND" in rendered
     assert "INSERT INTO `qos_metric_sink`" in rendered
-    # Both INSERTs, as one job; and the settings the job runs with.
+    assert "'stream.arn' = 'arn:aws:kinesis:us-east-1:000000000000:stream/views'" in rendered
+    assert "SESSION(TABLE qos_view_keyed PARTITION BY view_key" in rendered
+    # The three INSERTs, as one job; and the settings the job runs with.
     statement_set = rendered.split("EXECUTE STATEMENT SET\nBEGIN\n")[1]
     assert statement_set.count("INSERT INTO `qos_metric_sink`") == 2
-    assert statement_set.rstrip().endswith("FROM qos_late_rows;\nEND;")
+    assert statement_set.count("INSERT INTO `qos_view_sink`") == 1
+    assert statement_set.rstrip().endswith("FROM qos_views;\nEND;")
     assert "SET 'table.exec.state.ttl' = '3600 s';" in rendered
     assert "SET 'table.exec.source.idle-timeout' = '60 s';" in rendered
 
@@ -97,9 +102,9 @@ def test_the_zips_main_renders_the_kinesis_job_without_site_packages(app_zip: Pa
 def test_the_zip_check_refuses_a_main_without_the_late_insert(
     app_zip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The zip's main.py renders two INSERTs; a job that expected a third must be refused.
-    monkeypatch.setattr(sql, "inserts", lambda sink: [f"INSERT INTO {sink}"] * 3)
-    with pytest.raises(SystemExit, match="3 INSERTs"):
+    # The zip's main.py renders three INSERTs; a job that expected a fourth must be refused.
+    monkeypatch.setattr(sql, "inserts", lambda sink, views=None: [f"INSERT INTO {sink}"] * 4)
+    with pytest.raises(SystemExit, match="4 INSERTs"):
         package.check_zip(app_zip)
 
 
@@ -107,6 +112,7 @@ def test_property_groups_round_trip_through_the_job_config(tmp_path: Path) -> No
     config = job.JobConfig(
         input_stream_arn="arn:in",
         output_stream_arn="arn:out",
+        views_stream_arn="arn:views",
         region="eu-west-1",
         window_s=10,
         allowed_lateness_s=2.5,
@@ -117,6 +123,8 @@ def test_property_groups_round_trip_through_the_job_config(tmp_path: Path) -> No
         },
         sink_options={"sink.batch.max-size": "100"},
         dedupe_ttl_s=900,
+        view_timeout_s=120,
+        view_max_length_s=7200,
     )
     groups = package.property_groups(**asdict(config))
     path = tmp_path / "application_properties.json"
@@ -128,6 +136,10 @@ def test_property_groups_round_trip_through_the_job_config(tmp_path: Path) -> No
     }
     assert job.JobConfig.from_properties(properties) == config
     assert properties[job.PROPERTY_GROUP]["dedupe.ttl.seconds"] == "900"
+    assert properties[job.PROPERTY_GROUP]["views.stream.arn"] == "arn:views"
+    assert properties[job.PROPERTY_GROUP]["views.timeout.seconds"] == "120"
+    assert properties[job.PROPERTY_GROUP]["views.max.length.seconds"] == "7200"
+    assert job.JobConfig.from_properties(properties).view_rules() == ViewRules(120_000, 7_200_000)
     assert job.JobConfig.from_properties(properties).table_config() == {
         "table.exec.source.idle-timeout": "30 s",
         "table.exec.state.ttl": "900 s",
@@ -135,9 +147,15 @@ def test_property_groups_round_trip_through_the_job_config(tmp_path: Path) -> No
 
 
 def test_the_dedupe_ttl_defaults_to_an_hour_and_must_outlast_the_lateness() -> None:
-    required = {"input.stream.arn": "a", "output.stream.arn": "b", "aws.region": "r"}
+    required = {
+        "input.stream.arn": "a",
+        "output.stream.arn": "b",
+        "views.stream.arn": "v",
+        "aws.region": "r",
+    }
     config = job.JobConfig.from_properties({"qos.realtime": required})
     assert config.dedupe_ttl_s == 3600
+    assert config.view_rules() == DEFAULT_RULES
     assert config.table_config()["table.exec.state.ttl"] == "3600 s"
     with pytest.raises(ValueError, match="lateness"):
         job.JobConfig.from_properties(
@@ -154,7 +172,7 @@ def test_the_dedupe_ttl_defaults_to_an_hour_and_must_outlast_the_lateness() -> N
 def test_missing_properties_are_named() -> None:
     with pytest.raises(KeyError, match=r"qos\.realtime"):
         job.JobConfig.from_properties({})
-    with pytest.raises(KeyError, match=r"output\.stream\.arn"):
+    with pytest.raises(KeyError, match=r"output\.stream\.arn, views\.stream\.arn"):
         job.JobConfig.from_properties(
             {"qos.realtime": {"input.stream.arn": "a", "aws.region": "r"}}
         )

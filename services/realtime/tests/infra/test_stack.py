@@ -125,11 +125,22 @@ def template(lambda_asset: Path, flink_zip: Path) -> Template:
         window_seconds=30,
         allowed_lateness_seconds=7.5,
         dedupe_ttl_seconds=900,
+        view_timeout_seconds=240,
+        view_max_length_seconds=7200,
         legacy_namespace=LEGACY_NAMESPACE,
         channels=["sports", "news"],
         alarm_thresholds=THRESHOLDS,
     )
     return Template.from_stack(stack)
+
+
+def streams(resources: kit.Resources) -> tuple[str, str]:
+    """The logical ids of the stack's two streams: (metric rows, views)."""
+    ids = [i for i, r in resources.items() if r["Type"] == "AWS::Kinesis::Stream"]
+    (rows,) = [i for i in ids if i.startswith("MetricRowStream")]
+    (views,) = [i for i in ids if i.startswith("ViewStream")]
+    assert len(ids) == 2
+    return rows, views
 
 
 def test_flink_runtime_matches_the_connector_jar_s_flink_version() -> None:
@@ -155,16 +166,19 @@ def test_flink_application(template: Template, resources: kit.Resources) -> None
         g["PropertyGroupId"]: g["PropertyMap"]
         for g in config["EnvironmentProperties"]["PropertyGroups"]
     }
-    stream_id = kit.only(resources, "AWS::Kinesis::Stream")[0]
+    stream_id, views_id = streams(resources)
     assert groups == {
         "kinesis.analytics.flink.run.options": {"python": "main.py", "jarfile": JAR},
         "qos.realtime": {
             "input.stream.arn": {"Ref": kit.read_parameter(template, INGEST_STREAM_ARN)},
             "output.stream.arn": {"Fn::GetAtt": [stream_id, "Arn"]},
+            "views.stream.arn": {"Fn::GetAtt": [views_id, "Arn"]},
             "aws.region": {"Ref": "AWS::Region"},
             "window.seconds": "30",
             "allowed.lateness.seconds": "7.5",
             "dedupe.ttl.seconds": "900",
+            "views.timeout.seconds": "240",
+            "views.max.length.seconds": "7200",
         },
     }
     flink = config["FlinkApplicationConfiguration"]
@@ -179,7 +193,7 @@ def test_flink_application(template: Template, resources: kit.Resources) -> None
     }
 
 
-def test_flink_role_reads_ingest_writes_rows_and_nothing_else(
+def test_flink_role_reads_ingest_writes_rows_and_views_and_nothing_else(
     template: Template, resources: kit.Resources
 ) -> None:
     _, app = kit.only(resources, "AWS::KinesisAnalyticsV2::Application")
@@ -191,10 +205,10 @@ def test_flink_role_reads_ingest_writes_rows_and_nothing_else(
     }
 
     by_sid = {s["Sid"]: s for s in kit.role_statements(resources, role_id)}
-    stream_id = kit.only(resources, "AWS::Kinesis::Stream")[0]
+    stream_id, views_id = streams(resources)
     assert set(by_sid) == {
         "ReadIngestStream",
-        "WriteMetricRowStream",
+        "WriteMetricRowAndViewStreams",
         "ReadApplicationCode",
         "ListLogGroups",
         "ListLogStreams",
@@ -203,8 +217,11 @@ def test_flink_role_reads_ingest_writes_rows_and_nothing_else(
     read = by_sid["ReadIngestStream"]
     assert read["Resource"] == {"Ref": kit.read_parameter(template, INGEST_STREAM_ARN)}
     assert not [a for a in kit.actions(read) if "Put" in a]
-    write = by_sid["WriteMetricRowStream"]
-    assert write["Resource"] == {"Fn::GetAtt": [stream_id, "Arn"]}
+    write = by_sid["WriteMetricRowAndViewStreams"]
+    assert write["Resource"] == [
+        {"Fn::GetAtt": [stream_id, "Arn"]},
+        {"Fn::GetAtt": [views_id, "Arn"]},
+    ]
     assert {"kinesis:PutRecord", "kinesis:PutRecords"} <= set(kit.actions(write))
     assert kit.actions(by_sid["ReadApplicationCode"]) == ["s3:GetObject", "s3:GetObjectVersion"]
     assert json.dumps(by_sid["ReadApplicationCode"]["Resource"]).endswith('.zip"]]}')
@@ -212,14 +229,11 @@ def test_flink_role_reads_ingest_writes_rows_and_nothing_else(
     assert not [s for s in by_sid.values() if s["Resource"] == "*"]
 
 
-def test_metric_row_stream_is_on_demand_and_encrypted(template: Template) -> None:
-    template.has_resource_properties(
-        "AWS::Kinesis::Stream",
-        {
-            "StreamModeDetails": {"StreamMode": "ON_DEMAND"},
-            "StreamEncryption": {"EncryptionType": "KMS", "KeyId": "alias/aws/kinesis"},
-        },
-    )
+def test_both_streams_are_on_demand_and_encrypted(resources: kit.Resources) -> None:
+    for stream_id in streams(resources):
+        props = resources[stream_id]["Properties"]
+        assert props["StreamModeDetails"] == {"StreamMode": "ON_DEMAND"}
+        assert props["StreamEncryption"] == {"EncryptionType": "KMS", "KeyId": "alias/aws/kinesis"}
 
 
 def test_publisher_function(resources: kit.Resources) -> None:
@@ -266,7 +280,7 @@ def test_publisher_may_put_metrics_only_in_its_namespaces(
 def test_event_source_mapping(resources: kit.Resources) -> None:
     _, mapping = kit.only(resources, "AWS::Lambda::EventSourceMapping")
     props = mapping["Properties"]
-    stream_id = kit.only(resources, "AWS::Kinesis::Stream")[0]
+    stream_id = streams(resources)[0]  # the publisher reads the rows only
     queue_id = kit.only(resources, "AWS::SQS::Queue")[0]
     assert props["EventSourceArn"] == {"Fn::GetAtt": [stream_id, "Arn"]}
     assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
@@ -476,11 +490,13 @@ def test_alarms_and_thresholds(resources: kit.Resources) -> None:
 
 def test_ssm_parameters_and_no_exports(template: Template, resources: kit.Resources) -> None:
     parameters = kit.ssm_parameters(resources)
-    stream_id = kit.only(resources, "AWS::Kinesis::Stream")[0]
+    stream_id, views_id = streams(resources)
     prefix = f"/qos/{ENV_NAME}/realtime/"
     assert parameters == {
         f"{prefix}metric-stream-arn": {"Fn::GetAtt": [stream_id, "Arn"]},
         f"{prefix}metric-stream-name": {"Ref": stream_id},
+        f"{prefix}views-stream-arn": {"Fn::GetAtt": [views_id, "Arn"]},
+        f"{prefix}views-stream-name": {"Ref": views_id},
         f"{prefix}flink-application-name": {
             "Ref": kit.only(resources, "AWS::KinesisAnalyticsV2::Application")[0]
         },
@@ -506,6 +522,9 @@ test_bad_settings_are_refused_before_synthesis = kit.bad_settings_test(
         ({"allowed_lateness_seconds": -1}, "between 0 and 3600"),
         ({"dedupe_ttl_seconds": 5}, "exceed the allowed lateness"),
         ({"dedupe_ttl_seconds": 8 * 86_400}, "at most 7 days"),
+        ({"view_timeout_seconds": 0}, "view_timeout_seconds"),
+        ({"view_timeout_seconds": 600, "view_max_length_seconds": 300}, "view_max_length"),
+        ({"view_max_length_seconds": 8 * 86_400}, "at most 7 days"),
         ({"alarm_thresholds": {"no_such_kpi": 1}}, "unknown metrics"),
         ({"alarm_thresholds": {"rebuffering_ratio": float("nan")}}, "finite"),
         ({"alarm_evaluation_periods": 2, "alarm_datapoints_to_alarm": 3}, "datapoints"),
@@ -565,6 +584,8 @@ def test_app_reads_its_settings_from_cli_style_context(lambda_asset: Path, flink
             "qos:realtime:flinkApplicationZip": str(flink_zip),
             "qos:realtime:flinkRuntime": "FLINK-1_20",
             "qos:realtime:windowSeconds": "10",
+            "qos:realtime:viewTimeoutSeconds": "120",
+            "qos:realtime:viewMaxLengthSeconds": 3600,
             "qos:realtime:namespace": "Demo/QoS",
             "qos:realtime:legacyMetrics": "false",
             "qos:realtime:channels": "a, b",
@@ -578,7 +599,11 @@ def test_app_reads_its_settings_from_cli_style_context(lambda_asset: Path, flink
     _, application = kit.only(resources, "AWS::KinesisAnalyticsV2::Application")
     assert application["Properties"]["RuntimeEnvironment"] == "FLINK-1_20"
     groups = application["Properties"]["ApplicationConfiguration"]["EnvironmentProperties"]
-    assert {"window.seconds": "10"}.items() <= groups["PropertyGroups"][1]["PropertyMap"].items()
+    assert {
+        "window.seconds": "10",
+        "views.timeout.seconds": "120",
+        "views.max.length.seconds": "3600",
+    }.items() <= groups["PropertyGroups"][1]["PropertyMap"].items()
     variables = function(resources, HANDLER)["Properties"]["Environment"]["Variables"]
     assert variables["QOS_REALTIME_PUBLISHER_NAMESPACE"] == "Demo/QoS"
     assert variables["QOS_REALTIME_PUBLISHER_LEGACY_METRICS"] == "false"

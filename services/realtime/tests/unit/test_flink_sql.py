@@ -10,23 +10,26 @@ import pytest
 from qos_realtime.adapters.flink import sql, tables
 from qos_realtime.domain.rows import GROUP_DIMENSIONS, MetricRow
 from qos_realtime.entrypoints import flink_job as job
-from qos_shared.catalogue import EVENT_METRICS, Aggregate, Filter, fields_read, metric
+from qos_shared import views
+from qos_shared.catalogue import CATALOGUE, EVENT_METRICS, Aggregate, Filter, fields_read, metric
 from qos_shared.record_schema import column_types
+from qos_shared.views import DEFAULT_RULES, VIEW_FIELDS, ViewRules
 
 FLINK_TYPES = {"string": "STRING", "int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN"}
 
 
 def test_every_catalogue_metric_is_in_the_job() -> None:
     script = sql.script("src", "sink", window_s=60)
-    for m in EVENT_METRICS:  # the job builds no views yet
+    for m in CATALOGUE:  # over events and over the job's VIEW records
         if m.kind == "share":
             assert f"CAST('{m.name}' AS STRING) AS metric" in script
         else:
             assert f"AS `{m.name}`" in script  # its column in the window aggregation
             assert f"CAST('{m.name}' AS STRING), g.`{m.name}`" in script  # and its row
     assert {m.name for m in sql.GROUP_METRICS} | {m.name for m in sql.SHARE_METRICS} == {
-        m.name for m in EVENT_METRICS
+        m.name for m in CATALOGUE
     }
+    assert any(m.over_views for m in sql.GROUP_METRICS)
 
 
 def test_the_window_is_a_tumbling_table_valued_function_with_grouping_sets() -> None:
@@ -34,8 +37,11 @@ def test_the_window_is_a_tumbling_table_valued_function_with_grouping_sets() -> 
     tumbles = re.findall(
         r"TABLE\(TUMBLE\(TABLE (\w+), DESCRIPTOR\(`(\w+)`\), (INTERVAL[^)]*)\)", script
     )
-    assert ("qos_events", "rowtime", "INTERVAL '15' SECOND") in tumbles
-    assert {table for table, _, _ in tumbles}.isdisjoint({"qos_records", "qos_unique_events"})
+    assert ("qos_window_input", "rowtime", "INTERVAL '15' SECOND") in tumbles
+    # Every window reads the events and the VIEW records, or a cascaded window of them.
+    assert {table for table, _, _ in tumbles}.isdisjoint(
+        {"qos_records", "qos_unique_events", "qos_events", "qos_views"}
+    )
     # The cascaded share aggregation windows the parts' window_time with the same size.
     assert all(interval == "INTERVAL '15' SECOND" for _, _, interval in tumbles)
     assert script.count("GROUPING SETS ((), (`client_platform`), (`channel_watched`))") == 1 + len(
@@ -59,11 +65,99 @@ def test_the_rows_have_metric_rows_columns() -> None:
     assert insert.endswith(f"FROM {sql.ROWS_VIEW}")
 
 
-def test_source_columns_cover_the_catalogue_with_the_models_types() -> None:
+def test_source_columns_cover_the_catalogue_and_the_views_with_the_models_types() -> None:
     types = column_types()
     columns = dict(tables.source_columns())
-    assert set(columns) == set(fields_read(EVENT_METRICS)) | {"event_id"}
+    assert set(columns) == set(fields_read(EVENT_METRICS)) | views.fields_read() | {"event_id"}
+    assert {"user_id", "viewer_country", "device_class"} <= set(columns)
     assert {name: FLINK_TYPES[types[name]] for name in columns} == columns
+
+
+def test_the_windows_input_has_the_catalogues_columns_with_the_view_records_types() -> None:
+    view_types = {"STRING", "BIGINT", "DOUBLE", "BOOLEAN"}
+    assert set(sql.WINDOW_FIELDS) == set(fields_read(CATALOGUE))
+    for name, kind in sql.WINDOW_FIELDS.items():
+        assert kind in view_types
+        if name in VIEW_FIELDS:
+            assert VIEW_FIELDS[name] == kind, name
+    assert sql.WINDOW_FIELDS["outcome"] == "STRING" and sql.WINDOW_FIELDS["score"] == "DOUBLE"
+    union = sql.window_input_view()
+    events, _, records = union.partition("\nUNION ALL\n")
+    assert events.rstrip().endswith("FROM qos_events")
+    assert records.rstrip().endswith("FROM qos_views")
+    assert "CAST(NULL AS STRING) AS `outcome`" in events
+    assert "CAST(NULL AS DOUBLE) AS `score`" in events
+    assert "CAST(`outcome` AS STRING) AS `outcome`" in records
+    assert "CAST(`score` AS DOUBLE) AS `score`" in records
+    assert "CAST(NULL AS BIGINT) AS `live_latency_ms`" in records  # no such view field
+    assert "CAST(`startup_latency_ms` AS BIGINT) AS `startup_latency_ms`" in records
+    assert ", rowtime\nFROM qos_events" in events
+    assert ", view_time AS rowtime\nFROM qos_views" in records
+    for name in sql.WINDOW_FIELDS:
+        assert events.count(f"AS `{name}`") == records.count(f"AS `{name}`") == 1
+
+
+def test_views_are_a_session_window_per_session_and_slot() -> None:
+    keyed, partials, finished = sql.view_views()
+    assert keyed == (
+        "CREATE TEMPORARY VIEW qos_view_keyed AS\n"
+        "SELECT *, `session_id` || '/' || CAST((`event_time` - MOD(MOD(`event_time`, 14400000)"
+        " + 14400000, 14400000)) AS STRING) AS view_key\nFROM qos_events"
+    )
+    assert (
+        "FROM TABLE(SESSION(TABLE qos_view_keyed PARTITION BY view_key, DESCRIPTOR(rowtime),\n"
+        "    INTERVAL '180.000' SECOND(3, 3)))\n"
+        "GROUP BY view_key, window_start, window_end, window_time"
+    ) in partials
+    assert "SELECT window_time AS view_time,\n" in partials
+    for partial in views.partials_sql("flink"):
+        assert partial in partials
+    assert partials.count("window_start") == 1  # the window's bounds are not kept: view_time is
+    assert finished.startswith("CREATE TEMPORARY VIEW qos_views AS\nSELECT view_time,\n")
+    assert finished.endswith("FROM qos_view_partials")
+    for field in views.finish_sql("flink", DEFAULT_RULES):
+        assert field in finished
+    assert "CAST(`last_event_time` + 179999 AS BIGINT) AS `event_time`" in finished
+
+
+def test_the_view_rules_shape_the_session_window_and_the_close_time() -> None:
+    rules = ViewRules(timeout_ms=90_500, max_length_ms=3_600_000)
+    keyed, partials, finished = sql.view_views(rules)
+    assert "MOD(MOD(`event_time`, 3600000) + 3600000, 3600000)" in keyed
+    assert "INTERVAL '90.500' SECOND(2, 3)" in partials
+    assert "CAST(`last_event_time` + 90499 AS BIGINT) AS `event_time`" in finished
+    script = sql.script("src", "sink", "views", window_s=60, view_rules=rules)
+    assert "INTERVAL '90.500' SECOND(2, 3)" in script
+
+
+@pytest.mark.parametrize(
+    ("ms", "text"),
+    [
+        (1, "INTERVAL '0.001' SECOND(2, 3)"),
+        (180_000, "INTERVAL '180.000' SECOND(3, 3)"),
+        (86_400_001, "INTERVAL '86400.001' SECOND(5, 3)"),
+    ],
+)
+def test_intervals_of_milliseconds(ms: int, text: str) -> None:
+    assert sql._interval_ms(ms) == text
+
+
+def test_the_views_insert_and_sink_have_the_view_records_fields() -> None:
+    columns = ", ".join(f"`{c}`" for c in VIEW_FIELDS)
+    assert sql.views_insert_sql("views") == (
+        f"INSERT INTO `views` ({columns})\nSELECT {columns}\nFROM qos_views"
+    )
+    ddl = tables.kinesis_views_sink_ddl("views", stream_arn="arn:v", region="r", extra={"a": "b"})
+    body = ddl.partition("(\n")[2].partition("\n) WITH")[0]
+    assert [line.strip().rstrip(",") for line in body.splitlines()] == [
+        f"`{c}` {t}" for c, t in VIEW_FIELDS.items()
+    ]
+    assert "'stream.arn' = 'arn:v'" in ddl and "'a' = 'b'" in ddl
+    assert "'sink.flush-buffer.timeout' = '1000'" in ddl
+    files = tables.filesystem_views_sink_ddl("views", path="/v")
+    assert "'connector' = 'filesystem'" in files and "'path' = '/v'" in files
+    assert sql.inserts("sink") == [sql.insert_sql("sink"), sql.late_insert_sql("sink")]
+    assert sql.inserts("sink", "views") == [*sql.inserts("sink"), sql.views_insert_sql("views")]
 
 
 def test_source_ddl_has_the_event_time_attribute_and_watermark() -> None:
@@ -91,13 +185,17 @@ def test_sink_ddl_and_option_quoting() -> None:
 
 
 def test_job_statements_put_the_ddl_first_and_the_inserts_last() -> None:
-    statements = job.file_statements("/in", "/out", window_s=10, allowed_lateness_s=1)
+    statements = job.file_statements("/in", "/out", "/views", window_s=10, allowed_lateness_s=1)
     assert statements[0].startswith(f"CREATE TABLE `{job.SOURCE_TABLE}`")
     assert statements[1].startswith(f"CREATE TABLE `{job.SINK_TABLE}`")
-    assert all(s.startswith("CREATE TEMPORARY VIEW") for s in statements[2:-2])
-    assert statements[-2:] == sql.inserts(job.SINK_TABLE)
-    assert all(s.startswith(f"INSERT INTO `{job.SINK_TABLE}`") for s in statements[-2:])
-    assert statements[-1].endswith(f"FROM {sql.LATE_ROWS_VIEW}")
+    assert statements[2].startswith(f"CREATE TABLE `{job.VIEWS_SINK_TABLE}`")
+    assert all(s.startswith("CREATE TEMPORARY VIEW") for s in statements[3:-3])
+    assert statements[-3:] == sql.inserts(job.SINK_TABLE, job.VIEWS_SINK_TABLE)
+    assert all(s.startswith(f"INSERT INTO `{job.SINK_TABLE}`") for s in statements[-3:-1])
+    assert statements[-2].endswith(f"FROM {sql.LATE_ROWS_VIEW}")
+    assert statements[-1].startswith(f"INSERT INTO `{job.VIEWS_SINK_TABLE}`")
+    without = job.file_statements("/in", "/out", window_s=10, allowed_lateness_s=1)
+    assert without == [*statements[:2], *statements[3:-1]]
 
 
 def _view(statements: list[str], name: str) -> str:
@@ -118,6 +216,12 @@ def test_duplicates_are_dropped_before_any_window() -> None:
     assert "FROM qos_records" in unique
     # The deduplicated records come before every other view, and only they feed the windows.
     assert names[:3] == [sql.RECORDS_VIEW, sql.UNIQUE_VIEW, sql.EVENTS_VIEW]
+    assert names[3:7] == [
+        sql.VIEW_KEYS_VIEW,
+        sql.VIEW_PARTIALS_VIEW,
+        sql.VIEWS_VIEW,
+        sql.WINDOW_INPUT_VIEW,
+    ]
     assert _view(statements, sql.EVENTS_VIEW).startswith(
         f"CREATE TEMPORARY VIEW qos_events AS\nSELECT * FROM {sql.UNIQUE_VIEW}\n"
     )
@@ -127,8 +231,8 @@ def test_duplicates_are_dropped_before_any_window() -> None:
     for statement in statements:
         if "FROM src" in statement or "FROM qos_records" in statement:
             assert statement.split()[3] in {sql.RECORDS_VIEW, sql.UNIQUE_VIEW}
-    # The unique records keep every field the windows read, and rowtime.
-    for name in [*fields_read(EVENT_METRICS), "rowtime"]:
+    # The unique records keep every field the windows and the views read, and rowtime.
+    for name in [*fields_read(EVENT_METRICS), *views.fields_read(), "rowtime"]:
         assert f"`{name}`" in unique.split("FROM")[0]
 
 
@@ -169,14 +273,18 @@ def test_the_late_rows_window_is_the_tumbling_windows(event_time: int) -> None:
 
 
 def test_the_job_settings_and_the_print_sql_script() -> None:
-    config = job.JobConfig("arn:in", "arn:out", "r", allowed_lateness_s=5, dedupe_ttl_s=600)
+    config = job.JobConfig(
+        "arn:in", "arn:out", "arn:views", "r", allowed_lateness_s=5, dedupe_ttl_s=600
+    )
     assert config.table_config()["table.exec.state.ttl"] == "600 s"
     assert job.file_config(120) == {
         "pipeline.auto-watermark-interval": "0 ms",
         "table.exec.state.ttl": "120 s",
     }
     with pytest.raises(ValueError, match="lateness"):
-        job.JobConfig("a", "b", "r", allowed_lateness_s=5, dedupe_ttl_s=5)
+        job.JobConfig("a", "b", "v", "r", allowed_lateness_s=5, dedupe_ttl_s=5)
+    with pytest.raises(ValueError, match="maximum length"):
+        job.JobConfig("a", "b", "v", "r", view_timeout_s=600, view_max_length_s=300)
     statements = job.kinesis_statements(config)
     script = job.render_script(statements, config.table_config())
     assert script.startswith(
@@ -185,7 +293,9 @@ def test_the_job_settings_and_the_print_sql_script() -> None:
     assert "SET 'table.exec.state.ttl' = '600 s';\n" in script
     head, _, statement_set = script.partition("EXECUTE STATEMENT SET\nBEGIN\n")
     assert "INSERT" not in head
-    assert statement_set == "".join(f"{s};\n" for s in statements[-2:]) + "END;\n"
+    assert statement_set == "".join(f"{s};\n" for s in statements[-3:]) + "END;\n"
+    assert "INTERVAL '180.000' SECOND(3, 3)" in script  # the default view rules
+    assert f"CREATE TABLE `{job.VIEWS_SINK_TABLE}`" in head and "'stream.arn' = 'arn:views'" in head
 
 
 def test_bad_input_is_refused() -> None:

@@ -8,18 +8,25 @@ On Managed Service for Apache Flink this file is the application zip's `main.py`
 | --- | --- | --- |
 | `input.stream.arn` | the events stream (stored-record JSON) | required |
 | `output.stream.arn` | the rows stream the publisher reads (row JSON, see `sql`) | required |
+| `views.stream.arn` | the views stream (one view record's JSON each, `VIEW_FIELDS`) | required |
 | `aws.region` | the streams' region | required |
 | `window.seconds` | window length | 60 |
 | `allowed.lateness.seconds` | watermark delay behind the newest event time | 5 |
 | `source.init.position` | where a fresh job starts reading: LATEST, TRIM_HORIZON | LATEST |
 | `source.idle.seconds` | a shard without records this long stops holding the watermark | 60 |
 | `source.connector.<option>` | passed to the Kinesis source as connector option `<option>` | none |
-| `sink.connector.<option>` | passed to the Kinesis sink as connector option `<option>` | none |
+| `sink.connector.<option>` | passed to both Kinesis sinks as connector option `<option>` | none |
 
 The pass-through options tune the connector without a new build: for example
 `source.connector.source.shard.discovery.interval`, `sink.connector.sink.batch.max-size`, or
 `aws.endpoint` on both for a VPC or FIPS endpoint (the AWS twin sets it to moto's server).
 | `dedupe.ttl.seconds` | how long an `event_id` is remembered to drop its duplicates | 3600 |
+| `views.timeout.seconds` | a view closes this long after its last record | 180 |
+| `views.max.length.seconds` | views are cut at every multiple of this since the epoch | 14400 |
+
+The view rules default to `qos_shared.views.DEFAULT_RULES`; the timeout delays every view KPI
+by that much (a view counts in the window holding its close time) and sets how long a session's
+partials stay in state.
 
 `dedupe.ttl.seconds` becomes `table.exec.state.ttl` (Flink 2.2's per-operator STATE_TTL hint
 covers joins and group aggregations only, not deduplication; the window aggregations free their
@@ -33,7 +40,8 @@ plus MSF's own group `kinesis.analytics.flink.run.options`: `python` = `main.py`
 
 Locally, `python -m qos_realtime.entrypoints.flink_job --events DIR_OR_FILE --out DIR` runs the
 same SQL over newline-delimited stored records (a bounded source: every window closes at the end)
-and writes the rows (MetricRow and DistributionRow JSON, see `sql`) as part files to DIR;
+and writes the rows (MetricRow and DistributionRow JSON, see `sql`) as part files to DIR, and
+with `--views-out DIR2` the VIEW records to DIR2;
 `--properties FILE [--jar JAR] --wait` runs against Kinesis with a properties file of MSF's shape
 until stopped (without `--wait` it returns once the job is submitted, as on MSF).
 Locally the watermark advances after every record (`pipeline.auto-watermark-interval` 0: the
@@ -57,6 +65,7 @@ if __package__ in (None, ""):  # run as the zip's top-level main.py: the package
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from qos_realtime.adapters.flink import sql, tables
+from qos_shared.views import DEFAULT_RULES, ViewRules
 
 MSF_PROPERTIES = Path("/etc/flink/application_properties.json")
 PROPERTY_GROUP = "qos.realtime"
@@ -69,12 +78,16 @@ DEFAULT_DEDUPE_TTL_S = 3600
 JOB_SETTINGS: dict[str, str] = {"table.optimizer.reuse-optimize-block-with-digest-enabled": "true"}
 SOURCE_TABLE = "qos_events_source"
 SINK_TABLE = "qos_metric_sink"
+VIEWS_SINK_TABLE = "qos_view_sink"
+DEFAULT_VIEW_TIMEOUT_S = DEFAULT_RULES.timeout_ms // 1000
+DEFAULT_VIEW_MAX_LENGTH_S = DEFAULT_RULES.max_length_ms // 1000
 
 
 @dataclass(frozen=True, slots=True)
 class JobConfig:
     input_stream_arn: str
     output_stream_arn: str
+    views_stream_arn: str
     region: str
     window_s: int = 60
     allowed_lateness_s: float = 5.0
@@ -83,9 +96,15 @@ class JobConfig:
     source_options: Mapping[str, str] = field(default_factory=dict)
     sink_options: Mapping[str, str] = field(default_factory=dict)
     dedupe_ttl_s: int = DEFAULT_DEDUPE_TTL_S
+    view_timeout_s: int = DEFAULT_VIEW_TIMEOUT_S
+    view_max_length_s: int = DEFAULT_VIEW_MAX_LENGTH_S
 
     def __post_init__(self) -> None:
         check_dedupe_ttl(self.dedupe_ttl_s, self.allowed_lateness_s)
+        self.view_rules()  # valid rules, or ValueError
+
+    def view_rules(self) -> ViewRules:
+        return view_rules(self.view_timeout_s, self.view_max_length_s)
 
     @classmethod
     def from_properties(cls, groups: Mapping[str, Mapping[str, str]]) -> JobConfig:
@@ -93,13 +112,16 @@ class JobConfig:
         if props is None:
             raise KeyError(f"runtime properties have no group {PROPERTY_GROUP!r}")
         missing = [
-            k for k in ("input.stream.arn", "output.stream.arn", "aws.region") if not props.get(k)
+            k
+            for k in ("input.stream.arn", "output.stream.arn", "views.stream.arn", "aws.region")
+            if not props.get(k)
         ]
         if missing:
             raise KeyError(f"property group {PROPERTY_GROUP!r} lacks {', '.join(missing)}")
         return cls(
             input_stream_arn=props["input.stream.arn"],
             output_stream_arn=props["output.stream.arn"],
+            views_stream_arn=props["views.stream.arn"],
             region=props["aws.region"],
             window_s=int(props.get("window.seconds", "60")),
             allowed_lateness_s=float(props.get("allowed.lateness.seconds", "5")),
@@ -108,6 +130,10 @@ class JobConfig:
             source_options=_options(props, SOURCE_OPTION_PREFIX),
             sink_options=_options(props, SINK_OPTION_PREFIX),
             dedupe_ttl_s=int(props.get("dedupe.ttl.seconds", str(DEFAULT_DEDUPE_TTL_S))),
+            view_timeout_s=int(props.get("views.timeout.seconds", str(DEFAULT_VIEW_TIMEOUT_S))),
+            view_max_length_s=int(
+                props.get("views.max.length.seconds", str(DEFAULT_VIEW_MAX_LENGTH_S))
+            ),
         )
 
     def table_config(self) -> dict[str, str]:
@@ -122,6 +148,11 @@ class JobConfig:
 def check_dedupe_ttl(dedupe_ttl_s: int, allowed_lateness_s: float) -> None:
     if dedupe_ttl_s <= allowed_lateness_s:
         raise ValueError("dedupe.ttl.seconds must exceed the allowed lateness")
+
+
+def view_rules(timeout_s: int, max_length_s: int) -> ViewRules:
+    """The view rules of the job's properties (whole seconds)."""
+    return ViewRules(timeout_ms=int(timeout_s) * 1000, max_length_ms=int(max_length_s) * 1000)
 
 
 def dedupe_config(dedupe_ttl_s: int) -> dict[str, str]:
@@ -149,13 +180,23 @@ def read_properties(path: Path) -> dict[str, dict[str, str]]:
     }
 
 
-def job_statements(source_ddl: str, sink_ddl: str, *, window_s: int) -> list[str]:
-    """Every statement of a job: the DDL, the views, then the INSERTs (one statement set)."""
+def job_statements(
+    source_ddl: str,
+    sink_ddl: str,
+    views_sink_ddl: str | None = None,
+    *,
+    window_s: int,
+    view_rules: ViewRules = DEFAULT_RULES,
+) -> list[str]:
+    """Every statement of a job: the DDL, the views, then the INSERTs (one statement set); the
+    VIEW records go to the views sink if there is one."""
+    views_sink = None if views_sink_ddl is None else VIEWS_SINK_TABLE
     return [
         source_ddl,
         sink_ddl,
-        *sql.statements(SOURCE_TABLE, window_s=window_s),
-        *sql.inserts(SINK_TABLE),
+        *([] if views_sink_ddl is None else [views_sink_ddl]),
+        *sql.statements(SOURCE_TABLE, window_s=window_s, view_rules=view_rules),
+        *sql.inserts(SINK_TABLE, views_sink),
     ]
 
 
@@ -192,19 +233,36 @@ def kinesis_statements(config: JobConfig) -> list[str]:
             region=config.region,
             extra=config.sink_options,
         ),
+        tables.kinesis_views_sink_ddl(
+            VIEWS_SINK_TABLE,
+            stream_arn=config.views_stream_arn,
+            region=config.region,
+            extra=config.sink_options,
+        ),
         window_s=config.window_s,
+        view_rules=config.view_rules(),
     )
 
 
 def file_statements(
-    events: str, out: str, *, window_s: int = 60, allowed_lateness_s: float = 5.0
+    events: str,
+    out: str,
+    views_out: str | None = None,
+    *,
+    window_s: int = 60,
+    allowed_lateness_s: float = 5.0,
+    view_rules: ViewRules = DEFAULT_RULES,
 ) -> list[str]:
     return job_statements(
         tables.filesystem_source_ddl(
             SOURCE_TABLE, path=events, allowed_lateness_s=allowed_lateness_s
         ),
         tables.filesystem_sink_ddl(SINK_TABLE, path=out),
+        None
+        if views_out is None
+        else tables.filesystem_views_sink_ddl(VIEWS_SINK_TABLE, path=views_out),
         window_s=window_s,
+        view_rules=view_rules,
     )
 
 
@@ -254,6 +312,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--events", help="run locally over this file or folder of records")
     parser.add_argument("--out", help="with --events: the folder for the rows' JSON files")
+    parser.add_argument("--views-out", help="with --events: the folder for the views' JSON files")
+    parser.add_argument("--view-timeout-s", type=int, default=DEFAULT_VIEW_TIMEOUT_S)
+    parser.add_argument("--view-max-length-s", type=int, default=DEFAULT_VIEW_MAX_LENGTH_S)
     parser.add_argument("--window-s", type=int, default=60)
     parser.add_argument("--lateness-s", type=float, default=5.0)
     parser.add_argument(
@@ -275,8 +336,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         statements = file_statements(
             str(Path(args.events).resolve()),
             str(Path(args.out).resolve()),
+            str(Path(args.views_out).resolve()) if args.views_out else None,
             window_s=args.window_s,
             allowed_lateness_s=args.lateness_s,
+            view_rules=view_rules(args.view_timeout_s, args.view_max_length_s),
         )
         flink_config = file_config(args.dedupe_ttl_s)
     else:

@@ -1,12 +1,14 @@
 """Renders the Flink SQL of the window job from the metric catalogue: views from a source to rows.
 
-The job is a chain of temporary views over a source table (any table with the catalogue's
-columns, `event_id`, a `rowtime` attribute with a watermark and a `proctime` attribute; see
-`tables`), ending in `qos_metric_rows`, whose columns are those of `MetricRow` (window bounds in
-epoch ms), `qos_distribution_rows`, whose columns are those of `DistributionRow`, and
-`qos_late_rows`, MetricRows of the `late_events` metric. `insert_sql` writes the first two to
-one sink, `late_insert_sql` the third to the same sink; the job runs both INSERTs as one
-statement set. Semantics, shared with the local engine (`qos_realtime.adapters.window_engine`):
+The job is a chain of temporary views over a source table (any table with the fields the
+catalogue and the views read, `RECORD_FIELDS`, and `event_id`, a `rowtime` attribute with a
+watermark and a `proctime` attribute; see `tables`), ending in `qos_metric_rows`, whose columns
+are those of `MetricRow` (window bounds in epoch ms), `qos_distribution_rows`, whose columns are
+those of `DistributionRow`, `qos_late_rows`, MetricRows of the `late_events` metric, and
+`qos_views`, the VIEW records. `insert_sql` writes the first two to one sink, `late_insert_sql`
+the third to the same sink, `views_insert_sql` the views to a sink of their own; the job runs
+the INSERTs as one statement set. Semantics, shared with the local engine
+(`qos_realtime.adapters.window_engine`):
 
 - duplicates: Kinesis delivers at least once, so one record (one `event_id`) may come twice.
   `qos_unique_events` keeps the first record of each `event_id` and drops the others, before any
@@ -31,6 +33,20 @@ statement set. Semantics, shared with the local engine (`qos_realtime.adapters.w
   the one the test saw (with parallelism 1 they are the same): a record found on time is never
   dropped by its window, and every unique record is counted once, in its window or as late.
 
+- views (`qos_shared.views`): `qos_view_keyed` gives each record on time its view's key
+  (`session_id` and the start of its `max_length` slot, one column), `qos_view_partials` is a
+  session window (`SESSION` TVF, gap `timeout`, partitioned by that key) aggregating each view's
+  partials, emitted when the watermark passes the window's `window_time`: the view's last record +
+  `timeout` - 1 ms, its close time, which stays its time attribute (`view_time`). `qos_views`
+  finishes the partials into the view's record (`VIEW_FIELDS`), which goes to the views sink
+  (`views_insert_sql`) and, through `qos_window_input` (the events and the VIEW records, with the
+  catalogue's columns, null where a row has none), into every window: a view counts in the window
+  holding its close time, like an event. No VIEW record is late there: a window operator emits
+  what a watermark closes before it forwards that watermark, so the tumbling window downstream
+  has not passed the view's time when its record arrives (a test jumps the watermark past views
+  and windows at once). The session state lives while the view is open. Flink merges session
+  windows that touch, so a record exactly `timeout` after the last joins the view, where the
+  definition starts a new one (docs/metrics.md; a test pins it).
 - event-time tumbling windows of W seconds, aligned to the epoch (`table.local-time-zone` UTC);
 - groups: all records, per `client_platform`, per `channel_watched` (GROUPING SETS, which Flink's
   window aggregation supports; every channel is kept: the top-N + "other" guard is the
@@ -89,7 +105,11 @@ Every statement is plain text; `statements()` lists them in order.
 # ruff: noqa: S608 - SQL text rendered from the catalogue, integers and fixed names; no input.
 from __future__ import annotations
 
+from collections.abc import Collection
+
+from qos_shared import views
 from qos_shared.catalogue import (
+    CATALOGUE,
     EVENT_METRICS,
     LATE_EVENTS,
     Aggregate,
@@ -98,10 +118,46 @@ from qos_shared.catalogue import (
     fields_read,
 )
 from qos_shared.catalogue_sql import filter_sql, metric_sql, share_numerator_sql
+from qos_shared.views import DEFAULT_RULES, VIEW_FIELDS, ViewRules
 
-# The job builds no views yet: it computes the metrics over events (`EVENT_METRICS`).
-GROUP_METRICS: tuple[Metric, ...] = tuple(m for m in EVENT_METRICS if m.kind != "share")
-SHARE_METRICS: tuple[Metric, ...] = tuple(m for m in EVENT_METRICS if m.kind == "share")
+# Every metric of the catalogue: those over events, and those over the job's VIEW records.
+GROUP_METRICS: tuple[Metric, ...] = tuple(m for m in CATALOGUE if m.kind != "share")
+SHARE_METRICS: tuple[Metric, ...] = tuple(m for m in CATALOGUE if m.kind == "share")
+
+# Flink types of the stored-record fields the job reads (the event metrics' and the views').
+# A unit test checks this against `qos_shared.record_schema` (which needs pydantic, absent from
+# the Flink runtime).
+FIELD_TYPES: dict[str, str] = {
+    "metric_type": "STRING",
+    "session_id": "STRING",
+    "user_id": "STRING",
+    "client_platform": "STRING",
+    "channel_watched": "STRING",
+    "viewer_country": "STRING",
+    "device_class": "STRING",
+    "event_time": "BIGINT",
+    "is_live": "BOOLEAN",
+    "source_format": "STRING",
+    "startup_latency_ms": "BIGINT",
+    "playing_time_ms": "BIGINT",
+    "buffering_time_ms": "BIGINT",
+    "buffering_count": "BIGINT",
+    "error_count": "BIGINT",
+    "live_latency_ms": "BIGINT",
+    "bitrate_bps": "BIGINT",
+    "rendition_name": "STRING",
+    "step_direction": "STRING",
+    "exit_before_start": "BOOLEAN",
+    "fatal": "BOOLEAN",
+    "phase": "STRING",
+}
+# The records' fields the job reads: those of the metrics over events and of the view partials.
+RECORD_FIELDS: tuple[str, ...] = tuple(sorted(fields_read(EVENT_METRICS) | views.fields_read()))
+# The windows' input columns: every field the catalogue reads, over events and VIEW records
+# (`outcome` and `score` are the view record's only), with their types.
+WINDOW_FIELDS: dict[str, str] = {
+    name: FIELD_TYPES.get(name) or VIEW_FIELDS[name] for name in sorted(fields_read(CATALOGUE))
+}
 
 # The view of the job's MetricRows, and its columns (MetricRow's fields, in order).
 ROWS_VIEW = "qos_metric_rows"
@@ -140,7 +196,11 @@ GROUP_DIMENSIONS: tuple[str, ...] = ("all", "client_platform", "channel_watched"
 
 RECORDS_VIEW = "qos_records"
 UNIQUE_VIEW = "qos_unique_events"
-EVENTS_VIEW = "qos_events"  # the unique records on time: every window reads these
+EVENTS_VIEW = "qos_events"  # the unique records on time: the views and every window read these
+VIEW_KEYS_VIEW = "qos_view_keyed"  # the events with their view's key
+VIEW_PARTIALS_VIEW = "qos_view_partials"  # one row of partials per view, when it closes
+VIEWS_VIEW = "qos_views"  # one VIEW record per view (VIEW_FIELDS), and `view_time`
+WINDOW_INPUT_VIEW = "qos_window_input"  # the events and the VIEW records: every window reads it
 LATE_VIEW = "qos_late_events"  # the unique records whose window had closed
 LATE_ROWS_VIEW = "qos_late_rows"
 GROUPS_VIEW = "qos_group_metrics"
@@ -196,7 +256,7 @@ def unique_events_view() -> str:
     """The first record of each `event_id` (keep-first deduplication on processing time: an
     insert-only stream whose `rowtime` is still a time attribute); the catalogue's fields and
     `rowtime`."""
-    columns = ", ".join(ident(c) for c in [*sorted(fields_read(EVENT_METRICS)), "rowtime"])
+    columns = ", ".join(ident(c) for c in [*RECORD_FIELDS, "rowtime"])
     return f"""CREATE TEMPORARY VIEW {UNIQUE_VIEW} AS
 SELECT {columns}
 FROM (
@@ -208,11 +268,15 @@ FROM (
 WHERE row_num = 1"""
 
 
+def _aligned_start(column: str, ms: int) -> str:
+    """The epoch-ms start of the span of `ms` holding the column's time, aligned to the epoch."""
+    time = ident(column)
+    return f"({time} - MOD(MOD({time}, {int(ms)}) + {int(ms)}, {int(ms)}))"
+
+
 def _window_start_ms(window_s: int) -> str:
     """The epoch-ms start of the record's window, aligned to the epoch like TUMBLE's."""
-    ms = int(window_s) * 1000
-    event_time = ident("event_time")
-    return f"({event_time} - MOD(MOD({event_time}, {ms}) + {ms}, {ms}))"
+    return _aligned_start("event_time", int(window_s) * 1000)
 
 
 def late_sql(window_s: int) -> str:
@@ -252,6 +316,64 @@ FROM {LATE_VIEW}""",
     ]
 
 
+def _interval_ms(ms: int) -> str:
+    """An INTERVAL of whole milliseconds (seconds with a leading precision that fits it)."""
+    seconds = f"{ms // 1000}.{ms % 1000:03d}"
+    return f"INTERVAL '{seconds}' SECOND({max(2, len(str(ms // 1000)))}, 3)"
+
+
+def view_views(rules: ViewRules = DEFAULT_RULES) -> list[str]:
+    """The views of the records on time, and their VIEW records (see `qos_shared.views`).
+
+    `qos_view_keyed`: each record with its view's key, `session_id` and the start of its
+    `max_length` slot (one column: Flink 2.2 cannot expand a stored view whose session window
+    is partitioned by two). `qos_view_partials`: a session window of gap `timeout` per key
+    aggregates each view's partials; it emits a view when the watermark passes its
+    `window_time`, the view's last record + `timeout` - 1 ms, which stays the row's time
+    attribute (`view_time`). GROUP BY the partition key and the window, nothing else: that is
+    what Flink plans as a window aggregation (insert-only, state freed when the view closes).
+    `qos_views`: the partials finished into the view's record (`VIEW_FIELDS`)."""
+    slot = _aligned_start("event_time", rules.max_length_ms)
+    partials = ",\n       ".join(views.partials_sql("flink"))
+    finished = ",\n       ".join(views.finish_sql("flink", rules))
+    return [
+        f"""CREATE TEMPORARY VIEW {VIEW_KEYS_VIEW} AS
+SELECT *, {ident("session_id")} || '/' || CAST({slot} AS STRING) AS view_key
+FROM {EVENTS_VIEW}""",
+        f"""CREATE TEMPORARY VIEW {VIEW_PARTIALS_VIEW} AS
+SELECT window_time AS view_time,
+       MAX({ident("session_id")}) AS {ident("session_id")},
+       {partials}
+FROM TABLE(SESSION(TABLE {VIEW_KEYS_VIEW} PARTITION BY view_key, DESCRIPTOR(rowtime),
+    {_interval_ms(rules.timeout_ms)}))
+GROUP BY view_key, window_start, window_end, window_time""",
+        f"""CREATE TEMPORARY VIEW {VIEWS_VIEW} AS
+SELECT view_time,
+       {finished}
+FROM {VIEW_PARTIALS_VIEW}""",
+    ]
+
+
+def window_input_view() -> str:
+    """The input of every window: the records on time and the VIEW records, with the columns
+    the catalogue reads (`WINDOW_FIELDS`: null where a row has none, such as an event's
+    `outcome`) and `rowtime` (a VIEW record's is its `view_time`: it counts in the window
+    holding its close time, like an event)."""
+
+    def column(name: str, have: Collection[str]) -> str:
+        value = ident(name) if name in have else "NULL"
+        return f"CAST({value} AS {WINDOW_FIELDS[name]}) AS {ident(name)}"
+
+    events = ", ".join(column(c, set(RECORD_FIELDS)) for c in WINDOW_FIELDS)
+    records = ", ".join(column(c, VIEW_FIELDS) for c in WINDOW_FIELDS)
+    return f"""CREATE TEMPORARY VIEW {WINDOW_INPUT_VIEW} AS
+SELECT {events}, rowtime
+FROM {EVENTS_VIEW}
+UNION ALL
+SELECT {records}, view_time AS rowtime
+FROM {VIEWS_VIEW}"""
+
+
 def group_metrics_view(window_s: int) -> str:
     """One row per (window, group), one DOUBLE column per non-share metric, named after it."""
     columns = ",\n        ".join(
@@ -261,7 +383,7 @@ def group_metrics_view(window_s: int) -> str:
 SELECT window_start, window_end,
         {_DIMENSION},
         {columns}
-FROM {_tumble(EVENTS_VIEW, "rowtime", window_s)}
+FROM {_tumble(WINDOW_INPUT_VIEW, "rowtime", window_s)}
 GROUP BY window_start, window_end, {_GROUPING_SETS}"""
 
 
@@ -300,7 +422,7 @@ SELECT window_time AS part_time,
         {_DIMENSION},
         COALESCE({split}, '') AS {ident("split")},
         {share_numerator_sql(metric, "flink")} AS part
-FROM {_tumble(EVENTS_VIEW, "rowtime", window_s)}
+FROM {_tumble(WINDOW_INPUT_VIEW, "rowtime", window_s)}
 WHERE {filter_sql(metric.numerator.filter, "flink")}
 GROUP BY window_start, window_end, window_time, {split}, {_GROUPING_SETS}""",
         f"""CREATE TEMPORARY VIEW {groups} AS
@@ -323,7 +445,7 @@ CROSS JOIN UNNEST(s.parts) AS p ({ident("split")}, part)""",
 
 def _distribution_sources() -> dict[str, Aggregate]:
     sources: dict[str, Aggregate] = {}
-    for m in EVENT_METRICS:
+    for m in CATALOGUE:
         if m.kind != "percentile":
             continue
         if not isinstance(m.numerator.value, Field):
@@ -344,7 +466,7 @@ def distribution_views(window_s: int) -> list[str]:
     branches = "\nUNION ALL\n".join(
         f"""SELECT rowtime, {_PLATFORM}, {_CHANNEL}, {string(name)} AS source,
        {ident(name)} AS {ident("value")}
-FROM {EVENTS_VIEW}
+FROM {WINDOW_INPUT_VIEW}
 WHERE {filter_sql(aggregate.filter, "flink")} AND {ident(name)} IS NOT NULL"""
         for name, aggregate in DISTRIBUTION_SOURCES.items()
     )
@@ -405,16 +527,19 @@ def rows_view() -> str:
     return f"CREATE TEMPORARY VIEW {ROWS_VIEW} AS\n{union}"
 
 
-def statements(source: str, *, window_s: int = 60) -> list[str]:
+def statements(
+    source: str, *, window_s: int = 60, view_rules: ViewRules = DEFAULT_RULES
+) -> list[str]:
     """The views of the window job over `source`, in the order they must be created."""
     if not 1 <= window_s <= 86_400:
         raise ValueError("window_s must be between 1 s and one day")
     ident(source)
-    views = [records_view(source), unique_events_view(), events_view(window_s)]
-    views += [group_metrics_view(window_s), group_rows_view()]
+    out = [records_view(source), unique_events_view(), events_view(window_s)]
+    out += [*view_views(view_rules), window_input_view()]
+    out += [group_metrics_view(window_s), group_rows_view()]
     for metric in SHARE_METRICS:
-        views += share_views(metric, window_s)
-    return [*views, rows_view(), *distribution_views(window_s), *late_views(window_s)]
+        out += share_views(metric, window_s)
+    return [*out, rows_view(), *distribution_views(window_s), *late_views(window_s)]
 
 
 def _select_as_sink_row(view: str, columns: tuple[tuple[str, str], ...]) -> str:
@@ -445,11 +570,27 @@ def late_insert_sql(sink: str) -> str:
     )
 
 
-def inserts(sink: str) -> list[str]:
-    """The job's INSERTs, all into `sink`: they run as one job (a statement set)."""
-    return [insert_sql(sink), late_insert_sql(sink)]
+def views_insert_sql(views_sink: str) -> str:
+    """The job's third INSERT: every VIEW record into `views_sink` (`VIEW_FIELDS`)."""
+    columns = ", ".join(ident(c) for c in VIEW_FIELDS)
+    return f"INSERT INTO {ident(views_sink)} ({columns})\nSELECT {columns}\nFROM {VIEWS_VIEW}"
 
 
-def script(source: str, sink: str, *, window_s: int = 60) -> str:
+def inserts(sink: str, views_sink: str | None = None) -> list[str]:
+    """The job's INSERTs, the rows into `sink` and the VIEW records into `views_sink` (if
+    any): they run as one job (a statement set)."""
+    rows = [insert_sql(sink), late_insert_sql(sink)]
+    return rows if views_sink is None else [*rows, views_insert_sql(views_sink)]
+
+
+def script(
+    source: str,
+    sink: str,
+    views_sink: str | None = None,
+    *,
+    window_s: int = 60,
+    view_rules: ViewRules = DEFAULT_RULES,
+) -> str:
     """The whole job as one SQL script (for reading, or for a SQL client)."""
-    return "".join(f"{s};\n\n" for s in [*statements(source, window_s=window_s), *inserts(sink)])
+    body = [*statements(source, window_s=window_s, view_rules=view_rules)]
+    return "".join(f"{s};\n\n" for s in [*body, *inserts(sink, views_sink)])

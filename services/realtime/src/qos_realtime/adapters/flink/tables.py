@@ -7,7 +7,8 @@ window closes once a record `lateness` past its end has been read; later records
 `late_events` rows, see `sql`), and a `proctime` attribute (the deduplication's order). A sink
 takes both row types of the job (`sql.SINK_COLUMNS`: MetricRow's columns, then DistributionRow's
 others) and writes one JSON object per row, with nulls in the other type's columns; the
-publisher's `parse_row` reads either back.
+publisher's `parse_row` reads either back. A views sink takes the job's VIEW records
+(`qos_shared.views.VIEW_FIELDS`), one JSON object per view.
 
 Connector options are those of `flink-connector-aws-kinesis-streams` 5.x and later (the `kinesis`
 identifier: the FLIP-27 source and the async sink), and of Flink's filesystem connector.
@@ -17,32 +18,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from qos_realtime.adapters.flink.sql import EVENT_ID, PROCTIME, SINK_COLUMNS, ident
-from qos_shared.catalogue import EVENT_METRICS, fields_read
-
-# Flink types of the stored-record fields the catalogue reads. A unit test checks this against
-# `qos_shared.record_schema` (which needs pydantic, absent from the Flink runtime).
-FIELD_TYPES: dict[str, str] = {
-    "metric_type": "STRING",
-    "session_id": "STRING",
-    "client_platform": "STRING",
-    "channel_watched": "STRING",
-    "event_time": "BIGINT",
-    "is_live": "BOOLEAN",
-    "source_format": "STRING",
-    "startup_latency_ms": "BIGINT",
-    "playing_time_ms": "BIGINT",
-    "buffering_time_ms": "BIGINT",
-    "buffering_count": "BIGINT",
-    "error_count": "BIGINT",
-    "live_latency_ms": "BIGINT",
-    "bitrate_bps": "BIGINT",
-    "rendition_name": "STRING",
-    "step_direction": "STRING",
-    "exit_before_start": "BOOLEAN",
-    "fatal": "BOOLEAN",
-    "phase": "STRING",
-}
+from qos_realtime.adapters.flink.sql import (
+    EVENT_ID,
+    PROCTIME,
+    RECORD_FIELDS,
+    SINK_COLUMNS,
+    ident,
+)
+from qos_realtime.adapters.flink.sql import FIELD_TYPES as FIELD_TYPES  # the fields' types
+from qos_shared.views import VIEW_FIELDS
 
 JSON_SOURCE_OPTIONS: dict[str, str] = {
     "format": "json",
@@ -69,13 +53,12 @@ def _with(options: Mapping[str, str]) -> str:
 
 
 def source_columns() -> list[tuple[str, str]]:
-    """(column, Flink type) of every field the catalogue reads, sorted by name, then `event_id`."""
-    missing = fields_read(EVENT_METRICS) - FIELD_TYPES.keys()
+    """(column, Flink type) of every record field the job reads (`sql.RECORD_FIELDS`: the
+    event metrics' and the view partials'), sorted by name, then `event_id`."""
+    missing = set(RECORD_FIELDS) - FIELD_TYPES.keys()
     if missing:
-        raise KeyError(f"no Flink type for the catalogue's fields: {sorted(missing)}")
-    return [(name, FIELD_TYPES[name]) for name in sorted(fields_read(EVENT_METRICS))] + [
-        (EVENT_ID, "STRING")
-    ]
+        raise KeyError(f"no Flink type for the fields the job reads: {sorted(missing)}")
+    return [(name, FIELD_TYPES[name]) for name in RECORD_FIELDS] + [(EVENT_ID, "STRING")]
 
 
 def source_ddl(name: str, options: Mapping[str, str], *, allowed_lateness_s: float) -> str:
@@ -95,6 +78,12 @@ def source_ddl(name: str, options: Mapping[str, str], *, allowed_lateness_s: flo
 def sink_ddl(name: str, options: Mapping[str, str]) -> str:
     """A sink table of the job's MetricRows and DistributionRows (every column nullable)."""
     body = ",\n    ".join(f"{ident(c)} {t}" for c, t in SINK_COLUMNS)
+    return f"CREATE TABLE {ident(name)} (\n    {body}\n) WITH (\n    {_with(options)}\n)"
+
+
+def views_sink_ddl(name: str, options: Mapping[str, str]) -> str:
+    """A sink table of the job's VIEW records (`VIEW_FIELDS`), one JSON object per view."""
+    body = ",\n    ".join(f"{ident(c)} {t}" for c, t in VIEW_FIELDS.items())
     return f"CREATE TABLE {ident(name)} (\n    {body}\n) WITH (\n    {_with(options)}\n)"
 
 
@@ -134,6 +123,22 @@ def kinesis_sink_ddl(
     return sink_ddl(name, options)
 
 
+def kinesis_views_sink_ddl(
+    name: str, *, stream_arn: str, region: str, extra: Mapping[str, str] | None = None
+) -> str:
+    """The views stream the lake and the search index read: one view record's JSON per
+    record."""
+    options = {
+        "connector": "kinesis",
+        "stream.arn": stream_arn,
+        "aws.region": region,
+        **JSON_SINK_OPTIONS,
+        **KINESIS_SINK_OPTIONS,
+        **(extra or {}),
+    }
+    return views_sink_ddl(name, options)
+
+
 def filesystem_source_ddl(name: str, *, path: str, allowed_lateness_s: float) -> str:
     """Newline-delimited stored records in a file or folder: a bounded source, so every window
     closes when the input ends (the watermark jumps to the end of time)."""
@@ -145,3 +150,8 @@ def filesystem_sink_ddl(name: str, *, path: str) -> str:
     """The rows as newline-delimited JSON part files in the folder `path` (committed when a
     bounded job ends, or on checkpoints)."""
     return sink_ddl(name, {"connector": "filesystem", "path": path, **JSON_SINK_OPTIONS})
+
+
+def filesystem_views_sink_ddl(name: str, *, path: str) -> str:
+    """The VIEW records as newline-delimited JSON part files in the folder `path`."""
+    return views_sink_ddl(name, {"connector": "filesystem", "path": path, **JSON_SINK_OPTIONS})
