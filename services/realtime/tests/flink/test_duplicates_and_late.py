@@ -66,8 +66,7 @@ def distribution_key(row: DistributionRow) -> tuple[object, ...]:
 def local_rows(records: list[Record]) -> list[MetricRow]:
     from qos_realtime.adapters.window_engine import compute_rows
 
-    # The job builds no views yet: the local engine's rows over events.
-    return compute_rows(records, window_s=WINDOW_S, top_n=len(CHANNELS), views=False)
+    return compute_rows(records, window_s=WINDOW_S, top_n=len(CHANNELS))
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pyflink's own, on import

@@ -101,8 +101,7 @@ def test_flink_matches_the_oracle(records: list[Record], flink_rows: list[Metric
 def test_flink_matches_the_local_engine(records: list[Record], flink_rows: list[MetricRow]) -> None:
     from qos_realtime.adapters.window_engine import compute_rows
 
-    # The job builds no views yet: the local engine's rows over events.
-    local = by_key(compute_rows(records, window_s=WINDOW_S, top_n=len(CHANNELS), views=False))
+    local = by_key(compute_rows(records, window_s=WINDOW_S, top_n=len(CHANNELS)))
     flink = by_key(flink_rows)
     assert set(flink) == set(local), (
         f"only Flink: {sorted(set(flink) - set(local))[:5]}, "
