@@ -410,6 +410,93 @@ def test_bad_incident_specs_say_why(spec: str, message: str) -> None:
         parse_incident(spec)
 
 
+# -- device clocks ---------------------------------------------------------------------------
+
+
+SKEWS = (600_000, -600_000, 90_000)
+
+
+def test_skewed_clocks_change_nothing_else_of_the_run(small: Any) -> None:
+    skewed = generate(config(clock_skew_share=0.4, clock_skews_ms=SKEWS))
+    assert skewed.events() == small.events()  # true times, ids, everything
+    assert [s.as_dict() for s in skewed.sessions] == [s.as_dict() for s in small.sessions]
+    skews = [v.clock_skew_ms for v in skewed.viewers]
+    assert {k for k in skews if k} == set(SKEWS)
+    assert 0.2 < sum(1 for k in skews if k) / len(skews) < 0.6
+    assert {v.clock_skew_ms for v in small.viewers} == {0}
+    assert skewed.viewers[0].as_dict(skewed.config)["clock_skew_ms"] == skews[0]
+
+
+def test_a_skewed_clock_sends_its_own_times_and_ingest_stores_the_truth() -> None:
+    """Every request of a run with skewed clocks, live and caught up, through ingest's domain
+    function received the moment it is sent: each stored record is the truth's (true event_time,
+    "corrected" and the clock's offset for a skewed viewer), so the KPIs are the truth's too."""
+    run = generate(config(clock_skew_share=0.5, clock_skews_ms=SKEWS))
+    half = START + run.config.duration_ms // 2
+    catch_up, timed = plan_batches(run, catch_up_before=half)
+    assert catch_up and timed
+    stored: list[dict[str, Any]] = []
+    for batch in [*catch_up, *timed]:
+        now = max(batch.send_at, half)  # the catch-up is sent when sending starts
+        body = orjson.loads(batch.body(now_ms=now))
+        skew = batch.viewer.clock_skew_ms
+        assert [e["event_time"] for e in body["events"]] == [
+            e["event_time"] + skew for e in batch.events
+        ]
+        assert body.get("sent_at") == (now + skew if skew else None)
+        headers = {k.lower(): v for k, v in batch.viewer.headers().items()}
+        result = ingest(
+            IngestRequest(batch.body(now_ms=now), headers, received_at_ms=now), IngestConfig()
+        )
+        assert not result.rejected and not result.warnings
+        for accepted, event in zip(result.accepted, batch.events, strict=True):
+            record = orjson.loads(accepted.data)
+            trimmed = {k: v for k, v in record.items() if k not in UA_FIELDS | {"received_at"}}
+            assert trimmed == stored_record(batch.viewer, event)
+            if skew:
+                assert (record["event_time_source"], record["clock_offset_ms"]) == (
+                    "corrected",
+                    -skew,
+                )
+            stored.append(trimmed)
+    assert len(stored) == run.event_count
+    assert sum(1 for r in stored if r["event_time_source"] == "corrected") > run.event_count // 4
+    # In the truth's order (the oracle's float sums then add up alike).
+    by_id = {r["event_id"]: r for r in stored}
+    ordered = sorted(
+        (by_id[e["event_id"]] for _, e in run.event_pairs()), key=lambda r: r["event_time"]
+    )
+    truth = truth_document(run)
+    computed = compute_truth(ordered, window_s=truth["window_s"])
+    assert computed["run"] == truth["kpis"] and computed["windows"] == truth["windows"]
+
+
+def test_the_events_file_holds_the_times_as_sent(tmp_path: Path) -> None:
+    path = tmp_path / "s.truth.json"
+    argv = ["--dry-run", "--viewers", "20", "--minutes", "2", "--seed", "5", "--truth", str(path)]
+    argv += ["--start", str(START), "--skewed-clocks", "0.5", "--clock-skews=-600000,900000"]
+    assert main(argv) == 0
+    truth = orjson.loads(path.read_bytes())
+    assert truth["parameters"]["clock_skew_share"] == 0.5
+    assert truth["parameters"]["clock_skews_ms"] == [-600_000, 900_000]
+    skew = {v["user_id"]: v["clock_skew_ms"] for v in truth["viewers"]}
+    assert set(skew.values()) == {0, -600_000, 900_000}
+    run = generate(
+        config(
+            viewers=20,
+            minutes=2,
+            seed=5,
+            clock_skew_share=0.5,
+            clock_skews_ms=(-600_000, 900_000),
+        )
+    )
+    true_times = {e["event_id"]: e["event_time"] for e in run.events()}
+    sent = read_events(tmp_path / truth["events_file"])
+    assert len(sent) == run.event_count
+    for event in sent:
+        assert event["event_time"] == true_times[event["event_id"]] + skew[event["user_id"]]
+
+
 # -- delivery plan ---------------------------------------------------------------------------
 
 
@@ -529,6 +616,10 @@ def test_dry_run_writes_the_truth_and_the_events(
         (["--batch-size", "501"], "--batch-size must be between 1 and 500"),
         (["--viewers", "100000", "--minutes", "600"], "too many for one run"),
         (["--endpoint", "ftp://example.com"], "must be an http(s) URL"),
+        (["--skewed-clocks", "1.5"], "--skewed-clocks must be a share between 0 and 1"),
+        (["--skewed-clocks", "0.1", "--clock-skews", "1000"], "not one ingest corrects"),
+        (["--skewed-clocks", "0.1", "--clock-skews=-90000000"], "not one ingest corrects"),
+        (["--clock-skews", "ten"], "expected ms values"),
     ],
 )
 def test_bad_input_gets_one_line_and_a_non_zero_exit(

@@ -331,3 +331,52 @@ def test_a_truth_that_cannot_be_written_stops_the_sending(tmp_path: Path) -> Non
         )
     assert stop.is_set()
     assert sum(len(events) for _, events in sender.sent) < generate(config).event_count
+
+
+@dataclass
+class ClockSender:
+    """Answers from a script of statuses (then 200) and records every body with its time."""
+
+    clock: FakeClock
+    statuses: list[int] = field(default_factory=list)
+    bodies: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+
+    def send(self, body: bytes, headers: Mapping[str, str]) -> Reply:
+        self.bodies.append((self.clock.time(), orjson.loads(body)))
+        status = self.statuses.pop(0) if self.statuses else 200
+        return Reply(status, {}, b"{}")
+
+
+def test_a_skewed_clock_stamps_sent_at_on_every_attempt() -> None:
+    """A viewer whose clock is 10 minutes behind sends its events and its sent_at from that
+    clock, re-stamped on each retry; a right clock sends no sent_at."""
+    skew = -600_000
+    clock = FakeClock(START / 1000 + 3600)
+    config = SimulationConfig(
+        start_ms=START,
+        viewers=8,
+        minutes=2,
+        seed=1,
+        retry_base_ms=1000,
+        max_retries=3,
+        concurrency=1,
+        clock_skew_share=0.5,
+        clock_skews_ms=(skew,),
+    )
+    simulation = generate(config)
+    skewed = next(v for v in simulation.viewers if v.clock_skew_ms)
+    right = next(v for v in simulation.viewers if not v.clock_skew_ms)
+    sender = ClockSender(clock, [503, 500])
+    delivery = Delivery(simulation, sender, clock)
+    delivery.deliver(Batch(START, skewed, skewed.events[:3]))
+    assert len(sender.bodies) == 3
+    stamps = [body["sent_at"] for _, body in sender.bodies]
+    assert stamps == [int(at * 1000) + skew for at, _ in sender.bodies]
+    assert stamps[0] < stamps[1] < stamps[2]  # the retries waited, and were stamped anew
+    for _, body in sender.bodies:
+        assert [e["event_time"] for e in body["events"]] == [
+            e["event_time"] + skew for e in skewed.events[:3]
+        ]
+    delivery.deliver(Batch(START, right, right.events[:2]))
+    assert list(sender.bodies[-1][1]) == ["events"]
+    assert sender.bodies[-1][1]["events"] == right.events[:2]

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import time
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +16,15 @@ import orjson
 import pytest
 
 from qos_infra.simulator import (
+    HttpSender,
+    Reply,
     SimulationConfig,
     compute_truth,
     main,
     parse_incident,
     read_events,
     simulate,
+    stored_record,
 )
 from qos_ingest.api import start_local_server
 from qos_shared.eventlog import EventLog
@@ -133,3 +138,101 @@ def test_a_fast_live_run_reaches_ingest(ingest: tuple[str, Path], tmp_path: Path
     assert result.complete
     assert 1.5 <= time.monotonic() - started < 30  # 60 simulated seconds in about 2 s
     assert len(log_records(log_path)) == result.simulation.event_count
+
+
+class TimedSender:
+    """Sends over HTTP and keeps, per event, each attempt's sent_at and when its reply came."""
+
+    def __init__(self, inner: HttpSender) -> None:
+        self.inner = inner
+        self.attempts: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        self.lock = threading.Lock()
+
+    def send(self, body: bytes, headers: Mapping[str, str]) -> Reply:
+        reply = self.inner.send(body, headers)
+        replied_ms = time.time() * 1000
+        document = orjson.loads(body)
+        with self.lock:
+            for event in document["events"]:
+                self.attempts[event["event_id"]].append((document.get("sent_at"), replied_ms))
+        return reply
+
+
+def test_skewed_clocks_are_stored_as_the_truth_says(
+    ingest: tuple[str, Path], tmp_path: Path
+) -> None:
+    """Half the viewers' clocks are 10 minutes fast or slow. The truth holds what ingest stores
+    when it receives a request the moment it was sent; the local server receives it a little
+    later, so each stored event_time may be later than the truth's by that request's latency, and
+    clock_offset_ms larger by as much. Exactly: stored = sent + received_at - sent_at. The KPIs of
+    the whole run are the truth's; per window too, except a window that a record left or entered
+    by being stamped within one request's latency of its boundary (none, nearly always)."""
+    url, log_path = ingest
+    now_ms = int(time.time() * 1000)
+    skews = (600_000, -600_000)
+    config = SimulationConfig(
+        start_ms=now_ms - 4 * 60_000,
+        viewers=60,
+        minutes=4,
+        seed=33,
+        clock_skew_share=0.5,
+        clock_skews_ms=skews,
+    )
+    sender = TimedSender(HttpSender(url))
+    try:
+        result = simulate(config, sender=sender, truth_path=tmp_path / "skew.truth.json")
+    finally:
+        sender.inner.close()
+    assert result.complete
+    truth = result.truth
+    simulation = result.simulation
+    expected = {e["event_id"]: stored_record(v, e) for v, e in simulation.event_pairs()}
+    skew_of = {e["event_id"]: v.clock_skew_ms for v, e in simulation.event_pairs()}
+    assert {k for k in skew_of.values() if k} == set(skews)
+
+    records = log_records(log_path)
+    assert sorted(r["event_id"] for r in records) == sorted(expected)
+    window_ms = truth["window_s"] * 1000
+    crossed: set[int] = set()
+    corrected = 0
+    for record in records:
+        want = expected[record["event_id"]]
+        skew = skew_of[record["event_id"]]
+        late = record["event_time"] - want["event_time"]
+        if not skew:
+            assert late == 0 and record["event_time_source"] == "client"
+            assert "clock_offset_ms" not in record
+        else:
+            corrected += 1
+            assert record["event_time_source"] == "corrected"
+            offset = record["clock_offset_ms"]
+            sent_at = record["received_at"] - offset
+            attempt = [a for a in sender.attempts[record["event_id"]] if a[0] == sent_at]
+            assert attempt, "the stored offset is received_at - the sent_at of an attempt"
+            (_, replied_ms), *_ = attempt
+            # stored = as sent + (received_at - sent_at), and as sent = truth + skew
+            assert record["event_time"] == want["event_time"] + skew + offset
+            # the latency: from the moment of sending (sent_at - skew) to the reception
+            assert 0 <= late == offset + skew <= replied_ms - (sent_at - skew) + 1
+        rest = {k: v for k, v in record.items() if k not in ("event_time", "clock_offset_ms")}
+        for key, value in want.items():
+            if key not in ("event_time", "clock_offset_ms"):
+                assert rest[key] == value, key
+        if record["event_time"] // window_ms != want["event_time"] // window_ms:
+            crossed |= {record["event_time"] // window_ms, want["event_time"] // window_ms}
+    assert corrected > len(records) // 4
+    assert len(crossed) <= 4
+
+    computed = compute_truth(
+        records, window_s=truth["window_s"], top_n_channels=truth["top_n_channels"]
+    )
+    assert same(computed["run"], truth["kpis"])
+    windows = {w["window_start"]: w for w in computed["windows"]}
+    compared = 0
+    for window in truth["windows"]:
+        if window["window_start"] // window_ms in crossed:
+            continue
+        assert same(windows[window["window_start"]], window), window["window_start"]
+        compared += 1
+    assert len(truth["windows"]) >= 4
+    assert compared >= len(truth["windows"]) - len(crossed)

@@ -1,6 +1,7 @@
 /**
- * Wire formats: the project's batch body (`POST /v1/events`) and the original sample's `Records`
- * envelope (`POST /streams`), plus packing events into bodies that respect size limits.
+ * Wire formats: the project's batch body (`POST /v1/events`: `{"events": [...], "sent_at": ms}`)
+ * and the original sample's `Records` envelope (`POST /streams`), plus packing events into bodies
+ * that respect size limits.
  */
 
 /** @typedef {import('./types.js').QosEvent} QosEvent */
@@ -68,15 +69,23 @@ export function toLegacyData(event) {
 }
 
 /**
- * One request body of events.
+ * The largest `sent_at` a body is sized for: epoch milliseconds keep 13 digits until the year 2286.
+ * Packing reserves its bytes, so a body stamped at send time still fits the limit it was cut for.
+ */
+const SENT_AT_SIZING = 9_999_999_999_999;
+
+/**
+ * One request body of events. A v1 body carries `sent_at`, the client clock (epoch ms) when it is
+ * sent, so that ingest can correct the event times of a clock that is off; the legacy envelope
+ * never had one.
  * @param {readonly object[]} items Events (v1) or legacy Data objects.
  * @param {boolean} legacy
+ * @param {number} [sentAt] The client clock now (v1 only).
  * @returns {string}
  */
-export function renderBody(items, legacy) {
-  return legacy
-    ? JSON.stringify({ Records: items.map((data) => ({ Data: data })) })
-    : JSON.stringify({ events: items });
+export function renderBody(items, legacy, sentAt) {
+  if (legacy) return JSON.stringify({ Records: items.map((data) => ({ Data: data })) });
+  return JSON.stringify(sentAt === undefined ? { events: items } : { events: items, sent_at: sentAt });
 }
 
 const encoder = new TextEncoder();
@@ -87,18 +96,21 @@ export function byteLength(text) {
 }
 
 /**
- * Pack items, in order, into as few bodies as fit both limits. An item too large for `maxBytes` on
- * its own still gets a body of its own (events are bounded by the contract, so this is theoretical).
+ * Pack items, in order, into as few bodies as fit both limits: each a group of items and what goes
+ * on the wire for them (`wire`, rendered by `renderBody` when it is sent, with `sent_at` then). An
+ * item too large for `maxBytes` on its own still gets a body of its own (events are bounded by the
+ * contract, so this is theoretical).
  * @template T
  * @param {readonly T[]} items
  * @param {{legacy: boolean, maxBytes: number, maxEvents: number, render?: (item: T) => object}} limits
- * @returns {{items: T[], body: string}[]}
+ * @returns {{items: T[], wire: object[]}[]}
  */
 export function packBodies(items, { legacy, maxBytes, maxEvents, render }) {
   const toWire = render ?? ((item) => /** @type {object} */ (item));
-  // The envelope's own bytes ({"events":[]} or {"Records":[]}), then each item plus its comma.
-  const overhead = byteLength(renderBody([], legacy));
-  /** @type {{items: T[], body: string}[]} */
+  // The envelope's own bytes ({"events":[],"sent_at":…} or {"Records":[]}), then each item plus
+  // its comma.
+  const overhead = byteLength(renderBody([], legacy, legacy ? undefined : SENT_AT_SIZING));
+  /** @type {{items: T[], wire: object[]}[]} */
   const bodies = [];
   /** @type {T[]} */
   let current = [];
@@ -106,7 +118,7 @@ export function packBodies(items, { legacy, maxBytes, maxEvents, render }) {
   let wire = [];
   let size = overhead;
   const close = () => {
-    if (current.length) bodies.push({ items: current, body: renderBody(wire, legacy) });
+    if (current.length) bodies.push({ items: current, wire });
     current = [];
     wire = [];
     size = overhead;

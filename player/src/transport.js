@@ -8,10 +8,12 @@
  *   per event; other 4xx are final (the body is bad and would fail again);
  * - a 207 reply lists `rejected` indexes (bad events: never re-sent) and `failed` indexes (the
  *   sink failed: re-sent with the same event_id, which downstream deduplicates);
- * - the queue holds at most `maxQueueSize` events: on overflow the oldest is dropped and counted.
+ * - the queue holds at most `maxQueueSize` events: on overflow the oldest is dropped and counted;
+ * - every v1 body is rendered as it goes (fetch, keepalive fetch, sendBeacon; a retry too) with
+ *   `sent_at`, the client clock then, which ingest compares with its own to correct a wrong clock.
  */
 
-import { BEACON_MAX_BYTES, MAX_BODY_BYTES, MAX_EVENTS_PER_REQUEST, packBodies } from './envelope.js';
+import { BEACON_MAX_BYTES, MAX_BODY_BYTES, MAX_EVENTS_PER_REQUEST, packBodies, renderBody } from './envelope.js';
 
 /** @typedef {import('./types.js').ResolvedEnvironment} ResolvedEnvironment */
 /** @typedef {import('./types.js').ResponseLike} ResponseLike */
@@ -138,7 +140,7 @@ export function createTransport(options) {
     const [first] = packBodies(queue, { legacy, maxBytes: MAX_BODY_BYTES, maxEvents, render: (e) => e.data });
     inFlight = first.items;
     queue = queue.slice(first.items.length);
-    const request = send(first.body, first.items).finally(() => {
+    const request = send(first.wire, first.items).finally(() => {
       inFlight = [];
       current = null;
       if (retryTimer !== null) return;
@@ -150,12 +152,20 @@ export function createTransport(options) {
   }
 
   /**
-   * @param {string} body
+   * The body of these wire items, stamped with the client clock now (v1).
+   * @param {object[]} wire
+   */
+  function bodyNow(wire) {
+    return renderBody(wire, legacy, legacy ? undefined : Math.round(env.wallNow()));
+  }
+
+  /**
+   * @param {object[]} wire
    * @param {Entry[]} entries
    * @param {boolean} [keepalive]
    * @returns {Promise<void>}
    */
-  async function send(body, entries, keepalive = false) {
+  async function send(wire, entries, keepalive = false) {
     const fetch = env.fetch;
     if (!fetch) return;
     stats.requests += 1;
@@ -164,7 +174,7 @@ export function createTransport(options) {
     try {
       response = await fetch(endpoint, {
         method: 'POST',
-        body,
+        body: bodyNow(wire),
         headers: { 'Content-Type': contentType },
         keepalive,
         credentials: 'omit',
@@ -282,11 +292,11 @@ export function createTransport(options) {
         render: (e) => e.data,
       });
       const beacon = options.useBeacon && isBeaconSafe(contentType) ? env.sendBeacon : null;
-      for (const { body, items } of bodies) {
+      for (const { wire, items } of bodies) {
         let accepted = false;
         if (beacon) {
           try {
-            accepted = beacon(endpoint, body);
+            accepted = beacon(endpoint, bodyNow(wire));
           } catch {
             accepted = false;
           }
@@ -300,7 +310,7 @@ export function createTransport(options) {
           // The keepalive request outlives the page; if the page stays (hidden, not unloaded), a
           // retryable failure puts the events back in the queue like any other.
           stats.beaconed += items.length;
-          void send(body, items, true);
+          void send(wire, items, true);
           continue;
         }
         queue = queue.concat(items);

@@ -77,6 +77,27 @@ def test_project_batch_bare_list_and_single_event() -> None:
     assert parse_body(body(event), max_events=500).items == [event]
 
 
+def test_the_batch_carries_the_client_clock_at_send_time() -> None:
+    event = common(metric_type="STOP")
+    assert parse_body(
+        body({"events": [event], "sent_at": 1_733_580_000_123}), max_events=5
+    ).sent_at == (1_733_580_000_123)
+    for document in ({"events": [event]}, {"events": [event], "sent_at": None}, [event], event):
+        assert parse_body(body(document), max_events=5).sent_at is None
+    # The original envelope has no sent_at: one sent anyway is not read.
+    legacy = {"Records": [{"Data": event}], "sent_at": 1_733_580_000_123}
+    assert parse_body(body(legacy), max_events=5).sent_at is None
+
+
+@pytest.mark.parametrize(
+    "value", ["1733580000000", 1_733_580_000_000.5, True, -1, 10**17, [1], {"ms": 1}]
+)
+def test_a_bad_sent_at_is_an_error_of_the_body(value: Any) -> None:
+    document = {"events": [common(metric_type="STOP")], "sent_at": value}
+    with pytest.raises(BodyError, match="'sent_at' must be"):
+        parse_body(body(document), max_events=5)
+
+
 def test_non_object_events_are_item_errors() -> None:
     parsed = parse_body(body({"events": [common(metric_type="STOP"), 3, None]}), max_events=500)
     assert [isinstance(i, ItemError) for i in parsed.items] == [False, True, True]

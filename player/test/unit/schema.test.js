@@ -49,6 +49,7 @@ test('every v1 request body validates as an EventBatch', async () => {
   assert.ok(bodies.length >= 2);
   for (const body of bodies) {
     assert.ok(Array.isArray(body.events));
+    assert.ok(Number.isInteger(body.sent_at), 'every v1 body carries the client clock (sent_at)');
     assert.ok(validateBody(body), explain(validateBody));
   }
 });

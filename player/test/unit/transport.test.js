@@ -4,16 +4,18 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import { createTransport } from '../../src/transport.js';
-import { attachedVideo, fakeBeacon, FakeClock, fakeFetch, fakeIo, FakeVideo, playingVideo, reply, settle, setup, startVideo } from './helpers.js';
+import { attachedVideo, EPOCH, fakeBeacon, FakeClock, fakeFetch, fakeIo, FakeVideo, playingVideo, reply, settle, setup, startVideo } from './helpers.js';
 
 const ENDPOINT = 'https://ingest.example/v1/events';
 
-function transportWith({ script = [], random = () => 0.5, beaconAccept, ...overrides } = {}) {
+function transportWith({ script = [], random = () => 0.5, beaconAccept, wallSkewMs = 0, ...overrides } = {}) {
   const clock = new FakeClock();
   const net = fakeFetch(script);
   const beacon = fakeBeacon(beaconAccept);
+  const io = fakeIo(clock, net, beacon);
   const env = {
-    ...fakeIo(clock, net, beacon),
+    ...io,
+    wallNow: () => io.wallNow() + wallSkewMs,
     document: null,
     window: null,
     randomUUID: () => 'x',
@@ -65,7 +67,7 @@ describe('batching', () => {
     assert.equal(net.requests.length, 1);
     await clock.advanceAsync(1);
     assert.equal(net.requests.length, 2);
-    assert.deepEqual(net.requests[1].body, { events: [ev(4)] });
+    assert.deepEqual(net.requests[1].body, { events: [ev(4)], sent_at: EPOCH + clock.t });
     assert.equal(transport.stats().sent, 4);
   });
 
@@ -172,6 +174,79 @@ describe('retries', () => {
       { sent: transport.stats().sent, rejected: transport.stats().rejected },
       { sent: 2, rejected: 1 },
     );
+  });
+});
+
+describe('the client clock at send time (sent_at)', () => {
+  const wallAt = (clock) => EPOCH + clock.t;
+
+  test('a batch carries the wall clock of the moment it is sent, not of its events', async () => {
+    const { transport, clock, net } = transportWith();
+    transport.enqueue(ev(1));
+    await clock.advanceAsync(5_000); // the batch timer sends it
+    assert.equal(net.requests.length, 1);
+    const [{ body }] = net.requests;
+    assert.deepEqual(Object.keys(body).sort(), ['events', 'sent_at']);
+    assert.equal(body.sent_at, wallAt(clock));
+    assert.ok(Number.isInteger(body.sent_at));
+  });
+
+  test('a clock that is off is sent as it reads (rounded to the ms): ingest corrects it', async () => {
+    const { clock, net } = await oneBatchSent({ wallSkewMs: -600_000.4 });
+    assert.equal(net.requests[0].body.sent_at, wallAt(clock) - 600_000);
+  });
+
+  test('every retry is stamped anew: a 5xx, a network error, the failed items of a 207', async () => {
+    const { clock, net } = await oneBatchSent({
+      script: [
+        reply(503),
+        new TypeError('Failed to fetch'),
+        reply(207, { accepted: 2, rejected: [], failed: [{ index: 0, reason: 'throttled' }] }),
+        reply(200),
+      ],
+      random: () => 1,
+    });
+    const stamps = [wallAt(clock)];
+    for (const delay of [1_000, 2_000, 4_000]) {
+      await clock.advanceAsync(delay);
+      stamps.push(wallAt(clock));
+    }
+    assert.equal(net.requests.length, 4);
+    assert.deepEqual(net.requests.map((r) => r.body.sent_at), stamps);
+    assert.equal(new Set(stamps).size, 4);
+    assert.deepEqual(net.requests.map((r) => r.body.events.map((e) => e.event_id)), [
+      ['e1', 'e2', 'e3'],
+      ['e1', 'e2', 'e3'],
+      ['e1', 'e2', 'e3'],
+      ['e1'],
+    ]);
+  });
+
+  test('sendBeacon and keepalive fetch at page exit carry the clock of that moment', async () => {
+    const beaconed = transportWith();
+    beaconed.transport.enqueue(ev(1));
+    beaconed.clock.advance(1_234);
+    beaconed.transport.flushOnExit();
+    assert.equal(JSON.parse(beaconed.beacon.calls[0].data).sent_at, wallAt(beaconed.clock));
+
+    const refused = transportWith({ beaconAccept: () => false });
+    refused.transport.enqueue(ev(1));
+    refused.clock.advance(4_321);
+    refused.transport.flushOnExit();
+    await settle();
+    const [request] = refused.net.requests;
+    assert.equal(request.init.keepalive, true);
+    assert.equal(request.body.sent_at, wallAt(refused.clock));
+  });
+
+  test('the legacy envelope has no sent_at', async () => {
+    const { transport, net, beacon } = transportWith({ legacy: true });
+    for (let i = 1; i <= 3; i += 1) transport.enqueue(ev(i));
+    await settle();
+    transport.enqueue(ev(4));
+    transport.flushOnExit();
+    assert.deepEqual(Object.keys(net.requests[0].body), ['Records']);
+    assert.deepEqual(Object.keys(JSON.parse(beacon.calls[0].data)), ['Records']);
   });
 });
 

@@ -3,8 +3,9 @@
 Both shapes become one list of raw items (one per event) before any event is validated, so a bad
 item is rejected on its own and never takes the good items beside it down.
 
-- project body (v1): `{"events": [{...}, ...]}`; a bare JSON array or a single event object is
-  accepted too, for curl and small scripts.
+- project body (v1): `{"events": [{...}, ...], "sent_at": 1733580000000}`; `sent_at` (optional)
+  is the client's clock when the request was sent, epoch milliseconds; a bare JSON array or a
+  single event object is accepted too, for curl and small scripts (no `sent_at` then).
 - legacy envelope: `{"Records": [{"Data": {...}}, ...]}`, where `Data` may also be the event as a
   JSON string (what a Kinesis-style client sends); a base64-encoded JSON string is decoded as well.
   The old player's quirks are translated here, at the edge, so the event models stay strict:
@@ -23,6 +24,9 @@ from typing import Any
 import orjson
 
 from qos_shared.events import SourceFormat
+
+# The contract's epoch milliseconds (qos_shared.events.EpochMs): before year 3000.
+_MAX_EPOCH_MS = 32_503_680_000_000
 
 
 class BodyError(ValueError):
@@ -49,6 +53,8 @@ class ItemError:
 class ParsedBody:
     format: SourceFormat
     items: list[dict[str, Any] | ItemError]
+    # The client's clock when it sent the request (v1 bodies only; the legacy envelope has none).
+    sent_at: int | None = None
 
 
 def parse_body(body: bytes, *, max_events: int) -> ParsedBody:
@@ -67,10 +73,12 @@ def parse_body(body: bytes, *, max_events: int) -> ParsedBody:
         _check_count(len(records), max_events)
         return ParsedBody("legacy", [_legacy_item(r) for r in records])
 
+    sent_at: int | None = None
     if isinstance(document, dict) and "events" in document:
         events = document["events"]
         if not isinstance(events, list):
             raise BodyError("'events' must be a list")
+        sent_at = _sent_at(document.get("sent_at"))
     elif isinstance(document, list):
         events = document
     elif isinstance(document, dict) and "metric_type" in document:
@@ -81,7 +89,22 @@ def parse_body(body: bytes, *, max_events: int) -> ParsedBody:
     return ParsedBody(
         "v1",
         [e if isinstance(e, dict) else ItemError("event must be a JSON object") for e in events],
+        sent_at,
     )
+
+
+def _sent_at(value: Any) -> int | None:
+    """The body's `sent_at`: absent or null is None; anything but whole epoch milliseconds is an
+    error of the whole body (every event time of the request would be shifted by it)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BodyError(
+            f"'sent_at' must be an integer (the client clock in epoch milliseconds), got {value!r}"
+        )
+    if not 0 <= value <= _MAX_EPOCH_MS:
+        raise BodyError(f"'sent_at' must be epoch milliseconds before year 3000, got {value}")
+    return value
 
 
 def _check_count(count: int, limit: int) -> None:

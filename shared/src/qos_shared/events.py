@@ -202,7 +202,7 @@ CLIENT_EVENT_ADAPTER: TypeAdapter[ClientEvent] = TypeAdapter(ClientEvent)
 
 
 DeviceClass = Literal["desktop", "mobile", "smarttv", "tablet"]
-EventTimeSource = Literal["client", "server", "clamped"]
+EventTimeSource = Literal["client", "server", "corrected", "clamped"]
 SourceFormat = Literal["v1", "legacy"]
 
 
@@ -213,7 +213,14 @@ class Enrichment(BaseModel):
 
     received_at: EpochMs = Field(description="Server receive time, epoch milliseconds.")
     event_time_source: EventTimeSource = Field(
-        description="client: as sent; server: stamped when absent; clamped: client clock ahead."
+        description="client: as sent; server: stamped when absent; corrected: shifted by the"
+        " client clock's offset (clock_offset_ms); clamped: ahead of the server clock, set to"
+        " received_at."
+    )
+    clock_offset_ms: int | None = Field(
+        default=None,
+        description="corrected only: the shift added to the client's event_time, milliseconds"
+        " (received_at minus the request's sent_at).",
     )
     source_format: SourceFormat = Field(
         description="legacy: the original sample's Records envelope; v1: the project's batch body."

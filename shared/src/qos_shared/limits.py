@@ -28,3 +28,9 @@ class RequestLimits:
     max_future_skew_ms: int = 5 * 60 * 1000
     # Older events are rejected: they fit no realtime window and usually mean a broken clock.
     max_event_age_ms: int = 7 * 24 * 60 * 60 * 1000
+    # A request's `sent_at` this close to the server's receive time is network latency, not a wrong
+    # clock: its event times are kept as sent.
+    clock_tolerance_ms: int = 2_000
+    # A client clock further off than this is not corrected: the request's events are judged as
+    # sent (clamped when ahead, rejected when too old), and the reply says why.
+    max_clock_correction_ms: int = 24 * 60 * 60 * 1000

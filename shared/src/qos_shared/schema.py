@@ -15,7 +15,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
-from qos_shared.events import ClientEvent, Enrichment
+from qos_shared.events import ClientEvent, Enrichment, EpochMs
 from qos_shared.limits import RequestLimits
 
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "schemas" / "events.schema.json"
@@ -26,6 +26,12 @@ class EventBatch(BaseModel):
 
     model_config = ConfigDict(title="EventBatch")
     events: list[ClientEvent] = Field(min_length=1, max_length=RequestLimits().max_events)
+    sent_at: EpochMs | None = Field(
+        default=None,
+        description="The client's clock when this request was sent (epoch milliseconds; a retry"
+        " sends its own). Ingest shifts the request's event times by how far it is from the"
+        " server's receive time.",
+    )
 
 
 class LegacyRecord(BaseModel):

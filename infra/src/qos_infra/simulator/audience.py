@@ -4,7 +4,13 @@ Deterministic: each seat draws from its own RNG seeded by (seed, seat), so a run
 the same seed and parameters, and an incident changes only the seats whose viewers it touches.
 Ids (user, session, event) come from a second RNG per seat seeded by (seed, start time, seat):
 UUID layout, never `uuid4`, so they repeat with the run but not across runs started at different
-times (ingest's event log drops an event_id it already holds).
+times (ingest's event log drops an event_id it already holds). Whether a viewer's device clock
+is off, and by how much, comes from a third RNG per seat, so a share of skewed clocks changes
+nothing else of the run.
+
+Events hold true times. A viewer with a skewed clock (`clock_skew_ms`) sends them as its clock
+stamps them (`Viewer.sent`): event_time plus the skew, and its requests carry `sent_at` from the
+same clock (delivery.py); the truth holds what ingest stores after correcting them.
 
 The events follow the SDK (player/src/monitor.js, session.js) field for field: ATTEMPT at play
 intent; PLAY with startup_latency_ms at the first frame; PLAYBACK_SUMMARY every 60 s after PLAY
@@ -67,6 +73,13 @@ class Viewer:
     joined_ms: int  # simulated ms since the start
     left_ms: int = 0
     events: list[Event] = field(default_factory=list)
+    clock_skew_ms: int = 0  # the device clock minus the true time (+: ahead)
+
+    def sent(self, event: Event) -> Event:
+        """The event as this viewer's device sends it: event_time read from its clock."""
+        if not self.clock_skew_ms:
+            return event
+        return {**event, "event_time": event["event_time"] + self.clock_skew_ms}
 
     def headers(self) -> dict[str, str]:
         """What CloudFront and the browser put on the viewer's requests."""
@@ -109,6 +122,7 @@ class Viewer:
             "joined_at": config.event_time(self.joined_ms),
             "left_at": config.event_time(self.left_ms),
             "events": len(self.events),
+            "clock_skew_ms": self.clock_skew_ms,
         }
 
 
@@ -148,6 +162,12 @@ class Simulation:
         merged = [e for v in self.viewers for e in v.events]
         merged.sort(key=lambda e: e["event_time"])
         return merged
+
+    def sent_events(self) -> list[Event]:
+        """Every event as sent (a skewed clock's event_time), in the order of `events()`."""
+        merged = [(e["event_time"], v.sent(e)) for v in self.viewers for e in v.events]
+        merged.sort(key=lambda pair: pair[0])
+        return [e for _, e in merged]
 
     def event_pairs(self) -> Iterator[tuple[Viewer, Event]]:
         for viewer in self.viewers:
@@ -195,6 +215,7 @@ class _Seat:
         self.seat = seat
         self.rng = random.Random(f"qos-simulator:{config.seed}:{seat}")  # noqa: S311 (a model)
         self.ids = random.Random(f"qos-simulator-ids:{config.seed}:{config.start_ms}:{seat}")  # noqa: S311
+        self.clocks = random.Random(f"qos-simulator-clocks:{config.seed}:{seat}")  # noqa: S311
         self.viewers = viewers
         self.sessions = sessions
         self.run_ms = config.duration_ms
@@ -234,7 +255,11 @@ class _Seat:
         city = self.pick(country.cities, [1.0] * len(country.cities))
         factor = m.mobile_bandwidth_factor if device.device_class == "mobile" else 1.0
         bandwidth = self.lognormal(LogNormal(country.bandwidth_mbps * factor, m.bandwidth_sigma))
-        return Viewer(self.uuid(), self.seat, platform, device, country, city, bandwidth, t)
+        viewer = Viewer(self.uuid(), self.seat, platform, device, country, city, bandwidth, t)
+        c = self.config
+        if c.clock_skew_share > 0 and self.clocks.random() < c.clock_skew_share:
+            viewer.clock_skew_ms = self.clocks.choice(c.clock_skews_ms)
+        return viewer
 
     def visit(self, viewer: Viewer, t: int) -> int:
         """Sessions one after another; returns when the viewer leaves (simulated ms)."""

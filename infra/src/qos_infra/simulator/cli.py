@@ -39,6 +39,15 @@ def _incident(text: str) -> Incident:
         raise argparse.ArgumentTypeError(f'"{text}": {exc}') from None
 
 
+def _skews(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f'"{text}": expected ms values like 600000,-600000'
+        ) from None
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
@@ -81,6 +90,22 @@ def _parser() -> argparse.ArgumentParser:
         help="also simulate DURATION (e.g. 30m) before now, sent at once, then go on live",
     )
     timing.add_argument("--start", help="simulated start: ISO 8601 time (UTC) or epoch ms")
+    clocks = parser.add_argument_group("device clocks")
+    clocks.add_argument(
+        "--skewed-clocks",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="share of viewers whose device clock is off, e.g. 0.1 (default 0: none)",
+    )
+    clocks.add_argument(
+        "--clock-skews",
+        type=_skews,
+        default=(600_000, -600_000),
+        metavar="MS,MS",
+        help="how far off a skewed clock is, ms, one picked per viewer; + ahead, - behind"
+        " (default 600000,-600000; use --clock-skews=-600000 for a negative first value)",
+    )
     out = parser.add_argument_group("ground truth")
     out.add_argument("--truth", type=Path, help="truth file (default DATA_DIR/simulator/…)")
     out.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="default .qos-data")
@@ -159,6 +184,8 @@ def _config(args: argparse.Namespace, now_ms: int) -> SimulationConfig:
         batch_interval_ms=round(args.batch_interval * 1000),
         max_retries=args.max_retries,
         concurrency=args.concurrency,
+        clock_skew_share=args.skewed_clocks,
+        clock_skews_ms=args.clock_skews,
     )
 
 

@@ -11,6 +11,11 @@ from qos_shared.limits import RequestLimits
 MAX_EVENTS_PER_RUN = 5_000_000
 # Ingest rejects events older than this (RequestLimits.max_event_age_ms), less a margin.
 MAX_PAST_MS = RequestLimits().max_event_age_ms - 3_600_000
+_LIMITS = RequestLimits()
+# A skewed clock is one ingest corrects: at least twice the tolerance off (so that a request's
+# latency cannot bring its offset under it), at most the bound of a correction.
+MIN_CLOCK_SKEW_MS = 2 * _LIMITS.clock_tolerance_ms
+MAX_CLOCK_SKEW_MS = _LIMITS.max_clock_correction_ms
 # Rough events per viewer-minute (summaries, plus attempts, plays, stops, switches, errors).
 EVENTS_PER_VIEWER_MINUTE = 1.4
 
@@ -45,6 +50,10 @@ class SimulationConfig:
     concurrency: int = 8
     # events already in the past when sending starts go in event-time slices of this length
     catch_up_slice_ms: int = 1000
+    # the share of viewers whose device clock is off, each by one of `clock_skews_ms` (+ ahead,
+    # - behind): their events' event_time and their requests' sent_at read that clock
+    clock_skew_share: float = 0.0
+    clock_skews_ms: tuple[int, ...] = (600_000, -600_000)
 
     @property
     def duration_ms(self) -> int:
@@ -97,6 +106,20 @@ class SimulationConfig:
             raise ConfigError(f"--concurrency must be between 1 and 256 (got {self.concurrency})")
         if self.catch_up_slice_ms <= 0 or self.retry_base_ms <= 0 or self.retry_max_ms <= 0:
             raise ConfigError("delivery intervals must be more than 0")
+        if not 0.0 <= self.clock_skew_share <= 1.0:
+            raise ConfigError(
+                f"--skewed-clocks must be a share between 0 and 1 (got {self.clock_skew_share:g})"
+            )
+        if self.clock_skew_share > 0:
+            if not self.clock_skews_ms:
+                raise ConfigError("--clock-skews needs at least one skew")
+            for skew in self.clock_skews_ms:
+                if not MIN_CLOCK_SKEW_MS <= abs(skew) <= MAX_CLOCK_SKEW_MS:
+                    raise ConfigError(
+                        f"a clock skew of {skew} ms is not one ingest corrects: it must be"
+                        f" {MIN_CLOCK_SKEW_MS:,} to {MAX_CLOCK_SKEW_MS:,} ms, ahead (+) or"
+                        " behind (-)"
+                    )
         for incident in self.incidents:
             if incident.start_ms >= self.duration_ms:
                 raise ConfigError(

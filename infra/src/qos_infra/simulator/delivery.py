@@ -6,6 +6,14 @@ leaves (the SDK's flush at page exit). One request carries one viewer's events, 
 viewer's User-Agent and CloudFront viewer headers. The body is the v1 batch `{"events": [...]}`
 sent as `text/plain;charset=UTF-8`, the SDK's content type.
 
+A viewer whose device clock is off (`Viewer.clock_skew_ms`) sends its events' event_time as that
+clock reads them and, as the SDK does, `sent_at`: the clock at the moment of each attempt (the
+run's clock plus the skew; a retry is stamped anew), from which ingest corrects them. Viewers with
+a right clock send no `sent_at`, as a client from before the field: their events need no
+correction, and so a run's stored times never depend on how long ingest takes to answer (a
+loaded machine may take longer than the tolerance). Skewed clocks assume the run's clock is the
+server's: `sent_at` from a clock moved ahead (a test's) would be corrected by that much too.
+
 Events whose time is already past when sending starts (`--backfill`, or a start in the past) are
 sent at once, in event-time order: in waves of `catch_up_slice_ms` of event time, one request per
 viewer and wave, the requests of a wave in parallel, a wave only after the one before it is done.
@@ -151,8 +159,15 @@ class Batch:
     events: list[Event]
     wave: int | None = None  # catch-up wave (event-time slice), None when sent in time
 
-    def body(self, events: list[Event] | None = None) -> bytes:
-        return orjson.dumps({"events": self.events if events is None else events})
+    def body(self, events: list[Event] | None = None, *, now_ms: int | None = None) -> bytes:
+        """The request body of `events` (default: all of the batch's) as the viewer's device
+        sends it at true time `now_ms` (default: `send_at`)."""
+        viewer = self.viewer
+        sent = [viewer.sent(e) for e in (self.events if events is None else events)]
+        if not viewer.clock_skew_ms:
+            return orjson.dumps({"events": sent})
+        now = self.send_at if now_ms is None else now_ms
+        return orjson.dumps({"events": sent, "sent_at": now + viewer.clock_skew_ms})
 
 
 def plan_batches(
@@ -357,7 +372,8 @@ class Delivery:
                     requests=1, retries=0 if first else 1, events_sent=len(events) if first else 0
                 )
                 first = False
-                reply = self.sender.send(batch.body(events), headers)
+                now_ms = int(self.clock.time() * 1000)
+                reply = self.sender.send(batch.body(events, now_ms=now_ms), headers)
             except OSError:
                 pass
             else:

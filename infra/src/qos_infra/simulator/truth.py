@@ -3,9 +3,17 @@
 A stored record is the event as sent plus what ingest adds that a KPI or a slice can read: the
 viewer's geography and device class from the CloudFront headers, `source_format` "v1" and
 `event_time_source` "client" (the User-Agent fields and `received_at` are left out: no KPI reads
-them). KPIs come from `qos_shared.testing.oracle` (the hand-written, engine-independent
-computation every engine's tests trust), for the whole run and per realtime window, by dimension:
-`all` (value ""), `client_platform`, `channel_watched` and `viewer_country`. Per window, channels
+them). A viewer whose clock is off sends event times `clock_skew_ms` off, with `sent_at` from the
+same clock; ingest shifts them by received_at - sent_at. The truth is what it stores when it
+receives a request at the moment it is sent: the true event_time, `event_time_source`
+"corrected" and `clock_offset_ms` = -clock_skew_ms. Over a network the receive time is later by
+the request's latency, which the stored event_time and clock_offset_ms then include: a
+comparison with a live run allows that much (and a record may fall in the next window when it is
+that close to the boundary).
+
+KPIs come from `qos_shared.testing.oracle` (the hand-written, engine-independent computation
+every engine's tests trust), for the whole run and per realtime window, by dimension: `all`
+(value ""), `client_platform`, `channel_watched` and `viewer_country`. Per window, channels
 beyond the top N of the window (by distinct sessions, then name) are grouped as "other", as the
 realtime engine does; over the whole run every channel is its own group.
 
@@ -37,8 +45,15 @@ Groups = dict[str, dict[str, KpiValues]]  # dimension -> value -> KPIs
 
 
 def stored_record(viewer: Viewer, event: Event) -> Record:
-    """The record ingest should store for this event sent with this viewer's headers."""
-    return {**event, **viewer.enrichment(), "source_format": "v1", "event_time_source": "client"}
+    """The record ingest should store for this event sent with this viewer's headers and clock,
+    received the moment it was sent."""
+    record = {**event, **viewer.enrichment(), "source_format": "v1", "event_time_source": "client"}
+    if viewer.clock_skew_ms:
+        # Sent as event_time + skew with sent_at = now + skew, received at now: shifted back by
+        # now - (now + skew). Skews are always ones ingest corrects (SimulationConfig.validate).
+        record["event_time_source"] = "corrected"
+        record["clock_offset_ms"] = -viewer.clock_skew_ms
+    return record
 
 
 def stored_records(simulation: Simulation) -> list[Record]:
@@ -168,6 +183,8 @@ def parameters(simulation: Simulation) -> dict[str, Any]:
         "view_timeout_s": c.view_timeout_s,
         "batch_size": c.batch_size,
         "batch_interval_ms": c.batch_interval_ms,
+        "clock_skew_share": c.clock_skew_share,
+        "clock_skews_ms": list(c.clock_skews_ms),
     }
 
 
@@ -179,12 +196,13 @@ def events_path_for(truth_path: Path) -> Path:
 
 
 def write_truth(path: Path, simulation: Simulation, document: Mapping[str, Any]) -> Path:
-    """Write the truth JSON and, beside it, every event as sent (NDJSON, by event_time); returns
+    """Write the truth JSON and, beside it, every event as sent (NDJSON, by true event_time; a
+    skewed clock's events with the times it sent); returns
     the events file's path. Both are replaced atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
     events_path = events_path_for(path)
     content = {**document, "events_file": events_path.name}
-    _atomic_write(events_path, b"".join(orjson.dumps(e) + b"\n" for e in simulation.events()))
+    _atomic_write(events_path, b"".join(orjson.dumps(e) + b"\n" for e in simulation.sent_events()))
     _atomic_write(path, orjson.dumps(content, option=orjson.OPT_INDENT_2) + b"\n")
     return events_path
 

@@ -7,8 +7,11 @@ status codes and response bodies are the same everywhere:
 - 207: some events stored, some rejected (bad input) or failed (sink). `rejected` items are
   `{"index", "reason", "errors"}` and must not be re-sent; `failed` items are `{"index", "reason"}`
   and may be re-sent (same event_id, deduplicated downstream).
-- 400: the body is unreadable or no event in it is valid. 413: the body or event count is over
-  the limit. 503 with Retry-After: nothing could be stored because the sink is down.
+- 400: the body is unreadable (a bad `sent_at` included) or no event in it is valid. 413: the
+  body or event count is over the limit. 503 with Retry-After: nothing could be stored because
+  the sink is down.
+- Any of these bodies may add `warnings` (a list of sentences) about the request as a whole: a
+  client clock (`sent_at`) too far off to correct, whose events were judged as sent.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ class IngestService:
             return IngestResponse(400, {"error": str(exc)})
 
         rejected = [r.as_dict() for r in result.rejected]
+        warnings = {"warnings": result.warnings} if result.warnings else {}
         if not result.accepted:
             return IngestResponse(
                 400,
@@ -65,6 +69,7 @@ class IngestService:
                     "accepted": 0,
                     "rejected": rejected,
                     "failed": [],
+                    **warnings,
                 },
                 IngestStats(rejected=len(rejected)),
             )
@@ -84,7 +89,7 @@ class IngestService:
             duplicates=outcome.duplicates,
             sink_retries=outcome.retried_records,
         )
-        body = {"accepted": stored, "rejected": rejected, "failed": failed}
+        body = {"accepted": stored, "rejected": rejected, "failed": failed, **warnings}
         if stored == 0:
             body["error"] = f"the {self.sink.name} sink is unavailable; retry later"
             return IngestResponse(503, body, stats)

@@ -28,6 +28,8 @@ class IngestSettings(BaseSettings):
     max_events: int = Field(default=_DEFAULTS.max_events, gt=0)
     max_future_skew_ms: int = Field(default=_DEFAULTS.max_future_skew_ms, ge=0)
     max_event_age_ms: int = Field(default=_DEFAULTS.max_event_age_ms, gt=0)
+    clock_tolerance_ms: int = Field(default=_DEFAULTS.clock_tolerance_ms, ge=0)
+    max_clock_correction_ms: int = Field(default=_DEFAULTS.max_clock_correction_ms, ge=0)
 
     user_id_hmac_key: SecretStr | None = None
     cors_allow_origins: str = "*"
@@ -56,6 +58,8 @@ class IngestSettings(BaseSettings):
             max_events=self.max_events,
             max_future_skew_ms=self.max_future_skew_ms,
             max_event_age_ms=self.max_event_age_ms,
+            clock_tolerance_ms=self.clock_tolerance_ms,
+            max_clock_correction_ms=self.max_clock_correction_ms,
         )
 
     @property

@@ -6,19 +6,23 @@ Pure functions and small value objects; nothing here knows about HTTP frameworks
 from qos_ingest.domain.ingest import (
     AcceptedEvent,
     BodyTooLarge,
+    ClockCorrection,
     IngestConfig,
     IngestRequest,
     IngestResult,
     Rejection,
+    clock_correction,
     ingest,
 )
 
 __all__ = [
     "AcceptedEvent",
     "BodyTooLarge",
+    "ClockCorrection",
     "IngestConfig",
     "IngestRequest",
     "IngestResult",
     "Rejection",
+    "clock_correction",
     "ingest",
 ]

@@ -84,6 +84,49 @@ class IngestResult:
     source_format: SourceFormat
     accepted: list[AcceptedEvent]
     rejected: list[Rejection]
+    # About the request as a whole, not one event: a client clock too far off to correct.
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ClockCorrection:
+    """How one request's client clock compares with the server's (from the body's `sent_at`).
+
+    `offset_ms` is received_at - sent_at: the client clock's error plus the request's latency.
+    `shift_ms` is what is added to each client event_time: the offset when it is at least the
+    tolerance and at most the bound, else 0. `warning` says why an offset was not applied.
+    """
+
+    offset_ms: int | None
+    shift_ms: int
+    warning: str | None = None
+
+    @property
+    def applied(self) -> bool:
+        return self.shift_ms != 0
+
+
+def clock_correction(
+    sent_at: int | None, received_at_ms: int, limits: RequestLimits
+) -> ClockCorrection:
+    """The correction for a request: none without `sent_at` (the legacy envelope, older clients),
+    none under the tolerance (latency, not a wrong clock), none beyond the bound (a clock that
+    far off, or a forged sent_at, is not trusted to move events by more than a day)."""
+    if sent_at is None:
+        return ClockCorrection(None, 0)
+    offset = received_at_ms - sent_at
+    if abs(offset) < limits.clock_tolerance_ms:
+        return ClockCorrection(offset, 0)
+    if abs(offset) > limits.max_clock_correction_ms:
+        side = "behind" if offset > 0 else "ahead of"
+        return ClockCorrection(
+            offset,
+            0,
+            f"sent_at is {abs(offset) / 3_600_000:.1f} hours {side} the server clock; corrections"
+            f" are bounded to {limits.max_clock_correction_ms / 3_600_000:g} hours, so the event"
+            " times were judged as sent",
+        )
+    return ClockCorrection(offset, offset)
 
 
 def ingest(request: IngestRequest, config: IngestConfig) -> IngestResult:
@@ -97,7 +140,8 @@ def ingest(request: IngestRequest, config: IngestConfig) -> IngestResult:
         raise BodyTooLarge(len(request.body), limits.max_body_bytes)
     parsed = parse_body(request.body, max_events=limits.max_events)
 
-    context = _RequestContext(request, parsed.format, config)
+    clock = clock_correction(parsed.sent_at, request.received_at_ms, limits)
+    context = _RequestContext(request, parsed.format, config, clock)
     accepted: list[AcceptedEvent] = []
     rejected: list[Rejection] = []
     for index, item in enumerate(parsed.items):
@@ -109,7 +153,8 @@ def ingest(request: IngestRequest, config: IngestConfig) -> IngestResult:
             rejected.append(outcome)
         else:
             accepted.append(outcome)
-    return IngestResult(parsed.format, accepted, rejected)
+    warnings = [clock.warning] if clock.warning else []
+    return IngestResult(parsed.format, accepted, rejected, warnings)
 
 
 class _RequestContext:
@@ -126,10 +171,15 @@ class _RequestContext:
         "oldest",
         "pseudonymise",
         "request",
+        "shift",
     )
 
     def __init__(
-        self, request: IngestRequest, source_format: SourceFormat, config: IngestConfig
+        self,
+        request: IngestRequest,
+        source_format: SourceFormat,
+        config: IngestConfig,
+        clock: ClockCorrection,
     ) -> None:
         fields: dict[str, Any] = {
             "received_at": request.received_at_ms,
@@ -144,9 +194,19 @@ class _RequestContext:
             source: orjson.dumps({**fields, "event_time_source": source})[1:]
             for source in ("client", "server", "clamped")
         }
+        self.shift = clock.shift_ms
+        if clock.applied:
+            self.fragments["corrected"] = orjson.dumps(
+                {**fields, "event_time_source": "corrected", "clock_offset_ms": self.shift}
+            )[1:]
         self.request = request
         self.limits = config.limits
-        self.latest = request.received_at_ms + config.limits.max_future_skew_ms
+        # A corrected time ahead of the receive time by more than the tolerance cannot be right
+        # (no event is stamped after its request was sent); a clock taken as right keeps the
+        # older, wider allowance for clocks ahead.
+        self.latest = request.received_at_ms + (
+            config.limits.clock_tolerance_ms if clock.applied else config.limits.max_future_skew_ms
+        )
         self.oldest = request.received_at_ms - config.limits.max_event_age_ms
         self.pseudonymise = config.pseudonymise
         # Derived event_id -> how many events of this request have had it so far.
@@ -161,38 +221,44 @@ def _one_event(
     except ValidationError as exc:
         return _rejection(index, exc)
 
-    event_time = event.event_time
-    if event_time is None:
+    sent_time = event.event_time
+    if sent_time is None:
         event.event_time = event_time = context.request.received_at_ms
         time_source = "server"
-    elif event_time > context.latest:
-        event.event_time = event_time = context.request.received_at_ms
-        time_source = "clamped"
-    elif event_time < context.oldest:
-        days = (context.request.received_at_ms - event_time) / _DAY_MS
-        return Rejection(
-            index,
-            f"event_time is {days:.1f} days before the server clock; the limit is "
-            f"{context.limits.max_event_age_ms / _DAY_MS:g} days",
-            [{"loc": ["event_time"], "msg": "too old", "type": "event_too_old"}],
-        )
     else:
-        time_source = "client"
+        event_time = sent_time + context.shift
+        time_source = "corrected" if context.shift else "client"
+        if event_time > context.latest:
+            event_time = context.request.received_at_ms
+            time_source = "clamped"
+        elif event_time < context.oldest:
+            days = (context.request.received_at_ms - event_time) / _DAY_MS
+            return Rejection(
+                index,
+                f"event_time is {days:.1f} days before the server clock; the limit is "
+                f"{context.limits.max_event_age_ms / _DAY_MS:g} days",
+                [{"loc": ["event_time"], "msg": "too old", "type": "event_too_old"}],
+            )
+        event.event_time = event_time
 
     if event.event_id is None:
-        # Derived from what the client sent plus the (possibly server-stamped) event_time, so the
-        # same record re-sent downstream keeps its id and consumers can drop the copy. The n-th
+        # Derived from what the client sent plus the event_time as sent (the server's stamp when
+        # there is none), so the same record re-sent keeps its id and consumers can drop the copy:
+        # before any correction or clamping, which depend on when the request was sent. The n-th
         # identical record of one request (n > 0) is a record of its own (two summaries the old
         # player could not tell apart): its id takes n too, so that it is stored, and a re-sent
         # request gives every record the id it had.
-        derived = _derived_event_id(item, event_time)
+        id_time = event_time if sent_time is None else sent_time
+        derived = _derived_event_id(item, id_time)
         repeat = context.derived.get(derived, 0)
         context.derived[derived] = repeat + 1
-        event.event_id = derived if repeat == 0 else _derived_event_id(item, event_time, repeat)
+        event.event_id = derived if repeat == 0 else _derived_event_id(item, id_time, repeat)
 
     extras = event.__pydantic_extra__
     if extras:
         enrichment = {**context.fields, "event_time_source": time_source}
+        if time_source == "corrected":
+            enrichment["clock_offset_ms"] = context.shift
         _move_extras(extras, enrichment, context.request)
         fragment = orjson.dumps(enrichment)[1:]
     else:
