@@ -56,41 +56,62 @@ class ViewBuilder:
         partials read) into the open views."""
         slot = f"event_time // {self.rules.max_length_ms}"
         timeout = self.rules.timeout_ms
+        key = "PARTITION BY session_id, slot ORDER BY view_start, last_event_time"
+        # The batch's records, each a one-record view.
         self.db.execute(
             f"""CREATE OR REPLACE TEMP TABLE view_batch AS
             SELECT session_id, {slot} AS slot, {self._record_partials}
             FROM {table} WHERE session_id IS NOT NULL AND metric_type != 'VIEW'"""
         )
+        # The parts to merge: the open views of the batch's sessions, and the batch's records,
+        # merged beforehand per (session, slot) where they span less than the timeout (no gap
+        # of a timeout can lie between them: the usual case, one grouped pass).
         self.db.execute(
-            f"""CREATE OR REPLACE TEMP TABLE view_merge AS
-            WITH touched AS (
-                SELECT o.* FROM open_views o
-                SEMI JOIN (SELECT DISTINCT session_id, slot FROM view_batch) b
-                USING (session_id, slot)
-            ), parts AS (
-                SELECT * FROM touched UNION ALL BY NAME SELECT * FROM view_batch
-            ), ordered AS (
-                SELECT *, max(last_event_time) OVER (
-                    PARTITION BY session_id, slot ORDER BY view_start, last_event_time
-                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach
-                FROM parts
-            ), grouped AS (
-                SELECT *, sum(CASE WHEN reach IS NULL OR view_start >= reach + {timeout}
-                                   THEN 1 ELSE 0 END) OVER (
-                    PARTITION BY session_id, slot ORDER BY view_start, last_event_time
-                    ROWS UNBOUNDED PRECEDING) AS view_number
-                FROM ordered
+            f"""CREATE OR REPLACE TEMP TABLE view_parts AS
+            WITH spans AS (
+                SELECT session_id, slot,
+                       max(last_event_time) - min(view_start) < {timeout} AS short
+                FROM view_batch GROUP BY session_id, slot
             )
             SELECT session_id, slot, {self._merge}
-            FROM grouped GROUP BY session_id, slot, view_number"""
+            FROM view_batch SEMI JOIN (SELECT * FROM spans WHERE short) s USING (session_id, slot)
+            GROUP BY session_id, slot
+            UNION ALL BY NAME
+            SELECT * FROM view_batch
+            SEMI JOIN (SELECT * FROM spans WHERE NOT short) s USING (session_id, slot)
+            UNION ALL BY NAME
+            SELECT o.* FROM open_views o SEMI JOIN spans s USING (session_id, slot)"""
+        )
+        # Which view each part belongs to, on the narrow key columns only: a new view wherever
+        # a part starts a timeout or more after every part before it.
+        self.db.execute(
+            f"""CREATE OR REPLACE TEMP TABLE view_numbers AS
+            SELECT part, sum(CASE WHEN reach IS NULL OR view_start >= reach + {timeout}
+                                  THEN 1 ELSE 0 END) OVER ({key} ROWS UNBOUNDED PRECEDING)
+                       AS view_number
+            FROM (
+                SELECT rowid AS part, session_id, slot, view_start, last_event_time,
+                       max(last_event_time) OVER (
+                           {key} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach
+                FROM view_parts
+            )"""
+        )
+        self.db.execute(
+            f"""CREATE OR REPLACE TEMP TABLE view_merge AS
+            SELECT p.session_id, p.slot, {self._merge_of("p")}
+            FROM view_parts p JOIN view_numbers n ON p.rowid = n.part
+            GROUP BY p.session_id, p.slot, n.view_number"""
         )
         self.db.execute(
             """DELETE FROM open_views o WHERE EXISTS (
-                SELECT 1 FROM view_merge m WHERE m.session_id = o.session_id AND m.slot = o.slot)"""
+                SELECT 1 FROM view_batch b WHERE b.session_id = o.session_id AND b.slot = o.slot)"""
         )
         self.db.execute(f"INSERT INTO open_views SELECT {self._columns} FROM view_merge")
-        self.db.execute("DROP TABLE view_batch")
-        self.db.execute("DROP TABLE view_merge")
+        for name in ("view_batch", "view_parts", "view_numbers", "view_merge"):
+            self.db.execute(f"DROP TABLE {name}")
+
+    def _merge_of(self, alias: str) -> str:
+        return ", ".join(f'{p.merge.upper()}({alias}."{p.name}") AS "{p.name}"' for p in PARTIALS)
 
     def close(self, watermark: int | None) -> list[dict[str, Any]]:
         """The records of the views whose close time the watermark has reached (every view when
