@@ -30,7 +30,13 @@ from qos_lake.service import LakeWriter, WriterConfig
 from qos_shared.eventlog import EventLog
 from qos_shared.eventtime import HOUR_MS
 from qos_shared.testing.oracle import ORACLE, SHARE_METRICS, Record, rendition_shares
-from qos_shared.testing.sessions import LogNormal, Sessions, every_outcome, weighted
+from qos_shared.testing.sessions import (
+    LogNormal,
+    Sessions,
+    as_clients_lose_them,
+    every_outcome,
+    weighted,
+)
 
 from .lake import append
 
@@ -51,33 +57,7 @@ def generate(seed: int = 11, sessions: int = 400) -> list[Record]:
     spec = replace(spec, platforms=weighted(*PLATFORMS), channels=weighted(*CHANNELS))
     # Long sessions (up to an hour of summaries) cross hour and day boundaries.
     spec = replace(spec, duration=LogNormal(8 * 60_000, 1.2, 60_000, HOUR_MS))
-    return lose(Sessions(spec, seed).records(), seed)
-
-
-PAUSE_MS = 300_000  # longer than a view's inactivity timeout (180 s): the pause splits a view
-
-
-def lose(records: list[Record], seed: int) -> list[Record]:
-    """The records as clients lose them: a third of the sessions lose their last record, half
-    the fatal errors their `phase`, and a tenth of the sessions pause `PAUSE_MS` halfway."""
-    rng = random.Random(seed)
-    by_session: dict[str, list[Record]] = defaultdict(list)
-    for r in records:
-        by_session[r["session_id"]].append(r)
-    out: list[Record] = []
-    for rs in by_session.values():
-        rs.sort(key=lambda r: r["event_time"])
-        if rng.random() < 1 / 3 and len(rs) > 1:
-            rs = rs[:-1]
-        if rng.random() < 0.1 and len(rs) > 2:
-            half = len(rs) // 2
-            rs = rs[:half] + [{**r, "event_time": r["event_time"] + PAUSE_MS} for r in rs[half:]]
-        for r in rs:
-            if r["metric_type"] == "ERROR" and r.get("fatal") and rng.random() < 0.5:
-                r = {k: v for k, v in r.items() if k != "phase"}
-            out.append(r)
-    out.sort(key=lambda r: r["event_time"])
-    return out
+    return as_clients_lose_them(Sessions(spec, seed).records(), random.Random(seed))
 
 
 def write_lake(

@@ -24,6 +24,7 @@ from typing import Any
 
 from qos_shared.events import StoredEvent
 from qos_shared.testing.oracle import Record, percentile
+from qos_shared.testing.sessions import as_clients_lose_them
 from qos_shared.testing.views_oracle import views
 
 # 2027-01-15T10:00:00Z: a day no other test writes.
@@ -158,40 +159,9 @@ def with_views(records: list[Record]) -> list[Record]:
     return records + views(records)
 
 
-#: The pause that splits a session in two views (over the 3-minute inactivity timeout).
-PAUSE_MS = 5 * MINUTE_MS
-
-
 def messy(records: list[Record], seed: int = 11) -> list[Record]:
-    """The records as clients lose them: a third of the sessions lose their last record (the
-    STOP, or the exit beacon: an exit before start is then an ATTEMPT alone), half the fatal
-    errors lose their `phase`, and a tenth of the sessions pause for five minutes halfway
-    (two views, the second with no attempt)."""
-    rng = random.Random(seed)
-    by_session: dict[str, list[Record]] = defaultdict(list)
-    for r in records:
-        by_session[r["session_id"]].append(r)
-    out: list[Record] = []
-    for rs in by_session.values():
-        rs = sorted(rs, key=lambda r: r["event_time"])
-        if rng.random() < 1 / 3 and len(rs) > 1:
-            rs = rs[:-1]
-        if rng.random() < 0.1 and len(rs) > 2:
-            half = len(rs) // 2
-            rs = rs[:half] + [
-                dict(
-                    r,
-                    event_time=r["event_time"] + PAUSE_MS,
-                    received_at=r["received_at"] + PAUSE_MS,
-                )
-                for r in rs[half:]
-            ]
-        for r in rs:
-            if r["metric_type"] == "ERROR" and r.get("fatal") and rng.random() < 0.5:
-                r = {k: v for k, v in r.items() if k != "phase"}
-            out.append(r)
-    out.sort(key=lambda r: r["event_time"])
-    return out
+    """The records as clients lose them (`as_clients_lose_them`)."""
+    return as_clients_lose_them(records, random.Random(seed))
 
 
 def time_range(records: list[Record]) -> tuple[int, int]:

@@ -24,7 +24,7 @@ from collections import Counter, defaultdict
 from dataclasses import replace
 
 from qos_shared.testing.oracle import ORACLE, Record, rendition_shares
-from qos_shared.testing.sessions import Sessions, every_outcome, weighted
+from qos_shared.testing.sessions import Sessions, as_clients_lose_them, every_outcome, weighted
 from qos_shared.testing.views_oracle import views
 
 __all__ = ["ORACLE", "Record"]
@@ -52,33 +52,10 @@ def generate(
     spec = replace(spec, channels=weighted(*CHANNELS), playback=playback)
     spec = replace(spec, disorder_ms=0)
     rng = random.Random(seed)
-    records = lose(Sessions(spec, seed).records(), rng)
+    records = as_clients_lose_them(Sessions(spec, seed).records(), rng)
     # Out of order: each record delayed by up to max_disorder_ms.
     delays = {r["event_id"]: rng.randrange(max_disorder_ms) for r in records}
     return sorted(records, key=lambda r: r["event_time"] + delays[r["event_id"]])
-
-
-PAUSE_MS = 300_000  # longer than the views' timeout: the session's records make two views
-
-
-def lose(records: list[Record], rng: random.Random) -> list[Record]:
-    """The sessions as clients lose them (see the module's docstring), in event time."""
-    by_session: dict[str, list[Record]] = defaultdict(list)
-    for r in records:
-        by_session[r["session_id"]].append(r)
-    out: list[Record] = []
-    for rs in by_session.values():
-        rs.sort(key=lambda r: r["event_time"])
-        if rng.random() < 1 / 3 and len(rs) > 1:
-            rs = rs[:-1]
-        if rng.random() < 0.1 and len(rs) > 2:
-            half = len(rs) // 2
-            rs = rs[:half] + [dict(r, event_time=r["event_time"] + PAUSE_MS) for r in rs[half:]]
-        for r in rs:
-            if r["metric_type"] == "ERROR" and r.get("fatal") and rng.random() < 0.5:
-                r = {k: v for k, v in r.items() if k != "phase"}
-            out.append(r)
-    return sorted(out, key=lambda r: r["event_time"])
 
 
 # --- the oracle: every metric, from the hand-written module shared by the engines' tests ------

@@ -15,11 +15,12 @@ import pytest
 
 from qos_realtime.domain.records import parse_row
 from qos_realtime.domain.rows import MetricRow
+from qos_shared.testing.sessions import PAUSE_MS
 from qos_shared.testing.views_oracle import views
 from qos_shared.views import DEFAULT_RULES, VIEW_FIELDS
 
 from .conftest import read_parts, run_job
-from .events import BASE_MS, PAUSE_MS, WINDOW_S, Record
+from .events import BASE_MS, WINDOW_S, Record
 
 pytestmark = pytest.mark.flink
 

@@ -14,6 +14,7 @@ import pytest
 
 from qos_realtime.adapters.window_engine import WindowEngine, compute_rows
 from qos_realtime.domain.windows import WindowConfig
+from qos_shared.testing.sessions import as_clients_lose_them
 from qos_shared.testing.views_oracle import views
 from qos_shared.views import ViewRules
 
@@ -24,28 +25,9 @@ Record = dict[str, Any]
 
 
 def messy(seed: int = 5) -> list[Record]:
-    """Golden sessions as clients lose them: a third of the sessions lose their last record (the
-    STOP, or the exit beacon: an exit before start is then an ATTEMPT alone), fatal errors
-    lose their phase, and a tenth of the sessions pause for five minutes halfway (two views)."""
-    rng = random.Random(seed)
+    """Golden sessions as clients lose them (`as_clients_lose_them`)."""
     records = generate(seed=seed, sessions=160, span_s=300, channels=5)
-    by_session: dict[str, list[Record]] = {}
-    for r in records:
-        by_session.setdefault(r["session_id"], []).append(r)
-    out: list[Record] = []
-    for rs in by_session.values():
-        rs.sort(key=lambda r: r["event_time"])
-        if rng.random() < 1 / 3 and len(rs) > 1:
-            rs = rs[:-1]
-        if rng.random() < 0.1 and len(rs) > 2:
-            half = len(rs) // 2
-            rs = rs[:half] + [dict(r, event_time=r["event_time"] + 300_000) for r in rs[half:]]
-        for r in rs:
-            if r["metric_type"] == "ERROR" and r.get("fatal") and rng.random() < 0.5:
-                r = {k: v for k, v in r.items() if k != "phase"}
-            out.append(r)
-    out.sort(key=lambda r: r["event_time"])
-    return out
+    return as_clients_lose_them(records, random.Random(seed))
 
 
 def test_the_messy_data_has_what_the_tests_need() -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
+from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -591,3 +592,40 @@ def playback_summary(n: int, **fields: Any) -> Record:
         "rendition_height": 720,
         "live_latency_ms": 3_100,
     } | fields
+
+
+#: The pause `as_clients_lose_them` puts in a tenth of the sessions: longer than a view's
+#: inactivity timeout (180 s), so the session's records make two views.
+PAUSE_MS = 5 * 60_000
+
+
+def as_clients_lose_them(
+    records: list[Record], rng: random.Random, *, pause_ms: int = PAUSE_MS
+) -> list[Record]:
+    """The records as clients lose them, in event time: a third of the sessions lose their last
+    record (the STOP, or the exit beacon: an exit before start is then an ATTEMPT alone), half
+    the fatal errors lose their `phase`, and a tenth of the sessions pause `pause_ms` halfway
+    (two views, the second with no attempt; `received_at` moves with `event_time`)."""
+    by_session: dict[str, list[Record]] = defaultdict(list)
+    for r in records:
+        by_session[r["session_id"]].append(r)
+    out: list[Record] = []
+    for rs in by_session.values():
+        rs = sorted(rs, key=lambda r: r["event_time"])
+        if rng.random() < 1 / 3 and len(rs) > 1:
+            rs = rs[:-1]
+        if rng.random() < 0.1 and len(rs) > 2:
+            half = len(rs) // 2
+            rs = rs[:half] + [_later(r, pause_ms) for r in rs[half:]]
+        for r in rs:
+            if r["metric_type"] == "ERROR" and r.get("fatal") and rng.random() < 0.5:
+                r = {k: v for k, v in r.items() if k != "phase"}
+            out.append(r)
+    return sorted(out, key=lambda r: r["event_time"])
+
+
+def _later(record: Record, ms: int) -> Record:
+    moved = {**record, "event_time": record["event_time"] + ms}
+    if record.get("received_at") is not None:
+        moved["received_at"] = record["received_at"] + ms
+    return moved
