@@ -179,6 +179,22 @@ def test_one_event_an_hour_ahead_of_a_correct_clock_is_clamped() -> None:
     ]
 
 
+def test_with_sent_at_one_event_minutes_ahead_of_a_correct_clock_is_clamped_too() -> None:
+    """Within the old five-minute allowance, but stamped after its request was sent: with
+    `sent_at` that cannot be right, so it cannot move any engine's watermark by four minutes."""
+    tolerance = DEFAULTS.clock_tolerance_ms
+    ahead = [NOW_MS + 4 * MINUTE, NOW_MS + tolerance, NOW_MS + tolerance + 1]
+    stored = records(body([summary(event_time=t) for t in ahead], sent_at=NOW_MS - 40))
+    assert [(r["event_time"], r["event_time_source"]) for r in stored] == [
+        (NOW_MS, "clamped"),
+        (NOW_MS + tolerance, "client"),
+        (NOW_MS, "clamped"),
+    ]
+    # Without sent_at (older clients), the old allowance: four minutes ahead is kept.
+    (kept,) = records(body([summary(event_time=ahead[0])]))
+    assert (kept["event_time"], kept["event_time_source"]) == (ahead[0], "client")
+
+
 def test_after_correction_a_time_ahead_of_the_request_by_more_than_the_tolerance_is_clamped() -> (
     None
 ):

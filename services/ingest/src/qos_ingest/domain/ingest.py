@@ -201,11 +201,15 @@ class _RequestContext:
             )[1:]
         self.request = request
         self.limits = config.limits
-        # A corrected time ahead of the receive time by more than the tolerance cannot be right
-        # (no event is stamped after its request was sent); a clock taken as right keeps the
-        # older, wider allowance for clocks ahead.
+        # With `sent_at`, an event time ahead of the receive time by more than the tolerance
+        # cannot be right, corrected or not (no event is stamped after its request was sent):
+        # one event an hour ahead in a request of a right clock is clamped, and cannot move any
+        # engine's watermark. Without it (the legacy envelope, older clients), the older, wider
+        # allowance for clocks ahead.
         self.latest = request.received_at_ms + (
-            config.limits.clock_tolerance_ms if clock.applied else config.limits.max_future_skew_ms
+            config.limits.clock_tolerance_ms
+            if clock.offset_ms is not None
+            else config.limits.max_future_skew_ms
         )
         self.oldest = request.received_at_ms - config.limits.max_event_age_ms
         self.pseudonymise = config.pseudonymise
