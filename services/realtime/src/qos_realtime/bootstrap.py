@@ -63,6 +63,8 @@ def build_consumer(settings: RealtimeSettings | None = None) -> RealtimeConsumer
     timing = ConsumerTiming(
         batch_size=settings.batch_size,
         idle_after_s=settings.idle_after_s,
+        live_lag_s=settings.live_lag_s,
+        backfill_idle_after_s=settings.backfill_idle_after_s,
         flush_interval_s=settings.flush_interval_s,
         poll_interval_s=settings.poll_interval_s,
     )

@@ -32,6 +32,8 @@ class RealtimeSettings(BaseSettings):
     allowed_lateness_s: float = Field(default=5.0, ge=0, le=3600)
     top_n_channels: int = Field(default=10, ge=1, le=1000)
     idle_after_s: float = Field(default=5.0, gt=0)
+    live_lag_s: float = Field(default=120.0, gt=0)
+    backfill_idle_after_s: float = Field(default=60.0, gt=0)
     flush_interval_s: float = Field(default=1.0, gt=0)
     poll_interval_s: float = Field(default=0.2, gt=0)
     batch_size: int = Field(default=50_000, ge=1)

@@ -38,7 +38,8 @@ def test_the_consumer_is_wired_from_every_local_setting(tmp_path: Path) -> None:
         assert (timing.flush_interval_s, timing.poll_interval_s) == (0.5, 0.3)
         assert (consumer.log.path, consumer.store.path) == (settings.log_path, settings.store_path)
 
-        # Two sessions playing in the first window; a record 2.5 s past its end closes it.
+        # Two sessions playing in the first window; two sessions' records 2.5 s past its end
+        # close it (one session alone cannot move the watermark).
         def play(session: str, event_time: int) -> LogRecord:
             record = {
                 "metric_type": "PLAY",
@@ -50,7 +51,12 @@ def test_the_consumer_is_wired_from_every_local_setting(tmp_path: Path) -> None:
             return LogRecord(session, session, orjson.dumps(record))
 
         consumer.log.append(
-            [play("a", T0 + 1000), play("b", T0 + 1000), play("c", T0 + W_S * 1000 + 2500)]
+            [
+                play("a", T0 + 1000),
+                play("b", T0 + 1000),
+                play("c", T0 + W_S * 1000 + 2500),
+                play("d", T0 + W_S * 1000 + 2500),
+            ]
         )
         consumer.poll()
         assert consumer.store.windows(final_only=True) == [T0]

@@ -15,7 +15,7 @@ from qos_realtime.domain.windows import WindowConfig
 from qos_realtime.service.consumer import CONSUMER, ConsumerTiming, RealtimeConsumer
 from qos_shared.eventlog import EventLog, LogRecord
 
-from ..golden import BASE_MS, generate
+from ..golden import BASE_MS, expected_rows, generate
 from ..unit.test_golden import close
 
 W = 10  # seconds
@@ -95,7 +95,7 @@ def test_out_of_order_within_lateness_lands_in_its_window_and_later_is_late(
     assert value(store, "plays", 0, final_only=False) == 2  # provisional
     append(log, play(4, 8))  # out of order, within the lateness
     c.poll()
-    append(log, play(5, 16))  # watermark 11 s: window 0 closes
+    append(log, play(5, 16), play(7, 16))  # two sessions at 16 s: watermark 11 s, window 0 closes
     c.poll()
     assert value(store, "plays", 0) == 3
     append(log, play(6, 9))  # window 0 is closed: late
@@ -120,7 +120,10 @@ def test_windows_close_on_the_watermark_and_on_idleness_not_on_wall_time(
     c.poll()  # no record for 10 s < idle_after_s
     assert value(store, "plays", 0) is None
     clock.now += 25
-    c.poll()  # idle for 35 s: the wall clock moves the watermark
+    c.poll()  # idle for 35 s, but the traffic's event time is 400 s behind: a backfill's pause
+    assert value(store, "plays", 0) is None
+    clock.now += 30
+    c.poll()  # idle for 65 s: the backfill is over, the wall clock moves the watermark
     assert value(store, "plays", 0) == 5
 
 
@@ -174,7 +177,7 @@ def test_a_crash_between_store_write_and_checkpoint_replays_without_double_count
     log: EventLog, store: MetricStore, clock: Clock
 ) -> None:
     a = consumer(log, store, clock)
-    append(log, play(1, 1), play(2, 2), play(3, 16))
+    append(log, play(1, 1), play(2, 2), play(3, 16), play(5, 16))
     a.poll()  # window 0 closed by the watermark (11 s)
     append(log, play(4, 3))  # late for window 0
     a.poll()
@@ -185,14 +188,14 @@ def test_a_crash_between_store_write_and_checkpoint_replays_without_double_count
     clock.now += 100
     b.poll()
     assert (value(store, "plays", 0), value(store, "late_events", 0)) == (2, 1)
-    assert value(store, "plays", 1) == 1  # window 1 (play 3) rebuilt from the replay and closed
+    assert value(store, "plays", 1) == 2  # window 1 (plays 3, 5) rebuilt from the replay, closed
 
 
 def test_a_record_the_engine_cannot_read_stops_the_consumer_where_it_was(
     log: EventLog, store: MetricStore, clock: Clock
 ) -> None:
     c = consumer(log, store, clock)
-    append(log, play(1, 1), play(2, 16))
+    append(log, play(1, 1), play(2, 16), play(4, 16))
     c.poll()  # window 0 closed by the watermark (11 s); window 1 open
     position, checkpoint = c.position, log.checkpoint(CONSUMER)
     log.append([LogRecord("bad", "pk", b"not json")])
@@ -205,3 +208,74 @@ def test_a_record_the_engine_cannot_read_stops_the_consumer_where_it_was(
     with pytest.raises(duckdb.InvalidInputException):
         restarted.poll()
     assert log.checkpoint(CONSUMER) == checkpoint
+
+
+def final_rows(store: MetricStore) -> dict[Any, float | None]:
+    return {
+        row.key(): row.value
+        for window in store.windows(final_only=True)
+        for row in store.window(window)
+        if row.metric != "late_events"
+    }
+
+
+def test_one_record_an_hour_ahead_moves_no_one_else_s_windows(
+    log: EventLog, store: MetricStore, clock: Clock
+) -> None:
+    """In the middle of normal traffic (out of order within the lateness), one session's record
+    an hour ahead (a clock that far off, from a client that sends no `sent_at`): no record of
+    anyone else becomes late, and every window, that record's own included, is the oracle's."""
+    records = generate(seed=4, sessions=60, span_s=120)
+    records.sort(key=lambda r: (r["event_time"] // 3000, r["event_id"]))
+    ahead = dict(records[len(records) // 2], event_id="ahead", event_time=BASE_MS + 3_600_000)
+    middle = len(records) // 2
+    arrival = [*records[:middle], ahead, *records[middle:]]
+    c = consumer(log, store, clock, batch_size=50)
+    for i in range(0, len(arrival), 50):
+        append(log, *arrival[i : i + 50])
+        c.poll()
+    clock.now += 7200  # idle: the wall clock closes the rest, the hour-ahead window too
+    c.poll()
+    assert store.series("late_events") == []
+    expected = expected_rows([*records, ahead], window_s=W, top_n=10)
+    got = final_rows(store)
+    assert set(got) == set(expected)
+    assert all(close(got[k], expected[k]) for k in expected)
+
+
+def test_a_backfill_that_pauses_leaves_no_half_filled_window(
+    log: EventLog, store: MetricStore, clock: Clock
+) -> None:
+    """Past events (an hour before the wall clock) replayed with a 10 s pause halfway: the pause
+    closes nothing the replay is still filling; a minute without records ends the backfill."""
+    clock.now += 3600
+    records = generate(seed=6, sessions=60, span_s=120)
+    records.sort(key=lambda r: (r["event_time"] // 3000, r["event_id"]))
+    half = len(records) // 2
+    c = consumer(log, store, clock, batch_size=100_000, idle_after_s=5.0)
+    append(log, *records[:half])
+    c.poll()
+    finals = store.windows(final_only=True)
+    clock.now += 10  # the sender pauses
+    c.poll()
+    assert store.windows(final_only=True) == finals, "a 10 s pause closed windows"
+    append(log, *records[half:])
+    c.poll()
+    clock.now += 61  # no record for a minute: the backfill is over
+    c.poll()
+    assert store.series("late_events") == []
+    expected = expected_rows(records, window_s=W, top_n=10)
+    got = final_rows(store)
+    assert set(got) == set(expected)
+    assert all(close(got[k], expected[k]) for k in expected)
+
+
+def test_a_live_stream_still_closes_after_a_short_quiet(
+    log: EventLog, store: MetricStore, clock: Clock
+) -> None:
+    c = consumer(log, store, clock, idle_after_s=5.0)
+    append(log, play(1, 1), play(2, 2))
+    c.poll()
+    clock.now += 20  # live: its event time is the wall clock's
+    c.poll()
+    assert value(store, "plays", 0) == 2

@@ -109,8 +109,8 @@ def test_a_record_after_its_view_closed_starts_a_new_one() -> None:
     base = 1_800_000_000_000
     attempt = {"metric_type": "ATTEMPT", "session_id": "s", "event_id": "a", "event_time": base}
     engine.add([orjson.dumps(attempt)])
-    other = dict(attempt, session_id="t", event_id="b", event_time=base + 20_000)
-    engine.add([orjson.dumps(other)])
+    others = [dict(attempt, session_id=s, event_id=s, event_time=base + 20_000) for s in ("t", "u")]
+    engine.add([orjson.dumps(r) for r in others])
     engine.close_views(engine.watermark())  # 15 s: the view of s (closes at 9.999 s) closes
     (first,) = engine.take_closed_views()
     assert first["session_id"] == "s" and first["outcome"] == "exit_before_start"

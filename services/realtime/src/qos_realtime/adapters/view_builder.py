@@ -128,6 +128,14 @@ class ViewBuilder:
             self.db.execute(f"DELETE FROM open_views WHERE {due}")
         return [dict(zip(self._fields, row, strict=True)) for row in rows]
 
+    def latest(self, k: int) -> int | None:
+        """The k-th latest last event time among the open views (None: fewer than k)."""
+        row = self.db.execute(
+            "SELECT last_event_time FROM open_views ORDER BY last_event_time DESC"
+            f" LIMIT 1 OFFSET {int(k) - 1}"
+        ).fetchone()
+        return None if row is None else int(row[0])
+
     def open_count(self) -> int:
         row = self.db.execute("SELECT count(*) FROM open_views").fetchone()
         return int(row[0]) if row else 0

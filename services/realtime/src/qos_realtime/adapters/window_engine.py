@@ -8,8 +8,10 @@ a window's metrics are computed by SQL rendered from the catalogue when it close
 or on demand while it is open (provisional rows). Exact by construction: distinct counts and
 percentiles see every value of the window.
 
-Time: the watermark is the largest event_time seen minus the allowed lateness, as in Flink's
-`WATERMARK FOR rowtime AS rowtime - INTERVAL …`. A window [start, end) closes once the watermark
+Time: the watermark is the event time the bulk of traffic has reached minus the allowed lateness
+(Flink's `WATERMARK FOR rowtime AS rowtime - INTERVAL …`, over a robust "newest": the k-th latest
+of the active sessions' last event times, so that a client whose clock runs ahead cannot make
+everyone else's records late; `bulk_event_time`). A window [start, end) closes once the watermark
 reaches `end`; a record for a closed window is late: counted per window, never aggregated. Within a
 batch records are not judged against each other, only against windows closed before it.
 
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import math
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -104,6 +107,7 @@ class WindowEngine:
         # records, which then count in their windows like events.
         self.views = ViewBuilder(self._db, config.views)
         self.closed_views: list[dict[str, Any]] = []  # closed since `take_closed_views`
+        self._bulk_time: int | None = None  # see `bulk_event_time`
 
     def _create_empty(self) -> None:
         with self._file.holding(b"") as path:
@@ -230,11 +234,29 @@ class WindowEngine:
 
     # -- time ------------------------------------------------------------------------------------
 
+    def bulk_event_time(self) -> int | None:
+        """The event time the bulk of traffic has reached, never going back: the k-th latest of
+        the open views' last event times, k being `watermark_quorum` of the open views (at
+        least 2, at most all). One client, or a few, whose clock or events run ahead cannot move
+        it; with a single session it is that session's. Without open views, the largest event
+        time seen."""
+        opened = self.views.open_count()
+        if opened:
+            k = min(opened, max(2, math.ceil(opened * self.config.watermark_quorum)))
+            candidate = self.views.latest(k)
+        else:
+            candidate = self.max_event_time
+        if candidate is not None and (self._bulk_time is None or candidate > self._bulk_time):
+            self._bulk_time = candidate
+        return self._bulk_time
+
     def watermark(self, *, idle_now_ms: int | None = None) -> int | None:
-        """Largest event_time minus the allowed lateness; `idle_now_ms` (wall clock, given only
-        when no record has arrived for a while) lets the last windows close without traffic."""
+        """The bulk of traffic's event time (`bulk_event_time`) minus the allowed lateness;
+        `idle_now_ms` (wall clock, given only when no record has arrived for a while) lets the
+        last windows close without traffic."""
         lateness_ms = int(self.config.allowed_lateness_s * 1000)
-        candidates = [t - lateness_ms for t in (self.max_event_time, idle_now_ms) if t is not None]
+        newest = self.bulk_event_time()
+        candidates = [t - lateness_ms for t in (newest, idle_now_ms) if t is not None]
         return max(candidates) if candidates else None
 
     def close_views(self, watermark: int | None, *, end_of_input: bool = False) -> int:

@@ -16,12 +16,17 @@ class WindowConfig:
     allowed_lateness_s: float = 5.0
     top_n_channels: int = 10
     views: ViewRules = DEFAULT_RULES
+    # The share of active sessions whose event time moves the watermark (the k-th latest, k at
+    # least 2): a single client cannot.
+    watermark_quorum: float = 0.01
 
     def __post_init__(self) -> None:
         if not 1 <= self.window_s <= 3600:
             raise ValueError("window_s must be between 1 and 3600 seconds")
         if self.allowed_lateness_s < 0:
             raise ValueError("allowed_lateness_s must be >= 0")
+        if not 0 < self.watermark_quorum <= 1:
+            raise ValueError("watermark_quorum is a share of sessions, in (0, 1]")
         if self.top_n_channels < 1:
             raise ValueError("top_n_channels must be >= 1")
 

@@ -33,7 +33,13 @@ CLOSED_UNTIL = "closed_until"
 @dataclass(frozen=True, slots=True)
 class ConsumerTiming:
     batch_size: int = 50_000
-    idle_after_s: float = 5.0  # no record for this long: the wall clock moves the watermark
+    # No record for this long: the wall clock moves the watermark, if the stream is live (the
+    # event time its traffic has reached is within `live_lag_s` of the wall clock) ...
+    idle_after_s: float = 5.0
+    live_lag_s: float = 120.0
+    # ... and otherwise (a backfill of past events that pauses) only after this long: a pause
+    # does not close the windows the backfill is still filling.
+    backfill_idle_after_s: float = 60.0
     flush_interval_s: float = 1.0  # provisional rows of open windows, at most this often
     poll_interval_s: float = 0.2
 
@@ -82,7 +88,7 @@ class RealtimeConsumer:
             late = result.late
             self._last_record_at = now
             self._dirty = self._dirty or result.added > 0
-        idle = not read and now - self._last_record_at >= self.timing.idle_after_s
+        idle = not read and self._idle(now)
         watermark = self.engine.watermark(idle_now_ms=int(now * 1000) if idle else None)
         # Views first: a view closing at this watermark counts in a window still open.
         if self.engine.close_views(watermark):
@@ -115,6 +121,17 @@ class RealtimeConsumer:
             self._dirty = False
             self._last_flush = now
         return read
+
+    def _idle(self, now: float) -> bool:
+        """Whether the wall clock may move the watermark: no record for `idle_after_s` on a live
+        stream, for `backfill_idle_after_s` on one of past events."""
+        quiet = now - self._last_record_at
+        if quiet >= self.timing.backfill_idle_after_s:
+            return True
+        if quiet < self.timing.idle_after_s:
+            return False
+        newest = self.engine.bulk_event_time()
+        return newest is None or now * 1000 - newest <= self.timing.live_lag_s * 1000
 
     def _read(self) -> list[LogEntry] | JoinedRecords | None:
         """The next batch of the log: after a restart, while it may hold records already
