@@ -33,6 +33,7 @@ from qos_realtime.api import MetricStore, RealtimeConsumer, WindowConfig
 from qos_shared.catalogue import CATALOGUE
 from qos_shared.eventlog import EventLog, LogRecord
 from qos_shared.testing.oracle import ORACLE, Record
+from qos_shared.testing.views_oracle import views
 
 TIMEOUT_MS = 30_000
 
@@ -226,6 +227,27 @@ def test_dashboard_in_chromium(
         )
         expected = sorted(sessions[session_id], key=lambda r: (r["event_time"], r["event_id"]))
         assert shown == [r["event_id"] for r in expected]
+
+        # View drill-down: the Views table (the engine's closed views, the oracle's), and a
+        # view's timeline, its records only.
+        page.wait_for_selector(
+            '[data-testid="views-table"][data-state="ready"]', timeout=TIMEOUT_MS
+        )
+        want = {v["view_id"]: v for v in views(records)}
+        view_ids = page.locator('[data-testid="view-row"]').evaluate_all(
+            "rows => rows.map(r => r.dataset.viewId)"
+        )
+        assert view_ids and set(view_ids) <= set(want)
+        scores = [want[v]["score"] for v in view_ids]
+        scored = [x for x in scores if x is not None]
+        assert scored == sorted(scored), "lowest experience score first"
+        view = want[view_ids[0]]
+        page.locator(f'[data-testid="view-row"][data-view-id="{view["view_id"]}"]').click()
+        view_timeline = page.locator(
+            f'[data-testid="timeline"][data-view-id="{view["view_id"]}"][data-state="ready"]'
+        )
+        view_timeline.wait_for(timeout=TIMEOUT_MS)
+        assert view_timeline.get_attribute("data-events") == str(view["records"])
 
         shot = keep_screenshot(page, tmp_path, "dashboard.png")
         assert shot.stat().st_size > 10_000

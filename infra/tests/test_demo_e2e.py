@@ -68,6 +68,7 @@ from qos_search_indexer.api import (
 from qos_shared.catalogue import BY_NAME, CATALOGUE, LATE_EVENTS
 from qos_shared.eventlog import EventLog
 from qos_shared.testing.oracle import ORACLE, Record, percentile
+from qos_shared.testing.views_oracle import views
 
 WINDOW_S = 5
 WINDOW_MS = WINDOW_S * 1000
@@ -356,11 +357,13 @@ def test_the_lake_panels_are_the_truth(run: Run) -> None:
     channel), over the run's UTC days: each row's metric columns are the oracle's over the
     truth's records of that group, rows in the query's order."""
     days = sorted({_day(r["event_time"]) for r in run.records})
+    # The records and their views' records (at their close times), as the lake holds them.
+    everything = [*run.records, *views(run.records, timeout_ms=VIEW_TIMEOUT_S * 1000)]
     for query in LAKE_QUERIES:
         reply = get_json(run.dashboard, f"/api/lake/{query}", **{"from": days[0]}, to=days[-1])
         groups = reply["group_columns"]
         expected: dict[tuple[Any, ...], list[Record]] = defaultdict(list)
-        for r in run.records:
+        for r in everything:
             key = tuple(_day(r["event_time"]) if g == "day" else r.get(g) for g in groups)
             expected[key].append(r)
         rows = {

@@ -427,7 +427,7 @@ async function refreshViews(from, to) {
       row.addEventListener("click", async () => {
         for (const other of document.querySelectorAll('[data-testid="view-row"].selected')) other.classList.remove("selected");
         row.classList.add("selected");
-        state.session = { id: v.session_id, first: v.view_start, last: v.view_end };
+        state.session = { id: v.session_id, first: v.view_start, last: v.view_end, viewId: v.view_id };
         $("timeline").scrollIntoView({ behavior: "smooth", block: "nearest" });
         await loadTimeline();
       });
@@ -503,7 +503,7 @@ function eventDetails(e) {
 }
 
 async function selectSession(session, row) {
-  state.session = { id: session.session_id, first: session.first_event_ms, last: session.last_event_ms };
+  state.session = { id: session.session_id, first: session.first_event_ms, last: session.last_event_ms, viewId: null };
   for (const other of document.querySelectorAll('[data-testid="session-row"].selected')) other.classList.remove("selected");
   if (row) row.classList.add("selected");
   await loadTimeline();
@@ -513,17 +513,22 @@ async function loadTimeline() {
   const panel = $("timeline");
   const chart = $("timeline-chart");
   const tbody = $("timeline-table").querySelector("tbody");
-  const { id, first, last } = state.session;
+  const { id, first, last, viewId } = state.session;
   panel.dataset.state = "loading";
   panel.dataset.sessionId = id;
-  $("timeline-title").textContent = `Session ${id}`;
+  panel.dataset.viewId = viewId ?? "";
+  $("timeline-title").textContent = viewId ? `View ${viewId}` : `Session ${id}`;
   // The session may have begun before the listed range: look a few hours back.
   const params = new URLSearchParams({ from: String(Math.max(0, first - 3 * 3600e3)), to: String(last + 3600e3) });
   try {
-    const reply = await getJSON(`/api/sessions/${encodeURIComponent(id)}`, params);
+    const reply = viewId
+      ? await getJSON(`/api/views/${encodeURIComponent(viewId)}`, new URLSearchParams())
+      : await getJSON(`/api/sessions/${encodeURIComponent(id)}`, params);
     panel.dataset.events = String(reply.count);
-    $("timeline-title").textContent =
-      `Session ${id} · ${reply.client_platform ?? "?"} · ${reply.channel_watched ?? "?"} · ${reply.count} events`;
+    const about = viewId ? reply.view : reply;
+    const score = viewId && reply.view.score !== null ? ` · score ${reply.view.score.toFixed(0)}` : "";
+    $("timeline-title").textContent = (viewId ? `View of session ${id} · ${OUTCOME_BADGES[reply.view.outcome]?.[1] ?? reply.view.outcome}${score}` : `Session ${id}`)
+      + ` · ${about.client_platform ?? "?"} · ${about.channel_watched ?? "?"} · ${reply.count} events`;
     panelReady(panel);
     $("timeline-empty").hidden = true;
     const byType = new Map();
