@@ -84,18 +84,17 @@ class ViewBuilder:
             f" AND o.view_start < g.last_event_time + {timeout}"
         )
         # The keys that go the whole way: a batch spanning a timeout or more, or a part that
-        # meets two open views.
-        self.db.execute(
-            f"""CREATE OR REPLACE TEMP TABLE view_hard AS
-            SELECT session_id, slot FROM view_batch
+        # meets two open views (usually none: then no table of them).
+        hard_keys = f"""SELECT session_id, slot FROM view_batch
             WHERE last_event_time - view_start >= {timeout}
             UNION
             SELECT g.session_id, g.slot
             FROM view_batch g JOIN {self._table} o USING (session_id, slot)
             WHERE {meets} GROUP BY g.session_id, g.slot HAVING count(*) > 1"""
-        )
-        row = self.db.execute("SELECT count(*) FROM view_hard").fetchone()
+        row = self.db.execute(f"SELECT count(*) FROM ({hard_keys})").fetchone()
         hard = bool(row and row[0])
+        if hard:
+            self.db.execute(f"CREATE OR REPLACE TEMP TABLE view_hard AS {hard_keys}")
         easy_open, easy_batch = self._table, "view_batch"
         if hard:
             easy_open = (
@@ -117,10 +116,10 @@ class ViewBuilder:
         )
         if hard:
             self._add_hard(records)
+            self.db.execute("DROP TABLE view_hard")
         self.db.execute(f"DROP TABLE {self._table}")
         self._table, self._spare = self._spare, self._table
-        for name in ("view_batch", "view_hard"):
-            self.db.execute(f"DROP TABLE {name}")
+        self.db.execute("DROP TABLE view_batch")
 
     def _add_hard(self, records: str) -> None:
         """The keys of `view_hard`, the whole way: the open views of those keys and the batch's
