@@ -65,7 +65,10 @@ class ViewBuilder:
         self._table = "open_views"
         self._spare = "open_views_next"
         self._types = ", ".join(f'"{p.name}" {_partial_type(p)}' for p in PARTIALS)
-        db.execute(f"CREATE TABLE {self._table} (session_id VARCHAR, slot BIGINT, {self._types})")
+        db.execute(
+            f"CREATE TABLE {self._table} (session_id VARCHAR, slot BIGINT, {self._types},"
+            " met BOOLEAN)"
+        )
 
     def add(self, table: str) -> None:
         """Merge the records of `table` (the engine's loaded batch: every field the view
@@ -83,40 +86,65 @@ class ViewBuilder:
             f"g.view_start < o.last_event_time + {timeout}"
             f" AND o.view_start < g.last_event_time + {timeout}"
         )
-        # The keys that go the whole way: a batch spanning a timeout or more, or a part that
-        # meets two open views (usually none: then no table of them).
-        hard_keys = f"""SELECT session_id, slot FROM view_batch
+        row = self.db.execute(
+            f"""SELECT count(*), count(*) FILTER (WHERE last_event_time - view_start >= {timeout}),
+                   (SELECT count(*) FROM {self._table})
+            FROM view_batch"""
+        ).fetchone()
+        parts, long, views = (int(v) for v in row) if row else (0, 0, 0)
+        if not long:
+            # Every key one part: the outer join, then a check that no part met two open views
+            # (it would come out twice): the rows are the open views, plus the parts, less the
+            # parts that met one; as many merged rows as parts that met one, else one met two.
+            self._rebuild(self._table, "view_batch", meets)
+            row = self.db.execute(
+                f"SELECT count(*), count(*) FILTER (WHERE met) FROM {self._spare}"
+            ).fetchone()
+            rows, merged = (int(v) for v in row) if row else (0, 0)
+            if merged == views + parts - rows:
+                self._swap()
+                return
+        # The keys that go the whole way: a part spanning a timeout or more, or a part that
+        # meets two open views.
+        self.db.execute(
+            f"""CREATE OR REPLACE TEMP TABLE view_hard AS
+            SELECT session_id, slot FROM view_batch
             WHERE last_event_time - view_start >= {timeout}
             UNION
             SELECT g.session_id, g.slot
             FROM view_batch g JOIN {self._table} o USING (session_id, slot)
             WHERE {meets} GROUP BY g.session_id, g.slot HAVING count(*) > 1"""
-        row = self.db.execute(f"SELECT count(*) FROM ({hard_keys})").fetchone()
-        hard = bool(row and row[0])
-        if hard:
-            self.db.execute(f"CREATE OR REPLACE TEMP TABLE view_hard AS {hard_keys}")
-        easy_open, easy_batch = self._table, "view_batch"
-        if hard:
-            easy_open = (
-                f"(SELECT * FROM {self._table} ANTI JOIN view_hard USING (session_id, slot))"
-            )
-            easy_batch = "(SELECT * FROM view_batch ANTI JOIN view_hard USING (session_id, slot))"
+        )
+        self._rebuild(
+            f"(SELECT * FROM {self._table} ANTI JOIN view_hard USING (session_id, slot))",
+            "(SELECT * FROM view_batch ANTI JOIN view_hard USING (session_id, slot))",
+            meets,
+        )
+        self._add_hard(records)
+        self.db.execute("DROP TABLE view_hard")
+        self._swap()
+
+    def _rebuild(self, views: str, parts: str, meets: str) -> None:
+        """The next open views (table `_spare`): the outer join of open views and parts, each
+        part at most one per key, on (key, meeting); `met`: a view and a part merged."""
+        both = "o.session_id IS NOT NULL AND g.session_id IS NOT NULL"
         merged = ", ".join(
             [
                 "coalesce(o.session_id, g.session_id) AS session_id",
                 "coalesce(o.slot, g.slot) AS slot",
                 *(f'{_merge_pair(p, "o", "g")} AS "{p.name}"' for p in PARTIALS),
+                f"{both} AS met",
             ]
         )
         self.db.execute(
             f"""CREATE OR REPLACE TABLE {self._spare} AS
             SELECT {merged}
-            FROM {easy_open} o FULL JOIN {easy_batch} g
+            FROM {views} o FULL JOIN {parts} g
                 ON o.session_id = g.session_id AND o.slot = g.slot AND {meets}"""
         )
-        if hard:
-            self._add_hard(records)
-            self.db.execute("DROP TABLE view_hard")
+
+    def _swap(self) -> None:
+        """The next open views become the open views."""
         self.db.execute(f"DROP TABLE {self._table}")
         self._table, self._spare = self._spare, self._table
         self.db.execute("DROP TABLE view_batch")
@@ -140,7 +168,8 @@ class ViewBuilder:
                 SELECT * FROM view_batch WHERE last_event_time - view_start >= {timeout}
             ) USING (session_id, slot)
             UNION ALL BY NAME
-            SELECT * FROM {self._table} SEMI JOIN view_hard USING (session_id, slot)"""
+            SELECT {self._columns} FROM {self._table}
+            SEMI JOIN view_hard USING (session_id, slot)"""
         )
         self.db.execute(
             f"""CREATE OR REPLACE TEMP TABLE view_numbers AS
@@ -155,7 +184,7 @@ class ViewBuilder:
             )"""
         )
         self.db.execute(
-            f"""INSERT INTO {self._spare}
+            f"""INSERT INTO {self._spare} ({self._columns})
             SELECT p.session_id, p.slot, {self._merge_of("p")}
             FROM view_parts p JOIN view_numbers n ON p.rowid = n.part
             GROUP BY p.session_id, p.slot, n.view_number"""
