@@ -1,11 +1,13 @@
 """The local engine's views (`qos_shared.views`), in DuckDB: open views as rows of partials, merged
 with each batch, closed by the watermark into view records.
 
-State: table `open_views`, one row per open view: its `session_id`, its `max_length` slot, and
-the partials of the records seen so far (`view_start` and `last_event_time` among them). A view
+State: a table of the open views (`open_views`, rebuilt as `open_views_next` by each batch, the
+two names alternating), one row per open view: its `session_id`, its `max_length` slot, and the
+partials of the records seen so far (`view_start` and `last_event_time` among them). A view
 closes once the watermark reaches its close time (last event + timeout - 1 ms); its record then
 comes out finished (`finish_sql`). A record that comes after its view closed starts a new one, as
-in Flink's session windows.
+in Flink's session windows. `snapshot` and `restore` carry the rows (key and partials) across a
+restart.
 
 A batch merges in as the session-window merge does: per (session, slot), the parts (the batch's
 records, each a one-record view, and the open views) ordered by start, a new view wherever a
@@ -17,11 +19,15 @@ usual case goes a shorter way, with the same result:
   the load's flag columns where the catalogue has the same filter); where they span less than
   `timeout` no gap of a timeout lies between them, so they are one part;
 - such a part *meets* an open view of its key when neither starts a timeout or more after the
-  other ends (the two would be one view); when it meets at most one, the new open views are one
-  outer join of the open views with the batch's parts on (key, meeting): a met view merged with
-  its part, the others as they were, a part that meets none a new view;
-- the other keys (a batch spanning a timeout or more of one session, or a part that joins two
-  open views) go the whole way: their records and open views ordered and numbered as above.
+  other ends (the two would be one view). When every key of the batch is one part, the next
+  open views are one outer join of the open views with the parts on (key, meeting): a met view
+  merged with its part, the others as they were, a part that meets none a new view. That is
+  right unless a part met two open views of its key (a late record between two of them), which
+  the join's row count tells: it has as many rows as open views and parts, less one for each
+  view merged with a part, unless a part came out twice;
+- otherwise the keys with a part spanning a timeout or more, or a part that meets two open
+  views, go the whole way (their records, or part, and open views ordered and numbered as
+  above), the others through the join.
 
 Everything is SQL over the engine's connection (no Python object per record).
 """
