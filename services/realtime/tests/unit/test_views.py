@@ -120,3 +120,71 @@ def test_a_record_after_its_view_closed_starts_a_new_one() -> None:
     later = [v for v in engine.take_closed_views() if v["session_id"] == "s"]
     assert [v["view_start"] for v in later] == [base + 5_000]
     assert math.isclose(later[0]["score_startup"], 100 * 8 / 13)
+
+
+def bursts(rng: random.Random, sessions: int, base: int, timeout_ms: int) -> list[Record]:
+    """Sessions of bursts of records, the bursts apart by less or more than the timeout (often
+    by just under two: a record between them, arriving last, joins both)."""
+    kinds = ["PLAYBACK_SUMMARY"] * 4 + ["PLAY", "ATTEMPT", "STOP", "ERROR"]
+    out: list[Record] = []
+    for s in range(sessions):
+        t = base + rng.randrange(60_000)
+        for _ in range(rng.randrange(1, 5)):
+            for _ in range(rng.randrange(1, 4)):
+                kind = rng.choice(kinds)
+                record: Record = {
+                    "metric_type": kind,
+                    "session_id": f"s{s}",
+                    "event_id": f"e{len(out)}",
+                    "client_platform": rng.choice(["web", "ios"]),
+                    "channel_watched": f"ch{rng.randrange(3)}",
+                    "is_live": rng.random() < 0.5,
+                    "source_format": "v1",
+                    "event_time": t,
+                }
+                if kind == "PLAYBACK_SUMMARY":
+                    record |= {
+                        "playing_time_ms": rng.randrange(1_000, 10_000),
+                        "buffering_time_ms": rng.choice([0, 500]),
+                        "buffering_count": rng.choice([0, 1]),
+                        "bitrate_bps": rng.choice([None, 2_000_000]),
+                    }
+                elif kind == "PLAY":
+                    record["startup_latency_ms"] = rng.randrange(200, 3_000)
+                elif kind == "ERROR":
+                    record["fatal"] = rng.random() < 0.5
+                out.append(record)
+                t += rng.randrange(0, 3_000)
+            t += rng.choice([timeout_ms // 2, timeout_ms + 1_000, 2 * timeout_ms - 2_000])
+    return out
+
+
+@pytest.mark.parametrize("batch", [3, 40])
+def test_open_views_of_one_session_side_by_side_and_joined_by_a_late_record(batch: int) -> None:
+    """A long allowed lateness keeps several views of a session open at once; records out of
+    order (by less than the lateness) fall between them, and one record can join two of them
+    into one view; batches span less and more than the timeout; views are cut at `max_length`.
+    Every view's record equals the oracle's."""
+    timeout = 10_000
+    rules = ViewRules(timeout_ms=timeout, max_length_ms=40_000)
+    rng = random.Random(batch)
+    records = bursts(rng, 60, 1_800_000_000_000, timeout)
+    arrival = sorted(records, key=lambda r: r["event_time"] + rng.randrange(25_000))
+    engine = WindowEngine(WindowConfig(window_s=60, allowed_lateness_s=30, views=rules))
+    closed: list[Record] = []
+    open_at_once = 0
+    for i in range(0, len(arrival), batch):
+        result = engine.add([orjson.dumps(r) for r in arrival[i : i + batch]])
+        assert not result.late
+        sessions = engine.views.snapshot()
+        open_at_once = max(open_at_once, len(sessions) - len({(s[0], s[1]) for s in sessions}))
+        engine.close_views(engine.watermark())
+        closed += engine.take_closed_views()
+    engine.close_views(None, end_of_input=True)
+    closed += engine.take_closed_views()
+
+    want = {v["view_id"]: v for v in views(records, timeout_ms=timeout, max_length_ms=40_000)}
+    got = {v["view_id"]: v for v in closed}
+    assert open_at_once > 0, "two open views of one session at once"
+    assert len(got) == len(closed) and set(got) == set(want)
+    assert all(same_view(got[k], want[k]) for k in want)

@@ -1,17 +1,35 @@
 """The local engine's views (`qos_shared.views`), in DuckDB: open views as rows of partials, merged
 with each batch, closed by the watermark into view records.
 
-State: table `open_views`, one row per open view: its `session_id`, its `max_length` slot, and
-the partials of the records seen so far (`view_start` and `last_event_time` among them). A batch
-merges in set-wise: the batch's records (each a one-record view) and the open views of the same
-sessions are ordered per (session, slot) by start, and a new view begins wherever a start is at
-least `timeout` after every end before it (the session-window merge); each group's partials merge
-into one row. A view closes once the watermark reaches its close time (last event + timeout
-- 1 ms); its record then comes out finished (`finish_sql`). A record that comes after its view
-closed starts a new one, as in Flink's session windows.
+State: a table of the open views (`open_views`, rebuilt as `open_views_next` by each batch, the
+two names alternating), one row per open view: its `session_id`, its `max_length` slot, and the
+partials of the records seen so far (`view_start` and `last_event_time` among them). A view
+closes once the watermark reaches its close time (last event + timeout - 1 ms); its record then
+comes out finished (`finish_sql`). A record that comes after its view closed starts a new one, as
+in Flink's session windows. `snapshot` and `restore` carry the rows (key and partials) across a
+restart.
 
-Everything is SQL over the engine's connection (no Python object per record): the cost per batch
-is one grouped pass over the batch and the open views of its sessions.
+A batch merges in as the session-window merge does: per (session, slot), the parts (the batch's
+records, each a one-record view, and the open views) ordered by start, a new view wherever a
+part starts at least `timeout` after every part before it; each group's partials merge into one
+row. Done that way for every key, it is a sort of the whole batch and of the open views; so the
+usual case goes a shorter way, with the same result:
+
+- the batch's records are aggregated per (session, slot) in one grouped pass (filters read from
+  the load's flag columns where the catalogue has the same filter); where they span less than
+  `timeout` no gap of a timeout lies between them, so they are one part;
+- such a part *meets* an open view of its key when neither starts a timeout or more after the
+  other ends (the two would be one view). When every key of the batch is one part, the next
+  open views are one outer join of the open views with the parts on (key, meeting): a met view
+  merged with its part, the others as they were, a part that meets none a new view. That is
+  right unless a part met two open views of its key (a late record between two of them), which
+  the join's row count tells: it has as many rows as open views and parts, less one for each
+  view merged with a part, unless a part came out twice;
+- otherwise the keys with a part spanning a timeout or more, or a part that meets two open
+  views, go the whole way (their records, or part, and open views ordered and numbered as
+  above), the others through the join.
+
+Everything is SQL over the engine's connection (no Python object per record).
 """
 
 # ruff: noqa: S608 - SQL text rendered from the view definition and integers; no input.
@@ -21,6 +39,8 @@ from typing import Any
 
 import duckdb
 
+from qos_realtime.adapters.window_sql import PLAN
+from qos_shared.catalogue_sql import expr_sql, filter_sql
 from qos_shared.record_schema import column_types
 from qos_shared.views import (
     PARTIALS,
@@ -42,48 +62,121 @@ class ViewBuilder:
         self._partials = [p.name for p in PARTIALS]
         self._columns = ", ".join(f'"{c}"' for c in (*_KEY, *self._partials))
         self._record_partials = ", ".join(record_partials_sql("duckdb"))
+        self._batch_partials = ", ".join(
+            f'CAST({_batch_partial_sql(p)} AS {_partial_type(p)}) AS "{p.name}"' for p in PARTIALS
+        )
         self._merge = ", ".join(merge_sql("duckdb"))
         self._finish = ", ".join(finish_sql("duckdb", rules))
         self._fields = list(VIEW_FIELDS)
+        self._table = "open_views"
+        self._spare = "open_views_next"
+        self._types = ", ".join(f'"{p.name}" {_partial_type(p)}' for p in PARTIALS)
         db.execute(
-            "CREATE TABLE open_views (session_id VARCHAR, slot BIGINT, "
-            + ", ".join(f'"{p.name}" {_partial_type(p)}' for p in PARTIALS)
-            + ")"
+            f"CREATE TABLE {self._table} (session_id VARCHAR, slot BIGINT, {self._types},"
+            " met BOOLEAN)"
         )
 
     def add(self, table: str) -> None:
         """Merge the records of `table` (the engine's loaded batch: every field the view
-        partials read) into the open views."""
-        slot = f"event_time // {self.rules.max_length_ms}"
+        partials read, and the flag columns of `window_sql.flag_columns`) into the open views."""
         timeout = self.rules.timeout_ms
-        key = "PARTITION BY session_id, slot ORDER BY view_start, last_event_time"
-        # The batch's records, each a one-record view.
+        records = f"{table} WHERE session_id IS NOT NULL AND metric_type != 'VIEW'"
+        # The batch's records per (session, slot): one part where they span less than a timeout.
         self.db.execute(
             f"""CREATE OR REPLACE TEMP TABLE view_batch AS
-            SELECT session_id, {slot} AS slot, {self._record_partials}
-            FROM {table} WHERE session_id IS NOT NULL AND metric_type != 'VIEW'"""
+            SELECT session_id, event_time // {self.rules.max_length_ms} AS slot,
+                   {self._batch_partials}
+            FROM {records} GROUP BY session_id, slot"""
         )
-        # The parts to merge: the open views of the batch's sessions, and the batch's records,
-        # merged beforehand per (session, slot) where they span less than the timeout (no gap
-        # of a timeout can lie between them: the usual case, one grouped pass).
+        meets = (
+            f"g.view_start < o.last_event_time + {timeout}"
+            f" AND o.view_start < g.last_event_time + {timeout}"
+        )
+        row = self.db.execute(
+            f"""SELECT count(*), count(*) FILTER (WHERE last_event_time - view_start >= {timeout}),
+                   (SELECT count(*) FROM {self._table})
+            FROM view_batch"""
+        ).fetchone()
+        parts, long, views = (int(v) for v in row) if row else (0, 0, 0)
+        if not long:
+            # Every key one part: the outer join, then a check that no part met two open views
+            # (it would come out twice): the rows are the open views, plus the parts, less the
+            # parts that met one; as many merged rows as parts that met one, else one met two.
+            self._rebuild(self._table, "view_batch", meets)
+            row = self.db.execute(
+                f"SELECT count(*), count(*) FILTER (WHERE met) FROM {self._spare}"
+            ).fetchone()
+            rows, merged = (int(v) for v in row) if row else (0, 0)
+            if merged == views + parts - rows:
+                self._swap()
+                return
+        # The keys that go the whole way: a part spanning a timeout or more, or a part that
+        # meets two open views.
+        self.db.execute(
+            f"""CREATE OR REPLACE TEMP TABLE view_hard AS
+            SELECT session_id, slot FROM view_batch
+            WHERE last_event_time - view_start >= {timeout}
+            UNION
+            SELECT g.session_id, g.slot
+            FROM view_batch g JOIN {self._table} o USING (session_id, slot)
+            WHERE {meets} GROUP BY g.session_id, g.slot HAVING count(*) > 1"""
+        )
+        self._rebuild(
+            f"(SELECT * FROM {self._table} ANTI JOIN view_hard USING (session_id, slot))",
+            "(SELECT * FROM view_batch ANTI JOIN view_hard USING (session_id, slot))",
+            meets,
+        )
+        self._add_hard(records)
+        self.db.execute("DROP TABLE view_hard")
+        self._swap()
+
+    def _rebuild(self, views: str, parts: str, meets: str) -> None:
+        """The next open views (table `_spare`): the outer join of open views and parts, each
+        part at most one per key, on (key, meeting); `met`: a view and a part merged."""
+        both = "o.session_id IS NOT NULL AND g.session_id IS NOT NULL"
+        merged = ", ".join(
+            [
+                "coalesce(o.session_id, g.session_id) AS session_id",
+                "coalesce(o.slot, g.slot) AS slot",
+                *(f'{_merge_pair(p, "o", "g")} AS "{p.name}"' for p in PARTIALS),
+                f"{both} AS met",
+            ]
+        )
+        self.db.execute(
+            f"""CREATE OR REPLACE TABLE {self._spare} AS
+            SELECT {merged}
+            FROM {views} o FULL JOIN {parts} g
+                ON o.session_id = g.session_id AND o.slot = g.slot AND {meets}"""
+        )
+
+    def _swap(self) -> None:
+        """The next open views become the open views."""
+        self.db.execute(f"DROP TABLE {self._table}")
+        self._table, self._spare = self._spare, self._table
+        self.db.execute("DROP TABLE view_batch")
+
+    def _add_hard(self, records: str) -> None:
+        """The keys of `view_hard`, the whole way: the open views of those keys and the batch's
+        parts (its records, one part per key where they span less than a timeout) ordered per
+        key by start, numbered (a new view wherever a part starts a timeout or more after every
+        part before it), merged per number into the new open views."""
+        timeout = self.rules.timeout_ms
+        slot = f"event_time // {self.rules.max_length_ms}"
+        key = "PARTITION BY session_id, slot ORDER BY view_start, last_event_time"
         self.db.execute(
             f"""CREATE OR REPLACE TEMP TABLE view_parts AS
-            WITH spans AS (
-                SELECT session_id, slot,
-                       max(last_event_time) - min(view_start) < {timeout} AS short
-                FROM view_batch GROUP BY session_id, slot
-            )
-            SELECT session_id, slot, {self._merge}
-            FROM view_batch SEMI JOIN (SELECT * FROM spans WHERE short) s USING (session_id, slot)
-            GROUP BY session_id, slot
+            SELECT * FROM view_batch SEMI JOIN view_hard USING (session_id, slot)
+            WHERE last_event_time - view_start < {timeout}
             UNION ALL BY NAME
-            SELECT * FROM view_batch
-            SEMI JOIN (SELECT * FROM spans WHERE NOT short) s USING (session_id, slot)
+            SELECT * FROM (
+                SELECT session_id, {slot} AS slot, {self._record_partials} FROM {records}
+            ) SEMI JOIN (
+                SELECT * FROM view_batch WHERE last_event_time - view_start >= {timeout}
+            ) USING (session_id, slot)
             UNION ALL BY NAME
-            SELECT o.* FROM open_views o SEMI JOIN spans s USING (session_id, slot)"""
+            SELECT {self._columns} FROM {self._table}
+            SEMI JOIN view_hard USING (session_id, slot)"""
         )
-        # Which view each part belongs to, on the narrow key columns only: a new view wherever
-        # a part starts a timeout or more after every part before it.
         self.db.execute(
             f"""CREATE OR REPLACE TEMP TABLE view_numbers AS
             SELECT part, sum(CASE WHEN reach IS NULL OR view_start >= reach + {timeout}
@@ -97,17 +190,12 @@ class ViewBuilder:
             )"""
         )
         self.db.execute(
-            f"""CREATE OR REPLACE TEMP TABLE view_merge AS
+            f"""INSERT INTO {self._spare} ({self._columns})
             SELECT p.session_id, p.slot, {self._merge_of("p")}
             FROM view_parts p JOIN view_numbers n ON p.rowid = n.part
             GROUP BY p.session_id, p.slot, n.view_number"""
         )
-        self.db.execute(
-            """DELETE FROM open_views o WHERE EXISTS (
-                SELECT 1 FROM view_batch b WHERE b.session_id = o.session_id AND b.slot = o.slot)"""
-        )
-        self.db.execute(f"INSERT INTO open_views SELECT {self._columns} FROM view_merge")
-        for name in ("view_batch", "view_parts", "view_numbers", "view_merge"):
+        for name in ("view_parts", "view_numbers"):
             self.db.execute(f"DROP TABLE {name}")
 
     def _merge_of(self, alias: str) -> str:
@@ -122,10 +210,10 @@ class ViewBuilder:
             else f"last_event_time + {self.rules.timeout_ms - 1} <= {int(watermark)}"
         )
         rows = self.db.execute(
-            f"SELECT {self._finish} FROM open_views WHERE {due} ORDER BY event_time, view_id"
+            f"SELECT {self._finish} FROM {self._table} WHERE {due} ORDER BY event_time, view_id"
         ).fetchall()
         if rows:
-            self.db.execute(f"DELETE FROM open_views WHERE {due}")
+            self.db.execute(f"DELETE FROM {self._table} WHERE {due}")
         return [dict(zip(self._fields, row, strict=True)) for row in rows]
 
     def latest(self, k: int) -> int | None:
@@ -137,23 +225,54 @@ class ViewBuilder:
         return None if row is None else int(row[0])
 
     def open_count(self) -> int:
-        row = self.db.execute("SELECT count(*) FROM open_views").fetchone()
+        row = self.db.execute(f"SELECT count(*) FROM {self._table}").fetchone()
         return int(row[0]) if row else 0
 
     def snapshot(self) -> list[tuple[Any, ...]]:
         """The open views' rows (for the engine's restart state)."""
-        return self.db.execute(f"SELECT {self._columns} FROM open_views").fetchall()
+        return self.db.execute(f"SELECT {self._columns} FROM {self._table}").fetchall()
 
     def restore(self, rows: list[tuple[Any, ...]]) -> None:
         """Open views from a `snapshot`, replacing the current ones."""
-        self.db.execute("DELETE FROM open_views")
+        self.db.execute(f"DELETE FROM {self._table}")
         if rows:
             marks = ", ".join("?" for _ in (*_KEY, *self._partials))
-            self.db.executemany(f"INSERT INTO open_views VALUES ({marks})", rows)
+            self.db.executemany(
+                f"INSERT INTO {self._table} ({self._columns}) VALUES ({marks})", rows
+            )
 
     @property
     def state_columns(self) -> list[str]:
         return [*_KEY, *self._partials]
+
+
+def _batch_partial_sql(partial: Partial) -> str:
+    """The partial as one aggregate over a batch's records of one key, its filter read from
+    the load's flag column where there is one (`window_sql.PLAN`)."""
+    if partial.filter is None:
+        where = None
+    else:
+        where = PLAN.flags.get(partial.filter) or filter_sql(partial.filter, "duckdb")
+    only = "" if where is None else f" FILTER (WHERE {where})"
+    if partial.kind == "count":
+        return f"COUNT(*){only}"
+    if partial.kind == "any":
+        return "1" if where is None else f"COUNT(*){only} > 0"
+    assert partial.value is not None, partial.name
+    value = (
+        f'"{partial.value}"'
+        if isinstance(partial.value, str)
+        else expr_sql(partial.value, "duckdb")
+    )
+    return f"{partial.merge.upper()}({value}){only}"
+
+
+def _merge_pair(partial: Partial, left: str, right: str) -> str:
+    """Two rows' partial merged (either may be null: no row, or no value)."""
+    a, b = f'{left}."{partial.name}"', f'{right}."{partial.name}"'
+    if partial.merge == "sum":
+        return f"coalesce({a} + {b}, {a}, {b})"
+    return f"{'LEAST' if partial.merge == 'min' else 'GREATEST'}({a}, {b})"
 
 
 _DUCKDB = {"string": "VARCHAR", "int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN"}

@@ -76,8 +76,9 @@ class WindowEngine:
         # column, store. Only the fields the aggregates read are kept, not those only filters
         # read. The JSON reader reads every field the catalogue reads, with its type: what it
         # refuses (malformed JSON, a value it cannot convert) fails the whole batch.
+        stored = [c for c in stored_columns() if c != "event_time"]
         select = ", ".join(
-            [f'"{c}"' for c in stored_columns()]
+            [f'"{c}"' for c in stored]
             + ["event_time", f"{window_start_sql(config.window_ms)} AS window_start"]
             + [f"coalesce({sql}, FALSE) AS {name}" for name, sql in flags.items()]
         )
