@@ -219,7 +219,7 @@ class ViewBuilder:
     def latest(self, k: int) -> int | None:
         """The k-th latest last event time among the open views (None: fewer than k)."""
         row = self.db.execute(
-            "SELECT last_event_time FROM open_views ORDER BY last_event_time DESC"
+            f"SELECT last_event_time FROM {self._table} ORDER BY last_event_time DESC"
             f" LIMIT 1 OFFSET {int(k) - 1}"
         ).fetchone()
         return None if row is None else int(row[0])
