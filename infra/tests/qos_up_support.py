@@ -25,6 +25,7 @@ import pytest
 from qos_infra.dashboard.sample import Seeded, generate, seed
 from qos_infra.dashboard.screenshot import CHROMIUM_ARGS
 from qos_infra.dashboard.server import DashboardHTTPServer, serving
+from qos_shared.testing.views_oracle import views
 
 # The dashboard tests' realtime windows and allowed lateness.
 WINDOW_S = 10
@@ -184,6 +185,12 @@ def start_qos(argv: list[str], env: dict[str, str] | None = None) -> subprocess.
         stdin=subprocess.DEVNULL,
         text=True,
     )
+
+
+def with_closed_views(records: list[dict[str, Any]], until_ms: int) -> list[dict[str, Any]]:
+    """The records and the records of their views (the oracle's) that close before `until_ms`:
+    what a window ending there counts, in any engine whose watermark has passed its end."""
+    return [*records, *(v for v in views(records) if v["event_time"] < until_ms)]
 
 
 def dashboard_fixtures(

@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import pytest
-from qos_up_support import LATENESS_S, WINDOW_MS, dashboard_fixtures
+from qos_up_support import LATENESS_S, WINDOW_MS, dashboard_fixtures, with_closed_views
 
 from qos_infra.dashboard.app import TILES
 from qos_infra.dashboard.sample import Seeded
@@ -202,7 +202,7 @@ def test_summary_is_the_newest_final_window(
     body = get(server, "/api/realtime/summary")
     assert body["window"] == {"start": window, "end": window + WINDOW_MS, "final": True}
     assert body["newest_window"] == {"start": newest, "end": newest + WINDOW_MS, "final": False}
-    in_window = by_window(records)[window]
+    in_window = by_window(with_closed_views(records, window + WINDOW_MS))[window]
     for name in PLAIN_METRICS:
         assert close(body["values"][name], ORACLE[name](in_window)), name
     shares = rendition_shares(in_window)
@@ -216,7 +216,8 @@ def test_summary_of_one_platform(server: DashboardHTTPServer, seeded: tuple[Path
     platform = most_common(by_window(records)[window], "client_platform")
     body = get(server, "/api/realtime/summary", platform=platform)
     assert body["dimension"] == "client_platform" and body["value"] == platform
-    mine = by_window(records, client_platform=platform)[window]
+    counted = with_closed_views(records, window + WINDOW_MS)
+    mine = by_window(counted, client_platform=platform)[window]
     for name in TILES:
         assert close(body["values"][name], ORACLE[name](mine)), name
 

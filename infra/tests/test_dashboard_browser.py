@@ -24,6 +24,7 @@ from qos_up_support import (
     chromium,
     dashboard_fixtures,
     keep_screenshot,
+    with_closed_views,
 )
 
 from qos_infra.dashboard.app import TILES
@@ -152,7 +153,7 @@ def test_dashboard_in_chromium(
 
         # Tiles: the newest final window, exactly the oracle's numbers.
         window = newest_final_window(records)
-        assert_tiles(page, by_window(records)[window])
+        assert_tiles(page, by_window(with_closed_views(records, window + WINDOW_MS))[window])
         titles = page.locator('[data-testid="tile-startup_time_p95"] .title').inner_text()
         assert titles == "Video startup time p95"  # the catalogue's title
 
@@ -180,7 +181,8 @@ def test_dashboard_in_chromium(
         platform = max(counts, key=lambda k: counts[k])
         page.select_option('[data-testid="filter-platform"]', platform)
         wait_ready(page, f"platform={platform}")
-        assert_tiles(page, by_window(records, client_platform=platform)[window])
+        counted = with_closed_views(records, window + WINDOW_MS)
+        assert_tiles(page, by_window(counted, client_platform=platform)[window])
 
         # Platform and channel together: realtime panels say why they cannot, no crash.
         channel = records[-1]["channel_watched"]

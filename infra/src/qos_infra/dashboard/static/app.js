@@ -390,6 +390,15 @@ function outcome(session) {
   return el("span", { class: "badge", text: "starting" });
 }
 
+// A list panel's rows and state: `reply.empty` and its message, or the error that stopped it.
+function fillTable(table, empty, rows, reply) {
+  table.querySelector("tbody").replaceChildren(...rows);
+  table.dataset.state = reply.error ? "error" : reply.empty ? "empty" : "ready";
+  table.dataset.rows = String(rows.length);
+  empty.hidden = !reply.error && !reply.empty;
+  empty.textContent = reply.error ? reply.error.message : reply.message || "";
+}
+
 const OUTCOME_BADGES = {
   played: ["good", "played"],
   abandoned: ["", "abandoned"],
@@ -405,7 +414,6 @@ function viewOutcome(view) {
 
 async function refreshViews(from, to) {
   const table = $("views-table");
-  const body = table.querySelector("tbody");
   const empty = $("views-empty");
   const params = filters(new URLSearchParams({ from: String(Math.floor(from)), to: String(Math.ceil(to)), limit: "50", order: "worst" }));
   const seconds = (ms) => (ms === null || ms === undefined ? "" : `${(ms / 1000).toFixed(1)} s`);
@@ -433,23 +441,15 @@ async function refreshViews(from, to) {
       });
       return row;
     });
-    body.replaceChildren(...rows);
-    table.dataset.state = reply.empty ? "empty" : "ready";
-    table.dataset.rows = String(rows.length);
-    empty.hidden = !reply.empty;
-    empty.textContent = reply.message || "";
+    fillTable(table, empty, rows, reply);
   } catch (error) {
-    table.dataset.state = "error";
-    body.replaceChildren();
-    empty.hidden = false;
-    empty.textContent = error.message;
+    fillTable(table, empty, [], { error });
     throw error;
   }
 }
 
 async function refreshSessions(from, to) {
   const table = $("sessions-table");
-  const body = table.querySelector("tbody");
   const empty = $("sessions-empty");
   const params = filters(new URLSearchParams({ from: String(Math.floor(from)), to: String(Math.ceil(to)), limit: "50" }));
   try {
@@ -470,16 +470,9 @@ async function refreshSessions(from, to) {
       row.addEventListener("click", () => selectSession(s, row));
       return row;
     });
-    body.replaceChildren(...rows);
-    table.dataset.state = reply.empty ? "empty" : "ready";
-    table.dataset.rows = String(rows.length);
-    empty.hidden = !reply.empty;
-    empty.textContent = reply.message || "";
+    fillTable(table, empty, rows, reply);
   } catch (error) {
-    table.dataset.state = "error";
-    body.replaceChildren();
-    empty.hidden = false;
-    empty.textContent = error.message;
+    fillTable(table, empty, [], { error });
     throw error;
   }
 }
