@@ -54,7 +54,6 @@ from qos_realtime.adapters.window_sql import (
 )
 from qos_realtime.domain.rows import GroupDimension, MetricRow
 from qos_realtime.domain.windows import BatchResult, WindowConfig
-from qos_shared.catalogue import EVENT_METRICS
 
 
 class WindowEngine:
@@ -436,19 +435,14 @@ def spill_dir_default() -> Path | None:
 
 
 def compute_rows(
-    records: Iterable[dict[str, Any]], *, window_s: int = 60, top_n: int = 10, views: bool = True
+    records: Iterable[dict[str, Any]], *, window_s: int = 60, top_n: int = 10
 ) -> list[MetricRow]:
     """Final rows of every window of a bounded set of stored records (one batch, so none is
-    late), as a Flink job on a bounded source would emit them. `views=False`: the metrics over
-    events only (`EVENT_METRICS`), as an engine that builds no views computes them."""
+    late; every view closes at its end), as a Flink job on a bounded source would emit them."""
     engine = WindowEngine(WindowConfig(window_s=window_s, top_n_channels=top_n))
     engine.add([orjson.dumps(r) for r in records])
-    if views:
-        engine.close_views(None, end_of_input=True)
+    engine.close_views(None, end_of_input=True)
     windows = engine.open_windows()
     rows = engine.rows(windows, final=True)
     engine.close(windows)
-    if not views:
-        over_events = {m.name for m in EVENT_METRICS}
-        rows = [r for r in rows if r.metric in over_events]
     return rows
