@@ -43,12 +43,16 @@ def generate(
 Key = tuple[int, str, str, str, str]  # window_start, metric, dimension, dimension_value, split
 
 
-def expected_rows(records: list[Record], *, window_s: int, top_n: int) -> dict[Key, float | None]:
+def expected_rows(
+    records: list[Record], *, window_s: int, top_n: int, view_timeout_ms: int | None = None
+) -> dict[Key, float | None]:
     """What every engine must produce for these records, keyed like MetricRow.key(): with the
-    records of their views (the oracle's), at their close times."""
+    records of their views (the oracle's, with this timeout or the default), at their close
+    times."""
     window_ms = window_s * 1000
     windows: dict[int, list[Record]] = defaultdict(list)
-    for r in [*records, *views(records)]:
+    timeout = {} if view_timeout_ms is None else {"timeout_ms": view_timeout_ms}
+    for r in [*records, *views(records, **timeout)]:
         windows[r["event_time"] // window_ms * window_ms].append(r)
     out: dict[Key, float | None] = {}
     for start, rs in windows.items():

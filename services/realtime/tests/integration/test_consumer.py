@@ -64,13 +64,24 @@ def clock() -> Clock:
     return Clock()
 
 
-def consumer(log: EventLog, store: MetricStore, clock: Clock, **timing: Any) -> RealtimeConsumer:
+def consumer(
+    log: EventLog,
+    store: MetricStore,
+    clock: Clock,
+    *,
+    horizon_s: float = 0.0,
+    views_log: EventLog | None = None,
+    **timing: Any,
+) -> RealtimeConsumer:
+    """A consumer of W-second windows, 5 s lateness; `horizon_s`: its revision horizon (0: a
+    closed window is final, a record for it late)."""
     return RealtimeConsumer(
         log,
         store,
-        WindowConfig(window_s=W, allowed_lateness_s=5),
+        WindowConfig(window_s=W, allowed_lateness_s=5, revision_horizon_s=horizon_s),
         ConsumerTiming(**{"flush_interval_s": 0.0, "idle_after_s": 30.0, **timing}),
         clock=clock,
+        views_log=views_log,
     )
 
 
@@ -103,6 +114,30 @@ def test_out_of_order_within_lateness_lands_in_its_window_and_later_is_late(
     assert value(store, "plays", 0) == 3
     assert value(store, "late_events", 0) == 1
     assert value(store, "plays", 1) is None  # window 1 (10-20 s) open: watermark is 11 s
+    assert store.revisions() == {}
+
+
+def test_a_record_within_the_revision_horizon_revises_its_closed_window(
+    log: EventLog, store: MetricStore, clock: Clock
+) -> None:
+    c = consumer(log, store, clock, horizon_s=20)
+    append(log, play(1, 1), play(2, 9.5), play(5, 16), play(7, 16))
+    c.poll()  # watermark 11 s: window 0 (0-10 s) closes with 2 plays
+    assert value(store, "plays", 0) == 2
+    append(log, play(6, 9, startup_latency_ms=4000))  # after its window closed: a revision
+    c.poll()
+    assert value(store, "plays", 0) == 3
+    assert value(store, "startup_time", 0) == pytest.approx((1001 + 1002 + 4000) / 3000)
+    assert value(store, "late_events", 0) is None
+    ((window, revision),) = store.revisions().items()
+    assert window == BASE_MS and (revision["revision"], revision["records"]) == (1, 1)
+    append(log, play(8, 36), play(9, 36))  # watermark 31 s: window 0 ended 21 s before, sealed
+    c.poll()
+    append(log, play(10, 2))
+    c.poll()
+    assert value(store, "plays", 0) == 3
+    assert value(store, "late_events", 0) == 1
+    assert store.revisions()[BASE_MS]["revision"] == 1
 
 
 def test_windows_close_on_the_watermark_and_on_idleness_not_on_wall_time(
@@ -189,6 +224,31 @@ def test_a_crash_between_store_write_and_checkpoint_replays_without_double_count
     b.poll()
     assert (value(store, "plays", 0), value(store, "late_events", 0)) == (2, 1)
     assert value(store, "plays", 1) == 2  # window 1 (plays 3, 5) rebuilt from the replay, closed
+
+
+def test_a_crash_after_a_revision_replays_it_without_revising_again(
+    log: EventLog, store: MetricStore, clock: Clock
+) -> None:
+    a = consumer(log, store, clock, horizon_s=600)
+    append(log, play(1, 1), play(2, 2), play(3, 16), play(5, 16))
+    a.poll()  # window 0 closed by the watermark (11 s)
+    append(log, play(4, 3))  # after window 0 closed: it is revised
+    a.poll()
+    assert value(store, "plays", 0) == 3
+    assert log.checkpoint(CONSUMER) == 0, "window 0's records are held for revisions"
+    log.commit(CONSUMER, 0)
+    b = consumer(log, store, clock, horizon_s=600)
+    b.poll()
+    assert value(store, "plays", 0) == 3 and value(store, "late_events", 0) is None
+    assert store.revisions()[BASE_MS]["revision"] == 1
+    append(log, play(6, 4))  # the restarted consumer holds window 0's records: revision 2
+    b.poll()
+    assert value(store, "plays", 0) == 4
+    assert store.revisions()[BASE_MS] | {"revised_at": 0} == {
+        "revision": 2,
+        "records": 2,
+        "revised_at": 0,
+    }
 
 
 def test_a_record_the_engine_cannot_read_stops_the_consumer_where_it_was(

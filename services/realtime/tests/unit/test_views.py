@@ -101,11 +101,12 @@ def test_streamed_in_small_batches_behind_the_watermark() -> None:
     assert all(same_view(got[k], want[k]) for k in want)
 
 
-def test_a_record_after_its_view_closed_starts_a_new_one() -> None:
+def test_without_a_revision_horizon_a_record_after_its_view_closed_starts_a_new_one() -> None:
     """As in Flink's session windows: a record behind the watermark whose window is still open
     does not reopen a closed view."""
     rules = ViewRules(timeout_ms=10_000)
-    engine = WindowEngine(WindowConfig(window_s=60, allowed_lateness_s=5, views=rules))
+    config = WindowConfig(window_s=60, allowed_lateness_s=5, views=rules, revision_horizon_s=0)
+    engine = WindowEngine(config)
     base = 1_800_000_000_000
     attempt = {"metric_type": "ATTEMPT", "session_id": "s", "event_id": "a", "event_time": base}
     engine.add([orjson.dumps(attempt)])
@@ -120,6 +121,61 @@ def test_a_record_after_its_view_closed_starts_a_new_one() -> None:
     later = [v for v in engine.take_closed_views() if v["session_id"] == "s"]
     assert [v["view_start"] for v in later] == [base + 5_000]
     assert math.isclose(later[0]["score_startup"], 100 * 8 / 13)
+
+
+@pytest.mark.parametrize("seed", [9, 10])
+def test_records_within_the_revision_horizon_revise_windows_and_reopen_views(seed: int) -> None:
+    """One record in ten arrives 10 s to 4 min after its time: far behind the 5 s lateness and
+    often after its view closed (timeout 30 s), but within the 10-minute horizon. The closed
+    windows are revised and the views reopened: the last revision of every window, and every
+    view as it last closed, equal the oracle over every record; nothing is late."""
+    records = messy(seed=seed)
+    rng = random.Random(seed)
+    delays = [
+        rng.randrange(4_000) if rng.random() < 0.9 else rng.randrange(10_000, 240_000)
+        for _ in records
+    ]
+    arrival = [
+        r
+        for _, r in sorted(
+            zip(delays, records, strict=True), key=lambda p: p[1]["event_time"] + p[0]
+        )
+    ]
+    rules = ViewRules(timeout_ms=30_000)
+    config = WindowConfig(window_s=10, allowed_lateness_s=5, top_n_channels=3, views=rules)
+    engine = WindowEngine(config)
+    final: dict[int, list[Any]] = {}  # window -> its last rows
+    closed: dict[str, Record] = {}
+    revised = reopened = 0
+    for i in range(0, len(arrival), 50):
+        result = engine.add([orjson.dumps(r) for r in arrival[i : i + 50]])
+        assert not result.late
+        watermark = engine.watermark()
+        engine.close_views(watermark)
+        due = engine.due_windows(watermark)
+        revising = engine.take_revising()
+        revised += len(revising)
+        for window in sorted({*due, *revising}):
+            final[window] = engine.rows([window], final=True)
+        engine.close(due)
+        engine.seal(watermark)
+        gone = engine.take_retracted_views()
+        reopened += len(gone)
+        for view_id in gone:
+            del closed[view_id]
+        closed |= {v["view_id"]: v for v in engine.take_closed_views()}
+    engine.close_views(None, end_of_input=True)
+    for window in engine.open_windows() + sorted(engine.take_revising()):
+        final[window] = engine.rows([window], final=True)
+    closed |= {v["view_id"]: v for v in engine.take_closed_views()}
+    assert revised > 5 and reopened > 5, (revised, reopened)
+
+    rows = [row for window_rows in final.values() for row in window_rows]
+    expected = expected_rows(records, window_s=10, top_n=3, view_timeout_ms=30_000)
+    compare({r.key(): r.value for r in rows}, expected)
+    want = {v["view_id"]: v for v in views(records, timeout_ms=30_000)}
+    assert set(closed) == set(want)
+    assert all(same_view(closed[k], want[k]) for k in want)
 
 
 def bursts(rng: random.Random, sessions: int, base: int, timeout_ms: int) -> list[Record]:

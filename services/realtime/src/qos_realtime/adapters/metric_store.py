@@ -1,7 +1,9 @@
 """The local metric store: window rows in SQLite (WAL); `MetricStore` writes, `MetricReader` reads.
 
 One row per (window, metric, group, split): provisional while the window is open, replaced by the
-final rows when it closes. `late_events` rows count records that came after their window closed.
+final rows when it closes, and by its revised rows when records come for it after it closed but
+within the engine's revision horizon (`window_revisions` counts them). `late_events` rows count
+records that came after their window was sealed.
 The engine's restart state (what it has accounted for) is kept in the same file and written in
 the same transactions as the rows it describes.
 
@@ -56,8 +58,17 @@ _SCHEMA = (
     )""",
     "CREATE INDEX IF NOT EXISTS views_by_time ON views (event_time)",
     "CREATE INDEX IF NOT EXISTS views_by_session ON views (session_id, view_start)",
-    # The engine's open views at `accounted_through` (its restart state): one row each.
+    # The engine's open views at `accounted_through` (its restart state): one row each; and
+    # the closed views it keeps for revisions.
     "CREATE TABLE IF NOT EXISTS open_views (position INTEGER PRIMARY KEY, state TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS kept_views (position INTEGER PRIMARY KEY, state TEXT NOT NULL)",
+    # Windows revised after they closed: how often, when last, by how many records.
+    """CREATE TABLE IF NOT EXISTS window_revisions (
+        window_start INTEGER PRIMARY KEY,
+        revision     INTEGER NOT NULL,
+        revised_at   INTEGER NOT NULL,
+        records      INTEGER NOT NULL
+    )""",
 )
 _COLUMNS = "window_start, window_end, metric, dimension, dimension_value, value, split, final"
 
@@ -242,6 +253,20 @@ class MetricReader:
         total = self._query(f"SELECT count(*) FROM views WHERE {where}", args)
         return [orjson.loads(r[0]) for r in rows], int(total[0][0]) if total else 0
 
+    def revisions(
+        self, start_ms: int | None = None, end_ms: int | None = None
+    ) -> dict[int, dict[str, int]]:
+        """Windows starting in [start_ms, end_ms) revised after they closed: window_start ->
+        `revision` (1 for the first), `revised_at` (epoch ms) and `records` (added since the
+        first final rows)."""
+        sql = ["SELECT window_start, revision, revised_at, records FROM window_revisions WHERE 1=1"]
+        sql_range, args = _window_range(start_ms, end_ms)
+        rows = self._query(" ".join([*sql, *sql_range]), args)
+        return {
+            int(r[0]): {"revision": int(r[1]), "revised_at": int(r[2]), "records": int(r[3])}
+            for r in rows
+        }
+
     def view(self, view_id: str) -> dict[str, Any] | None:
         """One closed view's record."""
         rows = self._query("SELECT record FROM views WHERE view_id = ?", [view_id])
@@ -303,11 +328,16 @@ class MetricStore(MetricReader):
         window_ms: int | None = None,
         state: dict[str, int] | None = None,
         views: Sequence[dict[str, Any]] = (),
+        retracted_views: Sequence[str] = (),
         open_views: Sequence[Sequence[Any]] | None = None,
+        closed_views: Sequence[Sequence[Any]] | None = None,
+        revised: dict[int, int] | None = None,
     ) -> None:
-        """In one transaction: drop the provisional rows of `finalised` windows, upsert `rows`,
-        add `late` counts (window_start -> records), add closed `views` (view records), replace
-        the `open_views` (the engine's state rows; None: unchanged) and record the engine's
+        """In one transaction: drop the rows of `finalised` windows (but `late_events`),
+        upsert `rows`, count a revision of the `revised` windows (window_start -> records
+        added), add `late` counts (window_start -> records), remove the `retracted_views` (view
+        ids), add closed `views` (view records), replace the `open_views` and the kept
+        `closed_views` (the engine's state rows; None: unchanged) and record the engine's
         `state`."""
         now = int(time.time() * 1000)
         finalised = list(finalised)
@@ -337,6 +367,13 @@ class MetricStore(MetricReader):
                         for r in rows
                     ],
                 )
+                self._store.executemany(
+                    "INSERT INTO window_revisions (window_start, revision, revised_at, records)"
+                    " VALUES (?, 1, ?, ?) ON CONFLICT (window_start) DO UPDATE SET"
+                    " revision = revision + 1, revised_at = excluded.revised_at,"
+                    " records = records + excluded.records",
+                    [(w, now, n) for w, n in (revised or {}).items()],
+                )
                 for window_start, count in (late or {}).items():
                     assert window_ms is not None, "late counts need the window length"
                     self._store.execute(
@@ -347,6 +384,9 @@ class MetricStore(MetricReader):
                         " updated_at = excluded.updated_at",
                         (window_start, window_start + window_ms, LATE_EVENTS, count, now),
                     )
+                self._store.executemany(
+                    "DELETE FROM views WHERE view_id = ?", [(v,) for v in retracted_views]
+                )
                 self._store.executemany(
                     "INSERT OR REPLACE INTO views (view_id, session_id, event_time, view_start,"
                     " outcome, score, client_platform, channel_watched, record)"
@@ -366,12 +406,16 @@ class MetricStore(MetricReader):
                         for v in views
                     ],
                 )
-                if open_views is not None:
-                    self._store.execute("DELETE FROM open_views")
-                    self._store.executemany(
-                        "INSERT INTO open_views (position, state) VALUES (?, ?)",
-                        [(i, orjson.dumps(list(row)).decode()) for i, row in enumerate(open_views)],
-                    )
+                for table, state_rows in (("open_views", open_views), ("kept_views", closed_views)):
+                    if state_rows is not None:
+                        self._store.execute(f"DELETE FROM {table}")
+                        self._store.executemany(
+                            f"INSERT INTO {table} (position, state) VALUES (?, ?)",
+                            [
+                                (i, orjson.dumps(list(row)).decode())
+                                for i, row in enumerate(state_rows)
+                            ],
+                        )
                 for key, value in (state or {}).items():
                     self._store.execute(
                         "INSERT OR REPLACE INTO engine_state (key, value) VALUES (?, ?)",
@@ -382,18 +426,26 @@ class MetricStore(MetricReader):
                 self._store.execute("ROLLBACK")
                 raise
 
-    def open_views(self) -> list[tuple[Any, ...]]:
-        """The engine's open views as last written (its restart state)."""
+    def open_views(self, *, closed: bool = False) -> list[tuple[Any, ...]]:
+        """The engine's open views (`closed`: the closed ones it keeps) as last written (its
+        restart state)."""
+        table = "kept_views" if closed else "open_views"
         with self._lock:
-            rows = self._store.execute("SELECT state FROM open_views ORDER BY position").fetchall()
+            rows = self._store.execute(f"SELECT state FROM {table} ORDER BY position").fetchall()
         return [tuple(orjson.loads(r[0])) for r in rows]
 
-    def views_closing_from(self, event_time: int) -> list[dict[str, Any]]:
-        """The view records whose close time is at or after `event_time`."""
+    def views_closing_from(
+        self, event_time: int, *, until: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The view records whose close time is at or after `event_time` (and before
+        `until`)."""
+        bound = "" if until is None else " AND event_time < ?"
+        args = (event_time,) if until is None else (event_time, until)
         with self._lock:
             rows = self._store.execute(
-                "SELECT record FROM views WHERE event_time >= ? ORDER BY event_time, view_id",
-                (event_time,),
+                f"SELECT record FROM views WHERE event_time >= ?{bound}"
+                " ORDER BY event_time, view_id",
+                args,
             ).fetchall()
         return [orjson.loads(r[0]) for r in rows]
 

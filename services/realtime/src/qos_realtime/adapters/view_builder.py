@@ -5,9 +5,16 @@ State: a table of the open views (`open_views`, rebuilt as `open_views_next` by 
 two names alternating), one row per open view: its `session_id`, its `max_length` slot, and the
 partials of the records seen so far (`view_start` and `last_event_time` among them). A view
 closes once the watermark reaches its close time (last event + timeout - 1 ms); its record then
-comes out finished (`finish_sql`). A record that comes after its view closed starts a new one, as
-in Flink's session windows. `snapshot` and `restore` carry the rows (key and partials) across a
-restart.
+comes out finished (`finish_sql`). `snapshot` and `restore` carry the rows (key and partials)
+across a restart.
+
+Revisions (`keep_closed`): a closed view's row is kept (`recent_views`) until the engine seals
+the window of its close time (`prune`). A batch with a record that meets a kept view (a record
+that came after its view closed, within the engine's revision horizon) first moves that view back
+into the open ones (`take_reopened` lists their old records, which the engine retracts from
+their windows), so the record merges into it as if it had come in time; the view closes again
+when the watermark reaches its (new) close time. Without `keep_closed` such a record starts a new
+view, as in Flink's session windows.
 
 A batch merges in as the session-window merge does: per (session, slot), the parts (the batch's
 records, each a one-record view, and the open views) ordered by start, a new view wherever a
@@ -75,6 +82,10 @@ class ViewBuilder:
             f"CREATE TABLE {self._table} (session_id VARCHAR, slot BIGINT, {self._types},"
             " met BOOLEAN)"
         )
+        db.execute(f"CREATE TABLE recent_views (session_id VARCHAR, slot BIGINT, {self._types})")
+        self.keep_closed = False
+        self._recent = 0  # rows in recent_views
+        self._reopened: list[dict[str, Any]] = []
 
     def add(self, table: str) -> None:
         """Merge the records of `table` (the engine's loaded batch: every field the view
@@ -92,6 +103,8 @@ class ViewBuilder:
             f"g.view_start < o.last_event_time + {timeout}"
             f" AND o.view_start < g.last_event_time + {timeout}"
         )
+        if self._recent:
+            self._reopen(meets)
         row = self.db.execute(
             f"""SELECT count(*), count(*) FILTER (WHERE last_event_time - view_start >= {timeout}),
                    (SELECT count(*) FROM {self._table})
@@ -129,6 +142,44 @@ class ViewBuilder:
         self._add_hard(records)
         self.db.execute("DROP TABLE view_hard")
         self._swap()
+
+    def _reopen(self, meets: str) -> None:
+        """Kept closed views that a part of the batch meets back into the open views; their
+        records (as they closed) kept for `take_reopened`."""
+        self.db.execute(
+            f"""CREATE OR REPLACE TEMP TABLE view_reopen AS
+            SELECT o.rowid AS rid FROM recent_views o SEMI JOIN view_batch g
+                ON o.session_id = g.session_id AND o.slot = g.slot AND {meets}"""
+        )
+        reopened = "recent_views WHERE rowid IN (SELECT rid FROM view_reopen)"
+        rows = self.db.execute(f"SELECT {self._finish} FROM {reopened}").fetchall()
+        if rows:
+            self._reopened += [dict(zip(self._fields, row, strict=True)) for row in rows]
+            self.db.execute(
+                f"INSERT INTO {self._table} ({self._columns})"
+                f" SELECT {self._columns} FROM {reopened}"
+            )
+            self.db.execute(f"DELETE FROM {reopened}")
+            self._recent -= len(rows)
+        self.db.execute("DROP TABLE view_reopen")
+
+    def take_reopened(self) -> list[dict[str, Any]]:
+        """The records, as they had closed, of the views reopened since the last call."""
+        taken, self._reopened = self._reopened, []
+        return taken
+
+    def prune(self, sealed_until: int) -> None:
+        """Forget the kept closed views whose close time is before `sealed_until`."""
+        if self._recent:
+            self.db.execute(
+                "DELETE FROM recent_views"
+                f" WHERE last_event_time + {self.rules.timeout_ms - 1} < {int(sealed_until)}"
+            )
+            self._recent = self._count("recent_views")
+
+    def _count(self, table: str) -> int:
+        row = self.db.execute(f"SELECT count(*) FROM {table}").fetchone()
+        return int(row[0]) if row else 0
 
     def _rebuild(self, views: str, parts: str, meets: str) -> None:
         """The next open views (table `_spare`): the outer join of open views and parts, each
@@ -213,6 +264,12 @@ class ViewBuilder:
             f"SELECT {self._finish} FROM {self._table} WHERE {due} ORDER BY event_time, view_id"
         ).fetchall()
         if rows:
+            if self.keep_closed:
+                self.db.execute(
+                    f"INSERT INTO recent_views SELECT {self._columns} FROM {self._table}"
+                    f" WHERE {due}"
+                )
+                self._recent += len(rows)
             self.db.execute(f"DELETE FROM {self._table} WHERE {due}")
         return [dict(zip(self._fields, row, strict=True)) for row in rows]
 
@@ -225,21 +282,24 @@ class ViewBuilder:
         return None if row is None else int(row[0])
 
     def open_count(self) -> int:
-        row = self.db.execute(f"SELECT count(*) FROM {self._table}").fetchone()
-        return int(row[0]) if row else 0
+        return self._count(self._table)
 
-    def snapshot(self) -> list[tuple[Any, ...]]:
-        """The open views' rows (for the engine's restart state)."""
-        return self.db.execute(f"SELECT {self._columns} FROM {self._table}").fetchall()
+    def snapshot(self, *, closed: bool = False) -> list[tuple[Any, ...]]:
+        """The open views' rows (`closed`: the kept closed ones'), for the engine's restart
+        state."""
+        table = "recent_views" if closed else self._table
+        return self.db.execute(f"SELECT {self._columns} FROM {table}").fetchall()
 
-    def restore(self, rows: list[tuple[Any, ...]]) -> None:
-        """Open views from a `snapshot`, replacing the current ones."""
-        self.db.execute(f"DELETE FROM {self._table}")
+    def restore(self, rows: list[tuple[Any, ...]], *, closed: bool = False) -> None:
+        """Open views (`closed`: the kept closed ones) from a `snapshot`, replacing the
+        current ones."""
+        table = "recent_views" if closed else self._table
+        self.db.execute(f"DELETE FROM {table}")
         if rows:
             marks = ", ".join("?" for _ in (*_KEY, *self._partials))
-            self.db.executemany(
-                f"INSERT INTO {self._table} ({self._columns}) VALUES ({marks})", rows
-            )
+            self.db.executemany(f"INSERT INTO {table} ({self._columns}) VALUES ({marks})", rows)
+        if closed:
+            self._recent = len(rows)
 
     @property
     def state_columns(self) -> list[str]:

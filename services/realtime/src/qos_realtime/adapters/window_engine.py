@@ -12,13 +12,18 @@ Time: the watermark is the event time the bulk of traffic has reached minus the 
 (Flink's `WATERMARK FOR rowtime AS rowtime - INTERVAL …`, over a robust "newest": the k-th latest
 of the active sessions' last event times, so that a client whose clock runs ahead cannot make
 everyone else's records late; `bulk_event_time`). A window [start, end) closes once the watermark
-reaches `end`; a record for a closed window is late: counted per window, never aggregated. Within a
-batch records are not judged against each other, only against windows closed before it.
+reaches `end`. A closed window keeps its records for a revision horizon: until the watermark
+reaches `end + horizon` (then it is sealed, `seal`), a record for it joins them and *revises* it
+(`take_revising`: the consumer computes its rows again, over every record); a record for a sealed
+window is late: counted per window, never aggregated. Within a batch records are not judged
+against each other, only against windows closed before it.
 
 Views (`qos_shared.views`, `ViewBuilder`): every batch that is not a replay also goes into the
 open views; `close_views` closes those the watermark has reached and loads their records (metric
 type VIEW, at their close time) into their windows, where the view KPIs count them. The consumer
-calls it before closing windows at the same watermark.
+calls it before closing windows at the same watermark. A record within the revision horizon whose
+view has closed reopens it (`ViewBuilder`): the view's record is retracted from its window (which
+is revised) and comes again, revised, when the view closes again.
 
 `compute_rows` is the engine in one call, for a bounded set of records (every view closes at its
 end).
@@ -103,9 +108,15 @@ class WindowEngine:
         self.max_event_time: int | None = None
         # Every window that ends at or before this is closed (restored from the store on restart).
         self.closed_until: int = 0
+        # ... and sealed (its records forgotten; later ones are late) at or before this.
+        self.sealed_until: int = 0
+        # Closed windows with records (or view records retracted) since `take_revising`.
+        self._revising: dict[int, int] = {}
         # Views: built from each batch that is not a replay, closed by the watermark into view
         # records, which then count in their windows like events.
         self.views = ViewBuilder(self._db, config.views)
+        self.views.keep_closed = config.horizon_ms > 0
+        self.retracted_views: list[str] = []  # view ids, since `take_closed_views`
         self.closed_views: list[dict[str, Any]] = []  # closed since `take_closed_views`
         self._bulk_time: int | None = None  # see `bulk_event_time`
 
@@ -168,32 +179,35 @@ class WindowEngine:
         table = f"b{self._batch}"
         with self._file.holding(data) as path:
             self._db.execute(f"CREATE TABLE {table} AS {self._load_sql}", {"file": path})
-        closed = self.closed_until
+        sealed = self.sealed_until
         stats = self._db.execute(
             f"SELECT window_start, count(*), max(event_time) FROM {table} GROUP BY window_start"
         ).fetchall()
         kept: set[int] = set()
         rows = 0
         for window_start, count, newest in stats:
-            if window_start + window_ms <= closed:  # late
+            start, n = int(window_start), int(count)
+            if start + window_ms <= sealed:  # late
                 if replay:
-                    result.skipped += int(count)
+                    result.skipped += n
                 else:
-                    result.late[int(window_start)] = result.late.get(int(window_start), 0) + int(
-                        count
-                    )
+                    result.late[start] = result.late.get(start, 0) + n
             else:
-                kept.add(int(window_start))
-                rows += int(count)
+                kept.add(start)
+                rows += n
+                if start + window_ms <= self.closed_until and not replay:
+                    result.revising[start] = result.revising.get(start, 0) + n
+                    self._revising[start] = self._revising.get(start, 0) + n
             self.max_event_time = max(self.max_event_time or newest, newest)
         result.added += rows
         if not kept:
             self._db.execute(f"DROP TABLE {table}")
             return
         if rows < sum(int(count) for _, count, _ in stats):
-            self._db.execute(f"DELETE FROM {table} WHERE window_start + {window_ms} <= {closed}")
+            self._db.execute(f"DELETE FROM {table} WHERE window_start + {window_ms} <= {sealed}")
         if views and not replay:
             self.views.add(table)
+            self._retract(self.views.take_reopened())
         # Every record keeps the first log position of its load, a lower bound of its own,
         # which is all the checkpoint needs (it may only ever be too early, never too late).
         if first_position is not None:
@@ -202,6 +216,31 @@ class WindowEngine:
         self._table_rows[table] = rows
         self._merge_small_tables()
         self._update_view()
+
+    def _retract(self, views: list[dict[str, Any]]) -> None:
+        """Take reopened views' records out of their windows (revising those that closed) and
+        out of the closed views not yet taken."""
+        if not views:
+            return
+        window_ms = self.config.window_ms
+        ids = {v["view_id"] for v in views}
+        self.closed_views = [v for v in self.closed_views if v["view_id"] not in ids]
+        self.retracted_views += sorted(ids)
+        by_window: dict[int, list[dict[str, Any]]] = {}
+        for v in views:
+            by_window.setdefault(int(v["event_time"]) // window_ms * window_ms, []).append(v)
+        for start, held in by_window.items():
+            keys = ", ".join(
+                "(" + _sql_string(v["session_id"]) + f", {int(v['event_time'])})" for v in held
+            )
+            for table, windows in self._tables.items():
+                if start in windows:
+                    self._db.execute(
+                        f"DELETE FROM {table} WHERE metric_type = 'VIEW'"
+                        f" AND window_start = {start} AND (session_id, event_time) IN ({keys})"
+                    )
+            if start + window_ms <= self.closed_until:
+                self._revising[start] = self._revising.get(start, 0)
 
     def _merge_small_tables(self) -> None:
         """Many small loads (a quiet log, polled often) become one table, so that the view does
@@ -223,10 +262,13 @@ class WindowEngine:
         row = self._db.execute(f"SELECT count(*) FROM {merged}").fetchone()
         self._table_rows[merged] = int(row[0]) if row else 0
 
-    def _update_view(self) -> None:
+    def _update_view(self, windows: set[int] | None = None) -> None:
+        """The view `pending` over the tables with records of `windows` (None: every table)."""
         # `_empty` only when there is no other table: in a UNION ALL, an empty table's column
         # statistics would keep DuckDB from packing short strings into integers for hashing.
-        tables = list(self._tables) or ["_empty"]
+        tables = [t for t, held in self._tables.items() if windows is None or held & windows] or [
+            "_empty"
+        ]
         self._db.execute(
             "CREATE OR REPLACE TEMP VIEW pending AS "
             + " UNION ALL ".join(f"SELECT * FROM {t}" for t in tables)
@@ -272,13 +314,16 @@ class WindowEngine:
             self.closed_views += records
         return len(records)
 
-    def load_view_records(self, records: list[dict[str, Any]]) -> BatchResult:
-        """View records into their windows (closed views, or restored from the store)."""
+    def load_view_records(
+        self, records: list[dict[str, Any]], *, restoring: bool = False
+    ) -> BatchResult:
+        """View records into their windows: closed views (one whose window has closed revises
+        it), or (`restoring`) restored from the store after a restart, as they were counted."""
         result = BatchResult()
         self._load(
             b"\n".join(orjson.dumps(r) for r in records),
             None,
-            replay=False,
+            replay=restoring,
             result=result,
             views=False,
         )
@@ -289,9 +334,27 @@ class WindowEngine:
         taken, self.closed_views = self.closed_views, []
         return taken
 
+    def take_retracted_views(self) -> list[str]:
+        """The ids of the views reopened since the last call (their earlier records, taken
+        before, are void)."""
+        taken, self.retracted_views = self.retracted_views, []
+        return taken
+
+    def take_revising(self) -> dict[int, int]:
+        """The closed windows to revise (window_start -> records added since the last call; a
+        window whose view records changed only counts 0)."""
+        taken, self._revising = self._revising, {}
+        return taken
+
     def open_windows(self) -> list[int]:
-        """Windows with records (kept as the loads' window sets: no query)."""
-        return sorted(set().union(*self._tables.values()))
+        """Windows with records that have not closed (kept as the loads' window sets: no
+        query)."""
+        closed_until = self.closed_until
+        return sorted(
+            w
+            for w in set().union(*self._tables.values())
+            if w + self.config.window_ms > closed_until
+        )
 
     def due_windows(self, watermark: int | None) -> list[int]:
         """Open windows whose end the watermark has reached."""
@@ -300,7 +363,7 @@ class WindowEngine:
         return [w for w in self.open_windows() if w + self.config.window_ms <= watermark]
 
     def min_open_position(self) -> int | None:
-        """The first log position of the oldest load with a record in an open window."""
+        """The first log position of the oldest load with a record in a window not sealed."""
         return min((first for first, _ in self._loads), default=None)
 
     # -- output ----------------------------------------------------------------------------------
@@ -311,6 +374,7 @@ class WindowEngine:
         if not window_list:
             return []
         in_windows = "window_start IN (" + ", ".join(str(int(w)) for w in window_list) + ")"
+        self._update_view(set(window_list))
         self._db.execute(
             "CREATE OR REPLACE TEMP TABLE cg AS "
             + channel_groups_query(in_windows, self.config.top_n_channels)
@@ -357,10 +421,30 @@ class WindowEngine:
         return out
 
     def close(self, windows: Iterable[int]) -> None:
-        """Forget closed windows' records; later records for them are late."""
+        """Close windows (their final rows are written): later records for them revise them
+        until they are sealed."""
         closing = {int(w) for w in windows}
+        if closing:
+            self.closed_until = max(self.closed_until, max(closing) + self.config.window_ms)
+        if self.config.horizon_ms <= 0:
+            self.seal(self.closed_until)
+
+    def seal(self, watermark: int | None) -> int:
+        """Seal the closed windows that ended at least the revision horizon before the
+        watermark: forget their records (and the closed views counted in them); later records
+        for them are late. Returns `sealed_until`."""
+        if watermark is None:
+            return self.sealed_until
+        window_ms = self.config.window_ms
+        reach = (watermark - self.config.horizon_ms) // window_ms * window_ms
+        bound = min(self.closed_until, reach)
+        if bound <= self.sealed_until:
+            return self.sealed_until
+        self.sealed_until = bound
+        self.views.prune(bound)
+        closing = {w for held in self._tables.values() for w in held if w + window_ms <= bound}
         if not closing:
-            return
+            return bound
         window_set = ", ".join(str(w) for w in sorted(closing))
         for table, held in list(self._tables.items()):
             if held <= closing:
@@ -373,7 +457,7 @@ class WindowEngine:
             held -= closing
         self._loads = [load for load in self._loads if load[1]]
         self._update_view()
-        self.closed_until = max(self.closed_until, max(closing) + self.config.window_ms)
+        return bound
 
     def pending_count(self) -> int:
         row = self._db.execute("SELECT count(*) FROM pending").fetchone()
@@ -425,6 +509,10 @@ class _BatchFile:
 
     def __del__(self) -> None:
         self.close()
+
+
+def _sql_string(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 def spill_dir_default() -> Path | None:

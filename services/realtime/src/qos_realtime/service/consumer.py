@@ -2,12 +2,19 @@
 
 Restart-safe without losing or double-counting: the log checkpoint only moves past records that
 are accounted for in the store (in a final window, or counted late, and in the views the store
-holds); records of windows still open are read again after a restart and rebuild those windows.
-The views go into the store with every final write: the ones closed since the last, and the open
-ones as they are at `accounted_through`; after a restart those are restored and the records after
-`accounted_through` rebuild the rest. The store keeps, in the same
+holds); records of windows not yet sealed (open, or closed within the revision horizon) are read
+again after a restart and rebuild those windows. The views go into the store with every final
+write: the ones closed since the last (and the ids of those reopened, whose records are void),
+and the open and kept closed ones as they are at `accounted_through`; after a restart those are
+restored and the records after `accounted_through` rebuild the rest. The store keeps, in the same
 transaction as the rows, how far records are accounted for (`accounted_through`) and which
-windows are closed, so replayed records of closed windows are skipped, not counted as late.
+windows are closed and sealed, so replayed records are skipped (sealed windows) or kept without
+revising (closed ones), never counted twice.
+
+Revisions: a batch with records for closed windows (within the horizon) is written with those
+windows' rows computed again, as their next revision (`MetricStore.revisions`). Views reach the
+views log (which the lake and the search index read) only once the window of their close time is
+sealed, when they can no longer change: so those stores never hold a view that is revised later.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from qos_shared.eventlog import EventLog, JoinedRecords, LogEntry, LogRecord
 CONSUMER = "realtime"
 ACCOUNTED = "accounted_through"
 CLOSED_UNTIL = "closed_until"
+SEALED_UNTIL = "sealed_until"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,15 +72,19 @@ class RealtimeConsumer:
         self.clock = clock
         self.engine = WindowEngine(config, spill_dir=spill_dir)
         self.engine.closed_until = store.state(CLOSED_UNTIL)
+        # Before this key existed, closing a window sealed it.
+        self.engine.sealed_until = store.state(SEALED_UNTIL, self.engine.closed_until)
+        self._sealed = self.engine.sealed_until  # as the store has it
         self.accounted = store.state(ACCOUNTED)
         self.position = log.checkpoint(CONSUMER)
-        # The views as they were at `accounted`: the open ones, and the closed ones whose
-        # windows were still open (records after `accounted` are read again and rebuild the
-        # rest, identically).
+        # The views as they were at `accounted`: the open ones, the kept closed ones, and the
+        # records of the closed ones whose windows are not sealed (records after `accounted` are
+        # read again and rebuild the rest, identically).
         self.engine.views.restore(store.open_views())
-        pending = store.views_closing_from(self.engine.closed_until)
+        self.engine.views.restore(store.open_views(closed=True), closed=True)
+        pending = store.views_closing_from(self.engine.sealed_until)
         if pending:
-            self.engine.load_view_records(pending)
+            self.engine.load_view_records(pending, restoring=True)
         self._last_record_at = clock()
         self._last_flush = 0.0
         self._dirty = False
@@ -94,33 +106,52 @@ class RealtimeConsumer:
         if self.engine.close_views(watermark):
             self._dirty = True
         due = self.engine.due_windows(watermark)
-        if due or late:
+        revising = self.engine.take_revising()
+        if due or late or revising:
             window_ms = self.config.window_ms
             closed_until = max([self.engine.closed_until, *(w + window_ms for w in due)])
             views = self.engine.take_closed_views()
-            if views and self.views_log is not None:
-                # Before the store: if the process dies between the two, the views are built
-                # again after the restart and appended again, which the log ignores (by id).
-                self.views_log.append(
-                    [LogRecord(v["event_id"], v["session_id"], orjson.dumps(v)) for v in views]
-                )
+            retracted = self.engine.take_retracted_views()
+            finalised = sorted({*due, *revising})
             self.store.write(
-                self.engine.rows(due, final=True),
-                finalised=due,
+                self.engine.rows(finalised, final=True),
+                finalised=finalised,
+                revised=revising,
                 late=late,
                 window_ms=window_ms,
                 state={ACCOUNTED: self.position, CLOSED_UNTIL: closed_until},
                 views=views,
+                retracted_views=retracted,
                 open_views=self.engine.views.snapshot(),
+                closed_views=self.engine.views.snapshot(closed=True),
             )
             self.engine.close(due)
             self.accounted = self.position
+        self._seal(watermark)
         self._commit_checkpoint()
         if self._dirty and now - self._last_flush >= self.timing.flush_interval_s:
             self.store.write(self.engine.rows(self.engine.open_windows(), final=False))
             self._dirty = False
             self._last_flush = now
         return read
+
+    def _seal(self, watermark: int | None) -> None:
+        """Seal what the watermark allows, and pass the views that closed in the sealed windows
+        to the views log: first the log, then the store's `sealed_until`; if the process dies
+        between the two, the views are appended again after the restart, which the log ignores
+        (by id)."""
+        before = self._sealed
+        sealed = self.engine.seal(watermark)
+        if sealed <= before:
+            return
+        if self.views_log is not None:
+            views = self.store.views_closing_from(before, until=sealed)
+            if views:
+                self.views_log.append(
+                    [LogRecord(v["event_id"], v["session_id"], orjson.dumps(v)) for v in views]
+                )
+        self.store.write([], state={SEALED_UNTIL: sealed})
+        self._sealed = sealed
 
     def _idle(self, now: float) -> bool:
         """Whether the wall clock may move the watermark: no record for `idle_after_s` on a live
