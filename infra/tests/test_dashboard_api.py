@@ -200,7 +200,12 @@ def test_summary_is_the_newest_final_window(
     newest = max(window_of(r) for r in records)
     assert newest > window, "the data must leave an open window for this test"
     body = get(server, "/api/realtime/summary")
-    assert body["window"] == {"start": window, "end": window + WINDOW_MS, "final": True}
+    assert body["window"] == {
+        "start": window,
+        "end": window + WINDOW_MS,
+        "final": True,
+        "revision": 0,
+    }
     assert body["newest_window"] == {"start": newest, "end": newest + WINDOW_MS, "final": False}
     in_window = by_window(with_closed_views(records, window + WINDOW_MS))[window]
     for name in PLAIN_METRICS:
@@ -617,3 +622,52 @@ def test_the_process_prints_its_ready_line_and_stops_on_sigterm(empty_dir: Path)
             process.wait()
     bad = subprocess.run([*argv, "--port", "99999"], capture_output=True, text=True, timeout=30)
     assert bad.returncode == 2 and "cannot start" in bad.stderr
+
+
+def test_revised_windows_are_marked(tmp_path: Path) -> None:
+    """A window revised by records that came after it closed carries its revision, in the
+    charts' points and in the tiles' window; the others carry 0."""
+    import orjson
+
+    from qos_realtime.api import ConsumerTiming, MetricStore, RealtimeConsumer, WindowConfig
+    from qos_shared.eventlog import EventLog, LogRecord
+
+    base = 1_800_000_000_000
+    (tmp_path / "data").mkdir()
+    log = EventLog(tmp_path / "data" / "events.sqlite")
+    store = MetricStore(tmp_path / "data" / "metrics.sqlite")
+    consumer = RealtimeConsumer(
+        log,
+        store,
+        WindowConfig(window_s=10, allowed_lateness_s=1),
+        ConsumerTiming(flush_interval_s=0.0),
+    )
+
+    def play(n: int, at_s: float) -> None:
+        record = {
+            "metric_type": "PLAY",
+            "session_id": f"s{n}",
+            "event_id": f"e{n}",
+            "client_platform": "web",
+            "channel_watched": "ch",
+            "event_time": base + int(at_s * 1000),
+            "startup_latency_ms": 1000,
+        }
+        log.append([LogRecord(f"e{n}", f"s{n}", orjson.dumps(record))])
+        consumer.poll()
+
+    for n, at_s in enumerate([1, 12, 12.5, 25, 26]):  # windows 0 and 1 close
+        play(n, at_s)
+    play(9, 5)  # after windows 0 and 1 closed, within the revision horizon
+    play(10, 15)
+    play(11, 16)
+    store.close()
+    log.close()
+    with serving(tmp_path / "data") as running:
+        body = get(running, "/api/realtime", metric="plays", **{"from": base, "to": base + 30_000})
+        (series,) = body["series"]
+        points = [(p["value"], p["revision"], p["final"]) for p in series["points"]]
+        assert points == [(2, 1, True), (4, 2, True), (2, 0, False)]
+        summary = get(running, "/api/realtime/summary")
+        assert summary["window"]["start"] == base + 10_000
+        assert summary["window"]["revision"] == 2

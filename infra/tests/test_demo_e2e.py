@@ -57,7 +57,7 @@ import qos_search_node as search_node
 from qos_infra.dashboard.app import LAKE_PANELS, TILES
 from qos_infra.simulator import SimulationConfig, SimulationResult, simulate
 from qos_infra.simulator.truth import stored_records
-from qos_realtime.api import MetricReader
+from qos_realtime.api import SEALED_UNTIL, MetricReader
 from qos_search_indexer.api import (
     INDEX_PATTERN,
     VIEWS_INDEX_PATTERN,
@@ -80,6 +80,9 @@ LEAD_S = 10  # the run starts this far ahead of the wall clock
 # Views close this long after their last event: above the compressed summary interval (60 s of
 # simulated time, 10 s of event time), and short, so the run's last views close soon after it.
 VIEW_TIMEOUT_S = 20
+# Views reach the views log (the lake's and search's) once their window is this far behind the
+# watermark: short, so that the run's last views get there soon after it.
+REVISION_HORIZON_S = 10
 REL = 1e-9
 SPLITS = {"all": "all", "platform": "client_platform", "channel": "channel_watched"}
 # The lake queries compared: the dashboard's panels, and the KPI table by platform and channel.
@@ -194,6 +197,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     with_search = search_wanted()
     argv = ["up", "--data-dir", str(data_dir), "--port", "0", "--dashboard-port", "0"]
     argv += ["--window-s", str(WINDOW_S), "--view-timeout-s", str(VIEW_TIMEOUT_S)]
+    argv += ["--revision-horizon-s", str(REVISION_HORIZON_S)]
     argv += ["--search-port", "0"] if with_search else ["--no-search"]
     stack = Stack(start_qos(argv))
     try:
@@ -234,9 +238,14 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             assert time.monotonic() < deadline, "the lake committed too little"
             time.sleep(0.5)
         # The truth's last window (where the last views count) final in the store.
+        # ... and past the revision horizon (sealed), so its views are in the views log.
         reader = MetricReader(data_dir / "metrics.sqlite")
+        last_end = truth["windows"][-1]["window_start"] + WINDOW_S * 1000
         try:
-            while not reader.is_final(truth["windows"][-1]["window_start"]):
+            while not (
+                reader.is_final(truth["windows"][-1]["window_start"])
+                and reader.state(SEALED_UNTIL) >= last_end
+            ):
                 assert time.monotonic() < deadline, "the realtime engine closed too little"
                 time.sleep(0.5)
         finally:

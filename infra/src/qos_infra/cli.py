@@ -54,6 +54,13 @@ def main(argv: list[str] | None = None) -> int:
         "come this much after the events)",
     )
     up.add_argument(
+        "--revision-horizon-s",
+        type=float,
+        default=600.0,
+        help="a closed window is revised by records that come up to this long after it closed "
+        "(default 600; 0: never); views reach the lake and search after it",
+    )
+    up.add_argument(
         "--search-port",
         type=int,
         default=9200,
@@ -97,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--window-s must be between 5 and 3600")
         if not 10 <= args.view_timeout_s <= 86_400:
             parser.error("--view-timeout-s must be between 10 and 86400")
+        if not 0 <= args.revision_horizon_s <= 86_400:
+            parser.error("--revision-horizon-s must be between 0 and 86400")
         if args.demo is not None and not 1 <= args.demo <= 100_000:
             parser.error("--demo takes a number of viewers between 1 and 100000")
         return _up(
@@ -106,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
                 ingest_port=args.port,
                 window_s=args.window_s,
                 view_timeout_s=args.view_timeout_s,
+                revision_horizon_s=args.revision_horizon_s,
                 search_port=_search_port(args.search_port, wanted=not args.no_search),
                 dashboard_port=args.dashboard_port,
                 demo_viewers=args.demo or 0,

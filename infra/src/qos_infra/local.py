@@ -53,6 +53,7 @@ class StackOptions:
     ingest_port: int = 8780
     window_s: int = 60
     view_timeout_s: int = 180  # a view closes this long after its last event
+    revision_horizon_s: float = 600.0  # closed windows are revised by records this much later
     ready_timeout_s: float = 60.0
     search_port: int | None = None  # None: run without search (no Java or Maven, or asked)
     player_port: int = 8790  # the demo page; a free port instead when this one is taken
@@ -99,6 +100,8 @@ def components(options: StackOptions) -> list[Component]:
                 str(options.window_s),
                 "--view-timeout-s",
                 str(options.view_timeout_s),
+                "--revision-horizon-s",
+                str(options.revision_horizon_s),
             ],
             ready_pattern=re.compile(r"qos-realtime consuming"),
             description=f"{options.window_s} s windows into {options.data_dir / 'metrics.sqlite'}",

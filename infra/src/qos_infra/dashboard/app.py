@@ -104,12 +104,15 @@ def tile_info(m: Metric) -> dict[str, Any]:
     return metric_info(m) | {"section": shown.section, "chart": shown.chart, "tile": shown.tile}
 
 
-def _point(row: MetricRow) -> dict[str, Any]:
+def _point(row: MetricRow, revisions: dict[int, int]) -> dict[str, Any]:
+    """A window's value; `revision`: how often records that came after it closed revised it
+    (0: never)."""
     return {
         "window_start": row.window_start,
         "window_end": row.window_end,
         "value": row.value,
         "final": row.final,
+        "revision": revisions.get(row.window_start, 0),
     }
 
 
@@ -271,11 +274,12 @@ class Dashboard:
             dimension = SPLITS[by]
             groups = [(dimension, v) for v in self.realtime.groups(dimension, start, end)]
         series: list[dict[str, Any]] = []
+        revisions = self.realtime.revisions(start, end)
         for dimension, value in groups:
             rows = self.realtime.series(metric.name, dimension, value, start, end)
             splits = sorted({r.split for r in rows}) or [""]
             for split in splits:
-                points = [_point(r) for r in rows if r.split == split]
+                points = [_point(r, revisions) for r in rows if r.split == split]
                 label = value or "all"
                 series.append(
                     {
@@ -369,7 +373,8 @@ class Dashboard:
                 values.setdefault(row.metric, {})[row.split] = row.value
             else:
                 values[row.metric] = row.value
-        reply["window"] = {"start": start, "end": end, "final": final}
+        revision = self.realtime.revisions(start, start + 1).get(start, 0)
+        reply["window"] = {"start": start, "end": end, "final": final, "revision": revision}
         reply["values"] = values
         reply["empty"] = not values
         if not values:

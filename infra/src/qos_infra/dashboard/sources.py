@@ -85,6 +85,10 @@ class RealtimeSource:
             metric, dimension=dimension, dimension_value=value, start_ms=start_ms, end_ms=end_ms
         )
 
+    def revisions(self, start_ms: int, end_ms: int) -> dict[int, int]:
+        """The windows in [start_ms, end_ms) revised after they closed: start -> revision."""
+        return {w: r["revision"] for w, r in self.reader.revisions(start_ms, end_ms).items()}
+
     def window(self, window_start: int) -> list[MetricRow]:
         return self.reader.window(window_start)
 

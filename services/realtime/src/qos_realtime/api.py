@@ -3,7 +3,9 @@
 - Write side, local: `RealtimeConsumer` runs the window engine (`WindowEngine`, configured by
   `WindowConfig`) over the event log into the metric store (`MetricStore`), paced by
   `ConsumerTiming`; `spill_dir_default()` is where the engine writes batches without a memfd;
-  `CONSUMER` names the consumer's checkpoint in the event log.
+  `CONSUMER` names the consumer's checkpoint in the event log; `SEALED_UNTIL` the key of its
+  state (`MetricReader.state`) below which windows are sealed (no more revisions; their views
+  are in the views log).
 - Read side: `MetricReader` answers the store's queries (series, windows, the newest and the tile
   window, the groups of a dimension) as `MetricRow`s; `UnknownMetric` is what it raises for a
   metric the catalogue lacks.
@@ -35,11 +37,12 @@ from qos_realtime.flink_package import POM as _FLINK_POM
 from qos_realtime.flink_package import build_jar as build_flink_jar
 from qos_realtime.flink_package import property_groups as flink_property_groups
 from qos_realtime.flink_package import write_zip as write_flink_zip
-from qos_realtime.service.consumer import CONSUMER, ConsumerTiming, RealtimeConsumer
+from qos_realtime.service.consumer import CONSUMER, SEALED_UNTIL, ConsumerTiming, RealtimeConsumer
 
 __all__ = [
     "CONSUMER",
     "FLINK_JAR_NAME",
+    "SEALED_UNTIL",
     "ConsumerTiming",
     "MetricReader",
     "MetricRow",

@@ -29,6 +29,7 @@ def window_config(settings: RealtimeSettings) -> WindowConfig:
     return WindowConfig(
         window_s=settings.window_s,
         allowed_lateness_s=settings.allowed_lateness_s,
+        revision_horizon_s=settings.revision_horizon_s,
         top_n_channels=settings.top_n_channels,
         views=ViewRules(
             timeout_ms=settings.view_timeout_s * 1000,

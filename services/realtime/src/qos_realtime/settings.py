@@ -30,6 +30,7 @@ class RealtimeSettings(BaseSettings):
     view_max_length_s: int = Field(default=4 * 3600, ge=60, le=7 * 86_400)
     window_s: int = Field(default=60, ge=5, le=3600)
     allowed_lateness_s: float = Field(default=5.0, ge=0, le=3600)
+    revision_horizon_s: float = Field(default=600.0, ge=0, le=86_400)
     top_n_channels: int = Field(default=10, ge=1, le=1000)
     idle_after_s: float = Field(default=5.0, gt=0)
     live_lag_s: float = Field(default=120.0, gt=0)

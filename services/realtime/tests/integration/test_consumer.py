@@ -14,6 +14,7 @@ from qos_realtime.adapters.window_engine import compute_rows
 from qos_realtime.domain.windows import WindowConfig
 from qos_realtime.service.consumer import CONSUMER, ConsumerTiming, RealtimeConsumer
 from qos_shared.eventlog import EventLog, LogRecord
+from qos_shared.views import ViewRules
 
 from ..golden import BASE_MS, expected_rows, generate
 from ..unit.test_golden import close
@@ -339,3 +340,33 @@ def test_a_live_stream_still_closes_after_a_short_quiet(
     clock.now += 20  # live: its event time is the wall clock's
     c.poll()
     assert value(store, "plays", 0) == 2
+
+
+def test_a_late_record_reopens_its_view_and_the_views_log_gets_it_once_sealed(
+    log: EventLog, store: MetricStore, clock: Clock, tmp_path: Path
+) -> None:
+    views_log = EventLog(tmp_path / "views.sqlite")
+    config = WindowConfig(
+        window_s=W, allowed_lateness_s=5, revision_horizon_s=30, views=ViewRules(timeout_ms=10_000)
+    )
+    c = RealtimeConsumer(
+        log, store, config, ConsumerTiming(flush_interval_s=0.0), clock=clock, views_log=views_log
+    )
+    attempt = dict(play(1, 1), metric_type="ATTEMPT", event_id="a1")
+    del attempt["startup_latency_ms"]
+    append(log, attempt, play(2, 20), play(3, 20))
+    c.poll()  # watermark 15 s: the view of s1 (an attempt at 1 s) closed at 11 s; window 0 closed
+    (before,) = store.views(BASE_MS, BASE_MS + 60_000, client_platform="web", outcome=None)[0][:1]
+    assert before["session_id"] == "s1" and before["outcome"] == "exit_before_start"
+    append(log, play(1, 8))  # s1's first frame, after its view and window closed
+    c.poll()
+    assert store.view(before["view_id"]) is None, "the reopened view's record is void"
+    assert value(store, "plays", 0) == 1 and store.revisions()[BASE_MS]["revision"] == 1
+    assert views_log.last_position() == 0, "no window is sealed yet"
+    append(log, play(4, 60), play(5, 60))
+    c.poll()  # watermark 55 s: s1's view closes again (at 18 s); windows before 20 s sealed
+    logged = [orjson.loads(e.data) for e in views_log.read(after=0, limit=100)]
+    assert [(v["session_id"], v["outcome"]) for v in logged] == [("s1", "abandoned")]
+    assert store.view(logged[0]["view_id"]) == logged[0]
+    assert value(store, "exits_before_video_start", 1) == 0
+    views_log.close()

@@ -277,7 +277,14 @@ async function refreshTiles() {
       tile.dataset.value = number === null ? "" : String(number);
       tile.dataset.final = window_ ? String(window_.final) : "";
       tile.querySelector(".number").textContent = formatNumber(number, metricOf(name).unit);
-      tile.querySelector(".note").textContent = !window_ ? "no window yet" : window_.final ? "final" : "provisional";
+      tile.dataset.revision = window_ ? String(window_.revision || 0) : "";
+      tile.querySelector(".note").textContent = !window_
+        ? "no window yet"
+        : !window_.final
+          ? "provisional"
+          : window_.revision
+            ? `final · revised ×${window_.revision}`
+            : "final";
     }
     tiles.dataset.filter = key;
     tiles.dataset.state = summary.empty ? "empty" : "ready";
@@ -322,8 +329,13 @@ async function refreshChart(name, from, to) {
       x: s.points.map((p) => plotTime(p.window_start)),
       y: s.points.map((p) => p.value),
       line: { width: 2, color: PALETTE[i % PALETTE.length] },
-      marker: { size: 6, symbol: s.points.map((p) => (p.final ? "circle" : "circle-open")) },
-      hovertemplate: `%{x|%H:%M:%S} UTC<br>${s.label}: %{y:.3~f} ${reply.metric.unit}<extra></extra>`,
+      // Open windows hollow, revised ones (records came after they closed) as diamonds.
+      marker: {
+        size: s.points.map((p) => (p.revision ? 9 : 6)),
+        symbol: s.points.map((p) => (!p.final ? "circle-open" : p.revision ? "diamond" : "circle")),
+      },
+      customdata: s.points.map((p) => (p.revision ? ` · revised ×${p.revision}` : p.final ? "" : " · open")),
+      hovertemplate: `%{x|%H:%M:%S} UTC%{customdata}<br>${s.label}: %{y:.3~f} ${reply.metric.unit}<extra></extra>`,
     }));
     plot(chart, traces, { xaxis: { gridcolor: "#eef1f6", type: "date", tickformat: "%H:%M" } });
   } catch (error) {

@@ -267,6 +267,11 @@ class MetricReader:
             for r in rows
         }
 
+    def state(self, key: str, default: int = 0) -> int:
+        """One value of the engine's restart state (`service.consumer` names them)."""
+        rows = self._query("SELECT value FROM engine_state WHERE key = ?", (key,))
+        return int(rows[0][0]) if rows else default
+
     def view(self, view_id: str) -> dict[str, Any] | None:
         """One closed view's record."""
         rows = self._query("SELECT record FROM views WHERE view_id = ?", [view_id])
@@ -448,10 +453,3 @@ class MetricStore(MetricReader):
                 args,
             ).fetchall()
         return [orjson.loads(r[0]) for r in rows]
-
-    def state(self, key: str, default: int = 0) -> int:
-        with self._lock:
-            row = self._store.execute(
-                "SELECT value FROM engine_state WHERE key = ?", (key,)
-            ).fetchone()
-        return int(row[0]) if row else default

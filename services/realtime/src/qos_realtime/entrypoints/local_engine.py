@@ -19,6 +19,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--view-timeout-s", type=int, help="a view closes this long after its last record"
     )
+    parser.add_argument(
+        "--revision-horizon-s",
+        type=float,
+        help="a closed window is revised by records that come until the watermark is this far"
+        " past its end (0: never)",
+    )
     return run_consumer(parser, argv, _start)
 
 
@@ -29,7 +35,8 @@ def _start(given: dict[str, Any]) -> Consumer:
         describe=(
             f"{settings.log_path} into {settings.store_path} and {settings.views_log_path} "
             f"({settings.window_s} s windows, {settings.allowed_lateness_s:g} s allowed "
-            f"lateness, views closing after {settings.view_timeout_s} s without a record)"
+            f"lateness, revisions for {settings.revision_horizon_s:g} s, views closing after "
+            f"{settings.view_timeout_s} s without a record)"
         ),
         run=consumer.run,
         opened=(consumer.log, consumer.store, *filter(None, [consumer.views_log])),
