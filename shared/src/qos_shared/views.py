@@ -20,10 +20,16 @@ new playback, nothing follows it.
 `window_time` of Flink's session window). Every view KPI counts the view in the window holding its
 close time, in every engine: streaming engines can emit it then (a later record of the session
 would be at or after `last + timeout` and so start a new view), and batch engines compute the
-same. View KPIs therefore come `timeout` after the view's last event. A streaming engine
-that receives a record after the view it belongs to has closed (a record behind its watermark,
-whose window is still open) starts a new view with it, as Flink's session windows do; only
-records out of order by more than the allowed lateness can do that. (One millisecond apart:
+same. View KPIs therefore come `timeout` after the view's last event.
+
+**Records after their view closed.** Only records out of order by more than the allowed lateness
+can come after the view they belong to has closed. The local engine *reopens* the view for such a
+record when it comes within the revision horizon (see "Revisions" in the realtime service): the
+view's record is withdrawn from its window, the record joins the view as if it had come in time,
+and the view closes again, revised, so the result is the definition's over every record. The
+Flink job cannot reopen a session window: it starts a new view with a record that is behind the
+watermark while its window is still open, and drops it from views otherwise (it still counts in
+its event window, and in the job's additive corrections). (One millisecond apart:
 Flink's session windows also merge windows that only touch, so in the Flink job a record exactly
 `timeout` after the last one still joins the view, where this definition starts a new one; the
 Flink tests pin it.)
