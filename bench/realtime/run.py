@@ -130,6 +130,7 @@ def bench_engine(n: int, batch: int) -> dict[str, float]:
             rows += len(engine.rows(due, final=True))
             engine.close(due)
             closed += len(due)
+        engine.seal(watermark)  # as the consumer does: closed windows' records kept for revisions
     views += engine.close_views(None, end_of_input=True)
     rest = engine.open_windows()
     rows += len(engine.rows(rest, final=True))

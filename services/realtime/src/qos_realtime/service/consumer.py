@@ -82,6 +82,7 @@ class RealtimeConsumer:
         # read again and rebuild the rest, identically).
         self.engine.views.restore(store.open_views())
         self.engine.views.restore(store.open_views(closed=True), closed=True)
+        self.engine.views.prune(self.engine.sealed_until)
         pending = store.views_closing_from(self.engine.sealed_until)
         if pending:
             self.engine.load_view_records(pending, restoring=True)
