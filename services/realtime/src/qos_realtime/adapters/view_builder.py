@@ -16,7 +16,7 @@ row. Done that way for every key, it is a sort of the whole batch and of the ope
 usual case goes a shorter way, with the same result:
 
 - the batch's records are aggregated per (session, slot) in one grouped pass (filters read from
-  the load's flag columns where the catalogue has the same filter); where they span less than
+  the load's flag columns, one per distinct filter); where they span less than
   `timeout` no gap of a timeout lies between them, so they are one part;
 - such a part *meets* an open view of its key when neither starts a timeout or more after the
   other ends (the two would be one view). When every key of the batch is one part, the next
@@ -40,7 +40,7 @@ from typing import Any
 import duckdb
 
 from qos_realtime.adapters.window_sql import PLAN
-from qos_shared.catalogue_sql import expr_sql, filter_sql
+from qos_shared.catalogue_sql import expr_sql
 from qos_shared.record_schema import column_types
 from qos_shared.views import (
     PARTIALS,
@@ -53,6 +53,7 @@ from qos_shared.views import (
 )
 
 _KEY = ("session_id", "slot")
+CLOSED = "view_closed"  # the records of the views the last `close` closed
 
 
 class ViewBuilder:
@@ -203,17 +204,22 @@ class ViewBuilder:
 
     def close(self, watermark: int | None) -> list[dict[str, Any]]:
         """The records of the views whose close time the watermark has reached (every view when
-        `watermark` is None: the end of a bounded input), removed from the open ones."""
+        `watermark` is None: the end of a bounded input), removed from the open ones. They stay
+        in table `CLOSED` (its columns `VIEW_FIELDS`) until the next call, for the engine to load
+        into their windows without a JSON text."""
         due = (
             "TRUE"
             if watermark is None
             else f"last_event_time + {self.rules.timeout_ms - 1} <= {int(watermark)}"
         )
-        rows = self.db.execute(
-            f"SELECT {self._finish} FROM {self._table} WHERE {due} ORDER BY event_time, view_id"
-        ).fetchall()
-        if rows:
-            self.db.execute(f"DELETE FROM {self._table} WHERE {due}")
+        row = self.db.execute(
+            f"CREATE OR REPLACE TEMP TABLE {CLOSED} AS"
+            f" SELECT {self._finish} FROM {self._table} WHERE {due}"
+        ).fetchone()
+        if not row or not row[0]:
+            return []
+        rows = self.db.execute(f"SELECT * FROM {CLOSED} ORDER BY event_time, view_id").fetchall()
+        self.db.execute(f"DELETE FROM {self._table} WHERE {due}")
         return [dict(zip(self._fields, row, strict=True)) for row in rows]
 
     def latest(self, k: int) -> int | None:
@@ -248,11 +254,8 @@ class ViewBuilder:
 
 def _batch_partial_sql(partial: Partial) -> str:
     """The partial as one aggregate over a batch's records of one key, its filter read from
-    the load's flag column where there is one (`window_sql.PLAN`)."""
-    if partial.filter is None:
-        where = None
-    else:
-        where = PLAN.flags.get(partial.filter) or filter_sql(partial.filter, "duckdb")
+    the load's flag column (`window_sql.PLAN`)."""
+    where = None if partial.filter is None else PLAN.flags[partial.filter]
     only = "" if where is None else f" FILTER (WHERE {where})"
     if partial.kind == "count":
         return f"COUNT(*){only}"
