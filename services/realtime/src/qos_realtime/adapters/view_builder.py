@@ -16,7 +16,7 @@ row. Done that way for every key, it is a sort of the whole batch and of the ope
 usual case goes a shorter way, with the same result:
 
 - the batch's records are aggregated per (session, slot) in one grouped pass (filters read from
-  the load's flag columns, one per distinct filter); where they span less than
+  the load's flag columns where the catalogue has the same filter); where they span less than
   `timeout` no gap of a timeout lies between them, so they are one part;
 - such a part *meets* an open view of its key when neither starts a timeout or more after the
   other ends (the two would be one view). When every key of the batch is one part, the next
@@ -40,7 +40,7 @@ from typing import Any
 import duckdb
 
 from qos_realtime.adapters.window_sql import PLAN
-from qos_shared.catalogue_sql import expr_sql
+from qos_shared.catalogue_sql import expr_sql, filter_sql
 from qos_shared.record_schema import column_types
 from qos_shared.views import (
     PARTIALS,
@@ -254,8 +254,11 @@ class ViewBuilder:
 
 def _batch_partial_sql(partial: Partial) -> str:
     """The partial as one aggregate over a batch's records of one key, its filter read from
-    the load's flag column (`window_sql.PLAN`)."""
-    where = None if partial.filter is None else PLAN.flags[partial.filter]
+    the load's flag column where there is one (`window_sql.PLAN`)."""
+    if partial.filter is None:
+        where = None
+    else:
+        where = PLAN.flags.get(partial.filter) or filter_sql(partial.filter, "duckdb")
     only = "" if where is None else f" FILTER (WHERE {where})"
     if partial.kind == "count":
         return f"COUNT(*){only}"

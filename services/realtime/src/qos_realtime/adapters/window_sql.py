@@ -3,9 +3,9 @@
 How the work is split, for speed without giving up exactness:
 - a record is kept as one narrow row of `pending`: the fields the aggregates read (values,
   dimensions, split fields, session_id), its event_time, and one boolean column per distinct
-  filter of the catalogue and of the view partials (`flag_columns`), evaluated once when the
-  record is loaded, so aggregates test a boolean instead of re-evaluating the filter; the
-  fields only filters read are not kept;
+  filter of the catalogue (`flag_columns`), evaluated once when the record is loaded, so
+  aggregates test a boolean instead of re-evaluating the filter; the fields only filters read
+  are not kept;
 - channels beyond the top N of a window (by distinct sessions, then name) are grouped as "other":
   a small table `cg` maps each (window, channel) to its group;
 - counts and sums (and the share metrics' numerators) are decomposable: they are aggregated once
@@ -45,8 +45,8 @@ from qos_shared.catalogue_sql import (
     quote,
 )
 from qos_shared.record_schema import column_types
-from qos_shared.views import PARTIALS, view_column_types
 from qos_shared.views import fields_read as view_fields_read
+from qos_shared.views import view_column_types
 
 DUCKDB_TYPES = {"string": "VARCHAR", "int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN"}
 
@@ -74,11 +74,6 @@ def _plan() -> _Plan:
     flags: dict[Filter, str] = {}
     for aggregate in all_aggregates:
         flags.setdefault(aggregate.filter, f"f{len(flags)}")
-    # The views' filters too: the view builder aggregates a batch's records per session on
-    # these flags instead of testing metric types in every aggregate.
-    for partial in PARTIALS:
-        if partial.filter is not None:
-            flags.setdefault(partial.filter, f"f{len(flags)}")
     decomposable = {
         a: f"a{i}" for i, a in enumerate(x for x in all_aggregates if x.kind in ("count", "sum"))
     }
