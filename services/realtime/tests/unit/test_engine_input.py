@@ -129,3 +129,20 @@ def test_a_record_the_reader_refuses_fails_the_whole_batch_and_changes_nothing(
     assert (e.open_windows(), e.pending_count(), e.max_event_time, e.min_open_position()) == before
     e.add([orjson.dumps(record(4))], [5])  # and goes on with the next batch
     assert plays(e.rows(e.open_windows(), final=False)) == 2
+
+
+def test_batches_larger_and_smaller_than_the_last_each_read_whole() -> None:
+    """The batch file is rewritten in place (a memory map of one in-memory file): a batch
+    shorter than the one before must not keep the longer one's tail, a longer one must grow it;
+    each batch's records are counted once, none lost or read twice."""
+    records = generate(seed=7, sessions=200, span_s=60, channels=3)
+    sizes = [50, 3, 400, 1, 120, 2, 300]
+    assert sum(sizes) <= len(records)
+    engine = WindowEngine(WindowConfig(window_s=3600, allowed_lateness_s=3600))
+    offset = 0
+    for size in sizes:
+        batch = records[offset : offset + size]
+        result = engine.add_joined(b"\n".join(orjson.dumps(r) for r in batch), offset + 1)
+        offset += size
+        assert result.added == size and not result.late
+        assert engine.pending_count() == offset

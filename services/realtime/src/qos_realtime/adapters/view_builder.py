@@ -60,6 +60,7 @@ from qos_shared.views import (
 )
 
 _KEY = ("session_id", "slot")
+CLOSED = "view_closed"  # the records of the views the last `close` closed
 
 
 class ViewBuilder:
@@ -254,23 +255,27 @@ class ViewBuilder:
 
     def close(self, watermark: int | None) -> list[dict[str, Any]]:
         """The records of the views whose close time the watermark has reached (every view when
-        `watermark` is None: the end of a bounded input), removed from the open ones."""
+        `watermark` is None: the end of a bounded input), removed from the open ones. They stay
+        in table `CLOSED` (its columns `VIEW_FIELDS`) until the next call, for the engine to load
+        into their windows without a JSON text."""
         due = (
             "TRUE"
             if watermark is None
             else f"last_event_time + {self.rules.timeout_ms - 1} <= {int(watermark)}"
         )
-        rows = self.db.execute(
-            f"SELECT {self._finish} FROM {self._table} WHERE {due} ORDER BY event_time, view_id"
-        ).fetchall()
-        if rows:
-            if self.keep_closed:
-                self.db.execute(
-                    f"INSERT INTO recent_views SELECT {self._columns} FROM {self._table}"
-                    f" WHERE {due}"
-                )
-                self._recent += len(rows)
-            self.db.execute(f"DELETE FROM {self._table} WHERE {due}")
+        row = self.db.execute(
+            f"CREATE OR REPLACE TEMP TABLE {CLOSED} AS"
+            f" SELECT {self._finish} FROM {self._table} WHERE {due}"
+        ).fetchone()
+        if not row or not row[0]:
+            return []
+        rows = self.db.execute(f"SELECT * FROM {CLOSED} ORDER BY event_time, view_id").fetchall()
+        if self.keep_closed:
+            self.db.execute(
+                f"INSERT INTO recent_views SELECT {self._columns} FROM {self._table} WHERE {due}"
+            )
+            self._recent += len(rows)
+        self.db.execute(f"DELETE FROM {self._table} WHERE {due}")
         return [dict(zip(self._fields, row, strict=True)) for row in rows]
 
     def latest(self, k: int) -> int | None:

@@ -35,6 +35,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import math
+import mmap
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -44,8 +45,9 @@ from typing import Any
 import duckdb
 import orjson
 
-from qos_realtime.adapters.view_builder import ViewBuilder
+from qos_realtime.adapters.view_builder import CLOSED, ViewBuilder
 from qos_realtime.adapters.window_sql import (
+    DUCKDB_TYPES,
     GROUP_METRICS,
     SHARE_METRICS,
     channel_groups_query,
@@ -59,6 +61,7 @@ from qos_realtime.adapters.window_sql import (
 )
 from qos_realtime.domain.rows import GroupDimension, MetricRow
 from qos_realtime.domain.windows import BatchResult, WindowConfig
+from qos_shared.views import view_column_types
 
 
 class WindowEngine:
@@ -91,6 +94,27 @@ class WindowEngine:
             f" FROM read_json($file, format = 'newline_delimited', columns = {json_columns},"
             " maximum_object_size = 16777216)"
             " WHERE event_time IS NOT NULL"
+        )
+        # The same from the table of the views just closed (`view_builder.CLOSED`, the view
+        # records' fields with their types), as if they were read from their JSON text: a
+        # field views do not have is null, a double that is not finite null (JSON has none), in
+        # the order of `ViewBuilder.close`'s records (sums of doubles depend on the order).
+        fields = view_column_types()
+        as_read = ", ".join(
+            f'CAST(NULL AS {kind}) AS "{name}"'
+            if name not in fields
+            else f'CASE WHEN isfinite("{name}") THEN "{name}" END AS "{name}"'
+            if kind == "DOUBLE"
+            else f'"{name}"'
+            for name, kind in columns.items()
+        )
+        self._closed_load_sql = (
+            f"SELECT {select} FROM (SELECT {as_read} FROM {CLOSED} ORDER BY event_time, view_id)"
+            " WHERE event_time IS NOT NULL"
+        )
+        # Only where every field has the type the JSON reader would give it.
+        self._closed_direct = all(
+            DUCKDB_TYPES[fields[name]] == kind for name, kind in columns.items() if name in fields
         )
         self._file = _BatchFile(spill_dir)
         # Records of open windows: one table per load (CREATE TABLE AS is cheaper than INSERT),
@@ -164,21 +188,25 @@ class WindowEngine:
 
     def _load(
         self,
-        data: bytes,
+        data: bytes | None,
         first_position: int | None,
         *,
         replay: bool,
         result: BatchResult,
         views: bool = True,
     ) -> None:
-        """Load a batch; `views`: its records also go into the views (not for view records,
-        nor for a replay: those records are in the restored views already); `first_position`
-        None: records that need no log position (view records, restored from the store)."""
+        """Load a batch (`data` None: the views just closed, from their table); `views`: its
+        records also go into the views (not for view records, nor for a replay: those records
+        are in the restored views already); `first_position` None: records that need no log
+        position (view records, restored from the store)."""
         window_ms = self.config.window_ms
         self._batch += 1
         table = f"b{self._batch}"
-        with self._file.holding(data) as path:
-            self._db.execute(f"CREATE TABLE {table} AS {self._load_sql}", {"file": path})
+        if data is None:
+            self._db.execute(f"CREATE TABLE {table} AS {self._closed_load_sql}")
+        else:
+            with self._file.holding(data) as path:
+                self._db.execute(f"CREATE TABLE {table} AS {self._load_sql}", {"file": path})
         sealed = self.sealed_until
         stats = self._db.execute(
             f"SELECT window_start, count(*), max(event_time) FROM {table} GROUP BY window_start"
@@ -310,7 +338,10 @@ class WindowEngine:
             return 0
         records = self.views.close(None if end_of_input else watermark)
         if records:
-            self.load_view_records(records)
+            if self._closed_direct:  # from the table of the views just closed
+                self._load(None, None, replay=False, result=BatchResult(), views=False)
+            else:
+                self.load_view_records(records)
             self.closed_views += records
         return len(records)
 
@@ -470,14 +501,16 @@ _SMALL_TABLE_ROWS = 100_000
 
 class _BatchFile:
     """How a batch reaches DuckDB's JSON reader: as a file. On Linux one anonymous in-memory
-    file (memfd) per engine, rewritten in place for every batch, so its pages are allocated
-    once, not per batch (it keeps the last batch's bytes until the next); elsewhere a temporary
-    file per batch in `spill_dir`."""
+    file (memfd) per engine, rewritten in place for every batch through a shared memory map
+    (one copy, no write call per page; the map is made again only when a batch is larger than
+    any before), so its pages are allocated once, not per batch (it keeps the last batch's
+    bytes until the next); elsewhere a temporary file per batch in `spill_dir`."""
 
     def __init__(self, spill_dir: Path | None) -> None:
         self._spill_dir = spill_dir
         self._fd: int | None = None
         self._size = 0
+        self._map: mmap.mmap | None = None
         if hasattr(os, "memfd_create") and os.path.isdir("/proc/self/fd"):
             with contextlib.suppress(OSError):
                 self._fd = os.memfd_create("qos-realtime-batch", os.MFD_CLOEXEC)
@@ -491,17 +524,24 @@ class _BatchFile:
                 batch.flush()
                 yield batch.name
             return
-        view = memoryview(data)
-        written = 0
-        while written < len(view):
-            written += os.pwrite(self._fd, view[written:], written)
-        if self._size != len(data):
-            os.ftruncate(self._fd, len(data))
-            self._size = len(data)
+        size = len(data)
+        if self._size != size:
+            os.ftruncate(self._fd, size)  # the file is exactly the batch: DuckDB reads it whole
+            self._size = size
+        if size:
+            if self._map is None or len(self._map) < size:
+                if self._map is not None:
+                    self._map.close()
+                self._map = mmap.mmap(self._fd, size)
+            self._map[:size] = data
         yield f"/proc/self/fd/{self._fd}"
 
     def close(self) -> None:
         """Release the memfd; later batches go through temporary files."""
+        if self._map is not None:
+            with contextlib.suppress(BufferError, ValueError):
+                self._map.close()
+            self._map = None
         if self._fd is not None:
             with contextlib.suppress(OSError):
                 os.close(self._fd)

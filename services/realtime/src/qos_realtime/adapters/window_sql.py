@@ -48,7 +48,7 @@ from qos_shared.record_schema import column_types
 from qos_shared.views import fields_read as view_fields_read
 from qos_shared.views import view_column_types
 
-_DUCKDB_TYPES = {"string": "VARCHAR", "int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN"}
+DUCKDB_TYPES = {"string": "VARCHAR", "int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN"}
 
 GROUP_METRICS: tuple[Metric, ...] = tuple(m for m in CATALOGUE if m.kind != "share")
 SHARE_METRICS: tuple[Metric, ...] = tuple(m for m in CATALOGUE if m.kind == "share")
@@ -59,7 +59,7 @@ def record_columns() -> dict[str, str]:
     DuckDB types. View records (metric_type VIEW) have fields of their own."""
     types = {**view_column_types(), **column_types()}
     names = fields_read() | view_fields_read()
-    return {name: _DUCKDB_TYPES[types[name]] for name in sorted(names)}
+    return {name: DUCKDB_TYPES[types[name]] for name in sorted(names)}
 
 
 @dataclass(frozen=True)
