@@ -68,7 +68,10 @@ def test_the_rows_have_metric_rows_columns() -> None:
 def test_source_columns_cover_the_catalogue_and_the_views_with_the_models_types() -> None:
     types = column_types()
     columns = dict(tables.source_columns())
-    assert set(columns) == set(fields_read(EVENT_METRICS)) | views.fields_read() | {"event_id"}
+    assert set(columns) == set(fields_read(EVENT_METRICS)) | views.fields_read() | {
+        "event_id",
+        "received_at",
+    }
     assert {"user_id", "viewer_country", "device_class"} <= set(columns)
     assert {name: FLINK_TYPES[types[name]] for name in columns} == columns
 
@@ -169,7 +172,12 @@ def test_source_ddl_has_the_event_time_attribute_and_watermark() -> None:
         init_position="TRIM_HORIZON",
     )
     assert "`rowtime` AS TO_TIMESTAMP_LTZ(`event_time`, 3)" in ddl
-    assert "WATERMARK FOR `rowtime` AS `rowtime` - INTERVAL '2.500' SECOND" in ddl
+    # Bounded by the server's receive time (the event time where a record has none).
+    assert (
+        "WATERMARK FOR `rowtime` AS LEAST(`rowtime`, "
+        "TO_TIMESTAMP_LTZ(COALESCE(`received_at`, `event_time`), 3)) - INTERVAL '2.500' SECOND"
+    ) in ddl
+    assert "`received_at` BIGINT" in ddl
     assert "'connector' = 'kinesis'" in ddl
     assert "'source.init.position' = 'TRIM_HORIZON'" in ddl
     assert "'format' = 'json'" in ddl

@@ -207,6 +207,7 @@ GROUPS_VIEW = "qos_group_metrics"
 # The source's columns the job needs besides the catalogue's fields (see `tables`).
 EVENT_ID = "event_id"
 PROCTIME = "proctime"  # a processing-time attribute: the deduplication's order
+RECEIVED_AT = "received_at"  # the server's receive time (epoch ms): bounds the watermark
 
 
 def ident(name: str) -> str:

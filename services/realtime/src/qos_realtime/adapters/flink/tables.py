@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from qos_realtime.adapters.flink.sql import (
     EVENT_ID,
     PROCTIME,
+    RECEIVED_AT,
     RECORD_FIELDS,
     SINK_COLUMNS,
     ident,
@@ -58,7 +59,10 @@ def source_columns() -> list[tuple[str, str]]:
     missing = set(RECORD_FIELDS) - FIELD_TYPES.keys()
     if missing:
         raise KeyError(f"no Flink type for the fields the job reads: {sorted(missing)}")
-    return [(name, FIELD_TYPES[name]) for name in RECORD_FIELDS] + [(EVENT_ID, "STRING")]
+    return [(name, FIELD_TYPES[name]) for name in RECORD_FIELDS] + [
+        (EVENT_ID, "STRING"),
+        (RECEIVED_AT, "BIGINT"),
+    ]
 
 
 def source_ddl(name: str, options: Mapping[str, str], *, allowed_lateness_s: float) -> str:
@@ -67,9 +71,13 @@ def source_ddl(name: str, options: Mapping[str, str], *, allowed_lateness_s: flo
     columns = [f"{ident(c)} {t}" for c, t in source_columns()]
     columns.append(f"{ident('rowtime')} AS TO_TIMESTAMP_LTZ({ident('event_time')}, 3)")
     columns.append(f"{ident(PROCTIME)} AS PROCTIME()")
+    # The event time as far as the server's clock vouches for it: never past the receive time.
+    bounded = (
+        f"LEAST({ident('rowtime')}, "
+        f"TO_TIMESTAMP_LTZ(COALESCE({ident(RECEIVED_AT)}, {ident('event_time')}), 3))"
+    )
     columns.append(
-        f"WATERMARK FOR {ident('rowtime')} AS {ident('rowtime')} - "
-        f"{_interval_seconds(allowed_lateness_s)}"
+        f"WATERMARK FOR {ident('rowtime')} AS {bounded} - {_interval_seconds(allowed_lateness_s)}"
     )
     body = ",\n    ".join(columns)
     return f"CREATE TABLE {ident(name)} (\n    {body}\n) WITH (\n    {_with(options)}\n)"
