@@ -25,7 +25,7 @@ def test_every_catalogue_metric_is_in_the_job() -> None:
             assert f"CAST('{m.name}' AS STRING) AS metric" in script
         else:
             assert f"AS `{m.name}`" in script  # its column in the window aggregation
-            assert f"CAST('{m.name}' AS STRING), g.`{m.name}`" in script  # and its row
+            assert f"CAST('{m.name}' AS STRING), ARRAY[g.`{m.name}`" in script  # and its row
     assert {m.name for m in sql.GROUP_METRICS} | {m.name for m in sql.SHARE_METRICS} == {
         m.name for m in CATALOGUE
     }
@@ -200,7 +200,8 @@ def test_job_statements_put_the_ddl_first_and_the_inserts_last() -> None:
     assert all(s.startswith("CREATE TEMPORARY VIEW") for s in statements[3:-3])
     assert statements[-3:] == sql.inserts(job.SINK_TABLE, job.VIEWS_SINK_TABLE)
     assert all(s.startswith(f"INSERT INTO `{job.SINK_TABLE}`") for s in statements[-3:-1])
-    assert statements[-2].endswith(f"FROM {sql.LATE_ROWS_VIEW}")
+    assert f"FROM {sql.LATE_ROWS_VIEW}\nUNION ALL" in statements[-2]
+    assert statements[-2].endswith(f"FROM {sql.DISTRIBUTION_CORRECTIONS_VIEW}")
     assert statements[-1].startswith(f"INSERT INTO `{job.VIEWS_SINK_TABLE}`")
     without = job.file_statements("/in", "/out", window_s=10, allowed_lateness_s=1)
     assert without == [*statements[:2], *statements[3:-1]]
