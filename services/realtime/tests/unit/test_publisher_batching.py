@@ -21,8 +21,7 @@ from qos_realtime.domain.batching import (
     envelope_size,
     plan_calls,
 )
-from qos_realtime.domain.datums import StatisticSet
-from qos_realtime.domain.datums import MetricDatum
+from qos_realtime.domain.datums import MetricDatum, StatisticSet
 
 START = 1_750_000_000_000
 _MODEL = botocore.session.get_session().get_service_model("cloudwatch")
@@ -84,9 +83,7 @@ def statistic_set() -> MetricDatum:
     return MetricDatum("IVS/QoS", "RebufferingRatio", "Percent", START, statistics=stats)
 
 
-@pytest.mark.parametrize(
-    "datum", [single(123456789), histogram(1), histogram(2), statistic_set()]
-)
+@pytest.mark.parametrize("datum", [single(123456789), histogram(1), histogram(2), statistic_set()])
 def test_estimate_bounds_the_real_encoding(datum: MetricDatum) -> None:
     call: PutMetricDataCall[int] = PutMetricDataCall(datum.namespace, ((0, datum),))
     assert query_body_size(call) <= envelope_size(datum.namespace) + encoded_size(datum)

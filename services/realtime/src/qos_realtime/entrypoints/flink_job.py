@@ -23,7 +23,13 @@ The pass-through options tune the connector without a new build: for example
 | `dedupe.ttl.seconds` | how long an `event_id` is remembered to drop its duplicates | 3600 |
 | `views.timeout.seconds` | a view closes this long after its last record | 180 |
 | `views.max.length.seconds` | views are cut at every multiple of this since the epoch | 14400 |
-| `revision.horizon.seconds` | a late record revises its window (correction rows) if the window ended less than this before the watermark; later ones are only `late_events` (0: none) | 600 |
+| `revision.horizon.seconds` | late records of a window closed less than this ago revise it | 600 |
+
+A record is late when its window has closed (see `sql`); if the window ended less than
+`revision.horizon.seconds` before the watermark, the record also becomes correction rows (deltas
+of the window's additive metrics and distributions, see `sql.revision_views`), which the
+publisher adds to the window in CloudWatch; later ones are only counted (`late_events`); 0
+turns corrections off.
 
 The view rules default to `qos_shared.views.DEFAULT_RULES`; the timeout delays every view KPI
 by that much (a view counts in the window holding its close time) and sets how long a session's

@@ -516,7 +516,9 @@ def group_metrics_view(window_s: int) -> str:
         [
             *(f"{metric_sql(m, 'flink')} AS {ident(m.name)}" for m in GROUP_METRICS),
             *(
-                f"CAST({aggregate_sql(a, 'flink')} AS DOUBLE) AS {ident(_aggregate_column(m, i))}"
+                # A sum over no record is null in SQL; as an aggregate to add up, it is 0.
+                f"CAST(COALESCE({aggregate_sql(a, 'flink')}, 0) AS DOUBLE) "
+                f"AS {ident(_aggregate_column(m, i))}"
                 for m in ADDITIVE_METRICS
                 for i, a in enumerate((m.numerator, m.denominator))
                 if a is not None
