@@ -32,6 +32,17 @@ the INSERTs as one statement set. Semantics, shared with the local engine
   follow, so the watermark the window operator has when a record reaches it is never ahead of
   the one the test saw (with parallelism 1 they are the same): a record found on time is never
   dropped by its window, and every unique record is counted once, in its window or as late.
+- revisions: a late record whose window ended less than the revision horizon before the watermark
+  (`revision.horizon.seconds`, `qos_revision_events`) also becomes correction rows (`correction`
+  true; see `revision_views`): its own aggregates, per group and correctable metric, in the
+  window's key, which readers add to the window's final row's (`numerator`, `denominator`: every
+  final row of an additive metric carries its aggregates too), and its distribution values.
+  Counts, sums, means and ratios over events add up; distinct counts and shares do not (a late
+  session may already be counted; every part's denominator moves) and the view KPIs cannot (a
+  late record joins no view): none is emitted for them. Records beyond the horizon are only
+  `late_events`.
+- the watermark (`tables`): the largest `LEAST(event time, receive time)` read, minus the
+  allowed lateness; a client clock ahead cannot push it past the server's clock.
 
 - views (`qos_shared.views`): `qos_view_keyed` gives each record on time its view's key
   (`session_id` and the start of its `max_length` slot, one column), `qos_view_partials` is a
