@@ -354,3 +354,39 @@ def test_submit_runs_the_inserts_as_one_statement_set() -> None:
     ]
     with pytest.raises(ValueError, match="INSERT"):
         job.submit(_FakeEnvironment(), statements[:-2])
+
+
+def test_the_revision_horizon_property_and_its_filter() -> None:
+    props = {
+        "input.stream.arn": "arn:in",
+        "output.stream.arn": "arn:out",
+        "views.stream.arn": "arn:views",
+        "aws.region": "r",
+    }
+    config = job.JobConfig.from_properties({job.PROPERTY_GROUP: props})
+    assert config.revision_horizon_s == 600
+    config = job.JobConfig.from_properties(
+        {job.PROPERTY_GROUP: {**props, "revision.horizon.seconds": "90"}}
+    )
+    revisions = _view(job.kinesis_statements(config), sql.REVISION_VIEW)
+    # Within the horizon: the window's end (start + 60 s) plus 90 s is after the watermark.
+    assert revisions.endswith(
+        "WHERE TO_TIMESTAMP_LTZ((`event_time` - MOD(MOD(`event_time`, 60000) + 60000, 60000)) "
+        "+ 60000 + 90000, 3) > CURRENT_WATERMARK(`rowtime`)"
+    )
+    assert f"FROM {sql.LATE_VIEW}\n" in revisions
+    off = _view(sql.statements("src", window_s=60, revision_horizon_s=0), sql.REVISION_VIEW)
+    assert off.endswith("WHERE FALSE")
+    with pytest.raises(ValueError, match="horizon"):
+        sql.statements("src", revision_horizon_s=-1)
+
+
+def test_corrections_cover_the_additive_event_metrics_only() -> None:
+    kinds = {m.name: m.kind for m in CATALOGUE}
+    corrected = {m.name for m in sql.CORRECTABLE_METRICS}
+    assert {kinds[n] for n in corrected} == {"count", "sum", "mean", "ratio"}
+    assert not corrected & {m.name for m in CATALOGUE if m.over_views}
+    assert {"concurrency", "concurrent_viewers", "rendition_share"}.isdisjoint(corrected)
+    script = sql.script("src", "sink")
+    for correctable in sql.CORRECTABLE_METRICS:
+        assert f"CAST('{correctable.name}' AS STRING), ARRAY[CAST(" in script
