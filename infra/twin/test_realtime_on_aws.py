@@ -18,7 +18,8 @@ and the views stream holds the oracle's record of every view of the run, field b
 
 Then live traffic: events stamped with the wall clock for two windows, to measure the seconds
 from a window's end to its datapoint in CloudWatch, and records of a window already closed,
-which must come out as `LateEvents`.
+which must come out as `LateEvents`, and, being within the revision horizon, as corrections that
+CloudWatch adds to the window.
 """
 
 from __future__ import annotations
@@ -578,3 +579,20 @@ def test_a_window_reaches_cloudwatch_within_seconds_of_its_end_and_late_records_
     wait_until(lambda: counted() >= 3, 90, lambda: f"the late records' rows ({counted()} of 3)")
     wait_until(lambda: twin.esm.quiet_for(2.0), 30, "a quiet rows stream")
     assert counted() == 3
+
+    # Within the revision horizon, they also revise the window: correction rows of their
+    # ATTEMPTs, which CloudWatch adds to the window's final datum.
+    def attempts(correction: bool) -> list[dict[str, Any]]:
+        return [
+            r
+            for r in twin.rows
+            if r["metric"] == "attempts"
+            and r["window_start"] == start
+            and (r["dimension"], r["dimension_value"]) == ("client_platform", "web")
+            and bool(r.get("correction")) == correction
+        ]
+
+    (final,) = attempts(correction=False)
+    assert sum(r["numerator"] for r in attempts(correction=True)) == 3
+    key = ("Attempts", (("ClientPlatform", "web"),), start)
+    assert metric_data(twin, [key], "Sum")[key] == final["value"] + 3
