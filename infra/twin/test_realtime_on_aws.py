@@ -11,13 +11,15 @@ past its last window: that of the last view's close, three minutes (the views' t
 last record, which is why the run ends that long before now (the clock events must not be ahead
 of the wall clock, or the live traffic below would be late). Then every window's every KPI, view
 KPIs included, for everyone and per platform and per channel, is read back from moto's
-CloudWatch: counts, sums and means with GetMetricData (`Sum` and `SampleCount`: one datum per
-window, so a duplicate row would show), percentiles from the `Values`/`Counts` the publisher sent;
+CloudWatch: counts and sums with GetMetricData's `Sum`, means and ratios (sent as statistic sets)
+with its `Average`, one datum per window (so a duplicate row would show), percentiles from the
+`Values`/`Counts` the publisher sent;
 and the views stream holds the oracle's record of every view of the run, field by field.
 
 Then live traffic: events stamped with the wall clock for two windows, to measure the seconds
 from a window's end to its datapoint in CloudWatch, and records of a window already closed,
-which must come out as `LateEvents`.
+which must come out as `LateEvents`, and, being within the revision horizon, as corrections that
+CloudWatch adds to the window.
 """
 
 from __future__ import annotations
@@ -93,6 +95,12 @@ def published_name(metric: str) -> tuple[str, bool]:
         return camel.rsplit("P", 1)[0], True  # StartupTimeP95 -> StartupTime
     distributions = {published_name(x.name)[0] for x in CATALOGUE if x.kind == "percentile"}
     return (camel + "Mean" if camel in distributions else camel), False
+
+
+def averaged(name: str) -> bool:
+    """True for a CloudWatch name sent as statistic sets and read with `Average`: the means and
+    ratios (the README: counts and sums are values read with `Sum`)."""
+    return name in {published_name(m.name)[0] for m in CATALOGUE if m.kind in ("mean", "ratio")}
 
 
 class TwiceSender:
@@ -399,15 +407,20 @@ def test_ingest_put_every_event_twice_into_the_events_stream(twin: Twin) -> None
     assert sum(1 for c in counts.values() if c >= 2) >= twin.truth["event_count"]
 
 
-def recorded_values(twin: Twin) -> dict[Key, list[float]]:
-    """Each single-value datum the publisher sent, by (name, dimensions, timestamp)."""
-    sent: dict[Key, list[float]] = defaultdict(list)
+def recorded_values(twin: Twin) -> dict[Key, list[tuple[float, float]]]:
+    """Each single-value or statistic-set datum the publisher sent, as (sum, sample count), by
+    (name, dimensions, timestamp)."""
+    sent: dict[Key, list[tuple[float, float]]] = defaultdict(list)
     for datum in twin.recorder.datums:
-        if "Value" in datum and datum["Namespace"] == NAMESPACE:
-            dims = tuple((d["Name"], d["Value"]) for d in datum.get("Dimensions", []))
-            sent[(datum["MetricName"], dims, int(datum["Timestamp"].timestamp() * 1000))].append(
-                datum["Value"]
-            )
+        if datum["Namespace"] != NAMESPACE or "Values" in datum:
+            continue
+        dims = tuple((d["Name"], d["Value"]) for d in datum.get("Dimensions", []))
+        key = (datum["MetricName"], dims, int(datum["Timestamp"].timestamp() * 1000))
+        if "StatisticValues" in datum:
+            stats = datum["StatisticValues"]
+            sent[key].append((stats["Sum"], stats["SampleCount"]))
+        else:
+            sent[key].append((datum["Value"], 1.0))
     return sent
 
 
@@ -418,25 +431,35 @@ def test_every_window_s_counts_sums_and_means_are_the_truth_in_cloudwatch(twin: 
     is the sum over every group."""
     expected = expected_values(twin.truth)
     keyed = sorted(k for k in expected if k[1])
-    sums = metric_data(twin, keyed, "Sum")
+    sums = metric_data(twin, [k for k in keyed if not averaged(k[0])], "Sum")
+    averages = metric_data(twin, [k for k in keyed if averaged(k[0])], "Average")
     samples = metric_data(twin, keyed, "SampleCount")
     sent = recorded_values(twin)
-    compared = 0
+    compared = sets = 0
     for key, value in expected.items():
         got: float | None
+        datums = sent.get(key, [])
         if key[1]:
-            got, count = sums.get(key), samples.get(key)
+            got = (averages if averaged(key[0]) else sums).get(key)
+        elif datums:
+            total, count = datums[0]
+            got = total / count if averaged(key[0]) else total
         else:
-            values = sent.get(key, [])
-            got, count = (values[0] if values else None), float(len(values)) if values else None
+            got = None
         if value is None:
             assert got is None, (key, got)
             continue
         assert got is not None, f"no datum for {key}, expected {value}"
-        assert count == 1.0, (key, count, "one datum per window")
+        assert len(datums) == 1, (key, datums, "one datum per window")
+        if averaged(key[0]):
+            # A statistic set: its sample count is the metric's denominator, which moto holds.
+            sets += 1
+            assert datums[0][1] > 0 and (not key[1] or samples.get(key) == datums[0][1])
+        else:
+            assert not key[1] or samples.get(key) == 1.0, (key, samples.get(key))
         assert close(got, value), (key, got, value)
         compared += 1
-    assert compared > 1000
+    assert compared > 1000 and sets > 100
 
 
 def test_every_window_s_percentiles_are_the_truth_from_the_published_values(twin: Twin) -> None:
@@ -556,3 +579,20 @@ def test_a_window_reaches_cloudwatch_within_seconds_of_its_end_and_late_records_
     wait_until(lambda: counted() >= 3, 90, lambda: f"the late records' rows ({counted()} of 3)")
     wait_until(lambda: twin.esm.quiet_for(2.0), 30, "a quiet rows stream")
     assert counted() == 3
+
+    # Within the revision horizon, they also revise the window: correction rows of their
+    # ATTEMPTs, which CloudWatch adds to the window's final datum.
+    def attempts(correction: bool) -> list[dict[str, Any]]:
+        return [
+            r
+            for r in twin.rows
+            if r["metric"] == "attempts"
+            and r["window_start"] == start
+            and (r["dimension"], r["dimension_value"]) == ("client_platform", "web")
+            and bool(r.get("correction")) == correction
+        ]
+
+    (final,) = attempts(correction=False)
+    assert sum(r["numerator"] for r in attempts(correction=True)) == 3
+    key = ("Attempts", (("ClientPlatform", "web"),), start)
+    assert metric_data(twin, [key], "Sum")[key] == final["value"] + 3

@@ -74,6 +74,7 @@ def property_groups(
     dedupe_ttl_s: int = job.DEFAULT_DEDUPE_TTL_S,
     view_timeout_s: int = job.DEFAULT_VIEW_TIMEOUT_S,
     view_max_length_s: int = job.DEFAULT_VIEW_MAX_LENGTH_S,
+    revision_horizon_s: int = job.DEFAULT_REVISION_HORIZON_S,
 ) -> list[dict[str, object]]:
     """The application's runtime properties, in the shape of MSF's PropertyGroups; the
     connector options go through as `source.connector.<option>` / `sink.connector.<option>`."""
@@ -98,6 +99,7 @@ def property_groups(
                 "dedupe.ttl.seconds": str(dedupe_ttl_s),
                 "views.timeout.seconds": str(view_timeout_s),
                 "views.max.length.seconds": str(view_max_length_s),
+                "revision.horizon.seconds": str(revision_horizon_s),
             },
         },
     ]

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from .events import LATENESS_S, WINDOW_S, Record, generate
+from .late import revision_horizon_s, with_late_records
 
 REQUIRED = os.environ.get("QOS_REQUIRE_FLINK") == "1"
 
@@ -114,3 +115,16 @@ def job_output(job_work: Path) -> list[str]:
 def job_views(job_work: Path) -> list[dict[str, object]]:
     """The VIEW records the job writes for the golden records."""
     return [json.loads(line) for line in read_parts(job_work / "views")]
+
+
+@pytest.fixture(scope="session")
+def late_input(records: list[Record]) -> list[Record]:
+    return with_late_records(records)
+
+
+@pytest.fixture(scope="session")
+def late_output(late_input: list[Record], tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """The job's rows for `late_input`, with the revision horizon of `revision_horizon_s`."""
+    work: Path = tmp_path_factory.mktemp("late")
+    horizon = str(revision_horizon_s(late_input))
+    return run_job(late_input, work, "--revision-horizon-s", horizon)

@@ -51,7 +51,8 @@ def test_one_insert_writes_both_row_types() -> None:
     assert "CAST(NULL AS STRING) AS `metric`" in insert
     assert "CAST(NULL AS ARRAY<DOUBLE>) AS `values`" in insert
     views = [s for s in statements if s.startswith("CREATE TEMPORARY VIEW")]
-    assert views[-3].startswith(f"CREATE TEMPORARY VIEW {sql.DISTRIBUTIONS_VIEW} AS")
+    assert views[-6].startswith(f"CREATE TEMPORARY VIEW {sql.DISTRIBUTIONS_VIEW} AS")
+    assert views[-1].startswith(f"CREATE TEMPORARY VIEW {sql.DISTRIBUTION_CORRECTIONS_VIEW} AS")
 
 
 def test_the_distribution_views_are_a_cascade_of_window_aggregations() -> None:

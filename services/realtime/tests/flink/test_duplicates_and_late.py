@@ -22,22 +22,17 @@ from qos_realtime.entrypoints import flink_job as job
 from qos_shared.catalogue import LATE_EVENTS
 
 from .conftest import read_parts, run_job
-from .events import CHANNELS, LATENESS_S, WINDOW_S, Record
+from .events import CHANNELS, WINDOW_S, Record
+from .late import WINDOW_MS, late_by_watermark, window_of
 from .test_parity import by_key, close
 
 pytestmark = pytest.mark.flink
 
-WINDOW_MS = WINDOW_S * 1000
-LATENESS_MS = int(LATENESS_S * 1000)
-
-
-def window_of(record: Record) -> int:
-    return int(record["event_time"]) - int(record["event_time"]) % WINDOW_MS
-
 
 def split_rows(lines: list[str]) -> tuple[list[MetricRow], list[MetricRow], list[DistributionRow]]:
-    """(catalogue metric rows, late_events rows, distribution rows) of the job's output."""
-    rows = [parse_row(line) for line in lines]
+    """(catalogue metric rows, late_events rows, distribution rows) of the job's output, but for
+    the correction rows (`corrections`)."""
+    rows = [parse_row(line) for line in lines if not parse_row(line).correction]
     metrics = [r for r in rows if isinstance(r, MetricRow)]
     distributions = [r for r in rows if isinstance(r, DistributionRow)]
     assert len(metrics) + len(distributions) == len(rows), "a line is neither row type"
@@ -162,48 +157,11 @@ def test_duplicates_count_once_as_the_local_engine_counts_the_records_once(
 # --- late records --------------------------------------------------------------------------------
 
 
-def with_late_records(records: list[Record]) -> list[Record]:
-    """The golden records, except that every other record of the first two windows comes after
-    all the others (whose event times run minutes past those windows' end plus the lateness),
-    one of them twice in a row; and a copy of an on-time record comes last."""
-    windows = sorted({window_of(r) for r in records})[:2]
-    moved = [r for i, r in enumerate(records) if window_of(r) in windows and i % 2 == 0]
-    moved_ids = {r["event_id"] for r in moved}
-    stay = [r for r in records if r["event_id"] not in moved_ids]
-    return [*stay, *moved[:3], dict(moved[2]), *moved[3:], dict(stay[-1])]
-
-
-def late_by_watermark(records: list[Record]) -> tuple[Counter[int], list[Record]]:
-    """(late records per window, the on-time records), the first of each event_id only, by the
-    rule of a watermark that trails the newest event time by the lateness and follows every
-    record: a record is late when its window's last millisecond is at or behind it."""
-    seen: set[str] = set()
-    newest: int | None = None
-    late: Counter[int] = Counter()
-    on_time: list[Record] = []
-    for record in records:
-        if record["event_id"] in seen:
-            continue
-        seen.add(record["event_id"])
-        start = window_of(record)
-        if newest is not None and start + WINDOW_MS - 1 <= newest - LATENESS_MS:
-            late[start] += 1
-        else:
-            on_time.append(record)
-        t = int(record["event_time"])
-        newest = t if newest is None else max(newest, t)
-    return late, on_time
-
-
-@pytest.fixture(scope="module")
-def late_input(records: list[Record]) -> list[Record]:
-    return with_late_records(records)
-
-
-@pytest.fixture(scope="module")
-def late_output(late_input: list[Record], tmp_path_factory: pytest.TempPathFactory) -> list[str]:
-    work: Path = tmp_path_factory.mktemp("late")
-    return run_job(late_input, work)
+def corrections(lines: list[str]) -> tuple[list[MetricRow], list[DistributionRow]]:
+    """The correction rows of the job's output: (MetricRows, DistributionRows)."""
+    rows = [r for r in map(parse_row, lines) if r.correction]
+    metrics = [r for r in rows if isinstance(r, MetricRow)]
+    return metrics, [r for r in rows if isinstance(r, DistributionRow)]
 
 
 def test_the_moved_records_are_late_and_the_others_not(

@@ -86,7 +86,11 @@ def test_the_zips_main_renders_the_kinesis_job_without_site_packages(app_zip: Pa
     rendered = package.check_zip(app_zip)
     assert "'connector' = 'kinesis'" in rendered
     assert "'stream.arn' = 'arn:aws:kinesis:us-east-1:000000000000:stream/events'" in rendered
-    assert "WATERMARK FOR `rowtime` AS `rowtime` - INTERVAL '5.000' SECOND" in rendered
+    assert "WATERMARK FOR `rowtime` AS LEAST(`rowtime`, TO_TIMESTAMP_LTZ(" in rendered
+    assert ")) - INTERVAL '5.000' SECOND" in rendered
+    # The default revision horizon (600 s) from the properties, in the revisions' filter.
+    assert "+ 600000, 3) > CURRENT_WATERMARK(`rowtime`)" in rendered
+    assert "CREATE TEMPORARY VIEW qos_revision_events AS" in rendered
     assert "INSERT INTO `qos_metric_sink`" in rendered
     assert "'stream.arn' = 'arn:aws:kinesis:us-east-1:000000000000:stream/views'" in rendered
     assert "SESSION(TABLE qos_view_keyed PARTITION BY view_key" in rendered

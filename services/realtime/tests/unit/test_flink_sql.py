@@ -25,7 +25,7 @@ def test_every_catalogue_metric_is_in_the_job() -> None:
             assert f"CAST('{m.name}' AS STRING) AS metric" in script
         else:
             assert f"AS `{m.name}`" in script  # its column in the window aggregation
-            assert f"CAST('{m.name}' AS STRING), g.`{m.name}`" in script  # and its row
+            assert f"CAST('{m.name}' AS STRING), ARRAY[g.`{m.name}`" in script  # and its row
     assert {m.name for m in sql.GROUP_METRICS} | {m.name for m in sql.SHARE_METRICS} == {
         m.name for m in CATALOGUE
     }
@@ -68,7 +68,10 @@ def test_the_rows_have_metric_rows_columns() -> None:
 def test_source_columns_cover_the_catalogue_and_the_views_with_the_models_types() -> None:
     types = column_types()
     columns = dict(tables.source_columns())
-    assert set(columns) == set(fields_read(EVENT_METRICS)) | views.fields_read() | {"event_id"}
+    assert set(columns) == set(fields_read(EVENT_METRICS)) | views.fields_read() | {
+        "event_id",
+        "received_at",
+    }
     assert {"user_id", "viewer_country", "device_class"} <= set(columns)
     assert {name: FLINK_TYPES[types[name]] for name in columns} == columns
 
@@ -169,7 +172,12 @@ def test_source_ddl_has_the_event_time_attribute_and_watermark() -> None:
         init_position="TRIM_HORIZON",
     )
     assert "`rowtime` AS TO_TIMESTAMP_LTZ(`event_time`, 3)" in ddl
-    assert "WATERMARK FOR `rowtime` AS `rowtime` - INTERVAL '2.500' SECOND" in ddl
+    # Bounded by the server's receive time (the event time where a record has none).
+    assert (
+        "WATERMARK FOR `rowtime` AS LEAST(`rowtime`, "
+        "TO_TIMESTAMP_LTZ(COALESCE(`received_at`, `event_time`), 3)) - INTERVAL '2.500' SECOND"
+    ) in ddl
+    assert "`received_at` BIGINT" in ddl
     assert "'connector' = 'kinesis'" in ddl
     assert "'source.init.position' = 'TRIM_HORIZON'" in ddl
     assert "'format' = 'json'" in ddl
@@ -192,7 +200,8 @@ def test_job_statements_put_the_ddl_first_and_the_inserts_last() -> None:
     assert all(s.startswith("CREATE TEMPORARY VIEW") for s in statements[3:-3])
     assert statements[-3:] == sql.inserts(job.SINK_TABLE, job.VIEWS_SINK_TABLE)
     assert all(s.startswith(f"INSERT INTO `{job.SINK_TABLE}`") for s in statements[-3:-1])
-    assert statements[-2].endswith(f"FROM {sql.LATE_ROWS_VIEW}")
+    assert f"FROM {sql.LATE_ROWS_VIEW}\nUNION ALL" in statements[-2]
+    assert statements[-2].endswith(f"FROM {sql.DISTRIBUTION_CORRECTIONS_VIEW}")
     assert statements[-1].startswith(f"INSERT INTO `{job.VIEWS_SINK_TABLE}`")
     without = job.file_statements("/in", "/out", window_s=10, allowed_lateness_s=1)
     assert without == [*statements[:2], *statements[3:-1]]
@@ -345,3 +354,39 @@ def test_submit_runs_the_inserts_as_one_statement_set() -> None:
     ]
     with pytest.raises(ValueError, match="INSERT"):
         job.submit(_FakeEnvironment(), statements[:-2])
+
+
+def test_the_revision_horizon_property_and_its_filter() -> None:
+    props = {
+        "input.stream.arn": "arn:in",
+        "output.stream.arn": "arn:out",
+        "views.stream.arn": "arn:views",
+        "aws.region": "r",
+    }
+    config = job.JobConfig.from_properties({job.PROPERTY_GROUP: props})
+    assert config.revision_horizon_s == 600
+    config = job.JobConfig.from_properties(
+        {job.PROPERTY_GROUP: {**props, "revision.horizon.seconds": "90"}}
+    )
+    revisions = _view(job.kinesis_statements(config), sql.REVISION_VIEW)
+    # Within the horizon: the window's end (start + 60 s) plus 90 s is after the watermark.
+    assert revisions.endswith(
+        "WHERE TO_TIMESTAMP_LTZ((`event_time` - MOD(MOD(`event_time`, 60000) + 60000, 60000)) "
+        "+ 60000 + 90000, 3) > CURRENT_WATERMARK(`rowtime`)"
+    )
+    assert f"FROM {sql.LATE_VIEW}\n" in revisions
+    off = _view(sql.statements("src", window_s=60, revision_horizon_s=0), sql.REVISION_VIEW)
+    assert off.endswith("WHERE FALSE")
+    with pytest.raises(ValueError, match="horizon"):
+        sql.statements("src", revision_horizon_s=-1)
+
+
+def test_corrections_cover_the_additive_event_metrics_only() -> None:
+    kinds = {m.name: m.kind for m in CATALOGUE}
+    corrected = {m.name for m in sql.CORRECTABLE_METRICS}
+    assert {kinds[n] for n in corrected} == {"count", "sum", "mean", "ratio"}
+    assert not corrected & {m.name for m in CATALOGUE if m.over_views}
+    assert {"concurrency", "concurrent_viewers", "rendition_share"}.isdisjoint(corrected)
+    script = sql.script("src", "sink")
+    for correctable in sql.CORRECTABLE_METRICS:
+        assert f"CAST('{correctable.name}' AS STRING), ARRAY[CAST(" in script

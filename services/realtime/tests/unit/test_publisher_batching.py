@@ -21,7 +21,7 @@ from qos_realtime.domain.batching import (
     envelope_size,
     plan_calls,
 )
-from qos_realtime.domain.datums import MetricDatum
+from qos_realtime.domain.datums import MetricDatum, StatisticSet
 
 START = 1_750_000_000_000
 _MODEL = botocore.session.get_session().get_service_model("cloudwatch")
@@ -78,7 +78,12 @@ def test_big_distributions_are_split_by_bytes_and_each_request_fits_1_mb() -> No
     assert [tag for c in calls for tag in c.tags] == list(range(300))
 
 
-@pytest.mark.parametrize("datum", [single(123456789), histogram(1), histogram(2)])
+def statistic_set() -> MetricDatum:
+    stats = StatisticSet(sample_count=123456.789, sum=-9.87654321e42, minimum=-0.1, maximum=1e-3)
+    return MetricDatum("IVS/QoS", "RebufferingRatio", "Percent", START, statistics=stats)
+
+
+@pytest.mark.parametrize("datum", [single(123456789), histogram(1), histogram(2), statistic_set()])
 def test_estimate_bounds_the_real_encoding(datum: MetricDatum) -> None:
     call: PutMetricDataCall[int] = PutMetricDataCall(datum.namespace, ((0, datum),))
     assert query_body_size(call) <= envelope_size(datum.namespace) + encoded_size(datum)

@@ -14,6 +14,7 @@ from qos_realtime.domain.datums import (
     MetricDatum,
     PublisherConfig,
     SkipReason,
+    StatisticSet,
     Translation,
     translate,
 )
@@ -254,9 +255,90 @@ def test_api_shape_of_a_datum() -> None:
 
 
 def test_a_datum_is_checked_against_cloudwatch_s_rules() -> None:
-    with pytest.raises(ValueError, match="either a value or values"):
+    with pytest.raises(ValueError, match="one of a value, values, statistics"):
         MetricDatum("N", "M", "Count", 0)
     with pytest.raises(ValueError, match="at most 150"):
         MetricDatum("N", "M", "Count", 0, values=(1.0,) * 151, counts=(1.0,) * 151)
     with pytest.raises(ValueError, match="30 dimensions"):
         MetricDatum("N", "M", "Count", 0, tuple((f"d{i}", "v") for i in range(31)), 1.0)
+
+
+# --- statistic sets and corrections --------------------------------------------------------------
+
+
+def average_over(datums: list[MetricDatum]) -> float:
+    """What CloudWatch's Average is over these datums of one metric (values count one sample
+    each, a statistic set its SampleCount), computed here from the API's fields."""
+    total = samples = 0.0
+    for datum in datums:
+        api = datum.to_api()
+        if "StatisticValues" in api:
+            total += api["StatisticValues"]["Sum"]
+            samples += api["StatisticValues"]["SampleCount"]
+        else:
+            total += api["Value"]
+            samples += 1
+    return total / samples
+
+
+def test_a_ratio_with_its_aggregates_is_a_statistic_set_weighted_by_its_denominator() -> None:
+    # rebuffering_ratio in percent: 30 s stalled over 600 s watched.
+    (datum,) = translate(
+        row("rebuffering_ratio", 5.0, numerator=30_000, denominator=600_000), CONFIG, now_ms=NOW
+    ).datums
+    assert datum.value is None
+    assert datum.to_api()["StatisticValues"] == {
+        "SampleCount": 600_000.0,
+        "Sum": 3_000_000.0,
+        "Minimum": 5.0,
+        "Maximum": 5.0,
+    }
+    assert "Value" not in datum.to_api()
+
+
+def test_final_and_corrections_average_to_the_value_over_all_records() -> None:
+    """A mean's final row over 4 startups (1, 2, 3, 6 s), then two corrections of late startups
+    (10 s; 0.5 s and 1.5 s): CloudWatch's Average of the window is the mean of all seven."""
+    final = row("startup_time", 3.0, numerator=12_000, denominator=4)
+    first = row("startup_time", 10.0, numerator=10_000, denominator=1, correction=True)
+    second = row("startup_time", 1.0, numerator=2_000, denominator=2, correction=True)
+    datums = [d for r in (final, first, second) for d in translate(r, CONFIG, now_ms=NOW).datums]
+    assert {(d.name, d.timestamp_ms) for d in datums} == {("StartupTimeMean", START)}
+    assert average_over(datums) == pytest.approx((1 + 2 + 3 + 6 + 10 + 0.5 + 1.5) / 7)
+
+
+def test_a_legacy_name_gets_the_same_statistic_set() -> None:
+    platform = row("startup_time", 2.0, "client_platform", "web", numerator=8_000, denominator=4)
+    datums = translate(platform, CONFIG, now_ms=NOW).datums
+    assert [d.name for d in datums] == ["StartupTimeMean", "STARTUP_TIME"]
+    assert {d.statistics for d in datums} == {StatisticSet(4.0, 8.0, 2.0, 2.0)}
+
+
+def test_count_corrections_add_to_the_sum_and_empty_ones_are_not_sent() -> None:
+    final = translate(row("plays", 7.0, numerator=7.0), CONFIG, now_ms=NOW).datums
+    late = translate(row("plays", 2.0, numerator=2.0, correction=True), CONFIG, now_ms=NOW)
+    assert sum(d.value or 0.0 for d in [*final, *late.datums]) == 9.0
+    assert all(d.statistics is None for d in [*final, *late.datums])
+    nothing = translate(row("errors", 0.0, numerator=0.0, correction=True), CONFIG, now_ms=NOW)
+    assert nothing == Translation(skipped=SkipReason.NO_CHANGE)
+
+
+def test_a_ratio_over_a_zero_denominator_and_a_row_without_aggregates() -> None:
+    zero = row("rebuffering_ratio", None, numerator=0.0, denominator=0.0, correction=True)
+    assert translate(zero, CONFIG, now_ms=NOW) == Translation(skipped=SkipReason.NO_VALUE)
+    # The local engine's rows carry no aggregates: the value itself, one sample.
+    (datum,) = translate(row("rebuffering_ratio", 5.0), CONFIG, now_ms=NOW).datums
+    assert datum.value == 5.0 and datum.statistics is None
+
+
+def test_a_distribution_correction_is_values_like_any_distribution_row() -> None:
+    late = distribution([1500.0], [1], correction=True)
+    (datum,) = translate(late, CONFIG, now_ms=NOW).datums
+    assert (datum.name, datum.values, datum.counts) == ("StartupTime", (1.5,), (1.0,))
+
+
+def test_a_statistic_set_is_checked() -> None:
+    with pytest.raises(ValueError, match="positive sample count"):
+        StatisticSet(sample_count=0.0, sum=0.0, minimum=0.0, maximum=0.0)
+    with pytest.raises(ValueError, match="one of a value"):
+        MetricDatum("N", "M", "None", START, value=1.0, statistics=StatisticSet(1, 1, 1, 1))

@@ -34,3 +34,25 @@ def test_a_row_with_neither_type_is_malformed() -> None:
     del data["metric"]
     with pytest.raises(MalformedRow, match="neither"):
         parse_row(orjson.dumps(data))
+
+
+def test_aggregates_and_the_correction_flag_round_trip_and_default() -> None:
+    row = MetricRow(
+        START, START + 60_000, "startup_time", "all", "", 2.5, "", True, 5000.0, 2.0, True
+    )
+    data = orjson.loads(row.to_json()) | DISTRIBUTION_ONLY
+    assert parse_row(orjson.dumps(data)) == row
+    # A row written before these fields existed, or the other type's null columns.
+    old = {k: v for k, v in data.items() if k not in ("numerator", "denominator", "correction")}
+    assert parse_row(orjson.dumps(old)) == MetricRow(
+        START, START + 60_000, "startup_time", "all", "", 2.5
+    )
+    nulls = old | {"numerator": None, "denominator": None, "correction": None}
+    assert parse_row(orjson.dumps(nulls)) == parse_row(orjson.dumps(old))
+    with pytest.raises(MalformedRow, match="denominator"):
+        parse_row(orjson.dumps(data | {"denominator": "2"}))
+    late = DistributionRow(START, START + 60_000, "startup_latency_ms", "all", "", [1.0], [1])
+    flagged = orjson.loads(late.to_json()) | METRIC_ONLY | {"correction": True}
+    assert parse_row(orjson.dumps(flagged)) == DistributionRow(
+        START, START + 60_000, "startup_latency_ms", "all", "", [1.0], [1], correction=True
+    )

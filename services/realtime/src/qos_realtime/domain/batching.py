@@ -45,6 +45,9 @@ def encoded_size(datum: MetricDatum) -> int:
         size += _field(f"Dimensions.member.{index}.Value", dimension_value)
     if datum.value is not None:
         size += _field("Value", repr(datum.value))
+    if datum.statistics is not None:
+        for key, number in datum.statistics.to_api().items():
+            size += _field(f"StatisticValues.{key}", repr(number))
     for value, count in zip(datum.values, datum.counts, strict=True):
         size += _MEMBER + len("Values") + _ITEM + len(repr(value)) + _PAIR_SEPARATOR
         size += _MEMBER + len("Counts") + _ITEM + len(repr(count)) + _PAIR_SEPARATOR

@@ -13,6 +13,18 @@ The rules, in the order they are applied to each row:
 - percentile rows are skipped: their distribution row publishes the values instead (see
   `naming`), so p50/p90/p95 in CloudWatch are real percentiles across viewers and windows;
 - a row without a value (a ratio over nothing) publishes nothing;
+- means and ratios whose row carries its aggregates (the Flink job's) are published as statistic
+  sets, `Sum` = the value x the denominator (the numerator in the metric's unit), `SampleCount`
+  = the denominator, `Minimum` = `Maximum` = the value: CloudWatch's `Average` over any period
+  is then the ratio of the summed numerators to the summed denominators, the metric over every
+  record of the period, rather than an unweighted mean of windows. Counts and sums are values,
+  read with `Sum`. A row without aggregates (the local engine's) is sent as its value;
+- correction rows (`correction` true: deltas of late records for a closed window, see
+  `qos_realtime.domain.rows`) are sent the same way at the window's timestamp, so CloudWatch
+  adds them to the window's final datums: `Sum` and `Average` over the period then equal the
+  value over all records (a count or sum delta of zero is not sent; a mean or ratio delta
+  over a zero denominator neither, it would change nothing). Distribution corrections are
+  values like any distribution row's;
 - client_platform rows of the original five metrics also publish their legacy name
   (`STARTUP_TIME`, ...) with the `ClientPlatform` dimension, in the legacy namespace.
 
@@ -65,6 +77,30 @@ class SkipReason(StrEnum):
     PERCENTILE_ROW = "percentile_row"
     UNKNOWN_METRIC = "unknown_metric"
     NO_VALUE = "no_value"
+    NO_CHANGE = "no_change"  # a correction that changes nothing
+
+
+@dataclass(frozen=True, slots=True)
+class StatisticSet:
+    """PutMetricData's StatisticValues: samples already aggregated, which CloudWatch combines
+    with the other data of the metric (Sum and SampleCount add up)."""
+
+    sample_count: float
+    sum: float
+    minimum: float
+    maximum: float
+
+    def __post_init__(self) -> None:
+        if not self.sample_count > 0 or self.minimum > self.maximum:
+            raise ValueError("a statistic set has a positive sample count and minimum <= maximum")
+
+    def to_api(self) -> dict[str, float]:
+        return {
+            "SampleCount": self.sample_count,
+            "Sum": self.sum,
+            "Minimum": self.minimum,
+            "Maximum": self.maximum,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,10 +116,12 @@ class MetricDatum:
     values: tuple[float, ...] = ()
     counts: tuple[float, ...] = ()
     storage_resolution: int = STANDARD_RESOLUTION
+    statistics: StatisticSet | None = None
 
     def __post_init__(self) -> None:
-        if (self.value is None) == (not self.values):
-            raise ValueError(f"{self.name}: a datum has either a value or values")
+        forms = (self.value is not None) + bool(self.values) + (self.statistics is not None)
+        if forms != 1:
+            raise ValueError(f"{self.name}: a datum has one of a value, values, statistics")
         if len(self.values) != len(self.counts) or len(self.values) > MAX_VALUES_PER_DATUM:
             raise ValueError(f"{self.name}: values and counts pair up, at most 150 of them")
         if len(self.dimensions) > MAX_DIMENSIONS:
@@ -101,6 +139,8 @@ class MetricDatum:
             datum["Dimensions"] = [{"Name": n, "Value": v} for n, v in self.dimensions]
         if self.value is not None:
             datum["Value"] = self.value
+        elif self.statistics is not None:
+            datum["StatisticValues"] = self.statistics.to_api()
         else:
             datum["Values"] = list(self.values)
             datum["Counts"] = list(self.counts)
@@ -173,6 +213,13 @@ def _single(row: MetricRow, dimensions: Dimensions, config: PublisherConfig) -> 
     value = _cloudwatch_value(row.value)
     if value is None:
         return Translation(skipped=SkipReason.NO_VALUE)
+    statistics: StatisticSet | None = None
+    if published.kind in ("mean", "ratio") and row.denominator is not None:
+        statistics = _statistic_set(value, row.denominator)
+        if statistics is None:
+            return Translation(skipped=SkipReason.NO_VALUE)
+    elif row.correction and value == 0.0:
+        return Translation(skipped=SkipReason.NO_CHANGE)
     if published.kind == "share":
         if not row.split or len(row.split) > MAX_DIMENSION_VALUE_LENGTH:
             return Translation(skipped=SkipReason.BAD_DIMENSION)
@@ -182,10 +229,28 @@ def _single(row: MetricRow, dimensions: Dimensions, config: PublisherConfig) -> 
         names.append((config.legacy_namespace or config.namespace, published.legacy_name))
     return Translation(
         datums=tuple(
-            MetricDatum(namespace, name, published.unit, row.window_start, dimensions, value)
+            MetricDatum(
+                namespace,
+                name,
+                published.unit,
+                row.window_start,
+                dimensions,
+                value=None if statistics else value,
+                statistics=statistics,
+            )
             for namespace, name in names
         )
     )
+
+
+def _statistic_set(value: float, denominator: float) -> StatisticSet | None:
+    """A mean's or ratio's value over `denominator` samples, as a statistic set (None if
+    CloudWatch can't take it)."""
+    samples = _cloudwatch_value(denominator)
+    total = _cloudwatch_value(value * denominator)
+    if samples is None or total is None or samples <= 0:
+        return None
+    return StatisticSet(sample_count=samples, sum=total, minimum=value, maximum=value)
 
 
 def _distribution(

@@ -50,6 +50,7 @@ class DistributionRow(JsonRow):
     values: list[float]  # distinct, ascending
     counts: list[int]  # counts[i]: how many times values[i] was seen (each > 0)
     final: bool = True  # False while the window is still open (a provisional histogram)
+    correction: bool = False  # True: values of late records, added to the closed window's
 
     def __post_init__(self) -> None:
         if len(self.values) != len(self.counts):

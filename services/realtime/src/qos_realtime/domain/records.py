@@ -37,15 +37,23 @@ def parse_row(data: bytes | str) -> MetricRow | DistributionRow:
 
 
 def _metric_row(obj: dict[str, Any]) -> MetricRow:
-    value = obj.get("value")
-    if value is not None and not _is_number(value):
-        raise MalformedRow(f"value: expected a number or null, got {value!r}")
+    value, numerator, denominator = (_number(obj, k) for k in ("value", "numerator", "denominator"))
     return MetricRow(
         **_window_group(obj),
         metric=_string(obj, "metric"),
-        value=None if value is None else float(value),
+        value=value,
         split=_string(obj, "split", default=""),
+        numerator=numerator,
+        denominator=denominator,
+        correction=_flag(obj, "correction", default=False),
     )
+
+
+def _number(obj: dict[str, Any], key: str) -> float | None:
+    value = obj.get(key)
+    if value is not None and not _is_number(value):
+        raise MalformedRow(f"{key}: expected a number or null, got {value!r}")
+    return None if value is None else float(value)
 
 
 def _distribution_row(obj: dict[str, Any]) -> DistributionRow:
@@ -61,6 +69,7 @@ def _distribution_row(obj: dict[str, Any]) -> DistributionRow:
         source=_string(obj, "source"),
         values=[float(v) for v in values],
         counts=[int(c) for c in counts],
+        correction=_flag(obj, "correction", default=False),
     )
 
 
@@ -106,8 +115,10 @@ def _string(obj: dict[str, Any], key: str, default: str | None = None) -> str:
     return value
 
 
-def _flag(obj: dict[str, Any], key: str) -> bool:
-    value = obj.get(key, True)
+def _flag(obj: dict[str, Any], key: str, *, default: bool = True) -> bool:
+    value = obj.get(key, default)
+    if key == "correction" and value is None:  # a sink column the other row type leaves null
+        return default
     if not isinstance(value, bool):
         raise MalformedRow(f"{key}: expected true or false, got {value!r}")
     return value

@@ -3,6 +3,16 @@
 One `MetricRow` per (window, metric, group[, split]): the local engine writes them to the metric
 store, the Flink job to its output stream, and the CloudWatch publisher reads them from there.
 Their JSON form (`to_json` / `from_json`) is that contract.
+
+Additive metrics (count, sum, mean, ratio) may also carry their aggregates: `numerator` and,
+for means and ratios, `denominator`, in the catalogue's units before its scale (`value` is
+numerator x scale, or numerator / denominator x scale). Readers that combine windows or
+corrections add these up (CloudWatch statistic sets, see `qos_realtime.domain.datums`). A
+*correction* row (`correction` true) revises a window that has closed: its aggregates are the
+deltas of records that came after the window closed (within the revision horizon), to be added to
+the window's final row's, and its `value` is that of the deltas alone. The Flink job fills these
+fields; the local engine, which keeps no revisions of its own here, leaves them at their
+defaults (null, null, false).
 """
 
 from __future__ import annotations
@@ -40,6 +50,9 @@ class MetricRow(JsonRow):
     value: float | None  # None: no data for this metric in this group (e.g. a ratio over 0)
     split: str = ""  # share metrics: the split value (e.g. the rendition name); "" otherwise
     final: bool = True  # False while the window is still open (a provisional value)
+    numerator: float | None = None  # the metric's numerator aggregate (additive metrics)
+    denominator: float | None = None  # means and ratios: the denominator aggregate
+    correction: bool = False  # True: deltas of late records, added to the closed window's row
 
     def key(self) -> tuple[int, str, str, str, str]:
         return (self.window_start, self.metric, self.dimension, self.dimension_value, self.split)

@@ -23,6 +23,13 @@ The pass-through options tune the connector without a new build: for example
 | `dedupe.ttl.seconds` | how long an `event_id` is remembered to drop its duplicates | 3600 |
 | `views.timeout.seconds` | a view closes this long after its last record | 180 |
 | `views.max.length.seconds` | views are cut at every multiple of this since the epoch | 14400 |
+| `revision.horizon.seconds` | late records of a window closed less than this ago revise it | 600 |
+
+A record is late when its window has closed (see `sql`); if the window ended less than
+`revision.horizon.seconds` before the watermark, the record also becomes correction rows (deltas
+of the window's additive metrics and distributions, see `sql.revision_views`), which the
+publisher adds to the window in CloudWatch; later ones are only counted (`late_events`); 0
+turns corrections off.
 
 The view rules default to `qos_shared.views.DEFAULT_RULES`; the timeout delays every view KPI
 by that much (a view counts in the window holding its close time) and sets how long a session's
@@ -72,6 +79,7 @@ PROPERTY_GROUP = "qos.realtime"
 SOURCE_OPTION_PREFIX = "source.connector."
 SINK_OPTION_PREFIX = "sink.connector."
 DEFAULT_DEDUPE_TTL_S = 3600
+DEFAULT_REVISION_HORIZON_S = sql.DEFAULT_REVISION_HORIZON_S
 # Settings of every run: every branch over the unique records (the window aggregations of one
 # INSERT, the late rows of the other) shares one deduplication, one state, rather than planning
 # a copy of its own (five without it; a test reads the compiled plan).
@@ -98,6 +106,7 @@ class JobConfig:
     dedupe_ttl_s: int = DEFAULT_DEDUPE_TTL_S
     view_timeout_s: int = DEFAULT_VIEW_TIMEOUT_S
     view_max_length_s: int = DEFAULT_VIEW_MAX_LENGTH_S
+    revision_horizon_s: int = DEFAULT_REVISION_HORIZON_S
 
     def __post_init__(self) -> None:
         check_dedupe_ttl(self.dedupe_ttl_s, self.allowed_lateness_s)
@@ -133,6 +142,9 @@ class JobConfig:
             view_timeout_s=int(props.get("views.timeout.seconds", str(DEFAULT_VIEW_TIMEOUT_S))),
             view_max_length_s=int(
                 props.get("views.max.length.seconds", str(DEFAULT_VIEW_MAX_LENGTH_S))
+            ),
+            revision_horizon_s=int(
+                props.get("revision.horizon.seconds", str(DEFAULT_REVISION_HORIZON_S))
             ),
         )
 
@@ -187,6 +199,7 @@ def job_statements(
     *,
     window_s: int,
     view_rules: ViewRules = DEFAULT_RULES,
+    revision_horizon_s: int = DEFAULT_REVISION_HORIZON_S,
 ) -> list[str]:
     """Every statement of a job: the DDL, the views, then the INSERTs (one statement set); the
     VIEW records go to the views sink if there is one."""
@@ -195,7 +208,12 @@ def job_statements(
         source_ddl,
         sink_ddl,
         *([] if views_sink_ddl is None else [views_sink_ddl]),
-        *sql.statements(SOURCE_TABLE, window_s=window_s, view_rules=view_rules),
+        *sql.statements(
+            SOURCE_TABLE,
+            window_s=window_s,
+            view_rules=view_rules,
+            revision_horizon_s=revision_horizon_s,
+        ),
         *sql.inserts(SINK_TABLE, views_sink),
     ]
 
@@ -241,6 +259,7 @@ def kinesis_statements(config: JobConfig) -> list[str]:
         ),
         window_s=config.window_s,
         view_rules=config.view_rules(),
+        revision_horizon_s=config.revision_horizon_s,
     )
 
 
@@ -252,6 +271,7 @@ def file_statements(
     window_s: int = 60,
     allowed_lateness_s: float = 5.0,
     view_rules: ViewRules = DEFAULT_RULES,
+    revision_horizon_s: int = DEFAULT_REVISION_HORIZON_S,
 ) -> list[str]:
     return job_statements(
         tables.filesystem_source_ddl(
@@ -263,6 +283,7 @@ def file_statements(
         else tables.filesystem_views_sink_ddl(VIEWS_SINK_TABLE, path=views_out),
         window_s=window_s,
         view_rules=view_rules,
+        revision_horizon_s=revision_horizon_s,
     )
 
 
@@ -318,6 +339,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--window-s", type=int, default=60)
     parser.add_argument("--lateness-s", type=float, default=5.0)
     parser.add_argument(
+        "--revision-horizon-s", type=int, default=DEFAULT_REVISION_HORIZON_S, help="with --events"
+    )
+    parser.add_argument(
         "--dedupe-ttl-s", type=int, default=DEFAULT_DEDUPE_TTL_S, help="with --events"
     )
     parser.add_argument("--properties", type=Path, default=MSF_PROPERTIES)
@@ -340,6 +364,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             window_s=args.window_s,
             allowed_lateness_s=args.lateness_s,
             view_rules=view_rules(args.view_timeout_s, args.view_max_length_s),
+            revision_horizon_s=args.revision_horizon_s,
         )
         flink_config = file_config(args.dedupe_ttl_s)
     else:

@@ -32,6 +32,17 @@ the INSERTs as one statement set. Semantics, shared with the local engine
   follow, so the watermark the window operator has when a record reaches it is never ahead of
   the one the test saw (with parallelism 1 they are the same): a record found on time is never
   dropped by its window, and every unique record is counted once, in its window or as late.
+- revisions: a late record whose window ended less than the revision horizon before the watermark
+  (`revision.horizon.seconds`, `qos_revision_events`) also becomes correction rows (`correction`
+  true; see `revision_views`): its own aggregates, per group and correctable metric, in the
+  window's key, which readers add to the window's final row's (`numerator`, `denominator`: every
+  final row of an additive metric carries its aggregates too), and its distribution values.
+  Counts, sums, means and ratios over events add up; distinct counts and shares do not (a late
+  session may already be counted; every part's denominator moves) and the view KPIs cannot (a
+  late record joins no view): none is emitted for them. Records beyond the horizon are only
+  `late_events`.
+- the watermark (`tables`): the largest `LEAST(event time, receive time)` read, minus the
+  allowed lateness; a client clock ahead cannot push it past the server's clock.
 
 - views (`qos_shared.views`): `qos_view_keyed` gives each record on time its view's key
   (`session_id` and the start of its `max_length` slot, one column), `qos_view_partials` is a
@@ -117,12 +128,26 @@ from qos_shared.catalogue import (
     Metric,
     fields_read,
 )
-from qos_shared.catalogue_sql import filter_sql, metric_sql, share_numerator_sql
+from qos_shared.catalogue_sql import (
+    aggregate_sql,
+    expr_sql,
+    filter_sql,
+    metric_sql,
+    share_numerator_sql,
+)
 from qos_shared.views import DEFAULT_RULES, VIEW_FIELDS, ViewRules
 
 # Every metric of the catalogue: those over events, and those over the job's VIEW records.
 GROUP_METRICS: tuple[Metric, ...] = tuple(m for m in CATALOGUE if m.kind != "share")
 SHARE_METRICS: tuple[Metric, ...] = tuple(m for m in CATALOGUE if m.kind == "share")
+# The metrics whose rows carry their aggregates (MetricRow's `numerator`, `denominator`): those
+# that add up across records. Distinct counts, shares and percentiles do not.
+ADDITIVE_KINDS = frozenset({"count", "sum", "mean", "ratio"})
+ADDITIVE_METRICS: tuple[Metric, ...] = tuple(m for m in GROUP_METRICS if m.kind in ADDITIVE_KINDS)
+# The metrics a late record's corrections revise: the additive ones over events. A metric over
+# VIEW records cannot be: a late record never reaches its view (the views read records on time).
+CORRECTABLE_METRICS: tuple[Metric, ...] = tuple(m for m in ADDITIVE_METRICS if not m.over_views)
+DEFAULT_REVISION_HORIZON_S = 600
 
 # Flink types of the stored-record fields the job reads (the event metrics' and the views').
 # A unit test checks this against `qos_shared.record_schema` (which needs pydantic, absent from
@@ -170,6 +195,9 @@ ROW_COLUMNS: tuple[tuple[str, str], ...] = (
     ("value", "DOUBLE"),
     ("split", "STRING"),
     ("final", "BOOLEAN"),
+    ("numerator", "DOUBLE"),
+    ("denominator", "DOUBLE"),
+    ("correction", "BOOLEAN"),
 )
 # DistributionRow's fields, in order, and the view of the job's distribution rows.
 DISTRIBUTIONS_VIEW = "qos_distribution_rows"
@@ -182,6 +210,7 @@ DISTRIBUTION_COLUMNS: tuple[tuple[str, str], ...] = (
     ("values", "ARRAY<DOUBLE>"),
     ("counts", "ARRAY<BIGINT>"),
     ("final", "BOOLEAN"),
+    ("correction", "BOOLEAN"),
 )
 # The sink's columns: MetricRow's, then DistributionRow's others. A row fills those of its type.
 SINK_COLUMNS: tuple[tuple[str, str], ...] = ROW_COLUMNS + tuple(
@@ -203,10 +232,14 @@ VIEWS_VIEW = "qos_views"  # one VIEW record per view (VIEW_FIELDS), and `view_ti
 WINDOW_INPUT_VIEW = "qos_window_input"  # the events and the VIEW records: every window reads it
 LATE_VIEW = "qos_late_events"  # the unique records whose window had closed
 LATE_ROWS_VIEW = "qos_late_rows"
+REVISION_VIEW = "qos_revision_events"  # the late records within the revision horizon
+CORRECTIONS_VIEW = "qos_correction_rows"  # their MetricRows of deltas (`correction` true)
+DISTRIBUTION_CORRECTIONS_VIEW = "qos_distribution_corrections"  # their DistributionRows
 GROUPS_VIEW = "qos_group_metrics"
 # The source's columns the job needs besides the catalogue's fields (see `tables`).
 EVENT_ID = "event_id"
 PROCTIME = "proctime"  # a processing-time attribute: the deduplication's order
+RECEIVED_AT = "received_at"  # the server's receive time (epoch ms): bounds the watermark
 
 
 def ident(name: str) -> str:
@@ -311,8 +344,122 @@ SELECT {start} AS window_start,
        {start} + {int(window_s) * 1000} AS window_end,
        {string(LATE_EVENTS)} AS metric, {string("all")} AS dimension,
        {string("")} AS dimension_value, CAST(1 AS DOUBLE) AS {ident("value")},
-       {string("")} AS {ident("split")}, TRUE AS {ident("final")}
+       {string("")} AS {ident("split")}, TRUE AS {ident("final")},
+       {_NO_AGGREGATES}
 FROM {LATE_VIEW}""",
+    ]
+
+
+# The aggregates' columns of a row that has none (late_events, shares).
+_NO_AGGREGATES = (
+    f"CAST(NULL AS DOUBLE) AS {ident('numerator')}, CAST(NULL AS DOUBLE) AS "
+    f"{ident('denominator')}, FALSE AS {ident('correction')}"
+)
+
+
+def _row_aggregate(aggregate: Aggregate) -> str:
+    """One record's contribution to a count or sum aggregate, as a DOUBLE: 0 outside its
+    filter (or without the summed value)."""
+    where = filter_sql(aggregate.filter, "flink")
+    if aggregate.kind == "count":
+        return f"CAST(CASE WHEN {where} THEN 1 ELSE 0 END AS DOUBLE)"
+    if aggregate.kind != "sum" or aggregate.value is None:
+        raise ValueError(f"a {aggregate.kind} aggregate does not add up over records")
+    return f"COALESCE(CASE WHEN {where} THEN {expr_sql(aggregate.value, 'flink')} END, 0E0)"
+
+
+def _applies(metric: Metric) -> str:
+    """True for a record in the filter of the metric's numerator or denominator."""
+    filters = [metric.numerator.filter] + (
+        [] if metric.denominator is None else [metric.denominator.filter]
+    )
+    return " OR ".join(f"({filter_sql(f, 'flink')})" for f in dict.fromkeys(filters))
+
+
+def _value_of(metric: Metric, numerator: str, denominator: str) -> str:
+    """The metric's value from its aggregates (null for a mean or ratio over nothing)."""
+    scale = f" * {metric.scale!r}" if metric.scale != 1.0 else ""
+    if metric.denominator is None:
+        return f"({numerator}){scale}"
+    return f"({numerator}) / CASE WHEN {denominator} = 0 THEN NULL ELSE {denominator} END{scale}"
+
+
+def _within_horizon_sql(window_s: int, horizon_s: int) -> str:
+    """True for a late record whose window ended less than `horizon_s` before the watermark."""
+    if horizon_s <= 0:
+        return "FALSE"
+    end = f"{_window_start_ms(window_s)} + {int(window_s) * 1000}"
+    return (
+        f"TO_TIMESTAMP_LTZ({end} + {int(horizon_s) * 1000}, 3) > "
+        f"CURRENT_WATERMARK({ident('rowtime')})"
+    )
+
+
+_GROUPS_OF_RECORD = ",\n    ".join(
+    [
+        f"{string('all')}, {string('')}",
+        *(f"{string(d)}, COALESCE(e.{ident(d)}, '')" for d in GROUP_DIMENSIONS[1:]),
+    ]
+)
+
+
+def revision_views(window_s: int, horizon_s: int) -> list[str]:
+    """The late records within the revision horizon, and their correction rows: per record,
+    group (all, its platform, its channel) and correctable metric whose filters it is in, a
+    MetricRow of the record's own aggregates (the deltas to add to the closed window's), and per
+    record, group and distribution source it has a value of, a DistributionRow of that one value.
+    One row per record, like the `late_events` rows, for the same reasons (see `late_views`):
+    readers add them up (the publisher sends statistic sets and values CloudWatch combines)."""
+    start = _window_start_ms(window_s)
+    window = f"{start} AS window_start, {start} + {int(window_s) * 1000} AS window_end"
+    triples = []
+    for m in CORRECTABLE_METRICS:
+        numerator = _row_aggregate(m.numerator)
+        denominator = (
+            "CAST(NULL AS DOUBLE)" if m.denominator is None else _row_aggregate(m.denominator)
+        )
+        applies = f"CAST(CASE WHEN {_applies(m)} THEN 1 ELSE 0 END AS DOUBLE)"
+        value = _value_of(m, numerator, denominator)
+        triples.append(
+            f"{string(m.name)}, ARRAY[CAST({value} AS DOUBLE), {numerator}, "
+            f"CAST({denominator} AS DOUBLE), {applies}]"
+        )
+    pairs = ",\n    ".join(triples)
+    branches = "\nUNION ALL\n".join(
+        f"""SELECT {window}, {_PLATFORM}, {_CHANNEL}, {string(name)} AS source,
+       {ident(name)} AS {ident("value")}
+FROM {REVISION_VIEW}
+WHERE {filter_sql(aggregate.filter, "flink")} AND {ident(name)} IS NOT NULL"""
+        for name, aggregate in DISTRIBUTION_SOURCES.items()
+    )
+    return [
+        f"""CREATE TEMPORARY VIEW {REVISION_VIEW} AS
+SELECT * FROM {LATE_VIEW}
+WHERE {_within_horizon_sql(window_s, horizon_s)}""",
+        f"""CREATE TEMPORARY VIEW {CORRECTIONS_VIEW} AS
+SELECT e.window_start, e.window_end, m.metric, g.dimension, g.dimension_value,
+       m.a[1] AS {ident("value")}, {string("")} AS {ident("split")}, TRUE AS {ident("final")},
+       m.a[2] AS {ident("numerator")}, m.a[3] AS {ident("denominator")},
+       TRUE AS {ident("correction")}
+FROM (SELECT {window}, * FROM {REVISION_VIEW}) AS e
+CROSS JOIN UNNEST(MAP[
+    {_GROUPS_OF_RECORD}
+]) AS g (dimension, dimension_value)
+CROSS JOIN UNNEST(MAP[
+    {pairs}
+]) AS m (metric, a)
+WHERE m.a[4] > 0""",
+        f"""CREATE TEMPORARY VIEW {DISTRIBUTION_CORRECTIONS_VIEW} AS
+SELECT e.window_start, e.window_end, e.source, g.dimension, g.dimension_value,
+       ARRAY[CAST(e.{ident("value")} AS DOUBLE)] AS {ident("values")},
+       ARRAY[CAST(1 AS BIGINT)] AS {ident("counts")},
+       TRUE AS {ident("final")}, TRUE AS {ident("correction")}
+FROM (
+{branches}
+) AS e
+CROSS JOIN UNNEST(MAP[
+    {_GROUPS_OF_RECORD}
+]) AS g (dimension, dimension_value)""",
     ]
 
 
@@ -377,7 +524,17 @@ FROM {VIEWS_VIEW}"""
 def group_metrics_view(window_s: int) -> str:
     """One row per (window, group), one DOUBLE column per non-share metric, named after it."""
     columns = ",\n        ".join(
-        f"{metric_sql(m, 'flink')} AS {ident(m.name)}" for m in GROUP_METRICS
+        [
+            *(f"{metric_sql(m, 'flink')} AS {ident(m.name)}" for m in GROUP_METRICS),
+            *(
+                # A sum over no record is null in SQL; as an aggregate to add up, it is 0.
+                f"CAST(COALESCE({aggregate_sql(a, 'flink')}, 0) AS DOUBLE) "
+                f"AS {ident(_aggregate_column(m, i))}"
+                for m in ADDITIVE_METRICS
+                for i, a in enumerate((m.numerator, m.denominator))
+                if a is not None
+            ),
+        ]
     )
     return f"""CREATE TEMPORARY VIEW {GROUPS_VIEW} AS
 SELECT window_start, window_end,
@@ -387,18 +544,35 @@ FROM {_tumble(WINDOW_INPUT_VIEW, "rowtime", window_s)}
 GROUP BY window_start, window_end, {_GROUPING_SETS}"""
 
 
+def _aggregate_column(metric: Metric, index: int) -> str:
+    """The group metrics' column of a metric's numerator (0) or denominator (1)."""
+    return f"{metric.name}__{('numerator', 'denominator')[index]}"
+
+
 def group_rows_view() -> str:
-    """The group metrics unpivoted: one MetricRow per (window, group, metric)."""
-    pairs = ",\n    ".join(f"{string(m.name)}, g.{ident(m.name)}" for m in GROUP_METRICS)
+    """The group metrics unpivoted: one MetricRow per (window, group, metric), with the
+    aggregates of the additive metrics (an ARRAY of value, numerator, denominator per metric:
+    DOUBLEs, which a stored view takes, unlike ROWs)."""
+
+    def aggregate(metric: Metric, index: int) -> str:
+        has = metric in ADDITIVE_METRICS and (index == 0 or metric.denominator is not None)
+        return f"g.{ident(_aggregate_column(metric, index))}" if has else "CAST(NULL AS DOUBLE)"
+
+    pairs = ",\n    ".join(
+        f"{string(m.name)}, ARRAY[g.{ident(m.name)}, {aggregate(m, 0)}, {aggregate(m, 1)}]"
+        for m in GROUP_METRICS
+    )
     return f"""CREATE TEMPORARY VIEW qos_group_rows AS
 SELECT {_epoch_ms("g.window_start")} AS window_start,
        {_epoch_ms("g.window_end")} AS window_end,
-       m.metric, g.dimension, g.dimension_value, m.{ident("value")},
-       {string("")} AS {ident("split")}, TRUE AS {ident("final")}
+       m.metric, g.dimension, g.dimension_value, m.a[1] AS {ident("value")},
+       {string("")} AS {ident("split")}, TRUE AS {ident("final")},
+       m.a[2] AS {ident("numerator")}, m.a[3] AS {ident("denominator")},
+       FALSE AS {ident("correction")}
 FROM {GROUPS_VIEW} AS g
 CROSS JOIN UNNEST(MAP[
     {pairs}
-]) AS m (metric, {ident("value")})"""
+]) AS m (metric, a)"""
 
 
 def _check_share(metric: Metric) -> str:
@@ -437,7 +611,8 @@ SELECT {_epoch_ms("s.window_start")} AS window_start,
        {string(name)} AS metric, s.dimension, s.dimension_value,
        p.part / CASE WHEN s.total = 0 THEN NULL ELSE s.total END * {metric.scale!r}
            AS {ident("value")},
-       p.{ident("split")}, TRUE AS {ident("final")}
+       p.{ident("split")}, TRUE AS {ident("final")},
+       {_NO_AGGREGATES}
 FROM {groups} AS s
 CROSS JOIN UNNEST(s.parts) AS p ({ident("split")}, part)""",
     ]
@@ -514,7 +689,7 @@ SELECT {_epoch_ms("c.window_start")} AS window_start,
        c.source, c.dimension, c.dimension_value,
        CAST(CAST(c.pairs AS ARRAY<BIGINT>) AS ARRAY<DOUBLE>) AS {ident("values")},
        {counts} AS {ident("counts")},
-       TRUE AS {ident("final")}
+       TRUE AS {ident("final")}, FALSE AS {ident("correction")}
 FROM qos_distribution_chunks AS c""",
     ]
 
@@ -528,18 +703,25 @@ def rows_view() -> str:
 
 
 def statements(
-    source: str, *, window_s: int = 60, view_rules: ViewRules = DEFAULT_RULES
+    source: str,
+    *,
+    window_s: int = 60,
+    view_rules: ViewRules = DEFAULT_RULES,
+    revision_horizon_s: int = DEFAULT_REVISION_HORIZON_S,
 ) -> list[str]:
     """The views of the window job over `source`, in the order they must be created."""
     if not 1 <= window_s <= 86_400:
         raise ValueError("window_s must be between 1 s and one day")
+    if revision_horizon_s < 0:
+        raise ValueError("the revision horizon cannot be negative")
     ident(source)
     out = [records_view(source), unique_events_view(), events_view(window_s)]
     out += [*view_views(view_rules), window_input_view()]
     out += [group_metrics_view(window_s), group_rows_view()]
     for metric in SHARE_METRICS:
         out += share_views(metric, window_s)
-    return [*out, rows_view(), *distribution_views(window_s), *late_views(window_s)]
+    out += [rows_view(), *distribution_views(window_s), *late_views(window_s)]
+    return [*out, *revision_views(window_s, revision_horizon_s)]
 
 
 def _select_as_sink_row(view: str, columns: tuple[tuple[str, str], ...]) -> str:
@@ -563,10 +745,16 @@ def insert_sql(sink: str) -> str:
 
 
 def late_insert_sql(sink: str) -> str:
-    """The job's second INSERT: the `late_events` MetricRows into `sink` (SINK_COLUMNS)."""
+    """The job's second INSERT: the rows of the late records into `sink` (SINK_COLUMNS): the
+    `late_events` MetricRows, and the correction MetricRows and DistributionRows."""
     columns = ", ".join(ident(c) for c, _ in SINK_COLUMNS)
     return (
-        f"INSERT INTO {ident(sink)} ({columns})\n{_select_as_sink_row(LATE_ROWS_VIEW, ROW_COLUMNS)}"
+        f"INSERT INTO {ident(sink)} ({columns})\n"
+        f"{_select_as_sink_row(LATE_ROWS_VIEW, ROW_COLUMNS)}\n"
+        f"UNION ALL\n"
+        f"{_select_as_sink_row(CORRECTIONS_VIEW, ROW_COLUMNS)}\n"
+        f"UNION ALL\n"
+        f"{_select_as_sink_row(DISTRIBUTION_CORRECTIONS_VIEW, DISTRIBUTION_COLUMNS)}"
     )
 
 
@@ -590,7 +778,10 @@ def script(
     *,
     window_s: int = 60,
     view_rules: ViewRules = DEFAULT_RULES,
+    revision_horizon_s: int = DEFAULT_REVISION_HORIZON_S,
 ) -> str:
     """The whole job as one SQL script (for reading, or for a SQL client)."""
-    body = [*statements(source, window_s=window_s, view_rules=view_rules)]
+    body = statements(
+        source, window_s=window_s, view_rules=view_rules, revision_horizon_s=revision_horizon_s
+    )
     return "".join(f"{s};\n\n" for s in [*body, *inserts(sink, views_sink)])

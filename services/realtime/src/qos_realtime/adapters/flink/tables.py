@@ -1,10 +1,20 @@
 """Renders the Flink DDL of the job's sources and sinks: Kinesis on AWS, JSON files in tests.
 
-A source has one column per field the catalogue reads, and `event_id` (the deduplication's key;
-stored records are flat JSON objects; the JSON format ignores every other field), a `rowtime`
-computed from `event_time` (epoch ms) with a watermark that trails it by the allowed lateness (a
-window closes once a record `lateness` past its end has been read; later records for it become
-`late_events` rows, see `sql`), and a `proctime` attribute (the deduplication's order). A sink
+A source has one column per field the catalogue reads, `event_id` (the deduplication's key;
+stored records are flat JSON objects; the JSON format ignores every other field) and
+`received_at` (the server's receive time, which ingest stamps on every stored record), a
+`rowtime` computed from `event_time` (epoch ms) with a watermark, and a `proctime` attribute (the
+deduplication's order).
+
+The watermark trails `LEAST(rowtime, received_at)` by the allowed lateness (a window closes once
+a record `lateness` past its end has been read, by both clocks; later records for it become
+`late_events` rows and, within the revision horizon, corrections, see `sql`). Bounded by the
+receive time, no record moves it past the server's clock: one event an hour ahead (a client
+clock) or a legacy client's minutes ahead, amid normal traffic, leaves everyone else's records on
+time (a mini-cluster test). A record without `received_at` is bounded by its event time alone.
+What remains: a live record amid a replay of history (the job reading a backlog from the
+stream's start) has a receive time of now and still moves the watermark past the history's
+windows, which then close early; a replay should run apart from live traffic (ADR 16). A sink
 takes both row types of the job (`sql.SINK_COLUMNS`: MetricRow's columns, then DistributionRow's
 others) and writes one JSON object per row, with nulls in the other type's columns; the
 publisher's `parse_row` reads either back. A views sink takes the job's VIEW records
@@ -21,6 +31,7 @@ from collections.abc import Mapping
 from qos_realtime.adapters.flink.sql import (
     EVENT_ID,
     PROCTIME,
+    RECEIVED_AT,
     RECORD_FIELDS,
     SINK_COLUMNS,
     ident,
@@ -58,7 +69,10 @@ def source_columns() -> list[tuple[str, str]]:
     missing = set(RECORD_FIELDS) - FIELD_TYPES.keys()
     if missing:
         raise KeyError(f"no Flink type for the fields the job reads: {sorted(missing)}")
-    return [(name, FIELD_TYPES[name]) for name in RECORD_FIELDS] + [(EVENT_ID, "STRING")]
+    return [(name, FIELD_TYPES[name]) for name in RECORD_FIELDS] + [
+        (EVENT_ID, "STRING"),
+        (RECEIVED_AT, "BIGINT"),
+    ]
 
 
 def source_ddl(name: str, options: Mapping[str, str], *, allowed_lateness_s: float) -> str:
@@ -67,9 +81,13 @@ def source_ddl(name: str, options: Mapping[str, str], *, allowed_lateness_s: flo
     columns = [f"{ident(c)} {t}" for c, t in source_columns()]
     columns.append(f"{ident('rowtime')} AS TO_TIMESTAMP_LTZ({ident('event_time')}, 3)")
     columns.append(f"{ident(PROCTIME)} AS PROCTIME()")
+    # The event time as far as the server's clock vouches for it: never past the receive time.
+    bounded = (
+        f"LEAST({ident('rowtime')}, "
+        f"TO_TIMESTAMP_LTZ(COALESCE({ident(RECEIVED_AT)}, {ident('event_time')}), 3))"
+    )
     columns.append(
-        f"WATERMARK FOR {ident('rowtime')} AS {ident('rowtime')} - "
-        f"{_interval_seconds(allowed_lateness_s)}"
+        f"WATERMARK FOR {ident('rowtime')} AS {bounded} - {_interval_seconds(allowed_lateness_s)}"
     )
     body = ",\n    ".join(columns)
     return f"CREATE TABLE {ident(name)} (\n    {body}\n) WITH (\n    {_with(options)}\n)"
