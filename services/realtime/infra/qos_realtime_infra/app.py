@@ -20,6 +20,7 @@ CDK context read here (cdk.json, or `-c key=value` on the command line):
 | `qos:realtime:dedupeTtlSeconds` | 3600 | how long the job drops an event_id's duplicates |
 | `qos:realtime:viewTimeoutSeconds` | 180 | a view closes this long after its last record |
 | `qos:realtime:viewMaxLengthSeconds` | 14400 | views are cut at every multiple of this |
+| `qos:realtime:revisionHorizonSeconds` | 600 | late records this recent correct their window |
 | `qos:realtime:namespace` | `IVS/QoS` | CloudWatch namespace of the KPIs |
 | `qos:realtime:legacyNamespace` | (the same) | namespace of the original five names |
 | `qos:realtime:legacyMetrics` | true | publish the original five names at all |
@@ -75,6 +76,7 @@ def add_realtime_stack(app: App, *, env_name: str, env: Environment | None) -> R
         view_max_length_seconds=int(
             context.get("viewMaxLengthSeconds", DEFAULT_RULES.max_length_ms // 1000)
         ),
+        revision_horizon_seconds=int(context.get("revisionHorizonSeconds", 600)),
         namespace=str(context.get("namespace", "IVS/QoS")),
         legacy_namespace=context.get("legacyNamespace") or None,
         legacy_metrics=flag(context.get("legacyMetrics", True)),

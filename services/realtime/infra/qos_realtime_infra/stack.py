@@ -112,6 +112,7 @@ class RealtimeStack(ServiceStack):
         dedupe_ttl_seconds: int = 3600,
         view_timeout_seconds: int = DEFAULT_RULES.timeout_ms // 1000,
         view_max_length_seconds: int = DEFAULT_RULES.max_length_ms // 1000,
+        revision_horizon_seconds: int = 600,
         namespace: str = DEFAULT_NAMESPACE,
         legacy_namespace: str | None = None,
         legacy_metrics: bool = True,
@@ -134,6 +135,8 @@ class RealtimeStack(ServiceStack):
         view_timeout_seconds / view_max_length_seconds: the views' rules (`qos_shared.views`):
             a view closes this long after its last record (its KPIs come that much later), and
             no view spans a multiple of the maximum length since the epoch.
+        revision_horizon_seconds: a record later than the lateness whose window ended less than
+            this before the watermark becomes corrections of that window (ADR 16); 0: none.
         legacy_namespace / legacy_metrics: where the original five metric names go (default: the
             same namespace), or False to publish them nowhere.
         channels: channel_watched values published with a `Channel` dimension (others are not).
@@ -156,6 +159,11 @@ class RealtimeStack(ServiceStack):
             1 <= view_timeout_seconds <= view_max_length_seconds <= 7 * 86_400,
             "view_timeout_seconds must be at least 1 s and at most view_max_length_seconds, "
             "itself at most 7 days",
+        )
+        check(
+            0 <= revision_horizon_seconds <= 14 * 86_400,
+            "revision_horizon_seconds must be between 0 and 14 days (CloudWatch takes no older"
+            " datapoint)",
         )
         check(flink_parallelism >= 1 and flink_parallelism_per_kpu >= 1, "parallelism >= 1")
         check(
@@ -193,6 +201,7 @@ class RealtimeStack(ServiceStack):
             "dedupe.ttl.seconds": str(dedupe_ttl_seconds),
             "views.timeout.seconds": str(view_timeout_seconds),
             "views.max.length.seconds": str(view_max_length_seconds),
+            "revision.horizon.seconds": str(revision_horizon_seconds),
         }
         self.application = self._flink_application(
             (flink_application_zip, jarfile),

@@ -127,6 +127,7 @@ def template(lambda_asset: Path, flink_zip: Path) -> Template:
         dedupe_ttl_seconds=900,
         view_timeout_seconds=240,
         view_max_length_seconds=7200,
+        revision_horizon_seconds=300,
         legacy_namespace=LEGACY_NAMESPACE,
         channels=["sports", "news"],
         alarm_thresholds=THRESHOLDS,
@@ -179,6 +180,7 @@ def test_flink_application(template: Template, resources: kit.Resources) -> None
             "dedupe.ttl.seconds": "900",
             "views.timeout.seconds": "240",
             "views.max.length.seconds": "7200",
+            "revision.horizon.seconds": "300",
         },
     }
     flink = config["FlinkApplicationConfiguration"]
@@ -525,6 +527,7 @@ test_bad_settings_are_refused_before_synthesis = kit.bad_settings_test(
         ({"view_timeout_seconds": 0}, "view_timeout_seconds"),
         ({"view_timeout_seconds": 600, "view_max_length_seconds": 300}, "view_max_length"),
         ({"view_max_length_seconds": 8 * 86_400}, "at most 7 days"),
+        ({"revision_horizon_seconds": -1}, "revision_horizon_seconds"),
         ({"alarm_thresholds": {"no_such_kpi": 1}}, "unknown metrics"),
         ({"alarm_thresholds": {"rebuffering_ratio": float("nan")}}, "finite"),
         ({"alarm_evaluation_periods": 2, "alarm_datapoints_to_alarm": 3}, "datapoints"),
@@ -586,6 +589,7 @@ def test_app_reads_its_settings_from_cli_style_context(lambda_asset: Path, flink
             "qos:realtime:windowSeconds": "10",
             "qos:realtime:viewTimeoutSeconds": "120",
             "qos:realtime:viewMaxLengthSeconds": 3600,
+            "qos:realtime:revisionHorizonSeconds": "120",
             "qos:realtime:namespace": "Demo/QoS",
             "qos:realtime:legacyMetrics": "false",
             "qos:realtime:channels": "a, b",
@@ -603,6 +607,7 @@ def test_app_reads_its_settings_from_cli_style_context(lambda_asset: Path, flink
         "window.seconds": "10",
         "views.timeout.seconds": "120",
         "views.max.length.seconds": "3600",
+        "revision.horizon.seconds": "120",
     }.items() <= groups["PropertyGroups"][1]["PropertyMap"].items()
     variables = function(resources, HANDLER)["Properties"]["Environment"]["Variables"]
     assert variables["QOS_REALTIME_PUBLISHER_NAMESPACE"] == "Demo/QoS"
