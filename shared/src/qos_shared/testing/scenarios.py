@@ -296,27 +296,37 @@ def event_identity(event: Record, repeat: int) -> str:
     return f"derived-{hashlib.blake2b(canonical, digest_size=12).hexdigest()}-{repeat}"
 
 
+def sent_events(sends: list[Send]) -> list[tuple[int, str, Record]]:
+    """Every event of every request as sent, with its request's index and the id it has
+    downstream (a retried request's events again, with the same ids)."""
+    out: list[tuple[int, str, Record]] = []
+    for index, send in enumerate(sends):
+        repeats: Counter[str] = Counter()
+        for event in send.events:
+            content = orjson.dumps(event, option=orjson.OPT_SORT_KEYS).decode()
+            out.append((index, event_identity(event, repeats[content]), event))
+            repeats[content] += 1
+    return out
+
+
 def ingested(sends: list[Send], sent_at: list[int | None], received_at: list[int]) -> list[Record]:
     """Every record ingest emits for `sends`, request by request (a retried request's records
     again, with the same ids), given each request's `sent_at` (None without) and receive time:
     the client's fields, the stored time and its source, the request's format. The ids of
     events sent without one stand for ingest's derived ids (same event as sent, same id)."""
     out: list[Record] = []
-    for index, send in enumerate(sends):
-        repeats: Counter[str] = Counter()
-        for event in send.events:
-            content = orjson.dumps(event, option=orjson.OPT_SORT_KEYS).decode()
-            record = dict(event)
-            record["event_id"] = event_identity(event, repeats[content])
-            repeats[content] += 1
-            time, source = stored_time(event["event_time"], sent_at[index], received_at[index])
-            record.update(
-                event_time=time,
-                event_time_source=source,
-                received_at=received_at[index],
-                source_format="legacy" if send.path == LEGACY else "v1",
-            )
-            out.append(record)
+    for index, event_id, event in sent_events(sends):
+        time, source = stored_time(event["event_time"], sent_at[index], received_at[index])
+        out.append(
+            {
+                **event,
+                "event_id": event_id,
+                "event_time": time,
+                "event_time_source": source,
+                "received_at": received_at[index],
+                "source_format": "legacy" if sends[index].path == LEGACY else "v1",
+            }
+        )
     return out
 
 
