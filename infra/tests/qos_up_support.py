@@ -283,13 +283,14 @@ def post_json(base: str, path: str, body: Any) -> Any:
 
 def wait_caught_up(data_dir: Path, events: int, consumers: list[str], deadline: float) -> None:
     """Until the log holds `events` records and every consumer's checkpoint is at its end (the
-    realtime engine's checkpoint never passes a record of a window still open)."""
-    state: tuple[int, dict[str, int]] = (0, {})
+    realtime engine's checkpoint never passes a record of a window still open). Positions are
+    not counts: a record appended again (a retry) is skipped, and may leave a gap in them."""
+    state: tuple[int, int, dict[str, int]] = (0, 0, {})
     with EventLog(data_dir / "events.sqlite") as log:
         while time.monotonic() < deadline:
-            state = (log.last_position(), log.consumers())
-            last, positions = state
-            if last == events and all(positions.get(c) == last for c in consumers):
+            state = (log.count(), log.last_position(), log.consumers())
+            count, last, positions = state
+            if count == events and all(positions.get(c) == last for c in consumers):
                 return
             time.sleep(0.5)
     raise AssertionError(f"the log's consumers did not catch up: {state}, expected {events}")

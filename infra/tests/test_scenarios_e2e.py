@@ -188,7 +188,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         consumers = ["realtime", "lake", *(["search-indexer"] if with_search else [])]
         deadline = time.monotonic() + 240
         wait_caught_up(data_dir, len(records), consumers, deadline)
-        while get_json(dashboard, "/api/health")["lake"]["committed_through"] < len(records):
+        last_position = entries[-1].position  # a skipped copy may leave a gap in positions
+        while get_json(dashboard, "/api/health")["lake"]["committed_through"] < last_position:
             assert time.monotonic() < deadline, "the lake committed too little"
             time.sleep(0.5)
         # The truth's last window (where the last views count) final and sealed: its views are
