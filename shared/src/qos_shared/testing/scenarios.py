@@ -34,6 +34,8 @@ from typing import Any
 
 import orjson
 
+from qos_shared.events import CLIENT_EVENT_ADAPTER
+
 Record = dict[str, Any]
 
 MINUTE_MS = 60_000
@@ -312,14 +314,17 @@ def sent_events(sends: list[Send]) -> list[tuple[int, str, Record]]:
 def ingested(sends: list[Send], sent_at: list[int | None], received_at: list[int]) -> list[Record]:
     """Every record ingest emits for `sends`, request by request (a retried request's records
     again, with the same ids), given each request's `sent_at` (None without) and receive time:
-    the client's fields, the stored time and its source, the request's format. The ids of
-    events sent without one stand for ingest's derived ids (same event as sent, same id)."""
+    the client's fields (with the contract's defaults), the stored time and its source, the
+    request's format. The ids of events sent without one stand for ingest's derived ids (same
+    event as sent, same id)."""
     out: list[Record] = []
     for index, event_id, event in sent_events(sends):
         time, source = stored_time(event["event_time"], sent_at[index], received_at[index])
+        # The event as the contract reads it (its defaults filled in), then ingest's fields.
+        as_read = CLIENT_EVENT_ADAPTER.validate_python(event).model_dump(exclude_none=True)
         out.append(
             {
-                **event,
+                **as_read,
                 "event_id": event_id,
                 "event_time": time,
                 "event_time_source": source,
