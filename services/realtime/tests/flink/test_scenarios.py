@@ -77,6 +77,7 @@ def test_every_metric_of_every_window_and_group_is_the_oracle_s(
 ) -> None:
     assert [r for r in rows if r.metric == LATE_EVENTS] == []
     expected = oracle_rows(first_of_each(records), window_s=WINDOW_S)
+    assert len(expected) > 1000
     got = {k: r.value for k, r in by_key(rows).items() if k[1] in {*ORACLE, "rendition_share"}}
     assert set(got) == set(expected), (
         f"only got: {sorted(set(got) - set(expected))[:5]}, "
