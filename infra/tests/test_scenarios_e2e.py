@@ -231,7 +231,7 @@ def test_ingest_stored_what_each_scenario_should_leave(run: Run) -> None:
     sources = {c: Counter(r["event_time_source"] for r in rs) for c, rs in stored.items()}
     assert sources[channel("clock-ahead")] == {"corrected": len(stored[channel("clock-ahead")])}
     assert sources[channel("clock-behind")] == {"corrected": len(stored[channel("clock-behind")])}
-    assert sources[channel("hour-ahead")]["clamped"] == 1
+    assert sources[channel("hour-ahead")]["clamped"] == 2
     assert all(r["event_time"] <= r["received_at"] for r in run.records)
     # Every event of the twice-sent requests once; the legacy pair's twins twice.
     twice = [p.send for p in run.posted if p.send.scenario == "twice"]

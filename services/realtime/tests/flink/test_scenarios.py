@@ -65,7 +65,7 @@ def test_the_stream_holds_every_scenario_copies_and_twins_included(records: list
     copies = len(records) - len(kept)
     assert copies == sum(1 for r in kept if r["channel_watched"] == channel("twice"))
     sources = Counter(r["event_time_source"] for r in kept)
-    assert sources["clamped"] == 1 and sources["corrected"] > 20
+    assert sources["clamped"] == 2 and sources["corrected"] > 20
     newest = 0
     for r in records:  # within the lateness: nothing late
         assert r["event_time"] > newest - LATENESS_S * 1000

@@ -9,7 +9,7 @@ requests (`Send`) that go out at a given time by the true clock:
 - `clock-ahead` / `clock-behind`: SDK clients whose clocks are 10 minutes fast / slow: their
   events and their body's `sent_at` are stamped by that clock;
 - `hour-ahead`: old players (the legacy envelope, no `sent_at`) in normal traffic, one of whose
-  events is stamped an hour ahead;
+  events is stamped an hour ahead, and one such event from an SDK client whose clock is right;
 - `replay`: a backfill of events ten minutes old, sent at once in event-time waves, with a 10 s
   pause halfway;
 - `twice`: every request sent twice (a retry whose answer was lost), with event ids from the
@@ -202,8 +202,7 @@ def live_sends(start_ms: int) -> list[Send]:
         for n in range(5):
             b.add(scenario, b.session(scenario, n, s + 1_500 * n, summaries=4), skew_ms=skew)
         b.add(scenario, b.session(scenario, 5, s + 1_000, play=False), skew_ms=skew)
-    # Old players in normal traffic (the legacy envelope: no ATTEMPT, no sent_at, no ids); one
-    # summary in the middle of it stamped an hour ahead.
+    # Old players in normal traffic (the legacy envelope: no ATTEMPT, no sent_at, no ids).
     hour = "hour-ahead"
     for n in range(6):
         b.add(
@@ -213,23 +212,19 @@ def live_sends(start_ms: int) -> list[Send]:
             skew_ms=None,
             ids=False,
         )
-    # Session 3's first summary, in its request, stamped an hour ahead.
-    i, send = next(
-        (i, x)
-        for i, x in enumerate(b.sends)
-        if x.scenario == hour
-        and any(
-            e["session_id"] == f"{hour}-3" and e["metric_type"] == "PLAYBACK_SUMMARY"
-            for e in x.events
+    # And an SDK client whose clock is right (its body has sent_at).
+    b.add(hour, b.session(hour, 6, s + 3_000, summaries=4))
+    # Sessions 3's and 6's first summary, in its request, stamped an hour ahead.
+    for session in (f"{hour}-3", f"{hour}-6"):
+
+        def ahead(e: Record, session: str = session) -> bool:
+            return bool(e["session_id"] == session and e["metric_type"] == "PLAYBACK_SUMMARY")
+
+        i, send = next((i, x) for i, x in enumerate(b.sends) if any(ahead(e) for e in x.events))
+        stamped = tuple(
+            {**e, "event_time": e["event_time"] + HOUR_MS} if ahead(e) else e for e in send.events
         )
-    )
-    ahead = tuple(
-        {**e, "event_time": e["event_time"] + HOUR_MS}
-        if e["session_id"] == f"{hour}-3" and e["metric_type"] == "PLAYBACK_SUMMARY"
-        else e
-        for e in send.events
-    )
-    b.sends[i] = replace(send, events=ahead)
+        b.sends[i] = replace(send, events=stamped)
     # Every request twice: SDK bodies with ids, SDK bodies without ids, legacy envelopes.
     for n in range(6):
         events = b.session("twice", n, s + 1_400 * n, attempt=n % 3 != 2)
