@@ -1,9 +1,11 @@
 """What the stack's end-to-end, dashboard and browser tests share: `qos up` as a subprocess,
-Debian's Chromium under playwright, a JSON GET, and a data directory seeded for the dashboard."""
+Debian's Chromium under playwright, a JSON GET, a data directory seeded for the dashboard, and the
+end-to-end tests' comparisons of the stack's stores (realtime, lake, search) with the oracle."""
 
 from __future__ import annotations
 
 import http.client
+import math
 import os
 import re
 import shutil
@@ -12,9 +14,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -22,9 +26,15 @@ from urllib.parse import urlencode, urlsplit
 import orjson
 import pytest
 
+import qos_search_node as search_node
+from qos_infra.dashboard.app import LAKE_PANELS
 from qos_infra.dashboard.sample import Seeded, generate, seed
 from qos_infra.dashboard.screenshot import CHROMIUM_ARGS
 from qos_infra.dashboard.server import DashboardHTTPServer, serving
+from qos_search_indexer.api import catalogue_panels, read_rows, search_body
+from qos_shared.catalogue import BY_NAME, CATALOGUE
+from qos_shared.eventlog import EventLog
+from qos_shared.testing.oracle import ORACLE, Record, percentile
 from qos_shared.testing.views_oracle import views
 
 # The dashboard tests' realtime windows and allowed lateness.
@@ -218,3 +228,226 @@ def dashboard_fixtures(
             yield running
 
     return seeded, server
+
+
+# -- a stack's stores against the oracle (the end-to-end tests') -------------------------------
+
+# Every value, percentiles included, equals the oracle's to float rounding (see test_demo_e2e).
+REL = 1e-9
+# /api/realtime's splits and the truth's dimensions.
+SPLITS = {"all": "all", "platform": "client_platform", "channel": "channel_watched"}
+# The lake queries compared: the dashboard's panels, and the KPI table by platform and channel.
+LAKE_QUERIES = (*LAKE_PANELS, "kpis-by-platform", "kpis-by-channel")
+# The values each percentile KPI ranks (to bound OpenSearch's t-digest estimate).
+PERCENTILE_VALUES: dict[str, Callable[[list[Record]], list[float]]] = {
+    "startup_time": lambda rs: [r["startup_latency_ms"] for r in rs if r["metric_type"] == "PLAY"],
+    "live_latency": lambda rs: [
+        r["live_latency_ms"]
+        for r in rs
+        if r["metric_type"] == "PLAYBACK_SUMMARY"
+        and r["is_live"]
+        and r.get("live_latency_ms") is not None
+    ],
+}
+
+
+def close(got: Any, expected: Any) -> bool:
+    if got is None or expected is None:
+        return got is None and expected is None
+    return math.isclose(got, expected, rel_tol=REL, abs_tol=REL)
+
+
+def search_wanted() -> bool:
+    """Whether a search node can run here (CI must have one)."""
+    reason = search_node.available()
+    if os.environ.get("CI"):
+        assert reason is None, f"CI must run the end-to-end test with search: {reason}"
+    return reason is None
+
+
+def post_json(base: str, path: str, body: Any) -> Any:
+    """POST JSON to base+path; asserts a 200 and returns the JSON reply."""
+    parts = urlsplit(base)
+    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=60)
+    try:
+        conn.request(
+            "POST", path, body=orjson.dumps(body), headers={"Content-Type": "application/json"}
+        )
+        response = conn.getresponse()
+        data = response.read()
+    finally:
+        conn.close()
+    assert response.status == 200, (path, response.status, data[:500])
+    return orjson.loads(data)
+
+
+def wait_caught_up(data_dir: Path, events: int, consumers: list[str], deadline: float) -> None:
+    """Until the log holds `events` records and every consumer's checkpoint is at its end (the
+    realtime engine's checkpoint never passes a record of a window still open). Positions are
+    not counts: a record appended again (a retry) is skipped, and may leave a gap in them."""
+    state: tuple[int, int, dict[str, int]] = (0, 0, {})
+    with EventLog(data_dir / "events.sqlite") as log:
+        while time.monotonic() < deadline:
+            state = (log.count(), log.last_position(), log.consumers())
+            count, last, positions = state
+            if count == events and all(positions.get(c) == last for c in consumers):
+                return
+            time.sleep(0.5)
+    raise AssertionError(f"the log's consumers did not catch up: {state}, expected {events}")
+
+
+def wait_views_consumed(data_dir: Path, consumers: list[str], deadline: float) -> int:
+    """Until each consumer's checkpoint in the views log is at its end; returns the views."""
+    state: tuple[int, dict[str, int]] = (0, {})
+    with EventLog(data_dir / "views.sqlite") as log:
+        while time.monotonic() < deadline:
+            state = (log.last_position(), log.consumers())
+            last, positions = state
+            if last > 0 and all(positions.get(c) == last for c in consumers):
+                return len(log.read(after=0, limit=1_000_000))
+            time.sleep(0.5)
+    raise AssertionError(f"the views log was not consumed by {consumers}: {state}")
+
+
+def check_realtime_windows(dashboard: str, windows: list[dict[str, Any]], window_ms: int) -> int:
+    """/api/realtime, every catalogue KPI, every window of the truth (`compute_truth`'s
+    windows), as the aggregate and split by platform and by channel: the truth's values, every
+    point final. Returns how many values were compared."""
+    first, end = windows[0]["window_start"], windows[-1]["window_end"]
+    compared = 0
+    for metric in CATALOGUE:
+        for by, dimension in SPLITS.items():
+            expected: dict[tuple[str, str], dict[int, Any]] = defaultdict(dict)
+            for window in windows:
+                for value, kpis in window["groups"][dimension].items():
+                    if metric.kind == "share":
+                        for split, share in kpis[metric.name].items():
+                            expected[(value, split)][window["window_start"]] = share
+                    else:
+                        expected[(value, "")][window["window_start"]] = kpis[metric.name]
+            reply = get_json(
+                dashboard, "/api/realtime", metric=metric.name, by=by, **{"from": first}, to=end
+            )
+            assert reply["window_ms"] == window_ms
+            got = {
+                (s["value"], s["split"]): {p["window_start"]: p["value"] for p in s["points"]}
+                for s in reply["series"]
+                if s["points"]
+            }
+            assert all(p["final"] for s in reply["series"] for p in s["points"])
+            assert got.keys() == expected.keys(), (metric.name, by)
+            for key, points in expected.items():
+                assert got[key].keys() == points.keys(), (metric.name, by, key)
+                for start, value in points.items():
+                    assert close(got[key][start], value), (metric.name, key, start, value)
+                    compared += 1
+    return compared
+
+
+def utc_day(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).date().isoformat()
+
+
+def check_lake_queries(
+    dashboard: str, records: list[Record], view_timeout_s: int, whole_run: dict[str, Any]
+) -> None:
+    """/api/lake/<query> of the dashboard's lake panels (and the KPI table by platform and by
+    channel), over the records' UTC days: each row's metric columns are the oracle's over the
+    records (and their views' records, at their close times) of that group, rows in the query's
+    order. When the records are in one day, that day's KPIs are `whole_run` (the truth's KPIs of
+    everything)."""
+    days = sorted({utc_day(r["event_time"]) for r in records})
+    # The records and their views' records (at their close times), as the lake holds them.
+    everything = [*records, *views(records, timeout_ms=view_timeout_s * 1000)]
+    for query in LAKE_QUERIES:
+        reply = get_json(dashboard, f"/api/lake/{query}", **{"from": days[0]}, to=days[-1])
+        groups = reply["group_columns"]
+        expected: dict[tuple[Any, ...], list[Record]] = defaultdict(list)
+        for r in everything:
+            key = tuple(utc_day(r["event_time"]) if g == "day" else r.get(g) for g in groups)
+            expected[key].append(r)
+        rows = {
+            tuple(str(row[g])[:10] if g == "day" else row[g] for g in groups): row
+            for row in reply["rows"]
+        }
+        assert len(rows) == len(reply["rows"]) and rows.keys() == expected.keys(), query
+        for key, row in rows.items():
+            for column, metric in reply["metric_columns"].items():
+                value = ORACLE[metric](expected[key])
+                assert close(row[column], value), (query, key, column, row[column], value)
+        if query in ("popular-channels", "popular-platforms"):
+            ranked = [(-(r["viewer_minutes"] or 0), -(r["sessions"] or 0)) for r in reply["rows"]]
+            assert ranked == sorted(ranked), f"{query}: most watched first"
+    if len(days) == 1:
+        (row,) = get_json(dashboard, "/api/lake/kpis", **{"from": days[0]}, to=days[0])["rows"]
+        for column, metric in BY_NAME.items():
+            if metric.kind != "share":
+                assert close(row[column], whole_run[column]), column
+
+
+def check_search_panels(
+    search: str,
+    windows: list[dict[str, Any]],
+    records: list[Record],
+    window_s: int,
+    platforms: tuple[str | None, ...] = (None, "android"),
+) -> dict[str, int]:
+    """Every catalogue KPI's OpenSearch panel (standard and Vega; the rendition pie aside) over
+    the truth's windows in `window_s` buckets, for everyone (None) and filtered to each platform:
+    the truth's values (a percentile within one rank of the exact one, t-digest). Returns the
+    buckets with a value compared, by kind of panel."""
+    window_ms = window_s * 1000
+    start, end = windows[0]["window_start"], windows[-1]["window_end"] - 1
+    by_window: dict[int, list[Record]] = defaultdict(list)
+    for r in records:
+        by_window[r["event_time"] // window_ms * window_ms].append(r)
+    checked: dict[str, int] = defaultdict(int)
+    for platform in platforms:
+        dimension, value = ("all", "") if platform is None else ("client_platform", platform)
+        dashboard_filters = (
+            [] if platform is None else [{"match_phrase": {"client_platform": platform}}]
+        )
+        for panel in catalogue_panels():
+            if panel.kind == "pie":
+                continue
+            assert panel.metric is not None
+            metric = BY_NAME[panel.metric]
+            body = search_body(
+                panel,
+                start_ms=start,
+                end_ms=end,
+                interval=f"{window_s}s",
+                dashboard_filters=dashboard_filters,
+            )
+            # The panel's own indices: the events', or the views' for a KPI over views.
+            response = post_json(search, f"/{panel.index_pattern}/_search", body)
+            rows = {key[0]: values[0] for key, values in read_rows(panel, response)}
+            for window in windows:
+                ws = window["window_start"]
+                expected = window["groups"][dimension].get(value, {}).get(metric.name)
+                got = rows.get(ws)
+                if ws not in rows or expected is None:
+                    # No bucket (no record of the panel's filter) or no value: the metric is
+                    # empty there: 0 for counts and sums, no data for the rest.
+                    assert got in (None, 0) and expected in (None, 0), (panel.id, ws, got)
+                    continue
+                if metric.kind == "percentile":
+                    assert metric.quantile is not None
+                    family = metric.name.rsplit("_p", 1)[0]
+                    scope = [
+                        r
+                        for r in by_window[ws]
+                        if platform is None or r["client_platform"] == platform
+                    ]
+                    ordered = sorted(PERCENTILE_VALUES[family](scope))
+                    assert percentile(ordered, metric.quantile) == pytest.approx(
+                        expected / metric.scale
+                    )
+                    h = (len(ordered) - 1) * metric.quantile
+                    low = ordered[max(math.floor(h) - 1, 0)] * metric.scale
+                    high = ordered[min(math.ceil(h) + 1, len(ordered) - 1)] * metric.scale
+                    assert got is not None and low - 1e-9 <= got <= high + 1e-9, (panel.id, ws, got)
+                else:
+                    assert close(got, expected), (panel.id, platform, ws, got, expected)
+                checked["percentile" if metric.kind == "percentile" else panel.kind] += 1
+    return dict(checked)

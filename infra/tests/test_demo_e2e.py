@@ -36,39 +36,41 @@ side of the two ranks the exact value interpolates between; its counts, sums, di
 
 from __future__ import annotations
 
-import http.client
-import math
-import os
 import sqlite3
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 import pytest
-from qos_up_support import Stack, get_json, processes_using, start_qos
+from qos_up_support import (
+    SPLITS,
+    Stack,
+    check_lake_queries,
+    check_realtime_windows,
+    check_search_panels,
+    close,
+    get_json,
+    post_json,
+    processes_using,
+    search_wanted,
+    start_qos,
+    wait_caught_up,
+    wait_views_consumed,
+)
 
 import qos_search_node as search_node
-from qos_infra.dashboard.app import LAKE_PANELS, TILES
+from qos_infra.dashboard.app import TILES
 from qos_infra.simulator import SimulationConfig, SimulationResult, simulate
 from qos_infra.simulator.truth import stored_records
 from qos_realtime.api import SEALED_UNTIL, MetricReader
-from qos_search_indexer.api import (
-    INDEX_PATTERN,
-    VIEWS_INDEX_PATTERN,
-    catalogue_panels,
-    read_rows,
-    search_body,
-)
-from qos_shared.catalogue import BY_NAME, CATALOGUE, LATE_EVENTS
+from qos_search_indexer.api import INDEX_PATTERN, VIEWS_INDEX_PATTERN
+from qos_shared.catalogue import BY_NAME, LATE_EVENTS
 from qos_shared.eventlog import EventLog
-from qos_shared.testing.oracle import ORACLE, Record, percentile
-from qos_shared.testing.views_oracle import views
+from qos_shared.testing.oracle import Record
 
 WINDOW_S = 5
 WINDOW_MS = WINDOW_S * 1000
@@ -83,37 +85,9 @@ VIEW_TIMEOUT_S = 20
 # Views reach the views log (the lake's and search's) once their window is this far behind the
 # watermark: short, so that the run's last views get there soon after it.
 REVISION_HORIZON_S = 10
-REL = 1e-9
-SPLITS = {"all": "all", "platform": "client_platform", "channel": "channel_watched"}
-# The lake queries compared: the dashboard's panels, and the KPI table by platform and channel.
-LAKE_QUERIES = (*LAKE_PANELS, "kpis-by-platform", "kpis-by-channel")
-# The values each percentile KPI ranks (to bound OpenSearch's t-digest estimate).
-PERCENTILE_VALUES: dict[str, Callable[[list[Record]], list[float]]] = {
-    "startup_time": lambda rs: [r["startup_latency_ms"] for r in rs if r["metric_type"] == "PLAY"],
-    "live_latency": lambda rs: [
-        r["live_latency_ms"]
-        for r in rs
-        if r["metric_type"] == "PLAYBACK_SUMMARY"
-        and r["is_live"]
-        and r.get("live_latency_ms") is not None
-    ],
-}
-
-
-def close(got: Any, expected: Any) -> bool:
-    if got is None or expected is None:
-        return got is None and expected is None
-    return math.isclose(got, expected, rel_tol=REL, abs_tol=REL)
 
 
 # -- the stack ---------------------------------------------------------------------------------
-
-
-def search_wanted() -> bool:
-    reason = search_node.available()
-    if os.environ.get("CI"):
-        assert reason is None, f"CI must run the end-to-end test with search: {reason}"
-    return reason is None
 
 
 class AheadClock:
@@ -130,21 +104,6 @@ class AheadClock:
         time.sleep(seconds)
 
 
-def post_json(base: str, path: str, body: dict[str, Any]) -> Any:
-    parts = urlsplit(base)
-    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=60)
-    try:
-        conn.request(
-            "POST", path, body=orjson.dumps(body), headers={"Content-Type": "application/json"}
-        )
-        response = conn.getresponse()
-        data = response.read()
-    finally:
-        conn.close()
-    assert response.status == 200, (path, response.status, data[:500])
-    return orjson.loads(data)
-
-
 # -- the run -----------------------------------------------------------------------------------
 
 
@@ -156,39 +115,6 @@ class Run:
     result: SimulationResult
     truth: dict[str, Any]
     records: list[Record]  # the stored records the truth was computed from
-
-    def window_records(self) -> dict[int, list[Record]]:
-        grouped: dict[int, list[Record]] = defaultdict(list)
-        for r in self.records:
-            grouped[r["event_time"] // WINDOW_MS * WINDOW_MS].append(r)
-        return grouped
-
-
-def wait_caught_up(data_dir: Path, events: int, consumers: list[str], deadline: float) -> None:
-    """Until the log holds `events` records and every consumer's checkpoint is at its end (the
-    realtime engine's checkpoint never passes a record of a window still open)."""
-    state: tuple[int, dict[str, int]] = (0, {})
-    with EventLog(data_dir / "events.sqlite") as log:
-        while time.monotonic() < deadline:
-            state = (log.last_position(), log.consumers())
-            last, positions = state
-            if last == events and all(positions.get(c) == last for c in consumers):
-                return
-            time.sleep(0.5)
-    raise AssertionError(f"the log's consumers did not catch up: {state}, expected {events}")
-
-
-def wait_views_consumed(data_dir: Path, consumers: list[str], deadline: float) -> int:
-    """Until each consumer's checkpoint in the views log is at its end; returns the views."""
-    state: tuple[int, dict[str, int]] = (0, {})
-    with EventLog(data_dir / "views.sqlite") as log:
-        while time.monotonic() < deadline:
-            state = (log.last_position(), log.consumers())
-            last, positions = state
-            if last > 0 and all(positions.get(c) == last for c in consumers):
-                return len(log.read(after=0, limit=1_000_000))
-            time.sleep(0.5)
-    raise AssertionError(f"the views log was not consumed by {consumers}: {state}")
 
 
 @pytest.fixture(scope="module")
@@ -292,36 +218,7 @@ def test_the_log_holds_each_event_once_and_no_window_counted_one_late(run: Run) 
 def test_every_realtime_window_of_every_group_is_the_truth(run: Run) -> None:
     """/api/realtime, every catalogue KPI (the tiles' and the rest), every window, as the
     aggregate and split by platform and by channel: the truth's per-window KPIs exactly."""
-    windows = run.truth["windows"]
-    first, end = windows[0]["window_start"], windows[-1]["window_end"]
-    compared = 0
-    for metric in CATALOGUE:
-        for by, dimension in SPLITS.items():
-            expected: dict[tuple[str, str], dict[int, Any]] = defaultdict(dict)
-            for window in windows:
-                for value, kpis in window["groups"][dimension].items():
-                    if metric.kind == "share":
-                        for split, share in kpis[metric.name].items():
-                            expected[(value, split)][window["window_start"]] = share
-                    else:
-                        expected[(value, "")][window["window_start"]] = kpis[metric.name]
-            reply = get_json(
-                run.dashboard, "/api/realtime", metric=metric.name, by=by, **{"from": first}, to=end
-            )
-            assert reply["window_ms"] == WINDOW_MS
-            got = {
-                (s["value"], s["split"]): {p["window_start"]: p["value"] for p in s["points"]}
-                for s in reply["series"]
-                if s["points"]
-            }
-            assert all(p["final"] for s in reply["series"] for p in s["points"])
-            assert got.keys() == expected.keys(), (metric.name, by)
-            for key, points in expected.items():
-                assert got[key].keys() == points.keys(), (metric.name, by, key)
-                for start, value in points.items():
-                    assert close(got[key][start], value), (metric.name, key, start, value)
-                    compared += 1
-    assert compared > 2000
+    assert check_realtime_windows(run.dashboard, run.truth["windows"], WINDOW_MS) > 2000
 
 
 def test_the_tiles_summary_is_the_last_window_of_the_truth(run: Run) -> None:
@@ -358,43 +255,12 @@ def test_the_tiles_summary_is_the_last_window_of_the_truth(run: Run) -> None:
                 assert close(got, kpis[name]), (value, name, got, kpis[name])
 
 
-def _day(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).date().isoformat()
-
-
 def test_the_lake_panels_are_the_truth(run: Run) -> None:
     """/api/lake/<query> of the dashboard's lake panels (and the KPI table by platform and by
     channel), over the run's UTC days: each row's metric columns are the oracle's over the
-    truth's records of that group, rows in the query's order."""
-    days = sorted({_day(r["event_time"]) for r in run.records})
-    # The records and their views' records (at their close times), as the lake holds them.
-    everything = [*run.records, *views(run.records, timeout_ms=VIEW_TIMEOUT_S * 1000)]
-    for query in LAKE_QUERIES:
-        reply = get_json(run.dashboard, f"/api/lake/{query}", **{"from": days[0]}, to=days[-1])
-        groups = reply["group_columns"]
-        expected: dict[tuple[Any, ...], list[Record]] = defaultdict(list)
-        for r in everything:
-            key = tuple(_day(r["event_time"]) if g == "day" else r.get(g) for g in groups)
-            expected[key].append(r)
-        rows = {
-            tuple(str(row[g])[:10] if g == "day" else row[g] for g in groups): row
-            for row in reply["rows"]
-        }
-        assert len(rows) == len(reply["rows"]) and rows.keys() == expected.keys(), query
-        for key, row in rows.items():
-            for column, metric in reply["metric_columns"].items():
-                value = ORACLE[metric](expected[key])
-                assert close(row[column], value), (query, key, column, row[column], value)
-        if query in ("popular-channels", "popular-platforms"):
-            ranked = [(-(r["viewer_minutes"] or 0), -(r["sessions"] or 0)) for r in reply["rows"]]
-            assert ranked == sorted(ranked), f"{query}: most watched first"
-    # The run in one day (nearly always): the day's KPIs are the truth file's own whole-run ones.
-    if len(days) == 1:
-        (row,) = get_json(run.dashboard, "/api/lake/kpis", **{"from": days[0]}, to=days[0])["rows"]
-        whole = run.truth["kpis"]["all"][""]
-        for column, metric in BY_NAME.items():
-            if metric.kind != "share":
-                assert close(row[column], whole[column]), column
+    truth's records of that group, rows in the query's order; the run's day (nearly always one)
+    has the truth file's own whole-run KPIs."""
+    check_lake_queries(run.dashboard, run.records, VIEW_TIMEOUT_S, run.truth["kpis"]["all"][""])
 
 
 def test_the_sessions_are_the_truth(run: Run) -> None:
@@ -434,56 +300,5 @@ def test_the_search_panels_are_the_truth(run: Run) -> None:
     the run in 5 s buckets, for everyone and filtered to one platform: the truth's windows."""
     if run.search is None:
         pytest.skip(f"no search node here: {search_node.available()}")
-    windows = run.truth["windows"]
-    start, end = windows[0]["window_start"], windows[-1]["window_end"] - 1
-    by_window = run.window_records()
-    checked: dict[str, int] = defaultdict(int)  # buckets with a value, by kind of panel
-    for platform in (None, "android"):
-        dimension, value = ("all", "") if platform is None else ("client_platform", platform)
-        dashboard_filters = (
-            [] if platform is None else [{"match_phrase": {"client_platform": platform}}]
-        )
-        for panel in catalogue_panels():
-            if panel.kind == "pie":
-                continue
-            assert panel.metric is not None
-            metric = BY_NAME[panel.metric]
-            body = search_body(
-                panel,
-                start_ms=start,
-                end_ms=end,
-                interval=f"{WINDOW_S}s",
-                dashboard_filters=dashboard_filters,
-            )
-            # The panel's own indices: the events', or the views' for a KPI over views.
-            response = post_json(run.search, f"/{panel.index_pattern}/_search", body)
-            rows = {key[0]: values[0] for key, values in read_rows(panel, response)}
-            for window in windows:
-                ws = window["window_start"]
-                expected = window["groups"][dimension].get(value, {}).get(metric.name)
-                got = rows.get(ws)
-                if ws not in rows or expected is None:
-                    # No bucket (no record of the panel's filter) or no value: the metric is
-                    # empty there: 0 for counts and sums, no data for the rest.
-                    assert got in (None, 0) and expected in (None, 0), (panel.id, ws, got)
-                    continue
-                if metric.kind == "percentile":
-                    assert metric.quantile is not None
-                    family = metric.name.rsplit("_p", 1)[0]
-                    scope = [
-                        r
-                        for r in by_window[ws]
-                        if platform is None or r["client_platform"] == platform
-                    ]
-                    ordered = sorted(PERCENTILE_VALUES[family](scope))
-                    assert percentile(ordered, metric.quantile) == pytest.approx(
-                        expected / metric.scale
-                    )
-                    h = (len(ordered) - 1) * metric.quantile
-                    low = ordered[max(math.floor(h) - 1, 0)] * metric.scale
-                    high = ordered[min(math.ceil(h) + 1, len(ordered) - 1)] * metric.scale
-                    assert got is not None and low - 1e-9 <= got <= high + 1e-9, (panel.id, ws, got)
-                else:
-                    assert close(got, expected), (panel.id, platform, ws, got, expected)
-                checked["percentile" if metric.kind == "percentile" else panel.kind] += 1
+    checked = check_search_panels(run.search, run.truth["windows"], run.records, WINDOW_S)
     assert min(checked.values()) >= 20 and checked.keys() == {"line", "vega", "percentile"}, checked
