@@ -159,13 +159,15 @@ def log_group(scope: Construct, construct_id: str, retention: logs.RetentionDays
 
 
 class FunctionSettings(TypedDict, total=False):
-    """A function's own settings; X-Ray tracing is off unless `tracing` is true."""
+    """A function's own settings; X-Ray tracing is off unless `tracing` is true, and nothing of
+    the account's concurrency is reserved unless `reserved_concurrency` says how much."""
 
     description: Required[str]
     memory_size: Required[int]
     timeout: Required[Duration]
     environment: Required[Mapping[str, str]]
     tracing: bool
+    reserved_concurrency: int | None
 
 
 def python_function(
@@ -193,6 +195,7 @@ def python_function(
         memory_size=settings["memory_size"],
         timeout=settings["timeout"],
         environment=dict(settings["environment"]),
+        reserved_concurrent_executions=settings.get("reserved_concurrency"),
     )
 
 
