@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Required, TypedDict, Unpack
 
-from aws_cdk import CustomResource, Duration, Environment, RemovalPolicy, Stack, Tags
+from aws_cdk import Aspects, CustomResource, Duration, Environment, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kinesisfirehose as firehose
@@ -23,6 +23,7 @@ from aws_cdk import aws_ssm as ssm
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from qos_shared_cdk import checkov
 from qos_shared_cdk.ssm import Parameter, check_env_name
 
 # What a consumer of a Kinesis stream needs (Firehose, Flink); no Put.
@@ -76,6 +77,7 @@ class ServiceStack(Stack):
         )
         Tags.of(self).add("qos:env", env_name)
         Tags.of(self).add("qos:service", self.service)
+        Aspects.of(self).add(checkov.Platform())
         self.env_name = env_name
         self.reads: list[Parameter] = []
 
@@ -250,6 +252,10 @@ def custom_resource(
     )
     for dependency in depends_on:
         resource.node.add_dependency(dependency)
+    framework = provider.node.try_find_child("framework-onEvent")
+    for function in (on_event, framework):
+        if isinstance(function, lambda_.Function):
+            checkov.skip(function, *checkov.DEPLOY_TIME)
     return resource
 
 

@@ -9,10 +9,10 @@ CDK context read here (cdk.json, or `-c key=value` on the command line):
 | key | default | meaning |
 | --- | --- | --- |
 | `qos:env` | `dev` | environment name: stack name, SSM paths, API stage |
-| `qos:ingest:corsAllowOrigins` | the demo page | list, or one comma-separated string; `*` alone allows any page |
-| `qos:ingest:reservedConcurrency` | 50 | the function's reserved concurrency; `none` reserves nothing |
-| `qos:ingest:wafRateLimit` | 2000 | requests per client IP in 5 minutes before WAF blocks (429) |
-| `qos:ingest:originVerifyVersion` | (AWSCURRENT) | the origin secret's version CloudFront sends (rotation) |
+| `qos:ingest:corsAllowOrigins` | the demo page | list or comma-separated; `*` alone: any page |
+| `qos:ingest:reservedConcurrency` | 50 | the function's reservation; `none` reserves nothing |
+| `qos:ingest:wafRateLimit` | 2000 | requests per client IP in 5 minutes before a 429 |
+| `qos:ingest:originVerifyVersion` | (AWSCURRENT) | origin secret version CloudFront sends |
 | `qos:ingest:demoStreamUrl` | IVS test stream | the HLS stream the hosted demo page plays |
 | `qos:ingest:demoChannel` | `demo` | the channel the hosted demo page reports |
 | `qos:ingest:demoSiteDir` | (unset) | a demo site built beforehand: skip assembling it |
@@ -38,6 +38,7 @@ from qos_ingest_infra.stack import (
     IngestStack,
 )
 from qos_ingest_infra.waf import IngestWafStack
+from qos_shared.limits import RequestLimits
 from qos_shared_cdk.app import run_alone
 from qos_shared_cdk.context import (
     ServiceContext,
@@ -46,7 +47,6 @@ from qos_shared_cdk.context import (
     stack_identity,
     string_list,
 )
-from qos_shared.limits import RequestLimits
 
 # Gitignored (`.build/`); rebuilt on every synth, which takes seconds with a warm uv cache.
 DEFAULT_ASSET_DIR = INGEST_ROOT / ".build" / "lambda"

@@ -33,7 +33,7 @@ from aws_cdk import aws_s3_deployment as s3deploy
 from aws_cdk import aws_secretsmanager as secretsmanager
 
 from qos_ingest_infra.demo_site import MARKER_FILE
-from qos_shared_cdk import blocks
+from qos_shared_cdk import blocks, checkov
 from qos_shared_cdk.blocks import ServiceStack
 
 ORIGIN_VERIFY_HEADER = "x-qos-origin-verify"
@@ -94,7 +94,7 @@ def api_distribution(
         security_headers_behavior=_security_headers(),
     )
     origin = origins.RestApiOrigin(api, custom_headers={ORIGIN_VERIFY_HEADER: origin_verify})
-    return cloudfront.Distribution(
+    distribution = cloudfront.Distribution(
         scope,
         "ApiDistribution",
         comment=scope.describe(does="ingest API edge"),
@@ -112,6 +112,22 @@ def api_distribution(
         web_acl_id=web_acl_arn,
         enable_logging=False,
     )
+    checkov.skip(distribution, *DISTRIBUTION_SKIPS)
+    return distribution
+
+
+DISTRIBUTION_SKIPS = (
+    (
+        "CKV_AWS_86",
+        "CloudFront access logs hold every viewer's IP address; the API's access logs (no "
+        "IP) and WAF's metrics cover operations",
+    ),
+    (
+        "CKV_AWS_174",
+        "the default *.cloudfront.net certificate, whose minimum protocol CloudFront fixes; "
+        "a custom domain with TLSv1.2_2021 is a deployment's choice",
+    ),
+)
 
 
 def _security_headers() -> cloudfront.ResponseSecurityHeadersBehavior:
@@ -137,6 +153,18 @@ class DemoPage:
 
     def __init__(self, scope: ServiceStack, site_dir: Path, *, web_acl_arn: str) -> None:
         self.bucket = blocks.private_bucket(scope, "DemoPageBucket", [])
+        checkov.skip(
+            self.bucket,
+            (
+                "CKV_AWS_18",
+                "server access logs would need a log bucket of their own; CloudTrail data events "
+                "are the account's choice for object-level audit",
+            ),
+            (
+                "CKV_AWS_21",
+                "the page's files are rebuilt from the repository on every deploy",
+            ),
+        )
         self.distribution = cloudfront.Distribution(
             scope,
             "DemoPageDistribution",
@@ -159,6 +187,7 @@ class DemoPage:
             web_acl_id=web_acl_arn,
             enable_logging=False,
         )
+        checkov.skip(self.distribution, *DISTRIBUTION_SKIPS)
         self.site_dir = site_dir
         self.origin = f"https://{self.distribution.distribution_domain_name}"
         self.url = f"{self.origin}/"

@@ -145,12 +145,8 @@ def _managed(
     )
 
 
-def _web_acl(
-    scope: Construct, name: str, rate_limit: int, max_body_bytes: int
-) -> wafv2.CfnWebACL:
-    content_length = wafv2.CfnWebACL.FieldToMatchProperty(
-        single_header={"Name": "content-length"}
-    )
+def _web_acl(scope: Construct, name: str, rate_limit: int, max_body_bytes: int) -> wafv2.CfnWebACL:
+    content_length = wafv2.CfnWebACL.FieldToMatchProperty(single_header={"Name": "content-length"})
     rules = [
         wafv2.CfnWebACL.RuleProperty(
             name="RateLimitPerClientIp",
