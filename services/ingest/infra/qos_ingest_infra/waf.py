@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from aws_cdk import CfnOutput, Environment, Stack, Tags
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from aws_cdk import aws_wafv2 as wafv2
 from aws_cdk import custom_resources as cr
@@ -195,7 +196,14 @@ class WebAclArnReader(Construct):
     that region). The ACL keeps its ARN for its life; it changes only if the ACL is renamed, and
     then `-c qos:ingest:webAclGeneration=<n>` (any new value) makes the reader read it again."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, env_name: str) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        env_name: str,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+    ) -> None:
         super().__init__(scope, construct_id)
         name = names.INGEST_WEB_ACL_ARN.name(env_name)
         stack = Stack.of(self)
@@ -221,5 +229,6 @@ class WebAclArnReader(Construct):
                 [iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[parameter_arn])]
             ),
             install_latest_aws_sdk=False,
+            log_group=logs.LogGroup(self, "Logs", retention=log_retention),
         )
         self.arn = self.resource.get_response_field("Parameter.Value")
