@@ -119,10 +119,10 @@ class IngestStack(ServiceStack):
             reserved_concurrency is None or reserved_concurrency > 0,
             "reserved_concurrency must be positive (or None for no reservation)",
         )
-        demo_site_dir = checked_site_dir(demo_site_dir)
         _check_throttling(throttle_rate_limit, throttle_burst_limit)
         _check_retention(stream_retention_hours)
         asset_dir = _checked_asset_dir(asset_dir)
+        demo_site_dir = checked_site_dir(demo_site_dir)
         super().__init__(scope, construct_id, env_name, **options)
         # No fixed name: consumers read it from SSM, and CloudFormation can then replace the
         # stream, or the stack can be recreated next to the retained old stream, without a
