@@ -16,7 +16,9 @@ meanwhile.
 
 CORS is answered by CloudFront (a response headers policy with the allowed origins), so the
 Origin header need not reach the API: an origin request policy forwards ten headers at most, and
-the ten viewer headers fill it.
+the ten viewer headers fill it (the function reads no other request header). The policy lists
+them (`whitelist`) rather than forwarding every viewer header: CloudFront then sets the
+`CloudFront-*` ones itself, and a client's own `CloudFront-Viewer-Country` never passes.
 """
 
 from __future__ import annotations

@@ -132,7 +132,9 @@ class IngestStack(ServiceStack):
         self.origin_secret = _secret(
             self, "OriginVerifySecret", "CloudFront origin-verify header", ORIGIN_SECRET_LENGTH
         )
-        web_acl_arn = WebAclArnReader(self, "WebAclArn", env_name=env_name).arn
+        web_acl_arn = WebAclArnReader(
+            self, "WebAclArn", env_name=env_name, log_retention=log_retention
+        ).arn
         self.demo = DemoPage(self, demo_site_dir, web_acl_arn=web_acl_arn)
         origins = origins or [self.demo.origin]
         self.function = _ingest_function(

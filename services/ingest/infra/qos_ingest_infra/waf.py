@@ -193,8 +193,8 @@ def _web_acl(scope: Construct, name: str, rate_limit: int, max_body_bytes: int) 
 
 class WebAclArnReader(Construct):
     """The web ACL's ARN, read at deploy time from its SSM parameter in us-east-1 (an SDK call in
-    that region). The ACL keeps its ARN for its life; it changes only if the ACL is renamed, and
-    then `-c qos:ingest:webAclGeneration=<n>` (any new value) makes the reader read it again."""
+    that region) when the ingest stack is created. The ACL's name is fixed per environment, so an
+    update of the WAF stack keeps its ARN."""
 
     def __init__(
         self,
