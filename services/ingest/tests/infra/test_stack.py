@@ -611,6 +611,20 @@ def test_demo_page_is_a_private_bucket_behind_cloudfront_with_its_config(
     assert _distribution_id(resources, "DemoPageDistribution") in json.dumps(reads[0]["Condition"])
     (upload,) = [r for r in resources.values() if r["Type"] == "Custom::CDKBucketDeployment"]
     assert len(upload["Properties"]["SourceObjectKeys"]) == 2, "the site and its config.json"
+    # config.json's deploy-time value: the edge's events URL.
+    site_markers, config_markers = upload["Properties"]["SourceMarkers"]
+    assert site_markers == {}
+    (endpoint,) = config_markers.values()
+    assert endpoint == {
+        "Fn::Join": [
+            "",
+            [
+                '"https://',
+                {"Fn::GetAtt": [_distribution_id(resources, "ApiDistribution"), "DomainName"]},
+                '/v1/events"',
+            ],
+        ]
+    }
     assert upload["Properties"]["DistributionId"] == {
         "Ref": _distribution_id(resources, "DemoPageDistribution")
     }
