@@ -252,10 +252,12 @@ def schema_check(session: nox.Session) -> None:
 
 @nox.session
 def synth(session: nox.Session) -> None:
-    """Synthesize the AWS app (all stacks) into cdk.out/ and cfn-lint every template.
+    """Synthesize the AWS app (all stacks) into cdk.out/, cfn-lint and checkov every template.
 
     Runs infra/aws/app.py the way the CDK CLI does (cdk.json's context and the output folder in the
-    environment), so no CLI is needed; `-- qos:env=prod` style arguments add context.
+    environment), so no CLI is needed; `-- qos:env=prod` style arguments add context. checkov
+    fails on any finding not skipped in the resource's metadata with a reason
+    (`qos_shared_cdk.checkov`). The hosted demo page needs hls.js from player/node_modules.
     """
     session.install(
         *_editable(
@@ -265,8 +267,12 @@ def synth(session: nox.Session) -> None:
             "services/lake[infra]",
             "services/search-indexer[infra]",
             "infra",
-        )
+        ),
+        "checkov",
     )
+    if not (ROOT / "player" / "node_modules" / "hls.js").exists():
+        with session.chdir(ROOT / "player"):
+            session.run("npm", "ci", "--no-audit", "--no-fund", "--loglevel=error", external=True)
     out = ROOT / "cdk.out"
     context = json.loads((ROOT / "infra" / "cdk.json").read_text())["context"]
     context |= dict(arg.split("=", 1) for arg in session.posargs)
@@ -279,6 +285,17 @@ def synth(session: nox.Session) -> None:
     # W3005: the redundant DependsOn CDK adds to every function with a role (see the infra tests).
     templates = sorted(str(p) for p in out.glob("*.template.json"))
     session.run("cfn-lint", "--ignore-checks", "W3005", "--", *templates)
+    for template in templates:
+        session.run(
+            "checkov",
+            "--quiet",
+            "--compact",
+            "--skip-download",  # no guideline lookups online: the checks ship with checkov
+            "--framework",
+            "cloudformation",
+            "--file",
+            template,
+        )
 
 
 @nox.session

@@ -69,6 +69,9 @@ def test_platform_app_synthesizes_every_stack(
     lambda_asset: Path, flink_zip: Path, search_asset: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "cdk.out"
+    site = tmp_path / "site"  # a stand-in demo page: the real one needs hls.js from npm
+    site.mkdir()
+    (site / "index.html").write_text("<!doctype html><title>demo</title>", encoding="utf-8")
     context = json.loads((REPO_ROOT / "infra" / "cdk.json").read_text(encoding="utf-8"))
     # What the CDK CLI does: run cdk.json's app with its context and an output dir in the env.
     env = {
@@ -79,6 +82,7 @@ def test_platform_app_synthesizes_every_stack(
                 **context["context"],
                 "qos:env": "ci",
                 "qos:ingest:lambdaAssetDir": str(lambda_asset),
+                "qos:ingest:demoSiteDir": str(site),
                 "qos:realtime:flinkApplicationZip": str(flink_zip),
                 "qos:search-indexer:lambdaAssetDir": str(search_asset),
             }
@@ -99,12 +103,20 @@ def test_platform_app_synthesizes_every_stack(
     assert manifest["artifacts"]["qos-ci-ingest"]["type"] == "aws:cloudformation:stack"
     template = json.loads((out / "qos-ci-ingest.template.json").read_text(encoding="utf-8"))
     resources = template["Resources"].values()
-    (function,) = [r for r in resources if r["Type"] == "AWS::Lambda::Function"]
+    (function,) = [
+        r
+        for r in resources
+        if r["Type"] == "AWS::Lambda::Function" and r["Properties"].get("Handler") == HANDLER
+    ]
     assert function["Properties"]["Handler"] == HANDLER
     # The bundle was staged for real: the directory CDK will zip holds the runtime code.
     staged = [p for p in out.glob("asset.*") if (p / "qos_ingest").is_dir()]
     assert len(staged) == 1
     assert not (staged[0] / "qos_ingest_infra").exists()
+    # CloudFront's web ACL: a stack of its own in us-east-1, deployed before the ingest stack.
+    waf = manifest["artifacts"]["qos-ci-ingest-waf"]
+    assert waf["environment"].endswith("/us-east-1")
+    assert "qos-ci-ingest-waf" in manifest["artifacts"]["qos-ci-ingest"]["dependencies"]
     assert manifest["artifacts"]["qos-ci-realtime"]["type"] == "aws:cloudformation:stack"
     realtime = json.loads((out / "qos-ci-realtime.template.json").read_text(encoding="utf-8"))
     types = {r["Type"] for r in realtime["Resources"].values()}

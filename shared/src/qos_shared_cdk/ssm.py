@@ -58,6 +58,11 @@ class Parameter:
 INGEST_STREAM_NAME = Parameter(INGEST, "stream-name")
 INGEST_STREAM_ARN = Parameter(INGEST, "stream-arn")
 INGEST_API_URL = Parameter(INGEST, "api-url")
+# The edge in front of the API (CloudFront): what players post to, and the hosted demo page.
+INGEST_EDGE_URL = Parameter(INGEST, "edge-url")
+INGEST_DEMO_PAGE_URL = Parameter(INGEST, "demo-page-url")
+# Written in us-east-1 by `qos-<env>-ingest-waf` (CloudFront's web ACLs live there only).
+INGEST_WEB_ACL_ARN = Parameter(INGEST, "web-acl-arn")
 
 # --- realtime ----------------------------------------------------------------------------------
 REALTIME_METRIC_STREAM_ARN = Parameter(REALTIME, "metric-stream-arn")

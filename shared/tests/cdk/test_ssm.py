@@ -21,7 +21,7 @@ def test_the_writer_is_the_owning_service_s_stack() -> None:
 
 def test_every_parameter_is_listed_once_and_owned_by_a_known_service() -> None:
     names = [p.name("dev") for p in ssm.PARAMETERS]
-    assert len(names) == len(set(names)) == 24
+    assert len(names) == len(set(names)) == 27
     assert {p.service for p in ssm.PARAMETERS} == set(ssm.SERVICES)
     assert ssm.SERVICES[0] == ssm.INGEST
 

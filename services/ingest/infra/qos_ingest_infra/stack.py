@@ -1,4 +1,11 @@
-"""The ingest service's CloudFormation stack: REST API -> Lambda -> Kinesis Data Stream.
+"""The ingest service's CloudFormation stack: CloudFront (WAF) -> REST API -> Lambda -> Kinesis,
+and the hosted demo page.
+
+Players post to the edge (`edge.py`): a CloudFront distribution protected by the web ACL of
+`qos-<env>-ingest-waf` (`waf.py`, us-east-1), which forwards the viewer headers and the
+origin-verify header to the regional API. Two secrets are generated at deploy time: the HMAC key
+that pseudonymizes `user_id`, and the origin-verify value. The function reads both (their ARNs in
+its environment) and may do nothing else with them.
 
 Other services find the stream and the API through SSM parameters named
 `/qos/<env>/ingest/<resource>` (never CloudFormation exports), so this stack deploys, updates
@@ -13,15 +20,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Unpack
 
-from aws_cdk import CfnOutput, Duration
+from aws_cdk import CfnOutput, Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from qos_shared_cdk import blocks, ssm
+from qos_ingest_infra.demo_site import checked_site_dir
+from qos_ingest_infra.edge import DemoPage, api_distribution, origin_verify_value
+from qos_ingest_infra.waf import WebAclArnReader
+from qos_shared_cdk import blocks, checkov, ssm
 from qos_shared_cdk.blocks import Options, ServiceStack
 
 SERVICE = ssm.INGEST
@@ -40,6 +51,19 @@ ROUTES: tuple[tuple[str, str], ...] = (
 # Must match what the handler's own CORS config allows on the real responses.
 CORS_ALLOW_HEADERS = ("Content-Type",)
 CORS_MAX_AGE = Duration.minutes(10)
+# The contract with the function: the ARNs of its two secrets.
+PSEUDONYM_KEY_ENV = "QOS_INGEST_PSEUDONYM_KEY_SECRET_ARN"
+ORIGIN_SECRET_ENV = "QOS_INGEST_ORIGIN_SECRET_ARN"  # noqa: S105 - a variable name
+# The HMAC key: 64 characters from letters and digits (about 380 bits).
+PSEUDONYM_KEY_LENGTH = 64
+# The origin-verify value: header-safe characters only.
+ORIGIN_SECRET_LENGTH = 48
+# What the hosted page plays unless told otherwise: Amazon IVS's public test stream.
+DEFAULT_DEMO_STREAM_URL = (
+    "https://fcc3ddae59ed.us-west-2.playback.live-video.net/api/video/v1/"
+    "us-west-2.893648527354.channel.DmumNckWFTqz.m3u8"
+)
+DEFAULT_DEMO_CHANNEL = "demo"
 
 _ORIGIN = re.compile(r"^https?://[^/\s?#]+$")
 # Kinesis' own bounds for the retention period.
@@ -60,7 +84,12 @@ class IngestStack(ServiceStack):
         *,
         env_name: str,
         asset_dir: Path,
-        cors_allow_origins: Sequence[str],
+        demo_site_dir: Path,
+        cors_allow_origins: Sequence[str] | None = None,
+        reserved_concurrency: int | None = 50,
+        origin_verify_version: str | None = None,
+        demo_stream_url: str = DEFAULT_DEMO_STREAM_URL,
+        demo_channel: str = DEFAULT_DEMO_CHANNEL,
         throttle_rate_limit: float = 500.0,
         throttle_burst_limit: int = 1000,
         stream_retention_hours: int = 24,
@@ -73,21 +102,50 @@ class IngestStack(ServiceStack):
         throttle_rate_limit / throttle_burst_limit: stage-wide steady requests per second and
             burst; each request carries a batch of events, so this bounds Lambda concurrency
             and cost, not the event rate.
+        cors_allow_origins: the origins whose pages may post events (CORS); None (the default)
+            allows the hosted demo page only; `["*"]` allows any page, and only when given.
+        reserved_concurrency: the function's reserved concurrency, a cap on its cost and on
+            what it takes from the account's pool; None reserves nothing (an account whose
+            quota is too small to reserve from).
+        origin_verify_version: the origin secret's version the distribution sends; None is
+            AWSCURRENT. Set it to the new version id after a rotation (see `edge`).
         manage_api_gateway_account_role: API Gateway writes access logs through one role per
             account and region (`AWS::ApiGateway::Account`). Leave True while this is the
             platform's only REST API; set False where the account already has that role
             configured by someone else, since the last stack to set it wins.
         """
-        origins = _checked_origins(cors_allow_origins)
+        origins = None if cors_allow_origins is None else _checked_origins(cors_allow_origins)
+        blocks.check(
+            reserved_concurrency is None or reserved_concurrency > 0,
+            "reserved_concurrency must be positive (or None for no reservation)",
+        )
         _check_throttling(throttle_rate_limit, throttle_burst_limit)
         _check_retention(stream_retention_hours)
         asset_dir = _checked_asset_dir(asset_dir)
+        demo_site_dir = checked_site_dir(demo_site_dir)
         super().__init__(scope, construct_id, env_name, **options)
         # No fixed name: consumers read it from SSM, and CloudFormation can then replace the
         # stream, or the stack can be recreated next to the retained old stream, without a
         # name clash.
         self.stream = blocks.on_demand_stream(self, "EventStream", stream_retention_hours)
-        self.function = _ingest_function(self, asset_dir, self.stream, origins, log_retention)
+        self.pseudonym_key = _secret(self, "PseudonymKey", "user_id HMAC key", PSEUDONYM_KEY_LENGTH)
+        self.origin_secret = _secret(
+            self, "OriginVerifySecret", "CloudFront origin-verify header", ORIGIN_SECRET_LENGTH
+        )
+        web_acl_arn = WebAclArnReader(
+            self, "WebAclArn", env_name=env_name, log_retention=log_retention
+        ).arn
+        self.demo = DemoPage(self, demo_site_dir, web_acl_arn=web_acl_arn)
+        origins = origins or [self.demo.origin]
+        self.function = _ingest_function(
+            self,
+            asset_dir,
+            self.stream,
+            origins,
+            log_retention,
+            secrets=(self.pseudonym_key, self.origin_secret),
+            reserved_concurrency=reserved_concurrency,
+        )
         self.api = _rest_api(
             self,
             env_name,
@@ -98,6 +156,23 @@ class IngestStack(ServiceStack):
             log_retention=log_retention,
             manage_account_role=manage_api_gateway_account_role,
         )
+        self.distribution = api_distribution(
+            self,
+            self.api,
+            origin_verify=origin_verify_value(self.origin_secret, origin_verify_version),
+            cors_allow_origins=origins,
+            web_acl_arn=web_acl_arn,
+        )
+        self.edge_url = f"https://{self.distribution.distribution_domain_name}/"
+        self.demo.deploy_files(
+            self,
+            {
+                "endpoint": f"{self.edge_url}v1/events",
+                "channel": demo_channel,
+                "src": demo_stream_url,
+            },
+            log_retention,
+        )
         self._publish()
 
     def _publish(self) -> None:
@@ -106,14 +181,25 @@ class IngestStack(ServiceStack):
                 ssm.INGEST_STREAM_NAME: ("StreamNameParameter", self.stream.stream_name),
                 ssm.INGEST_STREAM_ARN: ("StreamArnParameter", self.stream.stream_arn),
                 ssm.INGEST_API_URL: ("ApiUrlParameter", self.api.url),
+                ssm.INGEST_EDGE_URL: ("EdgeUrlParameter", self.edge_url),
+                ssm.INGEST_DEMO_PAGE_URL: ("DemoPageUrlParameter", self.demo.url),
             },
         )
-        CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the ingest API")
+        CfnOutput(
+            self,
+            "ApiUrl",
+            value=self.api.url,
+            description="The regional API behind the edge (refuses requests not from it)",
+        )
+        CfnOutput(self, "EdgeUrl", value=self.edge_url, description="Base URL of the ingest edge")
         CfnOutput(
             self,
             "EventsUrl",
-            value=self.api.url_for_path("/v1/events"),
+            value=f"{self.edge_url}v1/events",
             description="POST player events here",
+        )
+        CfnOutput(
+            self, "DemoPageUrl", value=self.demo.url, description="The hosted demo player page"
         )
         CfnOutput(self, "StreamName", value=self.stream.stream_name)
 
@@ -124,8 +210,12 @@ def _ingest_function(
     stream: kinesis.Stream,
     origins: list[str],
     log_retention: logs.RetentionDays,
+    *,
+    secrets: tuple[secretsmanager.ISecret, secretsmanager.ISecret],
+    reserved_concurrency: int | None,
 ) -> lambda_.Function:
-    return blocks.lambda_function(
+    pseudonym_key, origin_secret = secrets
+    function = blocks.lambda_function(
         scope,
         "Handler",
         (HANDLER, asset_dir),
@@ -138,7 +228,14 @@ def _ingest_function(
                 sid="PutEventsOnIngestStream",
                 actions=["kinesis:PutRecords"],
                 resources=[stream.stream_arn],
-            )
+            ),
+            # The values only: no DescribeSecret, no version listing; the AWS-managed key
+            # decrypts for Secrets Manager without a kms:* grant.
+            iam.PolicyStatement(
+                sid="ReadIngestSecrets",
+                actions=["secretsmanager:GetSecretValue"],
+                resources=[pseudonym_key.secret_arn, origin_secret.secret_arn],
+            ),
         ],
         description=scope.describe(does="validate, enrich and forward player events"),
         tracing=True,
@@ -146,14 +243,53 @@ def _ingest_function(
         # API Gateway gives up after 29 s; 15 s leaves room for the sink's retries with backoff
         # while still failing well before the client does.
         timeout=Duration.seconds(15),
+        reserved_concurrency=reserved_concurrency,
         environment={
             "QOS_INGEST_SINK": "kinesis",
             "QOS_INGEST_STREAM_NAME": stream.stream_name,
             "QOS_INGEST_CORS_ALLOW_ORIGINS": ",".join(origins),
             "POWERTOOLS_SERVICE_NAME": POWERTOOLS_SERVICE_NAME,
             "POWERTOOLS_METRICS_NAMESPACE": POWERTOOLS_METRICS_NAMESPACE,
+            PSEUDONYM_KEY_ENV: pseudonym_key.secret_arn,
+            ORIGIN_SECRET_ENV: origin_secret.secret_arn,
         },
     )
+    checkov.skip(
+        function,
+        (
+            "CKV_AWS_116",
+            "invoked synchronously by API Gateway, which returns the error to the client; a DLQ "
+            "serves async invokes only",
+        ),
+    )
+    return function
+
+
+def _secret(
+    scope: ServiceStack, construct_id: str, what: str, length: int
+) -> secretsmanager.Secret:
+    """A generated secret of letters and digits, kept when the stack goes (a lost HMAC key
+    would change every pseudonym)."""
+    secret = secretsmanager.Secret(
+        scope,
+        construct_id,
+        description=scope.describe(what),
+        generate_secret_string=secretsmanager.SecretStringGenerator(
+            password_length=length,
+            exclude_punctuation=True,
+            include_space=False,
+        ),
+        removal_policy=RemovalPolicy.RETAIN,
+    )
+    checkov.skip(
+        secret,
+        (
+            "CKV_AWS_149",
+            "the AWS-managed Secrets Manager key: one reader (the function's role, by ARN); a "
+            "customer key would add a key policy and no reader restriction IAM does not give",
+        ),
+    )
+    return secret
 
 
 def _rest_api(
@@ -196,7 +332,19 @@ def _rest_api(
     # No test-invoke permission: the console's "Test" button isn't worth a second invoke grant.
     integration = apigw.LambdaIntegration(function, allow_test_invoke=False)
     for method, path in ROUTES:
-        _resource_for(api.root, path).add_method(method, integration)
+        added = _resource_for(api.root, path).add_method(method, integration)
+        checkov.skip(
+            added,
+            (
+                "CKV_AWS_59",
+                "public by design (browsers post events): the function refuses requests without "
+                "the edge's origin-verify header, and WAF guards the edge",
+            ),
+        )
+    checkov.skip(
+        api.deployment_stage,
+        ("CKV_AWS_120", "every route posts events or checks health: nothing to cache"),
+    )
     return api
 
 
@@ -209,14 +357,14 @@ def _resource_for(root: apigw.IResource, path: str) -> apigw.IResource:
 
 def _access_log_format() -> apigw.AccessLogFormat:
     # JSON so that Logs Insights can query it; the X-Ray trace id links a slow request to its
-    # trace, and the integration fields tell an API Gateway error from a Lambda one.
+    # trace, and the integration fields tell an API Gateway error from a Lambda one. No client
+    # IP (behind CloudFront it would be an edge's, but a direct caller's would be personal data).
     field = apigw.AccessLogField
     return apigw.AccessLogFormat.custom(
         json.dumps(
             {
                 "requestId": field.context_request_id(),
                 "requestTime": field.context_request_time_epoch(),
-                "sourceIp": field.context_identity_source_ip(),
                 "userAgent": field.context_identity_user_agent(),
                 "httpMethod": field.context_http_method(),
                 "resourcePath": field.context_resource_path(),

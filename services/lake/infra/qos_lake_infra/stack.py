@@ -36,7 +36,7 @@ from constructs import Construct
 
 from qos_lake.api import QUERIES
 from qos_lake_infra import catalog
-from qos_shared_cdk import blocks, ssm
+from qos_shared_cdk import blocks, checkov, ssm
 from qos_shared_cdk.blocks import FirehoseDeliveryRole, Options, ServiceStack, check
 
 SERVICE = ssm.LAKE
@@ -172,7 +172,16 @@ class LakeStack(ServiceStack):
             )
         )
         # The lake is the long-term record: deleting the stack leaves it (the bucket is kept).
-        return blocks.private_bucket(self, "LakeBucket", rules, versioned=True)
+        bucket = blocks.private_bucket(self, "LakeBucket", rules, versioned=True)
+        checkov.skip(
+            bucket,
+            (
+                "CKV_AWS_18",
+                "server access logs would need a log bucket of their own; CloudTrail data events "
+                "are the account's choice for object-level audit",
+            ),
+        )
+        return bucket
 
     def _catalog(
         self, env_name: str, projection_start: str

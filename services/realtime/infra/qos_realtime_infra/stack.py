@@ -53,7 +53,7 @@ from qos_realtime_infra.service_code import (
     PublisherConfig,
 )
 from qos_shared.views import DEFAULT_RULES
-from qos_shared_cdk import blocks, ssm
+from qos_shared_cdk import blocks, checkov, ssm
 from qos_shared_cdk.blocks import Options, ServiceStack, check
 
 SERVICE = ssm.REALTIME
@@ -227,6 +227,14 @@ class RealtimeStack(ServiceStack):
             widgets=dashboard_widgets(namespace),
         )
         self.alarm_topic = sns.Topic(self, "AlarmTopic", display_name=self.describe("alarms"))
+        checkov.skip(
+            self.alarm_topic,
+            (
+                "CKV_AWS_26",
+                "alarm notices carry metric names and thresholds only; CloudWatch cannot publish "
+                "to a topic under the AWS-managed SNS key, and a customer key is not worth it",
+            ),
+        )
         if alarm_email is not None:
             self.alarm_topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
         self.alarms = {
@@ -472,6 +480,26 @@ class RealtimeStack(ServiceStack):
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=Duration.days(14),
+        )
+        checkov.skip(
+            self.failed_batches,
+            (
+                "CKV_AWS_27",
+                "encrypted with SSE-SQS (SqsManagedSseEnabled), which checkov does not recognize",
+            ),
+        )
+        checkov.skip(
+            function,
+            (
+                "CKV_AWS_116",
+                "invoked by Kinesis event source mappings, whose on-failure queue keeps failed "
+                "batches; a function DLQ serves async invokes only",
+            ),
+            (
+                "CKV_AWS_115",
+                "its concurrency is bounded by the event source mappings (shards times the "
+                "parallelization factor), not by a reservation taken from the account",
+            ),
         )
         function.add_event_source(
             sources.KinesisEventSource(

@@ -75,7 +75,7 @@ from qos_search_indexer_infra.service_code import (
     SAVED_OBJECTS_FILENAME,
     design_sha256,
 )
-from qos_shared_cdk import blocks, ssm
+from qos_shared_cdk import blocks, checkov, ssm
 from qos_shared_cdk.blocks import LambdaRole, Options, ServiceStack, check
 
 SERVICE = ssm.SEARCH_INDEXER
@@ -310,12 +310,26 @@ class SearchIndexerStack(ServiceStack):
     def _backup_bucket(self, expire_failed_days: int) -> s3.Bucket:
         # Dead letters are the evidence of what the index misses: deleting the stack leaves
         # them (the bucket is kept; an emptied bucket can be deleted by hand).
-        return blocks.private_bucket(
+        bucket = blocks.private_bucket(
             self,
             "FailedDocumentsBucket",
             # The bucket holds nothing but dead letters: one rule covers it.
             [s3.LifecycleRule(id="ExpireFailures", expiration=Duration.days(expire_failed_days))],
         )
+        checkov.skip(
+            bucket,
+            (
+                "CKV_AWS_18",
+                "server access logs would need a log bucket of their own; CloudTrail data events "
+                "are the account's choice for object-level audit",
+            ),
+            (
+                "CKV_AWS_21",
+                "dead letters are written once under unique keys and expire; nothing overwrites "
+                "them, so versions would keep nothing more",
+            ),
+        )
+        return bucket
 
     # --- the domain ---------------------------------------------------------------------------
 
@@ -493,6 +507,8 @@ class SearchIndexerStack(ServiceStack):
             on_event_handler=function,
             log_group=blocks.log_group(self, "SetupProviderLogs", log_retention),
         )
+        for deploy_time in (function, provider.node.find_child("framework-onEvent")):
+            checkov.skip(deploy_time, *checkov.DEPLOY_TIME)
         properties: dict[str, Any] = {
             "DomainEndpoint": self.domain.attr_domain_endpoint,
             # The role that writes documents, mapped to the writer security role.
@@ -569,6 +585,26 @@ class SearchIndexerStack(ServiceStack):
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=Duration.days(14),
+        )
+        checkov.skip(
+            self.indexer_failures,
+            (
+                "CKV_AWS_27",
+                "encrypted with SSE-SQS (SqsManagedSseEnabled), which checkov does not recognize",
+            ),
+        )
+        checkov.skip(
+            function,
+            (
+                "CKV_AWS_116",
+                "invoked by Kinesis event source mappings, whose on-failure queue keeps failed "
+                "batches; a function DLQ serves async invokes only",
+            ),
+            (
+                "CKV_AWS_115",
+                "its concurrency is bounded by the event source mappings (shards times the "
+                "parallelization factor), not by a reservation taken from the account",
+            ),
         )
         self.indexer_mapping = self._mapping("IndexerEventSource", function, stream_arn, source)
         self.views_mapping = self._mapping(
