@@ -39,6 +39,7 @@ REQUIRED = [
     "infra",
     "lake_trino",
     "aws_e2e",
+    "synth",
 ]
 # jsii warns at length on every start under Node.js 20, the machines' version; the CDK still works.
 JSII_ENV = {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
