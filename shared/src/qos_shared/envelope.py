@@ -124,9 +124,19 @@ def _lenient_loads(body: bytes) -> Any:
     """The body read by Python's JSON reader (strict UTF-8), or _UNREADABLE. Only for bodies
     orjson refused: slower, and its results must be checked item by item (`value_problem`)."""
     try:
-        return json.loads(body.decode("utf-8"))
+        return json.loads(body.decode("utf-8"), parse_int=_read_int)
     except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         return _UNREADABLE
+
+
+def _read_int(text: str) -> int | float:
+    """An integer as orjson reads it: beyond 64 bits, a double (infinite beyond a double's
+    range), so that an event is judged the same whichever reader read its body."""
+    if len(text) <= 20:
+        value = int(text)
+        if MIN_INTEGER <= value <= MAX_INTEGER:
+            return value
+    return float(text)
 
 
 def _checked(

@@ -80,7 +80,7 @@ def test_nesting_up_to_the_limit_is_kept_as_text() -> None:
         ("1e400", "live_latency_sec is out of range"),
         ("Infinity", "live_latency_sec is out of range"),
         ("NaN", "live_latency_sec is not a number"),
-        (10**400, "an integer is beyond the 64-bit range"),  # read by Python's reader
+        (10**400, "a number is not finite"),  # read by Python's reader, as a double
     ],
 )
 @pytest.mark.parametrize("metric_type", ["PLAYBACK_SUMMARY", "STOP"])
@@ -111,7 +111,7 @@ def test_a_plausible_old_player_latency_on_a_stop_is_kept_bounded() -> None:
         (b"NaN", "not finite"),
         (b"-Infinity", "not finite"),
         (b"1e400", "not finite"),
-        (b"1" + b"0" * 400, "beyond the 64-bit range"),
+        (b"1" + b"0" * 400, "not finite"),
     ],
 )
 def test_values_orjson_refuses_reject_their_event_alone(raw: bytes, reason: str) -> None:
