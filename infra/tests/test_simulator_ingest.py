@@ -3,6 +3,8 @@ and the KPIs of the stored records (oracle.py) are the truth file's."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
 import re
 import threading
@@ -36,7 +38,8 @@ def ingest(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     process, url = start_local_server(
         log_path,
         host="127.0.0.1",
-        env={"QOS_INGEST_SINK": "local"},
+        # The simulator sets the viewer headers CloudFront would: it is the trusted edge here.
+        env={"QOS_INGEST_SINK": "local", "QOS_INGEST_TRUSTED_PROXIES": "127.0.0.1"},
         stderr=(tmp_path / "ingest.log").open("w"),  # only the ready line is read from stdout
     )
     try:
@@ -94,8 +97,13 @@ def test_a_backfill_is_stored_once_and_its_kpis_are_the_truth(
     assert len(ids) == len(set(ids)) == truth["event_count"]  # each exactly once
     assert set(ids) == {e["event_id"] for e in sent}
 
-    # Ingest derived the viewer's country, device and browser from the simulated headers.
-    viewers = {v["user_id"]: v for v in truth["viewers"]}
+    # Ingest derived the viewer's country, device and browser from the simulated headers, and
+    # stored the user id pseudonymised with the key it made beside the log on first run.
+    key = (log_path.parent / "pseudonym.key").read_bytes().strip()
+    viewers = {
+        hmac.new(key, v["user_id"].encode(), hashlib.sha256).hexdigest()[:32]: v
+        for v in truth["viewers"]
+    }
     for record in records:
         viewer = viewers[record["user_id"]]
         assert record["viewer_country"] == viewer["country"]

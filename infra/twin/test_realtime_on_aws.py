@@ -163,6 +163,8 @@ def twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Twin]:
         "POWERTOOLS_METRICS_NAMESPACE": "QoS/Twin",
         "QOS_INGEST_SINK": "kinesis",
         "QOS_INGEST_STREAM_NAME": EVENTS,
+        # On AWS the key is a Secrets Manager secret; any key will do for the twin.
+        "QOS_INGEST_USER_ID_HMAC_KEY": "twin-pseudonymisation-key",
         "QOS_REALTIME_PUBLISHER_NAMESPACE": NAMESPACE,
     }
     saved = {k: os.environ.get(k) for k in env}
