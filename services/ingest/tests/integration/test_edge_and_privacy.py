@@ -72,7 +72,9 @@ def test_a_malformed_request_line_is_a_json_400(running_server: RunningServer) -
 
     with socket.create_connection(("127.0.0.1", running_server.port), timeout=10) as sock:
         sock.sendall(b"POST /v1/events extra-word HTTP/1.1\r\n\r\n")
-        reply = sock.recv(4096)
+        reply = b""
+        while chunk := sock.recv(4096):  # the server closes the connection after its reply
+            reply += chunk
     head, _, payload = reply.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 400") and b"application/json" in head
     assert orjson.loads(payload)["error"]
