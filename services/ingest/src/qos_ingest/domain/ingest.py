@@ -43,11 +43,13 @@ class IngestRequest:
     """What ingest needs of a request; `headers` keys are lower-case.
 
     `source_ip` is taken so that callers need not strip it, and never read here: ingest does not
-    store client addresses (the service's edge check compares it with the trusted proxies). `edge_trusted` says whether the request came through the
-    edge that sets the viewer headers (CloudFront, or a configured local proxy): when it is false,
-    viewer geography and device class are taken neither from headers nor from the body, since a
-    client could have set either. The entrypoints decide it; an in-process caller (a test, the
-    simulator's checks, the benchmark) stands in for the edge.
+    store client addresses (the service's edge check compares it with the trusted proxies).
+
+    `edge_trusted` says whether the request came through the edge that sets the viewer headers
+    (CloudFront, or a configured local proxy): when it is false, viewer geography and device
+    class are taken neither from headers nor from the body, since a client could have set
+    either. The service decides it; an in-process caller (a test, the simulator's checks, the
+    benchmark) stands in for the edge.
     """
 
     body: bytes
