@@ -60,6 +60,12 @@ def log_records(path: Path) -> list[dict[str, Any]]:
     return records
 
 
+def pseudonym(log_path: Path, user_id: str) -> str:
+    """The user id as ingest stores it: HMAC-SHA256 with the key it made beside the log."""
+    key = (log_path.parent / "pseudonym.key").read_bytes().strip()
+    return hmac.new(key, user_id.encode(), hashlib.sha256).hexdigest()[:32]
+
+
 def same(a: Any, b: Any) -> bool:
     """Equal, floats to rounding (sums may add up in another order)."""
     if isinstance(a, dict) and isinstance(b, dict):
@@ -99,11 +105,7 @@ def test_a_backfill_is_stored_once_and_its_kpis_are_the_truth(
 
     # Ingest derived the viewer's country, device and browser from the simulated headers, and
     # stored the user id pseudonymised with the key it made beside the log on first run.
-    key = (log_path.parent / "pseudonym.key").read_bytes().strip()
-    viewers = {
-        hmac.new(key, v["user_id"].encode(), hashlib.sha256).hexdigest()[:32]: v
-        for v in truth["viewers"]
-    }
+    viewers = {pseudonym(log_path, v["user_id"]): v for v in truth["viewers"]}
     for record in records:
         viewer = viewers[record["user_id"]]
         assert record["viewer_country"] == viewer["country"]
@@ -223,8 +225,9 @@ def test_skewed_clocks_are_stored_as_the_truth_says(
             # the latency: from the moment of sending (sent_at - skew) to the reception
             assert 0 <= late == offset + skew <= replied_ms - (sent_at - skew) + 1
         rest = {k: v for k, v in record.items() if k not in ("event_time", "clock_offset_ms")}
+        assert rest["user_id"] == pseudonym(log_path, want["user_id"])
         for key, value in want.items():
-            if key not in ("event_time", "clock_offset_ms"):
+            if key not in ("event_time", "clock_offset_ms", "user_id"):
                 assert rest[key] == value, key
         if record["event_time"] // window_ms != want["event_time"] // window_ms:
             crossed |= {record["event_time"] // window_ms, want["event_time"] // window_ms}
