@@ -36,6 +36,8 @@ side of the two ranks the exact value interpolates between; its counts, sums, di
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import sqlite3
 import time
 from collections import defaultdict
@@ -266,6 +268,7 @@ def test_the_lake_panels_are_the_truth(run: Run) -> None:
 def test_the_sessions_are_the_truth(run: Run) -> None:
     """/api/sessions over the run, and one session's timeline."""
     truth_sessions = {s["session_id"]: s for s in run.truth["sessions"]}
+    key = (run.data_dir / "pseudonym.key").read_bytes().strip()
     by_session: dict[str, list[Record]] = defaultdict(list)
     for r in run.records:
         by_session[r["session_id"]].append(r)
@@ -287,8 +290,13 @@ def test_the_sessions_are_the_truth(run: Run) -> None:
         assert session["errors"] == kinds.count("ERROR")
         assert session["fatal_error"] == any(r.get("fatal") is True for r in records)
         generated = truth_sessions[session["session_id"]]
-        for name in ("user_id", "client_platform", "channel_watched"):
+        for name in ("client_platform", "channel_watched"):
             assert session[name] == generated[name], name
+        # Stored pseudonymised, with the key ingest made in the data directory on first run.
+        assert (
+            session["user_id"]
+            == hmac.new(key, generated["user_id"].encode(), hashlib.sha256).hexdigest()[:32]
+        )
     busiest = max(by_session, key=lambda s: len(by_session[s]))
     timeline = get_json(run.dashboard, f"/api/sessions/{busiest}")
     expected = sorted(by_session[busiest], key=lambda r: (r["event_time"], r["event_id"]))

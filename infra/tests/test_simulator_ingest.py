@@ -3,6 +3,8 @@ and the KPIs of the stored records (oracle.py) are the truth file's."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
 import re
 import threading
@@ -36,7 +38,8 @@ def ingest(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     process, url = start_local_server(
         log_path,
         host="127.0.0.1",
-        env={"QOS_INGEST_SINK": "local"},
+        # The simulator sets the viewer headers CloudFront would: it is the trusted edge here.
+        env={"QOS_INGEST_SINK": "local", "QOS_INGEST_TRUSTED_PROXIES": "127.0.0.1"},
         stderr=(tmp_path / "ingest.log").open("w"),  # only the ready line is read from stdout
     )
     try:
@@ -55,6 +58,12 @@ def log_records(path: Path) -> list[dict[str, Any]]:
             records += [orjson.loads(entry.data) for entry in batch]
             position = batch[-1].position
     return records
+
+
+def pseudonym(log_path: Path, user_id: str) -> str:
+    """The user id as ingest stores it: HMAC-SHA256 with the key it made beside the log."""
+    key = (log_path.parent / "pseudonym.key").read_bytes().strip()
+    return hmac.new(key, user_id.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def same(a: Any, b: Any) -> bool:
@@ -94,8 +103,9 @@ def test_a_backfill_is_stored_once_and_its_kpis_are_the_truth(
     assert len(ids) == len(set(ids)) == truth["event_count"]  # each exactly once
     assert set(ids) == {e["event_id"] for e in sent}
 
-    # Ingest derived the viewer's country, device and browser from the simulated headers.
-    viewers = {v["user_id"]: v for v in truth["viewers"]}
+    # Ingest derived the viewer's country, device and browser from the simulated headers, and
+    # stored the user id pseudonymised with the key it made beside the log on first run.
+    viewers = {pseudonym(log_path, v["user_id"]): v for v in truth["viewers"]}
     for record in records:
         viewer = viewers[record["user_id"]]
         assert record["viewer_country"] == viewer["country"]
@@ -215,8 +225,9 @@ def test_skewed_clocks_are_stored_as_the_truth_says(
             # the latency: from the moment of sending (sent_at - skew) to the reception
             assert 0 <= late == offset + skew <= replied_ms - (sent_at - skew) + 1
         rest = {k: v for k, v in record.items() if k not in ("event_time", "clock_offset_ms")}
+        assert rest["user_id"] == pseudonym(log_path, want["user_id"])
         for key, value in want.items():
-            if key not in ("event_time", "clock_offset_ms"):
+            if key not in ("event_time", "clock_offset_ms", "user_id"):
                 assert rest[key] == value, key
         if record["event_time"] // window_ms != want["event_time"] // window_ms:
             crossed |= {record["event_time"] // window_ms, want["event_time"] // window_ms}

@@ -24,6 +24,7 @@ CloudWatch adds to the window.
 
 from __future__ import annotations
 
+import hmac
 import math
 import os
 import time
@@ -80,6 +81,8 @@ SEED = 20261207
 REL = 1e-9
 DIMENSIONS = {"all": None, "client_platform": "ClientPlatform", "channel_watched": "Channel"}
 EVENTS, ROWS, VIEWS = "qos-events", "qos-metric-rows", "qos-views"
+PSEUDONYM_KEY = "twin-pseudonymisation-key-0123456789"
+ORIGIN_HEADER_VALUE = "twin-origin-verify-value"
 # The run starts this many windows before now: it ends, and its last view closes (the views'
 # timeout after its last record) and the clock events come, before the wall clock.
 RUN_STARTS_WINDOWS_AGO = 12
@@ -171,6 +174,9 @@ def twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Twin]:
         "POWERTOOLS_METRICS_NAMESPACE": "QoS/Twin",
         "QOS_INGEST_SINK": "kinesis",
         "QOS_INGEST_STREAM_NAME": EVENTS,
+        # Secrets Manager secrets, as the stack makes them (set below, once created in moto).
+        "QOS_INGEST_PSEUDONYM_KEY_SECRET_ARN": "",
+        "QOS_INGEST_ORIGIN_SECRET_ARN": "",
         "QOS_REALTIME_PUBLISHER_NAMESPACE": NAMESPACE,
     }
     saved = {k: os.environ.get(k) for k in env}
@@ -180,6 +186,12 @@ def twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Twin]:
     stoppers: list[Any] = [moto.stop]
     try:
         kinesis, cloudwatch = moto.client("kinesis"), moto.client("cloudwatch")
+        secrets = moto.client("secretsmanager")
+        for variable, name, text in (
+            ("QOS_INGEST_PSEUDONYM_KEY_SECRET_ARN", "qos/twin/ingest/pseudonym-key", PSEUDONYM_KEY),
+            ("QOS_INGEST_ORIGIN_SECRET_ARN", "qos/twin/ingest/origin-verify", ORIGIN_HEADER_VALUE),
+        ):
+            os.environ[variable] = secrets.create_secret(Name=name, SecretString=text)["ARN"]
         events_arn = create_stream(kinesis, EVENTS, shards=2)
         rows_arn = create_stream(kinesis, ROWS, shards=1)
         views_arn = create_stream(kinesis, VIEWS, shards=1)
@@ -220,7 +232,10 @@ def twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Twin]:
         flink = FlinkApplication(zip_path, work, groups, env={**env, "CBOR_ENABLED": "false"})
         stoppers.append(flink.stop)
 
-        api = ApiGateway(lambda_handler(), "qos-ingest")
+        # CloudFront in front: its origin header makes ingest believe the viewer headers.
+        api = ApiGateway(
+            lambda_handler(), "qos-ingest", {"x-qos-origin-verify": ORIGIN_HEADER_VALUE}
+        )
         stoppers.append(api.close)
         rows: list[dict[str, Any]] = []
         arrivals: dict[int, float] = {}
@@ -250,7 +265,18 @@ def twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Twin]:
         result = simulate(config, sender=TwiceSender(HttpSender(api.url + "/v1/events")))
         assert result.complete, result.delivery
         truth = result.truth
-        records = stored_records(result.simulation)
+        # As stored: user ids pseudonymised (HMAC-SHA256 with the secret's key, 128 bits as hex).
+        records = [
+            {
+                **r,
+                "user_id": hmac.new(
+                    PSEUDONYM_KEY.encode(), r["user_id"].encode(), "sha256"
+                ).hexdigest()[:32],
+            }
+            if "user_id" in r
+            else r
+            for r in stored_records(result.simulation)
+        ]
         # The watermark passes the run's last window (that of its last view's close) once these
         # are read; they are behind the wall clock, so the live traffic below is on time.
         clock_at = truth["windows"][-1]["window_end"] + WINDOW_MS + int(LATENESS_S * 1000)

@@ -183,11 +183,15 @@ class LambdaContext:
 class ApiGateway:
     """API Gateway's REST proxy integration in front of one Lambda handler, on a loopback port.
 
-    One invocation at a time, as one Lambda execution environment runs them."""
+    One invocation at a time, as one Lambda execution environment runs them. `edge_headers` are
+    what CloudFront in front of it adds to every request (the origin secret header)."""
 
-    def __init__(self, handler: Handler, function_name: str) -> None:
+    def __init__(
+        self, handler: Handler, function_name: str, edge_headers: Mapping[str, str] | None = None
+    ) -> None:
         self.handler = handler
         self.function_name = function_name
+        self.edge_headers = dict(edge_headers or {})
         self.invocations = 0
         self._lock = threading.Lock()
         gateway = self
@@ -224,7 +228,7 @@ class ApiGateway:
         event = api_gateway_proxy_event(
             method,
             path,
-            headers,
+            {**headers, **self.edge_headers},
             body or None,
             source_ip="127.0.0.1",
             request_id=str(uuid.uuid4()),

@@ -82,6 +82,12 @@ def components(options: StackOptions) -> list[Component]:
                 "QOS_INGEST_CORS_ALLOW_ORIGINS": os.environ.get(
                     "QOS_INGEST_CORS_ALLOW_ORIGINS", "*"
                 ),
+                # No CloudFront here: the simulator on this machine sets the viewer headers as the
+                # edge would, so they are believed from loopback only (any other client's are
+                # ignored) unless the developer chose otherwise.
+                "QOS_INGEST_TRUSTED_PROXIES": os.environ.get(
+                    "QOS_INGEST_TRUSTED_PROXIES", "127.0.0.1,::1"
+                ),
             },
         ),
         Component(

@@ -12,6 +12,12 @@ MAX_DURATION_MS = 24 * 60 * 60 * 1000
 MAX_STARTUP_MS = 10 * 60 * 1000
 MAX_EXTRA_FIELDS = 32
 MAX_EXTRA_KEY_CHARS = 64
+# Objects and arrays inside one event, counting the event itself as level 1. Unknown fields are
+# stored flattened to text, so no real client nests deeply; a deeper event is rejected on its own.
+MAX_NESTING_DEPTH = 16
+# Integers a record may carry: what every engine downstream holds (signed and unsigned 64-bit).
+MIN_INTEGER = -(2**63)
+MAX_INTEGER = 2**64 - 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,21 +9,28 @@ status codes and response bodies are the same everywhere:
   and may be re-sent (same event_id, deduplicated downstream).
 - 400: the body is unreadable (a bad `sent_at` included) or no event in it is valid. 413: the
   body or event count is over the limit. 503 with Retry-After: nothing could be stored because
-  the sink is down.
+  the sink is down (or the origin secret cannot be read).
+- 403: an origin secret is configured and the request does not carry it (`x-qos-origin-verify`):
+  it did not come through CloudFront. Nothing is read or stored.
 - Any of these bodies may add `warnings` (a list of sentences) about the request as a whole: a
   client clock (`sent_at`) too far off to correct, whose events were judged as sent.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from qos_ingest.adapters import EventSink, SinkRecord
 from qos_ingest.domain import BodyTooLarge, IngestConfig, IngestRequest, ingest
+from qos_ingest.domain.edge import EdgePolicy, OriginUnverifiable, Verdict
 from qos_shared.envelope import BodyError, TooManyEvents
 
 RETRY_AFTER_SECONDS = 5
+
+log = logging.getLogger("qos_ingest.service")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,11 +54,23 @@ class IngestResponse:
 
 
 class IngestService:
-    def __init__(self, config: IngestConfig, sink: EventSink) -> None:
+    def __init__(
+        self, config: IngestConfig, sink: EventSink, edge: EdgePolicy | None = None
+    ) -> None:
         self.config = config
         self.sink = sink
+        self.edge = edge or EdgePolicy()
 
     def handle(self, request: IngestRequest) -> IngestResponse:
+        try:
+            verdict = self.edge.judge(request.headers, request.source_ip)
+        except OriginUnverifiable as exc:
+            log.error("%s", exc)
+            return IngestResponse(503, {"error": "the origin cannot be verified; retry later"})
+        if verdict is Verdict.FORBIDDEN:
+            return IngestResponse(403, {"error": "requests are accepted through the edge only"})
+        if request.edge_trusted != (verdict is Verdict.TRUSTED):
+            request = dataclasses.replace(request, edge_trusted=verdict is Verdict.TRUSTED)
         try:
             result = ingest(request, self.config)
         except (BodyTooLarge, TooManyEvents) as exc:

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from qos_ingest.domain.edge import parse_networks
 from qos_shared.limits import RequestLimits
 
 _DEFAULTS = RequestLimits()
@@ -31,7 +32,21 @@ class IngestSettings(BaseSettings):
     clock_tolerance_ms: int = Field(default=_DEFAULTS.clock_tolerance_ms, ge=0)
     max_clock_correction_ms: int = Field(default=_DEFAULTS.max_clock_correction_ms, ge=0)
 
+    # user_id pseudonymisation key (HMAC-SHA256), first found: this value; the Secrets Manager
+    # secret named here (AWS); the key file (local sink only: made on first run, mode 0600).
     user_id_hmac_key: SecretStr | None = None
+    pseudonym_key_secret_arn: str | None = None
+    pseudonym_key_path: Path | None = None  # default: pseudonym.key beside the event log
+
+    # The edge: with an origin secret (AWS), requests must carry its value in
+    # x-qos-origin-verify (AWSCURRENT, AWSPREVIOUS or AWSPENDING); without, viewer headers are
+    # believed only from these proxy addresses or CIDR blocks (comma-separated; none by default).
+    origin_secret_arn: str | None = None
+    origin_secret_ttl_s: float = Field(default=300.0, gt=0)
+    # An unknown value makes the secret be read again (a rotation just done), at most this often.
+    origin_secret_min_refresh_s: float = Field(default=5.0, ge=0)
+    trusted_proxies: str = ""
+
     cors_allow_origins: str = "*"
 
     sink_max_attempts: int = Field(default=5, ge=1)
@@ -50,6 +65,15 @@ class IngestSettings(BaseSettings):
                 "QOS_INGEST_DELIVERY_STREAM_NAME is required when QOS_INGEST_SINK=firehose"
             )
         return self
+
+    @model_validator(mode="after")
+    def _proxies_parse(self) -> IngestSettings:
+        parse_networks(self.trusted_proxies)  # ValueError names the bad entry
+        return self
+
+    @property
+    def key_path(self) -> Path:
+        return self.pseudonym_key_path or self.log_path.parent / "pseudonym.key"
 
     @property
     def limits(self) -> RequestLimits:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,19 +45,26 @@ class RunningServer:
             return [orjson.loads(e.data) for e in log.read(limit=1_000_000)]
 
 
-@pytest.fixture
-def running_server(tmp_path: Path) -> Iterator[RunningServer]:
-    log_path = tmp_path / "events.sqlite"
-    settings = IngestSettings(port=0, log_path=log_path, cors_allow_origins="https://app.example")
+@contextmanager
+def server_running(settings: IngestSettings) -> Iterator[RunningServer]:
+    """The local server on these settings, serving on a thread while inside."""
     server = serve(settings)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     try:
-        yield RunningServer(server, log_path)
+        yield RunningServer(server, settings.log_path)
     finally:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+@pytest.fixture
+def running_server(tmp_path: Path) -> Iterator[RunningServer]:
+    log_path = tmp_path / "events.sqlite"
+    settings = IngestSettings(port=0, log_path=log_path, cors_allow_origins="https://app.example")
+    with server_running(settings) as running:
+        yield running
 
 
 @pytest.fixture

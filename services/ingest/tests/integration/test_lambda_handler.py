@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +19,13 @@ from qos_shared.testing.aws import api_gateway_proxy_event
 from ..events import ORIGINAL_SAMPLE_BODY, batch, summary
 
 STREAM = "qos-events-test"
+PSEUDONYM_KEY = "k" * 24 + "-pseudonym"
+CLOUDFRONT = {
+    "CloudFront-Viewer-Country": "JP",
+    "CloudFront-Viewer-Latitude": "35.68",
+    "CloudFront-Viewer-Longitude": "139.69",
+    "CloudFront-Is-Tablet-Viewer": "true",
+}
 
 
 @dataclass
@@ -34,10 +43,12 @@ def proxy_event(
     *,
     b64: bool = False,
     origin: str | None = None,
+    extra: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     headers = {"Content-Type": "text/plain", "User-Agent": "Mozilla/5.0 Firefox/133.0"}
     if origin:
         headers["Origin"] = origin
+    headers.update(extra or {})
     return api_gateway_proxy_event(method, path, headers, body, base64_body=b64)
 
 
@@ -48,6 +59,9 @@ def kinesis(aws: None, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("QOS_INGEST_SINK", "kinesis")
     monkeypatch.setenv("QOS_INGEST_STREAM_NAME", STREAM)
     monkeypatch.setenv("QOS_INGEST_CORS_ALLOW_ORIGINS", "https://player.example,https://b.example")
+    secrets = boto3.client("secretsmanager", region_name="us-east-1")
+    arn = secrets.create_secret(Name="qos/ingest/pseudonym", SecretString=PSEUDONYM_KEY)["ARN"]
+    monkeypatch.setenv("QOS_INGEST_PSEUDONYM_KEY_SECRET_ARN", arn)
     monkeypatch.setattr(lambda_handler, "_app", None)  # rebuilt from this test's environment
     return client
 
@@ -134,3 +148,68 @@ def test_a_missing_stream_is_503_not_acknowledged(
     assert "ResourceNotFoundException" in body["failed"][0]["reason"]
     assert headers["Retry-After"] == "5"
     assert emf_metrics(capsys.readouterr().out)["FailedEvents"] == 1
+
+
+def test_user_ids_are_pseudonymised_with_the_secrets_key(kinesis: Any) -> None:
+    status, _, _ = invoke(proxy_event("POST", "/v1/events", batch(summary(user_id="viewer-9"))))
+    assert status == 200
+    (record,) = stream_records(kinesis)
+    expected = hmac.new(PSEUDONYM_KEY.encode(), b"viewer-9", hashlib.sha256).hexdigest()[:32]
+    assert record["user_id"] == expected and record["user_id_pseudonymised"] is True
+
+
+def test_no_pseudonymisation_key_fails_the_start_and_stores_nothing(
+    kinesis: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("QOS_INGEST_PSEUDONYM_KEY_SECRET_ARN")
+    with pytest.raises(RuntimeError, match="QOS_INGEST_PSEUDONYM_KEY_SECRET_ARN"):
+        invoke(proxy_event("POST", "/v1/events", batch(summary(user_id="viewer-9"))))
+    assert stream_records(kinesis) == []
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH", "HEAD", "GET"])
+def test_other_methods_are_a_json_405_with_allow(kinesis: Any, method: str) -> None:
+    status, body, headers = invoke(proxy_event(method, "/v1/events", batch(summary())))
+    assert status == 405 and method in body["error"]
+    assert headers["Allow"] == "POST, OPTIONS"
+    status, _, headers = invoke(proxy_event("DELETE", "/healthz"))
+    assert status == 405 and headers["Allow"] == "GET, OPTIONS"
+    assert stream_records(kinesis) == []
+
+
+def test_viewer_headers_without_the_edge_are_not_stored(kinesis: Any) -> None:
+    event = summary(**{"CloudFront-Viewer-City": "Osaka"})
+    assert invoke(proxy_event("POST", "/v1/events", batch(event), extra=CLOUDFRONT))[0] == 200
+    (record,) = stream_records(kinesis)
+    assert not {"viewer_country", "viewer_latitude", "viewer_city", "device_class"} & set(record)
+
+
+@pytest.fixture
+def origin_secret(kinesis: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    secrets = boto3.client("secretsmanager", region_name="us-east-1")
+    arn = secrets.create_secret(Name="qos/ingest/origin", SecretString="first-origin-value")["ARN"]
+    monkeypatch.setenv("QOS_INGEST_ORIGIN_SECRET_ARN", arn)
+    monkeypatch.setenv("QOS_INGEST_ORIGIN_SECRET_MIN_REFRESH_S", "0")  # see a rotation at once
+    return secrets, arn
+
+
+def test_with_an_origin_secret_only_the_edge_is_heard(kinesis: Any, origin_secret: Any) -> None:
+    secrets, arn = origin_secret
+    spoofed = {**CLOUDFRONT, "x-qos-origin-verify": "guessed"}
+    for headers in (CLOUDFRONT, spoofed):
+        status, body, _ = invoke(proxy_event("POST", "/v1/events", batch(summary()), extra=headers))
+        assert status == 403 and "edge" in body["error"]
+    assert stream_records(kinesis) == []
+
+    edge = {**CLOUDFRONT, "X-Qos-Origin-Verify": "first-origin-value"}
+    assert invoke(proxy_event("POST", "/v1/events", batch(summary()), extra=edge))[0] == 200
+    (record,) = stream_records(kinesis)
+    assert record["viewer_country"] == "JP" and record["device_class"] == "tablet"
+    assert record["viewer_latitude"] == pytest.approx(35.68)
+
+    # A rotation: the new value is AWSCURRENT, the old one AWSPREVIOUS; both are accepted.
+    secrets.put_secret_value(SecretId=arn, SecretString="second-origin-value")
+    for value in ("second-origin-value", "first-origin-value"):
+        headers = {"x-qos-origin-verify": value}
+        assert invoke(proxy_event("POST", "/v1/events", batch(summary()), extra=headers))[0] == 200
+    assert len(stream_records(kinesis)) == 3

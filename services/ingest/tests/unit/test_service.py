@@ -93,3 +93,32 @@ def test_limits_are_413_and_bad_json_is_400() -> None:
     status, body = handle(b"not json", FakeSink())
     assert status == 400 and "not valid JSON" in body["error"]
     assert orjson.dumps(body)  # always serialisable
+
+
+def test_without_the_origin_secret_nothing_is_read_or_stored() -> None:
+    from qos_ingest.domain.edge import ORIGIN_HEADER, EdgePolicy, OriginSecret
+
+    sink = FakeSink()
+    edge = EdgePolicy(OriginSecret(lambda: [b"edge-value"], clock=lambda: 0.0))
+    service = IngestService(IngestConfig(), sink, edge)
+    for headers in ({}, {ORIGIN_HEADER: "edge-valuE"}):
+        reply = service.handle(IngestRequest(batch(summary()), headers, NOW_MS))
+        assert reply.status == 403 and reply.body["error"]
+    assert sink.stored == []
+    headers = {ORIGIN_HEADER: "edge-value", "cloudfront-viewer-country": "NZ"}
+    assert service.handle(IngestRequest(batch(summary()), headers, NOW_MS)).status == 200
+    assert orjson.loads(sink.stored[0].data)["viewer_country"] == "NZ"
+
+
+def test_an_unreadable_origin_secret_is_503_and_stores_nothing() -> None:
+    from qos_ingest.domain.edge import EdgePolicy, OriginSecret
+
+    def unreachable() -> list[bytes]:
+        raise ConnectionError("no route to secrets manager")
+
+    sink = FakeSink()
+    service = IngestService(
+        IngestConfig(), sink, EdgePolicy(OriginSecret(unreachable, clock=lambda: 0.0))
+    )
+    reply = service.handle(IngestRequest(batch(summary()), {}, NOW_MS))
+    assert reply.status == 503 and sink.stored == []

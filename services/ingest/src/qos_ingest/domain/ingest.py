@@ -15,7 +15,7 @@ from qos_ingest.domain.enrichment import (
     user_agent_fields,
     viewer_fields,
 )
-from qos_shared.envelope import ItemError, parse_body
+from qos_shared.envelope import ItemError, parse_body, value_problem
 from qos_shared.events import CLIENT_EVENT_ADAPTER, ENRICHMENT_FIELDS, EventBase, SourceFormat
 from qos_shared.limits import (
     MAX_EXTRA_FIELDS,
@@ -42,14 +42,21 @@ class BodyTooLarge(ValueError):
 class IngestRequest:
     """What ingest needs of a request; `headers` keys are lower-case.
 
-    `source_ip` is taken so that callers need not strip it, and deliberately never read: ingest
-    does not store client addresses.
+    `source_ip` is taken so that callers need not strip it, and never read here: ingest does not
+    store client addresses (the service's edge check compares it with the trusted proxies).
+
+    `edge_trusted` says whether the request came through the edge that sets the viewer headers
+    (CloudFront, or a configured local proxy): when it is false, viewer geography and device
+    class are taken neither from headers nor from the body, since a client could have set
+    either. The service decides it; an in-process caller (a test, the simulator's checks, the
+    benchmark) stands in for the edge.
     """
 
     body: bytes
     headers: Mapping[str, str]
     received_at_ms: int
     source_ip: str | None = None
+    edge_trusted: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +192,8 @@ class _RequestContext:
             "received_at": request.received_at_ms,
             "source_format": source_format,
         }
-        fields.update(viewer_fields(request.headers))
+        if request.edge_trusted:
+            fields.update(viewer_fields(request.headers))
         fields.update(user_agent_fields(request.headers.get("user-agent", "")))
         if config.pseudonymise is not None:
             fields["user_id_pseudonymised"] = True
@@ -224,6 +232,13 @@ def _one_event(
         event: EventBase = _validate(item)
     except ValidationError as exc:
         return _rejection(index, exc)
+    extras = event.__pydantic_extra__
+    if extras:
+        # Typed fields hold scalars once validated; only unknown fields can nest, so only they
+        # need the check (deep nesting would fail serialisation, and so the whole request).
+        problem = value_problem(extras)
+        if problem is not None:
+            return Rejection(index, problem, [{"loc": [], "msg": problem, "type": "unstorable"}])
 
     sent_time = event.event_time
     if sent_time is None:
@@ -258,7 +273,6 @@ def _one_event(
         context.derived[derived] = repeat + 1
         event.event_id = derived if repeat == 0 else _derived_event_id(item, id_time, repeat)
 
-    extras = event.__pydantic_extra__
     if extras:
         enrichment = {**context.fields, "event_time_source": time_source}
         if time_source == "corrected":
@@ -298,7 +312,9 @@ def _move_extras(
     for key, value in extras.items():
         lowered = key.lower()
         if lowered in VIEWER_HEADER_NAMES:
-            if lowered not in request.headers:
+            # Only behind the trusted edge, and never over its headers: elsewhere a client
+            # could claim any country or device this way.
+            if request.edge_trusted and lowered not in request.headers:
                 legacy_viewer[lowered] = str(value)
         elif key in ENRICHMENT_FIELDS:
             continue

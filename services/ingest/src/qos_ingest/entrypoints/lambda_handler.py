@@ -6,6 +6,7 @@ import base64
 import binascii
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -15,7 +16,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from qos_ingest.bootstrap import build_service
+from qos_ingest.bootstrap import PseudonymKeyMissing, build_service
 from qos_ingest.domain import IngestRequest
 from qos_ingest.service import IngestResponse, IngestService
 from qos_ingest.settings import IngestSettings
@@ -26,6 +27,10 @@ metrics = Metrics(
     namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "QoS/Ingest"),
     service=os.environ.get("POWERTOOLS_SERVICE_NAME", "qos-ingest"),
 )
+
+INGEST_ROUTES = ("/v1/events", "/streams")
+# What API Gateway may hand over besides the routes' own methods (OPTIONS is CORS preflight).
+OTHER_METHODS = ["GET", "PUT", "DELETE", "PATCH", "HEAD"]
 
 
 def create_app(service: IngestService, cors_origins: list[str]) -> APIGatewayRestResolver:
@@ -58,7 +63,8 @@ def create_app(service: IngestService, cors_origins: list[str]) -> APIGatewayRes
             body=body,
             headers={k.lower(): v for k, v in (event.headers or {}).items()},
             received_at_ms=time.time_ns() // 1_000_000,
-            source_ip=None,
+            # For the trusted-proxy check only; ingest never stores it.
+            source_ip=event.request_context.identity.source_ip,
         )
         reply = handle(request)
         _record(reply)
@@ -69,12 +75,31 @@ def create_app(service: IngestService, cors_origins: list[str]) -> APIGatewayRes
             headers=reply.headers,
         )
 
-    app.post("/v1/events")(ingest_route)
-    app.post("/streams")(ingest_route)
+    def not_allowed(allowed: str) -> Callable[[], Response[str]]:
+        def route() -> Response[str]:
+            method = app.current_event.http_method
+            return Response(
+                status_code=405,
+                content_type="application/json",
+                body=orjson.dumps(
+                    {"error": f"{method} is not allowed; allowed: {allowed}"}
+                ).decode(),
+                headers={"Allow": allowed},
+            )
+
+        return route
+
+    for path in INGEST_ROUTES:
+        app.post(path)(ingest_route)
+        app.route(path, method=OTHER_METHODS)(not_allowed("POST, OPTIONS"))
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
         return {"status": "ok", "sink": service.sink.name}
+
+    app.route("/healthz", method=[m for m in OTHER_METHODS if m != "GET"] + ["POST"])(
+        not_allowed("GET, OPTIONS")
+    )
 
     return app
 
@@ -97,7 +122,13 @@ def _default_app() -> APIGatewayRestResolver:
     global _app
     if _app is None:
         settings = IngestSettings()
-        _app = create_app(build_service(settings), settings.cors_origins)
+        try:
+            service = build_service(settings)
+        except PseudonymKeyMissing:
+            # Refuse every request rather than store a raw user id; the log says what to set.
+            logger.exception("ingest is not configured to pseudonymise user ids")
+            raise
+        _app = create_app(service, settings.cors_origins)
     return _app
 
 

@@ -1,8 +1,10 @@
 """The local ingest server: the same service as the Lambda, over a small threaded HTTP server.
 
 Routes: `POST /v1/events` (project body), `POST /streams` (the original sample's envelope; both
-routes accept both bodies), `GET /healthz`, and CORS preflight. It is a development and
-single-machine server (stdlib `http.server`): on AWS, API Gateway and Lambda take its place.
+routes accept both bodies), `GET /healthz`, and CORS preflight; any other method on them is a
+JSON 405 naming the allowed ones, and every error the HTTP layer itself answers is JSON too. It
+is a development and single-machine server (stdlib `http.server`): on AWS, API Gateway and
+Lambda take its place.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from qos_shared.local_process import serve_until_stopped
 log = logging.getLogger("qos_ingest.server")
 
 INGEST_PATHS = frozenset(("/v1/events", "/streams"))
+ALLOWED = {"/v1/events": "POST, OPTIONS", "/streams": "POST, OPTIONS", "/healthz": "GET, OPTIONS"}
 
 
 class IngestHTTPServer(ThreadingHTTPServer):
@@ -121,8 +124,39 @@ class IngestRequestHandler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         if path == "/healthz":
             self._reply(HTTPStatus.OK, {"status": "ok", "sink": self.server.service.sink.name})
+        elif path in ALLOWED:
+            self._not_allowed(path)
         else:
             self._reply(HTTPStatus.NOT_FOUND, {"error": f"no route GET {path}"})
+
+    def _not_allowed(self, path: str | None = None) -> None:
+        """405 with Allow on a known path, 404 elsewhere; the body (if any) is left unread, so
+        the connection is closed."""
+        path = path or urlsplit(self.path).path
+        allowed = ALLOWED.get(path)
+        if allowed is None:
+            self._reply(
+                HTTPStatus.NOT_FOUND, {"error": f"no route {self.command} {path}"}, close=True
+            )
+            return
+        self._reply(
+            HTTPStatus.METHOD_NOT_ALLOWED,
+            {"error": f"{self.command} is not allowed on {path}; allowed: {allowed}"},
+            close=True,
+            extra_headers={"Allow": allowed},
+        )
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The HTTP layer's own errors (a bad request line, an unknown method, headers too long)
+        as JSON, like every other reply, instead of http.server's HTML page."""
+        if code == HTTPStatus.NOT_IMPLEMENTED:  # no do_<METHOD>: PUT, DELETE, PATCH, HEAD...
+            self._not_allowed()
+            return
+        try:
+            phrase = HTTPStatus(code).phrase
+        except ValueError:
+            phrase = "error"
+        self._reply(code, {"error": message or phrase}, close=True)
 
     def do_OPTIONS(self) -> None:
         self.send_response(HTTPStatus.NO_CONTENT)
@@ -135,7 +169,8 @@ class IngestRequestHandler(BaseHTTPRequestHandler):
 
     def _cors_headers(self) -> None:
         origins = self.server.cors_origins
-        origin = self.headers.get("Origin")
+        # No headers yet when the request line itself was refused.
+        origin = self.headers.get("Origin") if getattr(self, "headers", None) else None
         if "*" in origins:
             self.send_header("Access-Control-Allow-Origin", "*")
         elif origin and origin in origins:
@@ -161,7 +196,8 @@ class IngestRequestHandler(BaseHTTPRequestHandler):
             self.send_header("Connection", "close")
             self.close_connection = True
         self.end_headers()
-        self.wfile.write(payload)
+        if self.command != "HEAD":  # a reply to HEAD has headers only
+            self.wfile.write(payload)
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.address_string(), format % args)
