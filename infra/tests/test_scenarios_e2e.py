@@ -112,7 +112,9 @@ def send_all(ingest: str, sends: list[Send]) -> list[Posted]:
     return posted
 
 
-def expected_records(posted: list[Posted], log_records: list[Record]) -> list[Record]:
+def expected_records(
+    posted: list[Posted], log_records: list[Record], pseudonym_key: bytes
+) -> list[Record]:
     """What ingest should have stored, in log order, with each request's receive time read from
     the log (checked to fall within the request): a session's records are in the log in the
     order its events were first sent (its requests go one after another)."""
@@ -139,7 +141,7 @@ def expected_records(posted: list[Posted], log_records: list[Record]) -> list[Re
     received_at = [received.get(i, p.before_ms) for i, p in enumerate(posted)]
     sent_at = [p.sent_at for p in posted]
     should: dict[str, Record] = {}
-    for r in ingested(sends, sent_at, received_at):
+    for r in ingested(sends, sent_at, received_at, pseudonym_key=pseudonym_key):
         should.setdefault(r["event_id"], r)
     by_position = {id(stored): event_id for event_id, stored in pairs.items()}
     out: list[Record] = []
@@ -180,7 +182,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         with EventLog(data_dir / "events.sqlite") as log:
             entries = log.read(after=0, limit=1_000_000)
         log_records = [orjson.loads(e.data) for e in entries]
-        records = expected_records(posted, log_records)
+        # Stored pseudonymised, with the key ingest made in the data directory on first run.
+        key = (data_dir / "pseudonym.key").read_bytes().strip()
+        records = expected_records(posted, log_records, key)
         truth = compute_truth(
             records, window_s=WINDOW_S, top_n_channels=TOP_N_CHANNELS, view_timeout_s=VIEW_TIMEOUT_S
         )

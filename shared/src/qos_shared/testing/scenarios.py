@@ -26,6 +26,7 @@ give the records ingest should store: what every engine's KPIs are compared on.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import itertools
 from collections import Counter
 from collections.abc import Iterator
@@ -306,17 +307,27 @@ def sent_events(sends: list[Send]) -> list[tuple[int, str, Record]]:
     return out
 
 
-def ingested(sends: list[Send], sent_at: list[int | None], received_at: list[int]) -> list[Record]:
+def ingested(
+    sends: list[Send],
+    sent_at: list[int | None],
+    received_at: list[int],
+    *,
+    pseudonym_key: bytes | None = None,
+) -> list[Record]:
     """Every record ingest emits for `sends`, request by request (a retried request's records
     again, with the same ids), given each request's `sent_at` (None without) and receive time:
     the client's fields (with the contract's defaults), the stored time and its source, the
     request's format. The ids of events sent without one stand for ingest's derived ids (same
-    event as sent, same id)."""
+    event as sent, same id). With `pseudonym_key`, user ids as ingest pseudonymises them (the
+    first 32 hex digits of their HMAC-SHA256 under the key)."""
     out: list[Record] = []
     for index, event_id, event in sent_events(sends):
         time, source = stored_time(event["event_time"], sent_at[index], received_at[index])
         # The event as the contract reads it (its defaults filled in), then ingest's fields.
         as_read = CLIENT_EVENT_ADAPTER.validate_python(event).model_dump(exclude_none=True)
+        if pseudonym_key is not None and "user_id" in as_read:
+            digest = hmac.new(pseudonym_key, as_read["user_id"].encode(), hashlib.sha256)
+            as_read |= {"user_id": digest.hexdigest()[:32], "user_id_pseudonymised": True}
         out.append(
             {
                 **as_read,
