@@ -69,6 +69,24 @@ CDK_POLICIES: Mapping[str, tuple[tuple[str, str], ...]] = {
 }
 DEPLOY_TIME = _DEPLOY_TIME
 
+# Findings several stacks accept for the same reason, named for `skip`.
+SSE_SQS_QUEUE = (
+    "CKV_AWS_27",
+    "encrypted with SSE-SQS (SqsManagedSseEnabled), which checkov does not recognize",
+)
+KINESIS_CONSUMER: tuple[tuple[str, str], ...] = (
+    (
+        "CKV_AWS_116",
+        "invoked by Kinesis event source mappings, whose on-failure queue keeps failed "
+        "batches; a function DLQ serves async invokes only",
+    ),
+    (
+        "CKV_AWS_115",
+        "its concurrency is bounded by the event source mappings (shards times the "
+        "parallelization factor), not by a reservation taken from the account",
+    ),
+)
+
 
 def _resource(construct: IConstruct) -> CfnResource:
     if isinstance(construct, CfnResource):

@@ -481,26 +481,8 @@ class RealtimeStack(ServiceStack):
             enforce_ssl=True,
             retention_period=Duration.days(14),
         )
-        checkov.skip(
-            self.failed_batches,
-            (
-                "CKV_AWS_27",
-                "encrypted with SSE-SQS (SqsManagedSseEnabled), which checkov does not recognize",
-            ),
-        )
-        checkov.skip(
-            function,
-            (
-                "CKV_AWS_116",
-                "invoked by Kinesis event source mappings, whose on-failure queue keeps failed "
-                "batches; a function DLQ serves async invokes only",
-            ),
-            (
-                "CKV_AWS_115",
-                "its concurrency is bounded by the event source mappings (shards times the "
-                "parallelization factor), not by a reservation taken from the account",
-            ),
-        )
+        checkov.skip(self.failed_batches, checkov.SSE_SQS_QUEUE)
+        checkov.skip(function, *checkov.KINESIS_CONSUMER)
         function.add_event_source(
             sources.KinesisEventSource(
                 self.metric_stream,

@@ -586,26 +586,8 @@ class SearchIndexerStack(ServiceStack):
             enforce_ssl=True,
             retention_period=Duration.days(14),
         )
-        checkov.skip(
-            self.indexer_failures,
-            (
-                "CKV_AWS_27",
-                "encrypted with SSE-SQS (SqsManagedSseEnabled), which checkov does not recognize",
-            ),
-        )
-        checkov.skip(
-            function,
-            (
-                "CKV_AWS_116",
-                "invoked by Kinesis event source mappings, whose on-failure queue keeps failed "
-                "batches; a function DLQ serves async invokes only",
-            ),
-            (
-                "CKV_AWS_115",
-                "its concurrency is bounded by the event source mappings (shards times the "
-                "parallelization factor), not by a reservation taken from the account",
-            ),
-        )
+        checkov.skip(self.indexer_failures, checkov.SSE_SQS_QUEUE)
+        checkov.skip(function, *checkov.KINESIS_CONSUMER)
         self.indexer_mapping = self._mapping("IndexerEventSource", function, stream_arn, source)
         self.views_mapping = self._mapping(
             "IndexerViewsEventSource", function, views_stream_arn, source
