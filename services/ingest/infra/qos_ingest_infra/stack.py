@@ -21,6 +21,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from qos_ingest_infra.stream_events import StreamEvents
 from qos_shared_cdk import blocks, ssm
 from qos_shared_cdk.blocks import Options, ServiceStack
 
@@ -88,6 +89,9 @@ class IngestStack(ServiceStack):
         # name clash.
         self.stream = blocks.on_demand_stream(self, "EventStream", stream_retention_hours)
         self.function = _ingest_function(self, asset_dir, self.stream, origins, log_retention)
+        self.stream_events = StreamEvents(
+            self, "StreamEvents", asset_dir=asset_dir, stream=self.stream, log_retention=log_retention
+        )
         self.api = _rest_api(
             self,
             env_name,

@@ -10,6 +10,8 @@ status codes and response bodies are the same everywhere:
 - 400: the body is unreadable (a bad `sent_at` included) or no event in it is valid. 413: the
   body or event count is over the limit. 503 with Retry-After: nothing could be stored because
   the sink is down.
+- `handle_stream_events` (Amazon IVS's EventBridge events, `domain.stream_events`) replies the
+  same way, each event judged alone.
 - Any of these bodies may add `warnings` (a list of sentences) about the request as a whole: a
   client clock (`sent_at`) too far off to correct, whose events were judged as sent.
 """
@@ -20,7 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qos_ingest.adapters import EventSink, SinkRecord
-from qos_ingest.domain import BodyTooLarge, IngestConfig, IngestRequest, ingest
+from qos_ingest.domain import BodyTooLarge, IngestConfig, IngestRequest, IngestResult, ingest
+from qos_ingest.domain import stream_events
 from qos_shared.envelope import BodyError, TooManyEvents
 
 RETRY_AFTER_SECONDS = 5
@@ -58,7 +61,26 @@ class IngestService:
             return IngestResponse(413, {"error": str(exc)})
         except BodyError as exc:
             return IngestResponse(400, {"error": str(exc)})
+        return self.store(result)
 
+    def handle_stream_events(self, body: bytes, received_at_ms: int) -> IngestResponse:
+        """A body of Amazon IVS EventBridge events (one, or a JSON list): each judged alone,
+        the same replies as `handle`."""
+        try:
+            events = stream_events.parse_body(body, self.config.limits)
+        except (BodyTooLarge, TooManyEvents) as exc:
+            return IngestResponse(413, {"error": str(exc)})
+        except BodyError as exc:
+            return IngestResponse(400, {"error": str(exc)})
+        return self.store_stream_events(events, received_at_ms)
+
+    def store_stream_events(self, events: list[Any], received_at_ms: int) -> IngestResponse:
+        """EventBridge events already read (the Lambda's invocation event): as
+        `handle_stream_events`."""
+        return self.store(stream_events.stream_records(events, received_at_ms, self.config.limits))
+
+    def store(self, result: IngestResult) -> IngestResponse:
+        """Put a judged request's accepted records into the sink, and shape the reply."""
         rejected = [r.as_dict() for r in result.rejected]
         warnings = {"warnings": result.warnings} if result.warnings else {}
         if not result.accepted:
