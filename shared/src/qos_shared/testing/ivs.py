@@ -3,7 +3,8 @@
 `eventbridge_event` builds the event IVS sends (the shape of AWS's "Amazon IVS events"
 documentation: `source` "aws.ivs", the channel ARN in `resources`, the event's name, the channel's
 name and the stream id in `detail`). `stored_record` is what ingest should store for one, written
-from the contract's description (EVENTS.md §5) without ingest's code: tests and the simulator's
+from the contract's description (ADR 18, docs/metrics.md "Stream events") without ingest's
+code: tests and the simulator's
 truth compare the two.
 """
 
