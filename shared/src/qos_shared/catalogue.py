@@ -655,8 +655,6 @@ CATALOGUE: tuple[Metric, ...] = (
 )
 
 
-
-
 def _stream_events(
     name: str,
     title: str,
@@ -692,7 +690,9 @@ CATALOGUE += (
         unit="channels",
         cloudwatch_unit="Count",
         kind="distinct",
-        numerator=Aggregate("distinct", STREAM_EVENTS | LIVE_VIEWER_RECORDS, Field("channel_watched")),
+        numerator=Aggregate(
+            "distinct", STREAM_EVENTS | LIVE_VIEWER_RECORDS, Field("channel_watched")
+        ),
         presentation=Presentation("Live", tile=11, original_panel="Concurrent Channels"),
     ),
     _stream_events(
@@ -823,10 +823,10 @@ __all__ = [
     "LATE_EVENTS",
     "METRIC_TYPES",
     "ORIGINAL_WIDGETS",
+    "SECTIONS",
     "STREAM_HEALTH",
     "STREAM_METRIC_TYPES",
     "STREAM_STATE",
-    "SECTIONS",
     "VIEW",
     "Add",
     "Aggregate",

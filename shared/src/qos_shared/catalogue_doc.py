@@ -145,7 +145,7 @@ def _stream_events() -> list[str]:
         "of the channel ARN: the id in the channel's playback URL (`…/channel.<id>.m3u8`), which "
         "is what the player SDK reports as `channel_watched` for an IVS stream, so a channel's "
         "stream and viewer records fall in the same channel group. Their `session_id` is the "
-        "stream id (the partition key); they have no `client_platform` (the platform group \"\"). "
+        'stream id (the partition key); they have no `client_platform` (the platform group ""). '
         "No client may send them (ingest rejects their metric types on `/v1/events`).",
         "",
         "They are a channel's, never a viewer's: no view is made of them, and every viewer KPI "

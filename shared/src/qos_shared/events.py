@@ -4,8 +4,9 @@ The client models validate one event each; `ClientEvent` is their discriminated 
 `metric_type`. `Enrichment` holds the server-side fields. A stored record (in the local event log,
 on Kinesis, in Firehose) is the flat union of both; `StoredEvent` parses one back.
 
-Besides the players' events, ingest stores Amazon IVS's stream events (EventBridge, ADR 18): `StreamState` and `StreamHealth` (`STREAM_METRIC_TYPES`), made by ingest from an
-EventBridge event and never accepted from a client.
+Besides the players' events, ingest stores Amazon IVS's stream events (EventBridge, ADR 18):
+`StreamState` and `StreamHealth` (`STREAM_METRIC_TYPES`), made by ingest from an EventBridge
+event and never accepted from a client.
 """
 
 from __future__ import annotations

@@ -7,8 +7,9 @@ first frame usually sends nothing more (the exit beacon is the one most often lo
 view's state can say "this attempt never played".
 
 **Which events make a view.** The viewers' records (`VIEW_INPUT`: client events, not the IVS
-stream records, whose `session_id` is a stream's id) of one `session_id`, in event time, cut in two wherever
-`timeout` (the inactivity timeout, `ViewRules.timeout_ms`) passes with no record of that session,
+stream records, whose `session_id` is a stream's id) of one `session_id`, in event time, cut in
+two wherever `timeout` (the inactivity timeout, `ViewRules.timeout_ms`) passes with no record of
+that session,
 and at every multiple of `max_length` since the epoch (so no view outlasts `max_length`; a
 playback that crosses such an instant goes on as a new view, which has no attempt). This is
 exactly a session window of gap `timeout` partitioned by (`session_id`, the `max_length` slot of

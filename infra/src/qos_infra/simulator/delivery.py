@@ -25,6 +25,11 @@ Retries (as the SDK): network errors, 5xx, 408 and 429 are retried up to `max_re
 exponential backoff (base x 2^(n-1), capped, half of it random) or the Retry-After header when
 longer; other 4xx are final (counted rejected); in a 207, `rejected` items are final and `failed`
 items are re-sent (same event_id: ingest's log deduplicates).
+
+The live channels' IVS stream events (`streams`, when the run has them) go to the stream sender
+(ingest's `/eventbridge`, beside the events endpoint), as EventBridge would deliver them: each
+when its time comes, alone; in a catch-up, those of a wave in one request (a JSON list), before
+the viewers' requests of that wave.
 """
 
 from __future__ import annotations
@@ -150,19 +155,28 @@ class HttpSender:
             self._drop(conn)
 
 
+def eventbridge_endpoint(endpoint: str) -> str:
+    """Ingest's EventBridge endpoint beside its events endpoint (`…/v1/events`, `…/streams` or a
+    base URL): `…/eventbridge` on the same host."""
+    parts = urlsplit(normalise_endpoint(endpoint))
+    return f"{parts.scheme}://{parts.netloc}/eventbridge"
+
+
 @dataclass(slots=True)
 class Batch:
-    """One request: some of one viewer's events."""
+    """One request: some of one viewer's events, or (`viewer` None) IVS stream events."""
 
-    send_at: int  # epoch ms at which the SDK would send it
-    viewer: Viewer
+    send_at: int  # epoch ms at which the SDK (or EventBridge) would send it
+    viewer: Viewer | None
     events: list[Event]
     wave: int | None = None  # catch-up wave (event-time slice), None when sent in time
 
     def body(self, events: list[Event] | None = None, *, now_ms: int | None = None) -> bytes:
         """The request body of `events` (default: all of the batch's) as the viewer's device
-        sends it at true time `now_ms` (default: `send_at`)."""
+        sends it at true time `now_ms` (default: `send_at`); stream events as a JSON list."""
         viewer = self.viewer
+        if viewer is None:
+            return orjson.dumps(self.events if events is None else events)
         sent = [viewer.sent(e) for e in (self.events if events is None else events)]
         if not viewer.clock_skew_ms:
             return orjson.dumps({"events": sent})
@@ -183,7 +197,19 @@ def plan_batches(
         future = viewer.events[len(past) :]
         catch_up.extend(_slices(viewer, past, config))
         timed.extend(_sdk_batches(viewer, future, config))
+    for c in simulation.channel_events:
+        if c.time_ms >= catch_up_before:
+            timed.append(Batch(c.time_ms, None, [c.event]))
+            continue
+        wave = c.time_ms // config.catch_up_slice_ms
+        last = catch_up[-1] if catch_up and catch_up[-1].viewer is None else None
+        if last is None or last.wave != wave or len(last.events) >= MAX_EVENTS_PER_REQUEST:
+            catch_up.append(Batch((wave + 1) * config.catch_up_slice_ms, None, [c.event], wave))
+        else:
+            last.events.append(c.event)
+    # Stream events first at one instant: a channel's stream starts before its viewers' events.
     order_of = {id(v): i for i, v in enumerate(simulation.viewers)}
+    order_of[id(None)] = -1
     catch_up.sort(key=lambda b: (b.wave or 0, order_of[id(b.viewer)]))
     timed.sort(key=lambda b: (b.send_at, order_of[id(b.viewer)]))
     return catch_up, timed
@@ -267,10 +293,14 @@ class Delivery:
         on_progress: Callable[[Progress], None] | None = None,
         progress_every_s: float = 0.5,
         on_caught_up: Callable[[], None] | None = None,
+        stream_sender: Sender | None = None,
     ) -> None:
+        if simulation.channel_events and stream_sender is None:
+            raise ValueError("the run has IVS stream events: give a stream_sender for them")
         self.simulation = simulation
         self.config = simulation.config
         self.sender = sender
+        self.stream_sender = stream_sender
         self.clock = clock
         self.stop = stop or threading.Event()
         self.on_progress = on_progress
@@ -359,7 +389,10 @@ class Delivery:
     def deliver(self, batch: Batch) -> None:
         """Send one batch, retrying what may succeed later; counts the outcome."""
         events = batch.events
-        headers = batch.viewer.headers()
+        viewer = batch.viewer
+        headers = viewer.headers() if viewer is not None else {}
+        sender = self.sender if viewer is not None else self.stream_sender
+        assert sender is not None, "checked at construction"
         attempt = 0
         first = True
         while events:
@@ -373,7 +406,7 @@ class Delivery:
                 )
                 first = False
                 now_ms = int(self.clock.time() * 1000)
-                reply = self.sender.send(batch.body(events, now_ms=now_ms), headers)
+                reply = sender.send(batch.body(events, now_ms=now_ms), headers)
             except OSError:
                 pass
             else:

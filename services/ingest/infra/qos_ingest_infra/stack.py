@@ -90,7 +90,11 @@ class IngestStack(ServiceStack):
         self.stream = blocks.on_demand_stream(self, "EventStream", stream_retention_hours)
         self.function = _ingest_function(self, asset_dir, self.stream, origins, log_retention)
         self.stream_events = StreamEvents(
-            self, "StreamEvents", asset_dir=asset_dir, stream=self.stream, log_retention=log_retention
+            self,
+            "StreamEvents",
+            asset_dir=asset_dir,
+            stream=self.stream,
+            log_retention=log_retention,
         )
         self.api = _rest_api(
             self,

@@ -22,8 +22,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qos_ingest.adapters import EventSink, SinkRecord
-from qos_ingest.domain import BodyTooLarge, IngestConfig, IngestRequest, IngestResult, ingest
-from qos_ingest.domain import stream_events
+from qos_ingest.domain import (
+    BodyTooLarge,
+    IngestConfig,
+    IngestRequest,
+    IngestResult,
+    ingest,
+    stream_events,
+)
 from qos_shared.envelope import BodyError, TooManyEvents
 
 RETRY_AFTER_SECONDS = 5

@@ -39,8 +39,7 @@ def _one(resources: kit.Resources, type_: str, **properties: Any) -> tuple[str, 
     found = [
         (rid, r)
         for rid, r in resources.items()
-        if r["Type"] == type_
-        and all(r["Properties"].get(k) == v for k, v in properties.items())
+        if r["Type"] == type_ and all(r["Properties"].get(k) == v for k, v in properties.items())
     ]
     assert len(found) == 1, f"{type_} {properties}: {[rid for rid, _ in found]}"
     return found[0]
@@ -152,8 +151,12 @@ def test_dead_letter_queue_is_encrypted_tls_only_and_open_to_the_rule_alone(
         s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
         for s in statements
     )
-    (from_events,) = [s for s in statements if s.get("Principal") == {"Service": "events.amazonaws.com"}]
-    assert from_events["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]}}}
+    (from_events,) = [
+        s for s in statements if s.get("Principal") == {"Service": "events.amazonaws.com"}
+    ]
+    assert from_events["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]}}
+    }
     assert kit.actions(from_events) == ["sqs:SendMessage"]
     template.has_resource_properties(
         "AWS::Logs::LogGroup", Match.object_like({"RetentionInDays": 30})

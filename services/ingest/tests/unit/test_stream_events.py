@@ -126,8 +126,11 @@ def _with(event: dict[str, Any], value: Any, *path: str) -> dict[str, Any]:
 BAD = [
     ("not an object", ["Stream Start"], "an EventBridge event is a JSON object"),
     ("another source", _with(_event(), "aws.ec2", "source"), "source:"),
-    ("another detail-type", _with(_event(), "IVS Recording State Change", "detail-type"),
-     "detail-type:"),
+    (
+        "another detail-type",
+        _with(_event(), "IVS Recording State Change", "detail-type"),
+        "detail-type:",
+    ),
     ("no id", _without(_event(), "id"), "id:"),
     ("no channel ARN", _with(_event(), ["arn:aws:s3:::bucket"], "resources"), "resources:"),
     ("no resources", _without(_event(), "resources"), "resources:"),
@@ -138,8 +141,11 @@ BAD = [
     ("no time", _without(_event(), "time"), "time:"),
     ("a time without a zone", _with(_event(), "2026-12-07T17:19:01", "time"), "time:"),
     ("not a time", _with(_event(), "yesterday", "time"), "time:"),
-    ("a stream id too long", _with(_event(), "s" * 500, "detail", "stream_id"),
-     "detail.stream_id:"),
+    (
+        "a stream id too long",
+        _with(_event(), "s" * 500, "detail", "stream_id"),
+        "detail.stream_id:",
+    ),
 ]
 
 

@@ -67,7 +67,9 @@ def stored_record(event: dict[str, Any], received_at_ms: int) -> dict[str, Any]:
     `received_at_ms` (nulls left out, as stored)."""
     detail = event["detail"]
     time_ms = int(datetime.fromisoformat(event["time"]).timestamp() * 1000)
-    extras = {k: v for k, v in detail.items() if k not in ("event_name", "channel_name", "stream_id")}
+    extras = {
+        k: v for k, v in detail.items() if k not in ("event_name", "channel_name", "stream_id")
+    }
     record: dict[str, Any] = {
         "metric_type": "STREAM_HEALTH" if event["detail-type"] == HEALTH_CHANGE else "STREAM_STATE",
         "event_id": str(uuid.uuid5(EVENT_ID_NAMESPACE, event["id"])),

@@ -142,8 +142,10 @@ ORACLE: dict[str, Callable[[list[Record]], float | None]] = {
                 r["channel_watched"]
                 for r in rs
                 if r["metric_type"] in ("STREAM_STATE", "STREAM_HEALTH")
-                or (r["metric_type"] not in ("VIEW", "STREAM_STATE", "STREAM_HEALTH")
-                    and r.get("is_live") is True)
+                or (
+                    r["metric_type"] not in ("VIEW", "STREAM_STATE", "STREAM_HEALTH")
+                    and r.get("is_live") is True
+                )
             }
         )
     ),

@@ -172,8 +172,7 @@ def _event_time(value: Any, received_at_ms: int, limits: RequestLimits) -> tuple
         return received_at_ms, "clamped"
     if event_ms < received_at_ms - limits.max_event_age_ms:
         raise StreamEventError(
-            f"time: older than the {limits.max_event_age_ms // 3_600_000} hours events are kept"
-            " for"
+            f"time: older than the {limits.max_event_age_ms // 3_600_000} hours events are kept for"
         )
     return event_ms, "client"
 

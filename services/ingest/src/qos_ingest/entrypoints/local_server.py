@@ -2,9 +2,9 @@
 
 Routes: `POST /v1/events` (project body), `POST /streams` (the original sample's envelope; both
 routes accept both bodies), `POST /eventbridge` (Amazon IVS stream events as EventBridge delivers
-them, one or a JSON list: what the EventBridge rule's function takes on AWS), `GET /healthz`, and CORS preflight. It is a development and
-single-machine server (stdlib `http.server`): on AWS, API Gateway and Lambda take its place.
-"""
+them, one or a JSON list: what the EventBridge rule's function takes on AWS), `GET /healthz`, and
+CORS preflight. It is a development and single-machine server (stdlib `http.server`): on AWS, API
+Gateway and Lambda take its place."""
 
 from __future__ import annotations
 

@@ -50,9 +50,9 @@ from qos_realtime.adapters.window_sql import PLAN
 from qos_shared.catalogue_sql import expr_sql, filter_sql
 from qos_shared.record_schema import column_types
 from qos_shared.views import (
-    VIEW_INPUT,
     PARTIALS,
     VIEW_FIELDS,
+    VIEW_INPUT,
     Partial,
     ViewRules,
     finish_sql,
