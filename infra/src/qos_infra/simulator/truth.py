@@ -176,6 +176,9 @@ def truth_document(
         "kpis": computed["run"],
         "windows": computed["windows"],
         "viewers": [v.as_dict(config) for v in simulation.viewers],
+        # The live channels' IVS stream events, as EventBridge delivers them (not in the events
+        # file, which holds what the viewers sent).
+        "channel_events": [c.event for c in simulation.channel_events],
         "sessions": [s.as_dict() for s in simulation.sessions],
     }
 

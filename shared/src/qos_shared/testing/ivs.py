@@ -10,6 +10,8 @@ truth compare the two.
 
 from __future__ import annotations
 
+import hashlib
+import random
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -90,3 +92,58 @@ def stored_record(event: dict[str, Any], received_at_ms: int) -> dict[str, Any]:
     if extras:
         record["extra_fields"] = extras
     return record
+
+
+# One starvation per this much of a stream's time, and at least one per stream.
+STARVATION_EVERY_MS = 1_800_000
+# The share of streams that fail (a Stream Failure before their Stream End).
+FAILURE_SHARE = 0.2
+
+
+def channel_streams(
+    seed: int, live_records: list[dict[str, Any]], *, failure_share: float = FAILURE_SHARE
+) -> list[dict[str, Any]]:
+    """The IVS events of each live channel's stream, by time (a channel's in their order).
+
+    Each channel in `live_records` (viewer records with `is_live`) broadcasts one stream, from
+    its first record's time to its last's: "Session Created" and "Stream Start" at the start,
+    "Stream End" and "Session Ended" at the end, in between one starvation per
+    `STARVATION_EVERY_MS` (at least one; "Stream Starvation End" 2 to 20 s after its start), and
+    for a `failure_share` of streams a "Stream Failure" just before the end. The channel's id
+    is its `channel_watched`. Drawn from `seed`: the same records give the same events."""
+    spans: dict[str, tuple[int, int]] = {}
+    for r in live_records:
+        channel, t = r["channel_watched"], r["event_time"]
+        first, last = spans.get(channel, (t, t))
+        spans[channel] = (min(first, t), max(last, t))
+    timed: list[tuple[int, dict[str, Any]]] = []
+    for channel in sorted(spans):
+        timed += _stream(seed, channel, *spans[channel], failure_share)
+    timed.sort(key=lambda pair: pair[0])  # stable: a channel's events keep their order
+    return [event for _, event in timed]
+
+
+def _stream(
+    seed: int, channel: str, start_ms: int, end_ms: int, failure_share: float
+) -> list[tuple[int, dict[str, Any]]]:
+    digest = hashlib.blake2b(f"qos-ivs-stream:{seed}:{channel}".encode(), digest_size=8).digest()
+    rng = random.Random(int.from_bytes(digest, "big"))  # noqa: S311 - test data, not security
+    stream_id = f"st-{rng.getrandbits(96):024x}"
+    names: list[tuple[int, str]] = [(start_ms, "Session Created"), (start_ms, "Stream Start")]
+    span = end_ms - start_ms
+    for _ in range(1 + span // STARVATION_EVERY_MS):
+        begin = start_ms + int(span * rng.uniform(0.1, 0.9))
+        names.append((begin, "Stream Starvation Start"))
+        names.append((min(end_ms, begin + rng.randint(2_000, 20_000)), "Stream Starvation End"))
+    if rng.random() < failure_share:
+        names.append((end_ms, "Stream Failure"))
+    names += [(end_ms, "Stream End"), (end_ms, "Session Ended")]
+    names.sort(key=lambda n: n[0])  # stable: a start before an end at one instant
+    out = []
+    for t, name in names:
+        event_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        event = eventbridge_event(
+            name, channel_id=channel, stream_id=stream_id, time_ms=t, event_id=event_id
+        )
+        out.append((t // 1000 * 1000, event))
+    return out
