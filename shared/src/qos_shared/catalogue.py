@@ -701,6 +701,7 @@ CATALOGUE += (
         STREAM_STATE,
         "Stream Start",
         "streams that started sending video (the original's Channels Started).",
+        tile=12,
     ),
     _stream_events(
         "stream_ends",
@@ -708,6 +709,7 @@ CATALOGUE += (
         STREAM_STATE,
         "Stream End",
         "streams that stopped (the original's Channels Stopped).",
+        tile=13,
     ),
     _stream_events(
         "stream_failures",
@@ -716,6 +718,7 @@ CATALOGUE += (
         "Stream Failure",
         "streams that failed (an ingest error on the broadcaster's side).",
         higher_is_better=False,
+        tile=14,
     ),
     _stream_events(
         "starvations",
@@ -724,6 +727,7 @@ CATALOGUE += (
         "Stream Starvation Start",
         "the broadcaster stopped sending data for a while (viewers stall with it).",
         higher_is_better=False,
+        tile=15,
     ),
 )
 
