@@ -95,6 +95,11 @@ def _switches(rs: list[Record], direction: str) -> float:
     return float(sum(1 for r in of(rs, "QUALITY_CHANGED") if r.get("step_direction") == direction))
 
 
+# What players send (EVENTS.md §2), and the IVS stream events ingest stores from EventBridge.
+CLIENT_TYPES = ("ATTEMPT", "PLAY", "PLAYBACK_SUMMARY", "QUALITY_CHANGED", "STOP", "ERROR")
+STREAM_TYPES = ("STREAM_STATE", "STREAM_HEALTH")
+
+
 def _stream(rs: list[Record], metric_type: str, event_name: str) -> float:
     return float(
         sum(1 for r in rs if r["metric_type"] == metric_type and r.get("event_name") == event_name)
@@ -138,14 +143,11 @@ ORACLE: dict[str, Callable[[list[Record]], float | None]] = {
     # IVS stream events (EventBridge): a channel's stream, never a viewer.
     "live_channels": lambda rs: float(
         len(
-            {
+            {r["channel_watched"] for r in rs if r["metric_type"] in STREAM_TYPES}
+            | {
                 r["channel_watched"]
                 for r in rs
-                if r["metric_type"] in ("STREAM_STATE", "STREAM_HEALTH")
-                or (
-                    r["metric_type"] not in ("VIEW", "STREAM_STATE", "STREAM_HEALTH")
-                    and r.get("is_live") is True
-                )
+                if r["metric_type"] in CLIENT_TYPES and r["is_live"]
             }
         )
     ),
