@@ -7,8 +7,9 @@ reads; long sessions cross hour and day boundaries. Then they are lost as client
 (`lose`): some sessions lose their last record (a STOP, or the exit beacon: an exit before start
 is then an ATTEMPT alone), fatal errors lose their `phase`, and some sessions pause longer than
 a view's inactivity timeout halfway (two views). The live channels' IVS stream records
-(`qos_shared.testing.ivs.channel_streams`) are among them. Their views are the hand-written views oracle's
-(`qos_shared.testing.views_oracle.views`), put in the views log as the realtime engine does.
+(`qos_shared.testing.ivs.channel_streams`) are among them. Their views are the hand-written
+views oracle's (`qos_shared.testing.views_oracle.views`), put in the views log as the realtime
+engine does.
 The oracle computes every KPI and every named query's expected rows in plain Python, metric by
 metric, without reading the catalogue's definitions or the SQL: it is the independent truth the
 queries are checked against.
