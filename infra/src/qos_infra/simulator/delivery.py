@@ -28,8 +28,8 @@ items are re-sent (same event_id: ingest's log deduplicates).
 
 The live channels' IVS stream events (`streams`, when the run has them) go to the stream sender
 (ingest's `/eventbridge`, beside the events endpoint), as EventBridge would deliver them: each
-when its time comes, alone; in a catch-up, those of a wave in one request (a JSON list), before
-the viewers' requests of that wave.
+when its time comes, alone; in a catch-up, those of a wave in one request (a JSON list), sent
+with the viewers' requests of that wave (first at one instant when sent in time).
 """
 
 from __future__ import annotations
@@ -164,19 +164,17 @@ def eventbridge_endpoint(endpoint: str) -> str:
 
 @dataclass(slots=True)
 class Batch:
-    """One request: some of one viewer's events, or (`viewer` None) IVS stream events."""
+    """One request: some of one viewer's events."""
 
-    send_at: int  # epoch ms at which the SDK (or EventBridge) would send it
-    viewer: Viewer | None
+    send_at: int  # epoch ms at which the SDK would send it
+    viewer: Viewer
     events: list[Event]
     wave: int | None = None  # catch-up wave (event-time slice), None when sent in time
 
     def body(self, events: list[Event] | None = None, *, now_ms: int | None = None) -> bytes:
         """The request body of `events` (default: all of the batch's) as the viewer's device
-        sends it at true time `now_ms` (default: `send_at`); stream events as a JSON list."""
+        sends it at true time `now_ms` (default: `send_at`)."""
         viewer = self.viewer
-        if viewer is None:
-            return orjson.dumps(self.events if events is None else events)
         sent = [viewer.sent(e) for e in (self.events if events is None else events)]
         if not viewer.clock_skew_ms:
             return orjson.dumps({"events": sent})
@@ -197,22 +195,56 @@ def plan_batches(
         future = viewer.events[len(past) :]
         catch_up.extend(_slices(viewer, past, config))
         timed.extend(_sdk_batches(viewer, future, config))
-    for c in simulation.channel_events:
-        if c.time_ms >= catch_up_before:
-            timed.append(Batch(c.time_ms, None, [c.event]))
-            continue
-        wave = c.time_ms // config.catch_up_slice_ms
-        last = catch_up[-1] if catch_up and catch_up[-1].viewer is None else None
-        if last is None or last.wave != wave or len(last.events) >= MAX_EVENTS_PER_REQUEST:
-            catch_up.append(Batch((wave + 1) * config.catch_up_slice_ms, None, [c.event], wave))
-        else:
-            last.events.append(c.event)
-    # Stream events first at one instant: a channel's stream starts before its viewers' events.
     order_of = {id(v): i for i, v in enumerate(simulation.viewers)}
-    order_of[id(None)] = -1
     catch_up.sort(key=lambda b: (b.wave or 0, order_of[id(b.viewer)]))
     timed.sort(key=lambda b: (b.send_at, order_of[id(b.viewer)]))
     return catch_up, timed
+
+
+@dataclass(slots=True)
+class StreamBatch:
+    """One request of IVS stream events to the stream sender: a JSON list, as EventBridge's."""
+
+    send_at: int  # epoch ms at which EventBridge would deliver it
+    events: list[Event]
+    wave: int | None = None  # catch-up wave (event-time slice), None when sent in time
+
+    def body(self, events: list[Event] | None = None, *, now_ms: int | None = None) -> bytes:
+        return orjson.dumps(self.events if events is None else events)
+
+
+Request = Batch | StreamBatch
+
+
+def plan_stream_batches(
+    simulation: Simulation, *, catch_up_before: int
+) -> tuple[list[StreamBatch], list[StreamBatch]]:
+    """The channels' stream events as (catch-up batches by wave, timed batches by send time):
+    one request per wave in a catch-up, one per event when its time comes."""
+    slice_ms = simulation.config.catch_up_slice_ms
+    catch_up: list[StreamBatch] = []
+    timed: list[StreamBatch] = []
+    for c in simulation.channel_events:
+        if c.time_ms >= catch_up_before:
+            timed.append(StreamBatch(c.time_ms, [c.event]))
+            continue
+        wave = c.time_ms // slice_ms
+        last = catch_up[-1] if catch_up else None
+        if last is None or last.wave != wave or len(last.events) >= MAX_EVENTS_PER_REQUEST:
+            catch_up.append(StreamBatch((wave + 1) * slice_ms, [c.event], wave))
+        else:
+            last.events.append(c.event)
+    return catch_up, timed
+
+
+def _merged(viewers: list[Batch], streams: list[StreamBatch], *, catch_up: bool) -> list[Request]:
+    """Both kinds of request in sending order (stable): a wave's (or an instant's) stream events
+    first, so a channel's stream starts before its viewers' events."""
+
+    def key(b: Request) -> tuple[int, bool]:
+        return ((b.wave or 0) if catch_up else b.send_at, isinstance(b, Batch))
+
+    return sorted([*streams, *viewers], key=key)
 
 
 def _slices(viewer: Viewer, events: list[Event], config: SimulationConfig) -> list[Batch]:
@@ -320,24 +352,26 @@ class Delivery:
 
     def run(self) -> DeliveryStats:
         self._started = self.clock.time()
-        catch_up, timed = plan_batches(self.simulation, catch_up_before=int(self._started * 1000))
+        before = int(self._started * 1000)
+        catch_up, timed = plan_batches(self.simulation, catch_up_before=before)
+        stream_catch_up, stream_timed = plan_stream_batches(self.simulation, catch_up_before=before)
         pool = (
             ThreadPoolExecutor(self.config.concurrency, thread_name_prefix="qos-simulate")
             if self.config.concurrency > 1
             else None
         )
         try:
-            self._catch_up(catch_up, pool)
+            self._catch_up(_merged(catch_up, stream_catch_up, catch_up=True), pool)
             if self.on_caught_up is not None:
                 self.on_caught_up()
-            self._in_time(timed, pool)
+            self._in_time(_merged(timed, stream_timed, catch_up=False), pool)
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
         self._report(force=True)
         return self.stats
 
-    def _catch_up(self, batches: list[Batch], pool: ThreadPoolExecutor | None) -> None:
+    def _catch_up(self, batches: list[Request], pool: ThreadPoolExecutor | None) -> None:
         i = 0
         while i < len(batches):
             j = i
@@ -357,7 +391,7 @@ class Delivery:
             self._report()
             i = j
 
-    def _in_time(self, batches: list[Batch], pool: ThreadPoolExecutor | None) -> None:
+    def _in_time(self, batches: list[Request], pool: ThreadPoolExecutor | None) -> None:
         futures: list[Future[None]] = []
         for index, batch in enumerate(batches):
             while not self.stop.is_set():
@@ -386,10 +420,10 @@ class Delivery:
         if not self.stop.is_set():
             self._sim_ms = self.config.duration_ms
 
-    def deliver(self, batch: Batch) -> None:
+    def deliver(self, batch: Request) -> None:
         """Send one batch, retrying what may succeed later; counts the outcome."""
         events = batch.events
-        viewer = batch.viewer
+        viewer = batch.viewer if isinstance(batch, Batch) else None
         headers = viewer.headers() if viewer is not None else {}
         sender = self.sender if viewer is not None else self.stream_sender
         assert sender is not None, "checked at construction"
@@ -465,7 +499,7 @@ class Delivery:
                 if reason and reason not in self.stats.reasons and len(self.stats.reasons) < 5:
                     self.stats.reasons.append(reason)
 
-    def _count_unsent(self, batches: list[Batch]) -> None:
+    def _count_unsent(self, batches: list[Request]) -> None:
         self._add(unsent=sum(len(b.events) for b in batches))
 
     def _to_sim(self, epoch_ms: int) -> int:

@@ -106,7 +106,7 @@ def test_a_time_ahead_of_the_server_is_clamped_and_a_stale_one_rejected() -> Non
 
 
 def _without(event: dict[str, Any], *path: str) -> dict[str, Any]:
-    copy = orjson.loads(orjson.dumps(event))
+    copy: dict[str, Any] = orjson.loads(orjson.dumps(event))
     target = copy
     for key in path[:-1]:
         target = target[key]
@@ -115,7 +115,7 @@ def _without(event: dict[str, Any], *path: str) -> dict[str, Any]:
 
 
 def _with(event: dict[str, Any], value: Any, *path: str) -> dict[str, Any]:
-    copy = orjson.loads(orjson.dumps(event))
+    copy: dict[str, Any] = orjson.loads(orjson.dumps(event))
     target = copy
     for key in path[:-1]:
         target = target[key]
