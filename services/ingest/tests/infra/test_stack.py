@@ -16,6 +16,7 @@ from aws_cdk import App
 from aws_cdk.assertions import Match, Template
 
 from qos_ingest_infra import HANDLER, INGEST_ROOT, IngestStack, add_ingest_stack, build_lambda_asset
+from qos_ingest_infra.stream_events import HANDLER as STREAM_EVENTS_HANDLER
 from qos_shared_cdk.packaging import MARKER_FILE, AssetBuildError
 from qos_shared_cdk.testing import template as kit
 
@@ -49,6 +50,7 @@ def test_bundle_has_the_runtime_code_and_nothing_of_the_build(lambda_asset: Path
     assert (lambda_asset / "qos_ingest" / "__init__.py").is_file()
     assert (lambda_asset / "qos_shared" / "__init__.py").is_file()
     assert (lambda_asset / kit.handler_module(HANDLER)).is_file()
+    assert (lambda_asset / kit.handler_module(STREAM_EVENTS_HANDLER)).is_file()
     assert (lambda_asset / "pydantic_settings").is_dir()
     assert (lambda_asset / "aws_lambda_powertools").is_dir()
 
