@@ -99,8 +99,11 @@ def test_platform_app_synthesizes_every_stack(
     assert manifest["artifacts"]["qos-ci-ingest"]["type"] == "aws:cloudformation:stack"
     template = json.loads((out / "qos-ci-ingest.template.json").read_text(encoding="utf-8"))
     resources = template["Resources"].values()
-    (function,) = [r for r in resources if r["Type"] == "AWS::Lambda::Function"]
-    assert function["Properties"]["Handler"] == HANDLER
+    handlers = {
+        r["Properties"]["Handler"] for r in resources if r["Type"] == "AWS::Lambda::Function"
+    }
+    # The API's function and the IVS stream events' (EventBridge rule) function.
+    assert handlers == {HANDLER, "qos_ingest.entrypoints.eventbridge_handler.handler"}
     # The bundle was staged for real: the directory CDK will zip holds the runtime code.
     staged = [p for p in out.glob("asset.*") if (p / "qos_ingest").is_dir()]
     assert len(staged) == 1
