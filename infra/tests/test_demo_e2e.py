@@ -60,6 +60,7 @@ from qos_up_support import (
     processes_using,
     search_wanted,
     start_qos,
+    utc_day,
     wait_caught_up,
     wait_views_consumed,
 )
@@ -144,6 +145,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             speed=SPEED,
             window_s=WINDOW_S,
             view_timeout_s=VIEW_TIMEOUT_S,
+            ivs_events=True,  # the live channels' streams, through ingest's /eventbridge
         )
         ahead_s = (config.end_ms - now_ms) / 1000 + 1
         result = simulate(
@@ -228,7 +230,9 @@ def test_the_tiles_summary_is_the_last_window_of_the_truth(run: Run) -> None:
     for each platform and channel, every KPI."""
     last = run.truth["windows"][-1]
     filters = [("", None, None)]
-    filters += [("platform", p, None) for p in sorted(run.truth["kpis"]["client_platform"])]
+    # Platform "" holds the IVS stream records (they have none): no platform filter selects it.
+    platforms = sorted(p for p in run.truth["kpis"]["client_platform"] if p)
+    filters += [("platform", p, None) for p in platforms]
     filters += [("channel", None, c) for c in sorted(run.truth["kpis"]["channel_watched"])]
     for kind, platform, channel in filters:
         summary = get_json(
@@ -271,7 +275,8 @@ def test_the_sessions_are_the_truth(run: Run) -> None:
     key = (run.data_dir / "pseudonym.key").read_bytes().strip()
     by_session: dict[str, list[Record]] = defaultdict(list)
     for r in run.records:
-        by_session[r["session_id"]].append(r)
+        if r["session_id"] in truth_sessions:  # viewers' sessions: not the IVS streams
+            by_session[r["session_id"]].append(r)
     windows = run.truth["windows"]
     reply = get_json(
         run.dashboard,
@@ -301,6 +306,57 @@ def test_the_sessions_are_the_truth(run: Run) -> None:
     timeline = get_json(run.dashboard, f"/api/sessions/{busiest}")
     expected = sorted(by_session[busiest], key=lambda r: (r["event_time"], r["event_id"]))
     assert [e["event_id"] for e in timeline["events"]] == [r["event_id"] for r in expected]
+
+
+STREAM_KPIS = ("live_channels", "stream_starts", "stream_ends", "starvations")
+
+
+def test_the_channels_streams_went_through_eventbridge_and_their_kpis_are_everywhere(
+    run: Run,
+) -> None:
+    """The live channels' IVS stream events: each stored once from /eventbridge as the contract
+    says, their KPIs non-zero in the truth (so the checks above compared real numbers) and the
+    same in the realtime store, the dashboard's tiles and the lake's KPI table."""
+    sent = run.result.simulation.channel_events
+    assert sent and {c.event["detail"]["event_name"] for c in sent} >= {
+        "Stream Start",
+        "Stream End",
+        "Stream Starvation Start",
+    }
+    with EventLog(run.data_dir / "events.sqlite") as log:
+        stored = [orjson.loads(e.data) for e in log.read(after=0, limit=1_000_000)]
+    streams = [r for r in stored if r["metric_type"] in ("STREAM_STATE", "STREAM_HEALTH")]
+    assert len(streams) == len(sent) == len({r["event_id"] for r in streams})
+    assert {r["source_format"] for r in streams} == {"eventbridge"}
+    live_channels = {s["channel_watched"] for s in run.truth["sessions"] if s["is_live"]}
+    assert {r["channel_watched"] for r in streams} == live_channels
+    whole = run.truth["kpis"]["all"][""]
+    assert whole["stream_starts"] == whole["stream_ends"] == len(live_channels)
+    assert whole["starvations"] >= len(live_channels)
+    assert whole["live_channels"] == len(live_channels)
+    # Per window, the realtime store's values are the truth's (all windows, everyone).
+    windows = run.truth["windows"]
+    layout = get_json(run.dashboard, "/api/layout")
+    assert set(STREAM_KPIS) <= {tile["name"] for tile in layout["tiles"]}
+    for name in STREAM_KPIS:
+        reply = get_json(
+            run.dashboard,
+            "/api/realtime",
+            metric=name,
+            by="all",
+            **{"from": windows[0]["window_start"]},
+            to=windows[-1]["window_end"],
+        )
+        got = {p["window_start"]: p["value"] for s in reply["series"] for p in s["points"]}
+        expected = {w["window_start"]: w["groups"]["all"][""][name] for w in windows}
+        assert sum(expected.values()) > 0, name
+        assert all(close(got.get(ws, 0.0), v) for ws, v in expected.items()), name
+    # The lake's whole-run table (the run is in one UTC day nearly always).
+    days = sorted({utc_day(r["event_time"]) for r in run.records})
+    if len(days) == 1:
+        (row,) = get_json(run.dashboard, "/api/lake/kpis", **{"from": days[0]}, to=days[0])["rows"]
+        for name in STREAM_KPIS:
+            assert close(row[name], whole[name]), name
 
 
 def test_the_search_panels_are_the_truth(run: Run) -> None:

@@ -587,7 +587,14 @@ def test_dry_run_writes_the_truth_and_the_events(
     assert truth["start_ms"] == 1_767_225_600_000
     assert truth["delivery"] is None
     events = read_events(tmp_path / truth["events_file"])
-    assert len(events) == truth["event_count"] == sum(truth["event_counts"].values())
+    # The viewers' events in the file, the live channels' IVS stream events in the truth.
+    streams = truth["channel_events"]
+    assert {e["detail"]["event_name"] for e in streams} >= {"Stream Start", "Stream End"}
+    assert len(events) + len(streams) == truth["event_count"]
+    assert truth["event_count"] == sum(truth["event_counts"].values())
+    assert truth["event_counts"]["STREAM_STATE"] == sum(
+        e["detail-type"] == "IVS Stream State Change" for e in streams
+    )
     assert {e["session_id"] for e in events} == {s["session_id"] for s in truth["sessions"]}
     assert truth["incidents"][0]["vsf_pp"] == 5.0
     again = generate(config(viewers=20, minutes=2, seed=5, start_ms=1_767_225_600_000))

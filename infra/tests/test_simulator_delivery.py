@@ -23,6 +23,7 @@ from qos_infra.simulator import (
     generate,
     simulate,
 )
+from qos_infra.simulator.config import ConfigError
 from qos_infra.simulator.delivery import CONTENT_TYPE, Delivery, SystemClock
 
 START = 1_699_999_980_000
@@ -253,6 +254,58 @@ def test_a_live_run_sends_each_batch_when_the_sdk_would() -> None:
     assert clock.now * 1000 <= config.end_ms + 1000  # 3 simulated minutes in 90 s at speed 2
     assert progress and progress[-1].accepted == result.simulation.event_count
     assert max(p.viewers_active for p in progress) > 20
+
+
+@dataclass
+class StreamRecordingSender:
+    """What reaches the EventBridge endpoint: lists of EventBridge events."""
+
+    clock: FakeClock
+    sent: list[tuple[float, list[dict[str, Any]]]] = field(default_factory=list)
+
+    def send(self, body: bytes, headers: Mapping[str, str]) -> Reply:
+        self.sent.append((self.clock.time(), orjson.loads(body)))
+        return Reply(200, {}, b'{"accepted": 1}')
+
+
+def test_the_channels_stream_events_go_to_the_stream_sender_each_when_it_happens() -> None:
+    clock = FakeClock(START / 1000)
+    sender, streams = RecordingSender(clock), StreamRecordingSender(clock)
+    config = SimulationConfig(
+        start_ms=START, viewers=30, minutes=3, seed=4, concurrency=1, ivs_events=True
+    )
+    result = simulate(config, clock=clock, sender=sender, stream_sender=streams)
+    assert result.complete
+    channel_events = result.simulation.channel_events
+    viewer_events = [e for _, events in sender.sent for e in events]
+    assert len(viewer_events) + len(channel_events) == result.simulation.event_count
+    # Every stream event once, alone, when its time (whole seconds) comes.
+    assert [events for _, events in streams.sent] == [[c.event] for c in channel_events]
+    for (at, (event,)), c in zip(streams.sent, channel_events, strict=True):
+        assert c.time_ms <= at * 1000 < c.time_ms + 1000
+        assert event["source"] == "aws.ivs"
+    # One stream per live channel: started at its first live viewer event, ended at its last.
+    live: dict[str, list[int]] = {}
+    for e in viewer_events:
+        if e["is_live"]:
+            live.setdefault(e["channel_watched"], []).append(e["event_time"])
+    for channel, times in live.items():
+        mine = [c for c in channel_events if c.event["resources"][0].endswith(f"/{channel}")]
+        names = [c.event["detail"]["event_name"] for c in mine]
+        assert names[:2] == ["Session Created", "Stream Start"]
+        assert names[-2:] == ["Stream End", "Session Ended"]
+        assert "Stream Starvation Start" in names
+        assert mine[0].time_ms == min(times) // 1000 * 1000
+        assert mine[-1].time_ms == max(times) // 1000 * 1000
+        assert len({c.event["detail"]["stream_id"] for c in mine}) == 1
+    assert {c.event["resources"][0].rsplit("/", 1)[1] for c in channel_events} == set(live)
+
+
+def test_a_run_with_stream_events_needs_a_stream_sender() -> None:
+    clock = FakeClock(START / 1000)
+    config = SimulationConfig(start_ms=START, viewers=3, minutes=1, seed=4, ivs_events=True)
+    with pytest.raises(ConfigError, match="stream_sender"):
+        simulate(config, clock=clock, sender=RecordingSender(clock))
 
 
 def test_stop_ends_a_run_and_counts_what_was_not_sent() -> None:

@@ -6,8 +6,10 @@ The sessions come from the one seeded generator (`qos_shared.testing.sessions`):
 reads; long sessions cross hour and day boundaries. Then they are lost as clients lose them
 (`lose`): some sessions lose their last record (a STOP, or the exit beacon: an exit before start
 is then an ATTEMPT alone), fatal errors lose their `phase`, and some sessions pause longer than
-a view's inactivity timeout halfway (two views). Their views are the hand-written views oracle's
-(`qos_shared.testing.views_oracle.views`), put in the views log as the realtime engine does.
+a view's inactivity timeout halfway (two views). The live channels' IVS stream records
+(`qos_shared.testing.ivs.channel_streams`) are among them. Their views are the hand-written
+views oracle's (`qos_shared.testing.views_oracle.views`), put in the views log as the realtime
+engine does.
 The oracle computes every KPI and every named query's expected rows in plain Python, metric by
 metric, without reading the catalogue's definitions or the SQL: it is the independent truth the
 queries are checked against.
@@ -29,6 +31,7 @@ from qos_lake.domain.queries import QueryParams
 from qos_lake.service import LakeWriter, WriterConfig
 from qos_shared.eventlog import EventLog
 from qos_shared.eventtime import HOUR_MS
+from qos_shared.testing.ivs import channel_streams, stored_record
 from qos_shared.testing.oracle import ORACLE, SHARE_METRICS, Record, rendition_shares
 from qos_shared.testing.sessions import (
     LogNormal,
@@ -57,7 +60,13 @@ def generate(seed: int = 11, sessions: int = 400) -> list[Record]:
     spec = replace(spec, platforms=weighted(*PLATFORMS), channels=weighted(*CHANNELS))
     # Long sessions (up to an hour of summaries) cross hour and day boundaries.
     spec = replace(spec, duration=LogNormal(8 * 60_000, 1.2, 60_000, HOUR_MS))
-    return as_clients_lose_them(Sessions(spec, seed).records(), random.Random(seed))
+    records = as_clients_lose_them(Sessions(spec, seed).records(), random.Random(seed))
+    # The live channels' IVS stream events, as ingest stores them (received in time); half the
+    # streams fail, so that every stream KPI has a value.
+    live = [r for r in records if r["is_live"]]
+    events = channel_streams(seed, live, failure_share=0.5)
+    streams = [stored_record(e, BASE_MS) for e in events]
+    return sorted(records + streams, key=lambda r: r["event_time"])
 
 
 def write_lake(

@@ -3,7 +3,8 @@
 The sessions come from the one seeded generator (`qos_shared.testing.sessions`): stored records
 the way ingest would make them (flat event + enrichment fields) for viewers across platforms and
 channels, with every event type, and enough of each outcome (start failures, exits before start,
-playback failures, buffering, errors, pauses, switches both ways) that every metric has a value.
+playback failures, buffering, errors, pauses, switches both ways) that every metric has a value;
+and the live channels' IVS stream events (`qos_shared.testing.ivs.channel_streams`).
 The expected rows come from the hand-written oracle in `qos_shared.testing.oracle` (written from
 METRICS.md, not from the catalogue's definitions): the independent computation the engines are
 checked against.
@@ -14,6 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import replace
 
+from qos_shared.testing.ivs import channel_streams, stored_record
 from qos_shared.testing.oracle import ORACLE, Record, rendition_shares
 from qos_shared.testing.sessions import Sessions, every_outcome, weighted
 from qos_shared.testing.views_oracle import views
@@ -37,7 +39,13 @@ def generate(
     spec = every_outcome(BASE_MS, span_s * 1000, sessions)
     outcomes = replace(spec.outcomes, legacy=legacy_share)
     spec = replace(spec, channels=names, outcomes=outcomes)
-    return Sessions(spec, seed).records()
+    records = Sessions(spec, seed).records()
+    # The live channels' IVS stream events, as ingest stores them (received in time); half the
+    # streams fail, so that the data has failures too.
+    live = [r for r in records if r["is_live"]]
+    events = channel_streams(seed, live, failure_share=0.5)
+    streams = [stored_record(e, BASE_MS) for e in events]
+    return sorted(records + streams, key=lambda r: r["event_time"])
 
 
 Key = tuple[int, str, str, str, str]  # window_start, metric, dimension, dimension_value, split
@@ -64,7 +72,8 @@ def expected_rows(
         groups: dict[tuple[str, str], list[Record]] = defaultdict(list)
         for r in rs:
             groups[("all", "")].append(r)
-            groups[("client_platform", r["client_platform"])].append(r)
+            # A stream record has no platform: the engines' platform group "".
+            groups[("client_platform", r.get("client_platform") or "")].append(r)
             channel = r["channel_watched"] if r["channel_watched"] in keep else "other"
             groups[("channel_watched", channel)].append(r)
         for (dimension, value), group in groups.items():

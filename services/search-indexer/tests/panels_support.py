@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from qos_shared.events import StoredEvent
+from qos_shared.testing.ivs import channel_streams, stored_record
 from qos_shared.testing.oracle import Record, percentile
 from qos_shared.testing.sessions import as_clients_lose_them
 from qos_shared.testing.views_oracle import views
@@ -150,6 +151,12 @@ def generate(seed: int = 5, sessions: int = 70) -> list[Record]:
                  phase="playback")  # fmt: skip
         if not legacy:
             emit("STOP", t + 1_000, end_playback_position_sec=120.5, exit_before_start=False)
+    # The live channels' IVS stream events, as ingest stores them (received in time); half the
+    # streams fail, so that every stream KPI has a value.
+    live = [r for r in records if r["is_live"]]
+    received = max(r["event_time"] for r in records)
+    events = channel_streams(seed, live, failure_share=0.5)
+    records += [stored_record(e, received) for e in events]
     records.sort(key=lambda r: (r["event_time"], r["event_id"]))
     return records
 
@@ -270,6 +277,14 @@ def _playing_time_map(precision: int) -> Callable[[list[Record]], Truth]:
     return truth
 
 
+def _streams_started_stopped(rs: list[Record]) -> Truth:
+    counts: dict[tuple[Any, ...], int] = defaultdict(int)
+    for r in rs:
+        if r["metric_type"] == "STREAM_STATE" and r["event_name"] in ("Stream Start", "Stream End"):
+            counts[(r["event_time"] // MINUTE_MS * MINUTE_MS, r["event_name"])] += 1
+    return {key: (float(n),) for key, n in counts.items()}
+
+
 def view_records(rs: Iterable[Record]) -> list[Record]:
     return [r for r in rs if r["metric_type"] == "VIEW"]
 
@@ -300,6 +315,7 @@ ORIGINAL_TRUTH: dict[str, Callable[[list[Record]], Truth]] = {
     "qos-median-buffer-time": _median("buffering_time_ms", 1 / 1000),
     "qos-median-playback-errors": _median("error_count"),
     "qos-views-by-outcome": _views_by_outcome,
+    "qos-channels-started-stopped": _streams_started_stopped,
     "qos-experience-score-by-channel": _score_by_channel,
 }
 

@@ -141,6 +141,11 @@ METRIC_TYPES: tuple[str, ...] = (
     "STOP",
     "ERROR",
 )
+#: The metric types of Amazon IVS's stream events, which ingest stores from EventBridge
+#: (`qos_shared.events.StreamState`, `StreamHealth`): a channel's stream, not a viewer's.
+STREAM_STATE = "STREAM_STATE"
+STREAM_HEALTH = "STREAM_HEALTH"
+STREAM_METRIC_TYPES: tuple[str, ...] = (STREAM_STATE, STREAM_HEALTH)
 #: The metric_type of a view's record (`qos_shared.views`).
 VIEW = "VIEW"
 
@@ -180,7 +185,11 @@ SECTIONS: tuple[Section, ...] = (
         "Playback quality",
         "Once playing: stalls, errors, failures, bitrate, renditions, quality switches.",
     ),
-    Section("Live", "Live latency of live streams."),
+    Section(
+        "Live",
+        "Live streams: channels on air, their streams' starts, ends, failures and starvations"
+        " (Amazon IVS stream events), and the viewers' live latency.",
+    ),
 )
 
 #: The original sample's CloudWatch dashboard: its widgets' titles, in its order (METRICS.md §3).
@@ -288,6 +297,10 @@ PLAYBACK_FAILURES = _views_ending("playback_failure")
 EXITS_BEFORE_START = _views_ending("exit_before_start")
 STARTED_VIEWS = _views_ending("played", "abandoned", "playback_failure")
 SCORED_VIEWS = Filter.of(VIEW, where=(NotNull("score"),))
+# Amazon IVS stream events (EventBridge): one record per event of a channel's stream.
+STREAM_EVENTS = Filter.of(*STREAM_METRIC_TYPES)
+# Live viewers' records (a VIEW is not one: it is counted at its close, not while it plays).
+LIVE_VIEWER_RECORDS = Filter.of(*METRIC_TYPES, where=(Eq("is_live", True),))
 
 WATCH_MS = Add(Field("playing_time_ms"), Field("buffering_time_ms"))
 MS_TO_S = 1 / 1000
@@ -641,6 +654,83 @@ CATALOGUE: tuple[Metric, ...] = (
     ),
 )
 
+
+def _stream_events(
+    name: str,
+    title: str,
+    metric_type: str,
+    event_name: str,
+    description: str,
+    *,
+    higher_is_better: bool | None = None,
+    tile: int | None = None,
+) -> Metric:
+    """The IVS stream events of one name: a channel's stream, counted once per event (a
+    redelivered event is one record)."""
+    return _count(
+        name,
+        title,
+        f'{metric_type} records with event_name "{event_name}": {description}',
+        Filter.of(metric_type, where=(Eq("event_name", event_name),)),
+        Presentation("Live", tile=tile),
+        higher_is_better=higher_is_better,
+    )
+
+
+CATALOGUE += (
+    # --- Amazon IVS stream events (EventBridge; METRICS.md "Stream events") ------------------
+    Metric(
+        name="live_channels",
+        title="Live channels",
+        description=(
+            "Distinct channel_watched with an IVS stream event (STREAM_STATE or STREAM_HEALTH) "
+            "or a live viewer record (a client event with is_live) in the window: the channels "
+            "on air, as their streams or their viewers show them."
+        ),
+        unit="channels",
+        cloudwatch_unit="Count",
+        kind="distinct",
+        numerator=Aggregate(
+            "distinct", STREAM_EVENTS | LIVE_VIEWER_RECORDS, Field("channel_watched")
+        ),
+        presentation=Presentation("Live", tile=11, original_panel="Concurrent Channels"),
+    ),
+    _stream_events(
+        "stream_starts",
+        "Stream starts",
+        STREAM_STATE,
+        "Stream Start",
+        "streams that started sending video (the original's Channels Started).",
+        tile=12,
+    ),
+    _stream_events(
+        "stream_ends",
+        "Stream ends",
+        STREAM_STATE,
+        "Stream End",
+        "streams that stopped (the original's Channels Stopped).",
+        tile=13,
+    ),
+    _stream_events(
+        "stream_failures",
+        "Stream failures",
+        STREAM_STATE,
+        "Stream Failure",
+        "streams that failed (an ingest error on the broadcaster's side).",
+        higher_is_better=False,
+        tile=14,
+    ),
+    _stream_events(
+        "starvations",
+        "Stream starvations",
+        STREAM_HEALTH,
+        "Stream Starvation Start",
+        "the broadcaster stopped sending data for a while (viewers stall with it).",
+        higher_is_better=False,
+        tile=15,
+    ),
+)
+
 # Counted by each engine itself (records that came after their window closed), not from a filter.
 LATE_EVENTS = "late_events"
 
@@ -738,6 +828,9 @@ __all__ = [
     "METRIC_TYPES",
     "ORIGINAL_WIDGETS",
     "SECTIONS",
+    "STREAM_HEALTH",
+    "STREAM_METRIC_TYPES",
+    "STREAM_STATE",
     "VIEW",
     "Add",
     "Aggregate",

@@ -14,6 +14,7 @@ from qos_shared.catalogue import (
     CATALOGUE,
     LATE_EVENTS,
     SECTIONS,
+    STREAM_METRIC_TYPES,
     Add,
     Aggregate,
     Clause,
@@ -121,9 +122,42 @@ def render() -> str:
         "|---|---|---|---|---|---|---|",
         *(_presentation(m, m.presentation) for m in CATALOGUE),
         "",
+        *_stream_events(),
+        "",
         *_views(),
     ]
     return "\n".join(lines)
+
+
+def _stream_events() -> list[str]:
+    """What the stream-event metrics read: the records ingest makes of Amazon IVS's events."""
+    return [
+        "## Stream events",
+        "",
+        "Amazon IVS sends a channel's stream events to EventBridge (`IVS Stream State Change`: "
+        "Session Created, Session Ended, Stream Start, Stream End, Stream Failure; `IVS Stream "
+        "Health Change`: Stream Starvation Start, Stream Starvation End). Ingest stores each as "
+        "one record (`qos_shared.events.StreamState`, `StreamHealth`; ADR 18): `metric_type` "
+        f"{' or '.join(f'`{t}`' for t in STREAM_METRIC_TYPES)}, `event_name`, `channel_arn`, "
+        "`channel_name`, `stream_id`, `event_time` (the event's `time`), `source_format` "
+        "`eventbridge`, and an `event_id` derived from the EventBridge event's `id`, so a "
+        "redelivered event counts once. Their `channel_watched` is the channel id, the last part "
+        "of the channel ARN: the id in the channel's playback URL (`…/channel.<id>.m3u8`), which "
+        "is what the player SDK reports as `channel_watched` for an IVS stream, so a channel's "
+        "stream and viewer records fall in the same channel group. Their `session_id` is the "
+        'stream id (the partition key); they have no `client_platform` (the platform group ""). '
+        "No client may send them (ingest rejects their metric types on `/v1/events`).",
+        "",
+        "They are a channel's, never a viewer's: no view is made of them, and every viewer KPI "
+        "reads client event types only (concurrency and concurrent viewers count sessions with "
+        "a PLAYBACK_SUMMARY). `live_channels` counts the distinct `channel_watched` of the "
+        "window's stream records and of its live viewers' records (client events with "
+        "`is_live`), so a channel on air shows with or without stream events, and a stream "
+        "without viewers shows too. The stream counts (`stream_starts`, `stream_ends`, "
+        "`stream_failures`, `starvations`) count events by name in the window of their `time`; "
+        "IVS delivers them best effort, late or out of order, and a late one revises its window "
+        "like any record.",
+    ]
 
 
 def _views() -> list[str]:

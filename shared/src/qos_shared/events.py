@@ -3,6 +3,10 @@
 The client models validate one event each; `ClientEvent` is their discriminated union on
 `metric_type`. `Enrichment` holds the server-side fields. A stored record (in the local event log,
 on Kinesis, in Firehose) is the flat union of both; `StoredEvent` parses one back.
+
+Besides the players' events, ingest stores Amazon IVS's stream events (EventBridge, ADR 18):
+`StreamState` and `StreamHealth` (`STREAM_METRIC_TYPES`), made by ingest from an EventBridge
+event and never accepted from a client.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from pydantic import (
 )
 
 from qos_shared.catalogue import METRIC_TYPES as METRIC_TYPES
+from qos_shared.catalogue import STREAM_METRIC_TYPES as STREAM_METRIC_TYPES
 from qos_shared.limits import (
     MAX_CHANNEL_CHARS,
     MAX_DURATION_MS,
@@ -203,7 +208,7 @@ CLIENT_EVENT_ADAPTER: TypeAdapter[ClientEvent] = TypeAdapter(ClientEvent)
 
 DeviceClass = Literal["desktop", "mobile", "smarttv", "tablet"]
 EventTimeSource = Literal["client", "server", "corrected", "clamped"]
-SourceFormat = Literal["v1", "legacy"]
+SourceFormat = Literal["v1", "legacy", "eventbridge"]
 
 
 class Enrichment(BaseModel):
@@ -223,7 +228,8 @@ class Enrichment(BaseModel):
         " (received_at minus the request's sent_at).",
     )
     source_format: SourceFormat = Field(
-        description="legacy: the original sample's Records envelope; v1: the project's batch body."
+        description="legacy: the original sample's Records envelope; v1: the project's batch body;"
+        " eventbridge: an Amazon IVS stream event (StreamState, StreamHealth)."
     )
     user_id_pseudonymised: bool = False
     viewer_country: Text | None = None
@@ -246,10 +252,74 @@ class Enrichment(BaseModel):
 ENRICHMENT_FIELDS: frozenset[str] = frozenset(Enrichment.model_fields)
 
 
+# ---------------------------------------------------------------------------------------------
+# Amazon IVS stream events (EventBridge), as ingest stores them
+
+#: The `detail.event_name` values of "IVS Stream State Change" events.
+STREAM_STATE_EVENTS: tuple[str, ...] = (
+    "Session Created",
+    "Session Ended",
+    "Stream Start",
+    "Stream End",
+    "Stream Failure",
+)
+#: The `detail.event_name` values of "IVS Stream Health Change" events.
+STREAM_HEALTH_EVENTS: tuple[str, ...] = ("Stream Starvation Start", "Stream Starvation End")
+
+
+class StreamEventBase(BaseModel):
+    """The event part of a stored IVS stream record (a channel's stream, not a viewer).
+
+    `channel_watched` is the channel's id, the last part of its ARN: the id in the channel's
+    playback URL (`…/channel.<id>.m3u8`), which is what the player SDK reports as
+    `channel_watched`, so stream and viewer records of a channel share it.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: Identifier = Field(
+        description="Derived from the EventBridge event's id: a redelivered event is one record."
+    )
+    session_id: Identifier = Field(
+        description="The stream's id (a stream record's partition key; no viewer session)."
+    )
+    channel_watched: Channel = Field(description="The IVS channel id (the ARN's last part).")
+    channel_arn: Text = Field(description="The IVS channel's ARN (the event's resource).")
+    channel_name: Text | None = Field(default=None, description="detail.channel_name.")
+    stream_id: Identifier = Field(description="detail.stream_id.")
+    event_name: NonEmptyText = Field(description="detail.event_name.")
+    event_time: EpochMs = Field(description="The EventBridge event's time, epoch milliseconds.")
+    is_live: Literal[True] = True
+    schema_version: Version = SCHEMA_VERSION
+
+
+class StreamState(StreamEventBase):
+    """An "IVS Stream State Change": a stream session created or ended, a stream started, ended or
+    failed (`STREAM_STATE_EVENTS`)."""
+
+    metric_type: Literal["STREAM_STATE"]
+
+
+class StreamHealth(StreamEventBase):
+    """An "IVS Stream Health Change": a stream's starvation started or ended
+    (`STREAM_HEALTH_EVENTS`); other detail fields are kept in `extra_fields`."""
+
+    metric_type: Literal["STREAM_HEALTH"]
+
+
+StreamEvent = Annotated[StreamState | StreamHealth, Field(discriminator="metric_type")]
+STREAM_EVENT_ADAPTER: TypeAdapter[StreamEvent] = TypeAdapter(StreamEvent)
+#: Any stored record's event part: a client's event or an IVS stream event.
+RecordEvent = Annotated[
+    Attempt | Play | PlaybackSummary | QualityChanged | Stop | Error | StreamState | StreamHealth,
+    Field(discriminator="metric_type"),
+]
+
+
 class StoredEvent(BaseModel):
     """One record as every consumer reads it: the client event and ingest's enrichment."""
 
-    event: ClientEvent
+    event: RecordEvent
     enrichment: Enrichment
 
     @classmethod

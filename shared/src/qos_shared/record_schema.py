@@ -20,6 +20,8 @@ from qos_shared.events import (
     PlaybackSummary,
     QualityChanged,
     Stop,
+    StreamHealth,
+    StreamState,
 )
 
 ColumnType = Literal["string", "int", "float", "bool", "json"]
@@ -31,6 +33,8 @@ _MODELS: tuple[type[BaseModel], ...] = (
     QualityChanged,
     Stop,
     Error,
+    StreamState,
+    StreamHealth,
     Enrichment,
 )
 

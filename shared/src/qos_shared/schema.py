@@ -15,7 +15,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
-from qos_shared.events import ClientEvent, Enrichment, EpochMs
+from qos_shared.events import ClientEvent, Enrichment, EpochMs, StreamHealth, StreamState
 from qos_shared.limits import RequestLimits
 
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "schemas" / "events.schema.json"
@@ -48,11 +48,20 @@ class LegacyEnvelope(BaseModel):
 
 def build_schema() -> dict[str, Any]:
     _, definitions = models_json_schema(
-        [(EventBatch, "validation"), (LegacyEnvelope, "validation"), (Enrichment, "serialization")],
+        [
+            (EventBatch, "validation"),
+            (LegacyEnvelope, "validation"),
+            (Enrichment, "serialization"),
+            (StreamState, "serialization"),
+            (StreamHealth, "serialization"),
+        ],
         title="QoS player events",
         description=(
             "What a player sends to ingest (EventBatch or the legacy Records envelope) and what "
-            "ingest adds (Enrichment). Generated from qos_shared.events; do not edit by hand."
+            "ingest adds (Enrichment); the Amazon IVS stream records ingest stores from "
+            "EventBridge (StreamState, StreamHealth, with the Enrichment's received_at, "
+            "event_time_source, source_format and extra_fields), which no client may send. "
+            "Generated from qos_shared.events; do not edit by hand."
         ),
     )
     definitions["$schema"] = "https://json-schema.org/draft/2020-12/schema"

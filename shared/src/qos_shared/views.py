@@ -6,8 +6,10 @@ start failures are properties of a view, not of any single event: the viewer who
 first frame usually sends nothing more (the exit beacon is the one most often lost), so only the
 view's state can say "this attempt never played".
 
-**Which events make a view.** The records of one `session_id`, in event time, cut in two wherever
-`timeout` (the inactivity timeout, `ViewRules.timeout_ms`) passes with no record of that session,
+**Which events make a view.** The viewers' records (`VIEW_INPUT`: client events, not the IVS
+stream records, whose `session_id` is a stream's id) of one `session_id`, in event time, cut in
+two wherever `timeout` (the inactivity timeout, `ViewRules.timeout_ms`) passes with no record of
+that session,
 and at every multiple of `max_length` since the epoch (so no view outlasts `max_length`; a
 playback that crosses such an instant goes on as a new view, which has no attempt). This is
 exactly a session window of gap `timeout` partitioned by (`session_id`, the `max_length` slot of
@@ -144,6 +146,10 @@ class Partial:
     def merge(self) -> Literal["min", "max", "sum"]:
         return {"min": "min", "max": "max", "sum": "sum", "count": "sum", "any": "max"}[self.kind]  # type: ignore[return-value]
 
+
+#: The records views are made of: the viewers' events. VIEW records and Amazon IVS stream
+#: records (a channel's stream, keyed by its stream id) make no view.
+VIEW_INPUT = Filter.of(*METRIC_TYPES)
 
 SUMMARIES = Filter.of("PLAYBACK_SUMMARY")
 FIRST_FRAMES = Filter.of("PLAY", "PLAYBACK_SUMMARY")

@@ -43,6 +43,7 @@ from qos_infra.simulator.model import (
     Model,
     Platform,
 )
+from qos_infra.simulator.streams import ChannelEvent, channel_events
 from qos_shared.events import SCHEMA_VERSION
 
 # The SDK's version (player/src/version.js); a test keeps the two equal.
@@ -154,6 +155,9 @@ class Simulation:
     config: SimulationConfig
     viewers: list[Viewer]
     sessions: list[SessionRecord]
+    #: The live channels' IVS stream events (`streams`), when the run has them
+    #: (`SimulationConfig.ivs_events`).
+    channel_events: list[ChannelEvent] = field(default_factory=list)
     _joined: list[int] = field(init=False, repr=False)
     _left: list[int] = field(init=False, repr=False)
 
@@ -176,7 +180,8 @@ class Simulation:
 
     @property
     def event_count(self) -> int:
-        return sum(len(v.events) for v in self.viewers)
+        """The viewers' events and the channels' stream events."""
+        return sum(len(v.events) for v in self.viewers) + len(self.channel_events)
 
     def active_viewers(self, sim_ms: int) -> int:
         """Viewers present at a simulated instant."""
@@ -197,7 +202,11 @@ def generate(config: SimulationConfig) -> Simulation:
         _Seat(config, seat, viewers, sessions).run()
     viewers.sort(key=lambda v: (v.joined_ms, v.seat))
     sessions.sort(key=lambda s: (s.attempt_at, s.session_id))
-    return Simulation(config, viewers, sessions)
+    streams: list[ChannelEvent] = []
+    if config.ivs_events:
+        live = [e for v in viewers for e in v.events if e["is_live"]]
+        streams = channel_events(config.seed, live)
+    return Simulation(config, viewers, sessions, streams)
 
 
 class _Seat:

@@ -106,6 +106,13 @@ def _parser() -> argparse.ArgumentParser:
         help="how far off a skewed clock is, ms, one picked per viewer; + ahead, - behind"
         " (default 600000,-600000; use --clock-skews=-600000 for a negative first value)",
     )
+    channels = parser.add_argument_group("channels")
+    channels.add_argument(
+        "--no-ivs-events",
+        action="store_true",
+        help="no Amazon IVS stream events for the live channels (sent by default to ingest's"
+        " /eventbridge beside the endpoint)",
+    )
     out = parser.add_argument_group("ground truth")
     out.add_argument("--truth", type=Path, help="truth file (default DATA_DIR/simulator/…)")
     out.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="default .qos-data")
@@ -186,6 +193,7 @@ def _config(args: argparse.Namespace, now_ms: int) -> SimulationConfig:
         concurrency=args.concurrency,
         clock_skew_share=args.skewed_clocks,
         clock_skews_ms=args.clock_skews,
+        ivs_events=not args.no_ivs_events,
     )
 
 

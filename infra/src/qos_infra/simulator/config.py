@@ -54,6 +54,9 @@ class SimulationConfig:
     # - behind): their events' event_time and their requests' sent_at read that clock
     clock_skew_share: float = 0.0
     clock_skews_ms: tuple[int, ...] = (600_000, -600_000)
+    # the live channels' Amazon IVS stream events (`streams`), sent to ingest's EventBridge
+    # endpoint (`/eventbridge`); the CLI turns them on unless --no-ivs-events
+    ivs_events: bool = False
 
     @property
     def duration_ms(self) -> int:

@@ -25,6 +25,11 @@ Retries (as the SDK): network errors, 5xx, 408 and 429 are retried up to `max_re
 exponential backoff (base x 2^(n-1), capped, half of it random) or the Retry-After header when
 longer; other 4xx are final (counted rejected); in a 207, `rejected` items are final and `failed`
 items are re-sent (same event_id: ingest's log deduplicates).
+
+The live channels' IVS stream events (`streams`, when the run has them) go to the stream sender
+(ingest's `/eventbridge`, beside the events endpoint), as EventBridge would deliver them: each
+when its time comes, alone; in a catch-up, those of a wave in one request (a JSON list), sent
+with the viewers' requests of that wave (first at one instant when sent in time).
 """
 
 from __future__ import annotations
@@ -150,6 +155,13 @@ class HttpSender:
             self._drop(conn)
 
 
+def eventbridge_endpoint(endpoint: str) -> str:
+    """Ingest's EventBridge endpoint beside its events endpoint (`…/v1/events`, `…/streams` or a
+    base URL): `…/eventbridge` on the same host."""
+    parts = urlsplit(normalise_endpoint(endpoint))
+    return f"{parts.scheme}://{parts.netloc}/eventbridge"
+
+
 @dataclass(slots=True)
 class Batch:
     """One request: some of one viewer's events."""
@@ -187,6 +199,52 @@ def plan_batches(
     catch_up.sort(key=lambda b: (b.wave or 0, order_of[id(b.viewer)]))
     timed.sort(key=lambda b: (b.send_at, order_of[id(b.viewer)]))
     return catch_up, timed
+
+
+@dataclass(slots=True)
+class StreamBatch:
+    """One request of IVS stream events to the stream sender: a JSON list, as EventBridge's."""
+
+    send_at: int  # epoch ms at which EventBridge would deliver it
+    events: list[Event]
+    wave: int | None = None  # catch-up wave (event-time slice), None when sent in time
+
+    def body(self, events: list[Event] | None = None, *, now_ms: int | None = None) -> bytes:
+        return orjson.dumps(self.events if events is None else events)
+
+
+Request = Batch | StreamBatch
+
+
+def plan_stream_batches(
+    simulation: Simulation, *, catch_up_before: int
+) -> tuple[list[StreamBatch], list[StreamBatch]]:
+    """The channels' stream events as (catch-up batches by wave, timed batches by send time):
+    one request per wave in a catch-up, one per event when its time comes."""
+    slice_ms = simulation.config.catch_up_slice_ms
+    catch_up: list[StreamBatch] = []
+    timed: list[StreamBatch] = []
+    for c in simulation.channel_events:
+        if c.time_ms >= catch_up_before:
+            timed.append(StreamBatch(c.time_ms, [c.event]))
+            continue
+        wave = c.time_ms // slice_ms
+        last = catch_up[-1] if catch_up else None
+        if last is None or last.wave != wave or len(last.events) >= MAX_EVENTS_PER_REQUEST:
+            catch_up.append(StreamBatch((wave + 1) * slice_ms, [c.event], wave))
+        else:
+            last.events.append(c.event)
+    return catch_up, timed
+
+
+def _merged(viewers: list[Batch], streams: list[StreamBatch], *, catch_up: bool) -> list[Request]:
+    """Both kinds of request in sending order (stable): a wave's (or an instant's) stream events
+    first, so a channel's stream starts before its viewers' events."""
+
+    def key(b: Request) -> tuple[int, bool]:
+        return ((b.wave or 0) if catch_up else b.send_at, isinstance(b, Batch))
+
+    return sorted([*streams, *viewers], key=key)
 
 
 def _slices(viewer: Viewer, events: list[Event], config: SimulationConfig) -> list[Batch]:
@@ -267,10 +325,14 @@ class Delivery:
         on_progress: Callable[[Progress], None] | None = None,
         progress_every_s: float = 0.5,
         on_caught_up: Callable[[], None] | None = None,
+        stream_sender: Sender | None = None,
     ) -> None:
+        if simulation.channel_events and stream_sender is None:
+            raise ValueError("the run has IVS stream events: give a stream_sender for them")
         self.simulation = simulation
         self.config = simulation.config
         self.sender = sender
+        self.stream_sender = stream_sender
         self.clock = clock
         self.stop = stop or threading.Event()
         self.on_progress = on_progress
@@ -290,24 +352,26 @@ class Delivery:
 
     def run(self) -> DeliveryStats:
         self._started = self.clock.time()
-        catch_up, timed = plan_batches(self.simulation, catch_up_before=int(self._started * 1000))
+        before = int(self._started * 1000)
+        catch_up, timed = plan_batches(self.simulation, catch_up_before=before)
+        stream_catch_up, stream_timed = plan_stream_batches(self.simulation, catch_up_before=before)
         pool = (
             ThreadPoolExecutor(self.config.concurrency, thread_name_prefix="qos-simulate")
             if self.config.concurrency > 1
             else None
         )
         try:
-            self._catch_up(catch_up, pool)
+            self._catch_up(_merged(catch_up, stream_catch_up, catch_up=True), pool)
             if self.on_caught_up is not None:
                 self.on_caught_up()
-            self._in_time(timed, pool)
+            self._in_time(_merged(timed, stream_timed, catch_up=False), pool)
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
         self._report(force=True)
         return self.stats
 
-    def _catch_up(self, batches: list[Batch], pool: ThreadPoolExecutor | None) -> None:
+    def _catch_up(self, batches: list[Request], pool: ThreadPoolExecutor | None) -> None:
         i = 0
         while i < len(batches):
             j = i
@@ -327,7 +391,7 @@ class Delivery:
             self._report()
             i = j
 
-    def _in_time(self, batches: list[Batch], pool: ThreadPoolExecutor | None) -> None:
+    def _in_time(self, batches: list[Request], pool: ThreadPoolExecutor | None) -> None:
         futures: list[Future[None]] = []
         for index, batch in enumerate(batches):
             while not self.stop.is_set():
@@ -356,10 +420,13 @@ class Delivery:
         if not self.stop.is_set():
             self._sim_ms = self.config.duration_ms
 
-    def deliver(self, batch: Batch) -> None:
+    def deliver(self, batch: Request) -> None:
         """Send one batch, retrying what may succeed later; counts the outcome."""
         events = batch.events
-        headers = batch.viewer.headers()
+        viewer = batch.viewer if isinstance(batch, Batch) else None
+        headers = viewer.headers() if viewer is not None else {}
+        sender = self.sender if viewer is not None else self.stream_sender
+        assert sender is not None, "checked at construction"
         attempt = 0
         first = True
         while events:
@@ -373,7 +440,7 @@ class Delivery:
                 )
                 first = False
                 now_ms = int(self.clock.time() * 1000)
-                reply = self.sender.send(batch.body(events, now_ms=now_ms), headers)
+                reply = sender.send(batch.body(events, now_ms=now_ms), headers)
             except OSError:
                 pass
             else:
@@ -432,7 +499,7 @@ class Delivery:
                 if reason and reason not in self.stats.reasons and len(self.stats.reasons) < 5:
                     self.stats.reasons.append(reason)
 
-    def _count_unsent(self, batches: list[Batch]) -> None:
+    def _count_unsent(self, batches: list[Request]) -> None:
         self._add(unsent=sum(len(b.events) for b in batches))
 
     def _to_sim(self, epoch_ms: int) -> int:

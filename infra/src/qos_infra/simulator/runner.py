@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from qos_infra.simulator.audience import Simulation, generate
-from qos_infra.simulator.config import SimulationConfig
+from qos_infra.simulator.config import ConfigError, SimulationConfig
 from qos_infra.simulator.delivery import (
     Clock,
     Delivery,
@@ -19,6 +19,7 @@ from qos_infra.simulator.delivery import (
     Progress,
     Sender,
     SystemClock,
+    eventbridge_endpoint,
 )
 from qos_infra.simulator.truth import truth_document, update_delivery, write_truth
 
@@ -48,6 +49,7 @@ def simulate(
     truth_path: Path | None = None,
     stop: threading.Event | None = None,
     on_progress: Callable[[Progress], None] | None = None,
+    stream_sender: Sender | None = None,
 ) -> SimulationResult:
     """Generate the run, write the truth (when `truth_path` is given) and deliver the events to
     `sender` (default: HTTP to `endpoint`; neither: generate only). Raises ConfigError for a bad
@@ -59,12 +61,21 @@ def simulate(
     prefill) are sent, while the live ones go on being sent: so the first events reach ingest
     within seconds of the start, and the catch-up does not share the interpreter with that
     computation. The truth file appears once it is complete (written atomically, `delivery`
-    null until the run ends); a failure to write it stops the sending and is raised."""
+    null until the run ends); a failure to write it stops the sending and is raised.
+
+    A run with IVS stream events (`config.ivs_events`) sends them to `stream_sender`, by
+    default ingest's `/eventbridge` beside an HTTP sender's endpoint; another sender needs one
+    given (else ConfigError)."""
     clock = clock or SystemClock()
     own_sender = sender is None and endpoint is not None
     if sender is None and endpoint is not None:
         sender = HttpSender(endpoint)
     config.validate(now_ms=int(clock.time() * 1000) if sender is not None else None)
+    own_stream_sender = stream_sender is None and isinstance(sender, HttpSender)
+    if config.ivs_events and isinstance(sender, HttpSender) and stream_sender is None:
+        stream_sender = HttpSender(eventbridge_endpoint(sender.endpoint))
+    if config.ivs_events and sender is not None and stream_sender is None:
+        raise ConfigError("a run with IVS stream events needs a stream_sender for them")
     simulation = generate(config)
     if sender is None:
         document = truth_document(simulation)
@@ -73,7 +84,13 @@ def simulate(
     stop = stop if stop is not None else threading.Event()
     truth = _TruthWriter(simulation, truth_path, on_error=stop.set)
     delivery = Delivery(
-        simulation, sender, clock, stop=stop, on_progress=on_progress, on_caught_up=truth.start
+        simulation,
+        sender,
+        clock,
+        stop=stop,
+        on_progress=on_progress,
+        on_caught_up=truth.start,
+        stream_sender=stream_sender,
     )
     try:
         stats = delivery.run()
@@ -83,6 +100,8 @@ def simulate(
         truth.join()
         if own_sender and isinstance(sender, HttpSender):
             sender.close()
+        if own_stream_sender and isinstance(stream_sender, HttpSender):
+            stream_sender.close()
     document, events_path = truth.result()
     if truth_path is not None:
         update_delivery(truth_path, stats.as_dict())

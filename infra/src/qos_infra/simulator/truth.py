@@ -3,13 +3,14 @@
 A stored record is the event as sent plus what ingest adds that a KPI or a slice can read: the
 viewer's geography and device class from the CloudFront headers, `source_format` "v1" and
 `event_time_source` "client" (the User-Agent fields and `received_at` are left out: no KPI reads
-them). A viewer whose clock is off sends event times `clock_skew_ms` off, with `sent_at` from the
-same clock; ingest shifts them by received_at - sent_at. The truth is what it stores when it
-receives a request at the moment it is sent: the true event_time, `event_time_source`
-"corrected" and `clock_offset_ms` = -clock_skew_ms. Over a network the receive time is later by
-the request's latency, which the stored event_time and clock_offset_ms then include: a
-comparison with a live run allows that much (and a record may fall in the next window when it is
-that close to the boundary).
+them). The live channels' IVS stream events (`streams`) are stored as the contract says
+(`qos_shared.testing.ivs.stored_record`): `STREAM_STATE` and `STREAM_HEALTH` records. A viewer whose
+clock is off sends event times `clock_skew_ms` off, with `sent_at` from the same clock; ingest
+shifts them by received_at - sent_at. The truth is what it stores when it receives a request at the
+moment it is sent: the true event_time, `event_time_source` "corrected" and `clock_offset_ms` =
+-clock_skew_ms. Over a network the receive time is later by the request's latency, which the stored
+event_time and clock_offset_ms then include: a comparison with a live run allows that much (and a
+record may fall in the next window when it is that close to the boundary).
 
 KPIs come from `qos_shared.testing.oracle` (the hand-written, engine-independent computation
 every engine's tests trust), for the whole run and per realtime window, by dimension: `all`
@@ -32,6 +33,7 @@ from typing import Any
 import orjson
 
 from qos_infra.simulator.audience import Event, Simulation, Viewer
+from qos_shared.testing import ivs
 from qos_shared.testing.oracle import ORACLE, rendition_shares
 from qos_shared.testing.views_oracle import views
 
@@ -56,8 +58,17 @@ def stored_record(viewer: Viewer, event: Event) -> Record:
     return record
 
 
+def stored_stream_record(event: Event) -> Record:
+    """The record ingest should store for an IVS stream event (EventBridge) received in time
+    (`received_at` left out, as for the viewers' records)."""
+    record = ivs.stored_record(event, received_at_ms=0)
+    del record["received_at"]
+    return record
+
+
 def stored_records(simulation: Simulation) -> list[Record]:
     records = [stored_record(v, e) for v, e in simulation.event_pairs()]
+    records += [stored_stream_record(c.event) for c in simulation.channel_events]
     records.sort(key=lambda r: r["event_time"])
     return records
 
@@ -165,6 +176,9 @@ def truth_document(
         "kpis": computed["run"],
         "windows": computed["windows"],
         "viewers": [v.as_dict(config) for v in simulation.viewers],
+        # The live channels' IVS stream events, as EventBridge delivers them (not in the events
+        # file, which holds what the viewers sent).
+        "channel_events": [c.event for c in simulation.channel_events],
         "sessions": [s.as_dict() for s in simulation.sessions],
     }
 

@@ -31,6 +31,7 @@ from constructs import Construct
 
 from qos_ingest_infra.demo_site import checked_site_dir
 from qos_ingest_infra.edge import DemoPage, api_distribution, origin_verify_value
+from qos_ingest_infra.stream_events import StreamEvents
 from qos_ingest_infra.waf import WebAclArnReader
 from qos_shared_cdk import blocks, checkov, ssm
 from qos_shared_cdk.blocks import Options, ServiceStack
@@ -145,6 +146,13 @@ class IngestStack(ServiceStack):
             log_retention,
             secrets=(self.pseudonym_key, self.origin_secret),
             reserved_concurrency=reserved_concurrency,
+        )
+        self.stream_events = StreamEvents(
+            self,
+            "StreamEvents",
+            asset_dir=asset_dir,
+            stream=self.stream,
+            log_retention=log_retention,
         )
         self.api = _rest_api(
             self,

@@ -116,3 +116,11 @@ def build_service(settings: IngestSettings | None = None) -> IngestService:
         build_sink(settings),
         build_edge(settings, secrets_client),
     )
+
+
+def build_stream_event_service(settings: IngestSettings | None = None) -> IngestService:
+    """For Amazon IVS's stream events (the EventBridge rule's function): their records hold no
+    user id and come from no client, so it needs neither the pseudonymisation key nor the
+    edge's origin secret, and its role may read neither."""
+    settings = settings or IngestSettings()
+    return IngestService(IngestConfig(limits=settings.limits), build_sink(settings))

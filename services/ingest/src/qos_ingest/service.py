@@ -12,6 +12,8 @@ status codes and response bodies are the same everywhere:
   the sink is down (or the origin secret cannot be read).
 - 403: an origin secret is configured and the request does not carry it (`x-qos-origin-verify`):
   it did not come through CloudFront. Nothing is read or stored.
+- `handle_stream_events` (Amazon IVS's EventBridge events, `domain.stream_events`) replies the
+  same way, each event judged alone.
 - Any of these bodies may add `warnings` (a list of sentences) about the request as a whole: a
   client clock (`sent_at`) too far off to correct, whose events were judged as sent.
 """
@@ -24,7 +26,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qos_ingest.adapters import EventSink, SinkRecord
-from qos_ingest.domain import BodyTooLarge, IngestConfig, IngestRequest, ingest
+from qos_ingest.domain import (
+    BodyTooLarge,
+    IngestConfig,
+    IngestRequest,
+    IngestResult,
+    ingest,
+    stream_events,
+)
 from qos_ingest.domain.edge import EdgePolicy, OriginUnverifiable, Verdict
 from qos_shared.envelope import BodyError, TooManyEvents
 
@@ -77,7 +86,26 @@ class IngestService:
             return IngestResponse(413, {"error": str(exc)})
         except BodyError as exc:
             return IngestResponse(400, {"error": str(exc)})
+        return self.store(result)
 
+    def handle_stream_events(self, body: bytes, received_at_ms: int) -> IngestResponse:
+        """A body of Amazon IVS EventBridge events (one, or a JSON list): each judged alone,
+        the same replies as `handle`."""
+        try:
+            events = stream_events.parse_body(body, self.config.limits)
+        except (BodyTooLarge, TooManyEvents) as exc:
+            return IngestResponse(413, {"error": str(exc)})
+        except BodyError as exc:
+            return IngestResponse(400, {"error": str(exc)})
+        return self.store_stream_events(events, received_at_ms)
+
+    def store_stream_events(self, events: list[Any], received_at_ms: int) -> IngestResponse:
+        """EventBridge events already read (the Lambda's invocation event): as
+        `handle_stream_events`."""
+        return self.store(stream_events.stream_records(events, received_at_ms, self.config.limits))
+
+    def store(self, result: IngestResult) -> IngestResponse:
+        """Put a judged request's accepted records into the sink, and shape the reply."""
         rejected = [r.as_dict() for r in result.rejected]
         warnings = {"warnings": result.warnings} if result.warnings else {}
         if not result.accepted:

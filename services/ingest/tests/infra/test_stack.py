@@ -16,6 +16,7 @@ from aws_cdk import App
 from aws_cdk.assertions import Match, Template
 
 from qos_ingest_infra import HANDLER, INGEST_ROOT, IngestStack, add_ingest_stack, build_lambda_asset
+from qos_ingest_infra.stream_events import HANDLER as STREAM_EVENTS_HANDLER
 from qos_shared_cdk.packaging import MARKER_FILE, AssetBuildError
 from qos_shared_cdk.testing import template as kit
 
@@ -49,6 +50,7 @@ def test_bundle_has_the_runtime_code_and_nothing_of_the_build(lambda_asset: Path
     assert (lambda_asset / "qos_ingest" / "__init__.py").is_file()
     assert (lambda_asset / "qos_shared" / "__init__.py").is_file()
     assert (lambda_asset / kit.handler_module(HANDLER)).is_file()
+    assert (lambda_asset / kit.handler_module(STREAM_EVENTS_HANDLER)).is_file()
     assert (lambda_asset / "pydantic_settings").is_dir()
     assert (lambda_asset / "aws_lambda_powertools").is_dir()
 
@@ -201,8 +203,8 @@ def test_function_environment(resources: kit.Resources) -> None:
 
 def test_logs_have_a_retention(resources: kit.Resources) -> None:
     log_groups = {rid: r for rid, r in resources.items() if r["Type"] == "AWS::Logs::LogGroup"}
-    # The function's, the API's access log, the demo page upload's, the WAF ARN reader's.
-    assert len(log_groups) == 4
+    # The two functions', the API's access log, the demo page upload's, the WAF ARN reader's.
+    assert len(log_groups) == 5
     assert all(r["Properties"]["RetentionInDays"] == 30 for r in log_groups.values())
     function_log = _function(resources)["Properties"]["LoggingConfig"]["LogGroup"]
     assert function_log["Ref"] in log_groups
@@ -248,7 +250,12 @@ def test_api_routes_proxy_to_the_function(resources: kit.Resources) -> None:
         assert integration["Type"] == "AWS_PROXY", key
         assert function_id in json.dumps(integration["Uri"]), key
     # One invoke permission per route, none for the console's test-invoke.
-    permissions = [r for r in resources.values() if r["Type"] == "AWS::Lambda::Permission"]
+    permissions = [
+        r
+        for r in resources.values()
+        if r["Type"] == "AWS::Lambda::Permission"
+        and r["Properties"]["Principal"] == "apigateway.amazonaws.com"
+    ]
     assert len(permissions) == len(ROUTES)
     assert all("test-invoke-stage" not in json.dumps(p) for p in permissions)
 

@@ -105,7 +105,10 @@ def test_views_are_a_session_window_per_session_and_slot() -> None:
     assert keyed == (
         "CREATE TEMPORARY VIEW qos_view_keyed AS\n"
         "SELECT *, `session_id` || '/' || CAST((`event_time` - MOD(MOD(`event_time`, 14400000)"
-        " + 14400000, 14400000)) AS STRING) AS view_key\nFROM qos_events"
+        " + 14400000, 14400000)) AS STRING) AS view_key\nFROM qos_events\n"
+        # Viewers' records only: IVS stream records make no view.
+        "WHERE (`metric_type` IN ('ATTEMPT', 'PLAY', 'PLAYBACK_SUMMARY', 'QUALITY_CHANGED',"
+        " 'STOP', 'ERROR'))"
     )
     assert (
         "FROM TABLE(SESSION(TABLE qos_view_keyed PARTITION BY view_key, DESCRIPTOR(rowtime),\n"

@@ -54,6 +54,12 @@ EXPECTED_NAMES = {
     "concurrent_viewers": ("ConcurrentViewers", "Count", "Average"),
     "watch_time": ("WatchTime", "None", "Sum"),
     "experience_score": ("ExperienceScore", "None", "Average"),
+    # A distinct count per window is a level (Average across windows); event counts add up.
+    "live_channels": ("LiveChannels", "Count", "Average"),
+    "stream_starts": ("StreamStarts", "Count", "Sum"),
+    "stream_ends": ("StreamEnds", "Count", "Sum"),
+    "stream_failures": ("StreamFailures", "Count", "Sum"),
+    "starvations": ("Starvations", "Count", "Sum"),
     "late_events": ("LateEvents", "Count", "Sum"),
 }
 # The original sample's KDA SQL: METRIC_TYPE and METRIC_UNIT of each output row.

@@ -65,7 +65,11 @@ def test_the_pipeline_and_the_generator_gave_what_the_panels_need(
         "STOP",
         "ERROR",
         "VIEW",
+        "STREAM_STATE",
+        "STREAM_HEALTH",
     }
+    streams = [r for r in records if r["metric_type"] == "STREAM_STATE"]
+    assert {r["event_name"] for r in streams} >= {"Stream Start", "Stream End", "Stream Failure"}
     errors = [r for r in records if r["metric_type"] == "ERROR"]
     assert {(r["fatal"], r["phase"]) for r in errors} >= {(True, "startup"), (True, "playback")}
     assert any(r["metric_type"] == "PLAY" and r["source_format"] == "legacy" for r in records)

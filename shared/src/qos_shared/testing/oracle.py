@@ -95,6 +95,17 @@ def _switches(rs: list[Record], direction: str) -> float:
     return float(sum(1 for r in of(rs, "QUALITY_CHANGED") if r.get("step_direction") == direction))
 
 
+# What players send (EVENTS.md §2), and the IVS stream events ingest stores from EventBridge.
+CLIENT_TYPES = ("ATTEMPT", "PLAY", "PLAYBACK_SUMMARY", "QUALITY_CHANGED", "STOP", "ERROR")
+STREAM_TYPES = ("STREAM_STATE", "STREAM_HEALTH")
+
+
+def _stream(rs: list[Record], metric_type: str, event_name: str) -> float:
+    return float(
+        sum(1 for r in rs if r["metric_type"] == metric_type and r.get("event_name") == event_name)
+    )
+
+
 ORACLE: dict[str, Callable[[list[Record]], float | None]] = {
     "startup_time": lambda rs: _mean_s(_startups_ms(rs)),
     "errors": lambda rs: float(sum(r["error_count"] for r in _summaries(rs))),
@@ -129,6 +140,21 @@ ORACLE: dict[str, Callable[[list[Record]], float | None]] = {
     ),
     "watch_time": lambda rs: sum(r["playing_time_ms"] for r in _summaries(rs)) / 60_000,
     "experience_score": _score,
+    # IVS stream events (EventBridge): a channel's stream, never a viewer.
+    "live_channels": lambda rs: float(
+        len(
+            {r["channel_watched"] for r in rs if r["metric_type"] in STREAM_TYPES}
+            | {
+                r["channel_watched"]
+                for r in rs
+                if r["metric_type"] in CLIENT_TYPES and r["is_live"]
+            }
+        )
+    ),
+    "stream_starts": lambda rs: _stream(rs, "STREAM_STATE", "Stream Start"),
+    "stream_ends": lambda rs: _stream(rs, "STREAM_STATE", "Stream End"),
+    "stream_failures": lambda rs: _stream(rs, "STREAM_STATE", "Stream Failure"),
+    "starvations": lambda rs: _stream(rs, "STREAM_HEALTH", "Stream Starvation Start"),
 }
 # Metrics split by a field: computed by `rendition_shares`, not by ORACLE.
 SHARE_METRICS = frozenset({"rendition_share"})

@@ -143,8 +143,13 @@ def view_record(rs: list[Record], *, timeout_ms: int = TIMEOUT_MS) -> Record:
 def views(
     records: Iterable[Record], *, timeout_ms: int = TIMEOUT_MS, max_length_ms: int = MAX_LENGTH_MS
 ) -> list[Record]:
-    """Every view of these records (unique by event_id: a record held twice counts once)."""
-    unique = {r["event_id"]: r for r in records if r.get("metric_type") != "VIEW"}
+    """Every view of these records (unique by event_id: a record held twice counts once). Only
+    viewers' records make views: VIEW records and IVS stream records are left out."""
+    unique = {
+        r["event_id"]: r
+        for r in records
+        if r.get("metric_type") not in ("VIEW", "STREAM_STATE", "STREAM_HEALTH")
+    }
     return [
         view_record(rs, timeout_ms=timeout_ms)
         for rs in split_views(unique.values(), timeout_ms=timeout_ms, max_length_ms=max_length_ms)

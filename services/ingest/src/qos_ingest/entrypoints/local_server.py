@@ -1,10 +1,11 @@
 """The local ingest server: the same service as the Lambda, over a small threaded HTTP server.
 
 Routes: `POST /v1/events` (project body), `POST /streams` (the original sample's envelope; both
-routes accept both bodies), `GET /healthz`, and CORS preflight; any other method on them is a
-JSON 405 naming the allowed ones, and every error the HTTP layer itself answers is JSON too. It
-is a development and single-machine server (stdlib `http.server`): on AWS, API Gateway and
-Lambda take its place.
+routes accept both bodies), `POST /eventbridge` (Amazon IVS stream events as EventBridge delivers
+them, one or a JSON list: what the EventBridge rule's function takes on AWS), `GET /healthz`, and
+CORS preflight; any other method on them is a JSON 405 naming the allowed ones, and every error
+the HTTP layer itself answers is JSON too. It is a development and single-machine server (stdlib
+`http.server`): on AWS, API Gateway and Lambda take its place.
 """
 
 from __future__ import annotations
@@ -29,8 +30,14 @@ from qos_shared.local_process import serve_until_stopped
 
 log = logging.getLogger("qos_ingest.server")
 
-INGEST_PATHS = frozenset(("/v1/events", "/streams"))
-ALLOWED = {"/v1/events": "POST, OPTIONS", "/streams": "POST, OPTIONS", "/healthz": "GET, OPTIONS"}
+EVENTBRIDGE_PATH = "/eventbridge"  # Amazon IVS stream events, EventBridge-shaped (one or a list)
+INGEST_PATHS = frozenset(("/v1/events", "/streams", EVENTBRIDGE_PATH))
+ALLOWED = {
+    "/v1/events": "POST, OPTIONS",
+    "/streams": "POST, OPTIONS",
+    EVENTBRIDGE_PATH: "POST, OPTIONS",
+    "/healthz": "GET, OPTIONS",
+}
 
 
 class IngestHTTPServer(ThreadingHTTPServer):
@@ -113,7 +120,12 @@ class IngestRequestHandler(BaseHTTPRequestHandler):
             source_ip=self.client_address[0],
         )
         try:
-            reply = self.server.service.handle(request)
+            service = self.server.service
+            reply = (
+                service.handle_stream_events(body, request.received_at_ms)
+                if path == EVENTBRIDGE_PATH
+                else service.handle(request)
+            )
         except Exception:
             log.exception("ingest failed on %s", path)
             self._reply(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": "internal error"})

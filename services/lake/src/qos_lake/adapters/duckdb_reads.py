@@ -19,14 +19,19 @@ import duckdb
 import pyarrow as pa
 
 from qos_lake.domain.errors import LakeChanged
+from qos_shared.catalogue import METRIC_TYPES
 
 T = TypeVar("T")
 
 Rows = tuple[list[str], list[tuple[Any, ...]]]  # (column names, rows)
 
+# Viewers' sessions: the records of client events (an IVS stream record's session_id is its
+# stream's id; it is no viewer's session).
+_VIEWER_RECORDS = "metric_type IN (" + ", ".join(f"'{t}'" for t in METRIC_TYPES) + ")"
 _SESSIONS = (
-    "WITH ev AS (SELECT * FROM {events} AS e"
+    "WITH ev AS (SELECT * FROM {events} AS e"  # noqa: S608 - fixed text and the catalogue's types
     " WHERE event_time >= $start AND event_time < $end"
+    f" AND {_VIEWER_RECORDS}"
     " AND ($platform IS NULL OR client_platform = $platform)"
     " AND ($channel IS NULL OR channel_watched = $channel))"
     " SELECT session_id,"

@@ -52,6 +52,7 @@ from qos_shared.record_schema import column_types
 from qos_shared.views import (
     PARTIALS,
     VIEW_FIELDS,
+    VIEW_INPUT,
     Partial,
     ViewRules,
     finish_sql,
@@ -60,6 +61,7 @@ from qos_shared.views import (
 )
 
 _KEY = ("session_id", "slot")
+_VIEW_INPUT = filter_sql(VIEW_INPUT, "duckdb")
 CLOSED = "view_closed"  # the records of the views the last `close` closed
 
 
@@ -92,7 +94,8 @@ class ViewBuilder:
         """Merge the records of `table` (the engine's loaded batch: every field the view
         partials read, and the flag columns of `window_sql.flag_columns`) into the open views."""
         timeout = self.rules.timeout_ms
-        records = f"{table} WHERE session_id IS NOT NULL AND metric_type != 'VIEW'"
+        # Viewers' records only: VIEW records and IVS stream records make no view.
+        records = f"{table} WHERE session_id IS NOT NULL AND {_VIEW_INPUT}"
         # The batch's records per (session, slot): one part where they span less than a timeout.
         self.db.execute(
             f"""CREATE OR REPLACE TEMP TABLE view_batch AS

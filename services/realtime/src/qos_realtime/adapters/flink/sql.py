@@ -175,6 +175,7 @@ FIELD_TYPES: dict[str, str] = {
     "exit_before_start": "BOOLEAN",
     "fatal": "BOOLEAN",
     "phase": "STRING",
+    "event_name": "STRING",
 }
 # The records' fields the job reads: those of the metrics over events and of the view partials.
 RECORD_FIELDS: tuple[str, ...] = tuple(sorted(fields_read(EVENT_METRICS) | views.fields_read()))
@@ -486,7 +487,8 @@ def view_views(rules: ViewRules = DEFAULT_RULES) -> list[str]:
     return [
         f"""CREATE TEMPORARY VIEW {VIEW_KEYS_VIEW} AS
 SELECT *, {ident("session_id")} || '/' || CAST({slot} AS STRING) AS view_key
-FROM {EVENTS_VIEW}""",
+FROM {EVENTS_VIEW}
+WHERE {filter_sql(views.VIEW_INPUT, "flink")}""",
         f"""CREATE TEMPORARY VIEW {VIEW_PARTIALS_VIEW} AS
 SELECT window_time AS view_time,
        MAX({ident("session_id")}) AS {ident("session_id")},
