@@ -27,7 +27,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from qos_shared_cdk import blocks
+from qos_shared_cdk import blocks, checkov
 from qos_shared_cdk.blocks import ServiceStack
 
 HANDLER = "qos_ingest.entrypoints.eventbridge_handler.handler"
@@ -66,6 +66,7 @@ class StreamEvents(Construct):
             enforce_ssl=True,
             retention_period=Duration.days(14),
         )
+        checkov.skip(self.dead_letters, checkov.SSE_SQS_QUEUE)
         self.function = blocks.lambda_function(
             self,
             "Handler",
@@ -94,6 +95,14 @@ class StreamEvents(Construct):
             retry_attempts=FUNCTION_RETRY_ATTEMPTS,
             max_event_age=FUNCTION_MAX_EVENT_AGE,
             on_failure=destinations.SqsDestination(self.dead_letters),
+        )
+        checkov.skip(
+            self.function,
+            (
+                "CKV_AWS_116",
+                "invoked asynchronously by EventBridge; its on-failure destination (the "
+                "dead-letter queue) keeps what the retries could not store, a function DLQ's job",
+            ),
         )
         cfn_function = self.function.node.default_child
         assert isinstance(cfn_function, lambda_.CfnFunction)
