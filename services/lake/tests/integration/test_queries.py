@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import statistics
 import time
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -18,6 +20,7 @@ from qos_lake.domain.named_query import NamedQuery
 from qos_lake.domain.queries import QUERIES, QueryParams, named_query
 from qos_lake.service import LakeReader
 from qos_shared.catalogue import CATALOGUE
+from qos_shared.testing.ivs import eventbridge_event, stored_record
 from qos_shared.testing.views_oracle import views
 
 from ..golden import (
@@ -76,8 +79,39 @@ def expected_view_scores(view_records: list[Record]) -> list[Row]:
     return sorted(rows, key=lambda row: (row[0], row[1]))
 
 
+def stream_durations(records: list[Record]) -> dict[tuple[str, str], list[float]]:
+    """Each (start day, channel)'s stream durations in minutes: a stream (its `stream_id`) from
+    its first Stream Start to its last Stream End, both among `records`."""
+    starts: dict[tuple[str, str], Record] = {}
+    ends: dict[tuple[str, str], int] = {}
+    for r in records:
+        if r["metric_type"] != "STREAM_STATE":
+            continue
+        key = (r["channel_watched"], r["stream_id"])
+        if r["event_name"] == "Stream Start":
+            if key not in starts or r["event_time"] < starts[key]["event_time"]:
+                starts[key] = r
+        elif r["event_name"] == "Stream End":
+            ends[key] = max(ends.get(key, r["event_time"]), r["event_time"])
+    out: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for key, start in starts.items():
+        if key in ends and ends[key] >= start["event_time"]:
+            out[(day_of(start), key[0])].append((ends[key] - start["event_time"]) / 60000)
+    return out
+
+
+def expected_stream_durations(records: list[Record]) -> list[Row]:
+    """Per (day, channel): how many streams, their median (interpolated), mean and longest."""
+    return [
+        (day, channel, len(d), statistics.median(d), statistics.fmean(d), max(d))
+        for (day, channel), d in sorted(stream_durations(records).items())
+    ]
+
+
 def expected(query: NamedQuery, records: list[Record]) -> list[Row]:
     """The oracle's rows of a query over records (events and view records) in its scope."""
+    if query.name == "stream-durations":
+        return expected_stream_durations(records)
     if query.tables == ("views",):
         records = [r for r in records if r["metric_type"] == "VIEW"]
     if query.name == "worst-views":
@@ -104,7 +138,9 @@ def test_every_query_gives_the_oracles_rows(lake: Path, name: str, label: str) -
     result = run(lake, query, params)
     assert result.columns == query.columns
     want = expected(query, in_scope(ALL, params))
-    assert want, "the oracle expects rows: the case checks something"
+    # The stream records have no platform or country, and a stream spans more than a day.
+    streams_out = name == "stream-durations" and label != "all days"
+    assert want or streams_out, "the oracle expects rows: the case checks something"
     assert same(result.rows, want), (result.rows[:5], want[:5])
 
 
@@ -393,3 +429,38 @@ def test_a_lake_without_views_answers_the_view_queries_as_empty(tmp_path: Path) 
     assert rows and all(r["views"] == 0 and r["video_start_failure"] is None for r in rows)
     answer = LakeReader(tmp_path / "lake").query(named_query("view-kpis"), params)
     assert answer.rows == [] and answer.empty_reason is not None
+
+
+def test_stream_durations_pair_each_stream_s_start_and_end(tmp_path: Path) -> None:
+    """Four streams of one channel (10, 20, 30 and 100 minutes: an even count, so the median
+    interpolates), one without its end, one redelivered, another channel's stream: the median,
+    mean and longest of each channel's complete streams."""
+    day_ms = BASE_MS - BASE_MS % 86_400_000 + 3_600_000  # 01:00 on the golden first day
+    events = []
+    for n, minutes in enumerate([10, 20, 30, 100]):
+        start = day_ms + n * 600_000
+        events += [
+            eventbridge_event("Stream Start", channel_id="a", stream_id=f"st-a{n}", time_ms=start),
+            eventbridge_event(
+                "Stream End", channel_id="a", stream_id=f"st-a{n}", time_ms=start + minutes * 60_000
+            ),
+        ]
+    events.append(
+        eventbridge_event("Stream Start", channel_id="a", stream_id="st-open", time_ms=day_ms)
+    )
+    events.append(events[0])  # EventBridge delivered it twice: one record (same id)
+    events += [
+        eventbridge_event("Stream Start", channel_id="b", stream_id="st-b", time_ms=day_ms),
+        eventbridge_event("Stream End", channel_id="b", stream_id="st-b", time_ms=day_ms + 90_000),
+    ]
+    records = [stored_record(e, day_ms + 86_000_000) for e in events]
+    write_lake(records, tmp_path / "lake", tmp_path / "events.sqlite")
+    day = datetime.fromtimestamp(day_ms / 1000, UTC).date()
+    result = run(tmp_path / "lake", named_query("stream-durations"), QueryParams(day, day))
+    assert same(
+        result.rows,
+        [
+            (day.isoformat(), "a", 4, 25.0, 40.0, 100.0),
+            (day.isoformat(), "b", 1, 1.5, 1.5, 1.5),
+        ],
+    ), result.rows

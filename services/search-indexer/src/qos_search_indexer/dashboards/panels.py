@@ -431,7 +431,8 @@ def view_panels() -> list[Panel]:
 #: original panel above, both from the IVS stream events ingest stores.
 OUT_OF_SCOPE: dict[str, str] = {
     "Median Channel Duration": "a stream's duration pairs its Stream Start with its Stream End"
-    " event, which no aggregation over single records computes (the lake's records have both)",
+    " event, which no aggregation over single records computes: the lake's `stream-durations`"
+    " query answers it",
 }
 
 
