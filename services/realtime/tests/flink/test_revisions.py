@@ -30,9 +30,14 @@ from .test_parity import close
 pytestmark = pytest.mark.flink
 
 # The metrics a late record can correct, by hand from METRICS.md: counts, sums, means and ratios
-# over events. Not distinct counts, shares, nor the metrics over views (a late record joins no
-# view); percentiles are corrected by distribution rows.
+# over events (the IVS stream events' counts too). Not distinct counts (live channels among
+# them), shares, nor the metrics over views (a late record joins no view); percentiles are
+# corrected by distribution rows.
 CORRECTABLE = {
+    "stream_starts": "Sum",
+    "stream_ends": "Sum",
+    "stream_failures": "Sum",
+    "starvations": "Sum",
     "startup_time": "Average",
     "live_latency": "Average",
     "rebuffering_ratio": "Average",
