@@ -19,6 +19,7 @@ from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from aws_cdk import custom_resources as cr
 from constructs import Construct
@@ -257,6 +258,20 @@ def custom_resource(
         if isinstance(function, lambda_.Function):
             checkov.skip(function, *checkov.DEPLOY_TIME)
     return resource
+
+
+def failure_queue(scope: Construct, construct_id: str) -> sqs.Queue:
+    """A queue that keeps what a function could not process (failed batches' ARNs, dead
+    letters): SSE-SQS, TLS only, kept 14 days, SQS's longest."""
+    queue = sqs.Queue(
+        scope,
+        construct_id,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=Duration.days(14),
+    )
+    checkov.skip(queue, checkov.SSE_SQS_QUEUE)
+    return queue
 
 
 def on_demand_stream(

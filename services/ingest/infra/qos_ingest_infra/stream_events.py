@@ -24,7 +24,6 @@ from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from qos_shared_cdk import blocks, checkov
@@ -59,14 +58,7 @@ class StreamEvents(Construct):
         log_retention: logs.RetentionDays,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letters = sqs.Queue(
-            self,
-            "DeadLetters",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        checkov.skip(self.dead_letters, checkov.SSE_SQS_QUEUE)
+        self.dead_letters = blocks.failure_queue(self, "DeadLetters")
         self.function = blocks.lambda_function(
             self,
             "Handler",

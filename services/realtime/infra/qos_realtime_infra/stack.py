@@ -36,7 +36,6 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from qos_realtime_infra.dashboard import (
@@ -474,14 +473,7 @@ class RealtimeStack(ServiceStack):
             environment=environment,
             tracing=True,
         )
-        self.failed_batches = sqs.Queue(
-            self,
-            "PublisherFailures",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        checkov.skip(self.failed_batches, checkov.SSE_SQS_QUEUE)
+        self.failed_batches = blocks.failure_queue(self, "PublisherFailures")
         checkov.skip(function, *checkov.KINESIS_CONSUMER)
         function.add_event_source(
             sources.KinesisEventSource(

@@ -63,7 +63,6 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_opensearchservice as opensearch
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
@@ -579,14 +578,7 @@ class SearchIndexerStack(ServiceStack):
             self.network.place_function(function, role, self.network.indexer_group)
         # Only the ARNs of failed batches land here (shard, sequence numbers): the records are
         # read again from the stream, whose retention outlasts the maximum record age.
-        self.indexer_failures = sqs.Queue(
-            self,
-            "IndexerFailures",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        checkov.skip(self.indexer_failures, checkov.SSE_SQS_QUEUE)
+        self.indexer_failures = blocks.failure_queue(self, "IndexerFailures")
         checkov.skip(function, *checkov.KINESIS_CONSUMER)
         self.indexer_mapping = self._mapping("IndexerEventSource", function, stream_arn, source)
         self.views_mapping = self._mapping(
