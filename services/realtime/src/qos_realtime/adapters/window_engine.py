@@ -272,9 +272,11 @@ class WindowEngine:
 
     def _merge_small_tables(self) -> None:
         """Many small loads (a quiet log, polled often) become one table, so that the view does
-        not grow to hundreds of tables."""
+        not grow to hundreds of tables. Large loads are never copied again: with closed windows
+        kept for the revision horizon there are many of them, and merging them would copy every
+        record again and again."""
         small = [t for t, n in self._table_rows.items() if n < _SMALL_TABLE_ROWS]
-        if len(self._tables) <= _MAX_TABLES or len(small) < 2:
+        if len(small) <= _MAX_SMALL_TABLES:
             return
         self._batch += 1
         merged = f"b{self._batch}"
@@ -495,8 +497,8 @@ class WindowEngine:
         return int(row[0]) if row else 0
 
 
-_MAX_TABLES = 8  # more tables than this: the small ones are merged
-_SMALL_TABLE_ROWS = 100_000
+_MAX_SMALL_TABLES = 8  # more small tables than this: they are merged into one
+_SMALL_TABLE_ROWS = 20_000
 
 
 class _BatchFile:
