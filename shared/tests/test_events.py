@@ -236,9 +236,7 @@ def test_bandwidth_estimate_on_summaries_and_switches() -> None:
     assert switch.bandwidth_estimate_bps == 7
     with pytest.raises(ValidationError, match="bandwidth_estimate_bps"):
         parse(
-            common(
-                metric_type="QUALITY_CHANGED", to_rendition_name="a", bandwidth_estimate_bps=-1
-            )
+            common(metric_type="QUALITY_CHANGED", to_rendition_name="a", bandwidth_estimate_bps=-1)
         )
 
 

@@ -113,8 +113,8 @@ class EventBase(BaseModel):
     )
     schema_version: Version = SCHEMA_VERSION
     sdk_version: Version | None = Field(
-        default=None, description="The player SDK's version (its package version); none from old"
-        " players."
+        default=None,
+        description="The player SDK's version (its package version); none from old players.",
     )
     player_version: Version | None = Field(
         default=None,
