@@ -7,6 +7,7 @@ import logging
 import socket
 import struct
 import time
+from typing import Any
 
 import orjson
 import pytest
@@ -152,7 +153,7 @@ def test_a_client_gone_mid_request_is_one_quiet_line_and_nothing_stored(
 def test_the_playback_fields_land_typed_in_the_log(running_server: RunningServer) -> None:
     """The SDK's playback fields are contract fields: stored as sent (the page URL cut to the
     contract's length), none of them in extra_fields; an event without them stays valid."""
-    fields = {
+    fields: dict[str, Any] = {
         "playback_id": "3f2c0d9e-5a7b-4c1d-9e8f-0a1b2c3d4e5f",
         "page_url": "https://www.example.com/watch/" + "x" * 1100,
         "referrer_host": "search.example.net",

@@ -353,7 +353,7 @@ def test_a_record_stored_over_several_lines_is_read_again_alone_and_written_once
 def test_the_playback_fields_are_typed_columns_read_back(log: EventLog, root: Path) -> None:
     """The SDK's playback fields reach the Parquet files as their own typed columns (DuckDB reads
     them by name); an old player's record has them null."""
-    fields = {
+    fields: dict[str, Any] = {
         "playback_id": "pb-1",
         "page_url": "https://www.example.com/watch",
         "referrer_host": "news.example.org",
