@@ -179,7 +179,9 @@ def infra(session: nox.Session) -> None:
 
 @nox.session
 def player(session: nox.Session) -> None:
-    """The browser SDK: type check (tsc over the JSDoc types), unit tests (node's test runner),
+    """The browser SDK: the package build (esbuild's ESM and IIFE bundles, tsc's declarations),
+    type check (tsc over the JSDoc types), unit tests (node's test runner), the package tests
+    (the bundle's size budget; the `npm pack` tarball loaded by fresh pages in headless Chromium),
     and browser tests in Debian's headless Chromium against the real local ingest, playing an
     HLS stream made with ffmpeg through a segment server the tests script.
 
@@ -190,7 +192,9 @@ def player(session: nox.Session) -> None:
     python = str(Path(session.bin) / "python")  # the browser tests start the local ingest
     with session.chdir(ROOT / "player"):
         session.run("npm", "ci", "--no-audit", "--no-fund", "--loglevel=error", external=True)
+        session.run("npm", "run", "build", external=True)
         session.run("npm", "test", external=True)
+        session.run("npm", "run", "test:package", external=True)
         session.run("npm", "run", "test:browser", external=True, env={"QOS_PYTHON": python})
 
 

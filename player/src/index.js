@@ -9,6 +9,7 @@ export { SCHEMA_VERSION, SDK_VERSION } from './version.js';
 
 /** @typedef {import('./monitor.js').QosMonitor} QosMonitor */
 /** @typedef {import('./monitor.js').QosMonitorOptions} QosMonitorOptions */
+/** @typedef {import('./monitor.js').AttachOptions} AttachOptions */
 /** @typedef {import('./monitor.js').MonitorState} MonitorState */
 /** @typedef {import('./types.js').QosEvent} QosEvent */
 /** @typedef {import('./types.js').Environment} Environment */

@@ -31,7 +31,10 @@ import { SCHEMA_VERSION, SDK_VERSION } from './version.js';
  * @property {'web' | 'ios' | 'android' | 'other'} [platform] `client_platform`, default 'web'.
  * @property {boolean} [isLive] Force `is_live`; default: detected from the duration.
  * @property {string} [userId] Default: a random id kept in localStorage (`qos_user_id`).
- * @property {string} [playerVersion] Default: the IVS player's `getVersion()`.
+ * @property {string} [playerVersion] Default: the IVS player's `getVersion()`, `hls.js <version>`
+ *   with `attach(video, {hls})`, `native` for a `<video>` playing a URL itself.
+ * @property {boolean} [pageUrlQuery] Keep the page URL's query string in `page_url`, default false
+ *   (queries carry tokens and personal data); the fragment is never sent.
  * @property {number} [summaryIntervalMs] PLAYBACK_SUMMARY period, default 60000.
  * @property {boolean} [legacyEnvelope] Send the original sample's Records envelope to a /streams endpoint.
  * @property {string} [contentType] Default 'text/plain;charset=UTF-8' (no CORS preflight);
@@ -52,6 +55,12 @@ import { SCHEMA_VERSION, SDK_VERSION } from './version.js';
  */
 
 /**
+ * @typedef {object} AttachOptions
+ * @property {import('./types.js').HlsLike} [hls] The hls.js instance playing into the element:
+ *   `player_version` (`hls.js <version>`) and `bandwidth_estimate_bps` come from it.
+ */
+
+/**
  * @typedef {object} MonitorState
  * @property {boolean} attached
  * @property {'ivs' | 'video' | null} adapter
@@ -66,7 +75,7 @@ import { SCHEMA_VERSION, SDK_VERSION } from './version.js';
 
 /**
  * @typedef {object} QosMonitor
- * @property {(player: HTMLVideoElement | IvsPlayerLike) => void} attach
+ * @property {(player: HTMLVideoElement | IvsPlayerLike, with_?: AttachOptions) => void} attach
  * @property {() => void} detach Ends the open session (final summary and STOP) and stops listening.
  * @property {() => Promise<void>} flush Send what is queued now.
  * @property {(error: PlayerErrorInfo) => void} reportError An error the adapter cannot see
@@ -82,6 +91,8 @@ const MAX_STRING = 256;
 const MAX_CHANNEL = 128;
 const MAX_ID = 128;
 const MAX_VERSION = 64;
+const MAX_URL = 1024;
+const MAX_HOST = 253;
 const MAX_DURATION_MS = 24 * 60 * 60 * 1000;
 const MAX_STARTUP_MS = 10 * 60 * 1000;
 const USER_ID_KEY = 'qos_user_id';
@@ -104,6 +115,7 @@ export function createQosMonitor(options) {
   const instrument = options.instrumentPlayer !== false;
   const trackPage = options.trackPageLifecycle !== false;
   const userId = clip(options.userId ?? persistentUserId(env), MAX_ID);
+  const keepQuery = options.pageUrlQuery === true;
 
   const transport = options.endpoint
     ? createTransport({
@@ -132,6 +144,13 @@ export function createQosMonitor(options) {
   let eventsEmitted = 0;
   /** Session-scoped facts fixed when the session opens. */
   let channel = 'unknown';
+  /** The playback (one load of a source): its id outlives a session ended by `ended`. */
+  /** @type {string | null} */
+  let playbackId = null;
+  /** @type {string | undefined} */
+  let pageUrl;
+  /** @type {string | undefined} */
+  let referrerHost;
   let liveGuess = false;
   /** @type {Quality | undefined} */
   let lastQuality;
@@ -176,6 +195,9 @@ export function createQosMonitor(options) {
       sdk_version: SDK_VERSION,
     };
     if (version) event.player_version = clip(version, MAX_VERSION);
+    if (playbackId) event.playback_id = playbackId;
+    if (pageUrl) event.page_url = pageUrl;
+    if (referrerHost) event.referrer_host = referrerHost;
     for (const [key, value] of Object.entries(fields)) {
       if (value !== undefined && value !== null) event[key] = value;
     }
@@ -200,6 +222,9 @@ export function createQosMonitor(options) {
     session = new PlaybackSession({ id: env.randomUUID(), now: env.now(), joined, hiddenAtIntent: hidden });
     sessionCount += 1;
     channel = resolveChannel();
+    playbackId = playbackId ?? env.randomUUID();
+    pageUrl = pageUrlOf(env.document?.URL, keepQuery);
+    referrerHost = hostOf(env.document?.referrer);
     liveGuess = false;
     droppedBase = adapter?.probe.droppedFrames?.();
     if (joined) {
@@ -247,6 +272,7 @@ export function createQosMonitor(options) {
       live_latency_ms: latency !== undefined ? duration(latency) : undefined,
       dropped_frames: droppedFrames,
       buffer_duration_ms: buffer !== undefined ? duration(buffer) : undefined,
+      bandwidth_estimate_bps: bandwidth(),
       is_final: final,
     });
   }
@@ -282,6 +308,10 @@ export function createQosMonitor(options) {
       end_playback_position_sec: position(),
       exit_before_start: !s.started && !s.fatalError,
     });
+  }
+
+  function bandwidth() {
+    return wholeOrUndefined(safeCall(() => adapter?.probe.bandwidthEstimateBps?.()));
   }
 
   function position() {
@@ -356,12 +386,14 @@ export function createQosMonitor(options) {
         from_bitrate: wholeOrUndefined(before.bitrate),
         to_bitrate: wholeOrUndefined(quality.bitrate),
         step_direction: direction,
+        bandwidth_estimate_bps: bandwidth(),
       });
     },
     newContent(reason) {
       endSession(reason);
       lastQuality = undefined;
       droppedBase = undefined;
+      playbackId = null;
     },
     joinPlaying() {
       if (!open()) openSession({ joined: true });
@@ -398,12 +430,13 @@ export function createQosMonitor(options) {
 
   /** @type {QosMonitor} */
   const monitor = {
-    attach(player) {
+    attach(player, with_ = {}) {
       if (player === attachedTo) return;
       if (attachedTo) monitor.detach();
+      playbackId = null;
       let made;
       if (isIvsPlayer(player)) made = attachIvs(player, signals, { instrument });
-      else if (isVideoElement(player)) made = attachVideo(player, signals, { externalQuality: () => externalQuality, instrument });
+      else if (isVideoElement(player)) made = attachVideo(player, signals, { externalQuality: () => externalQuality, instrument, hls: with_.hls });
       else throw new TypeError('attach: expected an Amazon IVS player or an HTMLVideoElement');
       adapter = made;
       attachedTo = player;
@@ -470,6 +503,46 @@ export function channelFromUrl(url) {
   const ivs = /channel\.([A-Za-z0-9]+)\.m3u8/.exec(url);
   if (ivs) return ivs[1];
   return url.split(/[?#]/)[0] || undefined;
+}
+
+/**
+ * `page_url`: the page's URL without credentials or fragment, and without its query string unless
+ * `keepQuery`; cut to the contract's 1024 characters. Nothing when the page has no URL.
+ * @param {string | undefined} href
+ * @param {boolean} keepQuery
+ * @returns {string | undefined}
+ */
+export function pageUrlOf(href, keepQuery) {
+  if (!href) return undefined;
+  let text;
+  try {
+    const url = new URL(href);
+    url.username = '';
+    url.password = '';
+    url.hash = '';
+    if (!keepQuery) url.search = '';
+    text = url.href;
+  } catch {
+    const cut = href.split('#')[0];
+    text = keepQuery ? cut : cut.split('?')[0];
+  }
+  return text ? clip(text, MAX_URL) : undefined;
+}
+
+/**
+ * `referrer_host`: the host name of `document.referrer` (empty when there is none, or when the
+ * referrer policy withholds it). Nothing for a referrer that is not a URL with a host.
+ * @param {string | undefined} referrer
+ * @returns {string | undefined}
+ */
+export function hostOf(referrer) {
+  if (!referrer) return undefined;
+  try {
+    const host = new URL(referrer).hostname;
+    return host ? clip(host, MAX_HOST) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** @param {ResolvedEnv} env */

@@ -53,7 +53,10 @@
  * @property {(type: string, listener: (event: any) => void) => void} removeEventListener
  */
 
-/** @typedef {EventTargetLike & {visibilityState?: string}} DocumentLike */
+/**
+ * `URL` and `referrer` give `page_url` and `referrer_host`.
+ * @typedef {EventTargetLike & {visibilityState?: string, URL?: string, referrer?: string}} DocumentLike
+ */
 
 /**
  * @typedef {object} StorageLike
@@ -78,6 +81,8 @@
  * @property {() => boolean} isPaused
  * @property {() => boolean} isAutoplay
  * @property {() => HTMLVideoElement} [getHTMLVideoElement]
+ * @property {() => number} [getBandwidthEstimate] Bits per second (at run time since 1.x; not in
+ *   the package's `.d.ts`).
  * @property {(...args: any[]) => void} load
  * @property {() => void} play
  * @property {(time: number) => void} seekTo
@@ -90,6 +95,13 @@
  * @property {number} height
  * @property {number} [width]
  * @property {string} [codecs]
+ */
+
+/**
+ * What the SDK reads of an hls.js instance (`new Hls()`): its estimate, and its class's static
+ * `version` (through `constructor`).
+ * @typedef {object} HlsLike
+ * @property {number} bandwidthEstimate Bits per second.
  */
 
 /**
@@ -118,6 +130,7 @@
  * @property {() => Quality | undefined} [quality]
  * @property {() => number | undefined} [droppedFrames] Cumulative count since the source loaded.
  * @property {() => string | undefined} [playerVersion]
+ * @property {() => number | undefined} [bandwidthEstimateBps] The player's ABR estimate.
  * @property {() => string | undefined} [playerSessionId]
  * @property {() => number | undefined} [bufferDurationMs]
  * @property {() => string | undefined} [source] The URL being played, for the default channel.

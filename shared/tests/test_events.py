@@ -19,7 +19,14 @@ from qos_shared.events import (
     Stop,
     StoredEvent,
 )
-from qos_shared.limits import MAX_CHANNEL_CHARS, MAX_DURATION_MS, MAX_STARTUP_MS, MAX_STRING_CHARS
+from qos_shared.limits import (
+    MAX_CHANNEL_CHARS,
+    MAX_DURATION_MS,
+    MAX_HOST_CHARS,
+    MAX_STARTUP_MS,
+    MAX_STRING_CHARS,
+    MAX_URL_CHARS,
+)
 
 from .conftest import common
 
@@ -174,3 +181,70 @@ def test_stored_event_splits_a_flat_record_back() -> None:
         browser_family="Chrome",
     )
     assert stored.event_time == 1_790_000_000_000
+
+
+_PLAYBACK_FIELDS = {
+    "playback_id": "7d1f6c2e-9b1a-4c51-8d0e-2f3a4b5c6d7e",
+    "page_url": "https://www.example.com/watch/live",
+    "referrer_host": "news.example.org",
+    "sdk_version": "0.2.0",
+    "player_version": "hls.js 1.7.4",
+}
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"metric_type": "ATTEMPT"},
+        {"metric_type": "PLAY", "startup_latency_ms": 900},
+        {
+            "metric_type": "PLAYBACK_SUMMARY",
+            "playing_time_ms": 1,
+            "buffering_time_ms": 0,
+            "buffering_count": 0,
+        },
+        {"metric_type": "QUALITY_CHANGED", "to_rendition_name": "720p"},
+        {"metric_type": "STOP"},
+        {"metric_type": "ERROR", "error_code": "x", "fatal": False},
+    ],
+)
+def test_every_type_types_the_playback_fields(extra: dict[str, Any]) -> None:
+    event = parse(common(**extra, **_PLAYBACK_FIELDS))
+    for name, value in _PLAYBACK_FIELDS.items():
+        assert getattr(event, name) == value
+    # Typed, so none of them is an unknown field kept apart.
+    assert not event.__pydantic_extra__
+    # An old player's event without them is still valid, and has none.
+    old = parse(common(**extra))
+    assert all(getattr(old, name) is None for name in _PLAYBACK_FIELDS)
+
+
+def test_bandwidth_estimate_on_summaries_and_switches() -> None:
+    summary = parse(
+        common(
+            metric_type="PLAYBACK_SUMMARY",
+            playing_time_ms=1,
+            buffering_time_ms=0,
+            buffering_count=0,
+            bandwidth_estimate_bps=5_400_000,
+        )
+    )
+    assert summary.bandwidth_estimate_bps == 5_400_000
+    switch = parse(
+        common(metric_type="QUALITY_CHANGED", to_rendition_name="a", bandwidth_estimate_bps=7)
+    )
+    assert switch.bandwidth_estimate_bps == 7
+    with pytest.raises(ValidationError, match="bandwidth_estimate_bps"):
+        parse(
+            common(metric_type="QUALITY_CHANGED", to_rendition_name="a", bandwidth_estimate_bps=-1)
+        )
+
+
+def test_overlong_page_url_and_referrer_host_are_cut_not_refused() -> None:
+    url = "https://example.com/" + "p" * 2000
+    host = "h" * 300
+    event = parse(common(metric_type="STOP", page_url=url, referrer_host=host))
+    assert event.page_url == url[:MAX_URL_CHARS]
+    assert event.referrer_host == host[:MAX_HOST_CHARS]
+    with pytest.raises(ValidationError, match="page_url"):
+        parse(common(metric_type="STOP", page_url=42))

@@ -180,6 +180,10 @@ export function attachIvs(player, signals, { instrument }) {
         return safely(() => video.getVideoPlaybackQuality().droppedVideoFrames);
       },
       playerVersion: () => safely(() => player.getVersion()),
+      bandwidthEstimateBps: () => {
+        const bps = finite(safely(() => player.getBandwidthEstimate?.()));
+        return bps !== undefined && bps > 0 ? bps : undefined;
+      },
       playerSessionId: () => safely(() => player.getSessionId()) || undefined,
       bufferDurationMs: () => {
         const seconds = finite(safely(() => player.getBufferDuration()));

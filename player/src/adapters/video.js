@@ -48,7 +48,7 @@ function isMediaSourceUrl(src) {
 /**
  * @param {HTMLVideoElement} video
  * @param {MonitorSignals} signals
- * @param {{externalQuality: () => boolean, instrument: boolean}} hooks
+ * @param {{externalQuality: () => boolean, instrument: boolean, hls?: import('../types.js').HlsLike}} hooks
  * @returns {Adapter}
  */
 export function attachVideo(video, signals, hooks) {
@@ -162,7 +162,20 @@ export function attachVideo(video, signals, hooks) {
         if (typeof video.getVideoPlaybackQuality !== 'function') return undefined;
         return video.getVideoPlaybackQuality().droppedVideoFrames;
       },
-      playerVersion: () => undefined,
+      playerVersion: () => {
+        if (hooks.hls) {
+          const version = /** @type {any} */ (hooks.hls).constructor?.version;
+          return typeof version === 'string' && version ? `hls.js ${version}` : 'hls.js';
+        }
+        // A URL the element plays itself is the browser's own player; a blob: URL is some MSE
+        // player the SDK was not told about.
+        const src = video.currentSrc || video.src || '';
+        return src && !isMediaSourceUrl(src) ? 'native' : undefined;
+      },
+      bandwidthEstimateBps: () => {
+        const estimate = hooks.hls?.bandwidthEstimate;
+        return typeof estimate === 'number' && Number.isFinite(estimate) && estimate > 0 ? estimate : undefined;
+      },
       source: () => video.currentSrc || video.src || undefined,
     },
     detach() {

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
+import { SDK_VERSION } from '../../src/version.js';
 import { assertCounters, attachedVideo, EPOCH, FakeVideo, playingVideo, setup, startVideo } from './helpers.js';
 
 /** A QUALITY_CHANGED event's from/to rendition and bitrate and its direction, in that order. */
@@ -34,7 +35,7 @@ describe('attempt and first frame', () => {
     assert.match(attempt.session_id, UUID);
     assert.notEqual(attempt.session_id, attempt.event_id);
     assert.equal(attempt.schema_version, '1');
-    assert.equal(attempt.sdk_version, '0.1.0');
+    assert.equal(attempt.sdk_version, SDK_VERSION);
     assert.equal(attempt.player_version, 'hls.js 1.5.0');
     assert.equal(typeof attempt.user_id, 'string');
     assert.equal(ctx.monitor.state.phase, 'starting');

@@ -30,9 +30,11 @@ from qos_shared.catalogue import STREAM_METRIC_TYPES as STREAM_METRIC_TYPES
 from qos_shared.limits import (
     MAX_CHANNEL_CHARS,
     MAX_DURATION_MS,
+    MAX_HOST_CHARS,
     MAX_ID_CHARS,
     MAX_STARTUP_MS,
     MAX_STRING_CHARS,
+    MAX_URL_CHARS,
     MAX_VERSION_CHARS,
 )
 
@@ -83,6 +85,9 @@ EpochMs = Annotated[int, Field(ge=0, le=32_503_680_000_000)]  # before year 3000
 PositionSec = Annotated[float, Field(ge=0, le=1e9)]
 Bitrate = Annotated[int, Field(ge=0, le=1_000_000_000)]
 VisibilityState = Literal["visible", "hidden"]
+# Cut rather than refused: an overlong page URL or host must not cost the event.
+PageUrl = Annotated[str, _truncate(MAX_URL_CHARS), StringConstraints(max_length=MAX_URL_CHARS)]
+HostName = Annotated[str, _truncate(MAX_HOST_CHARS), StringConstraints(max_length=MAX_HOST_CHARS)]
 
 
 class EventBase(BaseModel):
@@ -107,8 +112,29 @@ class EventBase(BaseModel):
         default=None, description="Client-generated UUID; derived by the server when absent."
     )
     schema_version: Version = SCHEMA_VERSION
-    sdk_version: Version | None = None
-    player_version: Version | None = None
+    sdk_version: Version | None = Field(
+        default=None,
+        description="The player SDK's version (its package version); none from old players.",
+    )
+    player_version: Version | None = Field(
+        default=None,
+        description="The video player: the Amazon IVS web player's version, `hls.js <version>`,"
+        " or `native` for the browser's own HLS.",
+    )
+    playback_id: Identifier | None = Field(
+        default=None,
+        description="Client-generated id of one playback: new each time a source is loaded into"
+        " the player; the sessions of that source (a replay after its end) share it. Not the"
+        " server's view_id (ADR 19).",
+    )
+    page_url: PageUrl | None = Field(
+        default=None,
+        description="The page playing the video: scheme, host and path (no query string unless"
+        " the page opts in, never a fragment); cut to 1024 characters.",
+    )
+    referrer_host: HostName | None = Field(
+        default=None, description="The host name of the page's referrer (document.referrer)."
+    )
 
 
 class Attempt(EventBase):
@@ -147,6 +173,11 @@ class PlaybackSummary(EventBase):
     )
     bitrate_bps: Bitrate | None = None
     dropped_frames: Count | None = None
+    bandwidth_estimate_bps: Bitrate | None = Field(
+        default=None,
+        description="The player's bandwidth estimate at the summary, bits per second (hls.js"
+        " bandwidthEstimate, IVS getBandwidthEstimate()); none where the player has none.",
+    )
     is_final: bool | None = Field(default=None, description="The summary sent at session end.")
 
 
@@ -159,6 +190,9 @@ class QualityChanged(EventBase):
     from_bitrate: Bitrate | None = None
     to_bitrate: Bitrate | None = None
     step_direction: Literal["UP", "DOWN"] | None = None
+    bandwidth_estimate_bps: Bitrate | None = Field(
+        default=None, description="The player's bandwidth estimate at the switch, bits per second."
+    )
 
     @model_validator(mode="after")
     def _derive_direction(self) -> QualityChanged:

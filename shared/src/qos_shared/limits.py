@@ -8,6 +8,9 @@ MAX_STRING_CHARS = 256
 MAX_CHANNEL_CHARS = 128
 MAX_ID_CHARS = 128
 MAX_VERSION_CHARS = 64
+# A page URL (no query, no fragment by default) and a referrer's host name (DNS's limit).
+MAX_URL_CHARS = 1024
+MAX_HOST_CHARS = 253
 MAX_DURATION_MS = 24 * 60 * 60 * 1000
 MAX_STARTUP_MS = 10 * 60 * 1000
 MAX_EXTRA_FIELDS = 32

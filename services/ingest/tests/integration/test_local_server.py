@@ -7,6 +7,7 @@ import logging
 import socket
 import struct
 import time
+from typing import Any
 
 import orjson
 import pytest
@@ -147,3 +148,26 @@ def test_a_client_gone_mid_request_is_one_quiet_line_and_nothing_stored(
     assert "Traceback" not in capfd.readouterr().err
     assert running_server.stored() == []
     assert running_server.post("/v1/events", body)[0] == 200
+
+
+def test_the_playback_fields_land_typed_in_the_log(running_server: RunningServer) -> None:
+    """The SDK's playback fields are contract fields: stored as sent (the page URL cut to the
+    contract's length), none of them in extra_fields; an event without them stays valid."""
+    fields: dict[str, Any] = {
+        "playback_id": "3f2c0d9e-5a7b-4c1d-9e8f-0a1b2c3d4e5f",
+        "page_url": "https://www.example.com/watch/" + "x" * 1100,
+        "referrer_host": "search.example.net",
+        "sdk_version": "0.2.0",
+        "player_version": "hls.js 1.7.4",
+        "bandwidth_estimate_bps": 4_250_000,
+    }
+    with_fields, without = summary(**fields), summary()
+    status, body, _ = running_server.post("/v1/events", batch(with_fields, without))
+    assert (status, body["accepted"]) == (200, 2)
+    stored = {r["event_id"]: r for r in running_server.stored()}
+    record = stored[with_fields["event_id"]]
+    for name, value in fields.items():
+        expected = value[:1024] if name == "page_url" else value
+        assert record[name] == expected, name
+    assert "extra_fields" not in record
+    assert not set(fields) & set(stored[without["event_id"]])

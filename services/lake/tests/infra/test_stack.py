@@ -22,6 +22,7 @@ from moto import mock_aws
 from qos_lake.api import QUERIES
 from qos_lake.domain.layout import VIEWS, partition_dir
 from qos_lake_infra import LakeStack, add_lake_stack
+from qos_lake_infra.catalog import glue_columns
 from qos_shared.eventtime import hour_bucket
 from qos_shared.record_schema import column_types
 from qos_shared.testing.sessions import Sessions, every_outcome
@@ -524,3 +525,26 @@ def test_the_preflight_is_skipped_for_an_offline_synth(tmp_path: Path) -> None:
         _cli_app(tmp_path / "cdk.out", **{"qos:env": "qa", "qos:skipPreflight": "true"}),
     )
     assert (tmp_path / "cdk.out" / "qos-qa-lake.template.json").is_file()
+
+
+def test_the_glue_events_table_has_the_playback_columns() -> None:
+    """Athena and Trino read the SDK's playback fields as typed columns of `events`."""
+    columns = {c["Name"]: c["Type"] for c in glue_columns()}
+    assert {
+        name: columns.get(name)
+        for name in (
+            "playback_id",
+            "page_url",
+            "referrer_host",
+            "sdk_version",
+            "player_version",
+            "bandwidth_estimate_bps",
+        )
+    } == {
+        "playback_id": "string",
+        "page_url": "string",
+        "referrer_host": "string",
+        "sdk_version": "string",
+        "player_version": "string",
+        "bandwidth_estimate_bps": "bigint",
+    }

@@ -348,3 +348,26 @@ def test_a_record_stored_over_several_lines_is_read_again_alone_and_written_once
     assert sorted(r["event_id"] for r in rows) == sorted(e["event_id"] for e in events)
     assert [r["playing_time_ms"] for r in rows] == [e["playing_time_ms"] for e in events]
     w.close()
+
+
+def test_the_playback_fields_are_typed_columns_read_back(log: EventLog, root: Path) -> None:
+    """The SDK's playback fields reach the Parquet files as their own typed columns (DuckDB reads
+    them by name); an old player's record has them null."""
+    fields: dict[str, Any] = {
+        "playback_id": "pb-1",
+        "page_url": "https://www.example.com/watch",
+        "referrer_host": "news.example.org",
+        "sdk_version": "0.2.0",
+        "player_version": "1.56.1",
+        "bandwidth_estimate_bps": 6_100_000,
+    }
+    new, old = summary(**fields), summary()
+    append(log, [new, old])
+    drain(writer(log, root))
+    rows = {row["event_id"]: row for row in read_lake(root)}
+    assert {name: rows[new["event_id"]][name] for name in fields} == fields
+    assert all(rows[old["event_id"]][name] is None for name in fields)
+    (path,) = (str(p) for p in live_dataset_files(root))
+    schema = pq.read_schema(path)
+    assert str(schema.field("bandwidth_estimate_bps").type) == "int64"
+    assert str(schema.field("page_url").type) == "string"

@@ -184,3 +184,46 @@ def test_the_pipeline_and_the_indexer_make_the_same_point(
     client.index(index="qos-events-2026.11.18", id="via-pipeline", body=record, refresh=True)
     piped = client.get(index="qos-events-2026.11.18", id="via-pipeline")["_source"]
     assert piped.get("viewer_location") == geo_point(record)
+
+
+def test_the_playback_fields_are_indexed_and_aggregatable(
+    client: OpenSearch, tmp_path: Path
+) -> None:
+    """The SDK's playback fields reach the index typed: a long page URL (past the 256
+    characters of other keywords) still aggregates, the bandwidth estimate is a number."""
+    log = EventLog(tmp_path / "events.sqlite", synchronous="NORMAL")
+    long_url = "https://www.example.com/" + "w" * 600
+    fields = {
+        "playback_id": "pb-1",
+        "referrer_host": "news.example.org",
+        "sdk_version": "0.2.0",
+        "player_version": "hls.js 1.7.4",
+    }
+    records = [
+        summary(0, page_url=long_url, bandwidth_estimate_bps=3_000_000, **fields),
+        summary(1, page_url=long_url, bandwidth_estimate_bps=5_000_000, **fields),
+        summary(2),  # an old player's record: none of them
+    ]
+    append(log, records)
+    store = DeadLetterStore(tmp_path / "dead.sqlite")
+    drain(build_indexer(log, client, store, IndexerConfig(refresh=True)))
+    assert store.count() == 0
+    result = client.search(
+        index=INDEX_PATTERN,
+        body={
+            "size": 0,
+            "aggs": {
+                "pages": {"terms": {"field": "page_url"}},
+                "ids": {"terms": {"field": "playback_id"}},
+                "hosts": {"terms": {"field": "referrer_host"}},
+                "bandwidth": {"avg": {"field": "bandwidth_estimate_bps"}},
+            },
+        },
+    )
+    aggs = result["aggregations"]
+    assert [(b["key"], b["doc_count"]) for b in aggs["pages"]["buckets"]] == [(long_url, 2)]
+    assert [(b["key"], b["doc_count"]) for b in aggs["ids"]["buckets"]] == [("pb-1", 2)]
+    assert [b["key"] for b in aggs["hosts"]["buckets"]] == ["news.example.org"]
+    assert aggs["bandwidth"]["value"] == (3_000_000 + 5_000_000) / 2
+    doc = client.get(index="qos-events-2026.11.18", id="ev-0")["_source"]
+    assert {name: doc[name] for name in fields} == fields

@@ -22,9 +22,14 @@ def test_every_stored_field_is_mapped_by_its_column_type() -> None:
             assert mapped == "text" and properties[name]["fields"]["keyword"]["type"] == "keyword"
         elif kind == "json":
             assert properties[name] == {"type": "object", "enabled": False}
+        elif name == "page_url":
+            assert properties[name] == {"type": "keyword", "ignore_above": 1024}
         else:
             assert mapped == expected[kind], name
     assert properties["viewer_location"] == {"type": "geo_point"}
+    for name in ("playback_id", "referrer_host", "sdk_version", "player_version"):
+        assert properties[name] == {"type": "keyword", "ignore_above": 256}, name
+    assert properties["bandwidth_estimate_bps"] == {"type": "long"}
     assert set(properties) == set(column_types()) | {"viewer_location"}
 
 

@@ -25,6 +25,7 @@ from typing import Any, cast
 
 from qos_shared.catalogue import VIEW
 from qos_shared.eventtime import DAY_MS, utc_day
+from qos_shared.limits import MAX_URL_CHARS
 from qos_shared.record_schema import ColumnType, column_types
 from qos_shared.views import view_column_types
 
@@ -51,6 +52,9 @@ VIEW_DATE_FIELDS = frozenset(
 )
 # Free text, searched by words; every other string is a keyword (exact, aggregatable).
 TEXT_FIELDS = frozenset({"error_message"})
+# Keywords longer than the others: a page URL (path only by default) runs past 256 characters
+# often enough; up to the contract's limit it stays exact and aggregatable.
+LONG_KEYWORD_FIELDS = frozenset({"page_url"})
 
 _BY_COLUMN_TYPE: dict[ColumnType, dict[str, Any]] = {
     "string": {"type": "keyword", "ignore_above": 256},
@@ -68,6 +72,8 @@ def field_mapping(name: str, kind: ColumnType) -> dict[str, Any]:
         return {"type": "date", "format": "epoch_millis"}
     if name in TEXT_FIELDS:
         return {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 256}}}
+    if name in LONG_KEYWORD_FIELDS:
+        return {"type": "keyword", "ignore_above": MAX_URL_CHARS}
     return dict(_BY_COLUMN_TYPE[kind])
 
 
