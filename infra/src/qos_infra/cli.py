@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import qos_search_node as search_node
-from qos_infra.local import LocalStack, StackError, StackOptions, components, read_state
+from qos_infra.local import LocalStack, StackError, StackOptions, components
+from qos_infra.stack_state import read_state
 from qos_shared.eventlog import EventLog, EventLogError
 from qos_shared.local_process import on_stop_signals
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import qos_search_node as search_node
+from qos_infra.stack_state import STACK_FILE, STOPPED
 from qos_ingest import api as ingest_api
 
 URL_PATTERN = re.compile(r"https?://[\w.\-]+:\d+")
@@ -295,15 +296,13 @@ def _search_components(options: StackOptions) -> list[Component]:
 
 
 # A component's state, as `stack.json` and `qos status` show it.
-STARTING, RUNNING, RESTARTING, FAILED, FINISHED, STOPPED = (
+STARTING, RUNNING, RESTARTING, FAILED, FINISHED = (
     "starting",
     "running",
     "restarting",
     "failed",
     "finished",
-    "stopped",
 )
-STACK_FILE = "stack.json"
 
 
 @dataclass
@@ -624,26 +623,3 @@ class LocalStack:
                 running.state = STOPPED
         self._state = STOPPED
         self._write_state()
-
-
-def read_state(data_dir: Path) -> dict[str, Any] | None:
-    """`<data_dir>/stack.json` as the supervisor last wrote it, with `alive`: whether that
-    supervisor still runs (a stack killed outright leaves its last state behind). None when
-    there is none or it cannot be read."""
-    path = data_dir / STACK_FILE
-    try:
-        state: dict[str, Any] = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    pid = state.get("pid")
-    alive = False
-    if isinstance(pid, int) and state.get("state") != STOPPED:
-        try:
-            os.kill(pid, 0)
-            alive = True
-        except ProcessLookupError:
-            alive = False
-        except PermissionError:
-            alive = True
-    state["alive"] = alive
-    return state
