@@ -21,6 +21,8 @@ import pytest
 
 from qos_infra import local
 from qos_infra.cli import main
+from qos_infra.dashboard.app import Dashboard
+from qos_infra.stack_state import read_state
 
 PYTHON = sys.executable
 FAST = local.RestartPolicy(
@@ -72,7 +74,7 @@ def until(condition: object, timeout_s: float = 10.0) -> None:
 
 
 def component_state(data_dir: Path, name: str) -> dict[str, object]:
-    state = local.read_state(data_dir)
+    state = read_state(data_dir)
     assert state is not None
     component: dict[str, object] = state["components"][name]
     return component
@@ -101,7 +103,12 @@ def test_a_killed_component_restarts_on_its_port_and_the_others_keep_running(
         shown = component_state(tmp_path, "listener")
         assert shown["pid"] == served.process.pid and shown["restarts"] == 1
         assert shown["last_exit"]["code"] == -signal.SIGKILL  # type: ignore[index]
-        # `qos status` shows it, beside the event log (none here).
+        # The dashboard's health shows it...
+        health = Dashboard(tmp_path).health("")["stack"]
+        assert health["alive"] is True and health["pid"] == os.getpid()
+        assert health["components"]["listener"]["restarts"] == 1
+        assert health["components"]["server"]["pid"] == server_pid
+        # ... and `qos status`, beside the event log (none here).
         assert main(["status", "--data-dir", str(tmp_path)]) == 1
         status = capsys.readouterr().out
         assert f"qos up pid {os.getpid()}" in status
@@ -235,7 +242,7 @@ def test_status_says_when_the_stack_was_killed_outright(
             }
         )
     )
-    state = local.read_state(tmp_path)
+    state = read_state(tmp_path)
     assert state is not None and state["alive"] is False
     main(["status", "--data-dir", str(tmp_path)])
     out = capsys.readouterr().out
