@@ -4,7 +4,6 @@ stack's environment; `qos`'s help names itself `qos` for each command."""
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -151,8 +150,3 @@ def test_qos_up_refuses_a_port_out_of_range(capsys: pytest.CaptureFixture[str]) 
         main(["up", "--player-port", "70000"])
     assert exited.value.code == 2
     assert "--player-port must be between 0 and 65535" in capsys.readouterr().err
-
-
-def test_this_process_is_not_left_with_children() -> None:
-    """The tests above waited for what they started."""
-    assert not any(running(p) for p in descendants(os.getpid()))
