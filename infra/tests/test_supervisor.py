@@ -42,14 +42,17 @@ time.sleep(120)
 
 @contextmanager
 def supervised(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *parts: local.Component
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *parts: local.Component,
+    policy: local.RestartPolicy = FAST,
 ) -> Iterator[tuple[local.LocalStack, list[str], list[str], list[int]]]:
     """A started stack of `parts` supervised in a thread: (stack, stdout lines, stderr lines,
     wait()'s return value once stopped)."""
     monkeypatch.setattr(local, "components", lambda _options: list(parts))
     out: list[str] = []
     err: list[str] = []
-    options = local.StackOptions(data_dir=tmp_path, restart=FAST)
+    options = local.StackOptions(data_dir=tmp_path, restart=policy)
     stack = local.LocalStack(options, out=out.append, err=err.append)
     stack.start()
     codes: list[int] = []
@@ -147,6 +150,21 @@ def test_a_component_that_keeps_failing_is_given_up_on_and_the_rest_goes_on(
         stack.request_stop()
         until(lambda: codes != [])
         assert codes == [1]  # `qos up` ends with 1 after a component failed
+
+
+def test_the_backoff_starts_over_once_a_component_stayed_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Up longer than `stable_after_s` before each exit: every restart waits the first delay."""
+    policy = local.RestartPolicy(first_delay_s=0.2, max_delay_s=0.8, stable_after_s=0.5)
+    lasting = local.Component(
+        "lasting", [PYTHON, "-c", "import time; time.sleep(0.9); raise SystemExit(4)"]
+    )
+    with supervised(tmp_path, monkeypatch, SERVING, lasting, policy=policy) as running:
+        stack, _out, err, _codes = running
+        until(lambda: stack.running[1].restarts >= 3, timeout_s=20)
+        delays = [line.rsplit(" in ", 1)[1] for line in err if "restarting it in" in line]
+        assert delays[:3] == ["0.2 s", "0.2 s", "0.2 s"], err
 
 
 def test_a_finite_component_may_end_and_one_that_fails_is_restarted(
