@@ -186,7 +186,10 @@ def get_json(base: str, path: str, **params: Any) -> Any:
 
 def start_qos(argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     """`qos <argv>` as a subprocess: stdout and stderr in one text pipe, no stdin; `env` is added
-    to this process's environment."""
+    to this process's environment. `up` gets `--player-port 0` unless it names a port: a busy
+    8790 (another stack on this machine) is an error, never silently another port."""
+    if argv[:1] == ["up"] and "--player-port" not in argv:
+        argv = [*argv, "--player-port", "0"]
     return subprocess.Popen(
         [sys.executable, "-m", "qos_infra.cli", *argv],
         env={**os.environ, **(env or {})},

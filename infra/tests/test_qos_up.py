@@ -8,7 +8,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +17,6 @@ import pyarrow.parquet as pq
 import pytest
 from qos_up_support import start_qos
 
-from qos_infra import local
 from qos_infra.cli import main
 from qos_lake.api import live_dataset_files
 from qos_realtime.api import MetricReader
@@ -152,34 +150,31 @@ def test_up_serves_ingest_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     assert record["received_at"] == record["event_time"]
 
 
-def test_up_reports_a_port_in_use(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_up_reports_a_port_in_use(tmp_path: Path) -> None:
+    """A taken port is an error naming the option to change, before anything starts (the
+    player's too: never silently another port)."""
     import socket
 
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        process = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "qos_infra.cli",
-                "up",
-                "--data-dir",
-                str(tmp_path),
-                "--port",
-                str(port),
-                "--no-search",
-                "--dashboard-port",
-                "0",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-    assert process.returncode == 1
-    assert "ingest exited with code 2 while starting" in process.stderr
-    assert "Address already in use" in process.stdout
+        flags = [("--port", "ingest")]
+        if shutil.which("node") is not None:
+            flags.append(("--player-port", "player"))
+        for flag, name in flags:
+            argv = ["up", "--data-dir", str(tmp_path), "--no-search", "--port", "0"]
+            argv += ["--dashboard-port", "0", "--player-port", "0", flag, str(port)]
+            process = subprocess.run(
+                [sys.executable, "-m", "qos_infra.cli", *argv],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert process.returncode == 1, process.stderr
+            assert f"{name}'s port {port} on 127.0.0.1 is not free" in process.stderr
+            assert f"choose another with {flag}" in process.stderr
+            assert "qos: ready" not in process.stdout
 
 
 def test_status_reads_the_log_and_explains_an_empty_dir(
@@ -219,8 +214,13 @@ def test_qos_lake_is_the_lake_command_line(
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="the player component needs node")
 def test_up_serves_the_player_demo_pointed_at_ingest(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port free now, for --player-port
+        probe.bind(("127.0.0.1", 0))
+        wanted = probe.getsockname()[1]
     argv = ["up", "--data-dir", str(tmp_path / "data"), "--port", "0", "--no-search"]
-    argv += ["--dashboard-port", "0"]
+    argv += ["--dashboard-port", "0", "--player-port", str(wanted)]
     process = start_qos(argv)
     try:
         lines = read_until(process, r"Ctrl-C to stop", timeout=120)
@@ -229,6 +229,7 @@ def test_up_serves_the_player_demo_pointed_at_ingest(tmp_path: Path) -> None:
         ingest = re.search(r"http://127\.0\.0\.1:\d+", ingest_line)
         player = re.search(r"http://127\.0\.0\.1:(\d+)", player_line)
         assert ingest and player, lines
+        assert int(player.group(1)) == wanted  # the port asked for
         conn = http.client.HTTPConnection("127.0.0.1", int(player.group(1)), timeout=10)
         conn.request("GET", "/demo/")
         response = conn.getresponse()
@@ -285,42 +286,3 @@ def test_simulate_is_the_simulator_command_line(capsys: pytest.CaptureFixture[st
     assert main(["simulate", "--viewers", "-3"]) == 2
     err = capsys.readouterr().err
     assert "viewers" in err and "Traceback" not in err
-
-
-def _wait_into(stack: local.LocalStack, codes: list[int]) -> None:
-    codes.append(stack.wait())
-
-
-def test_a_finite_component_may_end_but_any_other_exit_stops_the_stack(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The demo's simulator ends after its run (exit 0): the stack goes on serving; any other
-    component that exits, or a finite one that fails, stops the stack with its code."""
-    python = sys.executable
-    serving = local.Component("server", [python, "-c", "import time; time.sleep(120)"])
-    done = local.Component("viewers", [python, "-c", "print('sent')"], finite=True)
-    failed = local.Component("broken", [python, "-c", "raise SystemExit(3)"], finite=True)
-    for ending, expected in ((done, None), (failed, 3)):
-        monkeypatch.setattr(local, "components", lambda _options, c=ending: [serving, c])
-        lines: list[str] = []
-        stack = local.LocalStack(local.StackOptions(data_dir=tmp_path), out=lines.append)
-        stack.start()
-        codes: list[int] = []
-        waiter = threading.Thread(target=_wait_into, args=(stack, codes))
-        waiter.start()
-        try:
-            waiter.join(3)
-            if expected is None:
-                assert waiter.is_alive(), lines
-                assert "viewers finished; the stack goes on" in lines
-                stack.request_stop()
-                waiter.join(10)
-                assert codes == [0]
-            else:
-                assert codes == [expected], lines
-                assert "broken exited with code 3; stopping the stack" in lines
-        finally:
-            stack.request_stop()
-            stack.stop()
-            waiter.join(10)
-        assert all(r.process.poll() is not None for r in stack.running)

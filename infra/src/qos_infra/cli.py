@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 import qos_search_node as search_node
 from qos_infra.local import LocalStack, StackError, StackOptions, components
+from qos_infra.stack_state import read_state
 from qos_shared.eventlog import EventLog, EventLogError
 from qos_shared.local_process import on_stop_signals
 
@@ -73,6 +76,12 @@ def main(argv: list[str] | None = None) -> int:
         help="the local dashboard's port (default 8800; 0: any free)",
     )
     up.add_argument(
+        "--player-port",
+        type=int,
+        default=8790,
+        help="the demo page's port (default 8790; 0: any free; needs node)",
+    )
+    up.add_argument(
         "--demo",
         nargs="?",
         const=150,
@@ -93,7 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     reset = commands.add_parser("reset", help="delete the local data directory (asks first)")
     reset.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     reset.add_argument("--yes", action="store_true", help="do not ask")
-    status = commands.add_parser("status", help="event log size and consumer checkpoints")
+    status = commands.add_parser(
+        "status", help="each component's state and restarts, the event log and its consumers"
+    )
     status.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
 
     args = parser.parse_args(args_list)
@@ -108,6 +119,9 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--revision-horizon-s must be between 0 and 86400")
         if args.demo is not None and not 1 <= args.demo <= 100_000:
             parser.error("--demo takes a number of viewers between 1 and 100000")
+        for flag in ("port", "search_port", "dashboard_port", "player_port"):
+            if not 0 <= getattr(args, flag) <= 65_535:
+                parser.error(f"--{flag.replace('_', '-')} must be between 0 and 65535")
         return _up(
             StackOptions(
                 data_dir=args.data_dir,
@@ -118,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
                 revision_horizon_s=args.revision_horizon_s,
                 search_port=_search_port(args.search_port, wanted=not args.no_search),
                 dashboard_port=args.dashboard_port,
+                player_port=args.player_port,
                 demo_viewers=args.demo or 0,
             )
         )
@@ -136,7 +151,49 @@ def _search_port(port: int, *, wanted: bool) -> int | None:
     return port or search_node.free_port()
 
 
+# component -> the `qos up` option that sets its port
+PORT_FLAGS = {
+    "ingest": "--port",
+    "opensearch": "--search-port",
+    "dashboard": "--dashboard-port",
+    "player": "--player-port",
+}
+
+
+def busy_ports(options: StackOptions) -> list[str]:
+    """One line per component whose port (not 0) is taken on the stack's host: each port is
+    the one asked for, never silently another."""
+    ports = {
+        "ingest": options.ingest_port,
+        "opensearch": options.search_port,
+        "dashboard": options.dashboard_port,
+        "player": options.player_port,
+    }
+    running = {c.name for c in components(options)}
+    problems: list[str] = []
+    for name, port in ports.items():
+        if name not in running or not port:
+            continue
+        host = "127.0.0.1" if name == "opensearch" else options.host
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            try:
+                # As the servers bind: a port in TIME_WAIT only is free for them.
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                probe.bind((host, port))
+            except OSError as exc:
+                problems.append(
+                    f"{name}'s port {port} on {host} is not free ({exc.strerror}): stop what"
+                    f" uses it, or choose another with {PORT_FLAGS[name]} (0: any free port)"
+                )
+    return problems
+
+
 def _up(options: StackOptions) -> int:
+    problems = busy_ports(options)
+    for problem in problems:
+        print(f"qos: {problem}", file=sys.stderr, flush=True)
+    if problems:
+        return 1
     stack = LocalStack(options, out=lambda line: print(line, flush=True))
     on_stop_signals(stack.request_stop)
     print(f"qos: starting the local stack (data in {options.data_dir.resolve()})", flush=True)
@@ -180,6 +237,9 @@ def _reset(data_dir: Path, *, assume_yes: bool) -> int:
 
 
 def _status(data_dir: Path) -> int:
+    stack = read_state(data_dir)
+    if stack is not None:
+        _print_stack(stack)
     path = data_dir / "events.sqlite"
     if not path.exists():
         print(f"qos: no event log at {path}; start the stack with `qos up`", file=sys.stderr)
@@ -194,6 +254,24 @@ def _status(data_dir: Path) -> int:
         print(f"qos: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _print_stack(stack: dict[str, Any]) -> None:
+    """The supervisor's last word (stack.json): the stack's state and each component's."""
+    if stack["alive"]:
+        print(f"stack: {stack['state']} (qos up pid {stack['pid']}, since {stack['started_at']})")
+    elif stack["state"] == "stopped":
+        print(f"stack: stopped (at {stack['updated_at']})")
+    else:
+        print(
+            f"stack: not running (qos up pid {stack['pid']} is gone without stopping it;"
+            f" last state {stack['state']} at {stack['updated_at']})"
+        )
+    for name, c in stack["components"].items():
+        exit_ = c["last_exit"]
+        last = "" if exit_ is None else f", last exit code {exit_['code']} at {exit_['at']}"
+        pid = f"pid {c['pid']}" if c["pid"] and stack["alive"] else "no pid"
+        print(f"  {name:<11} {c['state']:<10} {pid}, {c['restarts']} restarts{last}")
 
 
 if __name__ == "__main__":

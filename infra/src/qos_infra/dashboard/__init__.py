@@ -12,7 +12,8 @@ API (every reply JSON; bad input: 400 `{"error": "<one sentence>"}`; unknown pat
 404; times are epoch milliseconds or ISO 8601 date-times, UTC; days are YYYY-MM-DD, UTC; a blank
 parameter counts as not given; unknown or repeated parameters are refused):
 
-- `GET /api/health`: which sources are present, the newest window, the lake's commit, the log.
+- `GET /api/health`: which sources are present, the newest window, the lake's commit, the log,
+  and each component's state, pid, restarts and last exit under `qos up` (`stack`).
 - `GET /api/metrics`: the catalogue (name, title, description, unit, kind, higher_is_better),
   the KPI tiles and the lake panels the page shows.
 - `GET /api/dimensions`: the platforms and channels the data has (metric store and lake).

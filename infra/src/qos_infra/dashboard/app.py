@@ -19,6 +19,7 @@ from urllib.parse import unquote
 from qos_infra.dashboard import params as p
 from qos_infra.dashboard.params import BadRequest, NotFound
 from qos_infra.dashboard.sources import DataPaths, LakeSource, RealtimeSource, SessionSource
+from qos_infra.stack_state import read_state
 from qos_lake.api import QUERIES, LakeChanged, QueryParams
 from qos_realtime.api import MetricRow
 from qos_shared.catalogue import BY_NAME, CATALOGUE, Metric, tiles
@@ -212,6 +213,8 @@ class Dashboard:
                 "present": self.sessions.present,
                 "last_position": self.sessions.last_position(),
             },
+            # What `qos up`'s supervisor says of each component (None: not run by `qos up`).
+            "stack": read_state(self.paths.data_dir),
             "api": [
                 "GET /api/health",
                 "GET /api/metrics",
