@@ -524,3 +524,9 @@ def test_the_preflight_is_skipped_for_an_offline_synth(tmp_path: Path) -> None:
         _cli_app(tmp_path / "cdk.out", **{"qos:env": "qa", "qos:skipPreflight": "true"}),
     )
     assert (tmp_path / "cdk.out" / "qos-qa-lake.template.json").is_file()
+
+
+def test_app_refuses_storage_settings_out_of_range_by_their_key() -> None:
+    app = _app(**{"qos:lake:transitionToIaDays": "10"})
+    with pytest.raises(ValueError, match="qos:lake:transitionToIaDays: 30-36500, got 10"):
+        add_lake_stack(app, env_name="ctx", env=None)
