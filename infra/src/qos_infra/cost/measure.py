@@ -13,6 +13,11 @@ What it measures (nothing here is assumed; the assumptions live in `model.py`):
 - the lake: the stored records written by the real lake writer (`qos_lake.api.write_log`):
   Parquet bytes per event, and for each named query over events the Parquet column bytes its
   text names (what Athena's projection reads) per stored event;
+- the search indexer: the real stream indexer (`qos_search_indexer.api.StreamIndexer.index`, the
+  indexer Lambda's body) on the accepted records in batches of 1,000 (its batch size), into a
+  cluster stand-in that serialises the `_bulk` body as the real adapter does and answers
+  "indexed": CPU ms per batch, and `_bulk` bytes per record (the node's round trip is an
+  assumption of the model);
 - the dimension values the audience spreads over: client platforms, renditions, channels.
 """
 
@@ -27,8 +32,10 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
+import orjson
 import pyarrow.parquet as pq
 import sqlglot
 from sqlglot import exp
@@ -36,7 +43,8 @@ from sqlglot import exp
 from qos_infra.simulator import SimulationConfig, generate, plan_batches
 from qos_ingest.api import IngestConfig, IngestRequest, ingest
 from qos_lake.api import QUERIES, duckdb_sql, lake_schema, live_dataset_files, write_log
-from qos_shared.eventlog import EventLog, LogRecord
+from qos_search_indexer.api import StreamIndexer
+from qos_shared.eventlog import EventLog, LogEntry, LogRecord
 
 RATES_PATH = Path(__file__).with_name("rates.json")
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36"
@@ -94,7 +102,9 @@ def measure(viewers: int, minutes: float, seed: int) -> dict[str, Any]:
         "accepted_share": len(records) / events,
         "kinesis_record_bytes": record_bytes,
     }
-    _progress(f"{len(records):,} records accepted; writing the lake")
+    _progress(f"{len(records):,} records accepted; timing the indexer's batches")
+    indexer = _indexer_figures(records)
+    _progress("writing the lake")
     with tempfile.TemporaryDirectory(prefix="qos-cost-") as work:
         root = Path(work) / "lake"
         with EventLog(Path(work) / "events.sqlite", synchronous="NORMAL") as log:
@@ -126,7 +136,52 @@ def measure(viewers: int, minutes: float, seed: int) -> dict[str, Any]:
         "traffic": traffic,
         "ingest": ingest_figures,
         "lake": lake,
+        "indexer": indexer,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+class _BulkBodies:
+    """A cluster stand-in: each `_bulk` body built as the real adapter builds it; all indexed."""
+
+    def __init__(self) -> None:
+        self.bytes = 0
+
+    def send_bulk(self, docs: list[Any], *, refresh: bool) -> Any:
+        body = bytearray()
+        for doc in docs:
+            body += b'{"index":{"_index":"%s","_id":%s}}\n' % (
+                doc.index.encode(),
+                orjson.dumps(doc.entry.event_id),
+            )
+            body += doc.source
+            body += b"\n"
+        self.bytes += len(body)
+        return SimpleNamespace(retry=[], parked=[], indexed=len(docs))
+
+
+class _NoDeadLetters:
+    def park(self, letters: Any) -> int:
+        raise RuntimeError("a simulated record was refused by the indexer")
+
+
+def _indexer_figures(records: list[LogRecord], batch: int = 1000) -> dict[str, float]:
+    entries = [
+        LogEntry(i + 1, r.event_id, r.partition_key, r.data, 0) for i, r in enumerate(records)
+    ]
+    batch = min(batch, len(entries))  # a short measurement: one batch of what there is
+    cluster = _BulkBodies()
+    indexer = StreamIndexer(cast(Any, cluster), cast(Any, _NoDeadLetters()))
+    times: list[float] = []
+    for lo in range(0, len(entries) - batch + 1, batch):
+        t0 = time.perf_counter()
+        indexer.index(entries[lo : lo + batch])
+        times.append(time.perf_counter() - t0)
+    done = len(times) * batch
+    return {
+        "records_per_batch": batch,
+        "cpu_ms_per_batch_median": statistics.median(times) * 1000,
+        "bulk_bytes_per_record": cluster.bytes / done,
     }
 
 

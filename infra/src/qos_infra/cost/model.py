@@ -68,7 +68,8 @@ FLINK_EVENTS_PER_KPU = 10_000
 FLINK_STORAGE_GB_PER_KPU = 50
 # Streams Flink, Firehose and the indexer read the ingest stream: three standard consumers.
 INGEST_STREAM_CONSUMERS = 3
-# The indexer's _bulk round trip per batch, and the publisher's run per window.
+# The indexer's _bulk round trip per batch (its own CPU per record is measured), and the
+# publisher's run per window.
 INDEXER_BULK_MS = 150.0
 PUBLISHER_MS_PER_WINDOW = 300.0
 # OpenSearch sizing guidance: source bytes x (1 + replicas) x 1.45 (index overhead, free space).
@@ -116,6 +117,7 @@ class Rates:
     query_bytes_per_event: Mapping[str, float]
     client_platforms: int
     renditions: int
+    indexer_cpu_ms_per_record: float
 
     @classmethod
     def load(cls, path: Path = RATES_PATH) -> Rates:
@@ -135,6 +137,8 @@ class Rates:
             query_bytes_per_event=dict(lake["query_bytes_per_event"]),
             client_platforms=traffic["client_platforms"],
             renditions=traffic["renditions"],
+            indexer_cpu_ms_per_record=data["indexer"]["cpu_ms_per_batch_median"]
+            / data["indexer"]["records_per_batch"],
         )
 
 
@@ -502,10 +506,10 @@ def platform(
 
     # Search: the indexer function and the OpenSearch domain.
     search = settings.search
-    batches = (
-        max(shards / 5.0, v.events_per_second / SHARD_RECORDS_PER_SECOND) * HOURS_PER_MONTH * 3600
-    )
-    _lambda(est, "indexer", batches, INDEXER_BULK_MS, search.indexer_memory_mib, p)
+    per_second = max(shards / 5.0, v.events_per_second / SHARD_RECORDS_PER_SECOND)
+    batches = per_second * HOURS_PER_MONTH * 3600
+    per_batch_ms = v.events_per_second / per_second * rates.indexer_cpu_ms_per_record
+    _lambda(est, "indexer", batches, per_batch_ms + INDEXER_BULK_MS, search.indexer_memory_mib, p)
     docs_per_day = (v.events + v.views) / DAYS_PER_MONTH
     need_gib = (
         docs_per_day
