@@ -359,3 +359,17 @@ def bench_search(session: nox.Session) -> None:
     # The `aws` extra: Powertools, which the indexer Lambda's code path (`--indexer lambda`) runs.
     session.install(*_editable("shared", "services/search-indexer[aws]", "services/lake"))
     session.run("python", "bench/search/run.py", *session.posargs)
+
+
+@nox.session
+def bench_growth(session: nox.Session) -> None:
+    """Growth curves: the window engine, the lake and the search indexer's document build as
+    sessions per window (10k -> 1M), channels (10 -> 10,000) and days (1 -> 30) grow; time and
+    peak memory per step, plotted into docs/images/growth.png (matplotlib: this session only)."""
+    session.install(
+        *_editable(
+            "shared", "services/realtime[local]", "services/lake", "services/search-indexer"
+        ),
+        "matplotlib",
+    )
+    session.run("python", "bench/growth/run.py", *session.posargs)

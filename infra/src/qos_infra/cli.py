@@ -25,6 +25,10 @@ def main(argv: list[str] | None = None) -> int:
         from qos_lake.api import cli_main as lake_main
 
         return lake_main(args_list[1:])
+    if args_list[:1] == ["cost"]:
+        from qos_infra.cost import main as cost_main
+
+        return cost_main(args_list[1:])
     if args_list[:1] == ["simulate"]:
         from qos_infra.simulator import main as simulate_main
 
@@ -99,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         "lake", help="the lake's named queries: `qos lake queries`, `qos lake query …`"
     )
     commands.add_parser("simulate", help="send simulated viewers to ingest: `qos simulate --help`")
+    commands.add_parser("cost", help="the monthly AWS bill at an audience size: `qos cost --help`")
     reset = commands.add_parser("reset", help="delete the local data directory (asks first)")
     reset.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     reset.add_argument("--yes", action="store_true", help="do not ask")

@@ -7,6 +7,7 @@ accept both.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from aws_cdk import App, Environment
@@ -60,6 +61,11 @@ class ServiceContext:
     def get(self, name: str, default: Any = None) -> Any:
         value = self.app.node.try_get_context(f"{self.prefix}{name}")
         return default if value is None else value
+
+
+def context_lookup(app: App) -> Callable[[str], Any]:
+    """The app's context as a lookup of full keys, what `qos_shared_cdk.scaling` reads."""
+    return app.node.try_get_context
 
 
 def flag(value: Any) -> bool:

@@ -10,17 +10,17 @@ CDK context read here (cdk.json, or `-c key=value` on the command line):
 | --- | --- | --- |
 | `qos:env` | `dev` | environment name: stack name, SSM paths, API stage |
 | `qos:ingest:corsAllowOrigins` | the demo page | list or comma-separated; `*` alone: any page |
-| `qos:ingest:reservedConcurrency` | 50 | the function's reservation; `none` reserves nothing |
 | `qos:ingest:wafRateLimit` | 2000 | requests per client IP in 5 minutes before a 429 |
 | `qos:ingest:originVerifyVersion` | (AWSCURRENT) | origin secret version CloudFront sends |
 | `qos:ingest:demoStreamUrl` | IVS test stream | the HLS stream the hosted demo page plays |
 | `qos:ingest:demoChannel` | `demo` | the channel the hosted demo page reports |
 | `qos:ingest:demoSiteDir` | (unset) | a demo site built beforehand: skip assembling it |
-| `qos:ingest:throttleRateLimit` | 500 | stage-wide requests per second |
-| `qos:ingest:throttleBurstLimit` | 1000 | stage-wide burst |
-| `qos:ingest:streamRetentionHours` | 24 | Kinesis retention, 24-8760 |
 | `qos:ingest:manageApiGatewayAccountRole` | true | see `IngestStack` |
 | `qos:ingest:lambdaAssetDir` | (unset) | a bundle built beforehand: skip the build |
+
+The scaling settings (`streamMode`, `streamShards`, `expectedEventsPerSecond`, `memoryMiB`,
+`reservedConcurrency`, `throttleRateLimit`, `throttleBurstLimit`, `streamRetentionHours`) are
+read by `qos_shared_cdk.scaling`, whose table lists them; `qos cost` prices the same values.
 """
 
 from __future__ import annotations
@@ -42,11 +42,12 @@ from qos_shared.limits import RequestLimits
 from qos_shared_cdk.app import run_alone
 from qos_shared_cdk.context import (
     ServiceContext,
+    context_lookup,
     flag,
-    optional_int,
     stack_identity,
     string_list,
 )
+from qos_shared_cdk.scaling import ingest_scaling
 
 # Gitignored (`.build/`); rebuilt on every synth, which takes seconds with a warm uv cache.
 DEFAULT_ASSET_DIR = INGEST_ROOT / ".build" / "lambda"
@@ -56,6 +57,7 @@ def add_ingest_stack(app: App, *, env_name: str, env: Environment | None) -> Ing
     """Build the Lambda bundle and the demo site (unless context names prebuilt ones), add the
     WAF stack and the ingest stack, which deploys after it."""
     context = ServiceContext(app, SERVICE)
+    scaling = ingest_scaling(context_lookup(app))
     prebuilt = context.get("lambdaAssetDir")
     asset_dir = Path(prebuilt) if prebuilt else build_lambda_asset(DEFAULT_ASSET_DIR)
     site = context.get("demoSiteDir")
@@ -75,13 +77,15 @@ def add_ingest_stack(app: App, *, env_name: str, env: Environment | None) -> Ing
         asset_dir=asset_dir,
         demo_site_dir=site_dir,
         cors_allow_origins=None if origins is None else string_list(origins),
-        reserved_concurrency=optional_int(context.get("reservedConcurrency", 50)),
+        reserved_concurrency=scaling.reserved_concurrency,
+        memory_mib=scaling.memory_mib,
+        stream_shards=scaling.stream_shards,
+        throttle_rate_limit=scaling.throttle_rate_limit,
+        throttle_burst_limit=scaling.throttle_burst_limit,
+        stream_retention_hours=scaling.stream_retention_hours,
         origin_verify_version=str(version) if version else None,
         demo_stream_url=str(context.get("demoStreamUrl", DEFAULT_DEMO_STREAM_URL)),
         demo_channel=str(context.get("demoChannel", DEFAULT_DEMO_CHANNEL)),
-        throttle_rate_limit=float(context.get("throttleRateLimit", 500)),
-        throttle_burst_limit=int(context.get("throttleBurstLimit", 1000)),
-        stream_retention_hours=int(context.get("streamRetentionHours", 24)),
         manage_api_gateway_account_role=flag(context.get("manageApiGatewayAccountRole", True)),
     )
     stack.add_stack_dependency(waf, "reads the web ACL's ARN it publishes in us-east-1")

@@ -88,6 +88,8 @@ class IngestStack(ServiceStack):
         demo_site_dir: Path,
         cors_allow_origins: Sequence[str] | None = None,
         reserved_concurrency: int | None = 50,
+        memory_mib: int = 512,
+        stream_shards: int | None = None,
         origin_verify_version: str | None = None,
         demo_stream_url: str = DEFAULT_DEMO_STREAM_URL,
         demo_channel: str = DEFAULT_DEMO_CHANNEL,
@@ -108,6 +110,10 @@ class IngestStack(ServiceStack):
         reserved_concurrency: the function's reserved concurrency, a cap on its cost and on
             what it takes from the account's pool; None reserves nothing (an account whose
             quota is too small to reserve from).
+        memory_mib: the function's memory (CPU grows with it; `qos cost` prices it).
+        stream_shards: None (the default) makes the event stream on-demand; a count makes it
+            provisioned with that many shards (`qos_shared_cdk.scaling` derives one from an
+            expected peak rate).
         origin_verify_version: the origin secret's version the distribution sends; None is
             AWSCURRENT. Set it to the new version id after a rotation (see `edge`).
         manage_api_gateway_account_role: API Gateway writes access logs through one role per
@@ -120,6 +126,10 @@ class IngestStack(ServiceStack):
             reserved_concurrency is None or reserved_concurrency > 0,
             "reserved_concurrency must be positive (or None for no reservation)",
         )
+        blocks.check(128 <= memory_mib <= 10_240, "memory_mib must be 128-10240")
+        blocks.check(
+            stream_shards is None or stream_shards >= 1, "stream_shards must be at least 1"
+        )
         _check_throttling(throttle_rate_limit, throttle_burst_limit)
         _check_retention(stream_retention_hours)
         asset_dir = _checked_asset_dir(asset_dir)
@@ -128,7 +138,9 @@ class IngestStack(ServiceStack):
         # No fixed name: consumers read it from SSM, and CloudFormation can then replace the
         # stream, or the stack can be recreated next to the retained old stream, without a
         # name clash.
-        self.stream = blocks.on_demand_stream(self, "EventStream", stream_retention_hours)
+        self.stream = blocks.data_stream(
+            self, "EventStream", stream_retention_hours, shards=stream_shards
+        )
         self.pseudonym_key = _secret(self, "PseudonymKey", "user_id HMAC key", PSEUDONYM_KEY_LENGTH)
         self.origin_secret = _secret(
             self, "OriginVerifySecret", "CloudFront origin-verify header", ORIGIN_SECRET_LENGTH
@@ -146,6 +158,7 @@ class IngestStack(ServiceStack):
             log_retention,
             secrets=(self.pseudonym_key, self.origin_secret),
             reserved_concurrency=reserved_concurrency,
+            memory_mib=memory_mib,
         )
         self.stream_events = StreamEvents(
             self,
@@ -221,6 +234,7 @@ def _ingest_function(
     *,
     secrets: tuple[secretsmanager.ISecret, secretsmanager.ISecret],
     reserved_concurrency: int | None,
+    memory_mib: int,
 ) -> lambda_.Function:
     pseudonym_key, origin_secret = secrets
     function = blocks.lambda_function(
@@ -247,7 +261,7 @@ def _ingest_function(
         ],
         description=scope.describe(does="validate, enrich and forward player events"),
         tracing=True,
-        memory_size=512,
+        memory_size=memory_mib,
         # API Gateway gives up after 29 s; 15 s leaves room for the sink's retries with backoff
         # while still failing well before the client does.
         timeout=Duration.seconds(15),

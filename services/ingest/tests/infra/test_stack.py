@@ -656,3 +656,70 @@ def test_checkov_skips_carry_a_reason(resources: kit.Resources) -> None:
     handler_skips = {e["id"] for e in _function(resources)["Metadata"]["checkov"]["skip"]}
     # Reserved concurrency is set, so the concurrency finding is fixed, not skipped.
     assert "CKV_AWS_115" not in handler_skips
+
+
+# --- scaling settings (qos_shared_cdk.scaling) -------------------------------------------------
+
+
+def test_a_provisioned_stream_memory_and_reservation_come_from_context(
+    lambda_asset: Path, demo_site: Path
+) -> None:
+    app = _fast_app(
+        **{
+            "qos:ingest:lambdaAssetDir": str(lambda_asset),
+            "qos:ingest:demoSiteDir": str(demo_site),
+            "qos:ingest:streamMode": "provisioned",
+            "qos:ingest:streamShards": "6",
+            "qos:ingest:memoryMiB": 1024,
+            "qos:ingest:reservedConcurrency": "300",
+        }
+    )
+    template = Template.from_stack(add_ingest_stack(app, env_name="qa", env=None))
+    template.has_resource_properties(
+        "AWS::Kinesis::Stream",
+        {"StreamModeDetails": {"StreamMode": "PROVISIONED"}, "ShardCount": 6},
+    )
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {"Handler": HANDLER, "MemorySize": 1024, "ReservedConcurrentExecutions": 300},
+    )
+
+
+def test_a_provisioned_stream_is_sized_from_the_expected_rate(
+    lambda_asset: Path, demo_site: Path
+) -> None:
+    # 3,500 events/s of 1,000 bytes: 3.5 MB/s and 3,500 records/s, i.e. 3.5 shards' worth,
+    # doubled for headroom and rounded up.
+    app = _fast_app(
+        **{
+            "qos:ingest:lambdaAssetDir": str(lambda_asset),
+            "qos:ingest:demoSiteDir": str(demo_site),
+            "qos:ingest:streamMode": "provisioned",
+            "qos:ingest:expectedEventsPerSecond": "3500",
+        }
+    )
+    template = Template.from_stack(add_ingest_stack(app, env_name="qa", env=None))
+    template.has_resource_properties("AWS::Kinesis::Stream", {"ShardCount": 7})
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        ({"qos:ingest:streamMode": "provisioned"}, "streamShards or"),
+        ({"qos:ingest:streamShards": "4"}, "needs qos:ingest:streamMode provisioned"),
+        ({"qos:ingest:streamMode": "burst"}, "on-demand or provisioned"),
+        ({"qos:ingest:memoryMiB": "64"}, "memoryMiB: 128-10240"),
+    ],
+)
+def test_bad_scaling_context_is_refused_by_key(
+    lambda_asset: Path, demo_site: Path, context: dict[str, str], message: str
+) -> None:
+    app = _fast_app(
+        **{
+            "qos:ingest:lambdaAssetDir": str(lambda_asset),
+            "qos:ingest:demoSiteDir": str(demo_site),
+            **context,
+        }
+    )
+    with pytest.raises(ValueError, match=message):
+        add_ingest_stack(app, env_name="qa", env=None)

@@ -548,3 +548,9 @@ def test_the_glue_events_table_has_the_playback_columns() -> None:
         "player_version": "string",
         "bandwidth_estimate_bps": "bigint",
     }
+
+
+def test_app_refuses_storage_settings_out_of_range_by_their_key() -> None:
+    app = _app(**{"qos:lake:transitionToIaDays": "10"})
+    with pytest.raises(ValueError, match="qos:lake:transitionToIaDays: 30-36500, got 10"):
+        add_lake_stack(app, env_name="ctx", env=None)

@@ -14,7 +14,6 @@ CDK context read here (cdk.json, or `-c key=value` on the command line):
 | `qos:realtime:lambdaAssetDir` | (built) | a publisher bundle built beforehand: skip the build |
 | `qos:realtime:flinkApplicationZip` | (built) | a PyFlink application zip built beforehand |
 | `qos:realtime:flinkRuntime` | from `flink/pom.xml` | MSF runtime, e.g. `FLINK-2_2` |
-| `qos:realtime:flinkParallelism` | 1 | the job's parallelism (KPUs with 1 per KPU) |
 | `qos:realtime:windowSeconds` | 60 | tumbling window length, 5-3600 |
 | `qos:realtime:allowedLatenessSeconds` | 5 | watermark delay |
 | `qos:realtime:dedupeTtlSeconds` | 3600 | how long the job drops an event_id's duplicates |
@@ -23,11 +22,13 @@ CDK context read here (cdk.json, or `-c key=value` on the command line):
 | `qos:realtime:revisionHorizonSeconds` | 600 | late records this recent correct their window |
 | `qos:realtime:namespace` | `IVS/QoS` | CloudWatch namespace of the KPIs |
 | `qos:realtime:legacyNamespace` | (the same) | namespace of the original five names |
-| `qos:realtime:legacyMetrics` | true | publish the original five names at all |
-| `qos:realtime:channels` | `[]` | channels published with a `Channel` dimension |
 | `qos:realtime:alarmThresholds` | see `dashboard` | `{"startup_time_p95": 5, ...}` (or as JSON) |
 | `qos:realtime:alarmEmail` | (none) | an address the alarm topic e-mails; absent: no subscription |
 | `qos:skipPreflight` | false | don't check that the SSM parameters read exist (offline synth) |
+
+The scaling settings (`flinkParallelism`, `flinkParallelismPerKpu`, `flinkAutoScaling`,
+`publisherMemoryMiB`, `publisherReservedConcurrency`, `channels`, `legacyMetrics`) are read by
+`qos_shared_cdk.scaling`, whose table lists them; `qos cost` prices the same values.
 
 Without `flinkApplicationZip`, the zip is built by the Flink job's own packaging
 (`qos_realtime.flink_package`; Maven builds the connector jar when it is missing), and a
@@ -49,7 +50,8 @@ from qos_realtime_infra.service_code import FLINK_PACKAGING
 from qos_realtime_infra.stack import DEFAULT_FLINK_RUNTIME, SERVICE, RealtimeStack
 from qos_shared.views import DEFAULT_RULES
 from qos_shared_cdk.app import run_alone
-from qos_shared_cdk.context import ServiceContext, flag, stack_identity, string_list
+from qos_shared_cdk.context import ServiceContext, context_lookup, stack_identity
+from qos_shared_cdk.scaling import realtime_scaling
 
 POM = REALTIME_ROOT / "flink" / "pom.xml"
 
@@ -57,6 +59,7 @@ POM = REALTIME_ROOT / "flink" / "pom.xml"
 def add_realtime_stack(app: App, *, env_name: str, env: Environment | None) -> RealtimeStack:
     """Build what isn't given in context (the publisher bundle, the Flink zip) and add the stack."""
     context = ServiceContext(app, SERVICE)
+    scaling = realtime_scaling(context_lookup(app))
     prebuilt = context.get("lambdaAssetDir")
     lambda_dir = Path(prebuilt) if prebuilt else build_lambda_asset(DEFAULT_OUT)
     thresholds = context.get("alarmThresholds")
@@ -66,7 +69,11 @@ def add_realtime_stack(app: App, *, env_name: str, env: Environment | None) -> R
         lambda_asset_dir=lambda_dir,
         flink_application_zip=flink_application_zip(app, runtime),
         flink_runtime=runtime,
-        flink_parallelism=int(context.get("flinkParallelism", 1)),
+        flink_parallelism=scaling.flink_parallelism,
+        flink_parallelism_per_kpu=scaling.flink_parallelism_per_kpu,
+        flink_auto_scaling=scaling.flink_auto_scaling,
+        publisher_memory_mib=scaling.publisher_memory_mib,
+        publisher_reserved_concurrency=scaling.publisher_reserved_concurrency,
         window_seconds=int(context.get("windowSeconds", 60)),
         allowed_lateness_seconds=float(context.get("allowedLatenessSeconds", 5.0)),
         dedupe_ttl_seconds=int(context.get("dedupeTtlSeconds", 3600)),
@@ -79,8 +86,8 @@ def add_realtime_stack(app: App, *, env_name: str, env: Environment | None) -> R
         revision_horizon_seconds=int(context.get("revisionHorizonSeconds", 600)),
         namespace=str(context.get("namespace", "IVS/QoS")),
         legacy_namespace=context.get("legacyNamespace") or None,
-        legacy_metrics=flag(context.get("legacyMetrics", True)),
-        channels=string_list(context.get("channels", [])),
+        legacy_metrics=scaling.legacy_metrics,
+        channels=scaling.channels,
         alarm_thresholds=None if thresholds is None else _thresholds(thresholds),
         alarm_email=str(context.get("alarmEmail") or "").strip() or None,
     )

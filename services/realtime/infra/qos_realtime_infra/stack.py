@@ -106,6 +106,9 @@ class RealtimeStack(ServiceStack):
         flink_runtime: str = DEFAULT_FLINK_RUNTIME,
         flink_parallelism: int = 1,
         flink_parallelism_per_kpu: int = 1,
+        flink_auto_scaling: bool = True,
+        publisher_memory_mib: int = 256,
+        publisher_reserved_concurrency: int | None = None,
         window_seconds: int = 60,
         allowed_lateness_seconds: float = 5.0,
         dedupe_ttl_seconds: int = 3600,
@@ -128,6 +131,11 @@ class RealtimeStack(ServiceStack):
         flink_application_zip: the PyFlink job's application zip (`main.py` at its root and one
             connector jar, found and named in the run options).
         flink_runtime: MSF's runtime environment; must match the connector jar's Flink version.
+        flink_parallelism / flink_parallelism_per_kpu / flink_auto_scaling: the job's starting
+            parallelism, tasks per KPU (KPUs = parallelism / per KPU, rounded up), and whether
+            Managed Flink scales it with CPU use (`qos_shared_cdk.scaling`).
+        publisher_memory_mib / publisher_reserved_concurrency: the CloudWatch publisher
+            function's memory and reservation (None: nothing reserved).
         window_seconds / allowed_lateness_seconds: the job's tumbling window and watermark delay.
         dedupe_ttl_seconds: how long the job remembers an event_id to drop its duplicates (more
             than the lateness plus Kinesis' redelivery horizon; state grows with it).
@@ -165,6 +173,11 @@ class RealtimeStack(ServiceStack):
             " datapoint)",
         )
         check(flink_parallelism >= 1 and flink_parallelism_per_kpu >= 1, "parallelism >= 1")
+        check(128 <= publisher_memory_mib <= 10_240, "publisher_memory_mib must be 128-10240")
+        check(
+            publisher_reserved_concurrency is None or publisher_reserved_concurrency > 0,
+            "publisher_reserved_concurrency must be positive (or None for no reservation)",
+        )
         check(
             1 <= alarm_datapoints_to_alarm <= alarm_evaluation_periods,
             "alarm_datapoints_to_alarm must be between 1 and alarm_evaluation_periods",
@@ -207,6 +220,7 @@ class RealtimeStack(ServiceStack):
             job_properties,
             runtime=flink_runtime,
             parallelism=(flink_parallelism, flink_parallelism_per_kpu),
+            auto_scaling=flink_auto_scaling,
             log_retention=log_retention,
         )
         self.application_lifecycle = self._lifecycle(
@@ -218,7 +232,13 @@ class RealtimeStack(ServiceStack):
             },
             log_retention,
         )
-        self.publisher = self._publisher(lambda_asset_dir, config, log_retention)
+        self.publisher = self._publisher(
+            lambda_asset_dir,
+            config,
+            log_retention,
+            memory_mib=publisher_memory_mib,
+            reserved_concurrency=publisher_reserved_concurrency,
+        )
         self.dashboard = cw.Dashboard(
             self,
             "Dashboard",
@@ -257,6 +277,7 @@ class RealtimeStack(ServiceStack):
         *,
         runtime: str,
         parallelism: tuple[int, int],
+        auto_scaling: bool,
         log_retention: logs.RetentionDays,
     ) -> flink.CfnApplication:
         """The application running the zip (and its connector jar, `application_zip[1]`) with
@@ -363,7 +384,7 @@ class RealtimeStack(ServiceStack):
                         configuration_type="CUSTOM",
                         parallelism=parallelism[0],
                         parallelism_per_kpu=parallelism[1],
-                        auto_scaling_enabled=True,
+                        auto_scaling_enabled=auto_scaling,
                     ),
                 ),
                 application_snapshot_configuration=flink.CfnApplication.ApplicationSnapshotConfigurationProperty(
@@ -441,7 +462,13 @@ class RealtimeStack(ServiceStack):
     # --- the publisher ------------------------------------------------------------------------
 
     def _publisher(
-        self, asset_dir: Path, config: PublisherConfig, log_retention: logs.RetentionDays
+        self,
+        asset_dir: Path,
+        config: PublisherConfig,
+        log_retention: logs.RetentionDays,
+        *,
+        memory_mib: int,
+        reserved_concurrency: int | None,
     ) -> lambda_.Function:
         environment = {
             "QOS_REALTIME_PUBLISHER_NAMESPACE": config.namespace,
@@ -467,7 +494,8 @@ class RealtimeStack(ServiceStack):
             role_description=self.describe("CloudWatch publisher"),
             statements=[put_metrics],
             log_retention=log_retention,
-            memory_size=256,
+            memory_size=memory_mib,
+            reserved_concurrency=reserved_concurrency,
             # Room for the sink's retries (5 attempts, backoff capped at 5 s) on a few calls.
             timeout=Duration.seconds(60),
             environment=environment,

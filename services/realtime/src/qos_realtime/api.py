@@ -13,6 +13,8 @@
   `build_flink_jar` (the shaded connector jar, cached), `flink_property_groups` (the
   application's runtime properties), `check_flink_connector` (the version of the connector a jar
   holds, if it fits an MSF runtime such as `flink_runtime()`, the pom's).
+- The CloudWatch bill's driver: `cloudwatch_series_count` (metrics the publisher creates for
+  so many platforms, allowed channels and renditions), for the cost model.
 - The publisher Lambda's handler, for a harness that invokes it as Lambda would:
   `publisher_lambda_handler()` (imported on call: it needs Powertools, not DuckDB).
 
@@ -28,6 +30,7 @@ from typing import Any
 
 from qos_realtime.adapters.metric_store import MetricReader, MetricStore, UnknownMetric
 from qos_realtime.adapters.window_engine import WindowEngine, spill_dir_default
+from qos_realtime.domain.naming import series_count as cloudwatch_series_count
 from qos_realtime.domain.rows import MetricRow
 from qos_realtime.domain.windows import WindowConfig
 from qos_realtime.flink_connector import check_connector_jar as check_flink_connector
@@ -53,6 +56,7 @@ __all__ = [
     "WindowEngine",
     "build_flink_jar",
     "check_flink_connector",
+    "cloudwatch_series_count",
     "flink_property_groups",
     "flink_runtime",
     "publisher_lambda_handler",

@@ -646,3 +646,48 @@ def test_cdk_json_runs_the_app_with_the_platform_s_feature_flags() -> None:
     flags = kit.feature_flags(REALTIME_ROOT / "cdk.json")
     assert flags
     assert flags == kit.feature_flags(REALTIME_ROOT.parents[1] / "infra" / "cdk.json")
+
+
+def test_flink_and_publisher_scaling_come_from_context(lambda_asset: Path, flink_zip: Path) -> None:
+    app = _fast_app(
+        **{
+            "qos:realtime:lambdaAssetDir": str(lambda_asset),
+            "qos:realtime:flinkApplicationZip": str(flink_zip),
+            "qos:realtime:flinkRuntime": "FLINK-1_20",
+            "qos:realtime:flinkParallelism": "8",
+            "qos:realtime:flinkParallelismPerKpu": 2,
+            "qos:realtime:flinkAutoScaling": "false",
+            "qos:realtime:publisherMemoryMiB": "512",
+            "qos:realtime:publisherReservedConcurrency": "4",
+        }
+    )
+    resources = Template.from_stack(add_realtime_stack(app, env_name="qa", env=None)).to_json()[
+        "Resources"
+    ]
+    _, application = kit.only(resources, "AWS::KinesisAnalyticsV2::Application")
+    flink_config = application["Properties"]["ApplicationConfiguration"][
+        "FlinkApplicationConfiguration"
+    ]
+    assert flink_config["ParallelismConfiguration"] == {
+        "ConfigurationType": "CUSTOM",
+        "Parallelism": 8,
+        "ParallelismPerKPU": 2,
+        "AutoScalingEnabled": False,
+    }
+    publisher = function(resources, HANDLER)["Properties"]
+    assert (publisher["MemorySize"], publisher["ReservedConcurrentExecutions"]) == (512, 4)
+
+
+def test_flink_parallelism_per_kpu_out_of_range_is_refused(
+    lambda_asset: Path, flink_zip: Path
+) -> None:
+    app = _fast_app(
+        **{
+            "qos:realtime:lambdaAssetDir": str(lambda_asset),
+            "qos:realtime:flinkApplicationZip": str(flink_zip),
+            "qos:realtime:flinkRuntime": "FLINK-1_20",
+            "qos:realtime:flinkParallelismPerKpu": "9",
+        }
+    )
+    with pytest.raises(ValueError, match="flinkParallelismPerKpu: 1-8"):
+        add_realtime_stack(app, env_name="qa", env=None)

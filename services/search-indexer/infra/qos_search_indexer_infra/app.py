@@ -15,13 +15,7 @@ CDK context read here (cdk.json, or `-c key=value` on the command line):
 | `qos:search-indexer:savedObjects` | `dashboards/qos-dashboards.ndjson` | NDJSON to bundle |
 | `qos:search-indexer:domainName` | `qos-<env>-search` | 3-28 characters |
 | `qos:search-indexer:engineVersion` | `OpenSearch_2.19` | the local node's version |
-| `qos:search-indexer:instanceType` | `t3.small.search` | data node type |
-| `qos:search-indexer:instanceCount` | 1 | data nodes; zone awareness from 2 |
 | `qos:search-indexer:availabilityZoneCount` | 2 (3 for an odd count) | with 2+ nodes |
-| `qos:search-indexer:volumeSizeGiB` | 10 | gp3 volume per node |
-| `qos:search-indexer:shards` | 1 | primary shards per daily index |
-| `qos:search-indexer:replicas` | 0 on one node, else 1 | replicas per daily index |
-| `qos:search-indexer:deleteAfterDays` | 30 | ISM deletes a daily index after this |
 | `qos:search-indexer:removalPolicy` | `retain` in `prod`, else `destroy` | the domain's |
 | `qos:search-indexer:domainLogs` | true | slow, application and audit logs to CloudWatch |
 | `qos:search-indexer:adminEmail` | (unset) | invite this e-mail as a Dashboards admin |
@@ -34,10 +28,13 @@ CDK context read here (cdk.json, or `-c key=value` on the command line):
 | `qos:search-indexer:indexerParallelizationFactor` | 1 | concurrent batches per shard, 1-10 |
 | `qos:search-indexer:indexerRetryAttempts` | 1000 | retries of a failed batch, 0-10000 |
 | `qos:search-indexer:indexerMaxRecordAgeHours` | 6 | then the batch goes to the queue, 1-12 |
-| `qos:search-indexer:indexerMemoryMiB` | 512 | the indexer function's memory |
 | `qos:search-indexer:expireFailedDays` | 90 | lifetime of the dead letters |
 | `qos:search-indexer:setupRunId` | (unset) | any new value re-runs the setup |
 | `qos:skipPreflight` | false | don't check that the SSM parameters read exist (offline synth) |
+
+The sizing settings (`instanceType`, `instanceCount`, `volumeSizeGiB`, `shards`, `replicas`,
+`deleteAfterDays`, `indexerMemoryMiB`, `indexerReservedConcurrency`) are read by
+`qos_shared_cdk.scaling`, whose table lists them; `qos cost` prices the same values.
 """
 
 from __future__ import annotations
@@ -61,11 +58,13 @@ from qos_search_indexer_infra.stack import (
 from qos_shared_cdk.app import run_alone
 from qos_shared_cdk.context import (
     ServiceContext,
+    context_lookup,
     flag,
     optional_int,
     stack_identity,
     string_list,
 )
+from qos_shared_cdk.scaling import search_scaling
 
 PRODUCTION_ENV_NAMES = frozenset({"prod"})
 
@@ -77,6 +76,7 @@ def add_search_indexer_stack(
 ) -> SearchIndexerStack:
     """Build the functions' bundle (unless context names a prebuilt one) and add the stack."""
     context = ServiceContext(app, SERVICE)
+    scaling = search_scaling(context_lookup(app))
     prebuilt = context.get("lambdaAssetDir")
     if prebuilt:
         asset_dir = Path(prebuilt)
@@ -94,13 +94,13 @@ def add_search_indexer_stack(
         lambda_asset_dir=asset_dir,
         domain_name=context.get("domainName") or None,
         engine_version=str(context.get("engineVersion", DEFAULT_ENGINE_VERSION)),
-        instance_type=str(context.get("instanceType", "t3.small.search")),
-        instance_count=int(context.get("instanceCount", 1)),
+        instance_type=scaling.instance_type,
+        instance_count=scaling.instance_count,
         availability_zone_count=optional_int(context.get("availabilityZoneCount")),
-        volume_size_gib=int(context.get("volumeSizeGiB", 10)),
-        shards=int(context.get("shards", 1)),
-        replicas=optional_int(context.get("replicas")),
-        delete_after_days=int(context.get("deleteAfterDays", 30)),
+        volume_size_gib=scaling.volume_size_gib,
+        shards=scaling.shards,
+        replicas=scaling.replicas,
+        delete_after_days=scaling.delete_after_days,
         removal_policy=_REMOVAL_POLICIES[removal],
         domain_logs=flag(context.get("domainLogs", True)),
         dashboards_admin_email=str(admin_email) if admin_email else None,
@@ -112,7 +112,8 @@ def add_search_indexer_stack(
             parallelization_factor=int(context.get("indexerParallelizationFactor", 1)),
             retry_attempts=int(context.get("indexerRetryAttempts", 1000)),
             max_record_age_hours=int(context.get("indexerMaxRecordAgeHours", 6)),
-            memory_mib=int(context.get("indexerMemoryMiB", 512)),
+            memory_mib=scaling.indexer_memory_mib,
+            reserved_concurrency=scaling.indexer_reserved_concurrency,
         ),
         expire_failed_days=int(context.get("expireFailedDays", 90)),
         setup_run_id=None if run_id is None else str(run_id),

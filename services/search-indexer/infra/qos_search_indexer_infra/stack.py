@@ -148,7 +148,8 @@ class IndexerSource:
     """How the indexer function reads the ingest stream (its event source mapping): up to
     `batch_size` records or `batching_window_s` seconds a batch, `parallelization_factor`
     concurrent batches per shard, a failed batch retried `retry_attempts` times (bisected) or
-    until its records are `max_record_age_hours` old, then named in the on-failure queue."""
+    until its records are `max_record_age_hours` old, then named in the on-failure queue; the
+    function has `memory_mib` and `reserved_concurrency` (None: nothing reserved)."""
 
     batch_size: int = 1000
     batching_window_s: int = 5
@@ -156,6 +157,7 @@ class IndexerSource:
     retry_attempts: int = 1000
     max_record_age_hours: int = 6
     memory_mib: int = 512
+    reserved_concurrency: int | None = None
 
     def __post_init__(self) -> None:
         check(1 <= self.batch_size <= 10_000, "indexer batch_size: 1-10000")
@@ -166,6 +168,10 @@ class IndexerSource:
         # must still be in the stream to be read again.
         check(1 <= self.max_record_age_hours <= 12, "indexer max_record_age_hours: 1-12")
         check(256 <= self.memory_mib <= 10_240, "indexer memory_mib: 256-10240")
+        check(
+            self.reserved_concurrency is None or self.reserved_concurrency > 0,
+            "indexer reserved_concurrency must be positive (or None for no reservation)",
+        )
 
 
 class SearchIndexerStack(ServiceStack):
@@ -563,6 +569,7 @@ class SearchIndexerStack(ServiceStack):
                 does="ingest and views streams -> OpenSearch, _id = event_id"
             ),
             memory_size=source.memory_mib,
+            reserved_concurrency=source.reserved_concurrency,
             # A batch's _bulk and its in-invocation retries take seconds; room for a slow node.
             timeout=Duration.minutes(2),
             environment={

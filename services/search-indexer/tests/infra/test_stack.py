@@ -954,3 +954,44 @@ test_bad_settings_are_refused_before_synthesis = kit.bad_settings_test(
 def test_bad_indexer_settings_are_refused(settings: dict[str, int], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         IndexerSource(**settings)
+
+
+def test_app_sizes_the_domain_and_the_indexer_from_context(lambda_asset: Path) -> None:
+    app = _fast_app(
+        **{
+            "qos:search-indexer:lambdaAssetDir": str(lambda_asset),
+            "qos:search-indexer:instanceType": "r6g.large.search",
+            "qos:search-indexer:instanceCount": 2,
+            "qos:search-indexer:volumeSizeGiB": "200",
+            "qos:search-indexer:shards": "4",
+            "qos:search-indexer:indexerMemoryMiB": "1024",
+            "qos:search-indexer:indexerReservedConcurrency": "10",
+        }
+    )
+    resources: kit.Resources = Template.from_stack(
+        add_search_indexer_stack(app, env_name="qa", env=None)
+    ).to_json()["Resources"]
+    _, domain = kit.only(resources, "AWS::OpenSearchService::Domain")
+    cluster = domain["Properties"]["ClusterConfig"]
+    assert (cluster["InstanceType"], cluster["InstanceCount"]) == ("r6g.large.search", 2)
+    assert domain["Properties"]["EBSOptions"]["VolumeSize"] == 200
+    _, setup = kit.only(resources, "Custom::QosSearchSetup")
+    assert (setup["Properties"]["Shards"], setup["Properties"]["Replicas"]) == (4, 1)
+    (indexer,) = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::Lambda::Function"
+        and r["Properties"].get("Handler") == INDEXER_HANDLER
+    ]
+    assert (indexer["MemorySize"], indexer["ReservedConcurrentExecutions"]) == (1024, 10)
+
+
+def test_app_refuses_a_volume_below_the_minimum_by_its_key(lambda_asset: Path) -> None:
+    app = _fast_app(
+        **{
+            "qos:search-indexer:lambdaAssetDir": str(lambda_asset),
+            "qos:search-indexer:volumeSizeGiB": "5",
+        }
+    )
+    with pytest.raises(ValueError, match="qos:search-indexer:volumeSizeGiB: 10-16384"):
+        add_search_indexer_stack(app, env_name="qa", env=None)

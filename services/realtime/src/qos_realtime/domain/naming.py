@@ -160,3 +160,19 @@ PUBLISHED: dict[str, PublishedMetric] = _published(DISTRIBUTIONS)
 LEGACY: dict[str, PublishedMetric] = {
     p.legacy_name: p for p in PUBLISHED.values() if p.legacy_name is not None
 }
+
+
+def series_count(*, platforms: int, channels: int, renditions: int, legacy_metrics: bool) -> int:
+    """How many CloudWatch metrics (a name and a dimension set, what CloudWatch bills) the
+    publisher creates, by `datums`' rules: each published name (distributions once) with no
+    dimension, per `ClientPlatform` value and per allowed `Channel`; share metrics once more per
+    `Rendition`; the original five names per `ClientPlatform` when `legacy_metrics`."""
+    if min(platforms, channels, renditions) < 0:
+        raise ValueError("platforms, channels and renditions must be at least 0")
+    groups = 1 + platforms + channels
+    single = {p.name: p for p in PUBLISHED.values() if not p.distribution}
+    total = sum(groups * (renditions if p.kind == "share" else 1) for p in single.values())
+    total += groups * len(DISTRIBUTIONS)
+    if legacy_metrics:
+        total += platforms * len(LEGACY)
+    return total
