@@ -119,8 +119,11 @@ export function createQosMonitor(options) {
         retryMaxMs: positive(options.retryMaxMs, 30_000),
         useBeacon: options.useBeacon !== false,
         beaconMaxBytes: positive(options.beaconMaxBytes, 64 * 1024),
+        storage: env.storage,
       })
     : null;
+  // What an earlier page (or this one, before it went) could not send at exit.
+  transport?.restore();
 
   /** @type {Adapter | null} */
   let adapter = null;
@@ -158,8 +161,9 @@ export function createQosMonitor(options) {
   /**
    * @param {MetricType} type
    * @param {Record<string, unknown>} fields
+   * @param {{priority?: boolean}} [how] `priority`: first to leave at page exit (final summary, STOP).
    */
-  function emit(type, fields) {
+  function emit(type, fields, how = {}) {
     if (!session) return;
     const version = options.playerVersion ?? adapter?.probe.playerVersion?.();
     /** @type {QosEvent} */
@@ -189,7 +193,7 @@ export function createQosMonitor(options) {
     }
     if (transport) {
       const wire = legacy ? toLegacyData(event) : event;
-      if (wire) transport.enqueue(wire);
+      if (wire) transport.enqueue(wire, how);
     }
   }
 
@@ -248,7 +252,7 @@ export function createQosMonitor(options) {
       dropped_frames: droppedFrames,
       buffer_duration_ms: buffer !== undefined ? duration(buffer) : undefined,
       is_final: final,
-    });
+    }, { priority: final });
   }
 
   function startSummaryTimer() {
@@ -281,7 +285,7 @@ export function createQosMonitor(options) {
     emit('STOP', {
       end_playback_position_sec: position(),
       exit_before_start: !s.started && !s.fatalError,
-    });
+    }, { priority: true });
   }
 
   function position() {
@@ -376,10 +380,15 @@ export function createQosMonitor(options) {
     const { document, window } = env;
     if (document) {
       const onVisibility = () => {
-        if (document.visibilityState !== 'hidden') return;
+        if (document.visibilityState !== 'hidden') {
+          // Shown again: what waited in the outbox while hidden goes by fetch.
+          transport?.restore();
+          return;
+        }
         open()?.markHidden(env.now());
-        // Mobile browsers may kill a hidden page without pagehide: hand the queue over now.
-        transport?.flushOnExit();
+        // Mobile browsers may kill a hidden page without pagehide: hand the queue over now,
+        // keeping part of the keepalive budget for the exit's own events.
+        transport?.flushOnExit({ exit: false });
       };
       document.addEventListener('visibilitychange', onVisibility);
       pageCleanup.push(() => document.removeEventListener('visibilitychange', onVisibility));
@@ -387,10 +396,16 @@ export function createQosMonitor(options) {
     if (window) {
       const onPageHide = () => {
         endSession('pagehide');
-        transport?.flushOnExit({ includeInFlight: true });
+        transport?.flushOnExit({ includeInFlight: true, exit: true });
+      };
+      // Back from the back/forward cache: the outbox may hold what the exit could not send.
+      const onPageShow = (/** @type {{persisted?: boolean}} */ event) => {
+        if (event?.persisted) transport?.restore();
       };
       window.addEventListener('pagehide', onPageHide);
+      window.addEventListener('pageshow', onPageShow);
       pageCleanup.push(() => window.removeEventListener('pagehide', onPageHide));
+      pageCleanup.push(() => window.removeEventListener('pageshow', onPageShow));
     }
   }
 
@@ -451,7 +466,7 @@ export function createQosMonitor(options) {
         eventsEmitted,
         delivery: transport
           ? transport.stats()
-          : { queued: 0, inFlight: 0, sent: 0, beaconed: 0, dropped: 0, rejected: 0, failed: 0, retries: 0, requests: 0 },
+          : { queued: 0, inFlight: 0, sent: 0, beaconed: 0, stored: 0, restored: 0, dropped: 0, rejected: 0, failed: 0, retries: 0, requests: 0 },
       };
       return Object.freeze(snapshot);
     },

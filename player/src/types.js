@@ -59,6 +59,7 @@
  * @typedef {object} StorageLike
  * @property {(key: string) => string | null} getItem
  * @property {(key: string, value: string) => void} setItem
+ * @property {(key: string) => void} [removeItem]
  */
 
 /**
