@@ -66,7 +66,8 @@ import { SCHEMA_VERSION, SDK_VERSION } from './version.js';
 
 /**
  * @typedef {object} QosMonitor
- * @property {(player: HTMLVideoElement | IvsPlayerLike) => void} attach
+ * @property {(player: HTMLVideoElement | IvsPlayerLike, how?: {hls?: import('./types.js').HlsLike}) => void} attach
+ *   With a video element played by hls.js, pass `{hls}`: live playlists and hls.js's latency.
  * @property {() => void} detach Ends the open session (final summary and STOP) and stops listening.
  * @property {() => Promise<void>} flush Send what is queued now.
  * @property {(error: PlayerErrorInfo) => void} reportError An error the adapter cannot see
@@ -145,6 +146,8 @@ export function createQosMonitor(options) {
   let summaryTimer = null;
   /** @type {(() => void)[]} */
   let pageCleanup = [];
+  /** The open session's start was refused by the autoplay policy: the next intent restarts startup. */
+  let awaitingViewer = false;
 
   const open = () => (session && session.open ? session : null);
 
@@ -200,6 +203,7 @@ export function createQosMonitor(options) {
   /** @param {{autoplay?: boolean, joined?: boolean}} how */
   function openSession({ autoplay, joined = false }) {
     stopSummaryTimer();
+    awaitingViewer = false;
     const hidden = env.document?.visibilityState === 'hidden';
     session = new PlaybackSession({ id: env.randomUUID(), now: env.now(), joined, hiddenAtIntent: hidden });
     sessionCount += 1;
@@ -299,8 +303,23 @@ export function createQosMonitor(options) {
   const signals = {
     intent({ autoplay } = {}) {
       const s = open();
+      if (s && awaitingViewer && !s.started) {
+        // The play the viewer asked for after the autoplay policy refused one: startup runs from
+        // here (docs/metrics.md), the wait for the click is not part of it.
+        awaitingViewer = false;
+        s.intentAt = env.now();
+        s.phaseSince = s.intentAt;
+        s.hiddenDuringStartup = env.document?.visibilityState === 'hidden';
+      }
       if (s) s.resume();
       else openSession({ autoplay });
+    },
+    blocked() {
+      const s = open();
+      if (s && !s.started) awaitingViewer = true;
+    },
+    playerGone(reason) {
+      detach(reason);
     },
     firstFrameOrPlaying() {
       const s = open();
@@ -411,14 +430,35 @@ export function createQosMonitor(options) {
 
   // ---- the public object ----------------------------------------------------------------
 
+  /**
+   * End the open session (final summary and STOP), stop listening to the player and the page,
+   * and send what is queued.
+   * @param {string} reason
+   */
+  function detach(reason) {
+    if (!attachedTo) return;
+    endSession(reason);
+    const made = adapter;
+    adapter = null;
+    attachedTo = null;
+    made?.detach();
+    for (const cleanup of pageCleanup.splice(0)) cleanup();
+    stopSummaryTimer();
+    externalQuality = false;
+    lastQuality = undefined;
+    awaitingViewer = false;
+    transport?.close();
+    void transport?.flush();
+  }
+
   /** @type {QosMonitor} */
   const monitor = {
-    attach(player) {
+    attach(player, { hls } = {}) {
       if (player === attachedTo) return;
       if (attachedTo) monitor.detach();
       let made;
       if (isIvsPlayer(player)) made = attachIvs(player, signals, { instrument });
-      else if (isVideoElement(player)) made = attachVideo(player, signals, { externalQuality: () => externalQuality, instrument });
+      else if (isVideoElement(player)) made = attachVideo(player, signals, { externalQuality: () => externalQuality, instrument, hls });
       else throw new TypeError('attach: expected an Amazon IVS player or an HTMLVideoElement');
       adapter = made;
       attachedTo = player;
@@ -426,17 +466,7 @@ export function createQosMonitor(options) {
       made.syncInitialState();
     },
     detach() {
-      if (!attachedTo) return;
-      endSession('detach');
-      adapter?.detach();
-      for (const cleanup of pageCleanup.splice(0)) cleanup();
-      stopSummaryTimer();
-      adapter = null;
-      attachedTo = null;
-      externalQuality = false;
-      lastQuality = undefined;
-      transport?.close();
-      void transport?.flush();
+      detach('detach');
     },
     flush() {
       return transport ? transport.flush() : Promise.resolve();

@@ -82,6 +82,17 @@
  * @property {(...args: any[]) => void} load
  * @property {() => void} play
  * @property {(time: number) => void} seekTo
+ * @property {() => void} [delete]
+ */
+
+/**
+ * What the video adapter reads of an hls.js instance (`new Hls()`), when the page passes it to
+ * `monitor.attach(video, {hls})`: whether the playlist is live, and hls.js's latency estimate.
+ * @typedef {object} HlsLike
+ * @property {number} [latency] Seconds behind the live edge (hls.js `hls.latency`).
+ * @property {{live?: boolean} | null} [latestLevelDetails] hls.js ≥ 1.6.
+ * @property {{details?: {live?: boolean}}[]} [levels]
+ * @property {number} [currentLevel]
  */
 
 /**
@@ -138,6 +149,10 @@
  * @property {(quality: Quality) => void} quality
  * @property {(reason: string) => void} newContent The source changed: the open session ends.
  * @property {() => void} joinPlaying Attached to a player that is already playing.
+ * @property {() => void} blocked The browser refused to start playback (autoplay policy): the
+ *   wait for the viewer's click is not startup.
+ * @property {(reason: string) => void} playerGone The player was destroyed (IVS `delete()`):
+ *   the session ends and the monitor detaches.
  * @property {() => boolean} hasOpenSession
  * @property {() => string | null} openSessionId
  */

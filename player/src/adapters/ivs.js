@@ -19,6 +19,8 @@ import { IVS_PLAYER_EVENT, IVS_PLAYER_STATE } from '../ivs-constants.js';
 
 /** Durations the IVS player reports for streams of unknown length (its docs: Infinity or 1 << 30). */
 const UNBOUNDED_DURATION = 2 ** 30;
+/** An element seek shorter than this is the player skipping a gap, not the viewer seeking. */
+const MIN_VIEWER_SEEK_S = 1;
 
 /**
  * @param {any} target
@@ -63,12 +65,60 @@ export function attachIvs(player, signals, { instrument }) {
   /** The IVS session id seen when frames started: another one on READY means new content. */
   /** @type {string | undefined} */
   let playingPlayerSession;
+  /** The element the player renders into, once known, and the playhead before a seek. */
+  /** @type {HTMLVideoElement | null} */
+  let video = null;
+  let lastTime = 0;
+  /** A seek through the element is under way (ended by SEEK_COMPLETED or PLAYING). */
+  let elementSeek = false;
+
+  /** @type {Record<string, () => void>} */
+  const videoHandlers = {
+    timeupdate() {
+      if (!video?.seeking) lastTime = video?.currentTime ?? lastTime;
+    },
+    seeking() {
+      const to = video?.currentTime ?? 0;
+      if (Math.abs(to - lastTime) < MIN_VIEWER_SEEK_S) return;
+      elementSeek = true;
+      signals.seeking();
+    },
+    seeked() {
+      if (!video) return;
+      lastTime = video.currentTime;
+      // The player pauses the element until it has data; it then sends SEEK_COMPLETED.
+      if (elementSeek && !video.paused) endElementSeek();
+    },
+  };
+
+  function endElementSeek() {
+    if (!elementSeek) return;
+    elementSeek = false;
+    signals.seeked();
+  }
+
+  /** Listen to the element once the player has one (attachHTMLVideoElement may come later). */
+  function hookVideo() {
+    if (video) return;
+    const element = safely(() => player.getHTMLVideoElement?.());
+    if (!element || typeof element.addEventListener !== 'function') return;
+    video = element;
+    lastTime = Number.isFinite(element.currentTime) ? element.currentTime : 0;
+    for (const [type, handler] of Object.entries(videoHandlers)) element.addEventListener(type, handler);
+  }
+
+  function unhookVideo() {
+    if (!video) return;
+    for (const [type, handler] of Object.entries(videoHandlers)) video.removeEventListener(type, handler);
+    video = null;
+  }
 
   /** @type {[string, (payload: any) => void][]} */
   const listeners = [
     [
       IVS_PLAYER_STATE.READY,
       () => {
+        hookVideo();
         const current = safely(() => player.getSessionId());
         if (signals.hasOpenSession() && playingPlayerSession && current && current !== playingPlayerSession) {
           signals.newContent('player-session-changed');
@@ -82,6 +132,7 @@ export function attachIvs(player, signals, { instrument }) {
     [
       IVS_PLAYER_STATE.BUFFERING,
       () => {
+        hookVideo();
         if (signals.hasOpenSession()) signals.waiting();
         else if (!instrument) signals.intent({ autoplay: !!safely(() => player.isAutoplay()) });
       },
@@ -89,6 +140,8 @@ export function attachIvs(player, signals, { instrument }) {
     [
       IVS_PLAYER_STATE.PLAYING,
       () => {
+        hookVideo();
+        endElementSeek();
         if (!signals.hasOpenSession()) signals.joinPlaying();
         else signals.firstFrameOrPlaying();
         playingPlayerSession = playingPlayerSession ?? safely(() => player.getSessionId());
@@ -109,7 +162,14 @@ export function attachIvs(player, signals, { instrument }) {
       },
     ],
     [IVS_PLAYER_EVENT.REBUFFERING, () => signals.waiting()],
-    [IVS_PLAYER_EVENT.SEEK_COMPLETED, () => signals.seeked()],
+    [
+      IVS_PLAYER_EVENT.SEEK_COMPLETED,
+      () => {
+        elementSeek = false;
+        signals.seeked();
+      },
+    ],
+    [IVS_PLAYER_EVENT.PLAYBACK_BLOCKED, () => signals.blocked()],
     [
       IVS_PLAYER_EVENT.QUALITY_CHANGED,
       (/** @type {IvsQuality | undefined} */ quality) => {
@@ -144,6 +204,9 @@ export function attachIvs(player, signals, { instrument }) {
       wrap(player, 'seekTo', () => signals.seeking()),
     );
   }
+  // Not an instrumentation choice: without it a deleted player's session never ends.
+  restores.push(wrap(player, 'delete', () => signals.playerGone('deleted')));
+  hookVideo();
 
   return {
     kind: 'ivs',
@@ -188,8 +251,9 @@ export function attachIvs(player, signals, { instrument }) {
       source: () => source,
     },
     detach() {
-      for (const [name, fn] of listeners) player.removeEventListener(name, fn);
+      for (const [name, fn] of listeners) safely(() => player.removeEventListener(name, fn));
       for (const restore of restores.splice(0)) restore();
+      unhookVideo();
     },
   };
 }

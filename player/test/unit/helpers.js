@@ -166,7 +166,7 @@ export class FakeVideo extends EventTarget {
    */
   play() {
     this.playCalls = (this.playCalls ?? 0) + 1;
-    if (this.refusePlay) return Promise.reject(new Error('NotAllowedError'));
+    if (this.refusePlay) return Promise.reject(new DOMException('play() failed because the user did not interact', 'NotAllowedError'));
     this.paused = false;
     return Promise.resolve();
   }
@@ -243,6 +243,11 @@ export class FakeIvsPlayer {
   }
   seekTo(time) {
     this.calls.push(['seekTo', time]);
+  }
+  /** Like the real player's delete(): it releases everything and emits nothing. */
+  delete() {
+    this.calls.push(['delete']);
+    this.deleted = true;
   }
 }
 
