@@ -242,8 +242,10 @@ export function createTransport(options) {
   function store(entries) {
     if (!entries.length) return;
     if (!storage) {
+      // Nowhere to keep them: they stay queued, sent as usual if the page lives on.
       queue = queue.concat(entries);
       trim();
+      scheduleBatch();
       return;
     }
     const kept = readOutbox(false).concat(entries.map((e) => e.data));

@@ -97,11 +97,14 @@ export function attachIvs(player, signals, { instrument }) {
     signals.seeked();
   }
 
-  /** Listen to the element once the player has one (attachHTMLVideoElement may come later). */
+  /**
+   * Listen to the element the player renders into: looked up again at each state change, since
+   * the page may attach its own (attachHTMLVideoElement) after the monitor.
+   */
   function hookVideo() {
-    if (video) return;
     const element = safely(() => player.getHTMLVideoElement?.());
-    if (!element || typeof element.addEventListener !== 'function') return;
+    if (!element || element === video || typeof element.addEventListener !== 'function') return;
+    unhookVideo();
     video = element;
     lastTime = Number.isFinite(element.currentTime) ? element.currentTime : 0;
     for (const [type, handler] of Object.entries(videoHandlers)) element.addEventListener(type, handler);

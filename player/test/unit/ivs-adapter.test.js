@@ -314,4 +314,23 @@ describe('IVS player', () => {
     assert.deepEqual(ctx.types(), ['ATTEMPT', 'PLAY']);
     assert.equal(ctx.last('PLAY').startup_latency_ms, 600);
   });
+
+  test('the element is looked up again: one the page attaches after the monitor is the one listened to', () => {
+    const first = new FakeVideo({ paused: false });
+    const { ctx, player } = attachedIvs({ player: { video: first } });
+    const attached = new FakeVideo({ paused: false });
+    player.video = attached; // attachHTMLVideoElement(own element)
+    startIvs(ctx, player);
+    ctx.clock.advance(3_000);
+    attached.currentTime = 20;
+    attached.fire('seeking');
+    player.emit(PlayerState.BUFFERING);
+    ctx.clock.advance(900);
+    player.emit(PlayerEventType.SEEK_COMPLETED, 20);
+    player.emit(PlayerState.PLAYING);
+    assert.equal(ctx.monitor.state.counters.bufferingCount, 0);
+    first.currentTime = 30;
+    first.fire('seeking');
+    assert.equal(ctx.monitor.state.phase, 'playing', 'the replaced element is no longer listened to');
+  });
 });
