@@ -21,6 +21,8 @@ import { IVS_PLAYER_EVENT, IVS_PLAYER_STATE } from '../ivs-constants.js';
 const UNBOUNDED_DURATION = 2 ** 30;
 /** An element seek shorter than this is the player skipping a gap, not the viewer seeking. */
 const MIN_VIEWER_SEEK_S = 1;
+/** A seek has settled once the playhead played this far past its target. */
+const SETTLED_AFTER_S = 0.25;
 
 /**
  * @param {any} target
@@ -71,16 +73,30 @@ export function attachIvs(player, signals, { instrument }) {
   let lastTime = 0;
   /** A seek through the element is under way (ended by SEEK_COMPLETED or PLAYING). */
   let elementSeek = false;
+  /**
+   * After a seek, until the playhead has played on from its target: the player may report
+   * buffering after it said the seek completed, and that wait is still the seek's (null: none).
+   * @type {number | null}
+   */
+  let settlingFrom = null;
+
+  /** @param {number | undefined} target */
+  function startSettling(target) {
+    if (video && typeof target === 'number' && Number.isFinite(target)) settlingFrom = target;
+  }
 
   /** @type {Record<string, () => void>} */
   const videoHandlers = {
     timeupdate() {
-      if (!video?.seeking) lastTime = video?.currentTime ?? lastTime;
+      if (!video || video.seeking) return;
+      lastTime = video.currentTime;
+      if (settlingFrom !== null && !video.paused && video.currentTime >= settlingFrom + SETTLED_AFTER_S) settlingFrom = null;
     },
     seeking() {
       const to = video?.currentTime ?? 0;
       if (Math.abs(to - lastTime) < MIN_VIEWER_SEEK_S) return;
       elementSeek = true;
+      startSettling(to);
       signals.seeking();
     },
     seeked() {
@@ -95,6 +111,12 @@ export function attachIvs(player, signals, { instrument }) {
     if (!elementSeek) return;
     elementSeek = false;
     signals.seeked();
+  }
+
+  /** The player waits for data: a stall, unless a seek has not settled yet (then it is the seek's). */
+  function bufferingNow() {
+    if (settlingFrom !== null) signals.seeking();
+    else signals.waiting();
   }
 
   /**
@@ -114,6 +136,7 @@ export function attachIvs(player, signals, { instrument }) {
     if (!video) return;
     for (const [type, handler] of Object.entries(videoHandlers)) video.removeEventListener(type, handler);
     video = null;
+    settlingFrom = null;
   }
 
   /** @type {[string, (payload: any) => void][]} */
@@ -136,7 +159,7 @@ export function attachIvs(player, signals, { instrument }) {
       IVS_PLAYER_STATE.BUFFERING,
       () => {
         hookVideo();
-        if (signals.hasOpenSession()) signals.waiting();
+        if (signals.hasOpenSession()) bufferingNow();
         else if (!instrument) signals.intent({ autoplay: !!safely(() => player.isAutoplay()) });
       },
     ],
@@ -164,12 +187,13 @@ export function attachIvs(player, signals, { instrument }) {
         playingPlayerSession = undefined;
       },
     ],
-    [IVS_PLAYER_EVENT.REBUFFERING, () => signals.waiting()],
+    [IVS_PLAYER_EVENT.REBUFFERING, () => bufferingNow()],
     [
       IVS_PLAYER_EVENT.SEEK_COMPLETED,
       () => {
         elementSeek = false;
-        signals.seeked();
+        // Still buffering at the target: the seek ends when PLAYING comes.
+        if (safely(() => player.getState()) !== IVS_PLAYER_STATE.BUFFERING) signals.seeked();
       },
     ],
     [IVS_PLAYER_EVENT.PLAYBACK_BLOCKED, () => signals.blocked()],
@@ -204,7 +228,10 @@ export function attachIvs(player, signals, { instrument }) {
         // Content loaded before this intent belongs to the session it opens (or resumes).
         if (source !== undefined) loadedSession = signals.openSessionId();
       }),
-      wrap(player, 'seekTo', () => signals.seeking()),
+      wrap(player, 'seekTo', (time) => {
+        startSettling(time);
+        signals.seeking();
+      }),
     );
   }
   // Not an instrumentation choice: without it a deleted player's session never ends.

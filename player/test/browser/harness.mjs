@@ -300,19 +300,20 @@ export function probe(page) {
  * pause (`__qosProbe.viewerPause(true)` from the test: the element's paused state is no guide, as
  * the Amazon IVS player pauses the element while it rebuffers), only when the playhead has moved
  * since playback started or since the last seek (the wait right after a seek is part of the
- * seek), and only when it lasted at least 150 ms.
+ * seek), and only when it lasted at least 250 ms (on a loaded machine, shorter freezes happen that
+ * no player reports: the renderer was starved, not the buffer).
  *
  * The same stalls by frames presented (`frameStalls`), a second witness that needs no playhead:
  * `requestVideoFrameCallback` gives each frame's
  * presentation time; a gap between two frames longer than the usual frame interval (the median of
- * the recent ones) by at least 150 ms is a stall from when the next frame was due to when it came,
+ * the recent ones) by at least 250 ms is a stall from when the next frame was due to when it came,
  * unless a seek happened in it (`seeking` on the element) or the test said the viewer paused
  * (`__qosProbe.viewerPause(true)`). A frame reaches the screen a compositor frame or more after
  * the element resumed (tens of ms on a loaded machine), so the frames confirm a stall and its
  * count, and the playhead dates it.
  */
 export function installPlayheadProbe() {
-  const MIN_STALL_MS = 150;
+  const MIN_STALL_MS = 250;
   const state = {
     playCalls: [],
     firstMove: null, // {at, sampleAt, position}

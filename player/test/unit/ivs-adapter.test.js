@@ -333,4 +333,36 @@ describe('IVS player', () => {
     first.fire('seeking');
     assert.equal(ctx.monitor.state.phase, 'playing', 'the replaced element is no longer listened to');
   });
+
+  test('buffering the player reports after it said the seek completed is still the seek; a later rebuffer is a stall', () => {
+    const video = new FakeVideo({ paused: false });
+    const { ctx, player } = playingIvs({ player: { video } });
+    ctx.clock.advance(2_000);
+    video.currentTime = 2;
+    video.fire('timeupdate');
+    video.currentTime = 30.2;
+    video.fire('seeking');
+    ctx.clock.advance(100);
+    video.fire('seeked');
+    player.emit(PlayerEventType.SEEK_COMPLETED, 30.2); // the state is still PLAYING
+    ctx.clock.advance(50);
+    player.emit(PlayerEventType.REBUFFERING); // then it waits for data at the target
+    player.emit(PlayerState.BUFFERING);
+    ctx.clock.advance(600);
+    player.emit(PlayerState.PLAYING);
+    video.currentTime = 30.6;
+    video.fire('timeupdate'); // played on from the target: settled
+    ctx.clock.advance(1_000);
+    assertCounters({ bufferingCount: 0, bufferingTimeMs: 0 });
+    player.emit(PlayerEventType.REBUFFERING);
+    player.emit(PlayerState.BUFFERING);
+    ctx.clock.advance(700);
+    player.emit(PlayerState.PLAYING);
+    assertCounters({ bufferingCount: 1, bufferingTimeMs: 700 });
+
+    function assertCounters(expected) {
+      const { counters } = ctx.monitor.state;
+      for (const [name, value] of Object.entries(expected)) assert.equal(counters[name], value, name);
+    }
+  });
 });
