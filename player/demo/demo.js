@@ -178,8 +178,10 @@ async function main() {
     };
     const summaryMs = numberParam('summaryMs');
     if (summaryMs !== undefined) options.summaryIntervalMs = summaryMs;
+    if (params.get('beacon') === '0') options.useBeacon = false;
     demo.monitor = sdk.createQosMonitor(options);
-    demo.monitor.attach(player.player ?? video);
+    // With hls.js, pass it: live playlists (MSE gives the element a finite duration) and latency.
+    demo.monitor.attach(player.player ?? video, demo.hls ? { hls: demo.hls } : undefined);
   }
 
   player.attach();

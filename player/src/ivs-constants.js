@@ -22,4 +22,5 @@ export const IVS_PLAYER_EVENT = Object.freeze({
   QUALITY_CHANGED: 'PlayerQualityChanged',
   REBUFFERING: 'PlayerRebuffering',
   SEEK_COMPLETED: 'PlayerSeekCompleted',
+  PLAYBACK_BLOCKED: 'PlayerPlaybackBlocked',
 });

@@ -57,7 +57,9 @@ import { SCHEMA_VERSION, SDK_VERSION } from './version.js';
 /**
  * @typedef {object} AttachOptions
  * @property {import('./types.js').HlsLike} [hls] The hls.js instance playing into the element:
- *   `player_version` (`hls.js <version>`) and `bandwidth_estimate_bps` come from it.
+ *   `player_version` (`hls.js <version>`), `bandwidth_estimate_bps`, and for a live playlist
+ *   `is_live` and `live_latency_ms` come from it (MSE gives the element a finite duration even
+ *   for a live playlist).
  */
 
 /**
@@ -131,8 +133,11 @@ export function createQosMonitor(options) {
         retryMaxMs: positive(options.retryMaxMs, 30_000),
         useBeacon: options.useBeacon !== false,
         beaconMaxBytes: positive(options.beaconMaxBytes, 64 * 1024),
+        storage: env.storage,
       })
     : null;
+  // What an earlier page (or this one, before it went) could not send at exit.
+  transport?.restore();
 
   /** @type {Adapter | null} */
   let adapter = null;
@@ -161,6 +166,8 @@ export function createQosMonitor(options) {
   let summaryTimer = null;
   /** @type {(() => void)[]} */
   let pageCleanup = [];
+  /** The open session's start was refused by the autoplay policy: the next intent restarts startup. */
+  let awaitingViewer = false;
 
   const open = () => (session && session.open ? session : null);
 
@@ -177,8 +184,9 @@ export function createQosMonitor(options) {
   /**
    * @param {MetricType} type
    * @param {Record<string, unknown>} fields
+   * @param {{priority?: boolean}} [how] `priority`: first to leave at page exit (final summary, STOP).
    */
-  function emit(type, fields) {
+  function emit(type, fields, how = {}) {
     if (!session) return;
     const version = options.playerVersion ?? adapter?.probe.playerVersion?.();
     /** @type {QosEvent} */
@@ -211,13 +219,14 @@ export function createQosMonitor(options) {
     }
     if (transport) {
       const wire = legacy ? toLegacyData(event) : event;
-      if (wire) transport.enqueue(wire);
+      if (wire) transport.enqueue(wire, how);
     }
   }
 
   /** @param {{autoplay?: boolean, joined?: boolean}} how */
   function openSession({ autoplay, joined = false }) {
     stopSummaryTimer();
+    awaitingViewer = false;
     const hidden = env.document?.visibilityState === 'hidden';
     session = new PlaybackSession({ id: env.randomUUID(), now: env.now(), joined, hiddenAtIntent: hidden });
     sessionCount += 1;
@@ -274,7 +283,7 @@ export function createQosMonitor(options) {
       buffer_duration_ms: buffer !== undefined ? duration(buffer) : undefined,
       bandwidth_estimate_bps: bandwidth(),
       is_final: final,
-    });
+    }, { priority: final });
   }
 
   function startSummaryTimer() {
@@ -307,7 +316,7 @@ export function createQosMonitor(options) {
     emit('STOP', {
       end_playback_position_sec: position(),
       exit_before_start: !s.started && !s.fatalError,
-    });
+    }, { priority: true });
   }
 
   function bandwidth() {
@@ -325,8 +334,23 @@ export function createQosMonitor(options) {
   const signals = {
     intent({ autoplay } = {}) {
       const s = open();
+      if (s && awaitingViewer && !s.started) {
+        // The play the viewer asked for after the autoplay policy refused one: startup runs from
+        // here (docs/metrics.md), the wait for the click is not part of it.
+        awaitingViewer = false;
+        s.intentAt = env.now();
+        s.phaseSince = s.intentAt;
+        s.hiddenDuringStartup = env.document?.visibilityState === 'hidden';
+      }
       if (s) s.resume();
       else openSession({ autoplay });
+    },
+    blocked() {
+      const s = open();
+      if (s && !s.started) awaitingViewer = true;
+    },
+    playerGone(reason) {
+      detach(reason);
     },
     firstFrameOrPlaying() {
       const s = open();
@@ -408,10 +432,15 @@ export function createQosMonitor(options) {
     const { document, window } = env;
     if (document) {
       const onVisibility = () => {
-        if (document.visibilityState !== 'hidden') return;
+        if (document.visibilityState !== 'hidden') {
+          // Shown again: what waited in the outbox while hidden goes by fetch.
+          transport?.restore();
+          return;
+        }
         open()?.markHidden(env.now());
-        // Mobile browsers may kill a hidden page without pagehide: hand the queue over now.
-        transport?.flushOnExit();
+        // Mobile browsers may kill a hidden page without pagehide: hand the queue over now,
+        // keeping part of the keepalive budget for the exit's own events.
+        transport?.flushOnExit({ exit: false });
       };
       document.addEventListener('visibilitychange', onVisibility);
       pageCleanup.push(() => document.removeEventListener('visibilitychange', onVisibility));
@@ -419,14 +448,41 @@ export function createQosMonitor(options) {
     if (window) {
       const onPageHide = () => {
         endSession('pagehide');
-        transport?.flushOnExit({ includeInFlight: true });
+        transport?.flushOnExit({ includeInFlight: true, exit: true });
+      };
+      // Back from the back/forward cache: the outbox may hold what the exit could not send.
+      const onPageShow = (/** @type {{persisted?: boolean}} */ event) => {
+        if (event?.persisted) transport?.restore();
       };
       window.addEventListener('pagehide', onPageHide);
+      window.addEventListener('pageshow', onPageShow);
       pageCleanup.push(() => window.removeEventListener('pagehide', onPageHide));
+      pageCleanup.push(() => window.removeEventListener('pageshow', onPageShow));
     }
   }
 
   // ---- the public object ----------------------------------------------------------------
+
+  /**
+   * End the open session (final summary and STOP), stop listening to the player and the page,
+   * and send what is queued.
+   * @param {string} reason
+   */
+  function detach(reason) {
+    if (!attachedTo) return;
+    endSession(reason);
+    const made = adapter;
+    adapter = null;
+    attachedTo = null;
+    made?.detach();
+    for (const cleanup of pageCleanup.splice(0)) cleanup();
+    stopSummaryTimer();
+    externalQuality = false;
+    lastQuality = undefined;
+    awaitingViewer = false;
+    transport?.close();
+    void transport?.flush();
+  }
 
   /** @type {QosMonitor} */
   const monitor = {
@@ -444,17 +500,7 @@ export function createQosMonitor(options) {
       made.syncInitialState();
     },
     detach() {
-      if (!attachedTo) return;
-      endSession('detach');
-      adapter?.detach();
-      for (const cleanup of pageCleanup.splice(0)) cleanup();
-      stopSummaryTimer();
-      adapter = null;
-      attachedTo = null;
-      externalQuality = false;
-      lastQuality = undefined;
-      transport?.close();
-      void transport?.flush();
+      detach('detach');
     },
     flush() {
       return transport ? transport.flush() : Promise.resolve();
@@ -484,7 +530,7 @@ export function createQosMonitor(options) {
         eventsEmitted,
         delivery: transport
           ? transport.stats()
-          : { queued: 0, inFlight: 0, sent: 0, beaconed: 0, dropped: 0, rejected: 0, failed: 0, retries: 0, requests: 0 },
+          : { queued: 0, inFlight: 0, sent: 0, beaconed: 0, stored: 0, restored: 0, dropped: 0, rejected: 0, failed: 0, retries: 0, requests: 0 },
       };
       return Object.freeze(snapshot);
     },

@@ -10,7 +10,12 @@
  *   sink failed: re-sent with the same event_id, which downstream deduplicates);
  * - the queue holds at most `maxQueueSize` events: on overflow the oldest is dropped and counted;
  * - every v1 body is rendered as it goes (fetch, keepalive fetch, sendBeacon; a retry too) with
- *   `sent_at`, the client clock then, which ingest compares with its own to correct a wrong clock.
+ *   `sent_at`, the client clock then, which ingest compares with its own to correct a wrong clock;
+ * - at page exit the browser grants one keepalive budget (64 KiB in Chromium, shared by every
+ *   beacon and keepalive fetch in flight): one body within it goes, the priority events (the final
+ *   summary and STOP) first; what does not fit, or what a refused beacon carried, is kept in the
+ *   outbox (localStorage) and sent when the page is shown again or on the next page load. Only
+ *   what the browser took is counted as `beaconed`.
  */
 
 import { BEACON_MAX_BYTES, MAX_BODY_BYTES, MAX_EVENTS_PER_REQUEST, packBodies, renderBody } from './envelope.js';
@@ -32,6 +37,8 @@ import { BEACON_MAX_BYTES, MAX_BODY_BYTES, MAX_EVENTS_PER_REQUEST, packBodies, r
  * @property {number} retryMaxMs
  * @property {boolean} useBeacon
  * @property {number} beaconMaxBytes
+ * @property {import('./types.js').StorageLike | null} [storage] Where the outbox is kept
+ *   (localStorage); null: what does not fit the exit budget stays in memory only.
  */
 
 /**
@@ -39,7 +46,11 @@ import { BEACON_MAX_BYTES, MAX_BODY_BYTES, MAX_EVENTS_PER_REQUEST, packBodies, r
  * @property {number} queued Waiting in the queue.
  * @property {number} inFlight In the request now on the wire.
  * @property {number} sent Accepted by ingest (2xx).
- * @property {number} beaconed Handed to sendBeacon / keepalive fetch at page exit (no reply read).
+ * @property {number} beaconed Taken by sendBeacon (it returned true) or by a keepalive fetch at page
+ *   exit; a refused beacon counts nothing.
+ * @property {number} stored Written to the outbox (localStorage) for the next page load.
+ * @property {number} restored Read back from the outbox (left by an earlier page, or by this one
+ *   while hidden) and queued again.
  * @property {number} dropped Dropped from the full queue (oldest first).
  * @property {number} rejected Refused by ingest as invalid (4xx, or `rejected` in a 207).
  * @property {number} failed Given up after `maxRetries` retries.
@@ -51,7 +62,13 @@ import { BEACON_MAX_BYTES, MAX_BODY_BYTES, MAX_EVENTS_PER_REQUEST, packBodies, r
  * @typedef {object} Entry
  * @property {object} data What goes on the wire (the event, or its legacy Data).
  * @property {number} attempts Failed attempts so far.
+ * @property {boolean} [priority] Goes first at page exit (the final summary and STOP).
  */
+
+/** At a hidden-page flush, keep this much of the keepalive budget for the exit's own events. */
+export const EXIT_RESERVE_BYTES = 8 * 1024;
+/** The outbox's localStorage key prefix; the endpoint follows. */
+export const OUTBOX_KEY_PREFIX = 'qos_outbox:';
 
 /** @param {number} status */
 function isRetryable(status) {
@@ -79,7 +96,9 @@ export function createTransport(options) {
   /** @type {unknown} */
   let retryTimer = null;
   let consecutiveFailures = 0;
-  const stats = { sent: 0, beaconed: 0, dropped: 0, rejected: 0, failed: 0, retries: 0, requests: 0 };
+  const stats = { sent: 0, beaconed: 0, stored: 0, restored: 0, dropped: 0, rejected: 0, failed: 0, retries: 0, requests: 0 };
+  const storage = options.storage ?? null;
+  const outboxKey = `${OUTBOX_KEY_PREFIX}${legacy ? 'legacy:' : ''}${endpoint}`;
 
   /** @param {Entry[]} entries */
   function putBack(entries) {
@@ -180,10 +199,16 @@ export function createTransport(options) {
         credentials: 'omit',
       });
     } catch {
-      retryLater(entries, 0);
+      if (keepalive) keepaliveLost(entries);
+      else retryLater(entries, 0);
       return;
     }
     const status = response.status;
+    if (keepalive && (isRetryable(status) || status === 207)) {
+      // The page is still here to read the reply: what did not land waits in the outbox.
+      keepaliveLost(entries);
+      return;
+    }
     if (status === 207) {
       await partial(response, entries);
     } else if (status >= 200 && status < 300) {
@@ -193,9 +218,73 @@ export function createTransport(options) {
     } else if (isRetryable(status)) {
       retryLater(entries, retryAfterSeconds(response));
     } else {
+      if (keepalive) stats.beaconed -= entries.length;
       stats.rejected += entries.length;
       consecutiveFailures = 0;
     }
+  }
+
+  /**
+   * A keepalive request at exit that did not land (refused by the browser's budget, a network
+   * failure, a retryable reply): no longer counted as beaconed; kept in the outbox.
+   * @param {Entry[]} entries
+   */
+  function keepaliveLost(entries) {
+    stats.beaconed -= entries.length;
+    store(entries);
+  }
+
+  /**
+   * Keep entries in the outbox for a later page (or this one, shown again), after what is there;
+   * at most `maxQueueSize` events, the oldest dropped. Without storage they go back to the queue.
+   * @param {Entry[]} entries
+   */
+  function store(entries) {
+    if (!entries.length) return;
+    if (!storage) {
+      // Nowhere to keep them: they stay queued, sent as usual if the page lives on.
+      queue = queue.concat(entries);
+      trim();
+      scheduleBatch();
+      return;
+    }
+    const kept = readOutbox(false).concat(entries.map((e) => e.data));
+    const excess = Math.max(0, kept.length - options.maxQueueSize);
+    try {
+      storage.setItem(outboxKey, JSON.stringify(kept.slice(excess)));
+      stats.stored += entries.length;
+      stats.dropped += excess;
+    } catch {
+      // Storage full or blocked: the events are lost with the page.
+      stats.dropped += entries.length;
+    }
+  }
+
+  /**
+   * The outbox's events (oldest first); `take` also empties it.
+   * @param {boolean} take
+   * @returns {object[]}
+   */
+  function readOutbox(take) {
+    if (!storage) return [];
+    try {
+      const raw = storage.getItem(outboxKey);
+      if (take && raw !== null) storage.removeItem?.(outboxKey);
+      const parsed = raw ? JSON.parse(raw) : [];
+      return Array.isArray(parsed) ? parsed.filter((d) => d && typeof d === 'object') : [];
+    } catch {
+      return []; // blocked storage or a corrupt value: nothing to restore
+    }
+  }
+
+  /** Queue what the outbox holds, ahead of newer events, and send it. */
+  function restore() {
+    const data = readOutbox(true);
+    if (!data.length) return;
+    stats.restored += data.length;
+    queue = data.map((d) => ({ data: d, attempts: 0 })).concat(queue);
+    trim();
+    if (retryTimer === null) void pump();
   }
 
   /**
@@ -240,9 +329,12 @@ export function createTransport(options) {
   }
 
   return {
-    /** @param {object} data */
-    enqueue(data) {
-      queue.push({ data, attempts: 0 });
+    /**
+     * @param {object} data
+     * @param {{priority?: boolean}} [how] `priority`: first to go at page exit.
+     */
+    enqueue(data, { priority = false } = {}) {
+      queue.push(priority ? { data, attempts: 0, priority } : { data, attempts: 0 });
       trim();
       if (queue.length >= options.batchSize && retryTimer === null) pump();
       else scheduleBatch();
@@ -270,57 +362,66 @@ export function createTransport(options) {
     },
 
     /**
-     * The page is hidden or going away: hand everything queued to the browser in requests that
-     * outlive the page (sendBeacon, else fetch keepalive), each body under the beacon size limit.
-     * @param {{includeInFlight?: boolean}} [how] Also re-send the batch now on the wire (page exit:
-     *   the browser cancels ordinary requests; event ids make a copy harmless, except in legacy
-     *   mode, which has none and so never re-sends).
+     * The page is hidden or going away: hand the browser, in one request that outlives the page
+     * (sendBeacon, else fetch keepalive), what fits the keepalive budget, the priority events first;
+     * keep the rest in the outbox. A beacon the browser refuses puts its events in the outbox too.
+     * @param {{includeInFlight?: boolean, exit?: boolean}} [how] `includeInFlight`: also re-send
+     *   the batch now on the wire (page exit: the browser cancels ordinary requests; event ids make
+     *   a copy harmless, except in legacy mode, which has none and so never re-sends). `exit`:
+     *   the page is going (pagehide), so the whole budget may be used; otherwise (hidden) a
+     *   reserve is kept for the exit's own events.
      */
-    flushOnExit({ includeInFlight = false } = {}) {
+    flushOnExit({ includeInFlight = false, exit = includeInFlight } = {}) {
       clearBatchTimer();
       if (retryTimer !== null) {
         env.clearTimeout(retryTimer);
         retryTimer = null;
       }
-      const entries = includeInFlight && !legacy ? inFlight.concat(queue) : queue;
+      const waiting = includeInFlight && !legacy ? inFlight.concat(queue) : queue;
       queue = [];
-      if (!entries.length) return;
-      const bodies = packBodies(entries, {
-        legacy,
-        maxBytes: Math.min(options.beaconMaxBytes, BEACON_MAX_BYTES),
-        maxEvents: MAX_EVENTS_PER_REQUEST, // at exit, as few requests as the size limit allows
-        render: (e) => e.data,
-      });
+      if (!waiting.length) return;
+      const budget = Math.min(options.beaconMaxBytes, BEACON_MAX_BYTES) - (exit ? 0 : EXIT_RESERVE_BYTES);
+      const limits = { legacy, maxBytes: Math.max(1024, budget), maxEvents: MAX_EVENTS_PER_REQUEST, render: (/** @type {Entry} */ e) => e.data };
+      let bodies = packBodies(waiting, limits);
+      if (bodies.length > 1) {
+        // Not all of it fits: the priority events (final summary, STOP) take the one request.
+        bodies = packBodies(waiting.filter((e) => e.priority).concat(waiting.filter((e) => !e.priority)), limits);
+      }
+      const [first, ...others] = bodies;
+      const rest = others.flatMap((body) => body.items);
       const beacon = options.useBeacon && isBeaconSafe(contentType) ? env.sendBeacon : null;
-      for (const { wire, items } of bodies) {
+      if (beacon) {
         let accepted = false;
-        if (beacon) {
-          try {
-            accepted = beacon(endpoint, bodyNow(wire));
-          } catch {
-            accepted = false;
-          }
+        try {
+          accepted = beacon(endpoint, bodyNow(first.wire));
+        } catch {
+          accepted = false;
         }
         if (accepted) {
           stats.requests += 1;
-          stats.beaconed += items.length;
-          continue;
+          stats.beaconed += first.items.length;
+        } else {
+          rest.unshift(...first.items); // refused (over the budget): nothing left
         }
-        if (env.fetch) {
-          // The keepalive request outlives the page; if the page stays (hidden, not unloaded), a
-          // retryable failure puts the events back in the queue like any other.
-          stats.beaconed += items.length;
-          void send(wire, items, true);
-          continue;
-        }
-        queue = queue.concat(items);
+      } else if (env.fetch) {
+        stats.beaconed += first.items.length;
+        void send(first.wire, first.items, true);
+      } else {
+        rest.unshift(...first.items);
       }
+      store(rest);
     },
+
+    /** Queue (and send) what the outbox holds: at start, and when the page is shown again. */
+    restore,
 
     /** @returns {DeliveryStats} */
     stats() {
       return { queued: queue.length, inFlight: inFlight.length, ...stats };
     },
+
+    /** The outbox key (per endpoint and envelope), for tests and debugging. */
+    outboxKey,
 
     /** Stop timers; queued events stay and `flush()` can still send them. */
     close() {

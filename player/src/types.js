@@ -62,6 +62,7 @@
  * @typedef {object} StorageLike
  * @property {(key: string) => string | null} getItem
  * @property {(key: string, value: string) => void} setItem
+ * @property {(key: string) => void} [removeItem]
  */
 
 /**
@@ -86,6 +87,19 @@
  * @property {(...args: any[]) => void} load
  * @property {() => void} play
  * @property {(time: number) => void} seekTo
+ * @property {() => void} [delete]
+ */
+
+/**
+ * What the SDK reads of an hls.js instance (`new Hls()`), when the page passes it to
+ * `monitor.attach(video, {hls})`: whether the playlist is live, hls.js's latency and bandwidth
+ * estimates, and its class's static `version` (through `constructor`).
+ * @typedef {object} HlsLike
+ * @property {number} [bandwidthEstimate] Bits per second.
+ * @property {number} [latency] Seconds behind the live edge (hls.js `hls.latency`).
+ * @property {{live?: boolean} | null} [latestLevelDetails] hls.js ≥ 1.6.
+ * @property {{details?: {live?: boolean}}[]} [levels]
+ * @property {number} [currentLevel]
  */
 
 /**
@@ -95,13 +109,6 @@
  * @property {number} height
  * @property {number} [width]
  * @property {string} [codecs]
- */
-
-/**
- * What the SDK reads of an hls.js instance (`new Hls()`): its estimate, and its class's static
- * `version` (through `constructor`).
- * @typedef {object} HlsLike
- * @property {number} bandwidthEstimate Bits per second.
  */
 
 /**
@@ -150,6 +157,10 @@
  * @property {(quality: Quality) => void} quality
  * @property {(reason: string) => void} newContent The source changed: the open session ends.
  * @property {() => void} joinPlaying Attached to a player that is already playing.
+ * @property {() => void} blocked The browser refused to start playback (autoplay policy): the
+ *   wait for the viewer's click is not startup.
+ * @property {(reason: string) => void} playerGone The player was destroyed (IVS `delete()`):
+ *   the session ends and the monitor detaches.
  * @property {() => boolean} hasOpenSession
  * @property {() => string | null} openSessionId
  */

@@ -19,6 +19,10 @@ import { IVS_PLAYER_EVENT, IVS_PLAYER_STATE } from '../ivs-constants.js';
 
 /** Durations the IVS player reports for streams of unknown length (its docs: Infinity or 1 << 30). */
 const UNBOUNDED_DURATION = 2 ** 30;
+/** An element seek shorter than this is the player skipping a gap, not the viewer seeking. */
+const MIN_VIEWER_SEEK_S = 1;
+/** A seek has settled once the playhead played this far past its target. */
+const SETTLED_AFTER_S = 0.25;
 
 /**
  * @param {any} target
@@ -63,12 +67,84 @@ export function attachIvs(player, signals, { instrument }) {
   /** The IVS session id seen when frames started: another one on READY means new content. */
   /** @type {string | undefined} */
   let playingPlayerSession;
+  /** The element the player renders into, once known, and the playhead before a seek. */
+  /** @type {HTMLVideoElement | null} */
+  let video = null;
+  let lastTime = 0;
+  /** A seek through the element is under way (ended by SEEK_COMPLETED or PLAYING). */
+  let elementSeek = false;
+  /**
+   * After a seek, until the playhead has played on from its target: the player may report
+   * buffering after it said the seek completed, and that wait is still the seek's (null: none).
+   * @type {number | null}
+   */
+  let settlingFrom = null;
+
+  /** @param {number | undefined} target */
+  function startSettling(target) {
+    if (video && typeof target === 'number' && Number.isFinite(target)) settlingFrom = target;
+  }
+
+  /** @type {Record<string, () => void>} */
+  const videoHandlers = {
+    timeupdate() {
+      if (!video || video.seeking) return;
+      lastTime = video.currentTime;
+      if (settlingFrom !== null && !video.paused && video.currentTime >= settlingFrom + SETTLED_AFTER_S) settlingFrom = null;
+    },
+    seeking() {
+      const to = video?.currentTime ?? 0;
+      if (Math.abs(to - lastTime) < MIN_VIEWER_SEEK_S) return;
+      elementSeek = true;
+      startSettling(to);
+      signals.seeking();
+    },
+    seeked() {
+      if (!video) return;
+      lastTime = video.currentTime;
+      // The player pauses the element until it has data; it then sends SEEK_COMPLETED.
+      if (elementSeek && !video.paused) endElementSeek();
+    },
+  };
+
+  function endElementSeek() {
+    if (!elementSeek) return;
+    elementSeek = false;
+    signals.seeked();
+  }
+
+  /** The player waits for data: a stall, unless a seek has not settled yet (then it is the seek's). */
+  function bufferingNow() {
+    if (settlingFrom !== null) signals.seeking();
+    else signals.waiting();
+  }
+
+  /**
+   * Listen to the element the player renders into: looked up again at each state change, since
+   * the page may attach its own (attachHTMLVideoElement) after the monitor.
+   */
+  function hookVideo() {
+    const element = safely(() => player.getHTMLVideoElement?.());
+    if (!element || element === video || typeof element.addEventListener !== 'function') return;
+    unhookVideo();
+    video = element;
+    lastTime = Number.isFinite(element.currentTime) ? element.currentTime : 0;
+    for (const [type, handler] of Object.entries(videoHandlers)) element.addEventListener(type, handler);
+  }
+
+  function unhookVideo() {
+    if (!video) return;
+    for (const [type, handler] of Object.entries(videoHandlers)) video.removeEventListener(type, handler);
+    video = null;
+    settlingFrom = null;
+  }
 
   /** @type {[string, (payload: any) => void][]} */
   const listeners = [
     [
       IVS_PLAYER_STATE.READY,
       () => {
+        hookVideo();
         const current = safely(() => player.getSessionId());
         if (signals.hasOpenSession() && playingPlayerSession && current && current !== playingPlayerSession) {
           signals.newContent('player-session-changed');
@@ -82,13 +158,16 @@ export function attachIvs(player, signals, { instrument }) {
     [
       IVS_PLAYER_STATE.BUFFERING,
       () => {
-        if (signals.hasOpenSession()) signals.waiting();
+        hookVideo();
+        if (signals.hasOpenSession()) bufferingNow();
         else if (!instrument) signals.intent({ autoplay: !!safely(() => player.isAutoplay()) });
       },
     ],
     [
       IVS_PLAYER_STATE.PLAYING,
       () => {
+        hookVideo();
+        endElementSeek();
         if (!signals.hasOpenSession()) signals.joinPlaying();
         else signals.firstFrameOrPlaying();
         playingPlayerSession = playingPlayerSession ?? safely(() => player.getSessionId());
@@ -108,8 +187,16 @@ export function attachIvs(player, signals, { instrument }) {
         playingPlayerSession = undefined;
       },
     ],
-    [IVS_PLAYER_EVENT.REBUFFERING, () => signals.waiting()],
-    [IVS_PLAYER_EVENT.SEEK_COMPLETED, () => signals.seeked()],
+    [IVS_PLAYER_EVENT.REBUFFERING, () => bufferingNow()],
+    [
+      IVS_PLAYER_EVENT.SEEK_COMPLETED,
+      () => {
+        elementSeek = false;
+        // Still buffering at the target: the seek ends when PLAYING comes.
+        if (safely(() => player.getState()) !== IVS_PLAYER_STATE.BUFFERING) signals.seeked();
+      },
+    ],
+    [IVS_PLAYER_EVENT.PLAYBACK_BLOCKED, () => signals.blocked()],
     [
       IVS_PLAYER_EVENT.QUALITY_CHANGED,
       (/** @type {IvsQuality | undefined} */ quality) => {
@@ -141,9 +228,15 @@ export function attachIvs(player, signals, { instrument }) {
         // Content loaded before this intent belongs to the session it opens (or resumes).
         if (source !== undefined) loadedSession = signals.openSessionId();
       }),
-      wrap(player, 'seekTo', () => signals.seeking()),
+      wrap(player, 'seekTo', (time) => {
+        startSettling(time);
+        signals.seeking();
+      }),
     );
   }
+  // Not an instrumentation choice: without it a deleted player's session never ends.
+  restores.push(wrap(player, 'delete', () => signals.playerGone('deleted')));
+  hookVideo();
 
   return {
     kind: 'ivs',
@@ -192,8 +285,9 @@ export function attachIvs(player, signals, { instrument }) {
       source: () => source,
     },
     detach() {
-      for (const [name, fn] of listeners) player.removeEventListener(name, fn);
+      for (const [name, fn] of listeners) safely(() => player.removeEventListener(name, fn));
       for (const restore of restores.splice(0)) restore();
+      unhookVideo();
     },
   };
 }

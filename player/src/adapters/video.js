@@ -13,6 +13,7 @@
 /** @typedef {import('../types.js').MonitorSignals} MonitorSignals */
 /** @typedef {import('../types.js').Adapter} Adapter */
 /** @typedef {import('../types.js').Quality} Quality */
+/** @typedef {import('../types.js').HlsLike} HlsLike */
 
 const MEDIA_ERROR_NAMES = /** @type {Record<number, string>} */ ({
   1: 'MEDIA_ERR_ABORTED',
@@ -48,10 +49,13 @@ function isMediaSourceUrl(src) {
 /**
  * @param {HTMLVideoElement} video
  * @param {MonitorSignals} signals
- * @param {{externalQuality: () => boolean, instrument: boolean, hls?: import('../types.js').HlsLike}} hooks
+ * @param {{externalQuality: () => boolean, instrument: boolean, hls?: HlsLike | null}} hooks `hls`: the
+ *   hls.js instance playing into the element, for live detection and latency (MSE gives the
+ *   element a finite duration even for a live playlist).
  * @returns {Adapter}
  */
 export function attachVideo(video, signals, hooks) {
+  const hls = hooks.hls ?? null;
   let lastSrc = video.currentSrc || video.src || '';
   /** The session the last intent opened, and the source it was asked for. */
   /** @type {{session: string, src: string} | null} */
@@ -132,7 +136,9 @@ export function attachVideo(video, signals, hooks) {
     },
   };
   for (const [type, handler] of Object.entries(handlers)) video.addEventListener(type, handler);
-  const restorePlay = hooks.instrument ? wrapPlay(video, () => intent(video.autoplay)) : () => {};
+  const restorePlay = hooks.instrument
+    ? wrapPlay(video, () => intent(video.autoplay), () => signals.blocked())
+    : () => {};
 
   return {
     kind: 'video',
@@ -145,11 +151,17 @@ export function attachVideo(video, signals, hooks) {
     probe: {
       position: () => finiteOrUndefined(video.currentTime),
       isLive: () => {
+        const fromHls = hlsLive(hls);
+        if (fromHls !== undefined) return fromHls;
         const duration = video.duration;
         if (duration === Infinity) return true;
         return Number.isFinite(duration) && duration > 0 ? false : undefined;
       },
       liveLatencyMs: () => {
+        if (hls && hlsLive(hls)) {
+          const latency = safely(() => hls.latency);
+          if (typeof latency === 'number' && Number.isFinite(latency) && latency > 0) return latency * 1000;
+        }
         // Distance behind the live edge of the seekable range: the estimate players such as hls.js
         // report as latency when the stream carries no program date time.
         const ranges = video.seekable;
@@ -189,12 +201,16 @@ export function attachVideo(video, signals, hooks) {
  * Replace the instance's `play()` by one that calls the original and then `onPlay()` when the call
  * started a playback: the element was paused and no longer is, which is exactly when it queues
  * its `play` event (a play() refused by the autoplay policy, or on a playing element, does not).
- * Returns the function that puts the original back.
+ * When the returned promise rejects with NotAllowedError (the autoplay policy), `onBlocked()`:
+ * the session an autoplay attribute (or a browser that unpauses first) opened waits for the
+ * viewer. The page's own handling of the promise is untouched. Returns the function that puts
+ * the original back.
  * @param {HTMLVideoElement} video
  * @param {() => void} onPlay
+ * @param {() => void} onBlocked
  * @returns {() => void}
  */
-function wrapPlay(video, onPlay) {
+function wrapPlay(video, onPlay, onBlocked) {
   const target = /** @type {any} */ (video);
   const original = target.play;
   if (typeof original !== 'function') return () => {};
@@ -205,6 +221,11 @@ function wrapPlay(video, onPlay) {
     const result = original.apply(this, args);
     try {
       if (wasPaused && !video.paused) onPlay();
+      if (result && typeof result.then === 'function') {
+        result.then(undefined, (/** @type {unknown} */ error) => {
+          if (error && /** @type {{name?: string}} */ (error).name === 'NotAllowedError') onBlocked();
+        });
+      }
     } catch {
       // Measuring must never break the page's player.
     }
@@ -225,6 +246,31 @@ function wrapPlay(video, onPlay) {
  */
 function requestedSource(video) {
   return video.src || video.currentSrc || '';
+}
+
+/**
+ * Whether hls.js's current playlist is live (no ENDLIST); undefined before one loaded.
+ * @param {HlsLike | null} hls
+ * @returns {boolean | undefined}
+ */
+function hlsLive(hls) {
+  if (!hls) return undefined;
+  const details = safely(() => hls.latestLevelDetails ?? hls.levels?.[hls.currentLevel ?? -1]?.details);
+  return details && typeof details.live === 'boolean' ? details.live : undefined;
+}
+
+/**
+ * A getter of the player library that may throw (destroyed instance).
+ * @template T
+ * @param {() => T} read
+ * @returns {T | undefined}
+ */
+function safely(read) {
+  try {
+    return read();
+  } catch {
+    return undefined;
+  }
 }
 
 /**

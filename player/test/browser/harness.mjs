@@ -183,6 +183,7 @@ export async function startStack() {
 export async function openPage(stack) {
   const context = await stack.browser.newContext({ viewport: { width: 1000, height: 700 } });
   await context.addInitScript(installPlayheadProbe);
+  await context.addInitScript(installBeaconProbe);
   const page = await context.newPage();
   const ingestAnswers = [];
   page.on('response', async (response) => {
@@ -201,6 +202,47 @@ export async function openPage(stack) {
   page.on('pageerror', (error) => pageErrors.push(String(error)));
   if (DEBUG) page.on('console', (message) => process.stderr.write(`[page] ${message.text()}\n`));
   return { context, page, ingestAnswers, pageErrors };
+}
+
+/** Where the beacon probe keeps its log (the page's localStorage: it outlives a closed tab). */
+export const BEACON_LOG_KEY = '__qosProbeBeacons';
+
+/**
+ * Runs in the page before any of its scripts: wraps `navigator.sendBeacon` to log, in
+ * localStorage, each call's URL, size, whether the browser took it, and the events it carried,
+ * so that a test can read after the tab closed what the exit path really handed over.
+ */
+export function installBeaconProbe() {
+  const original = Navigator.prototype.sendBeacon;
+  if (typeof original !== 'function') return;
+  Navigator.prototype.sendBeacon = function sendBeacon(url, data) {
+    const accepted = original.call(this, url, data);
+    try {
+      let events = [];
+      try {
+        events = JSON.parse(String(data)).events.map((e) => ({ metric_type: e.metric_type, event_id: e.event_id, session_id: e.session_id }));
+      } catch {
+        events = [];
+      }
+      const log = JSON.parse(localStorage.getItem('__qosProbeBeacons') || '[]');
+      log.push({ at: Date.now(), url: String(url), bytes: new Blob([data]).size, accepted, events });
+      localStorage.setItem('__qosProbeBeacons', JSON.stringify(log));
+    } catch {
+      // the probe must not change what the page does
+    }
+    return accepted;
+  };
+}
+
+/** The beacon probe's log for the stack's origin, read from a fresh page of the same context. */
+export async function beaconLog(stack, context) {
+  const reader = await context.newPage();
+  try {
+    await reader.goto(`${stack.server.url}/control/state`);
+    return await reader.evaluate((key) => JSON.parse(localStorage.getItem(key) || '[]'), BEACON_LOG_KEY);
+  } finally {
+    await reader.close();
+  }
 }
 
 /** Runs `use` with a new page (what `openPage` returns), closing its browser context afterwards. */
@@ -236,7 +278,7 @@ export function pageEvents(page) {
   return page.evaluate(() => window.qosDemo?.events.map((e) => ({ ...e })) ?? []);
 }
 
-/** The probe's findings: play() calls, first movement of the playhead, stalls, seeks. */
+/** The probe's findings: play() calls, first movement of the playhead, stalls (by playhead and by frames presented), seeks. */
 export function probe(page) {
   return page.evaluate(() => window.__qosProbe.report());
 }
@@ -254,12 +296,24 @@ export function probe(page) {
  *   - a freeze: the playhead stopped at position p after the last moving sample (t1, p1), first
  *            seen frozen at tf: stopped at min(tf, t1 + (p - p1) / rate); resumed at
  *            max(t2prev, t2 - (p2 - p) / rate);
- * A freeze counts as a stall only while the element is not paused, seeking or ended, only when
- * the playhead has moved since playback started or since the last seek (the wait right after a
- * seek is part of the seek), and only when it lasted at least 150 ms.
+ * A freeze counts as a stall only while the element is not seeking or ended and the viewer did not
+ * pause (`__qosProbe.viewerPause(true)` from the test: the element's paused state is no guide, as
+ * the Amazon IVS player pauses the element while it rebuffers), only when the playhead has moved
+ * since playback started or since the last seek (the wait right after a seek is part of the
+ * seek), and only when it lasted at least 250 ms (on a loaded machine, shorter freezes happen that
+ * no player reports: the renderer was starved, not the buffer).
+ *
+ * The same stalls by frames presented (`frameStalls`), a second witness that needs no playhead:
+ * `requestVideoFrameCallback` gives each frame's
+ * presentation time; a gap between two frames longer than the usual frame interval (the median of
+ * the recent ones) by at least 250 ms is a stall from when the next frame was due to when it came,
+ * unless a seek happened in it (`seeking` on the element) or the test said the viewer paused
+ * (`__qosProbe.viewerPause(true)`). A frame reaches the screen a compositor frame or more after
+ * the element resumed (tens of ms on a loaded machine), so the frames confirm a stall and its
+ * count, and the playhead dates it.
  */
 export function installPlayheadProbe() {
-  const MIN_STALL_MS = 150;
+  const MIN_STALL_MS = 250;
   const state = {
     playCalls: [],
     firstMove: null, // {at, sampleAt, position}
@@ -269,6 +323,46 @@ export function installPlayheadProbe() {
     samples: 0,
     maxGapMs: 0,
   };
+  state.frames = 0;
+  state.frameStalls = []; // {start, end, durationMs, mediaTime}
+  state.firstFrame = null; // {at, mediaTime}
+  let lastFrame = null; // {at, mediaTime}
+  let frameIntervals = [];
+  let seekSinceFrame = false;
+  let viewerPaused = false;
+  let pausedSinceFrame = false;
+  let framesHooked = null;
+  const median = (values) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    return sorted.length ? sorted[Math.floor(sorted.length / 2)] : 1000 / 30;
+  };
+  const onFrame = (now, meta) => {
+    const at = meta.presentationTime || now;
+    state.frames += 1;
+    framesHooked.requestVideoFrameCallback(onFrame);
+    // A frame shown while the element is paused (a seek's, a player's nudge) is no playback.
+    if (framesHooked.paused) return;
+    if (!state.firstFrame) state.firstFrame = { at, mediaTime: meta.mediaTime };
+    if (lastFrame && !seekSinceFrame && !pausedSinceFrame) {
+      const gap = at - lastFrame.at;
+      const moved = ((meta.mediaTime - lastFrame.mediaTime) * 1000) / (framesHooked.playbackRate || 1);
+      const usual = median(frameIntervals);
+      if (gap - usual < MIN_STALL_MS) {
+        frameIntervals.push(gap);
+        if (frameIntervals.length > 30) frameIntervals = frameIntervals.slice(-30);
+      } else if (moved < gap / 2) {
+        // The media time stood still: a stall. (When it moved with the clock, frames were only
+        // not rendered: a busy machine, not a stall.)
+        state.frameStalls.push({ start: lastFrame.at + usual, end: at, durationMs: gap - usual, mediaTime: lastFrame.mediaTime });
+      }
+    }
+    seekSinceFrame = false;
+    pausedSinceFrame = viewerPaused;
+    lastFrame = { at, mediaTime: meta.mediaTime };
+  };
+  document.addEventListener('seeking', (event) => {
+    if (event.target instanceof HTMLMediaElement) seekSinceFrame = true;
+  }, true);
   const originalPlay = HTMLMediaElement.prototype.play;
   HTMLMediaElement.prototype.play = function play(...args) {
     state.playCalls.push({ at: performance.now(), wall: Date.now(), caller: String(new Error().stack).split('\n').slice(2, 4).join(' / ') });
@@ -282,6 +376,10 @@ export function installPlayheadProbe() {
   const sample = () => {
     video = video || document.querySelector('video');
     if (!video) return;
+    if (framesHooked !== video && typeof video.requestVideoFrameCallback === 'function') {
+      framesHooked = video;
+      video.requestVideoFrameCallback(onFrame);
+    }
     const t = performance.now();
     const p = video.currentTime;
     const rate = video.playbackRate || 1;
@@ -324,12 +422,12 @@ export function installPlayheadProbe() {
           freeze = null;
         }
         lastMove = { t, p };
-      } else if (!video.paused && !video.ended && lastMove && !freeze) {
+      } else if (!viewerPaused && !video.ended && lastMove && !freeze) {
         state.freezes += 1;
         // It stopped between the last moving sample and this one, where it reached p.
         freeze = { start: Math.min(t, lastMove.t + ((p - lastMove.p) * 1000) / rate), position: p };
       }
-      if (freeze && (video.paused || video.ended)) freeze = null; // a pause is not a stall
+      if (freeze && (viewerPaused || video.ended)) freeze = null; // the viewer's pause is not a stall
     }
     prev = { t, p };
   };
@@ -344,6 +442,11 @@ export function installPlayheadProbe() {
   }
   window.__qosProbe = {
     state,
+    /** The test pauses (or resumes) as a viewer would: that gap in frames is no stall. */
+    viewerPause(paused) {
+      viewerPaused = paused;
+      if (paused) pausedSinceFrame = true;
+    },
     report: () => JSON.parse(JSON.stringify({ ...state, openFreeze: freeze, now: performance.now() })),
   };
 }

@@ -166,7 +166,7 @@ export class FakeVideo extends EventTarget {
    */
   play() {
     this.playCalls = (this.playCalls ?? 0) + 1;
-    if (this.refusePlay) return Promise.reject(new Error('NotAllowedError'));
+    if (this.refusePlay) return Promise.reject(new DOMException('play() failed because the user did not interact', 'NotAllowedError'));
     this.paused = false;
     return Promise.resolve();
   }
@@ -244,6 +244,11 @@ export class FakeIvsPlayer {
   seekTo(time) {
     this.calls.push(['seekTo', time]);
   }
+  /** Like the real player's delete(): it releases everything and emits nothing. */
+  delete() {
+    this.calls.push(['delete']);
+    this.deleted = true;
+  }
 }
 
 // The getters the adapter reads, each returning the field the test sets: method -> field. Defined
@@ -271,6 +276,22 @@ for (const [method, field] of Object.entries(IVS_GETTERS)) {
   });
 }
 
+/** A localStorage stand-in over a Map; `quota` (characters of all values) makes setItem throw. */
+export function mapStorage(map = new Map(), { quota = Infinity } = {}) {
+  return {
+    map,
+    getItem: (k) => map.get(k) ?? null,
+    setItem: (k, v) => {
+      const used = [...map.entries()].reduce((n, [key, value]) => n + (key === k ? 0 : value.length), 0);
+      if (used + String(v).length > quota) throw new Error('QuotaExceededError');
+      map.set(k, String(v));
+    },
+    removeItem: (k) => {
+      map.delete(k);
+    },
+  };
+}
+
 /**
  * A monitor wired to fakes. Returns the monitor, the events it emitted, and every fake.
  * @param {object} [options] createQosMonitor options (env is merged)
@@ -283,9 +304,10 @@ export function setup(options = {}) {
   const window = new FakeWindow();
   let uuid = 0;
   const randomUUID = () => `00000000-0000-4000-8000-${String(++uuid).padStart(12, '0')}`;
-  const storage = new Map();
+  // `storage`: a Map to share between monitors (a page and the next one of the same origin).
+  const storage = options.storage ?? new Map();
   const events = [];
-  const { script: _script, beaconAccept: _accept, env: extraEnv, ...rest } = options;
+  const { script: _script, beaconAccept: _accept, env: extraEnv, storage: _storage, ...rest } = options;
   const monitor = createQosMonitor({
     endpoint: 'https://ingest.example/v1/events',
     channel: 'demo-channel',
@@ -297,7 +319,7 @@ export function setup(options = {}) {
       window,
       randomUUID,
       random: () => 0.5,
-      storage: { getItem: (k) => storage.get(k) ?? null, setItem: (k, v) => storage.set(k, v) },
+      storage: mapStorage(storage),
       ...extraEnv,
     },
   });

@@ -239,4 +239,130 @@ describe('IVS player', () => {
     ctx.clock.advance(60_000);
     assert.equal('live_latency_ms' in ctx.last('PLAYBACK_SUMMARY'), false);
   });
+
+  test('a seek through the video element (native controls, currentTime) is not a stall', () => {
+    const video = new FakeVideo({ paused: false });
+    const { ctx, player } = playingIvs({ player: { video } });
+    ctx.clock.advance(4_000);
+    video.currentTime = 4;
+    video.fire('timeupdate');
+    // What the real player does: the element seeks, the player buffers and pauses the element,
+    // the element's seeked comes while paused, then PlayerSeekCompleted and PLAYING.
+    video.currentTime = 30.2;
+    video.seeking = true;
+    video.fire('seeking');
+    player.emit(PlayerState.BUFFERING);
+    video.paused = true;
+    ctx.clock.advance(700);
+    video.seeking = false;
+    video.fire('seeked');
+    ctx.clock.advance(150);
+    player.emit(PlayerEventType.SEEK_COMPLETED, 30.2);
+    video.paused = false;
+    player.emit(PlayerState.PLAYING);
+    ctx.clock.advance(1_000);
+    assert.deepEqual(
+      { ...ctx.monitor.state.counters },
+      { playingTimeMs: 5_000, bufferingTimeMs: 0, bufferingCount: 0, errorCount: 0 },
+    );
+    assert.equal(ctx.monitor.state.phase, 'playing');
+  });
+
+  test("the player's own sub-second nudge of the element during a rebuffer does not hide the stall", () => {
+    const video = new FakeVideo({ paused: false });
+    const { ctx, player } = playingIvs({ player: { video } });
+    ctx.clock.advance(2_000);
+    video.currentTime = 2;
+    video.fire('timeupdate');
+    player.emit(PlayerEventType.REBUFFERING);
+    player.emit(PlayerState.BUFFERING);
+    ctx.clock.advance(1_000);
+    video.currentTime = 2.3; // skipping a gap
+    video.fire('seeking');
+    video.fire('seeked');
+    ctx.clock.advance(1_500);
+    player.emit(PlayerState.PLAYING);
+    assert.equal(ctx.monitor.state.counters.bufferingCount, 1);
+    assert.equal(ctx.monitor.state.counters.bufferingTimeMs, 2_500);
+  });
+
+  test('delete() ends the session and the monitor: no summary after it', () => {
+    const { ctx, player } = playingIvs({ summaryIntervalMs: 10_000 });
+    ctx.clock.advance(3_000);
+    player.delete();
+    assert.deepEqual(ctx.types(), ['ATTEMPT', 'PLAY', 'PLAYBACK_SUMMARY', 'STOP']);
+    assert.equal(ctx.last('PLAYBACK_SUMMARY').is_final, true);
+    assert.equal(ctx.last('PLAYBACK_SUMMARY').playing_time_ms, 3_000);
+    assert.deepEqual(player.calls.at(-1), ['delete'], 'the real delete() still ran');
+    ctx.clock.advance(120_000);
+    assert.equal(ctx.events.length, 4, 'nothing more for a deleted player');
+    assert.equal(ctx.monitor.state.attached, false);
+    assert.equal(player.listenerCount(), 0);
+  });
+
+  test('autoplay blocked (PlayerPlaybackBlocked): the wait for the click is not startup', () => {
+    const { ctx, player } = attachedIvs();
+    player.setAutoplay(true);
+    player.load(URL);
+    ctx.clock.advance(300);
+    player.emit(PlayerEventType.PLAYBACK_BLOCKED);
+    ctx.clock.advance(10_500); // the viewer reads the page, then clicks play
+    player.play();
+    player.emit(PlayerState.BUFFERING);
+    ctx.clock.advance(600);
+    player.emit(PlayerState.PLAYING);
+    assert.deepEqual(ctx.types(), ['ATTEMPT', 'PLAY']);
+    assert.equal(ctx.last('PLAY').startup_latency_ms, 600);
+  });
+
+  test('the element is looked up again: one the page attaches after the monitor is the one listened to', () => {
+    const first = new FakeVideo({ paused: false });
+    const { ctx, player } = attachedIvs({ player: { video: first } });
+    const attached = new FakeVideo({ paused: false });
+    player.video = attached; // attachHTMLVideoElement(own element)
+    startIvs(ctx, player);
+    ctx.clock.advance(3_000);
+    attached.currentTime = 20;
+    attached.fire('seeking');
+    player.emit(PlayerState.BUFFERING);
+    ctx.clock.advance(900);
+    player.emit(PlayerEventType.SEEK_COMPLETED, 20);
+    player.emit(PlayerState.PLAYING);
+    assert.equal(ctx.monitor.state.counters.bufferingCount, 0);
+    first.currentTime = 30;
+    first.fire('seeking');
+    assert.equal(ctx.monitor.state.phase, 'playing', 'the replaced element is no longer listened to');
+  });
+
+  test('buffering the player reports after it said the seek completed is still the seek; a later rebuffer is a stall', () => {
+    const video = new FakeVideo({ paused: false });
+    const { ctx, player } = playingIvs({ player: { video } });
+    ctx.clock.advance(2_000);
+    video.currentTime = 2;
+    video.fire('timeupdate');
+    video.currentTime = 30.2;
+    video.fire('seeking');
+    ctx.clock.advance(100);
+    video.fire('seeked');
+    player.emit(PlayerEventType.SEEK_COMPLETED, 30.2); // the state is still PLAYING
+    ctx.clock.advance(50);
+    player.emit(PlayerEventType.REBUFFERING); // then it waits for data at the target
+    player.emit(PlayerState.BUFFERING);
+    ctx.clock.advance(600);
+    player.emit(PlayerState.PLAYING);
+    video.currentTime = 30.6;
+    video.fire('timeupdate'); // played on from the target: settled
+    ctx.clock.advance(1_000);
+    assertCounters({ bufferingCount: 0, bufferingTimeMs: 0 });
+    player.emit(PlayerEventType.REBUFFERING);
+    player.emit(PlayerState.BUFFERING);
+    ctx.clock.advance(700);
+    player.emit(PlayerState.PLAYING);
+    assertCounters({ bufferingCount: 1, bufferingTimeMs: 700 });
+
+    function assertCounters(expected) {
+      const { counters } = ctx.monitor.state;
+      for (const [name, value] of Object.entries(expected)) assert.equal(counters[name], value, name);
+    }
+  });
 });

@@ -4,11 +4,11 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import { createTransport } from '../../src/transport.js';
-import { attachedVideo, EPOCH, fakeBeacon, FakeClock, fakeFetch, fakeIo, FakeVideo, playingVideo, reply, settle, setup, startVideo } from './helpers.js';
+import { attachedVideo, EPOCH, fakeBeacon, FakeClock, fakeFetch, fakeIo, FakeVideo, mapStorage, playingVideo, reply, settle, setup, startVideo } from './helpers.js';
 
 const ENDPOINT = 'https://ingest.example/v1/events';
 
-function transportWith({ script = [], random = () => 0.5, beaconAccept, wallSkewMs = 0, ...overrides } = {}) {
+function transportWith({ script = [], random = () => 0.5, beaconAccept, wallSkewMs = 0, storage = null, ...overrides } = {}) {
   const clock = new FakeClock();
   const net = fakeFetch(script);
   const beacon = fakeBeacon(beaconAccept);
@@ -20,7 +20,7 @@ function transportWith({ script = [], random = () => 0.5, beaconAccept, wallSkew
     window: null,
     randomUUID: () => 'x',
     random,
-    storage: null,
+    storage,
   };
   const transport = createTransport({
     endpoint: ENDPOINT,
@@ -35,6 +35,7 @@ function transportWith({ script = [], random = () => 0.5, beaconAccept, wallSkew
     retryMaxMs: 8_000,
     useBeacon: true,
     beaconMaxBytes: 64 * 1024,
+    storage,
     ...overrides,
   });
   return { transport, clock, net, beacon };
@@ -229,7 +230,7 @@ describe('the client clock at send time (sent_at)', () => {
     beaconed.transport.flushOnExit();
     assert.equal(JSON.parse(beaconed.beacon.calls[0].data).sent_at, wallAt(beaconed.clock));
 
-    const refused = transportWith({ beaconAccept: () => false });
+    const refused = transportWith({ useBeacon: false });
     refused.transport.enqueue(ev(1));
     refused.clock.advance(4_321);
     refused.transport.flushOnExit();
@@ -288,14 +289,28 @@ describe('page exit', () => {
     assert.deepEqual(ctx.types(), ['ATTEMPT', 'PLAY']);
   });
 
-  test('when sendBeacon refuses, fetch with keepalive carries the body', async () => {
-    const { ctx, video } = playingVideo({ beaconAccept: () => false });
+  test('a beacon the browser refuses counts nothing; its events wait in the outbox for the next page', async () => {
+    const storage = new Map();
+    const { ctx } = playingVideo({ beaconAccept: () => false, storage });
     ctx.window.pagehide();
     await settle();
     assert.equal(ctx.beacon.calls.length, 1);
-    assert.equal(ctx.net.requests.length, 1);
-    assert.equal(ctx.net.requests[0].init.keepalive, true);
-    assert.deepEqual(ctx.net.requests[0].body.events.map((e) => e.metric_type), ['ATTEMPT', 'PLAY', 'PLAYBACK_SUMMARY', 'STOP']);
+    assert.equal(ctx.net.requests.length, 0, 'no keepalive fetch: it shares the budget that refused the beacon');
+    const { delivery } = ctx.monitor.state;
+    assert.equal(delivery.beaconed, 0, 'a refused beacon is not counted as sent');
+    assert.equal(delivery.stored, 4);
+    const [key] = [...storage.keys()].filter((k) => k.startsWith('qos_outbox:'));
+    assert.deepEqual(JSON.parse(storage.get(key)).map((e) => e.metric_type), ['ATTEMPT', 'PLAY', 'PLAYBACK_SUMMARY', 'STOP']);
+
+    // The next page of the same origin sends them by fetch as soon as its monitor exists.
+    const next = setup({ storage });
+    await settle();
+    assert.equal(next.net.requests.length, 1);
+    assert.deepEqual(next.net.requests[0].body.events.map((e) => e.event_id), ctx.events.map((e) => e.event_id));
+    assert.equal(next.net.requests[0].init.keepalive, false);
+    assert.equal(storage.has(key), false, 'the outbox is emptied');
+    assert.equal(next.monitor.state.delivery.restored, 4);
+    assert.equal(next.monitor.state.delivery.sent, 4);
   });
 
   test('without sendBeacon at all, fetch keepalive is used', async () => {
@@ -307,16 +322,73 @@ describe('page exit', () => {
     assert.equal(ctx.net.requests[0].init.keepalive, true);
   });
 
-  test('exit bodies are split to stay under the 64 KiB beacon limit', () => {
-    const { transport, beacon, net } = transportWith({ batchSize: 1000, maxQueueSize: 1000 });
+  test('at exit one body within the 64 KiB keepalive budget goes, priority events first; the rest waits in the outbox', async () => {
+    const storage = mapStorage();
+    const { transport, beacon, net } = transportWith({ batchSize: 1000, maxQueueSize: 1000, storage });
     const pad = 'p'.repeat(200);
     for (let i = 0; i < 600; i += 1) transport.enqueue(ev(i, { pad }));
+    transport.enqueue(ev('summary'), { priority: true });
+    transport.enqueue(ev('stop'), { priority: true });
     assert.equal(net.requests.length, 0);
-    transport.flushOnExit();
-    assert.ok(beacon.calls.length >= 2);
-    for (const call of beacon.calls) assert.ok(Buffer.byteLength(call.data) <= 64 * 1024, `${Buffer.byteLength(call.data)} bytes`);
-    const ids = beacon.calls.flatMap((c) => JSON.parse(c.data).events.map((e) => e.n));
-    assert.deepEqual(ids, [...Array(600).keys()]);
+    transport.flushOnExit({ exit: true });
+    assert.equal(beacon.calls.length, 1, 'one request: Chromium shares one budget across all of them');
+    const bytes = Buffer.byteLength(beacon.calls[0].data);
+    assert.ok(bytes <= 64 * 1024 && bytes > 60 * 1024, `${bytes} bytes`);
+    const carried = JSON.parse(beacon.calls[0].data).events.map((e) => e.n);
+    assert.deepEqual(carried.slice(0, 2), ['summary', 'stop']);
+    const kept = JSON.parse(storage.getItem(transport.outboxKey)).map((e) => e.n);
+    assert.deepEqual([...carried.slice(2), ...kept], [...Array(600).keys()], 'every event once, in order');
+    const stats = transport.stats();
+    assert.equal(stats.beaconed, carried.length);
+    assert.equal(stats.stored, kept.length);
+    assert.equal(stats.queued, 0);
+    await settle();
+    assert.equal(net.requests.length, 0);
+  });
+
+  test('a hidden page keeps 8 KiB of the budget for the exit; shown again, the outbox goes by fetch', async () => {
+    const storage = mapStorage();
+    const { transport, beacon, net } = transportWith({ batchSize: 1000, maxQueueSize: 1000, storage });
+    for (let i = 0; i < 600; i += 1) transport.enqueue(ev(i, { pad: 'p'.repeat(200) }));
+    transport.flushOnExit({ exit: false });
+    const bytes = Buffer.byteLength(beacon.calls[0].data);
+    assert.ok(bytes <= 56 * 1024 && bytes > 50 * 1024, `${bytes} bytes`);
+    const beaconed = transport.stats().beaconed;
+    assert.equal(transport.stats().stored, 600 - beaconed);
+    transport.restore();
+    await settle();
+    assert.equal(storage.getItem(transport.outboxKey), null);
+    assert.deepEqual(sentIds(net), [...Array(600).keys()].slice(beaconed).map((n) => `e${n}`));
+    assert.equal(transport.stats().sent, 600 - beaconed);
+    assert.equal(transport.stats().restored, 600 - beaconed);
+  });
+
+  test('a keepalive fetch that does not land is no longer counted as beaconed and waits in the outbox', async () => {
+    const storage = mapStorage();
+    const { transport, net } = transportWith({ useBeacon: false, storage, script: [new TypeError('keepalive budget')] });
+    transport.enqueue(ev(1));
+    transport.enqueue(ev(2), { priority: true });
+    transport.flushOnExit({ exit: true });
+    assert.equal(transport.stats().beaconed, 2);
+    await settle();
+    assert.equal(net.requests[0].init.keepalive, true);
+    assert.equal(transport.stats().beaconed, 0);
+    assert.deepEqual(JSON.parse(storage.getItem(transport.outboxKey)).map((e) => e.n), [1, 2]);
+  });
+
+  test('the outbox is bounded by maxQueueSize (oldest dropped) and a full storage loses only what it could not hold', () => {
+    const storage = mapStorage(new Map(), { quota: 3_000 });
+    const { transport } = transportWith({ beaconAccept: () => false, storage, maxQueueSize: 5, batchSize: 100 });
+    for (let i = 0; i < 5; i += 1) transport.enqueue(ev(i));
+    transport.flushOnExit({ exit: true });
+    for (let i = 5; i < 8; i += 1) transport.enqueue(ev(i));
+    transport.flushOnExit({ exit: true });
+    assert.deepEqual(JSON.parse(storage.getItem(transport.outboxKey)).map((e) => e.n), [3, 4, 5, 6, 7]);
+    assert.equal(transport.stats().dropped, 3);
+    transport.enqueue(ev(8, { pad: 'p'.repeat(4_000) }));
+    transport.flushOnExit({ exit: true });
+    assert.equal(transport.stats().dropped, 4, 'over the quota: that event is lost, and counted');
+    assert.equal(JSON.parse(storage.getItem(transport.outboxKey)).length, 5);
   });
 
   test('a batch on the wire at pagehide is re-sent by beacon (same event ids, deduplicated downstream)', async () => {

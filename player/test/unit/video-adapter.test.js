@@ -158,6 +158,22 @@ describe('play intent from play()', () => {
     assert.deepEqual(ctx.types(), ['ATTEMPT', 'PLAY']);
   });
 
+  test('autoplay refused (play() rejected with NotAllowedError): startup runs from the click', async () => {
+    const { ctx, video } = attachedVideo({ video: { autoplay: true, refusePlay: true } });
+    video.setSource('https://cdn.example/vod/a.m3u8'); // the autoplay attribute: an intent
+    assert.deepEqual(ctx.types(), ['ATTEMPT']);
+    await assert.rejects(video.play(), { name: 'NotAllowedError' });
+    ctx.clock.advance(10_700); // waiting for the viewer
+    video.refusePlay = false;
+    video.play(); // the click
+    ctx.clock.advance(20);
+    video.fire('play');
+    ctx.clock.advance(430);
+    video.fire('playing');
+    assert.deepEqual(ctx.types(), ['ATTEMPT', 'PLAY']);
+    assert.equal(ctx.last('PLAY').startup_latency_ms, 450);
+  });
+
   test('instrumentPlayer: false leaves play() alone: the play event is the intent', () => {
     const { ctx, video } = attachedVideo({ instrumentPlayer: false });
     assert.equal(Object.hasOwn(video, 'play'), false);
@@ -405,6 +421,29 @@ describe('summaries', () => {
     video.droppedVideoFrames = 12;
     ctx.clock.advance(60_000);
     assert.deepEqual(ctx.all('PLAYBACK_SUMMARY').map((s) => s.dropped_frames), [7, 2]);
+  });
+
+  test('hls.js live: is_live and live_latency_ms from hls.js, though MSE gives the element a finite duration', () => {
+    const ctx = setup();
+    // What hls.js exposes for a live (EVENT, no ENDLIST) playlist: details.live and its latency.
+    const hls = { latestLevelDetails: { live: true }, latency: 7.25, levels: [], currentLevel: 0 };
+    const video = new FakeVideo({ duration: 36, seekableEnd: 36 });
+    ctx.monitor.attach(video, { hls });
+    startVideo(ctx, video);
+    video.currentTime = 30;
+    ctx.clock.advance(60_000);
+    const summary = ctx.last('PLAYBACK_SUMMARY');
+    assert.equal(summary.is_live, true);
+    assert.equal(summary.live_latency_ms, 7_250);
+    assert.equal(ctx.last('PLAY').is_live, true);
+    // hls.js's older shape: the current level's details.
+    const older = setup();
+    const video2 = new FakeVideo({ duration: 36 });
+    older.monitor.attach(video2, { hls: { levels: [{ details: { live: false } }], currentLevel: 0, latency: 0 } });
+    startVideo(older, video2);
+    older.clock.advance(60_000);
+    assert.equal(older.last('PLAYBACK_SUMMARY').is_live, false);
+    assert.equal('live_latency_ms' in older.last('PLAYBACK_SUMMARY'), false);
   });
 
   test('on-demand summaries carry no live latency', () => {

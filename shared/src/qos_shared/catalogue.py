@@ -370,7 +370,11 @@ LIVE_LATENCY = _mean_seconds(
     legacy_name="LIVE_LATENCY",
     presentation=Presentation("Live", original_widget="Live Latency"),
 )
-_STARTUP_PERCENTILE = "Play intent to first frame, over PLAY events (percentile across viewers)."
+_STARTUP_PERCENTILE = (
+    "Play intent to first frame, over PLAY events (percentile across viewers). The intent is the"
+    " play request the browser allowed: after a blocked autoplay, the viewer's click (the wait for"
+    " it is not startup)."
+)
 _LIVE_LATENCY_PERCENTILE = "Live latency reported by live PLAYBACK_SUMMARY events (percentile)."
 
 
