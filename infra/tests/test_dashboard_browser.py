@@ -363,3 +363,57 @@ def test_long_names_keep_the_layout(browser: Any, tmp_path: Path, width: int) ->
             assert len(labels) == len(channels), labels
         finally:
             page.close()
+
+
+def test_a_long_timeline_comes_a_page_at_a_time(browser: Any, tmp_path: Path) -> None:
+    """A session of 1,200 events: the timeline shows the first 500 and a button for the next
+    page; following it shows every event once, in order, and the button goes away."""
+    data_dir = tmp_path / "long-session"
+    now_ms = int(time.time() * 1000)
+    records = generate(now_ms, seed=8, sessions=6, span_s=120, summary_every_s=10)
+    template = next(r for r in records if r["metric_type"] == "PLAYBACK_SUMMARY")
+    long_id = "a-long-session"
+    events = 1_200
+    for i in range(events):
+        t = now_ms - 60_000 + i * 40 - i % 3 * 40  # some events share a time
+        records.append(
+            {**template, "session_id": long_id, "event_id": f"long-{i:05d}", "event_time": t}
+        )
+    records.sort(key=lambda r: r["event_time"])
+    seed(data_dir, records, window_s=WINDOW_S, allowed_lateness_s=LATENESS_S, lake_share=0.8)
+    want = [
+        r["event_id"]
+        for r in sorted(
+            (r for r in records if r["session_id"] == long_id),
+            key=lambda r: (r["event_time"], r["event_id"]),
+        )
+    ]
+    with serving(data_dir) as running:
+        page = browser.new_page(viewport={"width": 1440, "height": 1000})
+        try:
+            page.goto(running.url + "/", timeout=TIMEOUT_MS)
+            page.wait_for_selector(
+                '[data-testid="sessions-table"][data-state="ready"]', timeout=TIMEOUT_MS
+            )
+            page.locator('[data-testid="auto-refresh"]').uncheck()
+            page.locator(f'[data-testid="session-row"][data-session-id="{long_id}"]').click()
+            timeline = f'[data-testid="timeline"][data-session-id="{long_id}"]'
+            more = page.locator('[data-testid="timeline-more"]')
+            for shown in (500, 1000, 1200):
+                page.wait_for_selector(
+                    f'{timeline}[data-state="ready"][data-events="{shown}"]', timeout=TIMEOUT_MS
+                )
+                assert page.locator(timeline).get_attribute("data-total") == str(events)
+                rows = page.locator('[data-testid="timeline-event"]').count()
+                assert rows == shown
+                if shown < events:
+                    assert more.is_visible()
+                    more.click()
+            assert more.is_hidden()
+            ids = page.locator('[data-testid="timeline-event"]').evaluate_all(
+                "rows => rows.map(r => r.dataset.eventId)"
+            )
+            assert ids == want
+            assert f"{events} events" in page.locator("#timeline-title").inner_text()
+        finally:
+            page.close()
