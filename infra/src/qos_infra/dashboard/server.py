@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from qos_infra.dashboard.app import Dashboard
+from qos_shared.activity import configure_logging
 from qos_shared.local_process import serve_until_stopped
 
 log = logging.getLogger("qos_infra.dashboard")
@@ -331,7 +332,11 @@ def main(argv: list[str] | None = None) -> int:
         f"bound host and IP addresses always are; also {ALLOWED_HOSTS_ENV}=NAME,...)",
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        configure_logging()
+    except ValueError as exc:
+        print(f"qos-dashboard: cannot start: {exc}", file=sys.stderr)
+        return 2
     if not 0 <= args.port <= 65535:
         print(f"qos-dashboard: cannot start: port {args.port} is not 0..65535", file=sys.stderr)
         return 2

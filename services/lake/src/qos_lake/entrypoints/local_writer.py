@@ -105,8 +105,10 @@ def _summary(f: Figures) -> str | None:
         f"wrote {f.count('records'):.0f} records ({f.rate('records'):.0f}/s) and "
         f"{f.count('views'):.0f} views in {f.count('flushes'):.0f} flushes, "
         f"{f.count('files'):.0f} file(s), slowest {f.peaks.get('slowest_s', 0):.2f} s, "
-        f"over {f.seconds:.0f} s; log position {f.gauges.get('through', 0):.0f}"
+        f"over {f.seconds:.0f} s"
     )
+    if "through" in f.gauges:
+        line += f"; events through log position {f.gauges['through']:.0f}"
     if f.count("bad"):
         line += f"; {f.count('bad'):.0f} invalid or unreadable value(s)"
     return line

@@ -30,7 +30,7 @@ from qos_shared.eventlog import EventLog, EventLogError
 PROG = "qos-search-indexer"
 
 
-log = logging.getLogger("qos_search_indexer.local")
+logger = logging.getLogger("qos_search_indexer.local")
 
 
 def _progress(result: BatchResult, what: str = "records") -> None:
@@ -43,7 +43,7 @@ def _progress(result: BatchResult, what: str = "records") -> None:
         line += f"; {result.dead_lettered} dead-lettered"
     if result.retries:
         line += f"; {result.retries} retries"
-    log.debug(line)
+    logger.debug(line)
 
 
 def _summary(f: Figures) -> str | None:
@@ -163,7 +163,7 @@ def _run(settings: SearchSettings) -> int:
     # The views log has its own checkpoint (in its own file) and its own thread: a backlog of
     # events never holds the views back, nor the other way round.
     views_indexer = bootstrap.build_indexer(views_log, client, view_dead_letters, config, stop=stop)
-    report = IntervalLog(log, _summary)
+    report = IntervalLog(logger, _summary)
     views_thread = threading.Thread(
         target=views_indexer.run,
         kwargs={"on_poll": _reporter(report, views_indexer, views=True)},
