@@ -410,6 +410,7 @@ class Dashboard:
         platform = self._filter(params, "platform")
         channel = self._filter(params, "channel")
         answer = self.lake.query(named, QueryParams(from_day, to_day, platform, channel))
+        shown = answer.rows[offset : offset + limit]  # the query's order: top groups first
         reply: dict[str, Any] = {
             "query": named.name,
             "description": named.description,
@@ -422,9 +423,9 @@ class Dashboard:
             "group_columns": list(named.group_columns),
             "metric_columns": {c: m for c, m in named.metric_columns},
             "limit": limit,
-            "rows": answer.rows[offset : offset + limit],
+            "rows": shown,
             "empty": not answer.rows,
-        } | p.page(len(answer.rows), offset, len(answer.rows[offset : offset + limit]))
+        } | p.page(len(answer.rows), offset, len(shown))
         if answer.empty_reason is not None:
             reply["message"] = answer.empty_reason
         return reply
