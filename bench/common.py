@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -46,3 +47,36 @@ def write_results(folder: Path, name: str, figures: dict[str, Any]) -> Path:
     out.write_text(json.dumps(figures, indent=2))
     print(f"  written to {out}")
     return out
+
+
+class Progress:
+    """A long phase's progress on stderr: `  <label>: <done>/<total> (<pct>), <rate>/s, about
+    <left> left`, at most every `every_s` seconds (time spent printing is not in the figures:
+    a line costs microseconds, and the timed regions never print)."""
+
+    def __init__(self, label: str, total: int, *, unit: str = "events", every_s: float = 5.0):
+        self.label = label
+        self.total = total
+        self.unit = unit
+        self.every_s = every_s
+        self.started = time.monotonic()
+        self._last = self.started
+
+    def __call__(self, done: int, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last < self.every_s:
+            return
+        self._last = now
+        elapsed = max(now - self.started, 1e-9)
+        rate = done / elapsed
+        line = f"  {self.label}: {done:,}/{self.total:,} {self.unit}"
+        if self.total:
+            line += f" ({100 * done / self.total:.0f}%)"
+        line += f", {rate:,.0f}/s"
+        if 0 < done < self.total:
+            line += f", about {(self.total - done) / rate:,.0f} s left"
+        print(line, file=sys.stderr, flush=True)
+
+    def done(self, done: int) -> None:
+        """The phase's last line."""
+        self(done, force=True)

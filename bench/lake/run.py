@@ -83,7 +83,7 @@ from qos_shared.eventlog import EventLog, JoinedRecords, LogRecord
 from qos_shared.testing.sessions import Sessions, traffic_day
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root: bench.common
-from bench.common import machine, write_results
+from bench.common import Progress, machine, write_results
 
 RESULTS = Path(__file__).parent / "results"
 DAY = date(2026, 11, 1)
@@ -146,8 +146,10 @@ def write_core(day: Sessions, work: Path, config: WriterConfig, chunk: int) -> d
     with EventLog(work / "core-log.sqlite", synchronous="NORMAL") as event_log:
         writer = LakeWriter(event_log, root, config)
         position = 0
+        progress = Progress("writing the lake", day.n)
         started = time.perf_counter()
         for data, _times in day.chunks(chunk):
+            progress(position)
             gen_seconds += time.perf_counter() - started
             # What `EventLog.read_joined` would return (built outside the timed region).
             base = position
@@ -177,6 +179,7 @@ def write_core(day: Sessions, work: Path, config: WriterConfig, chunk: int) -> d
             files += len(result.files)
             flushes += 1
         writer.close()
+        progress.done(position)
     parquet_bytes = sum(p.stat().st_size for p in (root / "events").rglob("*.parquet"))
     return {
         "events": day.n,
@@ -197,8 +200,12 @@ def prepare_log(day: Sessions, work: Path, limit: int, chunk: int) -> dict[str, 
     json_lines = JsonLines(work / "json")
     appended = 0
     append_seconds = 0.0
+    progress = Progress("JSON lines and the event log", day.n)
+    written = 0
     with EventLog(work / "events.sqlite", synchronous="NORMAL") as event_log:
         for data, times in day.chunks(chunk):
+            progress(written)
+            written += len(data)
             json_lines.write(data, times)
             take = data[: limit - appended]
             t0 = time.perf_counter()
@@ -210,6 +217,7 @@ def prepare_log(day: Sessions, work: Path, limit: int, chunk: int) -> dict[str, 
             append_seconds += time.perf_counter() - t0
             appended += len(take)
     json_bytes = json_lines.close()
+    progress.done(written)
     return {
         "log_events": appended,
         "log_append_s": append_seconds,
@@ -227,9 +235,12 @@ def write_from_log(work: Path, config: WriterConfig, log: dict[str, Any]) -> dic
         last = event_log.last_position()
         t0, c0 = time.perf_counter(), cpu_seconds()
         writer = LakeWriter(event_log, root, config)
+        progress = Progress("the writer polling the log", last)
         while writer.position < last:
             writer.poll()
+            progress(writer.position)
         writer.flush()
+        progress.done(writer.position)
         seconds = time.perf_counter() - t0
         cpu = cpu_seconds() - c0
         committed = event_log.checkpoint("lake")

@@ -52,7 +52,7 @@ from qos_realtime.api import (
 from qos_shared.eventlog import EventLog, LogRecord
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root: bench.common
-from bench.common import machine, per_cpu_second, print_rate, rates, write_results
+from bench.common import Progress, machine, per_cpu_second, print_rate, rates, write_results
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -121,7 +121,9 @@ def bench_engine(n: int, batch: int) -> dict[str, float]:
     start = time.perf_counter()
     cpu = time.process_time()
     views = 0
+    progress = Progress("the engine", n)
     for i, text in enumerate(batches):
+        progress(i * batch)
         engine.add_joined(text, i * batch + 1)
         watermark = engine.watermark()
         views += engine.close_views(watermark)  # views first, as the consumer does
@@ -137,6 +139,7 @@ def bench_engine(n: int, batch: int) -> dict[str, float]:
     engine.close(rest)
     elapsed = time.perf_counter() - start
     cpu = time.process_time() - cpu
+    progress.done(n)
     return {**rates(n, elapsed, cpu), "windows": closed + len(rest), "rows": rows, "views": views}
 
 
@@ -162,14 +165,17 @@ def bench_consumer(n: int, batch: int) -> dict[str, float]:
             clock=lambda: now[0],
             spill_dir=spill_dir_default(),
         )
+        progress = Progress("the consumer", n)
         start = time.perf_counter()
         cpu = time.process_time()
         while consumer.poll() == batch:
             now[0] = time.time()
+            progress(consumer.position)
         now[0] += 3600  # idle: the wall clock closes the last windows
         consumer.poll()
         elapsed = time.perf_counter() - start
         cpu = time.process_time() - cpu
+        progress.done(consumer.position)
         assert not consumer.engine.open_windows() and log.checkpoint(CONSUMER) == n
         windows = len(store.windows(final_only=True))
         store.close()

@@ -8,6 +8,7 @@ chromium). A missing chromium fails the test with the command that installs it.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections import defaultdict
@@ -28,7 +29,8 @@ from qos_up_support import (
 )
 
 from qos_infra.dashboard.app import TILES
-from qos_infra.dashboard.sample import Seeded, generate
+from qos_infra.dashboard.sample import Seeded, generate, seed
+from qos_infra.dashboard.screenshot import layout_problems
 from qos_infra.dashboard.server import DashboardHTTPServer, serving
 from qos_realtime.api import MetricStore, RealtimeConsumer, WindowConfig
 from qos_shared.catalogue import CATALOGUE
@@ -253,6 +255,7 @@ def test_dashboard_in_chromium(
 
         shot = keep_screenshot(page, tmp_path, "dashboard.png")
         assert shot.stat().st_size > 10_000
+        assert layout_problems(page) == []
         assert problems == [], problems
         assert foreign == [], f"the page loaded something from elsewhere: {foreign}"
     finally:
@@ -310,4 +313,107 @@ def test_realtime_panels_show_within_window_plus_5_s(browser: Any, tmp_path: Pat
             stop.set()
             if engine is not None:
                 engine.join(10)
+            page.close()
+
+
+def long_names(records: list[Record]) -> list[Record]:
+    """The records with a player's 32-character session ids and long channel names (the layout's
+    hard case: the names a real catalogue has)."""
+    sessions: dict[str, str] = {}
+    out = []
+    for r in records:
+        sid = sessions.setdefault(
+            r["session_id"], hashlib.md5(r["session_id"].encode()).hexdigest()
+        )
+        channel = (
+            f"{r['channel_watched']}-live-channel-with-a-very-long-name-{len(r['channel_watched'])}"
+        )
+        out.append({**r, "session_id": sid, "channel_watched": channel})
+    return out
+
+
+@pytest.mark.parametrize("width", [1440, 1280, 1100])
+def test_long_names_keep_the_layout(browser: Any, tmp_path: Path, width: int) -> None:
+    """Long channel names and session ids: the lake charts' labels do not overlap (nor leave
+    their chart), and the sessions table's outcome column is within the panel's visible width."""
+    data_dir = tmp_path / "long-names"
+    now_ms = int(time.time() * 1000)
+    records = long_names(generate(now_ms, seed=4, sessions=40, span_s=240, summary_every_s=10))
+    records += long_names(generate(now_ms, seed=6, sessions=30, span_s=200, summary_every_s=10))
+    records.sort(key=lambda r: r["event_time"])
+    seed(data_dir, records, window_s=WINDOW_S, allowed_lateness_s=LATENESS_S, lake_share=0.9)
+    with serving(data_dir) as running:
+        page = browser.new_page(viewport={"width": width, "height": 1000})
+        try:
+            page.goto(running.url + "/", timeout=TIMEOUT_MS)
+            wait_ready(page)
+            for query in ("popular-channels", "popular-platforms"):
+                page.wait_for_selector(
+                    f'[data-testid="lake-{query}"][data-state="ready"]', timeout=TIMEOUT_MS
+                )
+            page.wait_for_selector(
+                '[data-testid="sessions-table"][data-state="ready"]', timeout=TIMEOUT_MS
+            )
+            keep_screenshot(page, tmp_path, f"long-names-{width}.png")
+            assert layout_problems(page) == []
+            channels = {r["channel_watched"] for r in records[: int(len(records) * 0.9)]}
+            panel = page.locator('[data-testid="lake-popular-channels"]')
+            assert panel.get_attribute("data-rows") == str(len(channels))
+            labels = panel.locator("g.ytick text").evaluate_all("ts => ts.map(t => t.textContent)")
+            assert len(labels) == len(channels), labels
+        finally:
+            page.close()
+
+
+def test_a_long_timeline_comes_a_page_at_a_time(browser: Any, tmp_path: Path) -> None:
+    """A session of 1,200 events: the timeline shows the first 500 and a button for the next
+    page; following it shows every event once, in order, and the button goes away."""
+    data_dir = tmp_path / "long-session"
+    now_ms = int(time.time() * 1000)
+    records = generate(now_ms, seed=8, sessions=6, span_s=120, summary_every_s=10)
+    template = next(r for r in records if r["metric_type"] == "PLAYBACK_SUMMARY")
+    long_id = "a-long-session"
+    events = 1_200
+    for i in range(events):
+        t = now_ms - 60_000 + i * 40 - i % 3 * 40  # some events share a time
+        records.append(
+            {**template, "session_id": long_id, "event_id": f"long-{i:05d}", "event_time": t}
+        )
+    records.sort(key=lambda r: r["event_time"])
+    seed(data_dir, records, window_s=WINDOW_S, allowed_lateness_s=LATENESS_S, lake_share=0.8)
+    want = [
+        r["event_id"]
+        for r in sorted(
+            (r for r in records if r["session_id"] == long_id),
+            key=lambda r: (r["event_time"], r["event_id"]),
+        )
+    ]
+    with serving(data_dir) as running:
+        page = browser.new_page(viewport={"width": 1440, "height": 1000})
+        try:
+            page.goto(running.url + "/", timeout=TIMEOUT_MS)
+            page.wait_for_selector(
+                '[data-testid="sessions-table"][data-state="ready"]', timeout=TIMEOUT_MS
+            )
+            page.locator('[data-testid="auto-refresh"]').uncheck()
+            page.locator(f'[data-testid="session-row"][data-session-id="{long_id}"]').click()
+            timeline = f'[data-testid="timeline"][data-session-id="{long_id}"]'
+            more = page.locator('[data-testid="timeline-more"]')
+            for shown in (500, 1000, 1200):
+                page.wait_for_selector(
+                    f'{timeline}[data-state="ready"][data-events="{shown}"]', timeout=TIMEOUT_MS
+                )
+                assert page.locator(timeline).get_attribute("data-total") == str(events)
+                rows = page.locator('[data-testid="timeline-event"]').count()
+                assert rows == shown
+                if shown < events:
+                    assert more.is_visible()
+                    more.click()
+            assert more.is_hidden()
+            ids = page.locator('[data-testid="timeline-event"]').evaluate_all(
+                "rows => rows.map(r => r.dataset.eventId)"
+            )
+            assert ids == want
+            assert f"{events} events" in page.locator("#timeline-title").inner_text()
+        finally:
             page.close()

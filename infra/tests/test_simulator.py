@@ -653,3 +653,28 @@ def test_an_unreachable_ingest_is_said_plainly(capsys: pytest.CaptureFixture[str
 def test_help_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--help"]) == 0
     assert "--incident" in capsys.readouterr().out
+
+
+def test_the_progress_line_off_a_terminal_is_one_line_per_interval_and_the_catch_up_s_end() -> None:
+    import io
+
+    from qos_infra.simulator.delivery import Progress
+    from qos_infra.simulator.runner import ProgressLine
+
+    out = io.StringIO()
+    line = ProgressLine(out, every_s=30.0)
+
+    def report(at_s: float, phase: str, sent: int) -> None:
+        line(Progress(at_s, int(at_s * 1000), 5, 1000, sent, sent, 0, 0, 10.0, phase))
+
+    for tenth in range(0, 125):  # 12.5 s of catch-up, a report every 0.1 s
+        report(tenth / 10, "catch-up", tenth * 4)
+    for second in range(13, 100):  # then live, a report a second, to 99 s
+        report(float(second), "live", 500 + second)
+    line.finish()
+    lines = out.getvalue().splitlines()
+    # The first report, the catch-up's last, then one per 30 s of live, and the last.
+    assert [ln.split()[1] for ln in lines] == ["catch-up", "catch-up", "live", "live", "live"]
+    assert "events 496/1,000 (50%)" in lines[1]
+    assert lines[2].startswith("00:43") and lines[3].startswith("01:13")
+    assert lines[-1].startswith("01:39") and "events 599/1,000 (60%)" in lines[-1]

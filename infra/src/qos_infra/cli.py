@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
         # `qos lake …` is the lake service's own command line (queries, compaction).
         from qos_lake.api import cli_main as lake_main
 
-        return lake_main(args_list[1:])
+        return lake_main(args_list[1:], prog="qos lake")
     if args_list[:1] == ["cost"]:
         from qos_infra.cost import main as cost_main
 

@@ -11,7 +11,6 @@ the log until a stop signal, closes what it opened and exits 0.
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 import sys
 import threading
@@ -24,6 +23,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
+from qos_shared.activity import configure_logging
 from qos_shared.eventlog import EventLogError
 
 __all__ = [
@@ -92,7 +92,11 @@ def run_consumer(
     `EventLogError`, `OSError` or one of `start_errors` when it cannot start, having closed
     what it opened."""
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        configure_logging()
+    except ValueError as exc:
+        print(f"{parser.prog}: cannot start: {exc}", file=sys.stderr)
+        return 2
     given = {name: value for name, value in vars(args).items() if value is not None}
     refusals: tuple[type[BaseException], ...] = (ValidationError, EventLogError, OSError)
     try:

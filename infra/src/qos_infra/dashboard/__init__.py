@@ -26,13 +26,19 @@ parameter counts as not given; unknown or repeated parameters are refused):
 - `GET /api/realtime/summary?platform=&channel=`: every KPI of one window, for the tiles: the
   newest final window, or while none has closed yet the newest (open) one, `window.final` saying
   which; `newest_window` is the newest window of all; share metrics as {split: value}.
-- `GET /api/lake`: the named lake queries. `GET /api/lake/<query>?from=&to=&platform=&channel=`:
-  its rows over the days [from, to] (default the last 7 days); an empty lake or range is a 200
-  with `empty: true` and a `message`.
+- `GET /api/lake`: the named lake queries. `GET /api/lake/<query>?from=&to=&platform=&channel=`
+  `&limit=&offset=`: a page of its rows over the days [from, to] (default the last 7 days), top
+  groups first; an empty lake or range is a 200 with `empty: true` and a `message`.
 - `GET /api/sessions?from=&to=&platform=&channel=&limit=`: sessions with an event in [from, to)
   (default the last hour), newest first, at most `limit` (1..1000, default 50), and `total`.
-- `GET /api/sessions/<session_id>?from=&to=`: one viewer's events, oldest first, from the hours
-  of the range (default the last 24 hours), each with its `source` (lake or log).
+- `GET /api/sessions/<session_id>?from=&to=&limit=&offset=`: a page of one viewer's events,
+  oldest first, from the hours of the range (default the last 24 hours), each with its `source`
+  (lake or log).
+
+Every list is bounded by `limit` (1..1000, default 50; anything else a 400); paged replies say
+`offset`, `total`, `truncated` and `next_offset` (None on the last page). Requests whose Host
+header is not a loopback name, the bound host, an IP address or a name given with `--allow-host`
+get a 403 (DNS rebinding).
 
 Platform and channel filters are checked against the values the data has: an unknown one is a 400
 that lists the known ones. More in docs/dashboard.md.

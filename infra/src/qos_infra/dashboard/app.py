@@ -151,7 +151,9 @@ class Dashboard:
             if path.startswith("/api/lake/"):
                 return Reply(200, self.lake_query(unquote(path.removeprefix("/api/lake/")), query))
             if path.startswith("/api/views/"):
-                return Reply(200, self.view_timeline(unquote(path.removeprefix("/api/views/"))))
+                return Reply(
+                    200, self.view_timeline(unquote(path.removeprefix("/api/views/")), query)
+                )
             if path.startswith("/api/sessions/"):
                 return Reply(
                     200, self.timeline(unquote(path.removeprefix("/api/sessions/")), query)
@@ -404,12 +406,14 @@ class Dashboard:
             close = difflib.get_close_matches(name, QUERIES, n=3, cutoff=0.5)
             hint = f" (did you mean {' or '.join(close)}?)" if close else ""
             raise BadRequest(f"unknown lake query {name[:60]!r}{hint}; GET /api/lake lists them")
-        params = p.query_params(query, ("from", "to", "platform", "channel"))
+        params = p.query_params(query, ("from", "to", "platform", "channel", "limit", "offset"))
+        limit, offset = p.limit(params), p.offset(params)
         today = datetime.fromtimestamp(self.clock(), UTC).date()
         from_day, to_day = p.day_range(params, today=today)
         platform = self._filter(params, "platform")
         channel = self._filter(params, "channel")
         answer = self.lake.query(named, QueryParams(from_day, to_day, platform, channel))
+        shown = answer.rows[offset : offset + limit]  # the query's order: top groups first
         reply: dict[str, Any] = {
             "query": named.name,
             "description": named.description,
@@ -421,9 +425,10 @@ class Dashboard:
             or [*named.group_columns, *(c for c, _ in named.metric_columns)],
             "group_columns": list(named.group_columns),
             "metric_columns": {c: m for c, m in named.metric_columns},
-            "rows": answer.rows,
+            "limit": limit,
+            "rows": shown,
             "empty": not answer.rows,
-        }
+        } | p.page(len(answer.rows), offset, len(shown))
         if answer.empty_reason is not None:
             reply["message"] = answer.empty_reason
         return reply
@@ -495,33 +500,51 @@ class Dashboard:
             )
         return reply
 
-    def view_timeline(self, view_id: str) -> dict[str, Any]:
-        """One view's record and its session's events from its first to its last."""
+    def view_timeline(self, view_id: str, query: str) -> dict[str, Any]:
+        """One view's record and a page of its session's events from its first to its last."""
         if not view_id or len(view_id) > _SESSION_ID_MAX + 21 or "/" in view_id:
             raise BadRequest(f"a view id is 1 to {_SESSION_ID_MAX + 21} characters, without '/'")
+        params = p.query_params(query, ("limit", "offset"))
+        limit, offset = p.limit(params), p.offset(params)
         view = self.realtime.view(view_id)
         if view is None:
             raise NotFound(f"no closed view {view_id!r}; GET /api/views lists them")
-        events, truncated = self.sessions.timeline(
-            view["session_id"], view["view_start"], view["view_end"] + 1
+        events, total, truncated = self.sessions.timeline(
+            view["session_id"],
+            view["view_start"],
+            view["view_end"] + 1,
+            limit=limit,
+            offset=offset,
+            since_ms=view["view_start"],
+            until_ms=view["view_end"],
         )
-        events = [e for e in events if view["view_start"] <= e["event_time"] <= view["view_end"]]
-        return {"view": view, "events": events, "count": len(events), "tail_truncated": truncated}
+        return {
+            "view": view,
+            "limit": limit,
+            "events": events,
+            "count": len(events),
+            "tail_truncated": truncated,
+        } | p.page(total, offset, len(events))
 
     def timeline(self, session_id: str, query: str) -> dict[str, Any]:
+        """A page of one session's events, oldest first: at most `limit` from `offset`, with
+        `total` and `next_offset` (None on the last page)."""
         if not session_id or len(session_id) > _SESSION_ID_MAX or "/" in session_id:
             raise BadRequest(f"a session id is 1 to {_SESSION_ID_MAX} characters, without '/'")
         if any(ord(c) < 32 for c in session_id):
             raise BadRequest("a session id has no control characters")
-        params = p.query_params(query, ("from", "to"))
+        params = p.query_params(query, ("from", "to", "limit", "offset"))
         start, end = p.time_range(params, now_ms=self.now_ms(), default_span_ms=24 * 3_600_000)
-        events, truncated = self.sessions.timeline(session_id, start, end)
-        if not events:
+        limit, offset = p.limit(params), p.offset(params)
+        events, total, truncated = self.sessions.timeline(
+            session_id, start, end, limit=limit, offset=offset
+        )
+        if total == 0:
             raise NotFound(
                 f"no event of session {session_id!r} in the hours of {p.iso_ms(start)} to "
                 f"{p.iso_ms(end)}; pass from= and to= around the session"
             )
-        first = events[0]
+        first = events[0] if events else {}
         return {
             "session_id": session_id,
             "from": start,
@@ -529,12 +552,13 @@ class Dashboard:
             "client_platform": first.get("client_platform"),
             "channel_watched": first.get("channel_watched"),
             "user_id": first.get("user_id"),
-            "first_event_ms": min(e.get("event_time", 0) for e in events),
-            "last_event_ms": max(e.get("event_time", 0) for e in events),
+            "first_event_ms": events[0].get("event_time") if events else None,
+            "last_event_ms": events[-1].get("event_time") if events else None,
+            "limit": limit,
             "count": len(events),
             "events": events,
             "tail_truncated": truncated,
-        }
+        } | p.page(total, offset, len(events))
 
     def close(self) -> None:
         self.realtime.close()

@@ -18,6 +18,7 @@ MAX_RANGE_MS = 366 * 86_400_000
 MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
+MAX_OFFSET = 100_000_000
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _INTEGER = re.compile(r"^-?\d{1,20}$")
 
@@ -150,6 +151,9 @@ def day_range(params: dict[str, str], *, today: date, default_days: int = 7) -> 
 
 
 def limit(params: dict[str, str]) -> int:
+    """`limit`, the most rows (events, sessions, views, lake rows) one reply holds: a whole
+    number from 1 to `MAX_LIMIT`, `DEFAULT_LIMIT` when not given. Every route that returns a
+    list takes it, with these same rules."""
     text = params.get("limit")
     if text is None:
         return DEFAULT_LIMIT
@@ -159,6 +163,29 @@ def limit(params: dict[str, str]) -> int:
     if not 1 <= value <= MAX_LIMIT:
         raise BadRequest(f"limit={value} is out of range: from 1 to {MAX_LIMIT}")
     return value
+
+
+def offset(params: dict[str, str]) -> int:
+    """`offset`, how many rows to skip (paging: a reply's `next_offset` is the next page's):
+    a whole number from 0 to `MAX_OFFSET`, 0 when not given."""
+    text = params.get("offset")
+    if text is None:
+        return 0
+    if not re.fullmatch(r"\d{1,9}", text) or int(text) > MAX_OFFSET:
+        raise BadRequest(f"offset={_short(text)!r} is not a whole number from 0 to {MAX_OFFSET}")
+    return int(text)
+
+
+def page(rows_total: int, at: int, count: int) -> dict[str, int | bool | None]:
+    """A paged reply's fields: where it starts, how many rows in all, whether more follow and
+    where the next page starts (None when this is the last)."""
+    more = at + count < rows_total
+    return {
+        "offset": at,
+        "total": rows_total,
+        "truncated": more,
+        "next_offset": at + count if more else None,
+    }
 
 
 def choice(name: str, text: str | None, options: Iterable[str], default: str) -> str:

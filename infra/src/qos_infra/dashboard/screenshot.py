@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from qos_infra.dashboard import sample
 from qos_infra.dashboard.server import serving
@@ -28,6 +29,73 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+# The page's layout faults, found in the DOM (the browser test and `capture` both check them):
+# chart axis labels whose boxes overlap, and a sessions table that hides its outcome column
+# behind a horizontal scrollbar.
+_LAYOUT_PROBLEMS = """() => {
+  const problems = [];
+  const overlap = (a, b) => a.left < b.right - 0.5 && b.left < a.right - 0.5
+    && a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5;
+  for (const panel of document.querySelectorAll("#lake .panel, #charts .panel")) {
+    for (const axis of ["xtick", "ytick"]) {
+      const boxes = [...panel.querySelectorAll(`g.${axis} text`)]
+        .map((t) => ({ text: t.textContent, box: t.getBoundingClientRect() }))
+        .filter((l) => l.text && l.box.width > 0 && l.box.height > 0);
+      for (let i = 0; i < boxes.length; i++) {
+        for (let j = i + 1; j < boxes.length; j++) {
+          if (overlap(boxes[i].box, boxes[j].box)) {
+            problems.push(`${panel.dataset.testid}: ${axis} labels overlap: `
+              + `${JSON.stringify(boxes[i].text)} and ${JSON.stringify(boxes[j].text)}`);
+          }
+        }
+      }
+      const chart = panel.querySelector(".chart");
+      if (chart) {
+        const frame = chart.getBoundingClientRect();
+        for (const l of boxes) {
+          if (l.box.left < frame.left - 1 || l.box.right > frame.right + 1) {
+            problems.push(`${panel.dataset.testid}: ${axis} label `
+              + `${JSON.stringify(l.text)} leaves the chart`);
+          }
+        }
+      }
+    }
+  }
+  const table = document.querySelector("#sessions-table");
+  const wrap = table && table.closest(".list-panel");
+  if (wrap) {
+    if (wrap.scrollWidth > wrap.clientWidth + 1) {
+      problems.push(`the sessions table scrolls sideways `
+        + `(${wrap.scrollWidth} px in ${wrap.clientWidth} px)`);
+    }
+    for (const cell of table.querySelectorAll("th, td")) {
+      if (cell.scrollWidth > cell.clientWidth + 1) {
+        problems.push(`a sessions table cell overflows into the next: `
+          + `${JSON.stringify(cell.textContent)}`);
+        break;
+      }
+    }
+    const visible = wrap.getBoundingClientRect().left + wrap.clientWidth;
+    const cells = [table.querySelector("thead th:nth-child(6)"),
+      ...table.querySelectorAll("tbody tr td:nth-child(6) .badge")];
+    for (const cell of cells) {
+      if (cell && cell.getBoundingClientRect().right > visible + 1) {
+        problems.push(`the sessions table's outcome column (${JSON.stringify(cell.textContent)}) `
+          + `ends past its panel's visible width`);
+        break;
+      }
+    }
+  }
+  return problems;
+}"""
+
+
+def layout_problems(page: Any) -> list[str]:
+    """The page's layout faults, one sentence each (none: an empty list)."""
+    found: list[str] = page.evaluate(_LAYOUT_PROBLEMS)
+    return found
 
 
 def capture(data_dir: Path, out: Path, *, chromium: str, width: int = 1440) -> None:
@@ -49,6 +117,8 @@ def capture(data_dir: Path, out: Path, *, chromium: str, width: int = 1440) -> N
             page.wait_for_selector('[data-testid="timeline"][data-state="ready"]')
             page.evaluate("window.scrollTo(0, 0)")
             page.wait_for_timeout(300)
+            for problem in layout_problems(page):
+                print(f"layout: {problem}", file=sys.stderr)
             out.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(out), full_page=True)
         finally:

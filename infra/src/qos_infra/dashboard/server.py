@@ -11,12 +11,14 @@ from __future__ import annotations
 import argparse
 import gzip
 import importlib.util
+import ipaddress
 import logging
 import mimetypes
+import os
 import re
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,12 +29,17 @@ from urllib.parse import urlsplit
 import orjson
 
 from qos_infra.dashboard.app import Dashboard
+from qos_shared.activity import configure_logging
 from qos_shared.local_process import serve_until_stopped
 
 log = logging.getLogger("qos_infra.dashboard")
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 DEFAULT_PORT = 8800
+# The Host names the dashboard answers to besides the bound host (docs/adr/0019d): a page of
+# another site whose name an attacker re-points at 127.0.0.1 (DNS rebinding) sends its own name.
+LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "127.0.0.1", "::1")
+ALLOWED_HOSTS_ENV = "QOS_DASHBOARD_ALLOWED_HOSTS"
 _STATIC_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
 # plotly.js builds some code at run time (`new Function`), and sets inline styles.
 CSP = (
@@ -74,14 +81,79 @@ class _StaticFiles:
         return entry
 
 
+def host_name(header: str) -> str | None:
+    """The name of a Host header without its port, lower case (`[::1]:8800` -> `::1`); None
+    when it is malformed."""
+    value = header.strip().lower()
+    if value.startswith("["):
+        end = value.find("]")
+        rest = value[end + 1 :]
+        if end < 0 or (rest and not re.fullmatch(r":\d{1,5}", rest)):
+            return None
+        return value[1:end] or None
+    name, _, port = value.partition(":")
+    if port and not port.isdigit():
+        return None
+    if not name or not re.fullmatch(r"[a-z0-9._-]{1,253}", name):
+        return None
+    return name.rstrip(".")
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+class HostAllowlist:
+    """The Host names a request may name: the loopback names, the bound host, and `extra`.
+
+    An IP address is always accepted: DNS rebinding needs a name the attacker's DNS answers
+    for, and a page that names an IP address directly is cross-origin to the dashboard anyway.
+    """
+
+    def __init__(self, bound_host: str, extra: Iterable[str] = ()) -> None:
+        names = {*LOOPBACK_NAMES, *(n.strip().lower().rstrip(".") for n in extra if n.strip())}
+        bound = bound_host.strip().lower().strip("[]")
+        if bound and not _is_ip(bound):
+            names.add(bound)
+        self.names = frozenset(names)
+
+    def allows(self, header: str | None) -> bool:
+        if header is None:
+            return False
+        name = host_name(header)
+        return name is not None and (name in self.names or _is_ip(name))
+
+    def refusal(self, header: str | None) -> str:
+        shown = "no Host header" if header is None else f"Host {header[:80]!r}"
+        return (
+            f"{shown} is not one this dashboard answers to ({', '.join(sorted(self.names))} or "
+            f"an IP address): open it by one of those names, or start it with --allow-host NAME "
+            f"(or {ALLOWED_HOSTS_ENV}=NAME,...) to add one"
+        )
+
+
+def allowed_hosts_from_env() -> list[str]:
+    return [n for n in os.environ.get(ALLOWED_HOSTS_ENV, "").split(",") if n.strip()]
+
+
 class DashboardHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 64
 
-    def __init__(self, address: tuple[str, int], dashboard: Dashboard) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        dashboard: Dashboard,
+        allowed_hosts: Iterable[str] = (),
+    ) -> None:
         super().__init__(address, DashboardRequestHandler)
         self.dashboard = dashboard
         self.static = _StaticFiles()
+        self.hosts = HostAllowlist(address[0], allowed_hosts)
 
     @property
     def url(self) -> str:
@@ -96,7 +168,18 @@ class DashboardRequestHandler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server_version = "qos-dashboard"
 
+    def _host_refused(self) -> bool:
+        """Answers 403 (and True) when the Host header is not one the dashboard answers to."""
+        header = self.headers.get("Host")
+        if self.server.hosts.allows(header):
+            return False
+        log.debug("refused Host %r from %s", header, self.address_string())
+        self._json(HTTPStatus.FORBIDDEN, {"error": self.server.hosts.refusal(header)}, close=True)
+        return True
+
     def do_GET(self) -> None:
+        if self._host_refused():
+            return
         try:
             parts = urlsplit(self.path)
         except ValueError:
@@ -190,19 +273,30 @@ class DashboardRequestHandler(BaseHTTPRequestHandler):
         log.debug("%s %s", self.address_string(), format % args)
 
 
-def serve(data_dir: Path, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> DashboardHTTPServer:
+def serve(
+    data_dir: Path,
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    allowed_hosts: Iterable[str] = (),
+) -> DashboardHTTPServer:
     """Bind the server (port 0 picks a free one); the caller runs `serve_forever` and, after,
-    `server_close()` and `server.dashboard.close()`."""
-    return DashboardHTTPServer((host, port), Dashboard(data_dir))
+    `server_close()` and `server.dashboard.close()`. It answers requests whose Host is a
+    loopback name, `host`, an IP address or one of `allowed_hosts` (and of
+    QOS_DASHBOARD_ALLOWED_HOSTS)."""
+    extra = [*allowed_hosts, *allowed_hosts_from_env()]
+    return DashboardHTTPServer((host, port), Dashboard(data_dir), extra)
 
 
 @contextmanager
 def serving(
-    data_dir: Path, host: str = "127.0.0.1", port: int = 0
+    data_dir: Path,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    allowed_hosts: Iterable[str] = (),
 ) -> Iterator[DashboardHTTPServer]:
     """The server running on a thread of this process while the block lasts (port 0: a free
     one), then stopped and closed: for the screenshot tool and tests."""
-    server = serve(data_dir, host, port)
+    server = serve(data_dir, host, port, allowed_hosts)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     try:
@@ -229,13 +323,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any free)"
     )
+    parser.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests for this Host name (repeatable; the loopback names, the "
+        f"bound host and IP addresses always are; also {ALLOWED_HOSTS_ENV}=NAME,...)",
+    )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        configure_logging()
+    except ValueError as exc:
+        print(f"qos-dashboard: cannot start: {exc}", file=sys.stderr)
+        return 2
     if not 0 <= args.port <= 65535:
         print(f"qos-dashboard: cannot start: port {args.port} is not 0..65535", file=sys.stderr)
         return 2
     try:
-        server = serve(args.data_dir, args.host, args.port)
+        server = serve(args.data_dir, args.host, args.port, args.allow_host)
     except OSError as exc:
         print(f"qos-dashboard: cannot start: {exc}", file=sys.stderr)
         return 2

@@ -175,12 +175,29 @@ class SessionSource:
         return found.rows, found.total, found.tail_truncated
 
     def timeline(
-        self, session_id: str, start_ms: int, end_ms: int
-    ) -> tuple[list[dict[str, Any]], bool]:
-        """Every stored event of one session in the hours of the range, oldest first, with its
-        `source` (lake / log); null fields left out."""
-        found = self.reader.timeline(session_id, start_ms, end_ms)
-        return found.events, found.tail_truncated
+        self,
+        session_id: str,
+        start_ms: int,
+        end_ms: int,
+        *,
+        limit: int,
+        offset: int = 0,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+    ) -> tuple[list[dict[str, Any]], int, bool]:
+        """A page of one session's stored events in the hours of the range, oldest first, with
+        their `source` (lake / log), null fields left out: (at most `limit` events from `offset`,
+        how many in all, whether the log's tail was truncated)."""
+        found = self.reader.timeline(
+            session_id,
+            start_ms,
+            end_ms,
+            limit=limit,
+            offset=offset,
+            since_ms=since_ms,
+            until_ms=until_ms,
+        )
+        return found.events, found.total, found.tail_truncated
 
     def close(self) -> None:
         self.reader.close()

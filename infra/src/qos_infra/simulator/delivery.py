@@ -306,6 +306,9 @@ class Progress:
     rejected: int
     failed: int
     rate: float  # events accepted per second, recently
+    # "catch-up": sending the events already due (a backfill, a prefill) as fast as ingest
+    # takes them; "live": sending each event at its time.
+    phase: str = "live"
 
 
 def _retryable(status: int) -> bool:
@@ -347,6 +350,7 @@ class Delivery:
         self._rate_mark = (0.0, 0)
         self._rate = 0.0
         self._sim_ms = 0
+        self._phase = "catch-up"
 
     # -- sending ------------------------------------------------------------------------------
 
@@ -362,6 +366,9 @@ class Delivery:
         )
         try:
             self._catch_up(_merged(catch_up, stream_catch_up, catch_up=True), pool)
+            if catch_up or stream_catch_up:
+                self._report(force=True)  # the catch-up's last line
+            self._phase = "live"
             if self.on_caught_up is not None:
                 self.on_caught_up()
             self._in_time(_merged(timed, stream_timed, catch_up=False), pool)
@@ -528,6 +535,7 @@ class Delivery:
                 rejected=s.rejected,
                 failed=s.failed,
                 rate=self._rate,
+                phase=self._phase,
             )
         self.on_progress(progress)
 

@@ -22,6 +22,7 @@ from qos_infra.simulator.delivery import (
     eventbridge_endpoint,
 )
 from qos_infra.simulator.truth import truth_document, update_delivery, write_truth
+from qos_shared.activity import every_s_from_env
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,26 +142,42 @@ class _TruthWriter(threading.Thread):
 
 class ProgressLine:
     """The progress line on stderr: rewritten in place (`\\r`) on a terminal, else one line
-    every `every_s` seconds."""
+    every `every_s` seconds (`QOS_LOG_EVERY_S`, 30 s by default: under `qos up` the simulator
+    is one component among others, each with a line per interval), and one when the catch-up
+    of the events already due (a prefill, a backfill) ends."""
 
-    def __init__(self, stream: IO[str] | None = None, *, every_s: float = 10.0) -> None:
+    def __init__(self, stream: IO[str] | None = None, *, every_s: float | None = None) -> None:
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty()
-        self.every_s = every_s
+        self.every_s = every_s_from_env() if every_s is None else every_s
+        self._phase = ""
         self._last = -1e9
         self._width = 0
         self._pending: str | None = None  # the last line not yet written (not a terminal)
 
     def __call__(self, p: Progress) -> None:
+        done = 100 * p.events_sent / p.events_total if p.events_total else 100.0
         line = (
-            f"{_clock(p.elapsed_s)}  sim {_clock(p.sim_ms / 1000)}  viewers {p.viewers_active:,}"
-            f"  events {p.events_sent:,}/{p.events_total:,}  accepted {p.accepted:,}"
-            f"  rejected {p.rejected:,}  failed {p.failed:,}  {p.rate:,.0f} ev/s"
+            f"{_clock(p.elapsed_s)}  {p.phase:<8}  sim {_clock(p.sim_ms / 1000)}"
+            f"  viewers {p.viewers_active:,}  events {p.events_sent:,}/{p.events_total:,}"
+            f" ({done:.0f}%)  accepted {p.accepted:,}  rejected {p.rejected:,}"
+            f"  failed {p.failed:,}  {p.rate:,.0f} ev/s"
         )
+        ended_phase = bool(self._phase) and p.phase != self._phase
+        self._phase = p.phase
         if self.tty:
+            if ended_phase:  # keep the catch-up's last line, start the live one below it
+                self.stream.write("\n")
+                self._width = 0
             self.stream.write("\r" + line.ljust(self._width))
             self._width = len(line)
-        elif p.elapsed_s - self._last >= self.every_s:
+            self.stream.flush()
+            return
+        if ended_phase and self._pending is not None:  # the catch-up's last line, kept
+            self.stream.write(self._pending + "\n")
+            self._pending = None
+            self._last = p.elapsed_s
+        if p.elapsed_s - self._last >= self.every_s:
             self._last = p.elapsed_s
             self._pending = None
             self.stream.write(line + "\n")

@@ -74,7 +74,8 @@ def test_sigterm_flushes_what_is_buffered(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "QOS_LAKE_POLL_INTERVAL_S": "0.05"},
+        # Each flush's line is a DEBUG one (the interval's summary is the INFO one).
+        env={**os.environ, "QOS_LAKE_POLL_INTERVAL_S": "0.05", "QOS_LOG_LEVEL": "DEBUG"},
     )
     assert process.stdout is not None
     ready = process.stdout.readline()
@@ -87,6 +88,8 @@ def test_sigterm_flushes_what_is_buffered(tmp_path: Path) -> None:
     assert "flushed 25 records (1-25) into 1 file(s)" in out
     assert sorted(event_ids(root)) == sorted(e["event_id"] for e in events)
     assert f"flushed {len(view_records)} view records (1-{len(view_records)})" in out
+    # The stop logs what the unfinished interval holds.
+    assert "wrote 25 records (" in out and f"and {len(view_records)} views in 2 flushes" in out
     written = sorted(root.glob("views/dt=*/hour=*/*.parquet"))
     ids = [i for path in written for i in pq.read_table(path).column("event_id").to_pylist()]
     assert written and sorted(ids) == sorted(v["event_id"] for v in view_records)

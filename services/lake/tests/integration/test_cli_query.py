@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -71,7 +72,7 @@ def test_table_output(lake: Path, capsys: pytest.CaptureFixture[str]) -> None:
         (["kpis", "--from", "2026-11-31", "--to", "2026-12-01"], "--from: not a date"),
         (["kpis", "--from", "2026-11-01", "--to", "tomorrow"], "--to: not a date"),
         (["kpis", "--from", "2026-11-03", "--to", "2026-11-01"], "reversed"),
-        (["kpis", "--from", "2026-11-01"], "--to"),
+        (["kpis", "--from", "2026-11-01", "--to", "2026-11-01", "--limit", "3"], "--limit"),
         (["kpis", "--from", "2026-11-01", "--to", "2026-11-02", "--format", "xml"], "format"),
     ],
 )
@@ -109,3 +110,58 @@ def test_a_lake_of_one_event_answers(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert cli.main([*argv, "--format", "json"]) == 0
     [row] = json.loads(capsys.readouterr().out)
     assert row["client_platform"] == "web" and row["sessions"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ((None, None), ("2026-12-01", "2026-12-07")),
+        (("2026-11-03", None), ("2026-11-03", "2026-11-09")),
+        ((None, "2026-11-03"), ("2026-10-28", "2026-11-03")),
+        (("2026-11-03", "2026-11-04"), ("2026-11-03", "2026-11-04")),
+    ],
+)
+def test_the_days_default_to_seven(
+    given: tuple[str | None, str | None], expected: tuple[str, str]
+) -> None:
+    def day(text: str | None) -> date | None:
+        return None if text is None else date.fromisoformat(text)
+
+    got = cli.default_days(day(given[0]), day(given[1]), date(2026, 12, 7))
+    assert got == (date.fromisoformat(expected[0]), date.fromisoformat(expected[1]))
+
+
+def test_without_dates_a_query_answers_the_last_seven_days(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Today's data (a fresh demo's) answers `qos lake query popular-channels` as written."""
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+    log = EventLog(tmp_path / "events.sqlite", synchronous="NORMAL")
+    append(log, [summary(now_ms - 60_000)])
+    write_lake([], tmp_path / "lake", tmp_path / "events.sqlite")
+    assert cli.main([*query(tmp_path / "lake", "popular-platforms"), "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    [row] = json.loads(captured.out)
+    assert row["client_platform"] == "web"
+    today = datetime.now(UTC).date()
+    said = f"popular-platforms from {today - timedelta(days=6)} to {today} (UTC)"
+    assert said in captured.err
+
+
+def test_the_prog_name_is_the_caller_s(lake: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(query(lake, "nope"), prog="qos lake") == 2
+    assert one_line_error(capsys).startswith("qos lake: ")
+    with pytest.raises(SystemExit):
+        cli.main(["--help"], prog="qos lake")
+    assert capsys.readouterr().out.startswith("usage: qos lake ")
+
+
+def test_compaction_says_how_far_it_is(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = tmp_path
+    write_lake(generate(sessions=10), base / "lake", base / "events.sqlite")
+    assert cli.main(["compact", "--lake-root", str(base / "lake")]) == 0
+    captured = capsys.readouterr()
+    progress = [line for line in captured.err.splitlines() if "compacting:" in line]
+    assert progress, captured.err
+    total = len(sorted((base / "lake").glob("*/dt=*/hour=*")))
+    assert progress[-1].startswith(f"qos-lake: compacting: {total} of {total} partition(s)")

@@ -192,6 +192,53 @@ def test_a_timeline_is_every_event_of_the_session_with_its_source(
         assert got == {**sent, "source": source}  # null fields left out, extra_fields an object
 
 
+def test_a_timeline_comes_in_pages_with_its_total(paths: tuple[Path, Path]) -> None:
+    root, log_path = paths
+    counts: dict[str, int] = defaultdict(int)
+    for e in EVENTS:
+        counts[e["session_id"]] += 1
+    session_id = max(counts, key=lambda s: counts[s])
+    want = [
+        e["event_id"]
+        for e in sorted(
+            (e for e in EVENTS if e["session_id"] == session_id),
+            key=lambda e: (e["event_time"], e["event_id"]),
+        )
+    ]
+    assert len(want) >= 5
+    size = len(want) // 3 + 1
+    reader = LakeReader(root, log_path)
+    try:
+        pages = [
+            reader.timeline(session_id, BASE_MS, BASE_MS + 3 * HOUR_MS, limit=size, offset=at)
+            for at in range(0, len(want) + size, size)
+        ]
+        middle = want[1:-1]
+        bounded = reader.timeline(
+            session_id,
+            BASE_MS,
+            BASE_MS + 3 * HOUR_MS,
+            limit=2,
+            since_ms=next(e["event_time"] for e in EVENTS if e["event_id"] == middle[0]),
+            until_ms=next(e["event_time"] for e in EVENTS if e["event_id"] == middle[-1]),
+        )
+        with pytest.raises(ValueError, match="limit"):
+            reader.timeline(session_id, BASE_MS, BASE_MS + HOUR_MS, limit=0)
+    finally:
+        reader.close()
+    assert all(page.total == len(want) for page in pages)
+    assert all(len(page.events) <= size for page in pages)
+    assert [e["event_id"] for page in pages for e in page.events] == want
+    assert pages[-1].events == []  # past the end: no event, and still the total
+    assert all("total" not in e for page in pages for e in page.events)
+    # since/until bound the events by time (ties at the ends may add events of equal time).
+    times = sorted(e["event_time"] for e in EVENTS if e["session_id"] == session_id)
+    lo = next(e["event_time"] for e in EVENTS if e["event_id"] == middle[0])
+    hi = next(e["event_time"] for e in EVENTS if e["event_id"] == middle[-1])
+    assert bounded.total == sum(lo <= t <= hi for t in times)
+    assert len(bounded.events) == 2
+
+
 def test_a_tail_longer_than_the_cap_is_cut_to_its_newest_records(
     paths: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:

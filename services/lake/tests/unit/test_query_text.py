@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import date
 
@@ -95,3 +96,11 @@ def test_a_kpi_query_reads_summaries_and_the_other_records_in_passes_of_their_ow
     # The view KPIs in a pass over the views' scope, each filter reduced to its conditions.
     assert f"FROM {VIEWS_SCOPE_NAME}\n    GROUP BY" in trino
     assert "'VIEW'" not in trino
+
+
+def test_transpiling_the_queries_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    """No line per query in a process that logs at INFO (the dashboard, `qos lake query`)."""
+    caplog.set_level(logging.INFO)
+    for query in QUERIES.values():
+        duckdb_sql.__wrapped__(query.sql)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO] == []

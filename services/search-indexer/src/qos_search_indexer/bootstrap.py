@@ -29,10 +29,20 @@ from qos_search_indexer.service import (
 from qos_search_indexer.settings import IndexerLambdaSettings, SearchSettings
 from qos_shared.eventlog import EventLog
 
+# The local process sends at most this many requests at once: the events' and the views'
+# indexers, each `concurrent_requests` at a time (and the setup's request before them).
+LOCAL_CONNECTIONS = 2 * IndexerConfig().concurrent_requests
+
 
 def opensearch_client(settings: SearchSettings) -> OpenSearch:
-    """The client of the configured cluster (its URL, auth and request timeout)."""
-    return client_for(settings.url, auth=settings.auth(), timeout=settings.request_timeout_s)
+    """The client of the configured cluster (its URL, auth and request timeout), with a
+    connection per request the local process sends at once."""
+    return client_for(
+        settings.url,
+        auth=settings.auth(),
+        timeout=settings.request_timeout_s,
+        pool_maxsize=LOCAL_CONNECTIONS,
+    )
 
 
 def apply_index_design(client: OpenSearch, *, shards: int = 1, replicas: int = 0) -> None:

@@ -141,6 +141,10 @@ class IndexerConfig:
     # A batch goes out as this many concurrent _bulk requests: the node indexes each on its own
     # write thread, so on a multi-core node two requests keep two cores busy.
     concurrent_requests: int = 2
+    # A request holds at most this many documents (a batch goes out as more requests, still
+    # `concurrent_requests` at a time): a request of a few thousand documents on a busy laptop
+    # node took over 10 s; one of 1,000 takes about a second, and a retry resends less.
+    request_docs: int = 1_000
     poll_interval_s: float = 0.5
     backoff_initial_s: float = 0.25
     backoff_max_s: float = 15.0
@@ -261,12 +265,13 @@ class SearchIndexer:
     def _send_all(self, docs: list[Doc]) -> BulkOutcome | None:
         """Send the documents as `concurrent_requests` requests at once; a request that failed
         as a whole puts its documents back to retry (None when every request failed)."""
-        n = max(1, min(self.config.concurrent_requests, len(docs)))
+        at_once = max(1, self.config.concurrent_requests)
+        n = max(min(at_once, len(docs)), -(-len(docs) // max(1, self.config.request_docs)))
         if n == 1:
             return self._send(docs)
         size = -(-len(docs) // n)
         parts = [docs[i : i + size] for i in range(0, len(docs), size)]
-        with ThreadPoolExecutor(len(parts), thread_name_prefix="bulk") as pool:
+        with ThreadPoolExecutor(min(at_once, len(parts)), thread_name_prefix="bulk") as pool:
             outcomes = list(pool.map(self._send, parts))
         if all(outcome is None for outcome in outcomes):
             return None
@@ -292,8 +297,13 @@ class SearchIndexer:
 
     # -- the process loop --------------------------------------------------------------------
 
-    def run(self, on_batch: Callable[[BatchResult], None] | None = None) -> None:
-        """Index until `stop` is set; a batch cut short by the stop is indexed at the next start."""
+    def run(
+        self,
+        on_batch: Callable[[BatchResult], None] | None = None,
+        on_poll: Callable[[BatchResult], None] | None = None,
+    ) -> None:
+        """Index until `stop` is set; a batch cut short by the stop is indexed at the next start.
+        `on_batch` after each poll that read records, `on_poll` after every poll."""
         while not self.stop.is_set():
             try:
                 result = self.poll()
@@ -301,6 +311,8 @@ class SearchIndexer:
                 return
             if result.read and on_batch is not None:
                 on_batch(result)
+            if on_poll is not None:
+                on_poll(result)
             if result.read < self.config.batch_size:
                 self.stop.wait(self.config.poll_interval_s)
 

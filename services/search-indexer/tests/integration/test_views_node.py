@@ -263,6 +263,10 @@ def test_the_local_indexer_process_indexes_the_event_log_and_the_views_log(
         client.close()
     assert process.returncode == 0, output
     assert "0 record(s) and 0 view(s) left to index" in output
+    # Quiet: one summary line (here the stop's), no batch lines at INFO, no urllib3 warnings.
+    assert f"indexed {len(events)} records (" in output, output
+    assert f"and {len(shifted)} views in " in output, output
+    assert "Connection pool is full" not in output and "indexed 60 of" not in output, output
 
 
 def _count(client: OpenSearch, index: str, metric_type: str | None = None) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -380,3 +381,33 @@ def test_a_batch_read_ahead_of_an_unsettled_batch_is_dropped(
     assert worker.poll().read == 2
     assert [a["meta"]["_id"] for a in fresh.requests[1]] == ["e2", "e3"]
     worker.close()
+
+
+def test_a_large_batch_goes_out_as_requests_of_bounded_size_a_few_at_a_time(
+    log: EventLog, store: DeadLetterStore
+) -> None:
+    log.append([record(i) for i in range(23)])
+    lock = threading.Lock()
+    sizes: list[int] = []
+    running = 0
+    most = 0
+
+    class Counting(FakeBulk):
+        def bulk(self, body: bytes, **kwargs: Any) -> dict[str, Any]:
+            nonlocal running, most
+            ids = [json.loads(line)["index"]["_id"] for line in body.decode().splitlines()[::2]]
+            with lock:
+                sizes.append(len(ids))
+                running += 1
+                most = max(most, running)
+            time.sleep(0.02)
+            with lock:
+                running -= 1
+            return ok([{}] * len(ids))
+
+    result = indexer(
+        log, store, Counting(), concurrent_requests=2, request_docs=5, batch_size=100
+    ).poll()
+    assert result.indexed == 23
+    assert len(sizes) == 5 and max(sizes) <= 5 and sum(sizes) == 23  # ceil(23 / 5) requests
+    assert most <= 2

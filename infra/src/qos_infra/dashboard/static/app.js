@@ -14,6 +14,9 @@ const EVENT_COLORS = {
 };
 const PALETTE = ["#2563eb", "#f59e0b", "#16a34a", "#dc2626", "#9333ea", "#0891b2", "#db2777", "#65a30d", "#7c3aed", "#ea580c"];
 
+const LAKE_TOP = 15;  // a bar panel's groups: the top ones
+const LABEL_CHARS = 22;  // a bar label's characters at most (the hover has the whole name)
+const TIMELINE_PAGE = 500;  // events per page of a session's timeline
 const $ = (id) => document.getElementById(id);
 const state = {
   catalogue: new Map(),
@@ -68,6 +71,18 @@ function formatNumber(value, unit) {
 
 function unitLabel(unit) {
   return unit === "bit/s" ? "Mbit/s" : unit;
+}
+
+// Group names cut to LABEL_CHARS with an ellipsis; a cut name that repeats another gets a
+// number, so that plotly keeps one bar per group.
+function shortLabels(names) {
+  const seen = new Map();
+  return names.map((name) => {
+    const cut = name.length > LABEL_CHARS ? `${name.slice(0, LABEL_CHARS - 1)}…` : name;
+    const n = (seen.get(cut) ?? 0) + 1;
+    seen.set(cut, n);
+    return n === 1 ? cut : `${cut} (${n})`;
+  });
 }
 
 function pad(n) { return String(n).padStart(2, "0"); }
@@ -349,7 +364,9 @@ async function refreshChart(name, from, to) {
 async function refreshLake(panelSpec, fromDay, toDay) {
   const panel = document.querySelector(`[data-testid="lake-${panelSpec.query}"]`);
   const chart = panel.querySelector(".chart");
-  const params = filters(new URLSearchParams({ from: fromDay, to: toDay }));
+  // A bar panel shows the top groups (the API's rows come best first); a trend every day.
+  const limit = panelSpec.kind === "bar" ? String(LAKE_TOP) : "1000";
+  const params = filters(new URLSearchParams({ from: fromDay, to: toDay, limit }));
   try {
     const reply = await getJSON(`/api/lake/${panelSpec.query}`, params);
     panel.dataset.rows = String(reply.rows.length);
@@ -360,15 +377,29 @@ async function refreshLake(panelSpec, fromDay, toDay) {
     panelReady(panel);
     let traces;
     if (panelSpec.kind === "bar") {
+      // Horizontal bars, best at the top: a long group name gets a line of its own (cut to
+      // LABEL_CHARS, the whole name in the hover), never a slanted, overlapping x label.
+      const names = reply.rows.map((r) => String(r[panelSpec.x] ?? "(none)"));
       traces = [{
         type: "bar",
-        x: reply.rows.map((r) => r[panelSpec.x] ?? "(none)"),
-        y: reply.rows.map((r) => r[panelSpec.y]),
+        orientation: "h",
+        y: shortLabels(names),
+        x: reply.rows.map((r) => r[panelSpec.y]),
+        customdata: names,
         text: reply.rows.map((r) => String(r[panelSpec.text])),
         textposition: "auto",
         marker: { color: "#2563eb" },
-        hovertemplate: `%{x}: %{y:.1f} min, %{text} sessions<extra></extra>`,
+        hovertemplate: `%{customdata}: %{x:.1f} min, %{text} sessions<extra></extra>`,
       }];
+      panel.dataset.shown = String(reply.rows.length);
+      panel.dataset.total = String(reply.total);
+      plot(chart, traces, {
+        margin: { l: 8, r: 12, t: 8, b: 30 },
+        xaxis: { gridcolor: "#eef1f6", rangemode: "tozero" },
+        yaxis: { type: "category", autorange: "reversed", automargin: true, tickfont: { size: 10 } },
+        bargap: reply.rows.length < 3 ? 0.6 : 0.25,
+      });
+      return;
     } else {
       traces = panelSpec.ys.map((column, i) => {
         const metric = metricOf(reply.metric_columns[column] || column);
@@ -472,9 +503,9 @@ async function refreshSessions(from, to) {
         + (reply.tail_truncated ? " · the lake writer is behind: only the newest log records were read" : "");
     const rows = reply.sessions.map((s) => {
       const row = el("tr", { "data-testid": "session-row", "data-session-id": s.session_id },
-        el("td", {}, el("code", { text: s.session_id })),
-        el("td", { text: s.client_platform ?? "" }),
-        el("td", { text: s.channel_watched ?? "" }),
+        el("td", { title: s.session_id }, el("code", { class: "cut id", text: s.session_id })),
+        el("td", {}, el("span", { class: "cut", text: s.client_platform ?? "" })),
+        el("td", { title: s.channel_watched ?? "" }, el("span", { class: "cut", text: s.channel_watched ?? "" })),
         el("td", { text: utcTime(s.last_event_ms) }),
         el("td", { text: String(s.events) }),
         el("td", {}, outcome(s)));
@@ -516,38 +547,62 @@ async function selectSession(session, row) {
 
 async function loadTimeline() {
   const panel = $("timeline");
-  const chart = $("timeline-chart");
-  const tbody = $("timeline-table").querySelector("tbody");
-  const { id, first, last, viewId } = state.session;
+  const { id, viewId } = state.session;
   panel.dataset.state = "loading";
   panel.dataset.sessionId = id;
   panel.dataset.viewId = viewId ?? "";
   $("timeline-title").textContent = viewId ? `View ${viewId}` : `Session ${id}`;
+  state.session.events = [];
+  state.session.nextOffset = 0;
+  await loadTimelinePage();
+}
+
+// One page of the selected session's (or view's) events, added to those shown; the "more"
+// button asks for the next page while the reply has one.
+async function loadTimelinePage() {
+  const panel = $("timeline");
+  const chart = $("timeline-chart");
+  const tbody = $("timeline-table").querySelector("tbody");
+  const more = $("timeline-more");
+  const session = state.session;
+  const { id, first, last, viewId } = session;
   // The session may have begun before the listed range: look a few hours back.
-  const params = new URLSearchParams({ from: String(Math.max(0, first - 3 * 3600e3)), to: String(last + 3600e3) });
+  const page = { limit: String(TIMELINE_PAGE), offset: String(session.nextOffset) };
+  const params = viewId
+    ? new URLSearchParams(page)
+    : new URLSearchParams({ from: String(Math.max(0, first - 3 * 3600e3)), to: String(last + 3600e3), ...page });
+  more.disabled = true;
   try {
     const reply = viewId
-      ? await getJSON(`/api/views/${encodeURIComponent(viewId)}`, new URLSearchParams())
+      ? await getJSON(`/api/views/${encodeURIComponent(viewId)}`, params)
       : await getJSON(`/api/sessions/${encodeURIComponent(id)}`, params);
-    panel.dataset.events = String(reply.count);
-    const about = viewId ? reply.view : reply;
+    if (state.session !== session) return;  // another session was picked meanwhile
+    session.events = session.events.concat(reply.events);
+    session.nextOffset = reply.next_offset;
+    const events = session.events;
+    panel.dataset.events = String(events.length);
+    panel.dataset.total = String(reply.total);
+    const about = viewId ? reply.view : (events[0] ?? reply);
     const score = viewId && reply.view.score !== null ? ` · score ${reply.view.score.toFixed(0)}` : "";
+    const counted = events.length < reply.total ? `${events.length} of ${reply.total} events` : `${reply.total} events`;
     $("timeline-title").textContent = (viewId ? `View of session ${id} · ${OUTCOME_BADGES[reply.view.outcome]?.[1] ?? reply.view.outcome}${score}` : `Session ${id}`)
-      + ` · ${about.client_platform ?? "?"} · ${about.channel_watched ?? "?"} · ${reply.count} events`;
+      + ` · ${about.client_platform ?? "?"} · ${about.channel_watched ?? "?"} · ${counted}`;
     panelReady(panel);
     $("timeline-empty").hidden = true;
+    more.hidden = reply.next_offset === null;
+    more.textContent = `Next ${Math.min(TIMELINE_PAGE, reply.total - events.length)} events`;
     const byType = new Map();
-    for (const e of reply.events) {
+    for (const e of events) {
       if (!byType.has(e.metric_type)) byType.set(e.metric_type, []);
       byType.get(e.metric_type).push(e);
     }
-    const traces = [...byType.entries()].map(([type, events]) => ({
+    const traces = [...byType.entries()].map(([type, typed]) => ({
       type: "scatter",
       mode: "markers",
       name: type,
-      x: events.map((e) => plotTime(e.event_time)),
-      y: events.map(() => type),
-      text: events.map((e) => `${eventDetails(e)} (${e.source})`),
+      x: typed.map((e) => plotTime(e.event_time)),
+      y: typed.map(() => type),
+      text: typed.map((e) => `${eventDetails(e)} (${e.source})`),
       marker: { size: 11, color: EVENT_COLORS[type] || "#334155", symbol: type === "ERROR" ? "x" : "circle" },
       hovertemplate: `%{x|%H:%M:%S.%L} UTC<br>${type}<br>%{text}<extra></extra>`,
     }));
@@ -558,17 +613,27 @@ async function loadTimeline() {
       xaxis: { gridcolor: "#eef1f6", type: "date", tickformat: "%H:%M:%S" },
       yaxis: { type: "category", categoryorder: "array", categoryarray: order.filter((t) => byType.has(t)), gridcolor: "#eef1f6" },
     });
-    tbody.replaceChildren(...reply.events.map((e) => el("tr", { "data-testid": "timeline-event", "data-event-id": e.event_id },
+    const rows = reply.events.map((e) => el("tr", { "data-testid": "timeline-event", "data-event-id": e.event_id },
       el("td", { text: utcTime(e.event_time) }),
       el("td", {}, el("span", { class: "badge", text: e.metric_type })),
       el("td", { class: "details", text: eventDetails(e) }),
-      el("td", { class: "details", text: e.source }))));
+      el("td", { class: "details", text: e.source })));
+    if (events.length === reply.events.length) tbody.replaceChildren(...rows);  // the first page
+    else tbody.append(...rows);
   } catch (error) {
-    tbody.replaceChildren();
-    panel.dataset.events = "0";
-    panelMessage(panel, "error", error.message);
-    $("timeline-empty").hidden = false;
-    $("timeline-empty").textContent = error.message;
+    if (state.session !== session) return;
+    more.hidden = true;
+    if (session.events.length === 0) {
+      tbody.replaceChildren();
+      panel.dataset.events = "0";
+      panelMessage(panel, "error", error.message);
+      $("timeline-empty").hidden = false;
+      $("timeline-empty").textContent = error.message;
+    } else {
+      showErrors([error.message]);
+    }
+  } finally {
+    more.disabled = false;
   }
 }
 
@@ -641,6 +706,9 @@ function bindControls() {
   $("auto").checked = state.auto;
   $("custom-range").hidden = state.range !== "custom";
   document.querySelector(".controls").addEventListener("submit", (event) => event.preventDefault());
+  $("timeline-more").addEventListener("click", () => {
+    if (state.session && state.session.nextOffset !== null) loadTimelinePage();
+  });
   $("range").addEventListener("change", () => {
     state.range = $("range").value;
     $("custom-range").hidden = state.range !== "custom";

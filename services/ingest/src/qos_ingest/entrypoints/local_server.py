@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import threading
 import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,6 +27,7 @@ from qos_ingest.bootstrap import build_service
 from qos_ingest.domain import IngestRequest
 from qos_ingest.service import IngestService
 from qos_ingest.settings import IngestSettings
+from qos_shared.activity import Figures, IntervalLog, configure_logging
 from qos_shared.local_process import serve_until_stopped
 
 log = logging.getLogger("qos_ingest.server")
@@ -51,6 +53,8 @@ class IngestHTTPServer(ThreadingHTTPServer):
         super().__init__(address, IngestRequestHandler)
         self.service = service
         self.cors_origins = cors_origins
+        # What the requests did, one INFO line per interval (`qos_shared.activity`).
+        self.activity = IntervalLog(log, _summary)
 
     @property
     def url(self) -> str:
@@ -128,9 +132,22 @@ class IngestRequestHandler(BaseHTTPRequestHandler):
             )
         except Exception:
             log.exception("ingest failed on %s", path)
+            self.server.activity.add(requests=1, errors=1)
             self._reply(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": "internal error"})
             return
+        self._count(reply.status, reply.body)
         self._reply(reply.status, reply.body, extra_headers=reply.headers)
+
+    def _count(self, status: int, body: dict[str, Any]) -> None:
+        accepted = body.get("accepted")
+        self.server.activity.add(
+            requests=1,
+            accepted=accepted if isinstance(accepted, int) else 0,
+            rejected=len(body.get("rejected") or ()),
+            failed=len(body.get("failed") or ()),
+            errors=1 if status >= 500 else 0,
+            refused=1 if 400 <= status < 500 else 0,
+        )
 
     def do_GET(self) -> None:
         path = urlsplit(self.path).path
@@ -222,22 +239,48 @@ def serve(settings: IngestSettings, service: IngestService | None = None) -> Ing
     )
 
 
+def _summary(f: Figures) -> str | None:
+    if f.idle:
+        return None
+    line = (
+        f"accepted {f.count('accepted'):.0f} events ({f.rate('accepted'):.0f}/s) in "
+        f"{f.count('requests'):.0f} requests over {f.seconds:.0f} s"
+    )
+    problems = [
+        f"{f.count(name):.0f} {what}"
+        for name, what in (
+            ("rejected", "events rejected"),
+            ("failed", "events failed"),
+            ("refused", "requests refused (4xx)"),
+            ("errors", "server errors"),
+        )
+        if f.count(name)
+    ]
+    return line + ("; " + ", ".join(problems) if problems else "")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="qos-ingest", description="Run the local ingest server.")
     parser.add_argument("--host", help="bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (default 8780; 0 picks a free one)")
     parser.add_argument("--log-path", type=Path, help="local event log file")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     overrides = {k: v for k, v in vars(args).items() if v is not None}
     try:
+        configure_logging()
         settings = IngestSettings(**overrides)
         server = serve(settings)
     except (ValueError, OSError) as exc:
         print(f"qos-ingest: cannot start: {exc}", file=sys.stderr)
         return 2
     where = f" (event log {settings.log_path})" if settings.sink == "local" else ""
-    serve_until_stopped(server, f"qos-ingest listening on {server.url}{where}")
+    stopped = threading.Event()
+    server.activity.run_timer(stopped)
+    try:
+        serve_until_stopped(server, f"qos-ingest listening on {server.url}{where}")
+    finally:
+        stopped.set()
+        server.activity.flush()
     print("qos-ingest stopped", flush=True)
     return 0
 

@@ -18,6 +18,7 @@ and the merged range stays clear of every later flush's positions.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,15 +78,25 @@ def compact_partition(partition: Path, committed: int) -> PartitionCompaction:
     return PartitionCompaction(partition, target, len(live), table.num_rows, removed)
 
 
-def compact(root: Path, dt: str | None = None) -> list[PartitionCompaction]:
+def compact(
+    root: Path,
+    dt: str | None = None,
+    progress: Callable[[int, int, PartitionCompaction], None] | None = None,
+) -> list[PartitionCompaction]:
     """Compact every partition of both tables of the lake at `root` (events, then views; only
-    those of day `dt` when given)."""
+    those of day `dt` when given); `progress(done, total, result)` after each partition."""
     fd = lock(root / LOCK_FILE, CompactBusy, "compaction")
     try:
+        work = [
+            (p, committed_through(root, table))
+            for table in TABLES.values()
+            for p in partitions(root, dt, table)
+        ]
         done: list[PartitionCompaction] = []
-        for table in TABLES.values():
-            committed = committed_through(root, table)
-            done += [compact_partition(p, committed) for p in partitions(root, dt, table)]
+        for partition, committed in work:
+            done.append(compact_partition(partition, committed))
+            if progress is not None:
+                progress(len(done), len(work), done[-1])
         return done
     finally:
         os.close(fd)

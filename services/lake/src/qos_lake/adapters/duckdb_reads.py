@@ -49,7 +49,18 @@ _SESSIONS = (
     " FROM ev WHERE session_id IS NOT NULL GROUP BY session_id"
     " ORDER BY last_event_ms DESC, session_id LIMIT $limit"
 )
-_TIMELINE = "SELECT * FROM {events} AS e WHERE session_id = $sid ORDER BY event_time, event_id"
+_TIMELINE_WHERE = (
+    " WHERE session_id = $sid"
+    " AND ($since IS NULL OR event_time >= $since) AND ($until IS NULL OR event_time <= $until)"
+)
+_TIMELINE = (
+    "SELECT *, count(*) OVER () AS total FROM {events} AS e"  # noqa: S608 - fixed text
+    + _TIMELINE_WHERE
+    + " ORDER BY event_time, event_id LIMIT $limit OFFSET $offset"
+)
+_TIMELINE_COUNT = "SELECT count(*) AS total FROM {events} AS e" + _TIMELINE_WHERE  # noqa: S608
+# The largest page of a timeline when the caller sets none (LIMIT needs a number).
+_NO_LIMIT = 2**62
 
 
 def retrying(run: Callable[[], T]) -> T:
@@ -109,9 +120,38 @@ def sessions(
     return _fetch(files, tail, _SESSIONS, values)
 
 
-def timeline(files: list[Path], tail: pa.Table, session_id: str) -> Rows:
-    """Every row of one session, oldest first (every lake column, and `source`)."""
-    return _fetch(files, tail, _TIMELINE, {"sid": session_id})
+def timeline(
+    files: list[Path],
+    tail: pa.Table,
+    session_id: str,
+    *,
+    since_ms: int | None = None,
+    until_ms: int | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> tuple[Rows, int]:
+    """One page of one session's rows, oldest first (every lake column, and `source`): at most
+    `limit` from `offset`, of the rows with `since_ms <= event_time <= until_ms` (when given);
+    and how many rows there are in all."""
+    values: dict[str, Any] = {
+        "sid": session_id,
+        "since": since_ms,
+        "until": until_ms,
+        "limit": _NO_LIMIT if limit is None else limit,
+        "offset": offset,
+    }
+    names, rows = _fetch(files, tail, _TIMELINE, values)
+    if rows:
+        at = names.index("total")
+        total = int(rows[0][at])
+        names = names[:at] + names[at + 1 :]
+        return (names, [row[:at] + row[at + 1 :] for row in rows]), total
+    if offset == 0:
+        return (names[:-1] if names and names[-1] == "total" else names, []), 0
+    # A page past the end: count the rows alone.
+    del values["limit"], values["offset"]
+    _, counted = _fetch(files, tail, _TIMELINE_COUNT, values)
+    return (names[:-1] if names and names[-1] == "total" else names, []), int(counted[0][0])
 
 
 def file_dimensions(path: Path) -> tuple[frozenset[str], frozenset[str]] | None:

@@ -302,7 +302,10 @@ def metrics_query(
         column = quote(columns[aggregate])
         if aggregate.kind == "values":
             assert quantile is not None
-            return f"{column}[{quantiles[aggregate].index(quantile) + 1}]"  # 1-based
+            # element_at, not a subscript: the same in Trino (1-based), and sqlglot carries it
+            # to DuckDB's 1-based subscript as is (a subscript it shifts -1 then +1, logging
+            # each shift: a line per query at INFO on every dashboard start).
+            return f"element_at({column}, {quantiles[aggregate].index(quantile) + 1})"
         return column
 
     outputs = [(g, quote(g)) for g in group]

@@ -56,6 +56,7 @@ class Sessions:
 class Timeline:
     events: list[dict[str, Any]]  # oldest first, each with its `source`, null fields left out
     tail_truncated: bool
+    total: int = 0  # how many events the session has (in the bounds asked for), all pages
 
 
 _CACHED_ANSWERS = 256
@@ -192,13 +193,37 @@ class LakeReader:
 
         return duckdb_reads.retrying(run)
 
-    def timeline(self, session_id: str, start_ms: int, end_ms: int) -> Timeline:
-        """Every stored event of one session in the hours of the range, oldest first, with its
-        `source` (lake / log); null fields left out, `extra_fields` as an object."""
+    def timeline(
+        self,
+        session_id: str,
+        start_ms: int,
+        end_ms: int,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+    ) -> Timeline:
+        """The stored events of one session in the hours of the range, oldest first, with its
+        `source` (lake / log); null fields left out, `extra_fields` as an object. A page: at most
+        `limit` events (all when None) from `offset`, of those with `since_ms <= event_time <=
+        until_ms` when given; `total` counts them all."""
+        if limit is not None and limit < 1:
+            raise ValueError(f"limit must be at least 1, not {limit}")
+        if offset < 0:
+            raise ValueError(f"offset must be at least 0, not {offset}")
 
         def run() -> Timeline:
             files, tail, truncated = self._sources(start_ms, end_ms, session_id)
-            names, found = duckdb_reads.timeline(files, tail, session_id)
+            (names, found), total = duckdb_reads.timeline(
+                files,
+                tail,
+                session_id,
+                since_ms=since_ms,
+                until_ms=until_ms,
+                limit=limit,
+                offset=offset,
+            )
             events: list[dict[str, Any]] = []
             for row in found:
                 event = {n: _plain(v) for n, v in zip(names, row, strict=True) if v is not None}
@@ -207,7 +232,7 @@ class LakeReader:
                     with suppress(orjson.JSONDecodeError):
                         event["extra_fields"] = orjson.loads(extra)
                 events.append(event)
-            return Timeline(events, truncated)
+            return Timeline(events, truncated, total)
 
         return duckdb_reads.retrying(run)
 

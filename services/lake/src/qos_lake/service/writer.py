@@ -295,6 +295,11 @@ def write_log(
         writer.close()
 
 
-def compact(root: Path, dt: str | None = None) -> list[PartitionCompaction]:
-    """Merge each committed partition's files into one (only day `dt`'s when given)."""
-    return compact_files(root, dt)
+def compact(
+    root: Path,
+    dt: str | None = None,
+    progress: Callable[[int, int, PartitionCompaction], None] | None = None,
+) -> list[PartitionCompaction]:
+    """Merge each committed partition's files into one (only day `dt`'s when given);
+    `progress(done, total, result)` is called after each partition."""
+    return compact_files(root, dt, progress)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from pathlib import Path
 from typing import Any
 
 from qos_realtime.bootstrap import build_consumer
+from qos_realtime.service.consumer import RealtimeConsumer
 from qos_realtime.settings import RealtimeSettings
+from qos_shared.activity import Figures, IntervalLog
 from qos_shared.local_process import Consumer, consumer_parser, run_consumer
+
+log = logging.getLogger("qos_realtime.engine")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,8 +44,33 @@ def _start(given: dict[str, Any]) -> Consumer:
             f"lateness, revisions for {settings.revision_horizon_s:g} s, views closing after "
             f"{settings.view_timeout_s} s without a record)"
         ),
-        run=consumer.run,
+        run=lambda stop: _run(consumer, stop),
         opened=(consumer.log, consumer.store, *filter(None, [consumer.views_log])),
+    )
+
+
+def _run(consumer: RealtimeConsumer, stop: threading.Event) -> None:
+    """The consumer's loop, with one line per interval: records read, their rate, the lag."""
+    report = IntervalLog(log, _summary)
+
+    def on_poll(read: int) -> None:
+        report.add(records=read)
+        report.gauge(lag=consumer.lag())
+        report.tick()
+
+    try:
+        consumer.run(stop, on_poll=on_poll)
+    finally:
+        report.flush()
+
+
+def _summary(f: Figures) -> str | None:
+    lag = f.gauges.get("lag", 0)
+    if f.idle and not lag:
+        return None
+    return (
+        f"read {f.count('records'):.0f} records ({f.rate('records'):.0f}/s) over "
+        f"{f.seconds:.0f} s; {lag:.0f} behind the log's end"
     )
 
 

@@ -196,7 +196,15 @@ class RealtimeConsumer:
         if checkpoint != self.log.checkpoint(CONSUMER):
             self.log.commit(CONSUMER, checkpoint)
 
-    def run(self, stop: threading.Event) -> None:
+    def run(self, stop: threading.Event, on_poll: Callable[[int], None] | None = None) -> None:
+        """Poll until `stop` is set; `on_poll(records read)` after each poll."""
         while not stop.is_set():
-            if self.poll() < self.timing.batch_size:
+            read = self.poll()
+            if on_poll is not None:
+                on_poll(read)
+            if read < self.timing.batch_size:
                 stop.wait(self.timing.poll_interval_s)
+
+    def lag(self) -> int:
+        """Records in the log after the ones read (what the engine has still to read)."""
+        return max(0, self.log.last_position() - self.position)

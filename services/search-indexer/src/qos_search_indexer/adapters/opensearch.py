@@ -22,9 +22,15 @@ logger = logging.getLogger(__name__)
 
 
 def client_for(
-    url: str, *, auth: tuple[str, str] | None = None, timeout: float = 60.0
+    url: str,
+    *,
+    auth: tuple[str, str] | None = None,
+    timeout: float = 60.0,
+    pool_maxsize: int = 1,
 ) -> OpenSearch:
-    """A client that leaves retrying to its caller (the indexer retries batches itself)."""
+    """A client that leaves retrying to its caller (the indexer retries batches itself), keeping
+    up to `pool_maxsize` connections open: as many as requests it sends at once (urllib3 keeps
+    one by default, and warns "Connection pool is full" for each connection it then drops)."""
     return OpenSearch(
         hosts=[url],
         http_auth=auth,
@@ -32,6 +38,7 @@ def client_for(
         max_retries=0,
         retry_on_timeout=False,
         http_compress=False,
+        pool_maxsize=pool_maxsize,
     )
 
 

@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -21,14 +22,19 @@ from opensearchpy.exceptions import OpenSearchException
 from pydantic import ValidationError
 
 from qos_search_indexer import bootstrap
-from qos_search_indexer.service import BatchResult
+from qos_search_indexer.service import BatchResult, SearchIndexer
 from qos_search_indexer.settings import SearchSettings
+from qos_shared.activity import Figures, IntervalLog, configure_logging
 from qos_shared.eventlog import EventLog, EventLogError
 
 PROG = "qos-search-indexer"
 
 
+logger = logging.getLogger("qos_search_indexer.local")
+
+
 def _progress(result: BatchResult, what: str = "records") -> None:
+    """One batch, at DEBUG (the interval's line says what the batches did)."""
     line = (
         f"indexed {result.indexed} of {result.read} {what} ({result.first}-{result.last})"
         f" in {result.seconds:.2f} s"
@@ -37,7 +43,45 @@ def _progress(result: BatchResult, what: str = "records") -> None:
         line += f"; {result.dead_lettered} dead-lettered"
     if result.retries:
         line += f"; {result.retries} retries"
-    print(line, flush=True)
+    logger.debug(line)
+
+
+def _summary(f: Figures) -> str | None:
+    backlog = f.gauges.get("backlog", 0) + f.gauges.get("views_backlog", 0)
+    if f.idle and not backlog:
+        return None
+    line = (
+        f"indexed {f.count('records'):.0f} records ({f.rate('records'):.0f}/s) and "
+        f"{f.count('views'):.0f} views in {f.count('batches'):.0f} batches over "
+        f"{f.seconds:.0f} s, slowest batch {f.peaks.get('slowest_s', 0):.1f} s; "
+        f"backlog {f.gauges.get('backlog', 0):.0f} records, "
+        f"{f.gauges.get('views_backlog', 0):.0f} views"
+    )
+    if f.count("dead_lettered") or f.count("retries"):
+        line += f"; {f.count('dead_lettered'):.0f} dead-lettered, {f.count('retries'):.0f} retries"
+    return line
+
+
+def _reporter(
+    report: IntervalLog, indexer: SearchIndexer, views: bool
+) -> Callable[[BatchResult], None]:
+    """`on_poll` of one indexer's loop: its figures into the shared interval log."""
+    kind = "views" if views else "records"
+
+    def on_poll(result: BatchResult) -> None:
+        if result.read:
+            _progress(result, kind)
+            report.add(
+                **{kind: result.indexed},
+                batches=1,
+                dead_lettered=result.dead_lettered,
+                retries=result.retries,
+            )
+            report.peak(slowest_s=result.seconds)
+        report.gauge(**{"views_backlog" if views else "backlog": indexer.backlog()})
+        report.tick()
+
+    return on_poll
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -63,7 +107,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        configure_logging()
+    except ValueError as exc:
+        return _fail(str(exc))
     options = {
         k: v for k, v in vars(args).items() if v is not None and k not in ("command", "limit")
     }
@@ -116,9 +163,10 @@ def _run(settings: SearchSettings) -> int:
     # The views log has its own checkpoint (in its own file) and its own thread: a backlog of
     # events never holds the views back, nor the other way round.
     views_indexer = bootstrap.build_indexer(views_log, client, view_dead_letters, config, stop=stop)
+    report = IntervalLog(logger, _summary)
     views_thread = threading.Thread(
         target=views_indexer.run,
-        kwargs={"on_batch": lambda result: _progress(result, "views")},
+        kwargs={"on_poll": _reporter(report, views_indexer, views=True)},
         name="views-indexer",
         daemon=True,
     )
@@ -129,10 +177,11 @@ def _run(settings: SearchSettings) -> int:
     started = time.monotonic()
     views_thread.start()
     try:
-        indexer.run(on_batch=_progress)
+        indexer.run(on_poll=_reporter(report, indexer, views=False))
     finally:
         stop.set()
         views_thread.join()
+        report.flush()
         indexer.close()  # before the log: its worker may be reading the next batch
         views_indexer.close()
         backlog, views_backlog = indexer.backlog(), views_indexer.backlog()
