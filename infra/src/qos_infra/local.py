@@ -5,7 +5,7 @@ starts them in order, waits until each says it is ready, relays their output wit
 and on Ctrl-C or SIGTERM stops them all. A component that exits while the stack runs is restarted
 after a backoff (its own checkpoints resume its work) while the others keep serving; one that
 keeps exiting is given up on ("failed", said on stderr) and the rest of the stack goes on (ADR
-0019c). A finite component, the demo's simulator, may end its work with exit code 0. Each
+0021). A finite component, the demo's simulator, may end its work with exit code 0. Each
 component's state, pid, restarts and last exit are in `<data_dir>/stack.json` (`qos status`, the
 dashboard's /api/health). Data lives under one directory and survives restarts.
 """

@@ -1,4 +1,4 @@
-"""The stacks' scaling settings and their CDK context keys, defined once (ADR 0019e).
+"""The stacks' scaling settings and their CDK context keys, defined once (ADR 0023).
 
 Every setting that sizes a stack for its audience (the ingest stream's capacity mode and shards,
 Lambda memory and reserved concurrency, Flink parallelism and autoscaling, the lake's buffering

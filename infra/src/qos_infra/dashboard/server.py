@@ -36,7 +36,7 @@ log = logging.getLogger("qos_infra.dashboard")
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 DEFAULT_PORT = 8800
-# The Host names the dashboard answers to besides the bound host (docs/adr/0019d): a page of
+# The Host names the dashboard answers to besides the bound host (docs/adr/0022): a page of
 # another site whose name an attacker re-points at 127.0.0.1 (DNS rebinding) sends its own name.
 LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "127.0.0.1", "::1")
 ALLOWED_HOSTS_ENV = "QOS_DASHBOARD_ALLOWED_HOSTS"
