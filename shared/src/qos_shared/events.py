@@ -125,7 +125,7 @@ class EventBase(BaseModel):
         default=None,
         description="Client-generated id of one playback: new each time a source is loaded into"
         " the player; the sessions of that source (a replay after its end) share it. Not the"
-        " server's view_id (ADR 19).",
+        " server's view_id (ADR 20).",
     )
     page_url: PageUrl | None = Field(
         default=None,
