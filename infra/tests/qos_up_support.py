@@ -31,7 +31,14 @@ from qos_infra.dashboard.app import LAKE_PANELS
 from qos_infra.dashboard.sample import Seeded, generate, seed
 from qos_infra.dashboard.screenshot import CHROMIUM_ARGS
 from qos_infra.dashboard.server import DashboardHTTPServer, serving
-from qos_search_indexer.api import catalogue_panels, read_rows, search_body
+from qos_realtime.api import SEALED_UNTIL, MetricReader
+from qos_search_indexer.api import (
+    INDEX_PATTERN,
+    VIEWS_INDEX_PATTERN,
+    catalogue_panels,
+    read_rows,
+    search_body,
+)
 from qos_shared.catalogue import BY_NAME, CATALOGUE
 from qos_shared.eventlog import EventLog
 from qos_shared.testing.oracle import ORACLE, Record, percentile
@@ -310,6 +317,45 @@ def wait_views_consumed(data_dir: Path, consumers: list[str], deadline: float) -
                 return len(log.read(after=0, limit=1_000_000))
             time.sleep(0.5)
     raise AssertionError(f"the views log was not consumed by {consumers}: {state}")
+
+
+def wait_every_store(
+    data_dir: Path,
+    dashboard: str,
+    search: str | None,
+    *,
+    events: int,
+    last_position: int,
+    last_window: int,
+    window_ms: int,
+    deadline: float,
+) -> int:
+    """Until every store holds all `events` records of the log (whose last position is
+    `last_position`): each consumer caught up, the lake committed through the end, the realtime
+    window `last_window` (where the last views count) final and sealed, its views consumed from
+    the views log, and the search indices (when `search` runs) holding every record and view.
+    Returns the views."""
+    consumers = ["realtime", "lake", *(["search-indexer"] if search is not None else [])]
+    wait_caught_up(data_dir, events, consumers, deadline)
+    while get_json(dashboard, "/api/health")["lake"]["committed_through"] < last_position:
+        assert time.monotonic() < deadline, "the lake committed too little"
+        time.sleep(0.5)
+    reader = MetricReader(data_dir / "metrics.sqlite")
+    try:
+        while not (
+            reader.is_final(last_window) and reader.state(SEALED_UNTIL) >= last_window + window_ms
+        ):
+            assert time.monotonic() < deadline, "the realtime engine closed too little"
+            time.sleep(0.5)
+    finally:
+        reader.close()
+    views = wait_views_consumed(data_dir, consumers[1:], deadline)
+    if search is not None:
+        post_json(search, f"/{INDEX_PATTERN}/_refresh", {})
+        assert get_json(search, f"/{INDEX_PATTERN}/_count")["count"] == events
+        post_json(search, f"/{VIEWS_INDEX_PATTERN}/_refresh", {})
+        assert get_json(search, f"/{VIEWS_INDEX_PATTERN}/_count")["count"] == views > 0
+    return views
 
 
 def check_realtime_windows(dashboard: str, windows: list[dict[str, Any]], window_ms: int) -> int:
