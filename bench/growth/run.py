@@ -225,15 +225,9 @@ class _BulkBodies:
     def send_bulk(self, docs: list[Any], *, refresh: bool) -> Any:
         from types import SimpleNamespace
 
-        body = bytearray()
-        for doc in docs:
-            body += b'{"index":{"_index":"%s","_id":%s}}\n' % (
-                doc.index.encode(),
-                orjson.dumps(doc.entry.event_id),
-            )
-            body += doc.source
-            body += b"\n"
-        self.bytes += len(body)
+        from qos_search_indexer.api import bulk_body
+
+        self.bytes += len(bulk_body(docs))
         return SimpleNamespace(retry=[], parked=[], indexed=len(docs))
 
 

@@ -35,7 +35,6 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
-import orjson
 import pyarrow.parquet as pq
 import sqlglot
 from sqlglot import exp
@@ -43,7 +42,7 @@ from sqlglot import exp
 from qos_infra.simulator import SimulationConfig, generate, plan_batches
 from qos_ingest.api import IngestConfig, IngestRequest, ingest
 from qos_lake.api import QUERIES, duckdb_sql, lake_schema, live_dataset_files, write_log
-from qos_search_indexer.api import StreamIndexer
+from qos_search_indexer.api import StreamIndexer, bulk_body
 from qos_shared.eventlog import EventLog, LogEntry, LogRecord
 
 RATES_PATH = Path(__file__).with_name("rates.json")
@@ -148,15 +147,7 @@ class _BulkBodies:
         self.bytes = 0
 
     def send_bulk(self, docs: list[Any], *, refresh: bool) -> Any:
-        body = bytearray()
-        for doc in docs:
-            body += b'{"index":{"_index":"%s","_id":%s}}\n' % (
-                doc.index.encode(),
-                orjson.dumps(doc.entry.event_id),
-            )
-            body += doc.source
-            body += b"\n"
-        self.bytes += len(body)
+        self.bytes += len(bulk_body(docs))
         return SimpleNamespace(retry=[], parked=[], indexed=len(docs))
 
 

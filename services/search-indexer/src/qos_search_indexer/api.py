@@ -33,6 +33,7 @@ from qos_search_indexer.dashboards.panels import (
 )
 from qos_search_indexer.domain.deadletter import DeadLetter
 from qos_search_indexer.domain.design import SAVED_OBJECTS_FILENAME, design_sha256
+from qos_search_indexer.domain.documents import bulk_body
 from qos_search_indexer.domain.index import (
     INDEX_PATTERN,
     INDEX_PREFIX,
@@ -88,6 +89,7 @@ __all__ = [
     "apply_index_design",
     "build_indexer",
     "build_stream_indexer",
+    "bulk_body",
     "catalogue_panels",
     "client_for",
     "design_sha256",

@@ -10,13 +10,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import orjson
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import ConnectionError as TransportConnectionError
 from opensearchpy.exceptions import TransportError
 
 from qos_search_indexer.domain.deadletter import rejection_reason
-from qos_search_indexer.domain.documents import BulkOutcome, Doc, rejected_letter
+from qos_search_indexer.domain.documents import BulkOutcome, Doc, bulk_body, rejected_letter
 
 logger = logging.getLogger(__name__)
 
@@ -84,17 +83,9 @@ class OpenSearchCluster:
     def send_bulk(self, docs: list[Doc], *, refresh: bool) -> BulkOutcome | None:
         """One `_bulk` request of the documents; None when it failed as a whole and may succeed
         if sent again (unreachable, timeout, 429, 5xx)."""
-        body = bytearray()
-        for doc in docs:
-            body += b'{"index":{"_index":"%s","_id":%s}}\n' % (
-                doc.index.encode(),
-                orjson.dumps(doc.entry.event_id),
-            )
-            body += doc.source
-            body += b"\n"
         try:
             response: dict[str, Any] = self.client.bulk(
-                body=bytes(body),
+                body=bulk_body(docs),
                 refresh="true" if refresh else "false",
                 filter_path="errors,items.*.status,items.*.error",
                 # The indexer sets viewer_location itself (`domain.documents`); skipping the

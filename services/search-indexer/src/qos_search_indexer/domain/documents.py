@@ -12,6 +12,7 @@ it must be).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -109,6 +110,20 @@ def source(data: bytes, record: dict[str, Any]) -> bytes:
     # The record is a non-empty JSON object (it has an event_time): add the field before its
     # closing brace rather than serialising the whole record again.
     return b'%s,"%s":%s}' % (data.rstrip()[:-1], LOCATION_FIELD.encode(), orjson.dumps(location))
+
+
+def bulk_body(docs: Iterable[Doc]) -> bytes:
+    """The `_bulk` request body indexing `docs`: an action line (index and id) and the source
+    of each, newline-delimited."""
+    body = bytearray()
+    for doc in docs:
+        body += b'{"index":{"_index":"%s","_id":%s}}\n' % (
+            doc.index.encode(),
+            orjson.dumps(doc.entry.event_id),
+        )
+        body += doc.source
+        body += b"\n"
+    return bytes(body)
 
 
 def rejected_letter(doc: Doc, status: int, reason: str) -> DeadLetter:
