@@ -65,18 +65,16 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
-import sqlglot
-from sqlglot import exp
-
 from qos_lake.api import (
     QUERIES,
     LakeWriter,
     QueryParams,
     WriterConfig,
+    column_bytes,
     duckdb_sql,
     lake_schema,
     live_dataset_files,
+    query_columns,
     run_query,
 )
 from qos_shared.eventlog import EventLog, JoinedRecords, LogRecord
@@ -256,26 +254,6 @@ def write_from_log(work: Path, config: WriterConfig, log: dict[str, Any]) -> dic
 
 
 # -- queries ----------------------------------------------------------------------------------
-
-
-def query_columns(sql: str, names: set[str]) -> set[str]:
-    """The lake columns a query's text names (what DuckDB projects from the files)."""
-    tree = sqlglot.parse_one(sql, read="duckdb")
-    return {c.name for c in tree.find_all(exp.Column) if c.name in names}
-
-
-def column_bytes(files: list[Path]) -> dict[str, int]:
-    """Compressed bytes of each column over the files (sum of column chunk sizes)."""
-    sizes: dict[str, int] = {}
-    for path in files:
-        meta = pq.ParquetFile(path).metadata
-        for g in range(meta.num_row_groups):
-            group = meta.row_group(g)
-            for c in range(group.num_columns):
-                chunk = group.column(c)
-                name = chunk.path_in_schema
-                sizes[name] = sizes.get(name, 0) + chunk.total_compressed_size
-    return sizes
 
 
 def bench_queries(root: Path, json_bytes: int, repeats: int) -> dict[str, Any]:

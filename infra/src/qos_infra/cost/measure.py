@@ -35,13 +35,17 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
-import pyarrow.parquet as pq
-import sqlglot
-from sqlglot import exp
-
 from qos_infra.simulator import SimulationConfig, generate, plan_batches
 from qos_ingest.api import IngestConfig, IngestRequest, ingest
-from qos_lake.api import QUERIES, duckdb_sql, lake_schema, live_dataset_files, write_log
+from qos_lake.api import (
+    QUERIES,
+    column_bytes,
+    duckdb_sql,
+    lake_schema,
+    live_dataset_files,
+    query_columns,
+    write_log,
+)
 from qos_search_indexer.api import StreamIndexer, bulk_body
 from qos_shared.eventlog import EventLog, LogEntry, LogRecord
 
@@ -111,14 +115,13 @@ def measure(viewers: int, minutes: float, seed: int) -> dict[str, Any]:
             write_log(log, root)
         files = [f for f in live_dataset_files(root) if "events" in f.parts]
         parquet_bytes = sum(f.stat().st_size for f in files)
-        sizes = _column_bytes(files)
+        sizes = column_bytes(files)
     names = set(lake_schema().names)
     queries: dict[str, float] = {}
     for name, query in sorted(QUERIES.items()):
         if "events" not in query.tables:
             continue
-        tree = sqlglot.parse_one(duckdb_sql(query.sql), read="duckdb")
-        columns = {c.name for c in tree.find_all(exp.Column) if c.name in names}
+        columns = query_columns(duckdb_sql(query.sql), names)
         queries[name] = sum(sizes.get(c, 0) for c in columns) / len(records)
     lake = {
         "parquet_bytes_per_event": parquet_bytes / len(records),
@@ -174,20 +177,6 @@ def _indexer_figures(records: list[LogRecord], batch: int = 1000) -> dict[str, f
         "cpu_ms_per_batch_median": statistics.median(times) * 1000,
         "bulk_bytes_per_record": cluster.bytes / done,
     }
-
-
-def _column_bytes(files: list[Path]) -> dict[str, int]:
-    sizes: dict[str, int] = {}
-    for path in files:
-        meta = pq.ParquetFile(path).metadata
-        for g in range(meta.num_row_groups):
-            group = meta.row_group(g)
-            for c in range(group.num_columns):
-                chunk = group.column(c)
-                sizes[chunk.path_in_schema] = (
-                    sizes.get(chunk.path_in_schema, 0) + chunk.total_compressed_size
-                )
-    return sizes
 
 
 def main(argv: list[str] | None = None) -> int:

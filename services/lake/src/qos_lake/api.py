@@ -16,6 +16,7 @@ from qos_lake.adapters.arrow import lake_schema, table_schema
 from qos_lake.adapters.compaction import PartitionCompaction
 from qos_lake.adapters.duckdb_query import QueryResult, duckdb_sql
 from qos_lake.adapters.files import live_dataset_files
+from qos_lake.adapters.scan import column_bytes, query_columns
 from qos_lake.bootstrap import build_reader, build_writer
 from qos_lake.domain.errors import (
     CompactBusy,
@@ -93,11 +94,13 @@ __all__ = [
     "build_reader",
     "build_writer",
     "cli_main",
+    "column_bytes",
     "compact",
     "duckdb_sql",
     "lake_schema",
     "live_dataset_files",
     "named_query",
+    "query_columns",
     "run_query",
     "view_schema",
     "write_log",
